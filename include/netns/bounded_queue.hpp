@@ -1,0 +1,80 @@
+// netns/bounded_queue.hpp — the one FIFO every queue in netns is made of.
+//
+// A ring that grows on demand up to a hard capacity, so an idle queue costs
+// nothing and a flooded one stops growing: push() returns false when full and
+// the caller counts the drop (DESIGN.md section 7).
+//
+//   BoundedQueue<Packet> q(1000);
+//   if (!q.push(std::move(pkt))) ++stats.rx_dropped;
+//   while (auto p = q.pop()) process(std::move(*p));
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace netns {
+
+template <class T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(std::size_t capacity = 0) : capacity_(capacity) {}
+  BoundedQueue(BoundedQueue&&) noexcept = default;
+  BoundedQueue& operator=(BoundedQueue&&) noexcept = default;
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool full() const { return size_ >= capacity_; }
+  std::size_t capacity() const { return capacity_; }
+  // Shrinking below size() keeps what is queued; pushes fail until it drains.
+  void set_capacity(std::size_t capacity) { capacity_ = capacity; }
+
+  [[nodiscard]] bool push(T&& value) {
+    if (full()) return false;
+    if (size_ == slots_) grow();
+    ring_[(head_ + size_) & (slots_ - 1)] = std::move(value);
+    ++size_;
+    return true;
+  }
+
+  std::optional<T> pop() {
+    if (size_ == 0) return std::nullopt;
+    std::optional<T> out(std::move(ring_[head_]));
+    ring_[head_] = T{};
+    head_ = (head_ + 1) & (slots_ - 1);
+    --size_;
+    return out;
+  }
+
+  T& front() { return ring_[head_]; }
+
+  // Drops everything queued and gives the memory back.
+  void clear() {
+    ring_.reset();
+    slots_ = head_ = size_ = 0;
+  }
+
+  template <class F>
+  void for_each(F&& f) {
+    for (std::size_t i = 0; i < size_; ++i) f(ring_[(head_ + i) & (slots_ - 1)]);
+  }
+
+ private:
+  void grow() {
+    std::size_t slots = slots_ == 0 ? 4 : slots_ * 2;  // a power of two: index by mask
+    auto ring = std::make_unique<T[]>(slots);
+    for (std::size_t i = 0; i < size_; ++i) ring[i] = std::move(ring_[(head_ + i) & (slots_ - 1)]);
+    ring_ = std::move(ring);
+    slots_ = slots;
+    head_ = 0;
+  }
+
+  std::unique_ptr<T[]> ring_;
+  std::size_t capacity_ = 0;
+  std::size_t slots_ = 0;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace netns

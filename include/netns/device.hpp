@@ -1,0 +1,188 @@
+// netns/device.hpp — network devices: the base every kind derives from.
+//
+// A Device lives in exactly one namespace at a time (net()), which owns it.
+// Its name and ifindex are unique within that namespace only, so two
+// namespaces can both have an "eth0" with ifindex 2.
+//
+//   auto pair = make_veth(*blue, "eth0", *red, "eth0");   // Result<VethPair>
+//   set_link_up(*pair->a);
+//   pair->a->transmit(std::move(frame));   // delivered to red by the next poll
+//
+// Transmit and receive never return errors (the data plane drops and counts,
+// in stats()); creating, destroying and configuring return Result.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netns/address.hpp"
+#include "netns/bounded_queue.hpp"
+#include "netns/packet.hpp"
+#include "netns/result.hpp"
+
+namespace netns {
+
+class Net;
+class Host;
+
+enum class DeviceKind : std::uint8_t { loopback, veth, channel, bridge, macvlan, tap, dpdk };
+std::string_view to_string(DeviceKind kind);
+
+// As `ip -s link` shows them.
+struct DeviceStats {
+  std::uint64_t rx_packets = 0, rx_bytes = 0, rx_dropped = 0, rx_errors = 0;
+  std::uint64_t tx_packets = 0, tx_bytes = 0, tx_dropped = 0, tx_errors = 0;
+  std::uint64_t rx_nohandler = 0;   // frames of an ethertype nothing in the namespace handles
+  std::uint64_t rx_length_errors = 0;  // runts: shorter than an Ethernet header
+};
+
+// Linux's IFNAMSIZ is 16 with the terminating NUL: names are 1..15 bytes.
+inline constexpr std::size_t kMaxDeviceName = 15;
+// Linux's dev_valid_name: 1..15 bytes, not "." or "..", no '/', ':' or blanks.
+bool is_valid_device_name(std::string_view name);
+
+// netem for in-process links (veth and the other virtual kinds), applied on transmit.
+struct LinkFaults {
+  double loss = 0, duplicate = 0, reorder = 0, corrupt = 0;   // probabilities 0..1
+  std::chrono::microseconds delay{0}, jitter{0};
+  std::uint64_t seed = 1;               // same seed, same faults: failures replay exactly
+};
+
+class Device {
+ public:
+  virtual ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  Net& net() const { return *net_; }
+  std::string_view name() const { return {name_.data(), name_len_}; }
+  int ifindex() const { return ifindex_; }
+  MacAddress mac() const { return mac_; }
+  std::uint32_t mtu() const { return mtu_; }
+  bool is_up() const { return up_; }
+  // Up, and the link has carrier (a veth whose peer is also up).
+  bool is_running() const { return up_ && carrier(); }
+  DeviceKind kind() const { return kind_; }
+  const DeviceStats& stats() const { return stats_; }
+
+  // invalid_argument outside [68, max_mtu()] (Linux's ETH_MIN_MTU .. the kind's maximum).
+  Result<void> set_mtu(std::uint32_t mtu);
+  // invalid_argument for a multicast or zero address.
+  Result<void> set_mac(MacAddress mac);
+  virtual std::uint32_t max_mtu() const { return 65535; }
+  // Bound to its namespace: cannot move or be destroyed (the loopback, as
+  // NETIF_F_NETNS_LOCAL in Linux).
+  virtual bool netns_local() const { return false; }
+
+  // Sends a complete Ethernet frame. Dropped and counted (tx_dropped) when the
+  // device is down or the frame is empty; otherwise the kind's transmit runs.
+  void transmit(Packet frame);
+
+  // A frame arrived from this device's wire: queued on the device's backlog
+  // (bounded by net.core.netdev_max_backlog of its namespace) and handed to
+  // the namespace's stack by the next Host::poll. Drops are counted in
+  // rx_dropped. Device kinds call this; applications use ChannelDevice.
+  void receive(Packet frame);
+
+  // Frames waiting in the backlog (for tests and dumps).
+  std::size_t backlog_size() const { return backlog_.size(); }
+
+ protected:
+  Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac, std::uint32_t mtu);
+
+  // The kind's transmit: the device is up and the frame non-empty. Must
+  // consume the frame (deliver, queue, or drop and count).
+  virtual void xmit(Packet frame) = 0;
+  virtual bool carrier() const { return true; }
+  // Called after the administrative state changed (set_link_up).
+  virtual void on_updown() {}
+
+  // For kinds: count a frame that left by the wire.
+  void count_tx(std::size_t bytes) {
+    ++stats_.tx_packets;
+    stats_.tx_bytes += bytes;
+  }
+  // For kinds: called once when the device leaves its namespace for good
+  // (a veth takes its peer down with it here).
+  virtual void on_unregister() {}
+  // For kinds: the device moved to another namespace.
+  virtual void on_moved() {}
+
+  DeviceStats stats_;
+
+ private:
+  friend class Net;
+  friend class Host;
+  friend class RxScheduler;
+  friend Result<void> set_link_up(Device& dev, bool up);
+  friend void unregister_and_free(Device& dev);
+  friend Result<void> destroy_device(Device& dev);
+
+  void set_name(std::string_view name);
+  // Drops whatever waits in the backlog (counted as rx_dropped) and leaves the ready list.
+  void drop_backlog();
+
+  Net* net_;
+  std::array<char, kMaxDeviceName> name_{};
+  std::uint8_t name_len_ = 0;
+  DeviceKind kind_;
+  bool up_ = false;
+  bool unregistering_ = false;
+  int ifindex_ = 0;
+  MacAddress mac_;
+  std::uint32_t mtu_;
+
+  // Receive backlog and its place on the Host's list of devices with work.
+  BoundedQueue<Packet> backlog_;
+  Device* ready_prev_ = nullptr;
+  Device* ready_next_ = nullptr;
+  bool ready_ = false;
+};
+
+struct VethPair {
+  Device* a;
+  Device* b;
+};
+
+// A veth pair whose ends may be in different namespaces (ip link add A type veth peer name B netns N).
+// invalid_argument for a bad name; file_exists when a name is taken in its
+// namespace (or both ends share one name in one namespace); nothing is created then.
+Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b);
+
+// Destroys a device (ip link del). A veth takes its peer with it; the loopback
+// refuses with operation_not_permitted.
+Result<void> destroy_device(Device& dev);
+
+// ip link set DEV up|down.
+Result<void> set_link_up(Device& dev, bool up = true);
+
+// A device whose wire is the application: frames in with inject(), frames the
+// stack sent out with read(). gVisor's link/channel, for tests and for apps
+// that do their own I/O.
+class ChannelDevice : public Device {
+ public:
+  static constexpr std::size_t kDefaultOutboundLimit = 1024;
+
+  void inject(std::span<const std::byte> frame);         // as if received on the wire
+  void inject(Packet frame);
+  std::optional<std::vector<std::byte>> read();         // next frame the stack transmitted
+  std::optional<Packet> read_packet();                  // the same, without copying it out
+  std::size_t pending() const { return outbound_.size(); }
+
+ private:
+  friend Result<ChannelDevice*> make_channel(Net&, std::string_view);
+  ChannelDevice(Net& net, std::string_view name, MacAddress mac);
+  void xmit(Packet frame) override;
+
+  BoundedQueue<Packet> outbound_{kDefaultOutboundLimit};
+};
+
+Result<ChannelDevice*> make_channel(Net& net, std::string_view name);
+
+}  // namespace netns

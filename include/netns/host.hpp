@@ -1,0 +1,217 @@
+// netns/host.hpp — the Host: every namespace of one process, and the loop that drives them.
+//
+// A Host owns the namespaces (init_net first), the registered pernet
+// operations, the packet pool, the timers and the queues of devices with
+// received frames. One thread drives it: all work happens in poll(now).
+//
+//   netns::Host host;
+//   auto blue = host.create_net("blue").value();
+//   auto red = host.create_net("red").value();
+//   auto veth = netns::make_veth(*blue, "eth0", *red, "eth0").value();
+//   ...
+//   auto next = host.poll(clock.now());   // the next instant poll has work
+//
+// Two things may be done from any thread: dropping a NetRef, and post().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "netns/clock.hpp"
+#include "netns/detail/slab.hpp"
+#include "netns/device.hpp"
+#include "netns/net.hpp"
+#include "netns/packet_pool.hpp"
+#include "netns/pernet.hpp"
+#include "netns/result.hpp"
+#include "netns/timer.hpp"
+
+namespace netns {
+
+struct HostConfig {
+  // Keys every hash (route cache, ISNs, ephemeral ports). Random when absent;
+  // set it to make a run replay exactly.
+  std::optional<std::uint64_t> secret;
+  // Frames and timers one poll() handles at most before returning, so a
+  // packet loop between namespaces cannot starve the caller.
+  std::size_t poll_budget = 65536;
+  // Free standard-size packet buffers kept for reuse.
+  std::size_t packet_cache = 4096;
+  // Where leak reports and other diagnostics go; stderr when empty.
+  std::function<void(std::string_view)> log;
+  // The time before the first poll().
+  Clock::time_point start{};
+};
+
+struct HostStats {
+  std::size_t live_nets = 0;       // on the list, init_net included
+  std::size_t dying_nets = 0;      // queued for teardown, or exited and waiting for holds
+  std::uint64_t leaked_holds = 0;  // holds still present when their namespace finished exiting
+  std::uint64_t packet_copies = 0;
+  std::uint64_t nets_created = 0, nets_freed = 0;
+  std::size_t net_objects = 0;     // Net objects allocated from the pool (live + dying)
+  std::size_t packets_in_use = 0;
+  std::size_t timers_pending = 0;
+};
+
+// Device events a subsystem can follow (Linux's netdevice notifier chain).
+enum class NetdevEvent : std::uint8_t { registered, unregistering, up, down, mtu_changed, address_changed };
+
+class NetdevListener {
+ public:
+  virtual ~NetdevListener() = default;
+  virtual void on_netdev_event(NetdevEvent event, Device& dev) = 0;
+};
+
+// Receives every frame of one ethertype that reaches a namespace (dev_add_pack).
+// The frame's Ethernet header has been pulled; frame.protocol and frame.type are set.
+class PacketHandler {
+ public:
+  virtual ~PacketHandler() = default;
+  virtual void process(Net& net, Device& dev, Packet frame) = 0;
+};
+
+class Host {
+ public:
+  explicit Host(HostConfig config = {});
+  ~Host();  // tears every namespace down, init_net last
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  Net& init_net() { return *init_net_; }
+  // clone(CLONE_NEWNET): a namespace with its loopback, every pernet init run.
+  // file_exists when `name` is taken by a live namespace, invalid_argument for
+  // a name with '/' or NUL, too_many_files_open when ids are exhausted.
+  Result<NetRef> create_net(std::string_view name = {});
+  NetRef find_net(std::string_view name);
+  std::size_t net_count() const { return live_nets_.load(std::memory_order_relaxed); }
+  // f(Net&) for every live namespace, in creation order; f may drop references
+  // and create namespaces (those made during the walk are not visited).
+  template <class F>
+  void for_each_net(F&& f);
+
+  Result<void> register_pernet_subsys(PernetOps& ops);
+  Result<void> register_pernet_device(PernetOps& ops);
+  void unregister_pernet_subsys(PernetOps& ops) { unregister_pernet(ops); }
+  void unregister_pernet_device(PernetOps& ops) { unregister_pernet(ops); }
+
+  // dev_change_net_namespace. See DESIGN.md section 4.
+  Result<void> move_device(Device& dev, Net& to, std::string_view new_name = {});
+
+  // Does everything due at `now` and returns when it next has work
+  // (`now` again when the budget ran out, time_point::max() when idle).
+  Clock::time_point poll(Clock::time_point now);
+  // Any thread: fn runs on the Host's thread in the next poll.
+  void post(std::function<void()> fn);
+  HostStats stats() const;
+
+  // ---- for subsystems and device kinds ----
+  Clock::time_point now() const { return now_; }
+  std::uint64_t secret() const { return secret_; }
+  PacketPool& packets() { return packets_; }
+  TimerQueue& timers() { return timers_; }
+  std::size_t allocate_slot_id() { return next_slot_id_++; }
+  Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler);
+  void remove_packet_handler(std::uint16_t ethertype);
+  void add_netdev_listener(NetdevListener& listener);
+  void remove_netdev_listener(NetdevListener& listener);
+  void notify(NetdevEvent event, Device& dev);
+  void log(std::string_view message) const;
+  // Deterministic pseudo-random numbers keyed by the secret (MAC addresses, faults).
+  std::uint64_t next_random();
+  // init_net while it is alive; nullptr while the Host is being destroyed.
+  Net* home_net() const { return init_net_.get(); }
+  // Takes a device that left its namespace for good; frees it at the end of
+  // the current poll, or at once outside poll.
+  void retire_device(std::unique_ptr<Device> dev);
+
+ private:
+  friend class Net;
+  friend class Device;
+  friend class NetRef;
+  friend class NetHold;
+
+  Net* first_live(Net* from);
+  Result<void> register_pernet(PernetOps& ops, bool device);
+  void unregister_pernet(PernetOps& ops);
+  Result<void> setup_net(Net& net);
+  void link_net(Net& net);
+  void unlink_net(Net& net);
+  void schedule_cleanup(Net& net);     // any thread
+  void cleanup_dying();
+  void exit_nets(std::vector<Net*>& batch);
+  void finish_exit(Net& net);
+  void free_net(Net& net);
+  void report_leaks(Net& net);
+  void run_posted();
+  void add_ready(Device& dev);
+  void remove_ready(Device& dev);
+  std::size_t process_backlogs(std::size_t budget);
+  void deliver_frame(Device& dev, Packet frame);
+  void teardown_all();
+  void unregister_remaining_devices(Net& net);
+  void run_device_todo();
+
+  HostConfig config_;
+  std::uint64_t secret_;
+  Clock::time_point now_;
+  detail::Slab<Net> net_pool_;
+  PacketPool packets_;
+  TimerQueue timers_;
+
+  // Pernet operations: subsystems first, then devices (Linux's first_device).
+  std::vector<PernetOps*> ops_;
+  std::size_t first_device_ = 0;
+  std::size_t next_slot_id_ = 0;
+  std::vector<std::unique_ptr<PernetOps>> builtin_ops_;
+
+  // The namespace list, in creation order, and the names of live ones.
+  Net* head_ = nullptr;
+  Net* tail_ = nullptr;
+  std::unordered_map<std::string, Net*> names_;
+  std::uint32_t next_id_ = 1;
+  std::atomic<std::size_t> live_nets_{0};
+  std::atomic<std::size_t> queued_nets_{0};
+  std::size_t exited_nets_ = 0;    // exited, memory kept by holds
+  std::atomic<Net*> cleanup_head_{nullptr};
+  std::uint64_t leaked_holds_ = 0;
+  std::uint64_t nets_created_ = 0, nets_freed_ = 0;
+  NetRef init_net_;
+  bool polling_ = false;
+  std::uint64_t random_state_ = 0;
+  std::vector<std::unique_ptr<Device>> device_todo_;
+
+  // Devices with frames in their backlog, served round-robin.
+  Device* ready_head_ = nullptr;
+  Device* ready_tail_ = nullptr;
+  std::vector<std::pair<std::uint16_t, PacketHandler*>> handlers_;
+  std::vector<NetdevListener*> listeners_;
+
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::atomic<bool> has_posted_{false};
+};
+
+template <class F>
+void Host::for_each_net(F&& f) {
+  // Nets leave the list only in poll(), and memory is freed only there, so
+  // the walk stays valid even when f drops the last reference to one.
+  Net* last = tail_;
+  for (Net* net = head_; net != nullptr; net = net->next_) {
+    if (!net->is_dying() && net->state_ == Net::State::alive) f(*net);
+    if (net == last) break;
+  }
+}
+
+template <class T>
+PernetSlot<T>::PernetSlot(Host& host) : id_(host.allocate_slot_id()) {}
+
+}  // namespace netns

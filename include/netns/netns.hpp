@@ -1,0 +1,16 @@
+// netns/netns.hpp — the whole public API.
+#pragma once
+
+#include "netns/address.hpp"
+#include "netns/bounded_queue.hpp"
+#include "netns/clock.hpp"
+#include "netns/counters.hpp"
+#include "netns/device.hpp"
+#include "netns/host.hpp"
+#include "netns/net.hpp"
+#include "netns/packet.hpp"
+#include "netns/packet_pool.hpp"
+#include "netns/pernet.hpp"
+#include "netns/result.hpp"
+#include "netns/sysctl.hpp"
+#include "netns/timer.hpp"

@@ -1,0 +1,127 @@
+// netns/packet.hpp — the buffer every frame lives in.
+//
+// A Packet is move-only and refers to a pooled buffer with headroom, so
+// headers are prepended in place on the way down and stripped by moving an
+// offset on the way up. Packets are made by the Host's PacketPool:
+//
+//   Packet p = host.packets().allocate(64);          // 64 bytes, default headroom
+//   std::memcpy(p.data().data(), bytes, 64);
+//   auto eth = p.push_front(14);                     // room for an Ethernet header
+//   dev.transmit(std::move(p));
+//
+// Bytes are never copied behind the caller's back: every copy of packet
+// payload goes through PacketPool::copy_bytes, which counts it in
+// HostStats::packet_copies. share() gives a second Packet on the same bytes
+// (a flood over bridge ports); writing to shared bytes first unshares them,
+// which is such a counted copy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace netns {
+
+class Device;
+class PacketPool;
+
+// How a frame reached us, as Linux's skb->pkt_type.
+enum class PacketType : std::uint8_t { host, broadcast, multicast, otherhost, outgoing };
+
+// The shared, reference-counted storage behind one or more Packets. Private
+// to the pool; exposed only so Packet's accessors can be inline.
+struct PacketBuffer {
+  PacketPool* pool;
+  std::byte* bytes;            // capacity bytes of storage
+  std::uint32_t capacity;
+  std::uint32_t refs;          // Packets sharing these bytes (one thread: not atomic)
+  void (*release)(PacketBuffer*);  // gives the storage back (pool, heap or foreign owner)
+  void* owner;                 // the foreign owner's handle (e.g. a DPDK mbuf), else null
+};
+
+class Packet {
+ public:
+  Packet() = default;
+  Packet(Packet&& other) noexcept { steal(other); }
+  Packet& operator=(Packet&& other) noexcept {
+    if (this != &other) {
+      reset();
+      steal(other);
+    }
+    return *this;
+  }
+  Packet(const Packet&) = delete;
+  Packet& operator=(const Packet&) = delete;
+  ~Packet() { reset(); }
+
+  explicit operator bool() const { return buf_ != nullptr; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::size_t headroom() const { return offset_; }
+  std::size_t tailroom() const { return buf_ ? buf_->capacity - offset_ - size_ : 0; }
+  bool is_shared() const { return buf_ != nullptr && buf_->refs > 1; }
+
+  std::span<const std::byte> data() const { return {bytes(), size_}; }
+  // Writable bytes; unshares (a counted copy) if another Packet shares them.
+  std::span<std::byte> mutable_data() {
+    if (is_shared()) unshare();
+    return {bytes(), size_};
+  }
+
+  // Grows the front by n bytes (a header going down the stack) and returns them.
+  // Reallocates, counted as a copy, when the headroom is too small; returns an
+  // empty span and changes nothing if the result would exceed PacketPool::kMaxPacket.
+  std::span<std::byte> push_front(std::size_t n);
+  // Strips n bytes from the front (a header going up the stack). n <= size().
+  void pull_front(std::size_t n) {
+    offset_ += static_cast<std::uint32_t>(n);
+    size_ -= static_cast<std::uint32_t>(n);
+  }
+  // Grows the back by n bytes and returns them; reallocates when out of tailroom
+  // (counted); an empty span, nothing changed, beyond PacketPool::kMaxPacket.
+  std::span<std::byte> push_back(std::size_t n);
+  // Cuts the packet to its first n bytes (n <= size()), e.g. Ethernet padding.
+  void trim(std::size_t n) {
+    if (n < size_) size_ = static_cast<std::uint32_t>(n);
+  }
+
+  // A second Packet on the same bytes: no copy. Both become read-only until unshared.
+  Packet share() const;
+  // A private copy of the bytes (counted).
+  Packet copy() const;
+
+  // Metadata the stack keeps with a frame while it travels.
+  Device* device = nullptr;         // the device it arrived on, or leaves by
+  PacketType type = PacketType::host;
+  std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
+
+  PacketPool* pool() const { return buf_ ? buf_->pool : nullptr; }
+
+ private:
+  friend class PacketPool;
+  Packet(PacketBuffer* buf, std::uint32_t offset, std::uint32_t size)
+      : buf_(buf), offset_(offset), size_(size) {}
+
+  std::byte* bytes() const { return buf_->bytes + offset_; }
+  void unshare();
+  void steal(Packet& other) {
+    buf_ = other.buf_;
+    offset_ = other.offset_;
+    size_ = other.size_;
+    device = other.device;
+    type = other.type;
+    protocol = other.protocol;
+    other.buf_ = nullptr;
+    other.offset_ = other.size_ = 0;
+  }
+  void reset() {
+    if (buf_ != nullptr && --buf_->refs == 0) buf_->release(buf_);
+    buf_ = nullptr;
+  }
+
+  PacketBuffer* buf_ = nullptr;
+  std::uint32_t offset_ = 0;
+  std::uint32_t size_ = 0;
+};
+
+}  // namespace netns

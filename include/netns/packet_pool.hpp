@@ -1,0 +1,64 @@
+// netns/packet_pool.hpp — where Packets come from, and the one counted copy.
+//
+// Each Host owns one pool (host.packets()). Buffers of the standard size are
+// recycled through a bounded free list; larger ones come from the heap and go
+// back to it. Foreign storage (a DPDK mbuf) is wrapped without copying.
+//
+//   Packet p = host.packets().allocate(60);
+//   Packet q = host.packets().allocate_from(bytes);   // filled from caller's bytes
+//
+// packet_copies counts copies of bytes that are already in a Packet (unshare,
+// copy, reallocation for headroom): the stack's own copies. Filling a Packet
+// from a caller's buffer, or reading one out to it, is I/O, not counted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "netns/packet.hpp"
+
+namespace netns {
+
+class PacketPool {
+ public:
+  static constexpr std::size_t kDefaultHeadroom = 128;   // Ethernet + IPv4 + TCP with options, and more
+  static constexpr std::size_t kStandardCapacity = 2048; // a 1500-byte frame with headroom
+  static constexpr std::size_t kMaxPacket = 256 * 1024;  // larger requests are refused (empty Packet)
+
+  explicit PacketPool(std::size_t max_cached = 4096);
+  ~PacketPool();
+  PacketPool(const PacketPool&) = delete;
+  PacketPool& operator=(const PacketPool&) = delete;
+
+  // A packet of `size` uninitialised bytes after `headroom` free bytes. Empty
+  // Packet when size + headroom exceeds kMaxPacket.
+  Packet allocate(std::size_t size, std::size_t headroom = kDefaultHeadroom);
+  // A packet holding a copy of the caller's bytes (I/O into the stack, not counted).
+  Packet allocate_from(std::span<const std::byte> bytes, std::size_t headroom = kDefaultHeadroom);
+  // Wraps foreign storage without copying; `release(buf)` is called when the
+  // last Packet on it goes away and must free buf->owner's storage and then
+  // call PacketPool::free_header(buf).
+  Packet wrap(std::byte* storage, std::uint32_t capacity, std::uint32_t offset, std::uint32_t size,
+              void (*release)(PacketBuffer*), void* owner);
+  static void free_header(PacketBuffer* buf);
+
+  // The one function through which the stack copies packet bytes.
+  void copy_bytes(std::span<std::byte> to, std::span<const std::byte> from);
+
+  std::uint64_t copies() const { return copies_; }
+  std::size_t in_use() const { return in_use_; }
+  std::size_t cached() const { return free_.size(); }
+
+ private:
+  PacketBuffer* new_buffer(std::size_t capacity);
+  static void release_owned(PacketBuffer* buf);
+
+  std::vector<PacketBuffer*> free_;
+  std::size_t max_cached_;
+  std::size_t in_use_ = 0;
+  std::uint64_t copies_ = 0;
+};
+
+}  // namespace netns

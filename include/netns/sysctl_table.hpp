@@ -1,0 +1,168 @@
+// netns/sysctl_table.hpp — the constant table of every knob netns knows.
+//
+// Names and defaults are Linux's (Documentation/networking/ip-sysctl.rst);
+// where netns needs a finite bound that Linux no longer has, the note says so.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string_view>
+
+namespace netns {
+
+enum class SysctlId : std::uint16_t {
+  core_netdev_max_backlog,
+  core_somaxconn,
+  ip_forward,
+  ip_default_ttl,
+  ip_local_port_range,
+  ip_no_pmtu_disc,
+  ip_nonlocal_bind,
+  icmp_echo_ignore_all,
+  icmp_echo_ignore_broadcasts,
+  icmp_ratelimit,
+  icmp_ratemask,
+  icmp_msgs_per_sec,
+  icmp_msgs_burst,
+  route_max_size,
+  route_gc_timeout,
+  ipfrag_high_thresh,
+  ipfrag_low_thresh,
+  ipfrag_time,
+  ipfrag_max_dist,
+  neigh_base_reachable_time_ms,
+  neigh_gc_stale_time,
+  neigh_retrans_time_ms,
+  neigh_mcast_solicit,
+  neigh_unres_qlen,
+  neigh_gc_thresh3,
+  tcp_rmem,
+  tcp_wmem,
+  tcp_mem,
+  tcp_syn_retries,
+  tcp_synack_retries,
+  tcp_max_syn_backlog,
+  tcp_syncookies,
+  tcp_timestamps,
+  tcp_window_scaling,
+  tcp_sack,
+  tcp_min_snd_mss,
+  tcp_base_mss,
+  tcp_fin_timeout,
+  tcp_keepalive_time,
+  tcp_keepalive_intvl,
+  tcp_keepalive_probes,
+  tcp_retries1,
+  tcp_retries2,
+  tcp_orphan_retries,
+  tcp_challenge_ack_limit,
+  tcp_invalid_ratelimit,
+  tcp_max_tw_buckets,
+  tcp_max_orphans,
+  tcp_rfc1337,
+  tcp_abort_on_overflow,
+  tcp_delack_min_ms,
+  tcp_congestion_control,
+  tcp_ecn,
+  tcp_no_metrics_save,
+  tcp_adv_win_scale,
+  udp_rmem_min,
+  udp_wmem_min,
+  count_
+};
+
+// One knob of the constant table.
+struct SysctlInfo {
+  std::string_view name;               // "net.ipv4.ip_forward"
+  std::uint8_t arity;                  // 1, or 2/3 for vectors like tcp_rmem
+  std::array<std::int32_t, 3> defaults;
+  std::int32_t min, max;               // bounds for every element
+  std::span<const std::string_view> choices;  // string-valued knobs store an index
+};
+
+inline constexpr std::string_view kCongestionControls[] = {"cubic", "reno"};
+
+inline constexpr std::int32_t kIntMax = std::numeric_limits<std::int32_t>::max();
+
+inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count_)> kSysctlTable{{
+    {"net.core.netdev_max_backlog", 1, {1000}, 1, 1 << 20, {}},
+    {"net.core.somaxconn", 1, {4096}, 0, 65535, {}},
+    {"net.ipv4.ip_forward", 1, {0}, 0, 1, {}},
+    {"net.ipv4.ip_default_ttl", 1, {64}, 1, 255, {}},
+    {"net.ipv4.ip_local_port_range", 2, {32768, 60999}, 1, 65535, {}},
+    {"net.ipv4.ip_no_pmtu_disc", 1, {0}, 0, 3, {}},
+    {"net.ipv4.ip_nonlocal_bind", 1, {0}, 0, 1, {}},
+    {"net.ipv4.icmp_echo_ignore_all", 1, {0}, 0, 1, {}},
+    {"net.ipv4.icmp_echo_ignore_broadcasts", 1, {1}, 0, 1, {}},
+    {"net.ipv4.icmp_ratelimit", 1, {1000}, 0, kIntMax, {}},
+    {"net.ipv4.icmp_ratemask", 1, {6168}, 0, kIntMax, {}},
+    {"net.ipv4.icmp_msgs_per_sec", 1, {1000}, 0, kIntMax, {}},
+    {"net.ipv4.icmp_msgs_burst", 1, {50}, 0, kIntMax, {}},
+    // Linux removed its route cache and made max_size INT_MAX; netns has a
+    // shared cache again and needs a real per-namespace quota.
+    {"net.ipv4.route.max_size", 1, {16384}, 1, 1 << 24, {}},
+    {"net.ipv4.route.gc_timeout", 1, {300}, 0, kIntMax, {}},
+    {"net.ipv4.ipfrag_high_thresh", 1, {4194304}, 0, kIntMax, {}},
+    {"net.ipv4.ipfrag_low_thresh", 1, {3145728}, 0, kIntMax, {}},
+    {"net.ipv4.ipfrag_time", 1, {30}, 1, 3600, {}},
+    {"net.ipv4.ipfrag_max_dist", 1, {64}, 0, kIntMax, {}},
+    {"net.ipv4.neigh.default.base_reachable_time_ms", 1, {30000}, 1, kIntMax, {}},
+    {"net.ipv4.neigh.default.gc_stale_time", 1, {60}, 1, kIntMax, {}},
+    {"net.ipv4.neigh.default.retrans_time_ms", 1, {1000}, 1, kIntMax, {}},
+    {"net.ipv4.neigh.default.mcast_solicit", 1, {3}, 0, 255, {}},
+    {"net.ipv4.neigh.default.unres_qlen", 1, {101}, 0, 65535, {}},
+    {"net.ipv4.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
+    {"net.ipv4.tcp_rmem", 3, {4096, 131072, 6291456}, 1, kIntMax, {}},
+    {"net.ipv4.tcp_wmem", 3, {4096, 16384, 4194304}, 1, kIntMax, {}},
+    {"net.ipv4.tcp_mem", 3, {190000, 253000, 380000}, 1, kIntMax, {}},
+    {"net.ipv4.tcp_syn_retries", 1, {6}, 1, 127, {}},
+    {"net.ipv4.tcp_synack_retries", 1, {5}, 0, 255, {}},
+    {"net.ipv4.tcp_max_syn_backlog", 1, {1024}, 1, 1 << 20, {}},
+    {"net.ipv4.tcp_syncookies", 1, {1}, 0, 2, {}},
+    {"net.ipv4.tcp_timestamps", 1, {1}, 0, 2, {}},
+    {"net.ipv4.tcp_window_scaling", 1, {1}, 0, 1, {}},
+    {"net.ipv4.tcp_sack", 1, {1}, 0, 1, {}},
+    {"net.ipv4.tcp_min_snd_mss", 1, {48}, 48, 65535, {}},
+    {"net.ipv4.tcp_base_mss", 1, {1024}, 1, 65535, {}},
+    {"net.ipv4.tcp_fin_timeout", 1, {60}, 1, kIntMax, {}},
+    {"net.ipv4.tcp_keepalive_time", 1, {7200}, 1, 32767, {}},
+    {"net.ipv4.tcp_keepalive_intvl", 1, {75}, 1, 32767, {}},
+    {"net.ipv4.tcp_keepalive_probes", 1, {9}, 1, 127, {}},
+    {"net.ipv4.tcp_retries1", 1, {3}, 0, 255, {}},
+    {"net.ipv4.tcp_retries2", 1, {15}, 0, 255, {}},
+    {"net.ipv4.tcp_orphan_retries", 1, {0}, 0, 255, {}},
+    {"net.ipv4.tcp_challenge_ack_limit", 1, {1000}, 0, kIntMax, {}},
+    {"net.ipv4.tcp_invalid_ratelimit", 1, {500}, 0, kIntMax, {}},
+    {"net.ipv4.tcp_max_tw_buckets", 1, {262144}, 0, kIntMax, {}},
+    {"net.ipv4.tcp_max_orphans", 1, {262144}, 0, kIntMax, {}},
+    {"net.ipv4.tcp_rfc1337", 1, {0}, 0, 1, {}},
+    {"net.ipv4.tcp_abort_on_overflow", 1, {0}, 0, 1, {}},
+    {"net.ipv4.tcp_delack_min_ms", 1, {40}, 1, 1000, {}},
+    {"net.ipv4.tcp_congestion_control", 1, {0}, 0, 1, kCongestionControls},
+    {"net.ipv4.tcp_ecn", 1, {2}, 0, 2, {}},
+    {"net.ipv4.tcp_no_metrics_save", 1, {0}, 0, 1, {}},
+    {"net.ipv4.tcp_adv_win_scale", 1, {1}, -31, 31, {}},
+    {"net.ipv4.udp_rmem_min", 1, {4096}, 1, kIntMax, {}},
+    {"net.ipv4.udp_wmem_min", 1, {4096}, 1, kIntMax, {}},
+}};
+
+// Every enum value has its row: a short initialiser would leave the tail empty.
+static_assert(kSysctlTable.back().name == "net.ipv4.udp_wmem_min");
+
+// Where each knob's values start in a namespace's flat value array.
+inline constexpr auto kSysctlOffsets = [] {
+  std::array<std::uint16_t, kSysctlTable.size()> out{};
+  std::uint16_t at = 0;
+  for (std::size_t i = 0; i < kSysctlTable.size(); ++i) {
+    out[i] = at;
+    at = static_cast<std::uint16_t>(at + kSysctlTable[i].arity);
+  }
+  return out;
+}();
+
+inline constexpr std::size_t kSysctlValueSlots =
+    kSysctlOffsets.back() + kSysctlTable.back().arity;
+
+}  // namespace netns

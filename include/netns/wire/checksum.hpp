@@ -1,0 +1,72 @@
+// netns/wire/checksum.hpp — the Internet checksum (RFC 1071), written once for
+// IPv4, ICMP, UDP and TCP (STYLE.md practice 7).
+//
+//   // Fill: sum everything with the checksum field zeroed, store finish().
+//   Checksum c = ipv4_pseudo_header(src, dst, 17, udp_len);
+//   c.add(header);                       // spans continue each other, odd
+//   c.add(payload);                      // lengths included
+//   store_be16(header, 6, c.finish());
+//
+//   // Verify: sum everything including the stored checksum; 0 means valid.
+//   bool ok = internet_checksum(ipv4_header) == 0;
+//
+//   // Rewrite one 16-bit word without re-summing (RFC 1624), e.g. a TTL:
+//   csum = checksum_update(csum, old_ttl_proto_word, new_ttl_proto_word);
+//
+// ICMPv4 has no pseudo-header (RFC 792): it uses Checksum/internet_checksum
+// over the message alone. UDP and TCP use ipv4_transport_checksum().
+// Nothing here fails; lengths are the caller's spans.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "netns/address.hpp"
+
+namespace netns::wire {
+
+// A running one's-complement sum. Adding several spans gives the same result as
+// adding their concatenation, whatever their lengths.
+class Checksum {
+ public:
+  constexpr Checksum() = default;
+
+  void add(std::span<const std::byte> bytes);
+  void add_be16(std::uint16_t value);
+  void add_be32(std::uint32_t value);
+
+  // The folded sum; a trailing odd byte counts as if padded with a zero byte.
+  std::uint16_t sum() const;
+  // What goes in a checksum field: ~sum(). Summing data that already holds a
+  // correct checksum finishes to 0.
+  std::uint16_t finish() const { return static_cast<std::uint16_t>(~sum()); }
+
+ private:
+  // 64 bits: no carry is lost before 2^48 words, far beyond any packet.
+  std::uint64_t sum_ = 0;
+  // An odd number of bytes so far: the next byte is the low half of a word.
+  bool odd_ = false;
+};
+
+// finish() of a single span: the checksum to store, or 0 when verifying.
+std::uint16_t internet_checksum(std::span<const std::byte> bytes);
+
+// A Checksum primed with the IPv4 pseudo-header (RFC 768, RFC 793 3.1):
+// source, destination, zero, protocol, and the transport length.
+Checksum ipv4_pseudo_header(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                            std::uint16_t length);
+
+// Pseudo-header plus the whole segment (header and payload). With the checksum
+// field zeroed it is the value to store; over a received segment it is 0 when
+// the checksum is right. Precondition: segment.size() <= 65535.
+std::uint16_t ipv4_transport_checksum(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                                      std::span<const std::byte> segment);
+
+// RFC 1624 equation 3: HC' = ~(~HC + ~m + m'), the new checksum after one
+// 16-bit word of the covered data changes from old_word to new_word. Unlike
+// equation 2 it never produces 0xffff where a full recomputation would not.
+std::uint16_t checksum_update(std::uint16_t checksum, std::uint16_t old_word,
+                              std::uint16_t new_word);
+
+}  // namespace netns::wire

@@ -1,0 +1,25 @@
+// The subsystems every Host starts with, in registration order.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "netns/pernet.hpp"
+
+namespace netns {
+
+class Host;
+
+struct BuiltinOps {
+  std::unique_ptr<PernetOps> ops;
+  bool device;  // register_pernet_device rather than register_pernet_subsys
+};
+
+// One explicit list (gVisor builds a stack from a list of protocols; so do we).
+std::vector<BuiltinOps> make_builtin_ops(Host& host);
+
+// The pernet device ops of src/devices and src/core, named for the list.
+std::unique_ptr<PernetOps> make_loopback_ops(Host& host);
+std::unique_ptr<PernetOps> make_default_device_ops(Host& host);
+
+}  // namespace netns

@@ -1,0 +1,142 @@
+// Packet buffers: pooled storage, sharing, and the one counted copy.
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "netns/packet_pool.hpp"
+
+namespace netns {
+
+namespace {
+// Header and storage in one allocation, the storage cache-line aligned.
+constexpr std::size_t kHeaderSpace = 64;
+static_assert(sizeof(PacketBuffer) <= kHeaderSpace);
+}  // namespace
+
+PacketPool::PacketPool(std::size_t max_cached) : max_cached_(max_cached) {}
+
+PacketPool::~PacketPool() {
+  for (PacketBuffer* buf : free_) ::operator delete(buf, std::align_val_t{64});
+}
+
+PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
+  if (capacity == kStandardCapacity && !free_.empty()) {
+    PacketBuffer* buf = free_.back();
+    free_.pop_back();
+    buf->refs = 1;
+    ++in_use_;
+    return buf;
+  }
+  void* raw = ::operator new(kHeaderSpace + capacity, std::align_val_t{64});
+  auto* buf = static_cast<PacketBuffer*>(raw);
+  buf->pool = this;
+  buf->bytes = static_cast<std::byte*>(raw) + kHeaderSpace;
+  buf->capacity = static_cast<std::uint32_t>(capacity);
+  buf->refs = 1;
+  buf->release = &PacketPool::release_owned;
+  buf->owner = nullptr;
+  ++in_use_;
+  return buf;
+}
+
+void PacketPool::release_owned(PacketBuffer* buf) {
+  PacketPool* pool = buf->pool;
+  --pool->in_use_;
+  if (buf->capacity == kStandardCapacity && pool->free_.size() < pool->max_cached_) {
+    pool->free_.push_back(buf);
+    return;
+  }
+  ::operator delete(buf, std::align_val_t{64});
+}
+
+Packet PacketPool::allocate(std::size_t size, std::size_t headroom) {
+  std::size_t need = size + headroom;
+  if (need > kMaxPacket) return {};
+  PacketBuffer* buf = new_buffer(std::max(need, kStandardCapacity) == kStandardCapacity
+                                     ? kStandardCapacity
+                                     : need);
+  return Packet(buf, static_cast<std::uint32_t>(headroom), static_cast<std::uint32_t>(size));
+}
+
+Packet PacketPool::allocate_from(std::span<const std::byte> bytes, std::size_t headroom) {
+  Packet p = allocate(bytes.size(), headroom);
+  if (p && !bytes.empty()) std::memcpy(p.mutable_data().data(), bytes.data(), bytes.size());
+  return p;
+}
+
+Packet PacketPool::wrap(std::byte* storage, std::uint32_t capacity, std::uint32_t offset,
+                        std::uint32_t size, void (*release)(PacketBuffer*), void* owner) {
+  auto* buf = new PacketBuffer{this, storage, capacity, 1, release, owner};
+  ++in_use_;
+  return Packet(buf, offset, size);
+}
+
+void PacketPool::free_header(PacketBuffer* buf) {
+  --buf->pool->in_use_;
+  delete buf;
+}
+
+void PacketPool::copy_bytes(std::span<std::byte> to, std::span<const std::byte> from) {
+  std::memcpy(to.data(), from.data(), std::min(to.size(), from.size()));
+  ++copies_;
+}
+
+Packet Packet::share() const {
+  if (buf_ == nullptr) return {};
+  ++buf_->refs;
+  Packet p(buf_, offset_, size_);
+  p.device = device;
+  p.type = type;
+  p.protocol = protocol;
+  return p;
+}
+
+Packet Packet::copy() const {
+  if (buf_ == nullptr) return {};
+  Packet p = buf_->pool->allocate(size_, offset_);
+  if (!p) return {};
+  buf_->pool->copy_bytes({p.bytes(), size_}, data());
+  p.device = device;
+  p.type = type;
+  p.protocol = protocol;
+  return p;
+}
+
+void Packet::unshare() {
+  Packet fresh = copy();
+  *this = std::move(fresh);
+}
+
+std::span<std::byte> Packet::push_front(std::size_t n) {
+  if (n > offset_ || is_shared()) {
+    // Not enough headroom, or the bytes are shared: move to a private buffer.
+    Packet fresh = buf_->pool->allocate(size_, std::max(n, PacketPool::kDefaultHeadroom));
+    if (!fresh) return {};  // beyond kMaxPacket: the caller sees an empty span
+    buf_->pool->copy_bytes({fresh.bytes(), size_}, data());
+    fresh.device = device;
+    fresh.type = type;
+    fresh.protocol = protocol;
+    *this = std::move(fresh);
+  }
+  offset_ -= static_cast<std::uint32_t>(n);
+  size_ += static_cast<std::uint32_t>(n);
+  return {bytes(), n};
+}
+
+std::span<std::byte> Packet::push_back(std::size_t n) {
+  if (n > tailroom() || is_shared()) {
+    Packet fresh = buf_->pool->allocate(size_ + n, offset_);
+    if (!fresh) return {};
+    buf_->pool->copy_bytes({fresh.bytes(), size_}, data());
+    fresh.size_ = size_;
+    fresh.device = device;
+    fresh.type = type;
+    fresh.protocol = protocol;
+    *this = std::move(fresh);
+  }
+  std::byte* tail = bytes() + size_;
+  size_ += static_cast<std::uint32_t>(n);
+  return {tail, n};
+}
+
+}  // namespace netns

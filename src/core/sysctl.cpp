@@ -1,0 +1,114 @@
+// Per-namespace sysctl values: parsing and printing in /proc/sys's format.
+#include "netns/sysctl.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace netns {
+
+namespace {
+
+const SysctlInfo* find_info(std::string_view name, std::size_t* index) {
+  for (std::size_t i = 0; i < kSysctlTable.size(); ++i) {
+    if (kSysctlTable[i].name == name) {
+      *index = i;
+      return &kSysctlTable[i];
+    }
+  }
+  return nullptr;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+// Splits "4096 87380 6291456" (any run of blanks, as /proc/sys accepts) into ints.
+Result<std::array<std::int32_t, 3>> parse_ints(std::string_view text, std::size_t arity) {
+  std::array<std::int32_t, 3> out{};
+  std::size_t count = 0;
+  std::size_t i = 0;
+  while (true) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    if (i == text.size()) break;
+    if (count == arity) return error(Errc::invalid_argument);
+    std::size_t end = i;
+    while (end < text.size() && !is_space(text[end])) ++end;
+    std::int32_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + end, v);
+    if (ec != std::errc{} || ptr != text.data() + end) return error(Errc::invalid_argument);
+    out[count++] = v;
+    i = end;
+  }
+  if (count != arity) return error(Errc::invalid_argument);
+  return out;
+}
+
+}  // namespace
+
+Sysctl::Sysctl() {
+  for (std::size_t i = 0; i < kSysctlTable.size(); ++i) {
+    for (std::size_t e = 0; e < kSysctlTable[i].arity; ++e) {
+      values_[kSysctlOffsets[i] + e] = kSysctlTable[i].defaults[e];
+    }
+  }
+}
+
+const SysctlInfo& Sysctl::info(SysctlId id) { return kSysctlTable[static_cast<std::size_t>(id)]; }
+
+std::vector<std::string_view> Sysctl::names() {
+  std::vector<std::string_view> out;
+  out.reserve(kSysctlTable.size());
+  for (const auto& row : kSysctlTable) out.push_back(row.name);
+  return out;
+}
+
+std::span<const std::int32_t> Sysctl::values(SysctlId id) const {
+  auto i = static_cast<std::size_t>(id);
+  return {values_.data() + kSysctlOffsets[i], kSysctlTable[i].arity};
+}
+
+Result<void> Sysctl::set_values(SysctlId id, std::span<const std::int32_t> values) {
+  auto i = static_cast<std::size_t>(id);
+  const SysctlInfo& row = kSysctlTable[i];
+  if (values.size() != row.arity) return error(Errc::invalid_argument);
+  for (std::int32_t v : values) {
+    if (v < row.min || v > row.max) return error(Errc::invalid_argument);
+  }
+  // Ranges must be ordered, as Linux refuses ip_local_port_range "61000 32768".
+  if (id == SysctlId::ip_local_port_range && values[0] > values[1]) {
+    return error(Errc::invalid_argument);
+  }
+  std::copy(values.begin(), values.end(), values_.begin() + kSysctlOffsets[i]);
+  return {};
+}
+
+Result<void> Sysctl::set(std::string_view name, std::string_view value) {
+  std::size_t index = 0;
+  const SysctlInfo* row = find_info(name, &index);
+  if (row == nullptr) return error(Errc::no_such_file_or_directory);
+  auto id = static_cast<SysctlId>(index);
+  if (!row->choices.empty()) {
+    while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
+    auto it = std::find(row->choices.begin(), row->choices.end(), value);
+    if (it == row->choices.end()) return error(Errc::no_such_file_or_directory);  // as Linux: ENOENT
+    std::int32_t choice = static_cast<std::int32_t>(it - row->choices.begin());
+    return set_values(id, {&choice, 1});
+  }
+  auto parsed = parse_ints(value, row->arity);
+  if (!parsed) return parsed.error();
+  return set_values(id, {parsed->data(), row->arity});
+}
+
+Result<std::string> Sysctl::get(std::string_view name) const {
+  std::size_t index = 0;
+  const SysctlInfo* row = find_info(name, &index);
+  if (row == nullptr) return error(Errc::no_such_file_or_directory);
+  auto vals = values(static_cast<SysctlId>(index));
+  if (!row->choices.empty()) return std::string(row->choices[static_cast<std::size_t>(vals[0])]);
+  std::string out;
+  for (std::size_t e = 0; e < vals.size(); ++e) {
+    if (e > 0) out += '\t';  // /proc/sys separates vector values with tabs
+    out += std::to_string(vals[e]);
+  }
+  return out;
+}
+
+}  // namespace netns

@@ -1,0 +1,68 @@
+// veth: a pair of devices whose ends may live in different namespaces.
+#include "core/device_internal.hpp"
+#include "netns/host.hpp"
+
+namespace netns {
+
+namespace {
+
+class Veth final : public Device {
+ public:
+  Veth(Net& net, std::string_view name) : Device(net, name, DeviceKind::veth, random_mac(net.host()), 1500) {}
+
+  void pair_with(Veth* peer) { peer_ = peer; }
+
+ private:
+  // Carrier needs both ends up, as Linux's veth_open/veth_close toggle it.
+  bool carrier() const override { return peer_ != nullptr && peer_->is_up(); }
+
+  void xmit(Packet frame) override {
+    Veth* peer = peer_;
+    if (peer == nullptr || !peer->is_up()) {
+      ++stats_.tx_dropped;
+      return;
+    }
+    // veth_forward_skb: a frame larger than the peer accepts is its rx drop.
+    constexpr std::size_t kLinkHeader = 14 + 4;  // Ethernet plus one VLAN tag
+    if (frame.size() > peer->mtu() + kLinkHeader) {
+      ++stats_.tx_dropped;
+      return;
+    }
+    count_tx(frame.size());
+    frame.device = nullptr;
+    peer->receive(std::move(frame));  // the peer's namespace processes it in poll: no copy
+  }
+
+  void on_unregister() override {
+    // Destroying either end destroys the pair (veth_dellink).
+    if (Veth* peer = peer_) {
+      peer_ = nullptr;
+      peer->peer_ = nullptr;
+      unregister_and_free(*peer);
+    }
+  }
+
+  Veth* peer_ = nullptr;
+};
+
+}  // namespace
+
+Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b) {
+  if (!is_valid_device_name(name_a) || !is_valid_device_name(name_b)) {
+    return error(Errc::invalid_argument);
+  }
+  if (a.is_dying() || b.is_dying()) return error(Errc::invalid_argument);
+  if (!a.name_free(name_a) || !b.name_free(name_b) || (&a == &b && name_a == name_b)) {
+    return error(Errc::file_exists);
+  }
+  auto end_a = std::make_unique<Veth>(a, name_a);
+  auto end_b = std::make_unique<Veth>(b, name_b);
+  end_a->pair_with(end_b.get());
+  end_b->pair_with(end_a.get());
+  // Both names were checked free and valid: registration cannot fail now.
+  Device* dev_a = *a.register_device(std::move(end_a));
+  Device* dev_b = *b.register_device(std::move(end_b));
+  return VethPair{dev_a, dev_b};
+}
+
+}  // namespace netns

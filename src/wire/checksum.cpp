@@ -1,0 +1,77 @@
+#include "netns/wire/checksum.hpp"
+
+#include <array>
+#include <cassert>
+
+namespace netns::wire {
+namespace {
+
+std::uint16_t fold(std::uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(sum);
+}
+
+std::uint64_t byte_at(std::span<const std::byte> bytes, std::size_t i) {
+  return std::to_integer<std::uint64_t>(bytes[i]);
+}
+
+}  // namespace
+
+void Checksum::add(std::span<const std::byte> bytes) {
+  std::size_t i = 0;
+  if (odd_ && !bytes.empty()) {
+    sum_ += byte_at(bytes, 0);
+    odd_ = false;
+    i = 1;
+  }
+  for (; i + 1 < bytes.size(); i += 2) sum_ += byte_at(bytes, i) << 8 | byte_at(bytes, i + 1);
+  if (i < bytes.size()) {
+    sum_ += byte_at(bytes, i) << 8;
+    odd_ = true;
+  }
+}
+
+void Checksum::add_be16(std::uint16_t value) {
+  const std::array<std::byte, 2> bytes{std::byte(value >> 8), std::byte(value & 0xff)};
+  add(bytes);
+}
+
+void Checksum::add_be32(std::uint32_t value) {
+  add_be16(static_cast<std::uint16_t>(value >> 16));
+  add_be16(static_cast<std::uint16_t>(value));
+}
+
+std::uint16_t Checksum::sum() const { return fold(sum_); }
+
+std::uint16_t internet_checksum(std::span<const std::byte> bytes) {
+  Checksum c;
+  c.add(bytes);
+  return c.finish();
+}
+
+Checksum ipv4_pseudo_header(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                            std::uint16_t length) {
+  Checksum c;
+  c.add_be32(src.value);
+  c.add_be32(dst.value);
+  c.add_be16(protocol);
+  c.add_be16(length);
+  return c;
+}
+
+std::uint16_t ipv4_transport_checksum(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                                      std::span<const std::byte> segment) {
+  assert(segment.size() <= 0xffff);
+  Checksum c = ipv4_pseudo_header(src, dst, protocol, static_cast<std::uint16_t>(segment.size()));
+  c.add(segment);
+  return c.finish();
+}
+
+std::uint16_t checksum_update(std::uint16_t checksum, std::uint16_t old_word,
+                              std::uint16_t new_word) {
+  const std::uint64_t sum = std::uint16_t(~checksum) + std::uint64_t{std::uint16_t(~old_word)} +
+                            new_word;
+  return static_cast<std::uint16_t>(~fold(sum));
+}
+
+}  // namespace netns::wire

@@ -1,0 +1,191 @@
+#include "netns/wire/tcp.hpp"
+
+#include <algorithm>
+
+namespace netns::wire {
+namespace {
+
+constexpr std::size_t kSackBlockLen = 8;
+constexpr std::size_t kOptionHeaderLen = 2;  // kind and length
+
+// Whether an option of this kind may carry data_len bytes after kind and
+// length. Unknown kinds may carry anything that fits.
+bool option_length_fits(TcpOptionKind kind, std::size_t data_len) {
+  switch (kind) {
+    case TcpOptionKind::mss:
+      return data_len == 2;
+    case TcpOptionKind::window_scale:
+      return data_len == 1;
+    case TcpOptionKind::sack_permitted:
+      return data_len == 0;
+    case TcpOptionKind::timestamps:
+      return data_len == 8;
+    case TcpOptionKind::sack:
+      return data_len % kSackBlockLen == 0 && data_len >= kSackBlockLen &&
+             data_len <= TcpRepr::kMaxSackBlocks * kSackBlockLen;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+std::uint16_t TcpOption::mss() const {
+  assert(kind_ == TcpOptionKind::mss);
+  return load_be16(data_, 0);
+}
+
+std::uint8_t TcpOption::window_scale() const {
+  assert(kind_ == TcpOptionKind::window_scale);
+  return load_u8(data_, 0);
+}
+
+TcpTimestamps TcpOption::timestamps() const {
+  assert(kind_ == TcpOptionKind::timestamps);
+  return {load_be32(data_, 0), load_be32(data_, 4)};
+}
+
+std::size_t TcpOption::sack_block_count() const {
+  assert(kind_ == TcpOptionKind::sack);
+  return data_.size() / kSackBlockLen;
+}
+
+TcpSackBlock TcpOption::sack_block(std::size_t i) const {
+  assert(kind_ == TcpOptionKind::sack && i < sack_block_count());
+  return {load_be32(data_, i * kSackBlockLen), load_be32(data_, i * kSackBlockLen + 4)};
+}
+
+void TcpOptionIterator::parse_next() {
+  done_ = rest_.empty();
+  if (done_) return;
+  const auto kind = TcpOptionKind{load_u8(rest_, 0)};
+  if (kind == TcpOptionKind::end || kind == TcpOptionKind::nop) {
+    current_ = TcpOption(kind, {});
+    // After the end option the rest is padding: stop on the next step.
+    rest_ = kind == TcpOptionKind::end ? rest_.last(0) : rest_.subspan(1);
+    return;
+  }
+  // Lengths 0 and 1 would make a walker loop or step inside the option.
+  const std::size_t len = rest_.size() < kOptionHeaderLen ? 0 : load_u8(rest_, 1);
+  const bool well_formed = len >= kOptionHeaderLen && len <= rest_.size() &&
+                           option_length_fits(kind, len - kOptionHeaderLen);
+  if (!well_formed) {
+    current_ = error(Errc::bad_message);
+    rest_ = rest_.last(0);
+    return;
+  }
+  current_ = TcpOption(kind, rest_.subspan(kOptionHeaderLen, len - kOptionHeaderLen));
+  rest_ = rest_.subspan(len);
+}
+
+Result<TcpRepr> TcpRepr::parse(const TcpView& tcp, Ipv4Address src, Ipv4Address dst) {
+  if (!tcp.verify_checksum(src, dst)) return error(Errc::bad_message);
+  TcpRepr repr{.src_port = tcp.src_port(),
+               .dst_port = tcp.dst_port(),
+               .seq_number = tcp.seq_number(),
+               .ack_number = tcp.ack_number(),
+               .flags = tcp.flags(),
+               .window = tcp.window(),
+               .urgent_pointer = tcp.urgent_pointer(),
+               .payload_len = tcp.payload().size()};
+  for (const auto& option : TcpOptions(tcp.options())) {
+    if (!option) return option.error();
+    switch (option->kind()) {
+      case TcpOptionKind::mss:
+        repr.mss = option->mss();
+        break;
+      case TcpOptionKind::window_scale:
+        repr.window_scale = option->window_scale();
+        break;
+      case TcpOptionKind::sack_permitted:
+        repr.sack_permitted = true;
+        break;
+      case TcpOptionKind::timestamps:
+        repr.timestamps = option->timestamps();
+        break;
+      case TcpOptionKind::sack:
+        repr.sack_block_count = option->sack_block_count();
+        for (std::size_t i = 0; i < repr.sack_block_count; ++i)
+          repr.sack_blocks[i] = option->sack_block(i);
+        break;
+      default:
+        break;
+    }
+  }
+  return repr;
+}
+
+std::size_t TcpRepr::options_len_without_sack() const {
+  std::size_t len = 0;
+  if (mss) len += 4;
+  if (timestamps) {
+    len += 12;  // SACK-permitted, if any, shares the timestamp's padding
+  } else if (sack_permitted) {
+    len += 4;
+  }
+  if (window_scale) len += 4;
+  return len;
+}
+
+std::size_t TcpRepr::sack_blocks_sent() const {
+  const std::size_t used = options_len_without_sack() + 4;  // NOP, NOP, kind, length
+  if (used >= kMaxOptionsLen) return 0;
+  return std::min(sack_block_count, (kMaxOptionsLen - used) / kSackBlockLen);
+}
+
+std::size_t TcpRepr::options_len() const {
+  const std::size_t blocks = sack_blocks_sent();
+  return options_len_without_sack() + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
+}
+
+// Every option group is one or more whole 32-bit words, NOPs in front, so
+// the fields after it stay aligned (Linux, tcp_options_write()).
+void TcpRepr::emit_options(std::span<std::byte> out) const {
+  std::size_t at = 0;
+  auto word = [&](std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+    store_be32(out, at, std::uint32_t{a} << 24 | std::uint32_t{b} << 16 | std::uint32_t{c} << 8 | d);
+    at += 4;
+  };
+  auto u32 = [&](std::uint32_t v) {
+    store_be32(out, at, v);
+    at += 4;
+  };
+  constexpr auto kNop = static_cast<std::uint8_t>(TcpOptionKind::nop);
+  if (mss) word(2, 4, static_cast<std::uint8_t>(*mss >> 8), static_cast<std::uint8_t>(*mss));
+  if (timestamps) {
+    if (sack_permitted) word(4, 2, 8, 10);
+    else word(kNop, kNop, 8, 10);
+    u32(timestamps->value);
+    u32(timestamps->echo);
+  } else if (sack_permitted) {
+    word(kNop, kNop, 4, 2);
+  }
+  if (window_scale) word(kNop, 3, 3, *window_scale);
+  const std::size_t blocks = sack_blocks_sent();
+  if (blocks > 0) {
+    word(kNop, kNop, 5, static_cast<std::uint8_t>(2 + blocks * kSackBlockLen));
+    for (std::size_t i = 0; i < blocks; ++i) {
+      u32(sack_blocks[i].left);
+      u32(sack_blocks[i].right);
+    }
+  }
+  assert(at == out.size());
+}
+
+void TcpRepr::emit(std::span<std::byte> segment, Ipv4Address src, Ipv4Address dst) const {
+  assert(segment.size() >= buffer_len() && sack_block_count <= kMaxSackBlocks);
+  const std::size_t hlen = header_len();
+  TcpMutView view(segment.first(buffer_len()), hlen);
+  view.set_src_port(src_port);
+  view.set_dst_port(dst_port);
+  view.set_seq_number(seq_number);
+  view.set_ack_number(ack_number);
+  store_u8(segment, TcpView::kDataOffset, static_cast<std::uint8_t>(hlen / 4 << 4));
+  view.set_flags(flags);
+  view.set_window(window);
+  view.set_urgent_pointer(urgent_pointer);
+  emit_options(view.options());
+  view.fill_checksum(src, dst);
+}
+
+}  // namespace netns::wire
