@@ -20,8 +20,24 @@ template <class T>
 class BoundedQueue {
  public:
   explicit BoundedQueue(std::size_t capacity = 0) : capacity_(capacity) {}
-  BoundedQueue(BoundedQueue&&) noexcept = default;
-  BoundedQueue& operator=(BoundedQueue&&) noexcept = default;
+  // The moved-from queue is empty (and keeps its capacity): the defaulted
+  // moves would leave its size behind with no ring under it.
+  BoundedQueue(BoundedQueue&& other) noexcept
+      : ring_(std::move(other.ring_)),
+        capacity_(other.capacity_),
+        slots_(std::exchange(other.slots_, 0)),
+        head_(std::exchange(other.head_, 0)),
+        size_(std::exchange(other.size_, 0)) {}
+  BoundedQueue& operator=(BoundedQueue&& other) noexcept {
+    if (this != &other) {
+      ring_ = std::move(other.ring_);
+      capacity_ = other.capacity_;
+      slots_ = std::exchange(other.slots_, 0);
+      head_ = std::exchange(other.head_, 0);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -40,6 +40,7 @@ struct DeviceStats {
   std::uint64_t tx_packets = 0, tx_bytes = 0, tx_dropped = 0, tx_errors = 0;
   std::uint64_t rx_nohandler = 0;   // frames of an ethertype nothing in the namespace handles
   std::uint64_t rx_length_errors = 0;  // runts: shorter than an Ethernet header
+  std::uint64_t rx_otherhost_dropped = 0;  // unicast frames for another MAC address
 };
 
 // Linux's IFNAMSIZ is 16 with the terminating NUL: names are 1..15 bytes.
@@ -70,6 +71,8 @@ class Device {
   bool is_running() const { return up_ && carrier(); }
   DeviceKind kind() const { return kind_; }
   const DeviceStats& stats() const { return stats_; }
+  // For the stack's drop accounting on this device (malformed frames, full queues).
+  DeviceStats& mutable_stats() { return stats_; }
 
   // invalid_argument outside [68, max_mtu()] (Linux's ETH_MIN_MTU .. the kind's maximum).
   Result<void> set_mtu(std::uint32_t mtu);

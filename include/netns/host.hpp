@@ -132,6 +132,15 @@ class Host {
   // Takes a device that left its namespace for good; frees it at the end of
   // the current poll, or at once outside poll.
   void retire_device(std::unique_ptr<Device> dev);
+  // The first registered op of dynamic type T, or nullptr: how one subsystem
+  // finds a built-in one (RouteCache::of). A linear walk: control plane only.
+  template <class T>
+  T* find_ops() const {
+    for (PernetOps* ops : ops_) {
+      if (auto* found = dynamic_cast<T*>(ops)) return found;
+    }
+    return nullptr;
+  }
 
  private:
   friend class Net;

@@ -7,6 +7,7 @@
 #include "netns/counters.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
+#include "netns/icmp.hpp"
 #include "netns/net.hpp"
 #include "netns/packet.hpp"
 #include "netns/packet_pool.hpp"
@@ -14,3 +15,4 @@
 #include "netns/result.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/timer.hpp"
+#include "netns/udp.hpp"

@@ -15,6 +15,8 @@ namespace netns {
 enum class SysctlId : std::uint16_t {
   core_netdev_max_backlog,
   core_somaxconn,
+  core_rmem_default,
+  core_wmem_default,
   ip_forward,
   ip_default_ttl,
   ip_local_port_range,
@@ -89,6 +91,9 @@ inline constexpr std::int32_t kIntMax = std::numeric_limits<std::int32_t>::max()
 inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count_)> kSysctlTable{{
     {"net.core.netdev_max_backlog", 1, {1000}, 1, 1 << 20, {}},
     {"net.core.somaxconn", 1, {4096}, 0, 65535, {}},
+    // Socket buffer defaults; the minimum is Linux's SOCK_MIN_RCVBUF/SNDBUF, about 2 KiB.
+    {"net.core.rmem_default", 1, {212992}, 2304, kIntMax, {}},
+    {"net.core.wmem_default", 1, {212992}, 4608, kIntMax, {}},
     {"net.ipv4.ip_forward", 1, {0}, 0, 1, {}},
     {"net.ipv4.ip_default_ttl", 1, {64}, 1, 255, {}},
     {"net.ipv4.ip_local_port_range", 2, {32768, 60999}, 1, 65535, {}},
@@ -164,5 +169,17 @@ inline constexpr auto kSysctlOffsets = [] {
 
 inline constexpr std::size_t kSysctlValueSlots =
     kSysctlOffsets.back() + kSysctlTable.back().arity;
+
+// Every knob's defaults laid out as a namespace stores them: a new namespace
+// copies this once instead of walking the table.
+inline constexpr auto kSysctlDefaults = [] {
+  std::array<std::int32_t, kSysctlValueSlots> out{};
+  for (std::size_t i = 0; i < kSysctlTable.size(); ++i) {
+    for (std::size_t e = 0; e < kSysctlTable[i].arity; ++e) {
+      out[kSysctlOffsets[i] + e] = kSysctlTable[i].defaults[e];
+    }
+  }
+  return out;
+}();
 
 }  // namespace netns

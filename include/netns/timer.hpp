@@ -23,7 +23,7 @@ class TimerQueue;
 class Timer {
  public:
   Timer(Host& host, std::function<void()> fn);
-  ~Timer() { cancel(); }
+  ~Timer();
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
@@ -64,8 +64,11 @@ class TimerQueue {
     t->index_ = i;
   }
 
+  friend class Timer;
+
   std::vector<Timer*> heap_;
   std::uint64_t next_order_ = 0;
+  Timer* running_ = nullptr;  // whose callback runs now; cleared if it is destroyed meanwhile
 };
 
 }  // namespace netns

@@ -19,7 +19,11 @@ struct BuiltinOps {
 std::vector<BuiltinOps> make_builtin_ops(Host& host);
 
 // The pernet device ops of src/devices and src/core, named for the list.
+std::unique_ptr<PernetOps> make_route_cache_ops(Host& host);  // core/route_cache.cpp
 std::unique_ptr<PernetOps> make_loopback_ops(Host& host);
+std::unique_ptr<PernetOps> make_ipv4_ops(Host& host);
+std::unique_ptr<PernetOps> make_udp_ops(Host& host);   // ipv4/udp.cpp
+std::unique_ptr<PernetOps> make_ping_ops(Host& host);  // ipv4/ping.cpp
 std::unique_ptr<PernetOps> make_default_device_ops(Host& host);
 
 }  // namespace netns

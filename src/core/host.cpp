@@ -53,7 +53,7 @@ Result<NetRef> Host::create_net(std::string_view name) {
   if (next_id_ == 0) return error(Errc::too_many_files_open);  // 2^32 ids used: never reuse one
   Net* net = net_pool_.create(*this, next_id_++, name);
   if (auto ok = setup_net(*net); !ok) {
-    free_net(*net);
+    net_pool_.destroy(net);  // never created, so not counted in nets_freed
     return ok.error();
   }
   net->state_ = Net::State::alive;
@@ -224,6 +224,8 @@ void Host::teardown_all() {
   for (Net* net = head_; net != nullptr; net = net->next_) {
     log(fmt::format("netns: namespace {} was not torn down", net->id_));
   }
+  // Ops may outlive this Host and be registered with another one.
+  for (PernetOps* ops : ops_) ops->host_ = nullptr;
   ops_.clear();
   builtin_ops_.clear();
 }
@@ -305,8 +307,10 @@ Clock::time_point Host::poll(Clock::time_point now) {
   cleanup_dying();
   std::size_t budget = config_.poll_budget;
   while (budget > 0) {
-    std::size_t done = process_backlogs(budget);
-    done += timers_.run_due(now_, budget - done);
+    // Timers first: a packet loop between namespaces spends the whole budget
+    // in process_backlogs, and must not keep due timers from ever firing.
+    std::size_t done = timers_.run_due(now_, budget);
+    done += process_backlogs(budget - done);
     if (done == 0) break;
     budget -= std::min(done, budget);
   }

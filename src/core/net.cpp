@@ -43,9 +43,10 @@ NetHold::NetHold(Net& net, std::source_location where) : where_(where) { link(&n
 NetHold::NetHold(const NetHold& other) : where_(other.where_) { link(other.net_); }
 
 NetHold::NetHold(NetHold&& other) noexcept : where_(other.where_) {
-  Net* net = other.net_;
+  // Link first: releasing `other` first would free an exited namespace whose
+  // last hold it was, and we would link to freed memory.
+  link(other.net_);
   other.reset();
-  link(net);
 }
 
 NetHold& NetHold::operator=(const NetHold& other) {

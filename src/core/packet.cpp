@@ -108,6 +108,7 @@ void Packet::unshare() {
 }
 
 std::span<std::byte> Packet::push_front(std::size_t n) {
+  if (buf_ == nullptr) return {};  // an empty Packet (e.g. a refused allocation) has no pool
   if (n > offset_ || is_shared()) {
     // Not enough headroom, or the bytes are shared: move to a private buffer.
     Packet fresh = buf_->pool->allocate(size_, std::max(n, PacketPool::kDefaultHeadroom));
@@ -124,6 +125,7 @@ std::span<std::byte> Packet::push_front(std::size_t n) {
 }
 
 std::span<std::byte> Packet::push_back(std::size_t n) {
+  if (buf_ == nullptr) return {};
   if (n > tailroom() || is_shared()) {
     Packet fresh = buf_->pool->allocate(size_ + n, offset_);
     if (!fresh) return {};

@@ -43,13 +43,7 @@ Result<std::array<std::int32_t, 3>> parse_ints(std::string_view text, std::size_
 
 }  // namespace
 
-Sysctl::Sysctl() {
-  for (std::size_t i = 0; i < kSysctlTable.size(); ++i) {
-    for (std::size_t e = 0; e < kSysctlTable[i].arity; ++e) {
-      values_[kSysctlOffsets[i] + e] = kSysctlTable[i].defaults[e];
-    }
-  }
-}
+Sysctl::Sysctl() : values_(kSysctlDefaults) {}
 
 const SysctlInfo& Sysctl::info(SysctlId id) { return kSysctlTable[static_cast<std::size_t>(id)]; }
 

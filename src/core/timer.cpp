@@ -7,6 +7,11 @@ namespace netns {
 
 Timer::Timer(Host& host, std::function<void()> fn) : queue_(&host.timers()), fn_(std::move(fn)) {}
 
+Timer::~Timer() {
+  cancel();
+  if (queue_->running_ == this) queue_->running_ = nullptr;
+}
+
 void Timer::schedule(Clock::time_point deadline) { queue_->schedule(*this, deadline); }
 
 void Timer::cancel() {
@@ -64,7 +69,14 @@ std::size_t TimerQueue::run_due(Clock::time_point now, std::size_t budget) {
     Timer* t = heap_.front();
     cancel(*t);
     ++ran;
-    t->fn_();  // may re-arm t, or destroy it: nothing of t is touched afterwards
+    // The callback may re-arm t or destroy it. Destroying t would destroy the
+    // std::function running it (and the captures it is still using), so run
+    // it from here and give it back only if t survived.
+    std::function<void()> fn = std::move(t->fn_);
+    running_ = t;
+    fn();
+    if (running_ == t) t->fn_ = std::move(fn);
+    running_ = nullptr;
   }
   return ran;
 }

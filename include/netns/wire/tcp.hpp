@@ -155,7 +155,7 @@ class BasicTcpView {
 
   static Result<BasicTcpView> checked(std::span<Byte> bytes) {
     if (bytes.size() < kMinHeaderLen) return error(Errc::message_size);
-    const std::size_t header_len = std::size_t{load_u8(bytes, kDataOffset) >> 4u} * 4;
+    const std::size_t header_len = std::size_t{load_u8(bytes, kDataOffset)} / 16 * 4;
     if (header_len < kMinHeaderLen) return error(Errc::bad_message);
     if (header_len > bytes.size()) return error(Errc::message_size);
     return BasicTcpView(bytes, header_len);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release and runs them all, writing to bench/results/:
+#   <program>.json   Google Benchmark's JSON (every counter, for plotting)
+#   <program>.txt    the console table, with the ratios of that same run
+#   summary.md       the figures of issue 2 in one table (bench/support/summarize.py)
+#
+#   bench/run.sh                               # everything, 3 repetitions, medians
+#   BUILD_DIR=/tmp/b bench/run.sh              # another build directory
+#   bench/run.sh --benchmark_filter=Veth       # extra flags go to every program
+#
+# Environment: BUILD_DIR (default: build-bench next to the repository),
+# REPETITIONS (default 3).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$(dirname "$root")/build-bench}
+repetitions=${REPETITIONS:-3}
+results="$root/bench/results"
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DNETNS_BUILD_BENCH=ON -DNETNS_BUILD_TESTS=OFF -DNETNS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$build" --target net_bench memory_bench
+
+mkdir -p "$results"
+for program in net_bench memory_bench; do
+  echo "== $program"
+  "$build/bench/$program" \
+    --benchmark_repetitions="$repetitions" \
+    --benchmark_report_aggregates_only=true \
+    --benchmark_out="$results/$program.json" \
+    --benchmark_out_format=json \
+    "$@" | tee "$results/$program.txt"
+done
+
+python3 "$root/bench/support/summarize.py" "$results/net_bench.json" "$results/memory_bench.json" \
+  | tee "$results/summary.md"

@@ -1,0 +1,138 @@
+// netns/udp.hpp — UDP sockets, one namespace each, non-blocking.
+//
+// A Socket is Linux's SOCK_DGRAM socket opened inside one namespace: it
+// binds, connects, sends and receives there for its whole life, and keeps
+// the namespace alive (it holds a NetRef) until it is closed. Nothing
+// blocks: an operation that cannot complete now returns
+// boost::asio::error::would_block, and Host::poll does the work.
+//
+//   auto server = udp::open(*red).value();
+//   server.bind({Ipv4Address::any(), 5353}).value();
+//   auto client = udp::open(*blue).value();
+//   client.send_to(as_bytes(std::span("hello")), {Ipv4Address(192, 0, 2, 2), 5353}).value();
+//   host.poll(clock.now());                               // the datagram crosses the veth
+//   std::array<std::byte, 1500> buf;
+//   auto got = server.receive_from(buf);                 // Result<Datagram>: size, from
+//
+// Behaviour is Linux's, with these limits: no SO_REUSEADDR/SO_REUSEPORT (a
+// second bind to a taken port is address_in_use), no multicast group
+// membership, no socket options beyond SO_BROADCAST and SO_RCVBUF, no
+// control messages, and checksums are verified on input rather than lazily.
+//
+// Errors are the codes a Linux user expects: address_in_use,
+// address_not_available (binding to an address the namespace does not
+// have), network_unreachable, host_unreachable, connection_refused (an ICMP
+// port unreachable answered a connected socket), message_size (a datagram
+// over 65507 bytes), invalid_argument, permission_denied (broadcast without
+// set_broadcast), bad_file_descriptor (a closed or moved-from socket).
+//
+// Sockets must be closed before their Host is destroyed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "netns/address.hpp"
+#include "netns/result.hpp"
+
+namespace netns {
+class Net;
+}
+
+namespace netns::udp {
+
+// The largest payload: 65535 minus the IPv4 and UDP headers.
+inline constexpr std::size_t kMaxPayload = 65507;
+
+struct Datagram {
+  std::size_t size = 0;    // bytes copied into the caller's buffer
+  Endpoint from;
+  bool truncated = false;  // the datagram was longer than the buffer (MSG_TRUNC); the rest is gone
+};
+
+class Socket {
+ public:
+  // An inert socket, like a moved-from one: every operation fails with bad_file_descriptor.
+  Socket();
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;  // closes what this socket held
+  ~Socket();                                    // closes
+
+  // bind(2). Port 0 picks an ephemeral port from net.ipv4.ip_local_port_range.
+  // The address is 0.0.0.0, one of the namespace's addresses, a broadcast or
+  // multicast address, or anything with net.ipv4.ip_nonlocal_bind=1
+  // (address_not_available otherwise). address_in_use when taken;
+  // invalid_argument when already bound.
+  Result<void> bind(Endpoint local);
+  // connect(2): sets the default peer, and from then on only datagrams from
+  // it are received. Binds first when unbound; a socket bound to 0.0.0.0
+  // takes the route's source address. network_unreachable when there is no
+  // route, invalid_argument for port 0, permission_denied for a broadcast
+  // peer without set_broadcast(true).
+  Result<void> connect(Endpoint remote);
+  // connect(AF_UNSPEC): forgets the peer, and undoes what connect bound
+  // implicitly (the source address, and the port when bind did not choose it).
+  Result<void> disconnect();
+
+  // sendto(2): one datagram of data.size() bytes, copied out of the caller's
+  // buffer before it returns. Binds to an ephemeral port first when unbound.
+  // Returns the bytes sent. A pending error (an ICMP error answering a
+  // connected socket) is returned once instead.
+  Result<std::size_t> send_to(std::span<const std::byte> data, Endpoint to);
+  // send(2) on a connected socket; destination_address_required otherwise.
+  Result<std::size_t> send(std::span<const std::byte> data);
+  // recvfrom(2): the oldest queued datagram, copied into `buffer` (a longer
+  // one is truncated, see Datagram). would_block when nothing is queued. A
+  // pending error is returned once, before any queued datagram.
+  Result<Datagram> receive_from(std::span<std::byte> buffer);
+
+  // 0.0.0.0:0 until bound (and for an inert socket).
+  Endpoint local_endpoint() const;
+  // The peer of a connected socket; port 0 when not connected.
+  Endpoint remote_endpoint() const;
+  // The namespace the socket was opened in. Precondition: is_open().
+  Net& net() const;
+  bool is_open() const { return impl_ != nullptr; }
+  // Bytes of the next queued datagram (FIONREAD), 0 when none.
+  std::size_t next_size() const;
+
+  // SO_BROADCAST: allow sending to broadcast addresses.
+  void set_broadcast(bool enabled);
+  // SO_RCVBUF: the bytes the receive queue may hold (default
+  // net.core.rmem_default; each datagram is charged its size plus 256 bytes
+  // of bookkeeping). Datagrams that do not fit are dropped and counted as
+  // UdpRcvbufErrors. invalid_argument for 0.
+  Result<void> set_receive_buffer_size(std::size_t bytes);
+  std::size_t receive_buffer_size() const;
+
+  // Readiness for event loops (the Asio adapter): `callback` runs on the
+  // Host's thread, inside Host::poll, each time a datagram is queued or an
+  // error becomes pending — edge-triggered, so drain with receive_from until
+  // would_block. It may receive, send, close this or other sockets; it must
+  // not call Host::poll. An empty function removes it.
+  void on_readable(std::function<void()> callback);
+
+  // Closes now (the destructor does it too); idempotent.
+  void close();
+
+  struct Impl;
+
+ private:
+  friend Result<Socket> open(Net& net);
+  explicit Socket(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// socket(AF_INET, SOCK_DGRAM, 0) in `net`. invalid_argument when the
+// namespace is already dying.
+Result<Socket> open(Net& net);
+
+// `ss -u -a -n` for one namespace: State Recv-Q Send-Q Local Address:Port
+// Peer Address:Port, UNCONN or ESTAB, one bound socket a line.
+std::string dump_sockets(Net& net);
+
+}  // namespace netns::udp

@@ -1,0 +1,126 @@
+// Runner: polls a Host from an Asio executor. A steady_timer waits for the
+// deadline poll returned; a posted poll follows when work remains; nothing
+// is armed while the Host is idle.
+#include <boost/asio/steady_timer.hpp>
+#include <optional>
+
+#include "netns/asio.hpp"
+#include "netns/host.hpp"
+
+namespace netns::asio {
+
+struct Runner::Impl : std::enable_shared_from_this<Impl> {
+  Impl(Host& h, executor_type ex) : host(&h), executor(std::move(ex)) { timer.emplace(executor); }
+
+  // Any thread. A poll already posted and not yet started absorbs this one.
+  void request_poll() {
+    if (poll_pending.exchange(true, std::memory_order_acq_rel)) return;
+    boost::asio::post(executor, [self = shared_from_this()] { self->run_poll(); });
+  }
+
+  // On the executor from here on.
+  void run_poll() {
+    // Cleared first: a wake during this poll (another thread's post) must
+    // still get a poll of its own.
+    poll_pending.store(false, std::memory_order_release);
+    if (!running.load(std::memory_order_acquire)) return;
+    polls.fetch_add(1, std::memory_order_relaxed);
+    Clock::time_point next = host->poll(Clock::now());
+    if (!running.load(std::memory_order_acquire)) return;  // stopped from inside poll
+    schedule(next);
+  }
+
+  void schedule(Clock::time_point next) {
+    if (busy.load(std::memory_order_relaxed) || next <= host->now()) {
+      // Budget exhausted (or busy polling): again soon, but after the
+      // handlers already queued, so the application is not starved.
+      request_poll();
+      return;
+    }
+    if (next == Clock::time_point::max()) {
+      disarm();
+      return;
+    }
+    if (next == armed) return;  // the pending wait already covers it
+    armed = next;
+    const std::uint64_t generation = ++timer_generation;
+    timer->expires_at(next);  // cancels the previous wait, if any
+    timer_waits.fetch_add(1, std::memory_order_relaxed);
+    timer->async_wait([self = shared_from_this(), generation](const ErrorCode& ec) {
+      // A superseded wait may have fired before it was cancelled: only the
+      // latest one polls.
+      if (ec || generation != self->timer_generation) return;
+      self->armed = Clock::time_point::max();
+      self->run_poll();
+    });
+  }
+
+  void disarm() {
+    if (armed == Clock::time_point::max()) return;
+    armed = Clock::time_point::max();
+    ++timer_generation;
+    if (timer) timer->cancel();
+  }
+
+  Host* host;
+  executor_type executor;
+  std::optional<boost::asio::steady_timer> timer;
+  Clock::time_point armed = Clock::time_point::max();  // the deadline the timer waits for
+  std::uint64_t timer_generation = 0;
+  std::atomic<bool> running{false};
+  std::atomic<bool> busy{false};
+  std::atomic<bool> poll_pending{false};
+  std::atomic<std::uint64_t> polls{0}, timer_waits{0}, wakes{0};
+};
+
+Runner::Runner(Host& host, executor_type executor)
+    : impl_(std::make_shared<Impl>(host, std::move(executor))) {}
+
+Runner::~Runner() {
+  stop();
+  // The timer goes now, while its io_context surely exists; handlers still
+  // queued hold the Impl but see running == false and touch nothing.
+  impl_->timer.reset();
+}
+
+void Runner::start() {
+  impl_->running.store(true, std::memory_order_release);
+  impl_->request_poll();
+}
+
+void Runner::stop() {
+  impl_->running.store(false, std::memory_order_release);
+  impl_->disarm();
+}
+
+bool Runner::running() const { return impl_->running.load(std::memory_order_acquire); }
+
+void Runner::wake() {
+  impl_->wakes.fetch_add(1, std::memory_order_relaxed);
+  if (!impl_->running.load(std::memory_order_acquire)) return;  // start() polls anyway
+  impl_->request_poll();
+}
+
+void Runner::post(std::function<void()> fn) {
+  impl_->host->post(std::move(fn));
+  wake();
+}
+
+void Runner::set_busy_poll(bool on) {
+  impl_->busy.store(on, std::memory_order_relaxed);
+  if (on) wake();
+}
+
+bool Runner::busy_poll() const { return impl_->busy.load(std::memory_order_relaxed); }
+
+Host& Runner::host() const { return *impl_->host; }
+
+Runner::executor_type Runner::get_executor() const { return impl_->executor; }
+
+RunnerStats Runner::stats() const {
+  return {.polls = impl_->polls.load(std::memory_order_relaxed),
+          .timer_waits = impl_->timer_waits.load(std::memory_order_relaxed),
+          .wakes = impl_->wakes.load(std::memory_order_relaxed)};
+}
+
+}  // namespace netns::asio

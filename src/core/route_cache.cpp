@@ -1,0 +1,256 @@
+// RouteCache: the Host's shared route cache. See core/route_cache.hpp for the design.
+#include "core/route_cache.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+
+#include "core/builtin.hpp"
+#include "netns/host.hpp"
+#include "netns/net.hpp"
+
+namespace netns {
+
+namespace {
+
+constexpr std::size_t kInitialBuckets = 64;
+// At the table bound, how many buckets an insert searches for stale entries
+// before it gives up an entry of its own (or, with none, caching).
+constexpr std::size_t kFullSweepBuckets = 16;
+// Stale entries an insert drops from the head of its own namespace's list.
+constexpr int kStaleDropsPerInsert = 2;
+
+void store_le32(std::byte* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+
+}  // namespace
+
+RouteCache::RouteCache(Host& host, std::size_t max_entries)
+    : key_(SipKey::derive(host.secret(), kSipPurposeRouteCache)),
+      slot_(host),
+      max_entries_(std::max<std::size_t>(max_entries, 1)),
+      max_buckets_(std::bit_ceil(max_entries_)) {
+  buckets_.assign(std::min(kInitialBuckets, max_buckets_), nullptr);
+  mask_ = buckets_.size() - 1;
+}
+
+// Entries are trivially destructible and the slab frees its chunks; every
+// namespace's exit already unlinked its entries and reset its slot.
+RouteCache::~RouteCache() = default;
+
+RouteCache* RouteCache::of(Host& host) { return host.find_ops<RouteCache>(); }
+
+std::uint64_t RouteCache::hash(const RouteCacheKey& key) const {
+  // Explicit little-endian bytes: no padding, no pointer, same on every host.
+  std::array<std::byte, 17> m;
+  store_le32(&m[0], key.net_id);
+  store_le32(&m[4], key.dst.value);
+  store_le32(&m[8], key.src.value);
+  store_le32(&m[12], static_cast<std::uint32_t>(key.oif));
+  m[16] = static_cast<std::byte>(key.tos);
+  return siphash13(key_, m);
+}
+
+// ---- pernet ----
+
+Result<void> RouteCache::init(Net& net) {
+  slot_.emplace(net);
+  return {};
+}
+
+void RouteCache::exit(Net& net) {
+  NetState* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  while (Entry* e = ns->oldest) remove(*e);
+  slot_.reset(net);
+}
+
+// ---- the packet path ----
+
+const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst, Ipv4Address src,
+                                      std::uint8_t tos, int oif) {
+  NetState* ns = slot_.find(net);
+  if (ns == nullptr) return nullptr;
+  const RouteCacheKey key{net.id(), dst, src, tos, oif};
+  const std::uint64_t h = hash(key);
+  const auto h32 = static_cast<std::uint32_t>(h);
+  Entry** link = &buckets_[h & mask_];
+  while (Entry* e = *link) {
+    if (e->hash == h32 && e->key == key) {
+      if (e->generation == ns->generation) {
+        ++ns->hits;
+        return &e->route;
+      }
+      *link = e->chain;  // ours, from before an invalidate: a miss, and garbage
+      release(*e);
+      break;
+    }
+    if (e->owner == ns && e->generation != ns->generation) {
+      // Our garbage under another key, met on the way. Other namespaces'
+      // garbage is left to the sweep: checking it would cost a load of their
+      // state for every entry passed.
+      *link = e->chain;
+      release(*e);
+      continue;
+    }
+    link = &e->chain;
+  }
+  ++ns->misses;
+  return nullptr;
+}
+
+void RouteCache::insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif,
+                        const CachedRoute& route) {
+  NetState* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  sweep(1);
+  for (int i = 0; i < kStaleDropsPerInsert && ns->oldest != nullptr && stale(*ns->oldest); ++i) {
+    remove(*ns->oldest);
+  }
+
+  const RouteCacheKey key{net.id(), dst, src, tos, oif};
+  const std::uint64_t h = hash(key);
+  const auto h32 = static_cast<std::uint32_t>(h);
+  for (Entry** link = &buckets_[h & mask_]; Entry* e = *link; link = &e->chain) {
+    if (e->hash != h32 || !(e->key == key)) continue;
+    if (e->generation == ns->generation) {
+      // Fresh information for a key we hold: replace it in place, now the newest.
+      e->route = route;
+      unlink_list(*ns, *e);
+      append(*ns, *e);
+      return;
+    }
+    *link = e->chain;
+    release(*e);
+    break;
+  }
+
+  // The namespace's quota first (its own oldest go, stale ones before valid
+  // ones since the list is in insertion order); a loop only when the quota
+  // was lowered, and then each entry goes once.
+  const auto quota = static_cast<std::size_t>(
+      std::max<std::int32_t>(net.sysctl().value(SysctlId::route_max_size), 1));
+  while (ns->count >= quota) evict_oldest(*ns);
+
+  // Then the table's bound: garbage anywhere first, then our own oldest;
+  // never another namespace's valid entry.
+  if (size_ >= max_entries_) sweep(kFullSweepBuckets);
+  if (size_ >= max_entries_) {
+    if (ns->oldest == nullptr) {
+      ++ns->refused;
+      return;
+    }
+    evict_oldest(*ns);
+  }
+
+  Entry* e = entries_.create();
+  e->generation = ns->generation;
+  e->hash = h32;
+  e->key = key;
+  e->route = route;
+  e->owner = ns;
+  Entry*& bucket = buckets_[h & mask_];
+  e->chain = bucket;
+  bucket = e;
+  append(*ns, *e);
+  ++size_;
+  if (size_ > buckets_.size() && buckets_.size() < max_buckets_) grow();
+}
+
+void RouteCache::invalidate(Net& net) {
+  NetState* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  ++ns->generation;  // 64 bits: never wraps
+  ns->live = 0;
+}
+
+RouteCacheStats RouteCache::stats(Net& net) const {
+  const NetState* ns = slot_.find(net);
+  if (ns == nullptr) return {};
+  return {ns->live, ns->hits, ns->misses, ns->evictions, ns->refused};
+}
+
+// ---- lists ----
+
+void RouteCache::append(NetState& ns, Entry& e) {
+  e.newer = nullptr;
+  e.older = ns.newest;
+  if (ns.newest != nullptr) ns.newest->newer = &e;
+  else ns.oldest = &e;
+  ns.newest = &e;
+  ++ns.count;
+  if (e.generation == ns.generation) ++ns.live;
+}
+
+void RouteCache::unlink_list(NetState& ns, Entry& e) {
+  if (e.older != nullptr) e.older->newer = e.newer;
+  else ns.oldest = e.newer;
+  if (e.newer != nullptr) e.newer->older = e.older;
+  else ns.newest = e.older;
+  --ns.count;
+  if (e.generation == ns.generation) --ns.live;
+}
+
+void RouteCache::unlink_chain(Entry& e) {
+  // Chains average under one entry (the table doubles before that), so the
+  // walk for the predecessor costs what a back pointer in every entry would save.
+  Entry** link = &buckets_[e.hash & mask_];
+  while (*link != &e) link = &(*link)->chain;
+  *link = e.chain;
+}
+
+void RouteCache::release(Entry& e) {
+  unlink_list(*e.owner, e);
+  entries_.destroy(&e);
+  --size_;
+}
+
+void RouteCache::remove(Entry& e) {
+  unlink_chain(e);
+  release(e);
+}
+
+void RouteCache::evict_oldest(NetState& ns) {
+  Entry& e = *ns.oldest;
+  if (!stale(e)) ++ns.evictions;
+  remove(e);
+}
+
+void RouteCache::sweep(std::size_t buckets) {
+  for (std::size_t i = 0; i < buckets; ++i) {
+    sweep_at_ &= mask_;
+    Entry** link = &buckets_[sweep_at_++];
+    while (Entry* e = *link) {
+      if (stale(*e)) {
+        *link = e->chain;
+        release(*e);
+      } else {
+        link = &e->chain;
+      }
+    }
+  }
+}
+
+void RouteCache::grow() {
+  std::vector<Entry*> bigger(buckets_.size() * 2, nullptr);
+  const std::size_t mask = bigger.size() - 1;
+  for (Entry* head : buckets_) {
+    while (Entry* e = head) {
+      head = e->chain;
+      Entry*& bucket = bigger[e->hash & mask];
+      e->chain = bucket;
+      bucket = e;
+    }
+  }
+  buckets_.swap(bigger);
+  mask_ = mask;
+}
+
+// ---- the built-in list ----
+
+std::unique_ptr<PernetOps> make_route_cache_ops(Host& host) {
+  return std::make_unique<RouteCache>(host);
+}
+
+}  // namespace netns

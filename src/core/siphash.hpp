@@ -1,0 +1,50 @@
+// core/siphash.hpp — SipHash, the keyed hash behind every table a Host keeps.
+//
+// Any table an outsider can fill (the route cache, later TCP initial sequence
+// numbers and ephemeral ports) hashes with SipHash keyed by the Host's secret,
+// never with a pointer or an unkeyed hash, so nobody can aim entries at one
+// bucket without knowing the key (hash flooding). Each user derives its own
+// key with a purpose constant, so one table's hashes reveal nothing about
+// another's:
+//
+//   SipKey key = SipKey::derive(host.secret(), kSipPurposeRouteCache);
+//   std::array<std::byte, 17> message = ...;        // explicit bytes, never a struct with padding
+//   std::uint64_t h = siphash13(key, message);
+//
+// siphash24 is the reference PRF (Aumasson and Bernstein, 2012); siphash13 is
+// the faster variant Linux (hsiphash on 64-bit) and Rust use for hash tables.
+// Both are pure functions with no state, written once here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace netns {
+
+struct SipKey {
+  std::uint64_t k0 = 0;
+  std::uint64_t k1 = 0;
+
+  // The reference implementation's 16 key bytes: k0 is bytes 0..7 read
+  // little-endian, k1 bytes 8..15.
+  static SipKey from_bytes(std::span<const std::byte, 16> bytes);
+  // A key for one purpose from a Host's 64-bit secret (splitmix64 of the
+  // secret and the purpose, so different purposes get unrelated keys).
+  static SipKey derive(std::uint64_t secret, std::uint64_t purpose);
+
+  friend bool operator==(const SipKey&, const SipKey&) = default;
+};
+
+// Purposes for SipKey::derive: one constant per table, never shared.
+inline constexpr std::uint64_t kSipPurposeRouteCache = 0x726f757465636163;  // "routecac"
+inline constexpr std::uint64_t kSipPurposeTcpIsn = 0x7463702d69736e00;      // "tcp-isn"
+inline constexpr std::uint64_t kSipPurposeEphemeralPort = 0x6570686d706f7274;  // "ephmport"
+
+// SipHash-c-d of `message` under `key`: c compression rounds per 8-byte
+// word, d finalisation rounds. Bytes are read little-endian as in the
+// reference, so results match its test vectors on any host.
+std::uint64_t siphash24(const SipKey& key, std::span<const std::byte> message);
+std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message);
+
+}  // namespace netns

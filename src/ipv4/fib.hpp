@@ -1,0 +1,233 @@
+// ipv4/fib.hpp — the per-namespace FIB: IPv4 routes and their longest-prefix-match lookup.
+//
+// Internal to the library: the IPv4 layer keeps one Fib in its pernet slot and
+// the public add_route/del_route/route_output are built on it.
+//
+//   netns::ipv4::Fib fib;
+//   auto r = fib.insert({.prefix = Ipv4Prefix(Ipv4Address(10, 0, 0, 0), 8), .dev = eth0});
+//   if (!r) ...;                                  // file_exists, invalid_argument, no_buffer_space
+//   const FibEntry* e = fib.lookup(Ipv4Address(10, 1, 2, 3));   // nullptr: no route
+//   fib.for_each([](const FibEntry& e) { fmt::print("{} metric {}\n", e.prefix, e.metric); });
+//
+// Design. Routes live in a slab (index-stable array of FibEntry, freed slots
+// reused) and are found by prefix through a hash map whose value is the head of
+// that prefix's routes, linked in metric order (the head is the best one).
+// Lookups go through one of two derived structures, chosen by the number of
+// distinct prefixes:
+//   - at most kSmallMax prefixes: a flat array of (network, mask, route) sorted
+//     longest mask first, scanned linearly — a namespace with a handful of
+//     routes pays a few hundred bytes and a scan of a few cache lines;
+//   - beyond that: a 16-8-8 multibit trie, Linux's "DIR-24-8" idea with a
+//     smaller first level (65,536 slots, 256 KiB) so a mid-sized table does not
+//     pay 64 MiB. A slot is 32 bits: either a leaf (depth of the prefix that
+//     painted it + route index + 1, 0 meaning "no route") or the index of a
+//     256-slot child group. Level 2 serves /17../24, level 3 /25../32. A lookup
+//     is one to three dependent loads and never allocates.
+// Updates "paint" the slots a prefix covers, as rte_lpm does: an insert
+// overwrites slots painted by a prefix no longer than itself; a delete repaints
+// the slots it owned with the longest remaining shorter prefix covering it
+// (found by probing the hash map for each shorter length), so deleting a /8
+// re-exposes the /0 beneath. A child group whose 256 slots become equal after a
+// delete is folded back into its parent, so memory follows the routes. The trie
+// is built when the table grows past kSmallMax prefixes and dropped when it
+// shrinks to kSmallMax / 2 (hysteresis). An empty Fib holds no allocation at all.
+//
+// Memory (64-bit, measured by fib_bench and memory_bytes()):
+//   - empty: sizeof(Fib) == 16 bytes, nothing on the heap;
+//   - small (<= 32 prefixes): ~0.5..2 KiB;
+//   - per route: 40 bytes of FibEntry + 4 bytes of link in the slab, plus
+//     ~18..37 bytes per distinct prefix in the hash map (load factor 0.44..0.875);
+//   - trie: 256 KiB + 1 KiB per child group; a group exists per /16 holding a
+//     prefix longer than /16 and per /24 holding one longer than /24. So 1M
+//     routes of lengths 8..24 (every /16 gets a group) take about
+//     256 KiB + 64 MiB (trie) + 44 MB (slab) + 32 MB (hash) ~= 140 MiB,
+//     the same order as rte_lpm's 64 MiB tbl24 plus its rules table.
+// The number of routes is bounded (constructor argument, at most kMaxRoutesLimit).
+//
+// Thread-safety: none — a Fib belongs to its namespace, driven by the Host's thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include "netns/address.hpp"
+#include "netns/ipv4.hpp"  // RouteType (Linux's RTN_*): the public header owns it
+#include "netns/result.hpp"
+
+namespace netns {
+class Device;
+}
+
+namespace netns::ipv4 {
+
+// One route, as `ip route` shows it.
+struct FibEntry {
+  Ipv4Prefix prefix;          // stored normalised (host bits cleared)
+  RouteType type = RouteType::unicast;
+  Device* dev = nullptr;      // output device (null for blackhole/unreachable/prohibit)
+  Ipv4Address gateway;        // 0 = directly connected
+  std::uint32_t metric = 0;
+  Ipv4Address prefsrc;        // preferred source, 0 = none
+  std::uint8_t scope = 0;     // 0 universe, 253 link, 254 host (Linux's RT_SCOPE_*)
+  std::uint8_t protocol = 4;  // 2 kernel, 4 static (Linux's RTPROT_*)
+};
+
+class Fib {
+ public:
+  // Route indices are 25 bits in a trie slot; the slab never grows past this.
+  static constexpr std::size_t kMaxRoutesLimit = (std::size_t{1} << 25) - 2;
+  static constexpr std::size_t kDefaultMaxRoutes = std::size_t{1} << 24;
+  // Above this many distinct prefixes lookups use the multibit trie.
+  static constexpr std::size_t kSmallMax = 32;
+
+  // max_routes bounds size(); clamped to kMaxRoutesLimit.
+  explicit Fib(std::size_t max_routes = kDefaultMaxRoutes);
+  ~Fib();
+  Fib(Fib&&) noexcept;
+  Fib& operator=(Fib&&) noexcept;
+  Fib(const Fib&) = delete;
+  Fib& operator=(const Fib&) = delete;
+
+  // `ip route add`: the prefix is stored normalised (10.1.2.3/8 as 10.0.0.0/8).
+  // Fails and changes nothing with
+  //   file_exists      a route with the same prefix and metric exists (whatever its type);
+  //   invalid_argument prefix length > 32; unicast/local/broadcast without dev;
+  //                    blackhole/unreachable/prohibit with a dev or a gateway (as Linux);
+  //   no_buffer_space  size() already at max_routes (Linux's ENOBUFS).
+  [[nodiscard]] Result<void> insert(const FibEntry& e);
+
+  // `ip route del`: removes the lowest-metric route whose prefix equals
+  // match.prefix (normalised) and that agrees with every field set in `match`:
+  //   dev      nullptr = any
+  //   gateway  0 = any
+  //   metric   0 = any (Linux: an unset priority matches every priority)
+  //   type     unicast (the default) = any, as `ip route del` without a type
+  //            keyword; any other type must be equal
+  //   prefsrc  0 = any
+  // scope and protocol are not compared. no_such_process (ESRCH, as Linux)
+  // when nothing matches; nothing changes then.
+  [[nodiscard]] Result<void> remove(const FibEntry& match);
+
+  // Longest prefix containing dst; among equal prefixes the lowest metric.
+  // nullptr when no route. The pointer stays valid until the next
+  // insert/remove/remove_device. Never allocates.
+  const FibEntry* lookup(Ipv4Address dst) const;
+
+  // Drops every route through dev (a device going away); returns how many.
+  std::size_t remove_device(const Device& dev);
+
+  std::size_t size() const { return state_ ? state_->count : 0; }
+  bool empty() const { return size() == 0; }
+  std::size_t max_routes() const { return max_routes_; }
+
+  // f(const FibEntry&) for every route in `ip route` order: by prefix
+  // (network, then length), then metric. f must not modify the Fib.
+  // Allocates a temporary index array (this is a dump, not the data path).
+  template <class F>
+  void for_each(F&& f) const {
+    if (!state_) return;
+    for (std::uint32_t i : ordered()) f(state_->entries[i]);
+  }
+
+  // Heap and inline bytes this Fib holds (the hash map's share is computed
+  // from its capacity, so it is an estimate to a few bytes per slot).
+  std::size_t memory_bytes() const;
+  // True while lookups use the multibit trie (for tests and benchmarks).
+  bool uses_trie() const { return state_ && state_->level1 != nullptr; }
+
+ private:
+  // ---- trie slots ----
+  static constexpr std::uint32_t kGroupBit = 0x8000'0000u;
+  static constexpr unsigned kDepthShift = 25;
+  static constexpr std::uint32_t kIndexMask = (1u << kDepthShift) - 1;
+  static constexpr std::uint32_t kNone = 0xffff'ffffu;
+  static constexpr std::size_t kLevel1Slots = 1u << 16;
+  static constexpr std::size_t kGroupSlots = 256;
+
+  static constexpr std::uint32_t make_leaf(unsigned depth, std::uint32_t index) {
+    return std::uint32_t{depth} << kDepthShift | (index + 1);
+  }
+  static constexpr unsigned leaf_depth(std::uint32_t leaf) { return leaf >> kDepthShift; }
+
+  // Insert paints over slots of depth <= len; delete repaints exactly depth == len.
+  enum class Paint : std::uint8_t { overwrite, replace_exact };
+
+  struct SmallRoute {
+    std::uint32_t network;
+    std::uint32_t mask;
+    std::uint32_t index;
+  };
+
+  struct State {
+    std::vector<FibEntry> entries;            // slab, by route index
+    std::vector<std::uint32_t> next;          // next route of the prefix by metric / free list
+    std::uint32_t free_head = kNone;
+    std::size_t count = 0;
+    // (network << 8 | length) -> index of the prefix's best route
+    boost::unordered_flat_map<std::uint64_t, std::uint32_t> prefixes;
+    std::vector<SmallRoute> small;            // lookup structure while !level1
+    std::unique_ptr<std::uint32_t[]> level1;  // kLevel1Slots slots, or null
+    std::vector<std::uint32_t> groups;        // child groups of kGroupSlots slots
+    std::vector<std::uint32_t> free_groups;
+    std::size_t live_groups = 0;
+  };
+
+  static std::uint64_t key(Ipv4Address network, unsigned length) {
+    return std::uint64_t{network.value} << 8 | length;
+  }
+
+  std::vector<std::uint32_t> ordered() const;
+  std::uint32_t allocate_entry(const FibEntry& e);
+  void free_entry(std::uint32_t index);
+  // Unlinks route `index` (predecessor `prev`, kNone when head) of prefix `k`
+  // and brings the lookup structure up to date unless `repaint` is false.
+  void erase(std::uint64_t k, std::uint32_t prev, std::uint32_t index, bool repaint);
+  // The leaf for the longest prefix shorter than `length` that covers `network`.
+  std::uint32_t covering_leaf(std::uint32_t network, unsigned length) const;
+  // Refreshes the lookup structure after a change of prefix (network/length):
+  // `leaf` is what now answers for it, painted as `mode`.
+  void update_lookup(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode);
+  void rebuild_lookup();
+  void rebuild_small();
+  void build_trie();
+  void paint(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode);
+  void paint_range(std::uint32_t* slots, std::size_t first, std::size_t count, unsigned length,
+                   std::uint32_t leaf, Paint mode);
+  // Slot *slot is a leaf: turns it into a group whose slots all inherit it.
+  // Takes the slot's position (level1 or groups) since groups may reallocate.
+  std::uint32_t descend(bool in_level1, std::size_t position);
+  void fold_if_uniform(std::uint32_t* slot);
+  std::uint32_t* group(std::uint32_t slot) {
+    return state_->groups.data() + std::size_t{slot & ~kGroupBit} * kGroupSlots;
+  }
+
+  std::unique_ptr<State> state_;
+  std::size_t max_routes_;
+};
+
+inline const FibEntry* Fib::lookup(Ipv4Address dst) const {
+  const State* s = state_.get();
+  if (s == nullptr) return nullptr;
+  const std::uint32_t a = dst.value;
+  if (s->level1 != nullptr) {
+    std::uint32_t slot = s->level1[a >> 16];
+    if (slot & kGroupBit) {
+      const std::uint32_t* g = s->groups.data();
+      slot = g[std::size_t{slot & ~kGroupBit} * kGroupSlots + (a >> 8 & 0xff)];
+      if (slot & kGroupBit) slot = g[std::size_t{slot & ~kGroupBit} * kGroupSlots + (a & 0xff)];
+    }
+    const std::uint32_t id = slot & kIndexMask;
+    return id == 0 ? nullptr : &s->entries[id - 1];
+  }
+  for (const SmallRoute& r : s->small) {
+    if ((a & r.mask) == r.network) return &s->entries[r.index];
+  }
+  return nullptr;
+}
+
+}  // namespace netns::ipv4

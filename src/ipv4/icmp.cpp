@@ -1,0 +1,179 @@
+// ICMP: echo replies, errors sent (rate limited) and errors received.
+#include <algorithm>
+
+#include <boost/asio/error.hpp>
+
+#include "ipv4/ipv4_net.hpp"
+#include "ipv4/stack.hpp"
+
+namespace netns::ipv4 {
+
+using wire::IcmpType;
+
+namespace {
+
+// RFC 1812 4.3.2.3: quote as much as fits in 576 bytes.
+constexpr std::size_t kMaxQuote = 576 - wire::Ipv4Repr::kHeaderLen - wire::IcmpRepr::kHeaderLen;
+
+bool is_error_type(IcmpType t) {
+  return t == IcmpType::dest_unreachable || t == IcmpType::time_exceeded ||
+         t == IcmpType::parameter_problem || t == IcmpType::redirect ||
+         static_cast<std::uint8_t>(t) == 4;  // source quench
+}
+
+Counter out_counter(IcmpType t) {
+  switch (t) {
+    case IcmpType::echo_reply: return Counter::IcmpOutEchoReps;
+    case IcmpType::dest_unreachable: return Counter::IcmpOutDestUnreachs;
+    case IcmpType::redirect: return Counter::IcmpOutRedirects;
+    case IcmpType::echo_request: return Counter::IcmpOutEchos;
+    case IcmpType::time_exceeded: return Counter::IcmpOutTimeExcds;
+    case IcmpType::parameter_problem: return Counter::IcmpOutParmProbs;
+  }
+  return Counter::IcmpOutMsgs;
+}
+
+}  // namespace
+
+boost::system::error_code IcmpError::error() const {
+  namespace ae = boost::asio::error;
+  if (type == IcmpType::time_exceeded) return ae::host_unreachable;
+  if (type == IcmpType::parameter_problem) return netns::error(Errc::protocol_error);
+  switch (static_cast<wire::IcmpUnreachable>(code)) {  // Linux's icmp_err_convert
+    case wire::IcmpUnreachable::net:
+    case wire::IcmpUnreachable::net_unknown:
+    case wire::IcmpUnreachable::net_prohibited: return ae::network_unreachable;
+    case wire::IcmpUnreachable::protocol: return ae::no_protocol_option;
+    case wire::IcmpUnreachable::port: return ae::connection_refused;
+    case wire::IcmpUnreachable::frag_needed: return ae::message_size;
+    case wire::IcmpUnreachable::source_route_failed: return ae::operation_not_supported;
+    case wire::IcmpUnreachable::host_unknown: return ae::host_unreachable;
+    default: return ae::host_unreachable;
+  }
+}
+
+bool Ipv4Stack::icmp_allowed(Net& net, Ipv4Net& ns) {
+  // icmp_global_allow: a token bucket refilled at icmp_msgs_per_sec up to icmp_msgs_burst.
+  const double rate = net.sysctl().value(SysctlId::icmp_msgs_per_sec);
+  const double burst = net.sysctl().value(SysctlId::icmp_msgs_burst);
+  IcmpBucket& b = ns.icmp_bucket;
+  auto now = host_.now();
+  if (b.tokens < 0) {
+    b.tokens = burst;
+  } else {
+    double elapsed = std::chrono::duration<double>(now - b.last).count();
+    b.tokens = std::min(burst, b.tokens + elapsed * rate);
+  }
+  b.last = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type, std::uint8_t code,
+                                std::uint32_t info) {
+  Ipv4Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  auto ip = wire::Ipv4View::checked_quoted(offending.data());
+  if (!ip) return;
+  // RFC 1122 3.2.2: never about ICMP errors, non-first fragments, or broadcasts.
+  if (ip->fragment_offset() != 0 || offending.type == PacketType::broadcast ||
+      offending.type == PacketType::multicast) return;
+  Ipv4Address src = ip->src();
+  if (src.is_unspecified() || src.is_broadcast() || src.is_multicast() || ip->dst().is_multicast() ||
+      ip->dst().is_broadcast() ||
+      (offending.device != nullptr && is_broadcast_on(net, *offending.device, ip->dst())))
+    return;
+  if (ip->protocol() == wire::IpProtocol::icmp) {
+    auto inner = wire::IcmpView::checked(ip->payload());
+    if (!inner || is_error_type(inner->type())) return;
+  }
+  if (!icmp_allowed(net, *ns)) {
+    net.counters().add(Counter::IcmpOutRateLimitGlobal);
+    return;
+  }
+  auto route = route_output(net, src);
+  if (!route) {
+    net.counters().add(Counter::IcmpOutErrors);
+    return;
+  }
+  std::size_t quote = std::min(offending.size(), kMaxQuote);
+  Packet msg = host_.packets().allocate(wire::IcmpRepr::kHeaderLen + quote);
+  if (!msg) return;
+  auto bytes = msg.mutable_data();
+  host_.packets().copy_bytes(bytes.subspan(wire::IcmpRepr::kHeaderLen), offending.data().first(quote));
+  wire::IcmpRepr{type, code, info, quote}.emit(bytes);
+  // icmp_send answers from the address the offender was sent to when it is ours.
+  Ipv4Address source = is_local(net, ip->dst()) ? ip->dst() : route->source;
+  send_icmp(net, std::move(msg), {.src = source, .dst = src, .protocol = wire::IpProtocol::icmp}, *route);
+}
+
+void Ipv4Stack::send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route) {
+  auto type = IcmpType{static_cast<std::uint8_t>(message.data()[0])};
+  if (send(net, std::move(message), params, route)) {
+    net.counters().add(Counter::IcmpOutMsgs);
+    net.counters().add(out_counter(type));
+  } else {
+    net.counters().add(Counter::IcmpOutErrors);
+  }
+}
+
+void Ipv4Stack::process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta) {
+  Counters& c = net.counters();
+  c.add(Counter::IcmpInMsgs);
+  auto view = wire::IcmpView::checked(packet.data());
+  if (!view) {
+    c.add(Counter::IcmpInErrors);
+    return;
+  }
+  if (!wire::IcmpRepr::parse(*view)) {
+    c.add(Counter::IcmpInCsumErrors);
+    c.add(Counter::IcmpInErrors);
+    return;
+  }
+  IcmpType type = view->type();
+  switch (type) {
+    case IcmpType::echo_request: {
+      c.add(Counter::IcmpInEchos);
+      if (net.sysctl().value(SysctlId::icmp_echo_ignore_all) != 0) return;
+      if (meta.broadcast && net.sysctl().value(SysctlId::icmp_echo_ignore_broadcasts) != 0) return;
+      auto route = route_output(net, meta.src);
+      if (!route) return;
+      // The reply reuses the request's buffer: type 0, checksum refreshed, no copy.
+      auto reply = wire::IcmpMutView::checked(packet.mutable_data());
+      reply->set_type(IcmpType::echo_reply);
+      reply->fill_checksum();
+      Ipv4Address source = meta.broadcast ? route->source : meta.dst;
+      send_icmp(net, std::move(packet),
+                {.src = source, .dst = meta.src, .protocol = wire::IpProtocol::icmp, .tos = meta.tos}, *route);
+      return;
+    }
+    case IcmpType::echo_reply:
+      c.add(Counter::IcmpInEchoReps);
+      if (Transport* ping = transports_[static_cast<std::uint8_t>(wire::IpProtocol::icmp)]) {
+        ping->deliver(net, std::move(packet), meta);
+      }
+      return;
+    case IcmpType::dest_unreachable: c.add(Counter::IcmpInDestUnreachs); break;
+    case IcmpType::time_exceeded: c.add(Counter::IcmpInTimeExcds); break;
+    case IcmpType::parameter_problem: c.add(Counter::IcmpInParmProbs); break;
+    case IcmpType::redirect: c.add(Counter::IcmpInRedirects); return;  // not acted on
+    default: return;
+  }
+  // An error about something we sent: hand it to the protocol that sent it.
+  auto quoted = wire::Ipv4View::checked_quoted(view->payload());
+  if (!quoted || quoted->payload().size() < 8) {
+    c.add(Counter::IcmpInErrors);
+    return;
+  }
+  IcmpError err{type, view->code(), view->rest_of_header(), meta.src, quoted->src(), quoted->dst(),
+                quoted->payload()};
+  if (type == IcmpType::dest_unreachable &&
+      view->code() == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
+    err.info = view->next_hop_mtu();
+  }
+  if (Transport* t = transports_[static_cast<std::uint8_t>(quoted->protocol())]) t->deliver_error(net, err);
+  (void)ns;
+}
+
+}  // namespace netns::ipv4

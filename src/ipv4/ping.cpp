@@ -1,0 +1,249 @@
+// Ping sockets (Linux's net/ipv4/ping.c): echo requests out through
+// Ipv4Stack::send_icmp; replies and the errors quoting a request in through
+// the IPv4 layer's transport slot for ICMP (its ICMP input hands echo replies
+// and ICMP-quoting errors there); sockets found by echo id in the shared
+// SocketTable.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/error.hpp>
+
+#include "core/builtin.hpp"
+#include "ipv4/socket_table.hpp"
+#include "ipv4/stack.hpp"
+#include "netns/host.hpp"
+#include "netns/icmp.hpp"
+#include "netns/net.hpp"
+#include "netns/wire/bytes.hpp"
+#include "netns/wire/icmp.hpp"
+
+namespace netns::icmp {
+namespace {
+
+using ipv4::InetSocket;
+using ipv4::Ipv4Stack;
+using ipv4::SocketTable;
+
+struct PingNet {
+  explicit PingNet(Net& net) : table(net, wire::IpProtocol::icmp) {}
+  SocketTable table;  // keyed by echo id
+};
+
+// The ping subsystem: one table of ping sockets per namespace, and the
+// IPv4 layer's transport for what ICMP input passes up (echo replies, and
+// errors about echo requests).
+class PingOps final : public PernetOps, public ipv4::Transport {
+ public:
+  explicit PingOps(Host& host) : slot_(host) {}
+
+  static PingOps* of(Host& host) { return host.find_ops<PingOps>(); }
+
+  Result<void> init(Net& net) override {
+    // Built-in ops are all constructed before any is registered: the IPv4
+    // layer is looked up here, once it surely is.
+    if (stack_ == nullptr) {
+      stack_ = &Ipv4Stack::of(net.host());
+      stack_->set_transport(wire::IpProtocol::icmp, this);
+    }
+    slot_.emplace(net, net);
+    return {};
+  }
+  void exit(Net& net) override { slot_.reset(net); }
+
+  // An echo reply (data() at the ICMP header, checksum verified and counted
+  // by ICMP input): queued on the socket with its id, else dropped.
+  void deliver(Net& net, Packet reply, const ipv4::InputMeta& meta) override;
+  // An ICMP error quoting one of our echo requests.
+  void deliver_error(Net& net, const ipv4::IcmpError& error) override;
+
+  SocketTable* table(Net& net) {
+    PingNet* state = slot_.find(net);
+    return state != nullptr ? &state->table : nullptr;
+  }
+  Ipv4Stack& stack() { return *stack_; }
+
+ private:
+  PernetSlot<PingNet> slot_;
+  Ipv4Stack* stack_ = nullptr;
+};
+
+struct Received {
+  Packet payload;  // data() at the echo data
+  EchoReply reply;
+};
+
+// When each recent request left, by sequence number: rtt without a map.
+class SendTimes {
+ public:
+  void record(std::uint16_t seq, Clock::time_point at) { slots_[seq % kSlots] = {seq, true, at}; }
+  std::chrono::nanoseconds rtt(std::uint16_t seq, Clock::time_point now) const {
+    const Slot& s = slots_[seq % kSlots];
+    if (!s.used || s.seq != seq) return std::chrono::nanoseconds{0};
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.at);
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 64;
+  struct Slot {
+    std::uint16_t seq = 0;
+    bool used = false;
+    Clock::time_point at{};
+  };
+  std::array<Slot, kSlots> slots_{};
+};
+
+boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
+
+}  // namespace
+
+struct EchoSocket::Impl final : InetSocket {
+  Impl(NetRef ref, PingOps& ops, SocketTable& table)
+      : net(std::move(ref)),
+        ops(&ops),
+        table(&table),
+        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))) {}
+
+  NetRef net;
+  PingOps* ops;
+  SocketTable* table;
+  ipv4::ReceiveQueue<Received> queue;
+  SendTimes sent;
+};
+
+// ---- input ----
+
+namespace {
+
+void PingOps::deliver(Net& net, Packet reply, const ipv4::InputMeta& meta) {
+  auto view = wire::IcmpView::checked(reply.data());
+  if (!view || view->type() != wire::IcmpType::echo_reply) return;
+  SocketTable* sockets = table(net);
+  if (sockets == nullptr) return;
+  // Linux's ping_lookup: the id, and the bound address when there is one.
+  InetSocket* sock = sockets->lookup({meta.dst, view->echo_id()}, {meta.src, 0});
+  if (sock == nullptr) return;
+  auto& impl = static_cast<EchoSocket::Impl&>(*sock);
+  const std::uint16_t seq = view->echo_seq();
+  const std::size_t size = view->payload().size();
+  reply.pull_front(wire::IcmpView::kHeaderLen);
+  const EchoReply echo{.from = meta.src,
+                       .seq = seq,
+                       .payload_size = size,
+                       .rtt = impl.sent.rtt(seq, net.host().now())};
+  if (!impl.queue.push(Received{std::move(reply), echo}, size)) return;  // as Linux: no counter
+  impl.notify_readable();
+}
+
+void PingOps::deliver_error(Net& net, const ipv4::IcmpError& error) {
+  auto quoted = wire::IcmpView::checked(error.quoted);
+  if (!quoted || quoted->type() != wire::IcmpType::echo_request) return;
+  SocketTable* sockets = table(net);
+  if (sockets == nullptr) return;
+  InetSocket* sock = sockets->lookup({error.orig_src, quoted->echo_id()}, {error.orig_dst, 0});
+  if (sock == nullptr) return;
+  // As a ping with IP_RECVERR (iputils sets it): every error is reported,
+  // soft ones (host unreachable, TTL exceeded) included.
+  sock->set_error(error.error());
+  sock->notify_readable();
+}
+
+}  // namespace
+
+// ---- EchoSocket ----
+
+EchoSocket::EchoSocket() = default;
+EchoSocket::EchoSocket(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EchoSocket::EchoSocket(EchoSocket&& other) noexcept = default;
+EchoSocket& EchoSocket::operator=(EchoSocket&& other) noexcept = default;
+EchoSocket::~EchoSocket() = default;
+
+void EchoSocket::close() { impl_.reset(); }
+
+Result<EchoSocket> open(Net& net) {
+  NetRef ref = net.ref();
+  if (!ref) return error(Errc::invalid_argument);
+  PingOps* ops = PingOps::of(net.host());
+  SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
+  if (table == nullptr) return error(Errc::address_family_not_supported);
+  return EchoSocket(std::make_unique<EchoSocket::Impl>(std::move(ref), *ops, *table));
+}
+
+Result<void> EchoSocket::bind(Endpoint local) {
+  if (!impl_) return bad_descriptor();
+  if (impl_->is_bound()) return error(Errc::invalid_argument);
+  if (auto ok = ipv4::check_bind_address(*impl_->net, impl_->ops->stack(), local.address); !ok) {
+    return ok;
+  }
+  return impl_->table->bind(*impl_, local);
+}
+
+Result<void> EchoSocket::send_echo(Ipv4Address dst, std::uint16_t seq,
+                                   std::span<const std::byte> payload) {
+  if (!impl_) return bad_descriptor();
+  if (impl_->has_error()) return impl_->take_error();
+  if (payload.size() > kMaxEchoPayload) return error(Errc::message_size);
+  Net& net = *impl_->net;
+  if (ipv4::is_broadcast_destination(net, dst)) return error(Errc::permission_denied);
+  if (!impl_->is_bound()) {
+    if (auto ok = impl_->table->bind(*impl_, {Ipv4Address::any(), 0}); !ok) return ok;
+  }
+  Ipv4Stack& stack = impl_->ops->stack();
+  auto route = stack.route_output(net, dst);
+  if (!route) return route.error();
+  const Endpoint local = impl_->local();
+  const Ipv4Address src = local.address.is_unspecified() ? route->source : local.address;
+
+  const auto repr = wire::IcmpRepr::echo_request(local.port, seq, payload.size());
+  Packet packet = net.host().packets().allocate(repr.buffer_len());
+  if (!packet) return error(Errc::no_buffer_space);
+  auto bytes = packet.mutable_data();
+  if (!payload.empty()) {
+    std::memcpy(bytes.data() + wire::IcmpRepr::kHeaderLen, payload.data(), payload.size());
+  }
+  repr.emit(bytes);
+  impl_->sent.record(seq, net.host().now());
+  stack.send_icmp(net, std::move(packet),
+                  {.src = src, .dst = dst, .protocol = wire::IpProtocol::icmp}, *route);
+  return {};
+}
+
+Result<EchoReply> EchoSocket::receive(std::span<std::byte> payload) {
+  if (!impl_) return bad_descriptor();
+  if (impl_->has_error()) return impl_->take_error();
+  auto item = impl_->queue.pop();
+  if (!item) return make_error_code(boost::asio::error::would_block);
+  const auto data = item->payload.data();
+  const std::size_t n = std::min(data.size(), payload.size());
+  if (n != 0) std::memcpy(payload.data(), data.data(), n);
+  return item->reply;
+}
+
+Result<EchoReply> EchoSocket::receive() { return receive(std::span<std::byte>{}); }
+
+std::uint16_t EchoSocket::id() const { return impl_ ? impl_->local().port : 0; }
+Endpoint EchoSocket::local_endpoint() const { return impl_ ? impl_->local() : Endpoint{}; }
+Net& EchoSocket::net() const { return *impl_->net; }
+
+void EchoSocket::on_readable(std::function<void()> callback) {
+  if (impl_) impl_->set_readable_callback(std::move(callback));
+}
+
+Result<void> EchoSocket::set_receive_buffer_size(std::size_t bytes) {
+  if (!impl_) return bad_descriptor();
+  if (bytes == 0) return error(Errc::invalid_argument);
+  impl_->queue.set_budget(bytes);
+  return {};
+}
+
+}  // namespace netns::icmp
+
+namespace netns {
+
+std::unique_ptr<PernetOps> make_ping_ops(Host& host) {
+  return std::make_unique<icmp::PingOps>(host);
+}
+
+}  // namespace netns

@@ -1,0 +1,196 @@
+#include "ipv4/socket_table.hpp"
+
+#include <array>
+
+#include "core/siphash.hpp"
+#include "ipv4/stack.hpp"
+#include "netns/host.hpp"
+#include "netns/net.hpp"
+#include "netns/wire/bytes.hpp"
+
+namespace netns::ipv4 {
+
+bool is_hard_error(const IcmpError& error) {
+  switch (error.type) {
+    case wire::IcmpType::dest_unreachable:
+      switch (error.code) {
+        case 0:   // net
+        case 1:   // host
+        case 4:   // fragmentation needed: path MTU discovery's business
+        case 5:   // source route failed
+        case 11:  // net for TOS
+        case 12:  // host for TOS
+          return false;
+        default:
+          return error.code <= 15;
+      }
+    case wire::IcmpType::parameter_problem:
+      return true;
+    default:
+      return false;  // time exceeded, redirects...
+  }
+}
+
+bool is_broadcast_destination(Net& net, Ipv4Address address) {
+  if (address.is_broadcast()) return true;
+  for (const AddressInfo& info : addresses(net)) {
+    // /31 and /32 have no broadcast address (RFC 3021).
+    if (info.prefix.length() < 31 && info.prefix.broadcast() == address) return true;
+  }
+  return false;
+}
+
+Result<void> check_bind_address(Net& net, Ipv4Stack& stack, Ipv4Address address) {
+  if (address.is_unspecified() || address.is_multicast()) return {};
+  if (net.sysctl().value(SysctlId::ip_nonlocal_bind) != 0) return {};
+  if (stack.is_local(net, address) || is_broadcast_destination(net, address)) return {};
+  return error(Errc::address_not_available);
+}
+
+// ---- InetSocket ----
+
+InetSocket::~InetSocket() {
+  if (table_ != nullptr) table_->unbind(*this);
+}
+
+void InetSocket::notify_readable() {
+  if (readable_) {
+    // A copy: the callback may replace itself or close the socket.
+    auto callback = readable_;
+    callback();
+  }
+}
+
+// ---- SocketTable ----
+
+SocketTable::SocketTable(Net& net, wire::IpProtocol protocol) : net_(net), protocol_(protocol) {}
+
+SocketTable::~SocketTable() {
+  for (auto& [port, socks] : by_port_) {
+    for (InetSocket* sock : socks) sock->table_ = nullptr;
+  }
+}
+
+bool SocketTable::conflicts(std::uint16_t port, Ipv4Address address) const {
+  auto it = by_port_.find(port);
+  if (it == by_port_.end()) return false;
+  for (const InetSocket* other : it->second) {
+    const Ipv4Address bound = other->local_.address;
+    if (bound.is_unspecified() || address.is_unspecified() || bound == address) return true;
+  }
+  return false;
+}
+
+Result<std::uint16_t> SocketTable::pick_ephemeral(Ipv4Address address) {
+  const auto range = net_.sysctl().values(SysctlId::ip_local_port_range);
+  std::uint32_t low = static_cast<std::uint32_t>(range[0]);
+  std::uint32_t high = static_cast<std::uint32_t>(range[1]);
+  if (high < low) std::swap(low, high);
+  const std::uint32_t span = high - low + 1;
+
+  // A keyed hash picks where the scan starts, so the next port is not
+  // guessable from the last one without the Host's secret (RFC 6056
+  // algorithm 1, Linux's udp_lib_get_port starts at a random offset too).
+  std::array<std::byte, 17> message{};
+  wire::store_be32(message, 0, net_.id());
+  wire::store_u8(message, 4, static_cast<std::uint8_t>(protocol_));
+  wire::store_ipv4(message, 5, address);
+  wire::store_be32(message, 9, static_cast<std::uint32_t>(ephemeral_picks_ >> 32));
+  wire::store_be32(message, 13, static_cast<std::uint32_t>(ephemeral_picks_));
+  ++ephemeral_picks_;
+  const SipKey key = SipKey::derive(net_.host().secret(), kSipPurposeEphemeralPort);
+  const std::uint32_t offset = static_cast<std::uint32_t>(siphash13(key, message) % span);
+
+  for (std::uint32_t i = 0; i < span; ++i) {
+    const auto port = static_cast<std::uint16_t>(low + (offset + i) % span);
+    if (port != 0 && !conflicts(port, address)) return port;
+  }
+  return error(Errc::address_in_use);
+}
+
+Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
+  if (sock.table_ != nullptr) return error(Errc::invalid_argument);
+  if (local.port == 0) {
+    auto port = pick_ephemeral(local.address);
+    if (!port) return port.error();
+    local.port = *port;
+  } else if (conflicts(local.port, local.address)) {
+    return error(Errc::address_in_use);
+  }
+  sock.local_ = local;
+  sock.remote_ = {};
+  sock.table_ = this;
+  sock.serial_ = next_serial_++;
+  by_port_[local.port].push_back(&sock);
+  ++size_;
+  return {};
+}
+
+void SocketTable::unbind(InetSocket& sock) {
+  if (sock.table_ != this) return;
+  auto it = by_port_.find(sock.local_.port);
+  if (it != by_port_.end()) {
+    std::erase(it->second, &sock);
+    if (it->second.empty()) by_port_.erase(it);
+  }
+  sock.table_ = nullptr;
+  sock.local_ = {};
+  sock.remote_ = {};
+  --size_;
+}
+
+void SocketTable::set_local_address(InetSocket& sock, Ipv4Address address) {
+  sock.local_.address = address;
+}
+
+void SocketTable::set_remote(InetSocket& sock, Endpoint remote) { sock.remote_ = remote; }
+
+int SocketTable::score(const InetSocket& sock, Endpoint local, Endpoint remote) {
+  int score = 0;
+  if (!sock.local_.address.is_unspecified()) {
+    if (sock.local_.address != local.address) return -1;
+    score += 4;
+  }
+  if (sock.is_connected()) {
+    if (sock.remote_.address != remote.address || sock.remote_.port != remote.port) return -1;
+    score += 8;
+  }
+  return score;
+}
+
+InetSocket* SocketTable::lookup(Endpoint local, Endpoint remote) const {
+  auto it = by_port_.find(local.port);
+  if (it == by_port_.end()) return nullptr;
+  InetSocket* best = nullptr;
+  int best_score = -1;
+  for (InetSocket* sock : it->second) {
+    const int s = score(*sock, local, remote);
+    if (s > best_score) {
+      best = sock;
+      best_score = s;
+    }
+  }
+  return best;
+}
+
+std::vector<std::pair<InetSocket*, std::uint64_t>> SocketTable::matches(Endpoint local,
+                                                                        Endpoint remote) const {
+  std::vector<std::pair<InetSocket*, std::uint64_t>> out;
+  auto it = by_port_.find(local.port);
+  if (it == by_port_.end()) return out;
+  for (InetSocket* sock : it->second) {
+    if (score(*sock, local, remote) >= 0) out.emplace_back(sock, sock->serial_);
+  }
+  return out;
+}
+
+InetSocket* SocketTable::find(std::uint16_t port, std::uint64_t serial) const {
+  auto it = by_port_.find(port);
+  if (it == by_port_.end()) return nullptr;
+  for (InetSocket* sock : it->second) {
+    if (sock->serial_ == serial) return sock;
+  }
+  return nullptr;
+}
+
+}  // namespace netns::ipv4

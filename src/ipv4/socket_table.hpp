@@ -1,0 +1,222 @@
+// The mechanisms every IPv4 socket shares, written once (STYLE.md practice 7):
+//
+//   InetSocket     a socket's addresses as the demultiplexer sees them, its
+//                  pending error (Linux's sk_err) and its readiness callback;
+//   SocketTable    one namespace's sockets of one protocol, by local port:
+//                  bind with conflict checks, ephemeral allocation, lookup;
+//   ReceiveQueue   a receive queue bounded in bytes (Linux's sk_rcvbuf).
+//
+// UDP and ping sockets use them now, TCP later. A protocol keeps one
+// SocketTable per namespace in its pernet slot:
+//
+//   SocketTable table(net, wire::IpProtocol::udp);
+//   table.bind(sock, {Ipv4Address::any(), 0});        // an ephemeral port
+//   InetSocket* s = table.lookup({meta.dst, dport}, {meta.src, sport});
+//
+// One thread (the Host's) uses all of this; nothing here is locked.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+#include "netns/address.hpp"
+#include "netns/bounded_queue.hpp"
+#include "netns/result.hpp"
+#include "netns/wire/ipv4.hpp"
+
+namespace netns {
+class Net;
+}
+
+namespace netns::ipv4 {
+
+class SocketTable;
+class Ipv4Stack;
+struct IcmpError;
+
+// inet_bind's address check: 0.0.0.0, one of the namespace's addresses, a
+// broadcast or multicast address, or anything with ip_nonlocal_bind=1.
+// address_not_available otherwise.
+Result<void> check_bind_address(Net& net, Ipv4Stack& stack, Ipv4Address address);
+// 255.255.255.255 or the broadcast address of one of the namespace's
+// subnets: what needs SO_BROADCAST to send to.
+bool is_broadcast_destination(Net& net, Ipv4Address address);
+
+// Linux's icmp_err_convert "fatal" column: the errors a connected socket
+// without IP_RECVERR reports (port and protocol unreachable, unknown or
+// prohibited destinations). Soft errors (net/host unreachable, TTL
+// exceeded, fragmentation needed) are transient and ignored by such sockets.
+bool is_hard_error(const IcmpError& error);
+
+// What a socket of any protocol has in common: the four-tuple the table
+// matches on, sk_err, and the readiness callback. Protocol sockets derive
+// from it; the table keeps non-owning pointers, and a socket leaves its
+// table in its destructor.
+class InetSocket {
+ public:
+  InetSocket() = default;
+  InetSocket(const InetSocket&) = delete;
+  InetSocket& operator=(const InetSocket&) = delete;
+  virtual ~InetSocket();
+
+  // 0.0.0.0:0 until bound; the port is the echo id for ping sockets.
+  Endpoint local() const { return local_; }
+  // Port 0 when not connected.
+  Endpoint remote() const { return remote_; }
+  bool is_bound() const { return table_ != nullptr; }
+  bool is_connected() const { return remote_.port != 0; }
+
+  // sk_err: set by an ICMP error, reported once by the next operation.
+  void set_error(boost::system::error_code error) { error_ = error; }
+  bool has_error() const { return static_cast<bool>(error_); }
+  boost::system::error_code take_error() { return std::exchange(error_, {}); }
+
+  void set_readable_callback(std::function<void()> callback) { readable_ = std::move(callback); }
+  // Runs the readiness callback, if any. It may close this socket: callers
+  // touch nothing of it afterwards.
+  void notify_readable();
+
+ private:
+  friend class SocketTable;
+
+  Endpoint local_{};
+  Endpoint remote_{};
+  SocketTable* table_ = nullptr;
+  std::uint64_t serial_ = 0;  // unique per table: tells a closed socket from a new one at the same address
+  boost::system::error_code error_{};
+  std::function<void()> readable_;
+};
+
+// One namespace's sockets of one protocol, demultiplexed by local port.
+class SocketTable {
+ public:
+  SocketTable(Net& net, wire::IpProtocol protocol);
+  // Sockets still bound (only when the Host is destroyed under open
+  // sockets) are detached, so closing them later touches no freed table.
+  ~SocketTable();
+  SocketTable(const SocketTable&) = delete;
+  SocketTable& operator=(const SocketTable&) = delete;
+
+  // Binds `sock` to `local`; port 0 picks an ephemeral port from
+  // net.ipv4.ip_local_port_range. Two sockets conflict on one port when
+  // either is bound to 0.0.0.0 or both to the same address (there is no
+  // SO_REUSEADDR yet: this is where it would go). address_in_use on a
+  // conflict or when the range is exhausted; invalid_argument when `sock`
+  // is already bound. Checking that the address is local is the caller's job.
+  Result<void> bind(InetSocket& sock, Endpoint local);
+  // Leaves the table (close, or a disconnect that drops an automatic bind).
+  void unbind(InetSocket& sock);
+  // connect(): the source address a route chose replaces 0.0.0.0 (Linux's
+  // rehash keeps the port without a new conflict check), and the peer is set.
+  void set_local_address(InetSocket& sock, Ipv4Address address);
+  void set_remote(InetSocket& sock, Endpoint remote);
+
+  // The socket a datagram from `remote` to `local` belongs to, best match
+  // first as Linux's compute_score: a specific local address and a matching
+  // connected peer each count; a connected socket never takes another peer's
+  // datagram. nullptr when none.
+  InetSocket* lookup(Endpoint local, Endpoint remote) const;
+  // Every socket a broadcast or multicast datagram to `local` reaches (bound
+  // to 0.0.0.0 or to `local`'s address on its port, peer matching when
+  // connected), in bind order. Serials come with them so a caller that runs
+  // callbacks can tell whether each is still open (find()).
+  std::vector<std::pair<InetSocket*, std::uint64_t>> matches(Endpoint local, Endpoint remote) const;
+  // The socket bound on `port` with this serial, if it is still there.
+  InetSocket* find(std::uint16_t port, std::uint64_t serial) const;
+
+  // f(const InetSocket&) for every bound socket, by port then bind order.
+  template <class F>
+  void for_each(F&& f) const;
+  std::size_t size() const { return size_; }
+  wire::IpProtocol protocol() const { return protocol_; }
+
+ private:
+  bool conflicts(std::uint16_t port, Ipv4Address address) const;
+  Result<std::uint16_t> pick_ephemeral(Ipv4Address address);
+  static int score(const InetSocket& sock, Endpoint local, Endpoint remote);
+
+  Net& net_;
+  wire::IpProtocol protocol_;
+  std::uint64_t next_serial_ = 1;
+  std::uint64_t ephemeral_picks_ = 0;  // varies the hash between two picks
+  std::size_t size_ = 0;
+  std::unordered_map<std::uint16_t, std::vector<InetSocket*>> by_port_;
+};
+
+template <class F>
+void SocketTable::for_each(F&& f) const {
+  std::vector<std::uint16_t> ports;
+  ports.reserve(by_port_.size());
+  for (const auto& [port, socks] : by_port_) ports.push_back(port);
+  std::sort(ports.begin(), ports.end());
+  for (std::uint16_t port : ports) {
+    for (const InetSocket* sock : by_port_.at(port)) f(*sock);
+  }
+}
+
+// A receive queue bounded in bytes, as sk_rcvbuf bounds a Linux socket's.
+// Each item is charged its size plus kOverhead, what an sk_buff costs in
+// Linux's accounting (roughly), so a flood of empty datagrams is bounded as
+// well. Like Linux's __udp_enqueue_schedule_skb, an empty queue takes one
+// item whatever its size, so a datagram larger than the budget is not lost.
+template <class T>
+class ReceiveQueue {
+ public:
+  static constexpr std::size_t kOverhead = 256;
+
+  explicit ReceiveQueue(std::size_t budget) : budget_(budget), items_(slots_for(budget)) {}
+
+  // False when full: the caller counts the drop (UdpRcvbufErrors...).
+  [[nodiscard]] bool push(T&& item, std::size_t bytes) {
+    const std::size_t charge = bytes + kOverhead;
+    if (used_ != 0 && used_ + charge > budget_) return false;
+    if (!items_.push(Slot{std::move(item), charge})) return false;
+    used_ += charge;
+    return true;
+  }
+  std::optional<T> pop() {
+    auto slot = items_.pop();
+    if (!slot) return std::nullopt;
+    used_ -= slot->charge;
+    return std::move(slot->item);
+  }
+  const T* front() { return items_.empty() ? nullptr : &items_.front().item; }
+
+  bool empty() const { return items_.empty(); }
+  std::size_t size() const { return items_.size(); }
+  // Bytes charged (ss's Recv-Q).
+  std::size_t bytes() const { return used_; }
+  std::size_t budget() const { return budget_; }
+  // SO_RCVBUF: what is queued stays; pushes fail until it drains below.
+  void set_budget(std::size_t budget) {
+    budget_ = budget;
+    items_.set_capacity(slots_for(budget));
+  }
+  void clear() {
+    items_.clear();
+    used_ = 0;
+  }
+
+ private:
+  struct Slot {
+    T item{};
+    std::size_t charge = 0;
+  };
+  // The byte budget is the real bound; the item count never binds first.
+  static std::size_t slots_for(std::size_t budget) { return budget / kOverhead + 1; }
+
+  std::size_t budget_;
+  std::size_t used_ = 0;
+  BoundedQueue<Slot> items_;
+};
+
+}  // namespace netns::ipv4

@@ -1,0 +1,338 @@
+// The IPv4 layer: its pernet state, device events, and the control plane
+// behind `ip addr` and `ip route`.
+#include "ipv4/stack.hpp"
+
+#include <algorithm>
+
+#include "core/builtin.hpp"
+#include "core/route_cache.hpp"
+#include "ipv4/ipv4_net.hpp"
+
+namespace netns::ipv4 {
+
+namespace {
+constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
+constexpr std::uint16_t kEtherTypeArp = 0x0806;
+constexpr std::size_t kMaxAddresses = 65536;  // per namespace: `ip addr` tables are bounded too
+constexpr std::uint8_t kScopeHost = 254, kScopeLink = 253, kScopeUniverse = 0;
+constexpr std::uint8_t kProtoKernel = 2, kProtoStatic = 4;
+}  // namespace
+
+class Ipv4Stack::ArpReceiver final : public PacketHandler {
+ public:
+  explicit ArpReceiver(Ipv4Stack& stack) : stack_(stack) {}
+  void process(Net& net, Device& dev, Packet frame) override {
+    if (Ipv4Net* ns = stack_.slot_.find(net)) ns->neighbours.process_arp(dev, std::move(frame));
+  }
+
+ private:
+  Ipv4Stack& stack_;
+};
+
+// ---- per-namespace state ----
+
+Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), neighbours(n, stack) {}
+
+const InAddress* Ipv4Net::find_address(const Device& dev, Ipv4Address address) const {
+  for (const InAddress& a : addresses) {
+    if (a.dev == &dev && a.prefix.address() == address) return &a;
+  }
+  return nullptr;
+}
+
+Reassembler& Ipv4Net::fragments(Ipv4Stack& stack) {
+  if (!reassembler) {
+    reassembler = std::make_unique<Reassembler>(net, [&stack, this](Packet first) {
+      stack.send_icmp_error(net, first, wire::IcmpType::time_exceeded,
+                            static_cast<std::uint8_t>(wire::IcmpTimeExceeded::reassembly));
+    });
+  }
+  return *reassembler;
+}
+
+// ---- the subsystem ----
+
+Ipv4Stack::Ipv4Stack(Host& host) : host_(host), slot_(host), arp_(std::make_unique<ArpReceiver>(*this)) {
+  (void)host.add_packet_handler(kEtherTypeIpv4, *this);
+  (void)host.add_packet_handler(kEtherTypeArp, *arp_);
+  host.add_netdev_listener(*this);
+}
+
+Ipv4Stack::~Ipv4Stack() {
+  host_.remove_packet_handler(kEtherTypeIpv4);
+  host_.remove_packet_handler(kEtherTypeArp);
+  host_.remove_netdev_listener(*this);
+}
+
+Ipv4Stack& Ipv4Stack::of(Host& host) { return *host.find_ops<Ipv4Stack>(); }
+
+RouteCache& Ipv4Stack::route_cache() {
+  if (route_cache_ == nullptr) route_cache_ = RouteCache::of(host_);
+  return *route_cache_;
+}
+
+void Ipv4Stack::set_transport(wire::IpProtocol protocol, Transport* transport) {
+  transports_[static_cast<std::uint8_t>(protocol)] = transport;
+}
+
+Result<void> Ipv4Stack::init(Net& net) {
+  slot_.emplace(net, net, *this);
+  return {};
+}
+
+void Ipv4Stack::exit(Net& net) { slot_.reset(net); }
+
+void Ipv4Stack::on_netdev_event(NetdevEvent event, Device& dev) {
+  Net& net = dev.net();
+  Ipv4Net* ns = slot_.find(net);
+  if (ns == nullptr) return;  // the namespace's IPv4 is already gone (teardown)
+  switch (event) {
+    case NetdevEvent::up:
+      // Linux gives the loopback 127.0.0.1/8 when it comes up without an address.
+      if (dev.kind() == DeviceKind::loopback &&
+          std::none_of(ns->addresses.begin(), ns->addresses.end(),
+                       [&](const InAddress& a) { return a.dev == &dev; })) {
+        ns->addresses.push_back({&dev, Ipv4Prefix(Ipv4Address::loopback(), 8)});
+      }
+      sync_device_routes(net, *ns, dev);
+      break;
+    case NetdevEvent::down:
+      sync_device_routes(net, *ns, dev);
+      ns->neighbours.flush_device(dev);
+      break;
+    case NetdevEvent::unregistering:
+      remove_device(net, *ns, dev);
+      break;
+    case NetdevEvent::registered:
+    case NetdevEvent::mtu_changed:
+    case NetdevEvent::address_changed:
+      break;
+  }
+  invalidate_routes(net);
+}
+
+void Ipv4Stack::invalidate_routes(Net& net) { route_cache().invalidate(net); }
+
+void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
+  std::erase_if(ns.addresses, [&](const InAddress& a) { return a.dev == &dev; });
+  ns.main.remove_device(dev);
+  ns.local.remove_device(dev);
+  ns.neighbours.flush_device(dev);
+  invalidate_routes(net);
+}
+
+// The kernel routes of a device follow its addresses while it is up, as
+// fib_add_ifaddr / fib_del_ifaddr do; every route through a device that goes
+// down is removed (fib_sync_down_dev).
+void Ipv4Stack::sync_device_routes(Net& net, Ipv4Net& ns, Device& dev) {
+  ns.main.remove_device(dev);
+  ns.local.remove_device(dev);
+  if (!dev.is_up()) return;
+  for (const InAddress& a : ns.addresses) {
+    if (a.dev != &dev) continue;
+    Ipv4Address local = a.prefix.address();
+    Ipv4Prefix network(a.prefix.network(), a.prefix.length());
+    bool loopback = dev.kind() == DeviceKind::loopback;
+    (void)ns.local.insert({.prefix = Ipv4Prefix(local, 32), .type = RouteType::local, .dev = &dev,
+                           .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
+    if (loopback) {
+      (void)ns.local.insert({.prefix = network, .type = RouteType::local, .dev = &dev,
+                             .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
+    }
+    if (a.prefix.length() < 31) {
+      (void)ns.local.insert({.prefix = Ipv4Prefix(a.prefix.broadcast(), 32), .type = RouteType::broadcast,
+                             .dev = &dev, .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
+    }
+    if (!loopback && a.prefix.length() < 32) {
+      (void)ns.main.insert({.prefix = network, .type = RouteType::unicast, .dev = &dev,
+                            .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
+    }
+  }
+  (void)net;
+}
+
+// ---- addresses ----
+
+Result<void> Ipv4Stack::add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
+  if (&dev.net() != &net) return error(Errc::no_such_device);
+  Ipv4Address a = prefix.address();
+  if (a.is_unspecified() || a.is_multicast() || a.is_broadcast()) return error(Errc::invalid_argument);
+  Ipv4Net& ns = state(net);
+  for (const InAddress& existing : ns.addresses) {
+    if (existing.dev == &dev && existing.prefix == prefix) return error(Errc::file_exists);
+  }
+  if (ns.addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
+  ns.addresses.push_back({&dev, prefix});
+  sync_device_routes(net, ns, dev);
+  invalidate_routes(net);
+  return {};
+}
+
+Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
+  if (&dev.net() != &net) return error(Errc::no_such_device);
+  Ipv4Net& ns = state(net);
+  auto it = std::find_if(ns.addresses.begin(), ns.addresses.end(),
+                         [&](const InAddress& a) { return a.dev == &dev && a.prefix == prefix; });
+  if (it == ns.addresses.end()) return error(Errc::address_not_available);
+  ns.addresses.erase(it);
+  sync_device_routes(net, ns, dev);
+  invalidate_routes(net);
+  return {};
+}
+
+bool Ipv4Stack::is_local(Net& net, Ipv4Address address) {
+  Ipv4Net* ns = slot_.find(net);
+  if (ns == nullptr) return false;
+  const FibEntry* e = ns->local.lookup(address);
+  return e != nullptr && e->type == RouteType::local;
+}
+
+bool Ipv4Stack::is_broadcast_on(Net& net, const Device& dev, Ipv4Address address) {
+  for (const InAddress& a : state(net).addresses) {
+    if (a.dev == &dev && a.prefix.length() < 31 && a.prefix.broadcast() == address) return true;
+  }
+  return false;
+}
+
+Ipv4Address Ipv4Stack::select_source(Net& net, const Device& dev, Ipv4Address dst) {
+  // inet_select_addr: an address of dev on dst's subnet, else dev's first,
+  // else any non-loopback address of the namespace.
+  const Ipv4Net& ns = state(net);
+  const InAddress* first_on_dev = nullptr;
+  for (const InAddress& a : ns.addresses) {
+    if (a.dev != &dev) continue;
+    if (a.prefix.contains(dst)) return a.prefix.address();
+    if (first_on_dev == nullptr) first_on_dev = &a;
+  }
+  if (first_on_dev != nullptr) return first_on_dev->prefix.address();
+  for (const InAddress& a : ns.addresses) {
+    if (!a.prefix.address().is_loopback()) return a.prefix.address();
+  }
+  return {};
+}
+
+// ---- routes ----
+
+Result<void> Ipv4Stack::add_route(Net& net, const RouteSpec& spec) {
+  if (spec.dev != nullptr && &spec.dev->net() != &net) return error(Errc::no_such_device);
+  Ipv4Net& ns = state(net);
+  FibEntry e{.prefix = Ipv4Prefix(spec.prefix.network(), spec.prefix.length()),
+             .type = spec.type, .dev = spec.dev, .metric = spec.metric,
+             .scope = kScopeUniverse, .protocol = kProtoStatic};
+  switch (spec.type) {
+    case RouteType::unicast:
+      if (!spec.via && spec.dev == nullptr) return error(Errc::invalid_argument);
+      if (spec.via) {
+        // The gateway must be on a connected network (Linux: "Nexthop has invalid gateway").
+        const FibEntry* link = ns.main.lookup(*spec.via);
+        if (link == nullptr || link->type != RouteType::unicast || !link->gateway.is_unspecified() ||
+            (spec.dev != nullptr && link->dev != spec.dev) || is_local(net, *spec.via)) {
+          return error(Errc::network_unreachable);
+        }
+        e.dev = link->dev;
+        e.gateway = *spec.via;
+      } else {
+        e.scope = kScopeLink;
+      }
+      if (!e.dev->is_up()) return error(Errc::network_down);
+      break;
+    case RouteType::blackhole:
+    case RouteType::unreachable:
+    case RouteType::prohibit:
+      e.dev = nullptr;
+      break;
+    case RouteType::local:
+    case RouteType::broadcast:
+      return error(Errc::invalid_argument);  // the kernel's own, made from addresses
+  }
+  if (auto ok = ns.main.insert(e); !ok) return ok;
+  invalidate_routes(net);
+  return {};
+}
+
+Result<void> Ipv4Stack::del_route(Net& net, const RouteSpec& spec) {
+  if (spec.dev != nullptr && &spec.dev->net() != &net) return error(Errc::no_such_device);
+  FibEntry match{.prefix = Ipv4Prefix(spec.prefix.network(), spec.prefix.length()),
+                 .type = spec.type, .dev = spec.dev, .metric = spec.metric};
+  if (spec.via) match.gateway = *spec.via;
+  if (auto ok = state(net).main.remove(match); !ok) return ok;
+  invalidate_routes(net);
+  return {};
+}
+
+Result<RouteResult> Ipv4Stack::resolve_route(Net& net, Ipv4Net& ns, Ipv4Address dst) {
+  if (const FibEntry* e = ns.local.lookup(dst); e != nullptr && e->type == RouteType::local) {
+    return RouteResult{&net.loopback(), dst, dst};  // to ourselves: through the loopback
+  }
+  const FibEntry* e = ns.main.lookup(dst);
+  if (e == nullptr) return error(Errc::network_unreachable);
+  switch (e->type) {
+    case RouteType::unicast: break;
+    case RouteType::blackhole: return error(Errc::invalid_argument);
+    case RouteType::unreachable: return error(Errc::host_unreachable);
+    case RouteType::prohibit: return error(Errc::permission_denied);
+    case RouteType::local:
+    case RouteType::broadcast: return error(Errc::network_unreachable);
+  }
+  if (e->dev == nullptr || !e->dev->is_up()) return error(Errc::network_unreachable);
+  Ipv4Address next_hop = e->gateway.is_unspecified() ? dst : e->gateway;
+  Ipv4Address source = e->prefsrc.is_unspecified() ? select_source(net, *e->dev, next_hop) : e->prefsrc;
+  return RouteResult{e->dev, next_hop, source};
+}
+
+Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst) {
+  RouteCache& cache = route_cache();
+  if (const CachedRoute* hit = cache.lookup(net, dst, {}, 0, 0)) {
+    return RouteResult{hit->dev, hit->next_hop, hit->source};
+  }
+  auto resolved = resolve_route(net, state(net), dst);
+  if (!resolved) return resolved;
+  cache.insert(net, dst, {}, 0, 0, CachedRoute{resolved->dev, resolved->next_hop, resolved->source, 0});
+  return resolved;
+}
+
+std::unique_ptr<PernetOps> make_ipv4_ops_impl(Host& host) { return std::make_unique<Ipv4Stack>(host); }
+
+// ---- the public free functions ----
+
+Result<void> add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
+  return Ipv4Stack::of(net.host()).add_address(net, dev, prefix);
+}
+Result<void> del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
+  return Ipv4Stack::of(net.host()).del_address(net, dev, prefix);
+}
+Result<void> add_route(Net& net, const RouteSpec& spec) {
+  return Ipv4Stack::of(net.host()).add_route(net, spec);
+}
+Result<void> del_route(Net& net, const RouteSpec& spec) {
+  return Ipv4Stack::of(net.host()).del_route(net, spec);
+}
+Result<RouteResult> route_output(Net& net, Ipv4Address dst) {
+  return Ipv4Stack::of(net.host()).route_output(net, dst);
+}
+
+RouteCacheStats route_cache_stats(Net& net) {
+  auto s = Ipv4Stack::of(net.host()).route_cache().stats(net);
+  return {s.entries, s.hits, s.misses, s.evictions};
+}
+
+std::vector<AddressInfo> addresses(Net& net) {
+  std::vector<AddressInfo> out;
+  for (const InAddress& a : Ipv4Stack::of(net.host()).state(net).addresses) out.push_back({a.dev, a.prefix});
+  return out;
+}
+
+std::vector<NeighbourInfo> neighbours(Net& net) {
+  return Ipv4Stack::of(net.host()).state(net).neighbours.list();
+}
+
+Result<void> add_neighbour(Net& net, Device& dev, Ipv4Address address, MacAddress mac) {
+  if (&dev.net() != &net) return error(Errc::no_such_device);
+  return Ipv4Stack::of(net.host()).state(net).neighbours.add_permanent(dev, address, mac);
+}
+
+}  // namespace netns::ipv4
+
+namespace netns {
+std::unique_ptr<PernetOps> make_ipv4_ops(Host& host) { return ipv4::make_ipv4_ops_impl(host); }
+}  // namespace netns

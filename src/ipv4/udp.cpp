@@ -1,0 +1,365 @@
+// UDP (RFC 768): the per-namespace socket table, input (process → deliver to
+// a socket's receive queue, or UdpNoPorts and ICMP port unreachable), ICMP
+// errors for connected sockets, and output through Ipv4Stack::send.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/error.hpp>
+#include <fmt/format.h>
+
+#include "core/builtin.hpp"
+#include "ipv4/socket_table.hpp"
+#include "ipv4/stack.hpp"
+#include "netns/host.hpp"
+#include "netns/net.hpp"
+#include "netns/udp.hpp"
+#include "netns/wire/bytes.hpp"
+#include "netns/wire/udp.hpp"
+
+namespace netns::udp {
+namespace {
+
+using ipv4::InetSocket;
+using ipv4::InputMeta;
+using ipv4::IcmpError;
+using ipv4::Ipv4Stack;
+using ipv4::SocketTable;
+
+struct UdpNet {
+  explicit UdpNet(Net& net) : table(net, wire::IpProtocol::udp) {}
+  SocketTable table;
+};
+
+// The UDP subsystem: one socket table per namespace, and the IPv4 layer's
+// transport for protocol 17.
+class UdpOps final : public PernetOps, public ipv4::Transport {
+ public:
+  explicit UdpOps(Host& host) : slot_(host) {}
+
+  static UdpOps* of(Host& host) { return host.find_ops<UdpOps>(); }
+
+  Result<void> init(Net& net) override {
+    // Built-in ops are all constructed before any is registered, so the
+    // IPv4 layer is looked up here, once it surely is.
+    if (stack_ == nullptr) {
+      stack_ = &Ipv4Stack::of(net.host());
+      stack_->set_transport(wire::IpProtocol::udp, this);
+    }
+    slot_.emplace(net, net);
+    return {};
+  }
+  void exit(Net& net) override { slot_.reset(net); }
+
+  void deliver(Net& net, Packet datagram, const InputMeta& meta) override;
+  void deliver_error(Net& net, const IcmpError& error) override;
+
+  SocketTable* table(Net& net) {
+    UdpNet* state = slot_.find(net);
+    return state != nullptr ? &state->table : nullptr;
+  }
+  Ipv4Stack& stack() { return *stack_; }
+
+ private:
+  void deliver_multicast(Net& net, SocketTable& table, Packet datagram, Endpoint local,
+                         Endpoint remote);
+
+  PernetSlot<UdpNet> slot_;
+  Ipv4Stack* stack_ = nullptr;
+};
+
+struct Received {
+  Packet payload;  // data() at the UDP payload
+  Endpoint from;
+};
+
+boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
+
+}  // namespace
+
+struct Socket::Impl final : InetSocket {
+  Impl(NetRef ref, UdpOps& ops, SocketTable& table)
+      : net(std::move(ref)),
+        ops(&ops),
+        table(&table),
+        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))) {}
+  // ~InetSocket leaves the table; dropping the NetRef before that is safe,
+  // since the last reference never tears a namespace down inline.
+
+  // Queues a datagram; false (counted) when the receive buffer is full.
+  bool enqueue(Packet payload, Endpoint from) {
+    const std::size_t size = payload.size();
+    if (!queue.push(Received{std::move(payload), from}, size)) {
+      net->counters().add(Counter::UdpRcvbufErrors);
+      net->counters().add(Counter::UdpInErrors);
+      return false;
+    }
+    return true;
+  }
+
+  Result<void> autobind() {
+    if (is_bound()) return {};
+    return table->bind(*this, {Ipv4Address::any(), 0});
+  }
+
+  NetRef net;
+  UdpOps* ops;
+  SocketTable* table;
+  ipv4::ReceiveQueue<Received> queue;
+  bool broadcast = false;
+  bool bound_address = false;  // bind() chose the address: disconnect keeps it
+  bool bound_port = false;     // bind() chose the port (even an ephemeral one): disconnect keeps it
+};
+
+// ---- input ----
+
+namespace {
+
+void UdpOps::deliver(Net& net, Packet datagram, const InputMeta& meta) {
+  Counters& counters = net.counters();
+  auto view = wire::UdpView::checked(datagram.data());
+  if (!view) {
+    counters.add(Counter::UdpInErrors);  // shorter than its header or its length field
+    return;
+  }
+  if (!view->verify_checksum(meta.src, meta.dst)) {
+    counters.add(Counter::UdpInCsumErrors);
+    counters.add(Counter::UdpInErrors);
+    return;
+  }
+  SocketTable* sockets = table(net);
+  if (sockets == nullptr) return;
+  const Endpoint local{meta.dst, view->dst_port()};
+  const Endpoint remote{meta.src, view->src_port()};
+  datagram.trim(view->length());
+
+  if (meta.broadcast || meta.dst.is_broadcast() || meta.dst.is_multicast()) {
+    deliver_multicast(net, *sockets, std::move(datagram), local, remote);
+    return;
+  }
+  InetSocket* sock = sockets->lookup(local, remote);
+  if (sock == nullptr) {
+    counters.add(Counter::UdpNoPorts);
+    // Quote the datagram from its IP header, which is still in the headroom.
+    datagram.push_front(meta.header_len);
+    stack_->send_icmp_error(net, datagram, wire::IcmpType::dest_unreachable,
+                            static_cast<std::uint8_t>(wire::IcmpUnreachable::port));
+    return;
+  }
+  datagram.pull_front(wire::UdpView::kHeaderLen);
+  auto& impl = static_cast<Socket::Impl&>(*sock);
+  if (impl.enqueue(std::move(datagram), remote)) impl.notify_readable();
+}
+
+void UdpOps::deliver_multicast(Net& net, SocketTable& table, Packet datagram, Endpoint local,
+                               Endpoint remote) {
+  auto targets = table.matches(local, remote);
+  if (targets.empty()) {
+    // Linux sends no ICMP error about broadcasts, and counts them apart.
+    net.counters().add(Counter::UdpIgnoredMulti);
+    return;
+  }
+  datagram.pull_front(wire::UdpView::kHeaderLen);
+  std::vector<std::size_t> queued;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    // Every socket gets the same bytes: shared, never copied.
+    Packet copy = i + 1 == targets.size() ? std::move(datagram) : datagram.share();
+    if (static_cast<Socket::Impl*>(targets[i].first)->enqueue(std::move(copy), remote)) {
+      queued.push_back(i);
+    }
+  }
+  // Callbacks may close sockets: each is found again by its serial first.
+  for (std::size_t i : queued) {
+    if (InetSocket* sock = table.find(local.port, targets[i].second)) sock->notify_readable();
+  }
+}
+
+void UdpOps::deliver_error(Net& net, const IcmpError& error) {
+  if (error.quoted.size() < wire::UdpView::kHeaderLen) return;
+  SocketTable* sockets = table(net);
+  if (sockets == nullptr) return;
+  const Endpoint local{error.orig_src, wire::load_be16(error.quoted, 0)};
+  const Endpoint remote{error.orig_dst, wire::load_be16(error.quoted, 2)};
+  InetSocket* sock = sockets->lookup(local, remote);
+  if (sock == nullptr) {
+    net.counters().add(Counter::IcmpInErrors);  // as Linux's __udp4_lib_err
+    return;
+  }
+  // Without IP_RECVERR, Linux reports only hard errors, and only to
+  // connected sockets: an unconnected one cannot tell whose datagram it was.
+  if (!sock->is_connected() || !ipv4::is_hard_error(error)) return;
+  sock->set_error(error.error());
+  sock->notify_readable();
+}
+
+}  // namespace
+
+// ---- Socket ----
+
+Socket::Socket() = default;
+Socket::Socket(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Socket::Socket(Socket&& other) noexcept = default;
+Socket& Socket::operator=(Socket&& other) noexcept = default;
+Socket::~Socket() = default;
+
+void Socket::close() { impl_.reset(); }
+
+Result<Socket> open(Net& net) {
+  NetRef ref = net.ref();
+  if (!ref) return error(Errc::invalid_argument);
+  UdpOps* ops = UdpOps::of(net.host());
+  SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
+  if (table == nullptr) return error(Errc::address_family_not_supported);
+  return Socket(std::make_unique<Socket::Impl>(std::move(ref), *ops, *table));
+}
+
+Result<void> Socket::bind(Endpoint local) {
+  if (!impl_) return bad_descriptor();
+  if (impl_->is_bound()) return error(Errc::invalid_argument);
+  Net& net = *impl_->net;
+  if (auto ok = ipv4::check_bind_address(net, impl_->ops->stack(), local.address); !ok) return ok;
+  if (auto ok = impl_->table->bind(*impl_, local); !ok) return ok;
+  impl_->bound_address = !local.address.is_unspecified();
+  impl_->bound_port = true;
+  return {};
+}
+
+Result<void> Socket::connect(Endpoint remote) {
+  if (!impl_) return bad_descriptor();
+  if (remote.port == 0) return error(Errc::invalid_argument);
+  Net& net = *impl_->net;
+  auto route = impl_->ops->stack().route_output(net, remote.address);
+  if (!route) return route.error();
+  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, remote.address)) {
+    return error(Errc::permission_denied);
+  }
+  if (auto ok = impl_->autobind(); !ok) return ok;
+  if (impl_->local().address.is_unspecified()) {
+    impl_->table->set_local_address(*impl_, route->source);
+  }
+  impl_->table->set_remote(*impl_, remote);
+  return {};
+}
+
+Result<void> Socket::disconnect() {
+  if (!impl_) return bad_descriptor();
+  if (!impl_->is_bound()) return {};
+  impl_->table->set_remote(*impl_, {});
+  if (!impl_->bound_port) {
+    impl_->table->unbind(*impl_);
+  } else if (!impl_->bound_address) {
+    impl_->table->set_local_address(*impl_, Ipv4Address::any());
+  }
+  return {};
+}
+
+Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to) {
+  if (!impl_) return bad_descriptor();
+  if (impl_->has_error()) return impl_->take_error();
+  if (data.size() > kMaxPayload) return error(Errc::message_size);
+  if (to.port == 0) return error(Errc::invalid_argument);
+  Net& net = *impl_->net;
+  Ipv4Stack& stack = impl_->ops->stack();
+  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, to.address)) {
+    return error(Errc::permission_denied);
+  }
+  if (auto ok = impl_->autobind(); !ok) return ok.error();
+  auto route = stack.route_output(net, to.address);
+  if (!route) return route.error();
+  const Endpoint local = impl_->local();
+  const Ipv4Address src = local.address.is_unspecified() ? route->source : local.address;
+
+  const wire::UdpRepr repr{.src_port = local.port, .dst_port = to.port, .payload_len = data.size()};
+  Packet packet = net.host().packets().allocate(repr.buffer_len());
+  if (!packet) return error(Errc::no_buffer_space);
+  auto bytes = packet.mutable_data();
+  if (!data.empty()) std::memcpy(bytes.data() + wire::UdpRepr::kHeaderLen, data.data(), data.size());
+  repr.emit(bytes, src, to.address);
+
+  auto sent = stack.send(net, std::move(packet),
+                         {.src = src, .dst = to.address, .protocol = wire::IpProtocol::udp},
+                         *route);
+  if (!sent) {
+    if (sent.error() == Errc::no_buffer_space) net.counters().add(Counter::UdpSndbufErrors);
+    return sent.error();
+  }
+  net.counters().add(Counter::UdpOutDatagrams);
+  return data.size();
+}
+
+Result<std::size_t> Socket::send(std::span<const std::byte> data) {
+  if (!impl_) return bad_descriptor();
+  if (!impl_->is_connected()) return error(Errc::destination_address_required);
+  return send_to(data, impl_->remote());
+}
+
+Result<Datagram> Socket::receive_from(std::span<std::byte> buffer) {
+  if (!impl_) return bad_descriptor();
+  if (impl_->has_error()) return impl_->take_error();
+  auto item = impl_->queue.pop();
+  if (!item) return make_error_code(boost::asio::error::would_block);
+  const auto payload = item->payload.data();
+  const std::size_t n = std::min(payload.size(), buffer.size());
+  if (n != 0) std::memcpy(buffer.data(), payload.data(), n);
+  // Linux counts a datagram delivered when the application reads it.
+  impl_->net->counters().add(Counter::UdpInDatagrams);
+  return Datagram{.size = n, .from = item->from, .truncated = n < payload.size()};
+}
+
+Endpoint Socket::local_endpoint() const { return impl_ ? impl_->local() : Endpoint{}; }
+Endpoint Socket::remote_endpoint() const { return impl_ ? impl_->remote() : Endpoint{}; }
+Net& Socket::net() const { return *impl_->net; }
+
+std::size_t Socket::next_size() const {
+  if (!impl_) return 0;
+  const Received* next = impl_->queue.front();
+  return next != nullptr ? next->payload.size() : 0;
+}
+
+void Socket::set_broadcast(bool enabled) {
+  if (impl_) impl_->broadcast = enabled;
+}
+
+Result<void> Socket::set_receive_buffer_size(std::size_t bytes) {
+  if (!impl_) return bad_descriptor();
+  if (bytes == 0) return error(Errc::invalid_argument);
+  impl_->queue.set_budget(bytes);
+  return {};
+}
+
+std::size_t Socket::receive_buffer_size() const { return impl_ ? impl_->queue.budget() : 0; }
+
+void Socket::on_readable(std::function<void()> callback) {
+  if (impl_) impl_->set_readable_callback(std::move(callback));
+}
+
+// ---- ss ----
+
+std::string dump_sockets(Net& net) {
+  std::string out = fmt::format("{:<7}{:<7}{:<7}{:>24} {:<24}\n", "State", "Recv-Q", "Send-Q",
+                                "Local Address:Port", "Peer Address:Port");
+  UdpOps* ops = UdpOps::of(net.host());
+  SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
+  if (table == nullptr) return out;
+  table->for_each([&](const InetSocket& sock) {
+    const auto& impl = static_cast<const Socket::Impl&>(sock);
+    const Endpoint local = sock.local();
+    const Endpoint peer = sock.remote();
+    const std::string peer_text =
+        sock.is_connected() ? peer.to_string() : fmt::format("{}:*", peer.address);
+    out += fmt::format("{:<7}{:<7}{:<7}{:>24} {:<24}\n", sock.is_connected() ? "ESTAB" : "UNCONN",
+                       impl.queue.bytes(), 0, local.to_string(), peer_text);
+  });
+  return out;
+}
+
+}  // namespace netns::udp
+
+namespace netns {
+
+std::unique_ptr<PernetOps> make_udp_ops(Host& host) {
+  return std::make_unique<udp::UdpOps>(host);
+}
+
+}  // namespace netns

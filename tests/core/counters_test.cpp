@@ -1,0 +1,69 @@
+// Counters: nstat names, lazy MIB blocks, one set per namespace.
+#include "netns/counters.hpp"
+
+#include <gtest/gtest.h>
+
+#include "netns/host.hpp"
+#include "support/fixtures.hpp"
+
+namespace netns {
+namespace {
+
+using support::HostTest;
+
+TEST(Counters, AddAndGetByNstatName) {
+  Counters c;
+  c.add(Counter::UdpNoPorts);
+  c.add(Counter::UdpNoPorts, 4);
+  c.add(Counter::TcpExtListenDrops);
+  EXPECT_EQ(c.get("UdpNoPorts"), 5u);
+  EXPECT_EQ(c.value(Counter::UdpNoPorts), 5u);
+  EXPECT_EQ(c.get("TcpExtListenDrops"), 1u);
+  EXPECT_EQ(c.get("UdpInDatagrams"), 0u);  // same MIB, untouched
+  EXPECT_EQ(c.get("IpInReceives"), 0u);    // MIB never touched
+}
+
+TEST(Counters, UnknownNameReadsZero) {
+  Counters c;
+  c.add(Counter::IpInReceives);
+  EXPECT_EQ(c.get("NoSuchCounter"), 0u);
+  EXPECT_EQ(c.get(""), 0u);
+  EXPECT_FALSE(Counters::known("NoSuchCounter"));
+  EXPECT_TRUE(Counters::known("IpInReceives"));
+  EXPECT_TRUE(Counters::known("TcpExtTCPRcvQDrop"));
+}
+
+TEST(Counters, NonzeroListsOnlyTouchedCountersInTableOrder) {
+  Counters c;
+  EXPECT_TRUE(c.nonzero().empty());  // lazy: nothing allocated, nothing listed
+  c.add(Counter::TcpExtTW, 2);
+  c.add(Counter::IpInDelivers);
+  auto nz = c.nonzero();
+  ASSERT_EQ(nz.size(), 2u);
+  EXPECT_EQ(nz[0], (std::pair<std::string_view, std::uint64_t>{"IpInDelivers", 1}));
+  EXPECT_EQ(nz[1], (std::pair<std::string_view, std::uint64_t>{"TcpExtTW", 2}));
+}
+
+// Each counter of every MIB lands in its own slot: adding i+1 to the i-th and
+// reading all back detects an overlap between MIB blocks.
+TEST(Counters, EveryCounterHasItsOwnSlot) {
+  Counters c;
+  constexpr auto kCount = static_cast<std::size_t>(Counter::count_);
+  for (std::size_t i = 0; i < kCount; ++i) c.add(static_cast<Counter>(i), i + 1);
+  for (std::size_t i = 0; i < kCount; ++i) {
+    EXPECT_EQ(c.get(kCounterTable[i].name), i + 1) << kCounterTable[i].name;
+  }
+  EXPECT_EQ(c.nonzero().size(), kCount);
+}
+
+TEST_F(HostTest, CountersArePerNamespace) {
+  NetRef blue = host_.create_net("blue").value();
+  NetRef red = host_.create_net("red").value();
+  blue->counters().add(Counter::IpInReceives, 3);
+  EXPECT_EQ(blue->counters().get("IpInReceives"), 3u);
+  EXPECT_EQ(red->counters().get("IpInReceives"), 0u);
+  EXPECT_EQ(host_.init_net().counters().get("IpInReceives"), 0u);
+}
+
+}  // namespace
+}  // namespace netns

@@ -1,0 +1,416 @@
+// The IPv4 layer seen from the wire: frames injected through channel devices,
+// and exactly what the stack answers.
+#include <gtest/gtest.h>
+
+#include "netns/host.hpp"
+#include "netns/ipv4.hpp"
+#include "support/fixtures.hpp"
+#include "support/ipv4_frames.hpp"
+
+namespace netns {
+namespace {
+
+using support::Parsed;
+using wire::IcmpType;
+
+const MacAddress kPeerMac{0x02, 0, 0, 0, 0, 0x02};
+const Ipv4Address kLocal(192, 0, 2, 1);
+const Ipv4Address kPeer(192, 0, 2, 2);
+const Ipv4Address kFar(198, 51, 100, 2);
+
+Ipv4Prefix prefix(std::string_view text) { return Ipv4Prefix::parse(text).value(); }
+
+// One namespace with a channel device eth0 at 192.0.2.1/24, up, and lo up.
+class ChannelStack : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    net_ = host_.create_net("a").value();
+    eth0_ = make_channel(*net_, "eth0").value();
+    ASSERT_TRUE(set_link_up(*eth0_));
+    ASSERT_TRUE(set_link_up(net_->loopback()));
+    ASSERT_TRUE(ipv4::add_address(*net_, *eth0_, prefix("192.0.2.1/24")));
+  }
+
+  void inject(const support::Bytes& frame, ChannelDevice* dev = nullptr) {
+    (dev ? dev : eth0_)->inject(frame);
+    host_.poll(clock_.now());
+  }
+  std::vector<Parsed> sent(ChannelDevice* dev = nullptr) {
+    std::vector<Parsed> out;
+    while (auto f = (dev ? dev : eth0_)->read()) out.push_back(support::parse_frame(*f));
+    return out;
+  }
+  std::uint64_t counter(std::string_view name) { return net_->counters().get(name); }
+  void learn_peer() { ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth0_, kPeer, kPeerMac)); }
+
+  std::vector<std::string> messages_;
+  VirtualClock clock_;
+  Host host_{support::test_config(&messages_)};
+  NetRef net_;
+  ChannelDevice* eth0_ = nullptr;
+};
+
+TEST_F(ChannelStack, AnswersArpRequestsForItsAddress) {
+  inject(support::arp_frame(wire::ArpOperation::request, kPeerMac, kPeer, {}, kLocal, MacAddress::broadcast()));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].arp);
+  EXPECT_EQ(out[0].eth.dst, kPeerMac);
+  EXPECT_EQ(out[0].arp->operation, wire::ArpOperation::reply);
+  EXPECT_EQ(out[0].arp->sender_ip, kLocal);
+  EXPECT_EQ(out[0].arp->sender_mac, eth0_->mac());
+  EXPECT_EQ(out[0].arp->target_ip, kPeer);
+  auto neigh = ipv4::neighbours(*net_);
+  ASSERT_EQ(neigh.size(), 1u);
+  EXPECT_EQ(neigh[0].mac, kPeerMac);
+  EXPECT_EQ(neigh[0].state, ipv4::NeighbourState::stale);
+}
+
+TEST_F(ChannelStack, IgnoresArpForOtherAddressesAndLearnsNothing) {
+  inject(support::arp_frame(wire::ArpOperation::request, kPeerMac, kPeer, {}, Ipv4Address(192, 0, 2, 9),
+                            MacAddress::broadcast()));
+  EXPECT_TRUE(sent().empty());
+  EXPECT_TRUE(ipv4::neighbours(*net_).empty());
+}
+
+TEST_F(ChannelStack, RepliesToEchoWithTheSamePayload) {
+  learn_peer();
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 77, 3, 56));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].icmp);
+  EXPECT_EQ(out[0].icmp->type, IcmpType::echo_reply);
+  EXPECT_EQ(out[0].echo_id, 77);
+  EXPECT_EQ(out[0].echo_seq, 3);
+  EXPECT_EQ(out[0].ip->src, kLocal);
+  EXPECT_EQ(out[0].ip->dst, kPeer);
+  EXPECT_EQ(out[0].eth.dst, kPeerMac);
+  ASSERT_EQ(out[0].l4_payload.size(), 56u);
+  for (std::size_t i = 0; i < 56; ++i) EXPECT_EQ(out[0].l4_payload[i], std::byte(i + 8));
+  EXPECT_EQ(counter("IcmpInEchos"), 1u);
+  EXPECT_EQ(counter("IcmpOutEchoReps"), 1u);
+  EXPECT_EQ(counter("IpInReceives"), 1u);
+  EXPECT_EQ(counter("IpInDelivers"), 1u);
+}
+
+TEST_F(ChannelStack, EchoIgnoreAllSilencesReplies) {
+  learn_peer();
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.icmp_echo_ignore_all", "1"));
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 1, 1, 8));
+  EXPECT_TRUE(sent().empty());
+  EXPECT_EQ(counter("IcmpInEchos"), 1u);
+}
+
+TEST_F(ChannelStack, ResolvesTheSenderBeforeReplying) {
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 1, 16));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);  // an ARP request; the reply waits for the answer
+  ASSERT_TRUE(out[0].arp);
+  EXPECT_EQ(out[0].arp->operation, wire::ArpOperation::request);
+  EXPECT_EQ(out[0].arp->target_ip, kPeer);
+  EXPECT_EQ(out[0].eth.dst, MacAddress::broadcast());
+  inject(support::arp_frame(wire::ArpOperation::reply, kPeerMac, kPeer, eth0_->mac(), kLocal, eth0_->mac()));
+  out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].icmp);
+  EXPECT_EQ(out[0].icmp->type, IcmpType::echo_reply);
+  EXPECT_EQ(ipv4::neighbours(*net_).at(0).state, ipv4::NeighbourState::reachable);
+}
+
+TEST_F(ChannelStack, ArpRetriesThenGivesUp) {
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 1, 16));
+  for (int i = 0; i < 10; ++i) {
+    clock_.advance(std::chrono::seconds(1));
+    host_.poll(clock_.now());
+  }
+  auto out = sent();
+  ASSERT_EQ(out.size(), 3u);  // mcast_solicit requests, then failure
+  for (auto& p : out) EXPECT_TRUE(p.arp);
+  EXPECT_TRUE(ipv4::neighbours(*net_).empty());
+}
+
+TEST_F(ChannelStack, MalformedFramesAreCountedAndDropped) {
+  learn_peer();
+  auto good = support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 1, 1, 8);
+  auto truncated = good;
+  truncated.resize(14 + 10);  // half an IP header
+  inject(truncated);
+  auto bad_version = good;
+  bad_version[14] = std::byte{0x65};
+  inject(bad_version);
+  auto bad_checksum = good;
+  bad_checksum[14 + 10] ^= std::byte{0xff};
+  inject(bad_checksum);
+  auto short_total = good;
+  short_total.resize(good.size() - 4);  // total_length promises more than arrived
+  inject(short_total);
+  auto bad_icmp = good;
+  bad_icmp.back() ^= std::byte{0x01};
+  inject(bad_icmp);
+  EXPECT_TRUE(sent().empty());
+  EXPECT_EQ(counter("IpInHdrErrors"), 3u);
+  EXPECT_EQ(counter("IpExtInCsumErrors"), 1u);
+  EXPECT_EQ(counter("IpExtInTruncatedPkts"), 1u);
+  EXPECT_EQ(counter("IcmpInCsumErrors"), 1u);
+  EXPECT_EQ(counter("IcmpInEchos"), 0u);
+}
+
+TEST_F(ChannelStack, RandomGarbageNeverCrashes) {
+  learn_peer();
+  std::uint64_t x = 88172645463325252ull;
+  for (int n = 0; n < 2000; ++n) {
+    auto frame = support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 1, 1, 40);
+    for (int k = 0; k < 4; ++k) {  // flip a few bytes after the Ethernet header
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      frame[14 + x % (frame.size() - 14)] = std::byte(x >> 32);
+    }
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    frame.resize(14 + x % (frame.size() - 13));
+    eth0_->inject(frame);
+    if (n % 500 == 499) host_.poll(clock_.now());  // stay inside the backlog
+  }
+  host_.poll(clock_.now());
+  sent();
+  EXPECT_EQ(counter("IpInReceives"), 2000u);
+}
+
+TEST_F(ChannelStack, UnknownProtocolGetsProtocolUnreachable) {
+  learn_peer();
+  support::Bytes payload(8);
+  inject(support::ipv4_frame(eth0_->mac(), kPeerMac,
+                             {.src = kPeer, .dst = kLocal, .protocol = wire::IpProtocol{99}}, payload));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].icmp);
+  EXPECT_EQ(out[0].icmp->type, IcmpType::dest_unreachable);
+  EXPECT_EQ(out[0].icmp->code, static_cast<std::uint8_t>(wire::IcmpUnreachable::protocol));
+  EXPECT_EQ(counter("IpInUnknownProtos"), 1u);
+}
+
+TEST_F(ChannelStack, LoopbackGetsItsAddressWhenUp) {
+  auto addrs = ipv4::addresses(*net_);
+  ASSERT_EQ(addrs.size(), 2u);
+  EXPECT_EQ(addrs[0].dev, &net_->loopback());  // lo came up before eth0 got its address
+  EXPECT_EQ(addrs[0].prefix, prefix("127.0.0.1/8"));
+  auto r = ipv4::route_output(*net_, Ipv4Address(127, 0, 0, 1));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dev, &net_->loopback());
+  r = ipv4::route_output(*net_, kLocal);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dev, &net_->loopback());
+  EXPECT_EQ(r->source, kLocal);
+}
+
+TEST_F(ChannelStack, AddressErrorsChangeNothing) {
+  EXPECT_EQ(ipv4::add_address(*net_, *eth0_, prefix("192.0.2.1/24")).error(), error(Errc::file_exists));
+  EXPECT_EQ(ipv4::del_address(*net_, *eth0_, prefix("192.0.2.7/24")).error(),
+            error(Errc::address_not_available));
+  EXPECT_EQ(ipv4::add_address(*net_, *eth0_, prefix("224.0.0.1/24")).error(), error(Errc::invalid_argument));
+  auto other = host_.create_net().value();
+  EXPECT_EQ(ipv4::add_address(*other, *eth0_, prefix("10.0.0.1/8")).error(), error(Errc::no_such_device));
+  EXPECT_EQ(ipv4::addresses(*net_).size(), 2u);
+  EXPECT_FALSE(Ipv4Prefix::parse("10.0.0.1/33"));
+}
+
+TEST_F(ChannelStack, RoutesAndTheirErrors) {
+  using ipv4::RouteType;
+  EXPECT_EQ(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = Ipv4Address(10, 9, 9, 9)}).error(),
+            error(Errc::network_unreachable));  // gateway not on a connected network
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = kPeer}));
+  EXPECT_EQ(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = kPeer}).error(),
+            error(Errc::file_exists));
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("203.0.113.0/24"), .type = RouteType::blackhole}));
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("203.0.113.128/25"), .type = RouteType::unreachable}));
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("203.0.113.64/26"), .type = RouteType::prohibit}));
+
+  auto r = ipv4::route_output(*net_, kFar);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dev, eth0_);
+  EXPECT_EQ(r->next_hop, kPeer);
+  EXPECT_EQ(r->source, kLocal);
+  EXPECT_EQ(ipv4::route_output(*net_, Ipv4Address(203, 0, 113, 1)).error(), error(Errc::invalid_argument));
+  EXPECT_EQ(ipv4::route_output(*net_, Ipv4Address(203, 0, 113, 200)).error(), error(Errc::host_unreachable));
+  EXPECT_EQ(ipv4::route_output(*net_, Ipv4Address(203, 0, 113, 70)).error(), error(Errc::permission_denied));
+
+  std::string routes = ipv4::dump_routes(*net_);
+  EXPECT_NE(routes.find("default via 192.0.2.2 dev eth0\n"), std::string::npos) << routes;
+  EXPECT_NE(routes.find("192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.1\n"), std::string::npos)
+      << routes;
+  EXPECT_NE(routes.find("blackhole 203.0.113.0/24\n"), std::string::npos) << routes;
+
+  ASSERT_TRUE(ipv4::del_route(*net_, {.prefix = prefix("0.0.0.0/0")}));
+  EXPECT_EQ(ipv4::del_route(*net_, {.prefix = prefix("0.0.0.0/0")}).error(), error(Errc::no_such_process));
+  EXPECT_EQ(ipv4::route_output(*net_, kFar).error(), error(Errc::network_unreachable));
+}
+
+TEST_F(ChannelStack, LinkDownRemovesItsRoutesAndUpRestoresConnected) {
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = kPeer}));
+  ASSERT_TRUE(set_link_up(*eth0_, false));
+  EXPECT_EQ(ipv4::route_output(*net_, kPeer).error(), error(Errc::network_unreachable));
+  ASSERT_TRUE(set_link_up(*eth0_, true));
+  EXPECT_TRUE(ipv4::route_output(*net_, kPeer));                                          // connected is back
+  EXPECT_EQ(ipv4::route_output(*net_, kFar).error(), error(Errc::network_unreachable));  // static is gone
+}
+
+TEST_F(ChannelStack, DumpsAddressesAndNeighbours) {
+  learn_peer();
+  std::string addrs = ipv4::dump_addresses(*net_);
+  EXPECT_NE(addrs.find("inet 192.0.2.1/24 brd 192.0.2.255 scope global eth0"), std::string::npos) << addrs;
+  EXPECT_NE(addrs.find("inet 127.0.0.1/8 brd 127.255.255.255 scope host lo"), std::string::npos) << addrs;
+  EXPECT_EQ(ipv4::dump_neighbours(*net_), "192.0.2.2 dev eth0 lladdr 02:00:00:00:00:02 PERMANENT\n");
+}
+
+TEST_F(ChannelStack, RouteCacheCountsHitsAndAChangeInvalidatesOnlyThisNamespace) {
+  auto other = host_.create_net("b").value();
+  ASSERT_TRUE(set_link_up(other->loopback()));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(ipv4::route_output(*net_, kPeer));
+    ASSERT_TRUE(ipv4::route_output(*other, Ipv4Address(127, 0, 0, 1)));
+  }
+  auto a = ipv4::route_cache_stats(*net_);
+  auto b = ipv4::route_cache_stats(*other);
+  EXPECT_EQ(a.misses, 1u);
+  EXPECT_EQ(a.hits, 2u);
+  EXPECT_EQ(b.hits, 2u);
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("198.51.100.0/24"), .via = kPeer}));
+  ASSERT_TRUE(ipv4::route_output(*net_, kPeer));
+  ASSERT_TRUE(ipv4::route_output(*other, Ipv4Address(127, 0, 0, 1)));
+  EXPECT_EQ(ipv4::route_cache_stats(*net_).misses, 2u);   // invalidated
+  EXPECT_EQ(ipv4::route_cache_stats(*other).hits, 3u);    // untouched
+  EXPECT_EQ(ipv4::route_cache_stats(*other).misses, 1u);
+}
+
+// A router namespace between two channel "wires".
+class Router : public ChannelStack {
+ protected:
+  void SetUp() override {
+    ChannelStack::SetUp();
+    eth1_ = make_channel(*net_, "eth1").value();
+    ASSERT_TRUE(set_link_up(*eth1_));
+    ASSERT_TRUE(ipv4::add_address(*net_, *eth1_, prefix("198.51.100.1/24")));
+    learn_peer();
+    ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth1_, kFar, kFarMac));
+  }
+  support::Bytes packet_to_far(std::uint8_t ttl = 64, std::size_t size = 100, bool df = false) {
+    return support::udp_frame(eth0_->mac(), kPeerMac, kPeer, kFar, 4000, 5000, size, ttl, df);
+  }
+  const MacAddress kFarMac{0x02, 0, 0, 0, 0, 0x03};
+  ChannelDevice* eth1_ = nullptr;
+};
+
+TEST_F(Router, RefusesToForwardWhenForwardingIsOff) {
+  inject(packet_to_far());
+  EXPECT_TRUE(sent(eth1_).empty());
+  auto back = sent();
+  ASSERT_EQ(back.size(), 1u);
+  ASSERT_TRUE(back[0].icmp);
+  EXPECT_EQ(back[0].icmp->type, IcmpType::dest_unreachable);
+  EXPECT_EQ(back[0].icmp->code, static_cast<std::uint8_t>(wire::IcmpUnreachable::host));
+  EXPECT_EQ(back[0].ip->dst, kPeer);
+  EXPECT_EQ(counter("IpInAddrErrors"), 1u);
+  EXPECT_EQ(counter("IpForwDatagrams"), 0u);
+}
+
+TEST_F(Router, ForwardsWithoutCopyingAndDecrementsTtl) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  inject(packet_to_far(64, 100));
+  auto out = sent(eth1_);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].ip) << "bad header checksum after the TTL update";
+  EXPECT_EQ(out[0].ip->ttl, 63);
+  EXPECT_EQ(out[0].eth.dst, kFarMac);
+  EXPECT_EQ(out[0].eth.src, eth1_->mac());
+  ASSERT_TRUE(out[0].udp) << "the UDP checksum still holds";
+  EXPECT_EQ(counter("IpForwDatagrams"), 1u);
+  EXPECT_EQ(host_.stats().packet_copies, 0u);
+}
+
+TEST_F(Router, TtlExpiryAnswersTimeExceeded) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  inject(packet_to_far(1));
+  EXPECT_TRUE(sent(eth1_).empty());
+  auto back = sent();
+  ASSERT_EQ(back.size(), 1u);
+  ASSERT_TRUE(back[0].icmp);
+  EXPECT_EQ(back[0].icmp->type, IcmpType::time_exceeded);
+  EXPECT_EQ(back[0].ip->src, kLocal);
+  EXPECT_EQ(counter("IcmpOutTimeExcds"), 1u);
+  // The quote starts with the offending IP header.
+  auto quoted = wire::Ipv4View::checked_quoted(back[0].quoted);
+  ASSERT_TRUE(quoted);
+  EXPECT_EQ(quoted->dst(), kFar);
+}
+
+TEST_F(Router, NoRouteAnswersNetUnreachable) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  inject(support::udp_frame(eth0_->mac(), kPeerMac, kPeer, Ipv4Address(203, 0, 113, 5), 1, 2, 10));
+  auto back = sent();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].icmp->code, static_cast<std::uint8_t>(wire::IcmpUnreachable::net));
+  EXPECT_EQ(counter("IpExtInNoRoutes"), 1u);
+}
+
+TEST_F(Router, DontFragmentTooBigAnswersFragNeeded) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  ASSERT_TRUE(eth1_->set_mtu(1000));
+  inject(packet_to_far(64, 1200, true));
+  EXPECT_TRUE(sent(eth1_).empty());
+  auto back = sent();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].icmp->code, static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed));
+  EXPECT_EQ(back[0].icmp->rest_of_header & 0xffff, 1000u);
+  EXPECT_EQ(counter("IpFragFails"), 1u);
+}
+
+TEST_F(Router, FragmentsWhenAllowed) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  ASSERT_TRUE(eth1_->set_mtu(576));
+  inject(packet_to_far(64, 1400, false));
+  auto out = sent(eth1_);
+  ASSERT_EQ(out.size(), 3u);
+  for (auto& f : out) {
+    ASSERT_TRUE(f.ip);
+    EXPECT_LE(f.ip->payload_len + 20, 576u);
+  }
+  EXPECT_EQ(counter("IpFragOKs"), 1u);
+  EXPECT_EQ(counter("IpFragCreates"), 3u);
+}
+
+// Identical addresses in a thousand namespaces: each answers only on its own wire.
+TEST(ManyNamespaces, IdenticalAddressesNeverMeet) {
+  Host host(support::test_config());
+  VirtualClock clock;
+  struct Tenant {
+    NetRef net;
+    ChannelDevice* eth0;
+  };
+  std::vector<Tenant> tenants;
+  for (int i = 0; i < 1000; ++i) {
+    Tenant t{host.create_net().value(), nullptr};
+    t.eth0 = make_channel(*t.net, "eth0").value();
+    ASSERT_TRUE(set_link_up(*t.eth0));
+    ASSERT_TRUE(ipv4::add_address(*t.net, *t.eth0, prefix("192.0.2.1/24")));
+    ASSERT_TRUE(ipv4::add_neighbour(*t.net, *t.eth0, kPeer, kPeerMac));
+    tenants.push_back(t);
+  }
+  for (int i = 0; i < 1000; i += 2) {  // every other tenant is pinged, with its index as the id
+    tenants[i].eth0->inject(support::echo_request_frame(tenants[i].eth0->mac(), kPeerMac, kPeer, kLocal,
+                                                        static_cast<std::uint16_t>(i), 1, 8));
+  }
+  host.poll(clock.now());
+  for (int i = 0; i < 1000; ++i) {
+    auto f = tenants[i].eth0->read();
+    if (i % 2 == 1) {
+      EXPECT_FALSE(f) << "tenant " << i << " answered a ping it never got";
+      continue;
+    }
+    ASSERT_TRUE(f) << "tenant " << i;
+    auto p = support::parse_frame(*f);
+    EXPECT_EQ(p.echo_id, i);
+    EXPECT_EQ(p.eth.src, tenants[i].eth0->mac());
+    EXPECT_EQ(tenants[i].net->counters().get("IcmpInEchos"), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace netns

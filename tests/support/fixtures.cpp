@@ -1,0 +1,90 @@
+#include "support/fixtures.hpp"
+
+#include <fmt/format.h>
+
+namespace netns::support {
+
+HostConfig test_config(std::vector<std::string>* messages) {
+  HostConfig config;
+  config.secret = kTestSecret;
+  if (messages != nullptr) {
+    config.log = [messages](std::string_view m) { messages->emplace_back(m); };
+  }
+  return config;
+}
+
+Packet make_frame(Host& host, MacAddress dst, MacAddress src, std::uint16_t ethertype,
+                  std::size_t payload_size) {
+  Packet p = host.packets().allocate(kEthHeader + payload_size);
+  auto bytes = p.mutable_data();
+  for (std::size_t i = 0; i < 6; ++i) {
+    bytes[i] = std::byte{dst.octets[i]};
+    bytes[6 + i] = std::byte{src.octets[i]};
+  }
+  bytes[12] = std::byte(ethertype >> 8);
+  bytes[13] = std::byte(ethertype & 0xff);
+  for (std::size_t i = 0; i < payload_size; ++i) bytes[kEthHeader + i] = std::byte(i & 0xff);
+  return p;
+}
+
+RecordingHandler::RecordingHandler(Host& host, std::uint16_t ethertype)
+    : host_(host), ethertype_(ethertype) {
+  auto added = host_.add_packet_handler(ethertype_, *this);
+  EXPECT_TRUE(added) << "ethertype " << ethertype_ << " already has a handler";
+}
+
+RecordingHandler::~RecordingHandler() { host_.remove_packet_handler(ethertype_); }
+
+void RecordingHandler::process(Net& net, Device& dev, Packet frame) {
+  frames_.push_back({net.id(), std::string(dev.name()), dev.ifindex(), frame.size()});
+  if (on_frame) on_frame(net, dev, std::move(frame));
+}
+
+Result<void> RecordingOps::init(Net& net) {
+  if (++init_calls_ == fail_on_) {
+    log_->push_back(fmt::format("fail:{}:{}", tag_, net.id()));
+    return error(kFailure);
+  }
+  log_->push_back(init_entry(tag_, net.id()));
+  return {};
+}
+
+void RecordingOps::exit(Net& net) { log_->push_back(exit_entry(tag_, net.id())); }
+
+std::string init_entry(std::string_view tag, std::uint32_t net_id) {
+  return fmt::format("init:{}:{}", tag, net_id);
+}
+
+std::string exit_entry(std::string_view tag, std::uint32_t net_id) {
+  return fmt::format("exit:{}:{}", tag, net_id);
+}
+
+std::vector<std::uint32_t> HostTest::live_ids() {
+  std::vector<std::uint32_t> ids;
+  host_.for_each_net([&](Net& net) { ids.push_back(net.id()); });
+  return ids;
+}
+
+void TwoNets::SetUp() {
+  auto blue = host_.create_net("blue");
+  auto red = host_.create_net("red");
+  ASSERT_TRUE(blue && red);
+  blue_ = std::move(*blue);
+  red_ = std::move(*red);
+  auto veth = make_veth(*blue_, "eth0", *red_, "eth0");
+  ASSERT_TRUE(veth);
+  blue_eth0_ = veth->a;
+  red_eth0_ = veth->b;
+  ASSERT_TRUE(set_link_up(*blue_eth0_));
+  ASSERT_TRUE(set_link_up(*red_eth0_));
+}
+
+Packet TwoNets::frame_to_red(std::size_t payload, std::uint16_t ethertype) {
+  return make_frame(host_, red_eth0_->mac(), blue_eth0_->mac(), ethertype, payload);
+}
+
+Packet TwoNets::frame_to_blue(std::size_t payload, std::uint16_t ethertype) {
+  return make_frame(host_, blue_eth0_->mac(), red_eth0_->mac(), ethertype, payload);
+}
+
+}  // namespace netns::support
