@@ -7,6 +7,7 @@
 #include "netns/counters.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
+#include "netns/ipv4.hpp"
 #include "netns/icmp.hpp"
 #include "netns/net.hpp"
 #include "netns/packet.hpp"

@@ -414,3 +414,39 @@ TEST(ManyNamespaces, IdenticalAddressesNeverMeet) {
 
 }  // namespace
 }  // namespace netns
+
+namespace netns {
+namespace {
+
+// DESIGN.md section 5: a flood of destinations in one namespace evicts only
+// its own entries from the shared cache.
+TEST(RouteCacheIsolation, FloodInOneNamespaceLeavesTheOtherIntact) {
+  Host host(support::test_config());
+  auto make = [&](const char* name) {
+    NetRef net = host.create_net(name).value();
+    auto* eth0 = make_channel(*net, "eth0").value();
+    EXPECT_TRUE(set_link_up(*eth0));
+    EXPECT_TRUE(ipv4::add_address(*net, *eth0, prefix("192.0.2.1/24")));
+    EXPECT_TRUE(ipv4::add_route(*net, {.prefix = prefix("0.0.0.0/0"), .via = kPeer}));
+    return net;
+  };
+  NetRef a = make("a"), b = make("b");
+  ASSERT_TRUE(a->sysctl().set("net.ipv4.route.max_size", "4096"));
+  for (std::uint32_t i = 0; i < 200; ++i) ASSERT_TRUE(ipv4::route_output(*b, Ipv4Address(0xc6336400u + i)));
+  auto before = ipv4::route_cache_stats(*b);
+  for (std::uint32_t i = 0; i < 1'000'000; ++i) {
+    ASSERT_TRUE(ipv4::route_output(*a, Ipv4Address(0x0a000000u + i)));
+  }
+  auto flooded = ipv4::route_cache_stats(*a);
+  EXPECT_LE(flooded.entries, 4096u);
+  EXPECT_GE(flooded.evictions, 1'000'000u - 4096u);
+  for (std::uint32_t i = 0; i < 200; ++i) ASSERT_TRUE(ipv4::route_output(*b, Ipv4Address(0xc6336400u + i)));
+  auto after = ipv4::route_cache_stats(*b);
+  EXPECT_EQ(after.entries, 200u);
+  EXPECT_EQ(after.evictions, 0u);
+  EXPECT_EQ(after.hits - before.hits, 200u);  // every one of B's lookups still hits
+  EXPECT_EQ(after.misses, before.misses);
+}
+
+}  // namespace
+}  // namespace netns
