@@ -39,14 +39,14 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet packet) 
     c.add(Counter::IpInHdrErrors);
     return;
   }
-  auto repr = wire::Ipv4Repr::parse(*view);
-  if (!repr) {
+  // The ping of death: a fragment reaching past the largest datagram.
+  if (std::size_t{view->fragment_offset()} + view->total_length() > 0xffff) {
     c.add(Counter::IpInHdrErrors);
     return;
   }
   packet.trim(view->total_length());  // Ethernet padding is not ours
   c.add(Counter::IpExtInOctets, packet.size());
-  Ipv4Address src = repr->src, dst = repr->dst;
+  Ipv4Address src = view->src(), dst = view->dst();
   if (src.is_multicast() || src.is_broadcast() || (src.is_loopback() && dev.kind() != DeviceKind::loopback)) {
     c.add(Counter::IpInAddrErrors);  // a martian source
     return;

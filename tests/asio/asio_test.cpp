@@ -170,15 +170,17 @@ TEST_F(AsioRunner, RescheduledEarlierDeadlineMovesTheTimer) {
   Timer early(host_, [&] { early_at = Clock::now(); });
   Clock::time_point due{};
   ba::post(io_, [&] {
-    due = host_.now() + 30ms;  // the Host's time: that of its last poll
+    due = Clock::now() + 30ms;
     early.schedule(due);
     runner.wake();
   });
   ASSERT_TRUE(run_until([&] { return early_at.has_value(); }));
   EXPECT_GE(*early_at, due);
-  EXPECT_LT(*early_at - due, 5s);
+  EXPECT_LT(*early_at - due, 5s);  // not an hour: the timer moved
   EXPECT_EQ(fired, 0);
-  EXPECT_EQ(runner.stats().timer_waits, 3u);  // 1h, 30ms, 1h again
+  // 1h, 30ms, 1h again; only 1h if a loaded machine delayed the wake's poll
+  // past the 30ms, when that poll ran the early timer itself.
+  EXPECT_TRUE(runner.stats().timer_waits == 3 || runner.stats().timer_waits == 1);
   runner.stop();
 }
 

@@ -432,14 +432,22 @@ TEST_F(ReassemblerTest, HighThreshBoundsMemoryAndDropsTheExcess) {
   EXPECT_EQ(reasm.queues(), accepted);
   EXPECT_EQ(counter("IpReasmFails"), dropped);
 
-  // A datagram larger than the bound can never be held whole: it fails, memory stays bounded.
-  ASSERT_TRUE(net->sysctl().set("net.ipv4.ipfrag_high_thresh", "0"));
-  const auto queues = reasm.queues();
+  // A datagram larger than the bound can never be held whole; memory stays bounded.
   for (Packet& f : split(datagram(pattern(k60KiB), 999), 1500)) {
     EXPECT_FALSE(reasm.add(std::move(f)));
+    EXPECT_LE(reasm.memory(), kThresh);
   }
+  const auto queues = reasm.queues();
+  const auto held = reasm.memory();
+  // 0 disables reassembly: nothing more is taken.
+  ASSERT_TRUE(net->sysctl().set("net.ipv4.ipfrag_high_thresh", "0"));
+  const auto fails = counter("IpReasmFails");
+  for (Packet& f : split(datagram(pattern(4000), 998), 1500)) {
+    EXPECT_FALSE(reasm.add(std::move(f)));
+  }
+  EXPECT_EQ(counter("IpReasmFails"), fails + 3);
   EXPECT_EQ(reasm.queues(), queues);
-  EXPECT_LE(reasm.memory(), kThresh);
+  EXPECT_EQ(reasm.memory(), held);
 
   // Once the held queues expire the memory is free again.
   host.poll(Clock::time_point{} + 31s);
@@ -449,6 +457,22 @@ TEST_F(ReassemblerTest, HighThreshBoundsMemoryAndDropsTheExcess) {
   auto whole = feed(reasm, fragments);
   ASSERT_TRUE(whole);
   expect_datagram(*whole, payload, 1000);
+}
+
+TEST_F(ReassemblerTest, QueueCountIsBounded) {
+  ASSERT_TRUE(net->sysctl().set("net.ipv4.ipfrag_high_thresh", "2147483647"));
+  const auto payload = pattern(8);
+  for (std::size_t i = 0; i <= Reassembler::kMaxQueues; ++i) {
+    const auto src = Ipv4Address(10, 1, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+    EXPECT_FALSE(reasm.add(datagram(payload, Ipv4Repr{.src = src, .dst = kDst, .identification = 7,
+                                                      .more_fragments = true})));
+  }
+  EXPECT_EQ(reasm.queues(), Reassembler::kMaxQueues);
+  EXPECT_EQ(counter("IpReasmFails"), 1u);
+  host.poll(Clock::time_point{} + 31s);
+  EXPECT_EQ(reasm.queues(), 0u);
+  EXPECT_EQ(reasm.memory(), 0u);
+  EXPECT_EQ(timed_out.size(), Reassembler::kMaxQueues);
 }
 
 TEST_F(ReassemblerTest, MalformedFragmentsDropTheDatagram) {
