@@ -80,6 +80,7 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
     if (!view) return;
   }
   InputMeta meta{&dev, view->src(), view->dst(), view->ttl(), view->tos(), broadcast};
+  meta.header_len = view->header_len();
   auto protocol = static_cast<std::uint8_t>(view->protocol());
   std::size_t header_len = view->header_len();
   Transport* transport = transports_[protocol];

@@ -186,7 +186,7 @@ Result<void> EchoSocket::send_echo(Ipv4Address dst, std::uint16_t seq,
   if (impl_->has_error()) return impl_->take_error();
   if (payload.size() > kMaxEchoPayload) return error(Errc::message_size);
   Net& net = *impl_->net;
-  if (ipv4::is_broadcast_destination(net, dst)) return error(Errc::permission_denied);
+  if (ipv4::is_broadcast_destination(net, impl_->ops->stack(), dst)) return error(Errc::permission_denied);
   if (!impl_->is_bound()) {
     if (auto ok = impl_->table->bind(*impl_, {Ipv4Address::any(), 0}); !ok) return ok;
   }

@@ -31,19 +31,16 @@ bool is_hard_error(const IcmpError& error) {
   }
 }
 
-bool is_broadcast_destination(Net& net, Ipv4Address address) {
-  if (address.is_broadcast()) return true;
-  for (const AddressInfo& info : addresses(net)) {
-    // /31 and /32 have no broadcast address (RFC 3021).
-    if (info.prefix.length() < 31 && info.prefix.broadcast() == address) return true;
-  }
-  return false;
+bool is_broadcast_destination(Net& net, Ipv4Stack& stack, Ipv4Address address) {
+  // The local table holds a broadcast route for every subnet broadcast
+  // address (none for /31 and /32, RFC 3021): one lookup, no allocation.
+  return address.is_broadcast() || stack.is_broadcast(net, address);
 }
 
 Result<void> check_bind_address(Net& net, Ipv4Stack& stack, Ipv4Address address) {
   if (address.is_unspecified() || address.is_multicast()) return {};
   if (net.sysctl().value(SysctlId::ip_nonlocal_bind) != 0) return {};
-  if (stack.is_local(net, address) || is_broadcast_destination(net, address)) return {};
+  if (stack.is_local(net, address) || is_broadcast_destination(net, stack, address)) return {};
   return error(Errc::address_not_available);
 }
 

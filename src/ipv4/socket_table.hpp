@@ -49,7 +49,7 @@ struct IcmpError;
 Result<void> check_bind_address(Net& net, Ipv4Stack& stack, Ipv4Address address);
 // 255.255.255.255 or the broadcast address of one of the namespace's
 // subnets: what needs SO_BROADCAST to send to.
-bool is_broadcast_destination(Net& net, Ipv4Address address);
+bool is_broadcast_destination(Net& net, Ipv4Stack& stack, Ipv4Address address);
 
 // Linux's icmp_err_convert "fatal" column: the errors a connected socket
 // without IP_RECVERR reports (port and protocol unreachable, unknown or

@@ -187,6 +187,13 @@ bool Ipv4Stack::is_local(Net& net, Ipv4Address address) {
   return e != nullptr && e->type == RouteType::local;
 }
 
+bool Ipv4Stack::is_broadcast(Net& net, Ipv4Address address) {
+  Ipv4Net* ns = slot_.find(net);
+  if (ns == nullptr) return false;
+  const FibEntry* e = ns->local.lookup(address);
+  return e != nullptr && e->type == RouteType::broadcast && e->prefix.length() == 32;
+}
+
 bool Ipv4Stack::is_broadcast_on(Net& net, const Device& dev, Ipv4Address address) {
   for (const InAddress& a : state(net).addresses) {
     if (a.dev == &dev && a.prefix.length() < 31 && a.prefix.broadcast() == address) return true;

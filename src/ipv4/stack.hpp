@@ -88,6 +88,8 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   Result<void> send(Net& net, Packet payload, const SendParams& params, const RouteResult& route);
   Result<RouteResult> route_output(Net& net, Ipv4Address dst);
   bool is_local(Net& net, Ipv4Address address);
+  // A subnet broadcast address of any of the namespace's addresses.
+  bool is_broadcast(Net& net, Ipv4Address address);
   // A subnet broadcast address of one of dev's addresses.
   bool is_broadcast_on(Net& net, const Device& dev, Ipv4Address address);
   // The address a socket bound to 0.0.0.0 sends from towards `dst`'s route.

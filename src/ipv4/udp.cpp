@@ -231,7 +231,7 @@ Result<void> Socket::connect(Endpoint remote) {
   Net& net = *impl_->net;
   auto route = impl_->ops->stack().route_output(net, remote.address);
   if (!route) return route.error();
-  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, remote.address)) {
+  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, impl_->ops->stack(), remote.address)) {
     return error(Errc::permission_denied);
   }
   if (auto ok = impl_->autobind(); !ok) return ok;
@@ -261,7 +261,7 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
   if (to.port == 0) return error(Errc::invalid_argument);
   Net& net = *impl_->net;
   Ipv4Stack& stack = impl_->ops->stack();
-  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, to.address)) {
+  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, stack, to.address)) {
     return error(Errc::permission_denied);
   }
   if (auto ok = impl_->autobind(); !ok) return ok.error();
