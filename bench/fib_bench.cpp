@@ -103,10 +103,16 @@ class Tables {
     }
     start = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < accepted.size(); ++i) {
-      const int rc = rte_lpm_add(lpm_.get(), accepted[i].address().value, accepted[i].length(),
-                                 static_cast<std::uint32_t>(i));
+      const auto next_hop = static_cast<std::uint32_t>(i);
+      const Ipv4Prefix& p = accepted[i];
+      // rte_lpm takes depths 1..32 only: a default route is its two /1 halves
+      // (the routes here are never shorter than /8 otherwise).
+      const int rc = p.length() == 0
+                         ? rte_lpm_add(lpm_.get(), 0, 1, next_hop) |
+                               rte_lpm_add(lpm_.get(), 0x8000'0000u, 1, next_hop)
+                         : rte_lpm_add(lpm_.get(), p.address().value, p.length(), next_hop);
       if (rc != 0) {
-        std::fprintf(stderr, "rte_lpm_add %s: %d\n", accepted[i].to_string().c_str(), rc);
+        std::fprintf(stderr, "rte_lpm_add %s: %d\n", p.to_string().c_str(), rc);
         std::exit(1);
       }
     }
