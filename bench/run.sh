@@ -2,7 +2,8 @@
 # Builds the benchmarks in Release and runs them all, writing to bench/results/:
 #   <program>.json   Google Benchmark's JSON (every counter, for plotting)
 #   <program>.txt    the console table, with the ratios of that same run
-#   summary.md       the figures of issue 2 in one table (bench/support/summarize.py)
+#   summary.md       the figures of issue 2 in one table (bench/support/summarize.py);
+#                    ipv4_bench.txt and fib_bench.txt carry the ratios of issue 3
 #
 #   bench/run.sh                               # everything, 3 repetitions, medians
 #   BUILD_DIR=/tmp/b bench/run.sh              # another build directory
@@ -19,10 +20,10 @@ results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DNETNS_BUILD_BENCH=ON -DNETNS_BUILD_TESTS=OFF -DNETNS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" --target net_bench memory_bench
+cmake --build "$build" --target net_bench memory_bench ipv4_bench fib_bench
 
 mkdir -p "$results"
-for program in net_bench memory_bench; do
+for program in net_bench memory_bench ipv4_bench fib_bench; do
   echo "== $program"
   "$build/bench/$program" \
     --benchmark_repetitions="$repetitions" \
