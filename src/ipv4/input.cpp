@@ -12,6 +12,16 @@ using wire::IcmpUnreachable;
 
 namespace {
 std::uint8_t code(IcmpUnreachable c) { return static_cast<std::uint8_t>(c); }
+
+// ip_rcv_core's distinction: a sound header whose total_length promises more
+// than arrived is InTruncatedPkts; anything wrong with the header itself is InHdrErrors.
+bool is_truncated(std::span<const std::byte> bytes) {
+  if (bytes.size() < wire::Ipv4View::kMinHeaderLen) return false;
+  std::size_t header_len = (std::to_integer<std::size_t>(bytes[0]) & 0x0f) * 4;
+  std::size_t total = std::to_integer<std::size_t>(bytes[2]) << 8 | std::to_integer<std::size_t>(bytes[3]);
+  return std::to_integer<unsigned>(bytes[0]) >> 4 == 4 && header_len >= wire::Ipv4View::kMinHeaderLen &&
+         header_len <= bytes.size() && total >= header_len && total > bytes.size();
+}
 }  // namespace
 
 void Ipv4Stack::process(Net& net, Device& dev, Packet frame) {
@@ -29,9 +39,7 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet packet) 
   c.add(Counter::IpInReceives);
   auto view = wire::Ipv4View::checked(packet.data());
   if (!view) {
-    bool truncated = packet.size() >= wire::Ipv4View::kMinHeaderLen &&
-                     view.error() == error(Errc::message_size);
-    c.add(truncated ? Counter::IpExtInTruncatedPkts : Counter::IpInHdrErrors);
+    c.add(is_truncated(packet.data()) ? Counter::IpExtInTruncatedPkts : Counter::IpInHdrErrors);
     return;
   }
   if (!view->verify_checksum()) {

@@ -2,6 +2,9 @@
 // and exactly what the stack answers.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <functional>
+
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
 #include "support/fixtures.hpp"
@@ -154,6 +157,68 @@ TEST_F(ChannelStack, MalformedFramesAreCountedAndDropped) {
   EXPECT_EQ(counter("IcmpInCsumErrors"), 1u);
   EXPECT_EQ(counter("IcmpInEchos"), 0u);
 }
+
+// Every way a frame can be malformed, one injected at a time: dropped, counted
+// under its own name, nothing sent back.
+struct Malformation {
+  const char* name;
+  std::function<void(support::Bytes&)> damage;
+  const char* counter;  // nstat name, or "rx_errors" for the device's count
+};
+
+class MalformedFrames : public ChannelStack, public ::testing::WithParamInterface<Malformation> {};
+
+TEST_P(MalformedFrames, AreDroppedAndCounted) {
+  learn_peer();
+  const Malformation& m = GetParam();
+  support::Bytes frame = std::string_view(m.counter) == "rx_errors"
+                             ? support::arp_frame(wire::ArpOperation::request, kPeerMac, kPeer, {}, kLocal,
+                                                  MacAddress::broadcast())
+                             : support::udp_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 1000, 2000, 16);
+  m.damage(frame);
+  inject(frame);
+  EXPECT_TRUE(sent().empty()) << m.name;
+  std::uint64_t count = std::string_view(m.counter) == "rx_errors" ? eth0_->stats().rx_errors : counter(m.counter);
+  EXPECT_EQ(count, 1u) << m.name << " not counted as " << m.counter;
+}
+
+constexpr std::size_t kIp = 14, kUdp = 14 + 20;
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryCase, MalformedFrames,
+    ::testing::Values(
+        Malformation{"ip header cut short", [](auto& f) { f.resize(kIp + 12); }, "IpInHdrErrors"},
+        Malformation{"version 6 in an IPv4 frame", [](auto& f) { f[kIp] = std::byte{0x65}; }, "IpInHdrErrors"},
+        Malformation{"IHL below 5", [](auto& f) { f[kIp] = std::byte{0x44}; }, "IpInHdrErrors"},
+        Malformation{"IHL past the buffer", [](auto& f) { f[kIp] = std::byte{0x4f}; f.resize(kIp + 40); },
+                     "IpInHdrErrors"},
+        Malformation{"total length below the header", [](auto& f) { f[kIp + 2] = std::byte{0}; f[kIp + 3] = std::byte{10}; },
+                     "IpInHdrErrors"},
+        Malformation{"total length past the frame", [](auto& f) { f.resize(f.size() - 6); }, "IpExtInTruncatedPkts"},
+        Malformation{"header checksum", [](auto& f) { f[kIp + 11] ^= std::byte{1}; }, "IpExtInCsumErrors"},
+        Malformation{"ping of death offset", [](auto& f) {
+                       f[kIp + 6] = std::byte{0x1f}, f[kIp + 7] = std::byte{0xff};  // offset 65528
+                       auto ip = wire::Ipv4MutView::checked(std::span(f).subspan(kIp));
+                       ip->fill_checksum();
+                     }, "IpInHdrErrors"},
+        Malformation{"martian broadcast source", [](auto& f) {
+                       auto ip = wire::Ipv4MutView::checked(std::span(f).subspan(kIp));
+                       ip->set_src(Ipv4Address::broadcast());
+                       ip->fill_checksum();
+                     }, "IpInAddrErrors"},
+        Malformation{"udp length below 8", [](auto& f) { f[kUdp + 4] = std::byte{0}; f[kUdp + 5] = std::byte{4}; },
+                     "UdpInErrors"},
+        Malformation{"udp length past the datagram", [](auto& f) { f[kUdp + 4] = std::byte{0x10}; },
+                     "UdpInErrors"},
+        Malformation{"udp checksum", [](auto& f) { f.back() ^= std::byte{1}; }, "UdpInCsumErrors"},
+        Malformation{"arp cut short", [](auto& f) { f.resize(14 + 20); }, "rx_errors"},
+        Malformation{"arp hardware type", [](auto& f) { f[15] = std::byte{6}; }, "rx_errors"},
+        Malformation{"arp operation 9", [](auto& f) { f[14 + 7] = std::byte{9}; }, "rx_errors"}),
+    [](const ::testing::TestParamInfo<Malformation>& info) {
+      std::string name = info.param.name;
+      for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
 
 TEST_F(ChannelStack, RandomGarbageNeverCrashes) {
   learn_peer();
