@@ -9,6 +9,7 @@
 
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
+#include "netns/wire/ethernet.hpp"
 
 namespace netns {
 
@@ -365,24 +366,21 @@ std::size_t Host::process_backlogs(std::size_t budget) {
 
 void Host::deliver_frame(Device& dev, Packet frame) {
   // eth_type_trans: classify by destination, strip the header, dispatch by ethertype.
-  constexpr std::size_t kEthHeader = 14;
-  if (frame.size() < kEthHeader) {
+  auto eth = wire::EthernetView::checked(frame.data());
+  if (!eth) {
     ++dev.stats_.rx_length_errors;
     ++dev.stats_.rx_errors;
     return;
   }
-  auto bytes = frame.data();
-  MacAddress dst;
-  for (std::size_t i = 0; i < 6; ++i) dst.octets[i] = static_cast<std::uint8_t>(bytes[i]);
-  auto ethertype =
-      static_cast<std::uint16_t>(std::to_integer<unsigned>(bytes[12]) << 8 | std::to_integer<unsigned>(bytes[13]));
+  MacAddress dst = eth->dst();
+  auto ethertype = static_cast<std::uint16_t>(eth->ethertype());
   if (dst.is_broadcast()) frame.type = PacketType::broadcast;
   else if (dst.is_multicast()) frame.type = PacketType::multicast;
   else if (dst == dev.mac()) frame.type = PacketType::host;
   else frame.type = PacketType::otherhost;
   frame.device = &dev;
   frame.protocol = ethertype;
-  frame.pull_front(kEthHeader);
+  frame.pull_front(wire::EthernetView::kHeaderLen);
   for (auto& [type, handler] : handlers_) {
     if (type == ethertype) {
       handler->process(dev.net(), dev, std::move(frame));

@@ -14,8 +14,8 @@
 namespace netns::ipv4 {
 
 namespace {
-constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
-constexpr std::uint16_t kEtherTypeArp = 0x0806;
+constexpr auto kEtherTypeIpv4 = wire::EtherType::ipv4;
+constexpr auto kEtherTypeArp = wire::EtherType::arp;
 constexpr auto kDelayFirstProbe = std::chrono::seconds(5);  // delay_first_probe_time
 constexpr int kUnicastProbes = 3;                            // ucast_solicit
 
@@ -35,13 +35,13 @@ struct NeighbourTable::Entry {
   Timer timer;
 };
 
-void transmit_ethernet(Device& dev, MacAddress dst, std::uint16_t ethertype, Packet payload) {
+void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet payload) {
   auto header = payload.push_front(wire::EthernetRepr::kHeaderLen);
   if (header.empty()) {
     ++dev.mutable_stats().tx_dropped;
     return;
   }
-  wire::EthernetRepr{dst, dev.mac(), wire::EtherType{ethertype}}.emit(header);
+  wire::EthernetRepr{dst, dev.mac(), ethertype}.emit(header);
   dev.transmit(std::move(payload));
 }
 

@@ -11,6 +11,7 @@
 #include "netns/ipv4.hpp"
 #include "netns/packet.hpp"
 #include "netns/timer.hpp"
+#include "netns/wire/ethernet.hpp"
 
 namespace netns::ipv4 {
 
@@ -59,6 +60,6 @@ class NeighbourTable {
 };
 
 // Prepends an Ethernet header and transmits: the one place frames get one.
-void transmit_ethernet(Device& dev, MacAddress dst, std::uint16_t ethertype, Packet payload);
+void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet payload);
 
 }  // namespace netns::ipv4

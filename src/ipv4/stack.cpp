@@ -11,8 +11,8 @@
 namespace netns::ipv4 {
 
 namespace {
-constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
-constexpr std::uint16_t kEtherTypeArp = 0x0806;
+constexpr auto kEtherTypeIpv4 = static_cast<std::uint16_t>(wire::EtherType::ipv4);
+constexpr auto kEtherTypeArp = static_cast<std::uint16_t>(wire::EtherType::arp);
 constexpr std::size_t kMaxAddresses = 65536;  // per namespace: `ip addr` tables are bounded too
 constexpr std::uint8_t kScopeHost = 254, kScopeLink = 253, kScopeUniverse = 0;
 constexpr std::uint8_t kProtoKernel = 2, kProtoStatic = 4;
@@ -94,10 +94,10 @@ void Ipv4Stack::on_netdev_event(NetdevEvent event, Device& dev) {
                        [&](const InAddress& a) { return a.dev == &dev; })) {
         ns->addresses.push_back({&dev, Ipv4Prefix(Ipv4Address::loopback(), 8)});
       }
-      sync_device_routes(net, *ns, dev);
+      sync_device_routes(*ns, dev);
       break;
     case NetdevEvent::down:
-      sync_device_routes(net, *ns, dev);
+      sync_device_routes(*ns, dev);
       ns->neighbours.flush_device(dev);
       break;
     case NetdevEvent::unregistering:
@@ -124,7 +124,7 @@ void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
 // The kernel routes of a device follow its addresses while it is up, as
 // fib_add_ifaddr / fib_del_ifaddr do; every route through a device that goes
 // down is removed (fib_sync_down_dev).
-void Ipv4Stack::sync_device_routes(Net& net, Ipv4Net& ns, Device& dev) {
+void Ipv4Stack::sync_device_routes(Ipv4Net& ns, Device& dev) {
   ns.main.remove_device(dev);
   ns.local.remove_device(dev);
   if (!dev.is_up()) return;
@@ -148,7 +148,6 @@ void Ipv4Stack::sync_device_routes(Net& net, Ipv4Net& ns, Device& dev) {
                             .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
     }
   }
-  (void)net;
 }
 
 // ---- addresses ----
@@ -163,7 +162,7 @@ Result<void> Ipv4Stack::add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   }
   if (ns.addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
   ns.addresses.push_back({&dev, prefix});
-  sync_device_routes(net, ns, dev);
+  sync_device_routes(ns, dev);
   invalidate_routes(net);
   return {};
 }
@@ -175,7 +174,7 @@ Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
                          [&](const InAddress& a) { return a.dev == &dev && a.prefix == prefix; });
   if (it == ns.addresses.end()) return error(Errc::address_not_available);
   ns.addresses.erase(it);
-  sync_device_routes(net, ns, dev);
+  sync_device_routes(ns, dev);
   invalidate_routes(net);
   return {};
 }

@@ -128,7 +128,7 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast);
   void forward(Net& net, Ipv4Net& ns, Device& dev, Packet packet);
   void process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta);
-  void sync_device_routes(Net& net, Ipv4Net& ns, Device& dev);
+  void sync_device_routes(Ipv4Net& ns, Device& dev);
   void remove_device(Net& net, Ipv4Net& ns, Device& dev);
   Result<RouteResult> resolve_route(Net& net, Ipv4Net& ns, Ipv4Address dst);
   bool icmp_allowed(Net& net, Ipv4Net& ns);
