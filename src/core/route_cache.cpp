@@ -165,6 +165,11 @@ void RouteCache::invalidate(Net& net) {
   ns->live = 0;
 }
 
+std::uint64_t RouteCache::generation(Net& net) const {
+  const NetState* ns = slot_.find(net);
+  return ns == nullptr ? kNoGeneration : ns->generation;
+}
+
 RouteCacheStats RouteCache::stats(Net& net) const {
   const NetState* ns = slot_.find(net);
   if (ns == nullptr) return {};

@@ -114,6 +114,11 @@ class RouteCache final : public PernetOps {
               const CachedRoute& route);
   // Every entry of `net` becomes a miss. O(1): no entry is touched.
   void invalidate(Net& net);
+  // The namespace's generation, bumped by every invalidate: a route a socket
+  // remembers (Linux's sk_dst_cache) is good while this has not changed.
+  // kNoGeneration where the cache has exited, so nothing is remembered there.
+  static constexpr std::uint64_t kNoGeneration = ~std::uint64_t{0};
+  std::uint64_t generation(Net& net) const;
   // Zero for a namespace where the cache has exited.
   RouteCacheStats stats(Net& net) const;
 

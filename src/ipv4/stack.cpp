@@ -299,6 +299,16 @@ Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst) {
 
 std::unique_ptr<PernetOps> make_ipv4_ops_impl(Host& host) { return std::make_unique<Ipv4Stack>(host); }
 
+Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst, RouteMemo& memo) {
+  std::uint64_t generation = route_cache().generation(net);
+  if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {
+    return memo.route;
+  }
+  auto route = route_output(net, dst);
+  if (route) memo = {dst, generation, *route};
+  return route;
+}
+
 // ---- the public free functions ----
 
 Result<void> add_address(Net& net, Device& dev, Ipv4Prefix prefix) {

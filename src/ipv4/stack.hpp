@@ -87,6 +87,15 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   // big with DF, or over 65535), network_unreachable...
   Result<void> send(Net& net, Packet payload, const SendParams& params, const RouteResult& route);
   Result<RouteResult> route_output(Net& net, Ipv4Address dst);
+  // route_output remembered by one socket for its last destination, checked
+  // against the namespace's route generation (Linux's sk_dst_cache): no
+  // hashing while nothing in the namespace's routing changed.
+  struct RouteMemo {
+    Ipv4Address dst;
+    std::uint64_t generation = ~std::uint64_t{0};
+    RouteResult route{};
+  };
+  Result<RouteResult> route_output(Net& net, Ipv4Address dst, RouteMemo& memo);
   bool is_local(Net& net, Ipv4Address address);
   // A subnet broadcast address of any of the namespace's addresses.
   bool is_broadcast(Net& net, Ipv4Address address);

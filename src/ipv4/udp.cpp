@@ -107,6 +107,7 @@ struct Socket::Impl final : InetSocket {
   UdpOps* ops;
   SocketTable* table;
   ipv4::ReceiveQueue<Received> queue;
+  Ipv4Stack::RouteMemo route_memo;  // the last destination's route
   bool broadcast = false;
   bool bound_address = false;  // bind() chose the address: disconnect keeps it
   bool bound_port = false;     // bind() chose the port (even an ephemeral one): disconnect keeps it
@@ -265,7 +266,7 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
     return error(Errc::permission_denied);
   }
   if (auto ok = impl_->autobind(); !ok) return ok.error();
-  auto route = stack.route_output(net, to.address);
+  auto route = stack.route_output(net, to.address, impl_->route_memo);
   if (!route) return route.error();
   const Endpoint local = impl_->local();
   const Ipv4Address src = local.address.is_unspecified() ? route->source : local.address;

@@ -43,18 +43,10 @@ void Checksum::add(std::span<const std::byte> bytes) {
   }
 }
 
-void Checksum::add_be16(std::uint16_t value) {
-  if (!odd_) {
-    sum_ += value;
-    return;
-  }
+void Checksum::add_odd_be16(std::uint16_t value) {
+  // After an odd byte the word straddles two: feed it as bytes.
   const std::array<std::byte, 2> bytes{std::byte(value >> 8), std::byte(value & 0xff)};
   add(bytes);
-}
-
-void Checksum::add_be32(std::uint32_t value) {
-  add_be16(static_cast<std::uint16_t>(value >> 16));
-  add_be16(static_cast<std::uint16_t>(value));
 }
 
 std::uint16_t Checksum::sum() const { return fold(sum_); }

@@ -7,6 +7,7 @@
 
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/udp.hpp"
 #include "support/fixtures.hpp"
 #include "support/ipv4_frames.hpp"
 
@@ -343,6 +344,33 @@ TEST_F(ChannelStack, RouteCacheCountsHitsAndAChangeInvalidatesOnlyThisNamespace)
   EXPECT_EQ(ipv4::route_cache_stats(*net_).misses, 2u);   // invalidated
   EXPECT_EQ(ipv4::route_cache_stats(*other).hits, 3u);    // untouched
   EXPECT_EQ(ipv4::route_cache_stats(*other).misses, 1u);
+}
+
+TEST_F(ChannelStack, SocketRouteMemoFollowsRouteChanges) {
+  learn_peer();
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = kPeer}));
+  auto sock = udp::open(*net_).value();
+  std::array<std::byte, 4> data{};
+  ASSERT_TRUE(sock.send_to(data, {kFar, 9}));
+  ASSERT_TRUE(sock.send_to(data, {kFar, 9}));  // the remembered route
+  host_.poll(clock_.now());
+  EXPECT_EQ(sent().size(), 2u);
+  // A more specific route appears: the very next datagram must take it.
+  auto* eth1 = make_channel(*net_, "eth1").value();
+  ASSERT_TRUE(set_link_up(*eth1));
+  ASSERT_TRUE(ipv4::add_address(*net_, *eth1, prefix("198.51.100.1/24")));
+  ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth1, kFar, kPeerMac));
+  ASSERT_TRUE(sock.send_to(data, {kFar, 9}));
+  host_.poll(clock_.now());
+  EXPECT_TRUE(sent().empty());
+  auto out = sent(eth1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ip->src, Ipv4Address(198, 51, 100, 1));
+  // And when its device goes away, sending fails over to the default route again.
+  ASSERT_TRUE(destroy_device(*eth1));
+  ASSERT_TRUE(sock.send_to(data, {kFar, 9}));
+  host_.poll(clock_.now());
+  EXPECT_EQ(sent().size(), 1u);
 }
 
 // A router namespace between two channel "wires".

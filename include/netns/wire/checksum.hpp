@@ -33,8 +33,18 @@ class Checksum {
   constexpr Checksum() = default;
 
   void add(std::span<const std::byte> bytes);
-  void add_be16(std::uint16_t value);
-  void add_be32(std::uint32_t value);
+  // Inline: the pseudo-header is four of these per UDP or TCP segment.
+  void add_be16(std::uint16_t value) {
+    if (odd_) {
+      add_odd_be16(value);
+    } else {
+      sum_ += value;
+    }
+  }
+  void add_be32(std::uint32_t value) {
+    add_be16(static_cast<std::uint16_t>(value >> 16));
+    add_be16(static_cast<std::uint16_t>(value));
+  }
 
   // The folded sum; a trailing odd byte counts as if padded with a zero byte.
   std::uint16_t sum() const;
@@ -43,6 +53,8 @@ class Checksum {
   std::uint16_t finish() const { return static_cast<std::uint16_t>(~sum()); }
 
  private:
+  void add_odd_be16(std::uint16_t value);
+
   // 64 bits: no carry is lost before 2^48 words, far beyond any packet.
   std::uint64_t sum_ = 0;
   // An odd number of bytes so far: the next byte is the low half of a word.
