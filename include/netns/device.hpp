@@ -15,6 +15,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,6 +31,7 @@ namespace netns {
 
 class Net;
 class Host;
+class LinkFaultState;
 
 enum class DeviceKind : std::uint8_t { loopback, veth, channel, bridge, macvlan, tap, dpdk };
 std::string_view to_string(DeviceKind kind);
@@ -126,6 +128,8 @@ class Device {
   friend Result<void> set_link_up(Device& dev, bool up);
   friend void unregister_and_free(Device& dev);
   friend Result<void> destroy_device(Device& dev);
+  friend Result<void> set_link_faults(Device& dev, const LinkFaults& faults);
+  friend class LinkFaultState;
 
   void set_name(std::string_view name);
   // Drops whatever waits in the backlog (counted as rx_dropped) and leaves the ready list.
@@ -141,12 +145,24 @@ class Device {
   MacAddress mac_;
   std::uint32_t mtu_;
 
+  // netem on transmit, when set_link_faults gave any (else null: no cost).
+  std::unique_ptr<LinkFaultState> faults_;
+
   // Receive backlog and its place on the Host's list of devices with work.
   BoundedQueue<Packet> backlog_;
   Device* ready_prev_ = nullptr;
   Device* ready_next_ = nullptr;
   bool ready_ = false;
 };
+
+// tc qdisc ... netem for in-process devices: every frame this device
+// transmits meets `faults` (loss, duplication, corruption, delay with jitter,
+// reordering), drawn from a generator seeded with faults.seed, so a failing
+// test replays exactly. All zero removes them. invalid_argument (nothing
+// changed) for a probability outside [0, 1] or a negative delay or jitter.
+// Frames held for their delay are bounded (netem's limit, 1000) and dropped
+// if the device goes down, moves or is destroyed.
+Result<void> set_link_faults(Device& dev, const LinkFaults& faults);
 
 struct VethPair {
   Device* a;

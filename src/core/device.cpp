@@ -5,6 +5,7 @@
 
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
+#include "core/link_faults.hpp"
 #include "netns/host.hpp"
 
 namespace netns {
@@ -62,6 +63,10 @@ void Device::transmit(Packet frame) {
     ++stats_.tx_dropped;
     return;
   }
+  if (faults_) {
+    faults_->transmit(std::move(frame));
+    return;
+  }
   xmit(std::move(frame));
 }
 
@@ -83,6 +88,8 @@ void Device::receive(Packet frame) {
 }
 
 void Device::drop_backlog() {
+  // Frames held by link faults are in flight too: never seen after a move.
+  if (faults_) faults_->drop_held();
   stats_.rx_dropped += backlog_.size();
   backlog_.clear();
   net_->host().remove_ready(*this);
