@@ -65,10 +65,9 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet packet) 
     return;
   }
   const FibEntry* local = ns.local.lookup(dst);
-  if (local != nullptr && local->prefix.length() == 32 && local->type == RouteType::broadcast) {
-    c.add(Counter::IpExtInBcastPkts);
-    deliver_local(net, ns, dev, std::move(packet), true);
-  } else if (dst.is_broadcast()) {
+  const bool broadcast = dst.is_broadcast() || (local != nullptr && local->prefix.length() == 32 &&
+                                                  local->type == RouteType::broadcast);
+  if (broadcast) {
     c.add(Counter::IpExtInBcastPkts);
     deliver_local(net, ns, dev, std::move(packet), true);
   } else if (local != nullptr && local->type == RouteType::local) {
