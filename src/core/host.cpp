@@ -9,6 +9,7 @@
 
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
+#include "core/splitmix.hpp"
 #include "netns/wire/ethernet.hpp"
 
 namespace netns {
@@ -416,10 +417,7 @@ void Host::log(std::string_view message) const {
 
 std::uint64_t Host::next_random() {
   // splitmix64 over the secret: deterministic for a given HostConfig::secret.
-  std::uint64_t z = (random_state_ += 0x9e3779b97f4a7c15ull) ^ secret_;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return splitmix64_mix((random_state_ += kSplitmixIncrement) ^ secret_);
 }
 
 }  // namespace netns

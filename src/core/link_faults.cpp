@@ -2,6 +2,7 @@
 // corruption, then delay with jitter, where a frame picked for reordering
 // skips the delay and overtakes the ones held.
 #include "core/link_faults.hpp"
+#include "core/splitmix.hpp"
 
 #include <algorithm>
 
@@ -18,10 +19,7 @@ LinkFaultState::LinkFaultState(Device& dev, const LinkFaults& faults)
 
 double LinkFaultState::uniform() {
   // splitmix64: a few instructions, and the same seed gives the same faults.
-  std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
+  std::uint64_t z = splitmix64_mix(rng_ += kSplitmixIncrement);
   return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
