@@ -128,6 +128,20 @@ bool drop_all(benchmark::State& state, netns::Host& host, std::vector<netns::Net
   return true;
 }
 
+// Creates n unnamed namespaces into `nets`; false (the benchmark skipped) on failure.
+bool create_nets(benchmark::State& state, netns::Host& host, std::vector<netns::NetRef>& nets,
+                 std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    auto net = host.create_net();
+    if (!net) {
+      state.SkipWithError("create_net failed");
+      return false;
+    }
+    nets.push_back(std::move(*net));
+  }
+  return true;
+}
+
 void BM_BytesPerNet(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
@@ -135,14 +149,7 @@ void BM_BytesPerNet(benchmark::State& state) {
     std::vector<netns::NetRef> nets;
     nets.reserve(n);  // the benchmark's own storage, outside the measurement
     const Snapshot before = Snapshot::take();
-    for (std::size_t i = 0; i < n; ++i) {
-      auto net = host.create_net();
-      if (!net) {
-        state.SkipWithError("create_net failed");
-        return;
-      }
-      nets.push_back(std::move(*net));
-    }
+    if (!create_nets(state, host, nets, n)) return;
     const Snapshot after = Snapshot::take();
     per_net(state, "bytes_per_net", after.live_bytes - before.live_bytes, n);
     per_net(state, "allocs_per_net", after.allocations - before.allocations, n);
@@ -160,14 +167,7 @@ void BM_BytesPerNetWithVeth(benchmark::State& state) {
     std::vector<netns::NetRef> nets;
     nets.reserve(n);
     const Snapshot before = Snapshot::take();
-    for (std::size_t i = 0; i < n; ++i) {
-      auto net = host.create_net();
-      if (!net) {
-        state.SkipWithError("create_net failed");
-        return;
-      }
-      nets.push_back(std::move(*net));
-    }
+    if (!create_nets(state, host, nets, n)) return;
     const Snapshot empty = Snapshot::take();
     for (std::size_t i = 0; i + 1 < n; i += 2) {
       if (!netns::make_veth(*nets[i], "eth0", *nets[i + 1], "eth0")) {

@@ -179,17 +179,18 @@ Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   return {};
 }
 
-bool Ipv4Stack::is_local(Net& net, Ipv4Address address) {
+const FibEntry* Ipv4Stack::local_route(Net& net, Ipv4Address address) {
   Ipv4Net* ns = slot_.find(net);
-  if (ns == nullptr) return false;
-  const FibEntry* e = ns->local.lookup(address);
+  return ns == nullptr ? nullptr : ns->local.lookup(address);
+}
+
+bool Ipv4Stack::is_local(Net& net, Ipv4Address address) {
+  const FibEntry* e = local_route(net, address);
   return e != nullptr && e->type == RouteType::local;
 }
 
 bool Ipv4Stack::is_broadcast(Net& net, Ipv4Address address) {
-  Ipv4Net* ns = slot_.find(net);
-  if (ns == nullptr) return false;
-  const FibEntry* e = ns->local.lookup(address);
+  const FibEntry* e = local_route(net, address);
   return e != nullptr && e->type == RouteType::broadcast && e->prefix.length() == 32;
 }
 

@@ -26,6 +26,7 @@ class RouteCache;
 namespace netns::ipv4 {
 
 class Fib;
+struct FibEntry;
 class Reassembler;
 class NeighbourTable;
 struct Ipv4Net;
@@ -138,6 +139,8 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void forward(Net& net, Ipv4Net& ns, Device& dev, Packet packet);
   void process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta);
   void sync_device_routes(Ipv4Net& ns, Device& dev);
+  // The local table's answer for an address (local or broadcast), or null.
+  const FibEntry* local_route(Net& net, Ipv4Address address);
   void remove_device(Net& net, Ipv4Net& ns, Device& dev);
   Result<RouteResult> resolve_route(Net& net, Ipv4Net& ns, Ipv4Address dst);
   bool icmp_allowed(Net& net, Ipv4Net& ns);
