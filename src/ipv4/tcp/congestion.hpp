@@ -1,0 +1,181 @@
+// Congestion control for one connection, in bytes: how much may be in
+// flight (cwnd) and where slow start ends (ssthresh).
+//
+//   auto cc = make_congestion_control(CongestionAlgorithm::cubic, 1460);
+//   cc->cwnd();                                   // 14600: IW10
+//   cc->on_ack(acked, now, rtt.srtt(), in_flight >= cc->cwnd());
+//   cc->on_loss(in_flight, now);                  // three dup ACKs: fast recovery
+//   cc->on_recovery_end(now);                     // the full ACK (RFC 6582)
+//   cc->on_timeout(in_flight, now);               // RTO: back to one segment
+//
+// The connection owns the loss-recovery machinery (fast retransmit, PRR or
+// NewReno's partial ACKs, SACK scoreboard); these classes only say how the
+// window changes at each event. They are pure and deterministic: time is
+// the `now` passed in, nothing else.
+//
+// Slow start is Linux's tcp_slow_start with appropriate byte counting.
+// There is no HyStart (RFC 9438 4.10 recommends HyStart++; Linux has its own
+// HyStart): slow start ends only at ssthresh or a loss. Not done either:
+// undoing a spurious reduction (RFC 9438 4.9), ECN.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "netns/clock.hpp"
+
+namespace netns::tcp {
+
+// The order of net.ipv4.tcp_congestion_control's names: {"cubic", "reno"}.
+enum class CongestionAlgorithm { cubic, reno };
+
+class CongestionControl {
+ public:
+  // Nothing grows past 1 GiB, so byte arithmetic on uint32 cannot wrap.
+  static constexpr std::uint32_t kMaxWindow = std::uint32_t{1} << 30;
+  // ssthresh before the first loss: "arbitrarily high" (RFC 5681 3.1),
+  // Linux's TCP_INFINITE_SSTHRESH.
+  static constexpr std::uint32_t kInfiniteSsthresh = 0x7fffffff;
+  static constexpr std::uint32_t kInitialWindowSegments = 10;  // RFC 6928, as Linux
+
+  virtual ~CongestionControl() = default;
+  CongestionControl(const CongestionControl&) = delete;
+  CongestionControl& operator=(const CongestionControl&) = delete;
+
+  virtual std::string_view name() const = 0;  // "cubic", "reno"
+
+  std::uint32_t cwnd() const { return cwnd_; }  // bytes
+  std::uint32_t ssthresh() const { return ssthresh_; }
+  std::uint32_t mss() const { return mss_; }
+  bool in_slow_start() const { return cwnd_ < ssthresh_; }
+
+  // The sender's MSS changed (after the handshake): cwnd keeps its count of
+  // segments, and so does a finite ssthresh. The MSS option is 16 bits: 0
+  // counts as 1 and anything above 65535 as 65535 (here and in the constructor).
+  void set_mss(std::uint32_t mss);
+
+  // New data acknowledged outside loss recovery: `acked` bytes newly
+  // acknowledged, `srtt` the smoothed RTT (zero if unknown), `cwnd_limited`
+  // false when the sender had less than cwnd in flight (an
+  // application-limited sender does not grow cwnd, RFC 7661 / Linux
+  // tcp_is_cwnd_limited).
+  virtual void on_ack(std::uint32_t acked, Clock::time_point now, Clock::duration srtt,
+                      bool cwnd_limited) = 0;
+  // Loss detected by duplicate ACKs or SACK, entering fast recovery.
+  // `flight`: bytes in flight. Sets ssthresh and cwnd = ssthresh.
+  virtual void on_loss(std::uint32_t flight, Clock::time_point now) = 0;
+  // Retransmission timeout: ssthresh as on_loss, then cwnd = one mss (RFC
+  // 5681's loss window). A timeout with no new data acknowledged since the
+  // previous one (the same segment timing out again) keeps ssthresh: RFC
+  // 5681 3.1, and Linux's tcp_enter_loss in the Loss state.
+  virtual void on_timeout(std::uint32_t flight, Clock::time_point now) = 0;
+  // Fast recovery ended (the full ACK of RFC 6582): cwnd = ssthresh.
+  virtual void on_recovery_end(Clock::time_point now);
+
+ protected:
+  // cwnd = IW10, ssthresh = kInfiniteSsthresh.
+  explicit CongestionControl(std::uint32_t mss);
+
+  // tcp_slow_start: cwnd += acked, up to ssthresh. Returns the acked bytes
+  // left over once cwnd reaches ssthresh, for congestion avoidance.
+  std::uint32_t slow_start(std::uint32_t acked);
+  // Store a window, clamped to [one mss, kMaxWindow].
+  void set_cwnd(std::uint64_t bytes);
+  // Store a finite ssthresh, at most kMaxWindow.
+  void set_ssthresh(std::uint64_t bytes);
+
+  std::uint32_t mss_;
+  std::uint32_t cwnd_;
+  std::uint32_t ssthresh_;
+  // on_timeout has run and no new data has been acknowledged since.
+  bool timed_out_ = false;
+
+ private:
+  // Lets an algorithm rescale state it keeps in bytes; cwnd_ and ssthresh_
+  // are already rescaled.
+  virtual void mss_changed(std::uint32_t /*old_mss*/) {}
+};
+
+// NewReno's window (RFC 5681, RFC 6582 for the recovery the connection runs).
+class RenoCongestion final : public CongestionControl {
+ public:
+  explicit RenoCongestion(std::uint32_t mss) : CongestionControl(mss) {}
+
+  std::string_view name() const override { return "reno"; }
+  // Congestion avoidance grows cwnd by one mss per cwnd bytes acknowledged
+  // (RFC 5681 3.1's byte counting; RFC 3465).
+  void on_ack(std::uint32_t acked, Clock::time_point now, Clock::duration srtt,
+              bool cwnd_limited) override;
+  // ssthresh = max(flight / 2, 2 * mss), RFC 5681 (4).
+  void on_loss(std::uint32_t flight, Clock::time_point now) override;
+  void on_timeout(std::uint32_t flight, Clock::time_point now) override;
+
+  // Bytes acknowledged in congestion avoidance towards the next mss of cwnd.
+  std::uint64_t bytes_acked() const { return bytes_acked_; }
+
+ private:
+  void reduce(std::uint32_t flight);
+  void mss_changed(std::uint32_t old_mss) override;
+
+  std::uint64_t bytes_acked_ = 0;
+};
+
+// CUBIC (RFC 9438): after a loss, cwnd follows W_cubic(t) = C*(t-K)^3 + W_max,
+// concave up to the window of the last loss and convex beyond it, but never
+// below what Reno would have reached (the Reno-friendly W_est). The curve is
+// kept in segments (doubles), cwnd in bytes.
+class CubicCongestion final : public CongestionControl {
+ public:
+  static constexpr double kC = 0.4;      // RFC 9438 4.1, segments / s^3
+  static constexpr double kBeta = 0.7;   // beta_cubic
+  // alpha_cubic = 3 (1 - beta) / (1 + beta), RFC 9438 4.3.
+  static constexpr double kAlpha = 3 * (1 - kBeta) / (1 + kBeta);
+
+  explicit CubicCongestion(std::uint32_t mss) : CongestionControl(mss) {}
+
+  std::string_view name() const override { return "cubic"; }
+  void on_ack(std::uint32_t acked, Clock::time_point now, Clock::duration srtt,
+              bool cwnd_limited) override;
+  // ssthresh = cwnd * beta_cubic, at least 2 mss (RFC 9438 4.6). RFC 9438
+  // allows cwnd in place of `flight` when an application-limited sender
+  // does not grow cwnd, which on_ack's cwnd_limited ensures; Linux does the
+  // same. W_max with fast convergence (4.7).
+  void on_loss(std::uint32_t flight, Clock::time_point now) override;
+  // As on_loss, then one mss; the next congestion avoidance starts a curve
+  // with K = 0 from its own starting window (RFC 9438 4.8).
+  void on_timeout(std::uint32_t flight, Clock::time_point now) override;
+
+  // The curve's parameters, for tests and diagnostics.
+  double w_max() const { return w_max_; }  // segments
+  double k() const { return k_; }          // seconds
+  double w_est() const { return w_est_; }  // segments
+  bool epoch_started() const { return epoch_started_; }
+
+ private:
+  void reduce();
+  void start_epoch(Clock::time_point now, double cwnd);
+  void congestion_avoidance(std::uint32_t acked, Clock::time_point now, Clock::duration srtt);
+  double w_cubic(double t) const;
+
+  double w_max_ = 0;       // segments at the last reduction, after fast convergence
+  double cwnd_prior_ = 0;  // segments just before the last reduction
+  double k_ = 0;           // seconds from the epoch to the plateau at W_max
+  double w_est_ = 0;       // the Reno-friendly window, segments
+  bool epoch_started_ = false;
+  // The next epoch takes W_max from its own starting window, K = 0: after
+  // a timeout (RFC 9438 4.8) or before any loss has set W_max.
+  bool restart_curve_ = true;
+  Clock::time_point epoch_start_{};
+  Clock::time_point last_ack_{};
+  // cwnd in segments with the fraction cwnd_ (bytes) cannot hold, valid
+  // while cwnd_ still equals cwnd_written_ (recovery and set_mss change it).
+  double cwnd_exact_ = 0;
+  std::uint32_t cwnd_written_ = 0;
+};
+
+// The algorithm net.ipv4.tcp_congestion_control names, for a sender of `mss`.
+std::unique_ptr<CongestionControl> make_congestion_control(CongestionAlgorithm algorithm,
+                                                           std::uint32_t mss);
+
+}  // namespace netns::tcp
