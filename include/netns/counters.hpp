@@ -74,6 +74,7 @@ namespace netns {
   X(Tcp, PassiveOpens) \
   X(Tcp, AttemptFails) \
   X(Tcp, EstabResets) \
+  X(Tcp, CurrEstab) \
   X(Tcp, InSegs) \
   X(Tcp, OutSegs) \
   X(Tcp, RetransSegs) \
@@ -253,6 +254,13 @@ class Counters {
     auto m = static_cast<std::size_t>(kCounterTable[i].mib);
     if (!blocks_[m]) [[unlikely]] allocate(m);
     blocks_[m][i - kMibLayout.first[m]] += n;
+  }
+  // For the one gauge among them (TcpCurrEstab, connections now in
+  // ESTABLISHED or CLOSE_WAIT), which goes down as well as up.
+  void sub(Counter c, std::uint64_t n = 1) {
+    auto i = static_cast<std::size_t>(c);
+    auto m = static_cast<std::size_t>(kCounterTable[i].mib);
+    if (blocks_[m]) blocks_[m][i - kMibLayout.first[m]] -= n;
   }
   std::uint64_t value(Counter c) const {
     auto i = static_cast<std::size_t>(c);

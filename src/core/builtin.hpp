@@ -24,6 +24,7 @@ std::unique_ptr<PernetOps> make_loopback_ops(Host& host);
 std::unique_ptr<PernetOps> make_ipv4_ops(Host& host);
 std::unique_ptr<PernetOps> make_udp_ops(Host& host);   // ipv4/udp.cpp
 std::unique_ptr<PernetOps> make_ping_ops(Host& host);  // ipv4/ping.cpp
+std::unique_ptr<PernetOps> make_tcp_ops(Host& host);   // ipv4/tcp/tcp.cpp
 std::unique_ptr<PernetOps> make_default_device_ops(Host& host);
 
 }  // namespace netns

@@ -114,13 +114,22 @@ Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
   } else if (conflicts(local.port, local.address)) {
     return error(Errc::address_in_use);
   }
+  insert(sock, local);
+  return {};
+}
+
+void SocketTable::bind_shared(InetSocket& sock, Endpoint local) {
+  if (sock.table_ != nullptr) unbind(sock);
+  insert(sock, local);
+}
+
+void SocketTable::insert(InetSocket& sock, Endpoint local) {
   sock.local_ = local;
   sock.remote_ = {};
   sock.table_ = this;
   sock.serial_ = next_serial_++;
   by_port_[local.port].push_back(&sock);
   ++size_;
-  return {};
 }
 
 void SocketTable::unbind(InetSocket& sock) {

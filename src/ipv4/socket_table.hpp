@@ -113,6 +113,9 @@ class SocketTable {
   // conflict or when the range is exhausted; invalid_argument when `sock`
   // is already bound. Checking that the address is local is the caller's job.
   Result<void> bind(InetSocket& sock, Endpoint local);
+  // Joins `local`'s port without the conflict check: a TCP connection
+  // accepted by a listener shares its port (Linux's __inet_inherit_port).
+  void bind_shared(InetSocket& sock, Endpoint local);
   // Leaves the table (close, or a disconnect that drops an automatic bind).
   void unbind(InetSocket& sock);
   // connect(): the source address a route chose replaces 0.0.0.0 (Linux's
@@ -140,6 +143,7 @@ class SocketTable {
   wire::IpProtocol protocol() const { return protocol_; }
 
  private:
+  void insert(InetSocket& sock, Endpoint local);
   bool conflicts(std::uint16_t port, Ipv4Address address) const;
   Result<std::uint16_t> pick_ephemeral(Ipv4Address address);
   static int score(const InetSocket& sock, Endpoint local, Endpoint remote);

@@ -80,6 +80,10 @@ void TcpOptionIterator::parse_next() {
 
 Result<TcpRepr> TcpRepr::parse(const TcpView& tcp, Ipv4Address src, Ipv4Address dst) {
   if (!tcp.verify_checksum(src, dst)) return error(Errc::bad_message);
+  return parse_verified(tcp);
+}
+
+Result<TcpRepr> TcpRepr::parse_verified(const TcpView& tcp) {
   TcpRepr repr{.src_port = tcp.src_port(),
                .dst_port = tcp.dst_port(),
                .seq_number = tcp.seq_number(),

@@ -270,6 +270,9 @@ struct TcpRepr {
   std::size_t payload_len = 0;
 
   static Result<TcpRepr> parse(const TcpView& tcp, Ipv4Address src, Ipv4Address dst);
+  // The same for a caller that has verified the checksum itself (and
+  // counted a bad one apart from malformed options, as TCP input does).
+  static Result<TcpRepr> parse_verified(const TcpView& tcp);
 
   // Options are laid out as Linux's tcp_options_write() does, NOP-padded to
   // 32-bit words. SACK blocks that do not fit the 40 option bytes left by

@@ -1,0 +1,179 @@
+// tcp.hpp's public objects: Stream and Listener are handles on a Connection
+// and a ListenSocket; listen() and connect() open them; dump_sockets is ss.
+#include <fmt/format.h>
+
+#include <boost/asio/error.hpp>
+
+#include "ipv4/tcp/connection.hpp"
+
+namespace netns::tcp {
+
+namespace {
+
+boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
+
+TcpNet* tcp_net(Net& net) {
+  TcpOps* ops = TcpOps::of(net.host());
+  return ops != nullptr ? ops->state(net) : nullptr;
+}
+
+}  // namespace
+
+std::string_view to_string(State state) {
+  switch (state) {
+    case State::closed: return "CLOSE";
+    case State::listen: return "LISTEN";
+    case State::syn_sent: return "SYN-SENT";
+    case State::syn_received: return "SYN-RECV";
+    case State::established: return "ESTAB";
+    case State::fin_wait_1: return "FIN-WAIT-1";
+    case State::fin_wait_2: return "FIN-WAIT-2";
+    case State::close_wait: return "CLOSE-WAIT";
+    case State::closing: return "CLOSING";
+    case State::last_ack: return "LAST-ACK";
+    case State::time_wait: return "TIME-WAIT";
+  }
+  return "UNKNOWN";
+}
+
+// ---- Stream ----
+
+Stream::Stream() = default;
+Stream::Stream(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
+Stream::Stream(Stream&& other) noexcept = default;
+Stream& Stream::operator=(Stream&& other) noexcept {
+  if (this != &other) {
+    close();
+    conn_ = std::move(other.conn_);
+  }
+  return *this;
+}
+Stream::~Stream() { close(); }
+
+Result<std::size_t> Stream::read(std::span<std::byte> buffer) {
+  if (!conn_) return bad_descriptor();
+  return conn_->read(buffer);
+}
+
+Result<std::size_t> Stream::write(std::span<const std::byte> data) {
+  if (!conn_) return bad_descriptor();
+  return conn_->write(data);
+}
+
+Result<void> Stream::shutdown() {
+  if (!conn_) return bad_descriptor();
+  return conn_->shutdown();
+}
+
+void Stream::close() {
+  if (auto conn = std::move(conn_)) conn->close();
+}
+
+void Stream::abort() {
+  if (auto conn = std::move(conn_)) conn->abort();
+}
+
+State Stream::state() const { return conn_ ? conn_->state() : State::closed; }
+Endpoint Stream::local_endpoint() const { return conn_ ? conn_->local() : Endpoint{}; }
+Endpoint Stream::remote_endpoint() const { return conn_ ? conn_->remote() : Endpoint{}; }
+void Stream::set_nodelay(bool enabled) {
+  if (conn_) conn_->set_nodelay(enabled);
+}
+void Stream::set_keepalive(bool enabled) {
+  if (conn_) conn_->set_keepalive(enabled);
+}
+Net& Stream::net() const { return conn_->net(); }
+Info Stream::info() const { return conn_ ? conn_->info() : Info{}; }
+std::size_t Stream::readable_bytes() const { return conn_ ? conn_->readable_bytes() : 0; }
+std::size_t Stream::writable_bytes() const { return conn_ ? conn_->writable_bytes() : 0; }
+void Stream::on_readable(std::function<void()> callback) {
+  if (conn_) conn_->set_readable_callback(std::move(callback));
+}
+void Stream::on_writable(std::function<void()> callback) {
+  if (conn_) conn_->set_writable_callback(std::move(callback));
+}
+
+// ---- Listener ----
+
+Listener::Listener() = default;
+Listener::Listener(std::unique_ptr<ListenSocket> sock) : sock_(std::move(sock)) {}
+Listener::Listener(Listener&& other) noexcept = default;
+Listener& Listener::operator=(Listener&& other) noexcept = default;
+Listener::~Listener() = default;
+
+Result<Stream> Listener::accept() {
+  if (!sock_) return bad_descriptor();
+  auto child = sock_->accept();
+  if (!child) return child.error();
+  (*child)->set_user_ref(sock_->net().ref());
+  return Stream(std::move(*child));
+}
+
+Endpoint Listener::local_endpoint() const { return sock_ ? sock_->local() : Endpoint{}; }
+Net& Listener::net() const { return sock_->net(); }
+void Listener::close() { sock_.reset(); }
+std::size_t Listener::pending() const { return sock_ ? sock_->pending() : 0; }
+void Listener::on_acceptable(std::function<void()> callback) {
+  if (sock_) sock_->set_acceptable_callback(std::move(callback));
+}
+
+// ---- opening ----
+
+Result<Listener> listen(Net& net, Endpoint local, int backlog) {
+  if (backlog < 0) return error(Errc::invalid_argument);
+  NetRef ref = net.ref();
+  if (!ref) return error(Errc::invalid_argument);
+  TcpNet* tn = tcp_net(net);
+  if (tn == nullptr) return error(Errc::address_family_not_supported);
+  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address); !ok) return ok.error();
+  const auto somaxconn = static_cast<std::size_t>(net.sysctl().value(SysctlId::core_somaxconn));
+  const std::size_t limit = std::max<std::size_t>(1, std::min(static_cast<std::size_t>(backlog), somaxconn));
+  auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit);
+  if (auto ok = sock->bind(local); !ok) return ok.error();
+  return Listener(std::move(sock));
+}
+
+Result<Stream> connect(Net& net, Endpoint remote) {
+  return connect(net, {Ipv4Address::any(), 0}, remote);
+}
+
+Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
+  if (remote.port == 0 || remote.address.is_unspecified() || remote.address.is_broadcast() ||
+      remote.address.is_multicast()) {
+    return error(Errc::invalid_argument);
+  }
+  NetRef ref = net.ref();
+  if (!ref) return error(Errc::invalid_argument);
+  TcpNet* tn = tcp_net(net);
+  if (tn == nullptr) return error(Errc::address_family_not_supported);
+  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address); !ok) return ok.error();
+  if (ipv4::is_broadcast_destination(net, tn->ops.stack(), remote.address)) {
+    return error(Errc::invalid_argument);
+  }
+  auto conn = std::make_shared<Connection>(*tn);
+  conn->set_user_ref(std::move(ref));
+  if (auto ok = conn->open_active(local, remote); !ok) return ok.error();
+  return Stream(std::move(conn));
+}
+
+// ---- ss ----
+
+std::string dump_sockets(Net& net) {
+  std::string out = fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", "State", "Recv-Q", "Send-Q",
+                                "Local Address:Port", "Peer Address:Port");
+  TcpNet* tn = tcp_net(net);
+  if (tn == nullptr) return out;
+  tn->ports.for_each([&](const ipv4::InetSocket& sock) {
+    if (const auto* l = dynamic_cast<const ListenSocket*>(&sock)) {
+      out += fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", "LISTEN", l->pending(), 0,
+                         l->local().to_string(), fmt::format("{}:*", Ipv4Address::any()));
+      return;
+    }
+    const auto& c = static_cast<const Connection&>(sock);
+    out += fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", to_string(c.state()), c.readable_bytes(),
+                       c.send_queue_bytes(), c.local().to_string(), c.remote().to_string());
+  });
+  return out;
+}
+
+}  // namespace netns::tcp

@@ -1,0 +1,408 @@
+// A connection's life cycle and the user's calls on it.
+#include "ipv4/tcp/connection.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <boost/asio/error.hpp>
+
+namespace netns::tcp {
+
+namespace {
+
+boost::system::error_code would_block() { return make_error_code(boost::asio::error::would_block); }
+
+std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
+  return static_cast<std::size_t>(net.sysctl().value(id, index));
+}
+
+}  // namespace
+
+Connection::Connection(TcpNet& tn)
+    : tn_(tn),
+      send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 2)),
+      rcvbuf_(static_cast<std::uint32_t>(sysctl_triple(tn.net, SysctlId::tcp_rmem, 1))),
+      ofo_(sysctl_triple(tn.net, SysctlId::tcp_rmem, 2), 4096),
+      cc_(make_congestion_control(
+          static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
+          536)),
+      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_retransmit_timer(); }),
+      delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
+      keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
+      wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }) {}
+
+Connection::~Connection() = default;
+
+// ---- opening ----
+
+std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) const {
+  std::uint32_t mtu = 1500;
+  if (route_memo_.route.dev != nullptr) mtu = route_memo_.route.dev->mtu();
+  const auto floor = static_cast<std::uint32_t>(tn_.net.sysctl().value(SysctlId::tcp_min_snd_mss));
+  // tcp_min_snd_mss: a peer announcing a tiny MSS cannot make us send
+  // floods of tiny segments (CVE-2019-11479).
+  std::uint32_t mss = std::min(std::max(peer_mss, floor), mtu - 40);
+  if (ts_ok_) mss -= 12;  // the timestamps option rides in every segment
+  return std::max<std::uint32_t>(mss, 8);
+}
+
+Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
+  Net& net = tn_.net;
+  auto route = tn_.ops.stack().route_output(net, remote.address, route_memo_);
+  if (!route) return route.error();
+  if (local.address.is_unspecified()) local.address = route->source;
+  if (auto ok = tn_.ports.bind(*this, local); !ok) return ok;
+  tn_.ports.set_remote(*this, remote);
+  const FourTuple t = tuple();
+  if (tn_.connections.contains(t)) {
+    tn_.ports.unbind(*this);
+    return error(Errc::address_in_use);
+  }
+  tn_.connections.emplace(t, shared_from_this());
+
+  iss_ = tn_.ops.initial_sequence(t);
+  snd_una_ = snd_nxt_ = snd_max_ = iss_;
+  ts_offset_ = tn_.ops.timestamp_offset(t);
+  // Offer every option the sysctls allow; the SYN-ACK decides.
+  ws_ok_ = net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
+  sack_ok_ = net.sysctl().value(SysctlId::tcp_sack) != 0;
+  ts_ok_ = net.sysctl().value(SysctlId::tcp_timestamps) != 0;
+  rcv_wscale_ = ws_ok_ ? 7 : 0;
+  set_state(State::syn_sent);
+  counters().add(Counter::TcpActiveOpens);
+  send_syn();
+  return {};
+}
+
+void Connection::init_options_from_syn(const Segment& syn) {
+  Net& net = tn_.net;
+  irs_ = syn.seq();
+  rcv_nxt_ = irs_ + 1;
+  peer_mss_ = syn.tcp.mss.value_or(536);
+  ws_ok_ = ws_ok_ && syn.tcp.window_scale.has_value();
+  snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(*syn.tcp.window_scale, 14) : 0;
+  if (!ws_ok_) rcv_wscale_ = 0;
+  sack_ok_ = sack_ok_ && syn.tcp.sack_permitted;
+  ts_ok_ = ts_ok_ && syn.tcp.timestamps.has_value();
+  if (ts_ok_) ts_recent_ = syn.tcp.timestamps->value;
+  // The window in a SYN is never scaled (RFC 7323 2.2).
+  snd_wnd_ = syn.tcp.window;
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = syn.seq();
+  (void)net;
+}
+
+void Connection::open_passive(ListenSocket& listener, const Segment& syn, const FourTuple& tuple) {
+  Net& net = tn_.net;
+  parent_ = &listener;
+  (void)tn_.ops.stack().route_output(net, tuple.remote.address, route_memo_);
+  tn_.ports.bind_shared(*this, tuple.local);
+  tn_.ports.set_remote(*this, tuple.remote);
+  tn_.connections.emplace(tuple, shared_from_this());
+
+  ws_ok_ = net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
+  sack_ok_ = net.sysctl().value(SysctlId::tcp_sack) != 0;
+  ts_ok_ = net.sysctl().value(SysctlId::tcp_timestamps) != 0;
+  rcv_wscale_ = ws_ok_ ? 7 : 0;
+  init_options_from_syn(syn);
+  mss_ = effective_mss_for_route(peer_mss_);
+  cc_->set_mss(mss_);
+  iss_ = tn_.ops.initial_sequence(tuple);
+  snd_una_ = snd_nxt_ = snd_max_ = iss_;
+  ts_offset_ = tn_.ops.timestamp_offset(tuple);
+  set_state(State::syn_received);
+  send_syn();
+}
+
+void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, const FourTuple& tuple,
+                                  std::uint16_t mss) {
+  Net& net = tn_.net;
+  parent_ = &listener;
+  (void)tn_.ops.stack().route_output(net, tuple.remote.address, route_memo_);
+  tn_.ports.bind_shared(*this, tuple.local);
+  tn_.ports.set_remote(*this, tuple.remote);
+  tn_.connections.emplace(tuple, shared_from_this());
+
+  // A cookie keeps only the MSS; timestamps carry window scale and SACK in
+  // their low bits (as Linux's cookie_timestamp_decode).
+  irs_ = ack.seq() - 1;
+  rcv_nxt_ = ack.seq();
+  iss_ = ack.tcp.ack_number - 1;
+  snd_una_ = snd_nxt_ = snd_max_ = ack.tcp.ack_number;
+  peer_mss_ = mss;
+  if (ack.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {
+    const std::uint32_t options = ack.tcp.timestamps->echo & 0x1f;
+    ts_ok_ = true;
+    ts_recent_ = ack.tcp.timestamps->value;
+    ts_offset_ = tn_.ops.timestamp_offset(tuple);
+    sack_ok_ = (options & 0x10) != 0;
+    const std::uint32_t wscale = options & 0x0f;
+    ws_ok_ = wscale != 0x0f;
+    snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, 14)) : 0;
+    rcv_wscale_ = ws_ok_ ? 7 : 0;
+  }
+  mss_ = effective_mss_for_route(peer_mss_);
+  cc_->set_mss(mss_);
+  snd_wnd_ = static_cast<std::uint32_t>(ack.tcp.window) << snd_wscale_;
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = ack.seq();
+  snd_wl2_ = ack.tcp.ack_number;
+  rcv_adv_ = rcv_nxt_;
+  set_state(State::syn_received);
+  enter_established();
+}
+
+void Connection::set_state(State next) {
+  if (state_ == State::established || state_ == State::close_wait) {
+    if (next != State::established && next != State::close_wait) {
+      tn_.net.counters().sub(Counter::TcpCurrEstab);
+    }
+  } else if (next == State::established || next == State::close_wait) {
+    tn_.net.counters().add(Counter::TcpCurrEstab);
+  }
+  if (next == State::time_wait && state_ != State::time_wait) ++tn_.time_wait;
+  if (state_ == State::time_wait && next != State::time_wait) --tn_.time_wait;
+  state_ = next;
+}
+
+void Connection::enter_established() {
+  const bool passive = state_ == State::syn_received;
+  set_state(State::established);
+  rtt_.reset_backoff();
+  retries_ = 0;
+  rtx_timer_.cancel();
+  arm_keepalive();
+  if (passive && parent_ != nullptr) {
+    parent_->child_established(*this);
+  }
+  notify_writable();
+}
+
+void Connection::enter_time_wait() {
+  auto& sysctl = tn_.net.sysctl();
+  if (tn_.time_wait >= static_cast<std::size_t>(sysctl.value(SysctlId::tcp_max_tw_buckets))) {
+    counters().add(Counter::TcpExtTCPTimeWaitOverflow);
+    finish({});
+    return;
+  }
+  set_state(State::time_wait);
+  counters().add(Counter::TcpExtTW);
+  rtx_timer_.cancel();
+  delack_timer_.cancel();
+  keepalive_timer_.cancel();
+  // 2MSL: Linux's TCP_TIMEWAIT_LEN, 60 s.
+  wait_timer_.schedule(now() + std::chrono::seconds(60));
+}
+
+void Connection::finish(boost::system::error_code err) {
+  if (err) set_error(err);
+  if (state_ != State::closed) set_state(State::closed);
+  rtx_timer_.cancel();
+  delack_timer_.cancel();
+  keepalive_timer_.cancel();
+  wait_timer_.cancel();
+  if (user_closed_) {
+    user_closed_ = false;
+    --tn_.orphans;
+  }
+  if (ListenSocket* parent = std::exchange(parent_, nullptr)) parent->child_gone(*this);
+  // Leave the tables last: this may drop the table's reference, and the
+  // caller holds another (shared_from_this) while it still runs.
+  const FourTuple t = tuple();
+  auto it = tn_.connections.find(t);
+  std::shared_ptr<Connection> keep;
+  if (it != tn_.connections.end() && it->second.get() == this) {
+    keep = std::move(it->second);
+    tn_.connections.erase(it);
+  }
+  tn_.ports.unbind(*this);
+  notify_readable_and_writable();
+}
+
+void Connection::reset_and_finish(boost::system::error_code err) {
+  send_reset();
+  finish(err);
+}
+
+void Connection::notify_writable() {
+  if (writable_) {
+    auto callback = writable_;  // it may replace itself or close the stream
+    callback();
+  }
+}
+
+void Connection::notify_readable_and_writable() {
+  notify_readable();
+  notify_writable();
+}
+
+// ---- the user's calls ----
+
+Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
+  if (recv_queue_.empty()) {
+    if (has_error()) return take_error();
+    if (fin_received_) return std::size_t{0};
+    if (state_ == State::closed) return error(Errc::not_connected);
+    return would_block();
+  }
+  const std::uint32_t window_before = receive_space();
+  std::size_t copied = 0;
+  while (copied < buffer.size() && !recv_queue_.empty()) {
+    Packet& front = recv_queue_.front();
+    const std::size_t n = std::min(buffer.size() - copied, front.size());
+    std::memcpy(buffer.data() + copied, front.data().data(), n);
+    copied += n;
+    recv_bytes_ -= n;
+    if (n == front.size()) {
+      recv_queue_.pop_front();
+    } else {
+      front.pull_front(n);
+    }
+  }
+  // Reading opened the window: tell the peer when it grew by enough to
+  // matter (two segments, or it was closed), as Linux's tcp_cleanup_rbuf.
+  const std::uint32_t window_after = receive_space();
+  const bool opened = window_after >= window_before + 2 * mss_ ||
+                      (window_before < mss_ && window_after >= mss_);
+  if (opened && (state_ == State::established || state_ == State::fin_wait_1 ||
+                 state_ == State::fin_wait_2)) {
+    if (static_cast<std::int32_t>(rcv_nxt_ + window_after - rcv_adv_) >= static_cast<std::int32_t>(2 * mss_) ||
+        window_before < mss_) {
+      send_ack();
+    }
+  }
+  return copied;
+}
+
+std::size_t Connection::writable_bytes() const {
+  if (state_ != State::established && state_ != State::close_wait) return 0;
+  if (fin_queued_) return 0;
+  return send_buf_.free_space();
+}
+
+Result<std::size_t> Connection::write(std::span<const std::byte> data) {
+  if (has_error()) return take_error();
+  switch (state_) {
+    case State::syn_sent:
+    case State::syn_received:
+      return would_block();
+    case State::established:
+    case State::close_wait:
+      break;
+    case State::closed:
+      return error(Errc::not_connected);
+    default:
+      return error(Errc::broken_pipe);
+  }
+  if (fin_queued_) return error(Errc::broken_pipe);
+  if (data.empty()) return std::size_t{0};
+  const std::size_t n = send_buf_.write(data);
+  if (n == 0) return would_block();
+  push_output();
+  return n;
+}
+
+Result<void> Connection::shutdown() {
+  switch (state_) {
+    case State::closed:
+      return error(Errc::not_connected);
+    case State::listen:
+      return error(Errc::not_connected);
+    case State::syn_sent:
+      finish({});
+      return {};
+    default:
+      break;
+  }
+  if (fin_queued_) return {};
+  fin_queued_ = true;
+  if (state_ == State::established || state_ == State::syn_received) {
+    set_state(State::fin_wait_1);
+  } else if (state_ == State::close_wait) {
+    set_state(State::last_ack);
+  }
+  push_output();
+  return {};
+}
+
+void Connection::close() {
+  user_ref_.reset();
+  set_readable_callback(nullptr);
+  writable_ = nullptr;
+  if (state_ == State::closed) return;
+  if (state_ == State::syn_sent) {
+    finish({});
+    return;
+  }
+  // Unread data makes close an abort (RFC 9293 3.10.4 leaves it open; Linux
+  // resets, RFC 2525 2.17).
+  if (recv_bytes_ != 0) {
+    counters().add(Counter::TcpExtTCPAbortOnClose);
+    reset_and_finish({});
+    return;
+  }
+  user_closed_ = true;
+  ++tn_.orphans;
+  if (tn_.orphans > static_cast<std::size_t>(tn_.net.sysctl().value(SysctlId::tcp_max_orphans))) {
+    counters().add(Counter::TcpExtTCPAbortOnMemory);
+    reset_and_finish({});
+    return;
+  }
+  if (state_ == State::time_wait) return;
+  (void)shutdown();
+  // An orphan in FIN_WAIT_2 waits tcp_fin_timeout, not forever.
+  if (state_ == State::fin_wait_2) {
+    wait_timer_.schedule(now() + std::chrono::seconds(tn_.net.sysctl().value(SysctlId::tcp_fin_timeout)));
+  }
+}
+
+void Connection::abort() {
+  user_ref_.reset();
+  set_readable_callback(nullptr);
+  writable_ = nullptr;
+  if (state_ == State::closed) return;
+  if (state_ == State::syn_sent || state_ == State::time_wait) {
+    finish({});
+    return;
+  }
+  counters().add(Counter::TcpExtTCPAbortOnClose);
+  reset_and_finish({});
+}
+
+void Connection::set_nodelay(bool enabled) {
+  nodelay_ = enabled;
+  if (enabled) push_output();
+}
+
+void Connection::set_keepalive(bool enabled) {
+  keepalive_ = enabled;
+  keepalive_probes_ = 0;
+  if (enabled) {
+    arm_keepalive();
+  } else {
+    keepalive_timer_.cancel();
+  }
+}
+
+Info Connection::info() const {
+  Info i;
+  i.state = state_;
+  i.mss = mss_;
+  i.cwnd = cc_->cwnd();
+  i.ssthresh = cc_->ssthresh();
+  i.srtt_us = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(rtt_.srtt()).count());
+  i.rto_ms = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(rtt_.rto()).count());
+  i.snd_wnd = snd_wnd_;
+  i.rcv_wnd = rcv_adv_ - rcv_nxt_;
+  i.bytes_acked = bytes_acked_;
+  i.bytes_received = bytes_received_;
+  i.retransmits = retransmits_;
+  i.sack = sack_ok_;
+  i.timestamps = ts_ok_;
+  i.window_scaling = ws_ok_;
+  return i;
+}
+
+}  // namespace netns::tcp

@@ -1,0 +1,482 @@
+// SEGMENT ARRIVES (RFC 9293 3.10.7) for a connection, in the RFC's order:
+// sequence check with PAWS, RST, SYN, ACK (with SACK, loss detection and
+// recovery), data, FIN. RFC 5961's challenge ACKs answer RSTs and SYNs that
+// are in the window but not exact.
+#include <algorithm>
+
+#include "ipv4/tcp/connection.hpp"
+
+namespace netns::tcp {
+
+using wire::kTcpAck;
+using wire::kTcpFin;
+using wire::kTcpPsh;
+using wire::kTcpRst;
+using wire::kTcpSyn;
+
+void Connection::process(Segment& seg) {
+  switch (state_) {
+    case State::closed:
+    case State::listen:
+      return;
+    case State::syn_sent:
+      process_syn_sent(seg);
+      return;
+    default:
+      break;
+  }
+  if (state_ == State::syn_received && seg.has(kTcpSyn) && !seg.has(kTcpAck) && seg.seq() == irs_) {
+    send_syn();  // our SYN-ACK was lost: the peer retransmitted its SYN
+    return;
+  }
+  if (!check_sequence(seg)) return;
+  if (seg.has(kTcpRst)) {
+    process_rst(seg);
+    return;
+  }
+  if (seg.has(kTcpSyn)) {
+    // RFC 5961 4.2: a SYN on a synchronized connection gets a challenge ACK,
+    // never a reset.
+    counters().add(Counter::TcpExtTCPSYNChallenge);
+    send_challenge_ack();
+    return;
+  }
+  if (!seg.has(kTcpAck)) return;
+  if (!process_ack(seg)) return;
+  if (state_ == State::closed) return;
+  keepalive_probes_ = 0;
+  last_received_ = now();
+  if (!seg.payload.empty()) {
+    process_data(seg);  // clears FIN on a segment that is not in order
+  } else if (seg.seq() != rcv_nxt_) {
+    seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
+  }
+  if (state_ == State::closed) return;
+  if (seg.has(kTcpFin)) process_fin(seg);
+  if (state_ == State::closed) return;
+  push_output();
+  flush_ack();
+}
+
+// ---- SYN_SENT (RFC 9293 3.10.7.3) ----
+
+void Connection::process_syn_sent(Segment& seg) {
+  const bool ack = seg.has(kTcpAck);
+  if (ack && (seq_le(seg.tcp.ack_number, iss_) || seq_gt(seg.tcp.ack_number, snd_max_))) {
+    if (!seg.has(kTcpRst)) tn_.ops.send_reset(net(), seg);
+    return;
+  }
+  if (seg.has(kTcpRst)) {
+    if (ack) {
+      counters().add(Counter::TcpAttemptFails);
+      finish(error(Errc::connection_refused));
+    }
+    return;
+  }
+  if (!seg.has(kTcpSyn)) return;
+  init_options_from_syn(seg);
+  mss_ = effective_mss_for_route(peer_mss_);
+  cc_->set_mss(mss_);
+  if (!ack) {
+    // Simultaneous open (RFC 9293 figure 7): SYN-ACK with our first ISS.
+    set_state(State::syn_received);
+    send_syn();
+    return;
+  }
+  if (retries_ == 0) rtt_.sample(now() - rtt_start_);  // Karn: only an unretransmitted SYN
+  snd_una_ = seg.tcp.ack_number;
+  snd_wl2_ = seg.tcp.ack_number;
+  if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
+  rcv_adv_ = rcv_nxt_;
+  enter_established();
+  if (state_ != State::established) return;  // a callback closed it
+  if (!seg.payload.empty()) process_data(seg);
+  if (seg.has(kTcpFin)) process_fin(seg);
+  send_ack();
+  push_output();
+}
+
+// ---- step 1: is the segment acceptable? ----
+
+bool Connection::check_sequence(Segment& seg) {
+  // PAWS (RFC 7323 5): a timestamp older than the last one in sequence is
+  // an old duplicate from a previous incarnation or a wrapped sequence.
+  if (ts_ok_ && seg.tcp.timestamps && !seg.has(kTcpRst) &&
+      static_cast<std::int32_t>(seg.tcp.timestamps->value - ts_recent_) < 0) {
+    counters().add(Counter::TcpExtPAWSEstab);
+    send_ack();
+    return false;
+  }
+  const std::uint32_t wnd = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
+  const Seq seq = seg.seq();
+  const std::uint32_t len = seg.len();
+  bool ok;
+  if (len == 0) {
+    ok = wnd == 0 ? seq == rcv_nxt_ : seq_in(seq, rcv_nxt_, rcv_nxt_ + wnd);
+  } else {
+    ok = wnd != 0 && (seq_in(seq, rcv_nxt_, rcv_nxt_ + wnd) ||
+                      seq_in(seq + len - 1, rcv_nxt_, rcv_nxt_ + wnd));
+  }
+  // A zero window still takes ACKs and RSTs at rcv_nxt: only the data is refused.
+  if (!ok && wnd == 0 && seq == rcv_nxt_) {
+    if (!seg.payload.empty()) counters().add(Counter::TcpExtTCPZeroWindowDrop);
+    seg.payload.trim(0);
+    seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
+    ok = true;
+  }
+  if (!ok) {
+    if (!seg.has(kTcpRst)) {
+      if (state_ == State::time_wait && seg.has(kTcpFin)) {
+        wait_timer_.schedule(now() + std::chrono::seconds(60));  // a retransmitted FIN restarts 2MSL
+      }
+      send_ack();
+    }
+    return false;
+  }
+  // Trim what lies before rcv_nxt (a retransmission overlapping what we
+  // have) and beyond the window.
+  if (seq_lt(seq, rcv_nxt_)) {
+    std::uint32_t drop = rcv_nxt_ - seq;
+    if (seg.has(kTcpSyn)) {
+      seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpSyn);
+      --drop;
+    }
+    drop = std::min<std::uint32_t>(drop, static_cast<std::uint32_t>(seg.payload.size()));
+    seg.payload.pull_front(drop);
+    seg.tcp.seq_number = rcv_nxt_;
+  }
+  const Seq window_end = rcv_nxt_ + wnd;
+  if (seq_gt(seg.seq() + static_cast<std::uint32_t>(seg.payload.size()), window_end)) {
+    seg.payload.trim(window_end - seg.seq());
+    seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
+  }
+  // RFC 7323 4.3: remember the timestamp of a segment covering the last
+  // ACK we sent.
+  if (ts_ok_ && seg.tcp.timestamps && seq_le(seg.seq(), last_ack_sent_)) {
+    ts_recent_ = seg.tcp.timestamps->value;
+  }
+  return true;
+}
+
+// ---- step 2: RST (RFC 5961 3) ----
+
+bool Connection::process_rst(const Segment& seg) {
+  if (seg.seq() != rcv_nxt_) {
+    send_challenge_ack();  // in the window but not exact: maybe blind
+    return true;
+  }
+  switch (state_) {
+    case State::syn_received:
+      // From a listener: the half-open connection just goes away.
+      finish(parent_ != nullptr ? boost::system::error_code{} : error(Errc::connection_refused));
+      break;
+    case State::established:
+    case State::close_wait:
+      counters().add(Counter::TcpEstabResets);
+      finish(error(Errc::connection_reset));
+      break;
+    case State::fin_wait_1:
+    case State::fin_wait_2:
+      finish(error(Errc::connection_reset));
+      break;
+    default:  // closing, last_ack, time_wait
+      finish({});
+      break;
+  }
+  return true;
+}
+
+void Connection::send_challenge_ack() {
+  if (!tn_.allow_challenge_ack()) return;
+  counters().add(Counter::TcpExtTCPChallengeACK);
+  send_ack();
+}
+
+// ---- step 5: ACK ----
+
+bool Connection::process_ack(Segment& seg) {
+  const Seq ack = seg.tcp.ack_number;
+  if (state_ == State::syn_received) {
+    if (!seq_gt(ack, snd_una_) || seq_gt(ack, snd_max_)) {
+      tn_.ops.send_reset(net(), seg);
+      return false;
+    }
+    if (parent_ != nullptr && parent_->accept_queue_full()) {
+      // Linux drops the final ACK and lets the SYN-ACK be retransmitted,
+      // hoping the application accepts in the meantime.
+      counters().add(Counter::TcpExtListenOverflows);
+      counters().add(Counter::TcpExtListenDrops);
+      return false;
+    }
+    snd_wnd_ = static_cast<std::uint32_t>(seg.tcp.window) << snd_wscale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq();
+    snd_wl2_ = ack;
+    rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_);
+    if (retries_ == 0) rtt_.sample(now() - rtt_start_);
+    snd_una_ = ack;
+    enter_established();
+    if (state_ != State::established) return false;
+  }
+  // RFC 5961 5.2: an ACK for data never sent, or older than the largest
+  // window the peer offered, is answered (rate limited) and dropped.
+  if (seq_gt(ack, snd_max_)) {
+    send_challenge_ack();
+    return false;
+  }
+  if (seq_lt(ack, snd_una_ - std::max(max_snd_wnd_, 1u))) {
+    send_challenge_ack();
+    return false;
+  }
+  if (sack_ok_ && seg.tcp.sack_block_count != 0) process_sack(seg);
+  const std::uint32_t old_wnd = snd_wnd_;
+  update_window(seg);
+  if (seq_gt(ack, snd_una_)) {
+    on_new_ack(ack, seg);
+  } else if (ack == snd_una_ && seg.payload.empty() && !seg.has(kTcpFin) &&
+             snd_wnd_ == old_wnd && snd_max_ != snd_una_) {
+    on_duplicate_ack(seg);  // RFC 5681's definition of a duplicate ACK
+  }
+  if (state_ == State::closed) return false;
+
+  const bool fin_acked = fin_queued_ && fin_acked_;
+  switch (state_) {
+    case State::fin_wait_1:
+      if (fin_acked) {
+        set_state(State::fin_wait_2);
+        if (user_closed_) {
+          wait_timer_.schedule(now() + std::chrono::seconds(
+                                           net().sysctl().value(SysctlId::tcp_fin_timeout)));
+        }
+      }
+      break;
+    case State::closing:
+      if (fin_acked) enter_time_wait();
+      break;
+    case State::last_ack:
+      if (fin_acked) {
+        finish({});
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  return state_ != State::closed;
+}
+
+void Connection::update_window(const Segment& seg) {
+  const Seq ack = seg.tcp.ack_number;
+  if (seq_lt(snd_wl1_, seg.seq()) || (snd_wl1_ == seg.seq() && seq_le(snd_wl2_, ack))) {
+    const bool was_zero = snd_wnd_ == 0;
+    snd_wnd_ = static_cast<std::uint32_t>(seg.tcp.window) << snd_wscale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq();
+    snd_wl2_ = ack;
+    if (was_zero && snd_wnd_ != 0) {
+      retries_ = 0;  // the zero-window probes got their answer
+      rtx_timer_.cancel();
+    }
+  }
+}
+
+void Connection::process_sack(const Segment& seg) {
+  for (std::size_t i = 0; i < seg.tcp.sack_block_count; ++i) {
+    const wire::TcpSackBlock block = seg.tcp.sack_blocks[i];
+    if (seq_le(block.left, snd_una_) && seq_gt(block.right, block.left)) {
+      counters().add(Counter::TcpExtTCPDSACKRecv);  // D-SACK (RFC 2883): a duplicate arrived
+      continue;
+    }
+    if (!seq_lt(snd_una_, block.left) || !seq_lt(block.left, block.right) ||
+        seq_gt(block.right, snd_max_)) {
+      counters().add(Counter::TcpExtTCPSACKDiscard);
+      continue;
+    }
+    sacks_.add(block.left, block.right);
+  }
+}
+
+void Connection::take_rtt_sample(Seq ack, const Segment& seg) {
+  (void)seg;
+  if (rtt_timing_ && seq_gt(ack, rtt_seq_)) {
+    rtt_.sample(now() - rtt_start_);
+    rtt_timing_ = false;
+  }
+}
+
+void Connection::on_new_ack(Seq ack, const Segment& seg) {
+  const std::uint32_t flight_before = in_flight();
+  std::uint32_t acked = ack - snd_una_;
+  bytes_acked_ += acked;
+  // The FIN takes one sequence number but no buffer byte.
+  if (fin_queued_ && !fin_acked_ && ack == data_end() + 1) {
+    fin_acked_ = true;
+    --acked;
+    bytes_acked_ -= 1;
+  }
+  send_buf_.consume(std::min<std::size_t>(acked, send_buf_.size()));
+  snd_una_ = ack;
+  if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
+  sacks_.advance(ack);
+  take_rtt_sample(ack, seg);
+  rtt_.reset_backoff();
+  retries_ = 0;
+  if (rto_recovery_ && seq_ge(ack, recover_)) rto_recovery_ = false;
+
+  if (in_recovery_) {
+    if (seq_ge(ack, recover_)) {
+      exit_recovery();
+    } else if (!sack_ok_) {
+      // RFC 6582 partial ACK: the next hole is lost too; deflate by what
+      // was acknowledged, add back one segment.
+      recovery_cwnd_ = recovery_cwnd_ > acked ? recovery_cwnd_ - acked + mss_ : mss_;
+      retransmit_head();
+    } else {
+      high_rxt_ = seq_max(high_rxt_, snd_una_);
+    }
+  } else {
+    dupacks_ = 0;
+    cc_->on_ack(acked, now(), rtt_.srtt(), flight_before + mss_ >= cc_->cwnd());
+  }
+  if (snd_una_ == snd_max_) {
+    rtx_timer_.cancel();
+  } else {
+    rtx_timer_.schedule(now() + rtt_.rto());  // RFC 6298 5.3
+  }
+  if (send_buf_.free_space() != 0 && (state_ == State::established || state_ == State::close_wait)) {
+    notify_writable();
+  }
+}
+
+void Connection::on_duplicate_ack(const Segment& seg) {
+  (void)seg;
+  ++dupacks_;
+  if (in_recovery_) {
+    if (!sack_ok_) recovery_cwnd_ += mss_;  // RFC 6582 3.2 step 4: inflate
+    return;                                  // push_output sends what the window allows
+  }
+  // RFC 6582 step 2: duplicate ACKs for data sent before a timeout's
+  // retransmissions are not a new loss.
+  if (rto_recovery_ && seq_lt(snd_una_, recover_)) return;
+  const bool lost = dupacks_ >= 3 || (sack_ok_ && sacks_.sacked_above(snd_una_) >= 3 * mss_);
+  if (lost) enter_fast_recovery();
+}
+
+// ---- step 7: data ----
+
+void Connection::process_data(Segment& seg) {
+  if (state_ != State::established && state_ != State::fin_wait_1 && state_ != State::fin_wait_2) {
+    return;  // the peer's FIN came before: nothing more is taken
+  }
+  if (user_closed_) {
+    // Nobody will read it (Linux's TCPAbortOnData).
+    counters().add(Counter::TcpExtTCPAbortOnData);
+    reset_and_finish(error(Errc::connection_reset));
+    return;
+  }
+  const auto len = static_cast<std::uint32_t>(seg.payload.size());
+  if (seg.seq() == rcv_nxt_) {
+    rcv_nxt_ += len;
+    bytes_received_ += len;
+    queue_in_order(std::move(seg.payload));
+    const bool filled_hole = !ofo_.empty();
+    if (filled_hole) {
+      rcv_nxt_ = ofo_.drain(rcv_nxt_, [this](Packet p) {
+        bytes_received_ += p.size();
+        queue_in_order(std::move(p));
+      });
+      if (ofo_fin_ && rcv_nxt_ == *ofo_fin_) {
+        seg.tcp.flags |= kTcpFin;  // the FIN that came early is now in order
+        ofo_fin_.reset();
+      }
+    }
+    ++segs_since_ack_;
+    ack_received_data(filled_hole || seg.has(kTcpFin) || segs_since_ack_ >= 2);
+    notify_readable();
+    return;
+  }
+  // Out of order (the sequence check kept it within the window): queue it
+  // and say at once what we have, so the sender sees the hole (RFC 5681 4.2).
+  if (seg.has(kTcpFin)) ofo_fin_ = seg.seq() + len;
+  const auto inserted = ofo_.insert(seg.seq(), std::move(seg.payload));
+  if (inserted == OutOfOrderQueue::Insert::full) {
+    counters().add(Counter::TcpExtTCPOFODrop);
+  } else if (inserted == OutOfOrderQueue::Insert::queued) {
+    counters().add(Counter::TcpExtTCPOFOQueue);
+  }
+  seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
+  ack_received_data(true);
+}
+
+void Connection::queue_in_order(Packet payload) {
+  if (payload.empty()) return;
+  recv_bytes_ += payload.size();
+  // Tiny segments are merged into the previous one's spare room, so a
+  // flood of them cannot pin a pool buffer each (Linux's TCPRcvCoalesce).
+  if (!recv_queue_.empty() && payload.size() <= 256) {
+    Packet& last = recv_queue_.back();
+    if (!last.is_shared() && last.tailroom() >= payload.size()) {
+      auto room = last.push_back(payload.size());
+      net().host().packets().copy_bytes(room, payload.data());
+      counters().add(Counter::TcpExtTCPRcvCoalesce);
+      return;
+    }
+  }
+  recv_queue_.push_back(std::move(payload));
+}
+
+// ---- step 8: FIN ----
+
+void Connection::process_fin(const Segment& seg) {
+  // Only a FIN in order gets here (one beyond a hole waits in ofo_fin_).
+  (void)seg;
+  if (fin_received_) return;
+  fin_received_ = true;
+  rcv_nxt_ += 1;
+  ack_received_data(true);
+  switch (state_) {
+    case State::established:
+      set_state(State::close_wait);
+      break;
+    case State::fin_wait_1:
+      if (fin_acked_) {
+        enter_time_wait();
+      } else {
+        set_state(State::closing);
+      }
+      break;
+    case State::fin_wait_2:
+      enter_time_wait();
+      break;
+    default:
+      break;
+  }
+  notify_readable();
+}
+
+// ---- ICMP ----
+
+void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
+  if (!seq_in(seq, snd_una_, snd_max_ + 1)) {
+    counters().add(Counter::TcpExtOutOfWindowIcmps);
+    return;
+  }
+  if (err.type == wire::IcmpType::dest_unreachable && err.code == 4) {
+    // Fragmentation needed (RFC 1191): shrink the segment size and resend.
+    const std::uint32_t mtu = err.info;
+    if (mtu >= 68 && mtu - 40 < mss_ + (ts_ok_ ? 12 : 0) + 0u) {
+      mss_ = std::max<std::uint32_t>(mtu - 40 - (ts_ok_ ? 12 : 0), 48);
+      cc_->set_mss(mss_);
+      snd_nxt_ = snd_una_;
+      push_output();
+    }
+    return;
+  }
+  if (state_ == State::syn_sent && ipv4::is_hard_error(err)) {
+    counters().add(Counter::TcpAttemptFails);
+    finish(err.error());
+  }
+  // Otherwise a soft error: retransmissions go on (Linux keeps it in sk_err_soft).
+}
+
+}  // namespace netns::tcp

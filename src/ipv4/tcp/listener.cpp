@@ -1,0 +1,172 @@
+// LISTEN (RFC 9293 3.10.7.2): SYNs become SYN_RECEIVED children, up to the
+// backlog; beyond it, SYN cookies (RFC 4987) answer without keeping state,
+// and an ACK carrying a valid cookie creates the connection directly.
+#include <algorithm>
+
+#include <boost/asio/error.hpp>
+
+#include "ipv4/tcp/connection.hpp"
+
+namespace netns::tcp {
+
+using wire::kTcpAck;
+using wire::kTcpRst;
+using wire::kTcpSyn;
+
+ListenSocket::ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog)
+    : tn_(tn), ref_(std::move(ref)), backlog_(backlog) {}
+
+ListenSocket::~ListenSocket() {
+  if (is_bound()) {
+    auto it = tn_.listeners.find(local().port);
+    if (it != tn_.listeners.end()) {
+      std::erase(it->second, this);
+      if (it->second.empty()) tn_.listeners.erase(it);
+    }
+  }
+  // Connections nobody accepted: half-open ones vanish, established ones
+  // are reset (Linux's inet_csk_listen_stop).
+  auto children = std::move(children_);
+  accept_queue_.clear();
+  for (Connection* child : children) {
+    auto keep = child->shared_from_this();
+    child->set_parent(nullptr);
+    if (child->state() == State::syn_received) {
+      child->finish({});
+    } else {
+      child->abort();
+    }
+  }
+}
+
+Result<void> ListenSocket::bind(Endpoint local) {
+  if (auto ok = tn_.ports.bind(*this, local); !ok) return ok;
+  tn_.listeners[this->local().port].push_back(this);
+  return {};
+}
+
+void ListenSocket::process(Segment& seg, const ipv4::InputMeta& meta) {
+  if (seg.has(kTcpRst)) return;
+  if (seg.has(kTcpAck)) {
+    if (!seg.has(kTcpSyn) && tn_.net.sysctl().value(SysctlId::tcp_syncookies) != 0) {
+      process_cookie_ack(seg, meta);
+      return;
+    }
+    tn_.ops.send_reset(tn_.net, seg);
+    return;
+  }
+  if (seg.has(kTcpSyn)) process_syn(seg, meta);
+}
+
+void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
+  Counters& counters = tn_.net.counters();
+  if (accept_queue_full()) {
+    counters.add(Counter::TcpExtListenOverflows);
+    counters.add(Counter::TcpExtListenDrops);
+    return;
+  }
+  const FourTuple tuple{{meta.dst, seg.tcp.dst_port}, {meta.src, seg.tcp.src_port}};
+  const auto cookies = tn_.net.sysctl().value(SysctlId::tcp_syncookies);
+  const auto max_syn = static_cast<std::size_t>(tn_.net.sysctl().value(SysctlId::tcp_max_syn_backlog));
+  const bool queue_full = syn_queue_ >= std::min(backlog_, max_syn);
+  if (cookies == 2 || (queue_full && cookies == 1)) {
+    if (queue_full) counters.add(Counter::TcpExtTCPReqQFullDoCookies);
+    send_cookie_synack(seg, tuple);
+    return;
+  }
+  if (queue_full) {
+    counters.add(Counter::TcpExtTCPReqQFullDrop);
+    counters.add(Counter::TcpExtListenDrops);
+    return;
+  }
+  auto child = std::make_shared<Connection>(tn_);
+  children_.push_back(child.get());
+  ++syn_queue_;
+  counters.add(Counter::TcpPassiveOpens);
+  child->open_passive(*this, seg, tuple);
+}
+
+void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
+  Net& net = tn_.net;
+  const std::uint16_t peer_mss = seg.tcp.mss.value_or(536);
+  unsigned index = 0;
+  for (unsigned i = 0; i < std::size(kCookieMss); ++i) {
+    if (kCookieMss[i] <= peer_mss) index = i;
+  }
+  wire::TcpRepr synack{.src_port = tuple.local.port, .dst_port = tuple.remote.port,
+                       .seq_number = tn_.ops.syn_cookie(tuple, seg.seq(), index),
+                       .ack_number = seg.seq() + 1,
+                       .flags = kTcpSyn | kTcpAck,
+                       .window = 65535};
+  auto route = tn_.ops.stack().route_output(net, tuple.remote.address);
+  if (!route) return;
+  synack.mss = static_cast<std::uint16_t>(route->dev->mtu() - 40);
+  // Without timestamps a cookie keeps only the MSS; with them, window scale
+  // and SACK ride in the low bits of our TSval (Linux's cookie_init_timestamp).
+  if (seg.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {
+    std::uint32_t options = 0x0f;  // no window scaling
+    if (seg.tcp.window_scale && net.sysctl().value(SysctlId::tcp_window_scaling) != 0) {
+      options = std::min<std::uint32_t>(*seg.tcp.window_scale, 14);
+      synack.window_scale = 7;
+    }
+    if (seg.tcp.sack_permitted && net.sysctl().value(SysctlId::tcp_sack) != 0) {
+      options |= 0x10;
+      synack.sack_permitted = true;
+    }
+    const std::uint32_t ts = tn_.ops.timestamp_now() + tn_.ops.timestamp_offset(tuple);
+    synack.timestamps = wire::TcpTimestamps{(ts & ~0x1fu) | options, seg.tcp.timestamps->value};
+  }
+  net.counters().add(Counter::TcpExtSyncookiesSent);
+  tn_.ops.send_control(net, tuple, synack);
+}
+
+void ListenSocket::process_cookie_ack(Segment& seg, const ipv4::InputMeta& meta) {
+  Counters& counters = tn_.net.counters();
+  const FourTuple tuple{{meta.dst, seg.tcp.dst_port}, {meta.src, seg.tcp.src_port}};
+  const auto index = tn_.ops.check_syn_cookie(tuple, seg.seq() - 1, seg.tcp.ack_number - 1);
+  if (!index) {
+    counters.add(Counter::TcpExtSyncookiesFailed);
+    tn_.ops.send_reset(tn_.net, seg);
+    return;
+  }
+  if (accept_queue_full()) {
+    counters.add(Counter::TcpExtListenOverflows);
+    counters.add(Counter::TcpExtListenDrops);
+    return;
+  }
+  counters.add(Counter::TcpExtSyncookiesRecv);
+  counters.add(Counter::TcpPassiveOpens);
+  auto child = std::make_shared<Connection>(tn_);
+  children_.push_back(child.get());
+  ++syn_queue_;  // child_established takes it off again
+  child->open_from_cookie(*this, seg, tuple, kCookieMss[*index]);
+  if (child->state() == State::established && !seg.payload.empty()) child->process(seg);
+}
+
+void ListenSocket::child_established(Connection& child) {
+  --syn_queue_;
+  accept_queue_.push_back(child.shared_from_this());
+  notify_readable();
+}
+
+void ListenSocket::child_gone(Connection& child) {
+  std::erase(children_, &child);
+  auto it = std::find_if(accept_queue_.begin(), accept_queue_.end(),
+                         [&](const auto& c) { return c.get() == &child; });
+  if (it != accept_queue_.end()) {
+    accept_queue_.erase(it);
+  } else {
+    --syn_queue_;
+  }
+}
+
+Result<std::shared_ptr<Connection>> ListenSocket::accept() {
+  if (accept_queue_.empty()) return make_error_code(boost::asio::error::would_block);
+  std::shared_ptr<Connection> child = std::move(accept_queue_.front());
+  accept_queue_.pop_front();
+  std::erase(children_, child.get());
+  child->set_parent(nullptr);
+  return child;
+}
+
+}  // namespace netns::tcp

@@ -1,0 +1,164 @@
+// The TCP subsystem inside the library: one TcpNet per namespace (its
+// ports, connections and listeners), and TcpOps, the pernet ops that are
+// also the IPv4 layer's transport for protocol 6.
+//
+// Ingress: TcpOps::deliver checks the segment, then demultiplexes — an exact
+// four-tuple match in `connections` (every connection from SYN_SENT to
+// TIME_WAIT), else a listener on the port (ListenSocket::process), else an
+// RST. Connections own their state and timers; the table owns orphans
+// (closed by the user, still finishing) and TIME_WAIT.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "ipv4/socket_table.hpp"
+#include "ipv4/stack.hpp"
+#include "ipv4/tcp/seq.hpp"
+#include "netns/host.hpp"
+#include "netns/net.hpp"
+#include "netns/tcp.hpp"
+#include "netns/wire/tcp.hpp"
+
+namespace netns::tcp {
+
+class TcpOps;
+
+struct FourTuple {
+  Endpoint local, remote;
+  friend bool operator==(const FourTuple&, const FourTuple&) = default;
+};
+
+// Keyed with the Host's secret, so a peer cannot aim its four-tuples at one
+// bucket (Linux keys its ehash with a random secret too).
+struct FourTupleHash {
+  std::uint64_t key = 0;
+  std::size_t operator()(const FourTuple& t) const;
+};
+
+// A received segment, parsed once: header and options, and the payload
+// (data() at the first payload byte).
+struct Segment {
+  wire::TcpRepr tcp;
+  Packet payload;
+  Ipv4Address src, dst;
+
+  Seq seq() const { return tcp.seq_number; }
+  bool has(std::uint8_t flag) const { return (tcp.flags & flag) != 0; }
+  // Sequence space it occupies: SYN and FIN count one each.
+  std::uint32_t len() const {
+    return static_cast<std::uint32_t>(payload.size()) + (has(wire::kTcpSyn) ? 1 : 0) +
+           (has(wire::kTcpFin) ? 1 : 0);
+  }
+};
+
+// One namespace's TCP.
+struct TcpNet {
+  TcpNet(Net& net, TcpOps& ops);
+  ~TcpNet();
+  TcpNet(const TcpNet&) = delete;
+  TcpNet& operator=(const TcpNet&) = delete;
+
+  Net& net;
+  TcpOps& ops;
+  // Bind conflicts and ephemeral ports for listeners, connecting and
+  // accepted sockets. Declared first: destroyed after the sockets in it.
+  ipv4::SocketTable ports;
+  std::unordered_map<FourTuple, std::shared_ptr<Connection>, FourTupleHash> connections;
+  std::unordered_map<std::uint16_t, std::vector<ListenSocket*>> listeners;
+  std::size_t orphans = 0;    // connections closed by their user, still in the table
+  std::size_t time_wait = 0;  // of which in TIME_WAIT
+  // RFC 5961 section 7: challenge ACKs per second, per namespace.
+  Clock::time_point challenge_second{};
+  std::uint32_t challenges_left = 0;
+
+  // The listener for a segment to `local`: a specific address beats 0.0.0.0.
+  ListenSocket* find_listener(Endpoint local) const;
+  // Spends one challenge ACK from this second's budget
+  // (net.ipv4.tcp_challenge_ack_limit); false when it is spent.
+  bool allow_challenge_ack();
+};
+
+class TcpOps final : public PernetOps, public ipv4::Transport {
+ public:
+  explicit TcpOps(Host& host);
+  ~TcpOps() override;
+
+  static TcpOps* of(Host& host) { return host.find_ops<TcpOps>(); }
+  TcpNet* state(Net& net) { return slot_.find(net); }
+  ipv4::Ipv4Stack& stack() { return *stack_; }
+  Host& host() { return host_; }
+
+  Result<void> init(Net& net) override;
+  void exit(Net& net) override;
+  void deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) override;
+  void deliver_error(Net& net, const ipv4::IcmpError& error) override;
+
+  // RFC 6528: ISN = M + F(four-tuple, secret), M a 4 µs clock.
+  Seq initial_sequence(const FourTuple& tuple) const;
+  // Per-connection timestamp offset (Linux randomises TSval per connection).
+  std::uint32_t timestamp_offset(const FourTuple& tuple) const;
+  // The SYN cookie (RFC 4987, Linux's cookie_v4_init_sequence) carrying an
+  // index into kCookieMss, and checking one: the MSS index or nullopt.
+  Seq syn_cookie(const FourTuple& tuple, Seq peer_isn, unsigned mss_index) const;
+  std::optional<unsigned> check_syn_cookie(const FourTuple& tuple, Seq peer_isn, Seq cookie) const;
+
+  // An RST answering `seg`, which matched no connection (RFC 9293 3.10.7.1),
+  // or that a connection must refuse. Never answers an RST.
+  void send_reset(Net& net, const Segment& seg);
+  // A segment with no payload, for replies outside a connection's state
+  // (RSTs, SYN cookies' SYN-ACKs). Counts OutSegs.
+  void send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr& repr);
+
+  std::uint32_t timestamp_now() const;  // ms since the Host's epoch
+
+ private:
+  std::uint64_t hash(std::uint64_t purpose, const FourTuple& tuple, std::uint32_t extra) const;
+
+  Host& host_;
+  PernetSlot<TcpNet> slot_;
+  ipv4::Ipv4Stack* stack_ = nullptr;
+};
+
+// The MSS values a SYN cookie can carry (Linux's msstab).
+inline constexpr std::uint16_t kCookieMss[] = {536, 1300, 1440, 1460};
+
+// A socket in LISTEN: its port in the namespace's table, the SYN queue (its
+// SYN_RECEIVED children) and the accept queue. Children keep a pointer to
+// it until accepted; closing it resets them.
+class ListenSocket final : public ipv4::InetSocket {
+ public:
+  ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog);
+  ~ListenSocket() override;
+
+  Result<void> bind(Endpoint local);
+  void process(Segment& seg, const ipv4::InputMeta& meta);
+
+  // A child finished its handshake (or was created from a cookie).
+  void child_established(Connection& child);
+  // A child left before being accepted (reset, timed out).
+  void child_gone(Connection& child);
+  Result<std::shared_ptr<Connection>> accept();
+  std::size_t pending() const { return accept_queue_.size(); }
+  bool accept_queue_full() const { return accept_queue_.size() >= backlog_; }
+  void set_acceptable_callback(std::function<void()> callback) { set_readable_callback(std::move(callback)); }
+  Net& net() const { return *ref_; }
+  TcpNet& tcp_net() const { return tn_; }
+
+ private:
+  void process_syn(Segment& seg, const ipv4::InputMeta& meta);
+  void process_cookie_ack(Segment& seg, const ipv4::InputMeta& meta);
+  void send_cookie_synack(Segment& seg, const FourTuple& tuple);
+
+  TcpNet& tn_;
+  NetRef ref_;
+  std::size_t backlog_;
+  std::size_t syn_queue_ = 0;  // children in SYN_RECEIVED
+  std::vector<Connection*> children_;  // not yet accepted, any state (the table owns them)
+  std::deque<std::shared_ptr<Connection>> accept_queue_;
+};
+
+}  // namespace netns::tcp

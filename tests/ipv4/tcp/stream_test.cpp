@@ -1,0 +1,158 @@
+// TCP between two namespaces over a veth, through the public API: the
+// handshake, data both ways, the close sequences, and the errors a user sees.
+#include <array>
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/error.hpp>
+#include <gtest/gtest.h>
+
+#include "netns/ipv4.hpp"
+#include "netns/tcp.hpp"
+#include "support/fixtures.hpp"
+
+namespace netns {
+namespace {
+
+using namespace std::chrono_literals;
+
+const Ipv4Address kBlue(192, 0, 2, 1);
+const Ipv4Address kRed(192, 0, 2, 2);
+
+std::span<const std::byte> text(std::string_view s) { return std::as_bytes(std::span(s)); }
+
+bool is_would_block(const boost::system::error_code& e) { return e == boost::asio::error::would_block; }
+
+// blue 192.0.2.1/24 — veth — red 192.0.2.2/24, a virtual clock.
+class TcpStream : public support::TwoNets {
+ protected:
+  void SetUp() override {
+    TwoNets::SetUp();
+    ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix::parse("192.0.2.1/24").value()));
+    ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix::parse("192.0.2.2/24").value()));
+  }
+
+  // Runs the Host for `span` of virtual time, jumping from deadline to deadline.
+  void run_for(Clock::duration span) {
+    const auto end = clock_.now() + span;
+    for (int i = 0; i < 1'000'000; ++i) {
+      const auto next = poll();
+      if (next > end || next == Clock::time_point::max()) break;
+      if (next > clock_.now()) clock_.set(next);
+    }
+    clock_.set(end);
+    poll();
+  }
+
+  std::pair<tcp::Stream, tcp::Stream> connected_pair(std::uint16_t port = 80) {
+    auto listener = tcp::listen(*red_, {Ipv4Address::any(), port}).value();
+    auto client = tcp::connect(*blue_, {kRed, port}).value();
+    EXPECT_EQ(client.state(), tcp::State::syn_sent);
+    poll();
+    auto server = listener.accept();
+    EXPECT_TRUE(server) << server.error().message();
+    return {std::move(client), std::move(*server)};
+  }
+
+  std::string read_all(tcp::Stream& s) {
+    std::string out;
+    std::array<std::byte, 4096> buf{};
+    for (;;) {
+      auto n = s.read(buf);
+      if (!n || *n == 0) break;
+      out.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    return out;
+  }
+};
+
+TEST_F(TcpStream, HandshakeThenDataBothWays) {
+  auto [client, server] = connected_pair();
+  EXPECT_EQ(client.state(), tcp::State::established);
+  EXPECT_EQ(server.state(), tcp::State::established);
+  EXPECT_EQ(server.remote_endpoint(), client.local_endpoint());
+  EXPECT_EQ(client.remote_endpoint(), (Endpoint{kRed, 80}));
+
+  ASSERT_EQ(client.write(text("hello")).value(), 5u);
+  poll();
+  EXPECT_EQ(read_all(server), "hello");
+  ASSERT_EQ(server.write(text("world!")).value(), 6u);
+  poll();
+  EXPECT_EQ(read_all(client), "world!");
+
+  EXPECT_EQ(blue_->counters().get("TcpActiveOpens"), 1u);
+  EXPECT_EQ(red_->counters().get("TcpPassiveOpens"), 1u);
+  EXPECT_EQ(red_->counters().get("TcpCurrEstab"), 1u);
+  const auto info = client.info();
+  EXPECT_TRUE(info.sack);
+  EXPECT_TRUE(info.timestamps);
+  EXPECT_TRUE(info.window_scaling);
+  EXPECT_EQ(info.mss, 1448u);  // 1500 - 40 - 12 bytes of timestamps
+}
+
+TEST_F(TcpStream, ActiveCloseGoesThroughTimeWait) {
+  auto [client, server] = connected_pair();
+  ASSERT_TRUE(client.shutdown());
+  EXPECT_EQ(client.state(), tcp::State::fin_wait_1);
+  poll();
+  EXPECT_EQ(client.state(), tcp::State::fin_wait_2);
+  EXPECT_EQ(server.state(), tcp::State::close_wait);
+  std::array<std::byte, 16> buf{};
+  EXPECT_EQ(server.read(buf).value(), 0u);  // end of stream
+  ASSERT_TRUE(server.shutdown());
+  EXPECT_EQ(server.state(), tcp::State::last_ack);
+  poll();
+  EXPECT_EQ(server.state(), tcp::State::closed);
+  EXPECT_EQ(client.state(), tcp::State::time_wait);
+  EXPECT_EQ(client.read(buf).value(), 0u);
+  run_for(59s);
+  EXPECT_EQ(client.state(), tcp::State::time_wait);
+  run_for(2s);
+  EXPECT_EQ(client.state(), tcp::State::closed);
+  EXPECT_EQ(red_->counters().get("TcpCurrEstab"), 0u);
+  EXPECT_EQ(blue_->counters().get("TcpCurrEstab"), 0u);
+}
+
+TEST_F(TcpStream, ConnectToClosedPortIsRefused) {
+  auto client = tcp::connect(*blue_, {kRed, 81}).value();
+  poll();
+  EXPECT_EQ(client.state(), tcp::State::closed);
+  std::array<std::byte, 16> buf{};
+  auto got = client.read(buf);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error(), Errc::connection_refused);
+  EXPECT_EQ(red_->counters().get("TcpOutRsts"), 1u);
+  EXPECT_EQ(blue_->counters().get("TcpAttemptFails"), 1u);
+}
+
+TEST_F(TcpStream, BulkTransferDeliversEveryByte) {
+  auto [client, server] = connected_pair();
+  std::vector<std::byte> data(4 << 20);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = std::byte(static_cast<std::uint8_t>(i * 131 + (i >> 12)));
+  std::size_t sent = 0, received = 0;
+  std::vector<std::byte> got(data.size());
+  for (int round = 0; round < 100000 && received < data.size(); ++round) {
+    if (sent < data.size()) {
+      auto n = client.write(std::span(data).subspan(sent));
+      if (n) sent += *n;
+      else ASSERT_TRUE(is_would_block(n.error())) << n.error().message();
+    }
+    run_for(1ms);
+    for (;;) {
+      auto n = server.read(std::span(got).subspan(received));
+      if (!n) {
+        ASSERT_TRUE(is_would_block(n.error())) << n.error().message();
+        break;
+      }
+      received += *n;
+      if (*n == 0) break;
+    }
+  }
+  ASSERT_EQ(received, data.size());
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(blue_->counters().get("TcpRetransSegs"), 0u);
+}
+
+}  // namespace
+}  // namespace netns
