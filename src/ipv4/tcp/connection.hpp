@@ -106,6 +106,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void push_output();
   bool send_new_data(bool in_sack_recovery);
   bool retransmit_hole();
+  void skip_sacked();
   void retransmit_head();
   void transmit(Seq seq, std::uint32_t len, std::uint8_t flags);
   void output(Packet segment);
@@ -120,6 +121,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   std::uint32_t receive_space() const;
   std::uint32_t in_flight() const;
   std::uint32_t pipe() const;           // RFC 6675's estimate of what is in the network
+  Seq loss_boundary() const;            // holes below it count as lost
   std::uint32_t send_window_cwnd() const;
   std::uint32_t unsent_bytes() const;
   // One past the last byte written: where the FIN goes. Valid until the FIN is acknowledged.

@@ -52,11 +52,23 @@ std::uint32_t Connection::pipe() const {
   std::uint32_t outstanding = snd_max_ - snd_una_;
   const std::uint32_t sacked = sacks_.sacked_bytes();
   outstanding = outstanding > sacked ? outstanding - sacked : 0;
-  if (!sacks_.empty() && seq_lt(high_rxt_, sacks_.highest_sacked())) {
-    const std::uint32_t lost = sacks_.hole_bytes(seq_max(high_rxt_, snd_una_), sacks_.highest_sacked());
+  if (!sacks_.empty()) {
+    const std::uint32_t lost = sacks_.hole_bytes(seq_max(high_rxt_, snd_una_), loss_boundary());
     outstanding = outstanding > lost ? outstanding - lost : 0;
   }
   return outstanding;
+}
+
+Seq Connection::loss_boundary() const {
+  // RFC 6675 IsLost: a hole is lost once DupThresh (3) segments' worth of
+  // bytes above it are SACKed; a hole with less above it may be reordering.
+  std::uint32_t above = 0;
+  for (std::size_t i = sacks_.ranges(); i-- > 0;) {
+    const auto [left, right] = sacks_.range(i);
+    above += right - left;
+    if (above >= 3 * mss_) return left;
+  }
+  return snd_una_;
 }
 
 std::uint32_t Connection::send_window_cwnd() const {
@@ -101,6 +113,7 @@ void Connection::push_output() {
 }
 
 bool Connection::send_new_data(bool in_sack_recovery) {
+  skip_sacked();
   const std::uint32_t unsent = unsent_bytes();
   if (unsent == 0) {
     if (!fin_to_send()) return false;
@@ -112,10 +125,15 @@ bool Connection::send_new_data(bool in_sack_recovery) {
   const std::uint32_t cwnd = send_window_cwnd();
   const std::uint32_t used = in_sack_recovery ? pipe() : in_flight();
   const std::uint32_t by_cwnd = cwnd > used ? cwnd - used : 0;
-  const std::uint32_t len = std::min({mss_, unsent, by_rwnd, by_cwnd});
+  std::uint32_t sendable = unsent;
+  if (seq_lt(snd_nxt_, snd_max_) && !sacks_.empty() && seq_lt(snd_nxt_, sacks_.highest_sacked())) {
+    // Resending after a timeout: stop at the next range the peer holds.
+    if (auto hole = sacks_.next_hole(snd_nxt_)) sendable = std::min(sendable, hole->second - snd_nxt_);
+  }
+  const std::uint32_t len = std::min({mss_, sendable, by_rwnd, by_cwnd});
   if (len == 0) return false;
   if (len < mss_) {
-    if (len < unsent) {
+    if (len < sendable) {
       // Sender-side silly window avoidance (RFC 9293 3.8.6.2.1): a segment
       // cut short by a window waits for the ACKs in flight, unless it is
       // half the largest window the peer has offered.
@@ -133,11 +151,20 @@ bool Connection::send_new_data(bool in_sack_recovery) {
   return true;
 }
 
+void Connection::skip_sacked() {
+  // After a timeout snd_nxt goes back to snd_una; what the peer SACKed need
+  // not go again (Linux keeps SACK marks through loss recovery too).
+  if (sacks_.empty() || !seq_lt(snd_nxt_, snd_max_) || !sacks_.is_sacked(snd_nxt_)) return;
+  const auto hole = sacks_.next_hole(snd_nxt_);
+  snd_nxt_ = hole ? hole->first : seq_max(snd_nxt_, sacks_.highest_sacked());
+}
+
 bool Connection::retransmit_hole() {
   if (sacks_.empty()) return false;
   const auto hole = sacks_.next_hole(seq_max(high_rxt_, snd_una_));
-  if (!hole) return false;
-  const std::uint32_t len = std::min(mss_, hole->second - hole->first);
+  const Seq boundary = loss_boundary();
+  if (!hole || !seq_lt(hole->first, boundary)) return false;
+  const std::uint32_t len = std::min(mss_, seq_min(hole->second, boundary) - hole->first);
   transmit(hole->first, len, kTcpAck);
   high_rxt_ = hole->first + len;
   return true;

@@ -71,7 +71,10 @@ void Connection::on_retransmit_timer() {
   in_recovery_ = false;
   recover_ = snd_max_;
   rto_recovery_ = true;  // RFC 6582 step 2: old duplicate ACKs start no fast retransmit
-  sacks_.clear();        // RFC 2018 section 8: the receiver may have reneged
+  // RFC 2018 section 8: the receiver may renege on what it SACKed. The
+  // marks are kept through one timeout, and dropped on the next, which a
+  // reneging receiver (one that pruned its out-of-order queue) would cause.
+  if (retries_ >= 2) sacks_.clear();
   high_rxt_ = snd_una_;
   dupacks_ = 0;
   rtt_timing_ = false;
