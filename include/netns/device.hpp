@@ -84,6 +84,10 @@ class Device {
   // Bound to its namespace: cannot move or be destroyed (the loopback, as
   // NETIF_F_NETNS_LOCAL in Linux).
   virtual bool netns_local() const { return false; }
+  // Takes frames whose TCP/UDP checksum is left to fill (Packet::
+  // checksum_partial): in-process links (veth, loopback), whose receiver is
+  // this stack. transmit() fills it for every other device.
+  virtual bool offloads_checksum() const { return false; }
 
   // Sends a complete Ethernet frame. Dropped and counted (tx_dropped) when the
   // device is down or the frame is empty; otherwise the kind's transmit runs.

@@ -94,8 +94,19 @@ class Packet {
   Device* device = nullptr;         // the device it arrived on, or leaves by
   PacketType type = PacketType::host;
   std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
+  // The TCP/UDP checksum is not filled in (Linux's CHECKSUM_PARTIAL): the
+  // frame was built for an in-process link, which cannot corrupt it, so its
+  // receiver trusts it unverified. Anything that lets the bytes leave the
+  // process or changes them (a device without offload, capture, netem's
+  // corruption, fragmentation) calls finish_transport_checksum first.
+  bool checksum_partial = false;
 
   PacketPool* pool() const { return buf_ ? buf_->pool : nullptr; }
+
+  // Fills a partial TCP/UDP checksum (no-op otherwise). `ip_offset`: where
+  // the IPv4 header starts in data() (14 for an Ethernet frame, 0 inside
+  // the IP layer). Unshares when needed.
+  void finish_transport_checksum(std::size_t ip_offset);
 
  private:
   friend class PacketPool;
@@ -111,6 +122,7 @@ class Packet {
     device = other.device;
     type = other.type;
     protocol = other.protocol;
+    checksum_partial = other.checksum_partial;
     other.buf_ = nullptr;
     other.offset_ = other.size_ = 0;
   }

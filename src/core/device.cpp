@@ -7,6 +7,7 @@
 #include "core/device_internal.hpp"
 #include "core/link_faults.hpp"
 #include "netns/host.hpp"
+#include "netns/wire/ethernet.hpp"
 
 namespace netns {
 
@@ -63,6 +64,7 @@ void Device::transmit(Packet frame) {
     ++stats_.tx_dropped;
     return;
   }
+  if (frame.checksum_partial && !offloads_checksum()) frame.finish_transport_checksum(wire::EthernetView::kHeaderLen);
   if (faults_) {
     faults_->transmit(std::move(frame));
     return;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "netns/host.hpp"
+#include "netns/wire/ethernet.hpp"
 
 namespace netns {
 
@@ -36,6 +37,9 @@ void LinkFaultState::transmit(Packet frame) {
 }
 
 void LinkFaultState::corrupt(Packet& frame) {
+  // As netem does with offloaded checksums: fill it first, so the flipped
+  // bit is caught by the receiver's check.
+  frame.finish_transport_checksum(wire::EthernetView::kHeaderLen);
   // One bit anywhere in the frame, as netem's corrupt flips one bit.
   auto bytes = frame.mutable_data();  // unshares a duplicated frame (a counted copy)
   if (bytes.empty()) return;

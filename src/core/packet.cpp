@@ -4,6 +4,9 @@
 #include <new>
 
 #include "netns/packet_pool.hpp"
+#include "netns/wire/bytes.hpp"
+#include "netns/wire/checksum.hpp"
+#include "netns/wire/ipv4.hpp"
 
 namespace netns {
 
@@ -88,6 +91,7 @@ Packet Packet::share() const {
   p.device = device;
   p.type = type;
   p.protocol = protocol;
+  p.checksum_partial = checksum_partial;
   return p;
 }
 
@@ -99,6 +103,7 @@ Packet Packet::copy() const {
   p.device = device;
   p.type = type;
   p.protocol = protocol;
+  p.checksum_partial = checksum_partial;
   return p;
 }
 
@@ -139,6 +144,34 @@ std::span<std::byte> Packet::push_back(std::size_t n) {
   std::byte* tail = bytes() + size_;
   size_ += static_cast<std::uint32_t>(n);
   return {tail, n};
+}
+
+}  // namespace netns
+
+namespace netns {
+
+void Packet::finish_transport_checksum(std::size_t ip_offset) {
+  if (!checksum_partial) return;
+  checksum_partial = false;
+  auto bytes = mutable_data();
+  if (bytes.size() < ip_offset) return;
+  auto ip = wire::Ipv4MutView::checked(bytes.subspan(ip_offset));
+  if (!ip) return;
+  const auto segment = ip->payload();
+  std::size_t field = 0;
+  if (ip->protocol() == wire::IpProtocol::tcp) {
+    field = 16;
+  } else if (ip->protocol() == wire::IpProtocol::udp) {
+    field = 6;
+  } else {
+    return;
+  }
+  if (segment.size() < field + 2) return;
+  wire::store_be16(segment, field, 0);
+  std::uint16_t sum = wire::ipv4_transport_checksum(ip->src(), ip->dst(),
+                                                    static_cast<std::uint8_t>(ip->protocol()), segment);
+  if (ip->protocol() == wire::IpProtocol::udp && sum == 0) sum = 0xffff;  // RFC 768: 0 means none
+  wire::store_be16(segment, field, sum);
 }
 
 }  // namespace netns

@@ -12,6 +12,7 @@ class Loopback final : public Device {
   explicit Loopback(Net& net) : Device(net, "lo", DeviceKind::loopback, MacAddress{}, kMtu) {}
   std::uint32_t max_mtu() const override { return kMtu; }
   bool netns_local() const override { return true; }
+  bool offloads_checksum() const override { return true; }
 
  private:
   static constexpr std::uint32_t kMtu = 65536;  // Linux's loopback MTU

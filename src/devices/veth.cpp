@@ -15,6 +15,7 @@ class Veth final : public Device {
  private:
   // Carrier needs both ends up, as Linux's veth_open/veth_close toggle it.
   bool carrier() const override { return peer_ != nullptr && peer_->is_up(); }
+  bool offloads_checksum() const override { return true; }  // the peer is this stack
 
   void xmit(Packet frame) override {
     Veth* peer = peer_;

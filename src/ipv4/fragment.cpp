@@ -301,6 +301,9 @@ Result<void> fragment(Net& net, Packet datagram, std::uint32_t mtu,
                       const std::function<void(Packet)>& emit) {
   Counters& counters = net.counters();
   PacketPool& pool = net.host().packets();
+  // The transport checksum covers the whole datagram: fill it before the
+  // datagram is cut (Linux's skb_checksum_help in ip_do_fragment).
+  datagram.finish_transport_checksum(0);
   auto fail = [&](Errc e) -> Result<void> {
     counters.add(Counter::IpFragFails);
     return error(e);

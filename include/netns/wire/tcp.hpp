@@ -285,6 +285,9 @@ struct TcpRepr {
   // segment[header_len(), buffer_len()). Preconditions: segment.size() >=
   // buffer_len(), sack_block_count <= kMaxSackBlocks.
   void emit(std::span<std::byte> segment, Ipv4Address src, Ipv4Address dst) const;
+  // The same without the checksum (left 0), for a segment whose checksum a
+  // device fills later (Packet::checksum_partial).
+  void emit_without_checksum(std::span<std::byte> segment) const;
 
   friend bool operator==(const TcpRepr&, const TcpRepr&) = default;
 

@@ -127,7 +127,7 @@ Result<Listener> listen(Net& net, Endpoint local, int backlog) {
   if (tn == nullptr) return error(Errc::address_family_not_supported);
   if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address); !ok) return ok.error();
   const auto somaxconn = static_cast<std::size_t>(net.sysctl().value(SysctlId::core_somaxconn));
-  const std::size_t limit = std::max<std::size_t>(1, std::min(static_cast<std::size_t>(backlog), somaxconn));
+  const std::size_t limit = std::min(static_cast<std::size_t>(backlog), somaxconn);
   auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit);
   if (auto ok = sock->bind(local); !ok) return ok.error();
   return Listener(std::move(sock));

@@ -168,6 +168,7 @@ void Connection::set_state(State next) {
 void Connection::enter_established() {
   const bool passive = state_ == State::syn_received;
   set_state(State::established);
+  last_received_ = now();
   rtt_.reset_backoff();
   retries_ = 0;
   rtx_timer_.cancel();

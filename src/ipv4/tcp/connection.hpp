@@ -109,7 +109,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void skip_sacked();
   void retransmit_head();
   void transmit(Seq seq, std::uint32_t len, std::uint8_t flags);
-  void output(Packet segment);
+  void note_sent(Seq seq, std::uint32_t len, std::uint8_t flags);  // sequence and ACK bookkeeping
   void flush_ack();  // sends the ACK that ack_received_data asked for, unless data carried it
   void send_syn();
   void send_ack();

@@ -184,15 +184,32 @@ void Connection::retransmit_head() {
 }
 
 void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
+  Net& n = net();
+  auto route = tn_.ops.stack().route_output(n, remote().address, route_memo_);
   wire::TcpRepr repr = header(seq, flags);
   repr.payload_len = len;
-  Host& host = net().host();
-  Packet packet = host.packets().allocate(repr.buffer_len());
-  if (!packet) return;  // the pool is empty: the retransmission timer retries
+  Packet packet = n.host().packets().allocate(repr.buffer_len());
+  // The segment counts as sent even when it cannot leave (no route, no
+  // buffer: counted by the IPv4 layer or the pool): the retransmission
+  // timer sends it again, and the send loop moves on.
+  note_sent(seq, len, flags);
+  if (!route || !packet) return;
   auto bytes = packet.mutable_data();
   if (len != 0) send_buf_.copy_out(seq - snd_una_, bytes.subspan(repr.header_len(), len));
-  repr.emit(bytes, local().address, remote().address);
+  if (route->dev->offloads_checksum()) {
+    repr.emit_without_checksum(bytes);
+    packet.checksum_partial = true;
+  } else {
+    repr.emit(bytes, local().address, remote().address);
+  }
+  counters().add(Counter::TcpOutSegs);
+  (void)tn_.ops.stack().send(n, std::move(packet),
+                             {.src = local().address, .dst = remote().address,
+                              .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
+                             *route);
+}
 
+void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
   const bool control_only = len == 0 && (flags & (kTcpSyn | kTcpFin)) == 0;
   const Seq end = seq + len + ((flags & (kTcpSyn | kTcpFin)) != 0 ? 1 : 0);
   if (!control_only) {
@@ -217,19 +234,6 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
     ack_pending_ = false;
     if (delack_timer_.pending()) delack_timer_.cancel();
   }
-  output(std::move(packet));
-}
-
-void Connection::output(Packet segment) {
-  Net& n = net();
-  ipv4::Ipv4Stack& stack = tn_.ops.stack();
-  auto route = stack.route_output(n, remote().address, route_memo_);
-  if (!route) return;  // counted by the IPv4 layer; the retransmission timer retries
-  counters().add(Counter::TcpOutSegs);
-  (void)stack.send(n, std::move(segment),
-                   {.src = local().address, .dst = remote().address,
-                    .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
-                   *route);
 }
 
 wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) const {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -72,7 +73,7 @@ struct TcpNet {
   std::size_t orphans = 0;    // connections closed by their user, still in the table
   std::size_t time_wait = 0;  // of which in TIME_WAIT
   // RFC 5961 section 7: challenge ACKs per second, per namespace.
-  Clock::time_point challenge_second{};
+  std::optional<Clock::time_point> challenge_second;  // when this second's budget began
   std::uint32_t challenges_left = 0;
 
   // The listener for a segment to `local`: a specific address beats 0.0.0.0.
@@ -143,7 +144,8 @@ class ListenSocket final : public ipv4::InetSocket {
   void child_gone(Connection& child);
   Result<std::shared_ptr<Connection>> accept();
   std::size_t pending() const { return accept_queue_.size(); }
-  bool accept_queue_full() const { return accept_queue_.size() >= backlog_; }
+  // As Linux's sk_acceptq_is_full: a backlog of n holds n + 1.
+  bool accept_queue_full() const { return accept_queue_.size() > backlog_; }
   void set_acceptable_callback(std::function<void()> callback) { set_readable_callback(std::move(callback)); }
   Net& net() const { return *ref_; }
   TcpNet& tcp_net() const { return tn_; }
