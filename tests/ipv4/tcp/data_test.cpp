@@ -1,0 +1,327 @@
+// Data on an established connection, segment by segment: delivery and
+// delayed ACKs, out-of-order queueing with SACK, the receive window and its
+// updates, zero-window probes, Nagle.
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include <boost/asio/error.hpp>
+#include <gtest/gtest.h>
+
+#include "netns/tcp.hpp"
+#include "support/tcp_peer.hpp"
+
+namespace netns {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace support;
+
+constexpr std::uint32_t kMss = 1448;  // 1460 less the timestamps option
+constexpr std::uint32_t kBase = kTcpPeerIss + 1;  // the peer's first data byte
+
+using TcpReceive = TcpPeerTest;
+using TcpSend = TcpPeerTest;
+using TcpPersist = TcpPeerTest;
+
+wire::TcpSackBlock block(std::uint32_t from, std::uint32_t to) { return {kBase + from, kBase + to}; }
+
+// ---- receiving ----
+
+TEST_F(TcpReceive, InOrderDataIsDeliveredAndEverySecondSegmentAckedAtOnce) {
+  auto conn = established();
+  peer_.send_data(kMss);
+  peer_.expect_none();  // the first waits for a second, or for the delayed-ACK timer
+  peer_.send_data(kMss);
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 2 * kMss);
+  EXPECT_EQ(ack.tcp.window, 1002);  // ceil((131072 - 2896) / 128): the space left, scaled
+  EXPECT_TRUE(ack.payload.empty());
+  EXPECT_EQ(ack.tcp.sack_block_count, 0u);
+  peer_.expect_none();
+  EXPECT_EQ(conn.readable_bytes(), 2 * kMss);
+  EXPECT_EQ(read_all(conn), pattern(2 * kMss, 1));
+  EXPECT_EQ(counter("TcpExtDelayedACKs"), 0u);
+}
+
+TEST_F(TcpReceive, SingleSegmentIsAckedAfterDelackMin) {
+  auto conn = established();
+  const auto t0 = clock_.now();
+  peer_.send_data(100);
+  peer_.run_for(39ms);
+  peer_.expect_none();
+  peer_.run_for(1ms);
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.at - t0, 40ms);  // tcp_delack_min_ms
+  EXPECT_EQ(ack.ack(), kBase + 100);
+  EXPECT_EQ(counter("TcpExtDelayedACKs"), 1u);
+}
+
+TEST_F(TcpReceive, DelackMinFollowsTheSysctl) {
+  sysctl("net.ipv4.tcp_delack_min_ms", "100");
+  auto conn = established();
+  const auto t0 = clock_.now();
+  peer_.send_data(100);
+  peer_.run_for(1s);
+  EXPECT_EQ(peer_.expect(kTcpAck).at - t0, 100ms);
+}
+
+TEST_F(TcpReceive, OutOfOrderSegmentsGetImmediateDupAcksWithSackBlocks) {
+  auto conn = established();
+  // [0, M) is lost; [M, 2M) arrives.
+  peer_.set_snd_nxt(kBase + kMss);
+  peer_.send_data(kMss);
+  auto dup = peer_.expect(kTcpAck);
+  EXPECT_EQ(dup.ack(), kBase);
+  ASSERT_EQ(dup.tcp.sack_block_count, 1u);
+  EXPECT_EQ(dup.tcp.sack_blocks[0], block(kMss, 2 * kMss));
+  // [3M, 4M) arrives beyond a second hole: the newest block first (RFC 2018 4).
+  peer_.set_snd_nxt(kBase + 3 * kMss);
+  peer_.send_data(kMss);
+  dup = peer_.expect(kTcpAck);
+  EXPECT_EQ(dup.ack(), kBase);
+  ASSERT_EQ(dup.tcp.sack_block_count, 2u);
+  EXPECT_EQ(dup.tcp.sack_blocks[0], block(3 * kMss, 4 * kMss));
+  EXPECT_EQ(dup.tcp.sack_blocks[1], block(kMss, 2 * kMss));
+  EXPECT_EQ(conn.readable_bytes(), 0u);
+  // The first hole is filled: a cumulative ACK at once, the rest still SACKed.
+  peer_.set_snd_nxt(kBase);
+  peer_.send_data(kMss);
+  auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 2 * kMss);
+  ASSERT_EQ(ack.tcp.sack_block_count, 1u);
+  EXPECT_EQ(ack.tcp.sack_blocks[0], block(3 * kMss, 4 * kMss));
+  // The last hole: everything is acknowledged, no SACK left.
+  peer_.set_snd_nxt(kBase + 2 * kMss);
+  peer_.send_data(kMss);
+  ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 4 * kMss);
+  EXPECT_EQ(ack.tcp.sack_block_count, 0u);
+  peer_.expect_none();
+  EXPECT_EQ(read_all(conn), pattern(4 * kMss, 1));
+  EXPECT_EQ(counter("TcpExtTCPOFOQueue"), 2u);
+}
+
+TEST_F(TcpReceive, OutOfOrderWithoutSackGetsPlainDupAcks) {
+  auto conn = established({.sack_permitted = false});
+  peer_.set_snd_nxt(kBase + kMss);
+  peer_.send_data(kMss);
+  const auto dup = peer_.expect(kTcpAck);
+  EXPECT_EQ(dup.ack(), kBase);
+  EXPECT_EQ(dup.tcp.sack_block_count, 0u);
+}
+
+TEST_F(TcpReceive, OldDuplicateIsAckedAtOnce) {
+  auto conn = established();
+  peer_.send_data(kMss);
+  peer_.send_data(kMss);
+  peer_.expect(kTcpAck);
+  peer_.set_snd_nxt(kBase);
+  peer_.send_data(kMss);  // a retransmission of what we have
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 2 * kMss);
+  EXPECT_EQ(conn.readable_bytes(), 2 * kMss);  // not delivered twice
+}
+
+TEST_F(TcpReceive, WindowClosesWhenTheReaderDoesNotReadAndReopensWhenItDoes) {
+  sysctl("net.ipv4.tcp_rmem", "4096 16384 16384");
+  auto conn = established();
+  // The peer sends whatever the advertised window allows, until it is zero.
+  std::uint32_t right_edge = kBase + 16384;  // the SYN-ACK's unscaled window
+  std::uint16_t last_window = 0xffff;
+  std::uint32_t last_ack = 0;
+  for (int round = 0; round < 50 && last_window != 0; ++round) {
+    while (peer_.snd_nxt() != right_edge) {
+      peer_.send_data(std::min(kMss, right_edge - peer_.snd_nxt()));
+    }
+    peer_.run_for(40ms);  // collect the delayed ACK too
+    while (peer_.pending() != 0) {
+      const auto ack = peer_.expect(kTcpAck);
+      const std::uint32_t edge = ack.ack() + (std::uint32_t{ack.tcp.window} << 7);
+      EXPECT_GE(static_cast<std::int32_t>(edge - right_edge), 0) << "the window shrank";
+      right_edge = edge;
+      last_window = ack.tcp.window;
+      last_ack = ack.ack();
+    }
+  }
+  ASSERT_EQ(last_window, 0);
+  EXPECT_EQ(last_ack, peer_.snd_nxt());
+  const std::size_t queued = conn.readable_bytes();
+  EXPECT_GE(queued, 16384u);
+  EXPECT_LT(queued, 16384u + 1024u);
+  // A little reading does not reopen it (receiver silly window avoidance).
+  std::array<std::byte, 1000> some{};
+  ASSERT_EQ(conn.read(some).value(), 1000u);
+  peer_.expect_none();
+  // Reading the rest does, at once.
+  std::vector<std::byte> rest(queued);
+  EXPECT_EQ(conn.read(rest).value(), queued - 1000);
+  const auto update = peer_.expect(kTcpAck);
+  EXPECT_EQ(update.ack(), peer_.snd_nxt());
+  EXPECT_EQ(update.tcp.window, 128);  // 16 KiB >> 7
+  peer_.expect_none();
+}
+
+// BUG: a one-byte probe into a zero window is trimmed and then treated as a
+// pure ACK: netns sends nothing back, vs RFC 9293 3.8.6.1 ("the receiver
+// must continue to send ACKs in response to" zero-window probes) and Linux
+// (tcp_data_queue: TCPZeroWindowDrop, then an immediate ACK). A sender that
+// probes with data never learns the window opened.
+TEST_F(TcpReceive, DISABLED_ProbeIntoAZeroWindowIsDroppedAndAcked) {
+  sysctl("net.ipv4.tcp_rmem", "4096 16384 16384");
+  auto conn = established({.window_scale = std::nullopt});  // unscaled windows: exact edges
+  while (peer_.snd_nxt() != kBase + 16384) {
+    peer_.send_data(std::min(kMss, kBase + 16384 - peer_.snd_nxt()));
+  }
+  peer_.run_for(40ms);
+  std::uint16_t window = 0xffff;
+  while (peer_.pending() != 0) window = peer_.expect(kTcpAck).tcp.window;
+  ASSERT_EQ(window, 0);
+  peer_.send(peer_.segment(kTcpAck | kTcpPsh), pattern(1));
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 16384);
+  EXPECT_EQ(ack.tcp.window, 0);
+  EXPECT_EQ(conn.readable_bytes(), 16384u);
+  EXPECT_EQ(counter("TcpExtTCPZeroWindowDrop"), 1u);
+}
+
+// ---- sending ----
+
+TEST_F(TcpSend, NagleHoldsSmallWritesWhileDataIsUnacknowledged) {
+  auto conn = established();
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  const auto first = peer_.expect(kTcpAck | kTcpPsh);  // nothing in flight: it goes
+  EXPECT_EQ(first.payload.size(), 10u);
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  peer_.expect_none();
+  peer_.ack(first);
+  const auto coalesced = peer_.expect(kTcpAck | kTcpPsh);
+  EXPECT_EQ(coalesced.seq(), first.end());
+  Bytes twice = pattern(10);
+  const Bytes again = pattern(10);
+  twice.insert(twice.end(), again.begin(), again.end());
+  EXPECT_EQ(coalesced.payload, twice);
+  peer_.expect_none();
+}
+
+TEST_F(TcpSend, NagleDoesNotHoldAFullSegment) {
+  auto conn = established();
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  peer_.expect(kTcpAck | kTcpPsh);
+  ASSERT_EQ(write(conn, kMss).value(), kMss);
+  const auto full = peer_.expect(kTcpAck | kTcpPsh);
+  EXPECT_EQ(full.payload.size(), kMss);
+}
+
+TEST_F(TcpSend, NodelaySendsEachWriteAtOnce) {
+  auto conn = established();
+  conn.set_nodelay(true);
+  std::uint32_t seq = peer_.rcv_nxt();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(write(conn, 10).value(), 10u);
+    const auto seg = peer_.expect(kTcpAck | kTcpPsh);
+    EXPECT_EQ(seg.seq(), seq);
+    EXPECT_EQ(seg.payload.size(), 10u);
+    seq += 10;
+  }
+}
+
+TEST_F(TcpSend, SettingNodelayFlushesWhatNagleHeld) {
+  auto conn = established();
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  const auto first = peer_.expect(kTcpAck | kTcpPsh);
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  peer_.expect_none();
+  conn.set_nodelay(true);
+  const auto held = peer_.expect(kTcpAck | kTcpPsh);
+  EXPECT_EQ(held.seq(), first.end());
+  EXPECT_EQ(held.payload.size(), 10u);
+}
+
+TEST_F(TcpSend, InitialWindowIsTenSegments) {
+  auto conn = established();
+  ASSERT_EQ(write(conn, 20 * kMss).value(), 20 * kMss);
+  std::uint32_t seq = peer_.rcv_nxt();
+  for (int i = 0; i < 10; ++i) {
+    const auto seg = peer_.expect();
+    EXPECT_EQ(seg.seq(), seq);
+    EXPECT_EQ(seg.payload.size(), kMss);
+    seq += kMss;
+  }
+  peer_.expect_none();
+  EXPECT_EQ(conn.info().cwnd, 10 * kMss);
+}
+
+TEST_F(TcpSend, ThePeersScaledWindowLimitsWhatIsSent) {
+  auto conn = established({.window = 4});  // 4 << 7 = 512 bytes
+  ASSERT_EQ(write(conn, 2000).value(), 2000u);
+  const auto seg = peer_.expect(kTcpAck);
+  EXPECT_EQ(seg.payload.size(), 512u);
+  peer_.expect_none();
+  peer_.ack(seg);
+  EXPECT_EQ(peer_.expect(kTcpAck).payload.size(), 512u);
+}
+
+// ---- zero-window probes ----
+
+TEST_F(TcpPersist, ZeroWindowIsProbedWithBackoff) {
+  auto conn = established({.window = 0});
+  const std::uint32_t snd_una = peer_.rcv_nxt();
+  const auto t0 = clock_.now();
+  ASSERT_EQ(write(conn, 100).value(), 100u);
+  peer_.expect_none();
+  // The persist timer starts at the RTO (10 ms RTT + 200 ms) and doubles.
+  for (auto at : {210ms, 630ms, 1470ms}) {
+    peer_.run_until(t0 + at);
+    const auto probe = peer_.expect(kTcpAck);
+    EXPECT_EQ(probe.at - t0, at);
+    EXPECT_EQ(probe.seq(), snd_una - 1);  // an old sequence number: the peer must answer
+    EXPECT_TRUE(probe.payload.empty());
+    EXPECT_EQ(probe.ack(), kBase);
+    peer_.send_ack();  // still zero
+    peer_.expect_none();
+  }
+  EXPECT_EQ(counter("TcpExtTCPWinProbe"), 3u);
+  // The window opens: the data goes at once.
+  peer_.set_window(1024);
+  peer_.send_ack();
+  const auto data = peer_.expect(kTcpAck | kTcpPsh);
+  EXPECT_EQ(data.seq(), snd_una);
+  EXPECT_EQ(data.payload, pattern(100));
+  EXPECT_EQ(conn.state(), tcp::State::established);
+}
+
+// BUG: every persist-timer probe counts towards tcp_retries2 even when the
+// peer answers it, so netns resets a connection whose peer is alive but
+// slow to read (after tcp_retries2 answered probes), vs Linux, where an
+// answering ACK resets icsk_probes_out and the probing goes on for as long
+// as the peer answers.
+TEST_F(TcpPersist, DISABLED_AnsweredProbesNeverGiveUp) {
+  sysctl("net.ipv4.tcp_retries2", "3");
+  auto conn = established({.window = 0});
+  ASSERT_EQ(write(conn, 100).value(), 100u);
+  for (int i = 0; i < 8; ++i) {
+    const auto probe = peer_.expect_within(200s);  // the backoff stops at 120 s
+    EXPECT_EQ(probe.tcp.flags, kTcpAck);
+    EXPECT_TRUE(probe.payload.empty());
+    peer_.send_ack();  // answered at once, the window still zero
+  }
+  EXPECT_EQ(conn.state(), tcp::State::established);
+}
+
+TEST_F(TcpPersist, UnansweredProbesTimeOutAfterRetries2) {
+  sysctl("net.ipv4.tcp_retries2", "3");
+  auto conn = established({.window = 0});
+  const auto t0 = clock_.now();
+  ASSERT_EQ(write(conn, 100).value(), 100u);
+  peer_.run_until(t0 + 3149ms);
+  for (auto at : {210ms, 630ms, 1470ms}) EXPECT_EQ(peer_.expect(kTcpAck).at - t0, at);
+  peer_.expect_none();
+  expect_timeout_at(conn, t0 + 3150ms);
+  // Whether an RST goes out at the end is TcpRetransmit.DISABLED_GivingUpSendsNoRst's business.
+  while (peer_.pending() != 0) peer_.expect(kTcpRst | kTcpAck);
+}
+
+}  // namespace
+}  // namespace netns
