@@ -29,7 +29,8 @@ Connection::Connection(TcpNet& tn)
       rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_retransmit_timer(); }),
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
-      wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }) {}
+      wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }),
+      continue_timer_(tn.net.host(), [this] { auto self = shared_from_this(); push_output(); }) {}
 
 Connection::~Connection() = default;
 
@@ -202,6 +203,7 @@ void Connection::finish(boost::system::error_code err) {
   delack_timer_.cancel();
   keepalive_timer_.cancel();
   wait_timer_.cancel();
+  continue_timer_.cancel();
   if (user_closed_) {
     user_closed_ = false;
     --tn_.orphans;
@@ -246,6 +248,7 @@ Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
     if (state_ == State::closed) return error(Errc::not_connected);
     return would_block();
   }
+  grow_receive_buffer();
   const std::uint32_t window_before = receive_space();
   std::size_t copied = 0;
   while (copied < buffer.size() && !recv_queue_.empty()) {
@@ -273,6 +276,16 @@ Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
     }
   }
   return copied;
+}
+
+void Connection::grow_receive_buffer() {
+  // Receive-buffer autotuning, simpler than Linux's tcp_rcv_space_adjust:
+  // a reader that finds the buffer three quarters full has let the window
+  // limit the sender, so the buffer doubles, up to net.ipv4.tcp_rmem[2].
+  const auto max = static_cast<std::uint32_t>(net().sysctl().value(SysctlId::tcp_rmem, 2));
+  if (rcvbuf_ < max && recv_bytes_ + ofo_.bytes() >= rcvbuf_ / 4 * 3) {
+    rcvbuf_ = std::min(rcvbuf_ * 2, max);
+  }
 }
 
 std::size_t Connection::writable_bytes() const {

@@ -102,6 +102,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void send_challenge_ack();
 
   // ---- output (output.cpp) ----
+  static constexpr std::uint32_t kMaxBurst = 128;  // segments sent by one push_output
   // Sends what the windows, Nagle and recovery allow now.
   void push_output();
   bool send_new_data(bool in_sack_recovery);
@@ -119,6 +120,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   wire::TcpRepr header(Seq seq, std::uint8_t flags) const;
   std::uint16_t advertised_window();
   std::uint32_t receive_space() const;
+  void grow_receive_buffer();
   std::uint32_t in_flight() const;
   std::uint32_t pipe() const;           // RFC 6675's estimate of what is in the network
   Seq loss_boundary() const;            // holes below it count as lost
@@ -194,6 +196,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Timer delack_timer_;
   Timer keepalive_timer_;
   Timer wait_timer_;       // TIME_WAIT 2MSL, FIN_WAIT_2 orphan timeout
+  Timer continue_timer_;   // push_output stopped at kMaxBurst: the rest, later in this poll
 
   ipv4::Ipv4Stack::RouteMemo route_memo_;
   std::function<void()> writable_;

@@ -98,7 +98,15 @@ std::uint16_t Connection::advertised_window() {
 void Connection::push_output() {
   if (!sends_data(state_)) return;
   const bool sack_recovery = in_recovery_ && sack_ok_;
-  for (;;) {
+  for (std::uint32_t burst = 0;; ++burst) {
+    if (burst == kMaxBurst) {
+      // A window that opened wide would otherwise land in the device's
+      // backlog all at once and overflow it (Linux's TCP small queues
+      // serve the same end): the rest goes once this poll has delivered
+      // what is queued.
+      if (!continue_timer_.pending()) continue_timer_.schedule(now());
+      break;
+    }
     if (sack_recovery) {
       if (pipe() >= cc_->cwnd()) break;
       if (retransmit_hole()) continue;
