@@ -76,7 +76,6 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
 }
 
 void Connection::init_options_from_syn(const Segment& syn) {
-  Net& net = tn_.net;
   irs_ = syn.seq();
   rcv_nxt_ = irs_ + 1;
   peer_mss_ = syn.tcp.mss.value_or(536);
@@ -90,7 +89,6 @@ void Connection::init_options_from_syn(const Segment& syn) {
   snd_wnd_ = syn.tcp.window;
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = syn.seq();
-  (void)net;
 }
 
 void Connection::open_passive(ListenSocket& listener, const Segment& syn, const FourTuple& tuple) {

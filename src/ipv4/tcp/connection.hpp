@@ -92,13 +92,13 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool process_rst(const Segment& seg);  // step 2; true when the segment is consumed
   bool process_ack(Segment& seg);        // step 5; false: drop the segment
   void process_sack(const Segment& seg);
-  void on_new_ack(Seq ack, const Segment& seg);
-  void on_duplicate_ack(const Segment& seg);
+  void on_new_ack(Seq ack);
+  void on_duplicate_ack();
   void update_window(const Segment& seg);
   void process_data(Segment& seg);       // step 7
-  void process_fin(const Segment& seg);  // step 8
+  void process_fin();                    // step 8
   void queue_in_order(Packet payload);
-  void take_rtt_sample(Seq ack, const Segment& seg);
+  void take_rtt_sample(Seq ack);
   void send_challenge_ack();
 
   // ---- output (output.cpp) ----
@@ -117,7 +117,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void send_reset();
   void send_probe();  // seq snd_una - 1: zero-window probe, keepalive
   void ack_received_data(bool immediately);
-  wire::TcpRepr header(Seq seq, std::uint8_t flags) const;
+  wire::TcpRepr header(Seq seq, std::uint8_t flags);  // advertising a window moves rcv_adv_
   std::uint16_t advertised_window();
   std::uint32_t receive_space() const;
   void grow_receive_buffer();

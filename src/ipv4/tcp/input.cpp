@@ -49,10 +49,11 @@ void Connection::process(Segment& seg) {
   if (!seg.payload.empty()) {
     process_data(seg);  // clears FIN on a segment that is not in order
   } else if (seg.seq() != rcv_nxt_) {
+    if (seg.has(kTcpFin) && seq_gt(seg.seq(), rcv_nxt_)) ofo_fin_ = seg.seq();  // a FIN beyond a hole
     seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
   }
   if (state_ == State::closed) return;
-  if (seg.has(kTcpFin)) process_fin(seg);
+  if (seg.has(kTcpFin)) process_fin();
   if (state_ == State::closed) return;
   push_output();
   flush_ack();
@@ -91,7 +92,7 @@ void Connection::process_syn_sent(Segment& seg) {
   enter_established();
   if (state_ != State::established) return;  // a callback closed it
   if (!seg.payload.empty()) process_data(seg);
-  if (seg.has(kTcpFin)) process_fin(seg);
+  if (seg.has(kTcpFin)) process_fin();
   send_ack();
   push_output();
 }
@@ -232,10 +233,10 @@ bool Connection::process_ack(Segment& seg) {
   const std::uint32_t old_wnd = snd_wnd_;
   update_window(seg);
   if (seq_gt(ack, snd_una_)) {
-    on_new_ack(ack, seg);
+    on_new_ack(ack);
   } else if (ack == snd_una_ && seg.payload.empty() && !seg.has(kTcpFin) &&
              snd_wnd_ == old_wnd && snd_max_ != snd_una_) {
-    on_duplicate_ack(seg);  // RFC 5681's definition of a duplicate ACK
+    on_duplicate_ack();  // RFC 5681's definition of a duplicate ACK
   }
   if (state_ == State::closed) return false;
 
@@ -296,15 +297,14 @@ void Connection::process_sack(const Segment& seg) {
   }
 }
 
-void Connection::take_rtt_sample(Seq ack, const Segment& seg) {
-  (void)seg;
+void Connection::take_rtt_sample(Seq ack) {
   if (rtt_timing_ && seq_gt(ack, rtt_seq_)) {
     rtt_.sample(now() - rtt_start_);
     rtt_timing_ = false;
   }
 }
 
-void Connection::on_new_ack(Seq ack, const Segment& seg) {
+void Connection::on_new_ack(Seq ack) {
   const std::uint32_t flight_before = in_flight();
   std::uint32_t acked = ack - snd_una_;
   bytes_acked_ += acked;
@@ -318,7 +318,7 @@ void Connection::on_new_ack(Seq ack, const Segment& seg) {
   snd_una_ = ack;
   if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
   sacks_.advance(ack);
-  take_rtt_sample(ack, seg);
+  take_rtt_sample(ack);
   rtt_.reset_backoff();
   retries_ = 0;
   if (rto_recovery_ && seq_ge(ack, recover_)) rto_recovery_ = false;
@@ -348,8 +348,7 @@ void Connection::on_new_ack(Seq ack, const Segment& seg) {
   }
 }
 
-void Connection::on_duplicate_ack(const Segment& seg) {
-  (void)seg;
+void Connection::on_duplicate_ack() {
   ++dupacks_;
   if (in_recovery_) {
     if (!sack_ok_) recovery_cwnd_ += mss_;  // RFC 6582 3.2 step 4: inflate
@@ -385,10 +384,10 @@ void Connection::process_data(Segment& seg) {
         bytes_received_ += p.size();
         queue_in_order(std::move(p));
       });
-      if (ofo_fin_ && rcv_nxt_ == *ofo_fin_) {
-        seg.tcp.flags |= kTcpFin;  // the FIN that came early is now in order
-        ofo_fin_.reset();
-      }
+    }
+    if (ofo_fin_ && rcv_nxt_ == *ofo_fin_) {
+      seg.tcp.flags |= kTcpFin;  // the FIN that came early is now in order
+      ofo_fin_.reset();
     }
     ++segs_since_ack_;
     ack_received_data(filled_hole || seg.has(kTcpFin) || segs_since_ack_ >= 2);
@@ -427,9 +426,8 @@ void Connection::queue_in_order(Packet payload) {
 
 // ---- step 8: FIN ----
 
-void Connection::process_fin(const Segment& seg) {
+void Connection::process_fin() {
   // Only a FIN in order gets here (one beyond a hole waits in ofo_fin_).
-  (void)seg;
   if (fin_received_) return;
   fin_received_ = true;
   rcv_nxt_ += 1;

@@ -244,21 +244,20 @@ void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
   }
 }
 
-wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) const {
-  auto* self = const_cast<Connection*>(this);  // advertising a window moves rcv_adv_
+wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) {
   wire::TcpRepr repr{.src_port = local().port, .dst_port = remote().port, .seq_number = seq,
                      .flags = flags};
   if ((flags & kTcpAck) != 0) repr.ack_number = rcv_nxt_;
   if ((flags & kTcpSyn) != 0) {
     // The window of a SYN is never scaled (RFC 7323 2.2).
-    repr.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(self->receive_space(), 65535));
-    self->rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + repr.window);
+    repr.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_space(), 65535));
+    rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + repr.window);
     std::uint32_t mtu = route_memo_.route.dev != nullptr ? route_memo_.route.dev->mtu() : 1500;
     repr.mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu - 40, 65535));
     if (ws_ok_) repr.window_scale = rcv_wscale_;
     repr.sack_permitted = sack_ok_;
   } else if ((flags & kTcpRst) == 0) {
-    repr.window = self->advertised_window();
+    repr.window = advertised_window();
   }
   if (ts_ok_) {
     repr.timestamps = wire::TcpTimestamps{tn_.ops.timestamp_now() + ts_offset_,
