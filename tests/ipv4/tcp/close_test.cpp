@@ -141,6 +141,36 @@ TEST_F(TcpClose, PassiveCloseGoesThroughCloseWaitAndLastAck) {
   peer_.expect_none();  // no TIME_WAIT on this side
 }
 
+TEST_F(TcpClose, RetransmittedFinInCloseWaitIsAckedAgain) {
+  auto conn = established();
+  peer_.send_fin();
+  const auto ack = peer_.expect(kTcpAck);
+  peer_.set_snd_nxt(kBase);
+  peer_.send_fin();  // our ACK was lost
+  const auto again = peer_.expect(kTcpAck);
+  EXPECT_EQ(again.seq(), ack.seq());
+  EXPECT_EQ(again.ack(), kBase + 1);
+  EXPECT_EQ(conn.state(), tcp::State::close_wait);
+}
+
+TEST_F(TcpClose, RstInCloseWaitResets) {
+  auto conn = established();
+  peer_.send_fin();
+  peer_.expect(kTcpAck);
+  peer_.send(peer_.segment(kTcpRst));
+  peer_.expect_none();
+  EXPECT_EQ(conn.state(), tcp::State::closed);
+  EXPECT_EQ(counter("TcpEstabResets"), 1u);
+}
+
+TEST_F(TcpClose, RstEndsTimeWait) {
+  auto conn = established();
+  close_to_time_wait(conn, false);
+  peer_.send(peer_.segment(kTcpRst));  // net.ipv4.tcp_rfc1337 = 0, as Linux
+  peer_.expect_none();
+  EXPECT_EQ(conn.state(), tcp::State::closed);
+}
+
 TEST_F(TcpClose, CloseWithUnreadDataSendsRst) {
   auto conn = established();
   const std::uint32_t ours = peer_.rcv_nxt();

@@ -123,6 +123,70 @@ TEST_F(TcpReceive, OldDuplicateIsAckedAtOnce) {
   EXPECT_EQ(conn.readable_bytes(), 2 * kMss);  // not delivered twice
 }
 
+TEST_F(TcpReceive, OverlappingRetransmissionDeliversOnlyTheNewPart) {
+  auto conn = established();
+  peer_.send_data(100);
+  peer_.set_snd_nxt(kBase + 50);
+  peer_.send_data(100);  // [50, 150): half old, half new
+  EXPECT_EQ(read_all(conn), pattern(150, 1));
+}
+
+TEST_F(TcpReceive, SegmentBeyondTheWindowIsDroppedWithADupAck) {
+  auto conn = established();
+  peer_.set_snd_nxt(kBase + 200'000);  // the window is 128 KiB
+  peer_.send_data(100);
+  const auto dup = peer_.expect(kTcpAck);
+  EXPECT_EQ(dup.ack(), kBase);
+  EXPECT_EQ(dup.tcp.sack_block_count, 0u);
+  EXPECT_EQ(conn.readable_bytes(), 0u);
+}
+
+TEST_F(TcpReceive, FinBeyondAHoleIsTakenWhenTheHoleFills) {
+  auto conn = established();
+  peer_.set_snd_nxt(kBase + 100);
+  peer_.send_data(100, kTcpAck | kTcpFin);  // [100, 200) and the FIN, out of order
+  EXPECT_EQ(peer_.expect(kTcpAck).ack(), kBase);
+  EXPECT_EQ(conn.state(), tcp::State::established);
+  peer_.set_snd_nxt(kBase);
+  peer_.send_data(100);
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 201);  // the data and the FIN
+  EXPECT_EQ(conn.state(), tcp::State::close_wait);
+  EXPECT_EQ(read_all(conn), pattern(200, 1));
+  std::array<std::byte, 4> buf{};
+  EXPECT_EQ(conn.read(buf).value(), 0u);
+}
+
+TEST_F(TcpReceive, SackCarriesThreeBlocksBesideTimestamps) {
+  auto conn = established();
+  // Five islands beyond a hole at [0, 100): 40 option bytes hold the
+  // timestamps (12) and three blocks (2 + 3 * 8), the newest first.
+  for (std::uint32_t i = 1; i <= 5; ++i) {
+    peer_.set_snd_nxt(kBase + 200 * i);
+    peer_.send_data(100);
+    peer_.expect(kTcpAck);
+  }
+  peer_.set_snd_nxt(kBase + 1200);
+  peer_.send_data(100);
+  const auto dup = peer_.expect(kTcpAck);
+  ASSERT_EQ(dup.tcp.sack_block_count, 3u);
+  EXPECT_EQ(dup.tcp.sack_blocks[0], block(1200, 1300));
+  EXPECT_EQ(dup.tcp.sack_blocks[1], block(1000, 1100));
+  EXPECT_EQ(dup.tcp.sack_blocks[2], block(800, 900));
+}
+
+TEST_F(TcpReceive, DelayedAckRidesOnData) {
+  auto conn = established();
+  peer_.send_data(100);
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  const auto data = peer_.expect(kTcpAck | kTcpPsh);
+  EXPECT_EQ(data.ack(), kBase + 100);
+  peer_.run_for(100ms);
+  peer_.expect_none();  // no separate ACK after 40 ms
+  peer_.ack(data);
+  EXPECT_EQ(counter("TcpExtDelayedACKs"), 0u);
+}
+
 TEST_F(TcpReceive, WindowClosesWhenTheReaderDoesNotReadAndReopensWhenItDoes) {
   sysctl("net.ipv4.tcp_rmem", "4096 16384 16384");
   auto conn = established();
@@ -146,6 +210,13 @@ TEST_F(TcpReceive, WindowClosesWhenTheReaderDoesNotReadAndReopensWhenItDoes) {
   }
   ASSERT_EQ(last_window, 0);
   EXPECT_EQ(last_ack, peer_.snd_nxt());
+  // A Linux-style probe (one below the window, no data) is answered.
+  peer_.set_snd_nxt(peer_.snd_nxt() - 1);
+  peer_.send_ack();
+  peer_.set_snd_nxt(peer_.snd_nxt() + 1);
+  const auto answer = peer_.expect(kTcpAck);
+  EXPECT_EQ(answer.ack(), peer_.snd_nxt());
+  EXPECT_EQ(answer.tcp.window, 0);
   const std::size_t queued = conn.readable_bytes();
   EXPECT_GE(queued, 16384u);
   EXPECT_LT(queued, 16384u + 1024u);
@@ -212,6 +283,21 @@ TEST_F(TcpSend, NagleDoesNotHoldAFullSegment) {
   ASSERT_EQ(write(conn, kMss).value(), kMss);
   const auto full = peer_.expect(kTcpAck | kTcpPsh);
   EXPECT_EQ(full.payload.size(), kMss);
+}
+
+// BUG: Nagle holds a small segment whenever anything is in flight, so the
+// tail of one write of MSS + 10 bytes waits for the peer's (delayed) ACK of
+// the full segment, vs Linux's Minshall variant (tcp_nagle_check with
+// tcp_minshall_check), which holds a small segment only while another
+// small one is unacknowledged: the tail goes at once.
+TEST_F(TcpSend, DISABLED_TailOfAWriteIsNotHeldBehindAFullSegment) {
+  auto conn = established();
+  ASSERT_EQ(write(conn, kMss + 10).value(), kMss + 10);
+  EXPECT_EQ(peer_.expect(kTcpAck).payload.size(), kMss);
+  EXPECT_EQ(peer_.expect(kTcpAck | kTcpPsh).payload.size(), 10u);
+  // A second small write now waits: a small segment is in flight.
+  ASSERT_EQ(write(conn, 10).value(), 10u);
+  peer_.expect_none();
 }
 
 TEST_F(TcpSend, NodelaySendsEachWriteAtOnce) {

@@ -98,6 +98,13 @@ TEST_P(TcpOptionNegotiation, Active) {
 INSTANTIATE_TEST_SUITE_P(Tcp, TcpOptionNegotiation, ::testing::ValuesIn(kNegotiations),
                          [](const auto& info) { return std::string(info.param.name); });
 
+using TcpWindowScale = TcpPeerTest;
+
+TEST_F(TcpWindowScale, ShiftAbove14IsTakenAs14) {
+  auto conn = established({.window_scale = 15, .window = 2});
+  EXPECT_EQ(conn.info().snd_wnd, 2u << 14);  // RFC 7323 2.3: "MUST use 14 instead"
+}
+
 // ---- the MSS we send with ----
 
 struct MssCase {

@@ -113,6 +113,20 @@ TEST_F(TcpRetransmit, DISABLED_RtoIsThreeSecondsAfterALostSyn) {
   EXPECT_EQ(first_rto(conn), 3s);
 }
 
+TEST_F(TcpRetransmit, AfterATimeoutTheWindowStartsAgainFromOneSegment) {
+  auto conn = established();
+  const auto segs = send_segments(conn, 10);
+  peer_.run_for(210ms);
+  expect_again(segs[0]);  // cwnd is one segment (RFC 5681 3.1)
+  peer_.expect_none();
+  EXPECT_EQ(conn.info().cwnd, kMss);
+  peer_.ack(segs[0]);
+  expect_again(segs[1]);  // slow start: two for the one acknowledged
+  expect_again(segs[2]);
+  peer_.expect_none();
+  EXPECT_EQ(counter("TcpRetransSegs"), 3u);
+}
+
 TEST_F(TcpRetransmit, ThreeDupAcksTriggerNewRenoFastRetransmit) {
   auto conn = established({.sack_permitted = false});
   const auto segs = send_segments(conn, 10);
@@ -163,6 +177,15 @@ TEST_F(TcpRetransmit, SackRecoveryRetransmitsTheHoles) {
   peer_.run_for(5s);
   peer_.expect_none();
   EXPECT_EQ(counter("TcpExtTCPTimeouts"), 0u);
+}
+
+TEST_F(TcpRetransmit, ThreeSegmentsSackedAboveAHoleAreALossAtOnce) {
+  auto conn = established();
+  const auto segs = send_segments(conn, 5);
+  send_sack(segs, {{1, 4}});  // one duplicate ACK, but DupThresh segments above the hole (RFC 6675 IsLost)
+  expect_again(segs[0]);
+  peer_.expect_none();
+  EXPECT_EQ(counter("TcpExtTCPSackRecovery"), 1u);
 }
 
 TEST_F(TcpRetransmit, SackedDataIsNotRetransmittedByTheTimer) {
