@@ -212,6 +212,16 @@ TEST_F(TcpClose, FinRetransmittedInTimeWaitIsAckedAndRestartsTheTimer) {
   EXPECT_EQ(conn.state(), tcp::State::closed);
 }
 
+TEST_F(TcpClose, OldSynInTimeWaitGetsAnAck) {
+  auto conn = established();
+  const auto fin = close_to_time_wait(conn, false);
+  peer_.send(peer_.syn());  // the old ISN: not a new incarnation
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.seq(), fin.seq() + 1);
+  EXPECT_EQ(ack.ack(), kBase + 1);
+  EXPECT_EQ(conn.state(), tcp::State::time_wait);
+}
+
 TEST_F(TcpClose, OrphanInTimeWaitAnswersThenLeaves) {
   auto conn = established();
   close_to_time_wait(conn, true);

@@ -18,6 +18,8 @@ using namespace support;
 using TcpPassiveOpen = TcpPeerTest;
 using TcpActiveOpen = TcpPeerTest;
 
+constexpr std::uint16_t kOtherPort = kTcpPeerPort + 1;  // a second peer
+
 std::chrono::milliseconds ms_since(const TcpSegment& seg, Clock::time_point origin) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(seg.at - origin);
 }
@@ -239,6 +241,31 @@ TEST_F(TcpPassiveOpen, DISABLED_SynFinAtAListenerIsDropped) {
   EXPECT_EQ(counter("TcpPassiveOpens"), 0u);
 }
 
+TEST_F(TcpPassiveOpen, ClosingTheListenerResetsWhatWasNotAccepted) {
+  auto listener = listen();
+  peer_.connect();  // established, not accepted
+  const std::uint32_t ours = peer_.rcv_nxt();
+  peer_.set_self({kTcpPeer, kOtherPort});
+  peer_.send(peer_.syn());  // half-open
+  peer_.expect(kTcpSyn | kTcpAck);
+  listener.close();
+  const auto rst = peer_.expect(kTcpRst | kTcpAck);  // only the established one hears of it
+  EXPECT_EQ(rst.tcp.dst_port, kTcpPeerPort);
+  EXPECT_EQ(rst.seq(), ours);
+  peer_.run_for(10s);
+  peer_.expect_none();
+}
+
+TEST_F(TcpPassiveOpen, BacklogZeroTakesOneConnection) {
+  auto listener = listen(kTcpLocalPort, 0);
+  peer_.connect();
+  EXPECT_EQ(listener.pending(), 1u);
+  peer_.set_self({kTcpPeer, kOtherPort});
+  peer_.send(peer_.syn());
+  peer_.expect_none();  // as Linux's listen(fd, 0): the accept queue is full
+  EXPECT_EQ(listener.pending(), 1u);
+}
+
 // ---- active open ----
 
 TEST_F(TcpActiveOpen, SynCarriesEveryOption) {
@@ -353,6 +380,19 @@ TEST_F(TcpActiveOpen, CloseInSynSentSendsNothingAndALateSynAckGetsRst) {
   synack.ack_number = syn.seq() + 1;
   peer_.send(synack);
   EXPECT_EQ(peer_.expect(kTcpRst).seq(), syn.seq() + 1);
+}
+
+TEST_F(TcpActiveOpen, RetransmittedSynAckIsAcknowledgedAgain) {
+  auto conn = tcp::connect(*net_, peer_.self()).value();
+  const auto syn = peer_.accept();
+  auto synack = peer_.syn();  // our ACK was lost, thinks the peer
+  synack.flags = kTcpSyn | kTcpAck;
+  synack.ack_number = syn.seq() + 1;
+  peer_.send(synack);
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.seq(), syn.seq() + 1);
+  EXPECT_EQ(ack.ack(), kTcpPeerIss + 1);
+  EXPECT_EQ(conn.state(), tcp::State::established);
 }
 
 TEST_F(TcpActiveOpen, AcceptableAckWithoutSynIsDropped) {
