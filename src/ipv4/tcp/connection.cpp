@@ -37,12 +37,11 @@ Connection::~Connection() = default;
 // ---- opening ----
 
 std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) const {
-  std::uint32_t mtu = 1500;
-  if (route_memo_.route.dev != nullptr) mtu = route_memo_.route.dev->mtu();
+  const std::uint32_t route_mss = route_memo_.route.dev != nullptr ? advertised_mss(*route_memo_.route.dev) : 1460;
   const auto floor = static_cast<std::uint32_t>(tn_.net.sysctl().value(SysctlId::tcp_min_snd_mss));
   // tcp_min_snd_mss: a peer announcing a tiny MSS cannot make us send
   // floods of tiny segments (CVE-2019-11479).
-  std::uint32_t mss = std::min(std::max(peer_mss, floor), mtu - 40);
+  std::uint32_t mss = std::min(std::max(peer_mss, floor), route_mss);
   if (ts_ok_) mss -= 12;  // the timestamps option rides in every segment
   return std::max<std::uint32_t>(mss, 8);
 }

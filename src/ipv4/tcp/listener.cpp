@@ -100,7 +100,7 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
                        .window = 65535};
   auto route = tn_.ops.stack().route_output(net, tuple.remote.address);
   if (!route) return;
-  synack.mss = static_cast<std::uint16_t>(route->dev->mtu() - 40);
+  synack.mss = advertised_mss(*route->dev);
   // Without timestamps a cookie keeps only the MSS; with them, window scale
   // and SACK ride in the low bits of our TSval (Linux's cookie_init_timestamp).
   if (seg.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {

@@ -252,8 +252,7 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) {
     // The window of a SYN is never scaled (RFC 7323 2.2).
     repr.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_space(), 65535));
     rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + repr.window);
-    std::uint32_t mtu = route_memo_.route.dev != nullptr ? route_memo_.route.dev->mtu() : 1500;
-    repr.mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu - 40, 65535));
+    repr.mss = route_memo_.route.dev != nullptr ? advertised_mss(*route_memo_.route.dev) : 1460;
     if (ws_ok_) repr.window_scale = rcv_wscale_;
     repr.sack_permitted = sack_ok_;
   } else if ((flags & kTcpRst) == 0) {

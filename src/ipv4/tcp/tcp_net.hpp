@@ -9,6 +9,7 @@
 // (closed by the user, still finishing) and TIME_WAIT.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -123,6 +124,12 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
   PernetSlot<TcpNet> slot_;
   ipv4::Ipv4Stack* stack_ = nullptr;
 };
+
+// The MSS we announce on a device: what fits its MTU, and the 65535-byte
+// limit of an IPv4 datagram (the loopback's MTU is 65536).
+inline std::uint16_t advertised_mss(const Device& dev) {
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(dev.mtu(), 65535) - 40);
+}
 
 // The MSS values a SYN cookie can carry (Linux's msstab).
 inline constexpr std::uint16_t kCookieMss[] = {536, 1300, 1440, 1460};

@@ -114,6 +114,21 @@ TEST_F(TcpStream, ActiveCloseGoesThroughTimeWait) {
   EXPECT_EQ(blue_->counters().get("TcpCurrEstab"), 0u);
 }
 
+TEST_F(TcpStream, OverTheLoopbackInOneNamespace) {
+  Device* lo = red_->device("lo");
+  ASSERT_NE(lo, nullptr);
+  ASSERT_TRUE(set_link_up(*lo));
+  auto listener = tcp::listen(*red_, {Ipv4Address(127, 0, 0, 1), 8080}).value();
+  auto client = tcp::connect(*red_, {Ipv4Address(127, 0, 0, 1), 8080}).value();
+  poll();
+  auto server = listener.accept().value();
+  EXPECT_EQ(client.local_endpoint().address, Ipv4Address(127, 0, 0, 1));
+  ASSERT_EQ(client.write(text("over lo")).value(), 7u);
+  poll();
+  EXPECT_EQ(read_all(server), "over lo");
+  EXPECT_EQ(client.info().mss, 65483u);  // the loopback's MTU 65536, less 40 and 12
+}
+
 TEST_F(TcpStream, ConnectToClosedPortIsRefused) {
   auto client = tcp::connect(*blue_, {kRed, 81}).value();
   poll();
