@@ -12,11 +12,8 @@
 //   BM_KernelUdpRoundTrip    the same between two Linux namespaces over a kernel
 //                            veth pair, both sockets driven from one thread
 //                            (root only; skipped otherwise). Target: netns >= 20x.
-#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -24,7 +21,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -34,6 +30,7 @@
 #include "netns/wire/ethernet.hpp"
 #include "netns/wire/ipv4.hpp"
 #include "netns/wire/udp.hpp"
+#include "support/kernel_netns.hpp"
 #include "support/ratio_reporter.hpp"
 
 namespace {
@@ -226,45 +223,16 @@ BENCHMARK(BM_UdpRoundTrip);
 
 // ---- the kernel, for comparison ----
 
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-// A UDP socket created inside the named Linux namespace.
-int socket_in(const char* netns_name) {
-  int self = open("/proc/self/ns/net", O_RDONLY);
-  int target = open((std::string("/var/run/netns/") + netns_name).c_str(), O_RDONLY);
-  int fd = -1;
-  if (self >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0) {
-    fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (setns(self, CLONE_NEWNET) != 0) std::abort();  // never leave the thread elsewhere
-  }
-  if (self >= 0) close(self);
-  if (target >= 0) close(target);
-  return fd;
-}
-
-sockaddr_in address(const char* ip, std::uint16_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &sa.sin_addr);
-  return sa;
-}
-
 void BM_KernelUdpRoundTrip(benchmark::State& state) {
-  const std::string a = "netns-bench-a", b = "netns-bench-b";
-  auto cleanup = [&] { run("ip netns del " + a), run("ip netns del " + b); };
-  cleanup();
-  if (geteuid() != 0 || !run("ip netns add " + a) || !run("ip netns add " + b) ||
-      !run("ip -n " + a + " link add eth0 type veth peer name eth0 netns " + b) ||
-      !run("ip -n " + a + " addr add 192.0.2.1/24 dev eth0") || !run("ip -n " + b + " addr add 192.0.2.2/24 dev eth0") ||
-      !run("ip -n " + a + " link set eth0 up") || !run("ip -n " + b + " link set eth0 up")) {
-    cleanup();
-    state.SkipWithError("needs root and iproute2 to make two Linux namespaces and a veth pair");
+  bench::KernelNetnsPair pair("netns-bench");  // 192.0.2.1/24 — veth — 192.0.2.2/24
+  if (!pair.ok()) {
+    state.SkipWithError(pair.error().c_str());
     return;
   }
-  int client = socket_in(a.c_str()), server = socket_in(b.c_str());
-  auto server_addr = address("192.0.2.2", 7);
-  auto client_addr = address("192.0.2.1", 0);
+  int client = bench::KernelNetnsPair::socket_in(pair.a(), SOCK_DGRAM);
+  int server = bench::KernelNetnsPair::socket_in(pair.b(), SOCK_DGRAM);
+  auto server_addr = bench::ipv4_socket_address("192.0.2.2", 7);
+  auto client_addr = bench::ipv4_socket_address("192.0.2.1", 0);
   bind(server, reinterpret_cast<sockaddr*>(&server_addr), sizeof server_addr);
   bind(client, reinterpret_cast<sockaddr*>(&client_addr), sizeof client_addr);
   // A lost datagram must end the benchmark, not hang it.
@@ -293,7 +261,6 @@ void BM_KernelUdpRoundTrip(benchmark::State& state) {
   state.SetItemsProcessed(trips);
   close(client);
   close(server);
-  cleanup();
 }
 BENCHMARK(BM_KernelUdpRoundTrip)->UseRealTime();
 

@@ -3,7 +3,8 @@
 #   <program>.json   Google Benchmark's JSON (every counter, for plotting)
 #   <program>.txt    the console table, with the ratios of that same run
 #   summary.md       the figures of issue 2 in one table (bench/support/summarize.py);
-#                    ipv4_bench.txt and fib_bench.txt carry the ratios of issue 3
+#                    ipv4_bench.txt and fib_bench.txt carry the ratios of issue 3,
+#                    tcp_bench.txt those of issue 4
 #
 #   bench/run.sh                               # everything, 3 repetitions, medians
 #   BUILD_DIR=/tmp/b bench/run.sh              # another build directory
@@ -20,10 +21,10 @@ results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DNETNS_BUILD_BENCH=ON -DNETNS_BUILD_TESTS=OFF -DNETNS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" --target net_bench memory_bench ipv4_bench fib_bench
+cmake --build "$build" --target net_bench memory_bench ipv4_bench fib_bench tcp_bench
 
 mkdir -p "$results"
-for program in net_bench memory_bench ipv4_bench fib_bench; do
+for program in net_bench memory_bench ipv4_bench fib_bench tcp_bench; do
   echo "== $program"
   "$build/bench/$program" \
     --benchmark_repetitions="$repetitions" \
