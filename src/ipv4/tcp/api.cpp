@@ -165,7 +165,8 @@ std::string dump_sockets(Net& net) {
   if (tn == nullptr) return out;
   tn->ports.for_each([&](const ipv4::InetSocket& sock) {
     if (const auto* l = dynamic_cast<const ListenSocket*>(&sock)) {
-      out += fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", "LISTEN", l->pending(), 0,
+      // As ss: Recv-Q is the accept queue, Send-Q the backlog.
+      out += fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", "LISTEN", l->pending(), l->backlog(),
                          l->local().to_string(), fmt::format("{}:*", Ipv4Address::any()));
       return;
     }

@@ -61,7 +61,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   tn_.connections.emplace(t, shared_from_this());
 
   iss_ = tn_.ops.initial_sequence(t);
-  snd_una_ = snd_nxt_ = snd_max_ = iss_;
+  snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = iss_;
   ts_offset_ = tn_.ops.timestamp_offset(t);
   // Offer every option the sysctls allow; the SYN-ACK decides.
   ws_ok_ = net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
@@ -77,6 +77,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
 void Connection::init_options_from_syn(const Segment& syn) {
   irs_ = syn.seq();
   rcv_nxt_ = irs_ + 1;
+  rcv_adv_ = rcv_nxt_;  // our window is measured from here on
   peer_mss_ = syn.tcp.mss.value_or(536);
   ws_ok_ = ws_ok_ && syn.tcp.window_scale.has_value();
   snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(*syn.tcp.window_scale, 14) : 0;
@@ -106,7 +107,7 @@ void Connection::open_passive(ListenSocket& listener, const Segment& syn, const 
   mss_ = effective_mss_for_route(peer_mss_);
   cc_->set_mss(mss_);
   iss_ = tn_.ops.initial_sequence(tuple);
-  snd_una_ = snd_nxt_ = snd_max_ = iss_;
+  snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = iss_;
   ts_offset_ = tn_.ops.timestamp_offset(tuple);
   set_state(State::syn_received);
   send_syn();
@@ -126,7 +127,7 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
   irs_ = ack.seq() - 1;
   rcv_nxt_ = ack.seq();
   iss_ = ack.tcp.ack_number - 1;
-  snd_una_ = snd_nxt_ = snd_max_ = ack.tcp.ack_number;
+  snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = ack.tcp.ack_number;
   peer_mss_ = mss;
   if (ack.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {
     const std::uint32_t options = ack.tcp.timestamps->echo & 0x1f;
@@ -145,7 +146,7 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = ack.seq();
   snd_wl2_ = ack.tcp.ack_number;
-  rcv_adv_ = rcv_nxt_;
+  rcv_adv_ = rcv_nxt_ + kCookieWindow;  // what the cookie SYN-ACK offered
   set_state(State::syn_received);
   enter_established();
 }
@@ -167,6 +168,7 @@ void Connection::enter_established() {
   const bool passive = state_ == State::syn_received;
   set_state(State::established);
   last_received_ = now();
+  if (retries_ != 0) rtt_.use_fallback();
   rtt_.reset_backoff();
   retries_ = 0;
   rtx_timer_.cancel();
@@ -180,7 +182,10 @@ void Connection::enter_established() {
 void Connection::enter_time_wait() {
   auto& sysctl = tn_.net.sysctl();
   if (tn_.time_wait >= static_cast<std::size_t>(sysctl.value(SysctlId::tcp_max_tw_buckets))) {
+    // No room to wait: the peer still gets the ACK of its FIN, then the
+    // connection is simply gone (Linux's TCPTimeWaitOverflow).
     counters().add(Counter::TcpExtTCPTimeWaitOverflow);
+    flush_ack();
     finish({});
     return;
   }
@@ -195,6 +200,8 @@ void Connection::enter_time_wait() {
 
 void Connection::finish(boost::system::error_code err) {
   if (err) set_error(err);
+  // RFC 1213's tcpAttemptFails: SYN-SENT or SYN-RECEIVED straight to CLOSED.
+  if (state_ == State::syn_sent || state_ == State::syn_received) counters().add(Counter::TcpAttemptFails);
   if (state_ != State::closed) set_state(State::closed);
   rtx_timer_.cancel();
   delack_timer_.cancel();

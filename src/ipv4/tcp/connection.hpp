@@ -100,6 +100,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void queue_in_order(Packet payload);
   void take_rtt_sample(Seq ack);
   void send_challenge_ack();
+  bool out_of_window_rate_limited(const Segment& seg);
+  bool invalid_rate_limited();  // one invalid-segment ACK per tcp_invalid_ratelimit
+  std::uint32_t syn_window() const { return std::min<std::uint32_t>(receive_space(), 65535); }
 
   // ---- output (output.cpp) ----
   static constexpr std::uint32_t kMaxBurst = 128;  // segments sent by one push_output
@@ -168,6 +171,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   std::uint32_t segs_since_ack_ = 0;
   bool ack_pending_ = false;
   Clock::time_point last_received_{};
+  std::optional<Clock::time_point> last_invalid_ack_;
+  Seq snd_sml_ = 0;  // end of the last segment shorter than the MSS (Minshall's Nagle)
 
   // Options negotiated in the handshake.
   std::uint8_t snd_wscale_ = 0, rcv_wscale_ = 0;

@@ -25,9 +25,17 @@ void Connection::process(Segment& seg) {
     default:
       break;
   }
-  if (state_ == State::syn_received && seg.has(kTcpSyn) && !seg.has(kTcpAck) && seg.seq() == irs_) {
-    send_syn();  // our SYN-ACK was lost: the peer retransmitted its SYN
-    return;
+  if (state_ == State::syn_received && seg.has(kTcpSyn) && seg.seq() == irs_) {
+    if (!seg.has(kTcpAck)) {
+      send_syn();  // our SYN-ACK was lost: the peer retransmitted its SYN
+      return;
+    }
+    if (parent_ == nullptr && seg.tcp.ack_number == snd_nxt_) {
+      // Simultaneous open (RFC 9293 figure 7): the peer's SYN-ACK acknowledges
+      // our SYN; its SYN is the one we already have. Go on as for an ACK.
+      seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpSyn);
+      seg.tcp.seq_number += 1;
+    }
   }
   if (!check_sequence(seg)) return;
   if (seg.has(kTcpRst)) {
@@ -68,10 +76,7 @@ void Connection::process_syn_sent(Segment& seg) {
     return;
   }
   if (seg.has(kTcpRst)) {
-    if (ack) {
-      counters().add(Counter::TcpAttemptFails);
-      finish(error(Errc::connection_refused));
-    }
+    if (ack) finish(error(Errc::connection_refused));
     return;
   }
   if (!seg.has(kTcpSyn)) return;
@@ -88,11 +93,14 @@ void Connection::process_syn_sent(Segment& seg) {
   snd_una_ = seg.tcp.ack_number;
   snd_wl2_ = seg.tcp.ack_number;
   if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
-  rcv_adv_ = rcv_nxt_;
+  rcv_adv_ = rcv_nxt_ + syn_window();  // what our SYN offered, now that rcv_nxt is known
   enter_established();
   if (state_ != State::established) return;  // a callback closed it
+  // Data and FIN on the SYN-ACK follow the SYN's sequence number.
+  seg.tcp.seq_number += 1;
+  seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpSyn);
   if (!seg.payload.empty()) process_data(seg);
-  if (seg.has(kTcpFin)) process_fin();
+  if (seg.has(kTcpFin) && seg.seq() + static_cast<std::uint32_t>(seg.payload.size()) == rcv_nxt_) process_fin();
   send_ack();
   push_output();
 }
@@ -105,7 +113,7 @@ bool Connection::check_sequence(Segment& seg) {
   if (ts_ok_ && seg.tcp.timestamps && !seg.has(kTcpRst) &&
       static_cast<std::int32_t>(seg.tcp.timestamps->value - ts_recent_) < 0) {
     counters().add(Counter::TcpExtPAWSEstab);
-    send_ack();
+    if (!out_of_window_rate_limited(seg)) send_ack();
     return false;
   }
   const std::uint32_t wnd = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
@@ -120,18 +128,28 @@ bool Connection::check_sequence(Segment& seg) {
   }
   // A zero window still takes ACKs and RSTs at rcv_nxt: only the data is refused.
   if (!ok && wnd == 0 && seq == rcv_nxt_) {
-    if (!seg.payload.empty()) counters().add(Counter::TcpExtTCPZeroWindowDrop);
+    // A probe into our zero window: its data is refused, its ACK taken,
+    // and it is answered with our window.
+    if (!seg.payload.empty()) {
+      counters().add(Counter::TcpExtTCPZeroWindowDrop);
+      ack_pending_ = true;
+    }
     seg.payload.trim(0);
     seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
     ok = true;
   }
   if (!ok) {
-    if (!seg.has(kTcpRst)) {
-      if (state_ == State::time_wait && seg.has(kTcpFin)) {
-        wait_timer_.schedule(now() + std::chrono::seconds(60));  // a retransmitted FIN restarts 2MSL
-      }
-      send_ack();
+    if (seg.has(kTcpRst)) return false;
+    if (seg.has(kTcpSyn)) {
+      // RFC 5961 4.2 covers every SYN on a synchronized connection.
+      counters().add(Counter::TcpExtTCPSYNChallenge);
+      send_challenge_ack();
+      return false;
     }
+    if (state_ == State::time_wait && seg.has(kTcpFin)) {
+      wait_timer_.schedule(now() + std::chrono::seconds(60));  // a retransmitted FIN restarts 2MSL
+    }
+    if (!out_of_window_rate_limited(seg)) send_ack();
     return false;
   }
   // Trim what lies before rcv_nxt (a retransmission overlapping what we
@@ -169,6 +187,7 @@ bool Connection::process_rst(const Segment& seg) {
   switch (state_) {
     case State::syn_received:
       // From a listener: the half-open connection just goes away.
+      if (parent_ != nullptr) counters().add(Counter::TcpExtEmbryonicRsts);
       finish(parent_ != nullptr ? boost::system::error_code{} : error(Errc::connection_refused));
       break;
     case State::established:
@@ -188,9 +207,31 @@ bool Connection::process_rst(const Segment& seg) {
 }
 
 void Connection::send_challenge_ack() {
+  // Per connection first (tcp_invalid_ratelimit), then the namespace's
+  // budget per second (tcp_challenge_ack_limit), as Linux's
+  // tcp_send_challenge_ack.
+  if (invalid_rate_limited()) return;
   if (!tn_.allow_challenge_ack()) return;
   counters().add(Counter::TcpExtTCPChallengeACK);
   send_ack();
+}
+
+bool Connection::out_of_window_rate_limited(const Segment& seg) {
+  // Linux's tcp_oow_rate_limited: a segment carrying data is always
+  // answered; pure ACKs and control segments at most once per
+  // tcp_invalid_ratelimit, so two stacks cannot loop on dup ACKs.
+  if (!seg.payload.empty() || seg.has(kTcpFin)) return false;
+  return invalid_rate_limited();
+}
+
+bool Connection::invalid_rate_limited() {
+  const auto interval = std::chrono::milliseconds(net().sysctl().value(SysctlId::tcp_invalid_ratelimit));
+  if (last_invalid_ack_ && now() - *last_invalid_ack_ < interval) {
+    counters().add(Counter::TcpExtTCPACKSkippedSeq);
+    return true;
+  }
+  last_invalid_ack_ = now();
+  return false;
 }
 
 // ---- step 5: ACK ----
@@ -229,6 +270,9 @@ bool Connection::process_ack(Segment& seg) {
     send_challenge_ack();
     return false;
   }
+  // An answer from the peer: zero-window probes are not going unanswered
+  // (Linux resets icsk_probes_out on every ACK).
+  if (snd_una_ == snd_max_) retries_ = 0;
   if (sack_ok_ && seg.tcp.sack_block_count != 0) process_sack(seg);
   const std::uint32_t old_wnd = snd_wnd_;
   update_window(seg);
@@ -470,10 +514,7 @@ void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
     }
     return;
   }
-  if (state_ == State::syn_sent && ipv4::is_hard_error(err)) {
-    counters().add(Counter::TcpAttemptFails);
-    finish(err.error());
-  }
+  if (state_ == State::syn_sent && ipv4::is_hard_error(err)) finish(err.error());
   // Otherwise a soft error: retransmissions go on (Linux keeps it in sk_err_soft).
 }
 

@@ -48,14 +48,22 @@ Result<void> ListenSocket::bind(Endpoint local) {
 void ListenSocket::process(Segment& seg, const ipv4::InputMeta& meta) {
   if (seg.has(kTcpRst)) return;
   if (seg.has(kTcpAck)) {
-    if (!seg.has(kTcpSyn) && tn_.net.sysctl().value(SysctlId::tcp_syncookies) != 0) {
+    if (!seg.has(kTcpSyn) && recent_cookies()) {
       process_cookie_ack(seg, meta);
       return;
     }
     tn_.ops.send_reset(tn_.net, seg);
     return;
   }
-  if (seg.has(kTcpSyn)) process_syn(seg, meta);
+  // SYN|FIN is nonsense (a scanner's probe): Linux drops it, so do we.
+  if (seg.has(kTcpSyn) && !seg.has(wire::kTcpFin)) process_syn(seg, meta);
+}
+
+bool ListenSocket::recent_cookies() const {
+  // An ACK is checked as a cookie only when this listener sent cookies in
+  // the last two minutes (Linux's tcp_synq_no_recent_overflow).
+  if (tn_.net.sysctl().value(SysctlId::tcp_syncookies) == 0) return false;
+  return last_cookie_ && tn_.net.host().now() - *last_cookie_ < kCookieValid;
 }
 
 void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
@@ -97,7 +105,7 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
                        .seq_number = tn_.ops.syn_cookie(tuple, seg.seq(), index),
                        .ack_number = seg.seq() + 1,
                        .flags = kTcpSyn | kTcpAck,
-                       .window = 65535};
+                       .window = kCookieWindow};
   auto route = tn_.ops.stack().route_output(net, tuple.remote.address);
   if (!route) return;
   synack.mss = advertised_mss(*route->dev);
@@ -113,9 +121,14 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
       options |= 0x10;
       synack.sack_permitted = true;
     }
-    const std::uint32_t ts = tn_.ops.timestamp_now() + tn_.ops.timestamp_offset(tuple);
-    synack.timestamps = wire::TcpTimestamps{(ts & ~0x1fu) | options, seg.tcp.timestamps->value};
+    // Never ahead of the clock, or the connection's later TSvals would look
+    // older to the peer's PAWS (Linux's cookie_init_timestamp).
+    const std::uint32_t now = tn_.ops.timestamp_now() + tn_.ops.timestamp_offset(tuple);
+    std::uint32_t ts = (now & ~0x1fu) | options;
+    if (static_cast<std::int32_t>(ts - now) > 0) ts = ((now & ~0x1fu) - 0x20) | options;
+    synack.timestamps = wire::TcpTimestamps{ts, seg.tcp.timestamps->value};
   }
+  last_cookie_ = net.host().now();
   net.counters().add(Counter::TcpExtSyncookiesSent);
   tn_.ops.send_control(net, tuple, synack);
 }

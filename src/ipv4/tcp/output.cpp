@@ -146,8 +146,10 @@ bool Connection::send_new_data(bool in_sack_recovery) {
       // cut short by a window waits for the ACKs in flight, unless it is
       // half the largest window the peer has offered.
       if (in_flight() != 0 && len < max_snd_wnd_ / 2) return false;
-    } else if (!nodelay_ && in_flight() != 0 && !fin_queued_) {
-      return false;  // Nagle (RFC 896): one small segment in flight at a time
+    } else if (!nodelay_ && !fin_queued_ && seq_gt(snd_sml_, snd_una_) && seq_le(snd_sml_, snd_nxt_)) {
+      // Nagle (RFC 896) with Minshall's refinement, as Linux: a small
+      // segment waits only while an earlier small one is unacknowledged.
+      return false;
     }
   }
   std::uint8_t flags = kTcpAck;
@@ -234,6 +236,7 @@ void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
       }
     }
     if (seq == snd_nxt_) snd_nxt_ = end;  // hole retransmissions leave snd_nxt alone
+    if (len != 0 && len < mss_) snd_sml_ = seq + len;
     snd_max_ = seq_max(snd_max_, end);
   }
   if ((flags & kTcpAck) != 0) {
@@ -250,7 +253,7 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) {
   if ((flags & kTcpAck) != 0) repr.ack_number = rcv_nxt_;
   if ((flags & kTcpSyn) != 0) {
     // The window of a SYN is never scaled (RFC 7323 2.2).
-    repr.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_space(), 65535));
+    repr.window = static_cast<std::uint16_t>(syn_window());
     rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + repr.window);
     repr.mss = route_memo_.route.dev != nullptr ? advertised_mss(*route_memo_.route.dev) : 1460;
     if (ws_ok_) repr.window_scale = rcv_wscale_;

@@ -25,7 +25,7 @@ void RttEstimator::sample(Duration rtt) {
 }
 
 RttEstimator::Duration RttEstimator::base_rto() const {
-  if (!has_sample_) return kInitialRto;
+  if (!has_sample_) return fallback_ ? kFallbackRto : kInitialRto;
   // Saturate before adding so that absurd samples cannot overflow.
   if (srtt_ >= kMaxRto || rttvar_ >= kMaxRto / 4) return kMaxRto;
   return std::min(srtt_ + std::max(kMinRto, 4 * rttvar_), kMaxRto);

@@ -26,6 +26,9 @@ class RttEstimator {
   static constexpr Duration kInitialRto = std::chrono::seconds(1);     // RFC 6298 2.1
   static constexpr Duration kMinRto = std::chrono::milliseconds(200);  // Linux TCP_RTO_MIN
   static constexpr Duration kMaxRto = std::chrono::seconds(120);       // Linux TCP_RTO_MAX
+  // RFC 6298 5.7 (Linux's TCP_TIMEOUT_FALLBACK): the RTO once the handshake
+  // is done, when its SYN or SYN-ACK had to be retransmitted.
+  static constexpr Duration kFallbackRto = std::chrono::seconds(3);
 
   // A measured round trip (the caller applies Karn's rule, or uses
   // timestamps). Non-positive samples count as 1 us.
@@ -42,6 +45,9 @@ class RttEstimator {
   // New data acknowledged.
   void reset_backoff() { backoffs_ = 0; }
   unsigned backoffs() const { return backoffs_; }
+  // The handshake lost a segment: until the first sample, the RTO is
+  // kFallbackRto instead of kInitialRto.
+  void use_fallback() { fallback_ = true; }
 
   bool has_sample() const { return has_sample_; }
   Duration srtt() const { return srtt_; }  // zero before the first sample
@@ -57,6 +63,7 @@ class RttEstimator {
   Duration min_rtt_{};
   unsigned backoffs_ = 0;
   bool has_sample_ = false;
+  bool fallback_ = false;
 };
 
 }  // namespace netns::tcp

@@ -127,8 +127,9 @@ std::optional<unsigned> TcpOps::check_syn_cookie(const FourTuple& tuple, Seq pee
   const Seq rest = cookie - static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 2)) - peer_isn;
   const std::uint32_t now_minute = cookie_minute(host_);
   const std::uint32_t minute = rest >> kCookieBits;
-  // The minute is kept in 8 bits: compare modulo 256.
-  if (((now_minute - minute) & 0xff) > 2) return std::nullopt;
+  // The minute is kept in 8 bits: compare modulo 256. A cookie lives this
+  // tick and the next (Linux's MAX_SYNCOOKIE_AGE, 2).
+  if (((now_minute - minute) & 0xff) >= 2) return std::nullopt;
   const std::uint32_t full_minute = now_minute - ((now_minute - minute) & 0xff);
   const Seq data = (rest - static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 3 + full_minute))) & kCookieMask;
   if (data >= std::size(kCookieMss)) return std::nullopt;
@@ -144,7 +145,7 @@ void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr&
   net.counters().add(Counter::TcpOutSegs);
   (void)stack_->send(net, std::move(packet),
                      {.src = tuple.local.address, .dst = tuple.remote.address,
-                      .protocol = wire::IpProtocol::tcp},
+                      .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
                      *route);
 }
 
@@ -164,6 +165,7 @@ void TcpOps::send_reset(Net& net, const Segment& seg) {
 
 void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
   Counters& counters = net.counters();
+  counters.add(Counter::TcpInSegs);  // every segment, before any check, as Linux
   auto view = wire::TcpView::checked(datagram.data());
   if (!view) {
     counters.add(Counter::TcpInErrs);
@@ -180,7 +182,6 @@ void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
     counters.add(Counter::TcpInErrs);  // a malformed option
     return;
   }
-  counters.add(Counter::TcpInSegs);
   // TCP is unicast only (RFC 1122 4.2.3.10).
   if (meta.broadcast || meta.dst.is_broadcast() || meta.dst.is_multicast()) return;
   TcpNet* tn = state(net);

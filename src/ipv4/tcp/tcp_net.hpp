@@ -131,6 +131,12 @@ inline std::uint16_t advertised_mss(const Device& dev) {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(dev.mtu(), 65535) - 40);
 }
 
+// The window a cookie SYN-ACK offers (unscaled, as in every SYN).
+inline constexpr std::uint16_t kCookieWindow = 65535;
+// How long after the last cookie a stray ACK is still checked as one
+// (Linux's TCP_SYNCOOKIE_VALID).
+inline constexpr auto kCookieValid = std::chrono::seconds(120);
+
 // The MSS values a SYN cookie can carry (Linux's msstab).
 inline constexpr std::uint16_t kCookieMss[] = {536, 1300, 1440, 1460};
 
@@ -151,6 +157,7 @@ class ListenSocket final : public ipv4::InetSocket {
   void child_gone(Connection& child);
   Result<std::shared_ptr<Connection>> accept();
   std::size_t pending() const { return accept_queue_.size(); }
+  std::size_t backlog() const { return backlog_; }
   // As Linux's sk_acceptq_is_full: a backlog of n holds n + 1.
   bool accept_queue_full() const { return accept_queue_.size() > backlog_; }
   void set_acceptable_callback(std::function<void()> callback) { set_readable_callback(std::move(callback)); }
@@ -161,11 +168,13 @@ class ListenSocket final : public ipv4::InetSocket {
   void process_syn(Segment& seg, const ipv4::InputMeta& meta);
   void process_cookie_ack(Segment& seg, const ipv4::InputMeta& meta);
   void send_cookie_synack(Segment& seg, const FourTuple& tuple);
+  bool recent_cookies() const;
 
   TcpNet& tn_;
   NetRef ref_;
   std::size_t backlog_;
   std::size_t syn_queue_ = 0;  // children in SYN_RECEIVED
+  std::optional<Clock::time_point> last_cookie_;  // when this listener last sent a cookie
   std::vector<Connection*> children_;  // not yet accepted, any state (the table owns them)
   std::deque<std::shared_ptr<Connection>> accept_queue_;
 };

@@ -17,7 +17,6 @@ void Connection::on_retransmit_timer() {
       const auto limit = n.sysctl().value(state_ == State::syn_sent ? SysctlId::tcp_syn_retries
                                                                     : SysctlId::tcp_synack_retries);
       if (++retries_ > static_cast<std::uint32_t>(limit)) {
-        if (state_ == State::syn_sent) counters().add(Counter::TcpAttemptFails);
         finish(error(Errc::timed_out));
         return;
       }
@@ -48,8 +47,9 @@ void Connection::on_retransmit_timer() {
       return;
     }
     if (++retries_ > retries2) {
+      // As Linux's tcp_write_err: the peer is gone, no RST is sent.
       counters().add(Counter::TcpExtTCPAbortOnTimeout);
-      reset_and_finish(error(Errc::timed_out));
+      finish(error(Errc::timed_out));
       return;
     }
     counters().add(Counter::TcpExtTCPWinProbe);
@@ -60,7 +60,7 @@ void Connection::on_retransmit_timer() {
   }
   if (++retries_ > retries2) {
     counters().add(Counter::TcpExtTCPAbortOnTimeout);
-    reset_and_finish(error(Errc::timed_out));
+    finish(error(Errc::timed_out));
     return;
   }
   // RFC 6298 5.4-5.6 with RFC 5681's loss window: back off, shrink cwnd to

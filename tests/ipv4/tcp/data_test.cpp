@@ -238,7 +238,7 @@ TEST_F(TcpReceive, WindowClosesWhenTheReaderDoesNotReadAndReopensWhenItDoes) {
 // must continue to send ACKs in response to" zero-window probes) and Linux
 // (tcp_data_queue: TCPZeroWindowDrop, then an immediate ACK). A sender that
 // probes with data never learns the window opened.
-TEST_F(TcpReceive, DISABLED_ProbeIntoAZeroWindowIsDroppedAndAcked) {
+TEST_F(TcpReceive, ProbeIntoAZeroWindowIsDroppedAndAcked) {
   sysctl("net.ipv4.tcp_rmem", "4096 16384 16384");
   auto conn = established({.window_scale = std::nullopt});  // unscaled windows: exact edges
   while (peer_.snd_nxt() != kBase + 16384) {
@@ -290,7 +290,7 @@ TEST_F(TcpSend, NagleDoesNotHoldAFullSegment) {
 // the full segment, vs Linux's Minshall variant (tcp_nagle_check with
 // tcp_minshall_check), which holds a small segment only while another
 // small one is unacknowledged: the tail goes at once.
-TEST_F(TcpSend, DISABLED_TailOfAWriteIsNotHeldBehindAFullSegment) {
+TEST_F(TcpSend, TailOfAWriteIsNotHeldBehindAFullSegment) {
   auto conn = established();
   ASSERT_EQ(write(conn, kMss + 10).value(), kMss + 10);
   EXPECT_EQ(peer_.expect(kTcpAck).payload.size(), kMss);
@@ -383,7 +383,7 @@ TEST_F(TcpPersist, ZeroWindowIsProbedWithBackoff) {
 // slow to read (after tcp_retries2 answered probes), vs Linux, where an
 // answering ACK resets icsk_probes_out and the probing goes on for as long
 // as the peer answers.
-TEST_F(TcpPersist, DISABLED_AnsweredProbesNeverGiveUp) {
+TEST_F(TcpPersist, AnsweredProbesNeverGiveUp) {
   sysctl("net.ipv4.tcp_retries2", "3");
   auto conn = established({.window = 0});
   ASSERT_EQ(write(conn, 100).value(), 100u);
@@ -405,7 +405,7 @@ TEST_F(TcpPersist, UnansweredProbesTimeOutAfterRetries2) {
   for (auto at : {210ms, 630ms, 1470ms}) EXPECT_EQ(peer_.expect(kTcpAck).at - t0, at);
   peer_.expect_none();
   expect_timeout_at(conn, t0 + 3150ms);
-  // Whether an RST goes out at the end is TcpRetransmit.DISABLED_GivingUpSendsNoRst's business.
+  // Whether an RST goes out at the end is TcpRetransmit.GivingUpSendsNoRst's business.
   while (peer_.pending() != 0) peer_.expect(kTcpRst | kTcpAck);
 }
 

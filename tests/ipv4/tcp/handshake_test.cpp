@@ -176,7 +176,7 @@ TEST_F(TcpPassiveOpen, RstInSynReceivedRemovesTheHalfOpenConnection) {
 // RFC 1213's tcpAttemptFails ("direct transition to the LISTEN state from
 // the SYN-RCVD state") and Linux (tcp_check_req: TcpAttemptFails and
 // TcpExtEmbryonicRsts).
-TEST_F(TcpPassiveOpen, DISABLED_RstInSynReceivedCountsAnAttemptFail) {
+TEST_F(TcpPassiveOpen, RstInSynReceivedCountsAnAttemptFail) {
   auto listener = listen();
   peer_.send(peer_.syn());
   peer_.learn_synack(peer_.expect(kTcpSyn | kTcpAck));
@@ -232,7 +232,7 @@ TEST_F(TcpPassiveOpen, RstAtAListenerIsIgnored) {
 // BUG: a SYN with FIN set opens a connection like a plain SYN, vs Linux
 // (tcp_rcv_state_process, TCP_LISTEN: "if (th->fin) goto discard"), which
 // drops this combination that no real stack sends (a scanner's probe).
-TEST_F(TcpPassiveOpen, DISABLED_SynFinAtAListenerIsDropped) {
+TEST_F(TcpPassiveOpen, SynFinAtAListenerIsDropped) {
   auto listener = listen();
   auto syn = peer_.syn();
   syn.flags |= kTcpFin;
@@ -411,7 +411,7 @@ TEST_F(TcpActiveOpen, AcceptableAckWithoutSynIsDropped) {
 // {IRS, IRS + len} and the stream is corrupted around it, vs RFC 9293
 // 3.10.7.3 (the data starts at IRS + 1 and is taken in order) or Linux
 // (without Fast Open the data is dropped and the peer sends it again).
-TEST_F(TcpActiveOpen, DISABLED_DataOnTheSynAckIsTakenInOrderOrNotAtAll) {
+TEST_F(TcpActiveOpen, DataOnTheSynAckIsTakenInOrderOrNotAtAll) {
   auto conn = tcp::connect(*net_, peer_.self()).value();
   const auto syn = peer_.take_syn();
   peer_.learn_syn(syn, {});
@@ -451,7 +451,7 @@ TEST_F(TcpActiveOpen, SynAckIsAcknowledgedAndEstablishes) {
 // SYN_RECEIVED until a later ACK or its SYN-ACK retransmission, vs
 // RFC 9293 figure 7 and Linux (tcp_validate_incoming's simultaneous-open
 // exception), where that SYN-ACK moves the connection to ESTABLISHED.
-TEST_F(TcpActiveOpen, DISABLED_SimultaneousOpenGoesThroughSynReceived) {
+TEST_F(TcpActiveOpen, SimultaneousOpenGoesThroughSynReceived) {
   auto conn = tcp::connect(*net_, peer_.self()).value();
   const auto syn = peer_.take_syn();
   peer_.learn_syn(syn, {});

@@ -156,7 +156,7 @@ TEST_F(TcpDumpSockets, SynRecvAndAcceptQueue) {
 // BUG: a LISTEN line shows Send-Q 0, vs Linux's ss, which shows the
 // listener's accept backlog there (`LISTEN 1 128 0.0.0.0:80 0.0.0.0:*`:
 // Recv-Q connections waiting, Send-Q the backlog).
-TEST_F(TcpDumpSockets, DISABLED_ListenShowsPendingAndBacklog) {
+TEST_F(TcpDumpSockets, ListenShowsPendingAndBacklog) {
   auto listener = listen(kTcpLocalPort, 128);
   peer_.connect();
   const std::string dump = tcp::dump_sockets(*net_);

@@ -103,7 +103,7 @@ TEST_F(TcpRetransmit, LongRttGivesALongerRto) {
 // and the RTO stays at the initial 1 s, vs RFC 6298 5.7 ("the RTO MUST be
 // re-initialized to 3 seconds when data transmission begins") and Linux
 // (tcp_init_metrics sets icsk_rto to TCP_TIMEOUT_FALLBACK, 3 s).
-TEST_F(TcpRetransmit, DISABLED_RtoIsThreeSecondsAfterALostSyn) {
+TEST_F(TcpRetransmit, RtoIsThreeSecondsAfterALostSyn) {
   auto conn = tcp::connect(*net_, peer_.self()).value();
   peer_.expect(kTcpSyn);  // lost
   peer_.run_for(1s);
@@ -209,13 +209,13 @@ TEST_F(TcpRetransmit, GivesUpAfterTcpRetries2) {
   for (int i = 0; i < 3; ++i) expect_again(first);
   peer_.expect_none();
   expect_timeout_at(conn, t0 + 3150ms);
-  while (peer_.pending() != 0) peer_.expect(kTcpRst | kTcpAck);  // see DISABLED_GivingUpSendsNoRst
+  while (peer_.pending() != 0) peer_.expect(kTcpRst | kTcpAck);  // see GivingUpSendsNoRst
 }
 
 // BUG: when the retransmission (or persist) timer gives up, netns sends an
 // RST, vs Linux (tcp_write_timeout -> tcp_write_err: the socket is done with
 // ETIMEDOUT and nothing is sent; only keepalive's give-up sends an RST).
-TEST_F(TcpRetransmit, DISABLED_GivingUpSendsNoRst) {
+TEST_F(TcpRetransmit, GivingUpSendsNoRst) {
   sysctl("net.ipv4.tcp_retries2", "3");
   auto conn = established();
   ASSERT_EQ(write(conn, 100).value(), 100u);

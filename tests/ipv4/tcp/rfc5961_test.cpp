@@ -86,7 +86,7 @@ TEST_F(TcpRfc5961, SynOnAnEstablishedConnectionGetsAChallengeAck) {
 // sequence check (not counted, not rate limited), vs RFC 5961 4.2 ("in all
 // cases" of a SYN, a challenge ACK) and Linux (tcp_validate_incoming jumps
 // to syn_challenge for any SYN: TcpExtTCPSYNChallenge, rate limited).
-TEST_F(TcpRfc5961, DISABLED_SynOutsideTheWindowGetsAChallengeAckToo) {
+TEST_F(TcpRfc5961, SynOutsideTheWindowGetsAChallengeAckToo) {
   auto conn = established();
   auto syn = peer_.syn();
   syn.seq_number = peer_.snd_nxt() + 500'000;  // a new incarnation's ISN
@@ -124,7 +124,7 @@ TEST_F(TcpRfc5961, ChallengeAcksAreRateLimitedPerNamespace) {
 // every blind RST gets its challenge ACK up to the namespace's budget, vs
 // Linux (tcp_send_challenge_ack → __tcp_oow_rate_limited), which answers
 // one out-of-window event per socket per tcp_invalid_ratelimit (500 ms).
-TEST_F(TcpRfc5961, DISABLED_ChallengeAcksAreRateLimitedPerSocket) {
+TEST_F(TcpRfc5961, ChallengeAcksAreRateLimitedPerSocket) {
   auto conn = established();
   send_rst(1000);
   send_rst(1001);
