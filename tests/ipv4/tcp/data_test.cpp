@@ -233,11 +233,8 @@ TEST_F(TcpReceive, WindowClosesWhenTheReaderDoesNotReadAndReopensWhenItDoes) {
   peer_.expect_none();
 }
 
-// BUG: a one-byte probe into a zero window is trimmed and then treated as a
-// pure ACK: netns sends nothing back, vs RFC 9293 3.8.6.1 ("the receiver
-// must continue to send ACKs in response to" zero-window probes) and Linux
-// (tcp_data_queue: TCPZeroWindowDrop, then an immediate ACK). A sender that
-// probes with data never learns the window opened.
+// A one-byte probe into a zero window is dropped and answered with an ACK
+// (RFC 9293 3.8.6.1; Linux's tcp_data_queue counts TCPZeroWindowDrop and ACKs at once).
 TEST_F(TcpReceive, ProbeIntoAZeroWindowIsDroppedAndAcked) {
   sysctl("net.ipv4.tcp_rmem", "4096 16384 16384");
   auto conn = established({.window_scale = std::nullopt});  // unscaled windows: exact edges
@@ -285,11 +282,9 @@ TEST_F(TcpSend, NagleDoesNotHoldAFullSegment) {
   EXPECT_EQ(full.payload.size(), kMss);
 }
 
-// BUG: Nagle holds a small segment whenever anything is in flight, so the
-// tail of one write of MSS + 10 bytes waits for the peer's (delayed) ACK of
-// the full segment, vs Linux's Minshall variant (tcp_nagle_check with
-// tcp_minshall_check), which holds a small segment only while another
-// small one is unacknowledged: the tail goes at once.
+// The tail of one write of MSS + 10 bytes goes at once, not held behind the full
+// segment: Linux's Minshall variant of Nagle (tcp_nagle_check, tcp_minshall_check)
+// holds a small segment only while another small one is unacknowledged.
 TEST_F(TcpSend, TailOfAWriteIsNotHeldBehindAFullSegment) {
   auto conn = established();
   ASSERT_EQ(write(conn, kMss + 10).value(), kMss + 10);
@@ -378,11 +373,8 @@ TEST_F(TcpPersist, ZeroWindowIsProbedWithBackoff) {
   EXPECT_EQ(conn.state(), tcp::State::established);
 }
 
-// BUG: every persist-timer probe counts towards tcp_retries2 even when the
-// peer answers it, so netns resets a connection whose peer is alive but
-// slow to read (after tcp_retries2 answered probes), vs Linux, where an
-// answering ACK resets icsk_probes_out and the probing goes on for as long
-// as the peer answers.
+// Persist probes the peer answers never count towards tcp_retries2: as in Linux,
+// an answering ACK resets icsk_probes_out, so probing goes on while the peer answers.
 TEST_F(TcpPersist, AnsweredProbesNeverGiveUp) {
   sysctl("net.ipv4.tcp_retries2", "3");
   auto conn = established({.window = 0});

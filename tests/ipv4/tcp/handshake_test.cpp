@@ -172,10 +172,8 @@ TEST_F(TcpPassiveOpen, RstInSynReceivedRemovesTheHalfOpenConnection) {
   EXPECT_EQ(listener.pending(), 0u);
 }
 
-// BUG: an RST that removes a half-open connection is not counted, vs
-// RFC 1213's tcpAttemptFails ("direct transition to the LISTEN state from
-// the SYN-RCVD state") and Linux (tcp_check_req: TcpAttemptFails and
-// TcpExtEmbryonicRsts).
+// An RST that removes a half-open connection counts as TcpAttemptFails
+// (RFC 1213; Linux's tcp_check_req, with TcpExtEmbryonicRsts).
 TEST_F(TcpPassiveOpen, RstInSynReceivedCountsAnAttemptFail) {
   auto listener = listen();
   peer_.send(peer_.syn());
@@ -229,9 +227,7 @@ TEST_F(TcpPassiveOpen, RstAtAListenerIsIgnored) {
   EXPECT_EQ(counter("TcpPassiveOpens"), 0u);
 }
 
-// BUG: a SYN with FIN set opens a connection like a plain SYN, vs Linux
-// (tcp_rcv_state_process, TCP_LISTEN: "if (th->fin) goto discard"), which
-// drops this combination that no real stack sends (a scanner's probe).
+// A SYN with FIN set (a scanner's probe) is dropped, as Linux's tcp_rcv_state_process does in LISTEN.
 TEST_F(TcpPassiveOpen, SynFinAtAListenerIsDropped) {
   auto listener = listen();
   auto syn = peer_.syn();
@@ -405,12 +401,8 @@ TEST_F(TcpActiveOpen, AcceptableAckWithoutSynIsDropped) {
   EXPECT_EQ(conn.state(), tcp::State::syn_sent);
 }
 
-// BUG: data on a SYN-ACK is queued out of order at the SYN's own sequence
-// number (process_syn_sent hands the segment to process_data without
-// stepping past the SYN), so the ACK carries a bogus SACK block
-// {IRS, IRS + len} and the stream is corrupted around it, vs RFC 9293
-// 3.10.7.3 (the data starts at IRS + 1 and is taken in order) or Linux
-// (without Fast Open the data is dropped and the peer sends it again).
+// Data on a SYN-ACK starts at IRS + 1 and is taken in order (RFC 9293 3.10.7.3) or
+// dropped for the peer to send again (Linux without Fast Open); never queued out of order.
 TEST_F(TcpActiveOpen, DataOnTheSynAckIsTakenInOrderOrNotAtAll) {
   auto conn = tcp::connect(*net_, peer_.self()).value();
   const auto syn = peer_.take_syn();
@@ -446,11 +438,8 @@ TEST_F(TcpActiveOpen, SynAckIsAcknowledgedAndEstablishes) {
   EXPECT_EQ(data.tcp.window, 1024);
 }
 
-// BUG: the peer's SYN-ACK in SYN_RECEIVED fails the sequence check (its SYN
-// lies just before RCV.NXT), so netns answers a duplicate ACK and stays in
-// SYN_RECEIVED until a later ACK or its SYN-ACK retransmission, vs
-// RFC 9293 figure 7 and Linux (tcp_validate_incoming's simultaneous-open
-// exception), where that SYN-ACK moves the connection to ESTABLISHED.
+// In a simultaneous open the peer's SYN-ACK moves SYN_RECEIVED to ESTABLISHED (RFC 9293
+// figure 7; Linux's tcp_validate_incoming simultaneous-open exception).
 TEST_F(TcpActiveOpen, SimultaneousOpenGoesThroughSynReceived) {
   auto conn = tcp::connect(*net_, peer_.self()).value();
   const auto syn = peer_.take_syn();

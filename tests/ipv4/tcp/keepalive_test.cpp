@@ -153,9 +153,8 @@ TEST_F(TcpDumpSockets, SynRecvAndAcceptQueue) {
   EXPECT_TRUE(has_line(dump, ss_line("ESTAB", "0", "0", "192.0.2.1:80", "192.0.2.2:40000"))) << dump;
 }
 
-// BUG: a LISTEN line shows Send-Q 0, vs Linux's ss, which shows the
-// listener's accept backlog there (`LISTEN 1 128 0.0.0.0:80 0.0.0.0:*`:
-// Recv-Q connections waiting, Send-Q the backlog).
+// A LISTEN line shows connections waiting as Recv-Q and the accept backlog as Send-Q,
+// as Linux's ss does (`LISTEN 1 128 0.0.0.0:80 0.0.0.0:*`).
 TEST_F(TcpDumpSockets, ListenShowsPendingAndBacklog) {
   auto listener = listen(kTcpLocalPort, 128);
   peer_.connect();

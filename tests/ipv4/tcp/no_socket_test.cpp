@@ -80,9 +80,8 @@ INSTANTIATE_TEST_SUITE_P(Tcp, TcpNoSocket, ::testing::ValuesIn(kNoSocketCases),
 
 using TcpNoSocketIp = TcpPeerTest;
 
-// BUG: RSTs and other replies built by TcpOps::send_control leave without
-// DF, vs Linux, whose control socket has IP_PMTUDISC_DO (tcp_sk_init), so
-// its RSTs carry DF like every segment of a connection does here.
+// RSTs sent without a socket carry DF, as Linux's control socket does (IP_PMTUDISC_DO,
+// tcp_sk_init).
 TEST_F(TcpNoSocketIp, RstCarriesDontFragment) {
   peer_.send({.src_port = kTcpPeerPort, .dst_port = 81, .seq_number = kSeq, .flags = kTcpSyn, .window = 1000});
   const auto rst = peer_.expect(kTcpRst | kTcpAck);
@@ -152,9 +151,8 @@ TEST_P(TcpMalformed, IsDroppedAndCounted) {
 INSTANTIATE_TEST_SUITE_P(Tcp, TcpMalformed, ::testing::ValuesIn(kMalformedCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// BUG: TcpInSegs counts only segments that parsed, vs Linux's tcp_v4_rcv,
-// which counts every segment handed to TCP "even if it's bad" before any
-// check (nstat shows InSegs >= InErrs).
+// Every segment handed to TCP counts as TcpInSegs, even a malformed one, as in Linux's
+// tcp_v4_rcv (nstat shows InSegs >= InErrs).
 using TcpMalformedCounters = TcpPeerTest;
 
 TEST_F(TcpMalformedCounters, SegmentsStillCountAsInSegs) {

@@ -99,10 +99,8 @@ TEST_F(TcpRetransmit, LongRttGivesALongerRto) {
   EXPECT_EQ(first_rto(conn), 300ms);
 }
 
-// BUG: after a retransmitted SYN, the handshake gives no RTT sample (Karn)
-// and the RTO stays at the initial 1 s, vs RFC 6298 5.7 ("the RTO MUST be
-// re-initialized to 3 seconds when data transmission begins") and Linux
-// (tcp_init_metrics sets icsk_rto to TCP_TIMEOUT_FALLBACK, 3 s).
+// After a retransmitted SYN (no RTT sample, Karn) the RTO is 3 s once data transmission
+// begins (RFC 6298 5.7; Linux's tcp_init_metrics, TCP_TIMEOUT_FALLBACK).
 TEST_F(TcpRetransmit, RtoIsThreeSecondsAfterALostSyn) {
   auto conn = tcp::connect(*net_, peer_.self()).value();
   peer_.expect(kTcpSyn);  // lost
@@ -212,9 +210,8 @@ TEST_F(TcpRetransmit, GivesUpAfterTcpRetries2) {
   while (peer_.pending() != 0) peer_.expect(kTcpRst | kTcpAck);  // see GivingUpSendsNoRst
 }
 
-// BUG: when the retransmission (or persist) timer gives up, netns sends an
-// RST, vs Linux (tcp_write_timeout -> tcp_write_err: the socket is done with
-// ETIMEDOUT and nothing is sent; only keepalive's give-up sends an RST).
+// When the retransmission timer gives up, the connection closes and nothing is sent
+// (Linux's tcp_write_timeout -> tcp_write_err; only keepalive's give-up sends an RST).
 TEST_F(TcpRetransmit, GivingUpSendsNoRst) {
   sysctl("net.ipv4.tcp_retries2", "3");
   auto conn = established();

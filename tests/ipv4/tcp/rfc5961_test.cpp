@@ -82,10 +82,8 @@ TEST_F(TcpRfc5961, SynOnAnEstablishedConnectionGetsAChallengeAck) {
   EXPECT_EQ(counter("TcpExtTCPChallengeACK"), 1u);
 }
 
-// BUG: a SYN outside the receive window gets a plain duplicate ACK from the
-// sequence check (not counted, not rate limited), vs RFC 5961 4.2 ("in all
-// cases" of a SYN, a challenge ACK) and Linux (tcp_validate_incoming jumps
-// to syn_challenge for any SYN: TcpExtTCPSYNChallenge, rate limited).
+// A SYN outside the receive window gets a rate-limited challenge ACK too (RFC 5961 4.2;
+// Linux's tcp_validate_incoming, syn_challenge, TcpExtTCPSYNChallenge).
 TEST_F(TcpRfc5961, SynOutsideTheWindowGetsAChallengeAckToo) {
   auto conn = established();
   auto syn = peer_.syn();
@@ -120,10 +118,8 @@ TEST_F(TcpRfc5961, ChallengeAcksAreRateLimitedPerNamespace) {
   EXPECT_EQ(b.state(), tcp::State::established);
 }
 
-// BUG: net.ipv4.tcp_invalid_ratelimit is in the sysctl table but unused:
-// every blind RST gets its challenge ACK up to the namespace's budget, vs
-// Linux (tcp_send_challenge_ack → __tcp_oow_rate_limited), which answers
-// one out-of-window event per socket per tcp_invalid_ratelimit (500 ms).
+// Challenge ACKs are rate limited per socket: one out-of-window event per
+// net.ipv4.tcp_invalid_ratelimit (500 ms), as Linux's __tcp_oow_rate_limited does.
 TEST_F(TcpRfc5961, ChallengeAcksAreRateLimitedPerSocket) {
   auto conn = established();
   send_rst(1000);

@@ -96,10 +96,8 @@ TEST_F(TcpSynCookies, SysctlTwoSendsCookiesAlways) {
   EXPECT_EQ(counter("TcpExtSyncookiesRecv"), 1u);
 }
 
-// BUG: a connection made from a cookie starts with RCV.ADV = RCV.NXT, a
-// zero receive window, so data on the cookie-carrying ACK is dropped as
-// TcpExtTCPZeroWindowDrop, vs Linux (and the SYN-ACK's own window of
-// 65535), where it is queued for the reader.
+// Data on the cookie-carrying ACK is queued for the reader (the SYN-ACK offered a
+// window of 65535), as in Linux.
 TEST_F(TcpSynCookies, AckCarryingDataIsDelivered) {
   sysctl("net.ipv4.tcp_syncookies", "2");
   auto listener = listen();
@@ -165,10 +163,8 @@ TEST_F(TcpSynCookies, CookieIsStillGoodAMinuteLater) {
   EXPECT_EQ(listener.pending(), 1u);
 }
 
-// BUG: check_syn_cookie accepts a cookie up to 2 ticks old (age 0, 1 or 2 of
-// 64 s: up to 191 s), vs its own comment ("a cookie lives 2 ticks") and
-// Linux's check_tcp_syn_cookie (diff >= MAX_SYNCOOKIE_AGE = 2 is refused:
-// at most about two minutes).
+// A cookie 2 ticks old (64 s each) is refused, as Linux's check_tcp_syn_cookie does
+// (MAX_SYNCOOKIE_AGE = 2): a cookie lives about two minutes at most.
 TEST_F(TcpSynCookies, CookieExpiresAfterTwoTicks) {
   sysctl("net.ipv4.tcp_syncookies", "2");
   auto listener = listen();
@@ -184,10 +180,8 @@ TEST_F(TcpSynCookies, CookieExpiresAfterTwoTicks) {
   EXPECT_EQ(listener.pending(), 0u);
 }
 
-// BUG: the cookie SYN-ACK's TSval is the clock with its low 5 bits replaced
-// by the options, so it can be up to 31 ms ahead of the connection's later
-// TSvals: the peer's PAWS then drops the connection's first segments. Linux's
-// cookie_init_timestamp subtracts 2^5 when the result is after now.
+// The cookie SYN-ACK's TSval is never ahead of the clock, so the peer's PAWS accepts the
+// connection's later segments (Linux's cookie_init_timestamp subtracts 2^5 if needed).
 TEST_F(TcpSynCookies, CookieTimestampIsNeverAheadOfTheClock) {
   sysctl("net.ipv4.tcp_syncookies", "2");
   auto listener = listen();
@@ -204,10 +198,8 @@ TEST_F(TcpSynCookies, CookieTimestampIsNeverAheadOfTheClock) {
       << "the connection's TSval went back from the cookie's";
 }
 
-// BUG: an ACK at a listener that has sent no cookie recently is still
-// checked as a cookie and counted as TcpExtSyncookiesFailed, vs Linux
-// (cookie_v4_check returns early when tcp_synq_no_recent_overflow): the ACK
-// just gets its RST.
+// An ACK at a listener that has sent no cookie recently is not checked as a cookie: it just
+// gets its RST (Linux's cookie_v4_check returns early on tcp_synq_no_recent_overflow).
 TEST_F(TcpSynCookies, StrayAckIsNotACookieFailureWithoutRecentCookies) {
   auto listener = listen();
   peer_.send({.src_port = kTcpPeerPort, .dst_port = kTcpLocalPort, .seq_number = 1, .ack_number = 777,
