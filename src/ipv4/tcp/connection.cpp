@@ -20,7 +20,7 @@ std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
 
 Connection::Connection(TcpNet& tn)
     : tn_(tn),
-      send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 2)),
+      send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1)),
       rcvbuf_(static_cast<std::uint32_t>(sysctl_triple(tn.net, SysctlId::tcp_rmem, 1))),
       ofo_(sysctl_triple(tn.net, SysctlId::tcp_rmem, 2), 4096),
       cc_(make_congestion_control(
@@ -169,6 +169,7 @@ void Connection::enter_established() {
   set_state(State::established);
   last_received_ = now();
   if (retries_ != 0) rtt_.use_fallback();
+  grow_send_buffer();  // two initial windows, as Linux's tcp_init_buffer_space
   rtt_.reset_backoff();
   retries_ = 0;
   rtx_timer_.cancel();
@@ -252,7 +253,6 @@ Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
     if (state_ == State::closed) return error(Errc::not_connected);
     return would_block();
   }
-  grow_receive_buffer();
   const std::uint32_t window_before = receive_space();
   std::size_t copied = 0;
   while (copied < buffer.size() && !recv_queue_.empty()) {
@@ -282,14 +282,13 @@ Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
   return copied;
 }
 
-void Connection::grow_receive_buffer() {
-  // Receive-buffer autotuning, simpler than Linux's tcp_rcv_space_adjust:
-  // a reader that finds the buffer three quarters full has let the window
-  // limit the sender, so the buffer doubles, up to net.ipv4.tcp_rmem[2].
-  const auto max = static_cast<std::uint32_t>(net().sysctl().value(SysctlId::tcp_rmem, 2));
-  if (rcvbuf_ < max && recv_bytes_ + ofo_.bytes() >= rcvbuf_ / 4 * 3) {
-    rcvbuf_ = std::min(rcvbuf_ * 2, max);
-  }
+void Connection::grow_send_buffer() {
+  // Send-buffer autotuning as Linux's tcp_sndbuf_expand: room for two
+  // congestion windows, from tcp_wmem[1] up to tcp_wmem[2]. A small buffer
+  // keeps what waits to be sent warm in the cache.
+  const std::size_t max = sysctl_triple(net(), SysctlId::tcp_wmem, 2);
+  const std::size_t want = std::min<std::size_t>(2 * std::size_t{cc_->cwnd()}, max);
+  if (want > send_buf_.capacity()) send_buf_.set_capacity(want);
 }
 
 std::size_t Connection::writable_bytes() const {

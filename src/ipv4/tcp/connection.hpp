@@ -123,7 +123,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   wire::TcpRepr header(Seq seq, std::uint8_t flags);  // advertising a window moves rcv_adv_
   std::uint16_t advertised_window();
   std::uint32_t receive_space() const;
-  void grow_receive_buffer();
+  void grow_send_buffer();
   std::uint32_t in_flight() const;
   std::uint32_t pipe() const;           // RFC 6675's estimate of what is in the network
   Seq loss_boundary() const;            // holes below it count as lost
@@ -162,6 +162,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   // Receive sequence space.
   Seq irs_ = 0, rcv_nxt_ = 0;
   Seq rcv_adv_ = 0;  // right edge of the window we advertised
+  // net.ipv4.tcp_rmem[1]; no autotuning (Linux grows it up to tcp_rmem[2],
+  // which here only cooled the cache for in-process peers).
   std::uint32_t rcvbuf_ = 0;
   std::deque<Packet> recv_queue_;
   std::size_t recv_bytes_ = 0;

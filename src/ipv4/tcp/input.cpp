@@ -381,6 +381,7 @@ void Connection::on_new_ack(Seq ack) {
   } else {
     dupacks_ = 0;
     cc_->on_ack(acked, now(), rtt_.srtt(), flight_before + mss_ >= cc_->cwnd());
+    grow_send_buffer();
   }
   if (snd_una_ == snd_max_) {
     rtx_timer_.cancel();
