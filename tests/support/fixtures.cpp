@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "netns/ipv4.hpp"
+
 namespace netns::support {
 
 HostConfig test_config(std::vector<std::string>* messages) {
@@ -59,6 +61,17 @@ std::string exit_entry(std::string_view tag, std::uint32_t net_id) {
   return fmt::format("exit:{}:{}", tag, net_id);
 }
 
+void HostTest::run_for(Clock::duration span) {
+  const auto end = clock_.now() + span;
+  for (int i = 0; i < 1'000'000; ++i) {
+    const auto next = poll();
+    if (next > end) break;
+    if (next > clock_.now()) clock_.set(next);
+  }
+  clock_.set(end);
+  poll();
+}
+
 std::vector<std::uint32_t> HostTest::live_ids() {
   std::vector<std::uint32_t> ids;
   host_.for_each_net([&](Net& net) { ids.push_back(net.id()); });
@@ -85,6 +98,16 @@ Packet TwoNets::frame_to_red(std::size_t payload, std::uint16_t ethertype) {
 
 Packet TwoNets::frame_to_blue(std::size_t payload, std::uint16_t ethertype) {
   return make_frame(host_, blue_eth0_->mac(), red_eth0_->mac(), ethertype, payload);
+}
+
+}  // namespace netns::support
+
+namespace netns::support {
+
+void AddressedTwoNets::SetUp() {
+  TwoNets::SetUp();
+  ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue, 24)));
+  ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed, 24)));
 }
 
 }  // namespace netns::support

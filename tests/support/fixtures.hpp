@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "netns/address.hpp"
 #include "netns/clock.hpp"
 #include "netns/host.hpp"
 
@@ -106,6 +107,9 @@ class HostTest : public ::testing::Test {
   // destructor may still run their exits.
   RecordingOps& make_ops(std::string tag) { return ops_.emplace_back(log_, std::move(tag)); }
   Clock::time_point poll() { return host_.poll(clock_.now()); }
+  // Runs the Host for `span` of virtual time, jumping from one deadline to
+  // the next (timers fire at their exact instants), and ends at now + span.
+  void run_for(Clock::duration span);
   // Every live namespace's id, in for_each_net order.
   std::vector<std::uint32_t> live_ids();
 
@@ -128,6 +132,14 @@ class TwoNets : public HostTest {
   NetRef red_;
   Device* blue_eth0_ = nullptr;
   Device* red_eth0_ = nullptr;
+};
+
+// TwoNets with addresses: blue 192.0.2.1/24 and red 192.0.2.2/24 on eth0.
+class AddressedTwoNets : public TwoNets {
+ protected:
+  static constexpr Ipv4Address kBlue{192, 0, 2, 1};
+  static constexpr Ipv4Address kRed{192, 0, 2, 2};
+  void SetUp() override;
 };
 
 }  // namespace netns::support

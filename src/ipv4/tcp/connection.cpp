@@ -91,14 +91,19 @@ void Connection::init_options_from_syn(const Segment& syn) {
   snd_wl1_ = syn.seq();
 }
 
-void Connection::open_passive(ListenSocket& listener, const Segment& syn, const FourTuple& tuple) {
-  Net& net = tn_.net;
+void Connection::attach_child(ListenSocket& listener, const FourTuple& tuple) {
+  // A child shares its listener's port and enters the table under the
+  // four-tuple the SYN or cookie came with.
   parent_ = &listener;
-  (void)tn_.ops.stack().route_output(net, tuple.remote.address, route_memo_);
+  (void)tn_.ops.stack().route_output(tn_.net, tuple.remote.address, route_memo_);
   tn_.ports.bind_shared(*this, tuple.local);
   tn_.ports.set_remote(*this, tuple.remote);
   tn_.connections.emplace(tuple, shared_from_this());
+}
 
+void Connection::open_passive(ListenSocket& listener, const Segment& syn, const FourTuple& tuple) {
+  Net& net = tn_.net;
+  attach_child(listener, tuple);
   ws_ok_ = net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
   sack_ok_ = net.sysctl().value(SysctlId::tcp_sack) != 0;
   ts_ok_ = net.sysctl().value(SysctlId::tcp_timestamps) != 0;
@@ -116,12 +121,7 @@ void Connection::open_passive(ListenSocket& listener, const Segment& syn, const 
 void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, const FourTuple& tuple,
                                   std::uint16_t mss) {
   Net& net = tn_.net;
-  parent_ = &listener;
-  (void)tn_.ops.stack().route_output(net, tuple.remote.address, route_memo_);
-  tn_.ports.bind_shared(*this, tuple.local);
-  tn_.ports.set_remote(*this, tuple.remote);
-  tn_.connections.emplace(tuple, shared_from_this());
-
+  attach_child(listener, tuple);
   // A cookie keeps only the MSS; timestamps carry window scale and SACK in
   // their low bits (as Linux's cookie_timestamp_decode).
   irs_ = ack.seq() - 1;

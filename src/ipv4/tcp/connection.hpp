@@ -72,6 +72,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   friend class TcpOps;
 
   // ---- life cycle (connection.cpp) ----
+  void attach_child(ListenSocket& listener, const FourTuple& tuple);
   void init_options_from_syn(const Segment& syn);
   void set_state(State next);
   void enter_established();

@@ -20,12 +20,10 @@ namespace {
 using namespace std::chrono_literals;
 
 // blue — veth — red (a router) — channel "out" 198.51.100.1/24.
-class TcpChecksumOffload : public support::TwoNets {
+class TcpChecksumOffload : public support::AddressedTwoNets {
  protected:
   void SetUp() override {
-    TwoNets::SetUp();
-    ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix::parse("192.0.2.2/24").value()));
+    AddressedTwoNets::SetUp();
     out_ = make_channel(*red_, "out").value();
     ASSERT_TRUE(set_link_up(*out_));
     ASSERT_TRUE(ipv4::add_address(*red_, *out_, Ipv4Prefix::parse("198.51.100.1/24").value()));

@@ -19,8 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const Ipv4Address kRed(192, 0, 2, 2);
-
 // The byte at offset i of the stream: position-dependent, so a byte
 // delivered twice, skipped or misplaced shows.
 std::byte stream_byte(std::uint64_t i) {
@@ -32,13 +30,8 @@ struct LossCase {
   std::uint64_t bytes;
 };
 
-class TcpLossyTransfer : public support::TwoNets, public ::testing::WithParamInterface<LossCase> {
+class TcpLossyTransfer : public support::AddressedTwoNets, public ::testing::WithParamInterface<LossCase> {
  protected:
-  void SetUp() override {
-    TwoNets::SetUp();
-    ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix::parse("192.0.2.2/24").value()));
-  }
 
   // Sends `total` bytes blue → red; returns the bytes red read, checking each.
   std::uint64_t transfer(std::uint64_t total, Clock::duration limit) {

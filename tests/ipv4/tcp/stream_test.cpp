@@ -17,34 +17,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const Ipv4Address kBlue(192, 0, 2, 1);
-const Ipv4Address kRed(192, 0, 2, 2);
-
 std::span<const std::byte> text(std::string_view s) { return std::as_bytes(std::span(s)); }
 
 bool is_would_block(const boost::system::error_code& e) { return e == boost::asio::error::would_block; }
 
 // blue 192.0.2.1/24 — veth — red 192.0.2.2/24, a virtual clock.
-class TcpStream : public support::TwoNets {
+class TcpStream : public support::AddressedTwoNets {
  protected:
-  void SetUp() override {
-    TwoNets::SetUp();
-    ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix::parse("192.0.2.2/24").value()));
-  }
-
-  // Runs the Host for `span` of virtual time, jumping from deadline to deadline.
-  void run_for(Clock::duration span) {
-    const auto end = clock_.now() + span;
-    for (int i = 0; i < 1'000'000; ++i) {
-      const auto next = poll();
-      if (next > end || next == Clock::time_point::max()) break;
-      if (next > clock_.now()) clock_.set(next);
-    }
-    clock_.set(end);
-    poll();
-  }
-
   std::pair<tcp::Stream, tcp::Stream> connected_pair(std::uint16_t port = 80) {
     auto listener = tcp::listen(*red_, {Ipv4Address::any(), port}).value();
     auto client = tcp::connect(*blue_, {kRed, port}).value();

@@ -18,26 +18,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const Ipv4Address kRed(192, 0, 2, 2);
-
-class TcpTeardown : public support::TwoNets {
+class TcpTeardown : public support::AddressedTwoNets {
  protected:
   void SetUp() override {
-    TwoNets::SetUp();
-    ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix::parse("192.0.2.2/24").value()));
+    AddressedTwoNets::SetUp();
     listener_ = tcp::listen(*red_, {Ipv4Address::any(), 80}).value();
-  }
-
-  void run_for(Clock::duration span) {
-    const auto end = clock_.now() + span;
-    for (int i = 0; i < 1'000'000; ++i) {
-      const auto next = poll();
-      if (next > end) break;
-      if (next > clock_.now()) clock_.set(next);
-    }
-    clock_.set(end);
-    poll();
   }
 
   struct Conn {
