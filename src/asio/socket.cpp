@@ -1,6 +1,6 @@
-// The asynchronous sockets' shared core (the FIFO of pending reads and the
-// hop onto the Runner's executor) and the non-template members of UdpSocket
-// and EchoSocket.
+// The asynchronous sockets' shared core (the FIFOs of pending operations
+// and the hop onto the Runner's executor) and the non-template members of
+// UdpSocket and EchoSocket.
 #include <algorithm>
 
 #include "netns/asio.hpp"
@@ -8,12 +8,12 @@
 namespace netns::asio {
 namespace detail {
 
-void SocketCore::start_read(std::unique_ptr<ReadOp> op) {
+void SocketCore::start(Readiness readiness, std::unique_ptr<PendingOp> op) {
   // dispatch: inline when already on the Runner's executor, else a hop, so
   // an operation started from another thread never touches the Host there.
   const bool closed_before = closed();
   const std::uint64_t epoch = cancel_epoch_.load(std::memory_order_acquire);
-  boost::asio::dispatch(executor(), [self = shared_from_this(), op = std::move(op), closed_before,
+  boost::asio::dispatch(executor(), [self = shared_from_this(), op = std::move(op), readiness, closed_before,
                                      epoch]() mutable {
     if (closed_before) {
       op->fail(error(Errc::bad_file_descriptor), false);
@@ -24,41 +24,72 @@ void SocketCore::start_read(std::unique_ptr<ReadOp> op) {
       op->fail(boost::asio::error::operation_aborted, false);
       return;
     }
-    self->reads_.push_back(std::move(op));
-    // Earlier reads go first; if they are still waiting, so is this one.
-    if (self->reads_.size() == 1) self->drain();
+    auto& ops = self->queue(readiness);
+    ops.push_back(std::move(op));
+    // Earlier operations go first; if they are still waiting, so is this one.
+    if (ops.size() == 1) self->drain(readiness);
   });
 }
 
-void SocketCore::cancel_read(std::uint64_t id) {
+void SocketCore::cancel_op(std::uint64_t id) {
   boost::asio::dispatch(executor(), [weak = weak_from_this(), id] {
     auto self = weak.lock();
     if (self == nullptr) return;
-    auto it = std::find_if(self->reads_.begin(), self->reads_.end(),
-                           [id](const std::unique_ptr<ReadOp>& op) { return op->id == id; });
-    if (it == self->reads_.end()) return;  // completed meanwhile
-    std::unique_ptr<ReadOp> op = std::move(*it);
-    self->reads_.erase(it);
-    op->fail(boost::asio::error::operation_aborted, true);
+    for (auto& ops : self->queues_) {
+      auto it = std::find_if(ops.begin(), ops.end(),
+                             [id](const std::unique_ptr<PendingOp>& op) { return op->id == id; });
+      if (it == ops.end()) continue;
+      std::unique_ptr<PendingOp> op = std::move(*it);
+      ops.erase(it);
+      op->fail(boost::asio::error::operation_aborted, true);
+      return;
+    }
+    // Completed meanwhile.
   });
 }
 
-void SocketCore::drain() {
+void SocketCore::drain(Readiness readiness) {
   // attempt() completes through post, never inline, so nothing re-enters
-  // this loop while it runs.
-  while (!reads_.empty() && reads_.front()->attempt()) reads_.pop_front();
+  // this loop while it runs; but a completed operation may have held the
+  // last reference to this state (a connect that failed).
+  auto keep = shared_from_this();
+  auto& ops = queue(readiness);
+  while (!ops.empty() && ops.front()->attempt()) ops.pop_front();
 }
 
 void SocketCore::cancel_all() {
   cancel_epoch_.fetch_add(1, std::memory_order_acq_rel);
-  auto reads = std::move(reads_);
-  reads_.clear();
-  for (auto& op : reads) op->fail(boost::asio::error::operation_aborted, false);
+  for (auto& queued : queues_) {
+    auto ops = std::move(queued);
+    queued.clear();
+    for (auto& op : ops) op->fail(boost::asio::error::operation_aborted, false);
+  }
 }
 
-void SocketCore::close_core() {
-  closed_.store(true, std::memory_order_release);
+void SocketCore::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
   cancel_all();
+  close_socket();
+}
+
+UdpState::UdpState(Runner& runner, udp::Socket s) : SocketCore(runner), socket(std::move(s)) {
+  // The state owns the socket, and closing it removes the callback, so the
+  // raw pointer never outlives its target.
+  socket.on_readable([this] { drain(Readiness::readable); });
+}
+
+void UdpState::close_socket() {
+  socket.on_readable({});
+  socket.close();
+}
+
+EchoState::EchoState(Runner& runner, icmp::EchoSocket s) : SocketCore(runner), socket(std::move(s)) {
+  socket.on_readable([this] { drain(Readiness::readable); });
+}
+
+void EchoState::close_socket() {
+  socket.on_readable({});
+  socket.close();
 }
 
 }  // namespace detail
@@ -72,29 +103,13 @@ boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descrip
 // ---- UdpSocket ----
 
 UdpSocket::UdpSocket(Runner& runner, udp::Socket socket)
-    : runner_(&runner), state_(std::make_shared<detail::UdpState>(runner, std::move(socket))) {
-  if (!state_->socket.is_open()) return;
-  // The state owns the socket, and closing it removes the callback, so the
-  // raw pointer never outlives its target.
-  state_->socket.on_readable([state = state_.get()] { state->drain(); });
-}
+    : SocketHandle(runner, std::make_shared<detail::UdpState>(runner, std::move(socket))) {}
 
 Result<UdpSocket> UdpSocket::open(Runner& runner, Net& net) {
   auto socket = udp::open(net);
   if (!socket) return socket.error();
   return UdpSocket(runner, std::move(*socket));
 }
-
-UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
-  if (this != &other) {
-    close();
-    runner_ = other.runner_;
-    state_ = std::move(other.state_);
-  }
-  return *this;
-}
-
-UdpSocket::~UdpSocket() { close(); }
 
 Result<void> UdpSocket::bind(Endpoint local) {
   if (!state_) return bad_descriptor();
@@ -127,8 +142,7 @@ Result<std::size_t> UdpSocket::send(boost::asio::const_buffer data) {
 
 Result<udp::Datagram> UdpSocket::receive_from(boost::asio::mutable_buffer buffer) {
   if (!state_) return bad_descriptor();
-  return state_->socket.receive_from(
-      std::span<std::byte>(static_cast<std::byte*>(buffer.data()), buffer.size()));
+  return state_->socket.receive_from(detail::bytes_of(buffer));
 }
 
 Endpoint UdpSocket::local_endpoint() const { return state_ ? state_->socket.local_endpoint() : Endpoint{}; }
@@ -139,41 +153,16 @@ bool UdpSocket::is_open() const { return state_ && state_->socket.is_open(); }
 
 udp::Socket& UdpSocket::next_layer() { return state_->socket; }
 
-void UdpSocket::cancel() {
-  if (state_) state_->cancel_all();
-}
-
-void UdpSocket::close() {
-  if (!state_ || state_->closed()) return;
-  state_->close_core();
-  state_->socket.on_readable({});
-  state_->socket.close();
-}
-
 // ---- EchoSocket ----
 
 EchoSocket::EchoSocket(Runner& runner, icmp::EchoSocket socket)
-    : runner_(&runner), state_(std::make_shared<detail::EchoState>(runner, std::move(socket))) {
-  if (!state_->socket.is_open()) return;
-  state_->socket.on_readable([state = state_.get()] { state->drain(); });
-}
+    : SocketHandle(runner, std::make_shared<detail::EchoState>(runner, std::move(socket))) {}
 
 Result<EchoSocket> EchoSocket::open(Runner& runner, Net& net) {
   auto socket = icmp::open(net);
   if (!socket) return socket.error();
   return EchoSocket(runner, std::move(*socket));
 }
-
-EchoSocket& EchoSocket::operator=(EchoSocket&& other) noexcept {
-  if (this != &other) {
-    close();
-    runner_ = other.runner_;
-    state_ = std::move(other.state_);
-  }
-  return *this;
-}
-
-EchoSocket::~EchoSocket() { close(); }
 
 Result<void> EchoSocket::bind(Endpoint local) {
   if (!state_) return bad_descriptor();
@@ -194,16 +183,5 @@ Endpoint EchoSocket::local_endpoint() const { return state_ ? state_->socket.loc
 bool EchoSocket::is_open() const { return state_ && state_->socket.is_open(); }
 
 icmp::EchoSocket& EchoSocket::next_layer() { return state_->socket; }
-
-void EchoSocket::cancel() {
-  if (state_) state_->cancel_all();
-}
-
-void EchoSocket::close() {
-  if (!state_ || state_->closed()) return;
-  state_->close_core();
-  state_->socket.on_readable({});
-  state_->socket.close();
-}
 
 }  // namespace netns::asio

@@ -17,8 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -33,7 +31,7 @@
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/timer.hpp"
-#include "support/fixtures.hpp"
+#include "asio/asio_fixture.hpp"
 
 namespace netns {
 namespace {
@@ -46,69 +44,22 @@ using netns::asio::UdpSocket;
 
 const Ipv4Address kBlue(192, 0, 2, 1);
 const Ipv4Address kRed(192, 0, 2, 2);
-constexpr auto kLimit = 10s;  // far above what any test needs; only reached on failure
-
-HostConfig real_time_config() {
-  HostConfig config = support::test_config();
-  config.start = Clock::now();  // the Runner feeds the real clock from the first poll
-  return config;
-}
+constexpr auto kLimit = support::kAsioLimit;
 
 ba::const_buffer text(std::string_view s) { return ba::buffer(s.data(), s.size()); }
 
 std::string as_string(const std::array<char, 2048>& buf, std::size_t n) { return {buf.data(), n}; }
 
-// A Host on the real clock driven by a Runner over an io_context.
-class AsioRunner : public ::testing::Test {
+using support::AsioRunner;
+
+class AsioUdp : public support::AsioTwoNets {
  protected:
-  // Runs handlers until `done` or the limit; false on the limit.
-  bool run_until(const std::function<bool()>& done, Clock::duration limit = kLimit) {
-    const auto deadline = Clock::now() + limit;
-    while (!done()) {
-      if (Clock::now() > deadline) return false;
-      if (io_.stopped()) io_.restart();
-      if (io_.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
-    }
-    return true;
-  }
-  // Runs handlers for `d` of real time, whatever happens.
-  void run_for(Clock::duration d) {
-    if (io_.stopped()) io_.restart();
-    io_.run_for(d);
-  }
-
-  ba::io_context io_;  // first: destroyed last, after every socket and the Host
-  Host host_{real_time_config()};
-};
-
-// ... and two namespaces joined by a veth, with addresses.
-class AsioUdp : public AsioRunner {
- protected:
-  void SetUp() override {
-    auto blue = host_.create_net("blue");
-    auto red = host_.create_net("red");
-    ASSERT_TRUE(blue && red);
-    blue_ = std::move(*blue);
-    red_ = std::move(*red);
-    auto veth = make_veth(*blue_, "eth0", *red_, "eth0");
-    ASSERT_TRUE(veth);
-    ASSERT_TRUE(set_link_up(*veth->a));
-    ASSERT_TRUE(set_link_up(*veth->b));
-    ASSERT_TRUE(ipv4::add_address(*blue_, *veth->a, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*red_, *veth->b, Ipv4Prefix::parse("192.0.2.2/24").value()));
-    runner_.start();
-  }
-
   UdpSocket open_bound(Net& net, Endpoint local) {
     auto sock = UdpSocket::open(runner_, net);
     EXPECT_TRUE(sock);
     EXPECT_TRUE(sock->bind(local));
     return std::move(*sock);
   }
-
-  NetRef blue_;
-  NetRef red_;
-  Runner runner_{host_, io_};
 };
 
 // ---- the Runner ----
@@ -406,28 +357,9 @@ TEST_F(AsioUdp, CancelCloseAndDestroyGiveOperationAborted) {
 TEST_F(AsioUdp, PerOperationCancellationAbortsOnlyThatReceive) {
   auto server = open_bound(*red_, {Ipv4Address::any(), 7});
   auto client = UdpSocket::open(runner_, *blue_).value();
-  std::array<char, 64> first_buf{};
-  std::array<char, 64> second_buf{};
-  ba::cancellation_signal signal;
-  std::optional<ErrorCode> first;
-  std::optional<std::size_t> second;
-  server.async_receive(ba::buffer(first_buf),
-                       ba::bind_cancellation_slot(signal.slot(), [&](ErrorCode ec, std::size_t) { first = ec; }));
-  server.async_receive(ba::buffer(second_buf), [&](ErrorCode ec, std::size_t n) {
-    EXPECT_FALSE(ec);
-    second = n;
-  });
-  run_for(10ms);
-  signal.emit(ba::cancellation_type::terminal);
-  ASSERT_TRUE(run_until([&] { return first.has_value(); }));
-  EXPECT_EQ(*first, ba::error::operation_aborted);
-  EXPECT_FALSE(second.has_value());
-  // Emitting again finds nothing to cancel.
-  signal.emit(ba::cancellation_type::terminal);
-
-  ASSERT_TRUE(client.send_to(text("kept"), {kRed, 7}));
-  ASSERT_TRUE(run_until([&] { return second.has_value(); }));
-  EXPECT_EQ(std::string_view(second_buf.data(), *second), "kept");
+  expect_slot_aborts_only_its_read(
+      [&](ba::mutable_buffer buf, auto handler) { server.async_receive(buf, std::move(handler)); },
+      [&](std::string_view data) { ASSERT_TRUE(client.send_to(text(data), {kRed, 7})); });
 }
 
 // ---- ICMP errors ----
