@@ -26,10 +26,12 @@
 //
 // Errors are the codes a Linux user expects: address_in_use,
 // address_not_available, network_unreachable, connection_refused (RST to a
-// SYN), connection_reset, timed_out, not_connected (read or write before the
-// handshake completes is would_block; after close, not_connected),
-// broken_pipe (write after shutdown or after the peer reset),
-// invalid_argument, bad_file_descriptor (a closed or moved-from object).
+// SYN), connection_reset, timed_out (each reported once), not_connected (a
+// connection that never got established; before the handshake completes,
+// read and write are would_block), broken_pipe (write after shutdown, or
+// once a connection that was established has closed or been reset: reads
+// then see the end of the stream, 0, as Linux's recv), invalid_argument,
+// bad_file_descriptor (a closed or moved-from object).
 //
 // Streams and listeners must be closed before their Host is destroyed.
 // Closing a Stream is close(2): the connection goes on in the namespace

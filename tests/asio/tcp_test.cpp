@@ -721,17 +721,10 @@ TEST_F(TcpPassiveWindow, HonoursTheReceiveBufferWhateverThePeersIsn) {
   }
 }
 
-// Disabled until decided and fixed in src/ipv4/tcp. Once a reset has been
-// reported, Linux reads end of stream (tcp_reset sets RCV_SHUTDOWN, so recv
-// returns 0) and writes fail with EPIPE (sk_stream_wait_connect), as
-// tcp.hpp says too ("broken_pipe: write after shutdown or after the peer
-// reset"). Here both give not_connected: Connection::read and ::write treat
-// a connection that ended like one never connected (tcp.hpp's "after
-// close, not_connected" reads either way). For async_read the difference
-// is eof, which ends a loop cleanly, against an error. The same for a
-// write after our own shutdown once the close handshake is over:
-// not_connected, where tcp.hpp and Linux say broken_pipe.
-TEST_F(AsioTcp, DISABLED_AfterAResetReadsSeeEofAndWritesBrokenPipe) {
+// Once a reset has been reported, reads see the end of the stream and
+// writes broken_pipe, as Linux (tcp_reset sets RCV_SHUTDOWN; EPIPE); the
+// same for a write after our own shutdown once the close is over.
+TEST_F(AsioTcp, AfterAResetReadsSeeEofAndWritesBrokenPipe) {
   auto acceptor = listen();
   auto [client, server] = connected_pair(acceptor);
   server.next_layer().abort();
@@ -749,7 +742,7 @@ TEST_F(AsioTcp, DISABLED_AfterAResetReadsSeeEofAndWritesBrokenPipe) {
   EXPECT_EQ(*wrote, boost::system::errc::broken_pipe);
 }
 
-TEST_F(AsioTcp, DISABLED_WriteAfterShutdownIsBrokenPipeAfterTheCloseToo) {
+TEST_F(AsioTcp, WriteAfterShutdownIsBrokenPipeAfterTheCloseToo) {
   auto acceptor = listen();
   auto [client, server] = connected_pair(acceptor);
   ASSERT_TRUE(server.shutdown());

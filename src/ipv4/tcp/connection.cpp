@@ -167,6 +167,7 @@ void Connection::set_state(State next) {
 void Connection::enter_established() {
   const bool passive = state_ == State::syn_received;
   set_state(State::established);
+  was_synchronized_ = true;
   last_received_ = now();
   if (retries_ != 0) rtt_.use_fallback();
   grow_send_buffer();  // two initial windows, as Linux's tcp_init_buffer_space
@@ -250,7 +251,9 @@ Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
   if (recv_queue_.empty()) {
     if (has_error()) return take_error();
     if (fin_received_) return std::size_t{0};
-    if (state_ == State::closed) return error(Errc::not_connected);
+    // After a reset (its error already reported) or a close, Linux's recv
+    // reports the end of the stream; never connected, ENOTCONN.
+    if (state_ == State::closed) return was_synchronized_ ? Result<std::size_t>(std::size_t{0}) : error(Errc::not_connected);
     return would_block();
   }
   const std::uint32_t window_before = receive_space();
@@ -307,7 +310,7 @@ Result<std::size_t> Connection::write(std::span<const std::byte> data) {
     case State::close_wait:
       break;
     case State::closed:
-      return error(Errc::not_connected);
+      return error(was_synchronized_ ? Errc::broken_pipe : Errc::not_connected);
     default:
       return error(Errc::broken_pipe);
   }

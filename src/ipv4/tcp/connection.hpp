@@ -148,6 +148,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   State state_ = State::closed;
   NetRef user_ref_;        // while a Stream holds this connection
   bool user_closed_ = false;
+  bool was_synchronized_ = false;  // reached ESTABLISHED once: closed now means EOF/EPIPE, not ENOTCONN
   ListenSocket* parent_ = nullptr;  // a passive open not yet accepted
 
   // Send sequence space (RFC 9293 3.3.1).
