@@ -36,14 +36,21 @@ Connection::~Connection() = default;
 
 // ---- opening ----
 
-std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) const {
-  const std::uint32_t route_mss = route_memo_.route.dev != nullptr ? advertised_mss(*route_memo_.route.dev) : 1460;
+std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) {
+  const std::uint32_t route_mss = route_mss_now();
   const auto floor = static_cast<std::uint32_t>(tn_.net.sysctl().value(SysctlId::tcp_min_snd_mss));
   // tcp_min_snd_mss: a peer announcing a tiny MSS cannot make us send
   // floods of tiny segments (CVE-2019-11479).
   std::uint32_t mss = std::min(std::max(peer_mss, floor), route_mss);
   if (ts_ok_) mss -= 12;  // the timestamps option rides in every segment
   return std::max<std::uint32_t>(mss, 8);
+}
+
+std::uint16_t Connection::route_mss_now() {
+  // Looked up afresh: the memo's device may be gone with its namespace or
+  // link, and only route_output checks the memo against the generation.
+  auto route = tn_.ops.stack().route_output(tn_.net, remote().address, route_memo_);
+  return route ? advertised_mss(*route->dev) : kDefaultMss;
 }
 
 Result<void> Connection::open_active(Endpoint local, Endpoint remote) {

@@ -83,7 +83,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void notify_readable_and_writable();
   void notify_writable();
   Endpoint local_for_parent() const;
-  std::uint32_t effective_mss_for_route(std::uint32_t peer_mss) const;
+  std::uint32_t effective_mss_for_route(std::uint32_t peer_mss);
+  std::uint16_t route_mss_now();  // advertised_mss of the route's device now
   Counters& counters() const { return tn_.net.counters(); }
   Clock::time_point now() const { return tn_.net.host().now(); }
 
@@ -121,7 +122,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void send_reset();
   void send_probe();  // seq snd_una - 1: zero-window probe, keepalive
   void ack_received_data(bool immediately);
-  wire::TcpRepr header(Seq seq, std::uint8_t flags);  // advertising a window moves rcv_adv_
+  // Advertising a window moves rcv_adv_; `dev` (the route's, or null) sizes a SYN's MSS.
+  wire::TcpRepr header(Seq seq, std::uint8_t flags, const Device* dev);
   std::uint16_t advertised_window();
   std::uint32_t receive_space() const;
   void grow_send_buffer();

@@ -196,7 +196,7 @@ void Connection::retransmit_head() {
 void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   Net& n = net();
   auto route = tn_.ops.stack().route_output(n, remote().address, route_memo_);
-  wire::TcpRepr repr = header(seq, flags);
+  wire::TcpRepr repr = header(seq, flags, route ? route->dev : nullptr);
   repr.payload_len = len;
   Packet packet = n.host().packets().allocate(repr.buffer_len());
   // The segment counts as sent even when it cannot leave (no route, no
@@ -247,7 +247,7 @@ void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
   }
 }
 
-wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) {
+wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev) {
   wire::TcpRepr repr{.src_port = local().port, .dst_port = remote().port, .seq_number = seq,
                      .flags = flags};
   if ((flags & kTcpAck) != 0) repr.ack_number = rcv_nxt_;
@@ -255,7 +255,7 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags) {
     // The window of a SYN is never scaled (RFC 7323 2.2).
     repr.window = static_cast<std::uint16_t>(syn_window());
     rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + repr.window);
-    repr.mss = route_memo_.route.dev != nullptr ? advertised_mss(*route_memo_.route.dev) : 1460;
+    repr.mss = dev != nullptr ? advertised_mss(*dev) : kDefaultMss;
     if (ws_ok_) repr.window_scale = rcv_wscale_;
     repr.sack_permitted = sack_ok_;
   } else if ((flags & kTcpRst) == 0) {

@@ -125,6 +125,9 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
   ipv4::Ipv4Stack* stack_ = nullptr;
 };
 
+// RFC 9293 3.7.1: the MSS to assume when nothing better is known.
+inline constexpr std::uint16_t kDefaultMss = 536;
+
 // The MSS we announce on a device: what fits its MTU, and the 65535-byte
 // limit of an IPv4 datagram (the loopback's MTU is 65536).
 inline std::uint16_t advertised_mss(const Device& dev) {
