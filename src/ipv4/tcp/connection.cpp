@@ -22,7 +22,11 @@ Connection::Connection(TcpNet& tn)
     : tn_(tn),
       send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1)),
       rcvbuf_(static_cast<std::uint32_t>(sysctl_triple(tn.net, SysctlId::tcp_rmem, 1))),
-      ofo_(sysctl_triple(tn.net, SysctlId::tcp_rmem, 2), 4096),
+      // The out-of-order queue shares the receive buffer's bound, each
+      // segment charged its bookkeeping too, so tiny segments cannot pin
+      // more pool buffers than a buffer's worth.
+      ofo_(sysctl_triple(tn.net, SysctlId::tcp_rmem, 1),
+           sysctl_triple(tn.net, SysctlId::tcp_rmem, 1) / OutOfOrderQueue::kOverhead),
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
           536)),

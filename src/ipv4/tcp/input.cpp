@@ -337,7 +337,11 @@ void Connection::process_sack(const Segment& seg) {
       counters().add(Counter::TcpExtTCPSACKDiscard);
       continue;
     }
+    const std::uint64_t discarded = sacks_.discarded();
     sacks_.add(block.left, block.right);
+    // More disjoint ranges than the scoreboard keeps: dropped, as Linux
+    // drops what it cannot fit (its SACK handling is bounded too).
+    if (sacks_.discarded() != discarded) counters().add(Counter::TcpExtTCPSACKDiscard);
   }
 }
 
