@@ -146,10 +146,6 @@ std::span<std::byte> Packet::push_back(std::size_t n) {
   return {tail, n};
 }
 
-}  // namespace netns
-
-namespace netns {
-
 void Packet::finish_transport_checksum(std::size_t ip_offset) {
   if (!checksum_partial) return;
   checksum_partial = false;
@@ -158,7 +154,7 @@ void Packet::finish_transport_checksum(std::size_t ip_offset) {
   auto ip = wire::Ipv4MutView::checked(bytes.subspan(ip_offset));
   if (!ip) return;
   const auto segment = ip->payload();
-  std::size_t field = 0;
+  std::size_t field = 0;  // where the checksum sits in the TCP or UDP header
   if (ip->protocol() == wire::IpProtocol::tcp) {
     field = 16;
   } else if (ip->protocol() == wire::IpProtocol::udp) {
