@@ -1,5 +1,6 @@
 #include "ipv4/socket_table.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "core/siphash.hpp"
@@ -69,11 +70,18 @@ SocketTable::~SocketTable() {
 }
 
 bool SocketTable::conflicts(std::uint16_t port, Ipv4Address address) const {
-  auto it = by_port_.find(port);
-  if (it == by_port_.end()) return false;
-  for (const InetSocket* other : it->second) {
-    const Ipv4Address bound = other->local_.address;
-    if (bound.is_unspecified() || address.is_unspecified() || bound == address) return true;
+  auto clash = [&](Ipv4Address bound) {
+    return bound.is_unspecified() || address.is_unspecified() || bound == address;
+  };
+  if (auto it = by_port_.find(port); it != by_port_.end()) {
+    for (const InetSocket* other : it->second) {
+      if (clash(other->local_.address)) return true;
+    }
+  }
+  if (auto it = shared_.find(port); it != shared_.end()) {
+    for (const auto& [bound, count] : it->second) {
+      if (clash(bound)) return true;
+    }
   }
   return false;
 }
@@ -120,25 +128,47 @@ Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
 
 void SocketTable::bind_shared(InetSocket& sock, Endpoint local) {
   if (sock.table_ != nullptr) unbind(sock);
-  insert(sock, local);
+  auto& addresses = shared_[local.port];
+  auto it = std::find_if(addresses.begin(), addresses.end(),
+                         [&](const auto& entry) { return entry.first == local.address; });
+  if (it == addresses.end()) {
+    addresses.emplace_back(local.address, 1);
+  } else {
+    ++it->second;
+  }
+  set_bound(sock, local, true);
 }
 
 void SocketTable::insert(InetSocket& sock, Endpoint local) {
+  by_port_[local.port].push_back(&sock);
+  set_bound(sock, local, false);
+}
+
+void SocketTable::set_bound(InetSocket& sock, Endpoint local, bool shared) {
   sock.local_ = local;
   sock.remote_ = {};
   sock.table_ = this;
   sock.serial_ = next_serial_++;
-  by_port_[local.port].push_back(&sock);
+  sock.shared_ = shared;
   ++size_;
 }
 
 void SocketTable::unbind(InetSocket& sock) {
   if (sock.table_ != this) return;
-  auto it = by_port_.find(sock.local_.port);
-  if (it != by_port_.end()) {
+  if (sock.shared_) {
+    auto it = shared_.find(sock.local_.port);
+    if (it != shared_.end()) {
+      auto& addresses = it->second;
+      auto entry = std::find_if(addresses.begin(), addresses.end(),
+                                [&](const auto& e) { return e.first == sock.local_.address; });
+      if (entry != addresses.end() && --entry->second == 0) addresses.erase(entry);
+      if (addresses.empty()) shared_.erase(it);
+    }
+  } else if (auto it = by_port_.find(sock.local_.port); it != by_port_.end()) {
     std::erase(it->second, &sock);
     if (it->second.empty()) by_port_.erase(it);
   }
+  sock.shared_ = false;
   sock.table_ = nullptr;
   sock.local_ = {};
   sock.remote_ = {};

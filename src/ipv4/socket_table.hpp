@@ -92,6 +92,7 @@ class InetSocket {
   Endpoint remote_{};
   SocketTable* table_ = nullptr;
   std::uint64_t serial_ = 0;  // unique per table: tells a closed socket from a new one at the same address
+  bool shared_ = false;       // bound by bind_shared: counted, not listed
   boost::system::error_code error_{};
   std::function<void()> readable_;
 };
@@ -115,6 +116,10 @@ class SocketTable {
   Result<void> bind(InetSocket& sock, Endpoint local);
   // Joins `local`'s port without the conflict check: a TCP connection
   // accepted by a listener shares its port (Linux's __inet_inherit_port).
+  // Such sockets are counted per port and address, not listed: a server
+  // with 100,000 connections on port 80 binds and unbinds each in O(1).
+  // They hold the port against new binds, but lookup(), matches(), find()
+  // and for_each() do not see them (their protocol demultiplexes them).
   void bind_shared(InetSocket& sock, Endpoint local);
   // Leaves the table (close, or a disconnect that drops an automatic bind).
   void unbind(InetSocket& sock);
@@ -144,6 +149,7 @@ class SocketTable {
 
  private:
   void insert(InetSocket& sock, Endpoint local);
+  void set_bound(InetSocket& sock, Endpoint local, bool shared);
   bool conflicts(std::uint16_t port, Ipv4Address address) const;
   Result<std::uint16_t> pick_ephemeral(Ipv4Address address);
   static int score(const InetSocket& sock, Endpoint local, Endpoint remote);
@@ -154,6 +160,8 @@ class SocketTable {
   std::uint64_t ephemeral_picks_ = 0;  // varies the hash between two picks
   std::size_t size_ = 0;
   std::unordered_map<std::uint16_t, std::vector<InetSocket*>> by_port_;
+  // bind_shared sockets: per port, each address with its count.
+  std::unordered_map<std::uint16_t, std::vector<std::pair<Ipv4Address, std::size_t>>> shared_;
 };
 
 template <class F>

@@ -1,5 +1,8 @@
 // tcp.hpp's public objects: Stream and Listener are handles on a Connection
 // and a ListenSocket; listen() and connect() open them; dump_sockets is ss.
+#include <algorithm>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include <boost/asio/error.hpp>
@@ -159,21 +162,31 @@ Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
 // ---- ss ----
 
 std::string dump_sockets(Net& net) {
-  std::string out = fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", "State", "Recv-Q", "Send-Q",
-                                "Local Address:Port", "Peer Address:Port");
+  constexpr std::string_view kLine = "{:<11}{:<7}{:<7}{:>24} {:<24}\n";
+  std::string out = fmt::format(kLine, "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port");
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return out;
-  tn->ports.for_each([&](const ipv4::InetSocket& sock) {
-    if (const auto* l = dynamic_cast<const ListenSocket*>(&sock)) {
-      // As ss: Recv-Q is the accept queue, Send-Q the backlog.
-      out += fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", "LISTEN", l->pending(), l->backlog(),
-                         l->local().to_string(), fmt::format("{}:*", Ipv4Address::any()));
-      return;
-    }
-    const auto& c = static_cast<const Connection&>(sock);
-    out += fmt::format("{:<11}{:<7}{:<7}{:>24} {:<24}\n", to_string(c.state()), c.readable_bytes(),
-                       c.send_queue_bytes(), c.local().to_string(), c.remote().to_string());
+  // Listeners, then connections (TIME_WAIT and orphans included), each in
+  // the order of their addresses, so that two dumps compare line by line.
+  auto key = [](Endpoint e) { return std::pair(e.port, e.address.value); };
+  std::vector<const ListenSocket*> listeners;
+  for (const auto& [port, on_port] : tn->listeners) listeners.insert(listeners.end(), on_port.begin(), on_port.end());
+  std::sort(listeners.begin(), listeners.end(),
+            [&](const auto* a, const auto* b) { return key(a->local()) < key(b->local()); });
+  for (const ListenSocket* l : listeners) {
+    // As ss: Recv-Q is the accept queue, Send-Q the backlog.
+    out += fmt::format(kLine, "LISTEN", l->pending(), l->backlog(), l->local().to_string(),
+                       fmt::format("{}:*", Ipv4Address::any()));
+  }
+  std::vector<const Connection*> connections;
+  for (const auto& [tuple, conn] : tn->connections) connections.push_back(conn.get());
+  std::sort(connections.begin(), connections.end(), [&](const auto* a, const auto* b) {
+    return std::pair(key(a->local()), key(a->remote())) < std::pair(key(b->local()), key(b->remote()));
   });
+  for (const Connection* c : connections) {
+    out += fmt::format(kLine, to_string(c->state()), c->readable_bytes(), c->send_queue_bytes(),
+                       c->local().to_string(), c->remote().to_string());
+  }
   return out;
 }
 

@@ -108,6 +108,22 @@ TEST_F(TcpStream, OverTheLoopbackInOneNamespace) {
   EXPECT_EQ(client.info().mss, 65483u);  // the loopback's MTU 65536, less 40 and 12
 }
 
+TEST_F(TcpStream, AcceptedConnectionsHoldTheirPortUntilTheyAreGone) {
+  auto listener = tcp::listen(*red_, {Ipv4Address::any(), 80}).value();
+  std::vector<tcp::Stream> clients, servers;
+  for (int i = 0; i < 3; ++i) clients.push_back(tcp::connect(*blue_, {kRed, 80}).value());
+  poll();
+  while (auto s = listener.accept()) servers.push_back(std::move(*s));
+  ASSERT_EQ(servers.size(), 3u);
+  listener.close();
+  // No SO_REUSEADDR: connections on port 80 keep it taken, as in Linux.
+  auto again = tcp::listen(*red_, {Ipv4Address::any(), 80});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), Errc::address_in_use);
+  for (auto& s : servers) s.abort();  // RST: gone at once, no TIME_WAIT
+  EXPECT_TRUE(tcp::listen(*red_, {Ipv4Address::any(), 80}));
+}
+
 TEST_F(TcpStream, ConnectToClosedPortIsRefused) {
   auto client = tcp::connect(*blue_, {kRed, 81}).value();
   poll();
