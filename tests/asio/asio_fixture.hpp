@@ -102,19 +102,13 @@ class AsioRunner : public ::testing::Test {
 class AsioTwoNets : public AsioRunner {
  protected:
   void SetUp() override {
-    auto blue = host_.create_net("blue");
-    auto red = host_.create_net("red");
-    ASSERT_TRUE(blue && red);
-    blue_ = std::move(*blue);
-    red_ = std::move(*red);
-    auto veth = make_veth(*blue_, "eth0", *red_, "eth0");
-    ASSERT_TRUE(veth);
-    blue_eth0_ = veth->a;
-    red_eth0_ = veth->b;
-    ASSERT_TRUE(set_link_up(*blue_eth0_));
-    ASSERT_TRUE(set_link_up(*red_eth0_));
-    ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix::parse("192.0.2.2/24").value()));
+    LinkedNets nets;
+    link_two_nets(host_, nets, true);
+    if (HasFatalFailure()) return;
+    blue_ = std::move(nets.blue);
+    red_ = std::move(nets.red);
+    blue_eth0_ = nets.blue_eth0;
+    red_eth0_ = nets.red_eth0;
     runner_.start();
   }
 

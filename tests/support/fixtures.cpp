@@ -78,19 +78,33 @@ std::vector<std::uint32_t> HostTest::live_ids() {
   return ids;
 }
 
-void TwoNets::SetUp() {
-  auto blue = host_.create_net("blue");
-  auto red = host_.create_net("red");
+void link_two_nets(Host& host, LinkedNets& out, bool addresses) {
+  auto blue = host.create_net("blue");
+  auto red = host.create_net("red");
   ASSERT_TRUE(blue && red);
-  blue_ = std::move(*blue);
-  red_ = std::move(*red);
-  auto veth = make_veth(*blue_, "eth0", *red_, "eth0");
+  out.blue = std::move(*blue);
+  out.red = std::move(*red);
+  auto veth = make_veth(*out.blue, "eth0", *out.red, "eth0");
   ASSERT_TRUE(veth);
-  blue_eth0_ = veth->a;
-  red_eth0_ = veth->b;
-  ASSERT_TRUE(set_link_up(*blue_eth0_));
-  ASSERT_TRUE(set_link_up(*red_eth0_));
+  out.blue_eth0 = veth->a;
+  out.red_eth0 = veth->b;
+  ASSERT_TRUE(set_link_up(*out.blue_eth0));
+  ASSERT_TRUE(set_link_up(*out.red_eth0));
+  if (!addresses) return;
+  ASSERT_TRUE(ipv4::add_address(*out.blue, *out.blue_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 1), 24)));
+  ASSERT_TRUE(ipv4::add_address(*out.red, *out.red_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 2), 24)));
 }
+
+void TwoNets::set_up(bool addresses) {
+  LinkedNets nets;
+  link_two_nets(host_, nets, addresses);
+  blue_ = std::move(nets.blue);
+  red_ = std::move(nets.red);
+  blue_eth0_ = nets.blue_eth0;
+  red_eth0_ = nets.red_eth0;
+}
+
+void TwoNets::SetUp() { set_up(false); }
 
 Packet TwoNets::frame_to_red(std::size_t payload, std::uint16_t ethertype) {
   return make_frame(host_, red_eth0_->mac(), blue_eth0_->mac(), ethertype, payload);
@@ -104,10 +118,6 @@ Packet TwoNets::frame_to_blue(std::size_t payload, std::uint16_t ethertype) {
 
 namespace netns::support {
 
-void AddressedTwoNets::SetUp() {
-  TwoNets::SetUp();
-  ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue, 24)));
-  ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed, 24)));
-}
+void AddressedTwoNets::SetUp() { set_up(true); }
 
 }  // namespace netns::support

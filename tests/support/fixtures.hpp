@@ -120,6 +120,17 @@ class HostTest : public ::testing::Test {
   Host host_{test_config(&messages_)};
 };
 
+// The namespaces of TwoNets, for fixtures whose Host is not HostTest's (the
+// Asio tests run theirs on the real clock): "blue" and "red" joined by a
+// veth whose ends are both eth0, up; with `addresses`, 192.0.2.1/24 on
+// blue's and 192.0.2.2/24 on red's. Fails the test on any error.
+struct LinkedNets {
+  NetRef blue, red;
+  Device* blue_eth0 = nullptr;
+  Device* red_eth0 = nullptr;
+};
+void link_two_nets(Host& host, LinkedNets& out, bool addresses);
+
 // Two namespaces, "blue" and "red", joined by a veth whose ends are both
 // called eth0, both up.
 class TwoNets : public HostTest {
@@ -127,6 +138,7 @@ class TwoNets : public HostTest {
   void SetUp() override;
   Packet frame_to_red(std::size_t payload = 46, std::uint16_t ethertype = kTestEthertype);
   Packet frame_to_blue(std::size_t payload = 46, std::uint16_t ethertype = kTestEthertype);
+  void set_up(bool addresses);  // link_two_nets into the members below
 
   NetRef blue_;
   NetRef red_;
