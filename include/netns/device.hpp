@@ -50,6 +50,35 @@ inline constexpr std::size_t kMaxDeviceName = 15;
 // Linux's dev_valid_name: 1..15 bytes, not "." or "..", no '/', ':' or blanks.
 bool is_valid_device_name(std::string_view name);
 
+// What an rx handler did with a frame (Linux's rx_handler_result_t).
+enum class RxResult : std::uint8_t {
+  consumed,  // the handler took the frame (forwarded, queued elsewhere, or dropped and counted)
+  pass,      // not for the handler: the device's own namespace processes it
+};
+
+// Takes the frames a device receives before its namespace's stack sees them
+// (netdev_rx_handler_register): the bridge a port is enslaved to, the
+// macvlans stacked on a lower device. Called in Host::poll with the Ethernet
+// header still on the frame (at least 14 bytes) and frame.device set.
+class RxHandler {
+ public:
+  virtual ~RxHandler() = default;
+  virtual RxResult handle_frame(Device& dev, Packet& frame) = 0;
+};
+
+enum class FrameDirection : std::uint8_t { rx, tx };
+
+// Sees every frame a device receives or sends, without taking it (Linux's
+// ptype_all, what a packet socket and tcpdump use). Received frames are
+// observed before the rx handler, sent ones as the kind transmits them
+// (after netem). The frame may carry Packet::checksum_partial; an observer
+// that lets the bytes leave the process fills the checksum in its own copy.
+class FrameObserver {
+ public:
+  virtual ~FrameObserver() = default;
+  virtual void observe(Device& dev, const Packet& frame, FrameDirection dir) = 0;
+};
+
 // netem for in-process links (veth and the other virtual kinds), applied on transmit.
 struct LinkFaults {
   double loss = 0, duplicate = 0, reorder = 0, corrupt = 0;   // probabilities 0..1
@@ -102,6 +131,23 @@ class Device {
   // Frames waiting in the backlog (for tests and dumps).
   std::size_t backlog_size() const { return backlog_.size(); }
 
+  // One rx handler per device: device_or_resource_busy when another holds it
+  // (a port already in a bridge, a lower device of both a bridge and a
+  // macvlan). Whoever sets it clears it, at the latest when the device
+  // unregisters (NetdevEvent::unregistering).
+  Result<void> set_rx_handler(RxHandler& handler);
+  void clear_rx_handler() { rx_handler_ = nullptr; }
+  RxHandler* rx_handler() const { return rx_handler_; }
+  // Any number of observers; each removes itself by the time the device unregisters.
+  void add_observer(FrameObserver& observer);
+  void remove_observer(FrameObserver& observer);
+
+  // Devices fed from outside the process (TAP, DPDK) are polled by every
+  // Host::poll. The descriptor that turns readable when poll_rx has work, for
+  // an event loop to wait on; -1 when the source can only be busy-polled.
+  virtual bool polled() const { return false; }
+  virtual int rx_fd() const { return -1; }
+
  protected:
   Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac, std::uint32_t mtu);
 
@@ -111,6 +157,16 @@ class Device {
   virtual bool carrier() const { return true; }
   // Called after the administrative state changed (set_link_up).
   virtual void on_updown() {}
+  // For polled() kinds, called by Host::poll while the device is up: moves
+  // up to `budget` frames from the outside source into receive() and
+  // returns how many it took.
+  virtual std::size_t poll_rx(std::size_t budget) {
+    (void)budget;
+    return 0;
+  }
+  // For polled() kinds, called by Host::poll after each round of receiving
+  // and processing: sends what xmit batched (a DPDK tx burst).
+  virtual void flush_tx() {}
 
   // For kinds: count a frame that left by the wire.
   void count_tx(std::size_t bytes) {
@@ -136,6 +192,11 @@ class Device {
   friend class LinkFaultState;
 
   void set_name(std::string_view name);
+  // The kind's xmit, after the observers saw the frame.
+  void xmit_observed(Packet frame);
+  void observe(const Packet& frame, FrameDirection dir) {
+    for (FrameObserver* o : observers_) o->observe(*this, frame, dir);
+  }
   // Drops whatever waits in the backlog (counted as rx_dropped) and leaves the ready list.
   void drop_backlog();
 
@@ -151,6 +212,9 @@ class Device {
 
   // netem on transmit, when set_link_faults gave any (else null: no cost).
   std::unique_ptr<LinkFaultState> faults_;
+
+  RxHandler* rx_handler_ = nullptr;
+  std::vector<FrameObserver*> observers_;
 
   // Receive backlog and its place on the Host's list of devices with work.
   BoundedQueue<Packet> backlog_;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -129,6 +130,11 @@ class Host {
   std::uint64_t next_random();
   // init_net while it is alive; nullptr while the Host is being destroyed.
   Net* home_net() const { return init_net_.get(); }
+  // Devices fed from outside the process (Device::polled(): TAP, DPDK) in
+  // every namespace, which poll() asks for frames; the version changes
+  // whenever one comes or goes, so an event loop knows to rewatch rx_fd()s.
+  std::span<Device* const> polled_devices() const { return polled_; }
+  std::uint64_t polled_devices_version() const { return polled_version_; }
   // Takes a device that left its namespace for good; frees it at the end of
   // the current poll, or at once outside poll.
   void retire_device(std::unique_ptr<Device> dev);
@@ -164,6 +170,10 @@ class Host {
   void add_ready(Device& dev);
   void remove_ready(Device& dev);
   std::size_t process_backlogs(std::size_t budget);
+  std::size_t poll_devices(std::size_t budget);
+  void flush_devices();
+  void add_polled(Device& dev);
+  void remove_polled(Device& dev);
   void deliver_frame(Device& dev, Packet frame);
   void teardown_all();
   void unregister_remaining_devices(Net& net);
@@ -201,6 +211,8 @@ class Host {
   // Devices with frames in their backlog, served round-robin.
   Device* ready_head_ = nullptr;
   Device* ready_tail_ = nullptr;
+  std::vector<Device*> polled_;
+  std::uint64_t polled_version_ = 0;
   std::vector<std::pair<std::uint16_t, PacketHandler*>> handlers_;
   std::vector<NetdevListener*> listeners_;
 

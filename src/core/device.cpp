@@ -69,8 +69,27 @@ void Device::transmit(Packet frame) {
     faults_->transmit(std::move(frame));
     return;
   }
+  xmit_observed(std::move(frame));
+}
+
+void Device::xmit_observed(Packet frame) {
+  if (!observers_.empty()) [[unlikely]] observe(frame, FrameDirection::tx);
   xmit(std::move(frame));
 }
+
+Result<void> Device::set_rx_handler(RxHandler& handler) {
+  if (rx_handler_ != nullptr && rx_handler_ != &handler) return error(Errc::device_or_resource_busy);
+  rx_handler_ = &handler;
+  return {};
+}
+
+void Device::add_observer(FrameObserver& observer) {
+  if (std::find(observers_.begin(), observers_.end(), &observer) == observers_.end()) {
+    observers_.push_back(&observer);
+  }
+}
+
+void Device::remove_observer(FrameObserver& observer) { std::erase(observers_, &observer); }
 
 void Device::receive(Packet frame) {
   if (!up_ || unregistering_ || !frame) {

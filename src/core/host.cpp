@@ -312,7 +312,9 @@ Clock::time_point Host::poll(Clock::time_point now) {
     // Timers first: a packet loop between namespaces spends the whole budget
     // in process_backlogs, and must not keep due timers from ever firing.
     std::size_t done = timers_.run_due(now_, budget);
+    done += poll_devices(budget - done);
     done += process_backlogs(budget - done);
+    flush_devices();
     if (done == 0) break;
     budget -= std::min(done, budget);
   }
@@ -365,21 +367,50 @@ std::size_t Host::process_backlogs(std::size_t budget) {
   return done;
 }
 
+std::size_t Host::poll_devices(std::size_t budget) {
+  // Each polled device gets up to kWeight frames per round, like a NAPI
+  // poll; receive() only queues, so the list cannot change under the walk.
+  constexpr std::size_t kWeight = 64;
+  std::size_t done = 0;
+  for (Device* dev : polled_) {
+    if (done >= budget) break;
+    if (dev->is_up()) done += dev->poll_rx(std::min(kWeight, budget - done));
+  }
+  return done;
+}
+
+void Host::flush_devices() {
+  for (Device* dev : polled_) dev->flush_tx();
+}
+
+void Host::add_polled(Device& dev) {
+  polled_.push_back(&dev);
+  ++polled_version_;
+}
+
+void Host::remove_polled(Device& dev) {
+  if (std::erase(polled_, &dev) != 0) ++polled_version_;
+}
+
 void Host::deliver_frame(Device& dev, Packet frame) {
-  // eth_type_trans: classify by destination, strip the header, dispatch by ethertype.
   auto eth = wire::EthernetView::checked(frame.data());
   if (!eth) {
     ++dev.stats_.rx_length_errors;
     ++dev.stats_.rx_errors;
     return;
   }
+  frame.device = &dev;
+  if (!dev.observers_.empty()) [[unlikely]] dev.observe(frame, FrameDirection::rx);
+  if (dev.rx_handler_ != nullptr && dev.rx_handler_->handle_frame(dev, frame) == RxResult::consumed) {
+    return;
+  }
+  // eth_type_trans: classify by destination, strip the header, dispatch by ethertype.
   MacAddress dst = eth->dst();
   auto ethertype = static_cast<std::uint16_t>(eth->ethertype());
   if (dst.is_broadcast()) frame.type = PacketType::broadcast;
   else if (dst.is_multicast()) frame.type = PacketType::multicast;
   else if (dst == dev.mac()) frame.type = PacketType::host;
   else frame.type = PacketType::otherhost;
-  frame.device = &dev;
   frame.protocol = ethertype;
   frame.pull_front(wire::EthernetView::kHeaderLen);
   for (auto& [type, handler] : handlers_) {

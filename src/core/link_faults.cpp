@@ -50,11 +50,11 @@ void LinkFaultState::corrupt(Packet& frame) {
 void LinkFaultState::send(Packet frame, bool may_reorder) {
   using std::chrono::duration_cast;
   if (faults_.delay.count() == 0 && faults_.jitter.count() == 0) {
-    dev_.xmit(std::move(frame));
+    dev_.xmit_observed(std::move(frame));
     return;
   }
   if (may_reorder && faults_.reorder > 0 && uniform() < faults_.reorder) {
-    dev_.xmit(std::move(frame));  // netem's reorder: this one goes now, ahead of those held
+    dev_.xmit_observed(std::move(frame));  // netem's reorder: this one goes now, ahead of those held
     return;
   }
   if (held_.size() >= kLimit) {
@@ -84,7 +84,7 @@ void LinkFaultState::release() {
     std::pop_heap(held_.begin(), held_.end(), cmp);
     Packet frame = std::move(held_.back().frame);
     held_.pop_back();
-    if (dev_.is_up()) dev_.xmit(std::move(frame));
+    if (dev_.is_up()) dev_.xmit_observed(std::move(frame));
     else ++dev_.stats_.tx_dropped;
   }
   arm();

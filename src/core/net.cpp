@@ -167,12 +167,14 @@ Result<Device*> Net::register_device(std::unique_ptr<Device> dev, int preferred_
   auto at = std::lower_bound(devices_.begin(), devices_.end(), ifindex,
                              [](const std::unique_ptr<Device>& d, int i) { return d->ifindex() < i; });
   devices_.insert(at, std::move(dev));
+  if (raw->polled()) host_->add_polled(*raw);
   host_->notify(NetdevEvent::registered, *raw);
   return raw;
 }
 
 std::unique_ptr<Device> Net::unregister_device(Device& dev) {
   host_->notify(NetdevEvent::unregistering, dev);
+  if (dev.polled()) host_->remove_polled(dev);
   dev.drop_backlog();
   auto it = std::find_if(devices_.begin(), devices_.end(),
                          [&](const std::unique_ptr<Device>& d) { return d.get() == &dev; });
