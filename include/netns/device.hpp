@@ -101,6 +101,9 @@ class Device {
   // Up, and the link has carrier (a veth whose peer is also up).
   bool is_running() const { return up_ && carrier(); }
   DeviceKind kind() const { return kind_; }
+  // Leaving for good (Linux's NETREG_UNREGISTERING): destroyed, not moved.
+  // NetdevEvent::unregistering comes for both; this tells them apart.
+  bool is_unregistering() const { return unregistering_; }
   const DeviceStats& stats() const { return stats_; }
   // For the stack's drop accounting on this device (malformed frames, full queues).
   DeviceStats& mutable_stats() { return stats_; }

@@ -131,8 +131,10 @@ void unregister_and_free(Device& dev) {
   if (dev.unregistering_) return;  // already on its way (a veth peer mid-teardown)
   (void)set_link_up(dev, false);
   Host& host = dev.net().host();
+  // Set before the listeners hear NetdevEvent::unregistering, so they can
+  // tell a device going away from one moving (is_unregistering()).
+  dev.unregistering_ = true;
   std::unique_ptr<Device> owned = dev.net().unregister_device(dev);
-  owned->unregistering_ = true;
   owned->on_unregister();
   host.retire_device(std::move(owned));
 }

@@ -204,5 +204,29 @@ TEST_F(PolledDevices, AMovedDeviceStaysListedOnce) {
   EXPECT_EQ(&host_.polled_devices()[0]->net(), blue->get());
 }
 
+// Records is_unregistering() at each NetdevEvent::unregistering.
+class LeavingRecorder final : public NetdevListener {
+ public:
+  explicit LeavingRecorder(Host& host) : host_(host) { host_.add_netdev_listener(*this); }
+  ~LeavingRecorder() override { host_.remove_netdev_listener(*this); }
+  void on_netdev_event(NetdevEvent event, Device& dev) override {
+    if (event == NetdevEvent::unregistering) for_good.push_back(dev.is_unregistering());
+  }
+  std::vector<bool> for_good;
+
+ private:
+  Host& host_;
+};
+
+TEST_F(DeviceHooks, ListenersTellAMoveFromADestruction) {
+  LeavingRecorder leaving(host_);
+  auto green = host_.create_net("green");
+  ASSERT_TRUE(green);
+  ASSERT_TRUE(host_.move_device(*blue_eth0_, **green));
+  ASSERT_EQ(leaving.for_good, std::vector<bool>{false});
+  ASSERT_TRUE(destroy_device(*blue_eth0_));  // and its peer with it
+  EXPECT_EQ(leaving.for_good, (std::vector<bool>{false, true, true}));
+}
+
 }  // namespace
 }  // namespace netns
