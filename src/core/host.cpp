@@ -253,7 +253,15 @@ Result<void> Host::move_device(Device& dev, Net& to, std::string_view new_name) 
 }
 
 void Host::notify(NetdevEvent event, Device& dev) {
-  for (std::size_t i = 0; i < listeners_.size(); ++i) listeners_[i]->on_netdev_event(event, dev);
+  // A listener may remove itself or another one while it hears the event (a
+  // capture detaching from a device that goes away): walk a snapshot and skip
+  // the ones removed since, so none is skipped and none called after removal.
+  const std::vector<NetdevListener*> snapshot = listeners_;
+  for (NetdevListener* listener : snapshot) {
+    if (std::find(listeners_.begin(), listeners_.end(), listener) != listeners_.end()) {
+      listener->on_netdev_event(event, dev);
+    }
+  }
 }
 
 void Host::add_netdev_listener(NetdevListener& listener) { listeners_.push_back(&listener); }

@@ -4,9 +4,7 @@
 #include <new>
 
 #include "netns/packet_pool.hpp"
-#include "netns/wire/bytes.hpp"
 #include "netns/wire/checksum.hpp"
-#include "netns/wire/ipv4.hpp"
 
 namespace netns {
 
@@ -151,23 +149,7 @@ void Packet::finish_transport_checksum(std::size_t ip_offset) {
   checksum_partial = false;
   auto bytes = mutable_data();
   if (bytes.size() < ip_offset) return;
-  auto ip = wire::Ipv4MutView::checked(bytes.subspan(ip_offset));
-  if (!ip) return;
-  const auto segment = ip->payload();
-  std::size_t field = 0;  // where the checksum sits in the TCP or UDP header
-  if (ip->protocol() == wire::IpProtocol::tcp) {
-    field = 16;
-  } else if (ip->protocol() == wire::IpProtocol::udp) {
-    field = 6;
-  } else {
-    return;
-  }
-  if (segment.size() < field + 2) return;
-  wire::store_be16(segment, field, 0);
-  std::uint16_t sum = wire::ipv4_transport_checksum(ip->src(), ip->dst(),
-                                                    static_cast<std::uint8_t>(ip->protocol()), segment);
-  if (ip->protocol() == wire::IpProtocol::udp && sum == 0) sum = 0xffff;  // RFC 768: 0 means none
-  wire::store_be16(segment, field, sum);
+  wire::fill_transport_checksum(bytes.subspan(ip_offset));
 }
 
 }  // namespace netns

@@ -5,6 +5,9 @@
 #include <cassert>
 #include <cstring>
 
+#include "netns/wire/bytes.hpp"
+#include "netns/wire/ipv4.hpp"
+
 namespace netns::wire {
 namespace {
 
@@ -80,6 +83,26 @@ std::uint16_t checksum_update(std::uint16_t checksum, std::uint16_t old_word,
   const std::uint64_t sum = std::uint16_t(~checksum) + std::uint64_t{std::uint16_t(~old_word)} +
                             new_word;
   return static_cast<std::uint16_t>(~fold(sum));
+}
+
+void fill_transport_checksum(std::span<std::byte> ip_packet) {
+  auto ip = Ipv4MutView::checked(ip_packet);
+  if (!ip) return;
+  const auto segment = ip->payload();
+  std::size_t field = 0;  // where the checksum sits in the TCP or UDP header
+  if (ip->protocol() == IpProtocol::tcp) {
+    field = 16;
+  } else if (ip->protocol() == IpProtocol::udp) {
+    field = 6;
+  } else {
+    return;
+  }
+  if (segment.size() < field + 2) return;
+  store_be16(segment, field, 0);
+  std::uint16_t sum =
+      ipv4_transport_checksum(ip->src(), ip->dst(), static_cast<std::uint8_t>(ip->protocol()), segment);
+  if (ip->protocol() == IpProtocol::udp && sum == 0) sum = 0xffff;  // RFC 768: 0 means none
+  store_be16(segment, field, sum);
 }
 
 }  // namespace netns::wire

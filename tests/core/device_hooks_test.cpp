@@ -228,5 +228,34 @@ TEST_F(DeviceHooks, ListenersTellAMoveFromADestruction) {
   EXPECT_EQ(leaving.for_good, (std::vector<bool>{false, true, true}));
 }
 
+// Stops listening at the first unregistering event, from inside the notification.
+class OneShotListener final : public NetdevListener {
+ public:
+  explicit OneShotListener(Host& host) : host_(&host) { host.add_netdev_listener(*this); }
+  ~OneShotListener() override {
+    if (host_ != nullptr) host_->remove_netdev_listener(*this);
+  }
+  void on_netdev_event(NetdevEvent event, Device&) override {
+    if (event != NetdevEvent::unregistering || host_ == nullptr) return;
+    ++heard;
+    host_->remove_netdev_listener(*this);
+    host_ = nullptr;
+  }
+  int heard = 0;
+
+ private:
+  Host* host_;
+};
+
+TEST_F(DeviceHooks, AListenerLeavingDuringANotificationHidesNoOther) {
+  OneShotListener first(host_), second(host_), third(host_);
+  auto green = host_.create_net("green");
+  ASSERT_TRUE(green);
+  ASSERT_TRUE(host_.move_device(*blue_eth0_, **green));  // one unregistering event
+  EXPECT_EQ(first.heard, 1);
+  EXPECT_EQ(second.heard, 1);
+  EXPECT_EQ(third.heard, 1);
+}
+
 }  // namespace
 }  // namespace netns
