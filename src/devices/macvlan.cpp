@@ -26,6 +26,37 @@ constexpr unsigned kAllModes =
     mode_bit(MacvlanMode::private_) | mode_bit(MacvlanMode::vepa) | mode_bit(MacvlanMode::bridge);
 
 class Macvlan;
+class MacvlanPort;
+
+// Follows every lower device's life for its port (Linux's macvlan_notifier_block)
+// and knows which devices are lowers. One per Host, in the built-in list, so
+// no port registers or removes a listener while the Host is notifying; and a
+// lower is found in its own table, never by looking into a device's rx
+// handler, which may belong to someone else.
+class MacvlanOps final : public PernetOps, public NetdevListener {
+ public:
+  explicit MacvlanOps(Host& host) : host_(host) { host.add_netdev_listener(*this); }
+  ~MacvlanOps() override { host_.remove_netdev_listener(*this); }
+  MacvlanOps(const MacvlanOps&) = delete;
+  MacvlanOps& operator=(const MacvlanOps&) = delete;
+
+  static MacvlanOps* of(Host& host) { return host.find_ops<MacvlanOps>(); }
+
+  Result<void> init(Net&) override { return {}; }
+  void on_netdev_event(NetdevEvent event, Device& dev) override;
+
+  MacvlanPort* port_of(const Device& lower) const {
+    auto it = ports_.find(&lower);
+    return it != ports_.end() ? it->second : nullptr;
+  }
+  void attach(const Device& lower, MacvlanPort& port) { ports_[&lower] = &port; }
+  void detach(const Device& lower) { ports_.erase(&lower); }
+
+ private:
+  Host& host_;
+  // Bounded by the devices of the Host: one entry per lower with children.
+  std::unordered_map<const Device*, MacvlanPort*> ports_;
+};
 
 // Linux's macvlan_port: the one rx handler of a lower device, shared by all
 // its children, owned by them together (the last one gone, it lets go of the
@@ -33,19 +64,14 @@ class Macvlan;
 // lower destroys them first (MacvlanOps below).
 class MacvlanPort final : public RxHandler, public std::enable_shared_from_this<MacvlanPort> {
  public:
-  explicit MacvlanPort(Device& lower) : lower_(&lower) {}
+  MacvlanPort(Device& lower, MacvlanOps& ops) : lower_(&lower), ops_(&ops) {}
 
   // The port `lower` already has, or a new one not yet attached;
   // device_or_resource_busy when another rx handler holds the lower.
-  static Result<std::shared_ptr<MacvlanPort>> of(Device& lower) {
-    RxHandler* handler = lower.rx_handler();
-    if (handler == nullptr) return std::make_shared<MacvlanPort>(lower);
-    if (auto* port = dynamic_cast<MacvlanPort*>(handler)) return port->shared_from_this();
-    return error(Errc::device_or_resource_busy);
-  }
-  static MacvlanPort* of_lower(Device& dev) {
-    auto* port = dynamic_cast<MacvlanPort*>(dev.rx_handler());
-    return port != nullptr && port->lower_ == &dev ? port : nullptr;
+  static Result<std::shared_ptr<MacvlanPort>> of(Device& lower, MacvlanOps& ops) {
+    if (MacvlanPort* port = ops.port_of(lower)) return port->shared_from_this();
+    if (lower.rx_handler() != nullptr) return error(Errc::device_or_resource_busy);
+    return std::make_shared<MacvlanPort>(lower, ops);
   }
 
   // Null once the last child left.
@@ -85,6 +111,7 @@ class MacvlanPort final : public RxHandler, public std::enable_shared_from_this<
   RxResult process_group(const wire::EthernetView& eth, Packet& frame);
 
   Device* lower_;
+  MacvlanOps* ops_;
   std::vector<Macvlan*> children_;  // creation order, so floods are deterministic
   std::unordered_map<MacAddress, Macvlan*> by_mac_;
 };
@@ -133,7 +160,10 @@ MacAddress MacvlanPort::free_mac(Host& host) const {
 
 void MacvlanPort::add(Macvlan& child) {
   // The first child attaches: of() checked that no other handler holds the lower.
-  if (children_.empty()) (void)lower_->set_rx_handler(*this);
+  if (children_.empty()) {
+    (void)lower_->set_rx_handler(*this);
+    ops_->attach(*lower_, *this);
+  }
   children_.push_back(&child);
   by_mac_.emplace(child.mac(), &child);
 }
@@ -145,6 +175,7 @@ void MacvlanPort::remove(Macvlan& child) {
   if (!children_.empty() || lower_ == nullptr) return;
   // macvlan_port_destroy: the lower is free for a bridge again.
   if (lower_->rx_handler() == this) lower_->clear_rx_handler();
+  ops_->detach(*lower_);
   lower_ = nullptr;
 }
 
@@ -259,31 +290,15 @@ const Macvlan* as_macvlan(const Device& dev) {
   return dev.kind() == DeviceKind::macvlan ? static_cast<const Macvlan*>(&dev) : nullptr;
 }
 
-// Follows every lower device's life for its port (Linux's macvlan_notifier_block).
-// One per Host, in the built-in list, so no port registers or removes a
-// listener while the Host is notifying.
-class MacvlanOps final : public PernetOps, public NetdevListener {
- public:
-  explicit MacvlanOps(Host& host) : host_(host) { host.add_netdev_listener(*this); }
-  ~MacvlanOps() override { host_.remove_netdev_listener(*this); }
-  MacvlanOps(const MacvlanOps&) = delete;
-  MacvlanOps& operator=(const MacvlanOps&) = delete;
-
-  Result<void> init(Net&) override { return {}; }
-
-  void on_netdev_event(NetdevEvent event, Device& dev) override {
-    if (dev.rx_handler() == nullptr) return;
-    MacvlanPort* port = MacvlanPort::of_lower(dev);
-    if (port == nullptr) return;
-    // A lower moving to another namespace keeps its children, as in Linux
-    // (only NETREG_UNREGISTERING destroys them).
-    if (event == NetdevEvent::unregistering && dev.is_unregistering()) port->destroy_children();
-    if (event == NetdevEvent::mtu_changed) port->cap_mtu();
-  }
-
- private:
-  Host& host_;
-};
+void MacvlanOps::on_netdev_event(NetdevEvent event, Device& dev) {
+  if (ports_.empty()) return;
+  MacvlanPort* port = port_of(dev);
+  if (port == nullptr) return;
+  // A lower moving to another namespace keeps its children, as in Linux
+  // (only NETREG_UNREGISTERING destroys them).
+  if (event == NetdevEvent::unregistering && dev.is_unregistering()) port->destroy_children();
+  if (event == NetdevEvent::mtu_changed) port->cap_mtu();
+}
 
 }  // namespace
 
@@ -324,7 +339,9 @@ Result<Device*> make_macvlan(Device& lower_given, Net& net, std::string_view nam
   }
   if (net.is_dying()) return error(Errc::invalid_argument);
   if (!net.name_free(name)) return error(Errc::file_exists);
-  auto port = MacvlanPort::of(*lower);
+  MacvlanOps* ops = MacvlanOps::of(net.host());
+  if (ops == nullptr) return error(Errc::operation_not_supported);  // the built-in was unregistered
+  auto port = MacvlanPort::of(*lower, *ops);
   if (!port) return port.error();
   if ((*port)->child_count() >= kMaxMacvlansPerLower) return error(Errc::no_buffer_space);
   MacAddress mac = (*port)->free_mac(net.host());
