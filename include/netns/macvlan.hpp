@@ -16,13 +16,21 @@
 // anything else to the lower. A child transmits through the lower, in
 // whatever namespace the lower is; the mode decides what siblings see:
 //
-//   private  never reaches a sibling, not even through an outside switch that
-//            reflects its broadcasts (those go back to the sender only)
+//   private  everything leaves by the lower, and a broadcast of its own that
+//            an outside switch reflects comes back to it alone (not to its
+//            siblings, not to the lower's stack)
 //   vepa     everything leaves by the lower; siblings meet only through an
 //            outside switch that reflects (802.1Qbg hairpin)
-//   bridge   frames to another bridge-mode child go straight to it, never
-//            touching the wire; broadcasts reach the bridge-mode siblings and
-//            the wire
+//   bridge   unicast to another bridge-mode child goes straight to it, never
+//            touching the wire (nor the lower's frame observers, unlike
+//            Linux's dev_forward_skb through the lower); broadcast and
+//            multicast reach the bridge-mode siblings and the wire
+//
+// A frame from the wire with a child's destination MAC goes to that child
+// whatever the modes (Linux checks no source on unicast); one for a child
+// that is down is dropped and counted in the child's rx_dropped. Unlike
+// Linux, which hashes a child's address only while it is up, a child keeps
+// its address in the port while down, so set_mac refuses a down sibling's too.
 //
 // Linux's passthru and source modes are not implemented. Multicast is
 // delivered to every child (as if each were IFF_ALLMULTI: there are no

@@ -61,7 +61,7 @@ class MacvlanOps final : public PernetOps, public NetdevListener {
 // Linux's macvlan_port: the one rx handler of a lower device, shared by all
 // its children, owned by them together (the last one gone, it lets go of the
 // lower). The lower stays alive while the port has children: destroying the
-// lower destroys them first (MacvlanOps below).
+// lower destroys them first (MacvlanOps).
 class MacvlanPort final : public RxHandler, public std::enable_shared_from_this<MacvlanPort> {
  public:
   MacvlanPort(Device& lower, MacvlanOps& ops) : lower_(&lower), ops_(&ops) {}
