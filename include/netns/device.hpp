@@ -110,7 +110,8 @@ class Device {
 
   // invalid_argument outside [68, max_mtu()] (Linux's ETH_MIN_MTU .. the kind's maximum).
   Result<void> set_mtu(std::uint32_t mtu);
-  // invalid_argument for a multicast or zero address.
+  // invalid_argument for a multicast or zero address; or the kind refuses it
+  // (a macvlan: address_in_use when a sibling or its lower device has it).
   Result<void> set_mac(MacAddress mac);
   virtual std::uint32_t max_mtu() const { return 65535; }
   // Bound to its namespace: cannot move or be destroyed (the loopback, as
@@ -158,6 +159,13 @@ class Device {
   // consume the frame (deliver, queue, or drop and count).
   virtual void xmit(Packet frame) = 0;
   virtual bool carrier() const { return true; }
+  // The kind's ndo_set_mac_address, called by set_mac before the address
+  // changes: an error refuses the change and nothing changes. A kind that
+  // keys a table by its address (a macvlan's lower) re-keys it here.
+  virtual Result<void> prepare_mac(MacAddress mac) {
+    (void)mac;
+    return {};
+  }
   // Called after the administrative state changed (set_link_up).
   virtual void on_updown() {}
   // For polled() kinds, called by Host::poll while the device is up: moves

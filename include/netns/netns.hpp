@@ -10,6 +10,7 @@
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/icmp.hpp"
+#include "netns/macvlan.hpp"
 #include "netns/net.hpp"
 #include "netns/packet.hpp"
 #include "netns/packet_pool.hpp"

@@ -26,5 +26,6 @@ std::unique_ptr<PernetOps> make_udp_ops(Host& host);   // ipv4/udp.cpp
 std::unique_ptr<PernetOps> make_ping_ops(Host& host);  // ipv4/ping.cpp
 std::unique_ptr<PernetOps> make_tcp_ops(Host& host);   // ipv4/tcp/tcp.cpp
 std::unique_ptr<PernetOps> make_default_device_ops(Host& host);
+std::unique_ptr<PernetOps> make_macvlan_ops(Host& host);  // devices/macvlan.cpp
 
 }  // namespace netns

@@ -54,6 +54,7 @@ Result<void> Device::set_mtu(std::uint32_t mtu) {
 
 Result<void> Device::set_mac(MacAddress mac) {
   if (mac.is_multicast() || mac.is_zero()) return error(Errc::invalid_argument);
+  if (auto ok = prepare_mac(mac); !ok) return ok;
   mac_ = mac;
   net().host().notify(NetdevEvent::address_changed, *this);
   return {};
