@@ -26,7 +26,9 @@
 //
 // Link state follows veth: the Linux interface has carrier only while the
 // netns device is up (TUNSETCARRIER), so the kernel does not queue frames
-// for a device that would not read them.
+// for a device that would not read them. Linux acts on a carrier change a
+// moment later (its linkwatch): until the interface's operstate is UP it
+// drops what it would send, an ARP reply included.
 //
 // Names and lifetime. The netns name is the Linux interface name when the
 // device is made; moving the device (Host::move_device, or its namespace

@@ -97,6 +97,10 @@ class TapDevice final : public Device {
       count_read_error(errno);
       return false;
     }
+    if (n == 0) {  // tun never reads 0 bytes; a socket standing in for it is closed
+      detach();
+      return false;
+    }
     const auto size = static_cast<std::size_t>(n);
     if (size < wire::EthernetView::kHeaderLen || size > room) {
       ++stats_.rx_length_errors;
