@@ -337,22 +337,12 @@ class TapKernel : public ::testing::Test {
     auto tap = make_tap(*red_, tap_name_);
     ASSERT_TRUE(tap) << tap.error().message();
     tap_ = *tap;
-    link_to_linux_ns(tap_name_);
+    auto taken = linux_ns_->take_interface(tap_name_, "192.0.2.1/24");
+    ASSERT_TRUE(taken.ok()) << taken.output;
     ASSERT_TRUE(set_link_up(*tap_));
     ASSERT_TRUE(ipv4::add_address(*red_, *tap_, Ipv4Prefix(kNetns, 24)));
     // Linux sends nothing until its linkwatch has seen the carrier come on.
     ASSERT_TRUE(linux_ns_->wait_operstate_up(tap_name_)) << linux_ns_->ip({"link", "show", tap_name_}).output;
-  }
-
-  // The Linux interface `name` goes into the test's Linux namespace, with kLinux/24, up.
-  void link_to_linux_ns(const std::string& name) {
-    auto moved = support::ip({"link", "set", name, "netns", linux_ns_->name()});
-    ASSERT_TRUE(moved.ok()) << moved.output;
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"addr", "add", "192.0.2.1/24", "dev", name}, {"link", "set", name, "up"}}) {
-      auto r = linux_ns_->ip(args);
-      ASSERT_TRUE(r.ok()) << r.output;
-    }
   }
 
   support::CommandResult in_linux(const std::vector<std::string>& argv,

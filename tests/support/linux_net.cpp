@@ -263,6 +263,14 @@ CommandResult LinuxNetns::ip(const std::vector<std::string>& args) const {
   return support::ip(full);
 }
 
+CommandResult LinuxNetns::take_interface(const std::string& interface, const std::string& prefix) const {
+  CommandResult r = support::ip({"link", "set", interface, "netns", name_});
+  if (!r.ok()) return r;
+  r = ip({"addr", "add", prefix, "dev", interface});
+  if (!r.ok()) return r;
+  return ip({"link", "set", interface, "up"});
+}
+
 bool LinuxNetns::wait_operstate_up(const std::string& interface, Clock::duration timeout) const {
   const auto deadline = Clock::now() + timeout;
   for (;;) {

@@ -116,6 +116,10 @@ class LinuxNetns {
   std::vector<std::string> exec_argv(const std::vector<std::string>& argv) const;
   // ip -n NAME args..., run to the end.
   CommandResult ip(const std::vector<std::string>& args) const;
+  // Moves `interface` from the test's own Linux namespace into this one,
+  // gives it `prefix` (e.g. "192.0.2.1/24") and brings it up. Stops at the
+  // first failing command and returns its result.
+  CommandResult take_interface(const std::string& interface, const std::string& prefix) const;
   // Waits until the interface's operstate is UP: Linux's linkwatch has seen
   // its carrier, and it transmits (before that its frames are dropped).
   bool wait_operstate_up(const std::string& interface, Clock::duration timeout = std::chrono::seconds(5)) const;
