@@ -144,8 +144,8 @@ class Runner {
 
   // Busy polling: while on, every poll posts the next one at once, whatever
   // the deadline. Costs a core; off by default. The Runner also busy-polls
-  // by itself, whatever this says, while any polled device has no
-  // descriptor to wait on (rx_fd() == -1: a DPDK port).
+  // by itself, whatever this says, while any polled device that is up has
+  // no descriptor to wait on (rx_fd() == -1: a DPDK port).
   void set_busy_poll(bool on);
   bool busy_poll() const;
 

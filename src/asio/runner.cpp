@@ -6,6 +6,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -90,6 +91,8 @@ struct Runner::Impl : std::enable_shared_from_this<Impl> {
     if (watched_version != host->polled_devices_version()) rewatch();
     bool armed_any = false;
     for (std::size_t i = 0; i < watches.size(); ++i) armed_any |= arm(i);
+    // Only a device that is up gets polled, so only then is it busy-polled.
+    unwaitable = std::any_of(unwatched.begin(), unwatched.end(), [](Device* d) { return d->is_up(); });
     return armed_any;
   }
 
@@ -100,7 +103,7 @@ struct Runner::Impl : std::enable_shared_from_this<Impl> {
       const int fd = dev->rx_fd();
       const int copy = fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
       if (copy < 0) {
-        unwaitable = true;  // nothing to wait on (a DPDK port): busy-poll while it exists
+        unwatched.push_back(dev);  // nothing to wait on (a DPDK port): busy-polled
         continue;
       }
       watches.push_back({dev, std::make_unique<boost::asio::posix::stream_descriptor>(executor, copy)});
@@ -112,6 +115,7 @@ struct Runner::Impl : std::enable_shared_from_this<Impl> {
   void unwatch() {
     ++watch_generation;
     watches.clear();
+    unwatched.clear();
     unwaitable = false;
     watched_version.reset();
   }
@@ -138,7 +142,8 @@ struct Runner::Impl : std::enable_shared_from_this<Impl> {
   std::vector<Watch> watches;
   std::optional<std::uint64_t> watched_version;  // Host::polled_devices_version() watched
   std::uint64_t watch_generation = 0;
-  bool unwaitable = false;  // a polled device has no descriptor
+  std::vector<Device*> unwatched;  // polled devices without a descriptor
+  bool unwaitable = false;         // one of them is up
   std::optional<boost::asio::steady_timer> timer;
   Clock::time_point armed = Clock::time_point::max();  // the deadline the timer waits for
   std::uint64_t timer_generation = 0;

@@ -517,6 +517,20 @@ TEST_F(TapKernel, DestroyingTheDeviceDeletesTheLinuxInterface) {
   EXPECT_FALSE(linux_has_interface(tap_name_));
 }
 
+TEST_F(TapKernel, DeletingTheLinuxInterfaceLeavesTheDeviceWithoutCarrier) {
+  auto deleted = linux_ns_->ip({"link", "del", tap_name_});
+  ASSERT_TRUE(deleted.ok()) << deleted.output;
+  EXPECT_TRUE(poll_until([&] { return !tap_->is_running(); }, std::chrono::seconds(5)));
+  EXPECT_TRUE(tap_->is_up());
+  EXPECT_EQ(tap_->stats().rx_errors, 1u);  // the read that found the interface gone
+  const auto dropped = tap_->stats().tx_dropped;
+  tap_->transmit(host_.packets().allocate_from(std::vector<std::byte>(60)));
+  EXPECT_EQ(tap_->stats().tx_dropped, dropped + 1);
+  ASSERT_FALSE(messages_.empty());
+  EXPECT_NE(messages_.back().find("is gone"), std::string::npos) << messages_.back();
+  ASSERT_TRUE(destroy_device(*tap_));
+}
+
 TEST_F(TapKernel, ANamespaceThatDiesSendsItsTapHomeWhereItStillWorks) {
   if (auto why = support::kernel_test_skip_reason({"ping"})) GTEST_SKIP() << *why;
   red_.reset();
