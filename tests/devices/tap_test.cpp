@@ -6,6 +6,7 @@
 // or the tools).
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -557,6 +558,24 @@ TEST_F(TapKernel, APatternNameIsCompletedByTheKernel) {
   EXPECT_EQ(tap_linux_name(**tap), name);
   EXPECT_TRUE(support::ip({"link", "show", name}).ok());
   ASSERT_TRUE(destroy_device(**tap));
+  EXPECT_FALSE(support::ip({"link", "show", name}).ok());
+}
+
+TEST_F(TapKernel, WithoutCapNetAdminTheKernelRefusesAndNothingIsMade) {
+  // A child that gave up root tries; its exit code is the error it got.
+  const std::string name = support::unique_linux_name("nu");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(200);
+    Host host;
+    auto tap = make_tap(host.init_net(), name);
+    ::_exit(tap ? 0 : (host.init_net().device(name) == nullptr ? tap.error().value() : 201));
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), EPERM);  // operation_not_permitted, as `ip tuntap add` says
   EXPECT_FALSE(support::ip({"link", "show", name}).ok());
 }
 
