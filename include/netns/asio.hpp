@@ -4,7 +4,11 @@
 //
 // A Runner polls one Host from an io_context: it arms a steady_timer for the
 // deadline poll() returns, re-polls through post() while work remains, and
-// is woken by the sockets below after they create work. UdpSocket,
+// is woken by the sockets below after they create work. Devices fed from
+// outside the process (Host::polled_devices(): TAP) are watched by the
+// reactor: their rx_fd() turning readable asks for a poll, so an idle
+// program sleeps until the kernel sends a frame. A polled device without a
+// descriptor (a DPDK port) makes the Runner busy-poll while it exists. UdpSocket,
 // EchoSocket, TcpAcceptor and TcpStream wrap the non-blocking netns sockets
 // and complete their operations through the io_context, never inline.
 //
@@ -102,6 +106,7 @@ struct RunnerStats {
   std::uint64_t polls = 0;        // Host::poll calls made
   std::uint64_t timer_waits = 0;  // steady_timer waits armed for a Host deadline
   std::uint64_t wakes = 0;        // wake() and post() calls, coalesced or not
+  std::uint64_t descriptor_wakeups = 0;  // polls asked for by a readable device descriptor
 };
 
 // Drives one Host from an executor (usually an io_context's, or a strand).
@@ -128,15 +133,19 @@ class Runner {
   // Any thread. Asks for a poll soon: after an action that created work
   // outside poll (a send, a configuration change, a timer scheduled by
   // hand). Wakes arriving while a poll is pending are coalesced into it.
-  // The sockets of this header call it themselves.
+  // The sockets of this header call it themselves. Also after making,
+  // destroying, moving or bringing up a TAP outside a poll: the Runner
+  // (re)watches descriptors, and closes its copy of a destroyed device's
+  // descriptor (which keeps the Linux interface alive), when it next polls.
   void wake();
   // Any thread: Host::post(fn), then wake(), so fn runs on the Host's thread
   // in the next poll. (Host::post alone would wait for the next deadline.)
   void post(std::function<void()> fn);
 
-  // Busy polling, for devices that must be polled rather than waited for
-  // (DPDK ports, later): while on, every poll posts the next one at once,
-  // whatever the deadline. Costs a core; off by default.
+  // Busy polling: while on, every poll posts the next one at once, whatever
+  // the deadline. Costs a core; off by default. The Runner also busy-polls
+  // by itself, whatever this says, while any polled device that is up has
+  // no descriptor to wait on (rx_fd() == -1: a DPDK port).
   void set_busy_poll(bool on);
   bool busy_poll() const;
 

@@ -17,5 +17,6 @@
 #include "netns/pernet.hpp"
 #include "netns/result.hpp"
 #include "netns/sysctl.hpp"
+#include "netns/tap.hpp"
 #include "netns/timer.hpp"
 #include "netns/udp.hpp"
