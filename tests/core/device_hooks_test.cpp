@@ -53,9 +53,17 @@ Packet frame_starting_with(Host& host, Device& to, std::byte first) {
 
 using DeviceHooks = TwoNets;
 
+// Declared after the handlers, so it clears the device's rx handler before
+// they go: a device must never keep a handler that no longer exists.
+struct ClearRxHandler {
+  Device& dev;
+  ~ClearRxHandler() { dev.clear_rx_handler(); }
+};
+
 TEST_F(DeviceHooks, RxHandlerTakesWhatItConsumesAndPassesTheRest) {
   RecordingHandler stack(host_);
   OddTaker taker;
+  ClearRxHandler clear{*red_eth0_};
   ASSERT_TRUE(red_eth0_->set_rx_handler(taker));
   blue_eth0_->transmit(frame_starting_with(host_, *red_eth0_, std::byte{1}));
   blue_eth0_->transmit(frame_starting_with(host_, *red_eth0_, std::byte{2}));
@@ -69,6 +77,7 @@ TEST_F(DeviceHooks, RxHandlerTakesWhatItConsumesAndPassesTheRest) {
 
 TEST_F(DeviceHooks, OneRxHandlerPerDevice) {
   OddTaker first, second;
+  ClearRxHandler clear{*red_eth0_};
   ASSERT_TRUE(red_eth0_->set_rx_handler(first));
   EXPECT_TRUE(red_eth0_->set_rx_handler(first));  // the same one again is no change
   auto busy = red_eth0_->set_rx_handler(second);
@@ -81,6 +90,7 @@ TEST_F(DeviceHooks, OneRxHandlerPerDevice) {
 
 TEST_F(DeviceHooks, RuntsNeverReachTheRxHandler) {
   OddTaker taker;
+  ClearRxHandler clear{*red_eth0_};
   ASSERT_TRUE(red_eth0_->set_rx_handler(taker));
   Packet runt = host_.packets().allocate(10);
   std::fill(runt.mutable_data().begin(), runt.mutable_data().end(), std::byte{1});
