@@ -142,7 +142,7 @@ TEST_F(AsioTap, APolledDeviceWithoutADescriptorIsBusyPolled) {
   ASSERT_TRUE(set_link_up(*fake));
   runner_.wake();
   run_for(100ms);
-  EXPECT_GE(fake->polls(), 100u);
+  EXPECT_GE(fake->polls(), 20u);  // thousands when the machine is idle; few is enough to tell
   EXPECT_FALSE(runner_.busy_poll());  // the application's switch is untouched
   // The TAP is still served through its descriptor meanwhile.
   kernel_sends_frame();
@@ -159,7 +159,7 @@ TEST_F(AsioTap, APolledDeviceWithoutADescriptorIsBusyPolled) {
   runner_.wake();
   const auto polls_up = fake->polls();
   run_for(50ms);
-  EXPECT_GE(fake->polls() - polls_up, 50u);
+  EXPECT_GE(fake->polls() - polls_up, 10u);
   ASSERT_TRUE(destroy_device(*fake));
   runner_.wake();
   run_for(20ms);
