@@ -10,6 +10,8 @@
 #include "netns/bridge.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -32,6 +34,13 @@ class BridgePort final : public RxHandler {
   Bridge& bridge() const { return *bridge_; }
   Device& dev() const { return *dev_; }
 
+  // The entry of the last source learned here, while the FDB's generation
+  // holds: most ports have one host behind them, whose frames then refresh
+  // their entry without hashing.
+  MacKey last_src = 0;
+  std::uint64_t last_generation = ~std::uint64_t{0};
+  FdbSlot* last_slot = nullptr;
+
  private:
   Bridge* bridge_;
   Device* dev_;
@@ -49,10 +58,13 @@ constexpr MacKey kBridgeGroupAddress = 0x0180c2000000;
 constexpr Clock::duration kMinGcInterval = std::chrono::milliseconds(10);
 constexpr std::size_t kMaxFdbLearnedLimit = std::size_t{1} << 20;
 
+// The MAC at p as a key, read as one big-endian word: p must have 8 bytes,
+// true for both addresses of an Ethernet header (the source ends at 12 of 14).
 MacKey load_mac(const std::byte* p) {
-  MacKey k = 0;
-  for (int i = 0; i < 6; ++i) k = k << 8 | std::to_integer<MacKey>(p[i]);
-  return k;
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap64(word);
+  return word >> 16;
 }
 
 MacKey mac_key(MacAddress mac) {
@@ -134,8 +146,6 @@ class Bridge final : public Device, public NetdevListener {
   bool adjusting_mtu_ = false;
 };
 
-RxResult BridgePort::handle_frame(Device&, Packet& frame) { return bridge_->process_frame(*this, frame); }
-
 // ---- the forwarding path ----
 
 RxResult Bridge::process_frame(BridgePort& in, Packet& frame) {
@@ -180,15 +190,31 @@ RxResult Bridge::process_frame(BridgePort& in, Packet& frame) {
   return RxResult::consumed;
 }
 
+RxResult BridgePort::handle_frame(Device&, Packet& frame) { return bridge_->process_frame(*this, frame); }
+
 void Bridge::learn(BridgePort& in, MacKey src) {
-  switch (fdb_.learn(src, &in, host_->now(), max_learned_)) {
+  const Clock::time_point now = host_->now();
+  if (in.last_src == src && in.last_generation == fdb_.generation()) {
+    FdbSlot* s = in.last_slot;
+    if (s->port == &in && s->learned()) {
+      if (s->updated != now) s->updated = now;
+      return;
+    }
+  }
+  Fdb::Learned learned = fdb_.learn(src, &in, now, max_learned_);
+  if (learned.slot != nullptr) {
+    in.last_src = src;
+    in.last_generation = fdb_.generation();
+    in.last_slot = learned.slot;
+  }
+  switch (learned.result) {
     case Fdb::Learn::refreshed:
     case Fdb::Learn::ignored: return;
     case Fdb::Learn::moved: ++counters_.moved; return;
     case Fdb::Learn::full: ++counters_.not_learned_full; return;
     case Fdb::Learn::learned:
       ++counters_.learned;
-      if (!gc_.pending()) gc_.schedule(host_->now() + ageing_);
+      if (!gc_.pending()) gc_.schedule(now + ageing_);
       return;
   }
 }

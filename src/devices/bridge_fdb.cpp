@@ -1,7 +1,6 @@
 // The bridge's forwarding database (see bridge_fdb.hpp).
 #include "devices/bridge_fdb.hpp"
 
-#include <array>
 #include <cstddef>
 
 namespace netns {
@@ -12,24 +11,20 @@ constexpr std::size_t kInitialSlots = 16;
 
 Fdb::Fdb(SipKey key) : key_(key), slots_(kInitialSlots) {}
 
-std::size_t Fdb::hash(MacKey mac) const {
-  std::array<std::byte, 6> bytes;
-  for (std::size_t i = 0; i < 6; ++i) bytes[i] = static_cast<std::byte>(mac >> (8 * (5 - i)));
-  return static_cast<std::size_t>(siphash13(key_, bytes));
-}
+std::size_t Fdb::hash(MacKey mac) const { return static_cast<std::size_t>(siphash13_word(key_, mac)); }
 
-Fdb::Learn Fdb::learn(MacKey mac, BridgePort* port, Clock::time_point now, std::size_t max_learned) {
+Fdb::Learned Fdb::learn(MacKey mac, BridgePort* port, Clock::time_point now, std::size_t max_learned) {
   if (FdbSlot* s = find(mac)) {
-    if (!s->learned()) return Learn::ignored;  // Linux warns about its own address as a source
+    if (!s->learned()) return {Learn::ignored, s};  // Linux warns about its own address as a source
     // Writing only on change keeps the line clean while one source streams.
     if (s->updated != now) s->updated = now;
-    if (s->port == port) return Learn::refreshed;
+    if (s->port == port) return {Learn::refreshed, s};
     s->port = port;
-    return Learn::moved;
+    return {Learn::moved, s};
   }
-  if (learned_ >= max_learned) return Learn::full;
+  if (learned_ >= max_learned) return {Learn::full, nullptr};
   put(mac, port, 0, now);
-  return Learn::learned;
+  return {Learn::learned, find(mac)};
 }
 
 void Fdb::put(MacKey mac, BridgePort* port, std::uint8_t kind_flags, Clock::time_point now) {
@@ -44,6 +39,7 @@ void Fdb::put(MacKey mac, BridgePort* port, std::uint8_t kind_flags, Clock::time
   s->updated = now;
   s->flags = static_cast<std::uint8_t>(FdbSlot::kUsed | kind_flags);
   count(*s, +1);
+  ++generation_;
 }
 
 bool Fdb::erase(MacKey mac) {
@@ -64,6 +60,7 @@ bool Fdb::erase(MacKey mac) {
     hole = j;
   }
   slots_[hole] = FdbSlot{};
+  ++generation_;
   return true;
 }
 
@@ -73,6 +70,7 @@ FdbSlot& Fdb::insert_slot(MacKey mac) {
   std::size_t i = hash(mac) & mask;
   while (slots_[i].used()) i = (i + 1) & mask;
   slots_[i].mac = mac;
+  ++generation_;
   return slots_[i];
 }
 

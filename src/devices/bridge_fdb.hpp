@@ -41,6 +41,10 @@ struct FdbSlot {
 class Fdb {
  public:
   enum class Learn : std::uint8_t { refreshed, learned, moved, full, ignored };
+  struct Learned {
+    Learn result;
+    FdbSlot* slot;  // the source's entry, or nullptr when full
+  };
 
   explicit Fdb(SipKey key);
 
@@ -57,7 +61,7 @@ class Fdb {
   // br_fdb_update: a frame from `mac` arrived on `port` at `now`. Local and
   // static entries are left alone (ignored); a new source is learned unless
   // `max_learned` entries are already learned (full).
-  Learn learn(MacKey mac, BridgePort* port, Clock::time_point now, std::size_t max_learned);
+  Learned learn(MacKey mac, BridgePort* port, Clock::time_point now, std::size_t max_learned);
 
   // Sets `mac`'s entry to the given kind, replacing whatever was there.
   void put(MacKey mac, BridgePort* port, std::uint8_t kind_flags, Clock::time_point now);
@@ -70,6 +74,9 @@ class Fdb {
   std::size_t learned_count() const { return learned_; }
   std::size_t static_count() const { return static_; }
   const std::vector<FdbSlot>& slots() const { return slots_; }
+  // Changes whenever an entry is added, removed or changes kind, or slots
+  // move: a slot pointer taken at one generation is valid while it lasts.
+  std::uint64_t generation() const { return generation_; }
 
  private:
   std::size_t hash(MacKey mac) const;
@@ -82,6 +89,7 @@ class Fdb {
   std::size_t size_ = 0;
   std::size_t learned_ = 0;
   std::size_t static_ = 0;
+  std::uint64_t generation_ = 0;
 };
 
 template <class Keep>
@@ -90,6 +98,7 @@ std::size_t Fdb::retain(Keep keep) {
   // the control path (flushes, ageing) only.
   std::vector<FdbSlot> old(slots_.size());
   old.swap(slots_);
+  ++generation_;
   std::size_t before = size_;
   size_ = learned_ = static_ = 0;
   for (const FdbSlot& s : old) {

@@ -188,6 +188,11 @@ TEST_F(Bridged, AnAddressSeenOnAnotherPortMovesThere) {
   send(1, 0);
   poll();
   EXPECT_EQ(reached(seen, before), ids({2}));
+
+  send(0, 1);  // and back again
+  poll();
+  EXPECT_EQ(learned_on(eth_[0]->mac()), port_[0]);
+  EXPECT_EQ(stats().moved, 2u);
 }
 
 TEST_F(Bridged, ADestinationOnTheIngressPortIsNotSentBack) {
