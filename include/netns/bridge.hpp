@@ -132,7 +132,7 @@ struct BridgeStats {
   std::uint64_t dropped_invalid_source = 0;  // multicast or zero source MAC
   std::uint64_t dropped_bridge_down = 0;  // arrived on a port while the bridge was down
   std::uint64_t dropped_same_port = 0;    // destination learned on the ingress port
-  std::uint64_t dropped_port_down = 0;    // destination's port not running
+  std::uint64_t dropped_port_down = 0;    // a static entry's port is not running
   std::uint64_t dropped_too_big = 0;      // larger than the egress port's MTU
   std::uint64_t dropped_pause = 0;        // 802.3x pause frames, never forwarded
   std::uint64_t dropped_no_port = 0;      // sent by the bridge device with no running port to take it

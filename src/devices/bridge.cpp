@@ -124,7 +124,7 @@ class Bridge final : public Device, public NetdevListener {
   void on_netdev_event(NetdevEvent event, Device& dev) override;
 
   void learn(BridgePort& in, MacKey src);
-  void forward(BridgePort* in, BridgePort& to, Packet frame);
+  void forward(BridgePort* in, const FdbSlot& to, Packet frame);
   void flood(BridgePort* in, Packet frame, bool local);
   bool can_send(const BridgePort& to, const Packet& frame) const {
     return to.dev().is_running() && frame.size() <= to.dev().mtu() + kEthHeader;
@@ -185,7 +185,7 @@ RxResult Bridge::process_frame(BridgePort& in, Packet& frame) {
     ++counters_.delivered_local;
     receive(std::move(frame));  // queued: the bridge device's stack runs later in this poll
   } else {
-    forward(&in, *to->port, std::move(frame));
+    forward(&in, *to, std::move(frame));
   }
   return RxResult::consumed;
 }
@@ -219,16 +219,21 @@ void Bridge::learn(BridgePort& in, MacKey src) {
   }
 }
 
-void Bridge::forward(BridgePort* in, BridgePort& to, Packet frame) {
+void Bridge::forward(BridgePort* in, const FdbSlot& entry, Packet frame) {
+  BridgePort& to = *entry.port;
   if (&to == in) {
     ++counters_.dropped_same_port;  // should_deliver: never back out of the ingress port
     return;
   }
   Device& out = to.dev();
   if (!out.is_running()) [[unlikely]] {
+    if (!entry.learned()) {
+      ++counters_.dropped_port_down;  // a static entry stays; its port is disabled
+      return;
+    }
     // The port lost carrier (a veth whose peer went down), which raises no
-    // event here: flush it now, as Linux's carrier check disables the port,
-    // and flood like any unknown destination.
+    // event here: flush what it learned now, as Linux's carrier check
+    // disables the port, and flood like any unknown destination.
     flush_port(to, false);
     flood(in, std::move(frame), false);
     return;
@@ -274,7 +279,7 @@ void Bridge::xmit(Packet frame) {
   } else if (to->port == nullptr) {
     ++counters_.dropped_no_port;  // to the bridge's own address: br_forward has no port
   } else {
-    forward(nullptr, *to->port, std::move(frame));
+    forward(nullptr, *to, std::move(frame));
   }
 }
 

@@ -498,6 +498,11 @@ TEST_F(Bridged, StaticEntriesNeverAgeNorMove) {
   EXPECT_NE(dump.find(fmt::format("{} dev p3 master br0 static\n", mac)), std::string::npos) << dump;
   EXPECT_NE(dump.find(fmt::format("{} dev br0 master br0 permanent\n", br_->mac())), std::string::npos);
   EXPECT_NE(dump.find(fmt::format("{} dev p0 master br0\n", eth_[0]->mac())), std::string::npos);
+  ASSERT_TRUE(set_link_up(*eth_[3], false));  // p3 loses carrier: the static entry stays
+  send(0, mac);
+  poll();
+  EXPECT_EQ(learned_on(mac), port_[3]);
+  EXPECT_EQ(stats().dropped_port_down, 1u);
   ASSERT_TRUE(fdb_del(*port_[3], mac));
   EXPECT_EQ(learned_on(mac), nullptr);
   ASSERT_TRUE(fdb_flush(*br_));
