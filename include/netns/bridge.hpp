@@ -34,7 +34,10 @@
 // default stp_state 0, so a loop of bridges loops frames until their
 // backlogs drop them), VLAN filtering, IGMP snooping (multicast floods),
 // hairpin mode, the bridge taking the lowest port MAC as its own (its MAC is
-// random and fixed, as when an address was assigned).
+// random and fixed, as when an address was assigned). A frame to a port's
+// own MAC goes up to the bridge device, but its stack classifies it by the
+// bridge's MAC, as for another host (Linux keeps PACKET_HOST), so IPv4
+// drops it (rx_otherhost_dropped): address the bridge's MAC.
 //
 // Errors: invalid_argument for a device that is not a bridge where one is
 // expected, a port in another namespace, the loopback, a bad name; file_exists
