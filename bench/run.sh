@@ -21,10 +21,10 @@ results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DNETNS_BUILD_BENCH=ON -DNETNS_BUILD_TESTS=OFF -DNETNS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" --target net_bench memory_bench ipv4_bench fib_bench tcp_bench
+cmake --build "$build" --target net_bench memory_bench ipv4_bench fib_bench tcp_bench bridge_bench
 
 mkdir -p "$results"
-for program in net_bench memory_bench ipv4_bench fib_bench tcp_bench; do
+for program in net_bench memory_bench ipv4_bench fib_bench tcp_bench bridge_bench; do
   echo "== $program"
   "$build/bench/$program" \
     --benchmark_repetitions="$repetitions" \

@@ -114,8 +114,8 @@ class Device {
   // (a macvlan: address_in_use when a sibling or its lower device has it).
   Result<void> set_mac(MacAddress mac);
   virtual std::uint32_t max_mtu() const { return 65535; }
-  // Bound to its namespace: cannot move or be destroyed (the loopback, as
-  // NETIF_F_NETNS_LOCAL in Linux).
+  // Bound to its namespace, cannot move (NETIF_F_NETNS_LOCAL in Linux: the
+  // loopback, which cannot be destroyed either, and bridges).
   virtual bool netns_local() const { return false; }
   // Takes frames whose TCP/UDP checksum is left to fill (Packet::
   // checksum_partial): in-process links (veth, loopback), whose receiver is

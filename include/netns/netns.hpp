@@ -3,6 +3,7 @@
 
 #include "netns/address.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/bridge.hpp"
 #include "netns/capture.hpp"
 #include "netns/clock.hpp"
 #include "netns/counters.hpp"

@@ -141,7 +141,7 @@ void unregister_and_free(Device& dev) {
 }
 
 Result<void> destroy_device(Device& dev) {
-  if (dev.netns_local()) return error(Errc::operation_not_permitted);
+  if (dev.kind() == DeviceKind::loopback) return error(Errc::operation_not_permitted);
   if (dev.unregistering_) return error(Errc::no_such_device);
   unregister_and_free(dev);
   return {};

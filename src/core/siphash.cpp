@@ -97,4 +97,13 @@ std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message) {
   return siphash<1, 3>(key, message);
 }
 
+std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word) {
+  SipState s(key);
+  s.absorb<1>(word);
+  s.absorb<1>(std::uint64_t{8} << 56);  // no bytes left, the length on top
+  s.v2 ^= 0xff;
+  for (int i = 0; i < 3; ++i) s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
 }  // namespace netns

@@ -46,5 +46,9 @@ inline constexpr std::uint64_t kSipPurposeEphemeralPort = 0x6570686d706f7274;  /
 // reference, so results match its test vectors on any host.
 std::uint64_t siphash24(const SipKey& key, std::span<const std::byte> message);
 std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message);
+// siphash13 of the 8 bytes of `word` in little-endian order, without the
+// byte buffer: for keys that fit a word (a MAC address in a table probed
+// twice per frame).
+std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word);
 
 }  // namespace netns

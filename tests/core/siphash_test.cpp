@@ -63,6 +63,14 @@ TEST(SipHash, Siphash13ReferenceVectors) {
   EXPECT_EQ(siphash13(zero, std::span(m).first(17)), 0x4883c49a2c009c1du);
 }
 
+TEST(SipHash, Siphash13OfAWordIsSiphash13OfItsLittleEndianBytes) {
+  EXPECT_EQ(siphash13_word(SipKey{}, 0x0706050403020100), 0xead411e67ebe2eeau);  // the reference's 8-byte vector
+  auto m = counting_message();
+  std::uint64_t word = 0;
+  for (std::size_t i = 0; i < 8; ++i) word |= std::uint64_t{std::to_integer<std::uint8_t>(m[i + 3])} << (8 * i);
+  EXPECT_EQ(siphash13_word(reference_key(), word), siphash13(reference_key(), std::span(m).subspan(3, 8)));
+}
+
 TEST(SipHash, Siphash13DiffersFromSiphash24) {
   auto m = counting_message();
   EXPECT_NE(siphash13(reference_key(), std::span(m).first(15)),
