@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNETNS_BUILD_BENCH=OFF
-cmake --build build --target veth_demo
-./build/examples/veth_demo
+cmake --build build --target lab_demo
+./build/examples/lab_demo build/lab.pcap

@@ -19,5 +19,6 @@
 #include "netns/result.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tap.hpp"
+#include "netns/tcp.hpp"
 #include "netns/timer.hpp"
 #include "netns/udp.hpp"
