@@ -17,3 +17,7 @@
 #include "netns/sysctl.hpp"
 #include "netns/timer.hpp"
 #include "netns/udp.hpp"
+
+#if defined(NETNS_WITH_DPDK)
+#include "netns/dpdk.hpp"
+#endif
