@@ -5,6 +5,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
@@ -161,7 +162,11 @@ void Eal::cleanup() {
   }
   r.rings.clear();
   r.state = EalState::cleaned;
+  // DPDK leaves its runtime directory behind, empty without shared files:
+  // one per process with a --file-prefix of its own.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  (void)::rmdir(runtime_dir.c_str());  // fails harmlessly when something is left in it
 }
 
 Result<std::uint16_t> Eal::attach(std::string_view devargs) {
