@@ -136,6 +136,11 @@ class DpdkRingNets : public DpdkTest {
     red_eth0_ = port_device(*red_, "eth0", pair_.b);
     ASSERT_TRUE(blue_eth0_ && red_eth0_);
   }
+  void TearDown() override {
+    blue_.reset();  // before the Host goes
+    red_.reset();
+    DpdkTest::TearDown();
+  }
 
   dpdk::RingPair pair_;
   NetRef blue_, red_;
@@ -510,6 +515,7 @@ class DpdkKernelTest : public DpdkTest {
     blue_ = host().create_net("blue").value();
   }
   void TearDown() override {
+    blue_.reset();  // before the Host goes
     DpdkTest::TearDown();  // devices and ports first, then the kernel side
     linux_.reset();
   }
