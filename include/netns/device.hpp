@@ -168,6 +168,13 @@ class Device {
   }
   // Called after the administrative state changed (set_link_up).
   virtual void on_updown() {}
+  // Called by set_mtu with a value already checked against [68, max_mtu()],
+  // before it takes effect: a kind whose wire has an MTU of its own (a DPDK
+  // port) applies it there, and an error refuses the change.
+  virtual Result<void> on_mtu_change(std::uint32_t mtu) {
+    (void)mtu;
+    return {};
+  }
   // For polled() kinds, called by Host::poll while the device is up: moves
   // up to `budget` frames from the outside source into receive() and
   // returns how many it took.

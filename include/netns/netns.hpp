@@ -22,3 +22,7 @@
 #include "netns/tcp.hpp"
 #include "netns/timer.hpp"
 #include "netns/udp.hpp"
+
+#if defined(NETNS_WITH_DPDK)
+#include "netns/dpdk.hpp"
+#endif

@@ -43,6 +43,23 @@ class PacketPool {
   Packet wrap(std::byte* storage, std::uint32_t capacity, std::uint32_t offset, std::uint32_t size,
               void (*release)(PacketBuffer*), void* owner);
   static void free_header(PacketBuffer* buf);
+  // The same without allocating: the header is built in `header`, memory the
+  // foreign storage carries with it (a DPDK mbuf's private area), which must
+  // stay valid until release. `release(buf)` frees the storage after calling
+  // PacketPool::forget_header(buf) (the header dies with the storage).
+  Packet wrap_in_place(PacketBuffer* header, std::byte* storage, std::uint32_t capacity,
+                       std::uint32_t offset, std::uint32_t size, void (*release)(PacketBuffer*),
+                       void* owner);
+  static void forget_header(PacketBuffer* buf) { --buf->pool->in_use_; }
+
+  // The buffer behind a Packet (null for an empty one), so the owner of
+  // foreign storage can recognise its own (buf->release) and reach its handle.
+  static const PacketBuffer* buffer_of(const Packet& p) { return p.buf_; }
+  // Hands the buffer of a Packet holding its only reference over to the
+  // caller, emptying the Packet without calling release: the caller then owns
+  // the storage and ends the header with free_header or forget_header, as its
+  // release would have. Null, nothing changed, for an empty or shared Packet.
+  static PacketBuffer* detach(Packet& p);
 
   // The one function through which the stack copies packet bytes.
   void copy_bytes(std::span<std::byte> to, std::span<const std::byte> from);

@@ -47,6 +47,8 @@ void Device::set_name(std::string_view name) {
 Result<void> Device::set_mtu(std::uint32_t mtu) {
   constexpr std::uint32_t kEthMinMtu = 68;
   if (mtu < kEthMinMtu || mtu > max_mtu()) return error(Errc::invalid_argument);
+  if (mtu == mtu_) return {};
+  if (auto applied = on_mtu_change(mtu); !applied) return applied.error();
   mtu_ = mtu;
   net().host().notify(NetdevEvent::mtu_changed, *this);
   return {};

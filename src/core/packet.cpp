@@ -72,6 +72,22 @@ Packet PacketPool::wrap(std::byte* storage, std::uint32_t capacity, std::uint32_
   return Packet(buf, offset, size);
 }
 
+Packet PacketPool::wrap_in_place(PacketBuffer* header, std::byte* storage, std::uint32_t capacity,
+                                 std::uint32_t offset, std::uint32_t size,
+                                 void (*release)(PacketBuffer*), void* owner) {
+  auto* buf = new (header) PacketBuffer{this, storage, capacity, 1, release, owner};
+  ++in_use_;
+  return Packet(buf, offset, size);
+}
+
+PacketBuffer* PacketPool::detach(Packet& p) {
+  if (p.buf_ == nullptr || p.buf_->refs != 1) return nullptr;
+  PacketBuffer* buf = p.buf_;
+  p.buf_ = nullptr;
+  p.offset_ = p.size_ = 0;
+  return buf;
+}
+
 void PacketPool::free_header(PacketBuffer* buf) {
   --buf->pool->in_use_;
   delete buf;

@@ -237,6 +237,58 @@ TEST_F(PacketTest, WrappedForeignStorageIsReleasedByItsOwner) {
   EXPECT_EQ(host_.stats().packets_in_use, 0u);
 }
 
+// A DPDK mbuf carries its PacketBuffer in its private area: wrapping allocates nothing.
+TEST_F(PacketTest, WrappedInPlaceTheHeaderLivesInTheForeignStorage) {
+  struct Foreign {
+    alignas(PacketBuffer) std::byte header[sizeof(PacketBuffer)];
+    std::vector<std::byte> storage = std::vector<std::byte>(256);
+    int released = 0;
+  } foreign;
+  auto release = [](PacketBuffer* buf) {
+    auto* owner = static_cast<Foreign*>(buf->owner);
+    PacketPool::forget_header(buf);
+    ++owner->released;
+  };
+  auto* header = reinterpret_cast<PacketBuffer*>(foreign.header);
+  {
+    Packet p = pool().wrap_in_place(header, foreign.storage.data(), 256, 32, 60, release, &foreign);
+    EXPECT_EQ(PacketPool::buffer_of(p), header);
+    EXPECT_EQ(p.data().data(), foreign.storage.data() + 32);
+    EXPECT_EQ(p.size(), 60u);
+    EXPECT_EQ(host_.stats().packets_in_use, 1u);
+    Packet q = p.share();
+  }
+  EXPECT_EQ(foreign.released, 1);
+  EXPECT_EQ(host_.stats().packets_in_use, 0u);
+}
+
+TEST_F(PacketTest, DetachHandsOverAnUnsharedBufferWithoutReleasingIt) {
+  int released = 0;
+  struct Owner {
+    int* released;
+  } owner{&released};
+  auto release = [](PacketBuffer* buf) {
+    ++*static_cast<Owner*>(buf->owner)->released;
+    PacketPool::free_header(buf);
+  };
+  std::vector<std::byte> storage(128);
+  Packet p = pool().wrap(storage.data(), 128, 0, 64, release, &owner);
+  Packet shared = p.share();
+  EXPECT_EQ(PacketPool::detach(p), nullptr);  // shared: refused, nothing changed
+  EXPECT_TRUE(p);
+  shared = Packet();
+  PacketBuffer* buf = PacketPool::detach(p);
+  ASSERT_NE(buf, nullptr);
+  EXPECT_FALSE(p);
+  EXPECT_EQ(buf->owner, &owner);
+  EXPECT_EQ(released, 0);
+  EXPECT_EQ(host_.stats().packets_in_use, 1u);  // until the new owner ends the header
+  PacketPool::free_header(buf);
+  EXPECT_EQ(host_.stats().packets_in_use, 0u);
+  Packet empty;
+  EXPECT_EQ(PacketPool::detach(empty), nullptr);
+}
+
 TEST_F(PacketTest, PacketsInUseReturnsToZero) {
   {
     std::vector<Packet> packets;
