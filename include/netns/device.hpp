@@ -182,6 +182,13 @@ class Device {
     (void)budget;
     return 0;
   }
+  // For polled() kinds, from poll_rx: hands a frame to the namespace's stack
+  // at once, as a NAPI poll calls netif_receive_skb, instead of queueing it
+  // on the backlog as receive() does. Nothing recurses: whatever the stack
+  // sends in return is queued or batched by the devices it leaves by.
+  // Counted like receive(); dropped (rx_dropped) once the device is down or
+  // going away, which a handler running on an earlier frame may have done.
+  void deliver_now(Packet frame);
   // For polled() kinds, called by Host::poll after each round of receiving
   // and processing: sends what xmit batched (a DPDK tx burst).
   virtual void flush_tx() {}
@@ -210,8 +217,12 @@ class Device {
   friend class LinkFaultState;
 
   void set_name(std::string_view name);
-  // The kind's xmit, after the observers saw the frame.
-  void xmit_observed(Packet frame);
+  // The kind's xmit, after the observers saw the frame. Inline: it is on
+  // every frame's way out.
+  void xmit_observed(Packet frame) {
+    if (!observers_.empty()) [[unlikely]] observe(frame, FrameDirection::tx);
+    xmit(std::move(frame));
+  }
   void observe(const Packet& frame, FrameDirection dir) {
     for (FrameObserver* o : observers_) o->observe(*this, frame, dir);
   }

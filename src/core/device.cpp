@@ -75,11 +75,6 @@ void Device::transmit(Packet frame) {
   xmit_observed(std::move(frame));
 }
 
-void Device::xmit_observed(Packet frame) {
-  if (!observers_.empty()) [[unlikely]] observe(frame, FrameDirection::tx);
-  xmit(std::move(frame));
-}
-
 Result<void> Device::set_rx_handler(RxHandler& handler) {
   if (rx_handler_ != nullptr && rx_handler_ != &handler) return error(Errc::device_or_resource_busy);
   rx_handler_ = &handler;
@@ -109,6 +104,16 @@ void Device::receive(Packet frame) {
   ++stats_.rx_packets;
   stats_.rx_bytes += bytes;
   if (!ready_) net_->host().add_ready(*this);
+}
+
+void Device::deliver_now(Packet frame) {
+  if (!up_ || unregistering_ || !frame) {
+    ++stats_.rx_dropped;
+    return;
+  }
+  ++stats_.rx_packets;
+  stats_.rx_bytes += frame.size();
+  net_->host().deliver_frame(*this, std::move(frame));
 }
 
 void Device::drop_backlog() {

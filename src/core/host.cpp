@@ -377,18 +377,20 @@ std::size_t Host::process_backlogs(std::size_t budget) {
 
 std::size_t Host::poll_devices(std::size_t budget) {
   // Each polled device gets up to kWeight frames per round, like a NAPI
-  // poll; receive() only queues, so the list cannot change under the walk.
+  // poll. Frames delivered at once may destroy a polled device (a handler
+  // tearing something down), which leaves the list: walk by index, and a
+  // device that moved up the list waits for the next round.
   constexpr std::size_t kWeight = 64;
   std::size_t done = 0;
-  for (Device* dev : polled_) {
-    if (done >= budget) break;
+  for (std::size_t i = 0; i < polled_.size() && done < budget; ++i) {
+    Device* dev = polled_[i];
     if (dev->is_up()) done += dev->poll_rx(std::min(kWeight, budget - done));
   }
   return done;
 }
 
 void Host::flush_devices() {
-  for (Device* dev : polled_) dev->flush_tx();
+  for (std::size_t i = 0; i < polled_.size(); ++i) polled_[i]->flush_tx();
 }
 
 void Host::add_polled(Device& dev) {

@@ -49,8 +49,13 @@ NeighbourTable::NeighbourTable(Net& net, Ipv4Stack& stack) : net_(net), stack_(s
 NeighbourTable::~NeighbourTable() = default;
 
 NeighbourTable::Entry* NeighbourTable::lookup(const Device& dev, Ipv4Address address) {
-  auto it = entries_.find(key(dev, address));
-  return it == entries_.end() ? nullptr : it->second.get();
+  const Key k = key(dev, address);
+  Memo& memo = memo_[(k * 0x9e3779b97f4a7c15u) >> 60];  // Fibonacci hashing: the top 4 bits
+  if (memo.entry != nullptr && memo.key == k) return memo.entry;
+  auto it = entries_.find(k);
+  if (it == entries_.end()) return nullptr;
+  memo = {k, it->second.get()};
+  return memo.entry;
 }
 
 NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address) {
@@ -59,6 +64,7 @@ NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address) 
     // Forced GC as Linux's neigh_forced_gc: stale and failed entries make room.
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
       if (it->second->state == NeighbourState::stale) {
+        forget_memo();
         entries_.erase(it);
         break;
       }
@@ -72,7 +78,10 @@ NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address) 
   return raw;
 }
 
-void NeighbourTable::erase(Entry& e) { entries_.erase(key(*e.dev, e.address)); }
+void NeighbourTable::erase(Entry& e) {
+  forget_memo();
+  entries_.erase(key(*e.dev, e.address));
+}
 
 Clock::duration NeighbourTable::reachable_time() const {
   // neigh_rand_reach_time: uniform in [base/2, 3*base/2), from the Host's keyed generator.
@@ -86,11 +95,13 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet datagram) 
     transmit_ethernet(dev, dev.mac(), kEtherTypeIpv4, std::move(datagram));
     return;
   }
-  if (next_hop.is_broadcast() || stack_.is_broadcast_on(net_, dev, next_hop)) {
+  // A broadcast next hop never gets an entry, so the common case (a known
+  // neighbour) costs one lookup and the address walk is left to misses.
+  Entry* e = lookup(dev, next_hop);
+  if (e == nullptr && (next_hop.is_broadcast() || stack_.is_broadcast_on(net_, dev, next_hop))) {
     transmit_ethernet(dev, MacAddress::broadcast(), kEtherTypeIpv4, std::move(datagram));
     return;
   }
-  Entry* e = lookup(dev, next_hop);
   if (e == nullptr) {
     e = create(dev, next_hop);
     if (e == nullptr) {
@@ -205,9 +216,12 @@ void NeighbourTable::process_arp(Device& dev, Packet message) {
   }
   if (dev.kind() == DeviceKind::loopback) return;
   const wire::ArpRepr& arp = *repr;
-  // arp_process: never about loopback or multicast targets, never from a multicast sender.
+  // arp_process: never about loopback or multicast targets, never from a
+  // multicast sender; nor from a broadcast one, whose NOARP entry Linux never
+  // lets ARP change (output finds an entry before it checks for broadcast).
   if (arp.target_ip.is_loopback() || arp.target_ip.is_multicast() || arp.sender_ip.is_multicast() ||
-      arp.sender_mac.is_multicast()) {
+      arp.sender_mac.is_multicast() || arp.sender_ip.is_broadcast() ||
+      stack_.is_broadcast_on(net_, dev, arp.sender_ip)) {
     ++dev.mutable_stats().rx_dropped;
     return;
   }
@@ -234,6 +248,7 @@ void NeighbourTable::process_arp(Device& dev, Packet message) {
 }
 
 void NeighbourTable::flush_device(const Device& dev) {
+  forget_memo();
   std::erase_if(entries_, [&](const auto& kv) { return kv.second->dev == &dev; });
 }
 

@@ -106,7 +106,7 @@ class BasicIpv4View {
   std::uint16_t header_checksum() const { return load_be16(bytes_, kChecksum); }
   Ipv4Address src() const { return load_ipv4(bytes_, kSrc); }
   Ipv4Address dst() const { return load_ipv4(bytes_, kDst); }
-  bool verify_checksum() const { return internet_checksum(header()) == 0; }
+  bool verify_checksum() const { return ipv4_header_checksum_ok(header()); }
 
   void set_tos(std::uint8_t v) const requires(!std::is_const_v<Byte>) {
     store_u8(bytes_, kTos, v);
