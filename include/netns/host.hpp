@@ -174,7 +174,7 @@ class Host {
   void flush_devices();
   void add_polled(Device& dev);
   void remove_polled(Device& dev);
-  void deliver_frame(Device& dev, Packet frame);
+  void deliver_frame(Device& dev, Packet&& frame);
   void teardown_all();
   void unregister_remaining_devices(Net& net);
   void run_device_todo();

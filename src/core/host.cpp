@@ -402,7 +402,7 @@ void Host::remove_polled(Device& dev) {
   if (std::erase(polled_, &dev) != 0) ++polled_version_;
 }
 
-void Host::deliver_frame(Device& dev, Packet frame) {
+void Host::deliver_frame(Device& dev, Packet&& frame) {
   auto eth = wire::EthernetView::checked(frame.data());
   if (!eth) {
     ++dev.stats_.rx_length_errors;

@@ -30,7 +30,7 @@ void Ipv4Stack::process(Net& net, Device& dev, Packet frame) {
   process_ipv4(net, *ns, dev, std::move(frame));
 }
 
-void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet packet) {
+void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet) {
   Counters& c = net.counters();
   if (packet.type == PacketType::otherhost) {  // ip_rcv_core drops these before counting
     ++dev.mutable_stats().rx_otherhost_dropped;
@@ -105,7 +105,7 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
   }
 }
 
-void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& /*in*/, Packet packet) {
+void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& /*in*/, Packet&& packet) {
   Counters& c = net.counters();
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
   if (net.sysctl().value(SysctlId::ip_forward) == 0) {

@@ -35,7 +35,7 @@ struct NeighbourTable::Entry {
   Timer timer;
 };
 
-void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet payload) {
+void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet&& payload) {
   auto header = payload.push_front(wire::EthernetRepr::kHeaderLen);
   if (header.empty()) {
     ++dev.mutable_stats().tx_dropped;
@@ -90,7 +90,7 @@ Clock::duration NeighbourTable::reachable_time() const {
   return ms(base / 2) + ms(static_cast<std::int32_t>(r));
 }
 
-void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet datagram) {
+void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram) {
   if (dev.kind() == DeviceKind::loopback) {
     transmit_ethernet(dev, dev.mac(), kEtherTypeIpv4, std::move(datagram));
     return;

@@ -27,7 +27,7 @@ class NeighbourTable {
 
   // Sends `datagram` (data() at its IP header) to next_hop on dev, resolving
   // the link address first when needed.
-  void output(Device& dev, Ipv4Address next_hop, Packet datagram);
+  void output(Device& dev, Ipv4Address next_hop, Packet&& datagram);
   // An ARP message (data() at the ARP header) received on dev.
   void process_arp(Device& dev, Packet message);
   void flush_device(const Device& dev);
@@ -72,6 +72,6 @@ class NeighbourTable {
 };
 
 // Prepends an Ethernet header and transmits: the one place frames get one.
-void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet payload);
+void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet&& payload);
 
 }  // namespace netns::ipv4

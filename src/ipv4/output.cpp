@@ -27,7 +27,7 @@ Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params,
   return {};
 }
 
-void Ipv4Stack::output_datagram(Net& net, Packet datagram, Device& dev, Ipv4Address next_hop) {
+void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop) {
   Ipv4Net& ns = state(net);
   if (datagram.size() <= dev.mtu()) {
     ns.neighbours.output(dev, next_hop, std::move(datagram));

@@ -115,7 +115,7 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
 
   // Hands a ready IP datagram (data() at its header) to the link layer via
   // the neighbour table: the one exit of the layer.
-  void output_datagram(Net& net, Packet datagram, Device& dev, Ipv4Address next_hop);
+  void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop);
 
   // PernetOps
   Result<void> init(Net& net) override;
@@ -134,9 +134,9 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   RouteCache& route_cache();
 
  private:
-  void process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet packet);
+  void process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet);
   void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast);
-  void forward(Net& net, Ipv4Net& ns, Device& dev, Packet packet);
+  void forward(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet);
   void process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta);
   void sync_device_routes(Ipv4Net& ns, Device& dev);
   // The local table's answer for an address (local or broadcast), or null.
