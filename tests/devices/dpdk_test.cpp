@@ -1,10 +1,6 @@
 // DPDK ports on virtual devices: net_ring pairs between namespaces of one
 // Host (virtual clock), and net_tap / net_af_packet with the Linux kernel on
 // the other side (real time, inside Linux namespaces the tests create).
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_mbuf.h>
@@ -14,6 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <sstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +25,7 @@
 #include "netns/ipv4.hpp"
 #include "support/fixtures.hpp"
 #include "support/ipv4_frames.hpp"
+#include "support/linux_net.hpp"
 
 namespace netns {
 namespace {
@@ -458,50 +457,6 @@ TEST_F(DpdkEalDeathTest, DevicesOutlivingTheEalAreCutOff) {
 
 // ---- the Linux kernel on the other side ----
 
-bool run_quiet(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-// A Linux network namespace made with iproute2, deleted whatever happens.
-class LinuxNetns {
- public:
-  LinuxNetns() : name_(unique_name("nsdpdk")) {
-    ok_ = run_quiet("ip netns add " + name_);
-    // No IPv6 chatter (router solicitations) on the interfaces made in it.
-    if (ok_) run_quiet("ip netns exec " + name_ + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-  }
-  ~LinuxNetns() { run_quiet("ip netns del " + name_); }
-  LinuxNetns(const LinuxNetns&) = delete;
-  LinuxNetns& operator=(const LinuxNetns&) = delete;
-  bool ok() const { return ok_; }
-  const std::string& name() const { return name_; }
-  bool ip(const std::string& args) const { return run_quiet("ip -n " + name_ + " " + args); }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-};
-
-// The calling thread inside a Linux namespace for the guard's lifetime.
-class EnterNetns {
- public:
-  explicit EnterNetns(const std::string& name) {
-    self_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int target = open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    entered_ = self_ >= 0 && target >= 0 && setns(target, CLONE_NEWNET) == 0;
-    if (target >= 0) close(target);
-  }
-  ~EnterNetns() {
-    if (entered_ && setns(self_, CLONE_NEWNET) != 0) std::abort();  // never leave the thread elsewhere
-    if (self_ >= 0) close(self_);
-  }
-  EnterNetns(const EnterNetns&) = delete;
-  EnterNetns& operator=(const EnterNetns&) = delete;
-  bool ok() const { return entered_; }
-
- private:
-  int self_ = -1;
-  bool entered_ = false;
-};
-
 // A kernel-facing port in blue (192.0.2.1/24 or the given address), the
 // kernel side in a Linux namespace; real time, since the kernel keeps it.
 class DpdkKernelTest : public DpdkTest {
@@ -509,9 +464,10 @@ class DpdkKernelTest : public DpdkTest {
   void SetUp() override {
     DpdkTest::SetUp();
     if (IsSkipped()) return;
-    if (!run_quiet("command -v ip") || !run_quiet("command -v ping")) GTEST_SKIP() << "needs ip and ping";
-    linux_ = std::make_unique<LinuxNetns>();
-    if (!linux_->ok()) GTEST_SKIP() << "could not create a Linux namespace with ip netns add";
+    if (auto why = support::kernel_test_skip_reason({"ip", "ping"})) GTEST_SKIP() << *why;
+    auto made = support::LinuxNetns::create(support::unique_linux_name("nd"));
+    if (!made) GTEST_SKIP() << "could not create a Linux namespace: " << made.error().message();
+    linux_ = std::make_unique<support::LinuxNetns>(std::move(*made));
     blue_ = host().create_net("blue").value();
   }
   void TearDown() override {
@@ -521,33 +477,20 @@ class DpdkKernelTest : public DpdkTest {
   }
 
   // Polls the Host on the real clock until `done` or the deadline.
-  template <class F>
-  bool poll_until(F done, std::chrono::milliseconds limit = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      host().poll(Clock::now());
-      if (done()) return true;
-      usleep(200);
-    }
-    return false;
+  bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
+    return support::poll_host_until(host(), done, limit);
   }
-
-  // Runs a shell command while the Host keeps being polled; true when it exited 0.
-  bool run_while_polling(const std::string& cmd, std::chrono::milliseconds limit = 10s) {
-    pid_t child = fork();
-    if (child == 0) {
-      execl("/bin/sh", "sh", "-c", (cmd + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    if (child < 0) return false;
-    int status = 0;
-    bool exited = poll_until([&] { return waitpid(child, &status, WNOHANG) == child; }, limit);
-    if (!exited) {
-      kill(child, SIGKILL);
-      waitpid(child, &status, 0);
-      return false;
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  // `ip -n NS <words>` in the test's Linux namespace; true when it exited 0.
+  bool ip(const std::string& words) { return linux_->ip(split(words)).ok(); }
+  // A command run in the Linux namespace while the Host keeps being polled.
+  bool run_inside_while_polling(const std::string& words, std::chrono::milliseconds limit = 10s) {
+    return support::run_while_polling(host(), linux_->exec_argv(split(words)), limit).ok();
+  }
+  static std::vector<std::string> split(const std::string& words) {
+    std::vector<std::string> out;
+    std::istringstream in(words);
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
   }
 
   // ping from netns to `dst` until one reply comes back.
@@ -560,7 +503,7 @@ class DpdkKernelTest : public DpdkTest {
     return false;
   }
 
-  std::unique_ptr<LinuxNetns> linux_;
+  std::unique_ptr<support::LinuxNetns> linux_;
   NetRef blue_;
 };
 
@@ -574,7 +517,7 @@ TEST_F(DpdkKernelTest, TapPingsTheKernelBothWays) {
   Device* dev = nullptr;
   {
     // Its queues too are opened by interface name (make_dpdk_port sets them up).
-    EnterNetns inside(linux_->name());
+    support::EnterNetns inside(linux_->name());
     ASSERT_TRUE(inside.ok());
     auto attached = eal_->attach("net_tap" + std::to_string(getpid()) + ",iface=" + iface);
     if (!attached) GTEST_SKIP() << "net_tap did not attach: " << attached.error().message();
@@ -584,14 +527,14 @@ TEST_F(DpdkKernelTest, TapPingsTheKernelBothWays) {
   }
   // The TAP PMD gives the kernel interface the port's own MAC: a distinct one
   // for the kernel, so each side can tell its frames from the other's.
-  ASSERT_TRUE(linux_->ip("link set " + iface + " address 02:00:00:00:0d:01"));
-  ASSERT_TRUE(linux_->ip("addr add 192.0.2.2/24 dev " + iface));
-  ASSERT_TRUE(linux_->ip("link set " + iface + " up"));
+  ASSERT_TRUE(ip("link set " + iface + " address 02:00:00:00:0d:01"));
+  ASSERT_TRUE(ip("addr add 192.0.2.2/24 dev " + iface));
+  ASSERT_TRUE(ip("link set " + iface + " up"));
   ASSERT_TRUE(ipv4::add_address(*blue_, *dev, prefix("192.0.2.1/24")));
   EXPECT_TRUE(poll_until([&] { return dev->is_running(); }, 2s)) << "no carrier from the TAP PMD";
 
   EXPECT_TRUE(ping_from_netns(*blue_, Ipv4Address(192, 0, 2, 2)));
-  EXPECT_TRUE(run_while_polling("ip netns exec " + linux_->name() + " ping -c 2 -W 2 192.0.2.1"));
+  EXPECT_TRUE(run_inside_while_polling("ping -c 2 -W 2 192.0.2.1"));
   EXPECT_GE(dev->stats().rx_packets, 2u);
   EXPECT_GE(dev->stats().tx_packets, 2u);
   EXPECT_GE(dpdk::port_stats(*dev).value().ipackets, 2u);
@@ -599,8 +542,8 @@ TEST_F(DpdkKernelTest, TapPingsTheKernelBothWays) {
 
   // The TAP PMD applies the MTU to the kernel interface.
   ASSERT_TRUE(dev->set_mtu(1400));
-  EXPECT_TRUE(run_quiet("ip netns exec " + linux_->name() + " sh -c 'ip link show " + iface +
-                        " | grep -q \"mtu 1400\"'"));
+  auto link = linux_->ip({"link", "show", iface});
+  EXPECT_NE(link.output.find("mtu 1400"), std::string::npos) << link.output;
 }
 
 // net_af_packet on one end of a kernel veth whose other end holds the
@@ -610,14 +553,14 @@ TEST_F(DpdkKernelTest, TapPingsTheKernelBothWays) {
 TEST_F(DpdkKernelTest, AfPacketOnAVethPingsTheKernelBothWays) {
   const std::string outer = "dv" + std::to_string(getpid()) + "a";
   const std::string inner = "dv" + std::to_string(getpid()) + "b";
-  ASSERT_TRUE(linux_->ip("link add " + outer + " type veth peer name " + inner));
-  ASSERT_TRUE(linux_->ip("addr add 198.51.100.2/24 dev " + inner));
-  ASSERT_TRUE(linux_->ip("link set " + inner + " up"));
-  ASSERT_TRUE(linux_->ip("link set " + outer + " up"));
+  ASSERT_TRUE(ip("link add " + outer + " type veth peer name " + inner));
+  ASSERT_TRUE(ip("addr add 198.51.100.2/24 dev " + inner));
+  ASSERT_TRUE(ip("link set " + inner + " up"));
+  ASSERT_TRUE(ip("link set " + outer + " up"));
   Device* dev = nullptr;
   {
     // Starting the port (set_link_up) restores its flags by interface name too.
-    EnterNetns inside(linux_->name());
+    support::EnterNetns inside(linux_->name());
     ASSERT_TRUE(inside.ok());
     auto attached = eal_->attach("net_af_packet" + std::to_string(getpid()) + ",iface=" + outer);
     if (!attached) GTEST_SKIP() << "net_af_packet did not attach: " << attached.error().message();
@@ -629,7 +572,7 @@ TEST_F(DpdkKernelTest, AfPacketOnAVethPingsTheKernelBothWays) {
   ASSERT_TRUE(ipv4::add_address(*blue_, *dev, prefix("198.51.100.1/24")));
 
   EXPECT_TRUE(ping_from_netns(*blue_, Ipv4Address(198, 51, 100, 2)));
-  EXPECT_TRUE(run_while_polling("ip netns exec " + linux_->name() + " ping -c 2 -W 2 198.51.100.1"));
+  EXPECT_TRUE(run_inside_while_polling("ping -c 2 -W 2 198.51.100.1"));
   EXPECT_GE(dev->stats().rx_packets, 2u);
   EXPECT_GE(dev->stats().tx_packets, 2u);
   EXPECT_GE(dpdk::port_stats(*dev).value().opackets, 2u);

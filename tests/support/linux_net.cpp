@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -278,6 +279,18 @@ bool LinuxNetns::wait_operstate_up(const std::string& interface, Clock::duration
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+EnterNetns::EnterNetns(const std::string& name) {
+  self_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int target = ::open(("/var/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  entered_ = self_ >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
+  if (target >= 0) ::close(target);
+}
+
+EnterNetns::~EnterNetns() {
+  if (entered_ && ::setns(self_, CLONE_NEWNET) != 0) std::abort();  // never leave the thread elsewhere
+  if (self_ >= 0) ::close(self_);
 }
 
 }  // namespace netns::support

@@ -129,6 +129,22 @@ class LinuxNetns {
   std::string name_;
 };
 
+// The calling thread inside a Linux namespace made by `ip netns add` for the
+// guard's lifetime (setns): for drivers that open a kernel interface by name
+// from the calling thread's namespace (DPDK's net_tap and net_af_packet).
+class EnterNetns {
+ public:
+  explicit EnterNetns(const std::string& name);
+  ~EnterNetns();  // back to the thread's own namespace; aborts if it cannot
+  EnterNetns(const EnterNetns&) = delete;
+  EnterNetns& operator=(const EnterNetns&) = delete;
+  bool ok() const { return entered_; }
+
+ private:
+  int self_ = -1;
+  bool entered_ = false;
+};
+
 // `ip args...` in the test's own Linux namespace.
 CommandResult ip(const std::vector<std::string>& args);
 
