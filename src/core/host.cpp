@@ -411,8 +411,11 @@ void Host::deliver_frame(Device& dev, Packet&& frame) {
   }
   frame.device = &dev;
   if (!dev.observers_.empty()) [[unlikely]] dev.observe(frame, FrameDirection::rx);
-  if (dev.rx_handler_ != nullptr && dev.rx_handler_->handle_frame(dev, frame) == RxResult::consumed) {
-    return;
+  if (dev.rx_handler_ != nullptr) {
+    if (dev.rx_handler_->handle_frame(dev, frame) == RxResult::consumed) return;
+    // A handler that passes may still have unshared the bytes: look again.
+    eth = wire::EthernetView::checked(frame.data());
+    if (!eth) return;
   }
   // eth_type_trans: classify by destination, strip the header, dispatch by ethertype.
   MacAddress dst = eth->dst();

@@ -75,6 +75,31 @@ TEST_F(DeviceHooks, RxHandlerTakesWhatItConsumesAndPassesTheRest) {
   EXPECT_EQ(host_.stats().packet_copies, 0u);
 }
 
+// Rewrites the ethertype of every frame (unsharing it) and lets it pass.
+class EthertypeRewriter final : public RxHandler {
+ public:
+  RxResult handle_frame(Device&, Packet& frame) override {
+    auto bytes = frame.mutable_data();
+    bytes[12] = std::byte{kTestEthertype >> 8};
+    bytes[13] = std::byte{kTestEthertype & 0xff};
+    return RxResult::pass;
+  }
+};
+
+TEST_F(DeviceHooks, AHandlerThatUnsharesAndPassesIsReadAfresh) {
+  RecordingHandler stack(host_);
+  EthertypeRewriter rewriter;
+  ClearRxHandler clear{*red_eth0_};
+  ASSERT_TRUE(red_eth0_->set_rx_handler(rewriter));
+  Packet original = make_frame(host_, red_eth0_->mac(), MacAddress{0x02, 0, 0, 0, 0, 9},
+                               support::kUnhandledEthertype, 46);
+  blue_eth0_->transmit(original.share());  // shared: the handler's write is a copy
+  poll();
+  EXPECT_EQ(stack.count(), 1u);  // dispatched by the rewritten ethertype
+  EXPECT_EQ(red_eth0_->stats().rx_nohandler, 0u);
+  EXPECT_EQ(host_.stats().packet_copies, 1u);
+}
+
 TEST_F(DeviceHooks, OneRxHandlerPerDevice) {
   OddTaker first, second;
   ClearRxHandler clear{*red_eth0_};
