@@ -16,13 +16,13 @@
 #include <gtest/gtest.h>
 
 #include "asio/asio_fixture.hpp"
-#include "devices/tap_internal.hpp"
 #include "netns/asio.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/tap.hpp"
 #include "support/fixtures.hpp"
 #include "support/linux_net.hpp"
+#include "support/tap_socketpair.hpp"
 
 namespace netns {
 namespace {
@@ -34,13 +34,8 @@ using support::RecordingHandler;
 class AsioTap : public support::AsioRunner {
  protected:
   void SetUp() override {
-    int fds[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-    wire_ = fds[1];
-    auto tap = make_tap_on_descriptor(host_.init_net(), "tap0", fds[0]);
-    ASSERT_TRUE(tap) << tap.error().message();
-    tap_ = *tap;
-    ASSERT_TRUE(set_link_up(*tap_));
+    tap_ = support::make_socketpair_tap(host_.init_net(), "tap0", wire_);
+    ASSERT_NE(tap_, nullptr);
     runner_.start();
     run_for(20ms);  // the first poll, then idle
   }

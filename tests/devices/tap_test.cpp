@@ -28,6 +28,7 @@
 #include "netns/tcp.hpp"
 #include "support/fixtures.hpp"
 #include "support/linux_net.hpp"
+#include "support/tap_socketpair.hpp"
 
 namespace netns {
 namespace {
@@ -45,13 +46,8 @@ std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(s
 class TapOnSocketpair : public HostTest {
  protected:
   void SetUp() override {
-    int fds[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
-    wire_ = fds[1];
-    auto tap = make_tap_on_descriptor(host_.init_net(), "tap0", fds[0]);
-    ASSERT_TRUE(tap) << tap.error().message();
-    tap_ = *tap;
-    ASSERT_TRUE(set_link_up(*tap_));
+    tap_ = support::make_socketpair_tap(host_.init_net(), "tap0", wire_);
+    ASSERT_NE(tap_, nullptr);
   }
   void TearDown() override {
     if (wire_ >= 0) ::close(wire_);
