@@ -30,23 +30,25 @@ bool option_length_fits(TcpOptionKind kind, std::size_t data_len) {
 
 }  // namespace
 
+bool TcpOption::fits_kind() const { return option_length_fits(kind_, data_.size()); }
+
 std::uint16_t TcpOption::mss() const {
-  assert(kind_ == TcpOptionKind::mss);
+  assert(kind_ == TcpOptionKind::mss && fits_kind());
   return load_be16(data_, 0);
 }
 
 std::uint8_t TcpOption::window_scale() const {
-  assert(kind_ == TcpOptionKind::window_scale);
+  assert(kind_ == TcpOptionKind::window_scale && fits_kind());
   return load_u8(data_, 0);
 }
 
 TcpTimestamps TcpOption::timestamps() const {
-  assert(kind_ == TcpOptionKind::timestamps);
+  assert(kind_ == TcpOptionKind::timestamps && fits_kind());
   return {load_be32(data_, 0), load_be32(data_, 4)};
 }
 
 std::size_t TcpOption::sack_block_count() const {
-  assert(kind_ == TcpOptionKind::sack);
+  assert(kind_ == TcpOptionKind::sack && fits_kind());
   return data_.size() / kSackBlockLen;
 }
 
@@ -67,9 +69,7 @@ void TcpOptionIterator::parse_next() {
   }
   // Lengths 0 and 1 would make a walker loop or step inside the option.
   const std::size_t len = rest_.size() < kOptionHeaderLen ? 0 : load_u8(rest_, 1);
-  const bool well_formed = len >= kOptionHeaderLen && len <= rest_.size() &&
-                           option_length_fits(kind, len - kOptionHeaderLen);
-  if (!well_formed) {
+  if (len < kOptionHeaderLen || len > rest_.size()) {
     current_ = error(Errc::bad_message);
     rest_ = rest_.last(0);
     return;
@@ -83,7 +83,7 @@ Result<TcpRepr> TcpRepr::parse(const TcpView& tcp, Ipv4Address src, Ipv4Address 
   return parse_verified(tcp);
 }
 
-Result<TcpRepr> TcpRepr::parse_verified(const TcpView& tcp) {
+TcpRepr TcpRepr::parse_verified(const TcpView& tcp) {
   TcpRepr repr{.src_port = tcp.src_port(),
                .dst_port = tcp.dst_port(),
                .seq_number = tcp.seq_number(),
@@ -93,7 +93,10 @@ Result<TcpRepr> TcpRepr::parse_verified(const TcpView& tcp) {
                .urgent_pointer = tcp.urgent_pointer(),
                .payload_len = tcp.payload().size()};
   for (const auto& option : TcpOptions(tcp.options())) {
-    if (!option) return option.error();
+    // Linux's tcp_parse_options: a malformed option ends the parsing, and
+    // the segment goes on with what came before it.
+    if (!option) break;
+    if (!option->fits_kind()) continue;
     switch (option->kind()) {
       case TcpOptionKind::mss:
         repr.mss = option->mss();

@@ -89,7 +89,7 @@ void Connection::init_options_from_syn(const Segment& syn) {
   irs_ = syn.seq();
   rcv_nxt_ = irs_ + 1;
   rcv_adv_ = rcv_nxt_;  // our window is measured from here on
-  peer_mss_ = syn.tcp.mss.value_or(536);
+  peer_mss_ = announced_mss(syn.tcp);
   ws_ok_ = ws_ok_ && syn.tcp.window_scale.has_value();
   snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(*syn.tcp.window_scale, 14) : 0;
   if (!ws_ok_) rcv_wscale_ = 0;

@@ -96,7 +96,7 @@ void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
 
 void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   Net& net = tn_.net;
-  const std::uint16_t peer_mss = seg.tcp.mss.value_or(536);
+  const std::uint16_t peer_mss = announced_mss(seg.tcp);
   unsigned index = 0;
   for (unsigned i = 0; i < std::size(kCookieMss); ++i) {
     if (kCookieMss[i] <= peer_mss) index = i;

@@ -128,6 +128,12 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
 // RFC 9293 3.7.1: the MSS to assume when nothing better is known.
 inline constexpr std::uint16_t kDefaultMss = 536;
 
+// The MSS a SYN announces. Linux's tcp_parse_options ignores an MSS option
+// of 0, so the default holds, as when the option is absent.
+inline std::uint16_t announced_mss(const wire::TcpRepr& syn) {
+  return syn.mss && *syn.mss != 0 ? *syn.mss : kDefaultMss;
+}
+
 // The MSS we announce on a device: what fits its MTU, and the 65535-byte
 // limit of an IPv4 datagram (the loopback's MTU is 65536).
 inline std::uint16_t advertised_mss(const Device& dev) {

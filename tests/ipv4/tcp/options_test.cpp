@@ -140,6 +140,8 @@ INSTANTIATE_TEST_SUITE_P(
     Tcp, TcpSendMss,
     ::testing::Values(MssCase{1460, true, 1448}, MssCase{1460, false, 1460}, MssCase{1000, true, 988},
                       MssCase{std::nullopt, true, 524}, MssCase{std::nullopt, false, 536},
+                      // Linux's tcp_parse_options ignores an MSS of 0: the default 536 holds.
+                      MssCase{0, true, 524}, MssCase{0, false, 536},
                       // tcp_min_snd_mss (48) is the floor for a peer's tiny MSS (CVE-2019-11479).
                       MssCase{1, true, 36}, MssCase{1, false, 48}, MssCase{20, true, 36},
                       MssCase{20, false, 48}),
