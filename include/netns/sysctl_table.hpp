@@ -72,6 +72,8 @@ enum class SysctlId : std::uint16_t {
   tcp_adv_win_scale,
   udp_rmem_min,
   udp_wmem_min,
+  tcp_moderate_rcvbuf,
+  tcp_dsack,
   count_
 };
 
@@ -151,10 +153,12 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_adv_win_scale", 1, {1}, -31, 31, {}},
     {"net.ipv4.udp_rmem_min", 1, {4096}, 1, kIntMax, {}},
     {"net.ipv4.udp_wmem_min", 1, {4096}, 1, kIntMax, {}},
+    {"net.ipv4.tcp_moderate_rcvbuf", 1, {1}, 0, 1, {}},
+    {"net.ipv4.tcp_dsack", 1, {1}, 0, 1, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
-static_assert(kSysctlTable.back().name == "net.ipv4.udp_wmem_min");
+static_assert(kSysctlTable.back().name == "net.ipv4.tcp_dsack");
 
 // Where each knob's values start in a namespace's flat value array.
 inline constexpr auto kSysctlOffsets = [] {

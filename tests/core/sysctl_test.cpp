@@ -162,6 +162,8 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::tcp_adv_win_scale, "net.ipv4.tcp_adv_win_scale"},
       {SysctlId::udp_rmem_min, "net.ipv4.udp_rmem_min"},
       {SysctlId::udp_wmem_min, "net.ipv4.udp_wmem_min"},
+      {SysctlId::tcp_moderate_rcvbuf, "net.ipv4.tcp_moderate_rcvbuf"},
+      {SysctlId::tcp_dsack, "net.ipv4.tcp_dsack"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   auto names = Sysctl::names();

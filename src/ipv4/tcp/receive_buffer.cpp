@@ -1,0 +1,470 @@
+// The receive buffer and the window it offers, after Linux 6.8's
+// tcp_input.c (tcp_data_queue, tcp_data_queue_ofo, tcp_prune_queue,
+// tcp_grow_window, tcp_rcv_space_adjust...) and tcp_output.c
+// (tcp_select_initial_window, __tcp_select_window, tcp_select_window).
+#include "ipv4/tcp/receive_buffer.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "netns/host.hpp"
+#include "netns/packet_pool.hpp"
+
+namespace netns::tcp {
+
+namespace {
+
+constexpr std::uint32_t kMaxWscale = 14;            // TCP_MAX_WSCALE (RFC 7323 2.3)
+constexpr std::uint32_t kMinRcvbufWindow = 1152;    // SOCK_MIN_RCVBUF / 2
+constexpr std::uint32_t kMinMss = 88;               // TCP_MIN_MSS
+constexpr std::uint32_t kDefaultRcvMss = 536;       // TCP_MSS_DEFAULT
+constexpr std::uint32_t kTimestampsLen = 12;        // TCPOLEN_TSTAMP_ALIGNED
+constexpr std::uint32_t kInitCwnd = 10;             // TCP_INIT_CWND
+constexpr std::size_t kGrowMinLen = 128;            // tcp_event_data_recv grows for skb->len >= 128
+// A receiver's RTT estimate is the smallest sample, renewed when no smaller
+// one came for this long (a path that got longer shows in time).
+constexpr auto kRttMinLifetime = std::chrono::seconds(10);
+
+std::size_t rmem(Net& net, std::size_t index) {
+  return static_cast<std::size_t>(net.sysctl().value(SysctlId::tcp_rmem, index));
+}
+
+std::uint32_t align_up(std::uint32_t v, std::uint32_t unit) { return (v + unit - 1) / unit * unit; }
+std::uint32_t align_down(std::uint32_t v, std::uint32_t unit) { return v / unit * unit; }
+
+std::int64_t micros(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+}  // namespace
+
+InitialWindow initial_window(Net& net, std::uint32_t mss, bool window_scaling) {
+  // tcp_full_space of a fresh socket: tcp_rmem[1] at the default 50% ratio.
+  std::uint32_t space = static_cast<std::uint32_t>(rmem(net, 1) / 2);
+  std::uint32_t clamp = 65535u << kMaxWscale;
+  space = std::min(space, clamp);
+  // A whole number of segments (tcp_select_initial_window).
+  if (space > mss) space = space / mss * mss;
+  InitialWindow out{.window = std::min<std::uint32_t>(space, 65535)};
+  if (window_scaling) {
+    // The shift that tcp_rmem[2] will need, so autotuning can use it all.
+    const std::uint32_t max_space = std::min<std::uint32_t>(
+        std::max<std::uint32_t>(space, static_cast<std::uint32_t>(std::min<std::size_t>(rmem(net, 2), clamp))),
+        clamp);
+    const int log = std::bit_width(max_space) - 1;
+    out.wscale = static_cast<std::uint8_t>(std::clamp(log - 15, 0, static_cast<int>(kMaxWscale)));
+  }
+  out.clamp = std::min(65535u << out.wscale, clamp);
+  return out;
+}
+
+ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), rcvbuf_(rmem(net, 1)), rmem_max_(rmem(net, 2)) {}
+
+// ---- the handshake ----
+
+std::uint16_t ReceiveBuffer::select_initial_window(std::uint32_t mss, bool window_scaling) {
+  const InitialWindow w = initial_window(net_, mss, window_scaling);
+  rcv_wnd_ = w.window;
+  rcv_ssthresh_ = w.window;
+  window_clamp_ = w.clamp;
+  rcv_wscale_ = w.wscale;
+  acceptable_end_ = window_end();
+  return static_cast<std::uint16_t>(w.window);
+}
+
+void ReceiveBuffer::disable_window_scaling() {
+  rcv_wscale_ = 0;
+  window_clamp_ = std::min<std::uint32_t>(window_clamp_, 65535);
+}
+
+void ReceiveBuffer::established(std::uint32_t advmss, Clock::time_point now) {
+  // tcp_initialize_rcv_mss: an underestimate of the peer's segments, which
+  // the first full-sized one corrects.
+  advmss_ = advmss;
+  rcv_mss_ = std::max(kMinMss, std::min({advmss, rcv_wnd_ / 2, std::uint32_t{kDefaultRcvMss}}));
+  // tcp_init_buffer_space: at most the whole buffer's window, less one
+  // segment kept back for the application (tcp_app_win).
+  const std::uint32_t maxwin = full_space();
+  if (window_clamp_ >= maxwin) window_clamp_ = maxwin;
+  if (window_clamp_ > 2 * advmss && window_clamp_ + advmss > maxwin) {
+    window_clamp_ = std::max(2 * advmss, maxwin - advmss);
+  }
+  rcv_ssthresh_ = std::min(rcv_ssthresh_, window_clamp_);
+  space_ = std::min({rcv_ssthresh_, rcv_wnd_, kInitCwnd * advmss});
+  space_copied_ = copied_;
+  space_time_ = now;
+}
+
+// ---- data ----
+
+bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& arrival) {
+  const std::size_t len = payload.size();
+  const std::size_t truesize = payload.truesize();
+  // With nothing queued in order the segment is always taken, so data can
+  // always move (tcp_data_queue's sk_forced_mem_schedule); one that will be
+  // coalesced into the last pins nothing more.
+  if (!queue_.empty() && !coalescable(payload) && !make_room(truesize, rcv_nxt)) {
+    net_.counters().add(Counter::TcpExtTCPRcvQDrop);
+    nomem_ = true;
+    return false;
+  }
+  rcv_nxt += static_cast<Seq>(len);
+  enqueue(std::move(payload));
+  // tcp_event_data_recv
+  measure_segment(len, truesize, arrival.push);
+  measure_rtt(len, arrival, rcv_nxt);
+  if (len >= kGrowMinLen) grow_window(len, truesize);
+  if (!ofo_.empty()) {
+    rcv_nxt = ofo_.drain(
+        rcv_nxt, [this](Packet p) { enqueue(std::move(p)); },
+        [this, rcv_nxt](Seq left, Seq right) { note_duplicate(left, right, rcv_nxt, true); });
+  }
+  return true;
+}
+
+bool ReceiveBuffer::queue_out_of_order(Seq rcv_nxt, Seq seq, Packet payload, const Arrival&) {
+  const std::size_t len = payload.size();
+  const std::size_t truesize = payload.truesize();
+  if (!make_room(truesize, seq)) {
+    net_.counters().add(Counter::TcpExtTCPOFODrop);
+    return false;
+  }
+  Counters& counters = net_.counters();
+  counters.add(Counter::TcpExtTCPOFOQueue);
+  const OutOfOrderQueue::Inserted r = ofo_.insert(seq, std::move(payload));
+  if (r.has_duplicate()) note_duplicate(r.dup_left, r.dup_right, rcv_nxt);
+  counters.add(Counter::TcpExtTCPOFOMerge, r.replaced + (r.result == OutOfOrderQueue::Insert::duplicate ? 1 : 0));
+  if (r.result == OutOfOrderQueue::Insert::coalesced) counters.add(Counter::TcpExtTCPRcvCoalesce);
+  // Without SACK the window stays put, so the sender sees duplicate ACKs
+  // and retransmits (tcp_data_queue_ofo).
+  if (sack_ok_ && r.result != OutOfOrderQueue::Insert::duplicate) grow_window(len, truesize);
+  return true;
+}
+
+void ReceiveBuffer::enqueue(Packet payload) {
+  if (payload.empty()) return;
+  queued_bytes_ += payload.size();
+  // tcp_try_coalesce: a segment that fits the spare room of the last one
+  // costs a copy instead of a whole buffer.
+  if (coalescable(payload)) {
+    Packet& last = queue_.back();
+    last.pool()->copy_bytes(last.push_back(payload.size()), payload.data());
+    net_.counters().add(Counter::TcpExtTCPRcvCoalesce);
+    return;
+  }
+  queue_charged_ += payload.truesize();
+  queue_.push_back(std::move(payload));
+}
+
+std::size_t ReceiveBuffer::read(std::span<std::byte> buffer, Clock::time_point now) {
+  std::size_t copied = 0;
+  while (copied < buffer.size() && !queue_.empty()) {
+    Packet& front = queue_.front();
+    const std::size_t n = std::min(buffer.size() - copied, front.size());
+    std::memcpy(buffer.data() + copied, front.data().data(), n);
+    copied += n;
+    if (n == front.size()) {
+      queue_charged_ -= front.truesize();
+      queue_.pop_front();
+    } else {
+      front.pull_front(n);
+    }
+  }
+  queued_bytes_ -= copied;
+  copied_ += copied;
+  if (copied != 0) adjust_space(now);
+  return copied;
+}
+
+// ---- room ----
+
+bool ReceiveBuffer::make_room(std::size_t truesize, Seq seq) {
+  if (charged() + truesize <= rcvbuf_) return true;
+  Counters& counters = net_.counters();
+  counters.add(Counter::TcpExtPruneCalled);
+  // tcp_clamp_window: the buffer is full, so the window stops growing.
+  // Linux also raises sk_rcvbuf to what is allocated (up to tcp_rmem[2]);
+  // netns keeps the buffer's bound and makes room (issue 10: a receiver
+  // takes no more than its buffer).
+  rcv_ssthresh_ = std::min(window_clamp_, 2 * advmss_);
+  // tcp_prune_queue: dense copies of what is held first, then out-of-order
+  // data from the top, an eighth of the buffer at a time, sparing what lies
+  // below the segment (nearer rcv_nxt, worth more; tcp_prune_ofo_queue).
+  counters.add(Counter::TcpExtTCPRcvCollapsed, ofo_.collapse(rcvbuf_ / 8));
+  collapse_in_order();
+  if (charged() + truesize <= rcvbuf_) return true;
+  bool pruned = false;
+  while (charged() + truesize > rcvbuf_ && ofo_.prune_from_top(seq, rcvbuf_ / 8) != 0) {
+    pruned = true;
+  }
+  if (pruned) counters.add(Counter::TcpExtOfoPruned);
+  if (charged() + truesize <= rcvbuf_) return true;
+  counters.add(Counter::TcpExtRcvPruned);
+  return false;
+}
+
+bool ReceiveBuffer::coalescable(const Packet& payload) const {
+  if (queue_.empty()) return false;
+  const Packet& last = queue_.back();
+  return !last.is_shared() && last.tailroom() >= payload.size() && last.pool() != nullptr;
+}
+
+void ReceiveBuffer::collapse_in_order() {
+  // The whole queue into dense packets, when that frees memory (tcp_collapse
+  // of the receive queue). Linux collapses only packets less dense than its
+  // window assumes, and otherwise raises sk_rcvbuf; netns keeps the bound,
+  // so it packs whatever a full buffer holds.
+  if (queue_.size() < 2 || queue_charged_ <= collapsed_truesize(queued_bytes_)) return;
+  auto first = queue_.begin();
+  std::vector<Packet> run;
+  std::size_t old_truesize = 0;
+  for (auto it = first; it != queue_.end(); ++it) {
+    old_truesize += it->truesize();
+    run.push_back(std::move(*it));
+  }
+  std::vector<Packet> dense = collapse_run(run);
+  if (dense.empty()) {  // the pool refused: as it was
+    auto it = first;
+    for (Packet& p : run) *it++ = std::move(p);
+    return;
+  }
+  net_.counters().add(Counter::TcpExtTCPRcvCollapsed, run.size());
+  queue_.erase(first, queue_.end());
+  queue_charged_ -= old_truesize;
+  for (Packet& p : dense) {
+    queue_charged_ += p.truesize();
+    queue_.push_back(std::move(p));
+  }
+}
+
+// ---- per segment ----
+
+void ReceiveBuffer::measure_segment(std::size_t len, std::size_t truesize, bool push) {
+  // tcp_measure_rcv_mss: the largest segment seen is the peer's MSS, and
+  // the ratio of its payload to what it pins scales every window offered.
+  const std::uint32_t last = std::exchange(last_seg_size_, 0);
+  if (len >= rcv_mss_) {
+    if (len != rcv_mss_) {
+      const auto ratio = static_cast<std::uint32_t>((std::uint64_t{len} << kRatioShift) / truesize);
+      const std::uint32_t old = std::exchange(scaling_ratio_, std::max<std::uint32_t>(ratio, 1));
+      if (old != scaling_ratio_) {
+        set_window_clamp(full_space());
+        space_ = std::min(space_, window_clamp_);
+      }
+    }
+    rcv_mss_ = std::min<std::uint32_t>(static_cast<std::uint32_t>(len), advmss_);
+    return;
+  }
+  // A shorter segment may be the peer's real MSS: two in a row of the same
+  // size, large enough or without PSH, say so.
+  if (len >= kDefaultRcvMss - kTimestampsLen || (len >= kMinMss - kTimestampsLen && !push)) {
+    last_seg_size_ = static_cast<std::uint32_t>(len);
+    if (len == last) rcv_mss_ = static_cast<std::uint32_t>(len);
+  }
+}
+
+void ReceiveBuffer::set_window_clamp(std::uint32_t clamp) {
+  const std::uint32_t old = window_clamp_;
+  window_clamp_ = std::max(clamp, kMinRcvbufWindow);
+  if (window_clamp_ < old) {
+    rcv_ssthresh_ = std::min(rcv_ssthresh_, window_clamp_);
+  } else if (window_clamp_ > old) {
+    rcv_ssthresh_ = std::max(std::min(rcv_wnd_, window_clamp_), rcv_ssthresh_);
+  }
+}
+
+void ReceiveBuffer::grow_window(std::size_t len, std::size_t truesize) {
+  // tcp_grow_window: rcv_ssthresh opens by two segments per segment whose
+  // payload/truesize ratio is as good as the window assumes; a worse one
+  // opens it only while the window is small enough to afford it.
+  const std::uint32_t limit = std::min(window_clamp_, free_space());
+  if (limit <= rcv_ssthresh_) return;
+  std::uint32_t incr = 0;
+  if (win_from_space(truesize) <= len) {
+    incr = 2 * advmss_;
+  } else {
+    std::uint32_t t = win_from_space(truesize) >> 1;
+    std::uint32_t window = win_from_space(rmem_max_) >> 1;
+    for (; rcv_ssthresh_ <= window; t >>= 1, window >>= 1) {
+      if (t <= len) {
+        incr = 2 * rcv_mss_;
+        break;
+      }
+    }
+  }
+  if (incr == 0) return;
+  incr = std::max(incr, static_cast<std::uint32_t>(2 * len));
+  rcv_ssthresh_ += std::min(limit - rcv_ssthresh_, incr);
+}
+
+void ReceiveBuffer::measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv_nxt) {
+  // With timestamps (tcp_rcv_rtt_measure_ts): from when our clock showed the
+  // echoed TSval, once per TSval, for full-sized segments.
+  if (arrival.echoed && *arrival.echoed != rtt_last_echo_) {
+    rtt_last_echo_ = *arrival.echoed;
+    if (len >= rcv_mss_) take_rtt_sample(arrival.now - *arrival.echoed, arrival.now);
+  }
+  // Without (tcp_rcv_rtt_measure): the time a whole window takes to come.
+  if (!rtt_start_ || !seq_lt(rcv_nxt, rtt_seq_)) {
+    if (rtt_start_) take_rtt_sample(arrival.now - *rtt_start_, arrival.now);
+    rtt_seq_ = rcv_nxt + rcv_wnd_;
+    rtt_start_ = arrival.now;
+  }
+}
+
+void ReceiveBuffer::take_rtt_sample(Clock::duration sample, Clock::time_point now) {
+  // Linux keeps the smallest window-based sample and smooths timestamp ones
+  // taken at its 1 ms resolution; at microseconds, in process the samples are
+  // 0 within one poll and the poll interval across polls, so the smallest
+  // is the path's RTT for both.
+  const auto us = static_cast<std::uint32_t>(std::clamp<std::int64_t>(micros(sample), 1, INT32_MAX));
+  if (rtt_us_ == 0 || us <= rtt_us_ || now - rtt_min_time_ > kRttMinLifetime) {
+    rtt_us_ = us;
+    rtt_min_time_ = now;
+  }
+}
+
+void ReceiveBuffer::adjust_space(Clock::time_point now) {
+  // tcp_rcv_space_adjust, once per RTT: a buffer for twice what one RTT
+  // brings, more while that is growing (the sender in slow start).
+  if (rtt_us_ == 0) return;
+  const std::int64_t time = micros(now - space_time_);
+  if (time < rtt_us_) return;
+  std::uint64_t copied = copied_ - space_copied_;
+  // Linux counts what was read since the last measure, taken about an RTT
+  // ago. A reader polling less often than the RTT (in process the RTT is a
+  // few microseconds, and the reader reads once per poll) would size the
+  // buffer to its own interval; the path needs one RTT's worth.
+  copied = copied * static_cast<std::uint64_t>(rtt_us_) / static_cast<std::uint64_t>(time);
+  if (copied > space_ && space_ != 0) {
+    if (net_.sysctl().value(SysctlId::tcp_moderate_rcvbuf) != 0) {
+      std::uint64_t rcvwin = 2 * copied + 16 * std::uint64_t{advmss_};
+      const std::uint64_t grow = rcvwin * (copied - space_) / space_;
+      rcvwin += 2 * grow;
+      const std::size_t rcvbuf = std::min<std::size_t>(space_from_win(rcvwin), rmem_max_);
+      if (rcvbuf > rcvbuf_) {
+        rcvbuf_ = rcvbuf;
+        window_clamp_ = full_space();  // the clamp follows along
+      }
+    }
+    space_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(copied, UINT32_MAX));
+  }
+  space_copied_ = copied_;
+  space_time_ = now;
+}
+
+// ---- D-SACK ----
+
+void ReceiveBuffer::note_duplicate(Seq left, Seq right, Seq rcv_nxt, bool extend) {
+  if (!sack_ok_ || !seq_lt(left, right) || net_.sysctl().value(SysctlId::tcp_dsack) == 0) return;
+  if (extend && dsack_) {
+    // tcp_sack_extend: only a range that overlaps or touches
+    if (!seq_gt(left, dsack_right_) && !seq_gt(dsack_left_, right)) {
+      dsack_left_ = seq_min(dsack_left_, left);
+      dsack_right_ = seq_max(dsack_right_, right);
+    }
+    return;
+  }
+  net_.counters().add(seq_lt(left, rcv_nxt) ? Counter::TcpExtTCPDSACKOldSent : Counter::TcpExtTCPDSACKOfoSent);
+  dsack_ = true;
+  dsack_left_ = left;
+  dsack_right_ = right;
+}
+
+std::size_t ReceiveBuffer::sack_blocks(std::span<wire::TcpSackBlock> out) {
+  if (!sack_ok_ || out.empty()) return 0;
+  std::size_t n = 0;
+  if (dsack_) {
+    out[n++] = {dsack_left_, dsack_right_};
+    dsack_ = false;
+  }
+  return n + ofo_.sack_blocks(out.subspan(n));
+}
+
+// ---- the window ----
+
+std::uint32_t ReceiveBuffer::choose_window() const {
+  // __tcp_select_window
+  const auto allowed = static_cast<std::int64_t>(full_space());
+  const std::int64_t full = std::min<std::int64_t>(window_clamp_, allowed);
+  const auto space = static_cast<std::int64_t>(free_space());
+  std::int64_t free = space;
+  std::int64_t mss = rcv_mss_;
+  if (mss > full) {
+    mss = full;
+    if (mss <= 0) return 0;
+  }
+  const std::uint32_t unit = std::uint32_t{1} << rcv_wscale_;
+  if (free < full / 2) {
+    // Below half the buffer: no window growth by rounding, and a zero
+    // window rather than one too small to be of use (receiver SWS, RFC 9293
+    // 3.8.6.2.2), or so small the buffer would overflow before it closes.
+    free = align_down(static_cast<std::uint32_t>(free), unit);
+    if (free < (allowed >> 4) || free < mss) return 0;
+  }
+  free = std::min<std::int64_t>(free, rcv_ssthresh_);
+  if (rcv_wscale_ != 0) {
+    // A whole number of scale units; up only while the buffer backs it.
+    std::uint32_t window = align_up(static_cast<std::uint32_t>(free), unit);
+    if (window > space && align_down(static_cast<std::uint32_t>(space), unit) != 0) {
+      window = align_down(static_cast<std::uint32_t>(space), unit);
+    }
+    return window;
+  }
+  // Unscaled: a whole number of segments, kept while within one of the free space.
+  auto window = static_cast<std::int64_t>(rcv_wnd_);
+  if (window <= free - mss || window > free) {
+    window = free / mss * mss;
+  } else if (mss == full && free > window + full / 2) {
+    window = free;
+  }
+  return static_cast<std::uint32_t>(window);
+}
+
+std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt) {
+  // tcp_select_window: the right edge never moves back (RFC 7323 2.4).
+  const std::uint32_t old = rcv_wnd_;
+  Counters& counters = net_.counters();
+  if (std::exchange(nomem_, false)) {
+    rcv_wnd_ = 0;
+    rcv_wup_ = rcv_nxt;
+    acceptable_end_ = rcv_nxt;
+    if (old != 0) counters.add(Counter::TcpExtTCPToZeroWindowAdv);
+    return 0;
+  }
+  const std::uint32_t current = receive_window(rcv_nxt);
+  std::uint32_t window = choose_window();
+  if (window < current) {
+    // Keep the right edge, to within the scale's granularity: Linux rounds
+    // up, which can move the edge on by up to 2^wscale - 1 bytes at every
+    // ACK of a reader that does not read, past what the buffer holds. Where
+    // the buffer does not back that, round down: the edge retracts by less
+    // than a unit (RFC 7323 2.4), and what the peer may already have sent
+    // up to the old edge is still taken (acceptable_end()).
+    if (window == 0) counters.add(Counter::TcpExtTCPWantZeroWindowAdv);
+    const std::uint32_t unit = std::uint32_t{1} << rcv_wscale_;
+    window = align_up(current, unit) <= free_space() ? align_up(current, unit) : align_down(current, unit);
+  }
+  rcv_wnd_ = window;
+  rcv_wup_ = rcv_nxt;
+  if (seq_gt(window_end(), acceptable_end_)) acceptable_end_ = window_end();
+  const std::uint32_t scaled = std::min(window, 65535u << rcv_wscale_) >> rcv_wscale_;
+  if (scaled == 0) {
+    if (old != 0) counters.add(Counter::TcpExtTCPToZeroWindowAdv);
+  } else if (old == 0) {
+    counters.add(Counter::TcpExtTCPFromZeroWindowAdv);
+  }
+  return static_cast<std::uint16_t>(scaled);
+}
+
+bool ReceiveBuffer::window_update_due(Seq rcv_nxt) const {
+  // tcp_cleanup_rbuf: worth an ACK of its own when the window offered now
+  // would at least double what is left of the last one.
+  const std::uint32_t now = receive_window(rcv_nxt);
+  if (2 * std::uint64_t{now} > window_clamp_) return false;
+  const std::uint32_t window = choose_window();
+  return window != 0 && window >= 2 * std::uint64_t{now};
+}
+
+}  // namespace netns::tcp
