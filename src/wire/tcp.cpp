@@ -5,32 +5,13 @@
 namespace netns::wire {
 namespace {
 
-constexpr std::size_t kSackBlockLen = 8;
+constexpr std::size_t kSackBlockLen = TcpRepr::kSackBlockLen;
 constexpr std::size_t kOptionHeaderLen = 2;  // kind and length
-
-// Whether an option of this kind may carry data_len bytes after kind and
-// length. Unknown kinds may carry anything that fits.
-bool option_length_fits(TcpOptionKind kind, std::size_t data_len) {
-  switch (kind) {
-    case TcpOptionKind::mss:
-      return data_len == 2;
-    case TcpOptionKind::window_scale:
-      return data_len == 1;
-    case TcpOptionKind::sack_permitted:
-      return data_len == 0;
-    case TcpOptionKind::timestamps:
-      return data_len == 8;
-    case TcpOptionKind::sack:
-      return data_len % kSackBlockLen == 0 && data_len >= kSackBlockLen &&
-             data_len <= TcpRepr::kMaxSackBlocks * kSackBlockLen;
-    default:
-      return true;
-  }
-}
+// NOP, NOP, timestamps kind and length: the options of most segments.
+constexpr std::size_t kAlignedTimestampsLen = 12;
+constexpr std::uint32_t kAlignedTimestampsWord = 0x0101080a;
 
 }  // namespace
-
-bool TcpOption::fits_kind() const { return option_length_fits(kind_, data_.size()); }
 
 std::uint16_t TcpOption::mss() const {
   assert(kind_ == TcpOptionKind::mss && fits_kind());
@@ -92,7 +73,15 @@ TcpRepr TcpRepr::parse_verified(const TcpView& tcp) {
                .window = tcp.window(),
                .urgent_pointer = tcp.urgent_pointer(),
                .payload_len = tcp.payload().size()};
-  for (const auto& option : TcpOptions(tcp.options())) {
+  const std::span<const std::byte> options = tcp.options();
+  // Nearly every segment of a connection with timestamps carries them alone,
+  // NOP-padded as Linux's tcp_options_write lays them out: read them at once
+  // (Linux's tcp_parse_aligned_timestamp).
+  if (options.size() == kAlignedTimestampsLen && load_be32(options, 0) == kAlignedTimestampsWord) {
+    repr.timestamps = TcpTimestamps{load_be32(options, 4), load_be32(options, 8)};
+    return repr;
+  }
+  for (const auto& option : TcpOptions(options)) {
     // Linux's tcp_parse_options: a malformed option ends the parsing, and
     // the segment goes on with what came before it.
     if (!option) break;
@@ -120,29 +109,6 @@ TcpRepr TcpRepr::parse_verified(const TcpView& tcp) {
     }
   }
   return repr;
-}
-
-std::size_t TcpRepr::options_len_without_sack() const {
-  std::size_t len = 0;
-  if (mss) len += 4;
-  if (timestamps) {
-    len += 12;  // SACK-permitted, if any, shares the timestamp's padding
-  } else if (sack_permitted) {
-    len += 4;
-  }
-  if (window_scale) len += 4;
-  return len;
-}
-
-std::size_t TcpRepr::sack_blocks_sent() const {
-  const std::size_t used = options_len_without_sack() + 4;  // NOP, NOP, kind, length
-  if (used >= kMaxOptionsLen) return 0;
-  return std::min(sack_block_count, (kMaxOptionsLen - used) / kSackBlockLen);
-}
-
-std::size_t TcpRepr::options_len() const {
-  const std::size_t blocks = sack_blocks_sent();
-  return options_len_without_sack() + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
 }
 
 // Every option group is one or more whole 32-bit words, NOPs in front, so

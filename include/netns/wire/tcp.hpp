@@ -27,6 +27,7 @@
 // the wrong length for its kind, and unknown options, are skipped.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstddef>
@@ -87,7 +88,22 @@ class TcpOption {
   // SACK-permitted 2, timestamps 10, SACK 2 + 8n with n in 1..4); unknown
   // kinds may carry anything. An option that does not fit is to be skipped,
   // as Linux's tcp_parse_options skips it.
-  bool fits_kind() const;
+  bool fits_kind() const {
+    switch (kind_) {
+      case TcpOptionKind::mss:
+        return data_.size() == 2;
+      case TcpOptionKind::window_scale:
+        return data_.size() == 1;
+      case TcpOptionKind::sack_permitted:
+        return data_.empty();
+      case TcpOptionKind::timestamps:
+        return data_.size() == 8;
+      case TcpOptionKind::sack:  // 1 to 4 blocks (TcpRepr::kMaxSackBlocks) of 8 bytes
+        return data_.size() % 8 == 0 && !data_.empty() && data_.size() <= 4 * 8;
+      default:
+        return true;
+    }
+  }
 
   std::uint16_t mss() const;
   std::uint8_t window_scale() const;
@@ -262,6 +278,7 @@ struct TcpRepr {
   static constexpr std::size_t kMinHeaderLen = TcpView::kMinHeaderLen;
   static constexpr std::size_t kMaxOptionsLen = TcpView::kMaxHeaderLen - kMinHeaderLen;
   static constexpr std::size_t kMaxSackBlocks = 4;
+  static constexpr std::size_t kSackBlockLen = 8;  // left and right edges
 
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
@@ -287,7 +304,10 @@ struct TcpRepr {
   // Options are laid out as Linux's tcp_options_write() does, NOP-padded to
   // 32-bit words. SACK blocks that do not fit the 40 option bytes left by
   // the other options are not sent (the first ones are kept).
-  std::size_t options_len() const;
+  std::size_t options_len() const {
+    const std::size_t blocks = sack_blocks_sent();
+    return options_len_without_sack() + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
+  }
   std::size_t header_len() const { return kMinHeaderLen + options_len(); }
   std::size_t buffer_len() const { return header_len() + payload_len; }
   // Writes header and options into segment[0, header_len()) and checksums
@@ -302,8 +322,17 @@ struct TcpRepr {
   friend bool operator==(const TcpRepr&, const TcpRepr&) = default;
 
  private:
-  std::size_t options_len_without_sack() const;
-  std::size_t sack_blocks_sent() const;
+  // Inline: every segment sent asks for these several times.
+  std::size_t options_len_without_sack() const {
+    std::size_t len = mss ? 4 : 0;
+    len += timestamps ? 12 : (sack_permitted ? 4 : 0);  // SACK-permitted shares the timestamps' padding
+    return len + (window_scale ? 4 : 0);
+  }
+  std::size_t sack_blocks_sent() const {
+    const std::size_t used = options_len_without_sack() + 4;  // NOP, NOP, kind, length
+    if (used >= kMaxOptionsLen) return 0;
+    return std::min(sack_block_count, (kMaxOptionsLen - used) / kSackBlockLen);
+  }
   void emit_options(std::span<std::byte> options) const;
 };
 

@@ -93,6 +93,7 @@ void Connection::init_options_from_syn(const Segment& syn) {
   sack_ok_ = sack_ok_ && syn.tcp.sack_permitted;
   rcv_.set_sack_permitted(sack_ok_);
   ts_ok_ = ts_ok_ && syn.tcp.timestamps.has_value();
+  rcv_.set_timestamps(ts_ok_);
   if (ts_ok_) {
     ts_recent_ = syn.tcp.timestamps->value;
     ts_recent_stamp_ = now();
@@ -155,6 +156,7 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
     snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, 14)) : 0;
   }
   rcv_.set_sack_permitted(sack_ok_);
+  rcv_.set_timestamps(ts_ok_);
   // The window the cookie SYN-ACK offered, from the same inputs.
   (void)rcv_.select_initial_window(route_mss_now() - (ts_ok_ ? kTimestampsOptionLen : 0), ws_ok_);
   rcv_.start(rcv_nxt_);

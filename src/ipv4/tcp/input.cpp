@@ -58,7 +58,10 @@ void Connection::process(Segment& seg) {
   if (state_ == State::closed) return;
   // Only once the ACK is known good, and not for an old one (tcp_ack's
   // FLAG_UPDATE_TS_RECENT).
-  if (!seq_lt(seg.tcp.ack_number, prior_una)) replace_ts_recent(seg, seq);
+  if (ts_ok_ && seg.tcp.timestamps && seg.tcp.timestamps->value != ts_recent_ &&
+      !seq_lt(seg.tcp.ack_number, prior_una)) {
+    replace_ts_recent(seg, seq);
+  }
   keepalive_probes_ = 0;
   last_received_ = now();
   if (!seg.payload.empty()) {
@@ -117,7 +120,8 @@ bool Connection::check_sequence(Segment& seg) {
   // PAWS (RFC 7323 5): a timestamp older than the last one in sequence is
   // an old duplicate from a previous incarnation or a wrapped sequence. An
   // RST is taken whatever its timestamp.
-  if (ts_ok_ && seg.tcp.timestamps && !seg.has(kTcpRst) && paws_reject(seg)) {
+  if (ts_ok_ && seg.tcp.timestamps && !seg.has(kTcpRst) &&
+      static_cast<std::int32_t>(ts_recent_ - seg.tcp.timestamps->value) > kPawsWindow && paws_reject(seg)) {
     if (seg.has(kTcpSyn)) {
       counters().add(Counter::TcpExtTCPSYNChallenge);
       send_challenge_ack();
@@ -220,8 +224,10 @@ void Connection::replace_ts_recent(const Segment& seg, Seq seq) {
   // RFC 7323 4.3 as Linux's tcp_replace_ts_recent: a segment covering the
   // last ACK we sent, and TS.Recent only moves forward (a segment let
   // through by PAWS's tolerance does not take it back).
-  if (!ts_ok_ || !seg.tcp.timestamps || seq_gt(seq, last_ack_sent_)) return;
-  if (!paws_check(seg.tcp.timestamps->value, 0)) return;
+  if (!ts_ok_ || !seg.tcp.timestamps || seg.tcp.timestamps->value == ts_recent_ ||
+      seq_gt(seq, last_ack_sent_) || !paws_check(seg.tcp.timestamps->value, 0)) {
+    return;
+  }
   ts_recent_ = seg.tcp.timestamps->value;
   ts_recent_stamp_ = now();
 }
@@ -241,13 +247,7 @@ void Connection::send_dupack(const Segment& seg, Counter skipped) {
 ReceiveBuffer::Arrival Connection::arrival(const Segment& seg) const {
   ReceiveBuffer::Arrival a{.now = now(), .push = (seg.tcp.flags & (kTcpPsh | kTcpFin | wire::kTcpUrg)) != 0};
   if (ts_ok_ && seg.tcp.timestamps && seg.tcp.timestamps->echo != 0) {
-    // The echoed TSval is our millisecond clock (plus our offset) when we
-    // sent it: the start of that millisecond, as a time.
-    const std::uint32_t age = tn_.ops.timestamp_now() - (seg.tcp.timestamps->echo - ts_offset_);
-    if (age < (1u << 31)) {
-      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch());
-      a.echoed = Clock::time_point(now_ms - std::chrono::milliseconds(age));
-    }
+    a.echoed_ms = seg.tcp.timestamps->echo - ts_offset_;
   }
   return a;
 }

@@ -243,11 +243,12 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev)
     repr.window = rcv_.select_window(rcv_nxt_);
   }
   if (ts_ok_) {
-    repr.timestamps = wire::TcpTimestamps{tn_.ops.timestamp_now() + ts_offset_,
-                                          (flags & kTcpAck) != 0 ? ts_recent_ : 0};
+    const std::uint32_t ms = tn_.ops.timestamp_now();
+    repr.timestamps = wire::TcpTimestamps{ms + ts_offset_, (flags & kTcpAck) != 0 ? ts_recent_ : 0};
+    rcv_.note_tsval_sent(ms, net().host().polling());
   }
   // A pending D-SACK first, then what the out-of-order queue holds.
-  if (sack_ok_ && (flags & (kTcpSyn | kTcpRst)) == 0) {
+  if (sack_ok_ && (flags & (kTcpSyn | kTcpRst)) == 0 && rcv_.has_sack_blocks()) {
     repr.sack_block_count = rcv_.sack_blocks(repr.sack_blocks);
   }
   return repr;

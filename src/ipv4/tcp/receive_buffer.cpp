@@ -25,17 +25,17 @@ constexpr std::size_t kGrowMinLen = 128;            // tcp_event_data_recv grows
 // A receiver's RTT estimate is the smallest sample, renewed when no smaller
 // one came for this long (a path that got longer shows in time).
 constexpr auto kRttMinLifetime = std::chrono::seconds(10);
+// Distinct echoed TSvals (milliseconds of our clock) before autotuning
+// trusts the estimate.
+constexpr std::uint32_t kRttSettleTicks = 8;
 
 std::size_t rmem(Net& net, std::size_t index) {
   return static_cast<std::size_t>(net.sysctl().value(SysctlId::tcp_rmem, index));
 }
 
-std::uint32_t align_up(std::uint32_t v, std::uint32_t unit) { return (v + unit - 1) / unit * unit; }
-std::uint32_t align_down(std::uint32_t v, std::uint32_t unit) { return v / unit * unit; }
-
-std::int64_t micros(Clock::duration d) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-}
+// `unit` is a power of two: a scale unit, 1 << wscale.
+std::uint32_t align_up(std::uint32_t v, std::uint32_t unit) { return (v + unit - 1) & ~(unit - 1); }
+std::uint32_t align_down(std::uint32_t v, std::uint32_t unit) { return v & ~(unit - 1); }
 
 }  // namespace
 
@@ -59,7 +59,9 @@ InitialWindow initial_window(Net& net, std::uint32_t mss, bool window_scaling) {
   return out;
 }
 
-ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), rcvbuf_(rmem(net, 1)), rmem_max_(rmem(net, 2)) {}
+ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), rcvbuf_(rmem(net, 1)), rmem_max_(rmem(net, 2)) {
+  full_space_ = win_from_space(rcvbuf_);
+}
 
 // ---- the handshake ----
 
@@ -104,17 +106,27 @@ bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& 
   // With nothing queued in order the segment is always taken, so data can
   // always move (tcp_data_queue's sk_forced_mem_schedule); one that will be
   // coalesced into the last pins nothing more.
-  if (!queue_.empty() && !coalescable(payload) && !make_room(truesize, rcv_nxt)) {
+  const bool coalesce = coalescable(payload);
+  if (!coalesce && !queue_.empty() && !make_room(rcv_nxt)) {
     net_.counters().add(Counter::TcpExtTCPRcvQDrop);
     nomem_ = true;
     return false;
   }
   rcv_nxt += static_cast<Seq>(len);
-  enqueue(std::move(payload));
-  // tcp_event_data_recv
-  measure_segment(len, truesize, arrival.push);
-  measure_rtt(len, arrival, rcv_nxt);
-  if (len >= kGrowMinLen) grow_window(len, truesize);
+  if (coalesce) {
+    append_to_last(payload);
+  } else {
+    queued_bytes_ += len;
+    queue_charged_ += truesize;
+    queue_.push_back(std::move(payload));
+  }
+  // tcp_event_data_recv; a segment of the size already seen, echoing what
+  // the last one did, inside the window being timed, measures nothing new.
+  if (len != rcv_mss_ || last_seg_size_ != 0) measure_segment(len, truesize, arrival.push);
+  if (arrival.echoed_ms != rtt_last_echo_ || !seq_lt(rcv_nxt, rtt_seq_) || !rtt_start_) {
+    measure_rtt(len, arrival, rcv_nxt);
+  }
+  if (len >= kGrowMinLen && rcv_ssthresh_ < window_clamp_) grow_window(len, truesize);
   if (!ofo_.empty()) {
     rcv_nxt = ofo_.drain(
         rcv_nxt, [this](Packet p) { enqueue(std::move(p)); },
@@ -126,7 +138,7 @@ bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& 
 bool ReceiveBuffer::queue_out_of_order(Seq rcv_nxt, Seq seq, Packet payload, const Arrival&) {
   const std::size_t len = payload.size();
   const std::size_t truesize = payload.truesize();
-  if (!make_room(truesize, seq)) {
+  if (!make_room(seq)) {
     net_.counters().add(Counter::TcpExtTCPOFODrop);
     return false;
   }
@@ -144,17 +156,22 @@ bool ReceiveBuffer::queue_out_of_order(Seq rcv_nxt, Seq seq, Packet payload, con
 
 void ReceiveBuffer::enqueue(Packet payload) {
   if (payload.empty()) return;
-  queued_bytes_ += payload.size();
-  // tcp_try_coalesce: a segment that fits the spare room of the last one
-  // costs a copy instead of a whole buffer.
   if (coalescable(payload)) {
-    Packet& last = queue_.back();
-    last.pool()->copy_bytes(last.push_back(payload.size()), payload.data());
-    net_.counters().add(Counter::TcpExtTCPRcvCoalesce);
+    append_to_last(payload);
     return;
   }
+  queued_bytes_ += payload.size();
   queue_charged_ += payload.truesize();
   queue_.push_back(std::move(payload));
+}
+
+void ReceiveBuffer::append_to_last(const Packet& payload) {
+  // tcp_try_coalesce: a segment that fits the spare room of the last one
+  // costs a copy instead of a whole buffer.
+  Packet& last = queue_.back();
+  last.pool()->copy_bytes(last.push_back(payload.size()), payload.data());
+  queued_bytes_ += payload.size();
+  net_.counters().add(Counter::TcpExtTCPRcvCoalesce);
 }
 
 std::size_t ReceiveBuffer::read(std::span<std::byte> buffer, Clock::time_point now) {
@@ -179,8 +196,12 @@ std::size_t ReceiveBuffer::read(std::span<std::byte> buffer, Clock::time_point n
 
 // ---- room ----
 
-bool ReceiveBuffer::make_room(std::size_t truesize, Seq seq) {
-  if (charged() + truesize <= rcvbuf_) return true;
+bool ReceiveBuffer::make_room(Seq seq) {
+  // As tcp_try_rmem_schedule: while the buffer is not over, a segment is
+  // taken. The window is honest for segments like those measured; the last
+  // one of a window is often shorter and pins as much, so the buffer may
+  // end up one segment over.
+  if (charged() <= rcvbuf_) return true;
   Counters& counters = net_.counters();
   counters.add(Counter::TcpExtPruneCalled);
   // tcp_clamp_window: the buffer is full, so the window stops growing.
@@ -193,21 +214,13 @@ bool ReceiveBuffer::make_room(std::size_t truesize, Seq seq) {
   // below the segment (nearer rcv_nxt, worth more; tcp_prune_ofo_queue).
   counters.add(Counter::TcpExtTCPRcvCollapsed, ofo_.collapse(rcvbuf_ / 8));
   collapse_in_order();
-  if (charged() + truesize <= rcvbuf_) return true;
+  if (charged() <= rcvbuf_) return true;
   bool pruned = false;
-  while (charged() + truesize > rcvbuf_ && ofo_.prune_from_top(seq, rcvbuf_ / 8) != 0) {
-    pruned = true;
-  }
+  while (charged() > rcvbuf_ && ofo_.prune_from_top(seq, rcvbuf_ / 8) != 0) pruned = true;
   if (pruned) counters.add(Counter::TcpExtOfoPruned);
-  if (charged() + truesize <= rcvbuf_) return true;
+  if (charged() <= rcvbuf_) return true;
   counters.add(Counter::TcpExtRcvPruned);
   return false;
-}
-
-bool ReceiveBuffer::coalescable(const Packet& payload) const {
-  if (queue_.empty()) return false;
-  const Packet& last = queue_.back();
-  return !last.is_shared() && last.tailroom() >= payload.size() && last.pool() != nullptr;
 }
 
 void ReceiveBuffer::collapse_in_order() {
@@ -246,9 +259,10 @@ void ReceiveBuffer::measure_segment(std::size_t len, std::size_t truesize, bool 
   const std::uint32_t last = std::exchange(last_seg_size_, 0);
   if (len >= rcv_mss_) {
     if (len != rcv_mss_) {
-      const auto ratio = static_cast<std::uint32_t>((std::uint64_t{len} << kRatioShift) / truesize);
-      const std::uint32_t old = std::exchange(scaling_ratio_, std::max<std::uint32_t>(ratio, 1));
-      if (old != scaling_ratio_) {
+      const auto ratio = std::max<std::uint32_t>(
+          static_cast<std::uint32_t>((std::uint64_t{len} << kRatioShift) / truesize), 1);
+      if (ratio != scaling_ratio_) {
+        set_rcvbuf_or_ratio(rcvbuf_, ratio);
         set_window_clamp(full_space());
         space_ = std::min(space_, window_clamp_);
       }
@@ -299,11 +313,15 @@ void ReceiveBuffer::grow_window(std::size_t len, std::size_t truesize) {
 }
 
 void ReceiveBuffer::measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv_nxt) {
-  // With timestamps (tcp_rcv_rtt_measure_ts): from when our clock showed the
-  // echoed TSval, once per TSval, for full-sized segments.
-  if (arrival.echoed && *arrival.echoed != rtt_last_echo_) {
-    rtt_last_echo_ = *arrival.echoed;
-    if (len >= rcv_mss_) take_rtt_sample(arrival.now - *arrival.echoed, arrival.now);
+  // With timestamps (tcp_rcv_rtt_measure_ts): once per TSval echoed, for a
+  // full-sized segment, from the start of that millisecond of our clock,
+  // so never less than the round trip; at microseconds, the smallest such
+  // sample (one that came soon after its tick began) is close to the RTT.
+  if (arrival.echoed_ms && arrival.echoed_ms != rtt_last_echo_ && len >= rcv_mss_ &&
+      echo_timed(*arrival.echoed_ms)) {
+    rtt_last_echo_ = arrival.echoed_ms;
+    if (rtt_ticks_ < kRttSettleTicks) ++rtt_ticks_;
+    take_rtt_sample(arrival.now - tick_start(*arrival.echoed_ms, arrival.now), arrival.now);
   }
   // Without (tcp_rcv_rtt_measure): the time a whole window takes to come.
   if (!rtt_start_ || !seq_lt(rcv_nxt, rtt_seq_)) {
@@ -313,14 +331,34 @@ void ReceiveBuffer::measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv
   }
 }
 
+Clock::time_point ReceiveBuffer::tick_start(std::uint32_t ms, Clock::time_point now) {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const std::uint32_t age = static_cast<std::uint32_t>(now_ms.count()) - ms;
+  // An echo of a TSval we never sent (ahead of our clock) counts as now.
+  return age < (1u << 31) ? Clock::time_point(now_ms - std::chrono::milliseconds(age)) : now;
+}
+
+void ReceiveBuffer::note_tsval_sent(std::uint32_t ms, bool timed) {
+  if (ms != sent_ms_[0]) {
+    sent_ms_ = {ms, sent_ms_[0]};
+    sent_timed_ = {timed, sent_timed_[0]};
+  } else {
+    sent_timed_[0] = timed;
+  }
+}
+
+bool ReceiveBuffer::echo_timed(std::uint32_t ms) const {
+  if (ms == sent_ms_[0]) return sent_timed_[0];
+  if (ms == sent_ms_[1]) return sent_timed_[1];
+  return true;  // older: sent at least a millisecond before, timed or not
+}
+
 void ReceiveBuffer::take_rtt_sample(Clock::duration sample, Clock::time_point now) {
-  // Linux keeps the smallest window-based sample and smooths timestamp ones
-  // taken at its 1 ms resolution; at microseconds, in process the samples are
-  // 0 within one poll and the poll interval across polls, so the smallest
-  // is the path's RTT for both.
-  const auto us = static_cast<std::uint32_t>(std::clamp<std::int64_t>(micros(sample), 1, INT32_MAX));
-  if (rtt_us_ == 0 || us <= rtt_us_ || now - rtt_min_time_ > kRttMinLifetime) {
-    rtt_us_ = us;
+  // Both kinds of sample are at least the round trip, so the smallest is
+  // the estimate (Linux keeps the smallest window-based sample too).
+  sample = std::max<Clock::duration>(sample, std::chrono::microseconds(1));
+  if (rtt_ == Clock::duration::zero() || sample <= rtt_ || now - rtt_min_time_ > kRttMinLifetime) {
+    rtt_ = sample;
     rtt_min_time_ = now;
   }
 }
@@ -328,15 +366,18 @@ void ReceiveBuffer::take_rtt_sample(Clock::duration sample, Clock::time_point no
 void ReceiveBuffer::adjust_space(Clock::time_point now) {
   // tcp_rcv_space_adjust, once per RTT: a buffer for twice what one RTT
   // brings, more while that is growing (the sender in slow start).
-  if (rtt_us_ == 0) return;
-  const std::int64_t time = micros(now - space_time_);
-  if (time < rtt_us_) return;
+  // With timestamps, only once their samples span a few ticks of our clock:
+  // the first ones may all come long after their tick began.
+  if (rtt_ == Clock::duration::zero() || (timestamps_ && rtt_ticks_ < kRttSettleTicks)) return;
+  const Clock::duration time = now - space_time_;
+  if (time < rtt_) return;
   std::uint64_t copied = copied_ - space_copied_;
   // Linux counts what was read since the last measure, taken about an RTT
   // ago. A reader polling less often than the RTT (in process the RTT is a
   // few microseconds, and the reader reads once per poll) would size the
   // buffer to its own interval; the path needs one RTT's worth.
-  copied = copied * static_cast<std::uint64_t>(rtt_us_) / static_cast<std::uint64_t>(time);
+  copied = static_cast<std::uint64_t>(static_cast<double>(copied) * (static_cast<double>(rtt_.count()) /
+                                                                     static_cast<double>(time.count())));
   if (copied > space_ && space_ != 0) {
     if (net_.sysctl().value(SysctlId::tcp_moderate_rcvbuf) != 0) {
       std::uint64_t rcvwin = 2 * copied + 16 * std::uint64_t{advmss_};
@@ -344,7 +385,7 @@ void ReceiveBuffer::adjust_space(Clock::time_point now) {
       rcvwin += 2 * grow;
       const std::size_t rcvbuf = std::min<std::size_t>(space_from_win(rcvwin), rmem_max_);
       if (rcvbuf > rcvbuf_) {
-        rcvbuf_ = rcvbuf;
+        set_rcvbuf_or_ratio(rcvbuf, scaling_ratio_);
         window_clamp_ = full_space();  // the clamp follows along
       }
     }
@@ -384,40 +425,35 @@ std::size_t ReceiveBuffer::sack_blocks(std::span<wire::TcpSackBlock> out) {
 
 // ---- the window ----
 
-std::uint32_t ReceiveBuffer::choose_window() const {
-  // __tcp_select_window
-  const auto allowed = static_cast<std::int64_t>(full_space());
-  const std::int64_t full = std::min<std::int64_t>(window_clamp_, allowed);
-  const auto space = static_cast<std::int64_t>(free_space());
-  std::int64_t free = space;
-  std::int64_t mss = rcv_mss_;
-  if (mss > full) {
-    mss = full;
-    if (mss <= 0) return 0;
-  }
+std::uint32_t ReceiveBuffer::choose_window(std::uint32_t space) const {
+  // __tcp_select_window; `space` is free_space(). All of these are below
+  // 2^31 (windows are at most 2^30).
+  const std::uint32_t allowed = full_space();
+  const std::uint32_t full = std::min(window_clamp_, allowed);
+  std::uint32_t mss = std::min(rcv_mss_, full);
+  if (mss == 0) return 0;
   const std::uint32_t unit = std::uint32_t{1} << rcv_wscale_;
+  std::uint32_t free = space;
   if (free < full / 2) {
     // Below half the buffer: no window growth by rounding, and a zero
     // window rather than one too small to be of use (receiver SWS, RFC 9293
     // 3.8.6.2.2), or so small the buffer would overflow before it closes.
-    free = align_down(static_cast<std::uint32_t>(free), unit);
+    free = align_down(free, unit);
     if (free < (allowed >> 4) || free < mss) return 0;
   }
-  free = std::min<std::int64_t>(free, rcv_ssthresh_);
+  free = std::min(free, rcv_ssthresh_);
   if (rcv_wscale_ != 0) {
     // A whole number of scale units; up only while the buffer backs it.
-    std::uint32_t window = align_up(static_cast<std::uint32_t>(free), unit);
-    if (window > space && align_down(static_cast<std::uint32_t>(space), unit) != 0) {
-      window = align_down(static_cast<std::uint32_t>(space), unit);
-    }
-    return window;
+    const std::uint32_t window = align_up(free, unit);
+    return window <= space || align_down(space, unit) == 0 ? window : align_down(space, unit);
   }
   // Unscaled: a whole number of segments, kept while within one of the free space.
+  const auto f = static_cast<std::int64_t>(free);
   auto window = static_cast<std::int64_t>(rcv_wnd_);
-  if (window <= free - mss || window > free) {
-    window = free / mss * mss;
-  } else if (mss == full && free > window + full / 2) {
-    window = free;
+  if (window <= f - mss || window > f) {
+    window = f / mss * mss;
+  } else if (mss == full && f > window + full / 2) {
+    window = f;
   }
   return static_cast<std::uint32_t>(window);
 }
@@ -434,7 +470,8 @@ std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt) {
     return 0;
   }
   const std::uint32_t current = receive_window(rcv_nxt);
-  std::uint32_t window = choose_window();
+  const std::uint32_t space = free_space();
+  std::uint32_t window = choose_window(space);
   if (window < current) {
     // Keep the right edge, to within the scale's granularity: Linux rounds
     // up, which can move the edge on by up to 2^wscale - 1 bytes at every
@@ -444,7 +481,7 @@ std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt) {
     // up to the old edge is still taken (acceptable_end()).
     if (window == 0) counters.add(Counter::TcpExtTCPWantZeroWindowAdv);
     const std::uint32_t unit = std::uint32_t{1} << rcv_wscale_;
-    window = align_up(current, unit) <= free_space() ? align_up(current, unit) : align_down(current, unit);
+    window = align_up(current, unit) <= space ? align_up(current, unit) : align_down(current, unit);
   }
   rcv_wnd_ = window;
   rcv_wup_ = rcv_nxt;
@@ -463,7 +500,7 @@ bool ReceiveBuffer::window_update_due(Seq rcv_nxt) const {
   // would at least double what is left of the last one.
   const std::uint32_t now = receive_window(rcv_nxt);
   if (2 * std::uint64_t{now} > window_clamp_) return false;
-  const std::uint32_t window = choose_window();
+  const std::uint32_t window = choose_window(free_space());
   return window != 0 && window >= 2 * std::uint64_t{now};
 }
 

@@ -12,13 +12,19 @@
 //   (50% until the first is measured), further bounded by rcv_ssthresh
 //   (grown per segment, tcp_grow_window) and window_clamp; it never shrinks.
 //   A peer that fills it with segments like those measured fits the buffer.
-// - A segment that would overflow the buffer first gets room by coalescing
-//   and collapsing what is held into dense packets, then, for data arriving
+// - A segment is taken while the buffer is not over (tcp_try_rmem_schedule):
+//   the last of a window, often shorter than the rest, pins as much as a
+//   full one and may take the buffer one segment over. Over it, room is made
+//   by collapsing what is held into dense packets, then, for data arriving
 //   below out-of-order segments, by dropping those from the top (reneging);
-//   only then is it dropped (tcp_prune_queue, tcp_prune_ofo_queue).
+//   only then is the segment dropped (tcp_prune_queue, tcp_prune_ofo_queue).
+//   A segment that fits the spare room of the one before it is coalesced
+//   into it and pins nothing more (tcp_try_coalesce).
 // - Autotuning (tcp_rcv_space_adjust, net.ipv4.tcp_moderate_rcvbuf) grows the
 //   buffer up to tcp_rmem[2] to what the measured RTT times the reading rate
-//   needs: see adjust_space().
+//   needs, the RTT measured in microseconds from timestamp echoes: in
+//   process, where the RTT is a few microseconds, it stays at tcp_rmem[1]
+//   (see adjust_space()).
 //
 //   ReceiveBuffer rb(net);
 //   syn.window = rb.select_initial_window(advmss, /*window_scaling=*/true);
@@ -32,6 +38,7 @@
 // caller's acceptability check guarantees it).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -60,9 +67,9 @@ class ReceiveBuffer {
   // What the caller knows about an arriving data segment.
   struct Arrival {
     Clock::time_point now;
-    // When our timestamp clock showed the TSval the segment echoes (the
-    // start of that millisecond): its round trip, measured in microseconds.
-    std::optional<Clock::time_point> echoed;
+    // The TSval the segment echoes, less our offset: our millisecond clock
+    // (TcpOps::timestamp_now) when we sent it. None without timestamps.
+    std::optional<std::uint32_t> echoed_ms;
     bool push = false;  // PSH, FIN or URG: maybe less than a full segment
   };
 
@@ -102,6 +109,8 @@ class ReceiveBuffer {
 
   // SACK was negotiated: out-of-order data is reported, and duplicates.
   void set_sack_permitted(bool on) { sack_ok_ = on; }
+  // Timestamps were negotiated: the RTT for autotuning comes from them.
+  void set_timestamps(bool on) { timestamps_ = on; }
 
   // ---- D-SACK (RFC 2883) ----
   // A segment brought [left, right) a second time (Linux's tcp_dsack_set;
@@ -115,6 +124,13 @@ class ReceiveBuffer {
   // The SACK blocks for the next segment: a pending D-SACK first (then
   // forgotten, as Linux sends it once), then the out-of-order queue's.
   std::size_t sack_blocks(std::span<wire::TcpSackBlock> out);
+  bool has_sack_blocks() const { return dsack_ || !ofo_.empty(); }
+
+  // A segment carrying our TSval `ms` (less our offset) left; `timed`: sent
+  // during a poll, at now(), and not by a user's call between polls, whose
+  // now() is the last poll's. Echoes of an untimed TSval say nothing of the
+  // path: the time it really left is not known.
+  void note_tsval_sent(std::uint32_t ms, bool timed);
 
   // ---- the window ----
   // The window for an outgoing segment, scaled for the header; remembers it
@@ -140,7 +156,8 @@ class ReceiveBuffer {
   std::uint32_t window_clamp() const { return window_clamp_; }
   std::uint32_t rcv_ssthresh() const { return rcv_ssthresh_; }
   std::uint32_t scaling_ratio() const { return scaling_ratio_; }  // of 256
-  std::uint32_t rcv_rtt_us() const { return rtt_us_; }
+  // The receiver's RTT estimate (rcv_rtt_est), zero until measured.
+  Clock::duration rcv_rtt() const { return rtt_; }
   const OutOfOrderQueue& out_of_order() const { return ofo_; }
 
  private:
@@ -155,15 +172,26 @@ class ReceiveBuffer {
   }
   // tcp_space and tcp_full_space: windows the free and the whole buffer allow.
   std::uint32_t free_space() const { return win_from_space(rcvbuf_ > charged() ? rcvbuf_ - charged() : 0); }
-  std::uint32_t full_space() const { return win_from_space(rcvbuf_); }
-  std::uint32_t choose_window() const;  // __tcp_select_window
+  std::uint32_t full_space() const { return full_space_; }
+  void set_rcvbuf_or_ratio(std::size_t rcvbuf, std::uint32_t ratio) {
+    rcvbuf_ = rcvbuf;
+    scaling_ratio_ = ratio;
+    full_space_ = win_from_space(rcvbuf);
+  }
+  std::uint32_t choose_window(std::uint32_t space) const;  // __tcp_select_window
 
-  // Room for `truesize` more (tcp_try_rmem_schedule, tcp_prune_queue);
-  // out-of-order data below `seq`, where the data goes, is spared.
-  bool make_room(std::size_t truesize, Seq seq);
+  // Whether a segment may be taken (tcp_try_rmem_schedule), making room
+  // when the buffer is over (tcp_prune_queue): out-of-order data below
+  // `seq`, where the segment goes, is spared.
+  bool make_room(Seq seq);
   void collapse_in_order();              // tcp_collapse on the receive queue
   void enqueue(Packet payload);          // tcp_queue_rcv with tcp_try_coalesce
-  bool coalescable(const Packet& payload) const;  // fits the spare room of the last
+  bool coalescable(const Packet& payload) const {  // fits the spare room of the last
+    if (queue_.empty()) return false;
+    const Packet& last = queue_.back();
+    return last.tailroom() >= payload.size() && !last.is_shared() && last.pool() != nullptr;
+  }
+  void append_to_last(const Packet& payload);
 
   // Per segment that arrived (tcp_event_data_recv, tcp_data_queue_ofo).
   void measure_segment(std::size_t len, std::size_t truesize, bool push);  // tcp_measure_rcv_mss
@@ -171,6 +199,9 @@ class ReceiveBuffer {
   void grow_window(std::size_t len, std::size_t truesize);                 // tcp_grow_window
   void measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv_nxt);
   void take_rtt_sample(Clock::duration sample, Clock::time_point now);
+  // The start of our timestamp clock's millisecond `ms`, the latest not after `now`.
+  static Clock::time_point tick_start(std::uint32_t ms, Clock::time_point now);
+  bool echo_timed(std::uint32_t ms) const;
   void adjust_space(Clock::time_point now);                // tcp_rcv_space_adjust
 
   Net& net_;
@@ -182,6 +213,7 @@ class ReceiveBuffer {
   std::size_t rcvbuf_;        // sk_rcvbuf
   std::size_t rmem_max_;      // tcp_rmem[2]: how far autotuning goes
   std::uint32_t scaling_ratio_ = kDefaultRatio;
+  std::uint32_t full_space_ = 0;  // win_from_space(rcvbuf_)
   std::uint32_t window_clamp_ = 0;
   std::uint32_t rcv_ssthresh_ = 0;
   std::uint32_t rcv_wnd_ = 0;
@@ -193,6 +225,7 @@ class ReceiveBuffer {
   std::uint32_t last_seg_size_ = 0;
 
   bool sack_ok_ = false;
+  bool timestamps_ = false;
   bool nomem_ = false;  // data was refused for room: offer a zero window
   bool dsack_ = false;
   Seq dsack_left_ = 0, dsack_right_ = 0;
@@ -202,11 +235,16 @@ class ReceiveBuffer {
   std::uint32_t space_ = 0;            // rcvq_space.space
   std::uint64_t space_copied_ = 0;     // rcvq_space.seq
   Clock::time_point space_time_{};     // rcvq_space.time
-  std::uint32_t rtt_us_ = 0;           // rcv_rtt_est: the path's, 0 until measured
-  Clock::time_point rtt_min_time_{};   // when rtt_us_ was last lowered or renewed
+  Clock::duration rtt_{};              // rcv_rtt_est: the path's, 0 until measured
+  Clock::time_point rtt_min_time_{};   // when rtt_ was last lowered or renewed
   Seq rtt_seq_ = 0;                    // window-based measure without timestamps
   std::optional<Clock::time_point> rtt_start_;
-  Clock::time_point rtt_last_echo_{};
+  std::optional<std::uint32_t> rtt_last_echo_;  // the last TSval echoed (ms)
+  // Our last two TSvals (less the offset) and whether the last segment
+  // carrying each was sent timed.
+  std::array<std::uint32_t, 2> sent_ms_{};
+  std::array<bool, 2> sent_timed_{true, true};
+  std::uint32_t rtt_ticks_ = 0;        // distinct TSvals echoed, up to kRttSettleTicks
 };
 
 }  // namespace netns::tcp
