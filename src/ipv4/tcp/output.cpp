@@ -245,7 +245,7 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev)
   if (ts_ok_) {
     const std::uint32_t ms = tn_.ops.timestamp_now();
     repr.timestamps = wire::TcpTimestamps{ms + ts_offset_, (flags & kTcpAck) != 0 ? ts_recent_ : 0};
-    rcv_.note_tsval_sent(ms, net().host().polling());
+    rcv_.note_tsval_sent(ms, now());
   }
   // A pending D-SACK first, then what the out-of-order queue holds.
   if (sack_ok_ && (flags & (kTcpSyn | kTcpRst)) == 0 && rcv_.has_sack_blocks()) {

@@ -22,9 +22,6 @@ constexpr std::uint32_t kDefaultRcvMss = 536;       // TCP_MSS_DEFAULT
 constexpr std::uint32_t kTimestampsLen = 12;        // TCPOLEN_TSTAMP_ALIGNED
 constexpr std::uint32_t kInitCwnd = 10;             // TCP_INIT_CWND
 constexpr std::size_t kGrowMinLen = 128;            // tcp_event_data_recv grows for skb->len >= 128
-// A receiver's RTT estimate is the smallest sample, renewed when no smaller
-// one came for this long (a path that got longer shows in time).
-constexpr auto kRttMinLifetime = std::chrono::seconds(10);
 // Distinct echoed TSvals (milliseconds of our clock) before autotuning
 // trusts the estimate.
 constexpr std::uint32_t kRttSettleTicks = 8;
@@ -314,21 +311,33 @@ void ReceiveBuffer::grow_window(std::size_t len, std::size_t truesize) {
 
 void ReceiveBuffer::measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv_nxt) {
   // With timestamps (tcp_rcv_rtt_measure_ts): once per TSval echoed, for a
-  // full-sized segment, from the start of that millisecond of our clock,
-  // so never less than the round trip; at microseconds, the smallest such
-  // sample (one that came soon after its tick began) is close to the RTT.
-  if (arrival.echoed_ms && arrival.echoed_ms != rtt_last_echo_ && len >= rcv_mss_ &&
-      echo_timed(*arrival.echoed_ms)) {
+  // full-sized segment, from when the first segment carrying that TSval
+  // left. The echo may answer a later one, so each sample is at least the
+  // round trip, and the smallest is the estimate. (Linux measures at its
+  // 1 ms timestamp resolution; in process the RTT is microseconds.)
+  if (arrival.echoed_ms && arrival.echoed_ms != rtt_last_echo_ && len >= rcv_mss_) {
     rtt_last_echo_ = arrival.echoed_ms;
     if (rtt_ticks_ < kRttSettleTicks) ++rtt_ticks_;
-    take_rtt_sample(arrival.now - tick_start(*arrival.echoed_ms, arrival.now), arrival.now);
+    take_rtt_sample(arrival.now - first_sent(*arrival.echoed_ms, arrival.now));
   }
   // Without (tcp_rcv_rtt_measure): the time a whole window takes to come.
   if (!rtt_start_ || !seq_lt(rcv_nxt, rtt_seq_)) {
-    if (rtt_start_) take_rtt_sample(arrival.now - *rtt_start_, arrival.now);
+    if (rtt_start_) take_rtt_sample(arrival.now - *rtt_start_);
     rtt_seq_ = rcv_nxt + rcv_wnd_;
     rtt_start_ = arrival.now;
   }
+}
+
+void ReceiveBuffer::note_new_tsval(std::uint32_t ms, Clock::time_point now) {
+  std::move_backward(sent_.begin(), sent_.end() - 1, sent_.end());
+  sent_[0] = {ms, now};
+}
+
+Clock::time_point ReceiveBuffer::first_sent(std::uint32_t ms, Clock::time_point now) const {
+  for (const SentTsval& sent : sent_) {
+    if (sent.at && sent.ms == ms) return *sent.at;
+  }
+  return tick_start(ms, now);
 }
 
 Clock::time_point ReceiveBuffer::tick_start(std::uint32_t ms, Clock::time_point now) {
@@ -338,29 +347,11 @@ Clock::time_point ReceiveBuffer::tick_start(std::uint32_t ms, Clock::time_point 
   return age < (1u << 31) ? Clock::time_point(now_ms - std::chrono::milliseconds(age)) : now;
 }
 
-void ReceiveBuffer::note_tsval_sent(std::uint32_t ms, bool timed) {
-  if (ms != sent_ms_[0]) {
-    sent_ms_ = {ms, sent_ms_[0]};
-    sent_timed_ = {timed, sent_timed_[0]};
-  } else {
-    sent_timed_[0] = timed;
-  }
-}
-
-bool ReceiveBuffer::echo_timed(std::uint32_t ms) const {
-  if (ms == sent_ms_[0]) return sent_timed_[0];
-  if (ms == sent_ms_[1]) return sent_timed_[1];
-  return true;  // older: sent at least a millisecond before, timed or not
-}
-
-void ReceiveBuffer::take_rtt_sample(Clock::duration sample, Clock::time_point now) {
-  // Both kinds of sample are at least the round trip, so the smallest is
-  // the estimate (Linux keeps the smallest window-based sample too).
+void ReceiveBuffer::take_rtt_sample(Clock::duration sample) {
+  // Every sample is at least the round trip: the smallest is the estimate
+  // (Linux keeps the smallest window-based sample too, tcp_rcv_rtt_update).
   sample = std::max<Clock::duration>(sample, std::chrono::microseconds(1));
-  if (rtt_ == Clock::duration::zero() || sample <= rtt_ || now - rtt_min_time_ > kRttMinLifetime) {
-    rtt_ = sample;
-    rtt_min_time_ = now;
-  }
+  if (rtt_ == Clock::duration::zero() || sample < rtt_) rtt_ = sample;
 }
 
 void ReceiveBuffer::adjust_space(Clock::time_point now) {

@@ -126,11 +126,11 @@ class ReceiveBuffer {
   std::size_t sack_blocks(std::span<wire::TcpSackBlock> out);
   bool has_sack_blocks() const { return dsack_ || !ofo_.empty(); }
 
-  // A segment carrying our TSval `ms` (less our offset) left; `timed`: sent
-  // during a poll, at now(), and not by a user's call between polls, whose
-  // now() is the last poll's. Echoes of an untimed TSval say nothing of the
-  // path: the time it really left is not known.
-  void note_tsval_sent(std::uint32_t ms, bool timed);
+  // A segment carrying our TSval `ms` (less our offset) leaves at `now`:
+  // the first one of each TSval times the echoes of it.
+  void note_tsval_sent(std::uint32_t ms, Clock::time_point now) {
+    if (ms != sent_[0].ms || !sent_[0].at) note_new_tsval(ms, now);
+  }
 
   // ---- the window ----
   // The window for an outgoing segment, scaled for the header; remembers it
@@ -198,10 +198,13 @@ class ReceiveBuffer {
   void set_window_clamp(std::uint32_t clamp);                              // tcp_set_window_clamp
   void grow_window(std::size_t len, std::size_t truesize);                 // tcp_grow_window
   void measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv_nxt);
-  void take_rtt_sample(Clock::duration sample, Clock::time_point now);
+  void take_rtt_sample(Clock::duration sample);
   // The start of our timestamp clock's millisecond `ms`, the latest not after `now`.
   static Clock::time_point tick_start(std::uint32_t ms, Clock::time_point now);
-  bool echo_timed(std::uint32_t ms) const;
+  void note_new_tsval(std::uint32_t ms, Clock::time_point now);
+  // When the first segment carrying TSval `ms` left; for one older than
+  // those remembered, the start of its millisecond (earlier still).
+  Clock::time_point first_sent(std::uint32_t ms, Clock::time_point now) const;
   void adjust_space(Clock::time_point now);                // tcp_rcv_space_adjust
 
   Net& net_;
@@ -236,14 +239,16 @@ class ReceiveBuffer {
   std::uint64_t space_copied_ = 0;     // rcvq_space.seq
   Clock::time_point space_time_{};     // rcvq_space.time
   Clock::duration rtt_{};              // rcv_rtt_est: the path's, 0 until measured
-  Clock::time_point rtt_min_time_{};   // when rtt_ was last lowered or renewed
   Seq rtt_seq_ = 0;                    // window-based measure without timestamps
   std::optional<Clock::time_point> rtt_start_;
   std::optional<std::uint32_t> rtt_last_echo_;  // the last TSval echoed (ms)
-  // Our last two TSvals (less the offset) and whether the last segment
-  // carrying each was sent timed.
-  std::array<std::uint32_t, 2> sent_ms_{};
-  std::array<bool, 2> sent_timed_{true, true};
+  // Our last TSvals (less the offset), most recent first, and when the
+  // first segment carrying each left.
+  struct SentTsval {
+    std::uint32_t ms = 0;
+    std::optional<Clock::time_point> at;
+  };
+  std::array<SentTsval, 4> sent_{};
   std::uint32_t rtt_ticks_ = 0;        // distinct TSvals echoed, up to kRttSettleTicks
 };
 
