@@ -210,6 +210,30 @@ TEST_F(TcpPaws, OneTickOlderIsAcceptedAndTsRecentStays) {
   EXPECT_EQ(ack.tcp.timestamps->echo, recent);
 }
 
+// Linux's tcp_disordered_ack: a pure duplicate ACK that changes nothing is
+// let through with a timestamp up to an RTO's worth of ticks old (reordered
+// ACKs do no harm); older, PAWS refuses it.
+TEST_F(TcpPaws, DisorderedDuplicateAckWithinAnRtoIsLetThrough) {
+  auto conn = established();  // RTO 210 ms
+  peer_.run_for(1s);
+  peer_.send_data(100);
+  peer_.run_for(40ms);
+  peer_.expect(kTcpAck);
+  // A pure ACK: TS.Recent, and the last window update, are its.
+  auto dup = peer_.segment(kTcpAck);
+  const std::uint32_t recent = dup.timestamps->value;
+  peer_.send(dup);
+  peer_.expect_none();
+  dup.timestamps->value = recent - 200;
+  peer_.send(dup);
+  peer_.expect_none();
+  EXPECT_EQ(counter("TcpExtPAWSEstab"), 0u);
+  dup.timestamps->value = recent - 300;
+  peer_.send(dup);
+  EXPECT_EQ(counter("TcpExtPAWSEstab"), 1u);
+  EXPECT_EQ(peer_.expect(kTcpAck).tcp.timestamps->echo, recent);
+}
+
 TEST_F(TcpPaws, EqualTimestampIsAccepted) {
   auto conn = established();
   peer_.send_data(100);  // the same TSval as the final ACK
