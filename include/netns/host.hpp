@@ -116,6 +116,9 @@ class Host {
 
   // ---- for subsystems and device kinds ----
   Clock::time_point now() const { return now_; }
+  // Whether poll() is running. Outside it (the user's calls between polls)
+  // now() is still the last poll's time, earlier than the real one.
+  bool polling() const { return polling_; }
   std::uint64_t secret() const { return secret_; }
   PacketPool& packets() { return packets_; }
   TimerQueue& timers() { return timers_; }

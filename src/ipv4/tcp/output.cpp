@@ -240,7 +240,7 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev)
     if (ws_ok_) repr.window_scale = rcv_.rcv_wscale();
     repr.sack_permitted = sack_ok_;
   } else if ((flags & kTcpRst) == 0) {
-    repr.window = rcv_.select_window(rcv_nxt_);
+    repr.window = rcv_.select_window(rcv_nxt_, net().host().polling());
   }
   if (ts_ok_) {
     const std::uint32_t ms = tn_.ops.timestamp_now();

@@ -120,9 +120,7 @@ bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& 
   // tcp_event_data_recv; a segment of the size already seen, echoing what
   // the last one did, inside the window being timed, measures nothing new.
   if (len != rcv_mss_ || last_seg_size_ != 0) measure_segment(len, truesize, arrival.push);
-  if (arrival.echoed_ms != rtt_last_echo_ || !seq_lt(rcv_nxt, rtt_seq_) || !rtt_start_) {
-    measure_rtt(len, arrival, rcv_nxt);
-  }
+  if (arrival.echoed_ms != rtt_last_echo_ || !timestamps_) measure_rtt(len, arrival, rcv_nxt);
   if (len >= kGrowMinLen && rcv_ssthresh_ < window_clamp_) grow_window(len, truesize);
   if (!ofo_.empty()) {
     rcv_nxt = ofo_.drain(
@@ -314,13 +312,19 @@ void ReceiveBuffer::measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv
   // full-sized segment, from when the first segment carrying that TSval
   // left. The echo may answer a later one, so each sample is at least the
   // round trip, and the smallest is the estimate. (Linux measures at its
-  // 1 ms timestamp resolution; in process the RTT is microseconds.)
-  if (arrival.echoed_ms && arrival.echoed_ms != rtt_last_echo_ && len >= rcv_mss_) {
+  // 1 ms timestamp resolution; in process the RTT is microseconds.) A
+  // segment beyond every window offered by a timed segment was let go by an
+  // untimed one: the time it left is not known, and in process the sample
+  // would be the user's loop, not a path.
+  if (arrival.echoed_ms && arrival.echoed_ms != rtt_last_echo_ && len >= rcv_mss_ &&
+      !seq_gt(rcv_nxt, timed_end_)) {
     rtt_last_echo_ = arrival.echoed_ms;
     if (rtt_ticks_ < kRttSettleTicks) ++rtt_ticks_;
     take_rtt_sample(arrival.now - first_sent(*arrival.echoed_ms, arrival.now));
   }
-  // Without (tcp_rcv_rtt_measure): the time a whole window takes to come.
+  // Without (tcp_rcv_rtt_measure): the time a whole window takes to come,
+  // which includes the reader's pace (with timestamps Linux takes both).
+  if (timestamps_) return;
   if (!rtt_start_ || !seq_lt(rcv_nxt, rtt_seq_)) {
     if (rtt_start_) take_rtt_sample(arrival.now - *rtt_start_);
     rtt_seq_ = rcv_nxt + rcv_wnd_;
@@ -449,7 +453,7 @@ std::uint32_t ReceiveBuffer::choose_window(std::uint32_t space) const {
   return static_cast<std::uint32_t>(window);
 }
 
-std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt) {
+std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt, bool timed) {
   // tcp_select_window: the right edge never moves back (RFC 7323 2.4).
   const std::uint32_t old = rcv_wnd_;
   Counters& counters = net_.counters();
@@ -477,6 +481,7 @@ std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt) {
   rcv_wnd_ = window;
   rcv_wup_ = rcv_nxt;
   if (seq_gt(window_end(), acceptable_end_)) acceptable_end_ = window_end();
+  if (timed && seq_gt(window_end(), timed_end_)) timed_end_ = window_end();
   const std::uint32_t scaled = std::min(window, 65535u << rcv_wscale_) >> rcv_wscale_;
   if (scaled == 0) {
     if (old != 0) counters.add(Counter::TcpExtTCPToZeroWindowAdv);

@@ -86,7 +86,7 @@ class ReceiveBuffer {
   // The window offered in the handshake starts at rcv_nxt.
   void start(Seq rcv_nxt) {
     rcv_wup_ = rcv_nxt;
-    acceptable_end_ = window_end();
+    acceptable_end_ = timed_end_ = window_end();
   }
   // ESTABLISHED (tcp_init_buffer_space): `advmss` is the MSS we announced.
   void established(std::uint32_t advmss, Clock::time_point now);
@@ -134,8 +134,11 @@ class ReceiveBuffer {
 
   // ---- the window ----
   // The window for an outgoing segment, scaled for the header; remembers it
-  // (tcp_select_window).
-  std::uint16_t select_window(Seq rcv_nxt);
+  // (tcp_select_window). `timed`: the segment leaves at a time the stack
+  // knows (during Host::poll); a user's read between polls sends its window
+  // update at a now() that is the last poll's, and what that update lets the
+  // peer send is not timed for autotuning (see measure_rtt()).
+  std::uint16_t select_window(Seq rcv_nxt, bool timed = true);
   // The right edge of the window offered.
   Seq window_end() const { return rcv_wup_ + rcv_wnd_; }
   // The furthest right edge ever offered: data up to it is taken, though
@@ -222,6 +225,7 @@ class ReceiveBuffer {
   std::uint32_t rcv_wnd_ = 0;
   Seq rcv_wup_ = 0;
   Seq acceptable_end_ = 0;
+  Seq timed_end_ = 0;  // the furthest right edge offered by a timed segment
   std::uint8_t rcv_wscale_ = 0;
   std::uint32_t advmss_ = 536;
   std::uint32_t rcv_mss_ = 536;        // icsk_ack.rcv_mss: the peer's segments, as seen

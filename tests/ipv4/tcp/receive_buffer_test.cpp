@@ -277,7 +277,8 @@ TEST_F(TcpReceiveWindow, OutOfOrderDataFillsTheWholeWindow) {
 
 // Item 4: autotuning (DRS) on a path of 20 ms. Each round the peer sends
 // `per_round` (what its rate allows, at most the window offered), echoing
-// the TSval of our last ACK, sent one RTT before; the reader reads at once.
+// the TSval of our last ACK, sent one RTT before; the reader reads as data
+// comes, from its readable callback (as netns::asio's streams do).
 class TcpAutotuning : public support::TcpPeerTest {
  protected:
   // The receive buffer after each round.
@@ -286,12 +287,14 @@ class TcpAutotuning : public support::TcpPeerTest {
     const auto synack = peer_.connect();
     auto conn = listener.accept().value();
     std::vector<std::byte> sink(1 << 22);
+    conn.on_readable([&] {
+      while (conn.readable_bytes() != 0) (void)conn.read(sink);
+    });
     std::uint32_t edge = kBase + synack.tcp.window;
     std::vector<std::uint32_t> rcvbuf;
     for (int i = 0; i < rounds; ++i) {
       const std::uint32_t until = std::min(edge, peer_.snd_nxt() + per_round);
       while (peer_.snd_nxt() != until) peer_.send_data(std::min(kMss, until - peer_.snd_nxt()));
-      while (conn.readable_bytes() != 0) (void)conn.read(sink);
       peer_.run_for(1ms);  // the delayed ACK, if any
       while (peer_.pending() != 0) {
         const auto ack = peer_.expect(kTcpAck);
@@ -301,6 +304,7 @@ class TcpAutotuning : public support::TcpPeerTest {
       rcvbuf.push_back(conn.info().rcvbuf);
     }
     EXPECT_EQ(counter("TcpExtTCPRcvQDrop") + counter("TcpExtPruneCalled"), 0u);
+    conn.on_readable(nullptr);
     return rcvbuf;
   }
   static bool settled(const std::vector<std::uint32_t>& rcvbuf) {
