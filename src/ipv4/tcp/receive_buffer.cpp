@@ -481,7 +481,11 @@ std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt, bool timed) {
   rcv_wnd_ = window;
   rcv_wup_ = rcv_nxt;
   if (seq_gt(window_end(), acceptable_end_)) acceptable_end_ = window_end();
-  if (timed && seq_gt(window_end(), timed_end_)) timed_end_ = window_end();
+  if (timed) {
+    if (seq_gt(window_end(), timed_end_)) timed_end_ = window_end();
+  } else if (seq_lt(timed_end_, rcv_nxt)) {
+    timed_end_ = rcv_nxt;  // nothing beyond is timed; and it stays within 2^31 of rcv_nxt
+  }
   const std::uint32_t scaled = std::min(window, 65535u << rcv_wscale_) >> rcv_wscale_;
   if (scaled == 0) {
     if (old != 0) counters.add(Counter::TcpExtTCPToZeroWindowAdv);

@@ -213,6 +213,28 @@ TEST_F(ReceiveBufferTest, LowerDataPrunesTheQueueFromTheTop) {
   EXPECT_EQ(counter("TcpExtTCPOFODrop"), 1u);
 }
 
+// A reader reading between polls sends its window updates at a stale now():
+// what they let the peer send is not timed for autotuning, however far the
+// stream goes (here 8 GiB, across 2^32 twice).
+TEST_F(ReceiveBufferTest, DataLetGoByUntimedWindowsIsNotTimed) {
+  std::vector<std::byte> sink(kMss);
+  for (std::uint32_t i = 0; i < 8; ++i) {
+    rb_->note_tsval_sent(100 + i, clock_.now());
+    clock_.advance(1ms);
+    rcv_nxt_ += Seq{1} << 30;  // what came and was read meanwhile
+    (void)rb_->select_window(rcv_nxt_, /*timed=*/false);
+    ASSERT_TRUE(rb_->queue_in_order(rcv_nxt_, segment(kMss), {.now = clock_.now(), .echoed_ms = 100 + i}));
+    (void)rb_->read(sink, clock_.now());
+  }
+  EXPECT_EQ(rb_->rcv_rtt(), Clock::duration::zero());
+  // A timed window: what it lets go is timed, from the TSval's first segment.
+  rb_->note_tsval_sent(200, clock_.now());
+  (void)rb_->select_window(rcv_nxt_, /*timed=*/true);
+  clock_.advance(3ms);
+  ASSERT_TRUE(rb_->queue_in_order(rcv_nxt_, segment(kMss), {.now = clock_.now(), .echoed_ms = 200}));
+  EXPECT_EQ(rb_->rcv_rtt(), 3ms);
+}
+
 TEST_F(ReceiveBufferTest, DsackComesFirstAndOnce) {
   ASSERT_TRUE(out_of_order(rcv_nxt_ + 3000, 500));
   rb_->note_duplicate(rcv_nxt_ - 100, rcv_nxt_, rcv_nxt_);
