@@ -56,7 +56,7 @@ InitialWindow initial_window(Net& net, std::uint32_t mss, bool window_scaling) {
   return out;
 }
 
-ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), rcvbuf_(rmem(net, 1)), rmem_max_(rmem(net, 2)) {
+ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), rcvbuf_(rmem(net, 1)) {
   full_space_ = win_from_space(rcvbuf_);
 }
 
@@ -122,8 +122,8 @@ bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& 
   if (len != rcv_mss_ || last_seg_size_ != 0) measure_segment(len, truesize, arrival.push);
   if (arrival.echoed_ms != rtt_last_echo_ || !timestamps_) measure_rtt(len, arrival, rcv_nxt);
   if (len >= kGrowMinLen && rcv_ssthresh_ < window_clamp_) grow_window(len, truesize);
-  if (!ofo_.empty()) {
-    rcv_nxt = ofo_.drain(
+  if (has_out_of_order()) {
+    rcv_nxt = ofo_->drain(
         rcv_nxt, [this](Packet p) { enqueue(std::move(p)); },
         [this, rcv_nxt](Seq left, Seq right) { note_duplicate(left, right, rcv_nxt, true); });
   }
@@ -139,7 +139,8 @@ bool ReceiveBuffer::queue_out_of_order(Seq rcv_nxt, Seq seq, Packet payload, con
   }
   Counters& counters = net_.counters();
   counters.add(Counter::TcpExtTCPOFOQueue);
-  const OutOfOrderQueue::Inserted r = ofo_.insert(seq, std::move(payload));
+  if (!ofo_) ofo_ = std::make_unique<OutOfOrderQueue>();
+  const OutOfOrderQueue::Inserted r = ofo_->insert(seq, std::move(payload));
   if (r.has_duplicate()) note_duplicate(r.dup_left, r.dup_right, rcv_nxt);
   counters.add(Counter::TcpExtTCPOFOMerge, r.replaced + (r.result == OutOfOrderQueue::Insert::duplicate ? 1 : 0));
   if (r.result == OutOfOrderQueue::Insert::coalesced) counters.add(Counter::TcpExtTCPRcvCoalesce);
@@ -207,11 +208,11 @@ bool ReceiveBuffer::make_room(Seq seq) {
   // tcp_prune_queue: dense copies of what is held first, then out-of-order
   // data from the top, an eighth of the buffer at a time, sparing what lies
   // below the segment (nearer rcv_nxt, worth more; tcp_prune_ofo_queue).
-  counters.add(Counter::TcpExtTCPRcvCollapsed, ofo_.collapse(rcvbuf_ / 8));
+  if (ofo_) counters.add(Counter::TcpExtTCPRcvCollapsed, ofo_->collapse(rcvbuf_ / 8));
   collapse_in_order();
   if (charged() <= rcvbuf_) return true;
   bool pruned = false;
-  while (charged() > rcvbuf_ && ofo_.prune_from_top(seq, rcvbuf_ / 8) != 0) pruned = true;
+  while (ofo_ && charged() > rcvbuf_ && ofo_->prune_from_top(seq, rcvbuf_ / 8) != 0) pruned = true;
   if (pruned) counters.add(Counter::TcpExtOfoPruned);
   if (charged() <= rcvbuf_) return true;
   counters.add(Counter::TcpExtRcvPruned);
@@ -294,7 +295,7 @@ void ReceiveBuffer::grow_window(std::size_t len, std::size_t truesize) {
     incr = 2 * advmss_;
   } else {
     std::uint32_t t = win_from_space(truesize) >> 1;
-    std::uint32_t window = win_from_space(rmem_max_) >> 1;
+    std::uint32_t window = win_from_space(rmem(net_, 2)) >> 1;
     for (; rcv_ssthresh_ <= window; t >>= 1, window >>= 1) {
       if (t <= len) {
         incr = 2 * rcv_mss_;
@@ -325,21 +326,22 @@ void ReceiveBuffer::measure_rtt(std::size_t len, const Arrival& arrival, Seq rcv
   // Without (tcp_rcv_rtt_measure): the time a whole window takes to come,
   // which includes the reader's pace (with timestamps Linux takes both).
   if (timestamps_) return;
-  if (!rtt_start_ || !seq_lt(rcv_nxt, rtt_seq_)) {
-    if (rtt_start_) take_rtt_sample(arrival.now - *rtt_start_);
+  if (!rtt_started_ || !seq_lt(rcv_nxt, rtt_seq_)) {
+    if (rtt_started_) take_rtt_sample(arrival.now - rtt_start_);
     rtt_seq_ = rcv_nxt + rcv_wnd_;
     rtt_start_ = arrival.now;
+    rtt_started_ = true;
   }
 }
 
 void ReceiveBuffer::note_new_tsval(std::uint32_t ms, Clock::time_point now) {
   std::move_backward(sent_.begin(), sent_.end() - 1, sent_.end());
-  sent_[0] = {ms, now};
+  sent_[0] = {now, ms, true};
 }
 
 Clock::time_point ReceiveBuffer::first_sent(std::uint32_t ms, Clock::time_point now) const {
   for (const SentTsval& sent : sent_) {
-    if (sent.at && sent.ms == ms) return *sent.at;
+    if (sent.known && sent.ms == ms) return sent.at;
   }
   return tick_start(ms, now);
 }
@@ -378,7 +380,7 @@ void ReceiveBuffer::adjust_space(Clock::time_point now) {
       std::uint64_t rcvwin = 2 * copied + 16 * std::uint64_t{advmss_};
       const std::uint64_t grow = rcvwin * (copied - space_) / space_;
       rcvwin += 2 * grow;
-      const std::size_t rcvbuf = std::min<std::size_t>(space_from_win(rcvwin), rmem_max_);
+      const std::size_t rcvbuf = std::min<std::size_t>(space_from_win(rcvwin), rmem(net_, 2));
       if (rcvbuf > rcvbuf_) {
         set_rcvbuf_or_ratio(rcvbuf, scaling_ratio_);
         window_clamp_ = full_space();  // the clamp follows along
@@ -388,6 +390,11 @@ void ReceiveBuffer::adjust_space(Clock::time_point now) {
   }
   space_copied_ = copied_;
   space_time_ = now;
+}
+
+const OutOfOrderQueue& ReceiveBuffer::out_of_order() const {
+  static const OutOfOrderQueue kNone;
+  return ofo_ ? *ofo_ : kNone;
 }
 
 // ---- D-SACK ----
@@ -415,7 +422,7 @@ std::size_t ReceiveBuffer::sack_blocks(std::span<wire::TcpSackBlock> out) {
     out[n++] = {dsack_left_, dsack_right_};
     dsack_ = false;
   }
-  return n + ofo_.sack_blocks(out.subspan(n));
+  return ofo_ ? n + ofo_->sack_blocks(out.subspan(n)) : n;
 }
 
 // ---- the window ----

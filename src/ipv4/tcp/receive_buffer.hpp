@@ -42,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -102,10 +103,12 @@ class ReceiveBuffer {
   // Copies up to buffer.size() bytes in order to the user; autotunes.
   std::size_t read(std::span<std::byte> buffer, Clock::time_point now);
   std::size_t readable() const { return queued_bytes_; }
-  bool has_out_of_order() const { return !ofo_.empty(); }
+  bool has_out_of_order() const { return ofo_ && !ofo_->empty(); }
   // The peer's FIN came: nothing beyond it will be taken (tcp_fin purges
   // the out-of-order queue).
-  void drop_out_of_order() { ofo_.clear(); }
+  void drop_out_of_order() {
+    if (ofo_) ofo_->clear();
+  }
 
   // SACK was negotiated: out-of-order data is reported, and duplicates.
   void set_sack_permitted(bool on) { sack_ok_ = on; }
@@ -124,12 +127,12 @@ class ReceiveBuffer {
   // The SACK blocks for the next segment: a pending D-SACK first (then
   // forgotten, as Linux sends it once), then the out-of-order queue's.
   std::size_t sack_blocks(std::span<wire::TcpSackBlock> out);
-  bool has_sack_blocks() const { return dsack_ || !ofo_.empty(); }
+  bool has_sack_blocks() const { return dsack_ || has_out_of_order(); }
 
   // A segment carrying our TSval `ms` (less our offset) leaves at `now`:
   // the first one of each TSval times the echoes of it.
   void note_tsval_sent(std::uint32_t ms, Clock::time_point now) {
-    if (ms != sent_[0].ms || !sent_[0].at) note_new_tsval(ms, now);
+    if (ms != sent_[0].ms || !sent_[0].known) note_new_tsval(ms, now);
   }
 
   // ---- the window ----
@@ -155,13 +158,13 @@ class ReceiveBuffer {
   // ---- state, for tests and tcp::Info ----
   std::size_t rcvbuf() const { return rcvbuf_; }
   // sk_rmem_alloc: the truesize of everything held.
-  std::size_t charged() const { return queue_charged_ + ofo_.charged(); }
+  std::size_t charged() const { return queue_charged_ + (ofo_ ? ofo_->charged() : 0); }
   std::uint32_t window_clamp() const { return window_clamp_; }
   std::uint32_t rcv_ssthresh() const { return rcv_ssthresh_; }
   std::uint32_t scaling_ratio() const { return scaling_ratio_; }  // of 256
   // The receiver's RTT estimate (rcv_rtt_est), zero until measured.
   Clock::duration rcv_rtt() const { return rtt_; }
-  const OutOfOrderQueue& out_of_order() const { return ofo_; }
+  const OutOfOrderQueue& out_of_order() const;
 
  private:
   static constexpr unsigned kRatioShift = 8;  // TCP_RMEM_TO_WIN_SCALE
@@ -210,14 +213,31 @@ class ReceiveBuffer {
   Clock::time_point first_sent(std::uint32_t ms, Clock::time_point now) const;
   void adjust_space(Clock::time_point now);                // tcp_rcv_space_adjust
 
+  // Grouped by size: a connection's size costs (see ofo_).
   Net& net_;
   std::deque<Packet> queue_;
+  // Made at the first out-of-order segment: most connections never see
+  // one, and a TIME_WAIT connection keeps everything.
+  std::unique_ptr<OutOfOrderQueue> ofo_;
   std::size_t queued_bytes_ = 0;
   std::size_t queue_charged_ = 0;
-  OutOfOrderQueue ofo_;
+  std::size_t rcvbuf_;  // sk_rcvbuf
 
-  std::size_t rcvbuf_;        // sk_rcvbuf
-  std::size_t rmem_max_;      // tcp_rmem[2]: how far autotuning goes
+  // Autotuning (DRS): what was read by when, and the receiver's RTT.
+  std::uint64_t copied_ = 0;        // bytes read, ever (copied_seq)
+  std::uint64_t space_copied_ = 0;  // rcvq_space.seq
+  Clock::time_point space_time_{};  // rcvq_space.time
+  Clock::duration rtt_{};           // rcv_rtt_est: the path's, 0 until measured
+  Clock::time_point rtt_start_{};   // window-based measure without timestamps, if rtt_started_
+  // Our last TSvals (less the offset), most recent first, and when the
+  // first segment carrying each left.
+  struct SentTsval {
+    Clock::time_point at{};
+    std::uint32_t ms = 0;
+    bool known = false;
+  };
+  std::array<SentTsval, 4> sent_{};
+
   std::uint32_t scaling_ratio_ = kDefaultRatio;
   std::uint32_t full_space_ = 0;  // win_from_space(rcvbuf_)
   std::uint32_t window_clamp_ = 0;
@@ -226,34 +246,21 @@ class ReceiveBuffer {
   Seq rcv_wup_ = 0;
   Seq acceptable_end_ = 0;
   Seq timed_end_ = 0;  // the furthest right edge offered by a timed segment
-  std::uint8_t rcv_wscale_ = 0;
   std::uint32_t advmss_ = 536;
-  std::uint32_t rcv_mss_ = 536;        // icsk_ack.rcv_mss: the peer's segments, as seen
+  std::uint32_t rcv_mss_ = 536;  // icsk_ack.rcv_mss: the peer's segments, as seen
   std::uint32_t last_seg_size_ = 0;
+  Seq dsack_left_ = 0, dsack_right_ = 0;
+  std::uint32_t space_ = 0;  // rcvq_space.space
+  Seq rtt_seq_ = 0;
+  std::optional<std::uint32_t> rtt_last_echo_;  // the last TSval echoed (ms)
 
+  std::uint8_t rcv_wscale_ = 0;
+  std::uint8_t rtt_ticks_ = 0;  // distinct TSvals echoed, up to kRttSettleTicks
   bool sack_ok_ = false;
   bool timestamps_ = false;
   bool nomem_ = false;  // data was refused for room: offer a zero window
   bool dsack_ = false;
-  Seq dsack_left_ = 0, dsack_right_ = 0;
-
-  // Autotuning (DRS): what was read by when, and the receiver's RTT.
-  std::uint64_t copied_ = 0;           // bytes read, ever (copied_seq)
-  std::uint32_t space_ = 0;            // rcvq_space.space
-  std::uint64_t space_copied_ = 0;     // rcvq_space.seq
-  Clock::time_point space_time_{};     // rcvq_space.time
-  Clock::duration rtt_{};              // rcv_rtt_est: the path's, 0 until measured
-  Seq rtt_seq_ = 0;                    // window-based measure without timestamps
-  std::optional<Clock::time_point> rtt_start_;
-  std::optional<std::uint32_t> rtt_last_echo_;  // the last TSval echoed (ms)
-  // Our last TSvals (less the offset), most recent first, and when the
-  // first segment carrying each left.
-  struct SentTsval {
-    std::uint32_t ms = 0;
-    std::optional<Clock::time_point> at;
-  };
-  std::array<SentTsval, 4> sent_{};
-  std::uint32_t rtt_ticks_ = 0;        // distinct TSvals echoed, up to kRttSettleTicks
+  bool rtt_started_ = false;
 };
 
 }  // namespace netns::tcp
