@@ -15,8 +15,11 @@
 //   ratio                   median of the pairs' netns/linux throughput (target >= 0.9)
 //   netns_rto, linux_rto    TcpExtTCPTimeouts of the sending side (target: netns <= 2x linux)
 //   netns_retrans, linux_retrans  TcpRetransSegs of the sending side
-//   harness_drops           frames lost between a kernel and the Host (TAP queues): should be 0
-//   host_busy               CPU time of the Host's thread / wall time, the worse of the pair
+//   netns_qdrops, linux_qdrops  frames dropped in the path's queues outside the impaired
+//                           link (device backlogs, TAP queues): a sender bursting more
+//                           than a queue holds (1,000 frames) loses there
+//   host_busy               CPU time of the Host's thread / wall time, the worst transfer:
+//                           near 100 % the harness, not TCP, set the pace
 // For an upload both senders are the Linux client: its timeouts against each
 // server show what each receiver made it do.
 //
@@ -119,7 +122,8 @@ support::LinuxPath* path(std::string& why) {
 struct Side {
   std::vector<double> mbps, rto, retrans;
   std::map<std::string, std::vector<double>> server_counters;
-  double harness_drops = 0, host_busy = 0;
+  std::vector<double> queue_drops, path_drops;
+  double host_busy = 0;
 
   void add(const support::TransferResult& r, PathDirection direction) {
     mbps.push_back(r.megabytes_per_second());
@@ -127,7 +131,8 @@ struct Side {
     retrans.push_back(static_cast<double>(counter(r.sender, "TcpRetransSegs")));
     const auto& server_side = direction == PathDirection::download ? r.sender : r.receiver;
     for (const char* name : kExplaining) server_counters[name].push_back(static_cast<double>(counter(server_side, name)));
-    harness_drops += static_cast<double>(r.harness_drops);
+    queue_drops.push_back(static_cast<double>(r.queue_drops));
+    path_drops.push_back(static_cast<double>(r.path_drops));
     host_busy = std::max(host_busy, r.host_busy);
   }
 };
@@ -191,7 +196,8 @@ void BM_Path(benchmark::State& state, const PathCase& c, PathDirection direction
   state.counters["linux_rto"] = median(row.linux_side.rto);
   state.counters["netns_retrans"] = median(row.netns.retrans);
   state.counters["linux_retrans"] = median(row.linux_side.retrans);
-  state.counters["harness_drops"] = row.netns.harness_drops + row.linux_side.harness_drops;
+  state.counters["netns_qdrops"] = median(row.netns.queue_drops);
+  state.counters["linux_qdrops"] = median(row.linux_side.queue_drops);
   state.counters["host_busy"] = std::max(row.netns.host_busy, row.linux_side.host_busy);
 }
 
@@ -203,10 +209,12 @@ void print_summary() {
   std::printf("\nLinux client, netns server vs Linux server behind the same path: %llu bytes a transfer, "
               "medians of up to %lld interleaved pairs\n",
               static_cast<unsigned long long>(kBytes), static_cast<long long>(kPairs));
-  std::printf("%-8s %-30s %-8s %9s %9s %6s %5s %9s %9s %5s %8s %8s %7s %5s\n", "case", "faults (each way)", "dir",
-              "netns", "linux", "ratio", ">=.9", "netns", "linux", "<=2x", "netns", "linux", "harness", "host");
-  std::printf("%-8s %-30s %-8s %9s %9s %6s %5s %9s %9s %5s %8s %8s %7s %5s\n", "", "", "", "MB/s", "MB/s", "", "",
-              "RTOs", "RTOs", "", "retrans", "retrans", "drops", "busy");
+  const char* header =
+      "%-8s %-30s %-8s %8s %8s %6s %5s %7s %7s %5s %8s %8s %7s %7s %7s %7s %5s\n";
+  std::printf(header, "case", "faults (each way)", "dir", "netns", "linux", "ratio", ">=.9", "netns", "linux", "<=2x",
+              "netns", "linux", "netns", "linux", "netns", "linux", "host");
+  std::printf(header, "", "", "", "MB/s", "MB/s", "", "", "RTOs", "RTOs", "", "retrans", "retrans", "qdrops", "qdrops",
+              "pdrops", "pdrops", "busy");
   for (const Row& r : rows) {
     if (!r.error.empty()) {
       std::printf("%-8s %-30s %-8s error: %s\n", r.name.c_str(), r.what.c_str(), r.direction.c_str(), r.error.c_str());
@@ -214,11 +222,11 @@ void print_summary() {
     }
     const double ratio = median(r.ratios);
     const double netns_rto = median(r.netns.rto), linux_rto = median(r.linux_side.rto);
-    std::printf("%-8s %-30s %-8s %9.2f %9.2f %6.2f %5s %9.1f %9.1f %5s %8.0f %8.0f %7.0f %4.0f%%\n", r.name.c_str(),
-                r.what.c_str(), r.direction.c_str(), median(r.netns.mbps), median(r.linux_side.mbps), ratio,
-                verdict(ratio >= 0.9), netns_rto, linux_rto, verdict(netns_rto <= 2 * linux_rto),
-                median(r.netns.retrans), median(r.linux_side.retrans),
-                r.netns.harness_drops + r.linux_side.harness_drops,
+    std::printf("%-8s %-30s %-8s %8.2f %8.2f %6.2f %5s %7.1f %7.1f %5s %8.0f %8.0f %7.0f %7.0f %7.0f %7.0f %4.0f%%\n",
+                r.name.c_str(), r.what.c_str(), r.direction.c_str(), median(r.netns.mbps), median(r.linux_side.mbps),
+                ratio, verdict(ratio >= 0.9), netns_rto, linux_rto, verdict(netns_rto <= 2 * linux_rto),
+                median(r.netns.retrans), median(r.linux_side.retrans), median(r.netns.queue_drops),
+                median(r.linux_side.queue_drops), median(r.netns.path_drops), median(r.linux_side.path_drops),
                 100 * std::max(r.netns.host_busy, r.linux_side.host_busy));
   }
   std::printf("\nServer-side counters over one transfer (medians), netns/linux; the server sends on a download and "

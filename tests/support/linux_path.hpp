@@ -106,11 +106,15 @@ struct TransferResult {
   // data (the server for a download, the client for an upload) and in the
   // one that received it. The client is always Linux.
   CounterMap sender, receiver;
-  // Frames the harness lost between a kernel and the Host (the TAPs'
-  // queues, a failed TAP write): not the impairment. Should be 0.
-  std::uint64_t harness_drops = 0;
-  // Frames the faulty link dropped, both directions (loss and netem's queue limit).
+  // Frames the faulty link dropped, both directions: its random loss and
+  // netem's queue limit (1,000 frames held for their delay, as Linux's netem).
   std::uint64_t path_drops = 0;
+  // Frames dropped in every other queue of the path: device backlogs
+  // (net.core.netdev_max_backlog, 1,000 frames) in the routers and the
+  // netns server, the TAPs' queues (txqueuelen 1,000) and the Linux
+  // interfaces. Not the impairment: a sender that puts more than a queue
+  // holds on the wire at once loses there, as behind a real NIC or router.
+  std::uint64_t queue_drops = 0;
   // CPU time of the Host's thread over wall time: near 1 means the harness,
   // not TCP, set the pace.
   double host_busy = 0;
@@ -169,7 +173,7 @@ class LinuxPath {
   void build(std::string_view prefix);
   bool setup_linux_side(const LinuxNetns& ns, const std::string& interface, const std::string& prefix,
                         const std::string& gateway);
-  std::uint64_t harness_drop_count() const;
+  std::uint64_t queue_drop_count();
   std::uint64_t path_drop_count() const;
   // Polls until done() or `limit`, waking for `wake_fd` too.
   bool poll_until(const std::function<bool()>& done, Clock::duration limit, int wake_fd = -1);
