@@ -108,7 +108,7 @@ support::LinuxPath* path(std::string& why) {
   static std::string error;
   if (!made && error.empty()) {
     if (auto reason = support::kernel_test_skip_reason({"ip"})) {
-      error = "needs root, /dev/net/tun and iproute2: " + *reason;
+      error = *reason;
     } else {
       made = std::make_unique<support::LinuxPath>("npb");
       if (!made->ok()) error = "cannot build the path: " + made->error(), made.reset();
