@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <tuple>
 
@@ -21,6 +22,12 @@
 #include "support/linux_path.hpp"
 
 namespace netns {
+namespace support {
+// Names in gtest's messages instead of bytes.
+void PrintTo(PathServer server, std::ostream* os) { *os << to_string(server); }
+void PrintTo(PathDirection direction, std::ostream* os) { *os << to_string(direction); }
+}  // namespace support
+
 namespace {
 
 using support::counter;
