@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <list>
 #include <mutex>
@@ -326,6 +328,25 @@ bool write_sysctl(const std::string& ns, const std::string& key, const std::stri
   out << value << '\n';
   out.flush();
   return static_cast<bool>(out);
+}
+
+// Linux namespaces "<prefix><pid>-<n>" (unique_linux_name's) left by a
+// process that was killed before it could delete them. Only dead pids:
+// another process's path, a test running beside this one, stays.
+void remove_stale_namespaces(std::string_view prefix) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/var/run/netns", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size() ||
+        rest.find_first_not_of("0123456789-") != std::string::npos || rest.find('-', dash + 1) != std::string::npos) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+    if (::kill(pid, 0) != 0 && errno == ESRCH) (void)ip({"netns", "del", name});
+  }
 }
 
 double thread_cpu_seconds() {
@@ -645,6 +666,7 @@ void LinuxPath::build(std::string_view prefix) {
     error_ = *why;
     return;
   }
+  remove_stale_namespaces(prefix);
   auto client_ns = LinuxNetns::create(unique_linux_name(prefix));
   auto server_ns = LinuxNetns::create(unique_linux_name(prefix));
   if (!client_ns || !server_ns) {
