@@ -868,10 +868,14 @@ TransferResult LinuxPath::transfer(PathServer server, PathDirection direction, s
                    : (to_netns ? netns_server_->last_error() : kernel_server_->last_error());
   if (!in_time) {
     result.error = fmt::format("timed out after {:.0f} s with {} of {} bytes through", wall, outcome.bytes, bytes);
-  } else if (!outcome.error.empty()) {
-    result.error = "client: " + outcome.error;
-  } else if (!server_error.empty()) {
-    result.error = fmt::format("{} server: {}", to_string(server), server_error);
+  } else if (!outcome.error.empty() || !server_error.empty()) {
+    // Both sides' words: a server that found bad bytes resets, and the
+    // client then only knows that its connection was reset.
+    if (!outcome.error.empty()) result.error = "client: " + outcome.error;
+    if (!server_error.empty()) {
+      if (!result.error.empty()) result.error += "; ";
+      result.error += fmt::format("{} server: {}", to_string(server), server_error);
+    }
   }
   const CounterMap client_change = counter_changes(client_before, kernel_counters(client_ns_->name()));
   const CounterMap server_change = counter_changes(server_before, server_counters());
