@@ -22,9 +22,12 @@
 // timer) while it waits. The client is a kernel socket driven by a thread of
 // its own with blocking calls; the Linux server is another thread. Neither
 // touches the Host. The Linux sockets run CUBIC (Linux's default, and
-// netns's) whatever this machine's default is, and their namespaces forget route metrics
-// (tcp_no_metrics_save), so one transfer does not start from the ssthresh the
-// previous one learned.
+// netns's) whatever this machine's default is, and their namespaces forget
+// route metrics (tcp_no_metrics_save), so one transfer does not start from
+// the ssthresh the previous one learned. The Host polls at most 256 frames
+// and timers at a time, so its clock moves on during a transfer. Before
+// anything is timed, a first small transfer from each server resolves the
+// neighbours.
 //
 // The protocol, the same for both servers: the client sends a 16-byte
 // request ("NPJ1", 'D' or 'U', three zero bytes, the length as 8 bytes big
@@ -35,7 +38,8 @@
 //
 // Root only: kernel_test_skip_reason({"ip"}) says why not. Every name given
 // to the kernel is unique per process (unique_linux_name); everything is
-// deleted when the LinuxPath goes.
+// deleted when the LinuxPath goes, and the namespaces a killed process of
+// the same prefix left are deleted by the next one.
 #pragma once
 
 #include <chrono>
