@@ -30,7 +30,7 @@ Connection::Connection(TcpNet& tn)
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
           536)),
-      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_retransmit_timer(); }),
+      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_rtx_timer(); }),
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
       wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }),
@@ -55,6 +55,13 @@ std::uint16_t Connection::route_mss_now() {
   // link, and only route_output checks the memo against the generation.
   auto route = tn_.ops.stack().route_output(tn_.net, remote().address, route_memo_);
   return route ? advertised_mss(*route->dev) : kDefaultMss;
+}
+
+void Connection::sample_handshake_rtt() {
+  const Clock::duration rtt = now() - syn_sent_at_;
+  const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
+  min_rtt_.update(window, now(), std::max(rtt, Clock::duration{std::chrono::microseconds(1)}));
+  rtt_.sample(rtt);
 }
 
 Result<void> Connection::open_active(Endpoint local, Endpoint remote) {

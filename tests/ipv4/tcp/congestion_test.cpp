@@ -21,6 +21,19 @@ Clock::duration from_seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
+// What the connection does with an algorithm at a fast-recovery loss
+// (ssthresh, then PRR ends at cwnd = ssthresh) and at a retransmission
+// timeout (ssthresh, a fresh start, the one-segment loss window).
+void lose(CongestionControl& cc, std::uint32_t flight, Clock::time_point now) {
+  cc.on_loss(flight, now);
+  cc.set_cwnd(cc.ssthresh());
+}
+void time_out(CongestionControl& cc, std::uint32_t flight, Clock::time_point now) {
+  cc.on_loss(flight, now);
+  cc.on_timeout(now);
+  cc.set_cwnd(cc.mss());
+}
+
 // A window-limited sender on a path of a fixed RTT: its ACKs come back one
 // mss at a time, cwnd of them per RTT, evenly spaced.
 class AckClock {
@@ -61,7 +74,7 @@ class AckClock {
   }
   // Fast retransmit and recovery taking one RTT, with the whole window in flight.
   void lose_one() {
-    cc_.on_loss(cc_.cwnd(), now_);
+    lose(cc_, cc_.cwnd(), now_);
     now_ += rtt_;
     cc_.on_recovery_end(now_);
   }
@@ -149,7 +162,7 @@ TEST_P(CongestionControlTest, SetMssKeepsTheSegmentCount) {
   EXPECT_EQ(cc->cwnd(), 14600u);
   EXPECT_EQ(cc->ssthresh(), 0x7fffffffu);  // "infinite" stays infinite
 
-  cc->on_loss(cc->cwnd(), Clock::time_point{});
+  lose(*cc, cc->cwnd(), Clock::time_point{});
   const std::uint32_t cwnd_segments = cc->cwnd() / 1460;
   const std::uint32_t ssthresh_segments = cc->ssthresh() / 1460;
   ASSERT_EQ(cc->cwnd() % 1460, 0u);
@@ -163,7 +176,7 @@ TEST_P(CongestionControlTest, MssOfZeroCountsAsOne) {
   auto cc = make(0);
   EXPECT_EQ(cc->mss(), 1u);
   EXPECT_EQ(cc->cwnd(), 10u);
-  cc->on_timeout(0, Clock::time_point{});
+  time_out(*cc, 0, Clock::time_point{});
   EXPECT_EQ(cc->cwnd(), 1u);
   // Reno halves the (empty) flight, CUBIC takes 70% of cwnd = 10.
   EXPECT_EQ(cc->ssthresh(), GetParam() == CongestionAlgorithm::reno ? 2u : 7u);
@@ -173,34 +186,44 @@ TEST_P(CongestionControlTest, TimeoutLeavesOneSegment) {
   auto cc = make();
   AckClock clock(*cc, 100ms);
   clock.grow_to(100);
-  cc->on_timeout(100 * kMss, clock.now());
+  time_out(*cc, 100 * kMss, clock.now());
   EXPECT_EQ(cc->cwnd(), kMss);
   EXPECT_TRUE(cc->in_slow_start());
 }
 
-TEST_P(CongestionControlTest, RepeatedTimeoutKeepsSsthreshUntilNewDataIsAcked) {
+TEST_P(CongestionControlTest, LossLeavesCwndToTheConnection) {
   auto cc = make();
   AckClock clock(*cc, 100ms);
   clock.grow_to(100);
-  cc->on_timeout(100 * kMss, clock.now());
-  const std::uint32_t ssthresh = cc->ssthresh();
-  ASSERT_GT(ssthresh, 2 * kMss);
-  cc->on_timeout(100 * kMss, clock.now() + 1s);  // the same segment again
-  EXPECT_EQ(cc->ssthresh(), ssthresh);
-  EXPECT_EQ(cc->cwnd(), kMss);
+  cc->on_loss(100 * kMss, clock.now());
+  EXPECT_EQ(cc->cwnd(), 100 * kMss);  // PRR walks it down, not the algorithm
+  EXPECT_LT(cc->ssthresh(), 100 * kMss);
+  cc->on_timeout(clock.now());
+  EXPECT_EQ(cc->cwnd(), 100 * kMss);
+}
 
-  cc->on_ack(kMss, clock.now() + 2s, 100ms, true);
-  EXPECT_EQ(cc->cwnd(), 2 * kMss);
-  cc->on_timeout(4 * kMss, clock.now() + 3s);  // a new loss: reduced again
-  EXPECT_EQ(cc->ssthresh(), 2 * kMss);
-  EXPECT_EQ(cc->cwnd(), kMss);
+TEST_P(CongestionControlTest, UndoRestoresTheWindowBeforeTheLoss) {
+  auto cc = make();
+  AckClock clock(*cc, 100ms);
+  clock.grow_to(100);
+  const std::uint32_t prior_cwnd = cc->cwnd(), prior_ssthresh = cc->ssthresh();
+  lose(*cc, 100 * kMss, clock.now());
+  ASSERT_LT(cc->cwnd(), prior_cwnd);
+  cc->undo(prior_cwnd, prior_ssthresh);
+  EXPECT_EQ(cc->cwnd(), prior_cwnd);
+  EXPECT_EQ(cc->ssthresh(), prior_ssthresh);
+  // A window that grew past the old one since is kept.
+  cc->set_cwnd(150 * kMss);
+  cc->undo(prior_cwnd, 20 * kMss);
+  EXPECT_EQ(cc->cwnd(), 150 * kMss);
+  EXPECT_EQ(cc->ssthresh(), prior_ssthresh);
 }
 
 TEST_P(CongestionControlTest, RecoveryEndLeavesCwndAtSsthresh) {
   auto cc = make();
   AckClock clock(*cc, 100ms);
   clock.grow_to(100);
-  cc->on_loss(100 * kMss, clock.now());
+  lose(*cc, 100 * kMss, clock.now());
   EXPECT_EQ(cc->cwnd(), cc->ssthresh());
   cc->on_recovery_end(clock.now() + 100ms);
   EXPECT_EQ(cc->cwnd(), cc->ssthresh());
@@ -211,7 +234,7 @@ TEST_P(CongestionControlTest, WindowsStopAtOneGibibyte) {
   auto cc = make(65535);
   for (int i = 0; i < 4; ++i) cc->on_ack(0xffffffff, Clock::time_point{}, 100ms, true);
   EXPECT_EQ(cc->cwnd(), kGiB);
-  cc->on_loss(0xffffffff, Clock::time_point{});
+  lose(*cc, 0xffffffff, Clock::time_point{});
   EXPECT_LE(cc->ssthresh(), kGiB);
   EXPECT_GE(cc->ssthresh(), kGiB / 2);
   EXPECT_EQ(cc->cwnd(), cc->ssthresh());
@@ -226,28 +249,28 @@ TEST(RenoTest, LossHalvesTheFlightWithATwoSegmentFloor) {
   RenoCongestion cc(kMss);
   cc.on_ack(90 * kMss, Clock::time_point{}, 100ms, true);
   ASSERT_EQ(cc.cwnd(), 100 * kMss);
-  cc.on_loss(100 * kMss, Clock::time_point{});
+  lose(cc, 100 * kMss, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 50 * kMss);
   EXPECT_EQ(cc.cwnd(), 50 * kMss);
   EXPECT_FALSE(cc.in_slow_start());
 
-  cc.on_loss(3 * kMss, Clock::time_point{});  // little in flight: the floor
+  lose(cc, 3 * kMss, Clock::time_point{});  // little in flight: the floor
   EXPECT_EQ(cc.ssthresh(), 2 * kMss);
   EXPECT_EQ(cc.cwnd(), 2 * kMss);
-  cc.on_loss(0, Clock::time_point{});
+  lose(cc, 0, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 2 * kMss);
 }
 
 TEST(RenoTest, LossUsesTheFlightNotCwnd) {
   RenoCongestion cc(kMss);
   cc.on_ack(90 * kMss, Clock::time_point{}, 100ms, true);
-  cc.on_loss(31 * kMss + 1, Clock::time_point{});  // application-limited: 31 segments out
+  lose(cc, 31 * kMss + 1, Clock::time_point{});  // application-limited: 31 segments out
   EXPECT_EQ(cc.ssthresh(), (31 * kMss + 1) / 2);
 }
 
 TEST(RenoTest, TimeoutHalvesTheFlightAndRestartsFromOneSegment) {
   RenoCongestion cc(kMss);
-  cc.on_timeout(64 * kMss, Clock::time_point{});
+  time_out(cc, 64 * kMss, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 32 * kMss);
   EXPECT_EQ(cc.cwnd(), kMss);
 }
@@ -255,7 +278,7 @@ TEST(RenoTest, TimeoutHalvesTheFlightAndRestartsFromOneSegment) {
 TEST(RenoTest, SlowStartStopsAtSsthreshAndCarriesTheRestIntoAvoidance) {
   RenoCongestion cc(kMss);
   AckClock clock(cc, 100ms);
-  cc.on_timeout(64 * kMss, clock.now());
+  time_out(cc, 64 * kMss, clock.now());
   for (std::uint32_t segments : {2u, 4u, 8u, 16u}) {
     clock.round();
     ASSERT_EQ(cc.cwnd(), segments * kMss);
@@ -287,7 +310,7 @@ TEST(RenoTest, CongestionAvoidanceAddsOneSegmentPerRound) {
 
 TEST(RenoTest, SmallAcksAddUpWithoutDrift) {
   RenoCongestion cc(1460);
-  cc.on_timeout(40 * 1460, Clock::time_point{});  // ssthresh 20 segments
+  time_out(cc, 40 * 1460, Clock::time_point{});  // ssthresh 20 segments
   cc.on_ack(19 * 1460, Clock::time_point{}, 100ms, true);
   ASSERT_EQ(cc.cwnd(), 20u * 1460);
   // 10 windows of 29200 bytes in 7-byte ACKs (and a remainder).
@@ -309,7 +332,7 @@ TEST(RenoTest, SmallAcksAddUpWithoutDrift) {
 
 TEST(RenoTest, StretchAckInAvoidanceCountsWholeWindows) {
   RenoCongestion cc(kMss);
-  cc.on_timeout(20 * kMss, Clock::time_point{});
+  time_out(cc, 20 * kMss, Clock::time_point{});
   cc.on_ack(9 * kMss, Clock::time_point{}, 100ms, true);  // cwnd = ssthresh = 10
   ASSERT_EQ(cc.cwnd(), 10 * kMss);
   cc.on_ack(35 * kMss, Clock::time_point{}, 100ms, true);
@@ -319,7 +342,7 @@ TEST(RenoTest, StretchAckInAvoidanceCountsWholeWindows) {
 
 TEST(RenoTest, SetMssRescalesTheAvoidanceCount) {
   RenoCongestion cc(500);
-  cc.on_timeout(20 * 500, Clock::time_point{});
+  time_out(cc, 20 * 500, Clock::time_point{});
   cc.on_ack(9 * 500, Clock::time_point{}, 100ms, true);
   cc.on_ack(5 * 500, Clock::time_point{}, 100ms, true);  // half a window towards the next segment
   cc.set_mss(1000);
@@ -354,7 +377,7 @@ TEST(CubicTest, LossKeepsSeventyPercentAndRemembersWMax) {
   CubicCongestion cc(kMss);
   AckClock clock(cc, 100ms);
   clock.grow_to(100);
-  cc.on_loss(40 * kMss, clock.now());  // flight is not used: cwnd is
+  lose(cc, 40 * kMss, clock.now());  // flight is not used: cwnd is
   EXPECT_EQ(cc.ssthresh(), 70 * kMss);
   EXPECT_EQ(cc.cwnd(), 70 * kMss);
   EXPECT_DOUBLE_EQ(cc.w_max(), 100);
@@ -363,10 +386,10 @@ TEST(CubicTest, LossKeepsSeventyPercentAndRemembersWMax) {
 
 TEST(CubicTest, SsthreshIsAtLeastTwoSegments) {
   CubicCongestion cc(kMss);
-  cc.on_timeout(0, Clock::time_point{});  // cwnd 10 -> ssthresh 7
+  time_out(cc, 0, Clock::time_point{});  // cwnd 10 -> ssthresh 7
   EXPECT_EQ(cc.ssthresh(), 7 * kMss);
   cc.on_ack(kMss, Clock::time_point{} + 1s, 100ms, true);
-  cc.on_loss(kMss, Clock::time_point{} + 2s);  // cwnd 2: 1.4 segments
+  lose(cc, kMss, Clock::time_point{} + 2s);  // cwnd 2: 1.4 segments
   EXPECT_EQ(cc.ssthresh(), 2 * kMss);
   EXPECT_EQ(cc.cwnd(), 2 * kMss);
 }
@@ -376,7 +399,7 @@ TEST(CubicTest, FastConvergenceLowersWMaxWhenLosingBelowIt) {
   AckClock clock(cc, 100ms);
   clock.grow_to(100);
   clock.lose_one();  // W_max 100, cwnd 70
-  cc.on_loss(70 * kMss, clock.now());
+  lose(cc, 70 * kMss, clock.now());
   // RFC 9438 4.7: W_max = cwnd (1 + beta) / 2.
   EXPECT_DOUBLE_EQ(cc.w_max(), 70 * 1.7 / 2);
   EXPECT_EQ(cc.ssthresh(), 49 * kMss);
@@ -391,7 +414,7 @@ TEST(CubicTest, LossAboveWMaxTakesCwndAsWMax) {
   clock.run_for(10s);  // well past K = 4.2 s
   const double cwnd = clock.segments();
   ASSERT_GT(cwnd, 100);
-  cc.on_loss(cc.cwnd(), clock.now());
+  lose(cc, cc.cwnd(), clock.now());
   EXPECT_DOUBLE_EQ(cc.w_max(), cwnd);
 }
 
@@ -481,7 +504,7 @@ TEST(CubicTest, RenoFriendlyRegionDominatesAtSmallBdp) {
   CubicCongestion cc(kMss);
   AckClock clock(cc, 1ms);
   clock.grow_to(20);
-  cc.on_loss(cc.cwnd(), clock.now());
+  lose(cc, cc.cwnd(), clock.now());
   ASSERT_EQ(cc.cwnd(), 14 * kMss);
   const double k = std::cbrt(20 * 0.3 / 0.4);  // 2.47 s: the curve is slow here
   const Clock::time_point start = clock.now();
@@ -504,7 +527,7 @@ TEST(CubicTest, TimeoutRestartsTheCurveFromItsStartingWindow) {
   CubicCongestion cc(kMss);
   AckClock clock(cc, 100ms);
   clock.grow_to(100);
-  cc.on_timeout(100 * kMss, clock.now());
+  time_out(cc, 100 * kMss, clock.now());
   EXPECT_EQ(cc.ssthresh(), 70 * kMss);
   EXPECT_EQ(cc.cwnd(), kMss);
   for (std::uint32_t segments : {2u, 4u, 8u, 16u, 32u, 64u}) {
