@@ -29,7 +29,7 @@ void Connection::process_new_ack(const Segment& seg, AckEvent& ev) {
     }
     return;
   }
-  update_window(seg, ev);
+  ev.window_update = update_window(seg);
   const bool had_outstanding = !rtx_.empty();
   if (sack_ok_ && seg.tcp.sack_block_count != 0) process_sack(seg, ev);
   if (seq_gt(ack, snd_una_)) clean_rtx_queue(ack, ev);
@@ -39,8 +39,10 @@ void Connection::process_new_ack(const Segment& seg, AckEvent& ev) {
     return;
   }
   update_rtt(ev);
-  rack_.update_reo_wnd(ev.prior_delivered, delivered_,
-                       (net().sysctl().value(SysctlId::tcp_recovery) & kRecoveryStaticReoWnd) != 0);
+  if (rack_.reo_wnd_steps != 1 || rack_.dsack_seen) {
+    rack_.update_reo_wnd(ev.prior_delivered, delivered_,
+                         (net().sysctl().value(SysctlId::tcp_recovery) & kRecoveryStaticReoWnd) != 0);
+  }
   if (tlp_high_seq_) process_tlp_ack(ev);
   if (ack_is_dubious(ev)) {
     if (!ev.una_advanced() && !ev.not_dup() && !ev.dsack) ev.dupacks = 1;
@@ -50,12 +52,12 @@ void Connection::process_new_ack(const Segment& seg, AckEvent& ev) {
   congestion_on_ack(ev);
 }
 
-void Connection::update_window(const Segment& seg, AckEvent& ev) {
+bool Connection::update_window(const Segment& seg) {
   const Seq ack = seg.tcp.ack_number;
   const std::uint32_t nwin = static_cast<std::uint32_t>(seg.tcp.window) << snd_wscale_;
   // Linux's tcp_may_update_window: also what makes an ACK "not a duplicate".
-  ev.window_update = seq_gt(ack, snd_una_) || seq_gt(seg.seq(), snd_wl1_) ||
-                     (seg.seq() == snd_wl1_ && (nwin > snd_wnd_ || nwin == 0));
+  const bool window_update = seq_gt(ack, snd_una_) || seq_gt(seg.seq(), snd_wl1_) ||
+                             (seg.seq() == snd_wl1_ && (nwin > snd_wnd_ || nwin == 0));
   if (seq_lt(snd_wl1_, seg.seq()) || (snd_wl1_ == seg.seq() && seq_le(snd_wl2_, ack))) {
     const bool was_zero = snd_wnd_ == 0;
     snd_wnd_ = nwin;
@@ -67,6 +69,7 @@ void Connection::update_window(const Segment& seg, AckEvent& ev) {
       rtx_timer_.cancel();
     }
   }
+  return window_update;
 }
 
 // ---- SACK (RFC 2018, RFC 2883) ----
@@ -200,27 +203,36 @@ void Connection::clean_rtx_queue(Seq ack, AckEvent& ev) {
   const Clock::duration min_rtt = min_rtt_.empty() ? Clock::duration::zero() : min_rtt_.get();
   ev.acked = ack - snd_una_;
   bytes_acked_ += ev.acked;
-  Seq reord = snd_max_;
-  bool has_reord = false;
+  // RACK needs only the newest delivery, and its RTT from the last one
+  // (calling Rack::advance for each segment gives the same).
+  const SentSegment* newest = nullptr;
+  SentSegment newest_copy, last;
   rtx_.acknowledge(ack, [&](const SentSegment& s) {
     ++ev.acked_segments;
+    const bool sacked = s.has(SentSegment::kSacked);
     if (s.has(SentSegment::kEverRetrans)) {
       ev.retrans_data_acked = true;
-    } else if (!s.has(SentSegment::kSacked)) {
-      if (!ev.first_ackt) ev.first_ackt = s.sent;
+    } else if (!sacked) {
+      if (!ev.first_ackt) {
+        ev.first_ackt = s.sent;
+        ev.reord = s.start;  // the lowest: the queue is in sequence order
+        ev.has_reord = true;
+      }
       ev.last_ackt = s.sent;
-      if (!has_reord || seq_lt(s.start, reord)) reord = s.start;
-      has_reord = true;
       if (seq_le(s.end, high_seq_)) ev.orig_sack_acked = true;
     }
-    if (sack_ok_ && !s.has(SentSegment::kSacked)) {
-      delivered_ += s.len();  // without SACK, remove_reno_sacks counts
-      // A retransmission the timestamps show was not needed says nothing new.
-      const bool spurious = s.has(SentSegment::kEverRetrans) && ts_ecr_ &&
-                            seq_lt(*ts_ecr_, TcpOps::timestamp_at(s.sent));
-      if (!spurious) rack_.advance(s, t, min_rtt);
-    }
+    if (!sack_ok_ || sacked) return;
+    delivered_ += s.len();  // without SACK, remove_reno_sacks counts
+    // A retransmission the timestamps show was not needed says nothing new.
+    if (s.has(SentSegment::kEverRetrans) && ts_ecr_ && seq_lt(*ts_ecr_, TcpOps::timestamp_at(s.sent))) return;
+    if (newest == nullptr || s.tx > newest_copy.tx) newest_copy = s;
+    newest = &newest_copy;
+    last = s;
   });
+  if (newest != nullptr) {
+    rack_.advance(newest_copy, t, min_rtt);
+    if (last.tx != newest_copy.tx) rack_.advance(last, t, min_rtt);
+  }
   // The FIN takes one sequence number but no buffer byte.
   std::uint32_t data = ev.acked;
   if (fin_queued_ && !fin_acked_ && seq_gt(ack, data_end())) {
@@ -235,8 +247,8 @@ void Connection::clean_rtx_queue(Seq ack, AckEvent& ev) {
   if (!sack_ok_) {
     remove_reno_sacks(ev.acked_segments);
     if (ev.retrans_data_acked) ev.orig_sack_acked = false;  // cannot tell which copy arrived
-  } else if (has_reord && seq_lt(reord, ev.prior_fack)) {
-    check_reordering(reord, false);  // a hole filled by an original: reordering
+  } else if (ev.has_reord && seq_lt(ev.reord, ev.prior_fack)) {
+    check_reordering(ev.reord, false);  // a hole filled by an original: reordering
   }
   if (send_buf_.free_space() != 0 && (state_ == State::established || state_ == State::close_wait)) {
     notify_writable();
@@ -272,11 +284,11 @@ void Connection::update_rtt(const AckEvent& ev) {
 // ---- the congestion window ----
 
 bool Connection::cwnd_limited(std::uint32_t prior_in_flight) const {
-  // Linux's tcp_is_cwnd_limited: in slow start, when the flight reached
-  // half the window; later, when it filled the window.
-  const std::uint32_t cwnd = cc_->cwnd();
-  if (cc_->in_slow_start()) return prior_in_flight >= cwnd / 2;
-  return prior_in_flight + mss_ >= cwnd;
+  // The window grows only when it was filled (RFC 7661). Linux lets slow
+  // start grow it to twice the flight; here that doubled the send buffer
+  // (two windows, tcp_sndbuf_expand) of a receiver-limited sender, and the
+  // data waiting in it went cold in the cache (bench/README.md).
+  return prior_in_flight + mss_ >= cc_->cwnd();
 }
 
 void Connection::congestion_on_ack(const AckEvent& ev) {
@@ -286,11 +298,11 @@ void Connection::congestion_on_ack(const AckEvent& ev) {
     return;
   }
   // RFC 5681: grow on in-order delivery; with much reordering seen, on any.
-  const bool may_raise =
-      reordering_ > static_cast<std::uint32_t>(net().sysctl().value(SysctlId::tcp_reordering))
-          ? newly_delivered != 0
-          : ev.acked_data();
-  if (!may_raise) return;
+  if (!ev.acked_data() &&
+      (newly_delivered == 0 ||
+       reordering_ <= static_cast<std::uint32_t>(net().sysctl().value(SysctlId::tcp_reordering)))) {
+    return;
+  }
   cc_->on_ack(newly_delivered, now(), rtt_.srtt(), cwnd_limited(ev.prior_in_flight));
   grow_send_buffer();
 }

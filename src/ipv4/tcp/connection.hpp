@@ -141,7 +141,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool check_sequence(Segment& seg);     // acceptability (RFC 9293 step 1) with PAWS
   bool process_rst(const Segment& seg);  // step 2; true when the segment is consumed
   bool process_ack(Segment& seg);        // step 5; false: drop the segment
-  void update_window(const Segment& seg, AckEvent& ev);
+  bool update_window(const Segment& seg);  // true: Linux's tcp_may_update_window
   void process_data(Segment& seg);       // step 7
   void process_fin();                    // step 8
   void queue_in_order(Packet payload);
@@ -162,7 +162,10 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool cwnd_limited(std::uint32_t prior_in_flight) const;
 
   // ---- loss recovery (recovery.cpp): Linux's tcp_fastretrans_alert ----
-  bool ack_is_dubious(const AckEvent& ev) const;
+  // Not a plain step forward: Linux's tcp_ack_is_dubious.
+  bool ack_is_dubious(const AckEvent& ev) const {
+    return !ev.not_dup() || ev.data_sacked || ev.dsack || ca_state_ != CaState::open;
+  }
   void process_loss_state(AckEvent& ev);
   void process_ack_in_loss(AckEvent& ev);
   void detect_losses(AckEvent& ev);  // RACK, or NewReno without SACK
@@ -309,6 +312,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Clock::time_point syn_sent_at_{};  // the handshake's RTT sample
 
   RtxTimer rtx_kind_ = RtxTimer::retransmit;
+  Clock::time_point rtx_deadline_{};  // when rtx_timer_ is due; the timer may fire before and wait on
   Timer rtx_timer_;        // retransmission (SYN too), persist, loss probe, reordering (rtx_kind_)
   Timer delack_timer_;
   Timer keepalive_timer_;

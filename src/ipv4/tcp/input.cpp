@@ -273,8 +273,19 @@ bool Connection::process_ack(Segment& seg) {
   // An answer from the peer: zero-window probes are not going unanswered
   // (Linux resets icsk_probes_out on every ACK).
   if (snd_una_ == snd_max_) retries_ = 0;
-  AckEvent ev;
-  process_new_ack(seg, ev);
+  if (ack == snd_una_ && rtx_.empty() && seg.tcp.sack_block_count == 0) {
+    // Nothing outstanding (a receiver's data segments): only the window.
+    const bool window_update = update_window(seg);
+    if (tlp_high_seq_) {
+      AckEvent ev;
+      ev.window_update = window_update;
+      ev.data = seg.len() != 0;
+      process_tlp_ack(ev);
+    }
+  } else {
+    AckEvent ev;
+    process_new_ack(seg, ev);
+  }
   if (state_ == State::closed) return false;
 
   const bool fin_acked = fin_queued_ && fin_acked_;

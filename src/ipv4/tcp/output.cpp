@@ -87,7 +87,7 @@ void Connection::push_output() {
       if (!continue_timer_.pending()) continue_timer_.schedule(now());
       break;
     }
-    if (retransmit_lost()) continue;
+    if (rtx_.lost() != 0 && retransmit_lost()) continue;
     if (!send_new_data()) break;
     sent_new = true;
   }

@@ -4,13 +4,14 @@
 
 namespace netns::tcp {
 
-void Rack::advance(const SentSegment& s, Clock::time_point now, Clock::duration min_rtt) {
-  const Clock::duration rtt_now = now - s.sent;
-  if (s.has(SentSegment::kEverRetrans) && rtt_now < min_rtt) return;
+void Rack::advance(std::uint64_t seg_tx, Clock::time_point sent, bool retransmitted, Clock::time_point now,
+                   Clock::duration min_rtt) {
+  const Clock::duration rtt_now = now - sent;
+  if (retransmitted && rtt_now < min_rtt) return;
   advanced = true;
   rtt = rtt_now;
-  if (!has_sample || s.tx > tx) {
-    tx = s.tx;
+  if (!has_sample || seg_tx > tx) {
+    tx = seg_tx;
     has_sample = true;
   }
 }

@@ -37,7 +37,11 @@ class Rack {
   // when it was sent later than what RACK knew. A retransmitted segment
   // delivered sooner than min_rtt after its retransmission was probably
   // the original: it says nothing.
-  void advance(const SentSegment& s, Clock::time_point now, Clock::duration min_rtt);
+  void advance(const SentSegment& s, Clock::time_point now, Clock::duration min_rtt) {
+    advance(s.tx, s.sent, s.has(SentSegment::kEverRetrans), now, min_rtt);
+  }
+  void advance(std::uint64_t tx, Clock::time_point sent, bool retransmitted, Clock::time_point now,
+               Clock::duration min_rtt);
 
   // RFC 8985 steps 4-5 over the queue: every segment sent before the most
   // recently delivered one, not SACKed and not already lost, is marked lost

@@ -16,10 +16,6 @@
 
 namespace netns::tcp {
 
-bool Connection::ack_is_dubious(const AckEvent& ev) const {
-  return !ev.not_dup() || ev.data_sacked || ev.dsack || ca_state_ != CaState::open;
-}
-
 void Connection::process_loss_state(AckEvent& ev) {
   if (ev.sack_reneging && ev.una_advanced()) {
     // The head was SACKed yet not acknowledged: give the receiver a moment

@@ -7,25 +7,40 @@ namespace netns::tcp {
 
 using Mark = SentSegment::Mark;
 
+void SegmentRing::grow() {
+  const std::size_t capacity = capacity_ == 0 ? 16 : 2 * capacity_;
+  auto buf = std::make_unique<SentSegment[]>(capacity);
+  for (std::size_t i = 0; i < size_; ++i) buf[i] = (*this)[i];
+  buf_ = std::move(buf);
+  capacity_ = capacity;
+  mask_ = capacity - 1;
+  head_ = 0;
+}
+
+void SegmentRing::insert(std::size_t i, const SentSegment& s) {
+  push_back(s);
+  for (std::size_t j = size_ - 1; j > i; --j) (*this)[j] = (*this)[j - 1];
+  (*this)[i] = s;
+}
+
 Seq RtxQueue::highest_sacked() const {
   if (segments_.empty()) return 0;
   if (sacked_ == 0) return segments_.front().start;
   return segments_[highest_sacked_index_].end;
 }
 
-void RtxQueue::push(Seq start, Seq end, bool fin, Clock::time_point now) {
-  assert(segments_.empty() || segments_.back().end == start);
-  SentSegment s{.start = start, .end = end, .sent = now, .tx = ++next_tx_,
-                .marks = static_cast<std::uint8_t>(fin ? SentSegment::kFin : 0)};
-  outstanding_ += s.len();
-  segments_.push_back(s);
-}
-
 std::size_t RtxQueue::find(Seq seq) const {
   // Records are contiguous and sorted: the first whose end is after seq.
-  const auto it = std::partition_point(segments_.begin(), segments_.end(),
-                                       [seq](const SentSegment& s) { return seq_le(s.end, seq); });
-  return static_cast<std::size_t>(it - segments_.begin());
+  std::size_t lo = 0, hi = segments_.size();
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (seq_le(segments_[mid].end, seq)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 void RtxQueue::add_marks(SentSegment& s, std::uint8_t marks) {
@@ -94,17 +109,17 @@ void RtxQueue::split(std::size_t i, Seq at) {
   second.start = at;
   s.end = at;
   s.marks &= static_cast<std::uint8_t>(~Mark::kFin);
-  segments_.insert(segments_.begin() + static_cast<std::ptrdiff_t>(i) + 1, second);
+  segments_.insert(i + 1, second);
   if (sacked_ != 0 && highest_sacked_index_ >= i) ++highest_sacked_index_;
 }
 
 void RtxQueue::clear_sacks() {
-  for (auto& s : segments_) remove_marks(s, Mark::kSacked);
+  for (std::size_t i = 0; i < segments_.size(); ++i) remove_marks(segments_[i], Mark::kSacked);
 }
 
 void RtxQueue::clear_lost_marks() {
   if (lost_ == 0) return;
-  for (auto& s : segments_) remove_marks(s, Mark::kLost);
+  for (std::size_t i = 0; i < segments_.size(); ++i) remove_marks(segments_[i], Mark::kLost);
 }
 
 void RtxQueue::clear() {

@@ -25,7 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 
 #include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
@@ -56,6 +56,37 @@ struct SentSegment {
   std::uint32_t data_len() const { return len() - (has(kFin) ? 1 : 0); }
 };
 
+// A growable ring of records: push at the back, pop at the front in O(1)
+// with no allocation once it has grown to the flight's size (a deque
+// allocates and frees a block every few dozen segments).
+class SegmentRing {
+ public:
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  SentSegment& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
+  const SentSegment& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
+  SentSegment& front() { return buf_[head_]; }
+  const SentSegment& front() const { return buf_[head_]; }
+  const SentSegment& back() const { return (*this)[size_ - 1]; }
+  void push_back(const SentSegment& s) {
+    if (size_ == capacity_) grow();
+    (*this)[size_++] = s;
+  }
+  void pop_front() {
+    head_ = (head_ + 1) & mask_;
+    --size_;
+  }
+  // O(size - i): only for the rare split.
+  void insert(std::size_t i, const SentSegment& s);
+  void clear() { head_ = size_ = 0; }
+
+ private:
+  void grow();
+
+  std::unique_ptr<SentSegment[]> buf_;
+  std::size_t capacity_ = 0, mask_ = 0, head_ = 0, size_ = 0;
+};
+
 class RtxQueue {
  public:
   bool empty() const { return segments_.empty(); }
@@ -78,7 +109,11 @@ class RtxQueue {
   Seq highest_sacked() const;
 
   // A new segment [start, end) left now; start is the previous end.
-  void push(Seq start, Seq end, bool fin, Clock::time_point now);
+  void push(Seq start, Seq end, bool fin, Clock::time_point now) {
+    segments_.push_back({.start = start, .end = end, .sent = now, .tx = ++next_tx_,
+                         .marks = static_cast<std::uint8_t>(fin ? SentSegment::kFin : 0)});
+    outstanding_ += end - start;
+  }
   // The peer acknowledged everything before `ack`: every record wholly
   // before it is passed to on_acked (before it goes) and removed; a record
   // straddling it is trimmed, marks kept, and passed as well with only the
@@ -114,10 +149,12 @@ class RtxQueue {
   void clear();
 
  private:
+  // The marks the totals count.
+  static constexpr std::uint8_t kCounted = SentSegment::kSacked | SentSegment::kLost | SentSegment::kRetrans;
   void add_marks(SentSegment& s, std::uint8_t marks);
   void remove_marks(SentSegment& s, std::uint8_t marks);
 
-  std::deque<SentSegment> segments_;
+  SegmentRing segments_;
   std::uint32_t outstanding_ = 0, sacked_ = 0, lost_ = 0, retrans_ = 0;
   std::uint64_t next_tx_ = 0;
   std::size_t highest_sacked_index_ = 0;  // valid while sacked_ != 0; a hint, checked
@@ -130,7 +167,7 @@ std::size_t RtxQueue::acknowledge(Seq ack, F&& on_acked) {
     SentSegment& s = segments_.front();
     if (seq_le(s.end, ack)) {
       on_acked(static_cast<const SentSegment&>(s));
-      remove_marks(s, s.marks);
+      if ((s.marks & kCounted) != 0) remove_marks(s, s.marks);
       outstanding_ -= s.len();
       segments_.pop_front();
       ++removed;

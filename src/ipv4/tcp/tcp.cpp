@@ -99,10 +99,6 @@ std::uint32_t TcpOps::timestamp_offset(const FourTuple& tuple) const {
 
 std::uint32_t TcpOps::timestamp_now() const { return timestamp_at(host_.now()); }
 
-std::uint32_t TcpOps::timestamp_at(Clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
-  return static_cast<std::uint32_t>(ms.count());
-}
 
 namespace {
 

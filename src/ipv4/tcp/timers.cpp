@@ -16,7 +16,11 @@ using wire::kTcpPsh;
 
 void Connection::arm_rtx_timer(RtxTimer kind, Clock::duration after) {
   rtx_kind_ = kind;
-  rtx_timer_.schedule(now() + after);
+  rtx_deadline_ = now() + after;
+  // Every ACK pushes the deadline out; moving it later leaves the timer
+  // heap alone, and the timer, firing early, re-arms itself (a timer
+  // wheel's lazy mod_timer): one heap operation per firing, not per ACK.
+  if (!rtx_timer_.pending() || rtx_timer_.deadline() > rtx_deadline_) rtx_timer_.schedule(rtx_deadline_);
 }
 
 void Connection::rearm_rto() {
@@ -58,6 +62,10 @@ void Connection::set_xmit_timer() {
 }
 
 void Connection::on_rtx_timer() {
+  if (now() < rtx_deadline_) {
+    rtx_timer_.schedule(rtx_deadline_);  // moved later since it was set
+    return;
+  }
   switch (rtx_kind_) {
     case RtxTimer::retransmit:
       on_retransmit_timer();
