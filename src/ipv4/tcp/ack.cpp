@@ -274,6 +274,12 @@ void Connection::update_rtt(const AckEvent& ev) {
     const std::uint32_t ms = tn_.ops.timestamp_now() - *ts_ecr_;
     if (ms < 0x7fffffff) seq_rtt = ca_rtt = std::chrono::milliseconds(ms);
   }
+  // HyStart++ watches each round's least RTT while in slow start.
+  if (cc_->in_slow_start() && ev.una_advanced() && ca_state_ == CaState::open &&
+      cc_->on_round_sample(snd_una_, snd_nxt_, ca_rtt)) {
+    counters().add(Counter::TcpExtTCPHystartDelayDetect);
+    counters().add(Counter::TcpExtTCPHystartDelayCwnd, cc_->cwnd() / mss_);
+  }
   if (!seq_rtt) return;
   const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
   min_rtt_.update(window, t, std::max(*ca_rtt, Clock::duration{std::chrono::microseconds(1)}));

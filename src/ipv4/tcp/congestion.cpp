@@ -49,10 +49,53 @@ void CongestionControl::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthr
 }
 
 std::uint32_t CongestionControl::slow_start(std::uint32_t acked) {
-  const std::uint64_t target = std::min<std::uint64_t>(std::uint64_t{cwnd_} + acked, ssthresh_);
+  // RFC 9406 4.2: at most L segments an ACK; a quarter of that in CSS.
+  const std::uint64_t limited = std::min<std::uint64_t>(acked, std::uint64_t{kHystartL} * mss_);
+  const std::uint64_t growth = hystart_.css ? limited / kCssGrowthDivisor : limited;
+  const std::uint64_t target = std::min<std::uint64_t>(std::uint64_t{cwnd_} + growth, ssthresh_);
   const std::uint64_t used = target > cwnd_ ? target - cwnd_ : 0;
+  const bool reached_ssthresh = target == ssthresh_;
   set_cwnd(target);
-  return static_cast<std::uint32_t>(acked - used);
+  // What is left once cwnd reaches ssthresh goes to congestion avoidance.
+  return reached_ssthresh ? static_cast<std::uint32_t>(acked - std::min<std::uint64_t>(used, acked)) : 0;
+}
+
+bool CongestionControl::on_round_sample(Seq ack, Seq snd_nxt, std::optional<Clock::duration> rtt) {
+  HyStart& h = hystart_;
+  if (!in_slow_start()) return false;
+  if (!h.round_started || seq_gt(ack, h.window_end)) {
+    if (h.round_started && h.css && ++h.css_rounds >= kCssRounds) {
+      set_ssthresh(cwnd_);  // five rounds of CSS: congestion avoidance from here
+      h.css = false;
+      return false;
+    }
+    h.round_started = true;
+    h.window_end = snd_nxt;
+    h.last_round_min = h.current_round_min;
+    h.current_round_min = kNoRtt;
+    h.samples = 0;
+  }
+  if (rtt) {
+    h.current_round_min = std::min(h.current_round_min, *rtt);
+    ++h.samples;
+  }
+  if (h.samples < kHystartSamples || h.current_round_min == kNoRtt || h.last_round_min == kNoRtt) {
+    return false;
+  }
+  if (h.css) {
+    // The RTT came down again: the rise was not the queue; slow start on.
+    if (h.current_round_min < h.css_baseline) {
+      h.css = false;
+      h.css_baseline = kNoRtt;
+    }
+    return false;
+  }
+  const Clock::duration thresh = std::clamp(h.last_round_min / 8, kMinRttThresh, kMaxRttThresh);
+  if (h.current_round_min < h.last_round_min + thresh) return false;
+  h.css = true;
+  h.css_baseline = h.current_round_min;
+  h.css_rounds = 0;
+  return true;
 }
 
 void CongestionControl::set_cwnd(std::uint64_t bytes) {
@@ -87,7 +130,10 @@ void RenoCongestion::on_loss(std::uint32_t flight, Clock::time_point /*now*/) {
   bytes_acked_ = 0;
 }
 
-void RenoCongestion::on_timeout(Clock::time_point /*now*/) { bytes_acked_ = 0; }
+void RenoCongestion::on_timeout(Clock::time_point /*now*/) {
+  bytes_acked_ = 0;
+  restart_hystart();
+}
 
 void RenoCongestion::mss_changed(std::uint32_t old_mss) {
   bytes_acked_ = bytes_acked_ * mss_ / old_mss;
@@ -165,6 +211,7 @@ double CubicCongestion::w_cubic(double t) const {
 void CubicCongestion::on_timeout(Clock::time_point /*now*/) {
   epoch_started_ = false;
   restart_curve_ = true;
+  restart_hystart();
 }
 
 void CubicCongestion::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {

@@ -14,16 +14,21 @@
 // ssthresh goes at each event. They are pure and deterministic: time is
 // the `now` passed in, nothing else.
 //
-// Slow start is Linux's tcp_slow_start with appropriate byte counting.
-// There is no HyStart (RFC 9438 4.10 recommends HyStart++; Linux has its own
-// HyStart): slow start ends only at ssthresh or a loss. Not done either:
-// undoing a spurious reduction (RFC 9438 4.9), ECN.
+// Slow start is RFC 9406's HyStart++ (which RFC 9438 4.10 recommends for
+// CUBIC; Linux has its own HyStart): byte counting of at most L = 8
+// segments an ACK, and when the round's minimum RTT rises by a threshold,
+// Conservative Slow Start (a quarter of the growth) for up to five rounds
+// before congestion avoidance, back to slow start if the RTT falls again.
+// Not done: ECN.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string_view>
 
+#include <optional>
+
+#include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
 
 namespace netns::tcp {
@@ -50,6 +55,13 @@ class CongestionControl {
   std::uint32_t ssthresh() const { return ssthresh_; }
   std::uint32_t mss() const { return mss_; }
   bool in_slow_start() const { return cwnd_ < ssthresh_; }
+
+  // HyStart++ (RFC 9406), for each ACK while in slow start (before
+  // on_ack): `ack` is snd_una after it, `snd_nxt` ends the round it starts,
+  // `rtt` the sample it gave, if any. True when this ACK ends slow start
+  // for Conservative Slow Start (Linux counts TcpExtTCPHystartDelayDetect).
+  bool on_round_sample(Seq ack, Seq snd_nxt, std::optional<Clock::duration> rtt);
+  bool in_css() const { return hystart_.css; }
 
   // The sender's MSS changed (after the handshake): cwnd keeps its count of
   // segments, and so does a finite ssthresh. The MSS option is 16 bits: 0
@@ -87,8 +99,9 @@ class CongestionControl {
   // cwnd = IW10, ssthresh = kInfiniteSsthresh.
   explicit CongestionControl(std::uint32_t mss);
 
-  // tcp_slow_start: cwnd += acked, up to ssthresh. Returns the acked bytes
-  // left over once cwnd reaches ssthresh, for congestion avoidance.
+  // Slow start (RFC 9406 4.2): cwnd += acked (at most L segments, a quarter
+  // in CSS), up to ssthresh. Returns the acked bytes left over once cwnd
+  // reaches ssthresh, for congestion avoidance.
   std::uint32_t slow_start(std::uint32_t acked);
   // Store a finite ssthresh, at most kMaxWindow.
   void set_ssthresh(std::uint64_t bytes);
@@ -97,7 +110,30 @@ class CongestionControl {
   std::uint32_t cwnd_;
   std::uint32_t ssthresh_;
 
+  // Every slow start begins with fresh HyStart++ rounds (after a timeout).
+  void restart_hystart() { hystart_ = {}; }
+
  private:
+  // RFC 9406's constants.
+  static constexpr std::uint32_t kHystartL = 8;             // segments an ACK may add, unpaced
+  static constexpr std::uint32_t kHystartSamples = 8;       // N_RTT_SAMPLE
+  static constexpr std::uint32_t kCssGrowthDivisor = 4;
+  static constexpr std::uint32_t kCssRounds = 5;
+  static constexpr Clock::duration kMinRttThresh = std::chrono::milliseconds(4);
+  static constexpr Clock::duration kMaxRttThresh = std::chrono::milliseconds(16);
+  static constexpr Clock::duration kNoRtt = Clock::duration::max();
+
+  struct HyStart {
+    bool round_started = false;
+    Seq window_end = 0;  // the round ends when this is acknowledged
+    Clock::duration last_round_min = kNoRtt, current_round_min = kNoRtt;
+    std::uint32_t samples = 0;
+    bool css = false;
+    Clock::duration css_baseline = kNoRtt;
+    std::uint32_t css_rounds = 0;
+  };
+  HyStart hystart_;
+
   // Lets an algorithm rescale state it keeps in bytes; cwnd_ and ssthresh_
   // are already rescaled.
   virtual void mss_changed(std::uint32_t /*old_mss*/) {}

@@ -28,6 +28,15 @@ void lose(CongestionControl& cc, std::uint32_t flight, Clock::time_point now) {
   cc.on_loss(flight, now);
   cc.set_cwnd(cc.ssthresh());
 }
+// Slow start by `bytes`, in ACKs of at most the 8 segments slow start counts
+// an ACK (RFC 9406's L).
+void grow(CongestionControl& cc, std::uint32_t bytes, Clock::time_point now = {}) {
+  while (bytes != 0) {
+    const std::uint32_t n = std::min(bytes, 8 * cc.mss());
+    cc.on_ack(n, now, std::chrono::milliseconds(100), true);
+    bytes -= n;
+  }
+}
 void time_out(CongestionControl& cc, std::uint32_t flight, Clock::time_point now) {
   cc.on_loss(flight, now);
   cc.on_timeout(now);
@@ -64,12 +73,15 @@ class AckClock {
   }
   void run_for(Clock::duration d, bool cwnd_limited = true) { run_until(now_ + d, cwnd_limited); }
 
-  // Slow start straight to `segments` with one stretch ACK.
+  // Slow start straight to `segments` within one RTT, with stretch ACKs of
+  // the most slow start counts (RFC 9406's L = 8 segments).
   void grow_to(std::uint32_t segments) {
     ASSERT_TRUE(cc_.in_slow_start());
     ASSERT_GT(segments * cc_.mss(), cc_.cwnd());
     now_ += rtt_;
-    cc_.on_ack(segments * cc_.mss() - cc_.cwnd(), now_, rtt_, true);
+    while (cc_.cwnd() < segments * cc_.mss()) {
+      cc_.on_ack(std::min(segments * cc_.mss() - cc_.cwnd(), 8 * cc_.mss()), now_, rtt_, true);
+    }
     ASSERT_EQ(cc_.cwnd(), segments * cc_.mss());
   }
   // Fast retransmit and recovery taking one RTT, with the whole window in flight.
@@ -122,12 +134,14 @@ TEST_P(CongestionControlTest, SlowStartDoublesEachRoundWhenEveryByteIsAcked) {
   EXPECT_TRUE(cc->in_slow_start());
 }
 
-TEST_P(CongestionControlTest, SlowStartCountsEveryByteOfAStretchAck) {
+TEST_P(CongestionControlTest, SlowStartCountsEveryByteOfAStretchAckUpToEightSegments) {
   auto cc = make();
-  cc->on_ack(50'000, Clock::time_point{}, 100ms, true);
-  EXPECT_EQ(cc->cwnd(), 60'000u);
+  cc->on_ack(5'000, Clock::time_point{}, 100ms, true);
+  EXPECT_EQ(cc->cwnd(), 15'000u);
   cc->on_ack(1, Clock::time_point{}, 100ms, true);
-  EXPECT_EQ(cc->cwnd(), 60'001u);
+  EXPECT_EQ(cc->cwnd(), 15'001u);
+  cc->on_ack(50'000, Clock::time_point{}, 100ms, true);  // RFC 9406's L: unpaced, 8 segments
+  EXPECT_EQ(cc->cwnd(), 23'001u);
 }
 
 TEST_P(CongestionControlTest, ZeroBytesAckedChangesNothing) {
@@ -232,7 +246,7 @@ TEST_P(CongestionControlTest, RecoveryEndLeavesCwndAtSsthresh) {
 
 TEST_P(CongestionControlTest, WindowsStopAtOneGibibyte) {
   auto cc = make(65535);
-  for (int i = 0; i < 4; ++i) cc->on_ack(0xffffffff, Clock::time_point{}, 100ms, true);
+  for (int i = 0; i < 3000; ++i) cc->on_ack(0xffffffff, Clock::time_point{}, 100ms, true);
   EXPECT_EQ(cc->cwnd(), kGiB);
   lose(*cc, 0xffffffff, Clock::time_point{});
   EXPECT_LE(cc->ssthresh(), kGiB);
@@ -247,7 +261,7 @@ TEST_P(CongestionControlTest, WindowsStopAtOneGibibyte) {
 
 TEST(RenoTest, LossHalvesTheFlightWithATwoSegmentFloor) {
   RenoCongestion cc(kMss);
-  cc.on_ack(90 * kMss, Clock::time_point{}, 100ms, true);
+  grow(cc, 90 * kMss);
   ASSERT_EQ(cc.cwnd(), 100 * kMss);
   lose(cc, 100 * kMss, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 50 * kMss);
@@ -263,7 +277,7 @@ TEST(RenoTest, LossHalvesTheFlightWithATwoSegmentFloor) {
 
 TEST(RenoTest, LossUsesTheFlightNotCwnd) {
   RenoCongestion cc(kMss);
-  cc.on_ack(90 * kMss, Clock::time_point{}, 100ms, true);
+  grow(cc, 90 * kMss);
   lose(cc, 31 * kMss + 1, Clock::time_point{});  // application-limited: 31 segments out
   EXPECT_EQ(cc.ssthresh(), (31 * kMss + 1) / 2);
 }
@@ -283,9 +297,11 @@ TEST(RenoTest, SlowStartStopsAtSsthreshAndCarriesTheRestIntoAvoidance) {
     clock.round();
     ASSERT_EQ(cc.cwnd(), segments * kMss);
   }
-  // 20 segments acknowledged at once: 16 fill cwnd up to ssthresh (32), the
+  grow(cc, 12 * kMss, clock.now());
+  ASSERT_EQ(cc.cwnd(), 28 * kMss);
+  // 8 segments acknowledged at once: 4 fill cwnd up to ssthresh (32), the
   // other 4 count towards the first congestion-avoidance increase.
-  cc.on_ack(20 * kMss, clock.now(), 100ms, true);
+  cc.on_ack(8 * kMss, clock.now(), 100ms, true);
   EXPECT_EQ(cc.cwnd(), 32 * kMss);
   EXPECT_EQ(cc.bytes_acked(), 4 * kMss);
   EXPECT_FALSE(cc.in_slow_start());
@@ -311,7 +327,7 @@ TEST(RenoTest, CongestionAvoidanceAddsOneSegmentPerRound) {
 TEST(RenoTest, SmallAcksAddUpWithoutDrift) {
   RenoCongestion cc(1460);
   time_out(cc, 40 * 1460, Clock::time_point{});  // ssthresh 20 segments
-  cc.on_ack(19 * 1460, Clock::time_point{}, 100ms, true);
+  grow(cc, 19 * 1460);
   ASSERT_EQ(cc.cwnd(), 20u * 1460);
   // 10 windows of 29200 bytes in 7-byte ACKs (and a remainder).
   std::uint64_t acked = 0;
@@ -333,7 +349,7 @@ TEST(RenoTest, SmallAcksAddUpWithoutDrift) {
 TEST(RenoTest, StretchAckInAvoidanceCountsWholeWindows) {
   RenoCongestion cc(kMss);
   time_out(cc, 20 * kMss, Clock::time_point{});
-  cc.on_ack(9 * kMss, Clock::time_point{}, 100ms, true);  // cwnd = ssthresh = 10
+  grow(cc, 9 * kMss);  // cwnd = ssthresh = 10
   ASSERT_EQ(cc.cwnd(), 10 * kMss);
   cc.on_ack(35 * kMss, Clock::time_point{}, 100ms, true);
   EXPECT_EQ(cc.cwnd(), 13 * kMss);
@@ -343,7 +359,7 @@ TEST(RenoTest, StretchAckInAvoidanceCountsWholeWindows) {
 TEST(RenoTest, SetMssRescalesTheAvoidanceCount) {
   RenoCongestion cc(500);
   time_out(cc, 20 * 500, Clock::time_point{});
-  cc.on_ack(9 * 500, Clock::time_point{}, 100ms, true);
+  grow(cc, 9 * 500);
   cc.on_ack(5 * 500, Clock::time_point{}, 100ms, true);  // half a window towards the next segment
   cc.set_mss(1000);
   EXPECT_EQ(cc.cwnd(), 10 * 1000u);
@@ -593,6 +609,64 @@ TEST(CubicTest, SetMssKeepsTheCurveInSegments) {
   EXPECT_NEAR(clock.segments(), segments, 0.01);
   clock.run_until(clock.now() + from_seconds(std::cbrt(75) - 2));  // to t = K
   EXPECT_NEAR(clock.segments(), 100, 0.6);
+}
+
+// ---- HyStart++ (RFC 9406) ----
+
+namespace hystart {
+
+// One round of `acks` ACKs of one segment each, every one with `rtt`; the
+// round ends at snd_nxt = `end`. Returns how many ACKs started CSS.
+int round(CongestionControl& cc, Seq& una, Seq end, int acks, Clock::duration rtt) {
+  int entered = 0;
+  for (int i = 0; i < acks; ++i) {
+    una += cc.mss();
+    if (cc.on_round_sample(una, end, rtt)) ++entered;
+    cc.on_ack(cc.mss(), Clock::time_point{}, rtt, true);
+  }
+  return entered;
+}
+
+}  // namespace hystart
+
+TEST_P(CongestionControlTest, HyStartLeavesSlowStartWhenTheRoundsRttRises) {
+  auto cc = make();
+  Seq una = 0;
+  Seq end = 10 * kMss;
+  EXPECT_EQ(hystart::round(*cc, una, end, 10, 10ms), 0);
+  end = una + cc->cwnd();
+  // 10 ms + max(4 ms, 10 ms / 8): a round whose least RTT is 14 ms or more.
+  EXPECT_EQ(hystart::round(*cc, una, end, 20, 15ms), 1);
+  EXPECT_TRUE(cc->in_css());
+  EXPECT_TRUE(cc->in_slow_start());
+  // Conservative Slow Start grows a quarter as fast.
+  const auto before = cc->cwnd();
+  hystart::round(*cc, una, una + 8 * kMss, 8, 15ms);
+  EXPECT_EQ(cc->cwnd() - before, 8 * kMss / 4);
+  // Five rounds of CSS end slow start for good.
+  for (int r = 0; r < 5; ++r) hystart::round(*cc, una, una + 8 * kMss, 8, 15ms);
+  EXPECT_FALSE(cc->in_slow_start());
+  EXPECT_GT(cc->ssthresh(), before);  // where CSS left cwnd, then avoidance goes on
+  EXPECT_LE(cc->ssthresh(), cc->cwnd());
+}
+
+TEST_P(CongestionControlTest, HyStartGoesBackToSlowStartWhenTheRttFalls) {
+  auto cc = make();
+  Seq una = 0;
+  hystart::round(*cc, una, 10 * kMss, 10, 10ms);
+  hystart::round(*cc, una, una + cc->cwnd(), 20, 20ms);
+  ASSERT_TRUE(cc->in_css());
+  hystart::round(*cc, una, una + 10 * kMss, 10, 12ms);  // below the 20 ms that started CSS
+  EXPECT_FALSE(cc->in_css());
+  EXPECT_TRUE(cc->in_slow_start());
+}
+
+TEST_P(CongestionControlTest, HyStartNeedsEightSamplesARound) {
+  auto cc = make();
+  Seq una = 0;
+  hystart::round(*cc, una, 10 * kMss, 10, 10ms);
+  EXPECT_EQ(hystart::round(*cc, una, una + cc->cwnd(), 7, 50ms), 0);
+  EXPECT_FALSE(cc->in_css());
 }
 
 }  // namespace
