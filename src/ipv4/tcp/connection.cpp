@@ -309,7 +309,12 @@ void Connection::grow_send_buffer() {
   // keeps what waits to be sent warm in the cache.
   const std::size_t max = sysctl_triple(net(), SysctlId::tcp_wmem, 2);
   const std::size_t want = std::min<std::size_t>(2 * std::size_t{cc_->cwnd()}, max);
-  if (want > send_buf_.capacity()) send_buf_.set_capacity(want);
+  const std::size_t capacity = send_buf_.capacity();
+  if (want <= capacity) return;
+  // In steps of a quarter at least: the ring is one allocation, and growing
+  // it by the few bytes congestion avoidance adds an ACK would copy the
+  // whole buffer into a new one on every write.
+  send_buf_.set_capacity(std::min(max, std::max(want, capacity + capacity / 4)));
 }
 
 std::size_t Connection::writable_bytes() const {
