@@ -5,6 +5,7 @@
 // (recovery.cpp); the retransmission or loss-probe timer; and the
 // congestion window (PRR in recovery, the algorithm's growth otherwise).
 #include <algorithm>
+#include <array>
 
 #include "ipv4/tcp/connection.hpp"
 
@@ -39,8 +40,8 @@ void Connection::process_new_ack(const Segment& seg, AckEvent& ev) {
     return;
   }
   update_rtt(ev);
-  if (rack_.reo_wnd_steps != 1 || rack_.dsack_seen) {
-    rack_.update_reo_wnd(ev.prior_delivered, delivered_,
+  if ((rack_.reo_wnd_steps != 1 || rack_.dsack_seen) && ev.sample_tx != 0) {
+    rack_.update_reo_wnd(ev.sample_delivered, delivered_,
                          (net().sysctl().value(SysctlId::tcp_recovery) & kRecoveryStaticReoWnd) != 0);
   }
   if (tlp_high_seq_) process_tlp_ack(ev);
@@ -80,6 +81,14 @@ void Connection::process_sack(const Segment& seg, AckEvent& ev) {
   // Too old an ACK to believe (Linux's check against max_window).
   if (seq_lt(ack, ev.prior_snd_una - max_snd_wnd_) || rtx_.empty()) return;
   const Seq una = seq_max(ack, snd_una_);
+  // Valid blocks are tagged in sequence order, as Linux sorts them: a
+  // segment is reordering evidence only below what earlier blocks SACKed.
+  struct Block {
+    Seq left, right;
+    bool dup;
+  };
+  std::array<Block, wire::TcpRepr::kMaxSackBlocks> valid_blocks{};
+  std::size_t count = 0;
   for (std::size_t i = 0; i < seg.tcp.sack_block_count; ++i) {
     const wire::TcpSackBlock block = seg.tcp.sack_blocks[i];
     const bool dup = i == 0 && dsack;
@@ -102,8 +111,11 @@ void Connection::process_sack(const Segment& seg, AckEvent& ev) {
       continue;
     }
     if (!seq_gt(block.right, ev.prior_snd_una)) continue;  // wholly acknowledged already
-    tag_sack_block(seq_max(block.left, una), block.right, dup, ev);
+    valid_blocks[count++] = {seq_max(block.left, una), block.right, dup};
   }
+  std::sort(valid_blocks.begin(), valid_blocks.begin() + count,
+            [](const Block& a, const Block& b) { return seq_lt(a.left, b.left); });
+  for (std::size_t i = 0; i < count; ++i) tag_sack_block(valid_blocks[i].left, valid_blocks[i].right, valid_blocks[i].dup, ev);
   if (ev.has_reord && (ca_state_ != CaState::loss || undo_marker_)) check_reordering(ev.reord, false);
 }
 
@@ -176,6 +188,7 @@ void Connection::tag_sack_block(Seq left, Seq right, bool dsack, AckEvent& ev) {
       ev.data_sacked = true;
       ev.newly_sacked += s.len();
       delivered_ += s.len();
+      ev.note_delivery(s);
       rtx_.mark_sacked(i);
     }
     // The D-SACK says the retransmission arrived (as a duplicate): it no
@@ -223,6 +236,7 @@ void Connection::clean_rtx_queue(Seq ack, AckEvent& ev) {
     }
     if (!sack_ok_ || sacked) return;
     delivered_ += s.len();  // without SACK, remove_reno_sacks counts
+    ev.note_delivery(s);
     // A retransmission the timestamps show was not needed says nothing new.
     if (s.has(SentSegment::kEverRetrans) && ts_ecr_ && seq_lt(*ts_ecr_, TcpOps::timestamp_at(s.sent))) return;
     if (newest == nullptr || s.tx > newest_copy.tx) newest_copy = s;

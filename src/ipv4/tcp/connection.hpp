@@ -94,6 +94,10 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
     Seq prior_fack = 0;              // highest SACKed before this ACK
     std::uint32_t prior_in_flight = 0;
     std::uint64_t prior_delivered = 0;
+    // The delivered count when the newest segment this ACK delivered left
+    // (Linux's rate sample prior_delivered); 0 when it delivered none.
+    std::uint64_t sample_delivered = 0;
+    std::uint64_t sample_tx = 0;
     std::uint32_t acked = 0;         // sequence space cumulatively acknowledged now
     std::uint32_t acked_segments = 0;
     std::uint32_t newly_sacked = 0;
@@ -114,6 +118,12 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
     std::optional<Clock::time_point> first_ackt, last_ackt, first_sackt, last_sackt;
 
     bool una_advanced() const { return acked != 0; }
+    void note_delivery(const SentSegment& s) {
+      if (s.tx > sample_tx) {
+        sample_tx = s.tx;
+        sample_delivered = s.delivered;
+      }
+    }
     bool acked_data() const { return acked != 0; }
     bool not_dup() const { return data || window_update || acked != 0; }
   };

@@ -170,7 +170,7 @@ bool Connection::retransmit(std::size_t index) {
   if (s.data_len() != 0 && s.start + s.data_len() == data_end()) flags |= kTcpPsh;
   if (ca_state_ == CaState::recovery || ca_state_ == CaState::cwr) prr_out_ += s.len();
   transmit(s.start, s.data_len(), flags);
-  rtx_.note_retransmit(index, now());
+  rtx_.note_retransmit(index, now(), delivered_);
   // tcp_retransmit_skb: the episode's first retransmission and the count
   // D-SACKs must match before undo.
   if (!retrans_stamp_) retrans_stamp_ = tn_.ops.timestamp_now();
@@ -214,7 +214,7 @@ void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
       ++retransmits_;
     } else if ((flags & kTcpSyn) == 0) {
       if (len != 0) counters().add(Counter::TcpExtTCPOrigDataSent);
-      rtx_.push(seq, end, (flags & kTcpFin) != 0, now());
+      rtx_.push(seq, end, (flags & kTcpFin) != 0, now(), delivered_);
     }
     if (seq == snd_nxt_) snd_nxt_ = end;  // retransmissions leave snd_nxt alone
     if (len != 0 && len < mss_) snd_sml_ = seq + len;

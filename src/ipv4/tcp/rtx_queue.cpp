@@ -87,18 +87,20 @@ void RtxQueue::clear_lost(std::size_t i) { remove_marks(segments_[i], Mark::kLos
 
 void RtxQueue::clear_retrans(std::size_t i) { remove_marks(segments_[i], Mark::kRetrans); }
 
-void RtxQueue::note_retransmit(std::size_t i, Clock::time_point now) {
+void RtxQueue::note_retransmit(std::size_t i, Clock::time_point now, std::uint64_t delivered) {
   SentSegment& s = segments_[i];
   add_marks(s, Mark::kRetrans | Mark::kEverRetrans);
   s.sent = now;
   s.tx = ++next_tx_;
+  s.delivered = delivered;
 }
 
-void RtxQueue::note_probe(std::size_t i, Clock::time_point now) {
+void RtxQueue::note_probe(std::size_t i, Clock::time_point now, std::uint64_t delivered) {
   SentSegment& s = segments_[i];
   s.marks |= Mark::kEverRetrans;
   s.sent = now;
   s.tx = ++next_tx_;
+  s.delivered = delivered;
 }
 
 void RtxQueue::split(std::size_t i, Seq at) {

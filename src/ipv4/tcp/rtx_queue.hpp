@@ -5,10 +5,10 @@
 // and the recovery that fills holes all read it.
 //
 //   RtxQueue q;
-//   q.push(seq, seq + len, /*fin=*/false, now);          // a new segment left
+//   q.push(seq, seq + len, /*fin=*/false, now, delivered); // a new segment left
 //   q.acknowledge(ack, [&](const SentSegment& s) { ... });  // cumulative ACK
 //   q.mark_sacked(q.find(left));                         // SACK blocks, whole records
-//   q.mark_lost(i);  q.note_retransmit(i, now);
+//   q.mark_lost(i);  q.note_retransmit(i, now, delivered);
 //   q.in_flight();   // what the network holds: Linux's tcp_packets_in_flight
 //
 // The payload stays in the send buffer; a record is only sequence numbers,
@@ -49,6 +49,9 @@ struct SentSegment {
   // segments, retransmissions included, at one instant, so order is kept
   // apart from time.
   std::uint64_t tx = 0;
+  // The connection's delivered count when it left (Linux's tx.delivered):
+  // a delivery of it then says how much was delivered in one round trip.
+  std::uint64_t delivered = 0;
   std::uint8_t marks = 0;
 
   bool has(Mark m) const { return (marks & m) != 0; }
@@ -109,8 +112,8 @@ class RtxQueue {
   Seq highest_sacked() const;
 
   // A new segment [start, end) left now; start is the previous end.
-  void push(Seq start, Seq end, bool fin, Clock::time_point now) {
-    segments_.push_back({.start = start, .end = end, .sent = now, .tx = ++next_tx_,
+  void push(Seq start, Seq end, bool fin, Clock::time_point now, std::uint64_t delivered) {
+    segments_.push_back({.start = start, .end = end, .sent = now, .tx = ++next_tx_, .delivered = delivered,
                          .marks = static_cast<std::uint8_t>(fin ? SentSegment::kFin : 0)});
     outstanding_ += end - start;
   }
@@ -134,10 +137,10 @@ class RtxQueue {
   void clear_lost(std::size_t i);
   void clear_retrans(std::size_t i);
   // Record i left again now: kRetrans and kEverRetrans.
-  void note_retransmit(std::size_t i, Clock::time_point now);
+  void note_retransmit(std::size_t i, Clock::time_point now, std::uint64_t delivered);
   // Record i left again now as a loss probe: kEverRetrans only, as Linux's
   // __tcp_retransmit_skb for TLP (the probe is not counted in flight twice).
-  void note_probe(std::size_t i, Clock::time_point now);
+  void note_probe(std::size_t i, Clock::time_point now, std::uint64_t delivered);
   // Record i becomes [start, at) and [at, end) with the same marks and time.
   // Precondition: start < at < end (the FIN, if any, stays with the second).
   void split(std::size_t i, Seq at);

@@ -179,7 +179,7 @@ void Connection::send_loss_probe() {
     if (s.has(SentSegment::kFin)) flags |= kTcpFin;
     if (s.data_len() != 0) flags |= kTcpPsh;
     transmit(s.start, s.data_len(), flags);
-    rtx_.note_probe(last, now());
+    rtx_.note_probe(last, now(), delivered_);
     ++total_retrans_;
     tlp_retrans_ = true;
   }

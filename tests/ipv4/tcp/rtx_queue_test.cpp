@@ -22,7 +22,7 @@ constexpr std::uint32_t kMss = 1000;
 // `count` segments of kMss from `start`, all sent at `at`.
 RtxQueue make_queue(Seq start, std::size_t count, Clock::time_point at = {}) {
   RtxQueue q;
-  for (std::size_t i = 0; i < count; ++i) q.push(start + i * kMss, start + (i + 1) * kMss, false, at);
+  for (std::size_t i = 0; i < count; ++i) q.push(start + i * kMss, start + (i + 1) * kMss, false, at, 0);
   return q;
 }
 
@@ -37,7 +37,7 @@ TEST(RtxQueue, PipeIsOutstandingLessSackedAndLostPlusRetransmitted) {
   EXPECT_FALSE(q.mark_lost(0));  // already lost
   EXPECT_FALSE(q.mark_lost(3));  // SACKed: never lost
   EXPECT_EQ(q.in_flight(), 7 * kMss);
-  q.note_retransmit(0, Clock::time_point{} + 1ms);
+  q.note_retransmit(0, Clock::time_point{} + 1ms, 0);
   EXPECT_EQ(q.in_flight(), 8 * kMss);  // lost, its retransmission in flight
   EXPECT_TRUE(q[0].has(Mark::kEverRetrans));
   // The retransmission is lost too: it no longer counts.
@@ -45,7 +45,7 @@ TEST(RtxQueue, PipeIsOutstandingLessSackedAndLostPlusRetransmitted) {
   EXPECT_FALSE(q[0].has(Mark::kRetrans));
   EXPECT_EQ(q.in_flight(), 7 * kMss);
   // A lost, retransmitted segment SACKed: delivered, nothing in flight for it.
-  q.note_retransmit(0, Clock::time_point{} + 2ms);
+  q.note_retransmit(0, Clock::time_point{} + 2ms, 0);
   q.mark_sacked(0);
   EXPECT_EQ(q.lost(), 0u);
   EXPECT_EQ(q.retrans(), 0u);
@@ -54,7 +54,7 @@ TEST(RtxQueue, PipeIsOutstandingLessSackedAndLostPlusRetransmitted) {
 
 TEST(RtxQueue, ALossProbeIsNotCountedTwice) {
   auto q = make_queue(0, 2);
-  q.note_probe(1, Clock::time_point{} + 1ms);
+  q.note_probe(1, Clock::time_point{} + 1ms, 0);
   EXPECT_EQ(q.in_flight(), 2 * kMss);
   EXPECT_TRUE(q[1].has(Mark::kEverRetrans));
   EXPECT_GT(q[1].tx, q[0].tx);
@@ -89,7 +89,7 @@ TEST(RtxQueue, FindsTheSegmentHoldingASequenceNumber) {
 
 TEST(RtxQueue, SplitKeepsMarksTotalsAndTheFinOnTheSecondPart) {
   RtxQueue q;
-  q.push(0, 3 * kMss + 1, true, {});
+  q.push(0, 3 * kMss + 1, true, {}, 0);
   q.mark_lost(0);
   q.split(0, kMss);
   ASSERT_EQ(q.size(), 2u);
@@ -104,7 +104,7 @@ TEST(RtxQueue, SplitKeepsMarksTotalsAndTheFinOnTheSecondPart) {
 TEST(RtxQueue, GrowsPastItsFirstCapacityWithTheRingWrapped) {
   auto q = make_queue(0, 10);
   q.acknowledge(8 * kMss, [](const SentSegment&) {});
-  for (std::size_t i = 10; i < 100; ++i) q.push(i * kMss, (i + 1) * kMss, false, {});
+  for (std::size_t i = 10; i < 100; ++i) q.push(i * kMss, (i + 1) * kMss, false, {}, 0);
   ASSERT_EQ(q.size(), 92u);
   for (std::size_t i = 0; i < q.size(); ++i) EXPECT_EQ(q[i].start, (i + 8) * kMss);
   q.split(50, q[50].start + 10);
@@ -134,7 +134,7 @@ TEST(Rack, SegmentsSentBeforeTheDeliveredOneAreLostAfterRttPlusTheWindow) {
 TEST(Rack, ARetransmissionDeliveredTooSoonSaysNothing) {
   const Clock::time_point t0{};
   auto q = make_queue(0, 2, t0);
-  q.note_retransmit(0, t0 + 20ms);
+  q.note_retransmit(0, t0 + 20ms, 0);
   Rack rack;
   rack.advance(q[0], t0 + 21ms, 10ms);  // 1 ms after resending: the original's ACK
   EXPECT_FALSE(rack.advanced);
