@@ -285,8 +285,10 @@ void Connection::update_rtt(const AckEvent& ev) {
     ca_rtt = t - *ev.last_sackt;
   }
   if (!seq_rtt && ts_ecr_ && ev.una_advanced()) {
+    // The timestamp clock ticks in ms: an echo of this very tick means
+    // less than one, taken as one (tcp_rtt_tsopt_us), not as nothing.
     const std::uint32_t ms = tn_.ops.timestamp_now() - *ts_ecr_;
-    if (ms < 0x7fffffff) seq_rtt = ca_rtt = std::chrono::milliseconds(ms);
+    if (ms < 0x7fffffff) seq_rtt = ca_rtt = std::chrono::milliseconds(std::max<std::uint32_t>(ms, 1));
   }
   // HyStart++ watches each round's least RTT while in slow start.
   if (cc_->in_slow_start() && ev.una_advanced() && ca_state_ == CaState::open &&
