@@ -290,15 +290,22 @@ void Connection::update_rtt(const AckEvent& ev) {
     const std::uint32_t ms = tn_.ops.timestamp_now() - *ts_ecr_;
     if (ms < 0x7fffffff) seq_rtt = ca_rtt = std::chrono::milliseconds(std::max<std::uint32_t>(ms, 1));
   }
+  // A segment answered within the poll that sent it measured nothing: the
+  // Host's clock stands still during a poll (and a virtual clock between
+  // steps), so zero is not a round trip. It must not become the minimum
+  // RTT, which sizes RACK's reordering window and HyStart++'s rounds.
+  const bool measured = ca_rtt && *ca_rtt > Clock::duration::zero();
   // HyStart++ watches each round's least RTT while in slow start.
   if (cc_->in_slow_start() && ev.una_advanced() && ca_state_ == CaState::open &&
-      cc_->on_round_sample(snd_una_, snd_nxt_, ca_rtt)) {
+      cc_->on_round_sample(snd_una_, snd_nxt_, measured ? ca_rtt : std::nullopt)) {
     counters().add(Counter::TcpExtTCPHystartDelayDetect);
     counters().add(Counter::TcpExtTCPHystartDelayCwnd, cc_->cwnd() / mss_);
   }
   if (!seq_rtt) return;
-  const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
-  min_rtt_.update(window, t, std::max(*ca_rtt, Clock::duration{std::chrono::microseconds(1)}));
+  if (measured) {
+    const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
+    min_rtt_.update(window, t, *ca_rtt);
+  }
   rtt_.sample(*seq_rtt);
   rtt_.reset_backoff();
 }

@@ -59,8 +59,10 @@ std::uint16_t Connection::route_mss_now() {
 
 void Connection::sample_handshake_rtt() {
   const Clock::duration rtt = now() - syn_sent_at_;
-  const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
-  min_rtt_.update(window, now(), std::max(rtt, Clock::duration{std::chrono::microseconds(1)}));
+  if (rtt > Clock::duration::zero()) {  // zero: answered within one poll, nothing measured
+    const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
+    min_rtt_.update(window, now(), rtt);
+  }
   rtt_.sample(rtt);
 }
 
