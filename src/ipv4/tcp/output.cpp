@@ -92,10 +92,12 @@ void Connection::push_output() {
     sent_new = true;
   }
   if (sent_new) {
-    // tcp_event_new_data_sent and the end of tcp_write_xmit: the RTO runs
-    // from the first segment out, and a loss probe watches the tail.
-    if (was_empty || (rtx_timer_.pending() && rtx_kind_ == RtxTimer::loss_probe)) rearm_rto();
-    schedule_loss_probe(false);
+    // tcp_event_new_data_sent and the end of tcp_write_xmit: a loss probe
+    // watches the tail, else the RTO runs from the first segment out.
+    if (!schedule_loss_probe(false) &&
+        (was_empty || (rtx_timer_.pending() && rtx_kind_ == RtxTimer::loss_probe))) {
+      rearm_rto();
+    }
   } else if (!rtx_.empty() && !rtx_timer_.pending()) {
     rearm_rto();
   }
