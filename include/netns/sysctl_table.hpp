@@ -70,6 +70,11 @@ enum class SysctlId : std::uint16_t {
   tcp_ecn,
   tcp_no_metrics_save,
   tcp_adv_win_scale,
+  tcp_recovery,
+  tcp_early_retrans,
+  tcp_reordering,
+  tcp_max_reordering,
+  tcp_min_rtt_wlen,
   udp_rmem_min,
   udp_wmem_min,
   count_
@@ -149,6 +154,14 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_ecn", 1, {2}, 0, 2, {}},
     {"net.ipv4.tcp_no_metrics_save", 1, {0}, 0, 1, {}},
     {"net.ipv4.tcp_adv_win_scale", 1, {1}, -31, 31, {}},
+    // Bits: 1 RACK loss detection (else RFC 6675's DupThresh), 2 a static
+    // reordering window, 4 no fast recovery at DupThresh SACKs.
+    {"net.ipv4.tcp_recovery", 1, {1}, 0, 7, {}},
+    // 3 and 4 enable tail loss probes (RFC 8985 7), as Linux's default 3.
+    {"net.ipv4.tcp_early_retrans", 1, {3}, 0, 4, {}},
+    {"net.ipv4.tcp_reordering", 1, {3}, 1, 1024, {}},
+    {"net.ipv4.tcp_max_reordering", 1, {300}, 1, 65535, {}},
+    {"net.ipv4.tcp_min_rtt_wlen", 1, {300}, 0, 86400, {}},
     {"net.ipv4.udp_rmem_min", 1, {4096}, 1, kIntMax, {}},
     {"net.ipv4.udp_wmem_min", 1, {4096}, 1, kIntMax, {}},
 }};

@@ -16,8 +16,10 @@
 //   std::size_t n = conn.read(buf).value();       // 0 once the peer has closed its side
 //
 // Behaviour is Linux's: options MSS, window scaling, timestamps with PAWS
-// and SACK; CUBIC (or NewReno, net.ipv4.tcp_congestion_control) with fast
-// retransmit and recovery; RTO per RFC 6298 with Linux's 200 ms floor;
+// and SACK; CUBIC (or NewReno, net.ipv4.tcp_congestion_control) with
+// HyStart++; loss detection by RACK-TLP (net.ipv4.tcp_recovery,
+// tcp_early_retrans), recovery by PRR, undo of spurious reductions by
+// D-SACKs and timestamps; RTO per RFC 6298 with Linux's 200 ms floor;
 // delayed ACKs, Nagle, zero-window probes, keepalive; SYN cookies when the
 // SYN queue is full; RFC 5961 challenge ACKs, rate limited per namespace.
 // Not supported: urgent data (the URG flag is ignored), ECN, TCP Fast Open,

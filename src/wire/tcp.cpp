@@ -5,7 +5,7 @@
 namespace netns::wire {
 namespace {
 
-constexpr std::size_t kSackBlockLen = 8;
+constexpr std::size_t kSackBlockLen = TcpRepr::kSackBlockLen;
 constexpr std::size_t kOptionHeaderLen = 2;  // kind and length
 
 // Whether an option of this kind may carry data_len bytes after kind and
@@ -119,29 +119,6 @@ Result<TcpRepr> TcpRepr::parse_verified(const TcpView& tcp) {
   return repr;
 }
 
-std::size_t TcpRepr::options_len_without_sack() const {
-  std::size_t len = 0;
-  if (mss) len += 4;
-  if (timestamps) {
-    len += 12;  // SACK-permitted, if any, shares the timestamp's padding
-  } else if (sack_permitted) {
-    len += 4;
-  }
-  if (window_scale) len += 4;
-  return len;
-}
-
-std::size_t TcpRepr::sack_blocks_sent() const {
-  const std::size_t used = options_len_without_sack() + 4;  // NOP, NOP, kind, length
-  if (used >= kMaxOptionsLen) return 0;
-  return std::min(sack_block_count, (kMaxOptionsLen - used) / kSackBlockLen);
-}
-
-std::size_t TcpRepr::options_len() const {
-  const std::size_t blocks = sack_blocks_sent();
-  return options_len_without_sack() + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
-}
-
 // Every option group is one or more whole 32-bit words, NOPs in front, so
 // the fields after it stay aligned (Linux, tcp_options_write()).
 void TcpRepr::emit_options(std::span<std::byte> out) const {
@@ -165,7 +142,7 @@ void TcpRepr::emit_options(std::span<std::byte> out) const {
     word(kNop, kNop, 4, 2);
   }
   if (window_scale) word(kNop, 3, 3, *window_scale);
-  const std::size_t blocks = sack_blocks_sent();
+  const std::size_t blocks = sack_blocks_sent(options_len_without_sack());
   if (blocks > 0) {
     word(kNop, kNop, 5, static_cast<std::uint8_t>(2 + blocks * kSackBlockLen));
     for (std::size_t i = 0; i < blocks; ++i) {
@@ -177,14 +154,17 @@ void TcpRepr::emit_options(std::span<std::byte> out) const {
 }
 
 void TcpRepr::emit(std::span<std::byte> segment, Ipv4Address src, Ipv4Address dst) const {
+  const std::size_t hlen = header_len();
   emit_without_checksum(segment);
-  TcpMutView(segment.first(buffer_len()), header_len()).fill_checksum(src, dst);
+  TcpMutView(segment.first(hlen + payload_len), hlen).fill_checksum(src, dst);
 }
 
 void TcpRepr::emit_without_checksum(std::span<std::byte> segment) const {
-  assert(segment.size() >= buffer_len() && sack_block_count <= kMaxSackBlocks);
+  // Lengths once: stores through std::byte may alias *this, so the
+  // compiler cannot reuse them across the writes below.
   const std::size_t hlen = header_len();
-  TcpMutView view(segment.first(buffer_len()), hlen);
+  assert(segment.size() >= hlen + payload_len && sack_block_count <= kMaxSackBlocks);
+  TcpMutView view(segment.first(hlen + payload_len), hlen);
   view.set_src_port(src_port);
   view.set_dst_port(dst_port);
   view.set_seq_number(seq_number);

@@ -160,6 +160,11 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::tcp_ecn, "net.ipv4.tcp_ecn"},
       {SysctlId::tcp_no_metrics_save, "net.ipv4.tcp_no_metrics_save"},
       {SysctlId::tcp_adv_win_scale, "net.ipv4.tcp_adv_win_scale"},
+      {SysctlId::tcp_recovery, "net.ipv4.tcp_recovery"},
+      {SysctlId::tcp_early_retrans, "net.ipv4.tcp_early_retrans"},
+      {SysctlId::tcp_reordering, "net.ipv4.tcp_reordering"},
+      {SysctlId::tcp_max_reordering, "net.ipv4.tcp_max_reordering"},
+      {SysctlId::tcp_min_rtt_wlen, "net.ipv4.tcp_min_rtt_wlen"},
       {SysctlId::udp_rmem_min, "net.ipv4.udp_rmem_min"},
       {SysctlId::udp_wmem_min, "net.ipv4.udp_wmem_min"},
   };

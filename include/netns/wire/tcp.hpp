@@ -24,6 +24,7 @@
 // a wrong checksum. Unknown options are skipped by TcpRepr::parse().
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstddef>
@@ -252,6 +253,7 @@ using TcpMutView = BasicTcpView<std::byte>;
 struct TcpRepr {
   static constexpr std::size_t kMinHeaderLen = TcpView::kMinHeaderLen;
   static constexpr std::size_t kMaxOptionsLen = TcpView::kMaxHeaderLen - kMinHeaderLen;
+  static constexpr std::size_t kSackBlockLen = 8;  // left and right edges
   static constexpr std::size_t kMaxSackBlocks = 4;
 
   std::uint16_t src_port = 0;
@@ -277,7 +279,11 @@ struct TcpRepr {
   // Options are laid out as Linux's tcp_options_write() does, NOP-padded to
   // 32-bit words. SACK blocks that do not fit the 40 option bytes left by
   // the other options are not sent (the first ones are kept).
-  std::size_t options_len() const;
+  std::size_t options_len() const {
+    const std::size_t base = options_len_without_sack();
+    const std::size_t blocks = sack_blocks_sent(base);
+    return base + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
+  }
   std::size_t header_len() const { return kMinHeaderLen + options_len(); }
   std::size_t buffer_len() const { return header_len() + payload_len; }
   // Writes header and options into segment[0, header_len()) and checksums
@@ -292,8 +298,17 @@ struct TcpRepr {
   friend bool operator==(const TcpRepr&, const TcpRepr&) = default;
 
  private:
-  std::size_t options_len_without_sack() const;
-  std::size_t sack_blocks_sent() const;
+  // Inline: every segment sent asks for its header length several times.
+  std::size_t options_len_without_sack() const {
+    // SACK-permitted, if any, shares the timestamp's padding.
+    return (mss ? 4 : 0) + (timestamps ? 12 : sack_permitted ? 4 : 0) + (window_scale ? 4 : 0);
+  }
+  // The SACK blocks that fit after `used` bytes of other options.
+  std::size_t sack_blocks_sent(std::size_t used) const {
+    used += 4;  // NOP, NOP, kind, length
+    if (used >= kMaxOptionsLen) return 0;
+    return std::min(sack_block_count, (kMaxOptionsLen - used) / kSackBlockLen);
+  }
   void emit_options(std::span<std::byte> options) const;
 };
 

@@ -30,7 +30,7 @@ Connection::Connection(TcpNet& tn)
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
           536)),
-      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_retransmit_timer(); }),
+      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_rtx_timer(); }),
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
       wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }),
@@ -55,6 +55,15 @@ std::uint16_t Connection::route_mss_now() {
   // link, and only route_output checks the memo against the generation.
   auto route = tn_.ops.stack().route_output(tn_.net, remote().address, route_memo_);
   return route ? advertised_mss(*route->dev) : kDefaultMss;
+}
+
+void Connection::sample_handshake_rtt() {
+  const Clock::duration rtt = now() - syn_sent_at_;
+  if (rtt > Clock::duration::zero()) {  // zero: answered within one poll, nothing measured
+    const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
+    min_rtt_.update(window, now(), rtt);
+  }
+  rtt_.sample(rtt);
 }
 
 Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
@@ -302,7 +311,12 @@ void Connection::grow_send_buffer() {
   // keeps what waits to be sent warm in the cache.
   const std::size_t max = sysctl_triple(net(), SysctlId::tcp_wmem, 2);
   const std::size_t want = std::min<std::size_t>(2 * std::size_t{cc_->cwnd()}, max);
-  if (want > send_buf_.capacity()) send_buf_.set_capacity(want);
+  const std::size_t capacity = send_buf_.capacity();
+  if (want <= capacity) return;
+  // In steps of a quarter at least: the ring is one allocation, and growing
+  // it by the few bytes congestion avoidance adds an ACK would copy the
+  // whole buffer into a new one on every write.
+  send_buf_.set_capacity(std::min(max, std::max(want, capacity + capacity / 4)));
 }
 
 std::size_t Connection::writable_bytes() const {
