@@ -116,6 +116,10 @@ class Host {
 
   // ---- for subsystems and device kinds ----
   Clock::time_point now() const { return now_; }
+  // Counts the rounds of poll's loop (timers, devices, backlogs): what one
+  // sender hands the devices within a round all waits in their queues
+  // together, so a sender bounds itself per round (TCP's kMaxBurst).
+  std::uint64_t poll_round() const { return poll_round_; }
   std::uint64_t secret() const { return secret_; }
   PacketPool& packets() { return packets_; }
   TimerQueue& timers() { return timers_; }
@@ -205,6 +209,7 @@ class Host {
   std::uint64_t nets_created_ = 0, nets_freed_ = 0;
   NetRef init_net_;
   bool polling_ = false;
+  std::uint64_t poll_round_ = 0;
   std::uint64_t random_state_ = 0;
   std::vector<std::unique_ptr<Device>> device_todo_;
 

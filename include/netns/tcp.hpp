@@ -91,6 +91,17 @@ struct Info {
   std::uint64_t bytes_received = 0;
   std::uint64_t retransmits = 0;    // segments retransmitted
   bool sack = false, timestamps = false, window_scaling = false;
+  // The sender's loss recovery, as Linux's tcp_info: its state ("open",
+  // "disorder", "cwr", "recovery", "loss"); bytes outstanding now SACKed,
+  // marked lost, and retransmitted with the retransmission in flight; the
+  // reordering degree in segments; the windowed minimum RTT (0 before a
+  // sample); bytes delivered; segments the peer reported as duplicates.
+  std::string_view ca_state = "open";
+  std::uint32_t sacked = 0, lost = 0, retrans = 0;
+  std::uint32_t reordering = 0;
+  std::uint32_t min_rtt_us = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t dsack_dups = 0;
 };
 
 class Stream {

@@ -447,6 +447,18 @@ Info Connection::info() const {
   i.sack = sack_ok_;
   i.timestamps = ts_ok_;
   i.window_scaling = ws_ok_;
+  static constexpr std::string_view kCaStates[] = {"open", "disorder", "cwr", "recovery", "loss"};
+  i.ca_state = kCaStates[static_cast<std::size_t>(ca_state_)];
+  i.sacked = rtx_.sacked();
+  i.lost = rtx_.lost();
+  i.retrans = rtx_.retrans();
+  i.reordering = reordering_;
+  if (!min_rtt_.empty()) {
+    i.min_rtt_us = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(min_rtt_.get()).count());
+  }
+  i.delivered = delivered_;
+  i.dsack_dups = dsack_dups_;
   return i;
 }
 

@@ -204,7 +204,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void limit_reno_sacked();
 
   // ---- output (output.cpp) ----
-  static constexpr std::uint32_t kMaxBurst = 128;  // segments sent by one push_output
+  static constexpr std::uint32_t kMaxBurst = 128;  // segments sent in one round of the Host's poll
   // Sends what the windows, Nagle and recovery allow now: lost segments
   // first (tcp_xmit_retransmit_queue), then new data (tcp_write_xmit).
   void push_output();
@@ -322,6 +322,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Clock::time_point syn_sent_at_{};  // the handshake's RTT sample
 
   RtxTimer rtx_kind_ = RtxTimer::retransmit;
+  std::uint64_t burst_round_ = 0;  // the Host's poll round burst_sent_ counts in
+  std::uint32_t burst_sent_ = 0;
   Clock::time_point rtx_deadline_{};  // when rtx_timer_ is due; the timer may fire before and wait on
   Timer rtx_timer_;        // retransmission (SYN too), persist, loss probe, reordering (rtx_kind_)
   Timer delack_timer_;

@@ -78,12 +78,17 @@ void Connection::push_output() {
   if (!sends_data(state_)) return;
   const bool was_empty = rtx_.empty();
   bool sent_new = false;
-  for (std::uint32_t burst = 0;; ++burst) {
-    if (burst == kMaxBurst) {
-      // A window that opened wide would otherwise land in the device's
-      // backlog all at once and overflow it (Linux's TCP small queues
-      // serve the same end): the rest goes once this poll has delivered
-      // what is queued.
+  // Many ACKs handled in one round of the Host's poll each open the window
+  // a little; together they must not fill the device's queue before it
+  // drains (Linux's TCP small queues serve the same end). Past kMaxBurst
+  // segments in a round the rest waits for the next, after the backlogs.
+  const std::uint64_t round = net().host().poll_round();
+  if (round != burst_round_) {
+    burst_round_ = round;
+    burst_sent_ = 0;
+  }
+  for (;; ++burst_sent_) {
+    if (burst_sent_ >= kMaxBurst) {
       if (!continue_timer_.pending()) continue_timer_.schedule(now());
       break;
     }

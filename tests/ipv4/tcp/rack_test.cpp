@@ -117,6 +117,14 @@ TEST_F(TcpRack, AHoleIsLostOnceTheReorderingWindowPasses) {
   EXPECT_EQ(again.seq(), segs[0].seq());
   EXPECT_EQ(again.at - sacked_at, 4500us);
   EXPECT_EQ(counter("TcpExtTCPSackRecovery"), 1u);
+  // What ss -i would show (Linux's tcp_info).
+  const auto info = conn.info();
+  EXPECT_EQ(info.ca_state, "recovery");
+  EXPECT_EQ(info.sacked, kMss);
+  EXPECT_EQ(info.lost, kMss);
+  EXPECT_EQ(info.retrans, kMss);
+  EXPECT_EQ(info.min_rtt_us, 10'000u);
+  EXPECT_EQ(info.reordering, 3u);
 }
 
 // Turning RACK off (net.ipv4.tcp_recovery = 0) leaves RFC 6675's DupThresh:
