@@ -1,0 +1,52 @@
+// Linux's ip_idents_reserve and __ip_select_ident, one table per Host.
+#include "core/ip_idents.hpp"
+
+#include <array>
+
+namespace netns {
+
+namespace {
+// Linux starts jiffies 300 s before wrapping (INITIAL_JIFFIES), so a bucket
+// never used has "old" 0 and its first increment is random over nearly the
+// whole 32-bit range: its first ID tells nothing. Ticks here start there too.
+constexpr std::uint32_t kInitialTicks = static_cast<std::uint32_t>(-300 * 250);
+}  // namespace
+
+IpIdents::IpIdents(std::uint64_t host_secret)
+    : hash_key_(SipKey::derive(host_secret, kSipPurposeIpIdent)),
+      random_key_(SipKey::derive(host_secret, kSipPurposeIpIdentRng)),
+      buckets_(std::make_unique<std::array<Bucket, kBuckets>>()) {}
+
+std::uint32_t IpIdents::ticks(Clock::time_point now) {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) / kTick;
+  return kInitialTicks + static_cast<std::uint32_t>(elapsed);
+}
+
+std::uint32_t IpIdents::random_below(std::uint32_t bound) {
+  // Lemire's multiply-shift (get_random_u32_below without its rejection
+  // step: a bias below 2^-32 is of no use to anyone here).
+  return static_cast<std::uint32_t>((random64() & 0xffff'ffffu) * bound >> 32);
+}
+
+std::uint16_t IpIdents::select(std::uint32_t net_id, Ipv4Address dst, Ipv4Address src, std::uint8_t protocol,
+                               Clock::time_point now, std::uint32_t segs) {
+  std::array<std::byte, 13> message{};
+  for (int i = 0; i < 4; ++i) {
+    message[i] = std::byte(static_cast<std::uint8_t>(dst.value >> (24 - 8 * i)));
+    message[4 + i] = std::byte(static_cast<std::uint8_t>(src.value >> (24 - 8 * i)));
+    message[8 + i] = std::byte(static_cast<std::uint8_t>(net_id >> (24 - 8 * i)));
+  }
+  message[12] = std::byte{protocol};
+  Bucket& b = (*buckets_)[siphash13(hash_key_, message) % kBuckets];
+  const std::uint32_t tick = ticks(now);
+  std::uint32_t delta = 0;
+  if (b.stamp != tick) {
+    delta = random_below(tick - b.stamp);
+    b.stamp = tick;
+  }
+  const std::uint32_t id = b.id + delta;
+  b.id = id + segs;
+  return static_cast<std::uint16_t>(id);
+}
+
+}  // namespace netns
