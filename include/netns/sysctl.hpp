@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +32,11 @@ class Net;
 class Sysctl {
  public:
   Sysctl();
+  Sysctl(const Sysctl& other);
+  Sysctl& operator=(const Sysctl& other);
+  Sysctl(Sysctl&&) noexcept = default;
+  Sysctl& operator=(Sysctl&&) noexcept = default;
+  ~Sysctl();
 
   Result<void> set(std::string_view name, std::string_view value);
   Result<std::string> get(std::string_view name) const;
@@ -76,7 +82,8 @@ class Sysctl {
 
   std::array<std::int32_t, kSysctlValueSlots> values_;
   const Net* net_ = nullptr;          // the owner, to find IFNAME; null for a table on its own
-  std::vector<DeviceConf> devices_;   // only devices with a value written for them
+  // Only devices with a value written for them; allocated with the first.
+  std::unique_ptr<std::vector<DeviceConf>> devices_;
 };
 
 }  // namespace netns

@@ -1,8 +1,6 @@
 // Linux's ip_idents_reserve and __ip_select_ident, one table per Host.
 #include "core/ip_idents.hpp"
 
-#include <array>
-
 namespace netns {
 
 namespace {
@@ -30,14 +28,9 @@ std::uint32_t IpIdents::random_below(std::uint32_t bound) {
 
 std::uint16_t IpIdents::select(std::uint32_t net_id, Ipv4Address dst, Ipv4Address src, std::uint8_t protocol,
                                Clock::time_point now, std::uint32_t segs) {
-  std::array<std::byte, 13> message{};
-  for (int i = 0; i < 4; ++i) {
-    message[i] = std::byte(static_cast<std::uint8_t>(dst.value >> (24 - 8 * i)));
-    message[4 + i] = std::byte(static_cast<std::uint8_t>(src.value >> (24 - 8 * i)));
-    message[8 + i] = std::byte(static_cast<std::uint8_t>(net_id >> (24 - 8 * i)));
-  }
-  message[12] = std::byte{protocol};
-  Bucket& b = (*buckets_)[siphash13(hash_key_, message) % kBuckets];
+  const std::uint64_t addresses = std::uint64_t{dst.value} << 32 | src.value;
+  const std::uint64_t flow = std::uint64_t{net_id} << 8 | protocol;
+  Bucket& b = (*buckets_)[siphash13_words(hash_key_, addresses, flow) % kBuckets];
   const std::uint32_t tick = ticks(now);
   std::uint32_t delta = 0;
   if (b.stamp != tick) {

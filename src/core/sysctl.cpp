@@ -46,6 +46,16 @@ Result<std::array<std::int32_t, 3>> parse_ints(std::string_view text, std::size_
 }  // namespace
 
 Sysctl::Sysctl() : values_(kSysctlDefaults) {}
+Sysctl::~Sysctl() = default;
+
+Sysctl::Sysctl(const Sysctl& other) : values_(other.values_), net_(other.net_) {
+  if (other.devices_) devices_ = std::make_unique<std::vector<DeviceConf>>(*other.devices_);
+}
+
+Sysctl& Sysctl::operator=(const Sysctl& other) {
+  if (this != &other) *this = Sysctl(other);
+  return *this;
+}
 
 const SysctlInfo& Sysctl::info(SysctlId id) { return kSysctlTable[static_cast<std::size_t>(id)]; }
 
@@ -100,7 +110,8 @@ std::optional<Sysctl::DeviceKnob> Sysctl::device_knob(std::string_view name) con
 }
 
 const Sysctl::DeviceConf* Sysctl::find_device(int ifindex) const {
-  for (const DeviceConf& d : devices_) {
+  if (!devices_) return nullptr;
+  for (const DeviceConf& d : *devices_) {
     if (d.ifindex == ifindex) return &d;
   }
   return nullptr;
@@ -117,7 +128,7 @@ std::int32_t Sysctl::own_value(DevconfId id, int ifindex) const {
 std::int32_t Sysctl::device_value(DevconfId id, int ifindex) const {
   const DevconfInfo& row = kDevconfTable[static_cast<std::size_t>(id)];
   const std::int32_t all = value(row.all);
-  const std::int32_t own = devices_.empty() ? value(row.dflt) : own_value(id, ifindex);
+  const std::int32_t own = devices_ ? own_value(id, ifindex) : value(row.dflt);
   switch (row.combine) {
     case DevconfCombine::both: return all != 0 && own != 0 ? own : 0;
     case DevconfCombine::either: return all != 0 ? all : own;
@@ -126,7 +137,9 @@ std::int32_t Sysctl::device_value(DevconfId id, int ifindex) const {
 }
 
 void Sysctl::forget_device(int ifindex) {
-  std::erase_if(devices_, [&](const DeviceConf& d) { return d.ifindex == ifindex; });
+  if (!devices_) return;
+  std::erase_if(*devices_, [&](const DeviceConf& d) { return d.ifindex == ifindex; });
+  if (devices_->empty()) devices_.reset();
 }
 
 Result<void> Sysctl::set(std::string_view name, std::string_view value) {
@@ -141,9 +154,10 @@ Result<void> Sysctl::set(std::string_view name, std::string_view value) {
     if (!parsed) return parsed.error();
     const std::int32_t v = (*parsed)[0];
     if (v < bounds.min || v > bounds.max) return error(Errc::invalid_argument);
-    auto it = std::find_if(devices_.begin(), devices_.end(),
+    if (!devices_) devices_ = std::make_unique<std::vector<DeviceConf>>();
+    auto it = std::find_if(devices_->begin(), devices_->end(),
                            [&](const DeviceConf& d) { return d.ifindex == knob->ifindex; });
-    if (it == devices_.end()) it = devices_.insert(devices_.end(), DeviceConf{.ifindex = knob->ifindex});
+    if (it == devices_->end()) it = devices_->insert(devices_->end(), DeviceConf{.ifindex = knob->ifindex});
     it->values[i] = v;
     it->written |= 1u << i;
     return {};

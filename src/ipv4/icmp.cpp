@@ -172,7 +172,10 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& /*ns*/, Packet packet, const Inp
     case IcmpType::redirect: c.add(Counter::IcmpInRedirects); return;  // not acted on
     default: return;
   }
-  if (meta.broadcast) return;  // icmp_rcv: errors sent to a broadcast are bogus
+  if (meta.broadcast) {  // icmp_rcv: an error sent to a broadcast is bogus
+    c.add(Counter::IcmpInErrors);
+    return;
+  }
   process_icmp_error(net, *view, meta);
 }
 

@@ -131,14 +131,16 @@ Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device
 // as in Linux) gets the full check: the route back to its source must be
 // unicast.
 bool Ipv4Stack::validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src, const Device* out) {
-  const bool accept_local = net.sysctl().device_value(DevconfId::ipv4_accept_local, in.ifindex()) != 0;
+  const auto accept_local = [&] {
+    return net.sysctl().device_value(DevconfId::ipv4_accept_local, in.ifindex()) != 0;
+  };
   if (out != &in) {
-    if ((ns.local_address_filter & Ipv4Net::address_filter_bit(src)) == 0) return true;
-    return accept_local || !ns.has_address(src);
+    if ((ns.local_address_filter & Ipv4Net::address_filter_bit(src)) == 0 || !ns.has_address(src)) return true;
+    return accept_local();
   }
   if (const FibEntry* back = ns.local.lookup(src)) {
     if (back->type == RouteType::broadcast) return false;
-    if (back->type == RouteType::local) return accept_local;
+    if (back->type == RouteType::local) return accept_local();
   }
   const FibEntry* back = ns.main.lookup(src);
   return back == nullptr || back->type == RouteType::unicast;
@@ -147,26 +149,32 @@ bool Ipv4Stack::validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Add
 void Ipv4Stack::drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src,
                              Ipv4Address dst) {
   const bool source = why == InputRoute::martian_source;
-  ++(source ? ns.in_martian_src : ns.in_martian_dst);
+  Ipv4Extras& x = extras(ns);
+  ++(source ? x.in_martian_src : x.in_martian_dst);
   if (net.sysctl().device_value(DevconfId::ipv4_log_martians, dev.ifindex()) == 0) return;
   const auto now = host_.now();
-  if (now - ns.martian_log_window >= kLogInterval) {
-    ns.martian_log_window = now;
-    ns.martian_log_count = 0;
+  if (now - x.martian_log_window >= kLogInterval) {
+    x.martian_log_window = now;
+    x.martian_log_count = 0;
   }
-  if (ns.martian_log_count++ >= kLogBurst) return;
+  if (x.martian_log_count++ >= kLogBurst) return;
   host_.log(source ? fmt::format("martian source {} from {}, on dev {}", dst, src, dev.name())
                    : fmt::format("martian destination {} from {}, dev {}", dst, src, dev.name()));
 }
 
+Ipv4Extras& Ipv4Stack::extras(Ipv4Net& ns) {
+  if (!ns.extras) ns.extras = std::make_unique<Ipv4Extras>(pmtu_key_);
+  return *ns.extras;
+}
+
 std::uint64_t Ipv4Stack::martian_sources(Net& net) {
   const Ipv4Net* ns = slot_.find(net);
-  return ns != nullptr ? ns->in_martian_src : 0;
+  return ns != nullptr && ns->extras ? ns->extras->in_martian_src : 0;
 }
 
 std::uint64_t Ipv4Stack::martian_destinations(Net& net) {
   const Ipv4Net* ns = slot_.find(net);
-  return ns != nullptr ? ns->in_martian_dst : 0;
+  return ns != nullptr && ns->extras ? ns->extras->in_martian_dst : 0;
 }
 
 // ---- options: ip_rcv_options ----
@@ -177,8 +185,8 @@ bool Ipv4Stack::is_unicast_address(Net& net, Ipv4Address address) {
   return local_route(net, address) == nullptr;
 }
 
-OptionContext Ipv4Stack::option_context(Net& net, Ipv4Net& /*ns*/, const Device& dev, Ipv4Address src,
-                                        Ipv4Address dst, bool local) {
+OptionContext Ipv4Stack::option_context(Net& net, const Device& dev, Ipv4Address src, Ipv4Address dst,
+                                        bool local) {
   // fib_compute_spec_dst: our own destination address, else the source of the
   // route back to the sender.
   Ipv4Address spec_dst = dst;
@@ -196,7 +204,7 @@ bool Ipv4Stack::process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet
   auto view = wire::Ipv4MutView::checked(packet.mutable_data());
   const std::span<std::byte> header = view->header();
   const CompiledOptions compiled = compile_received_options(
-      header, option_context(net, ns, dev, view->src(), view->dst(), route == InputRoute::local));
+      header, option_context(net, dev, view->src(), view->dst(), route == InputRoute::local));
   if (compiled.problem) {
     net.counters().add(Counter::IpInHdrErrors);
     send_icmp_error(net, packet, IcmpType::parameter_problem, 0, std::uint32_t{*compiled.problem} << 24);

@@ -24,6 +24,17 @@ struct IcmpBucket {
   Clock::time_point last{};
 };
 
+// What a namespace needs only once it meets a martian or learns a path MTU.
+struct Ipv4Extras {
+  explicit Ipv4Extras(const SipKey& pmtu_key) : pmtu(pmtu_key) {}
+  PmtuExceptions pmtu;
+  // Input route statistics, Linux's /proc/net/stat/rt_cache in_martian_*.
+  std::uint64_t in_martian_src = 0, in_martian_dst = 0;
+  // log_martians messages, at most 10 per 5 s per namespace (net_ratelimit).
+  Clock::time_point martian_log_window{};
+  std::uint32_t martian_log_count = 0;
+};
+
 struct Ipv4Net {
   Ipv4Net(Net& net, Ipv4Stack& stack);
 
@@ -34,12 +45,9 @@ struct Ipv4Net {
   NeighbourTable neighbours;
   std::unique_ptr<Reassembler> reassembler;  // made on the first fragment
   IcmpBucket icmp_bucket;
-  std::unique_ptr<PmtuExceptions> pmtu;  // made on the first path MTU learned
-  // Input route statistics, Linux's /proc/net/stat/rt_cache in_martian_*.
-  std::uint64_t in_martian_src = 0, in_martian_dst = 0;
-  // log_martians messages, at most 10 per 5 s per namespace (net_ratelimit).
-  Clock::time_point martian_log_window{};
-  std::uint32_t martian_log_count = 0;
+  // Made on the first martian or path MTU (Ipv4Stack::extras): an idle
+  // namespace pays one pointer for them.
+  std::unique_ptr<Ipv4Extras> extras;
   // A bit per address of the namespace (address_filter_bit): when the
   // source's bit is clear it is surely not local, and the LAND check costs
   // one load on the packet path (Linux hashes its addresses for that check).

@@ -68,8 +68,8 @@ void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Ad
 PathMtu Ipv4Stack::path_mtu(Net& net, Ipv4Address dst, const Device& dev) {
   PathMtu out{dev.mtu(), false};
   Ipv4Net& ns = state(net);
-  if (!ns.pmtu || ns.pmtu->empty()) return out;
-  if (auto e = ns.pmtu->lookup(dst, host_.now())) {
+  if (!ns.extras || ns.extras->pmtu.empty()) return out;
+  if (auto e = ns.extras->pmtu.lookup(dst, host_.now())) {
     out.mtu = std::min(out.mtu, e->mtu);
     out.locked = e->locked;
   }
@@ -80,12 +80,11 @@ void Ipv4Stack::update_pmtu(Net& net, Ipv4Address dst, std::uint32_t mtu) {
   // __ip_rt_update_pmtu: only for a destination the FIB still routes.
   auto route = route_output(net, dst);
   if (!route || route->dev == &net.loopback()) return;
-  Ipv4Net& ns = state(net);
   const std::uint32_t current = path_mtu(net, dst, *route->dev).mtu;
-  if (!ns.pmtu) ns.pmtu = std::make_unique<PmtuExceptions>(pmtu_key_);
   const Sysctl& sysctl = net.sysctl();
-  ns.pmtu->update(dst, mtu, current, static_cast<std::uint32_t>(sysctl.value(SysctlId::route_min_pmtu)),
-                  std::chrono::seconds(sysctl.value(SysctlId::route_mtu_expires)), host_.now());
+  extras(state(net)).pmtu.update(dst, mtu, current,
+                                 static_cast<std::uint32_t>(sysctl.value(SysctlId::route_min_pmtu)),
+                                 std::chrono::seconds(sysctl.value(SysctlId::route_mtu_expires)), host_.now());
 }
 
 std::uint32_t Ipv4Stack::timestamp_now() const {

@@ -33,6 +33,7 @@ struct FibEntry;
 class Reassembler;
 class NeighbourTable;
 struct Ipv4Net;
+struct Ipv4Extras;
 
 // What a transport learns about a datagram addressed to this namespace.
 struct InputMeta {
@@ -200,8 +201,7 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   // addresses; false when it must be dropped.
   bool follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
                            ReceivedOptions& options, InputRoute& route);
-  OptionContext option_context(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src, Ipv4Address dst,
-                               bool local);
+  OptionContext option_context(Net& net, const Device& dev, Ipv4Address src, Ipv4Address dst, bool local);
   bool is_unicast_address(Net& net, Ipv4Address address);
   void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast);
   // `followed`: the options of a datagram whose source route this host
@@ -220,6 +220,7 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void remove_device(Net& net, Ipv4Net& ns, Device& dev);
   Result<RouteResult> resolve_route(Net& net, Ipv4Net& ns, Ipv4Address dst);
   bool icmp_allowed(Net& net, Ipv4Net& ns);
+  Ipv4Extras& extras(Ipv4Net& ns);  // made on first use
 
   class ArpReceiver;
 
