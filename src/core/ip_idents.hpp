@@ -54,6 +54,18 @@ class IpIdents {
     std::uint32_t stamp = 0;  // the tick of last use; 0 in a bucket never used
   };
 
+  // The buckets of recent flows, direct-mapped: a socket sending to one
+  // destination hashes once, not once per datagram. It caches results only,
+  // so a miss (another flow in the slot) costs one SipHash and nothing else.
+  struct Memo {
+    std::uint64_t addresses = ~std::uint64_t{0};
+    std::uint64_t flow = ~std::uint64_t{0};  // never a real flow: those fit 40 bits
+    std::uint32_t bucket = 0;
+  };
+  static constexpr std::size_t kMemoSlots = 64;  // a power of two
+  static_assert((kMemoSlots & (kMemoSlots - 1)) == 0);
+
+  std::uint32_t bucket_of(std::uint64_t addresses, std::uint64_t flow);
   std::uint64_t random64() { return siphash13_word(random_key_, ++random_counter_); }
   std::uint32_t random_below(std::uint32_t bound);  // uniform in [0, bound)
   static std::uint32_t ticks(Clock::time_point now);
@@ -62,6 +74,7 @@ class IpIdents {
   SipKey random_key_;
   std::uint64_t random_counter_ = 0;
   std::unique_ptr<std::array<Bucket, kBuckets>> buckets_;
+  std::unique_ptr<std::array<Memo, kMemoSlots>> memo_;
 };
 
 // Purposes of the keys IpIdents derives from the Host's secret.

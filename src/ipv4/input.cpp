@@ -3,6 +3,8 @@
 //   process → process_ipv4 → route_input → deliver_local → process_options
 //                                          → process_icmp | Transport::deliver
 //                                        → forward → process_options → output_datagram
+#include <array>
+
 #include <fmt/format.h>
 
 #include "core/route_cache.hpp"
@@ -29,6 +31,25 @@ bool is_truncated(std::span<const std::byte> bytes) {
 
 // 0.0.0.0/8 ("this network", RFC 1122): Linux's ipv4_is_zeronet.
 bool is_zeronet(Ipv4Address a) { return (a.value >> 24) == 0; }
+
+// First octets that make an address worth the martian checks: 0 (this
+// network), 127 (loopback) and 224..255 (multicast, reserved, the limited
+// broadcast). Everything else costs input one table load per address.
+constexpr auto kUnusualOctet = [] {
+  std::array<bool, 256> out{};
+  out[0] = out[127] = true;
+  for (std::size_t i = 224; i < 256; ++i) out[i] = true;
+  return out;
+}();
+
+bool unusual(Ipv4Address a) { return kUnusualOctet[a.value >> 24]; }
+
+// The LAND check's first step, inline: false means the source is surely not
+// one of the namespace's addresses.
+bool may_be_local(const Ipv4Net& ns, Ipv4Address src) {
+  const std::uint64_t bits = Ipv4Net::address_filter_bits(src);
+  return (ns.local_address_filter & bits) == bits;
+}
 
 // net_ratelimit's budget, which Linux spends on log_martians messages.
 constexpr std::uint32_t kLogBurst = 10;
@@ -93,19 +114,22 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
 // ip_route_input_slow's checks, in its order, before and around the FIB.
 // The loopback's datagrams were routed on output already (Linux gives them
 // their output route): no martian is looked for there.
-Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
-                                             Ipv4Address dst) {
+// Inline: every received datagram takes it, and its common case is a few compares.
+inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
+                                                    Ipv4Address dst) {
   const bool loopback = dev.kind() == DeviceKind::loopback;
   if (!loopback) {
-    if (src.is_multicast() || src.is_broadcast()) return InputRoute::martian_source;
-    if (dst.is_broadcast() || (src.is_unspecified() && dst.is_unspecified())) {
-      // brd_input: any source but one of ours (0.0.0.0 too: DHCP clients).
-      return src.is_unspecified() || validate_source(net, ns, dev, src, nullptr) ? InputRoute::broadcast
-                                                                               : InputRoute::martian_source;
+    if (unusual(src) || unusual(dst)) [[unlikely]] {
+      if (src.is_multicast() || src.is_broadcast()) return InputRoute::martian_source;
+      if (dst.is_broadcast() || (src.is_unspecified() && dst.is_unspecified())) {
+        // brd_input: any source but one of ours (0.0.0.0 too: DHCP clients).
+        return src.is_unspecified() || validate_source(net, ns, dev, src, nullptr) ? InputRoute::broadcast
+                                                                                 : InputRoute::martian_source;
+      }
+      if (is_zeronet(src)) return InputRoute::martian_source;
+      if (is_zeronet(dst) || dst.is_loopback()) return InputRoute::martian_destination;  // route_localnet 0
+      if (src.is_loopback()) return InputRoute::martian_source;
     }
-    if (is_zeronet(src)) return InputRoute::martian_source;
-    if (is_zeronet(dst) || dst.is_loopback()) return InputRoute::martian_destination;  // route_localnet 0
-    if (src.is_loopback()) return InputRoute::martian_source;
   } else if (dst.is_broadcast()) {
     return InputRoute::broadcast;
   }
@@ -117,7 +141,8 @@ Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device
   } else if (local->type == RouteType::local) {
     verdict = InputRoute::local;
   }
-  if (verdict != InputRoute::forward && !loopback && !validate_source(net, ns, dev, src, nullptr)) {
+  if (verdict != InputRoute::forward && !loopback && may_be_local(ns, src) &&
+      !validate_source(net, ns, dev, src, nullptr)) {
     return InputRoute::martian_source;
   }
   return verdict;
@@ -134,10 +159,7 @@ bool Ipv4Stack::validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Add
   const auto accept_local = [&] {
     return net.sysctl().device_value(DevconfId::ipv4_accept_local, in.ifindex()) != 0;
   };
-  if (out != &in) {
-    if ((ns.local_address_filter & Ipv4Net::address_filter_bit(src)) == 0 || !ns.has_address(src)) return true;
-    return accept_local();
-  }
+  if (out != &in) return !may_be_local(ns, src) || !ns.has_address(src) || accept_local();
   if (const FibEntry* back = ns.local.lookup(src)) {
     if (back->type == RouteType::broadcast) return false;
     if (back->type == RouteType::local) return accept_local();
@@ -313,27 +335,38 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
 void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, const ReceivedOptions* followed) {
   Counters& c = net.counters();
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
-  auto view = wire::Ipv4View::checked(packet.data());
   const bool forwarding = net.sysctl().value(SysctlId::ip_forward) != 0;
+  // What forwarding reads of the header (options processing leaves it alone),
+  // read once: nothing below keeps the view alive across a call.
+  Ipv4Address src, dst;
+  std::uint8_t ttl = 0;
+  bool dont_fragment = false, has_options = false;
+  {
+    const auto view = wire::Ipv4View::checked(packet.data());
+    src = view->src();
+    dst = view->dst();
+    ttl = view->ttl();
+    dont_fragment = view->dont_fragment();
+    has_options = view->header_len() > wire::Ipv4Repr::kHeaderLen;
+  }
   // A source route that this host follows names the next hop; the header's
   // destination becomes it once forward_options has run.
-  const Ipv4Address target = followed != nullptr ? followed->nexthop : view->dst();
+  const Ipv4Address target = followed != nullptr ? followed->nexthop : dst;
   const FibEntry* route = ns.main.lookup(target);
-  const bool usable = route != nullptr && (route->type != RouteType::unicast ||
-                                           (route->dev != nullptr && route->dev->is_up()));
+  const bool usable =
+      route != nullptr && (route->type != RouteType::unicast || (route->dev != nullptr && route->dev->is_up()));
   // __mkroute_input validates the source of what it will forward.
-  if (forwarding && usable && route->type == RouteType::unicast &&
-      !validate_source(net, ns, in, view->src(), route->dev)) {
-    drop_martian(net, ns, in, InputRoute::martian_source, view->src(), view->dst());
+  if (forwarding && usable && route->type == RouteType::unicast && (route->dev == &in || may_be_local(ns, src)) &&
+      !validate_source(net, ns, in, src, route->dev)) {
+    drop_martian(net, ns, in, InputRoute::martian_source, src, dst);
     return;
   }
-  ReceivedOptions options;
-  if (followed != nullptr) {
-    options = *followed;
-  } else if (view->header_len() > wire::Ipv4Repr::kHeaderLen) {
+  std::optional<ReceivedOptions> compiled;  // made only for a datagram with options
+  const ReceivedOptions* options = followed;
+  if (options == nullptr && has_options) {
     InputRoute r = InputRoute::forward;
-    if (!process_options(net, ns, in, packet, r, options)) return;
-    view = wire::Ipv4View::checked(packet.data());
+    if (!process_options(net, ns, in, packet, r, compiled.emplace())) return;
+    options = &*compiled;
   }
   if (!forwarding) {
     // ip_error without forwarding: counted, and nothing said to the sender
@@ -359,35 +392,34 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
     case RouteType::local:
     case RouteType::broadcast: return;
   }
-  if (view->ttl() <= 1) {
+  if (ttl <= 1) {
     c.add(Counter::IpInHdrErrors);
     send_icmp_error(net, packet, IcmpType::time_exceeded,
                     static_cast<std::uint8_t>(wire::IcmpTimeExceeded::ttl));
     return;
   }
-  if (options.is_strictroute && !route->gateway.is_unspecified()) {
+  if (options != nullptr && options->is_strictroute && !route->gateway.is_unspecified()) {
     // A strict route's next hop must be a neighbour (ip_forward: sr_failed).
     send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::source_route_failed));
     return;
   }
   Device& out = *route->dev;
-  if (view->dont_fragment() && packet.size() > out.mtu()) {
+  if (dont_fragment && packet.size() > out.mtu()) {
     c.add(Counter::IpFragFails);
     send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::frag_needed),
                     out.mtu());
     return;
   }
   const Ipv4Address next_hop = route->gateway.is_unspecified() ? target : route->gateway;
-  if (options.optlen != 0) {
-    // ip_forward_options: what this host records is the outgoing address (ip_rt_get_source).
-    auto header = wire::Ipv4MutView::checked(packet.mutable_data());
-    const Ipv4Address out_source = route->prefsrc.is_unspecified() ? select_source(net, out, next_hop)
-                                                                   : route->prefsrc;
-    (void)forward_options(header->header(), options, out_source);
-    header->fill_checksum();
-  }
   // The one write forwarding makes: TTL and checksum, in place (no copy unless shared).
   auto writable = wire::Ipv4MutView::checked(packet.mutable_data());
+  if (options != nullptr && options->optlen != 0) {
+    // ip_forward_options: what this host records is the outgoing address (ip_rt_get_source).
+    const Ipv4Address out_source = route->prefsrc.is_unspecified() ? select_source(net, out, next_hop)
+                                                                   : route->prefsrc;
+    (void)forward_options(writable->header(), *options, out_source);
+    writable->fill_checksum();
+  }
   writable->decrement_ttl();
   c.add(Counter::IpForwDatagrams);
   packet.device = nullptr;

@@ -48,9 +48,11 @@ struct Ipv4Net {
   // Made on the first martian or path MTU (Ipv4Stack::extras): an idle
   // namespace pays one pointer for them.
   std::unique_ptr<Ipv4Extras> extras;
-  // A bit per address of the namespace (address_filter_bit): when the
-  // source's bit is clear it is surely not local, and the LAND check costs
-  // one load on the packet path (Linux hashes its addresses for that check).
+  // A Bloom filter of the namespace's addresses, two bits each
+  // (address_filter_bits): when a source's bits are not both set it is
+  // surely not local, and the LAND check costs one load on the packet path
+  // (Linux hashes its addresses for that check). With a handful of
+  // addresses one source in a few hundred takes the slower look.
   std::uint64_t local_address_filter = 0;
 
   const InAddress* find_address(const Device& dev, Ipv4Address address) const;
@@ -58,8 +60,8 @@ struct Ipv4Net {
   // up or not: Linux's inet_lookup_ifaddr).
   bool has_address(Ipv4Address address) const;
   void refresh_address_filter();
-  static std::uint64_t address_filter_bit(Ipv4Address a) {
-    return std::uint64_t{1} << ((a.value * 0x9e3779b1u) >> 26);
+  static std::uint64_t address_filter_bits(Ipv4Address a) {
+    return std::uint64_t{1} << ((a.value * 0x9e3779b1u) >> 26) | std::uint64_t{1} << ((a.value * 0x85ebca6bu) >> 26);
   }
   // The reassembler, created on first use.
   Reassembler& fragments(Ipv4Stack& stack);

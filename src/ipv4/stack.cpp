@@ -50,7 +50,7 @@ bool Ipv4Net::has_address(Ipv4Address address) const {
 
 void Ipv4Net::refresh_address_filter() {
   local_address_filter = 0;
-  for (const InAddress& a : addresses) local_address_filter |= address_filter_bit(a.prefix.address());
+  for (const InAddress& a : addresses) local_address_filter |= address_filter_bits(a.prefix.address());
 }
 
 Reassembler& Ipv4Net::fragments(Ipv4Stack& stack) {
@@ -182,7 +182,7 @@ Result<void> Ipv4Stack::add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   }
   if (ns.addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
   ns.addresses.push_back({&dev, prefix});
-  ns.local_address_filter |= Ipv4Net::address_filter_bit(a);
+  ns.local_address_filter |= Ipv4Net::address_filter_bits(a);
   sync_device_routes(ns, dev);
   invalidate_routes(net);
   return {};

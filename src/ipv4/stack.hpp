@@ -190,17 +190,20 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet);
   InputRoute route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src, Ipv4Address dst);
   // fib_validate_source without rp_filter: false for a martian source.
-  bool validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src, const Device* out);
-  void drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src, Ipv4Address dst);
+  // The rare paths of input are cold: kept out of line, so that the common
+  // datagram's path stays as short as it was before they existed.
+  [[gnu::cold]] bool validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src,
+                                     const Device* out);
+  [[gnu::cold]] void drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src, Ipv4Address dst);
   // ip_rcv_options: checks and fills the options of a datagram input routed
   // as `route`; false when it is dropped (counted). A source route that goes
   // on from here turns `route` into forward, with options.srr_is_hit.
-  bool process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet, InputRoute& route,
-                       ReceivedOptions& options);
+  [[gnu::cold]] bool process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
+                                     InputRoute& route, ReceivedOptions& options);
   // ip_options_rcv_srr: follows a source route through this host's own
   // addresses; false when it must be dropped.
-  bool follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
-                           ReceivedOptions& options, InputRoute& route);
+  [[gnu::cold]] bool follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
+                                         ReceivedOptions& options, InputRoute& route);
   OptionContext option_context(Net& net, const Device& dev, Ipv4Address src, Ipv4Address dst, bool local);
   bool is_unicast_address(Net& net, Ipv4Address address);
   void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast);

@@ -297,12 +297,10 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
   const ipv4::PathMtu path = stack.path_mtu(net, to.address, *route->dev);
   const bool dont_fragment = impl_->pmtu_discovery && !path.locked &&
                              repr.buffer_len() + wire::Ipv4Repr::kHeaderLen <= path.mtu;
-  std::optional<std::uint16_t> ip_id;
-  if (impl_->is_connected()) ip_id = impl_->ip_id++;
-  auto sent = stack.send(net, std::move(packet),
-                         {.src = src, .dst = to.address, .protocol = wire::IpProtocol::udp,
-                          .dont_fragment = dont_fragment, .ignore_df = true, .ip_id = ip_id},
-                         *route);
+  ipv4::SendParams params{.src = src, .dst = to.address, .protocol = wire::IpProtocol::udp,
+                          .dont_fragment = dont_fragment, .ignore_df = true};
+  if (impl_->is_connected()) params.ip_id = impl_->ip_id++;
+  auto sent = stack.send(net, std::move(packet), params, *route);
   if (!sent) {
     if (sent.error() == Errc::no_buffer_space) net.counters().add(Counter::UdpSndbufErrors);
     return sent.error();
