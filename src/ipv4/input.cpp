@@ -114,9 +114,9 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
 // ip_route_input_slow's checks, in its order, before and around the FIB.
 // The loopback's datagrams were routed on output already (Linux gives them
 // their output route): no martian is looked for there.
-// Inline: every received datagram takes it, and its common case is a few compares.
-inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
-                                                    Ipv4Address dst) {
+// Every received datagram takes it; its common case is a few compares.
+Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
+                                             Ipv4Address dst) {
   const bool loopback = dev.kind() == DeviceKind::loopback;
   if (!loopback) {
     if (unusual(src) || unusual(dst)) [[unlikely]] {

@@ -23,10 +23,14 @@ std::uint8_t byte_at(std::span<const std::byte> bytes, std::size_t at) { return 
 void set_byte(std::span<std::byte> bytes, std::size_t at, std::size_t v) {
   wire::store_u8(bytes, at, static_cast<std::uint8_t>(v));
 }
-Ipv4TimestampFlag ts_flag(std::uint8_t flags_byte) { return Ipv4TimestampFlag{static_cast<std::uint8_t>(flags_byte & 0x0f)}; }
+Ipv4TimestampFlag ts_flag(std::uint8_t flags_byte) {
+  return Ipv4TimestampFlag{static_cast<std::uint8_t>(flags_byte & 0x0f)};
+}
 
-// The checks and fills of one option at header[at, at + len); false with
-// *problem set when it is malformed.
+// ip_options_compile over one header: each option checked in Linux's order
+// and filled in; the first fault ends the walk with the byte to blame. It
+// walks the bytes itself rather than with wire::Ipv4OptionReader because
+// End of List rewrites what follows it.
 class Compiler {
  public:
   Compiler(std::span<std::byte> header, const OptionContext& ctx) : h_(header), ctx_(ctx) {}
@@ -62,7 +66,7 @@ class Compiler {
     return out;
   }
 
-  // nullopt when fine, else the offset to blame.
+  // The option at header[at, at + len): nullopt when fine, else the offset to blame.
   std::optional<std::size_t> compile_one(Ipv4OptionType type, std::size_t at, std::size_t len) {
     const auto offset = static_cast<std::uint8_t>(at);
     switch (type) {

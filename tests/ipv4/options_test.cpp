@@ -305,35 +305,5 @@ TEST(IpOptions, FollowingASourceRouteRecordsUsAndMovesTheDestination) {
   EXPECT_FALSE(forward_options(h, compiled.options, kOurOther));
 }
 
-// ---- the option walk of the wire view ----
-
-TEST(Ipv4OptionReader, WalksNopsAndOptionsAndStopsAtEndOfList) {
-  const Bytes options = {std::byte{1}, std::byte{7}, std::byte{3}, std::byte{4},
-                         std::byte{0}, std::byte{68}, std::byte{9}, std::byte{9}};
-  wire::Ipv4OptionReader reader(options);
-  auto nop = reader.next();
-  ASSERT_TRUE(nop);
-  EXPECT_EQ(nop->type, wire::Ipv4OptionType::no_operation);
-  auto rr = reader.next();
-  ASSERT_TRUE(rr);
-  EXPECT_EQ(rr->type, wire::Ipv4OptionType::record_route);
-  EXPECT_EQ(rr->offset, 1u);
-  EXPECT_EQ(rr->length, 3);
-  EXPECT_FALSE(reader.next());  // End of List: what follows is padding
-  EXPECT_FALSE(reader.malformed_at());
-}
-
-TEST(Ipv4OptionReader, AMalformedLengthEndsTheWalkWhereItIs) {
-  for (const Bytes& options : {Bytes{std::byte{1}, std::byte{7}, std::byte{0}, std::byte{0}},
-                               Bytes{std::byte{1}, std::byte{7}, std::byte{9}, std::byte{0}},
-                               Bytes{std::byte{1}, std::byte{1}, std::byte{1}, std::byte{130}}}) {
-    wire::Ipv4OptionReader reader(options);
-    while (reader.next()) {
-    }
-    ASSERT_TRUE(reader.malformed_at());
-    EXPECT_EQ(*reader.malformed_at(), options[3] == std::byte{130} ? 3u : 1u);
-  }
-}
-
 }  // namespace
 }  // namespace netns::ipv4
