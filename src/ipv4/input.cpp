@@ -115,7 +115,7 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
 // The loopback's datagrams were routed on output already (Linux gives them
 // their output route): no martian is looked for there.
 // Every received datagram takes it; its common case is a few compares.
-Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
+inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
                                              Ipv4Address dst) {
   const bool loopback = dev.kind() == DeviceKind::loopback;
   if (!loopback) {
