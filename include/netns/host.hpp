@@ -50,6 +50,13 @@ struct HostConfig {
   std::function<void(std::string_view)> log;
   // The time before the first poll().
   Clock::time_point start{};
+  // How the Host's clock maps to UTC, which the stack needs for ICMP
+  // timestamps (RFC 792) and the IP Timestamp option: UTC since the Unix
+  // epoch = the time poll() was given + utc_offset. Absent, the Host does not
+  // know UTC and says so as RFC 791 asks: those timestamps have their high
+  // bit set and count milliseconds of the Host's clock instead. A program on
+  // the real clock sets it to netns::system_utc_offset(); tests pin it.
+  std::optional<std::chrono::nanoseconds> utc_offset;
 };
 
 struct HostStats {
@@ -120,6 +127,12 @@ class Host {
   // sender hands the devices within a round all waits in their queues
   // together, so a sender bounds itself per round (TCP's kMaxBurst).
   std::uint64_t poll_round() const { return poll_round_; }
+  // UTC now, since the Unix epoch, when HostConfig::utc_offset says how to
+  // find it; nullopt otherwise.
+  std::optional<std::chrono::nanoseconds> utc_now() const {
+    if (!config_.utc_offset) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now_.time_since_epoch()) + *config_.utc_offset;
+  }
   std::uint64_t secret() const { return secret_; }
   PacketPool& packets() { return packets_; }
   TimerQueue& timers() { return timers_; }

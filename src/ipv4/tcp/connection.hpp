@@ -334,6 +334,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   ipv4::Ipv4Stack::RouteMemo route_memo_;
   std::function<void()> writable_;
   std::uint64_t bytes_acked_ = 0, bytes_received_ = 0, retransmits_ = 0;
+  // The IP ID of the next segment (Linux's inet_id): a random start, one per
+  // segment, so a connection's IDs tell nothing about the host's other traffic.
+  std::uint16_t ip_id_ = tn_.ops.stack().random_ip_id();
 };
 
 }  // namespace netns::tcp

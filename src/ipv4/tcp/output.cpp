@@ -206,10 +206,14 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
     repr.emit(bytes, local().address, remote().address);
   }
   counters().add(Counter::TcpOutSegs);
-  (void)tn_.ops.stack().send(n, std::move(packet),
-                             {.src = local().address, .dst = remote().address,
-                              .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
-                             *route);
+  // A connection numbers its own datagrams. Linux sends a passive open's
+  // SYN-ACKs from the request (ip_build_and_send_pkt) and TIME_WAIT's
+  // answers from its control socket: under DF, their ID is 0.
+  ipv4::SendParams params{.src = local().address, .dst = remote().address,
+                          .protocol = wire::IpProtocol::tcp, .dont_fragment = true};
+  const bool request = state_ == State::syn_received && parent_ != nullptr;
+  if (!request && state_ != State::time_wait) params.ip_id = ip_id_++;
+  (void)tn_.ops.stack().send(n, std::move(packet), params, *route);
 }
 
 void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
