@@ -53,8 +53,13 @@ std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) {
 std::uint16_t Connection::route_mss_now() {
   // Looked up afresh: the memo's device may be gone with its namespace or
   // link, and only route_output checks the memo against the generation.
+  // What we send fits the path MTU (tcp_sync_mss with dst_mtu), which a
+  // fragmentation-needed report may have lowered below the device's.
   auto route = tn_.ops.stack().route_output(tn_.net, remote().address, route_memo_);
-  return route ? advertised_mss(*route->dev) : kDefaultMss;
+  if (!route) return kDefaultMss;
+  const ipv4::PathMtu pmtu = tn_.ops.stack().path_mtu(tn_.net, remote().address, *route->dev);
+  pmtu_locked_ = pmtu.locked;
+  return std::min(advertised_mss(*route->dev), static_cast<std::uint16_t>(std::min<std::uint32_t>(pmtu.mtu, 65535) - 40));
 }
 
 void Connection::sample_handshake_rtt() {

@@ -141,7 +141,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void notify_writable();
   Endpoint local_for_parent() const;
   std::uint32_t effective_mss_for_route(std::uint32_t peer_mss);
-  std::uint16_t route_mss_now();  // advertised_mss of the route's device now
+  std::uint16_t route_mss_now();  // the MSS the path MTU allows now (updates pmtu_locked_)
   void sample_handshake_rtt();    // the SYN (or SYN-ACK) was answered, never resent
   Counters& counters() const { return tn_.net.counters(); }
   Clock::time_point now() const { return tn_.net.host().now(); }
@@ -263,6 +263,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Seq iss_ = 0, snd_una_ = 0, snd_nxt_ = 0, snd_max_ = 0, snd_wl1_ = 0, snd_wl2_ = 0;
   std::uint32_t snd_wnd_ = 0, max_snd_wnd_ = 0;
   std::uint32_t mss_ = 536;  // what we send per segment
+  // The path MTU was reported below net.ipv4.route.min_pmtu: segments go
+  // without DF and may be fragmented on the way (Linux's locked mtu).
+  bool pmtu_locked_ = false;
   SendBuffer send_buf_;
   bool fin_queued_ = false;  // shutdown(): a FIN follows the buffered data
   bool fin_acked_ = false;

@@ -413,10 +413,13 @@ void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
     return;
   }
   if (err.type == wire::IcmpType::dest_unreachable && err.code == 4) {
-    // Fragmentation needed (RFC 1191): shrink the segment size and resend.
-    const std::uint32_t mtu = err.info;
-    if (mtu >= 68 && mtu - 40 < mss_ + (ts_ok_ ? 12 : 0) + 0u) {
-      mss_ = std::max<std::uint32_t>(mtu - 40 - (ts_ok_ ? 12 : 0), 48);
+    // Fragmentation needed (RFC 1191), as tcp_v4_mtu_reduced: the namespace
+    // remembers the path MTU (never below route.min_pmtu), and segments
+    // too large for it are resent smaller.
+    tn_.ops.stack().update_pmtu(net(), remote().address, err.info);
+    const std::uint32_t mss = effective_mss_for_route(peer_mss_);
+    if (mss < mss_) {
+      mss_ = mss;
       cc_->set_mss(mss_);
       path_mtu_shrank();
     }

@@ -210,7 +210,7 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   // SYN-ACKs from the request (ip_build_and_send_pkt) and TIME_WAIT's
   // answers from its control socket: under DF, their ID is 0.
   ipv4::SendParams params{.src = local().address, .dst = remote().address,
-                          .protocol = wire::IpProtocol::tcp, .dont_fragment = true};
+                          .protocol = wire::IpProtocol::tcp, .dont_fragment = !pmtu_locked_};
   const bool request = state_ == State::syn_received && parent_ != nullptr;
   if (!request && state_ != State::time_wait) params.ip_id = ip_id_++;
   (void)tn_.ops.stack().send(n, std::move(packet), params, *route);

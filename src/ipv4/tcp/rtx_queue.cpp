@@ -8,11 +8,11 @@ namespace netns::tcp {
 using Mark = SentSegment::Mark;
 
 void SegmentRing::grow() {
-  const std::size_t capacity = capacity_ == 0 ? 16 : 2 * capacity_;
-  auto buf = std::make_unique<SentSegment[]>(capacity);
-  for (std::size_t i = 0; i < size_; ++i) buf[i] = (*this)[i];
-  buf_ = std::move(buf);
-  capacity_ = capacity;
+  const std::size_t capacity = 2 * (mask_ + 1);
+  auto heap = std::make_unique_for_overwrite<SentSegment[]>(capacity);
+  for (std::size_t i = 0; i < size_; ++i) heap[i] = (*this)[i];
+  heap_ = std::move(heap);
+  data_ = heap_.get();
   mask_ = capacity - 1;
   head_ = 0;
 }

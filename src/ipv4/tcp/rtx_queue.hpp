@@ -23,9 +23,11 @@
 // every mark, so pipe costs nothing per ACK.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
@@ -61,18 +63,36 @@ struct SentSegment {
 
 // A growable ring of records: push at the back, pop at the front in O(1)
 // with no allocation once it has grown to the flight's size (a deque
-// allocates and frees a block every few dozen segments).
+// allocates and frees a block every few dozen segments). The first two
+// records live inside it: a short exchange (a request, a FIN) allocates
+// nothing.
 class SegmentRing {
  public:
+  SegmentRing() = default;
+  // data_ may point into the object itself: moving re-points it.
+  SegmentRing(SegmentRing&& other) noexcept { *this = std::move(other); }
+  SegmentRing& operator=(SegmentRing&& other) noexcept {
+    inline_ = other.inline_;
+    heap_ = std::move(other.heap_);
+    data_ = heap_ ? heap_.get() : inline_.data();
+    mask_ = other.mask_;
+    head_ = other.head_;
+    size_ = other.size_;
+    other.data_ = other.inline_.data();
+    other.mask_ = kInline - 1;
+    other.head_ = other.size_ = 0;
+    return *this;
+  }
+
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
-  SentSegment& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
-  const SentSegment& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
-  SentSegment& front() { return buf_[head_]; }
-  const SentSegment& front() const { return buf_[head_]; }
+  SentSegment& operator[](std::size_t i) { return data_[(head_ + i) & mask_]; }
+  const SentSegment& operator[](std::size_t i) const { return data_[(head_ + i) & mask_]; }
+  SentSegment& front() { return data_[head_]; }
+  const SentSegment& front() const { return data_[head_]; }
   const SentSegment& back() const { return (*this)[size_ - 1]; }
   void push_back(const SentSegment& s) {
-    if (size_ == capacity_) grow();
+    if (size_ == mask_ + 1) grow();
     (*this)[size_++] = s;
   }
   void pop_front() {
@@ -84,10 +104,13 @@ class SegmentRing {
   void clear() { head_ = size_ = 0; }
 
  private:
+  static constexpr std::size_t kInline = 2;  // a power of two, as every capacity
   void grow();
 
-  std::unique_ptr<SentSegment[]> buf_;
-  std::size_t capacity_ = 0, mask_ = 0, head_ = 0, size_ = 0;
+  std::array<SentSegment, kInline> inline_{};
+  std::unique_ptr<SentSegment[]> heap_;
+  SentSegment* data_ = inline_.data();
+  std::size_t mask_ = kInline - 1, head_ = 0, size_ = 0;
 };
 
 class RtxQueue {

@@ -112,6 +112,19 @@ TEST(RtxQueue, GrowsPastItsFirstCapacityWithTheRingWrapped) {
   EXPECT_EQ(q[52].start, 59 * kMss);
 }
 
+TEST(RtxQueue, MovesWithItsRecordsInlineOrOnTheHeap) {
+  for (std::size_t count : {1u, 2u, 10u}) {
+    auto q = make_queue(500, count);
+    q.mark_sacked(count - 1);
+    RtxQueue moved = std::move(q);
+    ASSERT_EQ(moved.size(), count);
+    for (std::size_t i = 0; i < count; ++i) EXPECT_EQ(moved[i].start, 500 + i * kMss);
+    EXPECT_EQ(moved.sacked(), kMss);
+    moved.push(500 + count * kMss, 500 + (count + 1) * kMss, false, {}, 0);
+    EXPECT_EQ(moved.back().start, 500 + count * kMss);
+  }
+}
+
 // ---- RACK ----
 
 TEST(Rack, SegmentsSentBeforeTheDeliveredOneAreLostAfterRttPlusTheWindow) {
