@@ -5,7 +5,9 @@
 #   summary.md       the figures of issue 2 in one table (bench/support/summarize.py);
 #                    ipv4_bench.txt and fib_bench.txt carry the ratios of issue 3,
 #                    tcp_bench.txt those of issue 4, bridge_bench.txt and
-#                    dpdk_bench.txt those of issue 5
+#                    dpdk_bench.txt those of issue 5, linux_path_bench.txt
+#                    those of issue 10 (root only; its pairs of transfers are
+#                    its repetitions: LINUX_PATH_PAIRS, not REPETITIONS)
 #
 #   bench/run.sh                               # everything, 3 repetitions, medians
 #   BUILD_DIR=/tmp/b bench/run.sh              # another build directory
@@ -22,7 +24,7 @@ results="$root/bench/results"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DNETNS_BUILD_BENCH=ON -DNETNS_BUILD_TESTS=OFF -DNETNS_BUILD_EXAMPLES=OFF >/dev/null
-programs=(net_bench memory_bench ipv4_bench fib_bench tcp_bench bridge_bench)
+programs=(net_bench memory_bench ipv4_bench fib_bench tcp_bench bridge_bench linux_path_bench)
 # dpdk_bench exists when CMake found libdpdk (NETNS_WITH_DPDK's default).
 if grep -q '^NETNS_WITH_DPDK:BOOL=ON' "$build/CMakeCache.txt"; then programs+=(dpdk_bench); fi
 cmake --build "$build" --target "${programs[@]}"

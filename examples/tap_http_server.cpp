@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   ba::io_context io;  // first: destroyed last, after the sockets and the Host
   netns::HostConfig config;
   config.start = netns::Clock::now();  // the Runner drives the Host on the real clock
+  config.utc_offset = netns::system_utc_offset();  // so ICMP timestamps carry real UTC
   netns::Host host(config);
   netns::NetRef web = host.create_net("web").value();
 

@@ -211,6 +211,8 @@ namespace netns {
   X(TcpExt, TCPZeroWindowDrop) \
   X(TcpExt, TCPRcvQDrop) \
   X(TcpExt, TCPWqueueTooBig) \
+  X(TcpExt, TCPDSACKRecvSegs) \
+  X(TcpExt, TCPDSACKIgnoredDubious) \
 
 enum class Mib : std::uint8_t { Ip, Icmp, Tcp, Udp, IpExt, TcpExt, count_ };
 

@@ -50,6 +50,13 @@ struct HostConfig {
   std::function<void(std::string_view)> log;
   // The time before the first poll().
   Clock::time_point start{};
+  // How the Host's clock maps to UTC, which the stack needs for ICMP
+  // timestamps (RFC 792) and the IP Timestamp option: UTC since the Unix
+  // epoch = the time poll() was given + utc_offset. Absent, the Host does not
+  // know UTC and says so as RFC 791 asks: those timestamps have their high
+  // bit set and count milliseconds of the Host's clock instead. A program on
+  // the real clock sets it to netns::system_utc_offset(); tests pin it.
+  std::optional<std::chrono::nanoseconds> utc_offset;
 };
 
 struct HostStats {
@@ -119,6 +126,16 @@ class Host {
   // Whether poll() is running. Outside it (the user's calls between polls)
   // now() is still the last poll's time, earlier than the real one.
   bool polling() const { return polling_; }
+  // Counts the rounds of poll's loop (timers, devices, backlogs): what one
+  // sender hands the devices within a round all waits in their queues
+  // together, so a sender bounds itself per round (TCP's kMaxBurst).
+  std::uint64_t poll_round() const { return poll_round_; }
+  // UTC now, since the Unix epoch, when HostConfig::utc_offset says how to
+  // find it; nullopt otherwise.
+  std::optional<std::chrono::nanoseconds> utc_now() const {
+    if (!config_.utc_offset) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now_.time_since_epoch()) + *config_.utc_offset;
+  }
   std::uint64_t secret() const { return secret_; }
   PacketPool& packets() { return packets_; }
   TimerQueue& timers() { return timers_; }
@@ -208,6 +225,7 @@ class Host {
   std::uint64_t nets_created_ = 0, nets_freed_ = 0;
   NetRef init_net_;
   bool polling_ = false;
+  std::uint64_t poll_round_ = 0;
   std::uint64_t random_state_ = 0;
   std::vector<std::unique_ptr<Device>> device_todo_;
 

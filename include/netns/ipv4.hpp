@@ -67,9 +67,24 @@ Result<RouteResult> route_output(Net& net, Ipv4Address dst);
 
 struct RouteCacheStats {
   std::uint64_t entries = 0, hits = 0, misses = 0, evictions = 0;
+  // Received datagrams the input route refused as martians, as Linux counts
+  // them in /proc/net/stat/rt_cache (and nowhere in nstat's MIBs): a source
+  // that is multicast, limited broadcast, in 0.0.0.0/8, in 127.0.0.0/8 off
+  // the loopback, or one of the namespace's own addresses (LAND); a
+  // destination in 0.0.0.0/8 or 127.0.0.0/8 off the loopback. Per namespace.
+  std::uint64_t in_martian_src = 0, in_martian_dst = 0;
 };
-// This namespace's share of the shared cache.
+// This namespace's share of the shared cache, and its input route's martians.
 RouteCacheStats route_cache_stats(Net& net);
+
+// The MTU of the path to dst: the output route's device MTU, lowered by what
+// an ICMP "fragmentation needed" for a datagram this namespace sent reported
+// (Linux's route exception, as `ip route get` shows it: never below
+// net.ipv4.route.min_pmtu, forgotten net.ipv4.route.mtu_expires seconds after
+// it was learned). UDP sends with DF only what fits it and fragments the
+// rest without DF (IP_PMTUDISC_WANT); TCP may size its segments by it.
+// Errors as route_output.
+Result<std::uint32_t> path_mtu(Net& net, Ipv4Address dst);
 
 struct AddressInfo {
   Device* dev;
@@ -85,6 +100,15 @@ struct NeighbourInfo {
   NeighbourState state;
 };
 std::vector<NeighbourInfo> neighbours(Net& net);
+// The neighbour table's statistics, named as Linux's struct neigh_statistics
+// (/proc/net/stat/arp_cache, `ip -s ntable`), for this namespace.
+struct NeighbourTableStats {
+  std::uint64_t entries = 0;
+  std::uint64_t unres_discards = 0;  // packets dropped while their neighbour was unresolved (queue full)
+  std::uint64_t res_failed = 0;      // resolutions that gave up (the entry failed)
+  std::uint64_t table_fulls = 0;     // entries refused: the table was at gc_thresh3
+};
+NeighbourTableStats neighbour_table_stats(Net& net);
 // ip neigh replace ADDR lladdr MAC dev DEV nud permanent.
 Result<void> add_neighbour(Net& net, Device& dev, Ipv4Address address, MacAddress mac);
 

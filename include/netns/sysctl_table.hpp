@@ -70,8 +70,21 @@ enum class SysctlId : std::uint16_t {
   tcp_ecn,
   tcp_no_metrics_save,
   tcp_adv_win_scale,
+  tcp_recovery,
+  tcp_early_retrans,
+  tcp_reordering,
+  tcp_max_reordering,
+  tcp_min_rtt_wlen,
   udp_rmem_min,
   udp_wmem_min,
+  route_min_pmtu,
+  route_mtu_expires,
+  conf_all_accept_source_route,
+  conf_default_accept_source_route,
+  conf_all_accept_local,
+  conf_default_accept_local,
+  conf_all_log_martians,
+  conf_default_log_martians,
   tcp_moderate_rcvbuf,
   tcp_dsack,
   count_
@@ -151,14 +164,68 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_ecn", 1, {2}, 0, 2, {}},
     {"net.ipv4.tcp_no_metrics_save", 1, {0}, 0, 1, {}},
     {"net.ipv4.tcp_adv_win_scale", 1, {1}, -31, 31, {}},
+    // Bits: 1 RACK loss detection (else RFC 6675's DupThresh), 2 a static
+    // reordering window, 4 no fast recovery at DupThresh SACKs.
+    {"net.ipv4.tcp_recovery", 1, {1}, 0, 7, {}},
+    // 3 and 4 enable tail loss probes (RFC 8985 7), as Linux's default 3.
+    {"net.ipv4.tcp_early_retrans", 1, {3}, 0, 4, {}},
+    {"net.ipv4.tcp_reordering", 1, {3}, 1, 1024, {}},
+    {"net.ipv4.tcp_max_reordering", 1, {300}, 1, 65535, {}},
+    {"net.ipv4.tcp_min_rtt_wlen", 1, {300}, 0, 86400, {}},
     {"net.ipv4.udp_rmem_min", 1, {4096}, 1, kIntMax, {}},
     {"net.ipv4.udp_wmem_min", 1, {4096}, 1, kIntMax, {}},
+    // Path MTU exceptions (Linux's fnhe): never below min_pmtu (at least
+    // 68, RFC 791's minimum), forgotten mtu_expires seconds after learned.
+    {"net.ipv4.route.min_pmtu", 1, {552}, 68, 65535, {}},
+    {"net.ipv4.route.mtu_expires", 1, {600}, 0, kIntMax, {}},
+    // The `all` and `default` rows of per-device knobs (kDevconfTable below).
+    // Linux's own defaults: all.accept_source_route 0 and default 1, so a
+    // device reads 1 while the AND of the two refuses source routes.
+    {"net.ipv4.conf.all.accept_source_route", 1, {0}, 0, 1, {}},
+    {"net.ipv4.conf.default.accept_source_route", 1, {1}, 0, 1, {}},
+    {"net.ipv4.conf.all.accept_local", 1, {0}, 0, 1, {}},
+    {"net.ipv4.conf.default.accept_local", 1, {0}, 0, 1, {}},
+    {"net.ipv4.conf.all.log_martians", 1, {0}, 0, 1, {}},
+    {"net.ipv4.conf.default.log_martians", 1, {0}, 0, 1, {}},
     {"net.ipv4.tcp_moderate_rcvbuf", 1, {1}, 0, 1, {}},
     {"net.ipv4.tcp_dsack", 1, {1}, 0, 1, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
 static_assert(kSysctlTable.back().name == "net.ipv4.tcp_dsack");
+
+// Per-device knobs, net.ipv4.conf.{all,default,IFNAME}.NAME, with Linux's
+// semantics: a device's own value exists once written for it, and until then
+// it reads as `default` (Linux copies `default` into every device that has
+// not set the knob itself: devinet_copy_dflt_conf); what the stack acts on
+// combines the device's value with `all` as the kernel's IN_DEV_ANDCONF
+// (both must be on) or IN_DEV_ORCONF (either is enough). Knobs that combine
+// by maximum (rp_filter) or propagate writes to `all` (forwarding) fit the
+// same rows when they come.
+enum class DevconfId : std::uint8_t {
+  ipv4_accept_source_route,  // IN_DEV_SOURCE_ROUTE: and
+  ipv4_accept_local,         // IN_DEV_ACCEPT_LOCAL: or
+  ipv4_log_martians,         // IN_DEV_LOG_MARTIANS: or
+  count_
+};
+
+enum class DevconfCombine : std::uint8_t { both, either };
+
+struct DevconfInfo {
+  std::string_view tree;  // "net.ipv4.conf": the name is TREE.{all,default,IFNAME}.NAME
+  std::string_view name;  // "accept_source_route"
+  SysctlId all, dflt;     // the rows of kSysctlTable holding `all` and `default` (and the bounds)
+  DevconfCombine combine;
+};
+
+inline constexpr std::array<DevconfInfo, static_cast<std::size_t>(DevconfId::count_)> kDevconfTable{{
+    {"net.ipv4.conf", "accept_source_route", SysctlId::conf_all_accept_source_route,
+     SysctlId::conf_default_accept_source_route, DevconfCombine::both},
+    {"net.ipv4.conf", "accept_local", SysctlId::conf_all_accept_local, SysctlId::conf_default_accept_local,
+     DevconfCombine::either},
+    {"net.ipv4.conf", "log_martians", SysctlId::conf_all_log_martians, SysctlId::conf_default_log_martians,
+     DevconfCombine::either},
+}};
 
 // Where each knob's values start in a namespace's flat value array.
 inline constexpr auto kSysctlOffsets = [] {

@@ -16,8 +16,10 @@
 //   std::size_t n = conn.read(buf).value();       // 0 once the peer has closed its side
 //
 // Behaviour is Linux's: options MSS, window scaling, timestamps with PAWS
-// and SACK; CUBIC (or NewReno, net.ipv4.tcp_congestion_control) with fast
-// retransmit and recovery; RTO per RFC 6298 with Linux's 200 ms floor;
+// and SACK; CUBIC (or NewReno, net.ipv4.tcp_congestion_control) with
+// HyStart++; loss detection by RACK-TLP (net.ipv4.tcp_recovery,
+// tcp_early_retrans), recovery by PRR, undo of spurious reductions by
+// D-SACKs and timestamps; RTO per RFC 6298 with Linux's 200 ms floor;
 // delayed ACKs, Nagle, zero-window probes, keepalive; SYN cookies when the
 // SYN queue is full; RFC 5961 challenge ACKs, rate limited per namespace.
 // Not supported: urgent data (the URG flag is ignored), ECN, TCP Fast Open,
@@ -93,6 +95,17 @@ struct Info {
   std::uint64_t bytes_received = 0;
   std::uint64_t retransmits = 0;    // segments retransmitted
   bool sack = false, timestamps = false, window_scaling = false;
+  // The sender's loss recovery, as Linux's tcp_info: its state ("open",
+  // "disorder", "cwr", "recovery", "loss"); bytes outstanding now SACKed,
+  // marked lost, and retransmitted with the retransmission in flight; the
+  // reordering degree in segments; the windowed minimum RTT (0 before a
+  // sample); bytes delivered; segments the peer reported as duplicates.
+  std::string_view ca_state = "open";
+  std::uint32_t sacked = 0, lost = 0, retrans = 0;
+  std::uint32_t reordering = 0;
+  std::uint32_t min_rtt_us = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t dsack_dups = 0;
 };
 
 class Stream {

@@ -317,6 +317,7 @@ Clock::time_point Host::poll(Clock::time_point now) {
   cleanup_dying();
   std::size_t budget = config_.poll_budget;
   while (budget > 0) {
+    ++poll_round_;
     // Timers first: a packet loop between namespaces spends the whole budget
     // in process_backlogs, and must not keep due timers from ever firing.
     std::size_t done = timers_.run_due(now_, budget);

@@ -106,7 +106,9 @@ NetRef NetHold::lock() const {
 // ---- Net ----
 
 Net::Net(Host& host, std::uint32_t id, std::string_view name)
-    : host_(&host), id_(id), name_(name) {}
+    : host_(&host), id_(id), name_(name) {
+  sysctl_.net_ = this;
+}
 
 Net::~Net() {
   for (PernetSlotEntry& e : slots_) {
@@ -181,6 +183,7 @@ std::unique_ptr<Device> Net::unregister_device(Device& dev) {
   std::unique_ptr<Device> owned = std::move(*it);
   devices_.erase(it);
   if (loopback_ == &dev) loopback_ = nullptr;
+  sysctl_.forget_device(dev.ifindex());  // Linux's in_device, conf included, dies with the device
   return owned;
 }
 

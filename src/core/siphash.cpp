@@ -97,6 +97,16 @@ std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message) {
   return siphash<1, 3>(key, message);
 }
 
+std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1) {
+  SipState s(key);
+  s.absorb<1>(word0);
+  s.absorb<1>(word1);
+  s.absorb<1>(std::uint64_t{16} << 56);  // no bytes left, the length on top
+  s.v2 ^= 0xff;
+  for (int i = 0; i < 3; ++i) s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
 std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word) {
   SipState s(key);
   s.absorb<1>(word);

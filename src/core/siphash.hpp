@@ -50,5 +50,8 @@ std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message);
 // byte buffer: for keys that fit a word (a MAC address in a table probed
 // twice per frame).
 std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word);
+// The same for the 16 bytes of two words, word0's first (a flow's addresses
+// and its protocol, hashed once per datagram).
+std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1);
 
 }  // namespace netns

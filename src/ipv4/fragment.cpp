@@ -54,24 +54,14 @@ void emit_header(std::span<std::byte> datagram, wire::Ipv4Repr repr, std::size_t
 // multiple of 4, and returns their length. A malformed option ends the walk
 // (nothing after it is copied): the first fragment still carries it whole.
 std::size_t copied_options(std::span<const std::byte> options, std::array<std::byte, 40>& out) {
-  constexpr std::uint8_t kEndOfList = 0, kNoOperation = 1, kCopiedFlag = 0x80;
   std::size_t n = 0;
-  for (std::size_t i = 0; i < options.size();) {
-    const std::uint8_t type = wire::load_u8(options, i);
-    if (type == kEndOfList) break;
-    if (type == kNoOperation) {  // alignment of the original layout: not needed
-      ++i;
-      continue;
-    }
-    if (i + 1 >= options.size()) break;
-    const std::uint8_t len = wire::load_u8(options, i + 1);
-    if (len < 2 || i + len > options.size()) break;
-    if ((type & kCopiedFlag) != 0) {
-      std::copy_n(options.begin() + static_cast<std::ptrdiff_t>(i), len,
-                  out.begin() + static_cast<std::ptrdiff_t>(n));
-      n += len;
-    }
-    i += len;
+  wire::Ipv4OptionReader reader(options);
+  while (auto option = reader.next()) {
+    // No Operation only aligned the original layout; it is not copied.
+    if (option->type == wire::Ipv4OptionType::no_operation || !wire::is_copied(option->type)) continue;
+    std::copy_n(options.begin() + static_cast<std::ptrdiff_t>(option->offset), option->length,
+                out.begin() + static_cast<std::ptrdiff_t>(n));
+    n += option->length;
   }
   const std::size_t padded = (n + 3) & ~std::size_t{3};
   std::fill(out.begin() + static_cast<std::ptrdiff_t>(n),

@@ -27,6 +27,8 @@ Counter out_counter(IcmpType t) {
     case IcmpType::dest_unreachable: return Counter::IcmpOutDestUnreachs;
     case IcmpType::redirect: return Counter::IcmpOutRedirects;
     case IcmpType::echo_request: return Counter::IcmpOutEchos;
+    case IcmpType::timestamp_request: return Counter::IcmpOutTimestamps;
+    case IcmpType::timestamp_reply: return Counter::IcmpOutTimestampReps;
     case IcmpType::time_exceeded: return Counter::IcmpOutTimeExcds;
     case IcmpType::parameter_problem: return Counter::IcmpOutParmProbs;
   }
@@ -118,7 +120,7 @@ void Ipv4Stack::send_icmp(Net& net, Packet message, const SendParams& params, co
   }
 }
 
-void Ipv4Stack::process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta) {
+void Ipv4Stack::process_icmp(Net& net, Ipv4Net& /*ns*/, Packet packet, const InputMeta& meta) {
   Counters& c = net.counters();
   c.add(Counter::IcmpInMsgs);
   auto view = wire::IcmpView::checked(packet.data());
@@ -131,23 +133,33 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMe
     c.add(Counter::IcmpInErrors);
     return;
   }
-  IcmpType type = view->type();
+  const IcmpType type = view->type();
+  const bool ignore_broadcast = meta.broadcast && net.sysctl().value(SysctlId::icmp_echo_ignore_broadcasts) != 0;
   switch (type) {
-    case IcmpType::echo_request: {
+    case IcmpType::echo_request:
       c.add(Counter::IcmpInEchos);
+      if (ignore_broadcast) {
+        c.add(Counter::IcmpInErrors);  // icmp_rcv: RFC 1122 3.2.2.6, counted as an error
+        return;
+      }
       if (net.sysctl().value(SysctlId::icmp_echo_ignore_all) != 0) return;
-      if (meta.broadcast && net.sysctl().value(SysctlId::icmp_echo_ignore_broadcasts) != 0) return;
-      auto route = route_output(net, meta.src);
-      if (!route) return;
-      // The reply reuses the request's buffer: type 0, checksum refreshed, no copy.
-      auto reply = wire::IcmpMutView::checked(packet.mutable_data());
-      reply->set_type(IcmpType::echo_reply);
-      reply->fill_checksum();
-      Ipv4Address source = meta.broadcast ? route->source : meta.dst;
-      send_icmp(net, std::move(packet),
-                {.src = source, .dst = meta.src, .protocol = wire::IpProtocol::icmp, .tos = meta.tos}, *route);
+      reply_echo(net, std::move(packet), meta);
       return;
-    }
+    case IcmpType::timestamp_request:
+      c.add(Counter::IcmpInTimestamps);
+      if (ignore_broadcast) {
+        c.add(Counter::IcmpInErrors);  // RFC 1122 3.2.2.8, under the same sysctl as echo
+        return;
+      }
+      if (view->payload().size() < 4) {  // icmp_timestamp: no originate timestamp
+        c.add(Counter::IcmpInErrors);
+        return;
+      }
+      reply_timestamp(net, packet, meta);
+      return;
+    case IcmpType::timestamp_reply:
+      c.add(Counter::IcmpInTimestampReps);  // icmp_discard: nothing asks for them
+      return;
     case IcmpType::echo_reply:
       c.add(Counter::IcmpInEchoReps);
       if (Transport* ping = transports_[static_cast<std::uint8_t>(wire::IpProtocol::icmp)]) {
@@ -160,20 +172,102 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMe
     case IcmpType::redirect: c.add(Counter::IcmpInRedirects); return;  // not acted on
     default: return;
   }
-  // An error about something we sent: hand it to the protocol that sent it.
-  auto quoted = wire::Ipv4View::checked_quoted(view->payload());
-  if (!quoted || quoted->payload().size() < 8) {
+  if (meta.broadcast) {  // icmp_rcv: an error sent to a broadcast is bogus
     c.add(Counter::IcmpInErrors);
     return;
   }
-  IcmpError err{type, view->code(), view->rest_of_header(), meta.src, quoted->src(), quoted->dst(),
+  process_icmp_error(net, *view, meta);
+}
+
+// icmp_unreach: an error about something we sent goes to the protocol that
+// sent it, with the next-hop MTU of a fragmentation needed as
+// net.ipv4.ip_no_pmtu_disc allows.
+void Ipv4Stack::process_icmp_error(Net& net, const wire::IcmpView& icmp, const InputMeta& meta) {
+  auto quoted = wire::Ipv4View::checked_quoted(icmp.payload());
+  if (!quoted || quoted->payload().size() < 8) {
+    net.counters().add(Counter::IcmpInErrors);
+    return;
+  }
+  const IcmpType type = icmp.type();
+  IcmpError err{type, icmp.code(), icmp.rest_of_header(), meta.src, quoted->src(), quoted->dst(),
                 quoted->payload()};
   if (type == IcmpType::dest_unreachable &&
-      view->code() == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
-    err.info = view->next_hop_mtu();
+      icmp.code() == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
+    switch (net.sysctl().value(SysctlId::ip_no_pmtu_disc)) {
+      case 0: err.info = icmp.next_hop_mtu(); break;
+      case 2: return;  // ignored altogether
+      case 3:          // only protocols that check the quote (TCP's sequence numbers) get it
+        if (quoted->protocol() != wire::IpProtocol::tcp) return;
+        err.info = icmp.next_hop_mtu();
+        break;
+      default: err.info = 0; break;  // 1: the MTU is not believed
+    }
+    // icmp_err: an error about one of our own echo replies teaches the path
+    // MTU here, where no socket sent it.
+    if (quoted->protocol() == wire::IpProtocol::icmp) {
+      auto inner = wire::IcmpView::checked(quoted->payload());
+      if (inner && inner->type() == IcmpType::echo_reply) {
+        update_pmtu(net, quoted->dst(), err.info);
+        return;
+      }
+    }
   }
   if (Transport* t = transports_[static_cast<std::uint8_t>(quoted->protocol())]) t->deliver_error(net, err);
-  (void)ns;
+}
+
+// ---- replies: icmp_echo, icmp_timestamp, icmp_reply ----
+
+std::optional<SentOptions> Ipv4Stack::echo_reply_options(Net& net, Packet& request, const InputMeta& meta) {
+  if (meta.options == nullptr) return SentOptions{};
+  // The request's IP header is still in the headroom, as input left it.
+  const auto header = request.push_front(meta.header_len);
+  if (header.size() != meta.header_len) return std::nullopt;
+  const OptionContext ctx{.spec_dst = meta.dst, .timestamp = timestamp_now(),
+                          .is_unicast = [this, &net](Ipv4Address a) { return is_unicast_address(net, a); }};
+  auto options = echo_options(header, *meta.options, ctx);
+  request.pull_front(meta.header_len);
+  return options;
+}
+
+void Ipv4Stack::send_icmp_reply(Net& net, Packet message, const SentOptions& options, const InputMeta& meta) {
+  auto route = route_output(net, options.srr != 0 ? options.faddr : meta.src);
+  if (!route) return;
+  // fib_compute_spec_dst: the address the request was sent to, unless that
+  // was a broadcast.
+  const Ipv4Address source = meta.broadcast ? route->source : meta.dst;
+  send_icmp(net, std::move(message),
+            {.src = source, .dst = meta.src, .protocol = wire::IpProtocol::icmp, .tos = meta.tos,
+             .options = options.optlen != 0 ? &options : nullptr},
+            *route);
+}
+
+void Ipv4Stack::reply_echo(Net& net, Packet request, const InputMeta& meta) {
+  // Options first: the reply reuses the request's buffer, IP header included
+  // (type 0, checksum refreshed, no copy).
+  const std::optional<SentOptions> options = echo_reply_options(net, request, meta);
+  if (!options) return;  // ip_options_echo refused: Linux sends nothing
+  auto reply = wire::IcmpMutView::checked(request.mutable_data());
+  reply->set_type(IcmpType::echo_reply);
+  reply->fill_checksum();
+  send_icmp_reply(net, std::move(request), *options, meta);
+}
+
+void Ipv4Stack::reply_timestamp(Net& net, Packet& request, const InputMeta& meta) {
+  const std::optional<SentOptions> options = echo_reply_options(net, request, meta);
+  if (!options) return;
+  // Always 20 bytes (RFC 792): id and sequence kept, the originate
+  // timestamp copied, receive and transmit the same instant, as Linux.
+  auto asked = wire::IcmpView::checked(request.data());
+  const std::uint32_t now = timestamp_now();
+  const auto repr = wire::IcmpRepr::timestamp_reply(asked->echo_id(), asked->echo_seq());
+  Packet message = host_.packets().allocate(repr.buffer_len());
+  if (!message) return;
+  auto bytes = message.mutable_data();
+  wire::store_be32(bytes, 8, wire::load_be32(asked->payload(), 0));
+  wire::store_be32(bytes, 12, now);
+  wire::store_be32(bytes, 16, now);
+  repr.emit(bytes);
+  send_icmp_reply(net, std::move(message), *options, meta);
 }
 
 }  // namespace netns::ipv4

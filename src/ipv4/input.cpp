@@ -1,6 +1,12 @@
-// IPv4 ingress: validate, then deliver locally or forward.
-//   process → process_ipv4 → deliver_local → process_icmp | Transport::deliver
-//                          → forward → output_datagram
+// IPv4 ingress: validate, route (refusing martians), process options, then
+// deliver locally or forward.
+//   process → process_ipv4 → route_input → deliver_local → process_options
+//                                          → process_icmp | Transport::deliver
+//                                        → forward → process_options → output_datagram
+#include <array>
+
+#include <fmt/format.h>
+
 #include "core/route_cache.hpp"
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
@@ -22,6 +28,32 @@ bool is_truncated(std::span<const std::byte> bytes) {
   return std::to_integer<unsigned>(bytes[0]) >> 4 == 4 && header_len >= wire::Ipv4View::kMinHeaderLen &&
          header_len <= bytes.size() && total >= header_len && total > bytes.size();
 }
+
+// 0.0.0.0/8 ("this network", RFC 1122): Linux's ipv4_is_zeronet.
+bool is_zeronet(Ipv4Address a) { return (a.value >> 24) == 0; }
+
+// First octets that make an address worth the martian checks: 0 (this
+// network), 127 (loopback) and 224..255 (multicast, reserved, the limited
+// broadcast). Everything else costs input one table load per address.
+constexpr auto kUnusualOctet = [] {
+  std::array<bool, 256> out{};
+  out[0] = out[127] = true;
+  for (std::size_t i = 224; i < 256; ++i) out[i] = true;
+  return out;
+}();
+
+bool unusual(Ipv4Address a) { return kUnusualOctet[a.value >> 24]; }
+
+// The LAND check's first step, inline: false means the source is surely not
+// one of the namespace's addresses.
+bool may_be_local(const Ipv4Net& ns, Ipv4Address src) {
+  const std::uint64_t bits = Ipv4Net::address_filter_bits(src);
+  return (ns.local_address_filter & bits) == bits;
+}
+
+// net_ratelimit's budget, which Linux spends on log_martians messages.
+constexpr std::uint32_t kLogBurst = 10;
+constexpr auto kLogInterval = std::chrono::seconds(5);
 }  // namespace
 
 void Ipv4Stack::process(Net& net, Device& dev, Packet frame) {
@@ -54,28 +86,209 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
   }
   packet.trim(view->total_length());  // Ethernet padding is not ours
   c.add(Counter::IpExtInOctets, packet.size());
-  Ipv4Address src = view->src(), dst = view->dst();
-  if (src.is_multicast() || src.is_broadcast() || (src.is_loopback() && dev.kind() != DeviceKind::loopback)) {
-    c.add(Counter::IpInAddrErrors);  // a martian source
-    return;
-  }
+  const Ipv4Address src = view->src(), dst = view->dst();
   if (dst.is_multicast()) {
     c.add(Counter::IpExtInMcastPkts);
     c.add(Counter::IpInDiscards);  // no multicast sockets yet
     return;
   }
-  const FibEntry* local = ns.local.lookup(dst);
-  const bool broadcast = dst.is_broadcast() || (local != nullptr && local->prefix.length() == 32 &&
-                                                  local->type == RouteType::broadcast);
-  if (broadcast) {
-    c.add(Counter::IpExtInBcastPkts);
-    deliver_local(net, ns, dev, std::move(packet), true);
-  } else if (local != nullptr && local->type == RouteType::local) {
-    deliver_local(net, ns, dev, std::move(packet), false);
-  } else {
-    forward(net, ns, dev, std::move(packet));
+  const InputRoute route = route_input(net, ns, dev, src, dst);
+  switch (route) {
+    case InputRoute::martian_source:
+    case InputRoute::martian_destination:
+      drop_martian(net, ns, dev, route, src, dst);
+      return;
+    case InputRoute::broadcast:
+      c.add(Counter::IpExtInBcastPkts);
+      deliver_local(net, ns, dev, std::move(packet), true);
+      return;
+    case InputRoute::local:
+      deliver_local(net, ns, dev, std::move(packet), false);
+      return;
+    case InputRoute::forward:
+      forward(net, ns, dev, std::move(packet), nullptr);
+      return;
   }
 }
+
+// ip_route_input_slow's checks, in its order, before and around the FIB.
+// The loopback's datagrams were routed on output already (Linux gives them
+// their output route): no martian is looked for there.
+// Every received datagram takes it; its common case is a few compares.
+inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src,
+                                             Ipv4Address dst) {
+  const bool loopback = dev.kind() == DeviceKind::loopback;
+  if (!loopback) {
+    if (unusual(src) || unusual(dst)) [[unlikely]] {
+      if (src.is_multicast() || src.is_broadcast()) return InputRoute::martian_source;
+      if (dst.is_broadcast() || (src.is_unspecified() && dst.is_unspecified())) {
+        // brd_input: any source but one of ours (0.0.0.0 too: DHCP clients).
+        return src.is_unspecified() || validate_source(net, ns, dev, src, nullptr) ? InputRoute::broadcast
+                                                                                 : InputRoute::martian_source;
+      }
+      if (is_zeronet(src)) return InputRoute::martian_source;
+      if (is_zeronet(dst) || dst.is_loopback()) return InputRoute::martian_destination;  // route_localnet 0
+      if (src.is_loopback()) return InputRoute::martian_source;
+    }
+  } else if (dst.is_broadcast()) {
+    return InputRoute::broadcast;
+  }
+  const FibEntry* local = ns.local.lookup(dst);
+  if (local == nullptr) return InputRoute::forward;
+  InputRoute verdict = InputRoute::forward;
+  if (local->type == RouteType::broadcast && local->prefix.length() == 32) {
+    verdict = InputRoute::broadcast;
+  } else if (local->type == RouteType::local) {
+    verdict = InputRoute::local;
+  }
+  if (verdict != InputRoute::forward && !loopback && may_be_local(ns, src) &&
+      !validate_source(net, ns, dev, src, nullptr)) {
+    return InputRoute::martian_source;
+  }
+  return verdict;
+}
+
+// fib_validate_source with rp_filter 0 (Linux's default). Its fast path, for
+// datagrams delivered here or forwarded out of another device: a source that
+// is one of the namespace's own addresses is a martian unless accept_local
+// (the LAND attack: a SYN from our own address to ourselves). A datagram
+// forwarded back out of the device it came in by (send_redirects being on
+// as in Linux) gets the full check: the route back to its source must be
+// unicast.
+bool Ipv4Stack::validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src, const Device* out) {
+  const auto accept_local = [&] {
+    return net.sysctl().device_value(DevconfId::ipv4_accept_local, in.ifindex()) != 0;
+  };
+  if (out != &in) return !may_be_local(ns, src) || !ns.has_address(src) || accept_local();
+  if (const FibEntry* back = ns.local.lookup(src)) {
+    if (back->type == RouteType::broadcast) return false;
+    if (back->type == RouteType::local) return accept_local();
+  }
+  const FibEntry* back = ns.main.lookup(src);
+  return back == nullptr || back->type == RouteType::unicast;
+}
+
+void Ipv4Stack::drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src,
+                             Ipv4Address dst) {
+  const bool source = why == InputRoute::martian_source;
+  Ipv4Extras& x = extras(ns);
+  ++(source ? x.in_martian_src : x.in_martian_dst);
+  if (net.sysctl().device_value(DevconfId::ipv4_log_martians, dev.ifindex()) == 0) return;
+  const auto now = host_.now();
+  if (now - x.martian_log_window >= kLogInterval) {
+    x.martian_log_window = now;
+    x.martian_log_count = 0;
+  }
+  if (x.martian_log_count++ >= kLogBurst) return;
+  host_.log(source ? fmt::format("martian source {} from {}, on dev {}", dst, src, dev.name())
+                   : fmt::format("martian destination {} from {}, dev {}", dst, src, dev.name()));
+}
+
+Ipv4Extras& Ipv4Stack::extras(Ipv4Net& ns) {
+  if (!ns.extras) ns.extras = std::make_unique<Ipv4Extras>(pmtu_key_);
+  return *ns.extras;
+}
+
+std::uint64_t Ipv4Stack::martian_sources(Net& net) {
+  const Ipv4Net* ns = slot_.find(net);
+  return ns != nullptr && ns->extras ? ns->extras->in_martian_src : 0;
+}
+
+std::uint64_t Ipv4Stack::martian_destinations(Net& net) {
+  const Ipv4Net* ns = slot_.find(net);
+  return ns != nullptr && ns->extras ? ns->extras->in_martian_dst : 0;
+}
+
+// ---- options: ip_rcv_options ----
+
+bool Ipv4Stack::is_unicast_address(Net& net, Ipv4Address address) {
+  // inet_addr_type(address) == RTN_UNICAST.
+  if (is_zeronet(address) || address.is_broadcast() || address.is_multicast()) return false;
+  return local_route(net, address) == nullptr;
+}
+
+OptionContext Ipv4Stack::option_context(Net& net, const Device& dev, Ipv4Address src, Ipv4Address dst,
+                                        bool local) {
+  // fib_compute_spec_dst: our own destination address, else the source of the
+  // route back to the sender.
+  Ipv4Address spec_dst = dst;
+  if (!local) {
+    auto back = is_zeronet(src) ? Result<RouteResult>(error(Errc::network_unreachable)) : route_output(net, src);
+    spec_dst = back && back->dev != &net.loopback() ? back->source : select_source(net, dev, src);
+  }
+  return {.spec_dst = spec_dst,
+          .timestamp = timestamp_now(),
+          .is_unicast = [this, &net](Ipv4Address a) { return is_unicast_address(net, a); }};
+}
+
+bool Ipv4Stack::process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet, InputRoute& route,
+                                ReceivedOptions& options) {
+  auto view = wire::Ipv4MutView::checked(packet.mutable_data());
+  const std::span<std::byte> header = view->header();
+  const CompiledOptions compiled = compile_received_options(
+      header, option_context(net, dev, view->src(), view->dst(), route == InputRoute::local));
+  if (compiled.problem) {
+    net.counters().add(Counter::IpInHdrErrors);
+    send_icmp_error(net, packet, IcmpType::parameter_problem, 0, std::uint32_t{*compiled.problem} << 24);
+    return false;
+  }
+  options = compiled.options;
+  view->fill_checksum();
+  if (options.srr == 0) return true;
+  if (net.sysctl().device_value(DevconfId::ipv4_accept_source_route, dev.ifindex()) == 0) {
+    // Linux drops these without a counter; IpInDiscards is the MIB's place
+    // for a sound datagram discarded by choice.
+    net.counters().add(Counter::IpInDiscards);
+    if (net.sysctl().device_value(DevconfId::ipv4_log_martians, dev.ifindex()) != 0) {
+      host_.log(fmt::format("source route option {} -> {}", view->src(), view->dst()));
+    }
+    return false;
+  }
+  return follow_source_route(net, ns, dev, packet, options, route);
+}
+
+bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
+                                    ReceivedOptions& options, InputRoute& route) {
+  if (packet.type != PacketType::host) return false;
+  if (route == InputRoute::forward) {
+    if (!options.is_strictroute) return true;  // a loose route to someone else: forwarded as it is
+    send_icmp_error(net, packet, IcmpType::parameter_problem, 0, 16u << 24);  // blames the destination
+    return false;
+  }
+  if (route != InputRoute::local) return false;
+  auto view = wire::Ipv4MutView::checked(packet.mutable_data());
+  const std::span<std::byte> srr = view->header().subspan(options.srr);
+  const std::size_t len = wire::load_u8(srr, 1);
+  std::size_t pointer = wire::load_u8(srr, 2);
+  Ipv4Address nexthop;
+  for (; pointer <= len; pointer += 4) {
+    if (pointer + 3 > len) {
+      send_icmp_error(net, packet, IcmpType::parameter_problem, 0, std::uint32_t{options.srr + 2u} << 24);
+      return false;
+    }
+    nexthop = wire::load_ipv4(srr, pointer - 1);
+    const InputRoute hop = route_input(net, ns, dev, view->src(), nexthop);
+    if (hop == InputRoute::local) {  // another of our addresses: on to the next hop at once
+      view->set_dst(nexthop);
+      continue;
+    }
+    const FibEntry* out = ns.main.lookup(nexthop);
+    if (hop != InputRoute::forward || net.sysctl().value(SysctlId::ip_forward) == 0 || out == nullptr ||
+        out->type != RouteType::unicast || out->dev == nullptr || !out->dev->is_up()) {
+      return false;
+    }
+    break;
+  }
+  view->fill_checksum();
+  if (pointer <= len) {
+    options.srr_is_hit = true;
+    options.nexthop = nexthop;
+    route = InputRoute::forward;
+  }
+  return true;
+}
+
+// ---- local delivery and forwarding ----
 
 void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast) {
   auto view = wire::Ipv4View::checked(packet.data());
@@ -86,8 +299,22 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
     view = wire::Ipv4View::checked(packet.data());
     if (!view) return;
   }
+  // Options are processed once the datagram is whole (Linux does it per
+  // fragment; only the first carries Record Route and Timestamp).
+  ReceivedOptions options;
+  const bool has_options = view->header_len() > wire::Ipv4Repr::kHeaderLen;
+  if (has_options) {
+    InputRoute route = broadcast ? InputRoute::broadcast : InputRoute::local;
+    if (!process_options(net, ns, dev, packet, route, options)) return;
+    if (options.srr_is_hit) {
+      forward(net, ns, dev, std::move(packet), &options);
+      return;
+    }
+    view = wire::Ipv4View::checked(packet.data());
+  }
   InputMeta meta{&dev, view->src(), view->dst(), view->ttl(), view->tos(), broadcast};
   meta.header_len = view->header_len();
+  meta.options = has_options ? &options : nullptr;
   auto protocol = static_cast<std::uint8_t>(view->protocol());
   std::size_t header_len = view->header_len();
   Transport* transport = transports_[protocol];
@@ -105,18 +332,49 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
   }
 }
 
-void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& /*in*/, Packet&& packet) {
+void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, const ReceivedOptions* followed) {
   Counters& c = net.counters();
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
-  if (net.sysctl().value(SysctlId::ip_forward) == 0) {
-    // ip_route_input_slow without forwarding: EHOSTUNREACH through ip_error.
-    c.add(Counter::IpInAddrErrors);
-    send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::host));
+  const bool forwarding = net.sysctl().value(SysctlId::ip_forward) != 0;
+  // What forwarding reads of the header (options processing leaves it alone),
+  // read once: nothing below keeps the view alive across a call.
+  Ipv4Address src, dst;
+  std::uint8_t ttl = 0;
+  bool dont_fragment = false, has_options = false;
+  {
+    const auto view = wire::Ipv4View::checked(packet.data());
+    src = view->src();
+    dst = view->dst();
+    ttl = view->ttl();
+    dont_fragment = view->dont_fragment();
+    has_options = view->header_len() > wire::Ipv4Repr::kHeaderLen;
+  }
+  // A source route that this host follows names the next hop; the header's
+  // destination becomes it once forward_options has run.
+  const Ipv4Address target = followed != nullptr ? followed->nexthop : dst;
+  const FibEntry* route = ns.main.lookup(target);
+  const bool usable =
+      route != nullptr && (route->type != RouteType::unicast || (route->dev != nullptr && route->dev->is_up()));
+  // __mkroute_input validates the source of what it will forward.
+  if (forwarding && usable && route->type == RouteType::unicast && (route->dev == &in || may_be_local(ns, src)) &&
+      !validate_source(net, ns, in, src, route->dev)) {
+    drop_martian(net, ns, in, InputRoute::martian_source, src, dst);
     return;
   }
-  auto view = wire::Ipv4View::checked(packet.data());
-  const FibEntry* route = ns.main.lookup(view->dst());
-  if (route == nullptr || (route->type == RouteType::unicast && (route->dev == nullptr || !route->dev->is_up()))) {
+  std::optional<ReceivedOptions> compiled;  // made only for a datagram with options
+  const ReceivedOptions* options = followed;
+  if (options == nullptr && has_options) {
+    InputRoute r = InputRoute::forward;
+    if (!process_options(net, ns, in, packet, r, compiled.emplace())) return;
+    options = &*compiled;
+  }
+  if (!forwarding) {
+    // ip_error without forwarding: counted, and nothing said to the sender
+    // (an answer would tell a scanner this host exists).
+    c.add(Counter::IpInAddrErrors);
+    return;
+  }
+  if (!usable) {
     c.add(Counter::IpExtInNoRoutes);
     send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::net));
     return;
@@ -134,24 +392,36 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& /*in*/, Packet&& packet) 
     case RouteType::local:
     case RouteType::broadcast: return;
   }
-  if (view->ttl() <= 1) {
+  if (ttl <= 1) {
     c.add(Counter::IpInHdrErrors);
     send_icmp_error(net, packet, IcmpType::time_exceeded,
                     static_cast<std::uint8_t>(wire::IcmpTimeExceeded::ttl));
     return;
   }
+  if (options != nullptr && options->is_strictroute && !route->gateway.is_unspecified()) {
+    // A strict route's next hop must be a neighbour (ip_forward: sr_failed).
+    send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::source_route_failed));
+    return;
+  }
   Device& out = *route->dev;
-  if (view->dont_fragment() && packet.size() > out.mtu()) {
+  if (dont_fragment && packet.size() > out.mtu()) {
     c.add(Counter::IpFragFails);
     send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::frag_needed),
                     out.mtu());
     return;
   }
+  const Ipv4Address next_hop = route->gateway.is_unspecified() ? target : route->gateway;
   // The one write forwarding makes: TTL and checksum, in place (no copy unless shared).
   auto writable = wire::Ipv4MutView::checked(packet.mutable_data());
+  if (options != nullptr && options->optlen != 0) {
+    // ip_forward_options: what this host records is the outgoing address (ip_rt_get_source).
+    const Ipv4Address out_source = route->prefsrc.is_unspecified() ? select_source(net, out, next_hop)
+                                                                   : route->prefsrc;
+    (void)forward_options(writable->header(), *options, out_source);
+    writable->fill_checksum();
+  }
   writable->decrement_ttl();
   c.add(Counter::IpForwDatagrams);
-  Ipv4Address next_hop = route->gateway.is_unspecified() ? view->dst() : route->gateway;
   packet.device = nullptr;
   output_datagram(net, std::move(packet), out, next_hop);
 }

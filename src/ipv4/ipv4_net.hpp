@@ -8,6 +8,7 @@
 #include "ipv4/fib.hpp"
 #include "ipv4/fragment.hpp"
 #include "ipv4/neighbour.hpp"
+#include "ipv4/pmtu.hpp"
 #include "netns/address.hpp"
 
 namespace netns::ipv4 {
@@ -23,6 +24,17 @@ struct IcmpBucket {
   Clock::time_point last{};
 };
 
+// What a namespace needs only once it meets a martian or learns a path MTU.
+struct Ipv4Extras {
+  explicit Ipv4Extras(const SipKey& pmtu_key) : pmtu(pmtu_key) {}
+  PmtuExceptions pmtu;
+  // Input route statistics, Linux's /proc/net/stat/rt_cache in_martian_*.
+  std::uint64_t in_martian_src = 0, in_martian_dst = 0;
+  // log_martians messages, at most 10 per 5 s per namespace (net_ratelimit).
+  Clock::time_point martian_log_window{};
+  std::uint32_t martian_log_count = 0;
+};
+
 struct Ipv4Net {
   Ipv4Net(Net& net, Ipv4Stack& stack);
 
@@ -33,9 +45,24 @@ struct Ipv4Net {
   NeighbourTable neighbours;
   std::unique_ptr<Reassembler> reassembler;  // made on the first fragment
   IcmpBucket icmp_bucket;
-  std::uint16_t next_ip_id = 0;
+  // Made on the first martian or path MTU (Ipv4Stack::extras): an idle
+  // namespace pays one pointer for them.
+  std::unique_ptr<Ipv4Extras> extras;
+  // A Bloom filter of the namespace's addresses, two bits each
+  // (address_filter_bits): when a source's bits are not both set it is
+  // surely not local, and the LAND check costs one load on the packet path
+  // (Linux hashes its addresses for that check). With a handful of
+  // addresses one source in a few hundred takes the slower look.
+  std::uint64_t local_address_filter = 0;
 
   const InAddress* find_address(const Device& dev, Ipv4Address address) const;
+  // True when `address` is one of the namespace's addresses (on any device,
+  // up or not: Linux's inet_lookup_ifaddr).
+  bool has_address(Ipv4Address address) const;
+  void refresh_address_filter();
+  static std::uint64_t address_filter_bits(Ipv4Address a) {
+    return std::uint64_t{1} << ((a.value * 0x9e3779b1u) >> 26) | std::uint64_t{1} << ((a.value * 0x85ebca6bu) >> 26);
+  }
   // The reassembler, created on first use.
   Reassembler& fragments(Ipv4Stack& stack);
 };

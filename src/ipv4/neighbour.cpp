@@ -69,7 +69,10 @@ NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address) 
         break;
       }
     }
-    if (entries_.size() >= limit) return nullptr;  // "neighbour table overflow"
+    if (entries_.size() >= limit) {  // "neighbor table overflow"
+      ++table_fulls_;
+      return nullptr;
+    }
   }
   auto entry = std::make_unique<Entry>(*this, dev, address);
   entry->pending.set_capacity(static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_unres_qlen)));
@@ -104,20 +107,18 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram
   }
   if (e == nullptr) {
     e = create(dev, next_hop);
-    if (e == nullptr) {
-      ++dev.mutable_stats().tx_dropped;
-      return;
-    }
+    if (e == nullptr) return;  // counted in table_fulls, as Linux (the device never saw it)
     e->probes = 1;
     send_request(*e, false);
     e->timer.schedule(net_.host().now() + ms(net_.sysctl().value(SysctlId::neigh_retrans_time_ms)));
   }
   switch (e->state) {
     case NeighbourState::incomplete:
-      if (!e->pending.push(std::move(datagram))) {
-        // Linux drops the oldest to keep the newest; either way one is lost and counted.
-        ++dev.mutable_stats().tx_dropped;
-      }
+      // __neigh_event_send: a full queue drops its oldest for the newest,
+      // counted as the table's unres_discards (never the device's: it was
+      // never handed the frame).
+      if (e->pending.full() && e->pending.pop()) ++unres_discards_;
+      if (!e->pending.push(std::move(datagram))) ++unres_discards_;  // unres_qlen 0
       return;
     case NeighbourState::stale:
       e->state = NeighbourState::delay;
@@ -184,6 +185,7 @@ void NeighbourTable::on_timer(Entry& e) {
 
 void NeighbourTable::fail(Entry& e) {
   // arp_error_report: every packet that waited gets ICMP host unreachable.
+  ++res_failed_;
   e.state = NeighbourState::failed;
   std::vector<Packet> waiting;
   while (auto p = e.pending.pop()) waiting.push_back(std::move(*p));

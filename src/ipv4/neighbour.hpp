@@ -34,6 +34,9 @@ class NeighbourTable {
   Result<void> add_permanent(Device& dev, Ipv4Address address, MacAddress mac);
   std::vector<NeighbourInfo> list() const;
   std::size_t size() const { return entries_.size(); }
+  NeighbourTableStats stats() const {
+    return {entries_.size(), unres_discards_, res_failed_, table_fulls_};
+  }
 
  private:
   struct Entry;
@@ -69,6 +72,8 @@ class NeighbourTable {
     Entry* entry = nullptr;
   };
   std::array<Memo, 16> memo_{};
+  // Linux's neigh_statistics, per namespace.
+  std::uint64_t unres_discards_ = 0, res_failed_ = 0, table_fulls_ = 0;
 };
 
 // Prepends an Ethernet header and transmits: the one place frames get one.

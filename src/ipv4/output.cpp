@@ -1,41 +1,101 @@
-// IPv4 egress: header, fragmentation, and the hand-over to the neighbour layer.
+// IPv4 egress: header (IP ID, options), fragmentation at the path MTU, and
+// the hand-over to the neighbour layer.
+#include <algorithm>
+
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
 
 namespace netns::ipv4 {
 
 Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params, const RouteResult& route) {
-  Ipv4Net& ns = state(net);
-  std::size_t total = payload.size() + wire::Ipv4Repr::kHeaderLen;
-  if (payload.size() > wire::Ipv4Repr::kMaxPayloadLen) return error(Errc::message_size);
+  const std::size_t optlen = params.options != nullptr ? params.options->optlen : 0;
+  const std::size_t header_len = wire::Ipv4Repr::kHeaderLen + optlen;
+  const std::size_t total = payload.size() + header_len;
+  if (total > 0xffff) return error(Errc::message_size);
   if (params.dont_fragment && total > route.dev->mtu()) return error(Errc::message_size);
-  auto header = payload.push_front(wire::Ipv4Repr::kHeaderLen);
+  auto header = payload.push_front(header_len);
   if (header.empty()) return error(Errc::no_buffer_space);
-  wire::Ipv4Repr{.src = params.src,
-                 .dst = params.dst,
-                 .protocol = params.protocol,
-                 .payload_len = total - wire::Ipv4Repr::kHeaderLen,
-                 .ttl = params.ttl != 0 ? params.ttl
-                                        : static_cast<std::uint8_t>(net.sysctl().value(SysctlId::ip_default_ttl)),
-                 .tos = params.tos,
-                 .identification = ns.next_ip_id++,
-                 .dont_fragment = params.dont_fragment}
-      .emit(header);
+  const bool source_routed = params.options != nullptr && params.options->srr != 0;
+  const Ipv4Address header_dst = source_routed ? params.options->faddr : params.dst;
+  // ip_select_ident_segs: a connected socket's own counter, 0 under a DF
+  // that must hold, else the Host's hashed generator.
+  std::uint16_t id = 0;
+  if (params.ip_id) {
+    id = *params.ip_id;
+  } else if (!params.dont_fragment || params.ignore_df) {
+    id = idents_.select(net.id(), header_dst, params.src, static_cast<std::uint8_t>(params.protocol), host_.now());
+  }
+  const wire::Ipv4Repr repr{
+      .src = params.src,
+      .dst = header_dst,
+      .protocol = params.protocol,
+      .payload_len = total - header_len,
+      .ttl = params.ttl != 0 ? params.ttl : static_cast<std::uint8_t>(net.sysctl().value(SysctlId::ip_default_ttl)),
+      .tos = params.tos,
+      .identification = id,
+      .dont_fragment = params.dont_fragment};
+  if (params.options == nullptr) {
+    repr.emit(header);
+  } else {
+    repr.emit(header, params.options->data());
+    build_options(header, *params.options, params.dst, params.src, timestamp_now());
+    wire::Ipv4MutView::checked(payload.mutable_data())->fill_checksum();
+  }
   net.counters().add(Counter::IpOutRequests);
   net.counters().add(Counter::IpExtOutOctets, total);
-  output_datagram(net, std::move(payload), *route.dev, route.next_hop);
+  // With DF the datagram fits the device (checked above); without, it is
+  // cut to the path MTU as Linux's ip_fragment does with dst_mtu.
+  const std::uint32_t mtu = params.dont_fragment ? route.dev->mtu() : path_mtu(net, header_dst, *route.dev).mtu;
+  output_datagram(net, std::move(payload), *route.dev, route.next_hop, mtu);
   return {};
 }
 
-void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop) {
+void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop,
+                                std::uint32_t mtu) {
   Ipv4Net& ns = state(net);
-  if (datagram.size() <= dev.mtu()) {
+  if (mtu == 0) mtu = dev.mtu();
+  if (datagram.size() <= mtu) {
     ns.neighbours.output(dev, next_hop, std::move(datagram));
     return;
   }
-  // Too big for the link: fragment (fragment() counts IpFragOKs/Creates/Fails).
-  (void)fragment(net, std::move(datagram), dev.mtu(),
+  // Too big for the path: fragment (fragment() counts IpFragOKs/Creates/Fails).
+  (void)fragment(net, std::move(datagram), mtu,
                  [&](Packet piece) { ns.neighbours.output(dev, next_hop, std::move(piece)); });
+}
+
+// ---- path MTU ----
+
+PathMtu Ipv4Stack::path_mtu(Net& net, Ipv4Address dst, const Device& dev) {
+  PathMtu out{dev.mtu(), false};
+  Ipv4Net& ns = state(net);
+  if (!ns.extras || ns.extras->pmtu.empty()) return out;
+  if (auto e = ns.extras->pmtu.lookup(dst, host_.now())) {
+    out.mtu = std::min(out.mtu, e->mtu);
+    out.locked = e->locked;
+  }
+  return out;
+}
+
+void Ipv4Stack::update_pmtu(Net& net, Ipv4Address dst, std::uint32_t mtu) {
+  // __ip_rt_update_pmtu: only for a destination the FIB still routes.
+  auto route = route_output(net, dst);
+  if (!route || route->dev == &net.loopback()) return;
+  const std::uint32_t current = path_mtu(net, dst, *route->dev).mtu;
+  const Sysctl& sysctl = net.sysctl();
+  extras(state(net)).pmtu.update(dst, mtu, current,
+                                 static_cast<std::uint32_t>(sysctl.value(SysctlId::route_min_pmtu)),
+                                 std::chrono::seconds(sysctl.value(SysctlId::route_mtu_expires)), host_.now());
+}
+
+std::uint32_t Ipv4Stack::timestamp_now() const {
+  constexpr std::int64_t kMsPerDay = 86'400'000;
+  if (auto utc = host_.utc_now()) {
+    const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(*utc).count();
+    return static_cast<std::uint32_t>(((ms % kMsPerDay) + kMsPerDay) % kMsPerDay);
+  }
+  // RFC 791/792: not UTC, so the high bit says the value is non-standard.
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(host_.now().time_since_epoch()).count();
+  return 0x8000'0000u | (static_cast<std::uint32_t>(ms) & 0x7fff'ffffu);
 }
 
 }  // namespace netns::ipv4

@@ -104,13 +104,15 @@ struct EchoSocket::Impl final : InetSocket {
       : net(std::move(ref)),
         ops(&ops),
         table(&table),
-        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))) {}
+        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))),
+        pmtu_discovery(net->sysctl().value(SysctlId::ip_no_pmtu_disc) == 0) {}
 
   NetRef net;
   PingOps* ops;
   SocketTable* table;
   ipv4::ReceiveQueue<Received> queue;
   SendTimes sent;
+  bool pmtu_discovery;  // IP_PMTUDISC_WANT unless net.ipv4.ip_no_pmtu_disc (inet_create)
 };
 
 // ---- input ----
@@ -144,6 +146,10 @@ void PingOps::deliver_error(Net& net, const ipv4::IcmpError& error) {
   if (sockets == nullptr) return;
   InetSocket* sock = sockets->lookup({error.orig_src, quoted->echo_id()}, {error.orig_dst, 0});
   if (sock == nullptr) return;
+  if (error.type == wire::IcmpType::dest_unreachable &&
+      error.code == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
+    stack_->update_pmtu(net, error.orig_dst, error.info);  // ping_err: ipv4_sk_update_pmtu
+  }
   // As a ping with IP_RECVERR (iputils sets it): every error is reported,
   // soft ones (host unreachable, TTL exceeded) included.
   sock->set_error(error.error());
@@ -205,8 +211,15 @@ Result<void> EchoSocket::send_echo(Ipv4Address dst, std::uint16_t seq,
   }
   repr.emit(bytes);
   impl_->sent.record(seq, net.host().now());
+  // As any socket wanting path MTU discovery: DF on what fits the path, the
+  // rest fragmented without it; DF or not, the ID is the hashed generator's.
+  const ipv4::PathMtu path = stack.path_mtu(net, dst, *route->dev);
+  const bool dont_fragment = impl_->pmtu_discovery && !path.locked &&
+                             repr.buffer_len() + wire::Ipv4Repr::kHeaderLen <= path.mtu;
   stack.send_icmp(net, std::move(packet),
-                  {.src = src, .dst = dst, .protocol = wire::IpProtocol::icmp}, *route);
+                  {.src = src, .dst = dst, .protocol = wire::IpProtocol::icmp,
+                   .dont_fragment = dont_fragment, .ignore_df = true},
+                  *route);
   return {};
 }
 

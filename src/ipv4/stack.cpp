@@ -16,6 +16,7 @@ constexpr auto kEtherTypeArp = static_cast<std::uint16_t>(wire::EtherType::arp);
 constexpr std::size_t kMaxAddresses = 65536;  // per namespace: `ip addr` tables are bounded too
 constexpr std::uint8_t kScopeHost = 254, kScopeLink = 253, kScopeUniverse = 0;
 constexpr std::uint8_t kProtoKernel = 2, kProtoStatic = 4;
+constexpr std::uint64_t kSipPurposePmtu = 0x706d74752d657863;  // "pmtu-exc"
 }  // namespace
 
 class Ipv4Stack::ArpReceiver final : public PacketHandler {
@@ -40,6 +41,18 @@ const InAddress* Ipv4Net::find_address(const Device& dev, Ipv4Address address) c
   return nullptr;
 }
 
+bool Ipv4Net::has_address(Ipv4Address address) const {
+  // The local table's /32 local route of an address: what Linux finds in its
+  // hash of addresses, without a second structure to keep in step.
+  const FibEntry* e = local.lookup(address);
+  return e != nullptr && e->type == RouteType::local && e->prefix.length() == 32;
+}
+
+void Ipv4Net::refresh_address_filter() {
+  local_address_filter = 0;
+  for (const InAddress& a : addresses) local_address_filter |= address_filter_bits(a.prefix.address());
+}
+
 Reassembler& Ipv4Net::fragments(Ipv4Stack& stack) {
   if (!reassembler) {
     reassembler = std::make_unique<Reassembler>(net, [&stack, this](Packet first) {
@@ -52,7 +65,12 @@ Reassembler& Ipv4Net::fragments(Ipv4Stack& stack) {
 
 // ---- the subsystem ----
 
-Ipv4Stack::Ipv4Stack(Host& host) : host_(host), slot_(host), arp_(std::make_unique<ArpReceiver>(*this)) {
+Ipv4Stack::Ipv4Stack(Host& host)
+    : host_(host),
+      slot_(host),
+      arp_(std::make_unique<ArpReceiver>(*this)),
+      idents_(host.secret()),
+      pmtu_key_(SipKey::derive(host.secret(), kSipPurposePmtu)) {
   (void)host.add_packet_handler(kEtherTypeIpv4, *this);
   (void)host.add_packet_handler(kEtherTypeArp, *arp_);
   host.add_netdev_listener(*this);
@@ -93,6 +111,7 @@ void Ipv4Stack::on_netdev_event(NetdevEvent event, Device& dev) {
           std::none_of(ns->addresses.begin(), ns->addresses.end(),
                        [&](const InAddress& a) { return a.dev == &dev; })) {
         ns->addresses.push_back({&dev, Ipv4Prefix(Ipv4Address::loopback(), 8)});
+        ns->refresh_address_filter();
       }
       sync_device_routes(*ns, dev);
       break;
@@ -115,6 +134,7 @@ void Ipv4Stack::invalidate_routes(Net& net) { route_cache().invalidate(net); }
 
 void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
   std::erase_if(ns.addresses, [&](const InAddress& a) { return a.dev == &dev; });
+  ns.refresh_address_filter();
   ns.main.remove_device(dev);
   ns.local.remove_device(dev);
   ns.neighbours.flush_device(dev);
@@ -162,6 +182,7 @@ Result<void> Ipv4Stack::add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   }
   if (ns.addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
   ns.addresses.push_back({&dev, prefix});
+  ns.local_address_filter |= Ipv4Net::address_filter_bits(a);
   sync_device_routes(ns, dev);
   invalidate_routes(net);
   return {};
@@ -174,6 +195,7 @@ Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
                          [&](const InAddress& a) { return a.dev == &dev && a.prefix == prefix; });
   if (it == ns.addresses.end()) return error(Errc::address_not_available);
   ns.addresses.erase(it);
+  ns.refresh_address_filter();
   sync_device_routes(ns, dev);
   invalidate_routes(net);
   return {};
@@ -329,8 +351,20 @@ Result<RouteResult> route_output(Net& net, Ipv4Address dst) {
 }
 
 RouteCacheStats route_cache_stats(Net& net) {
-  auto s = Ipv4Stack::of(net.host()).route_cache().stats(net);
-  return {s.entries, s.hits, s.misses, s.evictions};
+  Ipv4Stack& stack = Ipv4Stack::of(net.host());
+  auto s = stack.route_cache().stats(net);
+  return {s.entries, s.hits, s.misses, s.evictions, stack.martian_sources(net), stack.martian_destinations(net)};
+}
+
+Result<std::uint32_t> path_mtu(Net& net, Ipv4Address dst) {
+  Ipv4Stack& stack = Ipv4Stack::of(net.host());
+  auto route = stack.route_output(net, dst);
+  if (!route) return route.error();
+  return stack.path_mtu(net, dst, *route->dev).mtu;
+}
+
+NeighbourTableStats neighbour_table_stats(Net& net) {
+  return Ipv4Stack::of(net.host()).state(net).neighbours.stats();
 }
 
 std::vector<AddressInfo> addresses(Net& net) {

@@ -11,9 +11,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "core/ip_idents.hpp"
+#include "ipv4/options.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/wire/icmp.hpp"
@@ -30,6 +33,7 @@ struct FibEntry;
 class Reassembler;
 class NeighbourTable;
 struct Ipv4Net;
+struct Ipv4Extras;
 
 // What a transport learns about a datagram addressed to this namespace.
 struct InputMeta {
@@ -41,6 +45,9 @@ struct InputMeta {
   // transport re-exposes it with push_front(header_len) to quote the
   // datagram in an ICMP error (UDP's port unreachable).
   std::size_t header_len = wire::Ipv4Repr::kHeaderLen;
+  // The IP options as input processed them (null without options): a reply
+  // echoes them (echo_reply_options).
+  const ReceivedOptions* options = nullptr;
 };
 
 // An ICMP error about a datagram this namespace sent.
@@ -65,11 +72,30 @@ class Transport {
 
 struct SendParams {
   Ipv4Address src;             // required: the route's source unless the socket is bound
-  Ipv4Address dst;
+  Ipv4Address dst;             // the final destination (with a source route, not the first hop)
   wire::IpProtocol protocol = wire::IpProtocol::udp;
   std::uint8_t ttl = 0;        // 0: net.ipv4.ip_default_ttl
   std::uint8_t tos = 0;
   bool dont_fragment = false;
+  // Linux's skb->ignore_df: DF is set because the datagram fits the path
+  // (IP_PMTUDISC_WANT: UDP and ping sockets), not because the sender insists
+  // on it (IP_PMTUDISC_DO: TCP's replies without a socket, SYN-ACKs).
+  bool ignore_df = false;
+  // The IP ID a connected socket gives its datagram from its own counter
+  // (Linux's inet_id: TCP connections, connected UDP sockets). Unset, as
+  // ip_select_ident_segs: 0 when DF is set and not ignorable (the ID of a
+  // datagram nobody may fragment means nothing), else the Host's hashed
+  // generator (IpIdents).
+  std::optional<std::uint16_t> ip_id;
+  // Options to carry (a reply's, from echo_reply_options), or null. With a
+  // source route the header goes to options->faddr, which `route` must reach.
+  const SentOptions* options = nullptr;
+};
+
+// The path MTU towards a destination, and whether DF may be set on it.
+struct PathMtu {
+  std::uint32_t mtu = 0;
+  bool locked = false;  // reported below net.ipv4.route.min_pmtu: send without DF
 };
 
 class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevListener {
@@ -84,9 +110,29 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void set_transport(wire::IpProtocol protocol, Transport* transport);
 
   // Output. `payload` holds the transport header and data; `route` comes from
-  // route_output for params.dst. Errors a socket reports: message_size (too
+  // route_output for params.dst. A datagram larger than the path MTU is
+  // fragmented at it unless DF is set; with DF it must fit the device's MTU
+  // (TCP sizes its own segments). Errors a socket reports: message_size (too
   // big with DF, or over 65535), network_unreachable...
   Result<void> send(Net& net, Packet payload, const SendParams& params, const RouteResult& route);
+
+  // Path MTU (Linux's route exceptions): what datagrams to dst through dev
+  // may carry, and the learning side: an ICMP fragmentation needed reported
+  // `mtu` (0 when it gave none) for a datagram this namespace sent to dst.
+  PathMtu path_mtu(Net& net, Ipv4Address dst, const Device& dev);
+  void update_pmtu(Net& net, Ipv4Address dst, std::uint32_t mtu);
+
+  // IP IDs: a random first ID for a connected socket (get_random_u16).
+  std::uint16_t random_ip_id() { return idents_.random_u16(); }
+  // The time ICMP timestamps and the IP Timestamp option carry: milliseconds
+  // since midnight UTC, or, when the Host does not know UTC
+  // (HostConfig::utc_offset), milliseconds of its clock with the high bit
+  // set, as RFC 791 and RFC 792 ask for a non-standard value.
+  std::uint32_t timestamp_now() const;
+  // ip_options_echo for a reply to `request` (data() past its IP header,
+  // which is still in the headroom), delivered with `meta`; nullopt when
+  // Linux would send no reply at all.
+  std::optional<SentOptions> echo_reply_options(Net& net, Packet& request, const InputMeta& meta);
   Result<RouteResult> route_output(Net& net, Ipv4Address dst);
   // route_output remembered by one socket for its last destination, checked
   // against the namespace's route generation (Linux's sk_dst_cache): no
@@ -114,14 +160,18 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route);
 
   // Hands a ready IP datagram (data() at its header) to the link layer via
-  // the neighbour table: the one exit of the layer.
-  void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop);
+  // the neighbour table: the one exit of the layer. Fragments it when larger
+  // than `mtu` (0: the device's).
+  void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
 
   // PernetOps
   Result<void> init(Net& net) override;
   void exit(Net& net) override;
   // PacketHandler: Ethernet type 0x0800.
   void process(Net& net, Device& dev, Packet frame) override;
+  // Martians refused by input (route_cache_stats reports them).
+  std::uint64_t martian_sources(Net& net);
+  std::uint64_t martian_destinations(Net& net);
   // NetdevListener: addresses, routes and neighbours follow their devices.
   void on_netdev_event(NetdevEvent event, Device& dev) override;
 
@@ -134,16 +184,47 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   RouteCache& route_cache();
 
  private:
+  // ip_route_input_slow's verdict on a received datagram.
+  enum class InputRoute : std::uint8_t { local, broadcast, forward, martian_source, martian_destination };
+
   void process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet);
+  // Inline, defined in input.cpp (its only user): every datagram takes it.
+  inline InputRoute route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src, Ipv4Address dst);
+  // fib_validate_source without rp_filter: false for a martian source.
+  // The rare paths of input are cold: kept out of line, so that the common
+  // datagram's path stays as short as it was before they existed.
+  [[gnu::cold]] bool validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src,
+                                     const Device* out);
+  [[gnu::cold]] void drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src, Ipv4Address dst);
+  // ip_rcv_options: checks and fills the options of a datagram input routed
+  // as `route`; false when it is dropped (counted). A source route that goes
+  // on from here turns `route` into forward, with options.srr_is_hit.
+  [[gnu::cold]] bool process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
+                                     InputRoute& route, ReceivedOptions& options);
+  // ip_options_rcv_srr: follows a source route through this host's own
+  // addresses; false when it must be dropped.
+  [[gnu::cold]] bool follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
+                                         ReceivedOptions& options, InputRoute& route);
+  OptionContext option_context(Net& net, const Device& dev, Ipv4Address src, Ipv4Address dst, bool local);
+  bool is_unicast_address(Net& net, Ipv4Address address);
   void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast);
-  void forward(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet);
+  // `followed`: the options of a datagram whose source route this host
+  // follows on to followed->nexthop (already processed), or null.
+  void forward(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet, const ReceivedOptions* followed);
   void process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta);
+  void reply_echo(Net& net, Packet request, const InputMeta& meta);
+  void reply_timestamp(Net& net, Packet& request, const InputMeta& meta);
+  // icmp_reply: sends `message` back to meta.src carrying `options` (from
+  // echo_reply_options), through the first hop of their source route if any.
+  void send_icmp_reply(Net& net, Packet message, const SentOptions& options, const InputMeta& meta);
+  void process_icmp_error(Net& net, const wire::IcmpView& icmp, const InputMeta& meta);
   void sync_device_routes(Ipv4Net& ns, Device& dev);
   // The local table's answer for an address (local or broadcast), or null.
   const FibEntry* local_route(Net& net, Ipv4Address address);
   void remove_device(Net& net, Ipv4Net& ns, Device& dev);
   Result<RouteResult> resolve_route(Net& net, Ipv4Net& ns, Ipv4Address dst);
   bool icmp_allowed(Net& net, Ipv4Net& ns);
+  Ipv4Extras& extras(Ipv4Net& ns);  // made on first use
 
   class ArpReceiver;
 
@@ -152,6 +233,8 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   RouteCache* route_cache_ = nullptr;  // found on first use: built-ins are constructed before registration
   std::unique_ptr<ArpReceiver> arp_;
   std::array<Transport*, 256> transports_{};
+  IpIdents idents_;     // one table for every namespace of the Host, as Linux's ip_idents
+  SipKey pmtu_key_;     // keys every namespace's PmtuExceptions
 };
 
 }  // namespace netns::ipv4

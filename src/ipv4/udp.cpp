@@ -83,7 +83,8 @@ struct Socket::Impl final : InetSocket {
       : net(std::move(ref)),
         ops(&ops),
         table(&table),
-        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))) {}
+        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))),
+        pmtu_discovery(net->sysctl().value(SysctlId::ip_no_pmtu_disc) == 0) {}
   // ~InetSocket leaves the table; dropping the NetRef before that is safe,
   // since the last reference never tears a namespace down inline.
 
@@ -111,6 +112,10 @@ struct Socket::Impl final : InetSocket {
   bool broadcast = false;
   bool bound_address = false;  // bind() chose the address: disconnect keeps it
   bool bound_port = false;     // bind() chose the port (even an ephemeral one): disconnect keeps it
+  // IP_PMTUDISC_WANT, or IP_PMTUDISC_DONT when net.ipv4.ip_no_pmtu_disc was
+  // set at open (inet_create): whether DF goes on datagrams that fit the path.
+  bool pmtu_discovery;
+  std::uint16_t ip_id = 0;     // inet_id: the next IP ID while connected
 };
 
 // ---- input ----
@@ -187,9 +192,17 @@ void UdpOps::deliver_error(Net& net, const IcmpError& error) {
     net.counters().add(Counter::IcmpInErrors);  // as Linux's __udp4_lib_err
     return;
   }
+  bool hard = ipv4::is_hard_error(error);
+  if (error.type == wire::IcmpType::dest_unreachable &&
+      error.code == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
+    // Path MTU discovery: the next datagrams to that destination fit (or
+    // go without DF), and a socket that wants DF hears EMSGSIZE.
+    stack_->update_pmtu(net, error.orig_dst, error.info);
+    hard = static_cast<Socket::Impl*>(sock)->pmtu_discovery;
+  }
   // Without IP_RECVERR, Linux reports only hard errors, and only to
   // connected sockets: an unconnected one cannot tell whose datagram it was.
-  if (!sock->is_connected() || !ipv4::is_hard_error(error)) return;
+  if (!sock->is_connected() || !hard) return;
   sock->set_error(error.error());
   sock->notify_readable();
 }
@@ -240,6 +253,7 @@ Result<void> Socket::connect(Endpoint remote) {
     impl_->table->set_local_address(*impl_, route->source);
   }
   impl_->table->set_remote(*impl_, remote);
+  impl_->ip_id = impl_->ops->stack().random_ip_id();  // ip4_datagram_connect
   return {};
 }
 
@@ -278,9 +292,15 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
   if (!data.empty()) std::memcpy(bytes.data() + wire::UdpRepr::kHeaderLen, data.data(), data.size());
   repr.emit(bytes, src, to.address);
 
-  auto sent = stack.send(net, std::move(packet),
-                         {.src = src, .dst = to.address, .protocol = wire::IpProtocol::udp},
-                         *route);
+  // IP_PMTUDISC_WANT: DF on what fits the path, the rest fragmented here
+  // without it. A connected socket numbers its datagrams itself.
+  const ipv4::PathMtu path = stack.path_mtu(net, to.address, *route->dev);
+  const bool dont_fragment = impl_->pmtu_discovery && !path.locked &&
+                             repr.buffer_len() + wire::Ipv4Repr::kHeaderLen <= path.mtu;
+  ipv4::SendParams params{.src = src, .dst = to.address, .protocol = wire::IpProtocol::udp,
+                          .dont_fragment = dont_fragment, .ignore_df = true};
+  if (impl_->is_connected()) params.ip_id = impl_->ip_id++;
+  auto sent = stack.send(net, std::move(packet), params, *route);
   if (!sent) {
     if (sent.error() == Errc::no_buffer_space) net.counters().add(Counter::UdpSndbufErrors);
     return sent.error();

@@ -134,7 +134,7 @@ void TcpRepr::emit_options(std::span<std::byte> out) const {
     word(kNop, kNop, 4, 2);
   }
   if (window_scale) word(kNop, 3, 3, *window_scale);
-  const std::size_t blocks = sack_blocks_sent();
+  const std::size_t blocks = sack_blocks_sent(options_len_without_sack());
   if (blocks > 0) {
     word(kNop, kNop, 5, static_cast<std::uint8_t>(2 + blocks * kSackBlockLen));
     for (std::size_t i = 0; i < blocks; ++i) {
@@ -146,14 +146,17 @@ void TcpRepr::emit_options(std::span<std::byte> out) const {
 }
 
 void TcpRepr::emit(std::span<std::byte> segment, Ipv4Address src, Ipv4Address dst) const {
+  const std::size_t hlen = header_len();
   emit_without_checksum(segment);
-  TcpMutView(segment.first(buffer_len()), header_len()).fill_checksum(src, dst);
+  TcpMutView(segment.first(hlen + payload_len), hlen).fill_checksum(src, dst);
 }
 
 void TcpRepr::emit_without_checksum(std::span<std::byte> segment) const {
-  assert(segment.size() >= buffer_len() && sack_block_count <= kMaxSackBlocks);
+  // Lengths once: stores through std::byte may alias *this, so the
+  // compiler cannot reuse them across the writes below.
   const std::size_t hlen = header_len();
-  TcpMutView view(segment.first(buffer_len()), hlen);
+  assert(segment.size() >= hlen + payload_len && sack_block_count <= kMaxSackBlocks);
+  TcpMutView view(segment.first(hlen + payload_len), hlen);
   view.set_src_port(src_port);
   view.set_dst_port(dst_port);
   view.set_seq_number(seq_number);

@@ -71,6 +71,16 @@ TEST(SipHash, Siphash13OfAWordIsSiphash13OfItsLittleEndianBytes) {
   EXPECT_EQ(siphash13_word(reference_key(), word), siphash13(reference_key(), std::span(m).subspan(3, 8)));
 }
 
+TEST(SipHash, Siphash13OfTwoWordsIsSiphash13OfTheirSixteenBytes) {
+  auto m = counting_message();
+  std::uint64_t w0 = 0, w1 = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    w0 |= std::uint64_t{std::to_integer<std::uint8_t>(m[i])} << (8 * i);
+    w1 |= std::uint64_t{std::to_integer<std::uint8_t>(m[i + 8])} << (8 * i);
+  }
+  EXPECT_EQ(siphash13_words(reference_key(), w0, w1), siphash13(reference_key(), std::span(m).first(16)));
+}
+
 TEST(SipHash, Siphash13DiffersFromSiphash24) {
   auto m = counting_message();
   EXPECT_NE(siphash13(reference_key(), std::span(m).first(15)),

@@ -31,11 +31,12 @@ Bytes arp_frame(wire::ArpOperation op, MacAddress src_mac, Ipv4Address src_ip, M
 }
 
 Bytes ipv4_frame(MacAddress dst_mac, MacAddress src_mac, const IpFields& f, std::span<const std::byte> payload) {
-  Bytes ip(wire::Ipv4Repr::kHeaderLen + payload.size());
+  const std::size_t header_len = wire::Ipv4Repr::kHeaderLen + f.options.size();
+  Bytes ip(header_len + payload.size());
   wire::Ipv4Repr{.src = f.src, .dst = f.dst, .protocol = f.protocol, .payload_len = payload.size(),
                  .ttl = f.ttl, .identification = f.id, .dont_fragment = f.dont_fragment}
-      .emit(ip);
-  std::copy(payload.begin(), payload.end(), ip.begin() + wire::Ipv4Repr::kHeaderLen);
+      .emit(ip, f.options);
+  std::copy(payload.begin(), payload.end(), ip.begin() + static_cast<std::ptrdiff_t>(header_len));
   return ethernet(dst_mac, src_mac, wire::EtherType::ipv4, ip);
 }
 
@@ -74,6 +75,7 @@ Parsed parse_frame(std::span<const std::byte> frame) {
   auto ip_repr = wire::Ipv4Repr::parse(*ip);
   if (!ip_repr) return out;
   out.ip = *ip_repr;
+  out.ip_options.assign(ip->options().begin(), ip->options().end());
   if (ip->is_fragment()) return out;
   if (ip_repr->protocol == wire::IpProtocol::icmp) {
     auto icmp = wire::IcmpView::checked(ip->payload());

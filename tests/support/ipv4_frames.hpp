@@ -35,6 +35,7 @@ struct IpFields {
   std::uint8_t ttl = 64;
   bool dont_fragment = false;
   std::uint16_t id = 1;
+  Bytes options;  // IP options after the fixed header: a multiple of 4 bytes, at most 40
 };
 Bytes ipv4_frame(MacAddress dst_mac, MacAddress src_mac, const IpFields& ip, std::span<const std::byte> payload);
 
@@ -55,6 +56,7 @@ struct Parsed {
   Bytes l4_payload;       // ICMP/UDP payload bytes
   std::uint16_t echo_id = 0, echo_seq = 0;
   Bytes quoted;           // for ICMP errors: the quoted datagram
+  Bytes ip_options;       // the IP header's options, as sent
 };
 Parsed parse_frame(std::span<const std::byte> frame);
 

@@ -47,10 +47,10 @@ void feed_and_close(int fd, std::string_view data) {
   ::close(fd);
 }
 
-int millis_until(Clock::time_point next, Clock::time_point now) {
-  if (next <= now) return 0;
-  auto wait = std::min<Clock::duration>(next - now, kMaxSleep);
-  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+timespec sleep_until(Clock::time_point next, Clock::time_point now) {
+  if (next <= now) return {0, 0};
+  const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(std::min<Clock::duration>(next - now, kMaxSleep));
+  return {static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
 }
 
 }  // namespace
@@ -181,8 +181,12 @@ CommandResult ChildProcess::result() const {
 
 // ---- driving a Host while children run ----
 
-bool poll_host_until(Host& host, const std::function<bool()>& done, Clock::duration timeout,
-                     ChildProcess* child) {
+namespace {
+
+// ppoll on the Host's polled devices, `child`'s output (looked up each round:
+// it closes when the child exits) and `wake_fds`.
+bool poll_loop(Host& host, const std::function<bool()>& done, Clock::duration timeout, ChildProcess* child,
+               std::span<const int> wake_fds) {
   const auto deadline = Clock::now() + timeout;
   std::vector<pollfd> fds;
   for (;;) {
@@ -195,8 +199,22 @@ bool poll_host_until(Host& host, const std::function<bool()>& done, Clock::durat
       if (dev->rx_fd() >= 0) fds.push_back({dev->rx_fd(), POLLIN, 0});
     }
     if (child != nullptr && child->output_fd() >= 0) fds.push_back({child->output_fd(), POLLIN, 0});
-    ::poll(fds.data(), fds.size(), millis_until(std::min(next, deadline), now));
+    for (int fd : wake_fds) fds.push_back({fd, POLLIN, 0});
+    const timespec wait = sleep_until(std::min(next, deadline), now);
+    ::ppoll(fds.data(), fds.size(), &wait, nullptr);
   }
+}
+
+}  // namespace
+
+bool poll_host_until(Host& host, const std::function<bool()>& done, Clock::duration timeout,
+                     ChildProcess* child) {
+  return poll_loop(host, done, timeout, child, {});
+}
+
+bool poll_host_until(Host& host, const std::function<bool()>& done, Clock::duration timeout,
+                     std::span<const int> wake_fds) {
+  return poll_loop(host, done, timeout, nullptr, wake_fds);
 }
 
 CommandResult run_while_polling(Host& host, const std::vector<std::string>& argv, Clock::duration timeout,

@@ -18,6 +18,7 @@
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,11 +87,16 @@ class ChildProcess {
 };
 
 // Polls `host` with the real clock until done() or `timeout`, sleeping in
-// poll(2) on the host's polled devices (and the output of `child`, when
+// ppoll(2) on the host's polled devices (and the output of `child`, when
 // given) until its next deadline, at most a few milliseconds at a time.
 // Returns done().
 bool poll_host_until(Host& host, const std::function<bool()>& done, Clock::duration timeout,
                      ChildProcess* child = nullptr);
+// The same, also waking when one of `wake_fds` turns readable (an eventfd a
+// thread writes when it has finished). The sleep is as precise as ppoll's
+// nanoseconds: a netem delay of 1 ms stays 1 ms, not 2.
+bool poll_host_until(Host& host, const std::function<bool()>& done, Clock::duration timeout,
+                     std::span<const int> wake_fds);
 
 // Runs argv to the end (or kills it at `timeout`) while polling `host`;
 // `each_round` runs after every poll (a server the test plays in netns).

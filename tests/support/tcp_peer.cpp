@@ -100,6 +100,27 @@ void TcpPeer::send_raw(std::span<const std::byte> bytes) {
   poll();
 }
 
+void TcpPeer::send_frag_needed(const TcpSegment& seg, std::uint16_t mtu) {
+  Bytes icmp(8 + 20 + 8);
+  icmp[0] = std::byte{3};  // destination unreachable
+  icmp[1] = std::byte{4};  // fragmentation needed and DF set
+  icmp[6] = std::byte(mtu >> 8);
+  icmp[7] = std::byte(mtu & 0xff);
+  // The quoted datagram: its IP header as sent, then ports and sequence.
+  wire::Ipv4Repr ip = seg.ip;
+  ip.payload_len = seg.tcp.header_len() + seg.payload.size();
+  ip.emit(std::span(icmp).subspan(8, 20));
+  auto tcp = std::span(icmp).subspan(28, 8);
+  wire::store_be16(tcp, 0, seg.tcp.src_port);
+  wire::store_be16(tcp, 2, seg.tcp.dst_port);
+  wire::store_be32(tcp, 4, seg.tcp.seq_number);
+  wire::store_be16(icmp, 2, wire::internet_checksum(icmp));
+  dev_->inject(ipv4_frame(dev_->mac(), kTcpPeerMac,
+                          {.src = self_.address, .dst = remote_.address, .protocol = wire::IpProtocol::icmp},
+                          icmp));
+  poll();
+}
+
 void TcpPeer::poll() {
   for (int i = 0; i < 1000; ++i) {
     const auto next = host_->poll(clock_->now());

@@ -101,6 +101,10 @@ class TcpPeer {
   void send(const wire::TcpRepr& tcp, std::span<const std::byte> payload = {});
   // Injects `bytes` as the whole IP payload of a TCP datagram, however malformed.
   void send_raw(std::span<const std::byte> bytes);
+  // An ICMP "fragmentation needed" (type 3 code 4) with next-hop `mtu`, from
+  // the peer's address as from a router on the path, quoting `seg`'s IP
+  // header and the first 8 bytes of its TCP header.
+  void send_frag_needed(const TcpSegment& seg, std::uint16_t mtu);
   // The next segment the namespace sent; an added failure naming `where` when there is none.
   TcpSegment expect(std::source_location where = std::source_location::current());
   // The same, and its flags must be exactly `flags`.

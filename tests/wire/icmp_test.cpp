@@ -200,6 +200,30 @@ TEST(WireIcmp, RejectsBadChecksum) {
   EXPECT_EQ(parse_icmp(bytes).error(), error(Errc::bad_message));
 }
 
+// RFC 792: timestamp messages carry id, sequence and three 32-bit times.
+TEST(WireIcmp, TimestampMessagesRoundTrip) {
+  std::array<std::byte, 20> message{};
+  store_be32(message, 8, 0x01020304);
+  store_be32(message, 12, 45'296'789);
+  store_be32(message, 16, 45'296'790);
+  const auto repr = IcmpRepr::timestamp_reply(0x1234, 7);
+  ASSERT_EQ(repr.buffer_len(), message.size());
+  repr.emit(message);
+  auto view = IcmpView::checked(message);
+  ASSERT_TRUE(view);
+  auto parsed = IcmpRepr::parse(*view);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->type, IcmpType::timestamp_reply);
+  EXPECT_EQ(parsed->code, 0);
+  EXPECT_EQ(parsed->echo_id(), 0x1234);
+  EXPECT_EQ(parsed->echo_seq(), 7);
+  EXPECT_EQ(view->originate_timestamp(), 0x01020304u);
+  EXPECT_EQ(view->receive_timestamp(), 45'296'789u);
+  EXPECT_EQ(view->transmit_timestamp(), 45'296'790u);
+  EXPECT_EQ(IcmpRepr::timestamp_request(1, 2).type, IcmpType::timestamp_request);
+  EXPECT_EQ(IcmpRepr::timestamp_request(1, 2).payload_len, 12u);
+}
+
 TEST(WireIcmp, UnknownTypeIsCarriedAsIs) {
   // A timestamp request (type 13) with 12 bytes of timestamps.
   std::vector<std::byte> bytes(20);

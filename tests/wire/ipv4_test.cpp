@@ -1,6 +1,7 @@
 #include "netns/wire/ipv4.hpp"
 
 #include <array>
+#include <initializer_list>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -136,6 +137,55 @@ TEST(WireIpv4, RecordRouteOptionIsSkipped) {
   EXPECT_EQ(plain->header_len(), 20u);
   EXPECT_EQ(plain->total_length(), 84);
   EXPECT_TRUE(plain->verify_checksum());
+}
+
+// The option walk finds what ping -R put there, and emitting the repr with
+// those options reproduces Linux's 60-byte header byte for byte.
+TEST(WireIpv4, RecordRouteOptionIsWalkedAndReemitted) {
+  const auto bytes = ip_part(kRecordRouteFrame);
+  auto ip = Ipv4View::checked(bytes);
+  ASSERT_TRUE(ip);
+  Ipv4OptionReader reader(ip->options());
+  auto nop = reader.next();
+  ASSERT_TRUE(nop);
+  EXPECT_EQ(nop->type, Ipv4OptionType::no_operation);
+  auto rr = reader.next();
+  ASSERT_TRUE(rr);
+  EXPECT_EQ(rr->type, Ipv4OptionType::record_route);
+  EXPECT_EQ(rr->offset, 1u);
+  EXPECT_EQ(rr->length, 39);
+  EXPECT_FALSE(is_copied(rr->type));
+  EXPECT_FALSE(reader.next());
+  EXPECT_FALSE(reader.malformed_at());
+
+  auto repr = Ipv4Repr::parse(*ip);
+  ASSERT_TRUE(repr);
+  std::vector<std::byte> out(60);
+  repr->emit(out, ip->options());
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), bytes.begin()));
+}
+
+TEST(WireIpv4, OptionWalkStopsAtEndOfListAndAtAMalformedLength) {
+  const auto area = [](std::initializer_list<int> v) {
+    std::vector<std::byte> out;
+    for (int b : v) out.push_back(std::byte(static_cast<std::uint8_t>(b)));
+    return out;
+  };
+  const auto options = area({0x83, 7, 4, 10, 0, 0, 1, 0, 68, 4});  // LSRR, then End of List
+  Ipv4OptionReader reader(options);
+  auto lsrr = reader.next();
+  ASSERT_TRUE(lsrr);
+  EXPECT_EQ(lsrr->type, Ipv4OptionType::loose_source_route);
+  EXPECT_TRUE(is_copied(lsrr->type));
+  EXPECT_FALSE(reader.next());
+  EXPECT_FALSE(reader.malformed_at());
+  for (const auto& bad : {area({1, 7, 0, 0}), area({1, 7, 9, 0}), area({1, 1, 1, 130})}) {
+    Ipv4OptionReader walk(bad);
+    while (walk.next()) {
+    }
+    ASSERT_TRUE(walk.malformed_at());
+    EXPECT_EQ(*walk.malformed_at(), bad[3] == std::byte{130} ? 3u : 1u);  // the type byte
+  }
 }
 
 TEST(WireIpv4, TrailingPaddingIsNotPayload) {

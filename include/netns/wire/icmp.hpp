@@ -1,5 +1,7 @@
 // netns/wire/icmp.hpp — ICMPv4 messages (RFC 792, RFC 1191 for the
 // next-hop MTU). ICMPv4 checksums the message alone: no pseudo-header.
+// Timestamp messages carry three 32-bit times (originate, receive, transmit)
+// in milliseconds since midnight UTC, the high bit set when not.
 //
 //   auto icmp = IcmpView::checked(ip->payload());          // Result<IcmpView>
 //   auto repr = icmp ? IcmpRepr::parse(*icmp) : icmp.error();
@@ -38,6 +40,8 @@ enum class IcmpType : std::uint8_t {
   echo_request = 8,
   time_exceeded = 11,
   parameter_problem = 12,
+  timestamp_request = 13,
+  timestamp_reply = 14,
 };
 
 // Codes of IcmpType::dest_unreachable (RFC 792, RFC 1122, RFC 1812).
@@ -91,6 +95,10 @@ class BasicIcmpView {
   std::uint16_t echo_seq() const { return load_be16(bytes_, kRest + 2); }
   std::uint16_t next_hop_mtu() const { return load_be16(bytes_, kRest + 2); }
   std::uint8_t pointer() const { return load_u8(bytes_, kRest); }
+  // Timestamp messages (12 bytes after the header; check payload().size()).
+  std::uint32_t originate_timestamp() const { return load_be32(bytes_, kHeaderLen); }
+  std::uint32_t receive_timestamp() const { return load_be32(bytes_, kHeaderLen + 4); }
+  std::uint32_t transmit_timestamp() const { return load_be32(bytes_, kHeaderLen + 8); }
   Ipv4Address gateway() const { return load_ipv4(bytes_, kRest); }
   // Echo data, or the quoted datagram of an error.
   std::span<Byte> payload() const { return bytes_.subspan(kHeaderLen); }
@@ -144,6 +152,14 @@ struct IcmpRepr {
   }
   static IcmpRepr echo_reply(std::uint16_t id, std::uint16_t seq, std::size_t payload_len) {
     return {IcmpType::echo_reply, 0, std::uint32_t{id} << 16 | seq, payload_len};
+  }
+  // The three timestamps are the payload the caller places at message[8, 20).
+  static constexpr std::size_t kTimestampsLen = 12;
+  static IcmpRepr timestamp_request(std::uint16_t id, std::uint16_t seq) {
+    return {IcmpType::timestamp_request, 0, std::uint32_t{id} << 16 | seq, kTimestampsLen};
+  }
+  static IcmpRepr timestamp_reply(std::uint16_t id, std::uint16_t seq) {
+    return {IcmpType::timestamp_reply, 0, std::uint32_t{id} << 16 | seq, kTimestampsLen};
   }
   static IcmpRepr dest_unreachable(IcmpUnreachable code, std::size_t quoted_len) {
     return {IcmpType::dest_unreachable, static_cast<std::uint8_t>(code), 0, quoted_len};

@@ -1,5 +1,5 @@
-// netns/wire/ipv4.hpp — IPv4 headers (RFC 791), options included but not
-// interpreted.
+// netns/wire/ipv4.hpp — IPv4 headers (RFC 791) and the walk over their
+// options.
 //
 //   auto ip = Ipv4View::checked(frame->payload());        // Result<Ipv4View>
 //   if (!ip) return;                                       // truncated or not IPv4
@@ -12,6 +12,13 @@
 //
 //   // Output writes a 20-byte header in front of an already placed payload:
 //   Ipv4Repr{.src = a, .dst = b, .protocol = IpProtocol::icmp, .payload_len = n}.emit(header);
+//   // ...or a longer one carrying options (a multiple of 4 bytes, at most 40):
+//   repr.emit(header, options);
+//
+//   // Options, one at a time; a malformed one ends the walk with its offset:
+//   Ipv4OptionReader reader(ip->options());
+//   while (auto opt = reader.next()) { if (opt->type == Ipv4OptionType::record_route) ... }
+//   if (reader.malformed_at()) { /* parameter problem, pointer 20 + *reader.malformed_at() */ }
 //
 // Errors, from checked(): Errc::bad_message when the version is not 4, the
 // IHL is below 5 or total_length is smaller than the header; Errc::message_size
@@ -25,6 +32,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <type_traits>
 
@@ -43,6 +51,76 @@ enum class IpProtocol : std::uint8_t {
 };
 
 struct Ipv4Repr;
+
+// Option types (RFC 791, RFC 1108, RFC 2113): bit 7 is the copied flag
+// (the option goes into every fragment), bits 5-6 the class.
+enum class Ipv4OptionType : std::uint8_t {
+  end_of_list = 0,
+  no_operation = 1,
+  record_route = 7,
+  timestamp = 68,
+  security = 130,
+  loose_source_route = 131,
+  cipso = 134,
+  stream_id = 136,
+  strict_source_route = 137,
+  router_alert = 148,
+};
+
+inline constexpr bool is_copied(Ipv4OptionType type) { return (static_cast<std::uint8_t>(type) & 0x80) != 0; }
+
+// The flag of a Timestamp option (low 4 bits of its fourth byte; the high 4
+// count the hosts that found no room: the overflow).
+enum class Ipv4TimestampFlag : std::uint8_t {
+  timestamps_only = 0,
+  with_addresses = 1,
+  prespecified = 3,
+};
+
+// One option found by Ipv4OptionReader. For a type other than End of List
+// and No Operation, `length` covers type, length and body, and the option is
+// bytes [offset, offset + length) of the option area.
+struct Ipv4Option {
+  std::size_t offset = 0;
+  Ipv4OptionType type{};
+  std::uint8_t length = 1;
+};
+
+// Walks an option area (Ipv4View::options()) as RFC 791 lays it out: End of
+// List ends it, No Operation is one byte, every other option is
+// type-length-body. Never reads outside the area.
+class Ipv4OptionReader {
+ public:
+  explicit Ipv4OptionReader(std::span<const std::byte> options) : options_(options) {}
+
+  // The next option, No Operation included; nullopt at End of List, at the
+  // end of the area, or at a malformed option (then malformed_at() says where).
+  std::optional<Ipv4Option> next() {
+    if (at_ >= options_.size() || malformed_) return std::nullopt;
+    const auto type = Ipv4OptionType{load_u8(options_, at_)};
+    if (type == Ipv4OptionType::end_of_list) {
+      at_ = options_.size();
+      return std::nullopt;
+    }
+    if (type == Ipv4OptionType::no_operation) return Ipv4Option{at_++, type, 1};
+    // A length below 2 or past the area: Linux points at the type byte.
+    const std::size_t length = at_ + 1 < options_.size() ? load_u8(options_, at_ + 1) : 0;
+    if (length < 2 || length > options_.size() - at_) {
+      malformed_ = at_;
+      return std::nullopt;
+    }
+    const Ipv4Option found{at_, type, static_cast<std::uint8_t>(length)};
+    at_ += length;
+    return found;
+  }
+  // The offset (in the option area) of the malformed option that ended the walk.
+  std::optional<std::size_t> malformed_at() const { return malformed_; }
+
+ private:
+  std::span<const std::byte> options_;
+  std::size_t at_ = 0;
+  std::optional<std::size_t> malformed_;
+};
 
 // A view over an IPv4 datagram. Lengths (header and total) are fixed by
 // checked(): no setter changes them, so no accessor can leave the buffer even
@@ -194,7 +272,8 @@ using Ipv4View = BasicIpv4View<const std::byte>;
 using Ipv4MutView = BasicIpv4View<std::byte>;
 
 // The header fields the stack acts on. parse() drops options (the view still
-// has them); emit() writes a 20-byte header without options.
+// has them); emit() writes a 20-byte header without options, or one with the
+// options it is given.
 struct Ipv4Repr {
   static constexpr std::size_t kHeaderLen = Ipv4View::kMinHeaderLen;
   static constexpr std::size_t kMaxPayloadLen = 0xffff - kHeaderLen;
@@ -242,6 +321,22 @@ struct Ipv4Repr {
     view.set_src(src);
     view.set_dst(dst);
     view.fill_checksum();
+  }
+  // The same with `options` after the fixed fields: a header of
+  // 20 + options.size() bytes (IHL and total_length count them), checksum
+  // included; payload_len counts what follows the options. Preconditions:
+  // options.size() a multiple of 4 and at most 40, header.size() >= 20 +
+  // options.size(), payload_len + options.size() <= kMaxPayloadLen.
+  void emit(std::span<std::byte> header, std::span<const std::byte> options) const {
+    assert(options.size() % 4 == 0 && options.size() <= Ipv4View::kMaxHeaderLen - kHeaderLen);
+    assert(header.size() >= kHeaderLen + options.size());
+    Ipv4Repr with = *this;
+    with.payload_len += options.size();
+    with.emit(header);
+    if (options.empty()) return;
+    std::copy(options.begin(), options.end(), header.begin() + kHeaderLen);
+    store_u8(header, Ipv4View::kVersionIhl, static_cast<std::uint8_t>(0x40 | (kHeaderLen + options.size()) / 4));
+    Ipv4MutView(header.first(kHeaderLen + options.size()), kHeaderLen + options.size()).fill_checksum();
   }
 
   friend bool operator==(const Ipv4Repr&, const Ipv4Repr&) = default;

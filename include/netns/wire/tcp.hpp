@@ -277,8 +277,8 @@ using TcpMutView = BasicTcpView<std::byte>;
 struct TcpRepr {
   static constexpr std::size_t kMinHeaderLen = TcpView::kMinHeaderLen;
   static constexpr std::size_t kMaxOptionsLen = TcpView::kMaxHeaderLen - kMinHeaderLen;
-  static constexpr std::size_t kMaxSackBlocks = 4;
   static constexpr std::size_t kSackBlockLen = 8;  // left and right edges
+  static constexpr std::size_t kMaxSackBlocks = 4;
 
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
@@ -305,8 +305,9 @@ struct TcpRepr {
   // 32-bit words. SACK blocks that do not fit the 40 option bytes left by
   // the other options are not sent (the first ones are kept).
   std::size_t options_len() const {
-    const std::size_t blocks = sack_blocks_sent();
-    return options_len_without_sack() + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
+    const std::size_t base = options_len_without_sack();
+    const std::size_t blocks = sack_blocks_sent(base);
+    return base + (blocks == 0 ? 0 : 4 + blocks * kSackBlockLen);
   }
   std::size_t header_len() const { return kMinHeaderLen + options_len(); }
   std::size_t buffer_len() const { return header_len() + payload_len; }
@@ -322,14 +323,14 @@ struct TcpRepr {
   friend bool operator==(const TcpRepr&, const TcpRepr&) = default;
 
  private:
-  // Inline: every segment sent asks for these several times.
+  // Inline: every segment sent asks for its header length several times.
   std::size_t options_len_without_sack() const {
-    std::size_t len = mss ? 4 : 0;
-    len += timestamps ? 12 : (sack_permitted ? 4 : 0);  // SACK-permitted shares the timestamps' padding
-    return len + (window_scale ? 4 : 0);
+    // SACK-permitted, if any, shares the timestamp's padding.
+    return (mss ? 4 : 0) + (timestamps ? 12 : sack_permitted ? 4 : 0) + (window_scale ? 4 : 0);
   }
-  std::size_t sack_blocks_sent() const {
-    const std::size_t used = options_len_without_sack() + 4;  // NOP, NOP, kind, length
+  // The SACK blocks that fit after `used` bytes of other options.
+  std::size_t sack_blocks_sent(std::size_t used) const {
+    used += 4;  // NOP, NOP, kind, length
     if (used >= kMaxOptionsLen) return 0;
     return std::min(sack_block_count, (kMaxOptionsLen - used) / kSackBlockLen);
   }

@@ -39,11 +39,63 @@ void CongestionControl::set_mss(std::uint32_t mss) {
 
 void CongestionControl::on_recovery_end(Clock::time_point /*now*/) { set_cwnd(ssthresh_); }
 
+void CongestionControl::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
+  set_cwnd(std::max(cwnd_, prior_cwnd));
+  if (prior_ssthresh >= kInfiniteSsthresh) {
+    ssthresh_ = kInfiniteSsthresh;  // back before the first loss
+  } else if (prior_ssthresh > ssthresh_) {
+    set_ssthresh(prior_ssthresh);
+  }
+}
+
 std::uint32_t CongestionControl::slow_start(std::uint32_t acked) {
-  const std::uint64_t target = std::min<std::uint64_t>(std::uint64_t{cwnd_} + acked, ssthresh_);
+  // RFC 9406 4.2: at most L segments an ACK; a quarter of that in CSS.
+  const std::uint64_t limited = std::min<std::uint64_t>(acked, std::uint64_t{kHystartL} * mss_);
+  const std::uint64_t growth = hystart_.css ? limited / kCssGrowthDivisor : limited;
+  const std::uint64_t target = std::min<std::uint64_t>(std::uint64_t{cwnd_} + growth, ssthresh_);
   const std::uint64_t used = target > cwnd_ ? target - cwnd_ : 0;
+  const bool reached_ssthresh = target == ssthresh_;
   set_cwnd(target);
-  return static_cast<std::uint32_t>(acked - used);
+  // What is left once cwnd reaches ssthresh goes to congestion avoidance.
+  return reached_ssthresh ? static_cast<std::uint32_t>(acked - std::min<std::uint64_t>(used, acked)) : 0;
+}
+
+bool CongestionControl::on_round_sample(Seq ack, Seq snd_nxt, std::optional<Clock::duration> rtt) {
+  HyStart& h = hystart_;
+  if (!in_slow_start()) return false;
+  if (!h.round_started || seq_gt(ack, h.window_end)) {
+    if (h.round_started && h.css && ++h.css_rounds >= kCssRounds) {
+      set_ssthresh(cwnd_);  // five rounds of CSS: congestion avoidance from here
+      h.css = false;
+      return false;
+    }
+    h.round_started = true;
+    h.window_end = snd_nxt;
+    h.last_round_min = h.current_round_min;
+    h.current_round_min = kNoRtt;
+    h.samples = 0;
+  }
+  if (rtt) {
+    h.current_round_min = std::min(h.current_round_min, *rtt);
+    ++h.samples;
+  }
+  if (h.samples < kHystartSamples || h.current_round_min == kNoRtt || h.last_round_min == kNoRtt) {
+    return false;
+  }
+  if (h.css) {
+    // The RTT came down again: the rise was not the queue; slow start on.
+    if (h.current_round_min < h.css_baseline) {
+      h.css = false;
+      h.css_baseline = kNoRtt;
+    }
+    return false;
+  }
+  const Clock::duration thresh = std::clamp(h.last_round_min / 8, kMinRttThresh, kMaxRttThresh);
+  if (h.current_round_min < h.last_round_min + thresh) return false;
+  h.css = true;
+  h.css_baseline = h.current_round_min;
+  h.css_rounds = 0;
+  return true;
 }
 
 void CongestionControl::set_cwnd(std::uint64_t bytes) {
@@ -58,9 +110,7 @@ void CongestionControl::set_ssthresh(std::uint64_t bytes) {
 
 void RenoCongestion::on_ack(std::uint32_t acked, Clock::time_point /*now*/,
                             Clock::duration /*srtt*/, bool cwnd_limited) {
-  if (acked == 0) return;
-  timed_out_ = false;
-  if (!cwnd_limited) return;
+  if (acked == 0 || !cwnd_limited) return;
   if (in_slow_start()) {
     acked = slow_start(acked);
     if (acked == 0) return;
@@ -76,22 +126,13 @@ void RenoCongestion::on_ack(std::uint32_t acked, Clock::time_point /*now*/,
 }
 
 void RenoCongestion::on_loss(std::uint32_t flight, Clock::time_point /*now*/) {
-  reduce(flight);
-  set_cwnd(ssthresh_);
-}
-
-void RenoCongestion::on_timeout(std::uint32_t flight, Clock::time_point /*now*/) {
-  // After a timeout cwnd is one mss whatever is still outstanding: halving
-  // it again for the same lost segment would only throw ssthresh away.
-  if (!timed_out_) reduce(flight);
-  set_cwnd(mss_);
-  bytes_acked_ = 0;
-  timed_out_ = true;
-}
-
-void RenoCongestion::reduce(std::uint32_t flight) {
   set_ssthresh(std::max<std::uint64_t>(flight / 2, std::uint64_t{2} * mss_));
   bytes_acked_ = 0;
+}
+
+void RenoCongestion::on_timeout(Clock::time_point /*now*/) {
+  bytes_acked_ = 0;
+  restart_hystart();
 }
 
 void RenoCongestion::mss_changed(std::uint32_t old_mss) {
@@ -103,7 +144,6 @@ void RenoCongestion::mss_changed(std::uint32_t old_mss) {
 void CubicCongestion::on_ack(std::uint32_t acked, Clock::time_point now, Clock::duration srtt,
                              bool cwnd_limited) {
   if (acked == 0) return;
-  timed_out_ = false;
   if (!cwnd_limited) {
     // Time spent application-limited does not move along the curve, or the
     // first window-limited ACK afterwards would jump cwnd to wherever
@@ -168,20 +208,23 @@ double CubicCongestion::w_cubic(double t) const {
   return kC * d * d * d + w_max_;
 }
 
-void CubicCongestion::on_loss(std::uint32_t /*flight*/, Clock::time_point /*now*/) {
-  reduce();
-  set_cwnd(ssthresh_);
-}
-
-void CubicCongestion::on_timeout(std::uint32_t /*flight*/, Clock::time_point /*now*/) {
-  if (!timed_out_) reduce();  // see RenoCongestion::on_timeout
-  set_cwnd(mss_);
+void CubicCongestion::on_timeout(Clock::time_point /*now*/) {
   epoch_started_ = false;
   restart_curve_ = true;
-  timed_out_ = true;
+  restart_hystart();
 }
 
-void CubicCongestion::reduce() {
+void CubicCongestion::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
+  CongestionControl::undo(prior_cwnd, prior_ssthresh);
+  w_max_ = undo_w_max_;
+  cwnd_prior_ = undo_cwnd_prior_;
+  epoch_started_ = false;
+  restart_curve_ = false;
+}
+
+void CubicCongestion::on_loss(std::uint32_t /*flight*/, Clock::time_point /*now*/) {
+  undo_w_max_ = w_max_;
+  undo_cwnd_prior_ = cwnd_prior_;
   const double cwnd = cwnd_ / static_cast<double>(mss_);
   // Fast convergence (RFC 9438 4.7): losing below the last W_max means a
   // new flow is taking bandwidth, so release some by aiming lower.

@@ -4,25 +4,31 @@
 //   auto cc = make_congestion_control(CongestionAlgorithm::cubic, 1460);
 //   cc->cwnd();                                   // 14600: IW10
 //   cc->on_ack(acked, now, rtt.srtt(), in_flight >= cc->cwnd());
-//   cc->on_loss(in_flight, now);                  // three dup ACKs: fast recovery
-//   cc->on_recovery_end(now);                     // the full ACK (RFC 6582)
-//   cc->on_timeout(in_flight, now);               // RTO: back to one segment
+//   cc->on_loss(in_flight, now);                  // a loss: ssthresh goes down
+//   cc->set_cwnd(prr_window);                     // the connection's PRR
+//   cc->on_recovery_end(now);                     // the full ACK: cwnd = ssthresh
+//   cc->on_timeout(now);  cc->set_cwnd(mss);      // RTO: the loss window
 //
-// The connection owns the loss-recovery machinery (fast retransmit, PRR or
-// NewReno's partial ACKs, SACK scoreboard); these classes only say how the
-// window changes at each event. They are pure and deterministic: time is
+// The connection owns the loss-recovery machinery (RACK, PRR, undo, the
+// loss window); these classes only say how the window grows and where
+// ssthresh goes at each event. They are pure and deterministic: time is
 // the `now` passed in, nothing else.
 //
-// Slow start is Linux's tcp_slow_start with appropriate byte counting.
-// There is no HyStart (RFC 9438 4.10 recommends HyStart++; Linux has its own
-// HyStart): slow start ends only at ssthresh or a loss. Not done either:
-// undoing a spurious reduction (RFC 9438 4.9), ECN.
+// Slow start is RFC 9406's HyStart++ (which RFC 9438 4.10 recommends for
+// CUBIC; Linux has its own HyStart): byte counting of at most L = 8
+// segments an ACK, and when the round's minimum RTT rises by a threshold,
+// Conservative Slow Start (a quarter of the growth) for up to five rounds
+// before congestion avoidance, back to slow start if the RTT falls again.
+// Not done: ECN.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string_view>
 
+#include <optional>
+
+#include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
 
 namespace netns::tcp {
@@ -50,6 +56,13 @@ class CongestionControl {
   std::uint32_t mss() const { return mss_; }
   bool in_slow_start() const { return cwnd_ < ssthresh_; }
 
+  // HyStart++ (RFC 9406), for each ACK while in slow start (before
+  // on_ack): `ack` is snd_una after it, `snd_nxt` ends the round it starts,
+  // `rtt` the sample it gave, if any. True when this ACK ends slow start
+  // for Conservative Slow Start (Linux counts TcpExtTCPHystartDelayDetect).
+  bool on_round_sample(Seq ack, Seq snd_nxt, std::optional<Clock::duration> rtt);
+  bool in_css() const { return hystart_.css; }
+
   // The sender's MSS changed (after the handshake): cwnd keeps its count of
   // segments, and so does a finite ssthresh. The MSS option is 16 bits: 0
   // counts as 1 and anything above 65535 as 65535 (here and in the constructor).
@@ -62,36 +75,65 @@ class CongestionControl {
   // tcp_is_cwnd_limited).
   virtual void on_ack(std::uint32_t acked, Clock::time_point now, Clock::duration srtt,
                       bool cwnd_limited) = 0;
-  // Loss detected by duplicate ACKs or SACK, entering fast recovery.
-  // `flight`: bytes in flight. Sets ssthresh and cwnd = ssthresh.
+  // A loss (found by RACK, duplicate ACKs or the retransmission timer)
+  // starts a window reduction: stores the reduced ssthresh and the
+  // algorithm's own memory of the loss (Linux's ca_ops->ssthresh).
+  // `flight`: bytes in flight. cwnd is the connection's to set: PRR walks
+  // it down to ssthresh in fast recovery, a timeout starts from one segment.
   virtual void on_loss(std::uint32_t flight, Clock::time_point now) = 0;
-  // Retransmission timeout: ssthresh as on_loss, then cwnd = one mss (RFC
-  // 5681's loss window). A timeout with no new data acknowledged since the
-  // previous one (the same segment timing out again) keeps ssthresh: RFC
-  // 5681 3.1, and Linux's tcp_enter_loss in the Loss state.
-  virtual void on_timeout(std::uint32_t flight, Clock::time_point now) = 0;
+  // A retransmission timeout, after on_loss when the connection reduced:
+  // what the algorithm forgets (RFC 9438 4.8's fresh curve). Leaves cwnd
+  // and ssthresh alone.
+  virtual void on_timeout(Clock::time_point now) = 0;
   // Fast recovery ended (the full ACK of RFC 6582): cwnd = ssthresh.
   virtual void on_recovery_end(Clock::time_point now);
+  // The reduction was spurious (D-SACKs or timestamps showed no loss):
+  // cwnd and ssthresh back to at least what they were before it
+  // (tcp_undo_cwnd_reduction; RFC 9438 4.9 for CUBIC's own state).
+  virtual void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh);
+
+  // Store a window, clamped to [one mss, kMaxWindow]: PRR's, the loss window.
+  void set_cwnd(std::uint64_t bytes);
 
  protected:
   // cwnd = IW10, ssthresh = kInfiniteSsthresh.
   explicit CongestionControl(std::uint32_t mss);
 
-  // tcp_slow_start: cwnd += acked, up to ssthresh. Returns the acked bytes
-  // left over once cwnd reaches ssthresh, for congestion avoidance.
+  // Slow start (RFC 9406 4.2): cwnd += acked (at most L segments, a quarter
+  // in CSS), up to ssthresh. Returns the acked bytes left over once cwnd
+  // reaches ssthresh, for congestion avoidance.
   std::uint32_t slow_start(std::uint32_t acked);
-  // Store a window, clamped to [one mss, kMaxWindow].
-  void set_cwnd(std::uint64_t bytes);
   // Store a finite ssthresh, at most kMaxWindow.
   void set_ssthresh(std::uint64_t bytes);
 
   std::uint32_t mss_;
   std::uint32_t cwnd_;
   std::uint32_t ssthresh_;
-  // on_timeout has run and no new data has been acknowledged since.
-  bool timed_out_ = false;
+
+  // Every slow start begins with fresh HyStart++ rounds (after a timeout).
+  void restart_hystart() { hystart_ = {}; }
 
  private:
+  // RFC 9406's constants.
+  static constexpr std::uint32_t kHystartL = 8;             // segments an ACK may add, unpaced
+  static constexpr std::uint32_t kHystartSamples = 8;       // N_RTT_SAMPLE
+  static constexpr std::uint32_t kCssGrowthDivisor = 4;
+  static constexpr std::uint32_t kCssRounds = 5;
+  static constexpr Clock::duration kMinRttThresh = std::chrono::milliseconds(4);
+  static constexpr Clock::duration kMaxRttThresh = std::chrono::milliseconds(16);
+  static constexpr Clock::duration kNoRtt = Clock::duration::max();
+
+  struct HyStart {
+    bool round_started = false;
+    Seq window_end = 0;  // the round ends when this is acknowledged
+    Clock::duration last_round_min = kNoRtt, current_round_min = kNoRtt;
+    std::uint32_t samples = 0;
+    bool css = false;
+    Clock::duration css_baseline = kNoRtt;
+    std::uint32_t css_rounds = 0;
+  };
+  HyStart hystart_;
+
   // Lets an algorithm rescale state it keeps in bytes; cwnd_ and ssthresh_
   // are already rescaled.
   virtual void mss_changed(std::uint32_t /*old_mss*/) {}
@@ -109,13 +151,12 @@ class RenoCongestion final : public CongestionControl {
               bool cwnd_limited) override;
   // ssthresh = max(flight / 2, 2 * mss), RFC 5681 (4).
   void on_loss(std::uint32_t flight, Clock::time_point now) override;
-  void on_timeout(std::uint32_t flight, Clock::time_point now) override;
+  void on_timeout(Clock::time_point now) override;
 
   // Bytes acknowledged in congestion avoidance towards the next mss of cwnd.
   std::uint64_t bytes_acked() const { return bytes_acked_; }
 
  private:
-  void reduce(std::uint32_t flight);
   void mss_changed(std::uint32_t old_mss) override;
 
   std::uint64_t bytes_acked_ = 0;
@@ -142,9 +183,11 @@ class CubicCongestion final : public CongestionControl {
   // does not grow cwnd, which on_ack's cwnd_limited ensures; Linux does the
   // same. W_max with fast convergence (4.7).
   void on_loss(std::uint32_t flight, Clock::time_point now) override;
-  // As on_loss, then one mss; the next congestion avoidance starts a curve
-  // with K = 0 from its own starting window (RFC 9438 4.8).
-  void on_timeout(std::uint32_t flight, Clock::time_point now) override;
+  // The next congestion avoidance starts a curve with K = 0 from its own
+  // starting window (RFC 9438 4.8).
+  void on_timeout(Clock::time_point now) override;
+  // RFC 9438 4.9: W_max and the window before the loss come back too.
+  void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) override;
 
   // The curve's parameters, for tests and diagnostics.
   double w_max() const { return w_max_; }  // segments
@@ -153,13 +196,13 @@ class CubicCongestion final : public CongestionControl {
   bool epoch_started() const { return epoch_started_; }
 
  private:
-  void reduce();
   void start_epoch(Clock::time_point now, double cwnd);
   void congestion_avoidance(std::uint32_t acked, Clock::time_point now, Clock::duration srtt);
   double w_cubic(double t) const;
 
   double w_max_ = 0;       // segments at the last reduction, after fast convergence
   double cwnd_prior_ = 0;  // segments just before the last reduction
+  double undo_w_max_ = 0, undo_cwnd_prior_ = 0;  // both before the last reduction
   double k_ = 0;           // seconds from the epoch to the plateau at W_max
   double w_est_ = 0;       // the Reno-friendly window, segments
   bool epoch_started_ = false;

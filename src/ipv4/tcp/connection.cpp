@@ -25,7 +25,7 @@ Connection::Connection(TcpNet& tn)
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
           536)),
-      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_retransmit_timer(); }),
+      rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_rtx_timer(); }),
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
       wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }),
@@ -48,8 +48,22 @@ std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) {
 std::uint16_t Connection::route_mss_now() {
   // Looked up afresh: the memo's device may be gone with its namespace or
   // link, and only route_output checks the memo against the generation.
+  // What we send fits the path MTU (tcp_sync_mss with dst_mtu), which a
+  // fragmentation-needed report may have lowered below the device's.
   auto route = tn_.ops.stack().route_output(tn_.net, remote().address, route_memo_);
-  return route ? advertised_mss(*route->dev) : kDefaultMss;
+  if (!route) return kDefaultMss;
+  const ipv4::PathMtu pmtu = tn_.ops.stack().path_mtu(tn_.net, remote().address, *route->dev);
+  pmtu_locked_ = pmtu.locked;
+  return std::min(advertised_mss(*route->dev), static_cast<std::uint16_t>(std::min<std::uint32_t>(pmtu.mtu, 65535) - 40));
+}
+
+void Connection::sample_handshake_rtt() {
+  const Clock::duration rtt = now() - syn_sent_at_;
+  if (rtt > Clock::duration::zero()) {  // zero: answered within one poll, nothing measured
+    const auto window = std::chrono::seconds(net().sysctl().value(SysctlId::tcp_min_rtt_wlen));
+    min_rtt_.update(window, now(), rtt);
+  }
+  rtt_.sample(rtt);
 }
 
 Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
@@ -292,7 +306,12 @@ void Connection::grow_send_buffer() {
   // keeps what waits to be sent warm in the cache.
   const std::size_t max = sysctl_triple(net(), SysctlId::tcp_wmem, 2);
   const std::size_t want = std::min<std::size_t>(2 * std::size_t{cc_->cwnd()}, max);
-  if (want > send_buf_.capacity()) send_buf_.set_capacity(want);
+  const std::size_t capacity = send_buf_.capacity();
+  if (want <= capacity) return;
+  // In steps of a quarter at least: the ring is one allocation, and growing
+  // it by the few bytes congestion avoidance adds an ACK would copy the
+  // whole buffer into a new one on every write.
+  send_buf_.set_capacity(std::min(max, std::max(want, capacity + capacity / 4)));
 }
 
 std::size_t Connection::writable_bytes() const {
@@ -425,6 +444,18 @@ Info Connection::info() const {
   i.sack = sack_ok_;
   i.timestamps = ts_ok_;
   i.window_scaling = ws_ok_;
+  static constexpr std::string_view kCaStates[] = {"open", "disorder", "cwr", "recovery", "loss"};
+  i.ca_state = kCaStates[static_cast<std::size_t>(ca_state_)];
+  i.sacked = rtx_.sacked();
+  i.lost = rtx_.lost();
+  i.retrans = rtx_.retrans();
+  i.reordering = reordering_;
+  if (!min_rtt_.empty()) {
+    i.min_rtt_us = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(min_rtt_.get()).count());
+  }
+  i.delivered = delivered_;
+  i.dsack_dups = dsack_dups_;
   return i;
 }
 

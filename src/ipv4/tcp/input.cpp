@@ -1,6 +1,6 @@
 // SEGMENT ARRIVES (RFC 9293 3.10.7) for a connection, in the RFC's order:
-// sequence check with PAWS, RST, SYN, ACK (with SACK, loss detection and
-// recovery), data, FIN. RFC 5961's challenge ACKs answer RSTs and SYNs that
+// sequence check with PAWS, RST, SYN, ACK (the sender's side of it in
+// ack.cpp), data, FIN. RFC 5961's challenge ACKs answer RSTs and SYNs that
 // are in the window but not exact.
 #include <algorithm>
 
@@ -99,7 +99,7 @@ void Connection::process_syn_sent(Segment& seg) {
     send_syn();
     return;
   }
-  if (retries_ == 0) rtt_.sample(now() - rtt_start_);  // Karn: only an unretransmitted SYN
+  if (retries_ == 0) sample_handshake_rtt();  // Karn: only an unretransmitted SYN
   snd_una_ = seg.tcp.ack_number;
   snd_wl2_ = seg.tcp.ack_number;
   if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
@@ -329,7 +329,7 @@ bool Connection::process_ack(Segment& seg) {
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
     snd_wl1_ = seg.seq();
     snd_wl2_ = ack;
-    if (retries_ == 0) rtt_.sample(now() - rtt_start_);
+    if (retries_ == 0) sample_handshake_rtt();
     snd_una_ = ack;
     enter_established();
     if (state_ != State::established) return false;
@@ -347,14 +347,18 @@ bool Connection::process_ack(Segment& seg) {
   // An answer from the peer: zero-window probes are not going unanswered
   // (Linux resets icsk_probes_out on every ACK).
   if (snd_una_ == snd_max_) retries_ = 0;
-  if (sack_ok_ && seg.tcp.sack_block_count != 0) process_sack(seg);
-  const std::uint32_t old_wnd = snd_wnd_;
-  update_window(seg);
-  if (seq_gt(ack, snd_una_)) {
-    on_new_ack(ack);
-  } else if (ack == snd_una_ && seg.payload.empty() && !seg.has(kTcpFin) &&
-             snd_wnd_ == old_wnd && snd_max_ != snd_una_) {
-    on_duplicate_ack();  // RFC 5681's definition of a duplicate ACK
+  if (ack == snd_una_ && rtx_.empty() && seg.tcp.sack_block_count == 0) {
+    // Nothing outstanding (a receiver's data segments): only the window.
+    const bool window_update = update_window(seg);
+    if (tlp_high_seq_) {
+      AckEvent ev;
+      ev.window_update = window_update;
+      ev.data = seg.len() != 0;
+      process_tlp_ack(ev);
+    }
+  } else {
+    AckEvent ev;
+    process_new_ack(seg, ev);
   }
   if (state_ == State::closed) return false;
 
@@ -382,106 +386,6 @@ bool Connection::process_ack(Segment& seg) {
       break;
   }
   return state_ != State::closed;
-}
-
-void Connection::update_window(const Segment& seg) {
-  const Seq ack = seg.tcp.ack_number;
-  if (seq_lt(snd_wl1_, seg.seq()) || (snd_wl1_ == seg.seq() && seq_le(snd_wl2_, ack))) {
-    const bool was_zero = snd_wnd_ == 0;
-    snd_wnd_ = static_cast<std::uint32_t>(seg.tcp.window) << snd_wscale_;
-    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
-    snd_wl1_ = seg.seq();
-    snd_wl2_ = ack;
-    if (was_zero && snd_wnd_ != 0) {
-      retries_ = 0;  // the zero-window probes got their answer
-      rtx_timer_.cancel();
-    }
-  }
-}
-
-void Connection::process_sack(const Segment& seg) {
-  for (std::size_t i = 0; i < seg.tcp.sack_block_count; ++i) {
-    const wire::TcpSackBlock block = seg.tcp.sack_blocks[i];
-    if (seq_le(block.left, snd_una_) && seq_gt(block.right, block.left)) {
-      counters().add(Counter::TcpExtTCPDSACKRecv);  // D-SACK (RFC 2883): a duplicate arrived
-      continue;
-    }
-    if (!seq_lt(snd_una_, block.left) || !seq_lt(block.left, block.right) ||
-        seq_gt(block.right, snd_max_)) {
-      counters().add(Counter::TcpExtTCPSACKDiscard);
-      continue;
-    }
-    const std::uint64_t discarded = sacks_.discarded();
-    sacks_.add(block.left, block.right);
-    // More disjoint ranges than the scoreboard keeps: dropped, as Linux
-    // drops what it cannot fit (its SACK handling is bounded too).
-    if (sacks_.discarded() != discarded) counters().add(Counter::TcpExtTCPSACKDiscard);
-  }
-}
-
-void Connection::take_rtt_sample(Seq ack) {
-  if (rtt_timing_ && seq_gt(ack, rtt_seq_)) {
-    rtt_.sample(now() - rtt_start_);
-    rtt_timing_ = false;
-  }
-}
-
-void Connection::on_new_ack(Seq ack) {
-  const std::uint32_t flight_before = in_flight();
-  std::uint32_t acked = ack - snd_una_;
-  bytes_acked_ += acked;
-  // The FIN takes one sequence number but no buffer byte.
-  if (fin_queued_ && !fin_acked_ && ack == data_end() + 1) {
-    fin_acked_ = true;
-    --acked;
-    bytes_acked_ -= 1;
-  }
-  send_buf_.consume(std::min<std::size_t>(acked, send_buf_.size()));
-  snd_una_ = ack;
-  if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
-  sacks_.advance(ack);
-  take_rtt_sample(ack);
-  rtt_.reset_backoff();
-  retries_ = 0;
-  if (rto_recovery_ && seq_ge(ack, recover_)) rto_recovery_ = false;
-
-  if (in_recovery_) {
-    if (seq_ge(ack, recover_)) {
-      exit_recovery();
-    } else if (!sack_ok_) {
-      // RFC 6582 partial ACK: the next hole is lost too; deflate by what
-      // was acknowledged, add back one segment.
-      recovery_cwnd_ = recovery_cwnd_ > acked ? recovery_cwnd_ - acked + mss_ : mss_;
-      retransmit_head();
-    } else {
-      high_rxt_ = seq_max(high_rxt_, snd_una_);
-    }
-  } else {
-    dupacks_ = 0;
-    cc_->on_ack(acked, now(), rtt_.srtt(), flight_before + mss_ >= cc_->cwnd());
-    grow_send_buffer();
-  }
-  if (snd_una_ == snd_max_) {
-    rtx_timer_.cancel();
-  } else {
-    rtx_timer_.schedule(now() + rtt_.rto());  // RFC 6298 5.3
-  }
-  if (send_buf_.free_space() != 0 && (state_ == State::established || state_ == State::close_wait)) {
-    notify_writable();
-  }
-}
-
-void Connection::on_duplicate_ack() {
-  ++dupacks_;
-  if (in_recovery_) {
-    if (!sack_ok_) recovery_cwnd_ += mss_;  // RFC 6582 3.2 step 4: inflate
-    return;                                  // push_output sends what the window allows
-  }
-  // RFC 6582 step 2: duplicate ACKs for data sent before a timeout's
-  // retransmissions are not a new loss.
-  if (rto_recovery_ && seq_lt(snd_una_, recover_)) return;
-  const bool lost = dupacks_ >= 3 || (sack_ok_ && sacks_.sacked_above(snd_una_) >= 3 * mss_);
-  if (lost) enter_fast_recovery();
 }
 
 // ---- step 7: data ----
@@ -567,13 +471,15 @@ void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
     return;
   }
   if (err.type == wire::IcmpType::dest_unreachable && err.code == 4) {
-    // Fragmentation needed (RFC 1191): shrink the segment size and resend.
-    const std::uint32_t mtu = err.info;
-    if (mtu >= 68 && mtu - 40 < mss_ + (ts_ok_ ? 12 : 0) + 0u) {
-      mss_ = std::max<std::uint32_t>(mtu - 40 - (ts_ok_ ? 12 : 0), 48);
+    // Fragmentation needed (RFC 1191), as tcp_v4_mtu_reduced: the namespace
+    // remembers the path MTU (never below route.min_pmtu), and segments
+    // too large for it are resent smaller.
+    tn_.ops.stack().update_pmtu(net(), remote().address, err.info);
+    const std::uint32_t mss = effective_mss_for_route(peer_mss_);
+    if (mss < mss_) {
+      mss_ = mss;
       cc_->set_mss(mss_);
-      snd_nxt_ = snd_una_;
-      push_output();
+      path_mtu_shrank();
     }
     return;
   }

@@ -1,6 +1,6 @@
-// What a connection sends: new data as the windows, Nagle and loss
-// recovery allow (Linux's tcp_write_xmit), retransmissions of SACK holes
-// (RFC 6675), SYNs, ACKs, RSTs and probes. Every segment leaves through
+// What a connection sends: segments loss detection marked lost (Linux's
+// tcp_xmit_retransmit_queue), then new data as the windows, Nagle and
+// loss recovery allow (tcp_write_xmit); SYNs, ACKs, RSTs and probes. Every segment leaves through
 // transmit(), which builds it from the send buffer and hands it to IPv4.
 #include <algorithm>
 
@@ -43,91 +43,76 @@ bool Connection::fin_to_send() const {
   return fin_queued_ && !fin_acked_ && snd_nxt_ == data_end();
 }
 
-std::uint32_t Connection::in_flight() const { return snd_nxt_ - snd_una_; }
+bool Connection::sends_data_now() const { return sends_data(state_); }
 
-std::uint32_t Connection::pipe() const {
-  // RFC 6675's pipe, with every hole below the highest SACKed byte taken
-  // as lost: what was sent, minus what the peer holds, minus holes not yet
-  // retransmitted.
-  std::uint32_t outstanding = snd_max_ - snd_una_;
-  const std::uint32_t sacked = sacks_.sacked_bytes();
-  outstanding = outstanding > sacked ? outstanding - sacked : 0;
-  if (!sacks_.empty()) {
-    const std::uint32_t lost = sacks_.hole_bytes(seq_max(high_rxt_, snd_una_), loss_boundary());
-    outstanding = outstanding > lost ? outstanding - lost : 0;
+std::uint32_t Connection::in_flight() const {
+  std::uint32_t flight = rtx_.in_flight();
+  if (!sack_ok_) {
+    const std::uint32_t dup = reno_sacked_ * mss_;  // each duplicate ACK: a segment delivered
+    flight = flight > dup ? flight - dup : 0;
   }
-  return outstanding;
-}
-
-Seq Connection::loss_boundary() const {
-  // RFC 6675 IsLost: a hole is lost once DupThresh (3) segments' worth of
-  // bytes above it are SACKed; a hole with less above it may be reordering.
-  std::uint32_t above = 0;
-  for (std::size_t i = sacks_.ranges(); i-- > 0;) {
-    const auto [left, right] = sacks_.range(i);
-    above += right - left;
-    if (above >= 3 * mss_) return left;
-  }
-  return snd_una_;
-}
-
-std::uint32_t Connection::send_window_cwnd() const {
-  return in_recovery_ && !sack_ok_ ? recovery_cwnd_ : cc_->cwnd();
+  return flight;
 }
 
 // ---- sending ----
 
 void Connection::push_output() {
   if (!sends_data(state_)) return;
-  const bool sack_recovery = in_recovery_ && sack_ok_;
-  for (std::uint32_t burst = 0;; ++burst) {
-    if (burst == kMaxBurst) {
-      // A window that opened wide would otherwise land in the device's
-      // backlog all at once and overflow it (Linux's TCP small queues
-      // serve the same end): the rest goes once this poll has delivered
-      // what is queued.
+  const bool was_empty = rtx_.empty();
+  bool sent_new = false;
+  // Many ACKs handled in one round of the Host's poll each open the window
+  // a little; together they must not fill the device's queue before it
+  // drains (Linux's TCP small queues serve the same end). Past kMaxBurst
+  // segments in a round the rest waits for the next, after the backlogs.
+  const std::uint64_t round = net().host().poll_round();
+  if (round != burst_round_) {
+    burst_round_ = round;
+    burst_sent_ = 0;
+  }
+  for (;; ++burst_sent_) {
+    if (burst_sent_ >= kMaxBurst) {
       if (!continue_timer_.pending()) continue_timer_.schedule(now());
       break;
     }
-    if (sack_recovery) {
-      if (pipe() >= cc_->cwnd()) break;
-      if (retransmit_hole()) continue;
-    }
-    if (!send_new_data(sack_recovery)) break;
+    if (rtx_.lost() != 0 && retransmit_lost()) continue;
+    if (!send_new_data()) break;
+    sent_new = true;
   }
-  if (snd_max_ != snd_una_) {
-    if (!rtx_timer_.pending()) arm_retransmit();
-  } else if (unsent_bytes() != 0 && snd_wnd_ == 0 && !rtx_timer_.pending()) {
-    arm_retransmit();  // the persist timer: probe the zero window
+  if (sent_new) {
+    // tcp_event_new_data_sent and the end of tcp_write_xmit: a loss probe
+    // watches the tail, else the RTO runs from the first segment out.
+    if (!schedule_loss_probe(false) &&
+        (was_empty || (rtx_timer_.pending() && rtx_kind_ == RtxTimer::loss_probe))) {
+      rearm_rto();
+    }
+  } else if (!rtx_.empty() && !rtx_timer_.pending()) {
+    rearm_rto();
+  }
+  if (rtx_.empty() && unsent_bytes() != 0 && snd_wnd_ == 0 && !rtx_timer_.pending()) {
+    arm_rtx_timer(RtxTimer::persist, rtt_.rto());  // probe the zero window
   }
 }
 
-bool Connection::send_new_data(bool in_sack_recovery) {
-  skip_sacked();
+bool Connection::send_new_data() {
   const std::uint32_t unsent = unsent_bytes();
   if (unsent == 0) {
     if (!fin_to_send()) return false;
     transmit(snd_nxt_, 0, kTcpFin | kTcpAck);
     return true;
   }
+  // Linux's tcp_cwnd_test counts segments: a full one may go while the
+  // flight is below cwnd.
+  if (in_flight() >= cc_->cwnd()) return false;
   const Seq window_end = snd_una_ + snd_wnd_;
   const std::uint32_t by_rwnd = seq_gt(window_end, snd_nxt_) ? window_end - snd_nxt_ : 0;
-  const std::uint32_t cwnd = send_window_cwnd();
-  const std::uint32_t used = in_sack_recovery ? pipe() : in_flight();
-  const std::uint32_t by_cwnd = cwnd > used ? cwnd - used : 0;
-  std::uint32_t sendable = unsent;
-  if (seq_lt(snd_nxt_, snd_max_) && !sacks_.empty() && seq_lt(snd_nxt_, sacks_.highest_sacked())) {
-    // Resending after a timeout: stop at the next range the peer holds.
-    if (auto hole = sacks_.next_hole(snd_nxt_)) sendable = std::min(sendable, hole->second - snd_nxt_);
-  }
-  const std::uint32_t len = std::min({mss_, sendable, by_rwnd, by_cwnd});
+  const std::uint32_t len = std::min({mss_, unsent, by_rwnd});
   if (len == 0) return false;
   if (len < mss_) {
-    if (len < sendable) {
+    if (len < unsent) {
       // Sender-side silly window avoidance (RFC 9293 3.8.6.2.1): a segment
-      // cut short by a window waits for the ACKs in flight, unless it is
+      // cut short by the window waits for the ACKs in flight, unless it is
       // half the largest window the peer has offered.
-      if (in_flight() != 0 && len < max_snd_wnd_ / 2) return false;
+      if (!rtx_.empty() && len < max_snd_wnd_ / 2) return false;
     } else if (!nodelay_ && !fin_queued_ && seq_gt(snd_sml_, snd_una_) && seq_le(snd_sml_, snd_nxt_)) {
       // Nagle (RFC 896) with Minshall's refinement, as Linux: a small
       // segment waits only while an earlier small one is unacknowledged.
@@ -139,40 +124,48 @@ bool Connection::send_new_data(bool in_sack_recovery) {
     flags |= kTcpPsh;
     if (fin_queued_) flags |= kTcpFin;
   }
+  if (ca_state_ == CaState::recovery || ca_state_ == CaState::cwr) prr_out_ += len;
   transmit(snd_nxt_, len, flags);
   return true;
 }
 
-void Connection::skip_sacked() {
-  // After a timeout snd_nxt goes back to snd_una; what the peer SACKed need
-  // not go again (Linux keeps SACK marks through loss recovery too).
-  if (sacks_.empty() || !seq_lt(snd_nxt_, snd_max_) || !sacks_.is_sacked(snd_nxt_)) return;
-  const auto hole = sacks_.next_hole(snd_nxt_);
-  snd_nxt_ = hole ? hole->first : seq_max(snd_nxt_, sacks_.highest_sacked());
-}
-
-bool Connection::retransmit_hole() {
-  if (sacks_.empty()) return false;
-  const auto hole = sacks_.next_hole(seq_max(high_rxt_, snd_una_));
-  const Seq boundary = loss_boundary();
-  if (!hole || !seq_lt(hole->first, boundary)) return false;
-  const std::uint32_t len = std::min(mss_, seq_min(hole->second, boundary) - hole->first);
-  transmit(hole->first, len, kTcpAck);
-  high_rxt_ = hole->first + len;
-  return true;
-}
-
-void Connection::retransmit_head() {
-  // The first unacknowledged segment: data, or a lone FIN.
-  const std::uint32_t sent_data =
-      fin_acked_ ? 0 : std::min<std::uint32_t>(snd_max_ - snd_una_, send_buf_.size());
-  const std::uint32_t len = std::min(mss_, sent_data);
-  std::uint8_t flags = kTcpAck;
-  if (fin_queued_ && !fin_acked_ && snd_una_ + len == data_end() && seq_gt(snd_max_, data_end())) {
-    flags |= kTcpFin;
+bool Connection::retransmit_lost() {
+  // tcp_xmit_retransmit_queue: lost segments not yet resent, in order, as
+  // long as the flight is below cwnd.
+  if (rtx_.lost() == 0) return false;
+  for (std::size_t i = 0; i < rtx_.size(); ++i) {
+    const SentSegment& s = rtx_[i];
+    if (!s.has(SentSegment::kLost) || s.has(SentSegment::kRetrans)) continue;
+    if (in_flight() >= cc_->cwnd()) return false;
+    counters().add(ca_state_ == CaState::loss ? Counter::TcpExtTCPSlowStartRetrans
+                                              : Counter::TcpExtTCPFastRetrans);
+    const bool head = i == 0;
+    retransmit(i);
+    // The head resent: the RTO runs from now (unless RACK's timer waits).
+    if (head && !(rtx_timer_.pending() && rtx_kind_ == RtxTimer::reorder)) {
+      arm_rtx_timer(RtxTimer::retransmit, rtt_.rto());
+    }
+    return true;
   }
-  if (len == 0 && (flags & kTcpFin) == 0) return;
-  transmit(snd_una_, len, flags);
+  return false;
+}
+
+bool Connection::retransmit(std::size_t index) {
+  if (rtx_[index].data_len() > mss_) rtx_.split(index, rtx_[index].start + mss_);  // the MSS shrank
+  const SentSegment& s = rtx_[index];
+  // The flags it first had: PSH on the last data, FIN on the last segment.
+  std::uint8_t flags = kTcpAck;
+  if (s.has(SentSegment::kFin)) flags |= kTcpFin;
+  if (s.data_len() != 0 && s.start + s.data_len() == data_end()) flags |= kTcpPsh;
+  if (ca_state_ == CaState::recovery || ca_state_ == CaState::cwr) prr_out_ += s.len();
+  transmit(s.start, s.data_len(), flags);
+  rtx_.note_retransmit(index, now(), delivered_);
+  // tcp_retransmit_skb: the episode's first retransmission and the count
+  // D-SACKs must match before undo.
+  if (!retrans_stamp_) retrans_stamp_ = tn_.ops.timestamp_now();
+  undo_retrans_ = std::max<std::int64_t>(undo_retrans_, 0) + 1;
+  ++total_retrans_;
+  return true;
 }
 
 void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
@@ -195,10 +188,14 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
     repr.emit(bytes, local().address, remote().address);
   }
   counters().add(Counter::TcpOutSegs);
-  (void)tn_.ops.stack().send(n, std::move(packet),
-                             {.src = local().address, .dst = remote().address,
-                              .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
-                             *route);
+  // A connection numbers its own datagrams. Linux sends a passive open's
+  // SYN-ACKs from the request (ip_build_and_send_pkt) and TIME_WAIT's
+  // answers from its control socket: under DF, their ID is 0.
+  ipv4::SendParams params{.src = local().address, .dst = remote().address,
+                          .protocol = wire::IpProtocol::tcp, .dont_fragment = !pmtu_locked_};
+  const bool request = state_ == State::syn_received && parent_ != nullptr;
+  if (!request && state_ != State::time_wait) params.ip_id = ip_id_++;
+  (void)tn_.ops.stack().send(n, std::move(packet), params, *route);
 }
 
 void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
@@ -208,16 +205,11 @@ void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
     if (seq_lt(seq, snd_max_)) {
       counters().add(Counter::TcpRetransSegs);
       ++retransmits_;
-      if (rtt_timing_ && seq_le(seq, rtt_seq_)) rtt_timing_ = false;  // Karn's rule
-    } else {
+    } else if ((flags & kTcpSyn) == 0) {
       if (len != 0) counters().add(Counter::TcpExtTCPOrigDataSent);
-      if (!rtt_timing_) {
-        rtt_timing_ = true;
-        rtt_seq_ = seq;
-        rtt_start_ = now();
-      }
+      rtx_.push(seq, end, (flags & kTcpFin) != 0, now(), delivered_);
     }
-    if (seq == snd_nxt_) snd_nxt_ = end;  // hole retransmissions leave snd_nxt alone
+    if (seq == snd_nxt_) snd_nxt_ = end;  // retransmissions leave snd_nxt alone
     if (len != 0 && len < mss_) snd_sml_ = seq + len;
     snd_max_ = seq_max(snd_max_, end);
   }
@@ -256,11 +248,10 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev)
 
 void Connection::send_syn() {
   const std::uint8_t flags = state_ == State::syn_sent ? kTcpSyn : kTcpSyn | kTcpAck;
-  if (retries_ == 0) rtt_start_ = now();
+  if (retries_ == 0) syn_sent_at_ = now();
   snd_nxt_ = iss_;
   transmit(iss_, 0, flags);
-  rtt_timing_ = false;  // the handshake is timed by rtt_start_
-  arm_retransmit();
+  arm_rtx_timer(RtxTimer::retransmit, rtt_.rto());
 }
 
 void Connection::send_ack() { transmit(snd_nxt_, 0, kTcpAck); }
@@ -290,7 +281,5 @@ void Connection::ack_received_data(bool immediately) {
     delack_timer_.schedule(now() + delay);
   }
 }
-
-void Connection::arm_retransmit() { rtx_timer_.schedule(now() + rtt_.rto()); }
 
 }  // namespace netns::tcp

@@ -43,4 +43,34 @@ void RttEstimator::backoff() {
   if (backoffs_ < std::numeric_limits<unsigned>::max()) ++backoffs_;
 }
 
+void WindowedMin::update(Duration window, Clock::time_point now, Duration sample) {
+  const Sample val{now, sample};
+  if (empty() || val.value <= s_[0].value || now - s_[2].at > window) {
+    reset(val);  // a new minimum, or nothing left in the window
+    return;
+  }
+  if (val.value <= s_[1].value) {
+    s_[2] = s_[1] = val;
+  } else if (val.value <= s_[2].value) {
+    s_[2] = val;
+  }
+  const Duration age = now - s_[0].at;
+  if (age > window) {
+    // The best aged out with no better one since: the candidates move up,
+    // maybe twice, as the second may be out of the window too.
+    s_[0] = s_[1];
+    s_[1] = s_[2];
+    s_[2] = val;
+    if (now - s_[0].at > window) {
+      s_[0] = s_[1];
+      s_[1] = s_[2];
+      s_[2] = val;
+    }
+  } else if (s_[1].at == s_[0].at && age > window / 4) {
+    s_[2] = s_[1] = val;  // a second choice from the window's second quarter
+  } else if (s_[2].at == s_[1].at && age > window / 2) {
+    s_[2] = val;  // a third choice from its second half
+  }
+}
+
 }  // namespace netns::tcp

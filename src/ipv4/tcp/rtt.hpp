@@ -66,4 +66,27 @@ class RttEstimator {
   bool fallback_ = false;
 };
 
+// The least of the samples taken in the last `window` (Kathleen Nichols'
+// windowed min-filter, as Linux's lib/minmax.c keeps tp->rtt_min): three
+// candidates from successive parts of the window, so an old minimum ages
+// out when the path's delay grows, in O(1) per sample.
+class WindowedMin {
+ public:
+  using Duration = Clock::duration;
+
+  void update(Duration window, Clock::time_point now, Duration sample);
+  // Duration::max() before the first sample.
+  Duration get() const { return s_[0].value; }
+  bool empty() const { return s_[0].value == Duration::max(); }
+
+ private:
+  struct Sample {
+    Clock::time_point at{};
+    Duration value = Duration::max();
+  };
+  void reset(Sample s) { s_[0] = s_[1] = s_[2] = s; }
+
+  Sample s_[3];
+};
+
 }  // namespace netns::tcp

@@ -97,10 +97,8 @@ std::uint32_t TcpOps::timestamp_offset(const FourTuple& tuple) const {
   return static_cast<std::uint32_t>(hash(kSipPurposeTcpIsn, tuple, 1) >> 32);
 }
 
-std::uint32_t TcpOps::timestamp_now() const {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(host_.now().time_since_epoch());
-  return static_cast<std::uint32_t>(ms.count());
-}
+std::uint32_t TcpOps::timestamp_now() const { return timestamp_at(host_.now()); }
+
 
 namespace {
 

@@ -116,6 +116,10 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
   void send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr& repr);
 
   std::uint32_t timestamp_now() const;  // ms since the Host's epoch
+  static std::uint32_t timestamp_at(Clock::time_point t) {  // the same clock at t
+    return static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  }
 
  private:
   std::uint64_t hash(std::uint64_t purpose, const FourTuple& tuple, std::uint32_t extra) const;

@@ -74,12 +74,16 @@ TEST_F(TcpClose, FinIsRetransmittedUntilAcknowledged) {
   const auto t0 = clock_.now();
   ASSERT_TRUE(conn.shutdown());
   const auto fin = peer_.expect(kTcpFin | kTcpAck);
-  peer_.run_until(t0 + 630ms);
-  for (auto at : {210ms, 630ms}) {
+  // As Linux: a tail loss probe at the RTO's time (2 SRTT + 200 ms for a
+  // lone segment, capped by the RTO), then the RTO itself, doubling.
+  peer_.run_until(t0 + 840ms);
+  for (auto at : {210ms, 420ms, 840ms}) {
     const auto again = peer_.expect(kTcpFin | kTcpAck);
     EXPECT_EQ(again.at - t0, at);
     EXPECT_EQ(again.seq(), fin.seq());
   }
+  EXPECT_EQ(counter("TcpExtTCPLossProbes"), 1u);
+  EXPECT_EQ(counter("TcpExtTCPTimeouts"), 2u);
   peer_.ack(fin);
   peer_.run_for(10s);
   peer_.expect_none();

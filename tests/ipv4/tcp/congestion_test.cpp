@@ -21,6 +21,28 @@ Clock::duration from_seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
+// What the connection does with an algorithm at a fast-recovery loss
+// (ssthresh, then PRR ends at cwnd = ssthresh) and at a retransmission
+// timeout (ssthresh, a fresh start, the one-segment loss window).
+void lose(CongestionControl& cc, std::uint32_t flight, Clock::time_point now) {
+  cc.on_loss(flight, now);
+  cc.set_cwnd(cc.ssthresh());
+}
+// Slow start by `bytes`, in ACKs of at most the 8 segments slow start counts
+// an ACK (RFC 9406's L).
+void grow(CongestionControl& cc, std::uint32_t bytes, Clock::time_point now = {}) {
+  while (bytes != 0) {
+    const std::uint32_t n = std::min(bytes, 8 * cc.mss());
+    cc.on_ack(n, now, std::chrono::milliseconds(100), true);
+    bytes -= n;
+  }
+}
+void time_out(CongestionControl& cc, std::uint32_t flight, Clock::time_point now) {
+  cc.on_loss(flight, now);
+  cc.on_timeout(now);
+  cc.set_cwnd(cc.mss());
+}
+
 // A window-limited sender on a path of a fixed RTT: its ACKs come back one
 // mss at a time, cwnd of them per RTT, evenly spaced.
 class AckClock {
@@ -51,17 +73,20 @@ class AckClock {
   }
   void run_for(Clock::duration d, bool cwnd_limited = true) { run_until(now_ + d, cwnd_limited); }
 
-  // Slow start straight to `segments` with one stretch ACK.
+  // Slow start straight to `segments` within one RTT, with stretch ACKs of
+  // the most slow start counts (RFC 9406's L = 8 segments).
   void grow_to(std::uint32_t segments) {
     ASSERT_TRUE(cc_.in_slow_start());
     ASSERT_GT(segments * cc_.mss(), cc_.cwnd());
     now_ += rtt_;
-    cc_.on_ack(segments * cc_.mss() - cc_.cwnd(), now_, rtt_, true);
+    while (cc_.cwnd() < segments * cc_.mss()) {
+      cc_.on_ack(std::min(segments * cc_.mss() - cc_.cwnd(), 8 * cc_.mss()), now_, rtt_, true);
+    }
     ASSERT_EQ(cc_.cwnd(), segments * cc_.mss());
   }
   // Fast retransmit and recovery taking one RTT, with the whole window in flight.
   void lose_one() {
-    cc_.on_loss(cc_.cwnd(), now_);
+    lose(cc_, cc_.cwnd(), now_);
     now_ += rtt_;
     cc_.on_recovery_end(now_);
   }
@@ -109,12 +134,14 @@ TEST_P(CongestionControlTest, SlowStartDoublesEachRoundWhenEveryByteIsAcked) {
   EXPECT_TRUE(cc->in_slow_start());
 }
 
-TEST_P(CongestionControlTest, SlowStartCountsEveryByteOfAStretchAck) {
+TEST_P(CongestionControlTest, SlowStartCountsEveryByteOfAStretchAckUpToEightSegments) {
   auto cc = make();
-  cc->on_ack(50'000, Clock::time_point{}, 100ms, true);
-  EXPECT_EQ(cc->cwnd(), 60'000u);
+  cc->on_ack(5'000, Clock::time_point{}, 100ms, true);
+  EXPECT_EQ(cc->cwnd(), 15'000u);
   cc->on_ack(1, Clock::time_point{}, 100ms, true);
-  EXPECT_EQ(cc->cwnd(), 60'001u);
+  EXPECT_EQ(cc->cwnd(), 15'001u);
+  cc->on_ack(50'000, Clock::time_point{}, 100ms, true);  // RFC 9406's L: unpaced, 8 segments
+  EXPECT_EQ(cc->cwnd(), 23'001u);
 }
 
 TEST_P(CongestionControlTest, ZeroBytesAckedChangesNothing) {
@@ -149,7 +176,7 @@ TEST_P(CongestionControlTest, SetMssKeepsTheSegmentCount) {
   EXPECT_EQ(cc->cwnd(), 14600u);
   EXPECT_EQ(cc->ssthresh(), 0x7fffffffu);  // "infinite" stays infinite
 
-  cc->on_loss(cc->cwnd(), Clock::time_point{});
+  lose(*cc, cc->cwnd(), Clock::time_point{});
   const std::uint32_t cwnd_segments = cc->cwnd() / 1460;
   const std::uint32_t ssthresh_segments = cc->ssthresh() / 1460;
   ASSERT_EQ(cc->cwnd() % 1460, 0u);
@@ -163,7 +190,7 @@ TEST_P(CongestionControlTest, MssOfZeroCountsAsOne) {
   auto cc = make(0);
   EXPECT_EQ(cc->mss(), 1u);
   EXPECT_EQ(cc->cwnd(), 10u);
-  cc->on_timeout(0, Clock::time_point{});
+  time_out(*cc, 0, Clock::time_point{});
   EXPECT_EQ(cc->cwnd(), 1u);
   // Reno halves the (empty) flight, CUBIC takes 70% of cwnd = 10.
   EXPECT_EQ(cc->ssthresh(), GetParam() == CongestionAlgorithm::reno ? 2u : 7u);
@@ -173,34 +200,44 @@ TEST_P(CongestionControlTest, TimeoutLeavesOneSegment) {
   auto cc = make();
   AckClock clock(*cc, 100ms);
   clock.grow_to(100);
-  cc->on_timeout(100 * kMss, clock.now());
+  time_out(*cc, 100 * kMss, clock.now());
   EXPECT_EQ(cc->cwnd(), kMss);
   EXPECT_TRUE(cc->in_slow_start());
 }
 
-TEST_P(CongestionControlTest, RepeatedTimeoutKeepsSsthreshUntilNewDataIsAcked) {
+TEST_P(CongestionControlTest, LossLeavesCwndToTheConnection) {
   auto cc = make();
   AckClock clock(*cc, 100ms);
   clock.grow_to(100);
-  cc->on_timeout(100 * kMss, clock.now());
-  const std::uint32_t ssthresh = cc->ssthresh();
-  ASSERT_GT(ssthresh, 2 * kMss);
-  cc->on_timeout(100 * kMss, clock.now() + 1s);  // the same segment again
-  EXPECT_EQ(cc->ssthresh(), ssthresh);
-  EXPECT_EQ(cc->cwnd(), kMss);
+  cc->on_loss(100 * kMss, clock.now());
+  EXPECT_EQ(cc->cwnd(), 100 * kMss);  // PRR walks it down, not the algorithm
+  EXPECT_LT(cc->ssthresh(), 100 * kMss);
+  cc->on_timeout(clock.now());
+  EXPECT_EQ(cc->cwnd(), 100 * kMss);
+}
 
-  cc->on_ack(kMss, clock.now() + 2s, 100ms, true);
-  EXPECT_EQ(cc->cwnd(), 2 * kMss);
-  cc->on_timeout(4 * kMss, clock.now() + 3s);  // a new loss: reduced again
-  EXPECT_EQ(cc->ssthresh(), 2 * kMss);
-  EXPECT_EQ(cc->cwnd(), kMss);
+TEST_P(CongestionControlTest, UndoRestoresTheWindowBeforeTheLoss) {
+  auto cc = make();
+  AckClock clock(*cc, 100ms);
+  clock.grow_to(100);
+  const std::uint32_t prior_cwnd = cc->cwnd(), prior_ssthresh = cc->ssthresh();
+  lose(*cc, 100 * kMss, clock.now());
+  ASSERT_LT(cc->cwnd(), prior_cwnd);
+  cc->undo(prior_cwnd, prior_ssthresh);
+  EXPECT_EQ(cc->cwnd(), prior_cwnd);
+  EXPECT_EQ(cc->ssthresh(), prior_ssthresh);
+  // A window that grew past the old one since is kept.
+  cc->set_cwnd(150 * kMss);
+  cc->undo(prior_cwnd, 20 * kMss);
+  EXPECT_EQ(cc->cwnd(), 150 * kMss);
+  EXPECT_EQ(cc->ssthresh(), prior_ssthresh);
 }
 
 TEST_P(CongestionControlTest, RecoveryEndLeavesCwndAtSsthresh) {
   auto cc = make();
   AckClock clock(*cc, 100ms);
   clock.grow_to(100);
-  cc->on_loss(100 * kMss, clock.now());
+  lose(*cc, 100 * kMss, clock.now());
   EXPECT_EQ(cc->cwnd(), cc->ssthresh());
   cc->on_recovery_end(clock.now() + 100ms);
   EXPECT_EQ(cc->cwnd(), cc->ssthresh());
@@ -209,9 +246,9 @@ TEST_P(CongestionControlTest, RecoveryEndLeavesCwndAtSsthresh) {
 
 TEST_P(CongestionControlTest, WindowsStopAtOneGibibyte) {
   auto cc = make(65535);
-  for (int i = 0; i < 4; ++i) cc->on_ack(0xffffffff, Clock::time_point{}, 100ms, true);
+  for (int i = 0; i < 3000; ++i) cc->on_ack(0xffffffff, Clock::time_point{}, 100ms, true);
   EXPECT_EQ(cc->cwnd(), kGiB);
-  cc->on_loss(0xffffffff, Clock::time_point{});
+  lose(*cc, 0xffffffff, Clock::time_point{});
   EXPECT_LE(cc->ssthresh(), kGiB);
   EXPECT_GE(cc->ssthresh(), kGiB / 2);
   EXPECT_EQ(cc->cwnd(), cc->ssthresh());
@@ -224,30 +261,30 @@ TEST_P(CongestionControlTest, WindowsStopAtOneGibibyte) {
 
 TEST(RenoTest, LossHalvesTheFlightWithATwoSegmentFloor) {
   RenoCongestion cc(kMss);
-  cc.on_ack(90 * kMss, Clock::time_point{}, 100ms, true);
+  grow(cc, 90 * kMss);
   ASSERT_EQ(cc.cwnd(), 100 * kMss);
-  cc.on_loss(100 * kMss, Clock::time_point{});
+  lose(cc, 100 * kMss, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 50 * kMss);
   EXPECT_EQ(cc.cwnd(), 50 * kMss);
   EXPECT_FALSE(cc.in_slow_start());
 
-  cc.on_loss(3 * kMss, Clock::time_point{});  // little in flight: the floor
+  lose(cc, 3 * kMss, Clock::time_point{});  // little in flight: the floor
   EXPECT_EQ(cc.ssthresh(), 2 * kMss);
   EXPECT_EQ(cc.cwnd(), 2 * kMss);
-  cc.on_loss(0, Clock::time_point{});
+  lose(cc, 0, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 2 * kMss);
 }
 
 TEST(RenoTest, LossUsesTheFlightNotCwnd) {
   RenoCongestion cc(kMss);
-  cc.on_ack(90 * kMss, Clock::time_point{}, 100ms, true);
-  cc.on_loss(31 * kMss + 1, Clock::time_point{});  // application-limited: 31 segments out
+  grow(cc, 90 * kMss);
+  lose(cc, 31 * kMss + 1, Clock::time_point{});  // application-limited: 31 segments out
   EXPECT_EQ(cc.ssthresh(), (31 * kMss + 1) / 2);
 }
 
 TEST(RenoTest, TimeoutHalvesTheFlightAndRestartsFromOneSegment) {
   RenoCongestion cc(kMss);
-  cc.on_timeout(64 * kMss, Clock::time_point{});
+  time_out(cc, 64 * kMss, Clock::time_point{});
   EXPECT_EQ(cc.ssthresh(), 32 * kMss);
   EXPECT_EQ(cc.cwnd(), kMss);
 }
@@ -255,14 +292,16 @@ TEST(RenoTest, TimeoutHalvesTheFlightAndRestartsFromOneSegment) {
 TEST(RenoTest, SlowStartStopsAtSsthreshAndCarriesTheRestIntoAvoidance) {
   RenoCongestion cc(kMss);
   AckClock clock(cc, 100ms);
-  cc.on_timeout(64 * kMss, clock.now());
+  time_out(cc, 64 * kMss, clock.now());
   for (std::uint32_t segments : {2u, 4u, 8u, 16u}) {
     clock.round();
     ASSERT_EQ(cc.cwnd(), segments * kMss);
   }
-  // 20 segments acknowledged at once: 16 fill cwnd up to ssthresh (32), the
+  grow(cc, 12 * kMss, clock.now());
+  ASSERT_EQ(cc.cwnd(), 28 * kMss);
+  // 8 segments acknowledged at once: 4 fill cwnd up to ssthresh (32), the
   // other 4 count towards the first congestion-avoidance increase.
-  cc.on_ack(20 * kMss, clock.now(), 100ms, true);
+  cc.on_ack(8 * kMss, clock.now(), 100ms, true);
   EXPECT_EQ(cc.cwnd(), 32 * kMss);
   EXPECT_EQ(cc.bytes_acked(), 4 * kMss);
   EXPECT_FALSE(cc.in_slow_start());
@@ -287,8 +326,8 @@ TEST(RenoTest, CongestionAvoidanceAddsOneSegmentPerRound) {
 
 TEST(RenoTest, SmallAcksAddUpWithoutDrift) {
   RenoCongestion cc(1460);
-  cc.on_timeout(40 * 1460, Clock::time_point{});  // ssthresh 20 segments
-  cc.on_ack(19 * 1460, Clock::time_point{}, 100ms, true);
+  time_out(cc, 40 * 1460, Clock::time_point{});  // ssthresh 20 segments
+  grow(cc, 19 * 1460);
   ASSERT_EQ(cc.cwnd(), 20u * 1460);
   // 10 windows of 29200 bytes in 7-byte ACKs (and a remainder).
   std::uint64_t acked = 0;
@@ -309,8 +348,8 @@ TEST(RenoTest, SmallAcksAddUpWithoutDrift) {
 
 TEST(RenoTest, StretchAckInAvoidanceCountsWholeWindows) {
   RenoCongestion cc(kMss);
-  cc.on_timeout(20 * kMss, Clock::time_point{});
-  cc.on_ack(9 * kMss, Clock::time_point{}, 100ms, true);  // cwnd = ssthresh = 10
+  time_out(cc, 20 * kMss, Clock::time_point{});
+  grow(cc, 9 * kMss);  // cwnd = ssthresh = 10
   ASSERT_EQ(cc.cwnd(), 10 * kMss);
   cc.on_ack(35 * kMss, Clock::time_point{}, 100ms, true);
   EXPECT_EQ(cc.cwnd(), 13 * kMss);
@@ -319,8 +358,8 @@ TEST(RenoTest, StretchAckInAvoidanceCountsWholeWindows) {
 
 TEST(RenoTest, SetMssRescalesTheAvoidanceCount) {
   RenoCongestion cc(500);
-  cc.on_timeout(20 * 500, Clock::time_point{});
-  cc.on_ack(9 * 500, Clock::time_point{}, 100ms, true);
+  time_out(cc, 20 * 500, Clock::time_point{});
+  grow(cc, 9 * 500);
   cc.on_ack(5 * 500, Clock::time_point{}, 100ms, true);  // half a window towards the next segment
   cc.set_mss(1000);
   EXPECT_EQ(cc.cwnd(), 10 * 1000u);
@@ -354,7 +393,7 @@ TEST(CubicTest, LossKeepsSeventyPercentAndRemembersWMax) {
   CubicCongestion cc(kMss);
   AckClock clock(cc, 100ms);
   clock.grow_to(100);
-  cc.on_loss(40 * kMss, clock.now());  // flight is not used: cwnd is
+  lose(cc, 40 * kMss, clock.now());  // flight is not used: cwnd is
   EXPECT_EQ(cc.ssthresh(), 70 * kMss);
   EXPECT_EQ(cc.cwnd(), 70 * kMss);
   EXPECT_DOUBLE_EQ(cc.w_max(), 100);
@@ -363,10 +402,10 @@ TEST(CubicTest, LossKeepsSeventyPercentAndRemembersWMax) {
 
 TEST(CubicTest, SsthreshIsAtLeastTwoSegments) {
   CubicCongestion cc(kMss);
-  cc.on_timeout(0, Clock::time_point{});  // cwnd 10 -> ssthresh 7
+  time_out(cc, 0, Clock::time_point{});  // cwnd 10 -> ssthresh 7
   EXPECT_EQ(cc.ssthresh(), 7 * kMss);
   cc.on_ack(kMss, Clock::time_point{} + 1s, 100ms, true);
-  cc.on_loss(kMss, Clock::time_point{} + 2s);  // cwnd 2: 1.4 segments
+  lose(cc, kMss, Clock::time_point{} + 2s);  // cwnd 2: 1.4 segments
   EXPECT_EQ(cc.ssthresh(), 2 * kMss);
   EXPECT_EQ(cc.cwnd(), 2 * kMss);
 }
@@ -376,7 +415,7 @@ TEST(CubicTest, FastConvergenceLowersWMaxWhenLosingBelowIt) {
   AckClock clock(cc, 100ms);
   clock.grow_to(100);
   clock.lose_one();  // W_max 100, cwnd 70
-  cc.on_loss(70 * kMss, clock.now());
+  lose(cc, 70 * kMss, clock.now());
   // RFC 9438 4.7: W_max = cwnd (1 + beta) / 2.
   EXPECT_DOUBLE_EQ(cc.w_max(), 70 * 1.7 / 2);
   EXPECT_EQ(cc.ssthresh(), 49 * kMss);
@@ -391,7 +430,7 @@ TEST(CubicTest, LossAboveWMaxTakesCwndAsWMax) {
   clock.run_for(10s);  // well past K = 4.2 s
   const double cwnd = clock.segments();
   ASSERT_GT(cwnd, 100);
-  cc.on_loss(cc.cwnd(), clock.now());
+  lose(cc, cc.cwnd(), clock.now());
   EXPECT_DOUBLE_EQ(cc.w_max(), cwnd);
 }
 
@@ -481,7 +520,7 @@ TEST(CubicTest, RenoFriendlyRegionDominatesAtSmallBdp) {
   CubicCongestion cc(kMss);
   AckClock clock(cc, 1ms);
   clock.grow_to(20);
-  cc.on_loss(cc.cwnd(), clock.now());
+  lose(cc, cc.cwnd(), clock.now());
   ASSERT_EQ(cc.cwnd(), 14 * kMss);
   const double k = std::cbrt(20 * 0.3 / 0.4);  // 2.47 s: the curve is slow here
   const Clock::time_point start = clock.now();
@@ -504,7 +543,7 @@ TEST(CubicTest, TimeoutRestartsTheCurveFromItsStartingWindow) {
   CubicCongestion cc(kMss);
   AckClock clock(cc, 100ms);
   clock.grow_to(100);
-  cc.on_timeout(100 * kMss, clock.now());
+  time_out(cc, 100 * kMss, clock.now());
   EXPECT_EQ(cc.ssthresh(), 70 * kMss);
   EXPECT_EQ(cc.cwnd(), kMss);
   for (std::uint32_t segments : {2u, 4u, 8u, 16u, 32u, 64u}) {
@@ -570,6 +609,64 @@ TEST(CubicTest, SetMssKeepsTheCurveInSegments) {
   EXPECT_NEAR(clock.segments(), segments, 0.01);
   clock.run_until(clock.now() + from_seconds(std::cbrt(75) - 2));  // to t = K
   EXPECT_NEAR(clock.segments(), 100, 0.6);
+}
+
+// ---- HyStart++ (RFC 9406) ----
+
+namespace hystart {
+
+// One round of `acks` ACKs of one segment each, every one with `rtt`; the
+// round ends at snd_nxt = `end`. Returns how many ACKs started CSS.
+int round(CongestionControl& cc, Seq& una, Seq end, int acks, Clock::duration rtt) {
+  int entered = 0;
+  for (int i = 0; i < acks; ++i) {
+    una += cc.mss();
+    if (cc.on_round_sample(una, end, rtt)) ++entered;
+    cc.on_ack(cc.mss(), Clock::time_point{}, rtt, true);
+  }
+  return entered;
+}
+
+}  // namespace hystart
+
+TEST_P(CongestionControlTest, HyStartLeavesSlowStartWhenTheRoundsRttRises) {
+  auto cc = make();
+  Seq una = 0;
+  Seq end = 10 * kMss;
+  EXPECT_EQ(hystart::round(*cc, una, end, 10, 10ms), 0);
+  end = una + cc->cwnd();
+  // 10 ms + max(4 ms, 10 ms / 8): a round whose least RTT is 14 ms or more.
+  EXPECT_EQ(hystart::round(*cc, una, end, 20, 15ms), 1);
+  EXPECT_TRUE(cc->in_css());
+  EXPECT_TRUE(cc->in_slow_start());
+  // Conservative Slow Start grows a quarter as fast.
+  const auto before = cc->cwnd();
+  hystart::round(*cc, una, una + 8 * kMss, 8, 15ms);
+  EXPECT_EQ(cc->cwnd() - before, 8 * kMss / 4);
+  // Five rounds of CSS end slow start for good.
+  for (int r = 0; r < 5; ++r) hystart::round(*cc, una, una + 8 * kMss, 8, 15ms);
+  EXPECT_FALSE(cc->in_slow_start());
+  EXPECT_GT(cc->ssthresh(), before);  // where CSS left cwnd, then avoidance goes on
+  EXPECT_LE(cc->ssthresh(), cc->cwnd());
+}
+
+TEST_P(CongestionControlTest, HyStartGoesBackToSlowStartWhenTheRttFalls) {
+  auto cc = make();
+  Seq una = 0;
+  hystart::round(*cc, una, 10 * kMss, 10, 10ms);
+  hystart::round(*cc, una, una + cc->cwnd(), 20, 20ms);
+  ASSERT_TRUE(cc->in_css());
+  hystart::round(*cc, una, una + 10 * kMss, 10, 12ms);  // below the 20 ms that started CSS
+  EXPECT_FALSE(cc->in_css());
+  EXPECT_TRUE(cc->in_slow_start());
+}
+
+TEST_P(CongestionControlTest, HyStartNeedsEightSamplesARound) {
+  auto cc = make();
+  Seq una = 0;
+  hystart::round(*cc, una, 10 * kMss, 10, 10ms);
+  EXPECT_EQ(hystart::round(*cc, una, una + cc->cwnd(), 7, 50ms), 0);
+  EXPECT_FALSE(cc->in_css());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Loss recovery seen from the wire: the retransmission timer (RFC 6298 with
 // Linux's 200 ms floor) and its backoff, fast retransmit with NewReno
-// (RFC 6582) or SACK (RFC 6675), and giving up after tcp_retries2.
+// (RFC 6582) or SACK, and giving up after tcp_retries2. Tests of the RTO
+// alone turn tail loss probes off (net.ipv4.tcp_early_retrans = 0);
+// rack_test.cpp has the probes and RACK.
 #include <chrono>
 #include <vector>
 
@@ -20,6 +22,7 @@ constexpr std::uint32_t kMss = 1448;
 
 class TcpRetransmit : public TcpPeerTest {
  protected:
+  void no_loss_probes() { sysctl("net.ipv4.tcp_early_retrans", "0"); }
   // Writes `count` full segments and takes them off the wire.
   std::vector<TcpSegment> send_segments(tcp::Stream& conn, std::uint32_t count) {
     EXPECT_EQ(write(conn, count * kMss).value(), count * kMss);
@@ -58,6 +61,7 @@ class TcpRetransmit : public TcpPeerTest {
 };
 
 TEST_F(TcpRetransmit, RtoFiresThenBacksOff) {
+  no_loss_probes();
   auto conn = established();  // RTT 10 ms: RTO 210 ms
   const auto t0 = clock_.now();
   ASSERT_EQ(write(conn, 100).value(), 100u);
@@ -79,6 +83,7 @@ TEST_F(TcpRetransmit, RtoFiresThenBacksOff) {
 }
 
 TEST_F(TcpRetransmit, RtoTimesAreExact) {
+  no_loss_probes();
   auto conn = established();
   const auto t0 = clock_.now();
   ASSERT_EQ(write(conn, 100).value(), 100u);
@@ -88,12 +93,14 @@ TEST_F(TcpRetransmit, RtoTimesAreExact) {
 }
 
 TEST_F(TcpRetransmit, RtoHasA200msFloor) {
+  no_loss_probes();
   auto conn = established({.rtt = 1ms});
   EXPECT_EQ(conn.info().rto_ms, 201u);  // SRTT 1 ms + max(200 ms, 4 * RTTVAR)
   EXPECT_EQ(first_rto(conn), 201ms);
 }
 
 TEST_F(TcpRetransmit, LongRttGivesALongerRto) {
+  no_loss_probes();
   auto conn = established({.rtt = 100ms});
   EXPECT_EQ(conn.info().rto_ms, 300u);  // 100 ms + max(200 ms, 4 * 50 ms)
   EXPECT_EQ(first_rto(conn), 300ms);
@@ -102,6 +109,7 @@ TEST_F(TcpRetransmit, LongRttGivesALongerRto) {
 // After a retransmitted SYN (no RTT sample, Karn) the RTO is 3 s once data transmission
 // begins (RFC 6298 5.7; Linux's tcp_init_metrics, TCP_TIMEOUT_FALLBACK).
 TEST_F(TcpRetransmit, RtoIsThreeSecondsAfterALostSyn) {
+  no_loss_probes();
   auto conn = tcp::connect(*net_, peer_.self()).value();
   peer_.expect(kTcpSyn);  // lost
   peer_.run_for(1s);
@@ -112,6 +120,7 @@ TEST_F(TcpRetransmit, RtoIsThreeSecondsAfterALostSyn) {
 }
 
 TEST_F(TcpRetransmit, AfterATimeoutTheWindowStartsAgainFromOneSegment) {
+  no_loss_probes();
   auto conn = established();
   const auto segs = send_segments(conn, 10);
   peer_.run_for(210ms);
@@ -145,18 +154,28 @@ TEST_F(TcpRetransmit, ThreeDupAcksTriggerNewRenoFastRetransmit) {
   peer_.send_ack();
   expect_again(segs[5]);
   peer_.expect_none();
-  // The full ACK ends recovery.
+  // The full ACK: without SACK, recovery holds until something above the
+  // recovery point is acknowledged (RFC 6582 4.1, Linux's
+  // tcp_is_non_sack_preventing_reopen); the next write's ACK ends it, with
+  // cwnd at ssthresh.
   peer_.set_rcv_nxt(segs[9].end());
   peer_.send_ack();
   peer_.expect_none();
   EXPECT_EQ(counter("TcpRetransSegs"), 2u);
+  EXPECT_LE(conn.info().cwnd, conn.info().ssthresh);
+  ASSERT_EQ(write(conn, kMss).value(), kMss);
+  peer_.ack(peer_.expect());
   EXPECT_EQ(conn.info().cwnd, conn.info().ssthresh);
+  EXPECT_EQ(counter("TcpExtTCPTimeouts"), 0u);
 }
 
 TEST_F(TcpRetransmit, SackRecoveryRetransmitsTheHoles) {
   auto conn = established();
   const auto segs = send_segments(conn, 10);
-  // Segment 1 and segment 5 are lost.
+  peer_.run_for(10ms);  // the ACKs come a round trip later
+  // Segment 1 and segment 5 are lost. Two SACKed segments may be
+  // reordering (RACK waits a quarter of the minimum RTT); the third is
+  // DupThresh, and RACK waits no more when no reordering was seen.
   peer_.ack(segs[0]);
   send_sack(segs, {{2, 3}});
   send_sack(segs, {{2, 4}});
@@ -187,8 +206,11 @@ TEST_F(TcpRetransmit, ThreeSegmentsSackedAboveAHoleAreALossAtOnce) {
 }
 
 TEST_F(TcpRetransmit, SackedDataIsNotRetransmittedByTheTimer) {
+  no_loss_probes();
+  sysctl("net.ipv4.tcp_recovery", "0");  // no RACK: two SACKed segments are below DupThresh
   auto conn = established();
   const auto segs = send_segments(conn, 3);
+  peer_.run_for(10ms);
   send_sack(segs, {{1, 3}});  // only the first segment is missing
   peer_.run_for(300ms);
   expect_again(segs[0]);
@@ -198,6 +220,7 @@ TEST_F(TcpRetransmit, SackedDataIsNotRetransmittedByTheTimer) {
 }
 
 TEST_F(TcpRetransmit, GivesUpAfterTcpRetries2) {
+  no_loss_probes();
   sysctl("net.ipv4.tcp_retries2", "3");
   auto conn = established();
   const auto t0 = clock_.now();
@@ -213,6 +236,7 @@ TEST_F(TcpRetransmit, GivesUpAfterTcpRetries2) {
 // When the retransmission timer gives up, the connection closes and nothing is sent
 // (Linux's tcp_write_timeout -> tcp_write_err; only keepalive's give-up sends an RST).
 TEST_F(TcpRetransmit, GivingUpSendsNoRst) {
+  no_loss_probes();
   sysctl("net.ipv4.tcp_retries2", "3");
   auto conn = established();
   ASSERT_EQ(write(conn, 100).value(), 100u);

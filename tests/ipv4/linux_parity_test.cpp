@@ -1,0 +1,277 @@
+// The judge is Linux: a prober in a Linux namespace sends the same probes
+// (python3-scapy) through a TAP to a netns namespace and through a veth to a
+// Linux namespace, and both must answer alike: IP options echoed in replies,
+// ICMP timestamps, source routes and martians refused, IP IDs (0 on
+// SYN-ACKs and RSTs, per-destination counters for ICMP), silence for what is
+// not ours. nmap's OS detection must read the same IP ID behaviour from both
+// (TI=Z, CI=Z, II=I: "IP ID Sequence Generation: All zeros").
+//
+//   prober (Linux) --tap-- 192.0.2.2  netns "dut"   (192.0.2.1 on the prober)
+//                  --veth- 198.51.100.2 Linux "ref" (198.51.100.1 on the prober)
+//
+// Skipped without root, /dev/net/tun, ip, python3-scapy or nmap.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "netns/clock.hpp"
+#include "netns/host.hpp"
+#include "netns/ipv4.hpp"
+#include "netns/tap.hpp"
+#include "netns/tcp.hpp"
+#include "support/fixtures.hpp"
+#include "support/linux_net.hpp"
+
+namespace netns {
+namespace {
+
+// One line per probe and target: "<probe> <target> <answer>", the answer
+// normalised (T: the target's address, P: the prober's; IDs as 0 or x;
+// times checked against the prober's own clock).
+constexpr std::string_view kProbeScript = R"PY(
+import sys, datetime
+from scapy.all import Ether, IP, ICMP, TCP, UDP, IPOption, IPOption_RR, IPOption_LSRR, Raw
+from scapy.all import srp1, srp, getmacbyip, conf, get_if_hwaddr
+conf.verb = 0
+
+def ms_since_midnight():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return ((now.hour * 60 + now.minute) * 60 + now.second) * 1000 + now.microsecond // 1000
+
+def norm(addr, t, src):
+    return "T" if addr == t else "P" if addr == src else addr
+
+def ip4(b):
+    return ".".join(str(x) for x in b)
+
+def opts_summary(pkt, t, src):
+    raw = bytes(pkt[IP])
+    area = raw[20:(raw[0] & 0x0f) * 4]
+    out, i = [], 0
+    while i < len(area):
+        kind = area[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        length, ptr = area[i + 1], area[i + 2]
+        o = area[i:i + length]
+        if kind == 7:
+            out.append("rr(ptr=%d,%s)" % (ptr, ",".join(norm(ip4(o[j:j+4]), t, src) for j in range(3, ptr - 1, 4))))
+        elif kind == 68:
+            flg = o[3] & 0x0f
+            words = [int.from_bytes(o[j:j+4], "big") for j in range(4, ptr - 1, 4)]
+            addrs = [norm(ip4(o[j:j+4]), t, src) for j in range(4, ptr - 1, 8)] if flg == 1 else []
+            times = words[1::2] if flg == 1 else words
+            ok = all(abs(x - ms_since_midnight()) < 5000 for x in times)
+            out.append("ts(ptr=%d,flag=%d,n=%d,%s,%s)" % (ptr, flg, len(times), ",".join(addrs), "now" if ok else "off"))
+        else:
+            out.append("opt%d" % kind)
+        i += max(length, 2)
+    return "[" + " ".join(out) + "]"
+
+def answer(pkt, t, src):
+    if pkt is None:
+        return "none"
+    ip = pkt[IP]
+    head = "df=%d id=%s" % (1 if ip.flags.DF else 0, "0" if ip.id == 0 else "x")
+    if ICMP in pkt:
+        i = pkt[ICMP]
+        s = "icmp(%d,%d) %s src=%s" % (i.type, i.code, head, norm(ip.src, t, src))
+        if i.type == 12:
+            s += " ptr=%d" % i.ptr
+        if i.type == 14:
+            ok = abs(i.ts_rx - ms_since_midnight()) < 5000 and i.ts_rx == i.ts_tx and i.ts_ori == 4242
+            s += " len=%d times=%s" % (len(bytes(i)), "ok" if ok else "bad(%d,%d,%d)" % (i.ts_ori, i.ts_rx, i.ts_tx))
+        if len(bytes(ip)) > 20 and (bytes(ip)[0] & 0x0f) > 5:
+            s += " " + opts_summary(pkt, t, src)
+        return s
+    if TCP in pkt:
+        return "tcp(%s) %s" % (pkt[TCP].flags, head)
+    return "other " + pkt.summary()
+
+for arg in sys.argv[1:]:
+    name, rest = arg.split("=")
+    t, iface, src = rest.split(":")
+    eth = Ether(dst=getmacbyip(t), src=get_if_hwaddr(iface))
+    def ask(p):
+        return srp1(eth / p, iface=iface, timeout=0.6)
+    def say(probe, p):
+        print("%s %s %s" % (probe, name, answer(ask(p), t, src)), flush=True)
+    say("echo-rr", IP(src=src, dst=t, options=[IPOption_RR(routers=["0.0.0.0"] * 9)]) / ICMP(id=7, seq=1))
+    say("echo-ts", IP(src=src, dst=t, options=[IPOption(bytes([68, 40, 5, 0]) + bytes(36))]) / ICMP(id=7, seq=2))
+    say("echo-tsaddr", IP(src=src, dst=t, options=[IPOption(bytes([68, 36, 5, 1]) + bytes(32))]) / ICMP(id=7, seq=3))
+    say("timestamp", IP(src=src, dst=t) / ICMP(type=13, id=7, seq=4, ts_ori=4242, ts_rx=0, ts_tx=0))
+    say("echo-lsrr", IP(src=src, dst=t, options=[IPOption_LSRR(routers=[src], pointer=8)]) / ICMP(id=7, seq=5))
+    say("echo-bad-option", IP(src=src, dst=t, options=[IPOption(b"\x01\x07\x07\x02\x00\x00\x00\x00")]) / ICMP(id=7, seq=6))
+    say("land-syn", IP(src=t, dst=t) / TCP(sport=80, dport=80, flags="S", seq=1000))
+    say("loopback-src", IP(src="127.0.0.1", dst=t) / ICMP(id=7, seq=7))
+    say("zeronet-src", IP(src="0.1.2.3", dst=t) / ICMP(id=7, seq=8))
+    say("not-for-us", IP(src=src, dst=t.rsplit(".", 1)[0] + ".99") / UDP(sport=4000, dport=4001))
+    say("syn-open", IP(src=src, dst=t) / TCP(sport=40001, dport=80, flags="S", seq=1000))
+    say("syn-closed", IP(src=src, dst=t) / TCP(sport=40002, dport=81, flags="S", seq=1000))
+    say("udp-closed", IP(src=src, dst=t) / UDP(sport=40003, dport=81) / Raw(b"x" * 8))
+    ans, _ = srp([eth / IP(src=src, dst=t) / ICMP(id=9, seq=s) for s in range(3)], iface=iface, timeout=1)
+    ids = sorted(r[IP].id for _, r in ans)
+    diffs = [(b - a) % 65536 for a, b in zip(ids, ids[1:])]
+    print("echo-ids %s n=%d df=%s seq=%s" % (name, len(ids), "".join(str(int(r[IP].flags.DF)) for _, r in ans),
+                                           "I" if diffs and all(d < 10 for d in diffs) else "diffs%s" % diffs), flush=True)
+)PY";
+
+// probe -> target -> answer
+using Answers = std::map<std::string, std::map<std::string, std::string>>;
+
+Answers parse_answers(const std::string& output) {
+  Answers out;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto a = line.find(' ');
+    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (b == std::string::npos) continue;
+    out[line.substr(0, a)][line.substr(a + 1, b - a - 1)] = line.substr(b + 1);
+  }
+  return out;
+}
+
+class LinuxParity : public ::testing::Test {
+ protected:
+  static constexpr auto kLimit = std::chrono::seconds(90);  // only reached on failure
+
+  static HostConfig real_time_config() {
+    HostConfig config = support::test_config();
+    config.start = Clock::now();
+    config.utc_offset = system_utc_offset();  // ICMP timestamps in real UTC
+    return config;
+  }
+
+  void SetUp() override {
+    if (auto why = support::kernel_test_skip_reason({"ip", "nmap"})) GTEST_SKIP() << *why;
+    if (!support::run_command({"/usr/bin/python3", "-c", "import scapy.all"}).ok()) {
+      GTEST_SKIP() << "python3-scapy is not installed";
+    }
+    auto prober = support::LinuxNetns::create(support::unique_linux_name("npp"));
+    auto ref = support::LinuxNetns::create(support::unique_linux_name("npr"));
+    if (!prober || !ref) GTEST_SKIP() << "cannot create Linux network namespaces";
+    prober_.emplace(std::move(*prober));
+    ref_.emplace(std::move(*ref));
+    ASSERT_TRUE(prober_->ip({"link", "set", "lo", "up"}).ok());
+    ASSERT_TRUE(ref_->ip({"link", "set", "lo", "up"}).ok());
+
+    veth_ = support::unique_linux_name("npv");
+    const std::string peer = support::unique_linux_name("npw");
+    auto made = support::ip({"link", "add", veth_, "type", "veth", "peer", "name", peer});
+    ASSERT_TRUE(made.ok()) << made.output;
+    auto taken = prober_->take_interface(veth_, "198.51.100.1/24");
+    ASSERT_TRUE(taken.ok()) << taken.output;
+    taken = ref_->take_interface(peer, "198.51.100.2/24");
+    ASSERT_TRUE(taken.ok()) << taken.output;
+
+    dut_ = host_.create_net("dut").value();
+    tap_name_ = support::unique_linux_name("npt");
+    auto tap = make_tap(*dut_, tap_name_);
+    ASSERT_TRUE(tap) << tap.error().message();
+    ASSERT_TRUE(set_link_up(**tap));
+    ASSERT_TRUE(set_link_up(dut_->loopback()));
+    ASSERT_TRUE(ipv4::add_address(*dut_, **tap, Ipv4Prefix(Ipv4Address(192, 0, 2, 2), 24)));
+    taken = prober_->take_interface(tap_name_, "192.0.2.1/24");
+    ASSERT_TRUE(taken.ok()) << taken.output;
+    ASSERT_TRUE(prober_->wait_operstate_up(tap_name_));
+    ASSERT_TRUE(ref_->wait_operstate_up(peer));
+
+    // Both targets listen on TCP port 80 and nowhere else.
+    listener_ = tcp::listen(*dut_, {Ipv4Address::any(), 80}).value();
+    auto server = support::ChildProcess::spawn(ref_->exec_argv(
+        {"/usr/bin/python3", "-c",
+         "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',80))\ns.listen()\ntime.sleep(300)"}));
+    ASSERT_TRUE(server);
+    ref_server_.emplace(std::move(*server));
+  }
+
+  std::vector<std::string> prober(const std::vector<std::string>& argv) { return prober_->exec_argv(argv); }
+
+  Host host_{real_time_config()};
+  std::optional<support::LinuxNetns> prober_, ref_;
+  std::optional<support::ChildProcess> ref_server_;
+  NetRef dut_;
+  tcp::Listener listener_;
+  std::string veth_, tap_name_;
+};
+
+TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {
+  auto run = support::run_while_polling(
+      host_,
+      prober({"/usr/bin/python3", "-", "netns=192.0.2.2:" + tap_name_ + ":192.0.2.1",
+              "linux=198.51.100.2:" + veth_ + ":198.51.100.1"}),
+      kLimit, {}, kProbeScript);
+  ASSERT_TRUE(run.ok()) << run.output;
+  const Answers answers = parse_answers(run.output);
+  ASSERT_EQ(answers.size(), 14u) << run.output;
+  for (const auto& [probe, by_target] : answers) {
+    ASSERT_EQ(by_target.count("linux"), 1u) << probe;
+    ASSERT_EQ(by_target.count("netns"), 1u) << probe;
+    EXPECT_EQ(by_target.at("netns"), by_target.at("linux")) << probe;
+  }
+  // What Linux said, so that a broken set-up cannot pass by silence.
+  const auto linux_said = [&](const std::string& probe) { return answers.at(probe).at("linux"); };
+  EXPECT_EQ(linux_said("echo-rr"), "icmp(0,0) df=0 id=x src=T [rr(ptr=12,T,T)]");
+  EXPECT_EQ(linux_said("echo-ts"), "icmp(0,0) df=0 id=x src=T [ts(ptr=13,flag=0,n=2,,now)]");
+  EXPECT_EQ(linux_said("echo-tsaddr"), "icmp(0,0) df=0 id=x src=T [ts(ptr=21,flag=1,n=2,T,T,now)]");
+  EXPECT_EQ(linux_said("timestamp"), "icmp(14,0) df=0 id=x src=T len=20 times=ok");
+  EXPECT_EQ(linux_said("echo-bad-option"), "icmp(12,0) df=0 id=x src=T ptr=23");
+  EXPECT_EQ(linux_said("syn-open"), "tcp(SA) df=1 id=0");
+  EXPECT_EQ(linux_said("syn-closed"), "tcp(RA) df=1 id=0");
+  EXPECT_EQ(linux_said("echo-ids"), "n=3 df=000 seq=I");
+  for (const char* silent : {"echo-lsrr", "land-syn", "loopback-src", "zeronet-src", "not-for-us"}) {
+    EXPECT_EQ(linux_said(silent), "none") << silent;
+  }
+  EXPECT_GE(ipv4::route_cache_stats(*dut_).in_martian_src, 3u);  // LAND, loopback and this-network sources
+  EXPECT_EQ(dut_->counters().get("TcpPassiveOpens"), 1u);        // syn-open only
+}
+
+std::string unwrapped_fingerprint(std::string output) {
+  for (auto at = output.find("\nOS:"); at != std::string::npos; at = output.find("\nOS:", at)) {
+    output.erase(at, 4);
+  }
+  return output;
+}
+
+std::string nmap_line(const std::string& output, std::string_view key) {
+  const auto at = output.find(key);
+  if (at == std::string::npos) return "(missing)";
+  return output.substr(at, output.find('\n', at) - at);
+}
+
+// nmap -O: the IP ID classes it reads (from SYN-ACKs, RSTs of a closed port,
+// and ICMP echo replies) are Linux's. Both scans run at once.
+TEST_F(LinuxParity, NmapReadsLinuxsIpIdBehaviour) {
+  auto on_linux = support::ChildProcess::spawn(
+      prober({"nmap", "-O", "-v", "-n", "-Pn", "-p", "80,81", "198.51.100.2"}));
+  ASSERT_TRUE(on_linux);
+  auto on_netns = support::run_while_polling(
+      host_, prober({"nmap", "-O", "-v", "-n", "-Pn", "-p", "80,81", "192.0.2.2"}), kLimit);
+  ASSERT_TRUE(on_netns.ok()) << on_netns.output;
+  ASSERT_TRUE(support::poll_host_until(host_, [&] { return !on_linux->running(); }, kLimit));
+  const support::CommandResult linux_scan = on_linux->result();
+  ASSERT_TRUE(linux_scan.ok()) << linux_scan.output;
+  const std::string key = "IP ID Sequence Generation:";
+  EXPECT_EQ(nmap_line(on_netns.output, key), nmap_line(linux_scan.output, key)) << on_netns.output;
+  EXPECT_EQ(nmap_line(on_netns.output, key), key + " All zeros") << on_netns.output;
+  EXPECT_EQ(on_netns.output.find("Incremental"), std::string::npos) << on_netns.output;
+  // When nmap prints the fingerprint (no exact match), its IP ID classes
+  // agree; its lines wrap anywhere, so they are joined first.
+  const std::string linux_fp = unwrapped_fingerprint(linux_scan.output);
+  const std::string netns_fp = unwrapped_fingerprint(on_netns.output);
+  for (const char* field : {"%TI=", "%CI=", "%II="}) {
+    const auto l = linux_fp.find(field), n = netns_fp.find(field);
+    if (l == std::string::npos || n == std::string::npos) continue;
+    EXPECT_EQ(netns_fp.substr(n, 5), linux_fp.substr(l, 5)) << field;
+  }
+}
+
+}  // namespace
+}  // namespace netns

@@ -1,0 +1,75 @@
+// The neighbour table's own statistics, named as Linux's neigh_statistics
+// (/proc/net/stat/arp_cache): what waits for an unresolved neighbour and is
+// dropped counts as unres_discards, never as the device's tx_dropped (the
+// device never saw it); a resolution that gives up is res_failed; an entry
+// the full table refuses is table_fulls.
+#include <gtest/gtest.h>
+
+#include "netns/ipv4.hpp"
+#include "netns/udp.hpp"
+#include "support/ipv4_channel.hpp"
+
+namespace netns {
+namespace {
+
+using support::kChannelLocal;
+using support::kChannelPeer;
+using support::kChannelPeerMac;
+
+class NeighbourStats : public support::Ipv4ChannelTest {
+ protected:
+  void send_to_peer(std::uint8_t tag, Ipv4Address to = kChannelPeer) {
+    const std::byte data[1] = {std::byte{tag}};
+    ASSERT_TRUE(sock_.send_to(data, {to, 9}));
+  }
+  void SetUp() override {
+    Ipv4ChannelTest::SetUp();
+    sock_ = udp::open(*net_).value();
+  }
+  udp::Socket sock_;
+};
+
+// __neigh_event_send: a full queue drops its oldest for the newest.
+TEST_F(NeighbourStats, AFullUnresolvedQueueDropsItsOldestAsUnresDiscards) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.neigh.default.unres_qlen", "3"));
+  for (std::uint8_t i = 0; i < 5; ++i) send_to_peer(i);
+  host_.poll(clock_.now());
+  auto stats = ipv4::neighbour_table_stats(*net_);
+  EXPECT_EQ(stats.unres_discards, 2u);
+  EXPECT_EQ(stats.entries, 1u);
+  EXPECT_EQ(eth0_->stats().tx_dropped, 0u);
+  sent();  // the ARP request
+  inject(support::arp_frame(wire::ArpOperation::reply, kChannelPeerMac, kChannelPeer, eth0_->mac(), kChannelLocal,
+                            eth0_->mac()));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(out[i].udp);
+    EXPECT_EQ(out[i].l4_payload.at(0), std::byte(i + 2)) << "the newest three were kept";
+  }
+}
+
+TEST_F(NeighbourStats, AResolutionThatGivesUpIsResFailed) {
+  send_to_peer(1);
+  run_for(std::chrono::seconds(5));
+  auto stats = ipv4::neighbour_table_stats(*net_);
+  EXPECT_EQ(stats.res_failed, 1u);
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.unres_discards, 0u);
+  EXPECT_EQ(eth0_->stats().tx_dropped, 0u);
+}
+
+TEST_F(NeighbourStats, AnEntryTheFullTableRefusesIsTableFulls) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.neigh.default.gc_thresh3", "2"));
+  send_to_peer(1, Ipv4Address(192, 0, 2, 10));
+  send_to_peer(2, Ipv4Address(192, 0, 2, 11));
+  send_to_peer(3, Ipv4Address(192, 0, 2, 12));
+  host_.poll(clock_.now());
+  auto stats = ipv4::neighbour_table_stats(*net_);
+  EXPECT_EQ(stats.entries, 2u);
+  EXPECT_EQ(stats.table_fulls, 1u);
+  EXPECT_EQ(eth0_->stats().tx_dropped, 0u);
+}
+
+}  // namespace
+}  // namespace netns
