@@ -226,6 +226,11 @@ class NetnsBulk {
     state.counters["retrans_segs"] = static_cast<double>(pair_.a->counters().get("TcpRetransSegs"));
     state.counters["mss"] = client_.info().mss;
     state.counters["max_poll_gap_ms"] = pair_.max_poll_gap_ms();
+    // The receiver's buffer (autotuned from tcp_rmem[1]) and what made room in it.
+    const tcp::Info rx = server_.info();
+    state.counters["rcvbuf"] = rx.rcvbuf;
+    state.counters["rcv_collapsed"] = static_cast<double>(pair_.b->counters().get("TcpExtTCPRcvCollapsed"));
+    state.counters["prune_called"] = static_cast<double>(pair_.b->counters().get("TcpExtPruneCalled"));
   }
 
   std::string error;

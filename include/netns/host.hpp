@@ -123,6 +123,9 @@ class Host {
 
   // ---- for subsystems and device kinds ----
   Clock::time_point now() const { return now_; }
+  // Whether poll() is running. Outside it (the user's calls between polls)
+  // now() is still the last poll's time, earlier than the real one.
+  bool polling() const { return polling_; }
   // Counts the rounds of poll's loop (timers, devices, backlogs): what one
   // sender hands the devices within a round all waits in their queues
   // together, so a sender bounds itself per round (TCP's kMaxBurst).

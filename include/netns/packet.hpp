@@ -28,6 +28,10 @@ class PacketPool;
 // How a frame reached us, as Linux's skb->pkt_type.
 enum class PacketType : std::uint8_t { host, broadcast, multicast, otherhost, outgoing };
 
+// The room a buffer's header takes in front of its storage (a PacketBuffer,
+// cache-line aligned).
+inline constexpr std::size_t kPacketBufferHeader = 64;
+
 // The shared, reference-counted storage behind one or more Packets. Private
 // to the pool; exposed only so Packet's accessors can be inline.
 struct PacketBuffer {
@@ -60,6 +64,13 @@ class Packet {
   std::size_t headroom() const { return offset_; }
   std::size_t tailroom() const { return buf_ ? buf_->capacity - offset_ - size_ : 0; }
   bool is_shared() const { return buf_ != nullptr && buf_->refs > 1; }
+  // What holding this packet pins in memory, as Linux's skb->truesize: the
+  // whole buffer however little of it holds data, its header, and the
+  // Packet itself. Queues that hold packets for long (a socket's receive
+  // buffer) charge this, not size().
+  std::size_t truesize() const {
+    return (buf_ != nullptr ? buf_->capacity + kPacketBufferHeader : 0) + sizeof(Packet);
+  }
 
   std::span<const std::byte> data() const { return {bytes(), size_}; }
   // Writable bytes; unshares (a counted copy) if another Packet shares them.

@@ -87,6 +87,10 @@ struct Info {
   std::uint32_t rto_ms = 0;
   std::uint32_t snd_wnd = 0;        // the peer's window, scaled
   std::uint32_t rcv_wnd = 0;        // ours, scaled
+  // `ss -tm`'s skmem rb and r: the receive buffer (tcp_rmem[1], autotuned up
+  // to tcp_rmem[2]) and what the data received pins in it (truesize).
+  std::uint32_t rcvbuf = 0;
+  std::uint32_t rmem_alloc = 0;
   std::uint64_t bytes_acked = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t retransmits = 0;    // segments retransmitted

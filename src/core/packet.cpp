@@ -10,7 +10,7 @@ namespace netns {
 
 namespace {
 // Header and storage in one allocation, the storage cache-line aligned.
-constexpr std::size_t kHeaderSpace = 64;
+constexpr std::size_t kHeaderSpace = kPacketBufferHeader;
 static_assert(sizeof(PacketBuffer) <= kHeaderSpace);
 }  // namespace
 

@@ -7,46 +7,29 @@ namespace {
 
 constexpr std::size_t kSackBlockLen = TcpRepr::kSackBlockLen;
 constexpr std::size_t kOptionHeaderLen = 2;  // kind and length
-
-// Whether an option of this kind may carry data_len bytes after kind and
-// length. Unknown kinds may carry anything that fits.
-bool option_length_fits(TcpOptionKind kind, std::size_t data_len) {
-  switch (kind) {
-    case TcpOptionKind::mss:
-      return data_len == 2;
-    case TcpOptionKind::window_scale:
-      return data_len == 1;
-    case TcpOptionKind::sack_permitted:
-      return data_len == 0;
-    case TcpOptionKind::timestamps:
-      return data_len == 8;
-    case TcpOptionKind::sack:
-      return data_len % kSackBlockLen == 0 && data_len >= kSackBlockLen &&
-             data_len <= TcpRepr::kMaxSackBlocks * kSackBlockLen;
-    default:
-      return true;
-  }
-}
+// NOP, NOP, timestamps kind and length: the options of most segments.
+constexpr std::size_t kAlignedTimestampsLen = 12;
+constexpr std::uint32_t kAlignedTimestampsWord = 0x0101080a;
 
 }  // namespace
 
 std::uint16_t TcpOption::mss() const {
-  assert(kind_ == TcpOptionKind::mss);
+  assert(kind_ == TcpOptionKind::mss && fits_kind());
   return load_be16(data_, 0);
 }
 
 std::uint8_t TcpOption::window_scale() const {
-  assert(kind_ == TcpOptionKind::window_scale);
+  assert(kind_ == TcpOptionKind::window_scale && fits_kind());
   return load_u8(data_, 0);
 }
 
 TcpTimestamps TcpOption::timestamps() const {
-  assert(kind_ == TcpOptionKind::timestamps);
+  assert(kind_ == TcpOptionKind::timestamps && fits_kind());
   return {load_be32(data_, 0), load_be32(data_, 4)};
 }
 
 std::size_t TcpOption::sack_block_count() const {
-  assert(kind_ == TcpOptionKind::sack);
+  assert(kind_ == TcpOptionKind::sack && fits_kind());
   return data_.size() / kSackBlockLen;
 }
 
@@ -67,9 +50,7 @@ void TcpOptionIterator::parse_next() {
   }
   // Lengths 0 and 1 would make a walker loop or step inside the option.
   const std::size_t len = rest_.size() < kOptionHeaderLen ? 0 : load_u8(rest_, 1);
-  const bool well_formed = len >= kOptionHeaderLen && len <= rest_.size() &&
-                           option_length_fits(kind, len - kOptionHeaderLen);
-  if (!well_formed) {
+  if (len < kOptionHeaderLen || len > rest_.size()) {
     current_ = error(Errc::bad_message);
     rest_ = rest_.last(0);
     return;
@@ -83,7 +64,7 @@ Result<TcpRepr> TcpRepr::parse(const TcpView& tcp, Ipv4Address src, Ipv4Address 
   return parse_verified(tcp);
 }
 
-Result<TcpRepr> TcpRepr::parse_verified(const TcpView& tcp) {
+TcpRepr TcpRepr::parse_verified(const TcpView& tcp) {
   TcpRepr repr{.src_port = tcp.src_port(),
                .dst_port = tcp.dst_port(),
                .seq_number = tcp.seq_number(),
@@ -92,8 +73,19 @@ Result<TcpRepr> TcpRepr::parse_verified(const TcpView& tcp) {
                .window = tcp.window(),
                .urgent_pointer = tcp.urgent_pointer(),
                .payload_len = tcp.payload().size()};
-  for (const auto& option : TcpOptions(tcp.options())) {
-    if (!option) return option.error();
+  const std::span<const std::byte> options = tcp.options();
+  // Nearly every segment of a connection with timestamps carries them alone,
+  // NOP-padded as Linux's tcp_options_write lays them out: read them at once
+  // (Linux's tcp_parse_aligned_timestamp).
+  if (options.size() == kAlignedTimestampsLen && load_be32(options, 0) == kAlignedTimestampsWord) {
+    repr.timestamps = TcpTimestamps{load_be32(options, 4), load_be32(options, 8)};
+    return repr;
+  }
+  for (const auto& option : TcpOptions(options)) {
+    // Linux's tcp_parse_options: a malformed option ends the parsing, and
+    // the segment goes on with what came before it.
+    if (!option) break;
+    if (!option->fits_kind()) continue;
     switch (option->kind()) {
       case TcpOptionKind::mss:
         repr.mss = option->mss();

@@ -178,6 +178,8 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::conf_default_accept_local, "net.ipv4.conf.default.accept_local"},
       {SysctlId::conf_all_log_martians, "net.ipv4.conf.all.log_martians"},
       {SysctlId::conf_default_log_martians, "net.ipv4.conf.default.log_martians"},
+      {SysctlId::tcp_moderate_rcvbuf, "net.ipv4.tcp_moderate_rcvbuf"},
+      {SysctlId::tcp_dsack, "net.ipv4.tcp_dsack"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   auto names = Sysctl::names();

@@ -327,17 +327,26 @@ TEST(WireTcp, RejectsBadChecksum) {
   EXPECT_EQ(parse_tcp(bytes).error(), error(Errc::bad_message));
 }
 
-TEST(WireTcp, RejectsOptionLengthZeroOrOne) {
+// Linux's tcp_parse_options stops at an option of length 0 or 1 ("silly
+// options") and keeps the segment with the options read before it.
+TEST(WireTcp, OptionLengthZeroOrOneEndsParsingAndKeepsTheSegment) {
   for (std::uint8_t kind : {2, 3, 8, 30, 254}) {
     for (std::uint8_t length : {0, 1}) {
-      const std::vector<std::uint8_t> options{kind, length, 0x01, 0x01};
+      // MSS 1460, the bad option, then timestamps that are never reached.
+      const std::vector<std::uint8_t> options{0x02, 0x04, 0x05, 0xb4, kind, length, 0x01, 0x01,
+                                              0x08, 0x0a, 0, 0, 0, 7, 0, 0, 0, 0};
       EXPECT_TRUE(walk_fails(to_bytes(options))) << int{kind} << "/" << int{length};
-      EXPECT_EQ(parse_tcp(segment_with_options(options)).error(), error(Errc::bad_message));
+      auto repr = parse_tcp(segment_with_options(options));
+      ASSERT_TRUE(repr) << int{kind} << "/" << int{length};
+      EXPECT_EQ(repr->mss, 1460);
+      EXPECT_FALSE(repr->timestamps);
+      EXPECT_EQ(repr->flags, kTcpSyn);
     }
   }
 }
 
-TEST(WireTcp, RejectsOptionsRunningPastHeader) {
+// A partial option ends the parsing too ("don't parse partial options").
+TEST(WireTcp, OptionRunningPastHeaderEndsParsingAndKeepsTheSegment) {
   const std::vector<std::vector<std::uint8_t>> cases{
       {0x01, 0x01, 0x01, 0x02},              // MSS kind, no length byte
       {0x01, 0x01, 0x02, 0x04},              // MSS length 4, two bytes left
@@ -345,28 +354,51 @@ TEST(WireTcp, RejectsOptionsRunningPastHeader) {
       {0x1e, 0x28, 0x00, 0x00},              // unknown kind claiming 40 bytes
       {0x05, 0x0a, 0x00, 0x00, 0x00, 0x00},  // SACK block cut short
   };
-  for (const auto& options : cases) {
-    EXPECT_TRUE(walk_fails(to_bytes(options)));
-    auto padded = options;
-    padded.resize((options.size() + 3) / 4 * 4, 0x00);  // an EOL after a bad option is no cure
-    EXPECT_EQ(parse_tcp(segment_with_options(padded)).error(), error(Errc::bad_message));
+  for (const auto& bad : cases) {
+    EXPECT_TRUE(walk_fails(to_bytes(bad)));
+    // A window scale option first: it is kept.
+    std::vector<std::uint8_t> options{0x01, 0x03, 0x03, 0x07};
+    options.insert(options.end(), bad.begin(), bad.end());
+    options.resize((options.size() + 3) / 4 * 4, 0x00);  // an EOL after the bad option is never reached
+    auto repr = parse_tcp(segment_with_options(options));
+    ASSERT_TRUE(repr);
+    EXPECT_EQ(repr->window_scale, 7);
+    EXPECT_FALSE(repr->mss || repr->timestamps || repr->sack_block_count != 0);
   }
 }
 
-TEST(WireTcp, RejectsKnownOptionsWithWrongLength) {
+// A known option with the wrong length for its kind is skipped, and the
+// options after it are read (tcp_parse_options checks each kind's opsize).
+TEST(WireTcp, KnownOptionWithWrongLengthIsSkipped) {
   const std::vector<std::vector<std::uint8_t>> cases{
       {0x02, 0x03, 0x05, 0x01},                          // MSS of 1 byte
       {0x02, 0x06, 0x05, 0xb4, 0x00, 0x00, 0x01, 0x01},  // MSS of 4 bytes
       {0x03, 0x04, 0x07, 0x00},                          // window scale of 2 bytes
       {0x04, 0x03, 0x00, 0x01},                          // SACK-permitted with data
       {0x05, 0x02, 0x01, 0x01},                          // SACK without blocks
-      {0x05, 0x09, 0, 0, 0, 1, 0, 0, 0, 2, 0x01, 0x01},  // SACK of 7 bytes
+      {0x05, 0x09, 0, 0, 0, 1, 0, 0, 0, 0x01, 0x01, 0x01},  // SACK of 7 bytes
       {0x08, 0x08, 0, 0, 0, 1, 0, 0},                    // timestamps of 6 bytes
   };
-  for (const auto& options : cases) {
-    EXPECT_EQ(parse_tcp(segment_with_options(options)).error(), error(Errc::bad_message))
-        << int{options[0]} << "/" << int{options[1]};
+  for (const auto& bad : cases) {
+    std::vector<std::uint8_t> options = bad;
+    options.insert(options.end(), {0x01, 0x01, 0x04, 0x02});  // SACK-permitted after it
+    EXPECT_FALSE(walk_fails(to_bytes(options)));
+    const auto bytes = to_bytes(bad);
+    EXPECT_FALSE((*TcpOptions(bytes).begin())->fits_kind()) << int{bad[0]} << "/" << int{bad[1]};
+    auto repr = parse_tcp(segment_with_options(options));
+    ASSERT_TRUE(repr) << int{bad[0]} << "/" << int{bad[1]};
+    EXPECT_TRUE(repr->sack_permitted) << int{bad[0]} << "/" << int{bad[1]};
+    EXPECT_FALSE(repr->mss || repr->window_scale || repr->timestamps || repr->sack_block_count != 0)
+        << int{bad[0]} << "/" << int{bad[1]};
   }
+}
+
+// The wire keeps what the peer wrote; the TCP layer ignores an MSS of 0 as
+// Linux does (tests/ipv4/tcp/options_test.cpp).
+TEST(WireTcp, MssOfZeroIsReadAsWritten) {
+  auto repr = parse_tcp(segment_with_options({0x02, 0x04, 0x00, 0x00}));
+  ASSERT_TRUE(repr);
+  EXPECT_EQ(repr->mss, 0);
 }
 
 TEST(WireTcp, EndOfListStopsTheWalk) {

@@ -6,8 +6,9 @@
 //   if (repr && (repr->flags & kTcpSyn) && repr->mss) peer_mss = *repr->mss;
 //
 //   for (const auto& option : TcpOptions(tcp->options())) {   // zero-copy walk
-//     if (!option) break;                                  // malformed: drop the segment
-//     if (option->kind() == TcpOptionKind::timestamps) ts = option->timestamps();
+//     if (!option) break;                                  // malformed: the walk ends here
+//     if (option->kind() == TcpOptionKind::timestamps && option->fits_kind())
+//       ts = option->timestamps();
 //   }
 //
 //   // Output: the caller places the payload at segment[repr.header_len(), ...).
@@ -18,10 +19,12 @@
 //
 // Errors, from TcpView::checked(): Errc::message_size when the buffer is
 // shorter than 20 bytes or than the data offset; Errc::bad_message when the
-// data offset is below 5. From the option walk and TcpRepr::parse():
-// Errc::bad_message for an option with length 0 or 1, one running past the
-// header, or a known option with the wrong length; TcpRepr::parse() also for
-// a wrong checksum. Unknown options are skipped by TcpRepr::parse().
+// data offset is below 5. From the option walk: Errc::bad_message for an
+// option with length 0 or 1, or one running past the header, after which the
+// walk ends. TcpRepr::parse() fails only on a wrong checksum: options are
+// read as Linux's tcp_parse_options reads them — a malformed one ends the
+// parsing and the segment keeps the options before it; a known option with
+// the wrong length for its kind, and unknown options, are skipped.
 #pragma once
 
 #include <algorithm>
@@ -74,13 +77,33 @@ struct TcpTimestamps {
   friend bool operator==(const TcpTimestamps&, const TcpTimestamps&) = default;
 };
 
-// One option as found in the header, its length already checked against its
-// kind. The typed accessors are valid only for the matching kind().
+// One option as found in the header. The typed accessors are valid only
+// for the matching kind() and when fits_kind().
 class TcpOption {
  public:
   TcpOptionKind kind() const { return kind_; }
   // The bytes after kind and length; empty for end and nop.
   std::span<const std::byte> data() const { return data_; }
+  // Whether the length is one its kind allows (MSS 4 bytes, window scale 3,
+  // SACK-permitted 2, timestamps 10, SACK 2 + 8n with n in 1..4); unknown
+  // kinds may carry anything. An option that does not fit is to be skipped,
+  // as Linux's tcp_parse_options skips it.
+  bool fits_kind() const {
+    switch (kind_) {
+      case TcpOptionKind::mss:
+        return data_.size() == 2;
+      case TcpOptionKind::window_scale:
+        return data_.size() == 1;
+      case TcpOptionKind::sack_permitted:
+        return data_.empty();
+      case TcpOptionKind::timestamps:
+        return data_.size() == 8;
+      case TcpOptionKind::sack:  // 1 to 4 blocks (TcpRepr::kMaxSackBlocks) of 8 bytes
+        return data_.size() % 8 == 0 && !data_.empty() && data_.size() <= 4 * 8;
+      default:
+        return true;
+    }
+  }
 
   std::uint16_t mss() const;
   std::uint8_t window_scale() const;
@@ -97,8 +120,9 @@ class TcpOption {
 };
 
 // Walks option bytes, yielding Result<TcpOption>: each option including nop
-// and a final end, or one bad_message error after which the walk stops.
-// Bytes after an end option are padding and are not read.
+// and a final end, or one bad_message error (a length below 2, or past the
+// bytes) after which the walk stops. Bytes after an end option are padding
+// and are not read.
 class TcpOptionIterator {
  public:
   using value_type = Result<TcpOption>;
@@ -271,10 +295,11 @@ struct TcpRepr {
   std::size_t sack_block_count = 0;
   std::size_t payload_len = 0;
 
+  // Errc::bad_message for a wrong checksum; options as the header comment says.
   static Result<TcpRepr> parse(const TcpView& tcp, Ipv4Address src, Ipv4Address dst);
-  // The same for a caller that has verified the checksum itself (and
-  // counted a bad one apart from malformed options, as TCP input does).
-  static Result<TcpRepr> parse_verified(const TcpView& tcp);
+  // The same for a caller that has verified the checksum itself, as TCP
+  // input does: it cannot fail.
+  static TcpRepr parse_verified(const TcpView& tcp);
 
   // Options are laid out as Linux's tcp_options_write() does, NOP-padded to
   // 32-bit words. SACK blocks that do not fit the 40 option bytes left by

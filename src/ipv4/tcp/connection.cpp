@@ -21,12 +21,7 @@ std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
 Connection::Connection(TcpNet& tn)
     : tn_(tn),
       send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1)),
-      rcvbuf_(static_cast<std::uint32_t>(sysctl_triple(tn.net, SysctlId::tcp_rmem, 1))),
-      // The out-of-order queue shares the receive buffer's bound, each
-      // segment charged its bookkeeping too, so tiny segments cannot pin
-      // more pool buffers than a buffer's worth.
-      ofo_(sysctl_triple(tn.net, SysctlId::tcp_rmem, 1),
-           sysctl_triple(tn.net, SysctlId::tcp_rmem, 1) / OutOfOrderQueue::kOverhead),
+      rcv_(tn.net),
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
           536)),
@@ -92,7 +87,9 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   ws_ok_ = net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
   sack_ok_ = net.sysctl().value(SysctlId::tcp_sack) != 0;
   ts_ok_ = net.sysctl().value(SysctlId::tcp_timestamps) != 0;
-  rcv_wscale_ = ws_ok_ ? 7 : 0;
+  // tcp_connect_init: the SYN offers whole segments of our MSS, before we
+  // know whether timestamps will take room in them.
+  (void)rcv_.select_initial_window(advertised_mss(*route->dev), ws_ok_);
   set_state(State::syn_sent);
   counters().add(Counter::TcpActiveOpens);
   send_syn();
@@ -102,14 +99,19 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
 void Connection::init_options_from_syn(const Segment& syn) {
   irs_ = syn.seq();
   rcv_nxt_ = irs_ + 1;
-  rcv_adv_ = rcv_nxt_;  // our window is measured from here on
-  peer_mss_ = syn.tcp.mss.value_or(536);
+  rcv_.start(rcv_nxt_);  // our window is measured from here on
+  peer_mss_ = announced_mss(syn.tcp);
   ws_ok_ = ws_ok_ && syn.tcp.window_scale.has_value();
   snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(*syn.tcp.window_scale, 14) : 0;
-  if (!ws_ok_) rcv_wscale_ = 0;
+  if (!ws_ok_) rcv_.disable_window_scaling();
   sack_ok_ = sack_ok_ && syn.tcp.sack_permitted;
+  rcv_.set_sack_permitted(sack_ok_);
   ts_ok_ = ts_ok_ && syn.tcp.timestamps.has_value();
-  if (ts_ok_) ts_recent_ = syn.tcp.timestamps->value;
+  rcv_.set_timestamps(ts_ok_);
+  if (ts_ok_) {
+    ts_recent_ = syn.tcp.timestamps->value;
+    ts_recent_stamp_ = now();
+  }
   // The window in a SYN is never scaled (RFC 7323 2.2).
   snd_wnd_ = syn.tcp.window;
   max_snd_wnd_ = snd_wnd_;
@@ -132,8 +134,10 @@ void Connection::open_passive(ListenSocket& listener, const Segment& syn, const 
   ws_ok_ = net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
   sack_ok_ = net.sysctl().value(SysctlId::tcp_sack) != 0;
   ts_ok_ = net.sysctl().value(SysctlId::tcp_timestamps) != 0;
-  rcv_wscale_ = ws_ok_ ? 7 : 0;
   init_options_from_syn(syn);
+  // tcp_openreq_init_rwin: whole segments of our MSS less the timestamps
+  // the peer offered (65160 for a 1500-byte MTU with timestamps).
+  (void)rcv_.select_initial_window(route_mss_now() - (ts_ok_ ? kTimestampsOptionLen : 0), ws_ok_);
   mss_ = effective_mss_for_route(peer_mss_);
   cc_->set_mss(mss_);
   iss_ = tn_.ops.initial_sequence(tuple);
@@ -158,20 +162,24 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
     const std::uint32_t options = ack.tcp.timestamps->echo & 0x1f;
     ts_ok_ = true;
     ts_recent_ = ack.tcp.timestamps->value;
+    ts_recent_stamp_ = now();
     ts_offset_ = tn_.ops.timestamp_offset(tuple);
     sack_ok_ = (options & 0x10) != 0;
     const std::uint32_t wscale = options & 0x0f;
     ws_ok_ = wscale != 0x0f;
     snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, 14)) : 0;
-    rcv_wscale_ = ws_ok_ ? 7 : 0;
   }
+  rcv_.set_sack_permitted(sack_ok_);
+  rcv_.set_timestamps(ts_ok_);
+  // The window the cookie SYN-ACK offered, from the same inputs.
+  (void)rcv_.select_initial_window(route_mss_now() - (ts_ok_ ? kTimestampsOptionLen : 0), ws_ok_);
+  rcv_.start(rcv_nxt_);
   mss_ = effective_mss_for_route(peer_mss_);
   cc_->set_mss(mss_);
   snd_wnd_ = static_cast<std::uint32_t>(ack.tcp.window) << snd_wscale_;
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = ack.seq();
   snd_wl2_ = ack.tcp.ack_number;
-  rcv_adv_ = rcv_nxt_ + kCookieWindow;  // what the cookie SYN-ACK offered
   set_state(State::syn_received);
   enter_established();
 }
@@ -196,6 +204,7 @@ void Connection::enter_established() {
   last_received_ = now();
   if (retries_ != 0) rtt_.use_fallback();
   grow_send_buffer();  // two initial windows, as Linux's tcp_init_buffer_space
+  rcv_.established(route_mss_now(), now());
   rtt_.reset_backoff();
   retries_ = 0;
   rtx_timer_.cancel();
@@ -273,7 +282,7 @@ void Connection::notify_readable_and_writable() {
 // ---- the user's calls ----
 
 Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
-  if (recv_queue_.empty()) {
+  if (rcv_.readable() == 0) {
     if (has_error()) return take_error();
     if (fin_received_) return std::size_t{0};
     // After a reset (its error already reported) or a close, Linux's recv
@@ -281,31 +290,12 @@ Result<std::size_t> Connection::read(std::span<std::byte> buffer) {
     if (state_ == State::closed) return was_synchronized_ ? Result<std::size_t>(std::size_t{0}) : error(Errc::not_connected);
     return would_block();
   }
-  const std::uint32_t window_before = receive_space();
-  std::size_t copied = 0;
-  while (copied < buffer.size() && !recv_queue_.empty()) {
-    Packet& front = recv_queue_.front();
-    const std::size_t n = std::min(buffer.size() - copied, front.size());
-    std::memcpy(buffer.data() + copied, front.data().data(), n);
-    copied += n;
-    recv_bytes_ -= n;
-    if (n == front.size()) {
-      recv_queue_.pop_front();
-    } else {
-      front.pull_front(n);
-    }
-  }
-  // Reading opened the window: tell the peer when it grew by enough to
-  // matter (two segments, or it was closed), as Linux's tcp_cleanup_rbuf.
-  const std::uint32_t window_after = receive_space();
-  const bool opened = window_after >= window_before + 2 * mss_ ||
-                      (window_before < mss_ && window_after >= mss_);
-  if (opened && (state_ == State::established || state_ == State::fin_wait_1 ||
-                 state_ == State::fin_wait_2)) {
-    if (static_cast<std::int32_t>(rcv_nxt_ + window_after - rcv_adv_) >= static_cast<std::int32_t>(2 * mss_) ||
-        window_before < mss_) {
-      send_ack();
-    }
+  const std::size_t copied = rcv_.read(buffer, now());
+  // Reading opened the window: tell the peer at once when that matters
+  // (tcp_cleanup_rbuf).
+  if ((state_ == State::established || state_ == State::fin_wait_1 || state_ == State::fin_wait_2) &&
+      rcv_.window_update_due(rcv_nxt_)) {
+    send_ack();
   }
   return copied;
 }
@@ -386,7 +376,7 @@ void Connection::close() {
   }
   // Unread data makes close an abort (RFC 9293 3.10.4 leaves it open; Linux
   // resets, RFC 2525 2.17).
-  if (recv_bytes_ != 0) {
+  if (rcv_.readable() != 0) {
     counters().add(Counter::TcpExtTCPAbortOnClose);
     reset_and_finish({});
     return;
@@ -445,7 +435,9 @@ Info Connection::info() const {
   i.rto_ms = static_cast<std::uint32_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(rtt_.rto()).count());
   i.snd_wnd = snd_wnd_;
-  i.rcv_wnd = rcv_adv_ - rcv_nxt_;
+  i.rcv_wnd = rcv_.receive_window(rcv_nxt_);
+  i.rcvbuf = static_cast<std::uint32_t>(rcv_.rcvbuf());
+  i.rmem_alloc = static_cast<std::uint32_t>(rcv_.charged());
   i.bytes_acked = bytes_acked_;
   i.bytes_received = bytes_received_;
   i.retransmits = retransmits_;

@@ -24,8 +24,8 @@
 #include <optional>
 
 #include "ipv4/tcp/congestion.hpp"
-#include "ipv4/tcp/ofo_queue.hpp"
 #include "ipv4/tcp/rack.hpp"
+#include "ipv4/tcp/receive_buffer.hpp"
 #include "ipv4/tcp/rtt.hpp"
 #include "ipv4/tcp/rtx_queue.hpp"
 #include "ipv4/tcp/send_buffer.hpp"
@@ -66,7 +66,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
 
   State state() const { return state_; }
   Info info() const;
-  std::size_t readable_bytes() const { return recv_bytes_; }
+  std::size_t readable_bytes() const { return rcv_.readable(); }
   std::size_t writable_bytes() const;
   std::size_t send_queue_bytes() const { return send_buf_.size(); }
   bool orphaned() const { return user_closed_; }
@@ -149,16 +149,23 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   // ---- input (input.cpp) ----
   void process_syn_sent(Segment& seg);
   bool check_sequence(Segment& seg);     // acceptability (RFC 9293 step 1) with PAWS
+  bool paws_reject(const Segment& seg) const;  // tcp_paws_discard
+  bool paws_check(std::uint32_t tsval, std::int32_t window) const;  // tcp_paws_check
+  bool disordered_ack(const Segment& seg) const;
+  void replace_ts_recent(const Segment& seg, Seq seq);  // tcp_replace_ts_recent
+  // ACKs a segment refused as old or out of the window, with a D-SACK for
+  // data we had (tcp_send_dupack); rate limited for pure ACKs.
+  void send_dupack(const Segment& seg, Counter skipped);
+  ReceiveBuffer::Arrival arrival(const Segment& seg) const;
   bool process_rst(const Segment& seg);  // step 2; true when the segment is consumed
   bool process_ack(Segment& seg);        // step 5; false: drop the segment
   bool update_window(const Segment& seg);  // true: Linux's tcp_may_update_window
   void process_data(Segment& seg);       // step 7
   void process_fin();                    // step 8
-  void queue_in_order(Packet payload);
   void send_challenge_ack();
-  bool out_of_window_rate_limited(const Segment& seg);
-  bool invalid_rate_limited();  // one invalid-segment ACK per tcp_invalid_ratelimit
-  std::uint32_t syn_window() const { return std::min<std::uint32_t>(receive_space(), 65535); }
+  // One invalid-segment ACK per tcp_invalid_ratelimit; `skipped` counts the others.
+  bool out_of_window_rate_limited(const Segment& seg, Counter skipped);
+  bool invalid_rate_limited(Counter skipped);
 
   // ---- what an ACK tells the sender (ack.cpp) ----
   void process_new_ack(const Segment& seg, AckEvent& ev);  // tcp_ack
@@ -219,10 +226,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void send_reset();
   void send_probe();  // seq snd_una - 1: zero-window probe, keepalive
   void ack_received_data(bool immediately);
-  // Advertising a window moves rcv_adv_; `dev` (the route's, or null) sizes a SYN's MSS.
+  // Advertising a window remembers it (ReceiveBuffer::select_window) and a
+  // pending D-SACK is sent; `dev` (the route's, or null) sizes a SYN's MSS.
   wire::TcpRepr header(Seq seq, std::uint8_t flags, const Device* dev);
-  std::uint16_t advertised_window();
-  std::uint32_t receive_space() const;
   void grow_send_buffer();
   // What the network holds (RFC 6675's pipe, Linux's tcp_packets_in_flight),
   // with duplicate ACKs counted as delivered segments when there is no SACK.
@@ -272,15 +278,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool nodelay_ = false;
   bool keepalive_ = false;
 
-  // Receive sequence space.
+  // Receive sequence space; the data, the buffer and the window offered.
   Seq irs_ = 0, rcv_nxt_ = 0;
-  Seq rcv_adv_ = 0;  // right edge of the window we advertised
-  // net.ipv4.tcp_rmem[1]; no autotuning (Linux grows it up to tcp_rmem[2],
-  // which here only cooled the cache for in-process peers).
-  std::uint32_t rcvbuf_ = 0;
-  std::deque<Packet> recv_queue_;
-  std::size_t recv_bytes_ = 0;
-  OutOfOrderQueue ofo_;
+  ReceiveBuffer rcv_;
   bool fin_received_ = false;
   std::optional<Seq> ofo_fin_;  // a FIN that arrived beyond a hole
   std::uint32_t segs_since_ack_ = 0;
@@ -290,9 +290,10 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Seq snd_sml_ = 0;  // end of the last segment shorter than the MSS (Minshall's Nagle)
 
   // Options negotiated in the handshake.
-  std::uint8_t snd_wscale_ = 0, rcv_wscale_ = 0;
+  std::uint8_t snd_wscale_ = 0;  // ours is rcv_.rcv_wscale()
   bool ws_ok_ = false, sack_ok_ = false, ts_ok_ = false;
   std::uint32_t ts_recent_ = 0, ts_offset_ = 0;
+  Clock::time_point ts_recent_stamp_{};  // when ts_recent_ was stored
   Seq last_ack_sent_ = 0;
   std::uint16_t peer_mss_ = 536;
 

@@ -37,6 +37,9 @@ void Connection::process(Segment& seg) {
       seg.tcp.seq_number += 1;
     }
   }
+  // A D-SACK not yet sent is forgotten when new data comes (tcp_data_queue).
+  if (!seg.payload.empty()) rcv_.forget_duplicate();
+  const Seq seq = seg.seq();  // before check_sequence trims what we had
   if (!check_sequence(seg)) return;
   if (seg.has(kTcpRst)) {
     process_rst(seg);
@@ -50,8 +53,15 @@ void Connection::process(Segment& seg) {
     return;
   }
   if (!seg.has(kTcpAck)) return;
+  const Seq prior_una = snd_una_;
   if (!process_ack(seg)) return;
   if (state_ == State::closed) return;
+  // Only once the ACK is known good, and not for an old one (tcp_ack's
+  // FLAG_UPDATE_TS_RECENT).
+  if (ts_ok_ && seg.tcp.timestamps && seg.tcp.timestamps->value != ts_recent_ &&
+      !seq_lt(seg.tcp.ack_number, prior_una)) {
+    replace_ts_recent(seg, seq);
+  }
   keepalive_probes_ = 0;
   last_received_ = now();
   if (!seg.payload.empty()) {
@@ -93,7 +103,6 @@ void Connection::process_syn_sent(Segment& seg) {
   snd_una_ = seg.tcp.ack_number;
   snd_wl2_ = seg.tcp.ack_number;
   if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
-  rcv_adv_ = rcv_nxt_ + syn_window();  // what our SYN offered, now that rcv_nxt is known
   enter_established();
   if (state_ != State::established) return;  // a callback closed it
   // Data and FIN on the SYN-ACK follow the SYN's sequence number.
@@ -109,14 +118,21 @@ void Connection::process_syn_sent(Segment& seg) {
 
 bool Connection::check_sequence(Segment& seg) {
   // PAWS (RFC 7323 5): a timestamp older than the last one in sequence is
-  // an old duplicate from a previous incarnation or a wrapped sequence.
+  // an old duplicate from a previous incarnation or a wrapped sequence. An
+  // RST is taken whatever its timestamp.
   if (ts_ok_ && seg.tcp.timestamps && !seg.has(kTcpRst) &&
-      static_cast<std::int32_t>(seg.tcp.timestamps->value - ts_recent_) < 0) {
+      static_cast<std::int32_t>(ts_recent_ - seg.tcp.timestamps->value) > kPawsWindow && paws_reject(seg)) {
+    if (seg.has(kTcpSyn)) {
+      counters().add(Counter::TcpExtTCPSYNChallenge);
+      send_challenge_ack();
+      return false;
+    }
     counters().add(Counter::TcpExtPAWSEstab);
-    if (!out_of_window_rate_limited(seg)) send_ack();
+    send_dupack(seg, Counter::TcpExtTCPACKSkippedPAWS);
     return false;
   }
-  const std::uint32_t wnd = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
+  const Seq acceptable_end = rcv_.acceptable_end();
+  const std::uint32_t wnd = seq_gt(acceptable_end, rcv_nxt_) ? acceptable_end - rcv_nxt_ : 0;
   const Seq seq = seg.seq();
   const std::uint32_t len = seg.len();
   bool ok;
@@ -149,11 +165,11 @@ bool Connection::check_sequence(Segment& seg) {
     if (state_ == State::time_wait && seg.has(kTcpFin)) {
       wait_timer_.schedule(now() + std::chrono::seconds(60));  // a retransmitted FIN restarts 2MSL
     }
-    if (!out_of_window_rate_limited(seg)) send_ack();
+    send_dupack(seg, Counter::TcpExtTCPACKSkippedSeq);
     return false;
   }
   // Trim what lies before rcv_nxt (a retransmission overlapping what we
-  // have) and beyond the window.
+  // have: reported by a D-SACK, tcp_data_queue) and beyond the window.
   if (seq_lt(seq, rcv_nxt_)) {
     std::uint32_t drop = rcv_nxt_ - seq;
     if (seg.has(kTcpSyn)) {
@@ -161,6 +177,10 @@ bool Connection::check_sequence(Segment& seg) {
       --drop;
     }
     drop = std::min<std::uint32_t>(drop, static_cast<std::uint32_t>(seg.payload.size()));
+    if (drop != 0) {
+      rcv_.note_duplicate(rcv_nxt_ - drop, rcv_nxt_, rcv_nxt_);
+      ack_pending_ = true;  // an immediate ACK carries it
+    }
     seg.payload.pull_front(drop);
     seg.tcp.seq_number = rcv_nxt_;
   }
@@ -169,12 +189,67 @@ bool Connection::check_sequence(Segment& seg) {
     seg.payload.trim(window_end - seg.seq());
     seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
   }
-  // RFC 7323 4.3: remember the timestamp of a segment covering the last
-  // ACK we sent.
-  if (ts_ok_ && seg.tcp.timestamps && seq_le(seg.seq(), last_ack_sent_)) {
-    ts_recent_ = seg.tcp.timestamps->value;
-  }
   return true;
+}
+
+bool Connection::paws_check(std::uint32_t tsval, std::int32_t window) const {
+  // tcp_paws_check: within `window` ticks of TS.Recent, or TS.Recent too old
+  // to compare (TCP_PAWS_WRAP, 2147 s), or 0 (some stacks send 0 in SYNs).
+  if (static_cast<std::int32_t>(ts_recent_ - tsval) <= window) return true;
+  if (now() - ts_recent_stamp_ >= kPawsWrap) return true;
+  return ts_recent_ == 0;
+}
+
+bool Connection::paws_reject(const Segment& seg) const {
+  // tcp_paws_discard: one tick of tolerance (TCP_PAWS_WINDOW): a peer's
+  // segments sent within one of its clock ticks may arrive reordered.
+  return !paws_check(seg.tcp.timestamps->value, kPawsWindow) && !disordered_ack(seg);
+}
+
+bool Connection::disordered_ack(const Segment& seg) const {
+  // tcp_disordered_ack: a pure duplicate ACK that changes nothing, within
+  // an RTO's worth of timestamp ticks of TS.Recent, is only reordered: its
+  // old timestamp does no harm.
+  if (!seg.has(kTcpAck) || seg.len() != 0 || seg.seq() != rcv_nxt_ || seg.tcp.ack_number != snd_una_) {
+    return false;
+  }
+  const std::uint32_t window = static_cast<std::uint32_t>(seg.tcp.window) << snd_wscale_;
+  const bool updates_window = seq_gt(seg.seq(), snd_wl1_) || (seg.seq() == snd_wl1_ && window > snd_wnd_);
+  if (updates_window) return false;
+  const auto rto_ms = std::chrono::duration_cast<std::chrono::milliseconds>(rtt_.rto()).count();
+  return static_cast<std::int32_t>(ts_recent_ - seg.tcp.timestamps->value) <= rto_ms * 1024 / 1000;
+}
+
+void Connection::replace_ts_recent(const Segment& seg, Seq seq) {
+  // RFC 7323 4.3 as Linux's tcp_replace_ts_recent: a segment covering the
+  // last ACK we sent, and TS.Recent only moves forward (a segment let
+  // through by PAWS's tolerance does not take it back).
+  if (!ts_ok_ || !seg.tcp.timestamps || seg.tcp.timestamps->value == ts_recent_ ||
+      seq_gt(seq, last_ack_sent_) || !paws_check(seg.tcp.timestamps->value, 0)) {
+    return;
+  }
+  ts_recent_ = seg.tcp.timestamps->value;
+  ts_recent_stamp_ = now();
+}
+
+void Connection::send_dupack(const Segment& seg, Counter skipped) {
+  // Data we had already: the peer's retransmission was spurious, or our ACK
+  // was lost (TcpExtDelayedACKLost); a D-SACK says which (RFC 2883).
+  const auto len = static_cast<std::uint32_t>(seg.payload.size());
+  if (len != 0 && seq_lt(seg.seq(), rcv_nxt_)) {
+    counters().add(Counter::TcpExtDelayedACKLost);
+    const Seq end = seq_min(seg.seq() + len, rcv_nxt_);
+    rcv_.note_duplicate(seg.seq(), end, rcv_nxt_);
+  }
+  if (!out_of_window_rate_limited(seg, skipped)) send_ack();
+}
+
+ReceiveBuffer::Arrival Connection::arrival(const Segment& seg) const {
+  ReceiveBuffer::Arrival a{.now = now(), .push = (seg.tcp.flags & (kTcpPsh | kTcpFin | wire::kTcpUrg)) != 0};
+  if (ts_ok_ && seg.tcp.timestamps && seg.tcp.timestamps->echo != 0) {
+    a.echoed_ms = seg.tcp.timestamps->echo - ts_offset_;
+  }
+  return a;
 }
 
 // ---- step 2: RST (RFC 5961 3) ----
@@ -210,24 +285,24 @@ void Connection::send_challenge_ack() {
   // Per connection first (tcp_invalid_ratelimit), then the namespace's
   // budget per second (tcp_challenge_ack_limit), as Linux's
   // tcp_send_challenge_ack.
-  if (invalid_rate_limited()) return;
+  if (invalid_rate_limited(Counter::TcpExtTCPACKSkippedChallenge)) return;
   if (!tn_.allow_challenge_ack()) return;
   counters().add(Counter::TcpExtTCPChallengeACK);
   send_ack();
 }
 
-bool Connection::out_of_window_rate_limited(const Segment& seg) {
+bool Connection::out_of_window_rate_limited(const Segment& seg, Counter skipped) {
   // Linux's tcp_oow_rate_limited: a segment carrying data is always
   // answered; pure ACKs and control segments at most once per
   // tcp_invalid_ratelimit, so two stacks cannot loop on dup ACKs.
   if (!seg.payload.empty() || seg.has(kTcpFin)) return false;
-  return invalid_rate_limited();
+  return invalid_rate_limited(skipped);
 }
 
-bool Connection::invalid_rate_limited() {
+bool Connection::invalid_rate_limited(Counter skipped) {
   const auto interval = std::chrono::milliseconds(net().sysctl().value(SysctlId::tcp_invalid_ratelimit));
   if (last_invalid_ack_ && now() - *last_invalid_ack_ < interval) {
-    counters().add(Counter::TcpExtTCPACKSkippedSeq);
+    counters().add(skipped);
     return true;
   }
   last_invalid_ack_ = now();
@@ -254,7 +329,6 @@ bool Connection::process_ack(Segment& seg) {
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
     snd_wl1_ = seg.seq();
     snd_wl2_ = ack;
-    rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_);
     if (retries_ == 0) sample_handshake_rtt();
     snd_una_ = ack;
     enter_established();
@@ -327,17 +401,18 @@ void Connection::process_data(Segment& seg) {
     return;
   }
   const auto len = static_cast<std::uint32_t>(seg.payload.size());
+  const ReceiveBuffer::Arrival a = arrival(seg);
   if (seg.seq() == rcv_nxt_) {
-    rcv_nxt_ += len;
-    bytes_received_ += len;
-    queue_in_order(std::move(seg.payload));
-    const bool filled_hole = !ofo_.empty();
-    if (filled_hole) {
-      rcv_nxt_ = ofo_.drain(rcv_nxt_, [this](Packet p) {
-        bytes_received_ += p.size();
-        queue_in_order(std::move(p));
-      });
+    const bool filled_hole = rcv_.has_out_of_order();
+    const Seq before = rcv_nxt_;
+    if (!rcv_.queue_in_order(rcv_nxt_, std::move(seg.payload), a)) {
+      // No room even after collapsing and pruning: refused, and the peer
+      // told at once, with a zero window.
+      seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
+      ack_received_data(true);
+      return;
     }
+    bytes_received_ += rcv_nxt_ - before;
     if (ofo_fin_ && rcv_nxt_ == *ofo_fin_) {
       seg.tcp.flags |= kTcpFin;  // the FIN that came early is now in order
       ofo_fin_.reset();
@@ -349,32 +424,12 @@ void Connection::process_data(Segment& seg) {
   }
   // Out of order (the sequence check kept it within the window): queue it
   // and say at once what we have, so the sender sees the hole (RFC 5681 4.2).
-  if (seg.has(kTcpFin)) ofo_fin_ = seg.seq() + len;
-  const auto inserted = ofo_.insert(seg.seq(), std::move(seg.payload));
-  if (inserted == OutOfOrderQueue::Insert::full) {
-    counters().add(Counter::TcpExtTCPOFODrop);
-  } else if (inserted == OutOfOrderQueue::Insert::queued) {
-    counters().add(Counter::TcpExtTCPOFOQueue);
+  const Seq seq = seg.seq();
+  if (rcv_.queue_out_of_order(rcv_nxt_, seq, std::move(seg.payload), a) && seg.has(kTcpFin)) {
+    ofo_fin_ = seq + len;
   }
   seg.tcp.flags &= static_cast<std::uint8_t>(~kTcpFin);
   ack_received_data(true);
-}
-
-void Connection::queue_in_order(Packet payload) {
-  if (payload.empty()) return;
-  recv_bytes_ += payload.size();
-  // Tiny segments are merged into the previous one's spare room, so a
-  // flood of them cannot pin a pool buffer each (Linux's TCPRcvCoalesce).
-  if (!recv_queue_.empty() && payload.size() <= 256) {
-    Packet& last = recv_queue_.back();
-    if (!last.is_shared() && last.tailroom() >= payload.size()) {
-      auto room = last.push_back(payload.size());
-      net().host().packets().copy_bytes(room, payload.data());
-      counters().add(Counter::TcpExtTCPRcvCoalesce);
-      return;
-    }
-  }
-  recv_queue_.push_back(std::move(payload));
 }
 
 // ---- step 8: FIN ----
@@ -384,6 +439,9 @@ void Connection::process_fin() {
   if (fin_received_) return;
   fin_received_ = true;
   rcv_nxt_ += 1;
+  // Nothing beyond the FIN is data (tcp_fin purges the out-of-order queue).
+  rcv_.drop_out_of_order();
+  ofo_fin_.reset();
   ack_received_data(true);
   switch (state_) {
     case State::established:

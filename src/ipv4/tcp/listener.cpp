@@ -96,7 +96,7 @@ void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
 
 void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   Net& net = tn_.net;
-  const std::uint16_t peer_mss = seg.tcp.mss.value_or(536);
+  const std::uint16_t peer_mss = announced_mss(seg.tcp);
   unsigned index = 0;
   for (unsigned i = 0; i < std::size(kCookieMss); ++i) {
     if (kCookieMss[i] <= peer_mss) index = i;
@@ -104,18 +104,25 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   wire::TcpRepr synack{.src_port = tuple.local.port, .dst_port = tuple.remote.port,
                        .seq_number = tn_.ops.syn_cookie(tuple, seg.seq(), index),
                        .ack_number = seg.seq() + 1,
-                       .flags = kTcpSyn | kTcpAck,
-                       .window = kCookieWindow};
+                       .flags = kTcpSyn | kTcpAck};
   auto route = tn_.ops.stack().route_output(net, tuple.remote.address);
   if (!route) return;
   synack.mss = advertised_mss(*route->dev);
   // Without timestamps a cookie keeps only the MSS; with them, window scale
   // and SACK ride in the low bits of our TSval (Linux's cookie_init_timestamp).
-  if (seg.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {
+  const bool timestamps = seg.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0;
+  const bool window_scaling =
+      timestamps && seg.tcp.window_scale && net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
+  // The window any SYN-ACK offers (tcp_openreq_init_rwin); the connection
+  // the cookie makes computes the same.
+  const InitialWindow window =
+      initial_window(net, *synack.mss - (timestamps ? kTimestampsOptionLen : 0), window_scaling);
+  synack.window = static_cast<std::uint16_t>(window.window);
+  if (timestamps) {
     std::uint32_t options = 0x0f;  // no window scaling
-    if (seg.tcp.window_scale && net.sysctl().value(SysctlId::tcp_window_scaling) != 0) {
+    if (window_scaling) {
       options = std::min<std::uint32_t>(*seg.tcp.window_scale, 14);
-      synack.window_scale = 7;
+      synack.window_scale = window.wscale;
     }
     if (seg.tcp.sack_permitted && net.sysctl().value(SysctlId::tcp_sack) != 0) {
       options |= 0x10;

@@ -4,60 +4,93 @@
 #include <cassert>
 #include <iterator>
 
+#include "netns/packet_pool.hpp"
+
 namespace netns::tcp {
 
 namespace {
 // Where keys start when the queue is empty: 2^32 above zero, so unwrapping a
 // sequence number up to 2^31 below the anchor stays positive.
 constexpr std::uint64_t kKeyBase = std::uint64_t{1} << 32;
+
+// Grows [left, right) by [from, to) when the two overlap or touch, as Linux's
+// tcp_sack_extend; an empty range takes [from, to) whole.
+template <class T>
+void extend(T& left, T& right, T from, T to) {
+  if (left == right) {
+    left = from;
+    right = to;
+  } else if (from <= right && left <= to) {
+    left = std::min(left, from);
+    right = std::max(right, to);
+  }
+}
 }  // namespace
 
-OutOfOrderQueue::OutOfOrderQueue(std::size_t max_bytes, std::size_t max_segments)
-    : max_bytes_(max_bytes), max_segments_(max_segments) {}
+std::size_t collapsed_truesize(std::size_t bytes) {
+  std::size_t total = 0;
+  for (; bytes > kCollapseChunk; bytes -= kCollapseChunk) {
+    total += kCollapseChunk + kPacketBufferHeader + sizeof(Packet);
+  }
+  if (bytes != 0) {
+    total += std::max(bytes, PacketPool::kStandardCapacity) + kPacketBufferHeader + sizeof(Packet);
+  }
+  return total;
+}
 
-OutOfOrderQueue::Insert OutOfOrderQueue::insert(Seq seq, Packet payload) {
-  if (payload.empty()) return Insert::duplicate;
+std::vector<Packet> collapse_run(std::span<Packet> run) {
+  assert(!run.empty() && run.front().pool() != nullptr);
+  PacketPool& pool = *run.front().pool();
+  std::size_t total = 0;
+  for (const Packet& p : run) total += p.size();
+  // Allocate first: a refusal leaves the run untouched.
+  std::vector<Packet> out;
+  for (std::size_t left = total; left != 0;) {
+    const std::size_t n = std::min(left, kCollapseChunk);
+    Packet chunk = pool.allocate(n, 0);
+    if (!chunk) return {};
+    chunk.trim(0);
+    out.push_back(std::move(chunk));
+    left -= n;
+  }
+  std::size_t at = 0;  // the chunk being filled: each is full before the next
+  for (Packet& p : run) {
+    for (std::span<const std::byte> rest = p.data(); !rest.empty();) {
+      Packet& chunk = out[at];
+      const std::size_t n = std::min(chunk.tailroom(), rest.size());
+      pool.copy_bytes(chunk.push_back(n), rest.first(n));
+      rest = rest.subspan(n);
+      if (chunk.tailroom() == 0 || chunk.size() == kCollapseChunk) ++at;
+    }
+    p = Packet{};
+  }
+  return out;
+}
+
+OutOfOrderQueue::Inserted OutOfOrderQueue::insert(Seq seq, Packet payload) {
+  if (payload.empty()) return {};
   if (segments_.empty()) {
     anchor_seq_ = seq;
     anchor_key_ = kKeyBase | seq;
   }
   const Key start = unwrap(seq);
   const Key end = start + payload.size();
-  auto p = plan(start, end);
-  if (!p) return Insert::duplicate;
-  if (!fits(*p)) {
-    p = make_room(start, end, p->start);
-    if (!p) return Insert::full;
+  Inserted out;
+  const auto p = plan(start, end);
+  if (!p) {
+    // All of it was here: its block goes first in the SACK blocks, after
+    // the D-SACK (RFC 2883 4.1; Linux's tcp_sack_new_ofo_skb).
+    if (block_of(start)) note_recent(start);
+    out.dup_left = seq;
+    out.dup_right = static_cast<Seq>(end);
+    return out;
   }
-  place(start, *p, std::move(payload));
-  return Insert::queued;
-}
-
-std::optional<OutOfOrderQueue::Plan> OutOfOrderQueue::make_room(Key start, Key end, Key trimmed_start) {
-  if (!can_make_room(trimmed_start, end)) return std::nullopt;
-  // can_make_room() promised that pruning from the top makes room before it
-  // reaches trimmed_start; each prune may change the plan (a right neighbour
-  // gone leaves the new segment longer), so plan again after each.
-  std::optional<Plan> p;
-  do {
-    prune_top();
-    p = plan(start, end);
-    assert(p);  // pruning above trimmed_start only lengthens it
-  } while (!fits(*p));
-  return p;
-}
-
-void OutOfOrderQueue::place(Key start, const Plan& p, Packet payload) {
-  bytes_ -= p.covered_bytes;
-  auto hint = segments_.erase(p.first, p.last);
-  payload.pull_front(p.start - start);
-  payload.trim(p.end - p.start);
-  bytes_ += payload.size();
-  segments_.emplace_hint(hint, p.start, std::move(payload));
-  add_block(p.start, p.end);
-  note_recent(p.start);
-  anchor_seq_ = static_cast<Seq>(p.start);
-  anchor_key_ = p.start;
+  const auto [dup_left, dup_right] = duplicate_of(start, end, *p);
+  out.dup_left = static_cast<Seq>(dup_left);
+  out.dup_right = static_cast<Seq>(dup_right);
+  out.replaced = static_cast<std::size_t>(std::distance(p->first, p->last));
+  out.result = place(start, *p, std::move(payload));
+  return out;
 }
 
 std::optional<OutOfOrderQueue::Plan> OutOfOrderQueue::plan(Key start, Key end) {
@@ -69,54 +102,131 @@ std::optional<OutOfOrderQueue::Plan> OutOfOrderQueue::plan(Key start, Key end) {
     p.start = std::max(start, prev_end);
   }
   p.first = next;
-  for (; next != segments_.end() && end_of(next) <= end; ++next) {
-    ++p.covered_segments;
-    p.covered_bytes += next->second.size();
-  }
+  std::size_t covered_bytes = 0;
+  for (; next != segments_.end() && end_of(next) <= end; ++next) covered_bytes += next->second.size();
   p.last = next;
   if (next != segments_.end() && next->first < end) p.end = next->first;
   // Nothing new when what is left is under the right neighbour or tiled by
   // the segments it covers: replacing them would only churn.
-  if (p.end <= p.start || p.end - p.start == p.covered_bytes) return std::nullopt;
+  if (p.end <= p.start || p.end - p.start == covered_bytes) return std::nullopt;
   return p;
 }
 
-bool OutOfOrderQueue::fits(const Plan& p) const {
-  const std::size_t count = segments_.size() - p.covered_segments + 1;
-  const std::size_t bytes = bytes_ - p.covered_bytes + (p.end - p.start);
-  return count <= max_segments_ && bytes + count * kOverhead <= max_bytes_;
+std::pair<OutOfOrderQueue::Key, OutOfOrderQueue::Key> OutOfOrderQueue::duplicate_of(
+    Key start, Key end, const Plan& p) const {
+  Key left = 0, right = 0;
+  if (start < p.start) extend(left, right, start, p.start);
+  for (auto it = p.first; it != p.last; ++it) extend(left, right, it->first, end_of(it));
+  if (p.end < end) extend(left, right, p.end, end);
+  return {left, right};
 }
 
-// Whether pruning segments at or above `start`, highest first, can make room
-// for [start, end) at its full length (what it has once nothing lies above it).
-// Walks only as far as it needs: each segment freed is worth at least
-// kOverhead + 1, so the walk is at most (end - start) / kOverhead + 1 long
-// when it succeeds, and no longer than what lies above `start` when it fails.
-bool OutOfOrderQueue::can_make_room(Key start, Key end) const {
-  std::size_t count = segments_.size() + 1;
-  std::size_t bytes = bytes_ + (end - start);
-  for (auto it = segments_.rbegin(); it != segments_.rend() && it->first >= start; ++it) {
-    --count;
-    bytes -= it->second.size();
-    if (count <= max_segments_ && bytes + count * kOverhead <= max_bytes_) return true;
-  }
-  return false;
+OutOfOrderQueue::Insert OutOfOrderQueue::place(Key start, const Plan& p, Packet payload) {
+  erase(p.first, p.last);
+  payload.pull_front(p.start - start);
+  payload.trim(p.end - p.start);
+  add_block(p.start, p.end);
+  note_recent(p.start);
+  anchor_seq_ = static_cast<Seq>(p.start);
+  anchor_key_ = p.start;
+  if (coalesce_left(p.start, payload)) return Insert::coalesced;
+  bytes_ += payload.size();
+  charged_ += payload.truesize();
+  segments_.emplace(p.start, std::move(payload));
+  return Insert::queued;
 }
 
-void OutOfOrderQueue::prune_top() {
-  auto top = std::prev(segments_.end());
-  const Key start = top->first;
-  bytes_ -= top->second.size();
-  segments_.erase(top);
-  ++pruned_;
-  // The top block ends where the top segment did; the segment before it in
-  // the same block, if any, ends where the pruned one started.
-  auto block = std::prev(blocks_.end());
-  if (block->first == start) {
-    blocks_.erase(block);
-  } else {
-    block->second = start;
+bool OutOfOrderQueue::coalesce_left(Key start, Packet& payload) {
+  auto next = segments_.lower_bound(start);
+  if (next == segments_.begin()) return false;
+  Packet& left = std::prev(next)->second;
+  if (end_of(std::prev(next)) != start || left.is_shared() || left.tailroom() < payload.size() ||
+      left.pool() == nullptr) {
+    return false;
   }
+  left.pool()->copy_bytes(left.push_back(payload.size()), payload.data());
+  bytes_ += payload.size();
+  payload = Packet{};
+  return true;
+}
+
+void OutOfOrderQueue::erase(Segments::iterator first, Segments::iterator last) {
+  for (auto it = first; it != last; ++it) {
+    bytes_ -= it->second.size();
+    charged_ -= it->second.truesize();
+  }
+  segments_.erase(first, last);
+}
+
+std::size_t OutOfOrderQueue::prune_from_top(Seq from, std::size_t goal) {
+  if (segments_.empty()) return 0;
+  const Key floor = unwrap(from);
+  std::size_t freed = 0;
+  while (freed < goal && !segments_.empty()) {
+    auto top = std::prev(segments_.end());
+    if (top->first < floor) break;
+    const Key start = top->first;
+    freed += top->second.truesize();
+    erase(top, segments_.end());
+    // The top block ends where the top segment did; the segment before it in
+    // the same block, if any, ends where the pruned one started.
+    auto block = std::prev(blocks_.end());
+    if (block->first == start) {
+      blocks_.erase(block);
+    } else {
+      block->second = start;
+    }
+  }
+  if (segments_.empty()) clear();
+  return freed;
+}
+
+std::size_t OutOfOrderQueue::collapse(std::size_t tiny_budget) {
+  std::size_t released = 0;
+  std::size_t tiny = 0;
+  for (const auto& [left, right] : blocks_) {
+    auto first = segments_.find(left);
+    auto last = segments_.lower_bound(right);
+    std::size_t truesize = 0;
+    std::size_t count = 0;
+    for (auto it = first; it != last; ++it, ++count) truesize += it->second.truesize();
+    if (truesize <= collapsed_truesize(right - left)) {
+      // Nothing to gain; a run of one small segment is "tiny" (Linux stops
+      // after an eighth of the buffer's worth of those, bounding the work).
+      if (count == 1 && (tiny += truesize) > tiny_budget) break;
+      continue;
+    }
+    if (!collapse_segments(first, last, released)) break;
+  }
+  return released;
+}
+
+bool OutOfOrderQueue::collapse_segments(Segments::iterator first, Segments::iterator last,
+                                        std::size_t& released) {
+  const Key start = first->first;
+  std::vector<Packet> run;
+  std::size_t old_truesize = 0;
+  for (auto it = first; it != last; ++it) {
+    old_truesize += it->second.truesize();
+    run.push_back(std::move(it->second));
+  }
+  std::vector<Packet> dense = collapse_run(run);
+  if (dense.empty()) {
+    auto it = first;
+    for (Packet& p : run) (it++)->second = std::move(p);
+    return false;
+  }
+  released += run.size();
+  charged_ -= old_truesize;
+  auto hint = segments_.erase(first, last);
+  Key at = start;
+  for (Packet& p : dense) {
+    const std::size_t n = p.size();
+    charged_ += p.truesize();
+    hint = std::next(segments_.emplace_hint(hint, at, std::move(p)));
+    at += n;
+  }
+  return true;
 }
 
 void OutOfOrderQueue::add_block(Key start, Key end) {
@@ -182,16 +292,19 @@ void OutOfOrderQueue::clear() {
   blocks_.clear();
   recent_count_ = 0;
   bytes_ = 0;
+  charged_ = 0;
 }
 
-std::optional<Packet> OutOfOrderQueue::pop_contiguous(Key& next) {
+std::optional<Packet> OutOfOrderQueue::pop_contiguous(Key& next, Key& dup_left, Key& dup_right) {
   while (!segments_.empty() && segments_.begin()->first <= next) {
     auto it = segments_.begin();
     const Key start = it->first;
     Packet segment = std::move(it->second);
-    segments_.erase(it);
     bytes_ -= segment.size();
+    charged_ -= segment.truesize();
+    segments_.erase(it);
     const Key end = start + segment.size();
+    if (start < next) extend(dup_left, dup_right, start, std::min(end, next));
     if (end <= next) continue;  // already received in order
     segment.pull_front(next - start);
     next = end;

@@ -2,18 +2,27 @@
 // tp->out_of_order_queue): segments that arrived beyond rcv_nxt, held until
 // the hole before them is filled, and the SACK blocks that describe them.
 //
-//   OutOfOrderQueue ofo(sk_rcvbuf, kMaxOfoSegments);
+//   OutOfOrderQueue ofo;
 //   if (seq_gt(seq, rcv_nxt)) {
-//     if (ofo.insert(seq, std::move(payload)) == OutOfOrderQueue::Insert::full) ++drops;
+//     auto r = ofo.insert(seq, std::move(payload));   // charged: ofo.charged()
+//     if (r.has_duplicate()) dsack(r.dup_left, r.dup_right);
 //   } else {
 //     deliver(std::move(payload));   // in order: rcv_nxt moves past it
-//     rcv_nxt = ofo.drain(rcv_nxt, [&](Packet p) { deliver(std::move(p)); });
+//     rcv_nxt = ofo.drain(rcv_nxt, deliver, dsack);
 //   }
 //   n = ofo.sack_blocks(repr.sack_blocks);
 //
+// The queue holds what it is given: the receive buffer it belongs to decides
+// what fits (ReceiveBuffer, which charges charged() against sk_rcvbuf) and
+// makes room with prune_from_top() and collapse(), as Linux's
+// tcp_prune_ofo_queue and tcp_collapse_ofo_queue.
+//
 // Segments are kept disjoint: overlaps are cut off the new segment with
 // pull_front()/trim(), never by copying bytes, and queued segments that a new
-// one wholly covers are replaced by it (as tcp_data_queue_ofo does).
+// one wholly covers are replaced by it (as tcp_data_queue_ofo does). A new
+// segment that starts where its left neighbour ends is appended to the
+// neighbour's spare room when it fits (tcp_ooo_try_coalesce), one counted
+// copy that frees a whole buffer.
 //
 // Sequence numbers are compared modulo 2^32 (RFC 9293 section 3.4), so a
 // segment inserted, and rcv_nxt given to drain(), must lie within 2^31 of
@@ -23,7 +32,8 @@
 // queue sorts correctly across 2^32 however often the stream wraps.
 //
 // Costs: insert and drain are O(log n) per segment; sack_blocks is
-// O(out.size() * log n), independent of the number of segments.
+// O(out.size() * log n), independent of the number of segments;
+// prune_from_top is O(log n) per segment dropped; collapse is O(n).
 #pragma once
 
 #include <array>
@@ -33,6 +43,7 @@
 #include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "ipv4/tcp/seq.hpp"
 #include "netns/packet.hpp"
@@ -40,34 +51,66 @@
 
 namespace netns::tcp {
 
+// The largest packet collapse() makes: one allocation of a 64 KiB segment's size.
+inline constexpr std::size_t kCollapseChunk = 64 * 1024;
+
+// Copies the payloads of `run` (contiguous, in order) into new packets of up
+// to kCollapseChunk bytes, without headroom, so that they pin little more
+// than their bytes (Linux's tcp_collapse). One counted copy per packet made.
+// The old packets are released. Empty when the pool refuses a buffer, and
+// `run` is then left as it was. Precondition: the first packet has a pool.
+std::vector<Packet> collapse_run(std::span<Packet> run);
+
+// What collapse_run() would pin for `bytes` of payload.
+std::size_t collapsed_truesize(std::size_t bytes);
+
 class OutOfOrderQueue {
  public:
-  // Bounded twice: bytes charged (each segment charged payload size +
-  // kOverhead, so floods of tiny segments are bounded) and a segment count.
-  static constexpr std::size_t kOverhead = 256;
+  enum class Insert { queued, coalesced, duplicate };
+  struct Inserted {
+    Insert result = Insert::duplicate;
+    // Bytes of the new segment the queue held already (RFC 2883's D-SACK):
+    // the first such range, extended by those touching it, as Linux's
+    // tcp_dsack_set and tcp_dsack_extend report them. Empty when none.
+    Seq dup_left = 0, dup_right = 0;
+    // Queued segments the new one covered and replaced (Linux's TCPOFOMerge).
+    std::size_t replaced = 0;
 
-  OutOfOrderQueue(std::size_t max_bytes, std::size_t max_segments);
-
-  enum class Insert { queued, duplicate, full };
+    bool has_duplicate() const { return dup_left != dup_right; }
+  };
 
   // Keeps payload [seq, seq + payload.size()). Parts at or before the
   // caller's rcv_nxt are the caller's business: they are stored and trimmed
   // by drain(). Overlaps with what is queued are trimmed off the new segment;
-  // a segment bringing no new byte (or empty) is `duplicate`, and queued
-  // segments a new one entirely covers are replaced by it. When the bounds
-  // would be exceeded and the new segment lies below queued ones, those are
-  // pruned from the top (highest sequence first, as tcp_prune_ofo_queue)
-  // until it fits, and counted in pruned(); when even pruning all of them
-  // would not make room, `full` and nothing changes. A payload not queued is
-  // released.
-  Insert insert(Seq seq, Packet payload);
+  // a segment bringing no new byte (or empty) is `duplicate` and released,
+  // and queued segments a new one entirely covers are replaced by it.
+  Inserted insert(Seq seq, Packet payload);
 
   // Hands every segment now contiguous with rcv_nxt, in order, to
   // deliver(Packet), with any part before rcv_nxt trimmed off and segments
-  // wholly before rcv_nxt discarded; returns the new rcv_nxt. deliver must not
-  // call back into this queue.
+  // wholly before rcv_nxt discarded; each range so dropped goes to
+  // duplicate(Seq left, Seq right) first (Linux's tcp_ofo_queue reports them
+  // as D-SACK). Returns the new rcv_nxt. The callbacks must not call back
+  // into this queue.
+  template <class F, class D>
+  Seq drain(Seq rcv_nxt, F&& deliver, D&& duplicate);
   template <class F>
-  Seq drain(Seq rcv_nxt, F&& deliver);
+  Seq drain(Seq rcv_nxt, F&& deliver) {
+    return drain(rcv_nxt, std::forward<F>(deliver), [](Seq, Seq) {});
+  }
+
+  // Drops queued segments starting at or after `from`, highest first, until
+  // at least `goal` bytes of truesize are freed or none is left there (Linux's
+  // tcp_prune_ofo_queue, which spares what lies below the segment it makes
+  // room for). Returns the truesize freed.
+  std::size_t prune_from_top(Seq from, std::size_t goal);
+
+  // Copies runs of contiguous segments into dense packets where that frees
+  // memory (Linux's tcp_collapse_ofo_queue). Runs of one small segment are
+  // left alone, and the walk stops once they add up to `tiny_budget` bytes
+  // of truesize. Returns the segments released; the pool refusing a buffer
+  // ends the walk early.
+  std::size_t collapse(std::size_t tiny_budget);
 
   // SACK blocks (RFC 2018 section 4) describing the queue: the block holding
   // the most recently inserted segment first, then the blocks of earlier
@@ -79,18 +122,13 @@ class OutOfOrderQueue {
   std::size_t segments() const { return segments_.size(); }
   // Payload bytes queued.
   std::size_t bytes() const { return bytes_; }
-  // What the bounds count: bytes() + segments() * kOverhead.
-  std::size_t charged() const { return bytes_ + segments_.size() * kOverhead; }
+  // What the queued packets pin: the sum of their truesize().
+  std::size_t charged() const { return charged_; }
   // Disjoint runs of contiguous bytes (the SACK blocks there are).
   std::size_t blocks() const { return blocks_.size(); }
   // One past the highest queued byte. Precondition: !empty().
   Seq end_seq() const;
-  // Segments dropped to make room for lower ones, since construction.
-  std::uint64_t pruned() const { return pruned_; }
-  std::size_t max_bytes() const { return max_bytes_; }
-  std::size_t max_segments() const { return max_segments_; }
 
-  // Drops every segment (pruned() is a statistic and stays).
   void clear();
 
  private:
@@ -105,8 +143,6 @@ class OutOfOrderQueue {
     Key end;
     Segments::iterator first;
     Segments::iterator last;
-    std::size_t covered_segments = 0;
-    std::size_t covered_bytes = 0;
   };
 
   // The last few inserts' blocks remembered for SACK order; four is what a
@@ -119,24 +155,22 @@ class OutOfOrderQueue {
   static Key end_of(Segments::const_iterator it) { return it->first + it->second.size(); }
 
   std::optional<Plan> plan(Key start, Key end);
-  bool fits(const Plan& plan) const;
-  // Prunes from the top until [start, end) fits, and plans it again; nullopt,
-  // with nothing pruned, when pruning all that lies above it would not do.
-  std::optional<Plan> make_room(Key start, Key end, Key trimmed_start);
-  bool can_make_room(Key start, Key end) const;
-  void prune_top();
+  // The duplicate range to report for inserting [start, end) as planned.
+  std::pair<Key, Key> duplicate_of(Key start, Key end, const Plan& plan) const;
   // Stores the payload that arrived at `start` as planned.
-  void place(Key start, const Plan& plan, Packet payload);
+  Insert place(Key start, const Plan& plan, Packet payload);
+  bool coalesce_left(Key start, Packet& payload);
+  void erase(Segments::iterator first, Segments::iterator last);
   void add_block(Key start, Key end);
   std::optional<std::pair<Key, Key>> block_of(Key key) const;
   void note_recent(Key start);
+  // Collapses the segments [first, last) of one run; false when the pool refused.
+  bool collapse_segments(Segments::iterator first, Segments::iterator last, std::size_t& released);
   // The first segment contiguous with `next` (trimmed to start there), which
   // moves `next` past it; nullopt, with the blocks brought up to date, when
-  // there is none.
-  std::optional<Packet> pop_contiguous(Key& next);
+  // there is none. Bytes dropped before `next` are added to [dup_left, dup_right).
+  std::optional<Packet> pop_contiguous(Key& next, Key& dup_left, Key& dup_right);
 
-  std::size_t max_bytes_;
-  std::size_t max_segments_;
   Segments segments_;
   std::map<Key, Key> blocks_;  // left -> right: runs of contiguous segments
   std::array<Key, kRecent> recent_{};  // most recent first
@@ -144,14 +178,20 @@ class OutOfOrderQueue {
   Seq anchor_seq_ = 0;
   Key anchor_key_ = 0;
   std::size_t bytes_ = 0;
-  std::uint64_t pruned_ = 0;
+  std::size_t charged_ = 0;
 };
 
-template <class F>
-Seq OutOfOrderQueue::drain(Seq rcv_nxt, F&& deliver) {
+template <class F, class D>
+Seq OutOfOrderQueue::drain(Seq rcv_nxt, F&& deliver, D&& duplicate) {
   if (segments_.empty()) return rcv_nxt;
   Key next = unwrap(rcv_nxt);
-  while (auto segment = pop_contiguous(next)) deliver(std::move(*segment));
+  for (;;) {
+    Key dup_left = next, dup_right = next;
+    auto segment = pop_contiguous(next, dup_left, dup_right);
+    if (dup_left != dup_right) duplicate(static_cast<Seq>(dup_left), static_cast<Seq>(dup_right));
+    if (!segment) break;
+    deliver(std::move(*segment));
+  }
   return static_cast<Seq>(next);
 }
 

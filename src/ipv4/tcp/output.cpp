@@ -54,24 +54,6 @@ std::uint32_t Connection::in_flight() const {
   return flight;
 }
 
-std::uint32_t Connection::receive_space() const {
-  const std::size_t used = recv_bytes_ + ofo_.bytes();
-  return used < rcvbuf_ ? static_cast<std::uint32_t>(rcvbuf_ - used) : 0;
-}
-
-std::uint16_t Connection::advertised_window() {
-  std::uint32_t space = receive_space();
-  // Receiver-side silly window avoidance (RFC 9293 3.8.6.2.2).
-  if (space < std::min<std::uint32_t>(rcvbuf_ / 2, mss_)) space = 0;
-  Seq right = rcv_nxt_ + space;
-  if (seq_lt(right, rcv_adv_)) right = rcv_adv_;  // never move the right edge back (RFC 7323 2.4)
-  const std::uint32_t window = right - rcv_nxt_;
-  const std::uint32_t unit = std::uint32_t{1} << rcv_wscale_;
-  const std::uint32_t scaled = std::min<std::uint32_t>((window + unit - 1) >> rcv_wscale_, 65535);
-  rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + (scaled << rcv_wscale_));
-  return static_cast<std::uint16_t>(scaled);
-}
-
 // ---- sending ----
 
 void Connection::push_output() {
@@ -245,20 +227,21 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev)
   if ((flags & kTcpAck) != 0) repr.ack_number = rcv_nxt_;
   if ((flags & kTcpSyn) != 0) {
     // The window of a SYN is never scaled (RFC 7323 2.2).
-    repr.window = static_cast<std::uint16_t>(syn_window());
-    rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_ + repr.window);
+    repr.window = rcv_.syn_window();
     repr.mss = dev != nullptr ? advertised_mss(*dev) : kDefaultMss;
-    if (ws_ok_) repr.window_scale = rcv_wscale_;
+    if (ws_ok_) repr.window_scale = rcv_.rcv_wscale();
     repr.sack_permitted = sack_ok_;
   } else if ((flags & kTcpRst) == 0) {
-    repr.window = advertised_window();
+    repr.window = rcv_.select_window(rcv_nxt_, net().host().polling());
   }
   if (ts_ok_) {
-    repr.timestamps = wire::TcpTimestamps{tn_.ops.timestamp_now() + ts_offset_,
-                                          (flags & kTcpAck) != 0 ? ts_recent_ : 0};
+    const std::uint32_t ms = tn_.ops.timestamp_now();
+    repr.timestamps = wire::TcpTimestamps{ms + ts_offset_, (flags & kTcpAck) != 0 ? ts_recent_ : 0};
+    rcv_.note_tsval_sent(ms, now());
   }
-  if (sack_ok_ && !ofo_.empty() && (flags & kTcpSyn) == 0) {
-    repr.sack_block_count = ofo_.sack_blocks(repr.sack_blocks);
+  // A pending D-SACK first, then what the out-of-order queue holds.
+  if (sack_ok_ && (flags & (kTcpSyn | kTcpRst)) == 0 && rcv_.has_sack_blocks()) {
+    repr.sack_block_count = rcv_.sack_blocks(repr.sack_blocks);
   }
   return repr;
 }

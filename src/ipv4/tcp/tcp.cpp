@@ -175,19 +175,16 @@ void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
     counters.add(Counter::TcpInErrs);
     return;
   }
-  auto repr = wire::TcpRepr::parse_verified(*view);
-  if (!repr) {
-    counters.add(Counter::TcpInErrs);  // a malformed option
-    return;
-  }
+  // A malformed option does not drop the segment (Linux's tcp_parse_options).
+  const wire::TcpRepr repr = wire::TcpRepr::parse_verified(*view);
   // TCP is unicast only (RFC 1122 4.2.3.10).
   if (meta.broadcast || meta.dst.is_broadcast() || meta.dst.is_multicast()) return;
   TcpNet* tn = state(net);
   if (tn == nullptr) return;
 
-  Segment seg{.tcp = *repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst};
+  Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst};
   seg.payload.pull_front(view->header_len());
-  const FourTuple tuple{{meta.dst, repr->dst_port}, {meta.src, repr->src_port}};
+  const FourTuple tuple{{meta.dst, repr.dst_port}, {meta.src, repr.src_port}};
   if (auto it = tn->connections.find(tuple); it != tn->connections.end()) {
     std::shared_ptr<Connection> conn = it->second;  // it may leave the table while it works
     if (conn->state() == State::time_wait && seg.has(kTcpSyn) && !seg.has(kTcpAck) &&

@@ -132,14 +132,26 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
 // RFC 9293 3.7.1: the MSS to assume when nothing better is known.
 inline constexpr std::uint16_t kDefaultMss = 536;
 
+// The MSS a SYN announces. Linux's tcp_parse_options ignores an MSS option
+// of 0, so the default holds, as when the option is absent.
+inline std::uint16_t announced_mss(const wire::TcpRepr& syn) {
+  return syn.mss && *syn.mss != 0 ? *syn.mss : kDefaultMss;
+}
+
 // The MSS we announce on a device: what fits its MTU, and the 65535-byte
 // limit of an IPv4 datagram (the loopback's MTU is 65536).
 inline std::uint16_t advertised_mss(const Device& dev) {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(dev.mtu(), 65535) - 40);
 }
 
-// The window a cookie SYN-ACK offers (unscaled, as in every SYN).
-inline constexpr std::uint16_t kCookieWindow = 65535;
+// The room the timestamps option takes in every segment (TCPOLEN_TSTAMP_ALIGNED).
+inline constexpr std::uint16_t kTimestampsOptionLen = 12;
+
+// PAWS tolerates a timestamp one tick older than TS.Recent (Linux's
+// TCP_PAWS_WINDOW), and gives up comparing with a TS.Recent this old
+// (TCP_PAWS_WRAP: INT_MAX microsecond ticks, as Linux 6.7 on).
+inline constexpr std::int32_t kPawsWindow = 1;
+inline constexpr auto kPawsWrap = std::chrono::seconds(2147);
 // How long after the last cookie a stray ACK is still checked as one
 // (Linux's TCP_SYNCOOKIE_VALID).
 inline constexpr auto kCookieValid = std::chrono::seconds(120);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "netns/packet_pool.hpp"
 #include "support/tcp_peer.hpp"
 
 namespace netns::support {
@@ -17,6 +18,12 @@ constexpr std::uint32_t kMss = 1448;
 constexpr std::uint32_t kBase = kTcpPeerIss + 1;
 
 using TcpAbuse = TcpPeerTest;
+
+// What one received segment pins: a standard pool buffer and its Packet.
+std::size_t segment_truesize() {
+  PacketPool pool;
+  return pool.allocate(1).truesize();
+}
 
 TEST_F(TcpAbuse, TinyOutOfOrderSegmentsStayWithinTheBounds) {
   auto conn = established();
@@ -30,9 +37,12 @@ TEST_F(TcpAbuse, TinyOutOfOrderSegmentsStayWithinTheBounds) {
   }
   peer_.run_for(1ms);
   EXPECT_GT(counter("TcpExtTCPOFODrop"), 0u);
-  // Every queued byte costs a pool buffer: the queue's charge (payload plus
-  // 256 bytes each, within tcp_rmem[1]) keeps that to a few hundred.
-  EXPECT_LT(host_.packets().in_use() - packets_before, 600u);
+  // Every queued byte costs a pool buffer: charged at what it pins (its
+  // truesize, a 2 KiB buffer and its bookkeeping) against tcp_rmem[1], the
+  // queue holds no more than 61 of them, and one more: as Linux's
+  // tcp_try_rmem_schedule, a segment is taken while the buffer is not over.
+  EXPECT_LE(host_.packets().in_use() - packets_before, 131072u / segment_truesize() + 1);
+  EXPECT_LE(conn.info().rmem_alloc, conn.info().rcvbuf + segment_truesize());
   EXPECT_EQ(conn.readable_bytes(), 0u);
 
   // The connection still works: the first hole filled, the bytes queued

@@ -34,7 +34,10 @@ TEST_F(TcpPassiveOpen, SynGetsSynAckWithEveryOption) {
   EXPECT_EQ(synack.tcp.src_port, kTcpLocalPort);
   EXPECT_EQ(synack.tcp.dst_port, kTcpPeerPort);
   EXPECT_EQ(synack.ack(), kTcpPeerIss + 1);
-  EXPECT_EQ(synack.tcp.window, 65535);  // a SYN's window is never scaled
+  // Linux's tcp_select_initial_window, never scaled: half of tcp_rmem[1] in
+  // whole segments of 1460 less the timestamps option (45 x 1448), as Linux
+  // 6.x's SYN-ACK on a 1500-byte MTU.
+  EXPECT_EQ(synack.tcp.window, 65160);
   EXPECT_EQ(synack.tcp.mss, 1460);      // MTU 1500 - 40
   EXPECT_EQ(synack.tcp.window_scale, 7);
   EXPECT_TRUE(synack.tcp.sack_permitted);
@@ -84,7 +87,9 @@ TEST_F(TcpPassiveOpen, AckCompletesTheHandshake) {
   auto data = peer_.expect(kTcpAck | kTcpPsh);
   EXPECT_EQ(data.seq(), synack.seq() + 1);
   EXPECT_EQ(data.ack(), kTcpPeerIss + 1);
-  EXPECT_EQ(data.tcp.window, 1024);  // 128 KiB of tcp_rmem, >> 7
+  // Never less than the SYN-ACK offered (65160, rounded up to the scale
+  // unit: 510 x 128), as Linux's first window after a SYN-ACK.
+  EXPECT_EQ(data.tcp.window, 510);
   EXPECT_EQ(data.payload, pattern(5));
   ASSERT_TRUE(data.tcp.timestamps);
   EXPECT_EQ(data.tcp.timestamps->echo, peer_.tsval());  // the final ACK's TSval
@@ -271,7 +276,9 @@ TEST_F(TcpActiveOpen, SynCarriesEveryOption) {
   EXPECT_EQ(syn.tcp.dst_port, kTcpPeerPort);
   EXPECT_EQ(syn.tcp.src_port, conn.local_endpoint().port);
   EXPECT_EQ(syn.ack(), 0u);
-  EXPECT_EQ(syn.tcp.window, 65535);
+  // Linux 6.x's SYN: half of tcp_rmem[1] in whole segments of 1460 (44 x
+  // 1460), with the scale tcp_rmem[2] (6 MiB) needs: 22 bits - 15.
+  EXPECT_EQ(syn.tcp.window, 64240);
   EXPECT_EQ(syn.tcp.mss, 1460);
   EXPECT_EQ(syn.tcp.window_scale, 7);
   EXPECT_TRUE(syn.tcp.sack_permitted);
@@ -435,7 +442,9 @@ TEST_F(TcpActiveOpen, SynAckIsAcknowledgedAndEstablishes) {
   ASSERT_EQ(write(conn, 3).value(), 3u);
   const auto data = peer_.expect(kTcpAck | kTcpPsh);
   EXPECT_EQ(data.seq(), syn.seq() + 1);
-  EXPECT_EQ(data.tcp.window, 1024);
+  // The SYN's 64240 rounded up to the scale unit (502 x 128): what Linux
+  // 6.18 sends after its SYN with the same tcp_rmem.
+  EXPECT_EQ(data.tcp.window, 502);
 }
 
 // In a simultaneous open the peer's SYN-ACK moves SYN_RECEIVED to ESTABLISHED (RFC 9293

@@ -127,10 +127,6 @@ const MalformedCase kMalformedCases[] = {
     {"DataOffsetBelowFive", {{12, 0x40}}, 24, false},
     {"DataOffsetBeyondTheSegment", {{12, 0xf0}}, 24, false},  // 60 bytes of header in 24
     {"BadChecksum", {{14, 0x00}}, 24, false, true},           // the window changed, not the sum
-    {"MssOptionOfLengthThree", {{21, 3}}},
-    {"OptionOfLengthZero", {{21, 0}}},
-    {"OptionOfLengthOne", {{20, 99}, {21, 1}}},  // an unknown kind
-    {"OptionRunningPastTheHeader", {{20, 99}, {21, 8}}},  // 8 bytes where the header has 4 left
 };
 
 class TcpMalformed : public TcpPeerTest, public ::testing::WithParamInterface<MalformedCase> {};
@@ -149,6 +145,36 @@ TEST_P(TcpMalformed, IsDroppedAndCounted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tcp, TcpMalformed, ::testing::ValuesIn(kMalformedCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// A malformed option is no reason to drop the segment: Linux's
+// tcp_parse_options stops reading options there and the SYN is answered,
+// without the MSS it could not read (536 then).
+const MalformedCase kMalformedOptionCases[] = {
+    {"MssOptionOfLengthThree", {{21, 3}}},
+    {"OptionOfLengthZero", {{21, 0}}},
+    {"OptionOfLengthOne", {{20, 99}, {21, 1}}},  // an unknown kind
+    {"OptionRunningPastTheHeader", {{20, 99}, {21, 8}}},  // 8 bytes where the header has 4 left
+};
+
+class TcpMalformedOption : public TcpPeerTest, public ::testing::WithParamInterface<MalformedCase> {};
+
+TEST_P(TcpMalformedOption, SynIsAnsweredAsLinuxAnswersIt) {
+  auto listener = listen();
+  peer_.send_raw(GetParam().make());
+  const auto synack = peer_.expect(kTcpSyn | kTcpAck);
+  EXPECT_EQ(synack.ack(), kSeq + 1);
+  EXPECT_EQ(counter("TcpInErrs"), 0u);
+  EXPECT_EQ(counter("TcpPassiveOpens"), 1u);
+  // The handshake completes; data comes in segments of the default MSS.
+  peer_.send({.src_port = kTcpPeerPort, .dst_port = kTcpLocalPort, .seq_number = kSeq + 1,
+              .ack_number = synack.seq() + 1, .flags = kTcpAck, .window = 65535});
+  auto conn = listener.accept();
+  ASSERT_TRUE(conn);
+  EXPECT_EQ(conn->info().mss, 536u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tcp, TcpMalformedOption, ::testing::ValuesIn(kMalformedOptionCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // Every segment handed to TCP counts as TcpInSegs, even a malformed one, as in Linux's

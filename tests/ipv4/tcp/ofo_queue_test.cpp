@@ -20,21 +20,30 @@ namespace {
 using Insert = OutOfOrderQueue::Insert;
 using wire::TcpSackBlock;
 
-constexpr std::size_t kLarge = 1 << 20;
-
 // The byte at sequence number s: a receiver can check where any byte it was
 // handed came from, whatever was trimmed off around it.
 std::byte byte_at(Seq s) { return std::byte(static_cast<std::uint8_t>(s ^ (s >> 8) ^ (s >> 16))); }
 
 class OutOfOrderQueueTest : public ::testing::Test {
  protected:
-  // Payload [seq, seq + n) as the peer sent it.
+  // Payload [seq, seq + n) as the peer sent it, in a standard buffer with
+  // no spare room after it (nothing coalesces into it).
   Packet segment(Seq seq, std::size_t n) {
+    Packet p = pool_.allocate(n, PacketPool::kStandardCapacity - std::min(n, PacketPool::kStandardCapacity));
+    auto bytes = p.mutable_data();
+    for (std::size_t i = 0; i < n; ++i) bytes[i] = byte_at(static_cast<Seq>(seq + i));
+    return p;
+  }
+  // The same with the default headroom and the rest of the buffer spare.
+  Packet roomy(Seq seq, std::size_t n) {
     std::vector<std::byte> bytes(n);
     for (std::size_t i = 0; i < n; ++i) bytes[i] = byte_at(static_cast<Seq>(seq + i));
     return pool_.allocate_from(bytes);
   }
-  Insert insert(Seq seq, std::size_t n) { return q_.insert(seq, segment(seq, n)); }
+  Insert insert(Seq seq, std::size_t n) { return q_.insert(seq, segment(seq, n)).result; }
+  OutOfOrderQueue::Inserted inserted(Seq seq, std::size_t n) { return q_.insert(seq, segment(seq, n)); }
+  // What one segment from segment() pins: a standard pool buffer and its Packet.
+  std::size_t truesize() { return pool_.allocate(1).truesize(); }
 
   // Drains from rcv_nxt, checking that the bytes handed up are the stream's
   // from rcv_nxt on; returns the new rcv_nxt and records segment sizes.
@@ -56,7 +65,7 @@ class OutOfOrderQueueTest : public ::testing::Test {
   }
 
   PacketPool pool_;
-  OutOfOrderQueue q_{kLarge, 1000};
+  OutOfOrderQueue q_;
   std::vector<std::size_t> delivered_;
 };
 
@@ -68,7 +77,6 @@ TEST_F(OutOfOrderQueueTest, StartsEmpty) {
   EXPECT_EQ(q_.segments(), 0u);
   EXPECT_EQ(q_.bytes(), 0u);
   EXPECT_EQ(q_.charged(), 0u);
-  EXPECT_EQ(q_.pruned(), 0u);
   EXPECT_EQ(sack(), Blocks{});
   EXPECT_EQ(drain(1000), 1000u);
   EXPECT_EQ(delivered_, Sizes{});
@@ -79,7 +87,7 @@ TEST_F(OutOfOrderQueueTest, DrainsInOrderOnceTheHoleIsFilled) {
   EXPECT_EQ(insert(1000, 100), Insert::queued);
   EXPECT_EQ(q_.segments(), 2u);
   EXPECT_EQ(q_.bytes(), 200u);
-  EXPECT_EQ(q_.charged(), 200u + 2 * OutOfOrderQueue::kOverhead);
+  EXPECT_EQ(q_.charged(), 2 * truesize());  // what the buffers pin, not the 200 bytes
   EXPECT_EQ(q_.end_seq(), 1200u);
   EXPECT_EQ(q_.blocks(), 1u);
 
@@ -129,13 +137,35 @@ TEST_F(OutOfOrderQueueTest, DrainDiscardsSegmentsWhollyBeforeRcvNxt) {
 }
 
 TEST_F(OutOfOrderQueueTest, OverlapOnTheLeftIsTrimmedOffTheNewSegment) {
-  EXPECT_EQ(insert(1000, 100), Insert::queued);
-  EXPECT_EQ(insert(1050, 100), Insert::queued);  // keeps [1100, 1150)
+  EXPECT_EQ(insert(1000, 1500), Insert::queued);
+  EXPECT_EQ(insert(1050, 1500), Insert::queued);  // keeps [2500, 2550)
   EXPECT_EQ(q_.segments(), 2u);
-  EXPECT_EQ(q_.bytes(), 150u);
-  EXPECT_EQ(q_.end_seq(), 1150u);
-  EXPECT_EQ(drain(1000), 1150u);
-  EXPECT_EQ(delivered_, (Sizes{100, 50}));
+  EXPECT_EQ(q_.bytes(), 1550u);
+  EXPECT_EQ(q_.end_seq(), 2550u);
+  EXPECT_EQ(drain(1000), 2550u);
+  EXPECT_EQ(delivered_, (Sizes{1500, 50}));
+  EXPECT_EQ(pool_.copies(), 0u);
+}
+
+// What starts where its left neighbour ends goes into the neighbour's spare
+// room (tcp_ooo_try_coalesce): one copy, one buffer fewer.
+TEST_F(OutOfOrderQueueTest, SegmentAfterItsLeftNeighbourIsCoalesced) {
+  EXPECT_EQ(q_.insert(1000, roomy(1000, 100)).result, Insert::queued);
+  EXPECT_EQ(q_.insert(1050, roomy(1050, 100)).result, Insert::coalesced);  // its new part [1100, 1150)
+  EXPECT_EQ(q_.insert(1150, segment(1150, 100)).result, Insert::coalesced);
+  EXPECT_EQ(q_.segments(), 1u);
+  EXPECT_EQ(q_.bytes(), 250u);
+  EXPECT_EQ(q_.charged(), truesize());
+  EXPECT_EQ(pool_.copies(), 2u);
+  EXPECT_EQ(sack(), (Blocks{{1000, 1250}}));
+  EXPECT_EQ(drain(1000), 1250u);
+  EXPECT_EQ(delivered_, Sizes{250});
+}
+
+TEST_F(OutOfOrderQueueTest, SegmentTooLargeForTheSpareRoomIsNotCoalesced) {
+  EXPECT_EQ(q_.insert(1000, roomy(1000, 1500)).result, Insert::queued);  // 420 bytes spare
+  EXPECT_EQ(insert(2500, 1000), Insert::queued);
+  EXPECT_EQ(q_.segments(), 2u);
   EXPECT_EQ(pool_.copies(), 0u);
 }
 
@@ -149,16 +179,16 @@ TEST_F(OutOfOrderQueueTest, OverlapOnTheRightIsTrimmedOffTheNewSegment) {
 }
 
 TEST_F(OutOfOrderQueueTest, OverlapOnBothSidesFillsTheHoleExactly) {
-  EXPECT_EQ(insert(1000, 100), Insert::queued);
-  EXPECT_EQ(insert(1200, 100), Insert::queued);
+  EXPECT_EQ(insert(1000, 1500), Insert::queued);
+  EXPECT_EQ(insert(3000, 100), Insert::queued);
   EXPECT_EQ(q_.blocks(), 2u);
-  EXPECT_EQ(insert(1050, 200), Insert::queued);  // keeps [1100, 1200)
+  EXPECT_EQ(insert(2000, 1050), Insert::queued);  // keeps [2500, 3000)
   EXPECT_EQ(q_.segments(), 3u);
-  EXPECT_EQ(q_.bytes(), 300u);
+  EXPECT_EQ(q_.bytes(), 2100u);
   EXPECT_EQ(q_.blocks(), 1u);
-  EXPECT_EQ(sack(), (Blocks{{1000, 1300}}));
-  EXPECT_EQ(drain(1000), 1300u);
-  EXPECT_EQ(delivered_, (Sizes{100, 100, 100}));
+  EXPECT_EQ(sack(), (Blocks{{1000, 3100}}));
+  EXPECT_EQ(drain(1000), 3100u);
+  EXPECT_EQ(delivered_, (Sizes{1500, 500, 100}));
 }
 
 TEST_F(OutOfOrderQueueTest, ContainedSegmentIsDuplicate) {
@@ -183,7 +213,7 @@ TEST_F(OutOfOrderQueueTest, SegmentCoveredByTwoAdjacentOnesIsDuplicate) {
 TEST_F(OutOfOrderQueueTest, EmptyPayloadIsDuplicate) {
   EXPECT_EQ(insert(1000, 0), Insert::duplicate);
   EXPECT_TRUE(q_.empty());
-  EXPECT_EQ(q_.insert(1000, Packet{}), Insert::duplicate);
+  EXPECT_EQ(q_.insert(1000, Packet{}).result, Insert::duplicate);
   EXPECT_TRUE(q_.empty());
 }
 
@@ -193,23 +223,57 @@ TEST_F(OutOfOrderQueueTest, ContainingSegmentReplacesWhatItCovers) {
   EXPECT_EQ(insert(1000, 200), Insert::queued);
   EXPECT_EQ(q_.segments(), 1u);
   EXPECT_EQ(q_.bytes(), 200u);
-  EXPECT_EQ(q_.charged(), 200u + OutOfOrderQueue::kOverhead);
+  EXPECT_EQ(q_.charged(), truesize());
   EXPECT_EQ(sack(), (Blocks{{1000, 1200}}));
   EXPECT_EQ(drain(1000), 1200u);
   EXPECT_EQ(delivered_, Sizes{200});
 }
 
 TEST_F(OutOfOrderQueueTest, ContainingAndOverlappingAtOnce) {
-  EXPECT_EQ(insert(1000, 50), Insert::queued);   // [1000, 1050)
-  EXPECT_EQ(insert(1100, 50), Insert::queued);   // [1100, 1150)
-  EXPECT_EQ(insert(1180, 70), Insert::queued);   // [1180, 1250)
-  EXPECT_EQ(insert(1020, 180), Insert::queued);  // [1020, 1200) keeps [1050, 1180)
+  EXPECT_EQ(insert(1000, 1500), Insert::queued);  // [1000, 2500)
+  EXPECT_EQ(insert(2600, 50), Insert::queued);    // [2600, 2650)
+  EXPECT_EQ(insert(2680, 70), Insert::queued);    // [2680, 2750)
+  EXPECT_EQ(insert(2400, 300), Insert::queued);   // [2400, 2700) keeps [2500, 2680)
   EXPECT_EQ(q_.segments(), 3u);
-  EXPECT_EQ(q_.bytes(), 250u);
+  EXPECT_EQ(q_.bytes(), 1750u);
   EXPECT_EQ(q_.blocks(), 1u);
-  EXPECT_EQ(drain(1000), 1250u);
-  EXPECT_EQ(delivered_, (Sizes{50, 130, 70}));
+  EXPECT_EQ(drain(1000), 2750u);
+  EXPECT_EQ(delivered_, (Sizes{1500, 180, 70}));
   EXPECT_EQ(pool_.copies(), 0u);
+}
+
+// ---- what a D-SACK reports (RFC 2883, as Linux's tcp_data_queue_ofo) ----
+
+TEST_F(OutOfOrderQueueTest, DuplicateReportsTheWholeSegment) {
+  EXPECT_EQ(insert(1000, 200), Insert::queued);
+  const auto r = inserted(1050, 50);
+  EXPECT_EQ(r.result, Insert::duplicate);
+  EXPECT_EQ(r.replaced, 0u);
+  EXPECT_EQ(std::pair(r.dup_left, r.dup_right), std::pair(Seq{1050}, Seq{1100}));
+}
+
+TEST_F(OutOfOrderQueueTest, OverlapReportsWhatWasHeld) {
+  EXPECT_EQ(insert(1000, 1500), Insert::queued);
+  auto r = inserted(2400, 200);  // [2400, 2500) was held
+  EXPECT_EQ(r.result, Insert::queued);
+  EXPECT_EQ(std::pair(r.dup_left, r.dup_right), std::pair(Seq{2400}, Seq{2500}));
+  r = inserted(2700, 100);  // nothing held
+  EXPECT_FALSE(r.has_duplicate());
+  r = inserted(2650, 100);  // [2700, 2750) held on the right
+  EXPECT_EQ(std::pair(r.dup_left, r.dup_right), std::pair(Seq{2700}, Seq{2750}));
+}
+
+TEST_F(OutOfOrderQueueTest, ReplacedSegmentsAreReportedAndCounted) {
+  EXPECT_EQ(insert(1100, 50), Insert::queued);
+  EXPECT_EQ(insert(1150, 10), Insert::queued);
+  EXPECT_EQ(insert(1300, 20), Insert::queued);
+  const auto r = inserted(1000, 400);
+  EXPECT_EQ(r.result, Insert::queued);
+  EXPECT_EQ(r.replaced, 3u);
+  // The first range held, extended by those it touches (tcp_sack_extend):
+  // [1100, 1160) and [1300, 1320) do not touch, so only the first.
+  EXPECT_EQ(std::pair(r.dup_left, r.dup_right), std::pair(Seq{1100}, Seq{1160}));
+  EXPECT_EQ(q_.segments(), 1u);
 }
 
 TEST_F(OutOfOrderQueueTest, SortsAcrossTheWrapAt2To32) {
@@ -275,13 +339,14 @@ TEST_F(OutOfOrderQueueTest, SackBlocksMostRecentFirst) {
   EXPECT_EQ(q_.blocks(), 4u);
   EXPECT_EQ(sack(), (Blocks{{1000, 1300}, {1800, 1900}, {1600, 1700}, {1400, 1500}}));
 
-  // A duplicate is no insert: the order stays.
+  // A duplicate's block comes first, so that it follows the D-SACK
+  // reporting the duplicate (RFC 2883 4.1).
   EXPECT_EQ(insert(1400, 100), Insert::duplicate);
-  EXPECT_EQ(sack(), (Blocks{{1000, 1300}, {1800, 1900}, {1600, 1700}, {1400, 1500}}));
+  EXPECT_EQ(sack(), (Blocks{{1400, 1500}, {1000, 1300}, {1800, 1900}, {1600, 1700}}));
 
-  // The most recent block was delivered: the rest keep their order.
+  // A block delivered: the rest keep their order.
   EXPECT_EQ(drain(1000), 1300u);
-  EXPECT_EQ(sack(), (Blocks{{1800, 1900}, {1600, 1700}, {1400, 1500}}));
+  EXPECT_EQ(sack(), (Blocks{{1400, 1500}, {1800, 1900}, {1600, 1700}}));
 }
 
 TEST_F(OutOfOrderQueueTest, SackBlocksMergeAdjacentSegments) {
@@ -309,144 +374,84 @@ TEST_F(OutOfOrderQueueTest, SackBlockAcrossTheWrap) {
   EXPECT_EQ(sack(), (Blocks{{0x100, 0x110}, {0xffff'fff0, 0x10}}));
 }
 
-TEST_F(OutOfOrderQueueTest, SegmentBoundFullAtTheTopPrunesBelow) {
-  OutOfOrderQueue q(kLarge, 3);
-  EXPECT_EQ(q.insert(1000, segment(1000, 10)), Insert::queued);
-  EXPECT_EQ(q.insert(2000, segment(2000, 10)), Insert::queued);
-  EXPECT_EQ(q.insert(3000, segment(3000, 10)), Insert::queued);
-  EXPECT_EQ(q.insert(4000, segment(4000, 10)), Insert::full);
-  EXPECT_EQ(q.segments(), 3u);
-  EXPECT_EQ(q.end_seq(), 3010u);
-  EXPECT_EQ(q.pruned(), 0u);
+// ---- making room: pruning from the top, collapsing ----
 
-  EXPECT_EQ(q.insert(500, segment(500, 10)), Insert::queued);
-  EXPECT_EQ(q.segments(), 3u);
-  EXPECT_EQ(q.pruned(), 1u);
-  EXPECT_EQ(q.end_seq(), 2010u);
-  EXPECT_EQ(q.bytes(), 30u);
-  std::vector<TcpSackBlock> blocks(4);
-  blocks.resize(q.sack_blocks(blocks));
-  EXPECT_EQ(blocks, (Blocks{{500, 510}, {2000, 2010}, {1000, 1010}}));
+TEST_F(OutOfOrderQueueTest, PruneFromTopDropsTheHighestDownToTheFloor) {
+  for (Seq s : {1000u, 2000u, 3000u}) EXPECT_EQ(insert(s, 10), Insert::queued);
+  EXPECT_EQ(q_.prune_from_top(2000, 1 << 20), 2 * truesize());
+  EXPECT_EQ(q_.segments(), 1u);
+  EXPECT_EQ(q_.end_seq(), 1010u);
+  EXPECT_EQ(q_.charged(), truesize());
+  EXPECT_EQ(sack(), (Blocks{{1000, 1010}}));
+  EXPECT_EQ(q_.prune_from_top(2000, 1 << 20), 0u);  // nothing at or above the floor
 }
 
-TEST_F(OutOfOrderQueueTest, ByteBoundCountsTheOverhead) {
-  constexpr std::size_t kCharge = 100 + OutOfOrderQueue::kOverhead;
-  OutOfOrderQueue q(3 * kCharge, 1000);
-  for (Seq s : {1000u, 1200u, 1400u}) EXPECT_EQ(q.insert(s, segment(s, 100)), Insert::queued);
-  EXPECT_EQ(q.charged(), 3 * kCharge);
-  EXPECT_EQ(q.insert(1600, segment(1600, 1)), Insert::full);
-  EXPECT_EQ(q.charged(), 3 * kCharge);
-  EXPECT_EQ(q.insert(1100, segment(1100, 100)), Insert::queued);  // below: the top goes
-  EXPECT_EQ(q.pruned(), 1u);
-  EXPECT_EQ(q.charged(), 3 * kCharge);
-  EXPECT_EQ(q.end_seq(), 1300u);
+TEST_F(OutOfOrderQueueTest, PruneFromTopStopsOnceTheGoalIsFreed) {
+  for (Seq s : {1000u, 2000u, 3000u}) EXPECT_EQ(insert(s, 10), Insert::queued);
+  EXPECT_EQ(q_.prune_from_top(0, 1), truesize());
+  EXPECT_EQ(q_.segments(), 2u);
+  EXPECT_EQ(q_.end_seq(), 2010u);
 }
 
-TEST_F(OutOfOrderQueueTest, PrunesAsManyAsNeededFromTheTop) {
-  OutOfOrderQueue q(2000, 1000);
-  for (Seq s = 10'000; s < 10'014; s += 2) EXPECT_EQ(q.insert(s, segment(s, 1)), Insert::queued);
-  EXPECT_EQ(q.segments(), 7u);
-  EXPECT_EQ(q.charged(), 7 * 257u);
-  // 500 + 256 more needs 555 bytes freed: three tiny segments.
-  EXPECT_EQ(q.insert(1000, segment(1000, 500)), Insert::queued);
-  EXPECT_EQ(q.pruned(), 3u);
-  EXPECT_EQ(q.segments(), 5u);
-  EXPECT_EQ(q.end_seq(), 10'007u);
-  EXPECT_EQ(q.charged(), 4 * 257u + 756);
+TEST_F(OutOfOrderQueueTest, PruneFromTopCutsTheTopBlock) {
+  EXPECT_EQ(insert(10'000, 1500), Insert::queued);
+  EXPECT_EQ(insert(11'500, 1500), Insert::queued);  // too large to coalesce: one block, two segments
+  EXPECT_EQ(q_.blocks(), 1u);
+  EXPECT_EQ(q_.prune_from_top(0, 1), truesize());
+  EXPECT_EQ(sack(), (Blocks{{10'000, 11'500}}));
+  EXPECT_EQ(drain(10'000), 11'500u);
+  EXPECT_EQ(delivered_, Sizes{1500});
 }
 
-TEST_F(OutOfOrderQueueTest, FullWhenPruningCannotMakeRoom) {
-  OutOfOrderQueue q(1100, 1000);
-  EXPECT_EQ(q.insert(1000, segment(1000, 500)), Insert::queued);  // 756
-  EXPECT_EQ(q.insert(2000, segment(2000, 1)), Insert::queued);    // 257
-  // 456 more: even without the segment above it would be 1212.
-  EXPECT_EQ(q.insert(1600, segment(1600, 200)), Insert::full);
-  EXPECT_EQ(q.segments(), 2u);
-  EXPECT_EQ(q.bytes(), 501u);
-  EXPECT_EQ(q.pruned(), 0u);
-  EXPECT_EQ(q.end_seq(), 2001u);
+TEST_F(OutOfOrderQueueTest, PruningEverythingResetsTheQueue) {
+  EXPECT_EQ(insert(0x9000'0000, 10), Insert::queued);
+  EXPECT_EQ(q_.prune_from_top(0x9000'0000, 1 << 20), truesize());
+  EXPECT_TRUE(q_.empty());
+  EXPECT_EQ(sack(), Blocks{});
+  // A fresh start far away.
+  EXPECT_EQ(insert(0x1000, 10), Insert::queued);
+  EXPECT_EQ(q_.end_seq(), 0x100au);
 }
 
-TEST_F(OutOfOrderQueueTest, PruningTheRightNeighbourKeepsTheWholeSegment) {
-  OutOfOrderQueue q(kLarge, 2);
-  EXPECT_EQ(q.insert(1000, segment(1000, 100)), Insert::queued);
-  EXPECT_EQ(q.insert(1150, segment(1150, 100)), Insert::queued);
-  EXPECT_EQ(q.insert(1120, segment(1120, 80)), Insert::queued);
-  EXPECT_EQ(q.pruned(), 1u);
-  EXPECT_EQ(q.segments(), 2u);
-  EXPECT_EQ(q.bytes(), 180u);
-  EXPECT_EQ(q.end_seq(), 1200u);
+TEST_F(OutOfOrderQueueTest, CollapseMakesARunDense) {
+  // Ten segments of 1000 bytes in ten standard buffers: one run.
+  for (Seq s = 0; s < 10'000; s += 1000) EXPECT_EQ(insert(s + 5000, 1000), Insert::queued);
+  EXPECT_EQ(q_.segments(), 10u);
+  EXPECT_EQ(q_.charged(), 10 * truesize());
+  EXPECT_EQ(q_.collapse(0), 10u);
+  EXPECT_EQ(q_.segments(), 1u);
+  EXPECT_EQ(q_.charged(), collapsed_truesize(10'000));
+  EXPECT_LT(q_.charged(), 10'200u);
+  EXPECT_EQ(q_.bytes(), 10'000u);
+  EXPECT_EQ(sack(), (Blocks{{5000, 15'000}}));
+  EXPECT_EQ(drain(5000), 15'000u);  // every byte checked
+  EXPECT_EQ(delivered_, Sizes{10'000});
 }
 
-TEST_F(OutOfOrderQueueTest, ReplacingCoveredSegmentsNeedsNoPruning) {
-  OutOfOrderQueue q(kLarge, 2);
-  EXPECT_EQ(q.insert(1100, segment(1100, 10)), Insert::queued);
-  EXPECT_EQ(q.insert(1120, segment(1120, 10)), Insert::queued);
-  EXPECT_EQ(q.insert(1050, segment(1050, 150)), Insert::queued);
-  EXPECT_EQ(q.pruned(), 0u);
-  EXPECT_EQ(q.segments(), 1u);
-  EXPECT_EQ(q.bytes(), 150u);
+TEST_F(OutOfOrderQueueTest, CollapseCutsLongRunsIntoChunks) {
+  const std::size_t n = kCollapseChunk / 1000 + 20;
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(insert(static_cast<Seq>(1000 + 1000 * i), 1000), Insert::queued);
+  EXPECT_EQ(q_.collapse(0), n);
+  EXPECT_EQ(q_.segments(), 2u);
+  EXPECT_EQ(q_.charged(), collapsed_truesize(n * 1000));
+  EXPECT_EQ(drain(1000), 1000 + n * 1000);
+  EXPECT_EQ(delivered_, (Sizes{kCollapseChunk, n * 1000 - kCollapseChunk}));
 }
 
-// 10,000 one-byte segments at random even offsets (never adjacent) from
-// `base`, checked against a model of the policy when `fit` of them fill the
-// queue: a new one below the highest evicts the highest, one above is refused.
-// Then filling every hole hands up exactly the model's bytes.
-void flood(PacketPool& pool, OutOfOrderQueue& q, std::size_t fit, Seq base, unsigned seed) {
-  std::set<std::uint32_t> model;  // offsets from base
-  std::uint64_t model_pruned = 0;
-  std::mt19937 rng(seed);
-  for (int i = 0; i < 10'000; ++i) {
-    const std::uint32_t offset = 2 + 2 * (rng() % 30'000);
-    Insert expected = Insert::queued;
-    if (model.contains(offset)) {
-      expected = Insert::duplicate;
-    } else if (model.size() < fit) {
-      model.insert(offset);
-    } else if (offset < *model.rbegin()) {
-      model.erase(std::prev(model.end()));
-      model.insert(offset);
-      ++model_pruned;
-    } else {
-      expected = Insert::full;
-    }
-    const Seq seq = base + offset;
-    const std::byte payload[1] = {byte_at(seq)};
-    ASSERT_EQ(q.insert(seq, pool.allocate_from(payload)), expected) << i;
-    ASSERT_LE(q.charged(), q.max_bytes());
-    ASSERT_LE(q.segments(), q.max_segments());
+TEST_F(OutOfOrderQueueTest, CollapseLeavesLoneSmallSegmentsAlone) {
+  for (Seq s : {1000u, 2000u, 3000u}) EXPECT_EQ(insert(s, 10), Insert::queued);
+  EXPECT_EQ(q_.collapse(1 << 20), 0u);
+  EXPECT_EQ(q_.segments(), 3u);
+  EXPECT_EQ(pool_.copies(), 0u);
+}
+
+TEST_F(OutOfOrderQueueTest, CollapseKeepsTheSackOrder) {
+  for (Seq s : {1000u, 5000u, 9000u}) {
+    EXPECT_EQ(insert(s, 1500), Insert::queued);
+    EXPECT_EQ(insert(s + 1500, 1500), Insert::queued);
   }
-  EXPECT_EQ(q.segments(), fit);
-  EXPECT_EQ(q.bytes(), fit);
-  EXPECT_EQ(q.blocks(), fit);
-  EXPECT_EQ(q.pruned(), model_pruned);
-  EXPECT_GT(q.pruned(), 0u);
-  EXPECT_EQ(q.end_seq(), base + *model.rbegin() + 1);
-
-  std::size_t delivered = 0;
-  for (std::uint32_t offset : model) {
-    const Seq seq = base + offset;
-    EXPECT_EQ(q.drain(seq, [&](Packet p) {
-      ASSERT_EQ(p.size(), 1u);
-      EXPECT_EQ(p.data()[0], byte_at(seq));
-      ++delivered;
-    }), seq + 1);
-  }
-  EXPECT_EQ(delivered, fit);
-  EXPECT_TRUE(q.empty());
-}
-
-// A byte bound of 64 KiB holds 255 one-byte segments (257 bytes charged each),
-// here across 2^32.
-TEST_F(OutOfOrderQueueTest, TinySegmentFloodStaysWithinTheByteBound) {
-  constexpr std::size_t kMaxBytes = 64 * 1024;
-  OutOfOrderQueue q(kMaxBytes, 100'000);
-  flood(pool_, q, kMaxBytes / (1 + OutOfOrderQueue::kOverhead), 0xffff'8000, 42);
-}
-
-TEST_F(OutOfOrderQueueTest, TinySegmentFloodStaysWithinTheSegmentBound) {
-  OutOfOrderQueue q(kLarge, 64);
-  flood(pool_, q, 64, 5000, 1);
+  EXPECT_EQ(q_.collapse(1 << 20), 6u);
+  EXPECT_EQ(sack(), (Blocks{{9000, 12'000}, {5000, 8000}, {1000, 4000}}));
 }
 
 // Random overlapping segments, some reaching below rcv_nxt, and drains, as
@@ -466,7 +471,11 @@ TEST_F(OutOfOrderQueueTest, MatchesABitmapModel) {
       bool fresh = false;
       for (std::size_t i = offset; i < offset + n; ++i) fresh |= !held[i];
       const Insert r = insert(seq, n);
-      ASSERT_EQ(r, fresh ? Insert::queued : Insert::duplicate) << step;
+      if (fresh) {
+        ASSERT_NE(r, Insert::duplicate) << step;
+      } else {
+        ASSERT_EQ(r, Insert::duplicate) << step;
+      }
       for (std::size_t i = offset; i < offset + n; ++i) held[i] = true;
     } else {
       std::size_t next = kBelow;
@@ -506,58 +515,62 @@ TEST_F(OutOfOrderQueueTest, MatchesABitmapModel) {
     }
   }
   EXPECT_TRUE(seq_gt(rcv_nxt, 0x1000)) << "the stream crossed 2^32";
-  EXPECT_EQ(pool_.copies(), 0u);
 }
 
-// The same with tight bounds: whatever is pruned, the bounds hold and every
-// byte handed up is the right one.
-TEST_F(OutOfOrderQueueTest, TightBoundsUnderRandomSegments) {
-  OutOfOrderQueue q(8 * 1024, 16);
+// The same with a bound kept as the receive buffer keeps it: collapsing,
+// then pruning from the top. Whatever goes, every byte handed up is the
+// right one.
+TEST_F(OutOfOrderQueueTest, BoundedByCollapsingAndPruningUnderRandomSegments) {
+  constexpr std::size_t kBound = 16 * 1024;
   Seq rcv_nxt = 0xffff'f000;
   std::mt19937 rng(9);
-  std::size_t delivered = 0;
+  std::size_t delivered = 0, collapsed = 0, pruned = 0;
   std::array<std::size_t, 3> outcomes{};  // by Insert
   for (int step = 0; step < 20'000; ++step) {
     if (rng() % 8 != 0) {
       const Seq seq = rcv_nxt + 1 + static_cast<Seq>(rng() % 6000);
-      ++outcomes[static_cast<std::size_t>(q.insert(seq, segment(seq, rng() % 1500)))];
-      ASSERT_LE(q.charged(), q.max_bytes());
-      ASSERT_LE(q.segments(), q.max_segments());
+      ++outcomes[static_cast<std::size_t>(q_.insert(seq, segment(seq, rng() % 1500)).result)];
+      if (q_.charged() > kBound) collapsed += q_.collapse(kBound / 8);
+      while (q_.charged() > kBound) {
+        const std::size_t freed = q_.prune_from_top(seq, kBound / 8);
+        if (freed == 0) break;
+        pruned += freed;
+      }
+      // What lies below the new segment goes last (the receive buffer would
+      // have refused the segment instead).
+      while (q_.charged() > kBound) ASSERT_NE(q_.prune_from_top(rcv_nxt, kBound / 8), 0u);
+      ASSERT_LE(q_.charged(), kBound);
     } else {
       rcv_nxt += static_cast<Seq>(rng() % 200);  // arrived in order
       Seq at = rcv_nxt;
-      rcv_nxt = q.drain(rcv_nxt, [&](Packet p) {
+      rcv_nxt = q_.drain(rcv_nxt, [&](Packet p) {
         for (std::byte b : p.data()) ASSERT_EQ(b, byte_at(at++));
         delivered += p.size();
       });
       ASSERT_EQ(rcv_nxt, at);
-      if (!q.empty()) {
-        ASSERT_TRUE(seq_gt(q.end_seq(), rcv_nxt));
+      if (!q_.empty()) {
+        ASSERT_TRUE(seq_gt(q_.end_seq(), rcv_nxt));
       }
     }
   }
-  EXPECT_GT(q.pruned(), 0u);
+  EXPECT_GT(pruned, 0u);
+  EXPECT_GT(collapsed, 0u);
   EXPECT_GT(delivered, 0u);
   for (std::size_t n : outcomes) EXPECT_GT(n, 0u);
-  EXPECT_EQ(pool_.copies(), 0u);
 }
 
-TEST_F(OutOfOrderQueueTest, ClearForgetsEverythingButPruned) {
-  OutOfOrderQueue q(kLarge, 1);
-  EXPECT_EQ(q.insert(2000, segment(2000, 10)), Insert::queued);
-  EXPECT_EQ(q.insert(1000, segment(1000, 10)), Insert::queued);
-  EXPECT_EQ(q.pruned(), 1u);
-  q.clear();
-  EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.bytes(), 0u);
-  EXPECT_EQ(q.charged(), 0u);
-  EXPECT_EQ(q.blocks(), 0u);
-  EXPECT_EQ(q.pruned(), 1u);
-  std::vector<TcpSackBlock> blocks(4);
-  EXPECT_EQ(q.sack_blocks(blocks), 0u);
+TEST_F(OutOfOrderQueueTest, ClearForgetsEverything) {
+  EXPECT_EQ(insert(2000, 10), Insert::queued);
+  EXPECT_EQ(insert(1000, 10), Insert::queued);
+  q_.clear();
+  EXPECT_TRUE(q_.empty());
+  EXPECT_EQ(q_.bytes(), 0u);
+  EXPECT_EQ(q_.charged(), 0u);
+  EXPECT_EQ(q_.blocks(), 0u);
+  EXPECT_EQ(sack(), Blocks{});
   // A fresh start far away (the anchor is reset too).
-  EXPECT_EQ(q.insert(0x9000'0000, segment(0x9000'0000, 10)), Insert::queued);
-  EXPECT_EQ(q.end_seq(), 0x9000'000au);
+  EXPECT_EQ(insert(0x9000'0000, 10), Insert::queued);
+  EXPECT_EQ(q_.end_seq(), 0x9000'000au);
 }
 
 }  // namespace

@@ -46,8 +46,9 @@ class TcpOptionNegotiation : public TcpPeerTest, public ::testing::WithParamInte
   }
 
   // The connection uses what was negotiated, and its segments show it.
-  // `snd_wnd`: the window the peer last advertised, in bytes.
-  void expect_negotiated(tcp::Stream& conn, std::uint32_t snd_wnd) {
+  // `snd_wnd`: the window the peer last advertised, in bytes; `offered`:
+  // the window of our SYN or SYN-ACK.
+  void expect_negotiated(tcp::Stream& conn, std::uint32_t snd_wnd, std::uint32_t offered) {
     const Negotiation& n = GetParam();
     const tcp::Info info = conn.info();
     EXPECT_EQ(info.window_scaling, n.ws);
@@ -59,7 +60,9 @@ class TcpOptionNegotiation : public TcpPeerTest, public ::testing::WithParamInte
 
     ASSERT_EQ(write(conn, 10).value(), 10u);
     const auto data = peer_.expect(kTcpAck | kTcpPsh);
-    EXPECT_EQ(data.tcp.window, n.ws ? 1024 : 65535);  // 128 KiB >> 7, or the 16-bit maximum
+    // Never less than the handshake offered: rounded up to the 128-byte
+    // scale unit, or as it was (Linux's tcp_select_window).
+    EXPECT_EQ(data.tcp.window, n.ws ? (offered + 127) / 128 : offered);
     EXPECT_EQ(data.tcp.timestamps.has_value(), n.ts);
     if (n.ts && data.tcp.timestamps) {
       EXPECT_EQ(data.tcp.timestamps->echo, peer_.tsval());
@@ -77,10 +80,13 @@ TEST_P(TcpOptionNegotiation, Passive) {
   EXPECT_EQ(synack.tcp.window_scale, n.ws ? std::optional<std::uint8_t>(7) : std::nullopt);
   EXPECT_EQ(synack.tcp.sack_permitted, n.sack);
   EXPECT_EQ(synack.tcp.timestamps.has_value(), n.ts);
+  // Whole segments of 1460 less the timestamps when they are on (Linux's
+  // tcp_openreq_init_rwin): 45 x 1448 or 44 x 1460.
+  EXPECT_EQ(synack.tcp.window, n.ts ? 65160 : 64240);
   auto conn = listener.accept();
   ASSERT_TRUE(conn);
   // The final ACK's window, scaled when both sides scale.
-  expect_negotiated(*conn, std::uint32_t{n.peer.window} << (n.ws ? *n.peer.window_scale : 0));
+  expect_negotiated(*conn, std::uint32_t{n.peer.window} << (n.ws ? *n.peer.window_scale : 0), synack.tcp.window);
 }
 
 TEST_P(TcpOptionNegotiation, Active) {
@@ -92,7 +98,8 @@ TEST_P(TcpOptionNegotiation, Active) {
             offered("net.ipv4.tcp_window_scaling") ? std::optional<std::uint8_t>(7) : std::nullopt);
   EXPECT_EQ(syn.tcp.sack_permitted, offered("net.ipv4.tcp_sack"));
   EXPECT_EQ(syn.tcp.timestamps.has_value(), offered("net.ipv4.tcp_timestamps"));
-  expect_negotiated(conn, GetParam().peer.syn_window);  // the SYN-ACK's, never scaled
+  EXPECT_EQ(syn.tcp.window, 64240);  // whole segments of 1460, timestamps or not (tcp_connect_init)
+  expect_negotiated(conn, GetParam().peer.syn_window, syn.tcp.window);  // the SYN-ACK's, never scaled
 }
 
 INSTANTIATE_TEST_SUITE_P(Tcp, TcpOptionNegotiation, ::testing::ValuesIn(kNegotiations),
@@ -140,6 +147,8 @@ INSTANTIATE_TEST_SUITE_P(
     Tcp, TcpSendMss,
     ::testing::Values(MssCase{1460, true, 1448}, MssCase{1460, false, 1460}, MssCase{1000, true, 988},
                       MssCase{std::nullopt, true, 524}, MssCase{std::nullopt, false, 536},
+                      // Linux's tcp_parse_options ignores an MSS of 0: the default 536 holds.
+                      MssCase{0, true, 524}, MssCase{0, false, 536},
                       // tcp_min_snd_mss (48) is the floor for a peer's tiny MSS (CVE-2019-11479).
                       MssCase{1, true, 36}, MssCase{1, false, 48}, MssCase{20, true, 36},
                       MssCase{20, false, 48}),

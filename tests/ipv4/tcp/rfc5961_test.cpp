@@ -181,7 +181,7 @@ TEST_F(TcpPaws, OldTimestampIsDroppedWithADupAck) {
   auto conn = established();
   auto seg = peer_.segment(kTcpAck | kTcpPsh);
   const std::uint32_t recent = seg.timestamps->value;  // the final ACK's, at this same instant
-  seg.timestamps->value = recent - 1;
+  seg.timestamps->value = recent - 2;
   peer_.send(seg, pattern(100));
   const auto dup = peer_.expect(kTcpAck);
   EXPECT_EQ(dup.ack(), kBase);
@@ -190,6 +190,48 @@ TEST_F(TcpPaws, OldTimestampIsDroppedWithADupAck) {
   peer_.expect_none();
   EXPECT_EQ(conn.readable_bytes(), 0u);
   EXPECT_EQ(counter("TcpExtPAWSEstab"), 1u);
+}
+
+// Linux's TCP_PAWS_WINDOW: one tick older than TS.Recent is let through
+// (segments the peer sent within one tick of its clock may arrive
+// reordered), and TS.Recent does not go back to it (tcp_replace_ts_recent).
+TEST_F(TcpPaws, OneTickOlderIsAcceptedAndTsRecentStays) {
+  auto conn = established();
+  auto seg = peer_.segment(kTcpAck | kTcpPsh);
+  const std::uint32_t recent = seg.timestamps->value;
+  seg.timestamps->value = recent - 1;
+  peer_.send(seg, pattern(100));
+  EXPECT_EQ(conn.readable_bytes(), 100u);
+  EXPECT_EQ(counter("TcpExtPAWSEstab"), 0u);
+  peer_.run_for(40ms);
+  const auto ack = peer_.expect(kTcpAck);
+  EXPECT_EQ(ack.ack(), kBase + 100);
+  ASSERT_TRUE(ack.tcp.timestamps);
+  EXPECT_EQ(ack.tcp.timestamps->echo, recent);
+}
+
+// Linux's tcp_disordered_ack: a pure duplicate ACK that changes nothing is
+// let through with a timestamp up to an RTO's worth of ticks old (reordered
+// ACKs do no harm); older, PAWS refuses it.
+TEST_F(TcpPaws, DisorderedDuplicateAckWithinAnRtoIsLetThrough) {
+  auto conn = established();  // RTO 210 ms
+  peer_.run_for(1s);
+  peer_.send_data(100);
+  peer_.run_for(40ms);
+  peer_.expect(kTcpAck);
+  // A pure ACK: TS.Recent, and the last window update, are its.
+  auto dup = peer_.segment(kTcpAck);
+  const std::uint32_t recent = dup.timestamps->value;
+  peer_.send(dup);
+  peer_.expect_none();
+  dup.timestamps->value = recent - 200;
+  peer_.send(dup);
+  peer_.expect_none();
+  EXPECT_EQ(counter("TcpExtPAWSEstab"), 0u);
+  dup.timestamps->value = recent - 300;
+  peer_.send(dup);
+  EXPECT_EQ(counter("TcpExtPAWSEstab"), 1u);
+  EXPECT_EQ(peer_.expect(kTcpAck).tcp.timestamps->echo, recent);
 }
 
 TEST_F(TcpPaws, EqualTimestampIsAccepted) {
@@ -214,7 +256,7 @@ TEST_F(TcpPaws, TimestampsCompareModulo32Bits) {
   send_with_tsval(recent + 0xffff'ffe0);  // ahead again, though numerically smaller once wrapped
   EXPECT_EQ(conn.readable_bytes(), 200u);
   EXPECT_EQ(counter("TcpExtPAWSEstab"), 0u);
-  send_with_tsval(recent + 0xffff'ffdf);  // one behind the last
+  send_with_tsval(recent + 0xffff'ffde);  // two behind the last (one is tolerated)
   EXPECT_EQ(conn.readable_bytes(), 200u);
   EXPECT_EQ(counter("TcpExtPAWSEstab"), 1u);
 }

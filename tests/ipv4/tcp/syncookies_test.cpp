@@ -44,6 +44,7 @@ TEST_F(TcpSynCookies, FullSynQueueAnswersWithACookieAndItsAckEstablishes) {
   const auto cookie = syn_from(kOtherPort);
   EXPECT_EQ(cookie.ack(), kTcpPeerIss + 1);
   EXPECT_EQ(cookie.tcp.mss, 1460);
+  EXPECT_EQ(cookie.tcp.window, 65160);  // as any SYN-ACK (tcp_openreq_init_rwin)
   EXPECT_EQ(cookie.tcp.window_scale, 7);
   EXPECT_TRUE(cookie.tcp.sack_permitted);
   ASSERT_TRUE(cookie.tcp.timestamps);
@@ -71,7 +72,7 @@ TEST_F(TcpSynCookies, FullSynQueueAnswersWithACookieAndItsAckEstablishes) {
   const auto data = peer_.expect(kTcpAck | kTcpPsh);
   EXPECT_EQ(data.seq(), cookie.seq() + 1);
   EXPECT_EQ(data.ack(), kTcpPeerIss + 1);
-  EXPECT_EQ(data.tcp.window, 1024);
+  EXPECT_EQ(data.tcp.window, 510);  // what the cookie SYN-ACK offered, 65160, in scale units
   peer_.ack(data);
   // Only the first connection's SYN-ACK is ever retransmitted (at 1 s and 3 s).
   peer_.run_for(5s);
@@ -97,7 +98,7 @@ TEST_F(TcpSynCookies, SysctlTwoSendsCookiesAlways) {
 }
 
 // Data on the cookie-carrying ACK is queued for the reader (the SYN-ACK offered a
-// window of 65535), as in Linux.
+// window), as in Linux.
 TEST_F(TcpSynCookies, AckCarryingDataIsDelivered) {
   sysctl("net.ipv4.tcp_syncookies", "2");
   auto listener = listen();
@@ -121,6 +122,7 @@ TEST_P(TcpSynCookieMss, WithoutTimestampsOnlyTheMssSurvives) {
   const PeerOptions opts{.mss = GetParam().peer_mss, .timestamps = false};
   const auto cookie = syn_from(kTcpPeerPort, opts);
   EXPECT_EQ(cookie.tcp.mss, 1460);
+  EXPECT_EQ(cookie.tcp.window, 64240);     // whole segments of 1460
   EXPECT_FALSE(cookie.tcp.window_scale);  // nowhere to keep them
   EXPECT_FALSE(cookie.tcp.sack_permitted);
   EXPECT_FALSE(cookie.tcp.timestamps);
