@@ -234,6 +234,17 @@ inline constexpr std::array<CounterInfo, static_cast<std::size_t>(Counter::count
 #undef NETNS_COUNTER_INFO
 }};
 
+// Each MIB's counters must stay together, in Mib's order: a MIB is one
+// block indexed from its first counter, so a counter added at the end of
+// the list under another MIB would write past that MIB's block.
+inline constexpr bool kMibsContiguous = [] {
+  for (std::size_t i = 1; i < kCounterTable.size(); ++i) {
+    if (kCounterTable[i].mib < kCounterTable[i - 1].mib) return false;
+  }
+  return true;
+}();
+static_assert(kMibsContiguous, "NETNS_COUNTERS: add a counter beside the others of its MIB");
+
 // Each MIB's first counter and size, derived from the table above.
 struct MibLayout {
   std::array<std::uint16_t, static_cast<std::size_t>(Mib::count_)> first{};
