@@ -95,6 +95,7 @@ struct Info {
   std::uint64_t bytes_received = 0;
   std::uint64_t retransmits = 0;    // segments retransmitted
   bool sack = false, timestamps = false, window_scaling = false;
+  bool ecn = false;  // ECN (RFC 3168) agreed in the handshake: tcpi_options' TCPI_OPT_ECN
   // The sender's loss recovery, as Linux's tcp_info: its state ("open",
   // "disorder", "cwr", "recovery", "loss"); bytes outstanding now SACKed,
   // marked lost, and retransmitted with the retransmission in flight; the

@@ -39,6 +39,7 @@ void Connection::process_new_ack(const Segment& seg, AckEvent& ev) {
     if (tlp_high_seq_) process_tlp_ack(ev);
     return;
   }
+  ev.ece = ecn_echo(seg);
   update_rtt(ev);
   if ((rack_.reo_wnd_steps != 1 || rack_.dsack_seen) && ev.sample_tx != 0) {
     rack_.update_reo_wnd(ev.sample_delivered, delivered_,

@@ -90,6 +90,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   // tcp_connect_init: the SYN offers whole segments of our MSS, before we
   // know whether timestamps will take room in them.
   (void)rcv_.select_initial_window(advertised_mss(*route->dev), ws_ok_);
+  ecn_start_active();
   set_state(State::syn_sent);
   counters().add(Counter::TcpActiveOpens);
   send_syn();
@@ -143,6 +144,7 @@ void Connection::open_passive(ListenSocket& listener, const Segment& syn, const 
   iss_ = tn_.ops.initial_sequence(tuple);
   snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = iss_;
   ts_offset_ = tn_.ops.timestamp_offset(tuple);
+  ecn_start_passive(syn);
   set_state(State::syn_received);
   send_syn();
 }
@@ -159,12 +161,14 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
   snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = ack.tcp.ack_number;
   peer_mss_ = mss;
   if (ack.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {
-    const std::uint32_t options = ack.tcp.timestamps->echo & 0x1f;
+    const std::uint32_t options = ack.tcp.timestamps->echo & kCookieTsMask;
     ts_ok_ = true;
     ts_recent_ = ack.tcp.timestamps->value;
     ts_recent_stamp_ = now();
     ts_offset_ = tn_.ops.timestamp_offset(tuple);
-    sack_ok_ = (options & 0x10) != 0;
+    sack_ok_ = (options & kCookieSack) != 0;
+    // cookie_ecn_ok: agreed in the SYN-ACK, and still allowed.
+    if ((options & kCookieEcn) != 0 && net.sysctl().value(SysctlId::tcp_ecn) != 0) ecn_flags_ = kEcnOk;
     const std::uint32_t wscale = options & 0x0f;
     ws_ok_ = wscale != 0x0f;
     snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, 14)) : 0;
@@ -444,6 +448,7 @@ Info Connection::info() const {
   i.sack = sack_ok_;
   i.timestamps = ts_ok_;
   i.window_scaling = ws_ok_;
+  i.ecn = (ecn_flags_ & kEcnOk) != 0;
   static constexpr std::string_view kCaStates[] = {"open", "disorder", "cwr", "recovery", "loss"};
   i.ca_state = kCaStates[static_cast<std::size_t>(ca_state_)];
   i.sacked = rtx_.sacked();

@@ -182,7 +182,8 @@ void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
   TcpNet* tn = state(net);
   if (tn == nullptr) return;
 
-  Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst};
+  Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst,
+              .ecn = wire::Ecn{static_cast<std::uint8_t>(meta.tos & 0x03)}, .reserved = view->reserved()};
   seg.payload.pull_front(view->header_len());
   const FourTuple tuple{{meta.dst, repr.dst_port}, {meta.src, repr.src_port}};
   if (auto it = tn->connections.find(tuple); it != tn->connections.end()) {

@@ -47,6 +47,8 @@ struct Segment {
   wire::TcpRepr tcp;
   Packet payload;
   Ipv4Address src, dst;
+  wire::Ecn ecn = wire::Ecn::not_ect;  // the IP header's ECN field
+  std::uint8_t reserved = 0;           // the TCP header's reserved bits (TcpView::reserved)
 
   Seq seq() const { return tcp.seq_number; }
   bool has(std::uint8_t flag) const { return (tcp.flags & flag) != 0; }
@@ -158,6 +160,11 @@ inline constexpr auto kCookieValid = std::chrono::seconds(120);
 
 // The MSS values a SYN cookie can carry (Linux's msstab).
 inline constexpr std::uint16_t kCookieMss[] = {536, 1300, 1440, 1460};
+// A cookie's options in the low bits of its SYN-ACK's TSval (Linux's
+// TSBITS and TS_OPT_*): window scale (0xf: none), SACK, ECN.
+inline constexpr std::uint32_t kCookieTsMask = 0x3f;
+inline constexpr std::uint32_t kCookieSack = 0x10;
+inline constexpr std::uint32_t kCookieEcn = 0x20;
 
 // A socket in LISTEN: its port in the namespace's table, the SYN queue (its
 // SYN_RECEIVED children) and the accept queue. Children keep a pointer to

@@ -196,7 +196,7 @@ void Connection::on_reorder_timer() {
   counters().add(Counter::TcpExtTCPLostRetransmit, d.lost_retransmits);
   if (prior_in_flight != in_flight()) {
     if (ca_state_ != CaState::recovery) {
-      enter_recovery();
+      enter_recovery(false);
       AckEvent ev;  // as one segment delivered (Linux passes 1)
       ev.prior_delivered = delivered_ - mss_;
       ev.newly_lost = d.newly_lost;
