@@ -37,8 +37,13 @@
 //
 // Streams and listeners must be closed before their Host is destroyed.
 // Closing a Stream is close(2): the connection goes on in the namespace
-// (FIN_WAIT, TIME_WAIT...) as an orphan, bounded by net.ipv4.tcp_max_orphans;
-// unread data makes it a reset instead, as Linux does.
+// (FIN_WAIT, CLOSING, LAST_ACK) as an orphan, bounded by
+// net.ipv4.tcp_max_orphans; unread data makes it a reset instead, as Linux
+// does. TIME_WAIT is no connection but a small record, as Linux's
+// timewait socket, bounded by net.ipv4.tcp_max_tw_buckets: a Stream whose
+// connection entered it shows time_wait (and reads what is left) until the
+// 60 s are over, then closed; closing or aborting it leaves the record
+// waiting.
 #pragma once
 
 #include <cstddef>

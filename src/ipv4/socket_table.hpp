@@ -121,6 +121,11 @@ class SocketTable {
   // They hold the port against new binds, but lookup(), matches(), find()
   // and for_each() do not see them (their protocol demultiplexes them).
   void bind_shared(InetSocket& sock, Endpoint local);
+  // Holds `local` against new binds as bind_shared does, for what is no
+  // socket: a TCP TIME_WAIT record keeps its port (Linux's tw_tb). One
+  // release() per hold().
+  void hold(Endpoint local);
+  void release(Endpoint local);
   // Leaves the table (close, or a disconnect that drops an automatic bind).
   void unbind(InetSocket& sock);
   // connect(): the source address a route chose replaces 0.0.0.0 (Linux's

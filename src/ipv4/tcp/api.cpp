@@ -166,8 +166,9 @@ std::string dump_sockets(Net& net) {
   std::string out = fmt::format(kLine, "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port");
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return out;
-  // Listeners, then connections (TIME_WAIT and orphans included), each in
-  // the order of their addresses, so that two dumps compare line by line.
+  // Listeners, then connections (orphans and TIME_WAIT records included),
+  // each in the order of their addresses, so that two dumps compare line by
+  // line.
   auto key = [](Endpoint e) { return std::pair(e.port, e.address.value); };
   std::vector<const ListenSocket*> listeners;
   for (const auto& [port, on_port] : tn->listeners) listeners.insert(listeners.end(), on_port.begin(), on_port.end());
@@ -178,14 +179,22 @@ std::string dump_sockets(Net& net) {
     out += fmt::format(kLine, "LISTEN", l->pending(), l->backlog(), l->local().to_string(),
                        fmt::format("{}:*", Ipv4Address::any()));
   }
-  std::vector<const Connection*> connections;
-  for (const auto& [tuple, conn] : tn->connections) connections.push_back(conn.get());
-  std::sort(connections.begin(), connections.end(), [&](const auto* a, const auto* b) {
-    return std::pair(key(a->local()), key(a->remote())) < std::pair(key(b->local()), key(b->remote()));
+  struct Row {
+    FourTuple tuple;
+    const Connection* conn;  // null: a TIME_WAIT record, which queues nothing
+  };
+  std::vector<Row> rows;
+  rows.reserve(tn->connections.size() + tn->time_wait.size());
+  for (const auto& [tuple, conn] : tn->connections) rows.push_back({tuple, conn.get()});
+  tn->time_wait.for_each([&](const FourTuple& tuple) { rows.push_back({tuple, nullptr}); });
+  std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    return std::pair(key(a.tuple.local), key(a.tuple.remote)) < std::pair(key(b.tuple.local), key(b.tuple.remote));
   });
-  for (const Connection* c : connections) {
-    out += fmt::format(kLine, to_string(c->state()), c->readable_bytes(), c->send_queue_bytes(),
-                       c->local().to_string(), c->remote().to_string());
+  for (const Row& r : rows) {
+    out += fmt::format(kLine, to_string(r.conn != nullptr ? r.conn->state() : State::time_wait),
+                       r.conn != nullptr ? r.conn->readable_bytes() : 0,
+                       r.conn != nullptr ? r.conn->send_queue_bytes() : 0, r.tuple.local.to_string(),
+                       r.tuple.remote.to_string());
   }
   return out;
 }

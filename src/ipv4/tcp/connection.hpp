@@ -10,14 +10,15 @@
 //                   states, PRR, undo (Linux's tcp_fastretrans_alert)
 //   output.cpp      what to send now (tcp_write_xmit), retransmissions, ACKs
 //   timers.cpp      RTO, loss probe, reordering, delayed ACK, zero-window
-//                   probe, keepalive, TIME_WAIT
+//                   probe, keepalive, an orphan's FIN_WAIT_2
 //   ecn.cpp         ECN (RFC 3168): negotiation, ECT on new data, CE echoed
 //                   with ECE until CWR, the sender's reduction on ECE
 //
 // A connection lives in its namespace's TcpNet::connections from its first
-// segment to its end; a Stream shares ownership while the user holds it. It
-// never outlives its TcpNet: the namespace's exit destroys them all, and the
-// destructors cancel their timers.
+// segment until it closes or enters TIME_WAIT, where a small record
+// (time_wait.hpp) replaces it; a Stream shares ownership while the user
+// holds it. It never outlives its TcpNet: the namespace's exit destroys
+// them all, and the destructors cancel their timers.
 #pragma once
 
 #include <deque>
@@ -65,6 +66,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void set_writable_callback(std::function<void()> cb) { writable_ = std::move(cb); }
   void set_user_ref(NetRef ref) { user_ref_ = std::move(ref); }
   void set_parent(ListenSocket* parent) { parent_ = parent; }
+  // The TIME_WAIT record that replaced this connection, which a Stream
+  // still holds, has ended: closed now.
+  void time_wait_over();
 
   State state() const { return state_; }
   Info info() const;
@@ -136,7 +140,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void init_options_from_syn(const Segment& syn);
   void set_state(State next);
   void enter_established();
-  void enter_time_wait();
+  void enter_time_wait();  // tcp_time_wait: a TIME_WAIT record replaces the connection
+  void leave_time_wait();  // the user lets go of a connection that record replaced
   // The connection is over: leaves the tables and the user sees `error`.
   void finish(boost::system::error_code error);
   void reset_and_finish(boost::system::error_code error);  // sends an RST first
@@ -367,7 +372,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Timer rtx_timer_;        // retransmission (SYN too), persist, loss probe, reordering (rtx_kind_)
   Timer delack_timer_;
   Timer keepalive_timer_;
-  Timer wait_timer_;       // TIME_WAIT 2MSL, FIN_WAIT_2 orphan timeout
+  Timer wait_timer_;       // FIN_WAIT_2 orphan timeout
   Timer continue_timer_;   // push_output stopped at kMaxBurst: the rest, later in this poll
 
   ipv4::Ipv4Stack::RouteMemo route_memo_;

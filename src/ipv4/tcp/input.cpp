@@ -167,9 +167,6 @@ bool Connection::check_sequence(Segment& seg) {
       send_challenge_ack();
       return false;
     }
-    if (state_ == State::time_wait && seg.has(kTcpFin)) {
-      wait_timer_.schedule(now() + std::chrono::seconds(60));  // a retransmitted FIN restarts 2MSL
-    }
     send_dupack(seg, Counter::TcpExtTCPACKSkippedSeq);
     return false;
   }
