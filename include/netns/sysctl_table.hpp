@@ -87,6 +87,7 @@ enum class SysctlId : std::uint16_t {
   conf_default_log_martians,
   tcp_moderate_rcvbuf,
   tcp_dsack,
+  neigh_gc_thresh2,
   count_
 };
 
@@ -189,10 +190,11 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.conf.default.log_martians", 1, {0}, 0, 1, {}},
     {"net.ipv4.tcp_moderate_rcvbuf", 1, {1}, 0, 1, {}},
     {"net.ipv4.tcp_dsack", 1, {1}, 0, 1, {}},
+    {"net.ipv4.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
-static_assert(kSysctlTable.back().name == "net.ipv4.tcp_dsack");
+static_assert(kSysctlTable.back().name == "net.ipv4.neigh.default.gc_thresh2");
 
 // Per-device knobs, net.ipv4.conf.{all,default,IFNAME}.NAME, with Linux's
 // semantics: a device's own value exists once written for it, and until then

@@ -180,6 +180,7 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::conf_default_log_martians, "net.ipv4.conf.default.log_martians"},
       {SysctlId::tcp_moderate_rcvbuf, "net.ipv4.tcp_moderate_rcvbuf"},
       {SysctlId::tcp_dsack, "net.ipv4.tcp_dsack"},
+      {SysctlId::neigh_gc_thresh2, "net.ipv4.neigh.default.gc_thresh2"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   auto names = Sysctl::names();
