@@ -91,10 +91,12 @@ class NeighbourTable {
     return std::uint64_t(static_cast<std::uint32_t>(dev.ifindex())) << 32 | a.value;
   }
   // SipHash keyed by the Host's secret: the addresses are chosen by whoever
-  // sends from them, and must not be able to aim at one bucket.
+  // sends from them, and must not be able to aim at one bucket. Not noexcept
+  // on purpose: libstdc++ then keeps each node's hash, so walking a bucket
+  // compares stored hashes instead of hashing every node it passes again.
   struct KeyHash {
     SipKey sip;
-    std::size_t operator()(Key k) const noexcept { return siphash13_word(sip, k); }
+    std::size_t operator()(Key k) const { return siphash13_word(sip, k); }
   };
 
   struct Entry {
