@@ -88,6 +88,7 @@ enum class SysctlId : std::uint16_t {
   tcp_moderate_rcvbuf,
   tcp_dsack,
   tcp_ecn_fallback,
+  neigh_gc_thresh2,
   count_
 };
 
@@ -192,6 +193,7 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_dsack", 1, {1}, 0, 1, {}},
     // A retransmitted SYN no longer asks for ECN (RFC 3168 6.1.1.1).
     {"net.ipv4.tcp_ecn_fallback", 1, {1}, 0, 1, {}},
+    {"net.ipv4.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
