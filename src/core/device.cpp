@@ -86,9 +86,9 @@ void Device::transmit(Packet frame) {
 }
 
 void Device::set_carrier(bool on) {
-  if (carrier_ == on) return;
+  const bool was = is_running();
   carrier_ = on;
-  if (up_) propagate_running(*this);
+  if (is_running() != was) propagate_running(*this);
 }
 
 // ---- stacking: Linux's adjacency lists, levels and linkwatch ----
@@ -250,12 +250,13 @@ void Device::drop_backlog() {
 Result<void> set_link_up(Device& dev, bool up) {
   if (dev.unregistering_) return error(Errc::no_such_device);
   if (dev.up_ == up) return {};
+  const bool was_running = dev.is_running();
   dev.up_ = up;
   // A device going down loses what it had queued, as dev_deactivate does.
   if (!up) dev.drop_backlog();
+  // The kind may change its own carrier here too (a DPDK port reads its link).
   dev.on_updown();
-  // Running only with carrier: without it nothing above sees a change.
-  if (dev.carrier_) propagate_running(dev);
+  if (dev.is_running() != was_running) propagate_running(dev);
   dev.net().host().notify(up ? NetdevEvent::up : NetdevEvent::down, dev);
   return {};
 }
