@@ -55,6 +55,7 @@
 #include <string_view>
 
 #include "netns/address.hpp"
+#include "netns/resources.hpp"
 #include "netns/result.hpp"
 
 namespace netns {
@@ -167,8 +168,9 @@ class Stream {
   friend class Listener;
   friend Result<Stream> connect(Net& net, Endpoint remote);
   friend Result<Stream> connect(Net& net, Endpoint local, Endpoint remote);
-  explicit Stream(std::shared_ptr<Connection> conn);
+  Stream(std::shared_ptr<Connection> conn, SocketSlot slot);
   std::shared_ptr<Connection> conn_;
+  SocketSlot slot_;  // one of net.core.sockets_max, as a file descriptor
 };
 
 class ListenSocket;  // internal
@@ -180,7 +182,9 @@ class Listener {
   Listener& operator=(Listener&& other) noexcept;
   ~Listener();  // close(): connections not yet accepted are reset
 
-  // accept(2): the oldest established connection, would_block when none.
+  // accept(2): the oldest established connection, would_block when none;
+  // too_many_files_open (EMFILE) at net.core.sockets_max, the connection
+  // left waiting.
   Result<Stream> accept();
   Endpoint local_endpoint() const;
   // Precondition: is_open().
@@ -194,19 +198,24 @@ class Listener {
 
  private:
   friend Result<Listener> listen(Net& net, Endpoint local, int backlog);
-  explicit Listener(std::unique_ptr<ListenSocket> sock);
+  Listener(std::unique_ptr<ListenSocket> sock, SocketSlot slot);
   std::unique_ptr<ListenSocket> sock_;
+  SocketSlot slot_;
 };
 
 // bind + listen(2). Port 0 picks an ephemeral port. The accept backlog is
 // min(backlog, net.core.somaxconn); SYNs beyond net.ipv4.tcp_max_syn_backlog
 // half-open connections are answered with SYN cookies
 // (net.ipv4.tcp_syncookies). Errors as bind(2), invalid_argument for a
-// backlog below 0.
+// backlog below 0, too_many_files_open (EMFILE) at net.core.sockets_max.
+// A listener, and each stream a user holds, is one socket of the
+// namespace's; connections waiting in the backlog, orphans and TIME_WAIT
+// are not (as they hold no file descriptor in Linux).
 Result<Listener> listen(Net& net, Endpoint local, int backlog = 128);
 // connect(2), non-blocking: sends the SYN and returns in syn_sent. The
 // source address is the route's, the port ephemeral. network_unreachable
-// without a route, invalid_argument for port 0 or a broadcast/multicast peer.
+// without a route, invalid_argument for port 0 or a broadcast/multicast peer,
+// too_many_files_open (EMFILE) at net.core.sockets_max.
 Result<Stream> connect(Net& net, Endpoint remote);
 // The same from a given local endpoint (bind(2) first); port 0 is ephemeral.
 Result<Stream> connect(Net& net, Endpoint local, Endpoint remote);
