@@ -64,6 +64,8 @@ void BM_Soak(benchmark::State& state) {
   c["max_poll_ms"] = r.max_poll_ms;
   c["p99_poll_ms"] = r.p99_poll_ms;
   c["max_gap_ms"] = r.max_gap_ms;
+  c["max_work_ms"] = r.max_work_ms;
+  c["max_late_ms"] = r.max_late_ms;
   c["conns_done"] = static_cast<double>(r.connections_completed);
   c["conns_failed"] = static_cast<double>(r.connections_failed + r.connections_aborted);
   c["MB_moved"] = static_cast<double>(r.bytes_received) / 1e6;

@@ -183,6 +183,7 @@ class Driver {
   // ---- topology ----
   void topology_op(Clock::time_point now);
   void illegal_op();
+  void check_routes(Leaf& leaf);
   void legal(std::string_view kind, const Result<void>& r);
   // An illegal operation: `r` must be an error, and `unchanged` must hold.
   template <class T>
@@ -564,6 +565,7 @@ void Driver::topology_op(Clock::time_point now) {
             leaf.secondary ? ipv4::del_address(net, *leaf.eth0, secondary)
                            : ipv4::add_address(net, *leaf.eth0, secondary));
       leaf.secondary = !leaf.secondary;
+      check_routes(leaf);
       break;
     }
     case 3: {  // a route through a neighbour leaf, and a blackhole
@@ -628,6 +630,23 @@ void Driver::topology_op(Clock::time_point now) {
   }
 }
 
+void Driver::check_routes(Leaf& leaf) {
+  // Linux keeps a static route through a gateway that is still on a
+  // connected subnet when another address of the device comes or goes
+  // (fib_sync_down_addr removes only routes whose source the address was);
+  // netns rebuilds every route of the device then (sync_device_routes),
+  // static ones lost. Counted, not failed, so the soak says how often.
+  const auto g = static_cast<std::uint8_t>(leaf.group % 256);
+  if (leaf.route && !ipv4::route_output(*leaf.net, Ipv4Address(172, 16, g, 1))) {
+    leaf.route = false;
+    ++report_.routes_lost;
+  }
+  if (leaf.blackhole && ipv4::route_output(*leaf.net, Ipv4Address(198, 18, g, 1)).error() != Errc::invalid_argument) {
+    leaf.blackhole = false;
+    ++report_.routes_lost;
+  }
+}
+
 void Driver::illegal_op() {
   const std::size_t g = random(groups_);
   const std::size_t slot = random(leaves_per_group_);
@@ -678,7 +697,8 @@ void Driver::illegal_op() {
       Device& lo = leaf.net->loopback();
       refused("move the loopback", host_.move_device(lo, *hub.net, "lo2"),
               &lo.net() == leaf.net.get() && hub.net->device("lo2") == nullptr);
-      refused("destroy the loopback", destroy_device(lo), leaf.net->device("lo") == &lo && lo.is_up());
+      const bool up = lo.is_up();
+      refused("destroy the loopback", destroy_device(lo), leaf.net->device("lo") == &lo && lo.is_up() == up);
       break;
     }
     case 7: {  // an address already there
@@ -792,7 +812,7 @@ Report Driver::run() {
   flapped_.reserve(1024);
   report_.samples.reserve(static_cast<std::size_t>(config_.duration / config_.sample_every) + 2);
 
-  Histogram polls, gaps;
+  Histogram polls, gaps, lates;
   report_.rss_initial = resident_bytes();
   const auto start = Clock::now();
   const auto end = start + config_.duration;
@@ -801,6 +821,7 @@ Report Driver::run() {
   double connections = 0, datagrams = 0, pings = 0, replacements = 0, topology = 0, illegal = 0;
   auto last = start;
   auto last_poll_end = start;
+  auto asked = start;  // the deadline the last poll returned
   bool warmed = false;
   if (config_.log) {
     config_.log(fmt::format("soak: {} groups of 1 hub + {} leaves ({} namespaces), set up in {:.1f} s",
@@ -843,7 +864,12 @@ Report Driver::run() {
     drive_servers(now);
 
     const auto poll_start = Clock::now();
+    const double work_us = duration<double, std::micro>(poll_start - now).count();
+    // How much later than it asked the Host is polled: its timers fire that late.
+    const double late_us =
+        asked <= poll_start ? duration<double, std::micro>(poll_start - asked).count() : 0.0;
     const auto next = host_.poll(poll_start);
+    asked = next;
     const auto poll_end = Clock::now();
     ++report_.polls;
     const double poll_us = duration<double, std::micro>(poll_end - poll_start).count();
@@ -852,6 +878,8 @@ Report Driver::run() {
     if (poll_start >= warm) {
       polls.add(poll_us);
       gaps.add(gap_us);
+      lates.add(late_us);
+      report_.max_work_ms = std::max(report_.max_work_ms, work_us / 1000);
     }
     last_poll_end = poll_end;
     serve_ready();  // answer what this poll brought before the next one
@@ -889,6 +917,8 @@ Report Driver::run() {
   report_.p999_poll_ms = polls.percentile_ms(0.999);
   report_.max_gap_ms = gaps.max_ms();
   report_.p99_gap_ms = gaps.percentile_ms(0.99);
+  report_.max_late_ms = lates.max_ms();
+  report_.p99_late_ms = lates.percentile_ms(0.99);
   teardown();
   return std::move(report_);
 }
@@ -907,8 +937,11 @@ std::string format_report(const Report& r) {
                    static_cast<double>(r.rss_end) / kMiB, static_cast<double>(r.rss_max) / kMiB));
   line(fmt::format("poll: p50 {:.3f} ms, p99 {:.3f} ms, p99.9 {:.3f} ms, max {:.3f} ms (max over the whole run {:.3f} ms)",
                    r.p50_poll_ms, r.p99_poll_ms, r.p999_poll_ms, r.max_poll_ms, r.max_poll_ms_all));
-  line(fmt::format("gap between polls: p99 {:.3f} ms, max {:.3f} ms; sampling max {:.3f} ms", r.p99_gap_ms,
-                   r.max_gap_ms, r.max_sample_ms));
+  line(fmt::format("gap between polls: p99 {:.3f} ms, max {:.3f} ms (the driver's work in it: max {:.3f} ms); "
+                   "sampling max {:.3f} ms",
+                   r.p99_gap_ms, r.max_gap_ms, r.max_work_ms, r.max_sample_ms));
+  line(fmt::format("polled after the deadline the Host asked for: p99 {:.3f} ms, max {:.3f} ms", r.p99_late_ms,
+                   r.max_late_ms));
   line(fmt::format("tcp: {} started, {} completed ({} checked by the server), {} failed, {} aborted, {} refused "
                    "locally, {} mismatches; {} bytes sent, {} received",
                    r.connections_started, r.connections_completed, r.server_streams_completed, r.connections_failed,
@@ -922,6 +955,10 @@ std::string format_report(const Report& r) {
   line(fmt::format("churn: {} namespaces replaced, {} legal topology operations, {} legal ones failed",
                    r.nets_replaced, legal, r.legal_failed));
   for (const auto& [k, n] : r.topology_ops) line(fmt::format("  {}: {}", k, n));
+  if (r.routes_lost != 0) {
+    line(fmt::format("  static routes gone with an address change of their device (Linux keeps them): {}",
+                     r.routes_lost));
+  }
   line(fmt::format("refusals: {} (illegal accepted {}, refusals that changed state {})", r.refusals_total,
                    r.illegal_accepted, r.refusal_changed_state));
   for (const auto& [k, n] : r.refusals) line(fmt::format("  {}: {}", k, n));

@@ -83,8 +83,13 @@ struct Report {
   // Host::poll in real time, after the warm-up (the whole run for max_poll_ms_all).
   double max_poll_ms = 0, p99_poll_ms = 0, p999_poll_ms = 0, p50_poll_ms = 0, max_poll_ms_all = 0;
   // Real time between the end of one poll and the start of the next: the
-  // driver's traffic and churn (sampling excluded, timed as max_sample_ms).
-  double max_gap_ms = 0, p99_gap_ms = 0, max_sample_ms = 0;
+  // driver's traffic and churn, and its sleep until the Host's next deadline
+  // (or 1 ms) with however late the OS woke it (sampling excluded, timed as
+  // max_sample_ms). max_work_ms: the driver's work alone. late: how long
+  // after the deadline the previous poll returned the next one started,
+  // which is how late the Host's timers fired.
+  double max_gap_ms = 0, p99_gap_ms = 0, max_sample_ms = 0, max_work_ms = 0;
+  double max_late_ms = 0, p99_late_ms = 0;
   std::uint64_t polls = 0;
   double seconds = 0;
 
@@ -101,6 +106,9 @@ struct Report {
   std::uint64_t illegal_accepted = 0;        // must be 0
   std::uint64_t refusal_changed_state = 0;   // must be 0
   std::uint64_t legal_failed = 0;            // a legal operation that failed (should be 0)
+  // Static routes that went when an address of their device was added or
+  // removed, which Linux would have kept (see check_routes in soak.cpp).
+  std::uint64_t routes_lost = 0;
   std::vector<std::string> problems;         // what went wrong, first few of each
 
   // Drops and retransmissions, summed over every device and namespace that
