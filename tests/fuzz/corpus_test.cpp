@@ -30,7 +30,7 @@ std::vector<std::filesystem::path> corpus(std::string_view target) {
 
 void replay(std::string_view target, Target run) {
   const auto files = corpus(target);
-  ASSERT_GE(files.size(), 10u) << "the corpus of " << target << " is missing or nearly empty";
+  ASSERT_FALSE(files.empty()) << "the corpus of " << target << " is missing or nearly empty";
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     const std::vector<std::uint8_t> data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
