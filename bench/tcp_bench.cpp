@@ -29,10 +29,8 @@
 // moves one packet per MSS; 65535 gives both the same segment size.
 // TIME_WAIT lasts 60 s, so each connection binds the next of 64 client
 // addresses and the ephemeral ports never run out; both stacks keep up to
-// 262,144 TIME_WAIT sockets (netns's default tcp_max_tw_buckets). Not
-// tcp_max_tw_buckets = 0: netns then drops the ACK of the peer's FIN (the
-// connection is finished before its pending ACK goes out), the peer stays in
-// LAST_ACK and a later SYN on the same four-tuple meets it.
+// 262,144 TIME_WAIT sockets (netns's default tcp_max_tw_buckets), so each
+// pays what its TIME_WAIT costs (netns: a record of its own, time_wait.hpp).
 // Kernel rows need root; otherwise they report an error and the ratios say n/a.
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>

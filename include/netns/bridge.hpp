@@ -39,13 +39,24 @@
 // bridge's MAC, as for another host (Linux keeps PACKET_HOST), so IPv4
 // drops it (rx_otherhost_dropped): address the bridge's MAC.
 //
-// Errors: invalid_argument for a device that is not a bridge where one is
-// expected, a port in another namespace, the loopback, a bad name; file_exists
-// for a taken name; device_or_resource_busy for a device that already has an
-// rx handler (another bridge's port, a macvlan's lower device);
-// too_many_symbolic_link_levels (ELOOP, as Linux) for a bridge as a port;
-// too_many_links past kBridgeMaxPorts ports; no_such_device for a device being
-// destroyed. Nothing changes on error.
+// A port is a lower of its bridge, the bridge its master upper
+// (Device::master_upper()); a macvlan on the bridge is another upper, and
+// its address is a local FDB entry (shown as permanent on the bridge), so
+// frames for it go up to the bridge device and on to the macvlan. What a
+// macvlan sends through the bridge goes out of its ports, never up to the
+// bridge's own stack (as in Linux).
+//
+// Errors, as Linux's br_add_if and netdev_master_upper_dev_link: invalid_argument
+// for a device that is not a bridge where one is expected, a port in another
+// namespace, the loopback or a device without a unicast MAC (not Ethernet),
+// a bad name; file_exists for a taken name; device_or_resource_busy for a
+// device already enslaved (another bridge's port), one with another rx
+// handler (a macvlan's lower device), or one stacked above the bridge
+// already, however far (a macvlan on it, or on a bridge on a macvlan on it:
+// the link would make a loop); too_many_symbolic_link_levels (ELOOP) for a
+// bridge as a port; too_many_links past kBridgeMaxPorts ports or when the
+// stack would hold more than kMaxNestDevices devices (EMLINK);
+// no_such_device for a device being destroyed. Nothing changes on error.
 #pragma once
 
 #include <chrono>

@@ -110,6 +110,7 @@ namespace netns {
   X(IpExt, InECT0Pkts) \
   X(IpExt, InCEPkts) \
   X(IpExt, ReasmOverlaps) \
+  X(IpExt, PacketMemDrops)  /* netns: dropped at net.core.packet_mem_max */ \
   /* TcpExt */ \
   X(TcpExt, SyncookiesSent) \
   X(TcpExt, SyncookiesRecv) \

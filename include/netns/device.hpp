@@ -50,6 +50,10 @@ inline constexpr std::size_t kMaxDeviceName = 15;
 // Linux's dev_valid_name: 1..15 bytes, not "." or "..", no '/', ':' or blanks.
 bool is_valid_device_name(std::string_view name);
 
+// Linux's MAX_NEST_DEV: the most devices one stack may hold, counted from
+// its lowest device to its highest (a veth in a bridge under a macvlan is 3).
+inline constexpr std::size_t kMaxNestDevices = 8;
+
 // What an rx handler did with a frame (Linux's rx_handler_result_t).
 enum class RxResult : std::uint8_t {
   consumed,  // the handler took the frame (forwarded, queued elsewhere, or dropped and counted)
@@ -99,7 +103,12 @@ class Device {
   std::uint32_t mtu() const { return mtu_; }
   bool is_up() const { return up_; }
   // Up, and the link has carrier (a veth whose peer is also up).
-  bool is_running() const { return up_ && carrier(); }
+  bool is_running() const { return up_ && carrier_; }
+  // Linux's netif_carrier_ok: the kind's link is there (a veth's peer is up,
+  // a TAP's Linux interface exists, a DPDK port's link is up), or for a
+  // device stacked on others (a bridge, a macvlan), one of its lowers is
+  // running. Kept up to date as the state changes, never computed on demand.
+  bool has_carrier() const { return carrier_; }
   DeviceKind kind() const { return kind_; }
   // Leaving for good (Linux's NETREG_UNREGISTERING): destroyed, not moved.
   // NetdevEvent::unregistering comes for both; this tells them apart.
@@ -146,6 +155,18 @@ class Device {
   void add_observer(FrameObserver& observer);
   void remove_observer(FrameObserver& observer);
 
+  // Stacking, as Linux's adjacency lists: the devices directly on top of
+  // this one (the bridge it is a port of, the macvlans on it) and directly
+  // below it (a bridge's ports, a macvlan's lower), in the order they were
+  // linked. The links never form a loop, whatever the namespaces, and no
+  // stack is more than kMaxNestDevices high: every kind links through one
+  // checked place, which refuses a link that would break either rule.
+  std::span<Device* const> uppers() const { return uppers_; }
+  std::span<Device* const> lowers() const { return lowers_; }
+  // The one upper this device is enslaved to (a bridge), or nullptr:
+  // netdev_master_upper_dev_get.
+  Device* master_upper() const { return master_; }
+
   // Devices fed from outside the process (TAP, DPDK) are polled by every
   // Host::poll. The descriptor that turns readable when poll_rx has work, for
   // an event loop to wait on; -1 when the source can only be busy-polled.
@@ -158,7 +179,20 @@ class Device {
   // The kind's transmit: the device is up and the frame non-empty. Must
   // consume the frame (deliver, queue, or drop and count).
   virtual void xmit(Packet frame) = 0;
-  virtual bool carrier() const { return true; }
+  // netif_carrier_on/off, for kinds whose link can come and go: every device
+  // stacked on this one hears of it before this returns (no recursion: see
+  // link_upper). A kind starts with carrier unless it turns it off in its
+  // constructor; a device with lowers has its carrier set from them instead.
+  void set_carrier(bool on);
+  // A lower of this device started or stopped running (or was linked or
+  // unlinked): called after this device's carrier followed. The bridge
+  // flushes what a port that stopped learned, as br_port_carrier_check.
+  // It must not link, unlink or destroy devices: the change is still going up.
+  virtual void on_lower_change(Device& lower) { (void)lower; }
+  // A device was stacked on this one or left it (`upper` is in uppers() or
+  // not any more). A bridge takes the addresses of the devices on it as its
+  // own, as Linux's dev_uc_add of a macvlan's address on its lower does.
+  virtual void on_upper_change(Device& upper) { (void)upper; }
   // The kind's ndo_set_mac_address, called by set_mac before the address
   // changes: an error refuses the change and nothing changes. A kind that
   // keys a table by its address (a macvlan's lower) re-keys it here.
@@ -215,6 +249,9 @@ class Device {
   friend Result<void> destroy_device(Device& dev);
   friend Result<void> set_link_faults(Device& dev, const LinkFaults& faults);
   friend class LinkFaultState;
+  friend Result<void> link_upper(Device& lower, Device& upper, bool master);
+  friend void unlink_upper(Device& lower, Device& upper);
+  friend void propagate_running(Device& from);
 
   void set_name(std::string_view name);
   // The kind's xmit, after the observers saw the frame. Inline: it is on
@@ -226,6 +263,10 @@ class Device {
   void observe(const Packet& frame, FrameDirection dir) {
     for (FrameObserver* o : observers_) o->observe(*this, frame, dir);
   }
+  // A lower changed (started or stopped running, linked or unlinked): the
+  // carrier follows the lowers, the kind hears of it. Whether this device's
+  // running state changed with it.
+  bool follow_lowers(Device& lower);
   // Drops whatever waits in the backlog (counted as rx_dropped) and leaves the ready list.
   void drop_backlog();
 
@@ -234,6 +275,7 @@ class Device {
   std::uint8_t name_len_ = 0;
   DeviceKind kind_;
   bool up_ = false;
+  bool carrier_ = true;
   bool unregistering_ = false;
   int ifindex_ = 0;
   MacAddress mac_;
@@ -244,6 +286,11 @@ class Device {
 
   RxHandler* rx_handler_ = nullptr;
   std::vector<FrameObserver*> observers_;
+
+  // Direct neighbours only; the master upper is also in uppers_.
+  std::vector<Device*> uppers_;
+  std::vector<Device*> lowers_;
+  Device* master_ = nullptr;
 
   // Receive backlog and its place on the Host's list of devices with work.
   BoundedQueue<Packet> backlog_;

@@ -46,7 +46,7 @@
 // among the lower's children and distinct from the lower's: Device::set_mac
 // refuses a taken one with address_in_use. Its MTU starts at the lower's and
 // can never exceed it (lowering the lower's lowers the children's); it has
-// carrier only while the lower is running.
+// carrier only while the lower is running, updated as the lower changes.
 #pragma once
 
 #include <cstddef>
@@ -81,7 +81,10 @@ inline constexpr std::size_t kMaxMacvlansPerLower = 4096;
 //   file_exists              `name` taken in `net`
 //   no_such_device           `lower` is being destroyed
 //   device_or_resource_busy  `lower` has another rx handler (a bridge port)
+//   too_many_links           `lower` tops a stack kMaxNestDevices high already
 //   no_buffer_space          `lower` already carries kMaxMacvlansPerLower children
+// The child is an upper of the lower (Device::uppers(), lowers()), in
+// whatever namespaces the two are.
 Result<Device*> make_macvlan(Device& lower, Net& net, std::string_view name);
 Result<Device*> make_macvlan(Device& lower, Net& net, std::string_view name, MacvlanMode mode);
 

@@ -25,6 +25,7 @@
 #include "netns/counters.hpp"
 #include "netns/device.hpp"
 #include "netns/pernet.hpp"
+#include "netns/resources.hpp"
 #include "netns/sysctl.hpp"
 
 namespace netns {
@@ -121,6 +122,10 @@ class Net {
   const Sysctl& sysctl() const { return sysctl_; }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
+  // Sockets open and packet memory held, against net.core.sockets_max and
+  // net.core.packet_mem_max (netns/resources.hpp).
+  NetResources& resources() { return resources_; }
+  const NetResources& resources() const { return resources_; }
 
   // A new strong reference; empty when the namespace is already dying.
   NetRef ref();
@@ -168,6 +173,7 @@ class Net {
   std::vector<PernetSlotEntry> slots_;
   Sysctl sysctl_;
   Counters counters_;
+  NetResources resources_{sysctl_};
 };
 
 // ---- PernetSlot, inline: the packet path reaches subsystem state through it ----

@@ -16,6 +16,7 @@
 #include "netns/packet.hpp"
 #include "netns/packet_pool.hpp"
 #include "netns/pernet.hpp"
+#include "netns/resources.hpp"
 #include "netns/result.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tap.hpp"

@@ -87,6 +87,10 @@ enum class SysctlId : std::uint16_t {
   conf_default_log_martians,
   tcp_moderate_rcvbuf,
   tcp_dsack,
+  tcp_ecn_fallback,
+  neigh_gc_thresh2,
+  core_sockets_max,
+  core_packet_mem_max,
   count_
 };
 
@@ -189,10 +193,22 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.conf.default.log_martians", 1, {0}, 0, 1, {}},
     {"net.ipv4.tcp_moderate_rcvbuf", 1, {1}, 0, 1, {}},
     {"net.ipv4.tcp_dsack", 1, {1}, 0, 1, {}},
+    // A retransmitted SYN no longer asks for ECN (RFC 3168 6.1.1.1).
+    {"net.ipv4.tcp_ecn_fallback", 1, {1}, 0, 1, {}},
+    {"net.ipv4.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
+    // netns's own caps on what one namespace may take from its Host
+    // (netns/resources.hpp; Linux's nearest are RLIMIT_NOFILE and a memory
+    // cgroup). Sockets open at once: as a raised RLIMIT_NOFILE, for servers
+    // with tens of thousands of connections. Bytes of packets held in the
+    // namespace's queues, charged their truesize (2.1 KiB for a standard
+    // buffer however little it holds): 256 MiB is a thousand UDP sockets'
+    // full default buffers; at most 2 GiB - 1, the table's values being int32.
+    {"net.core.sockets_max", 1, {65536}, 0, kIntMax, {}},
+    {"net.core.packet_mem_max", 1, {268435456}, 0, kIntMax, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
-static_assert(kSysctlTable.back().name == "net.ipv4.tcp_dsack");
+static_assert(!kSysctlTable.back().name.empty());
 
 // Per-device knobs, net.ipv4.conf.{all,default,IFNAME}.NAME, with Linux's
 // semantics: a device's own value exists once written for it, and until then

@@ -37,8 +37,13 @@
 //
 // Streams and listeners must be closed before their Host is destroyed.
 // Closing a Stream is close(2): the connection goes on in the namespace
-// (FIN_WAIT, TIME_WAIT...) as an orphan, bounded by net.ipv4.tcp_max_orphans;
-// unread data makes it a reset instead, as Linux does.
+// (FIN_WAIT, CLOSING, LAST_ACK) as an orphan, bounded by
+// net.ipv4.tcp_max_orphans; unread data makes it a reset instead, as Linux
+// does. TIME_WAIT is no connection but a small record, as Linux's
+// timewait socket, bounded by net.ipv4.tcp_max_tw_buckets: a Stream whose
+// connection entered it shows time_wait (and reads what is left) until the
+// 60 s are over, then closed; closing or aborting it leaves the record
+// waiting.
 #pragma once
 
 #include <cstddef>
@@ -50,6 +55,7 @@
 #include <string_view>
 
 #include "netns/address.hpp"
+#include "netns/resources.hpp"
 #include "netns/result.hpp"
 
 namespace netns {
@@ -95,6 +101,7 @@ struct Info {
   std::uint64_t bytes_received = 0;
   std::uint64_t retransmits = 0;    // segments retransmitted
   bool sack = false, timestamps = false, window_scaling = false;
+  bool ecn = false;  // ECN (RFC 3168) agreed in the handshake: tcpi_options' TCPI_OPT_ECN
   // The sender's loss recovery, as Linux's tcp_info: its state ("open",
   // "disorder", "cwr", "recovery", "loss"); bytes outstanding now SACKed,
   // marked lost, and retransmitted with the retransmission in flight; the
@@ -161,8 +168,9 @@ class Stream {
   friend class Listener;
   friend Result<Stream> connect(Net& net, Endpoint remote);
   friend Result<Stream> connect(Net& net, Endpoint local, Endpoint remote);
-  explicit Stream(std::shared_ptr<Connection> conn);
+  Stream(std::shared_ptr<Connection> conn, SocketSlot slot);
   std::shared_ptr<Connection> conn_;
+  SocketSlot slot_;  // one of net.core.sockets_max, as a file descriptor
 };
 
 class ListenSocket;  // internal
@@ -174,7 +182,9 @@ class Listener {
   Listener& operator=(Listener&& other) noexcept;
   ~Listener();  // close(): connections not yet accepted are reset
 
-  // accept(2): the oldest established connection, would_block when none.
+  // accept(2): the oldest established connection, would_block when none;
+  // too_many_files_open (EMFILE) at net.core.sockets_max, the connection
+  // left waiting.
   Result<Stream> accept();
   Endpoint local_endpoint() const;
   // Precondition: is_open().
@@ -188,19 +198,24 @@ class Listener {
 
  private:
   friend Result<Listener> listen(Net& net, Endpoint local, int backlog);
-  explicit Listener(std::unique_ptr<ListenSocket> sock);
+  Listener(std::unique_ptr<ListenSocket> sock, SocketSlot slot);
   std::unique_ptr<ListenSocket> sock_;
+  SocketSlot slot_;
 };
 
 // bind + listen(2). Port 0 picks an ephemeral port. The accept backlog is
 // min(backlog, net.core.somaxconn); SYNs beyond net.ipv4.tcp_max_syn_backlog
 // half-open connections are answered with SYN cookies
 // (net.ipv4.tcp_syncookies). Errors as bind(2), invalid_argument for a
-// backlog below 0.
+// backlog below 0, too_many_files_open (EMFILE) at net.core.sockets_max.
+// A listener, and each stream a user holds, is one socket of the
+// namespace's; connections waiting in the backlog, orphans and TIME_WAIT
+// are not (as they hold no file descriptor in Linux).
 Result<Listener> listen(Net& net, Endpoint local, int backlog = 128);
 // connect(2), non-blocking: sends the SYN and returns in syn_sent. The
 // source address is the route's, the port ephemeral. network_unreachable
-// without a route, invalid_argument for port 0 or a broadcast/multicast peer.
+// without a route, invalid_argument for port 0 or a broadcast/multicast peer,
+// too_many_files_open (EMFILE) at net.core.sockets_max.
 Result<Stream> connect(Net& net, Endpoint remote);
 // The same from a given local endpoint (bind(2) first); port 0 is ephemeral.
 Result<Stream> connect(Net& net, Endpoint local, Endpoint remote);

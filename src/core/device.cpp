@@ -2,6 +2,8 @@
 #include "netns/device.hpp"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
@@ -36,7 +38,15 @@ Device::Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac,
   set_name(name);
 }
 
-Device::~Device() = default;
+Device::~Device() {
+  // Links go when a device unregisters; one freed without registering (a
+  // kind's set-up failing midway) still leaves no neighbour pointing at it.
+  for (Device* upper : uppers_) std::erase(upper->lowers_, this);
+  for (Device* lower : lowers_) {
+    std::erase(lower->uppers_, this);
+    if (lower->master_ == this) lower->master_ = nullptr;
+  }
+}
 
 void Device::set_name(std::string_view name) {
   // An over-long name is stored empty, so registration refuses it as invalid.
@@ -73,6 +83,119 @@ void Device::transmit(Packet frame) {
     return;
   }
   xmit_observed(std::move(frame));
+}
+
+void Device::set_carrier(bool on) {
+  const bool was = is_running();
+  carrier_ = on;
+  if (is_running() != was) propagate_running(*this);
+}
+
+// ---- stacking: Linux's adjacency lists, levels and linkwatch ----
+
+namespace {
+
+enum class Toward : std::uint8_t { uppers, lowers };
+
+std::span<Device* const> next_to(const Device& dev, Toward side) {
+  return side == Toward::uppers ? dev.uppers() : dev.lowers();
+}
+
+// Whether `target` is somewhere beyond `from` on one side (__netdev_has_upper_dev
+// walks the same way). Iterative, each device once: the stacks below a
+// bridge share devices, so a walk without a visited set could revisit one
+// exponentially often.
+bool reaches(const Device& from, const Device& target, Toward side) {
+  std::vector<const Device*> todo{&from};
+  std::unordered_set<const Device*> seen{&from};
+  while (!todo.empty()) {
+    const Device* dev = todo.back();
+    todo.pop_back();
+    for (const Device* next : next_to(*dev, side)) {
+      if (next == &target) return true;
+      if (seen.insert(next).second) todo.push_back(next);
+    }
+  }
+  return false;
+}
+
+// How many devices the longest chain from `dev` holds on one side, `dev`
+// included: Linux's upper_level and lower_level. The recursion is as deep as
+// a stack is high, which link_upper keeps at kMaxNestDevices; past that the
+// answer is only "too high", so it stops there whatever the links say.
+std::size_t level(const Device& dev, Toward side, std::unordered_map<const Device*, std::size_t>& memo,
+                  std::size_t depth = 1) {
+  if (depth > kMaxNestDevices) return kMaxNestDevices + 1;
+  if (auto it = memo.find(&dev); it != memo.end()) return it->second;
+  std::size_t longest = 0;
+  for (const Device* next : next_to(dev, side)) longest = std::max(longest, level(*next, side, memo, depth + 1));
+  memo.emplace(&dev, longest + 1);
+  return longest + 1;
+}
+
+std::size_t level(const Device& dev, Toward side) {
+  std::unordered_map<const Device*, std::size_t> memo;
+  return level(dev, side, memo);
+}
+
+bool any_running(std::span<Device* const> devs) {
+  return std::any_of(devs.begin(), devs.end(), [](const Device* d) { return d->is_running(); });
+}
+
+}  // namespace
+
+// Linux's linkwatch and the NETDEV_CHANGE notifiers of stacked drivers, in
+// one place: `from` started or stopped running, and every device above it
+// follows, each from its own lowers (netif_stacked_transfer_operstate,
+// br_port_carrier_check). Breadth first over a list, never recursion, so the
+// stack's height costs no stack. A single change moves every running state
+// above it the same way (a stacked device runs while any lower does), so
+// each device changes at most once and the list holds each at most once.
+void propagate_running(Device& from) {
+  if (from.uppers_.empty()) return;
+  std::vector<Device*> changed{&from};
+  for (std::size_t i = 0; i < changed.size(); ++i) {
+    Device& lower = *changed[i];
+    for (Device* upper : lower.uppers_) {
+      if (upper->follow_lowers(lower)) changed.push_back(upper);
+    }
+  }
+}
+
+bool Device::follow_lowers(Device& lower) {
+  const bool was = is_running();
+  carrier_ = any_running(lowers_);
+  on_lower_change(lower);
+  return is_running() != was;
+}
+
+Result<void> link_upper(Device& lower, Device& upper, bool master) {
+  if (lower.unregistering_ || upper.unregistering_) return error(Errc::no_such_device);
+  // __netdev_upper_dev_link's checks, in its order and with its errors.
+  if (&lower == &upper || reaches(upper, lower, Toward::uppers)) return error(Errc::device_or_resource_busy);
+  if (level(lower, Toward::lowers) + level(upper, Toward::uppers) > kMaxNestDevices) {
+    return error(Errc::too_many_links);
+  }
+  if (master && lower.master_ != nullptr) {
+    return error(lower.master_ == &upper ? Errc::file_exists : Errc::device_or_resource_busy);
+  }
+  if (!master && reaches(lower, upper, Toward::uppers)) return error(Errc::file_exists);
+  lower.uppers_.push_back(&upper);
+  upper.lowers_.push_back(&lower);
+  if (master) lower.master_ = &upper;
+  lower.on_upper_change(upper);
+  if (upper.follow_lowers(lower)) propagate_running(upper);
+  return {};
+}
+
+void unlink_upper(Device& lower, Device& upper) {
+  auto at = std::find(lower.uppers_.begin(), lower.uppers_.end(), &upper);
+  if (at == lower.uppers_.end()) return;
+  lower.uppers_.erase(at);
+  std::erase(upper.lowers_, &lower);
+  if (lower.master_ == &upper) lower.master_ = nullptr;
+  lower.on_upper_change(upper);
+  if (upper.follow_lowers(lower)) propagate_running(upper);
 }
 
 Result<void> Device::set_rx_handler(RxHandler& handler) {
@@ -127,10 +250,13 @@ void Device::drop_backlog() {
 Result<void> set_link_up(Device& dev, bool up) {
   if (dev.unregistering_) return error(Errc::no_such_device);
   if (dev.up_ == up) return {};
+  const bool was_running = dev.is_running();
   dev.up_ = up;
   // A device going down loses what it had queued, as dev_deactivate does.
   if (!up) dev.drop_backlog();
+  // The kind may change its own carrier here too (a DPDK port reads its link).
   dev.on_updown();
+  if (dev.is_running() != was_running) propagate_running(dev);
   dev.net().host().notify(up ? NetdevEvent::up : NetdevEvent::down, dev);
   return {};
 }
@@ -144,6 +270,11 @@ void unregister_and_free(Device& dev) {
   dev.unregistering_ = true;
   std::unique_ptr<Device> owned = dev.net().unregister_device(dev);
   owned->on_unregister();
+  // The kinds undid their links above (a bridge releasing its ports, a
+  // macvlan leaving its lower); whatever is left goes too, so no device
+  // keeps a pointer to one that is gone.
+  while (!dev.uppers_.empty()) unlink_upper(dev, *dev.uppers_.back());
+  while (!dev.lowers_.empty()) unlink_upper(*dev.lowers_.back(), dev);
   host.retire_device(std::move(owned));
 }
 

@@ -10,6 +10,20 @@ namespace netns {
 // destroy_device() is the public, checked entry.
 void unregister_and_free(Device& dev);
 
+// Stacks `upper` on `lower` (netdev_upper_dev_link; with `master`,
+// netdev_master_upper_dev_link: `upper` is the one device `lower` is
+// enslaved to). The upper's carrier then follows its lowers. Refused, with
+// nothing changed:
+//   device_or_resource_busy  `upper` is `lower`, or already below it (a loop);
+//                            with `master`, `lower` has another master
+//   file_exists              `upper` is already above `lower` (the same master)
+//   too_many_links           the stack would be more than kMaxNestDevices high
+//   no_such_device           either is being destroyed
+Result<void> link_upper(Device& lower, Device& upper, bool master);
+// Undoes link_upper; nothing when they are not linked. The upper's carrier
+// follows its remaining lowers.
+void unlink_upper(Device& lower, Device& upper);
+
 // A locally administered unicast MAC from the Host's keyed generator, as
 // Linux's eth_random_addr.
 MacAddress random_mac(Host& host);

@@ -40,6 +40,7 @@ struct SipKey {
 inline constexpr std::uint64_t kSipPurposeRouteCache = 0x726f757465636163;  // "routecac"
 inline constexpr std::uint64_t kSipPurposeTcpIsn = 0x7463702d69736e00;      // "tcp-isn"
 inline constexpr std::uint64_t kSipPurposeEphemeralPort = 0x6570686d706f7274;  // "ephmport"
+inline constexpr std::uint64_t kSipPurposeNeighbour = 0x6e65696768626f72;  // "neighbor"
 
 // SipHash-c-d of `message` under `key`: c compression rounds per 8-byte
 // word, d finalisation rounds. Bytes are read little-endian as in the

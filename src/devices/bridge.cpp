@@ -90,6 +90,7 @@ class Bridge final : public Device, public NetdevListener {
         host_(&net.host()),
         fdb_(SipKey::derive(net.host().secret(), kSipPurposeBridgeFdb)),
         gc_(net.host(), [this] { run_gc(); }) {
+    set_carrier(false);  // until a port runs: its carrier follows its ports (lowers) from then on
     host_->add_netdev_listener(*this);
   }
   ~Bridge() override { host_->remove_netdev_listener(*this); }
@@ -112,16 +113,14 @@ class Bridge final : public Device, public NetdevListener {
 
  private:
   void xmit(Packet frame) override;
-  // Linux turns the bridge's carrier on while any port forwards.
-  bool carrier() const override {
-    return std::any_of(ports_.begin(), ports_.end(), [](const auto& p) { return p->dev().is_running(); });
-  }
   bool offloads_checksum() const override { return true; }  // each port's transmit finishes it if needed
   // As Linux's NETIF_F_NETNS_LOCAL on bridges: its ports cannot follow it.
   bool netns_local() const override { return true; }
   void on_updown() override;
   void on_unregister() override;
   void on_netdev_event(NetdevEvent event, Device& dev) override;
+  void on_lower_change(Device& lower) override;
+  void on_upper_change(Device&) override { rebuild_locals(); }
 
   void learn(BridgePort& in, MacKey src);
   void forward(BridgePort* in, const FdbSlot& to, Packet frame);
@@ -231,9 +230,10 @@ void Bridge::forward(BridgePort* in, const FdbSlot& entry, Packet frame) {
       ++counters_.dropped_port_down;  // a static entry stays; its port is disabled
       return;
     }
-    // The port lost carrier (a veth whose peer went down), which raises no
-    // event here: flush what it learned now, as Linux's carrier check
-    // disables the port, and flood like any unknown destination.
+    // Learned while the port was not running (a DPDK port receiving before
+    // the next check of its link sees it back): on_lower_change flushed
+    // everything else it learned when it stopped. Flush this too and flood
+    // like any unknown destination.
     flush_port(to, false);
     flood(in, std::move(frame), false);
     return;
@@ -287,12 +287,21 @@ void Bridge::xmit(Packet frame) {
 
 Result<void> Bridge::add_port(Device& dev) {
   if (port_of(dev) != nullptr) return {};  // already ours, as `ip link set master` again
+  // br_add_if's refusals, then netdev_master_upper_dev_link's (a loop
+  // through stacked devices, a stack too high) from the core's link_upper.
   if (&dev == this || dev.kind() == DeviceKind::bridge) return error(Errc::too_many_symbolic_link_levels);
-  if (dev.kind() == DeviceKind::loopback || &dev.net() != &net()) return error(Errc::invalid_argument);
+  // Not an Ethernet device: the loopback, or no valid unicast address.
+  if (dev.kind() == DeviceKind::loopback || dev.mac().is_zero() || dev.mac().is_multicast()) {
+    return error(Errc::invalid_argument);
+  }
+  if (&dev.net() != &net()) return error(Errc::invalid_argument);
   if (dev.is_unregistering() || is_unregistering()) return error(Errc::no_such_device);
+  if (dev.master_upper() != nullptr) return error(Errc::device_or_resource_busy);
   if (ports_.size() >= kBridgeMaxPorts) return error(Errc::too_many_links);
+  if (dev.rx_handler() != nullptr) return error(Errc::device_or_resource_busy);  // a macvlan's lower
+  if (auto linked = link_upper(dev, *this, true); !linked) return linked.error();
   auto port = std::make_unique<BridgePort>(*this, dev);
-  if (auto ok = dev.set_rx_handler(*port); !ok) return ok.error();
+  (void)dev.set_rx_handler(*port);  // free: checked above
   ports_.push_back(std::move(port));
   rebuild_locals();
   adjust_mtu();
@@ -300,11 +309,20 @@ Result<void> Bridge::add_port(Device& dev) {
 }
 
 void Bridge::remove_port(BridgePort& port) {
-  port.dev().clear_rx_handler();
+  Device& dev = port.dev();
+  dev.clear_rx_handler();
   flush_port(port, true);
   std::erase_if(ports_, [&](const auto& p) { return p.get() == &port; });
+  unlink_upper(dev, *this);  // the bridge's carrier follows the ports left
   rebuild_locals();  // another port may share the MAC whose local entry just went
   adjust_mtu();
+}
+
+void Bridge::on_lower_change(Device& lower) {
+  // br_port_carrier_check: a port that stopped running is disabled, and
+  // what was learned on it goes.
+  if (lower.is_running()) return;
+  if (BridgePort* port = port_of(lower)) flush_port(*port, false);
 }
 
 void Bridge::flush_port(const BridgePort& port, bool all) {
@@ -321,6 +339,14 @@ void Bridge::rebuild_locals() {
     MacKey key = mac_key(port->dev().mac());
     FdbSlot* s = fdb_.find(key);
     if (s == nullptr || !s->local()) fdb_.put(key, port.get(), FdbSlot::kLocal, now);
+  }
+  // The devices stacked on the bridge (macvlans) receive through it: their
+  // addresses go up to the bridge device, whose rx handler hands them over.
+  // Linux gets there by dev_uc_add, which turns the bridge promiscuous.
+  for (const Device* upper : uppers()) {
+    MacKey key = mac_key(upper->mac());
+    FdbSlot* s = fdb_.find(key);
+    if (s == nullptr || !s->local()) fdb_.put(key, nullptr, FdbSlot::kLocal, now);
   }
 }
 
@@ -350,7 +376,14 @@ void Bridge::on_netdev_event(NetdevEvent event, Device& dev) {
     return;
   }
   BridgePort* port = port_of(dev);
-  if (port == nullptr) return;
+  if (port == nullptr) {
+    // A device stacked on the bridge took another address (a macvlan's set_mac).
+    const auto up = uppers();
+    if (event == NetdevEvent::address_changed && std::find(up.begin(), up.end(), &dev) != up.end()) {
+      rebuild_locals();
+    }
+    return;
+  }
   switch (event) {
     case NetdevEvent::unregistering: remove_port(*port); break;  // destroyed or moving away
     case NetdevEvent::down: flush_port(*port, false); break;      // br_stp_disable_port
@@ -472,10 +505,7 @@ Result<void> set_nomaster(Device& port) {
   return {};
 }
 
-Device* master(const Device& port) {
-  BridgePort* p = as_port(port);
-  return p != nullptr ? &p->bridge() : nullptr;
-}
+Device* master(const Device& port) { return port.master_upper(); }
 
 std::vector<Device*> bridge_ports(const Device& bridge) {
   std::vector<Device*> out;

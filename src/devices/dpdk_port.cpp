@@ -23,6 +23,8 @@ static_assert(dpdk::kMbufPrivSize % RTE_MBUF_PRIV_ALIGN == 0);
 
 constexpr std::uint16_t kBurst = 32;          // rx and tx burst, as DPDK's examples
 constexpr std::uint16_t kRingDescriptors = 512;
+// How often an up port's link is read (DPDK's examples wait 100 ms between checks).
+constexpr Clock::duration kLinkCheckInterval = std::chrono::milliseconds(100);
 constexpr unsigned kPoolMbufs = 2047;         // rx and tx rings, a batch, and frames held by the stack
 constexpr unsigned kPoolCache = 256;
 // Frames must fit one mbuf: its data room less Ethernet and a VLAN tag.
@@ -109,7 +111,9 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
       : Device(net, name, DeviceKind::dpdk, setup.mac, setup.mtu),
         port_(port),
         max_mtu_(setup.max_mtu),
-        pool_(setup.pool) {}
+        pool_(setup.pool) {
+    refresh_link();
+  }
 
   ~DpdkPort() override {
     stop();
@@ -126,6 +130,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
     (void)set_link_up(*this, false);
     stop();
     cut_off_ = true;
+    refresh_link();
   }
 
   dpdk::PortStats port_stats() const {
@@ -136,22 +141,28 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
   bool is_cut_off() const { return cut_off_; }
 
  private:
-  bool carrier() const override {
-    if (cut_off_) return false;
+  // The port's link as it reports it, read without waiting. A port raises
+  // no event this process hears, so it is read on every change made here
+  // and, while up, every kLinkCheckInterval from poll_rx, as a driver's
+  // watchdog does; devices stacked on the port follow through set_carrier.
+  void refresh_link() {
     rte_eth_link link{};
-    return rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+    set_carrier(!cut_off_ && rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP);
   }
 
   void on_updown() override {
     if (!is_up()) {
       stop();
+      refresh_link();
       return;
     }
-    if (cut_off_ || started_) return;
-    int ret = rte_eth_dev_start(port_);
-    started_ = ret == 0;
-    if (!started_) net().host().log("netns: dpdk port " + std::to_string(port_) + " did not start: " +
-                                    dpdk_error(-ret).message());
+    if (!cut_off_ && !started_) {
+      int ret = rte_eth_dev_start(port_);
+      started_ = ret == 0;
+      if (!started_) net().host().log("netns: dpdk port " + std::to_string(port_) + " did not start: " +
+                                      dpdk_error(-ret).message());
+    }
+    refresh_link();
   }
 
   Result<void> on_mtu_change(std::uint32_t mtu) override {
@@ -166,6 +177,10 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
 
   std::size_t poll_rx(std::size_t budget) override {
     if (!started_) return 0;
+    if (const Clock::time_point now = net().host().now(); now >= next_link_check_) {
+      next_link_check_ = now + kLinkCheckInterval;
+      refresh_link();
+    }
     std::size_t done = 0;
     rte_mbuf* burst[kBurst];
     // A frame delivered at once may take the port down or destroy it: the
@@ -289,6 +304,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
   rte_mempool* pool_;
   bool started_ = false;
   bool cut_off_ = false;
+  Clock::time_point next_link_check_{};
   std::uint16_t tx_count_ = 0;
   std::uint64_t tx_bytes_batched_ = 0;
   rte_mbuf* tx_[kBurst];

@@ -122,7 +122,9 @@ class Macvlan final : public Device {
           MacvlanMode mode)
       : Device(net, name, DeviceKind::macvlan, mac, port->lower()->mtu()),
         port_(std::move(port)),
-        mode_(mode) {}
+        mode_(mode) {
+    set_carrier(false);  // until it is stacked on the lower: then it follows it
+  }
 
   MacvlanMode mode() const { return mode_; }
   void set_mode(MacvlanMode mode) { mode_ = mode; }
@@ -133,8 +135,6 @@ class Macvlan final : public Device {
   void count_tx_drop() { ++stats_.tx_dropped; }
 
  private:
-  // netif_stacked_transfer_operstate: the child is running only while the lower is.
-  bool carrier() const override { return port_->lower() != nullptr && port_->lower()->is_running(); }
   std::uint32_t max_mtu() const override {
     return port_->lower() != nullptr ? port_->lower()->mtu() : mtu();
   }
@@ -169,6 +169,7 @@ void MacvlanPort::add(Macvlan& child) {
 }
 
 void MacvlanPort::remove(Macvlan& child) {
+  if (lower_ != nullptr) unlink_upper(*lower_, child);
   std::erase(children_, &child);
   auto it = by_mac_.find(child.mac());
   if (it != by_mac_.end() && it->second == &child) by_mac_.erase(it);
@@ -349,7 +350,13 @@ Result<Device*> make_macvlan(Device& lower_given, Net& net, std::string_view nam
 
   auto child = std::make_unique<Macvlan>(net, name, mac, *port, mode);
   Macvlan& raw = *child;
-  // The name was checked free and valid: registration cannot fail now.
+  // Stacked before it is registered (Linux links after register_netdevice),
+  // so a refusal (a stack already kMaxNestDevices high) leaves nothing
+  // behind. From here its carrier follows the lower's running state
+  // (netif_stacked_transfer_operstate).
+  if (auto linked = link_upper(*lower, raw, false); !linked) return linked.error();
+  // The name was checked free and valid: registration cannot fail now (and
+  // would unlink the child as it is freed).
   auto registered = net.register_device(std::move(child));
   if (!registered) return registered.error();
   (*port)->add(raw);

@@ -68,8 +68,6 @@ class TapDevice final : public Device {
   const std::string& linux_name() const { return linux_name_; }
 
  private:
-  // The interface was deleted under us (ip link del): the descriptor is dead.
-  bool carrier() const override { return !detached_; }
   void on_updown() override { set_kernel_carrier(is_up()); }
 
   std::size_t poll_rx(std::size_t budget) override {
@@ -145,9 +143,12 @@ class TapDevice final : public Device {
     if (err == EBADFD) detach();
   }
 
+  // The interface was deleted under us (ip link del): the descriptor is
+  // dead, and the device has no carrier from now on.
   void detach() {
     if (detached_) return;
     detached_ = true;
+    set_carrier(false);
     net().host().log(fmt::format("tap {}: Linux interface {} is gone; the device has no carrier now",
                                  name(), linux_name_));
   }

@@ -8,13 +8,18 @@ namespace {
 
 class Veth final : public Device {
  public:
-  Veth(Net& net, std::string_view name) : Device(net, name, DeviceKind::veth, random_mac(net.host()), 1500) {}
+  Veth(Net& net, std::string_view name) : Device(net, name, DeviceKind::veth, random_mac(net.host()), 1500) {
+    set_carrier(false);  // the peer starts down
+  }
 
   void pair_with(Veth* peer) { peer_ = peer; }
 
  private:
-  // Carrier needs both ends up, as Linux's veth_open/veth_close toggle it.
-  bool carrier() const override { return peer_ != nullptr && peer_->is_up(); }
+  // Each end has carrier while the other is up, as veth_open and
+  // veth_close turn it on and off on the peer.
+  void on_updown() override {
+    if (peer_ != nullptr) peer_->set_carrier(is_up());
+  }
   bool offloads_checksum() const override { return true; }  // the peer is this stack
 
   void xmit(Packet frame) override {
@@ -39,6 +44,7 @@ class Veth final : public Device {
     if (Veth* peer = peer_) {
       peer_ = nullptr;
       peer->peer_ = nullptr;
+      peer->set_carrier(false);
       unregister_and_free(*peer);
     }
   }

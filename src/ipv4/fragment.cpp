@@ -30,10 +30,8 @@ constexpr std::size_t kMaxDatagram = 0xffff;
 // not free: roughly a map node per fragment and the queue with its timer.
 constexpr std::size_t kFragmentOverhead = 64;
 
-// The bytes a held fragment keeps alive: its whole buffer (Linux's truesize).
-std::size_t fragment_cost(const Packet& p) {
-  return p.headroom() + p.size() + p.tailroom() + kFragmentOverhead;
-}
+// The bytes a held fragment keeps alive: its truesize, and its place in the queue.
+std::size_t fragment_cost(const Packet& p) { return p.truesize() + kFragmentOverhead; }
 
 // Writes the fixed 20-byte header of `repr` in front of options already in
 // place in datagram[20, header_len); repr.payload_len counts what follows the
@@ -127,7 +125,8 @@ Reassembler::Reassembler(Net& net, std::function<void(Packet)> on_timeout)
     : net_(&net),
       host_(&net.host()),
       on_timeout_(std::move(on_timeout)),
-      queues_(16, KeyHash{net.host().secret()}) {}
+      queues_(16, KeyHash{net.host().secret()}),
+      memory_(net.resources()) {}
 
 Reassembler::~Reassembler() = default;
 
@@ -191,11 +190,17 @@ std::optional<Packet> Reassembler::add(Packet fragment) {
     }
   }
 
-  // Bounds: the namespace's fragment memory, and the number of datagrams.
+  // Bounds: the namespace's fragment memory, the number of datagrams, and
+  // the namespace's packet memory.
   const std::size_t cost = fragment_cost(fragment) + (q == nullptr ? sizeof(Queue) : 0);
   const auto high_thresh = static_cast<std::size_t>(
       std::max<std::int32_t>(0, net_->sysctl().value(SysctlId::ipfrag_high_thresh)));
   if (memory_ + cost > high_thresh || (q == nullptr && queues_.size() >= kMaxQueues)) {
+    counters.add(Counter::IpReasmFails);
+    return std::nullopt;
+  }
+  if (!memory_.account().admits(cost)) {
+    counters.add(Counter::IpExtPacketMemDrops);
     counters.add(Counter::IpReasmFails);
     return std::nullopt;
   }

@@ -31,6 +31,7 @@
 
 #include "netns/address.hpp"
 #include "netns/packet.hpp"
+#include "netns/resources.hpp"
 #include "netns/result.hpp"
 
 namespace netns {
@@ -47,6 +48,9 @@ namespace netns::ipv4 {
 // counts skb truesize) never exceed net.ipv4.ipfrag_high_thresh, read as each
 // fragment arrives — a fragment that would exceed it is dropped (IpReasmFails)
 // and 0 disables reassembly; at most kMaxQueues datagrams are in progress.
+// The bytes held count in the namespace's net.core.packet_mem_max too: a
+// fragment the namespace has no room for is dropped (IpReasmFails and
+// IpExtPacketMemDrops).
 // Every queue expires net.ipv4.ipfrag_time seconds after its first fragment.
 //
 // Overlaps, as Linux since 4.19 (RFC 5722 applied to IPv4): a fragment whose
@@ -114,7 +118,7 @@ class Reassembler {
   Host* host_;
   std::function<void(Packet)> on_timeout_;
   QueueMap queues_;
-  std::size_t memory_ = 0;
+  PacketCharge memory_;  // to the namespace too (net.core.packet_mem_max)
 };
 
 // Splits `datagram` (data() at its IPv4 header, checksum valid) into

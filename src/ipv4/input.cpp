@@ -74,6 +74,9 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
     c.add(is_truncated(packet.data()) ? Counter::IpExtInTruncatedPkts : Counter::IpInHdrErrors);
     return;
   }
+  // By ECN field, as ip_rcv_core: IpExtInNoECTPkts, InECT1Pkts, InECT0Pkts, InCEPkts.
+  static_assert(static_cast<int>(Counter::IpExtInCEPkts) - static_cast<int>(Counter::IpExtInNoECTPkts) == 3);
+  c.add(static_cast<Counter>(static_cast<int>(Counter::IpExtInNoECTPkts) + view->ecn()));
   if (!view->verify_checksum()) {
     c.add(Counter::IpExtInCsumErrors);
     c.add(Counter::IpInHdrErrors);

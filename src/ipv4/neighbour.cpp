@@ -18,22 +18,15 @@ constexpr auto kEtherTypeIpv4 = wire::EtherType::ipv4;
 constexpr auto kEtherTypeArp = wire::EtherType::arp;
 constexpr auto kDelayFirstProbe = std::chrono::seconds(5);  // delay_first_probe_time
 constexpr int kUnicastProbes = 3;                            // ucast_solicit
+// neigh_forced_gc spares entries changed this recently, and runs below
+// gc_thresh3 at most this often.
+constexpr auto kForcedGcMinAge = std::chrono::seconds(5);
 
 std::chrono::milliseconds ms(std::int32_t v) { return std::chrono::milliseconds(v); }
 }  // namespace
 
-struct NeighbourTable::Entry {
-  Entry(NeighbourTable& table, Device& d, Ipv4Address a)
-      : dev(&d), address(a), timer(d.net().host(), [&table, this] { table.on_timer(*this); }) {}
-
-  Device* dev;
-  Ipv4Address address;
-  MacAddress mac;
-  NeighbourState state = NeighbourState::incomplete;
-  BoundedQueue<Packet> pending;
-  int probes = 0;
-  Timer timer;
-};
+NeighbourTable::Entry::Entry(NeighbourTable& table, Device& d, Ipv4Address a)
+    : dev(&d), address(a), timer(d.net().host(), [&table, this] { table.on_timer(*this); }) {}
 
 void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet&& payload) {
   auto header = payload.push_front(wire::EthernetRepr::kHeaderLen);
@@ -45,45 +38,153 @@ void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, P
   dev.transmit(std::move(payload));
 }
 
-NeighbourTable::NeighbourTable(Net& net, Ipv4Stack& stack) : net_(net), stack_(stack) {}
-NeighbourTable::~NeighbourTable() = default;
+NeighbourTable::NeighbourTable(Net& net, Ipv4Stack& stack)
+    : net_(net), stack_(stack), entries_(0, KeyHash{SipKey::derive(net.host().secret(), kSipPurposeNeighbour)}),
+      last_flush_(net.host().now()) {}
+
+NeighbourTable::~NeighbourTable() {
+  // The lists' hooks must be unlinked before the entries they thread go.
+  unresolved_.clear();
+  gc_list_.clear();
+}
+
+NeighbourTableStats NeighbourTable::stats() const {
+  NeighbourTableStats s;
+  s.entries = entries_.size();
+  s.unres_discards = unres_discards_;
+  s.res_failed = res_failed_;
+  s.table_fulls = table_fulls_;
+  s.allocs = allocs_;
+  s.destroys = destroys_;
+  s.lookups = lookups_;
+  s.hits = hits_;
+  s.forced_gc_runs = forced_gc_runs_;
+  s.unresolved = unresolved_.size();
+  s.permanent = permanent_;
+  s.unresolved_evictions = unresolved_evictions_;
+  s.resolved_evictions = resolved_evictions_;
+  return s;
+}
 
 NeighbourTable::Entry* NeighbourTable::lookup(const Device& dev, Ipv4Address address) {
+  ++lookups_;
   const Key k = key(dev, address);
-  Memo& memo = memo_[(k * 0x9e3779b97f4a7c15u) >> 60];  // Fibonacci hashing: the top 4 bits
-  if (memo.entry != nullptr && memo.key == k) return memo.entry;
+  Memo& memo = memo_[memo_slot(k)];
+  if (memo.entry != nullptr && memo.key == k) {
+    ++hits_;
+    return memo.entry;
+  }
   auto it = entries_.find(k);
   if (it == entries_.end()) return nullptr;
-  memo = {k, it->second.get()};
+  ++hits_;
+  memo = {k, &it->second};
   return memo.entry;
 }
 
-NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address) {
-  auto limit = static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_gc_thresh3));
-  if (entries_.size() >= limit) {
-    // Forced GC as Linux's neigh_forced_gc: stale and failed entries make room.
-    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (it->second->state == NeighbourState::stale) {
-        forget_memo();
-        entries_.erase(it);
-        break;
-      }
-    }
-    if (entries_.size() >= limit) {  // "neighbor table overflow"
-      ++table_fulls_;
-      return nullptr;
+NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address, NeighbourState state) {
+  if (!make_room(state)) return nullptr;
+  auto [it, inserted] = entries_.try_emplace(key(dev, address), *this, dev, address);
+  Entry& e = it->second;
+  e.state = state;
+  e.updated = net_.host().now();
+  e.pending.set_capacity(static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_unres_qlen)));
+  link(e);
+  ++allocs_;
+  return &e;
+}
+
+// neigh_alloc's admission, with the policy the header describes. Every
+// eviction here is O(1); the loops only run long after gc_thresh3 was lowered
+// under a full table, and each entry can be evicted once.
+bool NeighbourTable::make_room(NeighbourState state) {
+  if (state == NeighbourState::permanent) return permanent_ < kMaxPermanent;
+  const auto thresh3 = static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_gc_thresh3));
+  const auto thresh2 = static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_gc_thresh2));
+  const bool unresolved = state == NeighbourState::incomplete;
+  if (unresolved) {
+    while (unresolved_.size() >= unresolved_limit(thresh3)) {
+      ++unresolved_evictions_;
+      evict(unresolved_.front());
     }
   }
-  auto entry = std::make_unique<Entry>(*this, dev, address);
-  entry->pending.set_capacity(static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_unres_qlen)));
-  Entry* raw = entry.get();
-  entries_.emplace(key(dev, address), std::move(entry));
-  return raw;
+  const auto now = net_.host().now();
+  if (dynamic_entries() >= thresh3 ||
+      (dynamic_entries() >= thresh2 && now > last_flush_ + kForcedGcMinAge)) {
+    forced_gc();
+  }
+  while (dynamic_entries() >= thresh3) {
+    if (!unresolved) {  // "neighbor table overflow"
+      ++table_fulls_;
+      return false;
+    }
+    if (!unresolved_.empty()) {
+      ++unresolved_evictions_;
+      evict(unresolved_.front());
+    } else {
+      ++resolved_evictions_;
+      evict(gc_list_.front());
+    }
+  }
+  return true;
+}
+
+// neigh_forced_gc: entries unchanged for 5 s go, oldest first, down to
+// gc_thresh2. Both lists are in `updated` order, so the first recent head
+// ends the run: it never walks past what it keeps.
+std::size_t NeighbourTable::forced_gc() {
+  ++forced_gc_runs_;
+  const auto now = net_.host().now();
+  const auto thresh2 = static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_gc_thresh2));
+  const std::size_t max_clean = dynamic_entries() > thresh2 ? dynamic_entries() - thresh2 : 1;
+  std::size_t shrunk = 0;
+  while (shrunk < max_clean) {
+    Entry* e = oldest_dynamic();
+    if (e == nullptr || e->updated >= now - kForcedGcMinAge) break;
+    evict(*e);
+    ++shrunk;
+  }
+  last_flush_ = now;
+  return shrunk;
+}
+
+NeighbourTable::Entry* NeighbourTable::oldest_dynamic() {
+  if (unresolved_.empty()) return gc_list_.empty() ? nullptr : &gc_list_.front();
+  if (gc_list_.empty()) return &unresolved_.front();
+  return unresolved_.front().updated <= gc_list_.front().updated ? &unresolved_.front() : &gc_list_.front();
+}
+
+// Reclaiming an unresolved entry drops what waited for it, as neigh_destroy
+// purges arp_queue; those packets count as unres_discards.
+void NeighbourTable::evict(Entry& e) {
+  unres_discards_ += e.pending.size();
+  erase(e);
+}
+
+void NeighbourTable::link(Entry& e) {
+  if (e.state == NeighbourState::permanent) ++permanent_;
+  else list_of(e.state).push_back(e);
+}
+
+void NeighbourTable::unlink(Entry& e) {
+  if (e.hook.is_linked()) list_of(e.state).erase(EntryList::s_iterator_to(e));
+  else if (e.state == NeighbourState::permanent) --permanent_;
 }
 
 void NeighbourTable::erase(Entry& e) {
-  forget_memo();
+  unlink(e);
+  Memo& memo = memo_[memo_slot(key(*e.dev, e.address))];
+  if (memo.entry == &e) memo = {};
+  ++destroys_;
   entries_.erase(key(*e.dev, e.address));
+}
+
+// Every state change restamps `updated` and moves the entry to the tail of
+// the list its new state belongs on, which keeps both lists in age order.
+void NeighbourTable::set_state(Entry& e, NeighbourState state) {
+  unlink(e);
+  e.state = state;
+  e.updated = net_.host().now();
+  link(e);
 }
 
 Clock::duration NeighbourTable::reachable_time() const {
@@ -106,8 +207,7 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram
     return;
   }
   if (e == nullptr) {
-    e = create(dev, next_hop);
-    if (e == nullptr) return;  // counted in table_fulls, as Linux (the device never saw it)
+    e = create(dev, next_hop, NeighbourState::incomplete);  // always succeeds: see make_room
     e->probes = 1;
     send_request(*e, false);
     e->timer.schedule(net_.host().now() + ms(net_.sysctl().value(SysctlId::neigh_retrans_time_ms)));
@@ -121,7 +221,7 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram
       if (!e->pending.push(std::move(datagram))) ++unres_discards_;  // unres_qlen 0
       return;
     case NeighbourState::stale:
-      e->state = NeighbourState::delay;
+      set_state(*e, NeighbourState::delay);
       e->timer.schedule(net_.host().now() + kDelayFirstProbe);
       [[fallthrough]];
     default:
@@ -131,8 +231,10 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram
 
 void NeighbourTable::update(Entry& e, MacAddress mac, NeighbourState state) {
   if (e.state == NeighbourState::permanent) return;
+  // __neigh_update restamps `updated` only on a real change, so repeating
+  // what the entry says cannot keep it young for forced GC.
+  if (state != e.state || mac != e.mac) set_state(e, state);
   e.mac = mac;
-  e.state = state;
   e.probes = 0;
   auto now = net_.host().now();
   if (state == NeighbourState::reachable) e.timer.schedule(now + reachable_time());
@@ -158,14 +260,14 @@ void NeighbourTable::on_timer(Entry& e) {
       }
       return;
     case NeighbourState::reachable:
-      e.state = NeighbourState::stale;
+      set_state(e, NeighbourState::stale);
       e.timer.schedule(now + std::chrono::seconds(net_.sysctl().value(SysctlId::neigh_gc_stale_time)));
       return;
     case NeighbourState::stale:
       erase(e);  // unused for gc_stale_time
       return;
     case NeighbourState::delay:
-      e.state = NeighbourState::probe;
+      set_state(e, NeighbourState::probe);
       e.probes = 0;
       [[fallthrough]];
     case NeighbourState::probe:
@@ -186,7 +288,6 @@ void NeighbourTable::on_timer(Entry& e) {
 void NeighbourTable::fail(Entry& e) {
   // arp_error_report: every packet that waited gets ICMP host unreachable.
   ++res_failed_;
-  e.state = NeighbourState::failed;
   std::vector<Packet> waiting;
   while (auto p = e.pending.pop()) waiting.push_back(std::move(*p));
   erase(e);  // e is gone from here on
@@ -235,7 +336,9 @@ void NeighbourTable::process_arp(Device& dev, Packet message) {
   }
   Entry* e = lookup(dev, arp.sender_ip);
   if (request && for_us) {
-    if (e == nullptr) e = create(dev, arp.sender_ip);
+    // neigh_event_ns; a full table refuses the entry (table_fulls) but,
+    // unlike Linux, the request is still answered.
+    if (e == nullptr) e = create(dev, arp.sender_ip, NeighbourState::stale);
     if (e != nullptr) update(*e, arp.sender_mac, e->state == NeighbourState::reachable && e->mac == arp.sender_mac
                                                      ? NeighbourState::reachable
                                                      : NeighbourState::stale);
@@ -250,8 +353,10 @@ void NeighbourTable::process_arp(Device& dev, Packet message) {
 }
 
 void NeighbourTable::flush_device(const Device& dev) {
-  forget_memo();
-  std::erase_if(entries_, [&](const auto& kv) { return kv.second->dev == &dev; });
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& e = (it++)->second;  // erase invalidates only e's own iterator
+    if (e.dev == &dev) erase(e);
+  }
 }
 
 Result<void> NeighbourTable::add_permanent(Device& dev, Ipv4Address address, MacAddress mac) {
@@ -259,18 +364,22 @@ Result<void> NeighbourTable::add_permanent(Device& dev, Ipv4Address address, Mac
     return error(Errc::invalid_argument);
   }
   Entry* e = lookup(dev, address);
-  if (e == nullptr) e = create(dev, address);
+  if (e == nullptr) {
+    e = create(dev, address, NeighbourState::permanent);
+  } else if (e->state != NeighbourState::permanent) {
+    e = permanent_ < kMaxPermanent ? e : nullptr;
+    if (e != nullptr) set_state(*e, NeighbourState::permanent);
+  }
   if (e == nullptr) return error(Errc::no_buffer_space);
   e->timer.cancel();
   e->mac = mac;
-  e->state = NeighbourState::permanent;
   flush_pending(*e);
   return {};
 }
 
 std::vector<NeighbourInfo> NeighbourTable::list() const {
   std::vector<NeighbourInfo> out;
-  for (const auto& [k, e] : entries_) out.push_back({e->address, e->dev, e->mac, e->state});
+  for (const auto& [k, e] : entries_) out.push_back({e.address, e.dev, e.mac, e.state});
   std::sort(out.begin(), out.end(), [](const NeighbourInfo& a, const NeighbourInfo& b) {
     return a.dev->ifindex() != b.dev->ifindex() ? a.dev->ifindex() < b.dev->ifindex()
                                                 : a.address < b.address;

@@ -100,14 +100,16 @@ boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descrip
 }  // namespace
 
 struct EchoSocket::Impl final : InetSocket {
-  Impl(NetRef ref, PingOps& ops, SocketTable& table)
+  Impl(NetRef ref, SocketSlot slot, PingOps& ops, SocketTable& table)
       : net(std::move(ref)),
+        slot(std::move(slot)),
         ops(&ops),
         table(&table),
-        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))),
+        queue(net->resources(), static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))),
         pmtu_discovery(net->sysctl().value(SysctlId::ip_no_pmtu_disc) == 0) {}
 
   NetRef net;
+  SocketSlot slot;  // one of net.core.sockets_max
   PingOps* ops;
   SocketTable* table;
   ipv4::ReceiveQueue<Received> queue;
@@ -135,8 +137,17 @@ void PingOps::deliver(Net& net, Packet reply, const ipv4::InputMeta& meta) {
                        .seq = seq,
                        .payload_size = size,
                        .rtt = impl.sent.rtt(seq, net.host().now())};
-  if (!impl.queue.push(Received{std::move(reply), echo}, size)) return;  // as Linux: no counter
-  impl.notify_readable();
+  const std::size_t truesize = reply.truesize();
+  switch (impl.queue.push(Received{std::move(reply), echo}, truesize)) {
+    case ipv4::ReceiveQueue<Received>::Push::queued:
+      impl.notify_readable();
+      return;
+    case ipv4::ReceiveQueue<Received>::Push::rcvbuf_full:
+      return;  // as Linux's ping_queue_rcv_skb: no counter
+    case ipv4::ReceiveQueue<Received>::Push::no_memory:
+      net.counters().add(Counter::IpExtPacketMemDrops);
+      return;
+  }
 }
 
 void PingOps::deliver_error(Net& net, const ipv4::IcmpError& error) {
@@ -174,7 +185,9 @@ Result<EchoSocket> open(Net& net) {
   PingOps* ops = PingOps::of(net.host());
   SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
   if (table == nullptr) return error(Errc::address_family_not_supported);
-  return EchoSocket(std::make_unique<EchoSocket::Impl>(std::move(ref), *ops, *table));
+  auto slot = net.resources().open_socket();
+  if (!slot) return slot.error();
+  return EchoSocket(std::make_unique<EchoSocket::Impl>(std::move(ref), std::move(*slot), *ops, *table));
 }
 
 Result<void> EchoSocket::bind(Endpoint local) {

@@ -128,6 +128,11 @@ Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
 
 void SocketTable::bind_shared(InetSocket& sock, Endpoint local) {
   if (sock.table_ != nullptr) unbind(sock);
+  hold(local);
+  set_bound(sock, local, true);
+}
+
+void SocketTable::hold(Endpoint local) {
   auto& addresses = shared_[local.port];
   auto it = std::find_if(addresses.begin(), addresses.end(),
                          [&](const auto& entry) { return entry.first == local.address; });
@@ -136,7 +141,16 @@ void SocketTable::bind_shared(InetSocket& sock, Endpoint local) {
   } else {
     ++it->second;
   }
-  set_bound(sock, local, true);
+}
+
+void SocketTable::release(Endpoint local) {
+  auto it = shared_.find(local.port);
+  if (it == shared_.end()) return;
+  auto& addresses = it->second;
+  auto entry = std::find_if(addresses.begin(), addresses.end(),
+                            [&](const auto& e) { return e.first == local.address; });
+  if (entry != addresses.end() && --entry->second == 0) addresses.erase(entry);
+  if (addresses.empty()) shared_.erase(it);
 }
 
 void SocketTable::insert(InetSocket& sock, Endpoint local) {
@@ -156,14 +170,7 @@ void SocketTable::set_bound(InetSocket& sock, Endpoint local, bool shared) {
 void SocketTable::unbind(InetSocket& sock) {
   if (sock.table_ != this) return;
   if (sock.shared_) {
-    auto it = shared_.find(sock.local_.port);
-    if (it != shared_.end()) {
-      auto& addresses = it->second;
-      auto entry = std::find_if(addresses.begin(), addresses.end(),
-                                [&](const auto& e) { return e.first == sock.local_.address; });
-      if (entry != addresses.end() && --entry->second == 0) addresses.erase(entry);
-      if (addresses.empty()) shared_.erase(it);
-    }
+    release(sock.local_);
   } else if (auto it = by_port_.find(sock.local_.port); it != by_port_.end()) {
     std::erase(it->second, &sock);
     if (it->second.empty()) by_port_.erase(it);

@@ -4,7 +4,8 @@
 //                  pending error (Linux's sk_err) and its readiness callback;
 //   SocketTable    one namespace's sockets of one protocol, by local port:
 //                  bind with conflict checks, ephemeral allocation, lookup;
-//   ReceiveQueue   a receive queue bounded in bytes (Linux's sk_rcvbuf).
+//   ReceiveQueue   a receive queue bounded in bytes (Linux's sk_rcvbuf),
+//                  charged the truesize of what it holds.
 //
 // UDP and ping sockets use them now, TCP later. A protocol keeps one
 // SocketTable per namespace in its pernet slot:
@@ -30,6 +31,8 @@
 
 #include "netns/address.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/packet.hpp"
+#include "netns/resources.hpp"
 #include "netns/result.hpp"
 #include "netns/wire/ipv4.hpp"
 
@@ -121,6 +124,11 @@ class SocketTable {
   // They hold the port against new binds, but lookup(), matches(), find()
   // and for_each() do not see them (their protocol demultiplexes them).
   void bind_shared(InetSocket& sock, Endpoint local);
+  // Holds `local` against new binds as bind_shared does, for what is no
+  // socket: a TCP TIME_WAIT record keeps its port (Linux's tw_tb). One
+  // release() per hold().
+  void hold(Endpoint local);
+  void release(Endpoint local);
   // Leaves the table (close, or a disconnect that drops an automatic bind).
   void unbind(InetSocket& sock);
   // connect(): the source address a route chose replaces 0.0.0.0 (Linux's
@@ -176,37 +184,43 @@ void SocketTable::for_each(F&& f) const {
 }
 
 // A receive queue bounded in bytes, as sk_rcvbuf bounds a Linux socket's.
-// Each item is charged its size plus kOverhead, what an sk_buff costs in
-// Linux's accounting (roughly), so a flood of empty datagrams is bounded as
-// well. Like Linux's __udp_enqueue_schedule_skb, an empty queue takes one
-// item whatever its size, so a datagram larger than the budget is not lost.
+// Each item is charged the truesize of the packet it holds (the whole
+// buffer, however little of it a datagram fills), to the queue and to the
+// namespace (net.core.packet_mem_max), so a flood of tiny datagrams pins no
+// more than the buffer. As Linux's sock_queue_rcv_skb, an item is taken
+// while what is held is under the budget: the last one may take the queue
+// over, and an empty queue takes one whatever its size.
 template <class T>
 class ReceiveQueue {
  public:
-  static constexpr std::size_t kOverhead = 256;
+  enum class Push : std::uint8_t { queued, rcvbuf_full, no_memory };
 
-  explicit ReceiveQueue(std::size_t budget) : budget_(budget), items_(slots_for(budget)) {}
+  ReceiveQueue(NetResources& account, std::size_t budget)
+      : budget_(budget), charged_(account), items_(slots_for(budget)) {}
 
-  // False when full: the caller counts the drop (UdpRcvbufErrors...).
-  [[nodiscard]] bool push(T&& item, std::size_t bytes) {
-    const std::size_t charge = bytes + kOverhead;
-    if (used_ != 0 && used_ + charge > budget_) return false;
-    if (!items_.push(Slot{std::move(item), charge})) return false;
-    used_ += charge;
-    return true;
+  // Anything but queued: the caller counts the drop (UdpRcvbufErrors or
+  // UdpMemErrors...) and the item is gone.
+  [[nodiscard]] Push push(T&& item, std::size_t truesize) {
+    if (charged_ >= budget_) return Push::rcvbuf_full;
+    if (!charged_.try_add(truesize)) return Push::no_memory;
+    if (!items_.push(Slot{std::move(item), truesize})) {
+      charged_ -= truesize;  // unreachable while slots_for() holds: kept for safety
+      return Push::rcvbuf_full;
+    }
+    return Push::queued;
   }
   std::optional<T> pop() {
     auto slot = items_.pop();
     if (!slot) return std::nullopt;
-    used_ -= slot->charge;
+    charged_ -= slot->charge;
     return std::move(slot->item);
   }
   const T* front() { return items_.empty() ? nullptr : &items_.front().item; }
 
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }
-  // Bytes charged (ss's Recv-Q).
-  std::size_t bytes() const { return used_; }
+  // Bytes charged: sk_rmem_alloc, which ss shows as a UDP socket's Recv-Q.
+  std::size_t bytes() const { return charged_; }
   std::size_t budget() const { return budget_; }
   // SO_RCVBUF: what is queued stays; pushes fail until it drains below.
   void set_budget(std::size_t budget) {
@@ -215,7 +229,7 @@ class ReceiveQueue {
   }
   void clear() {
     items_.clear();
-    used_ = 0;
+    charged_.clear();
   }
 
  private:
@@ -223,11 +237,13 @@ class ReceiveQueue {
     T item{};
     std::size_t charge = 0;
   };
-  // The byte budget is the real bound; the item count never binds first.
-  static std::size_t slots_for(std::size_t budget) { return budget / kOverhead + 1; }
+  // The byte budget is the real bound; the item count never binds first:
+  // no packet is charged less than a buffer header and a Packet.
+  static constexpr std::size_t kMinCharge = kPacketBufferHeader + sizeof(Packet);
+  static std::size_t slots_for(std::size_t budget) { return budget / kMinCharge + 1; }
 
   std::size_t budget_;
-  std::size_t used_ = 0;
+  PacketCharge charged_;
   BoundedQueue<Slot> items_;
 };
 

@@ -79,24 +79,34 @@ boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descrip
 }  // namespace
 
 struct Socket::Impl final : InetSocket {
-  Impl(NetRef ref, UdpOps& ops, SocketTable& table)
+  Impl(NetRef ref, SocketSlot slot, UdpOps& ops, SocketTable& table)
       : net(std::move(ref)),
+        slot(std::move(slot)),
         ops(&ops),
         table(&table),
-        queue(static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))),
+        queue(net->resources(), static_cast<std::size_t>(net->sysctl().value(SysctlId::core_rmem_default))),
         pmtu_discovery(net->sysctl().value(SysctlId::ip_no_pmtu_disc) == 0) {}
   // ~InetSocket leaves the table; dropping the NetRef before that is safe,
   // since the last reference never tears a namespace down inline.
 
-  // Queues a datagram; false (counted) when the receive buffer is full.
+  // Queues a datagram; false (counted) when the receive buffer is full or
+  // the namespace at its packet memory (__udp_queue_rcv_skb's ENOMEM and
+  // ENOBUFS: UdpRcvbufErrors or UdpMemErrors, and UdpInErrors).
   bool enqueue(Packet payload, Endpoint from) {
-    const std::size_t size = payload.size();
-    if (!queue.push(Received{std::move(payload), from}, size)) {
-      net->counters().add(Counter::UdpRcvbufErrors);
-      net->counters().add(Counter::UdpInErrors);
-      return false;
+    const std::size_t truesize = payload.truesize();
+    switch (queue.push(Received{std::move(payload), from}, truesize)) {
+      case ipv4::ReceiveQueue<Received>::Push::queued:
+        return true;
+      case ipv4::ReceiveQueue<Received>::Push::rcvbuf_full:
+        net->counters().add(Counter::UdpRcvbufErrors);
+        break;
+      case ipv4::ReceiveQueue<Received>::Push::no_memory:
+        net->counters().add(Counter::UdpMemErrors);
+        net->counters().add(Counter::IpExtPacketMemDrops);
+        break;
     }
-    return true;
+    net->counters().add(Counter::UdpInErrors);
+    return false;
   }
 
   Result<void> autobind() {
@@ -105,6 +115,7 @@ struct Socket::Impl final : InetSocket {
   }
 
   NetRef net;
+  SocketSlot slot;  // one of net.core.sockets_max
   UdpOps* ops;
   SocketTable* table;
   ipv4::ReceiveQueue<Received> queue;
@@ -225,7 +236,9 @@ Result<Socket> open(Net& net) {
   UdpOps* ops = UdpOps::of(net.host());
   SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
   if (table == nullptr) return error(Errc::address_family_not_supported);
-  return Socket(std::make_unique<Socket::Impl>(std::move(ref), *ops, *table));
+  auto slot = net.resources().open_socket();
+  if (!slot) return slot.error();
+  return Socket(std::make_unique<Socket::Impl>(std::move(ref), std::move(*slot), *ops, *table));
 }
 
 Result<void> Socket::bind(Endpoint local) {

@@ -180,6 +180,10 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::conf_default_log_martians, "net.ipv4.conf.default.log_martians"},
       {SysctlId::tcp_moderate_rcvbuf, "net.ipv4.tcp_moderate_rcvbuf"},
       {SysctlId::tcp_dsack, "net.ipv4.tcp_dsack"},
+      {SysctlId::tcp_ecn_fallback, "net.ipv4.tcp_ecn_fallback"},
+      {SysctlId::neigh_gc_thresh2, "net.ipv4.neigh.default.gc_thresh2"},
+      {SysctlId::core_sockets_max, "net.core.sockets_max"},
+      {SysctlId::core_packet_mem_max, "net.core.packet_mem_max"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   auto names = Sysctl::names();

@@ -337,16 +337,18 @@ TEST_F(Bridged, APortGoingDownIsFlushedAndSkipped) {
   EXPECT_EQ(port_[1]->stats().tx_dropped, 0u);  // skipped, not tried
 }
 
-TEST_F(Bridged, APortLosingCarrierIsFlushedWhenFramesHeadForIt) {
+TEST_F(Bridged, APortLosingCarrierIsFlushedAtOnceAndSkipped) {
   RecordingHandler seen(host_);
   send(1, 0);
   poll();
+  ASSERT_EQ(learned_on(eth_[1]->mac()), port_[1]);
   ASSERT_TRUE(set_link_up(*eth_[1], false));  // p1 stays up, without carrier
+  EXPECT_FALSE(port_[1]->is_running());
+  EXPECT_EQ(learned_on(eth_[1]->mac()), nullptr);  // as br_port_carrier_check disables the port
   std::size_t before = seen.count();
   send(0, 1);
   poll();
   EXPECT_EQ(reached(seen, before), ids({2, 3}));
-  EXPECT_EQ(learned_on(eth_[1]->mac()), nullptr);
 }
 
 TEST_F(Bridged, ADestroyedPortLeavesTheBridgeWithItsEntries) {

@@ -23,6 +23,7 @@
 #include "netns/dpdk.hpp"
 #include "netns/icmp.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/macvlan.hpp"
 #include "support/fixtures.hpp"
 #include "support/ipv4_frames.hpp"
 #include "support/linux_net.hpp"
@@ -158,6 +159,22 @@ TEST_F(DpdkRingNets, PortsAreDevicesOfKindDpdkWithThePortsAddress) {
   EXPECT_EQ(host().polled_devices().size(), 2u);
   EXPECT_EQ(dpdk::port_id(blue_->loopback()).error(), Errc::invalid_argument);
   EXPECT_EQ(dpdk::port_stats(blue_->loopback()).error(), Errc::invalid_argument);
+}
+
+// The port's link is read when it changes state here and devices stacked
+// on it follow: a stopped net_ring port reports its link down.
+TEST_F(DpdkRingNets, AMacvlanOnAPortFollowsItsLink) {
+  NetRef green = host().create_net("green").value();
+  Device* mv = make_macvlan(*blue_eth0_, *green, "eth0").value();
+  ASSERT_TRUE(set_link_up(*mv));
+  EXPECT_TRUE(blue_eth0_->has_carrier());
+  EXPECT_TRUE(mv->is_running());
+  ASSERT_TRUE(set_link_up(*blue_eth0_, false));
+  EXPECT_FALSE(blue_eth0_->has_carrier());
+  EXPECT_FALSE(mv->is_running());
+  ASSERT_TRUE(set_link_up(*blue_eth0_));
+  EXPECT_TRUE(mv->is_running());
+  EXPECT_EQ(mv->lowers()[0], blue_eth0_);
 }
 
 TEST_F(DpdkRingNets, FramesCrossBothWays) {

@@ -4,12 +4,9 @@
 // ICMP timestamps, source routes and martians refused, IP IDs (0 on
 // SYN-ACKs and RSTs, per-destination counters for ICMP), silence for what is
 // not ours. nmap's OS detection must read the same IP ID behaviour from both
-// (TI=Z, CI=Z, II=I: "IP ID Sequence Generation: All zeros").
-//
-//   prober (Linux) --tap-- 192.0.2.2  netns "dut"   (192.0.2.1 on the prober)
-//                  --veth- 198.51.100.2 Linux "ref" (198.51.100.1 on the prober)
-//
-// Skipped without root, /dev/net/tun, ip, python3-scapy or nmap.
+// (TI=Z, CI=Z, II=I: "IP ID Sequence Generation: All zeros"). The targets
+// are support/linux_targets.hpp's. Skipped without root, /dev/net/tun, ip,
+// python3-scapy or nmap.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -17,13 +14,8 @@
 #include <sstream>
 #include <string>
 
-#include "netns/clock.hpp"
-#include "netns/host.hpp"
 #include "netns/ipv4.hpp"
-#include "netns/tap.hpp"
-#include "netns/tcp.hpp"
-#include "support/fixtures.hpp"
-#include "support/linux_net.hpp"
+#include "support/linux_targets.hpp"
 
 namespace netns {
 namespace {
@@ -138,68 +130,18 @@ Answers parse_answers(const std::string& output) {
   return out;
 }
 
-class LinuxParity : public ::testing::Test {
+class LinuxParity : public support::LinuxTargetsTest {
  protected:
   static constexpr auto kLimit = std::chrono::seconds(90);  // only reached on failure
 
-  static HostConfig real_time_config() {
-    HostConfig config = support::test_config();
-    config.start = Clock::now();
-    config.utc_offset = system_utc_offset();  // ICMP timestamps in real UTC
-    return config;
-  }
+  LinuxParity() : LinuxTargetsTest({"nmap"}) {}
 
   void SetUp() override {
-    if (auto why = support::kernel_test_skip_reason({"ip", "nmap"})) GTEST_SKIP() << *why;
     if (!support::run_command({"/usr/bin/python3", "-c", "import scapy.all"}).ok()) {
       GTEST_SKIP() << "python3-scapy is not installed";
     }
-    auto prober = support::LinuxNetns::create(support::unique_linux_name("npp"));
-    auto ref = support::LinuxNetns::create(support::unique_linux_name("npr"));
-    if (!prober || !ref) GTEST_SKIP() << "cannot create Linux network namespaces";
-    prober_.emplace(std::move(*prober));
-    ref_.emplace(std::move(*ref));
-    ASSERT_TRUE(prober_->ip({"link", "set", "lo", "up"}).ok());
-    ASSERT_TRUE(ref_->ip({"link", "set", "lo", "up"}).ok());
-
-    veth_ = support::unique_linux_name("npv");
-    const std::string peer = support::unique_linux_name("npw");
-    auto made = support::ip({"link", "add", veth_, "type", "veth", "peer", "name", peer});
-    ASSERT_TRUE(made.ok()) << made.output;
-    auto taken = prober_->take_interface(veth_, "198.51.100.1/24");
-    ASSERT_TRUE(taken.ok()) << taken.output;
-    taken = ref_->take_interface(peer, "198.51.100.2/24");
-    ASSERT_TRUE(taken.ok()) << taken.output;
-
-    dut_ = host_.create_net("dut").value();
-    tap_name_ = support::unique_linux_name("npt");
-    auto tap = make_tap(*dut_, tap_name_);
-    ASSERT_TRUE(tap) << tap.error().message();
-    ASSERT_TRUE(set_link_up(**tap));
-    ASSERT_TRUE(set_link_up(dut_->loopback()));
-    ASSERT_TRUE(ipv4::add_address(*dut_, **tap, Ipv4Prefix(Ipv4Address(192, 0, 2, 2), 24)));
-    taken = prober_->take_interface(tap_name_, "192.0.2.1/24");
-    ASSERT_TRUE(taken.ok()) << taken.output;
-    ASSERT_TRUE(prober_->wait_operstate_up(tap_name_));
-    ASSERT_TRUE(ref_->wait_operstate_up(peer));
-
-    // Both targets listen on TCP port 80 and nowhere else.
-    listener_ = tcp::listen(*dut_, {Ipv4Address::any(), 80}).value();
-    auto server = support::ChildProcess::spawn(ref_->exec_argv(
-        {"/usr/bin/python3", "-c",
-         "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',80))\ns.listen()\ntime.sleep(300)"}));
-    ASSERT_TRUE(server);
-    ref_server_.emplace(std::move(*server));
+    LinuxTargetsTest::SetUp();
   }
-
-  std::vector<std::string> prober(const std::vector<std::string>& argv) { return prober_->exec_argv(argv); }
-
-  Host host_{real_time_config()};
-  std::optional<support::LinuxNetns> prober_, ref_;
-  std::optional<support::ChildProcess> ref_server_;
-  NetRef dut_;
-  tcp::Listener listener_;
-  std::string veth_, tap_name_;
 };
 
 TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {

@@ -2,7 +2,8 @@
 // (/proc/net/stat/arp_cache): what waits for an unresolved neighbour and is
 // dropped counts as unres_discards, never as the device's tx_dropped (the
 // device never saw it); a resolution that gives up is res_failed; an entry
-// the full table refuses is table_fulls.
+// the full table refuses is table_fulls. The flood policy has its own tests
+// in neighbour_flood_test.cpp.
 #include <gtest/gtest.h>
 
 #include "netns/ipv4.hpp"
@@ -59,16 +60,37 @@ TEST_F(NeighbourStats, AResolutionThatGivesUpIsResFailed) {
   EXPECT_EQ(eth0_->stats().tx_dropped, 0u);
 }
 
+// neigh_event_ns at gc_thresh3: the entry is refused, the request answered.
 TEST_F(NeighbourStats, AnEntryTheFullTableRefusesIsTableFulls) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.neigh.default.gc_thresh3", "2"));
+  for (std::uint8_t i = 10; i < 13; ++i) {
+    inject(support::arp_frame(wire::ArpOperation::request, kChannelPeerMac, Ipv4Address(192, 0, 2, i), MacAddress{},
+                              kChannelLocal, MacAddress::broadcast()));
+  }
+  auto stats = ipv4::neighbour_table_stats(*net_);
+  EXPECT_EQ(stats.entries, 2u);
+  EXPECT_EQ(stats.table_fulls, 1u);
+  EXPECT_EQ(sent().size(), 3u);
+}
+
+// A resolution is never refused: over the unresolved cap (gc_thresh3 / 4, at
+// least 1) the newest takes the place of the oldest, whose queued packet
+// counts as unres_discards.
+TEST_F(NeighbourStats, ANewResolutionTakesThePlaceOfTheOldestUnresolvedOne) {
   ASSERT_TRUE(net_->sysctl().set("net.ipv4.neigh.default.gc_thresh3", "2"));
   send_to_peer(1, Ipv4Address(192, 0, 2, 10));
   send_to_peer(2, Ipv4Address(192, 0, 2, 11));
   send_to_peer(3, Ipv4Address(192, 0, 2, 12));
   host_.poll(clock_.now());
   auto stats = ipv4::neighbour_table_stats(*net_);
-  EXPECT_EQ(stats.entries, 2u);
-  EXPECT_EQ(stats.table_fulls, 1u);
+  EXPECT_EQ(stats.entries, 1u);
+  EXPECT_EQ(stats.table_fulls, 0u);
+  EXPECT_EQ(stats.unresolved_evictions, 2u);
+  EXPECT_EQ(stats.unres_discards, 2u);
   EXPECT_EQ(eth0_->stats().tx_dropped, 0u);
+  auto out = sent();
+  ASSERT_EQ(out.size(), 3u) << "one ARP request each";
+  EXPECT_EQ(out[2].arp->target_ip, Ipv4Address(192, 0, 2, 12));
 }
 
 }  // namespace

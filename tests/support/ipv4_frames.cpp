@@ -34,7 +34,7 @@ Bytes ipv4_frame(MacAddress dst_mac, MacAddress src_mac, const IpFields& f, std:
   const std::size_t header_len = wire::Ipv4Repr::kHeaderLen + f.options.size();
   Bytes ip(header_len + payload.size());
   wire::Ipv4Repr{.src = f.src, .dst = f.dst, .protocol = f.protocol, .payload_len = payload.size(),
-                 .ttl = f.ttl, .identification = f.id, .dont_fragment = f.dont_fragment}
+                 .ttl = f.ttl, .tos = f.tos, .identification = f.id, .dont_fragment = f.dont_fragment}
       .emit(ip, f.options);
   std::copy(payload.begin(), payload.end(), ip.begin() + static_cast<std::ptrdiff_t>(header_len));
   return ethernet(dst_mac, src_mac, wire::EtherType::ipv4, ip);

@@ -36,6 +36,7 @@ struct IpFields {
   bool dont_fragment = false;
   std::uint16_t id = 1;
   Bytes options;  // IP options after the fixed header: a multiple of 4 bytes, at most 40
+  std::uint8_t tos = 0;  // DSCP and ECN
 };
 Bytes ipv4_frame(MacAddress dst_mac, MacAddress src_mac, const IpFields& ip, std::span<const std::byte> payload);
 

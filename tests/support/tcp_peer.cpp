@@ -95,7 +95,7 @@ void TcpPeer::send(const wire::TcpRepr& tcp, std::span<const std::byte> payload)
 void TcpPeer::send_raw(std::span<const std::byte> bytes) {
   dev_->inject(ipv4_frame(dev_->mac(), kTcpPeerMac,
                           {.src = self_.address, .dst = remote_.address, .protocol = wire::IpProtocol::tcp,
-                           .dont_fragment = true},
+                           .dont_fragment = true, .tos = static_cast<std::uint8_t>(ecn_)},
                           bytes));
   poll();
 }
@@ -238,6 +238,7 @@ wire::TcpRepr TcpPeer::syn(const PeerOptions& opts) const {
                   .window = opts.syn_window, .mss = opts.mss, .window_scale = opts.window_scale,
                   .sack_permitted = opts.sack_permitted};
   if (opts.timestamps) r.timestamps = wire::TcpTimestamps{tsval(), 0};
+  if (opts.ecn) r.flags |= wire::kTcpEce | wire::kTcpCwr;
   return r;
 }
 
@@ -286,7 +287,7 @@ void TcpPeer::learn_synack(const TcpSegment& synack, const PeerOptions& opts) {
 TcpSegment TcpPeer::connect(const PeerOptions& opts, std::source_location where) {
   snd_nxt_ = iss_;
   send(syn(opts));
-  TcpSegment synack = expect(kTcpSyn | kTcpAck, where);
+  TcpSegment synack = expect(kTcpSyn | kTcpAck | (opts.ecn ? wire::kTcpEce : 0), where);
   EXPECT_EQ(synack.ack(), iss_ + 1) << "at " << where_text(where);
   learn_synack(synack, opts);
   run_for(opts.rtt);
@@ -295,7 +296,8 @@ TcpSegment TcpPeer::connect(const PeerOptions& opts, std::source_location where)
 }
 
 TcpSegment TcpPeer::take_syn(std::source_location where) {
-  TcpSegment syn_seg = expect(kTcpSyn, where);
+  TcpSegment syn_seg = expect(where);
+  EXPECT_EQ(syn_seg.tcp.flags & ~(wire::kTcpEce | wire::kTcpCwr), kTcpSyn) << "at " << where_text(where);
   remote_ = {syn_seg.ip.src, syn_seg.tcp.src_port};
   EXPECT_EQ(syn_seg.tcp.dst_port, self_.port) << "at " << where_text(where);
   return syn_seg;
@@ -306,7 +308,7 @@ TcpSegment TcpPeer::accept(const PeerOptions& opts, std::source_location where) 
   learn_syn(syn_seg, opts);
   run_for(opts.rtt);
   wire::TcpRepr synack = syn(opts);
-  synack.flags = kTcpSyn | kTcpAck;
+  synack.flags = kTcpSyn | kTcpAck | (opts.ecn ? wire::kTcpEce : 0);
   synack.ack_number = rcv_nxt_;
   if (!syn_seg.tcp.window_scale) synack.window_scale.reset();
   if (!syn_seg.tcp.sack_permitted) synack.sack_permitted = false;

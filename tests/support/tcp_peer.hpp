@@ -84,6 +84,8 @@ struct PeerOptions {
   // How long the peer's answers take in the handshake helpers: the
   // namespace measures it as its first RTT (RTO = rtt + 200 ms).
   Clock::duration rtt = std::chrono::milliseconds(10);
+  // ECN (RFC 3168): a SYN asks with ECE|CWR, a SYN-ACK agrees with ECE.
+  bool ecn = false;
 
   static PeerOptions none() {
     return {.mss = std::nullopt, .window_scale = std::nullopt, .sack_permitted = false, .timestamps = false};
@@ -143,8 +145,8 @@ class TcpPeer {
   // The peer opens: SYN, the namespace's SYN-ACK (checked and returned), ACK.
   TcpSegment connect(const PeerOptions& opts = {},
                      std::source_location where = std::source_location::current());
-  // The namespace's SYN (tcp::connect sent it), checked; the peer talks to
-  // its port from now on.
+  // The namespace's SYN (tcp::connect sent it, asking for ECN or not),
+  // checked; the peer talks to its port from now on.
   TcpSegment take_syn(std::source_location where = std::source_location::current());
   // The namespace opened (tcp::connect already sent its SYN): the peer takes
   // the SYN (checked and returned), answers SYN-ACK and takes the ACK.
@@ -170,6 +172,9 @@ class TcpPeer {
   std::uint32_t remote_iss() const { return remote_iss_; }
   std::uint16_t window() const { return window_; }
   void set_window(std::uint16_t w) { window_ = w; }
+  // The ECN field of the peer's datagrams from now on: ECT as an ECN
+  // sender marks them, CE as a congested router leaves them.
+  void set_ecn(wire::Ecn ecn) { ecn_ = ecn; }
   // The peer's TSval now: its own millisecond clock, far from the namespace's.
   std::uint32_t tsval() const;
   // The last TSval the namespace sent, which the peer echoes.
@@ -191,6 +196,7 @@ class TcpPeer {
   std::deque<TcpSegment> received_;
   std::uint32_t iss_ = kTcpPeerIss, snd_nxt_ = kTcpPeerIss, rcv_nxt_ = 0, remote_iss_ = 0;
   std::uint16_t window_ = 1024;
+  wire::Ecn ecn_ = wire::Ecn::not_ect;
   std::uint32_t ts_recent_ = 0;
   bool timestamps_ = false;
   std::uint8_t remote_wscale_ = 0;

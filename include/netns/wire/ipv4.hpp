@@ -50,6 +50,16 @@ enum class IpProtocol : std::uint8_t {
   udp = 17,
 };
 
+// The ECN field, the TOS byte's two low bits (RFC 3168 5): a sender that
+// can react to congestion marks its datagrams ECT; a router that would drop
+// one of those marks it CE instead.
+enum class Ecn : std::uint8_t {
+  not_ect = 0,
+  ect1 = 1,
+  ect0 = 2,
+  ce = 3,
+};
+
 struct Ipv4Repr;
 
 // Option types (RFC 791, RFC 1108, RFC 2113): bit 7 is the copied flag

@@ -211,6 +211,9 @@ class BasicTcpView {
   bool urg() const { return (flags() & kTcpUrg) != 0; }
   bool ece() const { return (flags() & kTcpEce) != 0; }
   bool cwr() const { return (flags() & kTcpCwr) != 0; }
+  // The four bits between the data offset and the flags (Linux's res1; the
+  // lowest is AccECN's AE flag, RFC 9768).
+  std::uint8_t reserved() const { return load_u8(bytes_, kDataOffset) & 0x0f; }
   std::uint16_t window() const { return load_be16(bytes_, kWindow); }  // unscaled
   std::uint16_t checksum() const { return load_be16(bytes_, kChecksum); }
   std::uint16_t urgent_pointer() const { return load_be16(bytes_, kUrgent); }

@@ -6,6 +6,7 @@
 // congestion window (PRR in recovery, the algorithm's growth otherwise).
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "ipv4/tcp/connection.hpp"
 
@@ -39,6 +40,7 @@ void Connection::process_new_ack(const Segment& seg, AckEvent& ev) {
     if (tlp_high_seq_) process_tlp_ack(ev);
     return;
   }
+  ev.ece = ecn_echo(seg);
   update_rtt(ev);
   if ((rack_.reo_wnd_steps != 1 || rack_.dsack_seen) && ev.sample_tx != 0) {
     rack_.update_reo_wnd(ev.sample_delivered, delivered_,
@@ -113,8 +115,13 @@ void Connection::process_sack(const Segment& seg, AckEvent& ev) {
     if (!seq_gt(block.right, ev.prior_snd_una)) continue;  // wholly acknowledged already
     valid_blocks[count++] = {seq_max(block.left, una), block.right, dup};
   }
-  std::sort(valid_blocks.begin(), valid_blocks.begin() + count,
-            [](const Block& a, const Block& b) { return seq_lt(a.left, b.left); });
+  // At most four: an insertion sort (std::sort's makes GCC 12 warn of an
+  // out-of-bounds read it cannot rule out for an array this small).
+  for (std::size_t i = 1; i < count; ++i) {
+    for (std::size_t j = i; j > 0 && seq_lt(valid_blocks[j].left, valid_blocks[j - 1].left); --j) {
+      std::swap(valid_blocks[j], valid_blocks[j - 1]);
+    }
+  }
   for (std::size_t i = 0; i < count; ++i) tag_sack_block(valid_blocks[i].left, valid_blocks[i].right, valid_blocks[i].dup, ev);
   if (ev.has_reord && (ca_state_ != CaState::loss || undo_marker_)) check_reordering(ev.reord, false);
 }

@@ -42,12 +42,14 @@ std::string_view to_string(State state) {
 // ---- Stream ----
 
 Stream::Stream() = default;
-Stream::Stream(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
+Stream::Stream(std::shared_ptr<Connection> conn, SocketSlot slot)
+    : conn_(std::move(conn)), slot_(std::move(slot)) {}
 Stream::Stream(Stream&& other) noexcept = default;
 Stream& Stream::operator=(Stream&& other) noexcept {
   if (this != &other) {
     close();
     conn_ = std::move(other.conn_);
+    slot_ = std::move(other.slot_);
   }
   return *this;
 }
@@ -70,10 +72,12 @@ Result<void> Stream::shutdown() {
 
 void Stream::close() {
   if (auto conn = std::move(conn_)) conn->close();
+  slot_.reset();
 }
 
 void Stream::abort() {
   if (auto conn = std::move(conn_)) conn->abort();
+  slot_.reset();
 }
 
 State Stream::state() const { return conn_ ? conn_->state() : State::closed; }
@@ -99,22 +103,30 @@ void Stream::on_writable(std::function<void()> callback) {
 // ---- Listener ----
 
 Listener::Listener() = default;
-Listener::Listener(std::unique_ptr<ListenSocket> sock) : sock_(std::move(sock)) {}
+Listener::Listener(std::unique_ptr<ListenSocket> sock, SocketSlot slot)
+    : sock_(std::move(sock)), slot_(std::move(slot)) {}
 Listener::Listener(Listener&& other) noexcept = default;
 Listener& Listener::operator=(Listener&& other) noexcept = default;
 Listener::~Listener() = default;
 
 Result<Stream> Listener::accept() {
   if (!sock_) return bad_descriptor();
+  if (sock_->pending() == 0) return make_error_code(boost::asio::error::would_block);
+  // As accept(2) at RLIMIT_NOFILE: EMFILE, and the connection stays queued.
+  auto slot = sock_->net().resources().open_socket();
+  if (!slot) return slot.error();
   auto child = sock_->accept();
   if (!child) return child.error();
   (*child)->set_user_ref(sock_->net().ref());
-  return Stream(std::move(*child));
+  return Stream(std::move(*child), std::move(*slot));
 }
 
 Endpoint Listener::local_endpoint() const { return sock_ ? sock_->local() : Endpoint{}; }
 Net& Listener::net() const { return sock_->net(); }
-void Listener::close() { sock_.reset(); }
+void Listener::close() {
+  sock_.reset();
+  slot_.reset();
+}
 std::size_t Listener::pending() const { return sock_ ? sock_->pending() : 0; }
 void Listener::on_acceptable(std::function<void()> callback) {
   if (sock_) sock_->set_acceptable_callback(std::move(callback));
@@ -131,9 +143,11 @@ Result<Listener> listen(Net& net, Endpoint local, int backlog) {
   if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address); !ok) return ok.error();
   const auto somaxconn = static_cast<std::size_t>(net.sysctl().value(SysctlId::core_somaxconn));
   const std::size_t limit = std::min(static_cast<std::size_t>(backlog), somaxconn);
+  auto slot = net.resources().open_socket();
+  if (!slot) return slot.error();
   auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit);
   if (auto ok = sock->bind(local); !ok) return ok.error();
-  return Listener(std::move(sock));
+  return Listener(std::move(sock), std::move(*slot));
 }
 
 Result<Stream> connect(Net& net, Endpoint remote) {
@@ -153,10 +167,12 @@ Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
   if (ipv4::is_broadcast_destination(net, tn->ops.stack(), remote.address)) {
     return error(Errc::invalid_argument);
   }
+  auto slot = net.resources().open_socket();
+  if (!slot) return slot.error();
   auto conn = std::make_shared<Connection>(*tn);
   conn->set_user_ref(std::move(ref));
   if (auto ok = conn->open_active(local, remote); !ok) return ok.error();
-  return Stream(std::move(conn));
+  return Stream(std::move(conn), std::move(*slot));
 }
 
 // ---- ss ----
@@ -166,8 +182,9 @@ std::string dump_sockets(Net& net) {
   std::string out = fmt::format(kLine, "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port");
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return out;
-  // Listeners, then connections (TIME_WAIT and orphans included), each in
-  // the order of their addresses, so that two dumps compare line by line.
+  // Listeners, then connections (orphans and TIME_WAIT records included),
+  // each in the order of their addresses, so that two dumps compare line by
+  // line.
   auto key = [](Endpoint e) { return std::pair(e.port, e.address.value); };
   std::vector<const ListenSocket*> listeners;
   for (const auto& [port, on_port] : tn->listeners) listeners.insert(listeners.end(), on_port.begin(), on_port.end());
@@ -178,14 +195,22 @@ std::string dump_sockets(Net& net) {
     out += fmt::format(kLine, "LISTEN", l->pending(), l->backlog(), l->local().to_string(),
                        fmt::format("{}:*", Ipv4Address::any()));
   }
-  std::vector<const Connection*> connections;
-  for (const auto& [tuple, conn] : tn->connections) connections.push_back(conn.get());
-  std::sort(connections.begin(), connections.end(), [&](const auto* a, const auto* b) {
-    return std::pair(key(a->local()), key(a->remote())) < std::pair(key(b->local()), key(b->remote()));
+  struct Row {
+    FourTuple tuple;
+    const Connection* conn;  // null: a TIME_WAIT record, which queues nothing
+  };
+  std::vector<Row> rows;
+  rows.reserve(tn->connections.size() + tn->time_wait.size());
+  for (const auto& [tuple, conn] : tn->connections) rows.push_back({tuple, conn.get()});
+  tn->time_wait.for_each([&](const FourTuple& tuple) { rows.push_back({tuple, nullptr}); });
+  std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    return std::pair(key(a.tuple.local), key(a.tuple.remote)) < std::pair(key(b.tuple.local), key(b.tuple.remote));
   });
-  for (const Connection* c : connections) {
-    out += fmt::format(kLine, to_string(c->state()), c->readable_bytes(), c->send_queue_bytes(),
-                       c->local().to_string(), c->remote().to_string());
+  for (const Row& r : rows) {
+    out += fmt::format(kLine, to_string(r.conn != nullptr ? r.conn->state() : State::time_wait),
+                       r.conn != nullptr ? r.conn->readable_bytes() : 0,
+                       r.conn != nullptr ? r.conn->send_queue_bytes() : 0, r.tuple.local.to_string(),
+                       r.tuple.remote.to_string());
   }
   return out;
 }

@@ -90,6 +90,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   // tcp_connect_init: the SYN offers whole segments of our MSS, before we
   // know whether timestamps will take room in them.
   (void)rcv_.select_initial_window(advertised_mss(*route->dev), ws_ok_);
+  ecn_start_active();
   set_state(State::syn_sent);
   counters().add(Counter::TcpActiveOpens);
   send_syn();
@@ -140,9 +141,10 @@ void Connection::open_passive(ListenSocket& listener, const Segment& syn, const 
   (void)rcv_.select_initial_window(route_mss_now() - (ts_ok_ ? kTimestampsOptionLen : 0), ws_ok_);
   mss_ = effective_mss_for_route(peer_mss_);
   cc_->set_mss(mss_);
-  iss_ = tn_.ops.initial_sequence(tuple);
+  iss_ = syn.tw_isn != 0 ? syn.tw_isn : tn_.ops.initial_sequence(tuple);
   snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = iss_;
   ts_offset_ = tn_.ops.timestamp_offset(tuple);
+  ecn_start_passive(syn);
   set_state(State::syn_received);
   send_syn();
 }
@@ -159,12 +161,14 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
   snd_una_ = snd_nxt_ = snd_max_ = snd_sml_ = ack.tcp.ack_number;
   peer_mss_ = mss;
   if (ack.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0) {
-    const std::uint32_t options = ack.tcp.timestamps->echo & 0x1f;
+    const std::uint32_t options = ack.tcp.timestamps->echo & kCookieTsMask;
     ts_ok_ = true;
     ts_recent_ = ack.tcp.timestamps->value;
     ts_recent_stamp_ = now();
     ts_offset_ = tn_.ops.timestamp_offset(tuple);
-    sack_ok_ = (options & 0x10) != 0;
+    sack_ok_ = (options & kCookieSack) != 0;
+    // cookie_ecn_ok: agreed in the SYN-ACK, and still allowed.
+    if ((options & kCookieEcn) != 0 && net.sysctl().value(SysctlId::tcp_ecn) != 0) ecn_flags_ = kEcnOk;
     const std::uint32_t wscale = options & 0x0f;
     ws_ok_ = wscale != 0x0f;
     snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, 14)) : 0;
@@ -192,8 +196,6 @@ void Connection::set_state(State next) {
   } else if (next == State::established || next == State::close_wait) {
     tn_.net.counters().add(Counter::TcpCurrEstab);
   }
-  if (next == State::time_wait && state_ != State::time_wait) ++tn_.time_wait;
-  if (state_ == State::time_wait && next != State::time_wait) --tn_.time_wait;
   state_ = next;
 }
 
@@ -216,22 +218,59 @@ void Connection::enter_established() {
 }
 
 void Connection::enter_time_wait() {
-  auto& sysctl = tn_.net.sysctl();
-  if (tn_.time_wait >= static_cast<std::size_t>(sysctl.value(SysctlId::tcp_max_tw_buckets))) {
-    // No room to wait: the peer still gets the ACK of its FIN, then the
-    // connection is simply gone (Linux's TCPTimeWaitOverflow).
+  // The ACK of the peer's FIN leaves from the connection, numbered as its
+  // own segments (Linux's tcp_fin sends it before tcp_time_wait).
+  flush_ack();
+  if (tn_.time_wait.full()) {
+    // No room to wait: the connection is simply gone (TCPTimeWaitOverflow).
     counters().add(Counter::TcpExtTCPTimeWaitOverflow);
-    flush_ack();
     finish({});
     return;
   }
-  set_state(State::time_wait);
   counters().add(Counter::TcpExtTW);
+  // The window our ACKs offered stays what the last one said (tw_rcv_wnd).
+  const std::uint32_t window = rcv_.receive_window(rcv_nxt_) >> rcv_.rcv_wscale();
+  const TimeWait record{.snd_nxt = snd_nxt_,
+                        .rcv_nxt = rcv_nxt_,
+                        .ts_recent = ts_ok_ ? ts_recent_ : 0,
+                        .ts_offset = ts_offset_,
+                        .ts_recent_stamp = static_cast<std::uint32_t>(
+                            std::chrono::duration_cast<std::chrono::seconds>(ts_recent_stamp_.time_since_epoch()).count()),
+                        .window = static_cast<std::uint16_t>(std::min<std::uint32_t>(window, 65535)),
+                        .timestamps = ts_ok_};
+  const FourTuple t = tuple();
+  if (user_closed_) {
+    // An orphan: the record is all that is left of it.
+    tn_.time_wait.insert(t, record, nullptr);
+    finish({});
+    return;
+  }
+  // A Stream holds it: the record answers the peer; the connection keeps
+  // its port and what the user may still read, and shows TIME_WAIT until
+  // the record ends (time_wait_over) or the user lets go (leave_time_wait).
+  tn_.time_wait.insert(t, record, this);
+  set_state(State::time_wait);
   rtx_timer_.cancel();
   delack_timer_.cancel();
   keepalive_timer_.cancel();
-  // 2MSL: Linux's TCP_TIMEWAIT_LEN, 60 s.
-  wait_timer_.schedule(now() + std::chrono::seconds(60));
+  wait_timer_.cancel();
+  continue_timer_.cancel();
+  auto it = tn_.connections.find(t);
+  std::shared_ptr<Connection> keep;  // the caller holds another
+  if (it != tn_.connections.end() && it->second.get() == this) {
+    keep = std::move(it->second);
+    tn_.connections.erase(it);
+  }
+}
+
+void Connection::time_wait_over() {
+  auto self = shared_from_this();  // the user's callbacks may close the Stream
+  finish({});
+}
+
+void Connection::leave_time_wait() {
+  tn_.time_wait.release_user(tuple());
+  finish({});
 }
 
 void Connection::finish(boost::system::error_code err) {
@@ -370,6 +409,10 @@ void Connection::close() {
   set_readable_callback(nullptr);
   writable_ = nullptr;
   if (state_ == State::closed) return;
+  if (state_ == State::time_wait) {
+    leave_time_wait();
+    return;
+  }
   if (state_ == State::syn_sent) {
     finish({});
     return;
@@ -388,7 +431,6 @@ void Connection::close() {
     reset_and_finish({});
     return;
   }
-  if (state_ == State::time_wait) return;
   (void)shutdown();
   // An orphan in FIN_WAIT_2 waits tcp_fin_timeout, not forever.
   if (state_ == State::fin_wait_2) {
@@ -401,7 +443,13 @@ void Connection::abort() {
   set_readable_callback(nullptr);
   writable_ = nullptr;
   if (state_ == State::closed) return;
-  if (state_ == State::syn_sent || state_ == State::time_wait) {
+  if (state_ == State::time_wait) {
+    // The user's socket is closed already (Linux's tcp_done after
+    // tcp_time_wait): there is nothing to reset, the record waits on.
+    leave_time_wait();
+    return;
+  }
+  if (state_ == State::syn_sent) {
     finish({});
     return;
   }
@@ -444,6 +492,7 @@ Info Connection::info() const {
   i.sack = sack_ok_;
   i.timestamps = ts_ok_;
   i.window_scaling = ws_ok_;
+  i.ecn = (ecn_flags_ & kEcnOk) != 0;
   static constexpr std::string_view kCaStates[] = {"open", "disorder", "cwr", "recovery", "loss"};
   i.ca_state = kCaStates[static_cast<std::size_t>(ca_state_)];
   i.sacked = rtx_.sacked();

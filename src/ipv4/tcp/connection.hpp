@@ -10,12 +10,15 @@
 //                   states, PRR, undo (Linux's tcp_fastretrans_alert)
 //   output.cpp      what to send now (tcp_write_xmit), retransmissions, ACKs
 //   timers.cpp      RTO, loss probe, reordering, delayed ACK, zero-window
-//                   probe, keepalive, TIME_WAIT
+//                   probe, keepalive, an orphan's FIN_WAIT_2
+//   ecn.cpp         ECN (RFC 3168): negotiation, ECT on new data, CE echoed
+//                   with ECE until CWR, the sender's reduction on ECE
 //
 // A connection lives in its namespace's TcpNet::connections from its first
-// segment to its end; a Stream shares ownership while the user holds it. It
-// never outlives its TcpNet: the namespace's exit destroys them all, and the
-// destructors cancel their timers.
+// segment until it closes or enters TIME_WAIT, where a small record
+// (time_wait.hpp) replaces it; a Stream shares ownership while the user
+// holds it. It never outlives its TcpNet: the namespace's exit destroys
+// them all, and the destructors cancel their timers.
 #pragma once
 
 #include <deque>
@@ -63,6 +66,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void set_writable_callback(std::function<void()> cb) { writable_ = std::move(cb); }
   void set_user_ref(NetRef ref) { user_ref_ = std::move(ref); }
   void set_parent(ListenSocket* parent) { parent_ = parent; }
+  // The TIME_WAIT record that replaced this connection, which a Stream
+  // still holds, has ended: closed now.
+  void time_wait_over();
 
   State state() const { return state_; }
   Info info() const;
@@ -113,6 +119,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
     bool lost_retrans = false;       // a retransmission was found lost
     bool set_xmit_timer = false;     // FLAG_SET_XMIT_TIMER
     bool sack_reneging = false;      // the head was SACKed yet not acknowledged
+    bool ece = false;                // FLAG_ECE: the receiver saw congestion (RFC 3168)
     Seq reord = 0;                   // lowest never-retransmitted delivered seq (reordering)
     bool has_reord = false;
     std::optional<Clock::time_point> first_ackt, last_ackt, first_sackt, last_sackt;
@@ -133,7 +140,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void init_options_from_syn(const Segment& syn);
   void set_state(State next);
   void enter_established();
-  void enter_time_wait();
+  void enter_time_wait();  // tcp_time_wait: a TIME_WAIT record replaces the connection
+  void leave_time_wait();  // the user lets go of a connection that record replaced
   // The connection is over: leaves the tables and the user sees `error`.
   void finish(boost::system::error_code error);
   void reset_and_finish(boost::system::error_code error);  // sends an RST first
@@ -181,14 +189,14 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   // ---- loss recovery (recovery.cpp): Linux's tcp_fastretrans_alert ----
   // Not a plain step forward: Linux's tcp_ack_is_dubious.
   bool ack_is_dubious(const AckEvent& ev) const {
-    return !ev.not_dup() || ev.data_sacked || ev.dsack || ca_state_ != CaState::open;
+    return !ev.not_dup() || ev.data_sacked || ev.dsack || ev.ece || ca_state_ != CaState::open;
   }
   void process_loss_state(AckEvent& ev);
   void process_ack_in_loss(AckEvent& ev);
   void detect_losses(AckEvent& ev);  // RACK, or NewReno without SACK
   void mark_head_lost();
   std::chrono::microseconds reo_wnd() const;  // RACK's reordering window now
-  void enter_recovery();
+  void enter_recovery(bool ece_ack);
   void enter_loss();                 // the retransmission timer fired
   void init_cwnd_reduction();
   void cwnd_reduction(const AckEvent& ev);  // PRR (RFC 6937)
@@ -201,7 +209,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool try_undo_dsack();
   bool try_undo_partial(Seq prior_snd_una);
   bool try_undo_loss();
-  void try_to_open();
+  void try_to_open(bool ece = false);
   void try_keep_open();
   bool any_retrans_done() const;
   bool non_sack_preventing_reopen();
@@ -239,6 +247,37 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool fin_to_send() const;
   bool sends_data_now() const;  // a state in which data and FIN may leave
   void path_mtu_shrank();  // tcp_simple_retransmit
+
+  // ---- ECN, RFC 3168 as Linux's tcp_ecn_* (ecn.cpp) ----
+  // Linux's tp->ecn_flags.
+  static constexpr std::uint8_t kEcnOk = 1;         // negotiated (or asked for, until the SYN-ACK)
+  static constexpr std::uint8_t kEcnQueueCwr = 2;   // the next new data carries CWR
+  static constexpr std::uint8_t kEcnDemandCwr = 4;  // CE seen: ECE on every segment until CWR
+  static constexpr std::uint8_t kEcnSeen = 8;       // the peer's data came ECT or CE
+  // Whether this namespace agrees to ECN for a SYN (tcp_ecn_create_request).
+  static bool ecn_requested(Net& net, const Segment& syn);
+  void ecn_start_active();                      // tcp_ecn_send_syn's choice, by net.ipv4.tcp_ecn
+  void ecn_start_passive(const Segment& syn);   // the request's choice (tcp_ecn_openreq_child)
+  void ecn_process_synack(const Segment& seg);  // tcp_ecn_rcv_synack
+  void ecn_process_syn(const Segment& seg);     // tcp_ecn_rcv_syn: simultaneous open
+  // The ECN flags of a segment about to leave, set in `repr`, and the ECN
+  // field of its datagram (tcp_ecn_send, tcp_ecn_send_syn, tcp_ecn_make_synack).
+  wire::Ecn ecn_mark(wire::TcpRepr& repr, std::uint32_t len) {
+    return ecn_flags_ == 0 ? wire::Ecn::not_ect : ecn_mark_slow(repr, len);
+  }
+  wire::Ecn ecn_mark_slow(wire::TcpRepr& repr, std::uint32_t len);
+  // Data arrived (tcp_ecn_check_ce), or a CWR (tcp_ecn_accept_cwr): true
+  // when it must be acknowledged at once.
+  bool ecn_check_ce(const Segment& seg);
+  bool ecn_accept_cwr(const Segment& seg);
+  // The peer saw congestion (tcp_ecn_rcv_ecn_echo).
+  bool ecn_echo(const Segment& seg) const {
+    return (ecn_flags_ & kEcnOk) != 0 && seg.has(wire::kTcpEce) && !seg.has(wire::kTcpSyn);
+  }
+  void ecn_queue_cwr() {
+    if ((ecn_flags_ & kEcnOk) != 0) ecn_flags_ |= kEcnQueueCwr;
+  }
+  void enter_cwr();  // tcp_enter_cwr: reduce once for ECE
 
   // ---- timers (timers.cpp) ----
   // One timer serves four purposes, as Linux's icsk_retransmit_timer.
@@ -292,6 +331,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   // Options negotiated in the handshake.
   std::uint8_t snd_wscale_ = 0;  // ours is rcv_.rcv_wscale()
   bool ws_ok_ = false, sack_ok_ = false, ts_ok_ = false;
+  std::uint8_t ecn_flags_ = 0;  // kEcn* (in the padding before ts_recent_)
   std::uint32_t ts_recent_ = 0, ts_offset_ = 0;
   Clock::time_point ts_recent_stamp_{};  // when ts_recent_ was stored
   Seq last_ack_sent_ = 0;
@@ -332,7 +372,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Timer rtx_timer_;        // retransmission (SYN too), persist, loss probe, reordering (rtx_kind_)
   Timer delack_timer_;
   Timer keepalive_timer_;
-  Timer wait_timer_;       // TIME_WAIT 2MSL, FIN_WAIT_2 orphan timeout
+  Timer wait_timer_;       // FIN_WAIT_2 orphan timeout
   Timer continue_timer_;   // push_output stopped at kMaxBurst: the rest, later in this poll
 
   ipv4::Ipv4Stack::RouteMemo route_memo_;

@@ -93,6 +93,11 @@ void Connection::process_syn_sent(Segment& seg) {
   init_options_from_syn(seg);
   mss_ = effective_mss_for_route(peer_mss_);
   cc_->set_mss(mss_);
+  if (ack) {
+    ecn_process_synack(seg);
+  } else {
+    ecn_process_syn(seg);
+  }
   if (!ack) {
     // Simultaneous open (RFC 9293 figure 7): SYN-ACK with our first ISS.
     set_state(State::syn_received);
@@ -161,9 +166,6 @@ bool Connection::check_sequence(Segment& seg) {
       counters().add(Counter::TcpExtTCPSYNChallenge);
       send_challenge_ack();
       return false;
-    }
-    if (state_ == State::time_wait && seg.has(kTcpFin)) {
-      wait_timer_.schedule(now() + std::chrono::seconds(60));  // a retransmitted FIN restarts 2MSL
     }
     send_dupack(seg, Counter::TcpExtTCPACKSkippedSeq);
     return false;
@@ -402,6 +404,8 @@ void Connection::process_data(Segment& seg) {
   }
   const auto len = static_cast<std::uint32_t>(seg.payload.size());
   const ReceiveBuffer::Arrival a = arrival(seg);
+  const bool ecn = (ecn_flags_ & kEcnOk) != 0;
+  bool ecn_ack_now = ecn && ecn_accept_cwr(seg);
   if (seg.seq() == rcv_nxt_) {
     const bool filled_hole = rcv_.has_out_of_order();
     const Seq before = rcv_nxt_;
@@ -413,18 +417,20 @@ void Connection::process_data(Segment& seg) {
       return;
     }
     bytes_received_ += rcv_nxt_ - before;
+    if (ecn && ecn_check_ce(seg)) ecn_ack_now = true;
     if (ofo_fin_ && rcv_nxt_ == *ofo_fin_) {
       seg.tcp.flags |= kTcpFin;  // the FIN that came early is now in order
       ofo_fin_.reset();
     }
     ++segs_since_ack_;
-    ack_received_data(filled_hole || seg.has(kTcpFin) || segs_since_ack_ >= 2);
+    ack_received_data(filled_hole || seg.has(kTcpFin) || segs_since_ack_ >= 2 || ecn_ack_now);
     notify_readable();
     return;
   }
   // Out of order (the sequence check kept it within the window): queue it
   // and say at once what we have, so the sender sees the hole (RFC 5681 4.2).
   const Seq seq = seg.seq();
+  if (ecn) (void)ecn_check_ce(seg);  // the ACK goes at once anyway
   if (rcv_.queue_out_of_order(rcv_nxt_, seq, std::move(seg.payload), a) && seg.has(kTcpFin)) {
     ofo_fin_ = seq + len;
   }

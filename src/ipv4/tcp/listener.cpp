@@ -108,8 +108,9 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   auto route = tn_.ops.stack().route_output(net, tuple.remote.address);
   if (!route) return;
   synack.mss = advertised_mss(*route->dev);
-  // Without timestamps a cookie keeps only the MSS; with them, window scale
-  // and SACK ride in the low bits of our TSval (Linux's cookie_init_timestamp).
+  // Without timestamps a cookie keeps only the MSS; with them, window scale,
+  // SACK and ECN ride in the low bits of our TSval (Linux's
+  // cookie_init_timestamp), and ECN is agreed only then.
   const bool timestamps = seg.tcp.timestamps && net.sysctl().value(SysctlId::tcp_timestamps) != 0;
   const bool window_scaling =
       timestamps && seg.tcp.window_scale && net.sysctl().value(SysctlId::tcp_window_scaling) != 0;
@@ -125,14 +126,18 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
       synack.window_scale = window.wscale;
     }
     if (seg.tcp.sack_permitted && net.sysctl().value(SysctlId::tcp_sack) != 0) {
-      options |= 0x10;
+      options |= kCookieSack;
       synack.sack_permitted = true;
+    }
+    if (Connection::ecn_requested(net, seg)) {
+      options |= kCookieEcn;
+      synack.flags |= wire::kTcpEce;
     }
     // Never ahead of the clock, or the connection's later TSvals would look
     // older to the peer's PAWS (Linux's cookie_init_timestamp).
     const std::uint32_t now = tn_.ops.timestamp_now() + tn_.ops.timestamp_offset(tuple);
-    std::uint32_t ts = (now & ~0x1fu) | options;
-    if (static_cast<std::int32_t>(ts - now) > 0) ts = ((now & ~0x1fu) - 0x20) | options;
+    std::uint32_t ts = (now & ~kCookieTsMask) | options;
+    if (static_cast<std::int32_t>(ts - now) > 0) ts = ((now & ~kCookieTsMask) - (kCookieTsMask + 1)) | options;
     synack.timestamps = wire::TcpTimestamps{ts, seg.tcp.timestamps->value};
   }
   last_cookie_ = net.host().now();

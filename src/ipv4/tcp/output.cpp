@@ -173,6 +173,7 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   auto route = tn_.ops.stack().route_output(n, remote().address, route_memo_);
   wire::TcpRepr repr = header(seq, flags, route ? route->dev : nullptr);
   repr.payload_len = len;
+  const wire::Ecn ecn = ecn_mark(repr, len);
   Packet packet = n.host().packets().allocate(repr.buffer_len());
   // The segment counts as sent even when it cannot leave (no route, no
   // buffer: counted by the IPv4 layer or the pool): the retransmission
@@ -189,12 +190,13 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   }
   counters().add(Counter::TcpOutSegs);
   // A connection numbers its own datagrams. Linux sends a passive open's
-  // SYN-ACKs from the request (ip_build_and_send_pkt) and TIME_WAIT's
-  // answers from its control socket: under DF, their ID is 0.
+  // SYN-ACKs from the request (ip_build_and_send_pkt): under DF, their ID
+  // is 0, as TIME_WAIT's answers (time_wait.cpp, from no socket).
   ipv4::SendParams params{.src = local().address, .dst = remote().address,
-                          .protocol = wire::IpProtocol::tcp, .dont_fragment = !pmtu_locked_};
+                          .protocol = wire::IpProtocol::tcp, .tos = static_cast<std::uint8_t>(ecn),
+                          .dont_fragment = !pmtu_locked_};
   const bool request = state_ == State::syn_received && parent_ != nullptr;
-  if (!request && state_ != State::time_wait) params.ip_id = ip_id_++;
+  if (!request) params.ip_id = ip_id_++;
   (void)tn_.ops.stack().send(n, std::move(packet), params, *route);
 }
 

@@ -56,7 +56,7 @@ InitialWindow initial_window(Net& net, std::uint32_t mss, bool window_scaling) {
   return out;
 }
 
-ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), rcvbuf_(rmem(net, 1)) {
+ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), net_charge_(net.resources()), rcvbuf_(rmem(net, 1)) {
   full_space_ = win_from_space(rcvbuf_);
 }
 
@@ -104,7 +104,7 @@ bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& 
   // always move (tcp_data_queue's sk_forced_mem_schedule); one that will be
   // coalesced into the last pins nothing more.
   const bool coalesce = coalescable(payload);
-  if (!coalesce && !queue_.empty() && !make_room(rcv_nxt)) {
+  if (!coalesce && !queue_.empty() && !make_room(rcv_nxt, truesize)) {
     net_.counters().add(Counter::TcpExtTCPRcvQDrop);
     nomem_ = true;
     return false;
@@ -127,13 +127,14 @@ bool ReceiveBuffer::queue_in_order(Seq& rcv_nxt, Packet payload, const Arrival& 
         rcv_nxt, [this](Packet p) { enqueue(std::move(p)); },
         [this, rcv_nxt](Seq left, Seq right) { note_duplicate(left, right, rcv_nxt, true); });
   }
+  sync_charge();
   return true;
 }
 
 bool ReceiveBuffer::queue_out_of_order(Seq rcv_nxt, Seq seq, Packet payload, const Arrival&) {
   const std::size_t len = payload.size();
   const std::size_t truesize = payload.truesize();
-  if (!make_room(seq)) {
+  if (!make_room(seq, truesize)) {
     net_.counters().add(Counter::TcpExtTCPOFODrop);
     return false;
   }
@@ -147,6 +148,7 @@ bool ReceiveBuffer::queue_out_of_order(Seq rcv_nxt, Seq seq, Packet payload, con
   // Without SACK the window stays put, so the sender sees duplicate ACKs
   // and retransmits (tcp_data_queue_ofo).
   if (sack_ok_ && r.result != OutOfOrderQueue::Insert::duplicate) grow_window(len, truesize);
+  sync_charge();
   return true;
 }
 
@@ -186,18 +188,20 @@ std::size_t ReceiveBuffer::read(std::span<std::byte> buffer, Clock::time_point n
   }
   queued_bytes_ -= copied;
   copied_ += copied;
+  sync_charge();
   if (copied != 0) adjust_space(now);
   return copied;
 }
 
 // ---- room ----
 
-bool ReceiveBuffer::make_room(Seq seq) {
+bool ReceiveBuffer::make_room(Seq seq, std::size_t truesize) {
   // As tcp_try_rmem_schedule: while the buffer is not over, a segment is
   // taken. The window is honest for segments like those measured; the last
   // one of a window is often shorter and pins as much, so the buffer may
-  // end up one segment over.
-  if (charged() <= rcvbuf_) return true;
+  // end up one segment over. The namespace's cap is hard: a namespace at
+  // it makes room here as Linux does under tcp_mem's pressure.
+  if (fits(truesize)) return true;
   Counters& counters = net_.counters();
   counters.add(Counter::TcpExtPruneCalled);
   // tcp_clamp_window: the buffer is full, so the window stops growing.
@@ -210,12 +214,13 @@ bool ReceiveBuffer::make_room(Seq seq) {
   // below the segment (nearer rcv_nxt, worth more; tcp_prune_ofo_queue).
   if (ofo_) counters.add(Counter::TcpExtTCPRcvCollapsed, ofo_->collapse(rcvbuf_ / 8));
   collapse_in_order();
-  if (charged() <= rcvbuf_) return true;
+  if (fits(truesize)) return true;
   bool pruned = false;
-  while (ofo_ && charged() > rcvbuf_ && ofo_->prune_from_top(seq, rcvbuf_ / 8) != 0) pruned = true;
+  while (ofo_ && !fits(truesize) && ofo_->prune_from_top(seq, rcvbuf_ / 8) != 0) pruned = true;
   if (pruned) counters.add(Counter::TcpExtOfoPruned);
-  if (charged() <= rcvbuf_) return true;
+  if (fits(truesize)) return true;
   counters.add(Counter::TcpExtRcvPruned);
+  if (charged() <= rcvbuf_) counters.add(Counter::IpExtPacketMemDrops);  // the namespace refused
   return false;
 }
 

@@ -108,6 +108,7 @@ class ReceiveBuffer {
   // the out-of-order queue).
   void drop_out_of_order() {
     if (ofo_) ofo_->clear();
+    sync_charge();
   }
 
   // SACK was negotiated: out-of-order data is reported, and duplicates.
@@ -157,7 +158,8 @@ class ReceiveBuffer {
 
   // ---- state, for tests and tcp::Info ----
   std::size_t rcvbuf() const { return rcvbuf_; }
-  // sk_rmem_alloc: the truesize of everything held.
+  // sk_rmem_alloc: the truesize of everything held, charged to the
+  // namespace too (net.core.packet_mem_max) when each call returns.
   std::size_t charged() const { return queue_charged_ + (ofo_ ? ofo_->charged() : 0); }
   std::uint32_t window_clamp() const { return window_clamp_; }
   std::uint32_t rcv_ssthresh() const { return rcv_ssthresh_; }
@@ -186,10 +188,25 @@ class ReceiveBuffer {
   }
   std::uint32_t choose_window(std::uint32_t space) const;  // __tcp_select_window
 
-  // Whether a segment may be taken (tcp_try_rmem_schedule), making room
-  // when the buffer is over (tcp_prune_queue): out-of-order data below
-  // `seq`, where the segment goes, is spared.
-  bool make_room(Seq seq);
+  // Whether a segment pinning `truesize` may be taken
+  // (tcp_try_rmem_schedule), making room when the buffer is over or the
+  // namespace would be (tcp_prune_queue): out-of-order data below `seq`,
+  // where the segment goes, is spared.
+  bool make_room(Seq seq, std::size_t truesize);
+  // The buffer is not over and the namespace admits `truesize` more
+  // (sk_rmem_schedule).
+  bool fits(std::size_t truesize) {
+    sync_charge();
+    return charged() <= rcvbuf_ && net_.resources().admits(truesize);
+  }
+  // Brings the namespace's charge to what is held now: the queues change
+  // it in many places (collapse, prune, coalesce, drain), this is the one
+  // that tells the namespace.
+  void sync_charge() {
+    const std::size_t now = charged();
+    if (now >= net_charge_) net_charge_ += now - net_charge_;
+    else net_charge_ -= net_charge_ - now;
+  }
   void collapse_in_order();              // tcp_collapse on the receive queue
   void enqueue(Packet payload);          // tcp_queue_rcv with tcp_try_coalesce
   bool coalescable(const Packet& payload) const {  // fits the spare room of the last
@@ -215,6 +232,7 @@ class ReceiveBuffer {
 
   // Grouped by size: a connection's size costs (see ofo_).
   Net& net_;
+  PacketCharge net_charge_;  // charged(), as the namespace last heard it
   std::deque<Packet> queue_;
   // Made at the first out-of-order segment: most connections never see
   // one, and a TIME_WAIT connection keeps everything.

@@ -45,10 +45,10 @@ void Connection::process_loss_state(AckEvent& ev) {
       } else if (try_undo_partial(ev.prior_snd_una)) {
         return;
       }
-      if (try_undo_dsack()) try_to_open();
+      if (try_undo_dsack()) try_to_open(ev.ece);
       detect_losses(ev);
       // Undo took the sender out of recovery; a loss since starts another.
-      if (ca_state_ != CaState::recovery && rtx_.lost() != 0) enter_recovery();
+      if (ca_state_ != CaState::recovery && rtx_.lost() != 0) enter_recovery(ev.ece);
       return;
     case CaState::loss:
       process_ack_in_loss(ev);
@@ -64,10 +64,10 @@ void Connection::process_loss_state(AckEvent& ev) {
       if (ca_state_ == CaState::open || ca_state_ == CaState::disorder) try_undo_dsack();
       detect_losses(ev);
       if (rtx_.lost() == 0) {
-        try_to_open();
+        try_to_open(ev.ece);
         return;
       }
-      enter_recovery();
+      enter_recovery(ev.ece);
   }
 }
 
@@ -160,14 +160,15 @@ std::chrono::microseconds Connection::reo_wnd() const {
 
 // ---- entering recovery and loss ----
 
-void Connection::enter_recovery() {
+void Connection::enter_recovery(bool ece_ack) {
   if (!any_retrans_done()) retrans_stamp_.reset();  // the clock starts with this recovery
   counters().add(sack_ok_ ? Counter::TcpExtTCPSackRecovery : Counter::TcpExtTCPRenoRecovery);
   prior_ssthresh_ = 0;
   init_undo();
   if (ca_state_ != CaState::recovery && ca_state_ != CaState::cwr) {
-    // tcp_current_ssthresh: what undo may come back to.
-    prior_ssthresh_ = std::max(cc_->ssthresh(), cc_->cwnd() / 2 + cc_->cwnd() / 4);
+    // tcp_current_ssthresh: what undo may come back to; nothing when the
+    // receiver reported congestion (ECE), which no undo takes back.
+    if (!ece_ack) prior_ssthresh_ = std::max(cc_->ssthresh(), cc_->cwnd() / 2 + cc_->cwnd() / 4);
     init_cwnd_reduction();
   }
   ca_state_ = CaState::recovery;
@@ -209,6 +210,7 @@ void Connection::enter_loss() {
   ca_state_ = CaState::loss;
   high_seq_ = snd_nxt_;
   tlp_high_seq_.reset();
+  ecn_queue_cwr();
 }
 
 // ---- the window in recovery: PRR ----
@@ -220,6 +222,7 @@ void Connection::init_cwnd_reduction() {
   prr_delivered_ = 0;
   prr_out_ = 0;
   cc_->on_loss(in_flight(), now());
+  ecn_queue_cwr();  // the receiver learns of the reduction (RFC 3168 6.1.2)
 }
 
 void Connection::cwnd_reduction(const AckEvent& ev) {
@@ -276,7 +279,11 @@ bool Connection::may_undo() const { return undo_marker_ && (undo_retrans_ == 0 |
 
 void Connection::undo_cwnd_reduction(bool unmark_loss) {
   if (unmark_loss) rtx_.clear_lost_marks();
-  if (prior_ssthresh_ != 0) cc_->undo(prior_cwnd_, prior_ssthresh_);
+  if (prior_ssthresh_ != 0) {
+    // The window comes back: no CWR for a reduction that did not happen.
+    if (prior_ssthresh_ > cc_->ssthresh()) ecn_flags_ &= ~kEcnQueueCwr;
+    cc_->undo(prior_cwnd_, prior_ssthresh_);
+  }
   undo_marker_.reset();
   rack_.advanced = true;  // look at the losses again with the window restored
 }
@@ -324,8 +331,9 @@ bool Connection::try_undo_loss() {
   return true;
 }
 
-void Connection::try_to_open() {
+void Connection::try_to_open(bool ece) {
   if (!any_retrans_done()) retrans_stamp_.reset();
+  if (ece) enter_cwr();
   if (ca_state_ != CaState::cwr) try_keep_open();
 }
 

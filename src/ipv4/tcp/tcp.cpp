@@ -25,7 +25,7 @@ std::size_t FourTupleHash::operator()(const FourTuple& t) const {
 
 TcpNet::TcpNet(Net& n, TcpOps& o)
     : net(n), ops(o), ports(n, wire::IpProtocol::tcp),
-      connections(16, FourTupleHash{o.host().secret() ^ kSipPurposeTcpIsn}) {}
+      connections(16, FourTupleHash{o.host().secret() ^ kSipPurposeTcpIsn}), time_wait(*this) {}
 
 TcpNet::~TcpNet() {
   // The namespace is going: every connection still here (orphans,
@@ -182,19 +182,31 @@ void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
   TcpNet* tn = state(net);
   if (tn == nullptr) return;
 
-  Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst};
+  Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst,
+              .ecn = wire::Ecn{static_cast<std::uint8_t>(meta.tos & 0x03)}, .reserved = view->reserved()};
   seg.payload.pull_front(view->header_len());
   const FourTuple tuple{{meta.dst, repr.dst_port}, {meta.src, repr.src_port}};
   if (auto it = tn->connections.find(tuple); it != tn->connections.end()) {
     std::shared_ptr<Connection> conn = it->second;  // it may leave the table while it works
-    if (conn->state() == State::time_wait && seg.has(kTcpSyn) && !seg.has(kTcpAck) &&
-        seq_gt(seg.seq(), conn->rcv_nxt_)) {
-      // A new incarnation of the pair (RFC 9293 3.10.7.4, Linux's
-      // tcp_timewait_state_process): TIME_WAIT gives way to the listener.
+    conn->process(seg);
+    return;
+  }
+  if (!tn->time_wait.empty()) {
+    if (TimeWaitTable::Entry* tw = tn->time_wait.find(tuple)) {
+      const std::optional<Seq> isn = tn->time_wait.process(*tw, seg);
+      if (!isn) return;
+      // A new incarnation of the pair (RFC 9293 3.10.7.4): TIME_WAIT gives
+      // way to the listener; without one the SYN is answered as any other
+      // segment (tcp_v4_rcv's TCP_TW_SYN).
+      ListenSocket* listener = tn->find_listener(tuple.local);
+      if (listener == nullptr) {
+        tn->time_wait.send_ack(*tw);
+        return;
+      }
       counters.add(Counter::TcpExtTWRecycled);
-      conn->finish({});
-    } else {
-      conn->process(seg);
+      tn->time_wait.erase(tuple);
+      seg.tw_isn = *isn;
+      listener->process(seg, meta);
       return;
     }
   }
@@ -213,7 +225,8 @@ void TcpOps::deliver_error(Net& net, const ipv4::IcmpError& err) {
                         {err.orig_dst, wire::load_be16(err.quoted, 2)}};
   auto it = tn->connections.find(tuple);
   if (it == tn->connections.end()) {
-    net.counters().add(Counter::IcmpInErrors);
+    // TIME_WAIT has nothing in flight to learn about (tcp_v4_err).
+    if (tn->time_wait.find(tuple) == nullptr) net.counters().add(Counter::IcmpInErrors);
     return;
   }
   std::shared_ptr<Connection> conn = it->second;

@@ -3,10 +3,12 @@
 // also the IPv4 layer's transport for protocol 6.
 //
 // Ingress: TcpOps::deliver checks the segment, then demultiplexes — an exact
-// four-tuple match in `connections` (every connection from SYN_SENT to
-// TIME_WAIT), else a listener on the port (ListenSocket::process), else an
-// RST. Connections own their state and timers; the table owns orphans
-// (closed by the user, still finishing) and TIME_WAIT.
+// four-tuple match in `connections` (every connection from SYN_SENT until
+// it closes or enters TIME_WAIT), else in `time_wait` (the small records
+// that replace connections in TIME_WAIT, time_wait.hpp), else a listener on
+// the port (ListenSocket::process), else an RST. Connections own their
+// state and timers; the table owns orphans (closed by the user, still
+// finishing).
 #pragma once
 
 #include <algorithm>
@@ -19,7 +21,9 @@
 
 #include "ipv4/socket_table.hpp"
 #include "ipv4/stack.hpp"
+#include "ipv4/tcp/four_tuple.hpp"
 #include "ipv4/tcp/seq.hpp"
+#include "ipv4/tcp/time_wait.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "netns/tcp.hpp"
@@ -29,24 +33,17 @@ namespace netns::tcp {
 
 class TcpOps;
 
-struct FourTuple {
-  Endpoint local, remote;
-  friend bool operator==(const FourTuple&, const FourTuple&) = default;
-};
-
-// Keyed with the Host's secret, so a peer cannot aim its four-tuples at one
-// bucket (Linux keys its ehash with a random secret too).
-struct FourTupleHash {
-  std::uint64_t key = 0;
-  std::size_t operator()(const FourTuple& t) const;
-};
-
 // A received segment, parsed once: header and options, and the payload
 // (data() at the first payload byte).
 struct Segment {
   wire::TcpRepr tcp;
   Packet payload;
   Ipv4Address src, dst;
+  wire::Ecn ecn = wire::Ecn::not_ect;  // the IP header's ECN field
+  std::uint8_t reserved = 0;           // the TCP header's reserved bits (TcpView::reserved)
+  // A SYN that reopens a pair in TIME_WAIT: the ISN its connection takes
+  // (Linux's TCP_SKB_CB(skb)->tcp_tw_isn); 0 otherwise.
+  Seq tw_isn = 0;
 
   Seq seq() const { return tcp.seq_number; }
   bool has(std::uint8_t flag) const { return (tcp.flags & flag) != 0; }
@@ -71,8 +68,8 @@ struct TcpNet {
   ipv4::SocketTable ports;
   std::unordered_map<FourTuple, std::shared_ptr<Connection>, FourTupleHash> connections;
   std::unordered_map<std::uint16_t, std::vector<ListenSocket*>> listeners;
-  std::size_t orphans = 0;    // connections closed by their user, still in the table
-  std::size_t time_wait = 0;  // of which in TIME_WAIT
+  std::size_t orphans = 0;  // connections closed by their user, still in the table
+  TimeWaitTable time_wait;  // not connections any more, nor orphans (as Linux's)
   // RFC 5961 section 7: challenge ACKs per second, per namespace.
   std::optional<Clock::time_point> challenge_second;  // when this second's budget began
   std::uint32_t challenges_left = 0;
@@ -158,6 +155,11 @@ inline constexpr auto kCookieValid = std::chrono::seconds(120);
 
 // The MSS values a SYN cookie can carry (Linux's msstab).
 inline constexpr std::uint16_t kCookieMss[] = {536, 1300, 1440, 1460};
+// A cookie's options in the low bits of its SYN-ACK's TSval (Linux's
+// TSBITS and TS_OPT_*): window scale (0xf: none), SACK, ECN.
+inline constexpr std::uint32_t kCookieTsMask = 0x3f;
+inline constexpr std::uint32_t kCookieSack = 0x10;
+inline constexpr std::uint32_t kCookieEcn = 0x20;
 
 // A socket in LISTEN: its port in the namespace's table, the SYN queue (its
 // SYN_RECEIVED children) and the accept queue. Children keep a pointer to

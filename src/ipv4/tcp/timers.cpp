@@ -1,7 +1,7 @@
 // A connection's timers. The retransmission timer serves four purposes,
 // as Linux's: the RTO (RFC 6298, SYNs included), the zero-window probe,
 // the tail loss probe (RFC 8985 7) and RACK's reordering window; then
-// delayed ACK, keepalive, TIME_WAIT / FIN_WAIT_2.
+// delayed ACK, keepalive, an orphan's FIN_WAIT_2.
 #include <algorithm>
 
 #include "ipv4/tcp/connection.hpp"
@@ -196,7 +196,7 @@ void Connection::on_reorder_timer() {
   counters().add(Counter::TcpExtTCPLostRetransmit, d.lost_retransmits);
   if (prior_in_flight != in_flight()) {
     if (ca_state_ != CaState::recovery) {
-      enter_recovery();
+      enter_recovery(false);
       AckEvent ev;  // as one segment delivered (Linux passes 1)
       ev.prior_delivered = delivered_ - mss_;
       ev.newly_lost = d.newly_lost;
@@ -265,8 +265,8 @@ void Connection::on_keepalive_timer() {
 }
 
 void Connection::on_wait_timer() {
-  // TIME_WAIT's 2MSL, or an orphan's tcp_fin_timeout in FIN_WAIT_2.
-  if (state_ == State::time_wait || state_ == State::fin_wait_2) finish({});
+  // An orphan's tcp_fin_timeout in FIN_WAIT_2 (TIME_WAIT is time_wait.cpp's).
+  if (state_ == State::fin_wait_2) finish({});
 }
 
 }  // namespace netns::tcp

@@ -43,6 +43,8 @@ TEST_F(TcpAbuse, TinyOutOfOrderSegmentsStayWithinTheBounds) {
   // tcp_try_rmem_schedule, a segment is taken while the buffer is not over.
   EXPECT_LE(host_.packets().in_use() - packets_before, 131072u / segment_truesize() + 1);
   EXPECT_LE(conn.info().rmem_alloc, conn.info().rcvbuf + segment_truesize());
+  // All of it charged to the namespace as well (net.core.packet_mem_max).
+  EXPECT_EQ(net_->resources().packet_memory(), conn.info().rmem_alloc);
   EXPECT_EQ(conn.readable_bytes(), 0u);
 
   // The connection still works: the first hole filled, the bytes queued

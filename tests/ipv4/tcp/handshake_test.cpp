@@ -204,14 +204,6 @@ TEST_F(TcpPassiveOpen, DataOnTheSynIsNotAcknowledged) {
   EXPECT_EQ(peer_.expect(kTcpSyn | kTcpAck).ack(), kTcpPeerIss + 1);
 }
 
-TEST_F(TcpPassiveOpen, EcnSetupIsDeclined) {
-  auto listener = listen();
-  auto syn = peer_.syn();
-  syn.flags |= wire::kTcpEce | wire::kTcpCwr;  // RFC 3168 6.1.1
-  peer_.send(syn);
-  peer_.expect(kTcpSyn | kTcpAck);  // no ECE: ECN is not supported
-}
-
 TEST_F(TcpPassiveOpen, SynAckAtAListenerGetsRst) {
   auto listener = listen();
   auto synack = peer_.syn();

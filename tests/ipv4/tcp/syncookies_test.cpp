@@ -183,11 +183,11 @@ TEST_F(TcpSynCookies, CookieExpiresAfterTwoTicks) {
 }
 
 // The cookie SYN-ACK's TSval is never ahead of the clock, so the peer's PAWS accepts the
-// connection's later segments (Linux's cookie_init_timestamp subtracts 2^5 if needed).
+// connection's later segments (Linux's cookie_init_timestamp subtracts 2^6 if needed).
 TEST_F(TcpSynCookies, CookieTimestampIsNeverAheadOfTheClock) {
   sysctl("net.ipv4.tcp_syncookies", "2");
   auto listener = listen();
-  // Without window scaling the options bits are 0x1f: ahead unless the clock's are too.
+  // Without window scaling the options bits are 0x1f (of 0x3f): ahead unless the clock's are too.
   const PeerOptions opts{.window_scale = std::nullopt};
   const auto cookie = syn_from(kTcpPeerPort, opts);
   complete(cookie, opts);

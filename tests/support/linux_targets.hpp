@@ -1,0 +1,69 @@
+// Two targets for the same probes, so that netns can be judged against the
+// Linux kernel answer by answer: a prober in a Linux namespace reaches a
+// netns namespace through a TAP and a Linux namespace through a veth. Both
+// targets listen on TCP port 80 and nowhere else.
+//
+//   prober (Linux) --tap-- 192.0.2.2  netns "dut"   (192.0.2.1 on the prober)
+//                  --veth- 198.51.100.2 Linux "ref" (198.51.100.1 on the prober)
+//
+//   class MyProbes : public support::LinuxTargetsTest {};
+//   TEST_F(MyProbes, Same) {
+//     auto linux_said = support::ChildProcess::spawn(prober({"nmap", ..., kLinuxTarget}));
+//     auto netns_said = support::run_while_polling(host_, prober({"nmap", ..., kNetnsTarget}));
+//   }
+//
+// SetUp skips the test (GTEST_SKIP) without root, /dev/net/tun, ip or the
+// `tools` a derived fixture names, and fails it on any other set-up error.
+// Everything it made in the kernel goes away with the fixture.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "netns/host.hpp"
+#include "netns/tcp.hpp"
+#include "support/linux_net.hpp"
+
+namespace netns::support {
+
+class LinuxTargetsTest : public ::testing::Test {
+ protected:
+  static constexpr std::string_view kNetnsTarget = "192.0.2.2";
+  static constexpr std::string_view kLinuxTarget = "198.51.100.2";
+  static constexpr std::string_view kProberToNetns = "192.0.2.1";
+  static constexpr std::string_view kProberToLinux = "198.51.100.1";
+
+  // `tools`: programs the test runs in the prober besides ip.
+  explicit LinuxTargetsTest(std::initializer_list<std::string_view> tools = {}) : tools_(tools) {}
+
+  void SetUp() override;
+
+  // argv run inside the prober's namespace.
+  std::vector<std::string> prober(const std::vector<std::string>& argv) const { return prober_->exec_argv(argv); }
+  // argv run inside the Linux target's namespace.
+  std::vector<std::string> in_linux_target(const std::vector<std::string>& argv) const {
+    return ref_->exec_argv(argv);
+  }
+
+  Host host_{real_time_config()};
+  NetRef dut_;            // the netns target
+  Device* dut_tap_ = nullptr;
+  tcp::Listener listener_;  // netns's port 80
+  std::string tap_name_;  // the prober's side of the TAP
+  std::string veth_;      // the prober's side of the veth
+
+ private:
+  // The real clock, and UTC for ICMP timestamps.
+  static HostConfig real_time_config();
+
+  std::vector<std::string_view> tools_;
+  std::optional<LinuxNetns> prober_, ref_;
+  std::optional<ChildProcess> ref_server_;  // Linux's port 80
+};
+
+}  // namespace netns::support
