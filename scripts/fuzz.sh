@@ -10,6 +10,11 @@
 # committed); crashes, leaks and timeouts to fuzz-out/findings/<target>/.
 # Exits non-zero when any target found something. FUZZ_JOBS=N runs N
 # processes per target (libFuzzer -fork); FUZZ_OUT changes the directory.
+#
+# The committed corpus is the scratch one minimised to a set cover of edges
+# (the first directory keeps its files and gains only what adds an edge):
+#   build-fuzz/tests/fuzz/T_fuzz -set_cover_merge=1 -use_counters=0 \
+#     tests/fuzz/corpus/T fuzz-out/corpus/T
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
