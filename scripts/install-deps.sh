@@ -10,6 +10,7 @@ packages=(
   libdpdk-dev libpcap-dev
   iproute2 iputils-ping curl netcat-openbsd tshark ethtool procps
   nmap python3-scapy hping3
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()
