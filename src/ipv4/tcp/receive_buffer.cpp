@@ -397,11 +397,6 @@ void ReceiveBuffer::adjust_space(Clock::time_point now) {
   space_time_ = now;
 }
 
-const OutOfOrderQueue& ReceiveBuffer::out_of_order() const {
-  static const OutOfOrderQueue kNone;
-  return ofo_ ? *ofo_ : kNone;
-}
-
 // ---- D-SACK ----
 
 void ReceiveBuffer::note_duplicate(Seq left, Seq right, Seq rcv_nxt, bool extend) {

@@ -166,7 +166,8 @@ class ReceiveBuffer {
   std::uint32_t scaling_ratio() const { return scaling_ratio_; }  // of 256
   // The receiver's RTT estimate (rcv_rtt_est), zero until measured.
   Clock::duration rcv_rtt() const { return rtt_; }
-  const OutOfOrderQueue& out_of_order() const;
+  // The out-of-order queue, or null before the first out-of-order segment.
+  const OutOfOrderQueue* out_of_order() const { return ofo_.get(); }
 
  private:
   static constexpr unsigned kRatioShift = 8;  // TCP_RMEM_TO_WIN_SCALE

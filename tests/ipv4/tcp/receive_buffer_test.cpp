@@ -186,7 +186,8 @@ TEST_F(ReceiveBufferTest, OutOfOrderQueueTakesTheWholeWindow) {
   for (; seq_lt(seq, edge); seq += kMss) ASSERT_TRUE(out_of_order(seq, std::min(kMss, edge - seq)));
   EXPECT_EQ(counter("TcpExtTCPOFODrop"), 0u);
   EXPECT_EQ(counter("TcpExtPruneCalled"), 0u);
-  EXPECT_EQ(rb_->out_of_order().bytes(), edge - hole - kMss);
+  ASSERT_NE(rb_->out_of_order(), nullptr);
+  EXPECT_EQ(rb_->out_of_order()->bytes(), edge - hole - kMss);
   ASSERT_TRUE(in_order(kMss));
   EXPECT_EQ(rcv_nxt_, edge);
   EXPECT_FALSE(rb_->has_out_of_order());
@@ -203,11 +204,13 @@ TEST_F(ReceiveBufferTest, LowerDataPrunesTheQueueFromTheTop) {
     ASSERT_TRUE(out_of_order(seq, 100));
     seq += 200;
   }
-  const Seq top = rb_->out_of_order().end_seq();
+  ASSERT_NE(rb_->out_of_order(), nullptr);
+  const Seq top = rb_->out_of_order()->end_seq();
   // A segment below them all: the highest go.
   ASSERT_TRUE(out_of_order(rcv_nxt_ + 50'000, 100));
   EXPECT_EQ(counter("TcpExtOfoPruned"), 1u);
-  EXPECT_TRUE(seq_lt(rb_->out_of_order().end_seq(), top));
+  ASSERT_NE(rb_->out_of_order(), nullptr);
+  EXPECT_TRUE(seq_lt(rb_->out_of_order()->end_seq(), top));
   // One above them all is refused instead.
   EXPECT_FALSE(out_of_order(top + 1000, 100));
   EXPECT_EQ(counter("TcpExtTCPOFODrop"), 1u);
