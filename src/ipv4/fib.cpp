@@ -97,6 +97,10 @@ Result<void> Fib::remove(const FibEntry& match) {
 }
 
 std::size_t Fib::remove_device(const Device& dev) {
+  return remove_if([&](const FibEntry& e) { return e.dev == &dev; });
+}
+
+std::size_t Fib::remove_if(const std::function<bool(const FibEntry&)>& doomed) {
   if (!state_) return 0;
   State& s = *state_;
   std::vector<std::uint64_t> keys;
@@ -104,7 +108,7 @@ std::size_t Fib::remove_device(const Device& dev) {
   for (const auto& [k, head] : s.prefixes) {
     bool any = false;
     for (std::uint32_t cur = head; cur != kNone; cur = s.next[cur]) {
-      if (s.entries[cur].dev == &dev) ++victims, any = true;
+      if (doomed(s.entries[cur])) ++victims, any = true;
     }
     if (any) keys.push_back(k);
   }
@@ -118,7 +122,7 @@ std::size_t Fib::remove_device(const Device& dev) {
     std::uint32_t cur = s.prefixes.find(k)->second;
     while (cur != kNone) {
       const std::uint32_t after = s.next[cur];
-      if (s.entries[cur].dev == &dev) {
+      if (doomed(s.entries[cur])) {
         erase(k, prev, cur, repaint);
       } else {
         prev = cur;

@@ -52,6 +52,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -123,6 +124,10 @@ class Fib {
 
   // Drops every route through dev (a device going away); returns how many.
   std::size_t remove_device(const Device& dev);
+
+  // Drops every route `doomed` selects; returns how many. Control plane only:
+  // one pass over the table.
+  std::size_t remove_if(const std::function<bool(const FibEntry&)>& doomed);
 
   std::size_t size() const { return state_ ? state_->count : 0; }
   bool empty() const { return size() == 0; }

@@ -113,10 +113,12 @@ void Ipv4Stack::on_netdev_event(NetdevEvent event, Device& dev) {
         ns->addresses.push_back({&dev, Ipv4Prefix(Ipv4Address::loopback(), 8)});
         ns->refresh_address_filter();
       }
-      sync_device_routes(*ns, dev);
+      for (const InAddress& a : ns->addresses) {
+        if (a.dev == &dev) add_kernel_routes(*ns, a);
+      }
       break;
     case NetdevEvent::down:
-      sync_device_routes(*ns, dev);
+      remove_routes_through(*ns, dev);
       ns->neighbours.flush_device(dev);
       break;
     case NetdevEvent::unregistering:
@@ -141,32 +143,60 @@ void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
   invalidate_routes(net);
 }
 
-// The kernel routes of a device follow its addresses while it is up, as
-// fib_add_ifaddr / fib_del_ifaddr do; every route through a device that goes
-// down is removed (fib_sync_down_dev).
-void Ipv4Stack::sync_device_routes(Ipv4Net& ns, Device& dev) {
+// A device that goes down loses every route through it, static ones too
+// (fib_sync_down_dev).
+void Ipv4Stack::remove_routes_through(Ipv4Net& ns, Device& dev) {
   ns.main.remove_device(dev);
   ns.local.remove_device(dev);
+}
+
+// The routes an address brings while its device is up (fib_add_ifaddr):
+// local, broadcast, and its subnet. One that exists already (a second
+// address on the same subnet) is left as it is.
+void Ipv4Stack::add_kernel_routes(Ipv4Net& ns, const InAddress& a) {
+  Device& dev = *a.dev;
   if (!dev.is_up()) return;
-  for (const InAddress& a : ns.addresses) {
-    if (a.dev != &dev) continue;
-    Ipv4Address local = a.prefix.address();
-    Ipv4Prefix network(a.prefix.network(), a.prefix.length());
-    bool loopback = dev.kind() == DeviceKind::loopback;
-    (void)ns.local.insert({.prefix = Ipv4Prefix(local, 32), .type = RouteType::local, .dev = &dev,
+  Ipv4Address local = a.prefix.address();
+  Ipv4Prefix network(a.prefix.network(), a.prefix.length());
+  bool loopback = dev.kind() == DeviceKind::loopback;
+  (void)ns.local.insert({.prefix = Ipv4Prefix(local, 32), .type = RouteType::local, .dev = &dev,
+                         .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
+  if (loopback) {
+    (void)ns.local.insert({.prefix = network, .type = RouteType::local, .dev = &dev,
                            .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
-    if (loopback) {
-      (void)ns.local.insert({.prefix = network, .type = RouteType::local, .dev = &dev,
-                             .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
-    }
-    if (a.prefix.length() < 31) {
-      (void)ns.local.insert({.prefix = Ipv4Prefix(a.prefix.broadcast(), 32), .type = RouteType::broadcast,
-                             .dev = &dev, .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
-    }
-    if (!loopback && a.prefix.length() < 32) {
-      (void)ns.main.insert({.prefix = network, .type = RouteType::unicast, .dev = &dev,
-                            .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
-    }
+  }
+  if (a.prefix.length() < 31) {
+    (void)ns.local.insert({.prefix = Ipv4Prefix(a.prefix.broadcast(), 32), .type = RouteType::broadcast,
+                           .dev = &dev, .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
+  }
+  if (!loopback && a.prefix.length() < 32) {
+    (void)ns.main.insert({.prefix = network, .type = RouteType::unicast, .dev = &dev,
+                          .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
+  }
+}
+
+// What an address takes with it when deleted (fib_del_ifaddr,
+// fib_sync_down_addr, fib_disable_ip): its kernel routes; every route that
+// names it as the preferred source once no device has it; and, with the
+// device's last address, every route through the device. Static routes
+// through a device that keeps an address stay.
+void Ipv4Stack::remove_address_routes(Ipv4Net& ns, Device& dev, Ipv4Address gone) {
+  const bool still_local = std::any_of(ns.addresses.begin(), ns.addresses.end(),
+                                       [&](const InAddress& a) { return a.prefix.address() == gone; });
+  auto doomed = [&](const FibEntry& e) {
+    if (e.prefsrc != gone) return false;
+    return !still_local || (e.dev == &dev && e.protocol == kProtoKernel);
+  };
+  ns.main.remove_if(doomed);
+  ns.local.remove_if(doomed);
+  const bool last = std::none_of(ns.addresses.begin(), ns.addresses.end(),
+                                 [&](const InAddress& a) { return a.dev == &dev; });
+  if (last) remove_routes_through(ns, dev);
+  // A route the deleted address shared with another (the same subnet, or the
+  // same local address on another device) was inserted under its name; the
+  // survivors bring theirs back.
+  for (const InAddress& a : ns.addresses) {
+    if (a.dev == &dev || a.prefix.address() == gone) add_kernel_routes(ns, a);
   }
 }
 
@@ -183,7 +213,7 @@ Result<void> Ipv4Stack::add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   if (ns.addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
   ns.addresses.push_back({&dev, prefix});
   ns.local_address_filter |= Ipv4Net::address_filter_bits(a);
-  sync_device_routes(ns, dev);
+  add_kernel_routes(ns, ns.addresses.back());
   invalidate_routes(net);
   return {};
 }
@@ -196,7 +226,7 @@ Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   if (it == ns.addresses.end()) return error(Errc::address_not_available);
   ns.addresses.erase(it);
   ns.refresh_address_filter();
-  sync_device_routes(ns, dev);
+  remove_address_routes(ns, dev, prefix.address());
   invalidate_routes(net);
   return {};
 }

@@ -33,6 +33,7 @@ struct FibEntry;
 class Reassembler;
 class NeighbourTable;
 struct Ipv4Net;
+struct InAddress;
 struct Ipv4Extras;
 
 // What a transport learns about a datagram addressed to this namespace.
@@ -218,7 +219,9 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   // echo_reply_options), through the first hop of their source route if any.
   void send_icmp_reply(Net& net, Packet message, const SentOptions& options, const InputMeta& meta);
   void process_icmp_error(Net& net, const wire::IcmpView& icmp, const InputMeta& meta);
-  void sync_device_routes(Ipv4Net& ns, Device& dev);
+  void remove_routes_through(Ipv4Net& ns, Device& dev);
+  void add_kernel_routes(Ipv4Net& ns, const InAddress& a);
+  void remove_address_routes(Ipv4Net& ns, Device& dev, Ipv4Address gone);
   // The local table's answer for an address (local or broadcast), or null.
   const FibEntry* local_route(Net& net, Ipv4Address address);
   void remove_device(Net& net, Ipv4Net& ns, Device& dev);

@@ -36,6 +36,7 @@ TEST(Soak, FiftyNamespacesWithChurnLeakNothing) {
   EXPECT_EQ(r.illegal_accepted, 0u);
   EXPECT_EQ(r.refusal_changed_state, 0u);
   EXPECT_EQ(r.legal_failed, 0u);
+  EXPECT_EQ(r.routes_lost, 0u);
   EXPECT_EQ(r.stream_mismatches, 0u);
   EXPECT_GT(r.nets_replaced, 10u);
 

@@ -323,6 +323,58 @@ TEST_F(ChannelStack, LinkDownRemovesItsRoutesAndUpRestoresConnected) {
   EXPECT_EQ(ipv4::route_output(*net_, kFar).error(), error(Errc::network_unreachable));  // static is gone
 }
 
+// An address is local while route_output sends to it through the loopback.
+bool routes_to_loopback(Net& net, Ipv4Address a) {
+  auto r = ipv4::route_output(net, a);
+  return r && r->dev == &net.loopback();
+}
+
+// fib_inetaddr_event: a new address removes nothing; a deleted one takes its
+// own kernel routes, and every route through the device only when it was the
+// device's last address.
+TEST_F(ChannelStack, AddressChangesKeepStaticRoutesThroughTheDevice) {
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = kPeer}));
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("203.0.113.0/24"), .dev = eth0_}));
+  ASSERT_TRUE(ipv4::add_address(*net_, *eth0_, prefix("198.18.0.1/24")));
+  ASSERT_TRUE(ipv4::del_address(*net_, *eth0_, prefix("198.18.0.1/24")));
+
+  std::string routes = ipv4::dump_routes(*net_);
+  EXPECT_NE(routes.find("default via 192.0.2.2 dev eth0\n"), std::string::npos) << routes;
+  EXPECT_NE(routes.find("203.0.113.0/24 dev eth0"), std::string::npos) << routes;
+  EXPECT_EQ(routes.find("198.18.0.0/24"), std::string::npos) << routes;
+  EXPECT_FALSE(routes_to_loopback(*net_, Ipv4Address(198, 18, 0, 1)));
+  EXPECT_TRUE(ipv4::route_output(*net_, kFar));
+
+  ASSERT_TRUE(ipv4::del_address(*net_, *eth0_, prefix("192.0.2.1/24")));  // the last one
+  EXPECT_EQ(ipv4::dump_routes(*net_).find("eth0"), std::string::npos) << ipv4::dump_routes(*net_);
+  EXPECT_EQ(ipv4::route_output(*net_, kFar).error(), error(Errc::network_unreachable));
+}
+
+TEST_F(ChannelStack, ASubnetRouteSharedByTwoAddressesOutlivesTheFirst) {
+  ASSERT_TRUE(ipv4::add_address(*net_, *eth0_, prefix("192.0.2.9/24")));
+  ASSERT_TRUE(ipv4::del_address(*net_, *eth0_, prefix("192.0.2.1/24")));
+  std::string routes = ipv4::dump_routes(*net_);
+  EXPECT_NE(routes.find("192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.9\n"), std::string::npos)
+      << routes;
+  auto r = ipv4::route_output(*net_, kPeer);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->source, Ipv4Address(192, 0, 2, 9));
+  EXPECT_TRUE(routes_to_loopback(*net_, Ipv4Address(192, 0, 2, 9)));
+  EXPECT_FALSE(routes_to_loopback(*net_, kLocal));
+}
+
+TEST_F(ChannelStack, AnAddressHeldTwiceStaysLocalWhenOneGoes) {
+  ChannelDevice* eth1 = make_channel(*net_, "eth1").value();
+  ASSERT_TRUE(set_link_up(*eth1));
+  ASSERT_TRUE(ipv4::add_address(*net_, *eth1, prefix("192.0.2.1/32")));
+  ASSERT_TRUE(ipv4::add_address(*net_, *eth1, prefix("198.18.0.1/24")));
+  ASSERT_TRUE(ipv4::del_address(*net_, *eth0_, prefix("192.0.2.1/24")));
+  EXPECT_TRUE(routes_to_loopback(*net_, kLocal));
+  ASSERT_TRUE(ipv4::del_address(*net_, *eth1, prefix("192.0.2.1/32")));
+  EXPECT_FALSE(routes_to_loopback(*net_, kLocal));
+  EXPECT_TRUE(routes_to_loopback(*net_, Ipv4Address(198, 18, 0, 1)));
+}
+
 TEST_F(ChannelStack, DumpsAddressesAndNeighbours) {
   learn_peer();
   std::string addrs = ipv4::dump_addresses(*net_);

@@ -631,19 +631,18 @@ void Driver::topology_op(Clock::time_point now) {
 }
 
 void Driver::check_routes(Leaf& leaf) {
-  // Linux keeps a static route through a gateway that is still on a
-  // connected subnet when another address of the device comes or goes
-  // (fib_sync_down_addr removes only routes whose source the address was);
-  // netns rebuilds every route of the device then (sync_device_routes),
-  // static ones lost. Counted, not failed, so the soak says how often.
+  // A static route through a device outlives another address of the device
+  // coming or going, as in Linux (fib_inetaddr_event).
   const auto g = static_cast<std::uint8_t>(leaf.group % 256);
   if (leaf.route && !ipv4::route_output(*leaf.net, Ipv4Address(172, 16, g, 1))) {
     leaf.route = false;
     ++report_.routes_lost;
+    problem("a static route went with an address change of its device");
   }
   if (leaf.blackhole && ipv4::route_output(*leaf.net, Ipv4Address(198, 18, g, 1)).error() != Errc::invalid_argument) {
     leaf.blackhole = false;
     ++report_.routes_lost;
+    problem("a blackhole route went with an address change");
   }
 }
 
@@ -956,7 +955,7 @@ std::string format_report(const Report& r) {
                    r.nets_replaced, legal, r.legal_failed));
   for (const auto& [k, n] : r.topology_ops) line(fmt::format("  {}: {}", k, n));
   if (r.routes_lost != 0) {
-    line(fmt::format("  static routes gone with an address change of their device (Linux keeps them): {}",
+    line(fmt::format("  static routes gone with an address change of their device (must be 0): {}",
                      r.routes_lost));
   }
   line(fmt::format("refusals: {} (illegal accepted {}, refusals that changed state {})", r.refusals_total,

@@ -107,7 +107,7 @@ struct Report {
   std::uint64_t refusal_changed_state = 0;   // must be 0
   std::uint64_t legal_failed = 0;            // a legal operation that failed (should be 0)
   // Static routes that went when an address of their device was added or
-  // removed, which Linux would have kept (see check_routes in soak.cpp).
+  // removed, which Linux keeps (must be 0; see check_routes in soak.cpp).
   std::uint64_t routes_lost = 0;
   std::vector<std::string> problems;         // what went wrong, first few of each
 
