@@ -91,6 +91,7 @@ enum class SysctlId : std::uint16_t {
   neigh_gc_thresh2,
   core_sockets_max,
   core_packet_mem_max,
+  neigh_unres_qlen_bytes,
   count_
 };
 
@@ -205,6 +206,10 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // full default buffers; at most 2 GiB - 1, the table's values being int32.
     {"net.core.sockets_max", 1, {65536}, 0, kIntMax, {}},
     {"net.core.packet_mem_max", 1, {268435456}, 0, kIntMax, {}},
+    // Bytes of truesize that may wait for one neighbour's resolution, with
+    // unres_qlen packets. Linux keeps one and derives the other; netns
+    // keeps both, and the first to be reached drops the oldest.
+    {"net.ipv4.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

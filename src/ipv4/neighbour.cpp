@@ -26,7 +26,10 @@ std::chrono::milliseconds ms(std::int32_t v) { return std::chrono::milliseconds(
 }  // namespace
 
 NeighbourTable::Entry::Entry(NeighbourTable& table, Device& d, Ipv4Address a)
-    : dev(&d), address(a), timer(d.net().host(), [&table, this] { table.on_timer(*this); }) {}
+    : dev(&d),
+      address(a),
+      pending_bytes(d.net().resources()),
+      timer(d.net().host(), [&table, this] { table.on_timer(*this); }) {}
 
 void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, Packet&& payload) {
   auto header = payload.push_front(wire::EthernetRepr::kHeaderLen);
@@ -214,11 +217,7 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram
   }
   switch (e->state) {
     case NeighbourState::incomplete:
-      // __neigh_event_send: a full queue drops its oldest for the newest,
-      // counted as the table's unres_discards (never the device's: it was
-      // never handed the frame).
-      if (e->pending.full() && e->pending.pop()) ++unres_discards_;
-      if (!e->pending.push(std::move(datagram))) ++unres_discards_;  // unres_qlen 0
+      enqueue_pending(*e, std::move(datagram));
       return;
     case NeighbourState::stale:
       set_state(*e, NeighbourState::delay);
@@ -242,8 +241,38 @@ void NeighbourTable::update(Entry& e, MacAddress mac, NeighbourState state) {
   flush_pending(e);
 }
 
+// __neigh_event_send: the oldest make way for the newest while the queue
+// would hold more than unres_qlen packets or unres_qlen_bytes, each drop
+// counted as the table's unres_discards (never the device's: it was never
+// handed the frame). One the namespace's packet memory refuses is dropped
+// too, and counted there as well.
+void NeighbourTable::enqueue_pending(Entry& e, Packet&& p) {
+  const std::size_t truesize = p.truesize();
+  const auto max_bytes = static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_unres_qlen_bytes));
+  while (!e.pending.empty() && (e.pending.full() || e.pending_bytes + truesize > max_bytes)) {
+    (void)take_pending(e);
+    ++unres_discards_;
+  }
+  if (e.pending.capacity() == 0 || truesize > max_bytes) {
+    ++unres_discards_;
+    return;
+  }
+  if (!e.pending_bytes.try_add(truesize)) {
+    ++unres_discards_;
+    net_.counters().add(Counter::IpExtPacketMemDrops);
+    return;
+  }
+  (void)e.pending.push(std::move(p));  // room was made above
+}
+
+std::optional<Packet> NeighbourTable::take_pending(Entry& e) {
+  auto p = e.pending.pop();
+  if (p) e.pending_bytes -= p->truesize();
+  return p;
+}
+
 void NeighbourTable::flush_pending(Entry& e) {
-  while (auto p = e.pending.pop()) transmit_ethernet(*e.dev, e.mac, kEtherTypeIpv4, std::move(*p));
+  while (auto p = take_pending(e)) transmit_ethernet(*e.dev, e.mac, kEtherTypeIpv4, std::move(*p));
 }
 
 void NeighbourTable::on_timer(Entry& e) {
@@ -289,7 +318,7 @@ void NeighbourTable::fail(Entry& e) {
   // arp_error_report: every packet that waited gets ICMP host unreachable.
   ++res_failed_;
   std::vector<Packet> waiting;
-  while (auto p = e.pending.pop()) waiting.push_back(std::move(*p));
+  while (auto p = take_pending(e)) waiting.push_back(std::move(*p));
   erase(e);  // e is gone from here on
   for (Packet& p : waiting) {
     stack_.send_icmp_error(net_, p, wire::IcmpType::dest_unreachable,

@@ -47,6 +47,7 @@
 
 #include "core/siphash.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/resources.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/packet.hpp"
 #include "netns/timer.hpp"
@@ -105,7 +106,10 @@ class NeighbourTable {
     Ipv4Address address;
     MacAddress mac;
     NeighbourState state = NeighbourState::incomplete;
+    // What waits for the resolution: at most unres_qlen packets and
+    // unres_qlen_bytes of truesize, charged to the namespace's packet memory.
     BoundedQueue<Packet> pending;
+    PacketCharge pending_bytes;
     int probes = 0;
     Clock::time_point updated;  // the last state change: forced GC's age
     // On unresolved_ (INCOMPLETE) or gc_list_ (resolved); on neither when permanent.
@@ -130,6 +134,8 @@ class NeighbourTable {
   void send_request(Entry& e, bool unicast);
   void send_arp(Device& dev, std::uint16_t op, Ipv4Address sender_ip, MacAddress target_mac,
                 Ipv4Address target_ip, MacAddress dst_mac);
+  void enqueue_pending(Entry& e, Packet&& p);
+  std::optional<Packet> take_pending(Entry& e);
   void flush_pending(Entry& e);
   void fail(Entry& e);
   void evict(Entry& e);

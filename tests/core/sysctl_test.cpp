@@ -184,6 +184,7 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::neigh_gc_thresh2, "net.ipv4.neigh.default.gc_thresh2"},
       {SysctlId::core_sockets_max, "net.core.sockets_max"},
       {SysctlId::core_packet_mem_max, "net.core.packet_mem_max"},
+      {SysctlId::neigh_unres_qlen_bytes, "net.ipv4.neigh.default.unres_qlen_bytes"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   auto names = Sysctl::names();

@@ -50,6 +50,44 @@ TEST_F(NeighbourStats, AFullUnresolvedQueueDropsItsOldestAsUnresDiscards) {
   }
 }
 
+// What waits is charged its truesize, to unres_qlen_bytes and to the
+// namespace's packet memory, and given back however it leaves.
+TEST_F(NeighbourStats, AnUnresolvedQueueIsBoundedInBytesAndChargedToItsNamespace) {
+  send_to_peer(0);
+  host_.poll(clock_.now());
+  const std::size_t truesize = net_->resources().packet_memory();
+  ASSERT_GT(truesize, 2048u) << "a 1-byte datagram still pins a whole buffer";
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.neigh.default.unres_qlen_bytes", std::to_string(3 * truesize)));
+  for (std::uint8_t i = 1; i < 5; ++i) send_to_peer(i);
+  host_.poll(clock_.now());
+  EXPECT_EQ(net_->resources().packet_memory(), 3 * truesize);
+  EXPECT_EQ(ipv4::neighbour_table_stats(*net_).unres_discards, 2u);
+
+  sent();  // the ARP request
+  inject(support::arp_frame(wire::ArpOperation::reply, kChannelPeerMac, kChannelPeer, eth0_->mac(), kChannelLocal,
+                            eth0_->mac()));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].l4_payload.at(0), std::byte(2)) << "the oldest made way";
+  EXPECT_EQ(net_->resources().packet_memory(), 0u);
+}
+
+TEST_F(NeighbourStats, AQueueTheNamespaceCannotPayForDropsTheNewest) {
+  send_to_peer(0);
+  host_.poll(clock_.now());
+  const std::size_t truesize = net_->resources().packet_memory();
+  ASSERT_TRUE(net_->sysctl().set("net.core.packet_mem_max", std::to_string(truesize + truesize / 2)));
+  send_to_peer(1);
+  host_.poll(clock_.now());
+  EXPECT_EQ(net_->resources().packet_memory(), truesize);
+  EXPECT_EQ(ipv4::neighbour_table_stats(*net_).unres_discards, 1u);
+  EXPECT_EQ(net_->counters().get("IpExtPacketMemDrops"), 1u);
+
+  run_for(std::chrono::seconds(5));  // the resolution gives up: what waited is answered and let go
+  EXPECT_EQ(ipv4::neighbour_table_stats(*net_).res_failed, 1u);
+  EXPECT_EQ(net_->resources().packet_memory(), 0u);
+}
+
 TEST_F(NeighbourStats, AResolutionThatGivesUpIsResFailed) {
   send_to_peer(1);
   run_for(std::chrono::seconds(5));
