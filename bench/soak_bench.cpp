@@ -63,6 +63,9 @@ void BM_Soak(benchmark::State& state) {
   c["rss_max_MiB"] = static_cast<double>(r.rss_max) / kMiB;
   c["max_poll_ms"] = r.max_poll_ms;
   c["p99_poll_ms"] = r.p99_poll_ms;
+  c["max_poll_cpu_ms"] = r.max_poll_cpu_ms;
+  c["polls_over_2ms"] = static_cast<double>(r.polls_over_2ms);
+  c["descheduled"] = static_cast<double>(r.polls_over_2ms_descheduled);
   c["max_gap_ms"] = r.max_gap_ms;
   c["max_work_ms"] = r.max_work_ms;
   c["max_late_ms"] = r.max_late_ms;
@@ -75,8 +78,8 @@ void BM_Soak(benchmark::State& state) {
   c["packets_in_use"] = static_cast<double>(r.final_packets_in_use);
   c["leaked_holds"] = static_cast<double>(r.final_leaked_holds);
   if (r.final_packets_in_use != 0 || r.final_leaked_holds != 0 || r.illegal_accepted != 0 ||
-      r.refusal_changed_state != 0 || r.stream_mismatches != 0 || r.final_live_nets != 1) {
-    state.SkipWithError("the soak found a leak, a corrupt stream or an illegal operation accepted (see stderr)");
+      r.refusal_changed_state != 0 || r.stream_mismatches != 0 || r.final_live_nets != 1 || r.routes_lost != 0) {
+    state.SkipWithError("the soak found a leak, a corrupt stream, a lost route or an illegal operation accepted (see stderr)");
   }
 }
 BENCHMARK(BM_Soak)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();

@@ -1,5 +1,6 @@
 #include "support/soak.hpp"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,6 +70,14 @@ class Histogram {
   std::uint64_t count_ = 0;
   double max_ = 0;
 };
+
+// This thread's CPU time: a poll that took long in wall time but little
+// here was descheduled, not working.
+double thread_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
 
 std::size_t resident_bytes() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
@@ -811,7 +820,7 @@ Report Driver::run() {
   flapped_.reserve(1024);
   report_.samples.reserve(static_cast<std::size_t>(config_.duration / config_.sample_every) + 2);
 
-  Histogram polls, gaps, lates;
+  Histogram polls, poll_cpus, gaps, lates;
   report_.rss_initial = resident_bytes();
   const auto start = Clock::now();
   const auto end = start + config_.duration;
@@ -867,7 +876,9 @@ Report Driver::run() {
     // How much later than it asked the Host is polled: its timers fire that late.
     const double late_us =
         asked <= poll_start ? duration<double, std::micro>(poll_start - asked).count() : 0.0;
+    const double cpu_start_us = thread_cpu_us();
     const auto next = host_.poll(poll_start);
+    const double poll_cpu_us = thread_cpu_us() - cpu_start_us;
     asked = next;
     const auto poll_end = Clock::now();
     ++report_.polls;
@@ -876,6 +887,12 @@ Report Driver::run() {
     report_.max_poll_ms_all = std::max(report_.max_poll_ms_all, poll_us / 1000);
     if (poll_start >= warm) {
       polls.add(poll_us);
+      poll_cpus.add(poll_cpu_us);
+      if (poll_us > 2000) {
+        ++report_.polls_over_2ms;
+        // Most of its wall time off the CPU: the thread was descheduled.
+        if (poll_cpu_us < poll_us / 2) ++report_.polls_over_2ms_descheduled;
+      }
       gaps.add(gap_us);
       lates.add(late_us);
       report_.max_work_ms = std::max(report_.max_work_ms, work_us / 1000);
@@ -914,6 +931,8 @@ Report Driver::run() {
   report_.p50_poll_ms = polls.percentile_ms(0.50);
   report_.p99_poll_ms = polls.percentile_ms(0.99);
   report_.p999_poll_ms = polls.percentile_ms(0.999);
+  report_.max_poll_cpu_ms = poll_cpus.max_ms();
+  report_.p999_poll_cpu_ms = poll_cpus.percentile_ms(0.999);
   report_.max_gap_ms = gaps.max_ms();
   report_.p99_gap_ms = gaps.percentile_ms(0.99);
   report_.max_late_ms = lates.max_ms();
@@ -936,6 +955,9 @@ std::string format_report(const Report& r) {
                    static_cast<double>(r.rss_end) / kMiB, static_cast<double>(r.rss_max) / kMiB));
   line(fmt::format("poll: p50 {:.3f} ms, p99 {:.3f} ms, p99.9 {:.3f} ms, max {:.3f} ms (max over the whole run {:.3f} ms)",
                    r.p50_poll_ms, r.p99_poll_ms, r.p999_poll_ms, r.max_poll_ms, r.max_poll_ms_all));
+  line(fmt::format("poll in thread CPU time: p99.9 {:.3f} ms, max {:.3f} ms; polls over 2 ms of wall time: {} "
+                   "({} of them mostly descheduled)",
+                   r.p999_poll_cpu_ms, r.max_poll_cpu_ms, r.polls_over_2ms, r.polls_over_2ms_descheduled));
   line(fmt::format("gap between polls: p99 {:.3f} ms, max {:.3f} ms (the driver's work in it: max {:.3f} ms); "
                    "sampling max {:.3f} ms",
                    r.p99_gap_ms, r.max_gap_ms, r.max_work_ms, r.max_sample_ms));

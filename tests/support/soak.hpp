@@ -82,6 +82,11 @@ struct Report {
   std::size_t rss_start = 0, rss_end = 0, rss_max = 0, rss_initial = 0;
   // Host::poll in real time, after the warm-up (the whole run for max_poll_ms_all).
   double max_poll_ms = 0, p99_poll_ms = 0, p999_poll_ms = 0, p50_poll_ms = 0, max_poll_ms_all = 0;
+  // The same polls in this thread's CPU time, which a descheduled thread
+  // does not spend; polls over 2 ms of wall time, and how many of them
+  // spent less than half of it on the CPU.
+  double max_poll_cpu_ms = 0, p999_poll_cpu_ms = 0;
+  std::uint64_t polls_over_2ms = 0, polls_over_2ms_descheduled = 0;
   // Real time between the end of one poll and the start of the next: the
   // driver's traffic and churn, and its sleep until the Host's next deadline
   // (or 1 ms) with however late the OS woke it (sampling excluded, timed as
