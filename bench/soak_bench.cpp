@@ -61,6 +61,8 @@ void BM_Soak(benchmark::State& state) {
   c["rss_start_MiB"] = static_cast<double>(r.rss_start) / kMiB;
   c["rss_end_MiB"] = static_cast<double>(r.rss_end) / kMiB;
   c["rss_max_MiB"] = static_cast<double>(r.rss_max) / kMiB;
+  c["heap_start_MiB"] = static_cast<double>(r.heap_start) / kMiB;
+  c["heap_end_MiB"] = static_cast<double>(r.heap_end) / kMiB;
   c["max_poll_ms"] = r.max_poll_ms;
   c["p99_poll_ms"] = r.p99_poll_ms;
   c["max_poll_cpu_ms"] = r.max_poll_cpu_ms;

@@ -80,14 +80,14 @@ NeighbourTable::Entry* NeighbourTable::lookup(const Device& dev, Ipv4Address add
   auto it = entries_.find(k);
   if (it == entries_.end()) return nullptr;
   ++hits_;
-  memo = {k, &it->second};
+  memo = {k, it->second.get()};
   return memo.entry;
 }
 
 NeighbourTable::Entry* NeighbourTable::create(Device& dev, Ipv4Address address, NeighbourState state) {
   if (!make_room(state)) return nullptr;
-  auto [it, inserted] = entries_.try_emplace(key(dev, address), *this, dev, address);
-  Entry& e = it->second;
+  auto [it, inserted] = entries_.try_emplace(key(dev, address), std::make_unique<Entry>(*this, dev, address));
+  Entry& e = *it->second;
   e.state = state;
   e.updated = net_.host().now();
   e.pending.set_capacity(static_cast<std::size_t>(net_.sysctl().value(SysctlId::neigh_unres_qlen)));
@@ -382,10 +382,11 @@ void NeighbourTable::process_arp(Device& dev, Packet message) {
 }
 
 void NeighbourTable::flush_device(const Device& dev) {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    Entry& e = (it++)->second;  // erase invalidates only e's own iterator
-    if (e.dev == &dev) erase(e);
+  std::vector<Entry*> doomed;
+  for (const auto& [k, e] : entries_) {
+    if (e->dev == &dev) doomed.push_back(e.get());
   }
+  for (Entry* e : doomed) erase(*e);
 }
 
 Result<void> NeighbourTable::add_permanent(Device& dev, Ipv4Address address, MacAddress mac) {
@@ -408,7 +409,7 @@ Result<void> NeighbourTable::add_permanent(Device& dev, Ipv4Address address, Mac
 
 std::vector<NeighbourInfo> NeighbourTable::list() const {
   std::vector<NeighbourInfo> out;
-  for (const auto& [k, e] : entries_) out.push_back({e.address, e.dev, e.mac, e.state});
+  for (const auto& [k, e] : entries_) out.push_back({e->address, e->dev, e->mac, e->state});
   std::sort(out.begin(), out.end(), [](const NeighbourInfo& a, const NeighbourInfo& b) {
     return a.dev->ifindex() != b.dev->ifindex() ? a.dev->ifindex() < b.dev->ifindex()
                                                 : a.address < b.address;

@@ -40,10 +40,11 @@
 
 #include <array>
 #include <cstdint>
-#include <unordered_map>
+#include <memory>
 #include <vector>
 
 #include <boost/intrusive/list.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "core/siphash.hpp"
 #include "netns/bounded_queue.hpp"
@@ -92,10 +93,10 @@ class NeighbourTable {
     return std::uint64_t(static_cast<std::uint32_t>(dev.ifindex())) << 32 | a.value;
   }
   // SipHash keyed by the Host's secret: the addresses are chosen by whoever
-  // sends from them, and must not be able to aim at one bucket. Not noexcept
-  // on purpose: libstdc++ then keeps each node's hash, so walking a bucket
-  // compares stored hashes instead of hashing every node it passes again.
+  // sends from them, and must not be able to aim at one group. Its output
+  // is already uniform, so the map need not mix it again.
   struct KeyHash {
+    using is_avalanching = void;
     SipKey sip;
     std::size_t operator()(Key k) const { return siphash13_word(sip, k); }
   };
@@ -150,7 +151,10 @@ class NeighbourTable {
 
   Net& net_;
   Ipv4Stack& stack_;
-  std::unordered_map<Key, Entry, KeyHash> entries_;
+  // Open addressing: a lookup or an erase touches one group of keys and the
+  // entry, never a chain of other entries, so its cost stays flat as the
+  // table grows past the caches. Entries stay put (hooks, timers, memo).
+  boost::unordered_flat_map<Key, std::unique_ptr<Entry>, KeyHash> entries_;
   EntryList unresolved_;
   EntryList gc_list_;
   std::size_t permanent_ = 0;

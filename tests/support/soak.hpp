@@ -65,6 +65,10 @@ struct Config {
 struct Sample {
   double seconds = 0;  // since the start
   std::size_t rss_bytes = 0;
+  // Bytes the process has allocated and not freed (mallinfo2: arenas in use
+  // plus mmapped blocks): flat while RSS grows means the allocator's
+  // fragmentation, not something kept.
+  std::size_t heap_bytes = 0;
   std::size_t packets_in_use = 0;
   std::uint64_t leaked_holds = 0;
   std::size_t live_nets = 0, dying_nets = 0, net_objects = 0;
@@ -80,6 +84,7 @@ struct Report {
   // Memory: at the first sample after the warm-up, at the last sample
   // before teardown, and the largest sample after the warm-up.
   std::size_t rss_start = 0, rss_end = 0, rss_max = 0, rss_initial = 0;
+  std::size_t heap_start = 0, heap_end = 0, heap_max = 0;
   // Host::poll in real time, after the warm-up (the whole run for max_poll_ms_all).
   double max_poll_ms = 0, p99_poll_ms = 0, p999_poll_ms = 0, p50_poll_ms = 0, max_poll_ms_all = 0;
   // The same polls in this thread's CPU time, which a descheduled thread
