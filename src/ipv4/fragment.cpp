@@ -131,25 +131,29 @@ Reassembler::Reassembler(Net& net, std::function<void(Packet)> on_timeout)
 Reassembler::~Reassembler() = default;
 
 std::optional<Packet> Reassembler::add(Packet fragment) {
-  Counters& counters = net_->counters();
   auto ip = wire::Ipv4View::checked(fragment.data());
   if (!ip) {  // the caller's precondition; count it rather than trust it
-    counters.add(Counter::IpReasmReqds);
-    counters.add(Counter::IpReasmFails);
+    net_->counters().add(Counter::IpReasmReqds);
+    net_->counters().add(Counter::IpReasmFails);
     return std::nullopt;
   }
-  if (!ip->is_fragment()) return fragment;
+  return add(std::move(fragment), *ip);
+}
+
+std::optional<Packet> Reassembler::add(Packet fragment, const wire::Ipv4View& ip) {
+  Counters& counters = net_->counters();
+  if (!ip.is_fragment()) return fragment;
   counters.add(Counter::IpReasmReqds);
 
-  const std::uint32_t offset = ip->fragment_offset();
-  const std::uint32_t end = offset + static_cast<std::uint32_t>(ip->payload().size());
-  const auto header_len = static_cast<std::uint16_t>(ip->header_len());
-  const bool more = ip->more_fragments();
-  const Key key{ip->src(), ip->dst(), ip->identification(),
-                static_cast<std::uint8_t>(ip->protocol())};
-  const std::uint8_t ecn = ecn_bit(ip->tos());
-  const bool dont_fragment = ip->dont_fragment();
-  fragment.trim(ip->total_length());
+  const std::uint32_t offset = ip.fragment_offset();
+  const std::uint32_t end = offset + static_cast<std::uint32_t>(ip.payload().size());
+  const auto header_len = static_cast<std::uint16_t>(ip.header_len());
+  const bool more = ip.more_fragments();
+  const Key key{ip.src(), ip.dst(), ip.identification(),
+                static_cast<std::uint8_t>(ip.protocol())};
+  const std::uint8_t ecn = ecn_bit(ip.tos());
+  const bool dont_fragment = ip.dont_fragment();
+  fragment.trim(ip.total_length());
 
   auto it = queues_.find(key);
   Queue* q = it == queues_.end() ? nullptr : it->second.get();

@@ -33,6 +33,7 @@
 #include "netns/packet.hpp"
 #include "netns/resources.hpp"
 #include "netns/result.hpp"
+#include "netns/wire/ipv4.hpp"
 
 namespace netns {
 class Host;
@@ -89,6 +90,9 @@ class Reassembler {
   // dropped (and counted) and the result is empty. A packet that is not a
   // fragment is handed back unchanged.
   std::optional<Packet> add(Packet fragment);
+  // The same, for a fragment whose header input has checked already: `ip` is
+  // Ipv4View::checked(fragment.data()), and is not checked again.
+  std::optional<Packet> add(Packet fragment, const wire::Ipv4View& ip);
 
   // Bytes held, as counted against net.ipv4.ipfrag_high_thresh.
   std::size_t memory() const { return memory_; }

@@ -143,7 +143,7 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& /*ns*/, Packet packet, const Inp
         return;
       }
       if (net.sysctl().value(SysctlId::icmp_echo_ignore_all) != 0) return;
-      reply_echo(net, std::move(packet), meta);
+      reply_echo(net, std::move(packet), *view, meta);
       return;
     case IcmpType::timestamp_request:
       c.add(Counter::IcmpInTimestamps);
@@ -155,7 +155,7 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& /*ns*/, Packet packet, const Inp
         c.add(Counter::IcmpInErrors);
         return;
       }
-      reply_timestamp(net, packet, meta);
+      reply_timestamp(net, packet, *view, meta);
       return;
     case IcmpType::timestamp_reply:
       c.add(Counter::IcmpInTimestampReps);  // icmp_discard: nothing asks for them
@@ -241,29 +241,28 @@ void Ipv4Stack::send_icmp_reply(Net& net, Packet message, const SentOptions& opt
             *route);
 }
 
-void Ipv4Stack::reply_echo(Net& net, Packet request, const InputMeta& meta) {
+void Ipv4Stack::reply_echo(Net& net, Packet request, const wire::IcmpView& icmp, const InputMeta& meta) {
   // Options first: the reply reuses the request's buffer, IP header included
   // (type 0, checksum refreshed, no copy).
   const std::optional<SentOptions> options = echo_reply_options(net, request, meta);
   if (!options) return;  // ip_options_echo refused: Linux sends nothing
-  auto reply = wire::IcmpMutView::checked(request.mutable_data());
-  reply->set_type(IcmpType::echo_reply);
-  reply->fill_checksum();
+  const wire::IcmpMutView reply = icmp.rebind(request.mutable_data());
+  reply.set_type(IcmpType::echo_reply);
+  reply.fill_checksum();
   send_icmp_reply(net, std::move(request), *options, meta);
 }
 
-void Ipv4Stack::reply_timestamp(Net& net, Packet& request, const InputMeta& meta) {
+void Ipv4Stack::reply_timestamp(Net& net, Packet& request, const wire::IcmpView& asked, const InputMeta& meta) {
   const std::optional<SentOptions> options = echo_reply_options(net, request, meta);
   if (!options) return;
   // Always 20 bytes (RFC 792): id and sequence kept, the originate
   // timestamp copied, receive and transmit the same instant, as Linux.
-  auto asked = wire::IcmpView::checked(request.data());
   const std::uint32_t now = timestamp_now();
-  const auto repr = wire::IcmpRepr::timestamp_reply(asked->echo_id(), asked->echo_seq());
+  const auto repr = wire::IcmpRepr::timestamp_reply(asked.echo_id(), asked.echo_seq());
   Packet message = host_.packets().allocate(repr.buffer_len());
   if (!message) return;
   auto bytes = message.mutable_data();
-  wire::store_be32(bytes, 8, wire::load_be32(asked->payload(), 0));
+  wire::store_be32(bytes, 8, wire::load_be32(asked.payload(), 0));
   wire::store_be32(bytes, 12, now);
   wire::store_be32(bytes, 16, now);
   repr.emit(bytes);

@@ -103,13 +103,13 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
       return;
     case InputRoute::broadcast:
       c.add(Counter::IpExtInBcastPkts);
-      deliver_local(net, ns, dev, std::move(packet), true);
+      deliver_local(net, ns, dev, std::move(packet), *view, true);
       return;
     case InputRoute::local:
-      deliver_local(net, ns, dev, std::move(packet), false);
+      deliver_local(net, ns, dev, std::move(packet), *view, false);
       return;
     case InputRoute::forward:
-      forward(net, ns, dev, std::move(packet), nullptr);
+      forward(net, ns, dev, std::move(packet), *view, nullptr);
       return;
   }
 }
@@ -224,34 +224,37 @@ OptionContext Ipv4Stack::option_context(Net& net, const Device& dev, Ipv4Address
           .is_unicast = [this, &net](Ipv4Address a) { return is_unicast_address(net, a); }};
 }
 
-bool Ipv4Stack::process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet, InputRoute& route,
-                                ReceivedOptions& options) {
-  auto view = wire::Ipv4MutView::checked(packet.mutable_data());
-  const std::span<std::byte> header = view->header();
+bool Ipv4Stack::process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet, wire::Ipv4View& ip,
+                                InputRoute& route, ReceivedOptions& options) {
+  // Options are rewritten in place: the header becomes the packet's own
+  // (a copy if it was shared), and the caller's view follows it there.
+  const wire::Ipv4MutView view = ip.rebind(packet.mutable_data());
+  ip = view;
+  const std::span<std::byte> header = view.header();
   const CompiledOptions compiled = compile_received_options(
-      header, option_context(net, dev, view->src(), view->dst(), route == InputRoute::local));
+      header, option_context(net, dev, view.src(), view.dst(), route == InputRoute::local));
   if (compiled.problem) {
     net.counters().add(Counter::IpInHdrErrors);
     send_icmp_error(net, packet, IcmpType::parameter_problem, 0, std::uint32_t{*compiled.problem} << 24);
     return false;
   }
   options = compiled.options;
-  view->fill_checksum();
+  view.fill_checksum();
   if (options.srr == 0) return true;
   if (net.sysctl().device_value(DevconfId::ipv4_accept_source_route, dev.ifindex()) == 0) {
     // Linux drops these without a counter; IpInDiscards is the MIB's place
     // for a sound datagram discarded by choice.
     net.counters().add(Counter::IpInDiscards);
     if (net.sysctl().device_value(DevconfId::ipv4_log_martians, dev.ifindex()) != 0) {
-      host_.log(fmt::format("source route option {} -> {}", view->src(), view->dst()));
+      host_.log(fmt::format("source route option {} -> {}", view.src(), view.dst()));
     }
     return false;
   }
-  return follow_source_route(net, ns, dev, packet, options, route);
+  return follow_source_route(net, ns, dev, packet, view, options, route);
 }
 
-bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
-                                    ReceivedOptions& options, InputRoute& route) {
+bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, const Packet& packet,
+                                    const wire::Ipv4MutView& view, ReceivedOptions& options, InputRoute& route) {
   if (packet.type != PacketType::host) return false;
   if (route == InputRoute::forward) {
     if (!options.is_strictroute) return true;  // a loose route to someone else: forwarded as it is
@@ -259,8 +262,7 @@ bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Pa
     return false;
   }
   if (route != InputRoute::local) return false;
-  auto view = wire::Ipv4MutView::checked(packet.mutable_data());
-  const std::span<std::byte> srr = view->header().subspan(options.srr);
+  const std::span<std::byte> srr = view.header().subspan(options.srr);
   const std::size_t len = wire::load_u8(srr, 1);
   std::size_t pointer = wire::load_u8(srr, 2);
   Ipv4Address nexthop;
@@ -270,9 +272,9 @@ bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Pa
       return false;
     }
     nexthop = wire::load_ipv4(srr, pointer - 1);
-    const InputRoute hop = route_input(net, ns, dev, view->src(), nexthop);
+    const InputRoute hop = route_input(net, ns, dev, view.src(), nexthop);
     if (hop == InputRoute::local) {  // another of our addresses: on to the next hop at once
-      view->set_dst(nexthop);
+      view.set_dst(nexthop);
       continue;
     }
     const FibEntry* out = ns.main.lookup(nexthop);
@@ -282,7 +284,7 @@ bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Pa
     }
     break;
   }
-  view->fill_checksum();
+  view.fill_checksum();
   if (pointer <= len) {
     options.srr_is_hit = true;
     options.nexthop = nexthop;
@@ -293,65 +295,60 @@ bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Pa
 
 // ---- local delivery and forwarding ----
 
-void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast) {
-  auto view = wire::Ipv4View::checked(packet.data());
-  if (view->is_fragment()) {
-    std::optional<Packet> whole = ns.fragments(*this).add(std::move(packet));
+void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, wire::Ipv4View view,
+                              bool broadcast) {
+  if (view.is_fragment()) {
+    std::optional<Packet> whole = ns.fragments(*this).add(std::move(packet), view);
     if (!whole) return;
     packet = std::move(*whole);
-    view = wire::Ipv4View::checked(packet.data());
-    if (!view) return;
+    // A new datagram, whose header the reassembler wrote: checked here for
+    // the first time, as every header that enters input is once.
+    auto reassembled = wire::Ipv4View::checked(packet.data());
+    if (!reassembled) return;
+    view = *reassembled;
   }
   // Options are processed once the datagram is whole (Linux does it per
   // fragment; only the first carries Record Route and Timestamp).
   ReceivedOptions options;
-  const bool has_options = view->header_len() > wire::Ipv4Repr::kHeaderLen;
+  const bool has_options = view.header_len() > wire::Ipv4Repr::kHeaderLen;
   if (has_options) {
     InputRoute route = broadcast ? InputRoute::broadcast : InputRoute::local;
-    if (!process_options(net, ns, dev, packet, route, options)) return;
+    if (!process_options(net, ns, dev, packet, view, route, options)) return;
     if (options.srr_is_hit) {
-      forward(net, ns, dev, std::move(packet), &options);
+      forward(net, ns, dev, std::move(packet), view, &options);
       return;
     }
-    view = wire::Ipv4View::checked(packet.data());
   }
-  InputMeta meta{&dev, view->src(), view->dst(), view->ttl(), view->tos(), broadcast};
-  meta.header_len = view->header_len();
+  InputMeta meta{&dev, view.src(), view.dst(), view.ttl(), view.tos(), broadcast};
+  meta.header_len = view.header_len();
   meta.options = has_options ? &options : nullptr;
-  auto protocol = static_cast<std::uint8_t>(view->protocol());
-  std::size_t header_len = view->header_len();
+  auto protocol = static_cast<std::uint8_t>(view.protocol());
+  std::size_t header_len = view.header_len();
   Transport* transport = transports_[protocol];
-  if (view->protocol() != wire::IpProtocol::icmp && transport == nullptr) {
+  if (view.protocol() != wire::IpProtocol::icmp && transport == nullptr) {
     net.counters().add(Counter::IpInUnknownProtos);
     if (!broadcast) send_icmp_error(net, packet, IcmpType::dest_unreachable, code(IcmpUnreachable::protocol));
     return;
   }
   net.counters().add(Counter::IpInDelivers);
   packet.pull_front(header_len);
-  if (view->protocol() == wire::IpProtocol::icmp) {
+  if (view.protocol() == wire::IpProtocol::icmp) {
     process_icmp(net, ns, std::move(packet), meta);
   } else {
     transport->deliver(net, std::move(packet), meta);
   }
 }
 
-void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, const ReceivedOptions* followed) {
+void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, wire::Ipv4View view,
+                        const ReceivedOptions* followed) {
   Counters& c = net.counters();
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
   const bool forwarding = net.sysctl().value(SysctlId::ip_forward) != 0;
-  // What forwarding reads of the header (options processing leaves it alone),
-  // read once: nothing below keeps the view alive across a call.
-  Ipv4Address src, dst;
-  std::uint8_t ttl = 0;
-  bool dont_fragment = false, has_options = false;
-  {
-    const auto view = wire::Ipv4View::checked(packet.data());
-    src = view->src();
-    dst = view->dst();
-    ttl = view->ttl();
-    dont_fragment = view->dont_fragment();
-    has_options = view->header_len() > wire::Ipv4Repr::kHeaderLen;
-  }
+  // What forwarding reads of the header (options processing leaves it alone).
+  const Ipv4Address src = view.src(), dst = view.dst();
+  const std::uint8_t ttl = view.ttl();
+  const bool dont_fragment = view.dont_fragment();
+  const bool has_options = view.header_len() > wire::Ipv4Repr::kHeaderLen;
   // A source route that this host follows names the next hop; the header's
   // destination becomes it once forward_options has run.
   const Ipv4Address target = followed != nullptr ? followed->nexthop : dst;
@@ -368,7 +365,7 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   const ReceivedOptions* options = followed;
   if (options == nullptr && has_options) {
     InputRoute r = InputRoute::forward;
-    if (!process_options(net, ns, in, packet, r, compiled.emplace())) return;
+    if (!process_options(net, ns, in, packet, view, r, compiled.emplace())) return;
     options = &*compiled;
   }
   if (!forwarding) {
@@ -415,15 +412,15 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   }
   const Ipv4Address next_hop = route->gateway.is_unspecified() ? target : route->gateway;
   // The one write forwarding makes: TTL and checksum, in place (no copy unless shared).
-  auto writable = wire::Ipv4MutView::checked(packet.mutable_data());
+  const wire::Ipv4MutView writable = view.rebind(packet.mutable_data());
   if (options != nullptr && options->optlen != 0) {
     // ip_forward_options: what this host records is the outgoing address (ip_rt_get_source).
     const Ipv4Address out_source = route->prefsrc.is_unspecified() ? select_source(net, out, next_hop)
                                                                    : route->prefsrc;
-    (void)forward_options(writable->header(), *options, out_source);
-    writable->fill_checksum();
+    (void)forward_options(writable.header(), *options, out_source);
+    writable.fill_checksum();
   }
-  writable->decrement_ttl();
+  writable.decrement_ttl();
   c.add(Counter::IpForwDatagrams);
   packet.device = nullptr;
   output_datagram(net, std::move(packet), out, next_hop);

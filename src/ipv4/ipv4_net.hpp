@@ -13,6 +13,8 @@
 
 namespace netns::ipv4 {
 
+class Ipv4Stack;
+
 struct InAddress {
   Device* dev;
   Ipv4Prefix prefix;  // address and length, as added

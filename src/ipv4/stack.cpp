@@ -32,7 +32,20 @@ class Ipv4Stack::ArpReceiver final : public PacketHandler {
 
 // ---- per-namespace state ----
 
-Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), neighbours(n, stack) {}
+// ARP asks IPv4 these, and only these (neighbour.hpp).
+Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack)
+    : net(n),
+      neighbours(n, {.is_local = [&stack, &n](Ipv4Address a) { return stack.is_local(n, a); },
+                     .is_broadcast_on = [&stack, &n](const Device& dev, Ipv4Address a) {
+                       return stack.is_broadcast_on(n, dev, a);
+                     },
+                     .solicit_source = [&stack, &n](const Device& dev, Ipv4Address target) {
+                       return stack.select_source(n, dev, target);
+                     },
+                     .error_report = [&stack, &n](const Packet& datagram) {
+                       stack.send_icmp_error(n, datagram, wire::IcmpType::dest_unreachable,
+                                             static_cast<std::uint8_t>(wire::IcmpUnreachable::host));
+                     }}) {}
 
 const InAddress* Ipv4Net::find_address(const Device& dev, Ipv4Address address) const {
   for (const InAddress& a : addresses) {

@@ -200,21 +200,28 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   // ip_rcv_options: checks and fills the options of a datagram input routed
   // as `route`; false when it is dropped (counted). A source route that goes
   // on from here turns `route` into forward, with options.srr_is_hit.
-  [[gnu::cold]] bool process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
+  // `ip` is the packet's checked header; it follows the header when the
+  // options are written into a copy.
+  [[gnu::cold]] bool process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet, wire::Ipv4View& ip,
                                      InputRoute& route, ReceivedOptions& options);
   // ip_options_rcv_srr: follows a source route through this host's own
   // addresses; false when it must be dropped.
-  [[gnu::cold]] bool follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, Packet& packet,
-                                         ReceivedOptions& options, InputRoute& route);
+  [[gnu::cold]] bool follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, const Packet& packet,
+                                         const wire::Ipv4MutView& view, ReceivedOptions& options,
+                                         InputRoute& route);
   OptionContext option_context(Net& net, const Device& dev, Ipv4Address src, Ipv4Address dst, bool local);
   bool is_unicast_address(Net& net, Ipv4Address address);
-  void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, bool broadcast);
+  // Input validates a datagram's header once (process_ipv4) and hands the
+  // view down with the packet: `view` is over packet's bytes.
+  void deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, wire::Ipv4View view, bool broadcast);
   // `followed`: the options of a datagram whose source route this host
   // follows on to followed->nexthop (already processed), or null.
-  void forward(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet, const ReceivedOptions* followed);
+  void forward(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet, wire::Ipv4View view,
+               const ReceivedOptions* followed);
   void process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta);
-  void reply_echo(Net& net, Packet request, const InputMeta& meta);
-  void reply_timestamp(Net& net, Packet& request, const InputMeta& meta);
+  // `icmp`: the request's checked header, over request's bytes.
+  void reply_echo(Net& net, Packet request, const wire::IcmpView& icmp, const InputMeta& meta);
+  void reply_timestamp(Net& net, Packet& request, const wire::IcmpView& icmp, const InputMeta& meta);
   // icmp_reply: sends `message` back to meta.src carrying `options` (from
   // echo_reply_options), through the first hop of their source route if any.
   void send_icmp_reply(Net& net, Packet message, const SentOptions& options, const InputMeta& meta);

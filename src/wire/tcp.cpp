@@ -6,10 +6,11 @@ namespace netns::wire {
 namespace {
 
 constexpr std::size_t kSackBlockLen = TcpRepr::kSackBlockLen;
-constexpr std::size_t kOptionHeaderLen = 2;  // kind and length
+constexpr std::size_t kOptionHeaderLen = kTcpOptionHeaderLen;
 // NOP, NOP, timestamps kind and length: the options of most segments.
-constexpr std::size_t kAlignedTimestampsLen = 12;
+constexpr std::size_t kAlignedTimestampsLen = kTcpOptLenTimestampsAligned;
 constexpr std::uint32_t kAlignedTimestampsWord = 0x0101080a;
+static_assert(kAlignedTimestampsWord == (1u << 24 | 1u << 16 | 8u << 8 | kTcpOptLenTimestamps));
 
 }  // namespace
 
@@ -124,19 +125,24 @@ void TcpRepr::emit_options(std::span<std::byte> out) const {
     at += 4;
   };
   constexpr auto kNop = static_cast<std::uint8_t>(TcpOptionKind::nop);
-  if (mss) word(2, 4, static_cast<std::uint8_t>(*mss >> 8), static_cast<std::uint8_t>(*mss));
+  constexpr auto kMss = static_cast<std::uint8_t>(TcpOptionKind::mss);
+  constexpr auto kWindowScale = static_cast<std::uint8_t>(TcpOptionKind::window_scale);
+  constexpr auto kSackPermitted = static_cast<std::uint8_t>(TcpOptionKind::sack_permitted);
+  constexpr auto kSack = static_cast<std::uint8_t>(TcpOptionKind::sack);
+  constexpr auto kTimestamps = static_cast<std::uint8_t>(TcpOptionKind::timestamps);
+  if (mss) word(kMss, kTcpOptLenMss, static_cast<std::uint8_t>(*mss >> 8), static_cast<std::uint8_t>(*mss));
   if (timestamps) {
-    if (sack_permitted) word(4, 2, 8, 10);
-    else word(kNop, kNop, 8, 10);
+    if (sack_permitted) word(kSackPermitted, kTcpOptLenSackPermitted, kTimestamps, kTcpOptLenTimestamps);
+    else word(kNop, kNop, kTimestamps, kTcpOptLenTimestamps);
     u32(timestamps->value);
     u32(timestamps->echo);
   } else if (sack_permitted) {
-    word(kNop, kNop, 4, 2);
+    word(kNop, kNop, kSackPermitted, kTcpOptLenSackPermitted);
   }
-  if (window_scale) word(kNop, 3, 3, *window_scale);
+  if (window_scale) word(kNop, kWindowScale, kTcpOptLenWindowScale, *window_scale);
   const std::size_t blocks = sack_blocks_sent(options_len_without_sack());
   if (blocks > 0) {
-    word(kNop, kNop, 5, static_cast<std::uint8_t>(2 + blocks * kSackBlockLen));
+    word(kNop, kNop, kSack, static_cast<std::uint8_t>(kTcpOptLenSackBase + blocks * kSackBlockLen));
     for (std::size_t i = 0; i < blocks; ++i) {
       u32(sack_blocks[i].left);
       u32(sack_blocks[i].right);

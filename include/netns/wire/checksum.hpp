@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <span>
 
-#include "netns/address.hpp"
+#include "netns/wire/address.hpp"
 
 namespace netns::wire {
 

@@ -21,7 +21,7 @@
 #include <span>
 #include <type_traits>
 
-#include "netns/address.hpp"
+#include "netns/wire/address.hpp"
 #include "netns/result.hpp"
 #include "netns/wire/bytes.hpp"
 

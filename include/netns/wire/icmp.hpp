@@ -25,7 +25,7 @@
 #include <span>
 #include <type_traits>
 
-#include "netns/address.hpp"
+#include "netns/wire/address.hpp"
 #include "netns/result.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/checksum.hpp"
@@ -84,6 +84,15 @@ class BasicIcmpView {
   template <class Other>
     requires(std::is_const_v<Byte> && std::is_same_v<Other, std::byte>)
   BasicIcmpView(const BasicIcmpView<Other>& other) : bytes_(other.bytes()) {}
+
+  // This message in `bytes`, which hold the same bytes (a packet's buffer
+  // after a copy on write) or writably: checked() is not repeated.
+  // Precondition: bytes.size() >= bytes().size().
+  template <class Other>
+  BasicIcmpView<Other> rebind(std::span<Other> bytes) const {
+    assert(bytes.size() >= bytes_.size());
+    return BasicIcmpView<Other>(bytes.first(bytes_.size()));
+  }
 
   std::span<Byte> bytes() const { return bytes_; }
   IcmpType type() const { return IcmpType{load_u8(bytes_, kType)}; }

@@ -36,7 +36,7 @@
 #include <span>
 #include <type_traits>
 
-#include "netns/address.hpp"
+#include "netns/wire/address.hpp"
 #include "netns/result.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/checksum.hpp"
@@ -166,6 +166,17 @@ class BasicIpv4View {
     requires(std::is_const_v<Byte> && std::is_same_v<Other, std::byte>)
   BasicIpv4View(const BasicIpv4View<Other>& other)
       : bytes_(other.bytes()), header_len_(other.header_len()) {}
+
+  // This datagram in `bytes`, which hold the same bytes elsewhere (a packet's
+  // buffer after a copy on write) or writably: the lengths checked() found
+  // carry over, nothing is read or validated again, so input checks a header
+  // once however often the buffer under it changes hands.
+  // Precondition: bytes.size() >= bytes().size().
+  template <class Other>
+  BasicIpv4View<Other> rebind(std::span<Other> bytes) const {
+    assert(bytes.size() >= bytes_.size());
+    return BasicIpv4View<Other>(bytes.first(bytes_.size()), header_len_);
+  }
 
   // The datagram: header, options and payload, without trailing padding.
   std::span<Byte> bytes() const { return bytes_; }

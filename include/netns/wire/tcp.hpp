@@ -37,7 +37,7 @@
 #include <span>
 #include <type_traits>
 
-#include "netns/address.hpp"
+#include "netns/wire/address.hpp"
 #include "netns/result.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/checksum.hpp"
@@ -65,6 +65,19 @@ enum class TcpOptionKind : std::uint8_t {
   timestamps = 8,
 };
 
+// Option lengths on the wire, kind and length bytes included (RFC 9293,
+// RFC 7323, RFC 2018), with Linux's names beside them.
+inline constexpr std::uint8_t kTcpOptionHeaderLen = 2;       // kind and length
+inline constexpr std::uint8_t kTcpOptLenMss = 4;             // TCPOLEN_MSS
+inline constexpr std::uint8_t kTcpOptLenWindowScale = 3;     // TCPOLEN_WINDOW
+inline constexpr std::uint8_t kTcpOptLenSackPermitted = 2;   // TCPOLEN_SACK_PERM
+inline constexpr std::uint8_t kTcpOptLenTimestamps = 10;     // TCPOLEN_TIMESTAMP
+inline constexpr std::uint8_t kTcpOptLenSackBase = 2;        // TCPOLEN_SACK_BASE
+inline constexpr std::uint8_t kTcpOptLenSackPerBlock = 8;    // TCPOLEN_SACK_PERBLOCK
+// NOP, NOP, timestamps: the room the option takes in every segment once
+// negotiated, and what an MSS loses to it.
+inline constexpr std::uint8_t kTcpOptLenTimestampsAligned = 12;  // TCPOLEN_TSTAMP_ALIGNED
+
 struct TcpSackBlock {
   std::uint32_t left = 0;   // first sequence number of the block
   std::uint32_t right = 0;  // one past its last
@@ -91,15 +104,16 @@ class TcpOption {
   bool fits_kind() const {
     switch (kind_) {
       case TcpOptionKind::mss:
-        return data_.size() == 2;
+        return data_.size() == kTcpOptLenMss - kTcpOptionHeaderLen;
       case TcpOptionKind::window_scale:
-        return data_.size() == 1;
+        return data_.size() == kTcpOptLenWindowScale - kTcpOptionHeaderLen;
       case TcpOptionKind::sack_permitted:
         return data_.empty();
       case TcpOptionKind::timestamps:
-        return data_.size() == 8;
-      case TcpOptionKind::sack:  // 1 to 4 blocks (TcpRepr::kMaxSackBlocks) of 8 bytes
-        return data_.size() % 8 == 0 && !data_.empty() && data_.size() <= 4 * 8;
+        return data_.size() == kTcpOptLenTimestamps - kTcpOptionHeaderLen;
+      case TcpOptionKind::sack:  // 1 to 4 blocks (TcpRepr::kMaxSackBlocks)
+        return data_.size() % kTcpOptLenSackPerBlock == 0 && !data_.empty() &&
+               data_.size() <= 4 * kTcpOptLenSackPerBlock;
       default:
         return true;
     }
@@ -280,7 +294,7 @@ using TcpMutView = BasicTcpView<std::byte>;
 struct TcpRepr {
   static constexpr std::size_t kMinHeaderLen = TcpView::kMinHeaderLen;
   static constexpr std::size_t kMaxOptionsLen = TcpView::kMaxHeaderLen - kMinHeaderLen;
-  static constexpr std::size_t kSackBlockLen = 8;  // left and right edges
+  static constexpr std::size_t kSackBlockLen = kTcpOptLenSackPerBlock;  // left and right edges
   static constexpr std::size_t kMaxSackBlocks = 4;
 
   std::uint16_t src_port = 0;

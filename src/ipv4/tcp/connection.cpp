@@ -24,7 +24,7 @@ Connection::Connection(TcpNet& tn)
       rcv_(tn.net),
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
-          536)),
+          kDefaultMss)),
       rtx_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_rtx_timer(); }),
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
@@ -41,7 +41,7 @@ std::uint32_t Connection::effective_mss_for_route(std::uint32_t peer_mss) {
   // tcp_min_snd_mss: a peer announcing a tiny MSS cannot make us send
   // floods of tiny segments (CVE-2019-11479).
   std::uint32_t mss = std::min(std::max(peer_mss, floor), route_mss);
-  if (ts_ok_) mss -= 12;  // the timestamps option rides in every segment
+  if (ts_ok_) mss -= kTimestampsOptionLen;  // the timestamps option rides in every segment
   return std::max<std::uint32_t>(mss, 8);
 }
 
@@ -54,7 +54,7 @@ std::uint16_t Connection::route_mss_now() {
   if (!route) return kDefaultMss;
   const ipv4::PathMtu pmtu = tn_.ops.stack().path_mtu(tn_.net, remote().address, *route->dev);
   pmtu_locked_ = pmtu.locked;
-  return std::min(advertised_mss(*route->dev), static_cast<std::uint16_t>(std::min<std::uint32_t>(pmtu.mtu, 65535) - 40));
+  return std::min(advertised_mss(*route->dev), mss_for_mtu(pmtu.mtu));
 }
 
 void Connection::sample_handshake_rtt() {
@@ -103,7 +103,7 @@ void Connection::init_options_from_syn(const Segment& syn) {
   rcv_.start(rcv_nxt_);  // our window is measured from here on
   peer_mss_ = announced_mss(syn.tcp);
   ws_ok_ = ws_ok_ && syn.tcp.window_scale.has_value();
-  snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(*syn.tcp.window_scale, 14) : 0;
+  snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(*syn.tcp.window_scale, kMaxWscale) : 0;
   if (!ws_ok_) rcv_.disable_window_scaling();
   sack_ok_ = sack_ok_ && syn.tcp.sack_permitted;
   rcv_.set_sack_permitted(sack_ok_);
@@ -171,7 +171,7 @@ void Connection::open_from_cookie(ListenSocket& listener, const Segment& ack, co
     if ((options & kCookieEcn) != 0 && net.sysctl().value(SysctlId::tcp_ecn) != 0) ecn_flags_ = kEcnOk;
     const std::uint32_t wscale = options & 0x0f;
     ws_ok_ = wscale != 0x0f;
-    snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, 14)) : 0;
+    snd_wscale_ = ws_ok_ ? static_cast<std::uint8_t>(std::min<std::uint32_t>(wscale, kMaxWscale)) : 0;
   }
   rcv_.set_sack_permitted(sack_ok_);
   rcv_.set_timestamps(ts_ok_);

@@ -307,7 +307,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   // Send sequence space (RFC 9293 3.3.1).
   Seq iss_ = 0, snd_una_ = 0, snd_nxt_ = 0, snd_max_ = 0, snd_wl1_ = 0, snd_wl2_ = 0;
   std::uint32_t snd_wnd_ = 0, max_snd_wnd_ = 0;
-  std::uint32_t mss_ = 536;  // what we send per segment
+  std::uint32_t mss_ = kDefaultMss;  // what we send per segment
   // The path MTU was reported below net.ipv4.route.min_pmtu: segments go
   // without DF and may be fragmented on the way (Linux's locked mtu).
   bool pmtu_locked_ = false;
@@ -335,7 +335,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   std::uint32_t ts_recent_ = 0, ts_offset_ = 0;
   Clock::time_point ts_recent_stamp_{};  // when ts_recent_ was stored
   Seq last_ack_sent_ = 0;
-  std::uint16_t peer_mss_ = 536;
+  std::uint16_t peer_mss_ = kDefaultMss;
 
   // The sender's loss recovery (RFC 6675, RFC 8985, RFC 6937), as Linux.
   RttEstimator rtt_;

@@ -476,7 +476,8 @@ void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
     counters().add(Counter::TcpExtOutOfWindowIcmps);
     return;
   }
-  if (err.type == wire::IcmpType::dest_unreachable && err.code == 4) {
+  if (err.type == wire::IcmpType::dest_unreachable &&
+      err.code == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
     // Fragmentation needed (RFC 1191), as tcp_v4_mtu_reduced: the namespace
     // remembers the path MTU (never below route.min_pmtu), and segments
     // too large for it are resent smaller.

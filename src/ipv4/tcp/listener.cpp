@@ -122,7 +122,7 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   if (timestamps) {
     std::uint32_t options = 0x0f;  // no window scaling
     if (window_scaling) {
-      options = std::min<std::uint32_t>(*seg.tcp.window_scale, 14);
+      options = std::min<std::uint32_t>(*seg.tcp.window_scale, kMaxWscale);
       synack.window_scale = window.wscale;
     }
     if (seg.tcp.sack_permitted && net.sysctl().value(SysctlId::tcp_sack) != 0) {

@@ -15,12 +15,10 @@ namespace netns::tcp {
 
 namespace {
 
-constexpr std::uint32_t kMaxWscale = 14;            // TCP_MAX_WSCALE (RFC 7323 2.3)
 constexpr std::uint32_t kMinRcvbufWindow = 1152;    // SOCK_MIN_RCVBUF / 2
-constexpr std::uint32_t kMinMss = 88;               // TCP_MIN_MSS
-constexpr std::uint32_t kDefaultRcvMss = 536;       // TCP_MSS_DEFAULT
-constexpr std::uint32_t kTimestampsLen = 12;        // TCPOLEN_TSTAMP_ALIGNED
-constexpr std::uint32_t kInitCwnd = 10;             // TCP_INIT_CWND
+// defaults.hpp's and the wire's constants, in the width this file computes in.
+constexpr std::uint32_t kDefaultRcvMss = kDefaultMss;
+constexpr std::uint32_t kTimestampsLen = wire::kTcpOptLenTimestampsAligned;
 constexpr std::size_t kGrowMinLen = 128;            // tcp_event_data_recv grows for skb->len >= 128
 // Distinct echoed TSvals (milliseconds of our clock) before autotuning
 // trusts the estimate.

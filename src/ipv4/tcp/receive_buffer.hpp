@@ -46,6 +46,7 @@
 #include <optional>
 #include <span>
 
+#include "ipv4/tcp/defaults.hpp"
 #include "ipv4/tcp/ofo_queue.hpp"
 #include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
@@ -265,8 +266,8 @@ class ReceiveBuffer {
   Seq rcv_wup_ = 0;
   Seq acceptable_end_ = 0;
   Seq timed_end_ = 0;  // the furthest right edge offered by a timed segment
-  std::uint32_t advmss_ = 536;
-  std::uint32_t rcv_mss_ = 536;  // icsk_ack.rcv_mss: the peer's segments, as seen
+  std::uint32_t advmss_ = kDefaultMss;
+  std::uint32_t rcv_mss_ = kDefaultMss;  // icsk_ack.rcv_mss: the peer's segments, as seen
   std::uint32_t last_seg_size_ = 0;
   Seq dsack_left_ = 0, dsack_right_ = 0;
   std::uint32_t space_ = 0;  // rcvq_space.space

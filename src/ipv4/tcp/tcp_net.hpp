@@ -21,6 +21,7 @@
 
 #include "ipv4/socket_table.hpp"
 #include "ipv4/stack.hpp"
+#include "ipv4/tcp/defaults.hpp"
 #include "ipv4/tcp/four_tuple.hpp"
 #include "ipv4/tcp/seq.hpp"
 #include "ipv4/tcp/time_wait.hpp"
@@ -126,23 +127,17 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
   ipv4::Ipv4Stack* stack_ = nullptr;
 };
 
-// RFC 9293 3.7.1: the MSS to assume when nothing better is known.
-inline constexpr std::uint16_t kDefaultMss = 536;
-
 // The MSS a SYN announces. Linux's tcp_parse_options ignores an MSS option
 // of 0, so the default holds, as when the option is absent.
 inline std::uint16_t announced_mss(const wire::TcpRepr& syn) {
   return syn.mss && *syn.mss != 0 ? *syn.mss : kDefaultMss;
 }
 
-// The MSS we announce on a device: what fits its MTU, and the 65535-byte
-// limit of an IPv4 datagram (the loopback's MTU is 65536).
-inline std::uint16_t advertised_mss(const Device& dev) {
-  return static_cast<std::uint16_t>(std::min<std::uint32_t>(dev.mtu(), 65535) - 40);
-}
+// The MSS we announce on a device: what fits its MTU.
+inline std::uint16_t advertised_mss(const Device& dev) { return mss_for_mtu(dev.mtu()); }
 
-// The room the timestamps option takes in every segment (TCPOLEN_TSTAMP_ALIGNED).
-inline constexpr std::uint16_t kTimestampsOptionLen = 12;
+// The room the timestamps option takes in every segment.
+inline constexpr std::uint16_t kTimestampsOptionLen = wire::kTcpOptLenTimestampsAligned;
 
 // PAWS tolerates a timestamp one tick older than TS.Recent (Linux's
 // TCP_PAWS_WINDOW), and gives up comparing with a TS.Recent this old
@@ -154,7 +149,7 @@ inline constexpr auto kPawsWrap = std::chrono::seconds(2147);
 inline constexpr auto kCookieValid = std::chrono::seconds(120);
 
 // The MSS values a SYN cookie can carry (Linux's msstab).
-inline constexpr std::uint16_t kCookieMss[] = {536, 1300, 1440, 1460};
+inline constexpr std::uint16_t kCookieMss[] = {kDefaultMss, 1300, 1440, 1460};
 // A cookie's options in the low bits of its SYN-ACK's TSval (Linux's
 // TSBITS and TS_OPT_*): window scale (0xf: none), SACK, ECN.
 inline constexpr std::uint32_t kCookieTsMask = 0x3f;

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "ipv4/tcp/defaults.hpp"
 #include "ipv4/tcp/four_tuple.hpp"
 #include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
@@ -55,7 +56,7 @@ class TimeWaitTable {
   using Entry = std::pair<const FourTuple, TimeWait>;
 
   // Linux's TCP_TIMEWAIT_LEN.
-  static constexpr auto kLength = std::chrono::seconds(60);
+  static constexpr auto kLength = kTimeWaitLen;
 
   explicit TimeWaitTable(TcpNet& tn);
   ~TimeWaitTable();

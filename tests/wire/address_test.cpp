@@ -1,4 +1,4 @@
-#include "netns/address.hpp"
+#include "netns/wire/address.hpp"
 
 #include <unordered_set>
 
