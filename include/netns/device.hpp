@@ -24,6 +24,7 @@
 
 #include "netns/address.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/detail/rx_hook.hpp"
 #include "netns/packet.hpp"
 #include "netns/result.hpp"
 
@@ -126,6 +127,11 @@ class Device {
   // Bound to its namespace, cannot move (NETIF_F_NETNS_LOCAL in Linux: the
   // loopback, which cannot be destroyed either, and bridges).
   virtual bool netns_local() const { return false; }
+  // Goes back to init_net when its namespace dies, instead of dying with it:
+  // what Linux's default_device_exit does with a device backed by something
+  // outside the namespace (hardware; rtnl_link_ops::netns_refund). TAP and
+  // DPDK ports say yes; purely virtual kinds (veth, bridge, macvlan) no.
+  virtual bool netns_refund() const { return false; }
   // Takes frames whose TCP/UDP checksum is left to fill (Packet::
   // checksum_partial): in-process links (veth, loopback), whose receiver is
   // this stack. transmit() fills it for every other device.
@@ -142,7 +148,7 @@ class Device {
   void receive(Packet frame);
 
   // Frames waiting in the backlog (for tests and dumps).
-  std::size_t backlog_size() const { return backlog_.size(); }
+  std::size_t backlog_size() const { return rx_hook_.backlog_size(); }
 
   // One rx handler per device: device_or_resource_busy when another holds it
   // (a port already in a bridge, a lower device of both a bridge and a
@@ -242,8 +248,8 @@ class Device {
 
  private:
   friend class Net;
-  friend class Host;
-  friend class RxScheduler;
+  friend class RxScheduler;  // the receive path: backlog, observers, poll_rx, flush_tx
+  friend Result<void> change_net_namespace(Device& dev, Net& to, std::string_view name);
   friend Result<void> set_link_up(Device& dev, bool up);
   friend void unregister_and_free(Device& dev);
   friend Result<void> destroy_device(Device& dev);
@@ -292,11 +298,8 @@ class Device {
   std::vector<Device*> lowers_;
   Device* master_ = nullptr;
 
-  // Receive backlog and its place on the Host's list of devices with work.
-  BoundedQueue<Packet> backlog_;
-  Device* ready_prev_ = nullptr;
-  Device* ready_next_ = nullptr;
-  bool ready_ = false;
+  // The receive backlog and the device's place on the scheduler's ready list.
+  detail::RxHook rx_hook_;
 };
 
 // tc qdisc ... netem for in-process devices: every frame this device

@@ -1,8 +1,9 @@
 // netns/host.hpp — the Host: every namespace of one process, and the loop that drives them.
 //
 // A Host owns the namespaces (init_net first), the registered pernet
-// operations, the packet pool, the timers and the queues of devices with
-// received frames. One thread drives it: all work happens in poll(now).
+// operations, the packet pool, the timers and the receive scheduler (rx():
+// the devices' backlogs, the polled devices, the ethertype table). One thread
+// drives it: all work happens in poll(now).
 //
 //   netns::Host host;
 //   auto blue = host.create_net("blue").value();
@@ -33,6 +34,7 @@
 #include "netns/packet_pool.hpp"
 #include "netns/pernet.hpp"
 #include "netns/result.hpp"
+#include "netns/rx_scheduler.hpp"
 #include "netns/timer.hpp"
 
 namespace netns {
@@ -77,14 +79,6 @@ class NetdevListener {
  public:
   virtual ~NetdevListener() = default;
   virtual void on_netdev_event(NetdevEvent event, Device& dev) = 0;
-};
-
-// Receives every frame of one ethertype that reaches a namespace (dev_add_pack).
-// The frame's Ethernet header has been pulled; frame.protocol and frame.type are set.
-class PacketHandler {
- public:
-  virtual ~PacketHandler() = default;
-  virtual void process(Net& net, Device& dev, Packet frame) = 0;
 };
 
 class Host {
@@ -140,8 +134,14 @@ class Host {
   PacketPool& packets() { return packets_; }
   TimerQueue& timers() { return timers_; }
   std::size_t allocate_slot_id() { return next_slot_id_++; }
-  Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler);
-  void remove_packet_handler(std::uint16_t ethertype);
+  // The receive path of every namespace (netns/rx_scheduler.hpp).
+  RxScheduler& rx() { return rx_; }
+  const RxScheduler& rx() const { return rx_; }
+  // rx().add_packet_handler: one PacketHandler per ethertype (file_exists).
+  Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler) {
+    return rx_.add_packet_handler(ethertype, handler);
+  }
+  void remove_packet_handler(std::uint16_t ethertype) { rx_.remove_packet_handler(ethertype); }
   void add_netdev_listener(NetdevListener& listener);
   void remove_netdev_listener(NetdevListener& listener);
   void notify(NetdevEvent event, Device& dev);
@@ -153,8 +153,8 @@ class Host {
   // Devices fed from outside the process (Device::polled(): TAP, DPDK) in
   // every namespace, which poll() asks for frames; the version changes
   // whenever one comes or goes, so an event loop knows to rewatch rx_fd()s.
-  std::span<Device* const> polled_devices() const { return polled_; }
-  std::uint64_t polled_devices_version() const { return polled_version_; }
+  std::span<Device* const> polled_devices() const { return rx_.polled_devices(); }
+  std::uint64_t polled_devices_version() const { return rx_.polled_devices_version(); }
   // Takes a device that left its namespace for good; frees it at the end of
   // the current poll, or at once outside poll.
   void retire_device(std::unique_ptr<Device> dev);
@@ -170,7 +170,6 @@ class Host {
 
  private:
   friend class Net;
-  friend class Device;
   friend class NetRef;
   friend class NetHold;
 
@@ -187,14 +186,6 @@ class Host {
   void free_net(Net& net);
   void report_leaks(Net& net);
   void run_posted();
-  void add_ready(Device& dev);
-  void remove_ready(Device& dev);
-  std::size_t process_backlogs(std::size_t budget);
-  std::size_t poll_devices(std::size_t budget);
-  void flush_devices();
-  void add_polled(Device& dev);
-  void remove_polled(Device& dev);
-  void deliver_frame(Device& dev, Packet&& frame);
   void teardown_all();
   void unregister_remaining_devices(Net& net);
   void run_device_todo();
@@ -229,12 +220,7 @@ class Host {
   std::uint64_t random_state_ = 0;
   std::vector<std::unique_ptr<Device>> device_todo_;
 
-  // Devices with frames in their backlog, served round-robin.
-  Device* ready_head_ = nullptr;
-  Device* ready_tail_ = nullptr;
-  std::vector<Device*> polled_;
-  std::uint64_t polled_version_ = 0;
-  std::vector<std::pair<std::uint16_t, PacketHandler*>> handlers_;
+  RxScheduler rx_;
   std::vector<NetdevListener*> listeners_;
 
   std::mutex posted_mutex_;

@@ -18,6 +18,7 @@
 #include "netns/pernet.hpp"
 #include "netns/resources.hpp"
 #include "netns/result.hpp"
+#include "netns/rx_scheduler.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tap.hpp"
 #include "netns/tcp.hpp"

@@ -212,22 +212,7 @@ void Device::add_observer(FrameObserver& observer) {
 
 void Device::remove_observer(FrameObserver& observer) { std::erase(observers_, &observer); }
 
-void Device::receive(Packet frame) {
-  if (!up_ || unregistering_ || !frame) {
-    ++stats_.rx_dropped;
-    return;
-  }
-  backlog_.set_capacity(
-      static_cast<std::size_t>(net_->sysctl().value(SysctlId::core_netdev_max_backlog)));
-  std::size_t bytes = frame.size();
-  if (!backlog_.push(std::move(frame))) {
-    ++stats_.rx_dropped;
-    return;
-  }
-  ++stats_.rx_packets;
-  stats_.rx_bytes += bytes;
-  if (!ready_) net_->host().add_ready(*this);
-}
+void Device::receive(Packet frame) { net_->host().rx().enqueue(*this, std::move(frame)); }
 
 void Device::deliver_now(Packet frame) {
   if (!up_ || unregistering_ || !frame) {
@@ -236,15 +221,13 @@ void Device::deliver_now(Packet frame) {
   }
   ++stats_.rx_packets;
   stats_.rx_bytes += frame.size();
-  net_->host().deliver_frame(*this, std::move(frame));
+  net_->host().rx().deliver_frame(*this, std::move(frame));
 }
 
 void Device::drop_backlog() {
   // Frames held by link faults are in flight too: never seen after a move.
   if (faults_) faults_->drop_held();
-  stats_.rx_dropped += backlog_.size();
-  backlog_.clear();
-  net_->host().remove_ready(*this);
+  net_->host().rx().drop_backlog(*this);
 }
 
 Result<void> set_link_up(Device& dev, bool up) {
@@ -285,6 +268,21 @@ Result<void> destroy_device(Device& dev) {
   return {};
 }
 
+Result<void> change_net_namespace(Device& dev, Net& to, std::string_view name) {
+  if (&dev.net() == &to && name == dev.name()) return {};
+  // Asked before anything changes: past unregister_device there is no way back.
+  if (auto free = to.check_new_device(name); !free) return free;
+  if (dev.is_up()) (void)set_link_up(dev, false);  // Linux closes the device first
+  const int ifindex = dev.ifindex_;
+  std::unique_ptr<Device> owned = dev.net().unregister_device(dev);
+  owned->set_name(name);
+  // Cannot fail: the name was found free above, and an ifindex always is.
+  auto registered = to.register_device(std::move(owned), ifindex);
+  if (!registered) return registered.error();
+  (*registered)->on_moved();
+  return {};
+}
+
 MacAddress random_mac(Host& host) {
   std::uint64_t r = host.next_random();
   MacAddress mac;
@@ -295,8 +293,8 @@ MacAddress random_mac(Host& host) {
 
 namespace {
 
-// Linux's default_device_exit: when a namespace dies its virtual devices die
-// with it and devices backed by something real (tap, dpdk) go home to init_net.
+// Linux's default_device_exit: when a namespace dies its devices die with it,
+// except those whose kind says they go home to init_net (netns_refund).
 class DefaultDeviceOps final : public PernetOps {
  public:
   Result<void> init(Net&) override { return {}; }
@@ -304,7 +302,7 @@ class DefaultDeviceOps final : public PernetOps {
     // Each step removes the device from `net` (moved or destroyed, a veth
     // with its peer), so this ends; no pointer outlives a step.
     while (Device* dev = first_non_loopback(net)) {
-      if (goes_home(*dev) && send_home(*dev, net)) continue;
+      if (dev->netns_refund() && send_home(*dev, net)) continue;
       unregister_and_free(*dev);
     }
   }
@@ -315,9 +313,6 @@ class DefaultDeviceOps final : public PernetOps {
       if (dev.kind() != DeviceKind::loopback) return &dev;
     }
     return nullptr;
-  }
-  static bool goes_home(const Device& dev) {
-    return dev.kind() == DeviceKind::tap || dev.kind() == DeviceKind::dpdk;
   }
   static bool send_home(Device& dev, Net& net) {
     Net* home = dev.net().host().home_net();

@@ -10,6 +10,13 @@ namespace netns {
 // destroy_device() is the public, checked entry.
 void unregister_and_free(Device& dev);
 
+// dev_change_net_namespace without the policy checks Host::move_device makes
+// (the loopback and bridges stay, the target must be alive): the device
+// leaves its namespace (down, addresses and routes gone with it, backlog
+// dropped) and joins `to` as `name`, keeping its ifindex when free there.
+// Nothing changes on invalid_argument (a bad name) or file_exists (taken).
+Result<void> change_net_namespace(Device& dev, Net& to, std::string_view name);
+
 // Stacks `upper` on `lower` (netdev_upper_dev_link; with `master`,
 // netdev_master_upper_dev_link: `upper` is the one device `lower` is
 // enslaved to). The upper's carrier then follows its lowers. Refused, with

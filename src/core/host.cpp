@@ -10,7 +10,6 @@
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
 #include "core/splitmix.hpp"
-#include "netns/wire/ethernet.hpp"
 
 namespace netns {
 
@@ -237,19 +236,7 @@ void Host::teardown_all() {
 Result<void> Host::move_device(Device& dev, Net& to, std::string_view new_name) {
   if (dev.netns_local()) return error(Errc::invalid_argument);
   if (to.is_dying() || to.state_ != Net::State::alive) return error(Errc::invalid_argument);
-  std::string_view target = new_name.empty() ? dev.name() : new_name;
-  if (!is_valid_device_name(target)) return error(Errc::invalid_argument);
-  if (&dev.net() == &to && target == dev.name()) return {};
-  if (to.device(target) != nullptr) return error(Errc::file_exists);
-
-  if (dev.is_up()) (void)set_link_up(dev, false);  // Linux closes the device first
-  int ifindex = dev.ifindex();
-  std::unique_ptr<Device> owned = dev.net().unregister_device(dev);
-  owned->set_name(target);
-  auto registered = to.register_device(std::move(owned), ifindex);
-  // Cannot fail: the name was checked free and ifindex allocation always succeeds.
-  (*registered)->on_moved();
-  return {};
+  return change_net_namespace(dev, to, new_name.empty() ? dev.name() : new_name);
 }
 
 void Host::notify(NetdevEvent event, Device& dev) {
@@ -268,18 +255,6 @@ void Host::add_netdev_listener(NetdevListener& listener) { listeners_.push_back(
 
 void Host::remove_netdev_listener(NetdevListener& listener) {
   std::erase(listeners_, &listener);
-}
-
-Result<void> Host::add_packet_handler(std::uint16_t ethertype, PacketHandler& handler) {
-  for (auto& [type, h] : handlers_) {
-    if (type == ethertype) return error(Errc::file_exists);
-  }
-  handlers_.emplace_back(ethertype, &handler);
-  return {};
-}
-
-void Host::remove_packet_handler(std::uint16_t ethertype) {
-  std::erase_if(handlers_, [&](const auto& e) { return e.first == ethertype; });
 }
 
 void Host::retire_device(std::unique_ptr<Device> dev) {
@@ -321,119 +296,19 @@ Clock::time_point Host::poll(Clock::time_point now) {
     // Timers first: a packet loop between namespaces spends the whole budget
     // in process_backlogs, and must not keep due timers from ever firing.
     std::size_t done = timers_.run_due(now_, budget);
-    done += poll_devices(budget - done);
-    done += process_backlogs(budget - done);
-    flush_devices();
+    done += rx_.poll_devices(budget - done);
+    done += rx_.process_backlogs(budget - done);
+    rx_.flush_devices();
     if (done == 0) break;
     budget -= std::min(done, budget);
   }
   cleanup_dying();
   run_device_todo();
   polling_ = false;
-  bool more = ready_head_ != nullptr || has_posted_.load(std::memory_order_acquire) ||
+  bool more = rx_.has_backlog() || has_posted_.load(std::memory_order_acquire) ||
               cleanup_head_.load(std::memory_order_acquire) != nullptr ||
               timers_.next_deadline() <= now_;
   return more ? now_ : timers_.next_deadline();
-}
-
-void Host::add_ready(Device& dev) {
-  dev.ready_ = true;
-  dev.ready_next_ = nullptr;
-  dev.ready_prev_ = ready_tail_;
-  if (ready_tail_ != nullptr) ready_tail_->ready_next_ = &dev;
-  else ready_head_ = &dev;
-  ready_tail_ = &dev;
-}
-
-void Host::remove_ready(Device& dev) {
-  if (!dev.ready_) return;
-  if (dev.ready_prev_ != nullptr) dev.ready_prev_->ready_next_ = dev.ready_next_;
-  else ready_head_ = dev.ready_next_;
-  if (dev.ready_next_ != nullptr) dev.ready_next_->ready_prev_ = dev.ready_prev_;
-  else ready_tail_ = dev.ready_prev_;
-  dev.ready_prev_ = dev.ready_next_ = nullptr;
-  dev.ready_ = false;
-}
-
-std::size_t Host::process_backlogs(std::size_t budget) {
-  // NAPI-style: each device with frames gets up to kWeight per turn, round
-  // robin, so a flood on one device delays the others by one turn at most.
-  constexpr std::size_t kWeight = 64;
-  std::size_t done = 0;
-  while (done < budget && ready_head_ != nullptr) {
-    Device* dev = ready_head_;
-    remove_ready(*dev);
-    std::size_t turn = 0;
-    while (turn < kWeight && done < budget && !dev->unregistering_) {
-      std::optional<Packet> frame = dev->backlog_.pop();
-      if (!frame) break;
-      ++turn;
-      ++done;
-      deliver_frame(*dev, std::move(*frame));
-    }
-    if (!dev->unregistering_ && !dev->backlog_.empty() && !dev->ready_) add_ready(*dev);
-  }
-  return done;
-}
-
-std::size_t Host::poll_devices(std::size_t budget) {
-  // Each polled device gets up to kWeight frames per round, like a NAPI
-  // poll. Frames delivered at once may destroy a polled device (a handler
-  // tearing something down), which leaves the list: walk by index, and a
-  // device that moved up the list waits for the next round.
-  constexpr std::size_t kWeight = 64;
-  std::size_t done = 0;
-  for (std::size_t i = 0; i < polled_.size() && done < budget; ++i) {
-    Device* dev = polled_[i];
-    if (dev->is_up()) done += dev->poll_rx(std::min(kWeight, budget - done));
-  }
-  return done;
-}
-
-void Host::flush_devices() {
-  for (std::size_t i = 0; i < polled_.size(); ++i) polled_[i]->flush_tx();
-}
-
-void Host::add_polled(Device& dev) {
-  polled_.push_back(&dev);
-  ++polled_version_;
-}
-
-void Host::remove_polled(Device& dev) {
-  if (std::erase(polled_, &dev) != 0) ++polled_version_;
-}
-
-void Host::deliver_frame(Device& dev, Packet&& frame) {
-  auto eth = wire::EthernetView::checked(frame.data());
-  if (!eth) {
-    ++dev.stats_.rx_length_errors;
-    ++dev.stats_.rx_errors;
-    return;
-  }
-  frame.device = &dev;
-  if (!dev.observers_.empty()) [[unlikely]] dev.observe(frame, FrameDirection::rx);
-  if (dev.rx_handler_ != nullptr) {
-    if (dev.rx_handler_->handle_frame(dev, frame) == RxResult::consumed) return;
-    // A handler that passes may still have unshared the bytes: look again.
-    eth = wire::EthernetView::checked(frame.data());
-    if (!eth) return;
-  }
-  // eth_type_trans: classify by destination, strip the header, dispatch by ethertype.
-  MacAddress dst = eth->dst();
-  auto ethertype = static_cast<std::uint16_t>(eth->ethertype());
-  if (dst.is_broadcast()) frame.type = PacketType::broadcast;
-  else if (dst.is_multicast()) frame.type = PacketType::multicast;
-  else if (dst == dev.mac()) frame.type = PacketType::host;
-  else frame.type = PacketType::otherhost;
-  frame.protocol = ethertype;
-  frame.pull_front(wire::EthernetView::kHeaderLen);
-  for (auto& [type, handler] : handlers_) {
-    if (type == ethertype) {
-      handler->process(dev.net(), dev, std::move(frame));
-      return;
-    }
-  }
-  ++dev.stats_.rx_nohandler;
 }
 
 // ---- misc ----

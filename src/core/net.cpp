@@ -157,9 +157,14 @@ int Net::allocate_ifindex(int preferred) const {
   return candidate;
 }
 
+Result<void> Net::check_new_device(std::string_view name) const {
+  if (!is_valid_device_name(name) || is_dying()) return error(Errc::invalid_argument);
+  if (!name_free(name)) return error(Errc::file_exists);
+  return {};
+}
+
 Result<Device*> Net::register_device(std::unique_ptr<Device> dev, int preferred_ifindex) {
-  if (!is_valid_device_name(dev->name())) return error(Errc::invalid_argument);
-  if (!name_free(dev->name())) return error(Errc::file_exists);
+  if (auto ok = check_new_device(dev->name()); !ok) return ok.error();
   int ifindex = allocate_ifindex(preferred_ifindex);
   if (ifindex != preferred_ifindex) last_ifindex_ = ifindex;
   Device* raw = dev.get();
@@ -169,14 +174,14 @@ Result<Device*> Net::register_device(std::unique_ptr<Device> dev, int preferred_
   auto at = std::lower_bound(devices_.begin(), devices_.end(), ifindex,
                              [](const std::unique_ptr<Device>& d, int i) { return d->ifindex() < i; });
   devices_.insert(at, std::move(dev));
-  if (raw->polled()) host_->add_polled(*raw);
+  host_->rx().attach(*raw);
   host_->notify(NetdevEvent::registered, *raw);
   return raw;
 }
 
 std::unique_ptr<Device> Net::unregister_device(Device& dev) {
   host_->notify(NetdevEvent::unregistering, dev);
-  if (dev.polled()) host_->remove_polled(dev);
+  host_->rx().detach(dev);
   dev.drop_backlog();
   auto it = std::find_if(devices_.begin(), devices_.end(),
                          [&](const std::unique_ptr<Device>& d) { return d.get() == &dev; });

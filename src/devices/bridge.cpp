@@ -489,8 +489,6 @@ BridgePort* as_port(const Device& dev) { return dynamic_cast<BridgePort*>(dev.rx
 }  // namespace
 
 Result<Device*> make_bridge(Net& net, std::string_view name) {
-  if (!is_valid_device_name(name) || net.is_dying()) return error(Errc::invalid_argument);
-  if (!net.name_free(name)) return error(Errc::file_exists);
   return net.register_device(std::make_unique<Bridge>(net, name));
 }
 

@@ -32,9 +32,6 @@ std::optional<std::vector<std::byte>> ChannelDevice::read() {
 }
 
 Result<ChannelDevice*> make_channel(Net& net, std::string_view name) {
-  if (!is_valid_device_name(name)) return error(Errc::invalid_argument);
-  if (!net.name_free(name)) return error(Errc::file_exists);
-  if (net.is_dying()) return error(Errc::invalid_argument);
   std::unique_ptr<ChannelDevice> dev(new ChannelDevice(net, name, random_mac(net.host())));
   ChannelDevice* raw = dev.get();
   if (auto ok = net.register_device(std::move(dev)); !ok) return ok.error();

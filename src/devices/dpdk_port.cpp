@@ -121,6 +121,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
   }
 
   bool polled() const override { return true; }
+  bool netns_refund() const override { return true; }  // the port is hardware (or a vdev) outside the namespace
   int rx_fd() const override { return -1; }  // busy-polled: no descriptor to wait on
   std::uint32_t max_mtu() const override { return max_mtu_; }
   std::uint16_t port() const override { return port_; }
@@ -313,17 +314,17 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
 }  // namespace
 
 Result<Device*> make_dpdk_port(Net& net, std::string_view name, std::uint16_t port_id) {
-  if (!is_valid_device_name(name) || net.is_dying()) return error(Errc::invalid_argument);
-  if (!net.name_free(name)) return error(Errc::file_exists);
-  // Before DPDK is touched: no EAL, or a port another device drives.
+  // Before DPDK is touched: a name register_device would refuse, no EAL, or
+  // a port another device drives.
+  if (auto ok = net.check_new_device(name); !ok) return ok.error();
   if (auto free = dpdk::detail::check_port_free(port_id); !free) return free.error();
   if (!rte_eth_dev_is_valid_port(port_id)) return error(Errc::no_such_device);
   auto setup = configure_port(net.host(), port_id);
   if (!setup) return setup.error();
   auto device = std::make_unique<DpdkPort>(net, name, port_id, *setup);
   if (auto claimed = dpdk::detail::claim_port(*device); !claimed) return claimed.error();
-  // The name was checked free and valid: registration cannot fail now.
-  return *net.register_device(std::move(device));
+  // Cannot fail: the name was free and valid above, and no device came since.
+  return net.register_device(std::move(device));
 }
 
 namespace dpdk {

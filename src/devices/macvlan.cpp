@@ -333,13 +333,12 @@ Result<Device*> make_macvlan(Device& lower_given, Net& net, std::string_view nam
     if (parent->port().lower() == nullptr) return error(Errc::no_such_device);
     lower = parent->port().lower();
   }
-  if (!is_valid_device_name(name)) return error(Errc::invalid_argument);
   if (lower->is_unregistering()) return error(Errc::no_such_device);
   if (lower->kind() == DeviceKind::loopback || &lower->net().host() != &net.host()) {
     return error(Errc::invalid_argument);
   }
-  if (net.is_dying()) return error(Errc::invalid_argument);
-  if (!net.name_free(name)) return error(Errc::file_exists);
+  // Asked before the port below takes the lower's rx handler.
+  if (auto ok = net.check_new_device(name); !ok) return ok.error();
   MacvlanOps* ops = MacvlanOps::of(net.host());
   if (ops == nullptr) return error(Errc::operation_not_supported);  // the built-in was unregistered
   auto port = MacvlanPort::of(*lower, *ops);

@@ -63,6 +63,7 @@ class TapDevice final : public Device {
   }
 
   bool polled() const override { return true; }
+  bool netns_refund() const override { return true; }  // the Linux interface outlives the namespace
   int rx_fd() const override { return fd_.get(); }
   std::uint32_t max_mtu() const override { return kTunMaxMtu; }
   const std::string& linux_name() const { return linux_name_; }
@@ -190,31 +191,20 @@ Result<Fd> open_tun(std::string_view name, std::string& linux_name) {
 
 }  // namespace
 
-namespace {
-
-Result<void> check_new_device(Net& net, std::string_view name) {
-  if (!is_valid_device_name(name)) return error(Errc::invalid_argument);
-  if (net.is_dying()) return error(Errc::invalid_argument);
-  if (!net.name_free(name)) return error(Errc::file_exists);
-  return {};
-}
-
-}  // namespace
-
 Result<Device*> make_tap(Net& net, std::string_view name) {
-  if (auto ok = check_new_device(net, name); !ok) return ok.error();
+  // Asked before the kernel makes an interface.
+  if (auto ok = net.check_new_device(name); !ok) return ok.error();
   std::string linux_name;
   auto fd = open_tun(name, linux_name);
   if (!fd) return fd.error();
-  // A pattern (tap%d) became a real name only now; if that is taken here,
-  // closing the descriptor deletes the interface the kernel just made.
-  if (!net.name_free(linux_name)) return error(Errc::file_exists);
+  // A pattern (tap%d) became a real name only now; if registration refuses
+  // it (taken here), closing the descriptor deletes the interface the kernel
+  // just made.
   return net.register_device(std::make_unique<TapDevice>(net, linux_name, std::move(*fd)));
 }
 
 Result<Device*> make_tap_on_descriptor(Net& net, std::string_view name, int fd) {
   Fd owned(fd);
-  if (auto ok = check_new_device(net, name); !ok) return ok.error();
   // poll_rx must never block the Host's thread.
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno_error(errno);

@@ -55,21 +55,20 @@ class Veth final : public Device {
 }  // namespace
 
 Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b) {
-  if (!is_valid_device_name(name_a) || !is_valid_device_name(name_b)) {
-    return error(Errc::invalid_argument);
-  }
-  if (a.is_dying() || b.is_dying()) return error(Errc::invalid_argument);
-  if (!a.name_free(name_a) || !b.name_free(name_b) || (&a == &b && name_a == name_b)) {
-    return error(Errc::file_exists);
-  }
+  // The second end is asked first so that registering the first is never
+  // undone (listeners would have heard of it); the first end's own answer
+  // comes from its registration.
+  if (auto ok = b.check_new_device(name_b); !ok) return ok.error();
+  if (&a == &b && name_a == name_b) return error(Errc::file_exists);
   auto end_a = std::make_unique<Veth>(a, name_a);
   auto end_b = std::make_unique<Veth>(b, name_b);
   end_a->pair_with(end_b.get());
   end_b->pair_with(end_a.get());
-  // Both names were checked free and valid: registration cannot fail now.
-  Device* dev_a = *a.register_device(std::move(end_a));
-  Device* dev_b = *b.register_device(std::move(end_b));
-  return VethPair{dev_a, dev_b};
+  auto dev_a = a.register_device(std::move(end_a));
+  if (!dev_a) return dev_a.error();  // end_a is gone; end_b goes with this scope
+  // Cannot fail: b's name was free and valid, and registering a took another one.
+  auto dev_b = b.register_device(std::move(end_b));
+  return VethPair{*dev_a, *dev_b};
 }
 
 }  // namespace netns

@@ -1,0 +1,36 @@
+// netns/detail/rx_hook.hpp — a device's place in its Host's receive scheduler.
+//
+// Every Device carries one (by value, so reaching it costs no pointer): the
+// backlog of frames it received and its links on the scheduler's intrusive
+// list of devices with frames waiting. The fields belong to the scheduler
+// alone (netns/rx_scheduler.hpp); the device itself only reads the
+// backlog's size.
+#pragma once
+
+#include <cstddef>
+
+#include "netns/bounded_queue.hpp"
+#include "netns/packet.hpp"
+
+namespace netns {
+
+class Device;
+class RxScheduler;
+
+namespace detail {
+
+class RxHook {
+ public:
+  std::size_t backlog_size() const { return backlog_.size(); }
+
+ private:
+  friend class netns::RxScheduler;
+
+  BoundedQueue<Packet> backlog_;  // net.core.netdev_max_backlog of the device's namespace
+  Device* prev_ = nullptr;        // the ready list, while ready_
+  Device* next_ = nullptr;
+  bool ready_ = false;
+};
+
+}  // namespace detail
+}  // namespace netns
