@@ -768,6 +768,7 @@ void Driver::illegal_op() {
 Sample Driver::sample(double seconds) {
   const HostStats stats = host_.stats();
   Sample s{.seconds = seconds, .rss_bytes = resident_bytes(), .heap_bytes = heap_bytes(), .packets_in_use = stats.packets_in_use,
+           .packets_cached = host_.packets().cached(),
            .leaked_holds = stats.leaked_holds, .live_nets = stats.live_nets, .dying_nets = stats.dying_nets,
            .net_objects = stats.net_objects, .timers = stats.timers_pending,
            .active_connections = clients_.size()};
@@ -841,7 +842,7 @@ Report Driver::run() {
     config_.log(fmt::format("soak: {} groups of 1 hub + {} leaves ({} namespaces), set up in {:.1f} s",
                             groups_, leaves_per_group_, groups_ * (1 + leaves_per_group_),
                             duration<double>(start - t0).count()));
-    config_.log("     t  rss_MiB  heap_MiB  pkts_in_use  leaked  live  dying  sockets  time_wait  neigh  pkt_mem_KiB  "
+    config_.log("     t  rss_MiB  heap_MiB  cached  pkts_in_use  leaked  live  dying  sockets  time_wait  neigh  pkt_mem_KiB  "
                 "timers  conns  completed");
   }
   for (;;) {
@@ -910,15 +911,20 @@ Report Driver::run() {
       next_sample += config_.sample_every;
       Sample s = sample(duration<double>(poll_end - start).count());
       if (config_.log) {
-        config_.log(fmt::format("{:6.0f}  {:7.1f}  {:8.1f}  {:11}  {:6}  {:4}  {:5}  {:7}  {:9}  {:5}  {:11}  {:6}  {:5}  {:9}",
+        config_.log(fmt::format("{:6.0f}  {:7.1f}  {:8.1f}  {:6}  {:11}  {:6}  {:4}  {:5}  {:7}  {:9}  {:5}  {:11}  {:6}  {:5}  {:9}",
                                 s.seconds, static_cast<double>(s.rss_bytes) / (1 << 20),
-                                static_cast<double>(s.heap_bytes) / (1 << 20), s.packets_in_use,
+                                static_cast<double>(s.heap_bytes) / (1 << 20), s.packets_cached, s.packets_in_use,
                                 s.leaked_holds, s.live_nets, s.dying_nets, s.sockets, s.time_wait, s.neighbours,
                                 s.packet_memory / 1024, s.timers, s.active_connections,
                                 report_.connections_completed));
       }
       if (poll_end >= warm) {
-        if (!warmed) report_.rss_start = s.rss_bytes, report_.heap_start = s.heap_bytes;
+        if (!warmed) {
+          report_.rss_start = s.rss_bytes;
+          report_.heap_start = s.heap_bytes;
+          report_.packets_cached_start = s.packets_cached;
+        }
+        report_.packets_cached_end = s.packets_cached;
         report_.heap_max = std::max(report_.heap_max, s.heap_bytes);
         report_.heap_end = s.heap_bytes;
         warmed = true;
@@ -962,9 +968,10 @@ std::string format_report(const Report& r) {
   line(fmt::format("rss_initial {:.1f} MiB, after warm-up: rss_start {:.1f} MiB, rss_end {:.1f} MiB, rss_max {:.1f} MiB",
                    static_cast<double>(r.rss_initial) / kMiB, static_cast<double>(r.rss_start) / kMiB,
                    static_cast<double>(r.rss_end) / kMiB, static_cast<double>(r.rss_max) / kMiB));
-  line(fmt::format("heap in use (mallinfo2), after warm-up: start {:.1f} MiB, end {:.1f} MiB, max {:.1f} MiB",
+  line(fmt::format("heap in use (mallinfo2), after warm-up: start {:.1f} MiB, end {:.1f} MiB, max {:.1f} MiB; "
+                   "free packet buffers the pool keeps: {} then {}",
                    static_cast<double>(r.heap_start) / kMiB, static_cast<double>(r.heap_end) / kMiB,
-                   static_cast<double>(r.heap_max) / kMiB));
+                   static_cast<double>(r.heap_max) / kMiB, r.packets_cached_start, r.packets_cached_end));
   line(fmt::format("poll: p50 {:.3f} ms, p99 {:.3f} ms, p99.9 {:.3f} ms, max {:.3f} ms (max over the whole run {:.3f} ms)",
                    r.p50_poll_ms, r.p99_poll_ms, r.p999_poll_ms, r.max_poll_ms, r.max_poll_ms_all));
   line(fmt::format("poll in thread CPU time: p99.9 {:.3f} ms, max {:.3f} ms; polls over 2 ms of wall time: {} "

@@ -70,6 +70,9 @@ struct Sample {
   // fragmentation, not something kept.
   std::size_t heap_bytes = 0;
   std::size_t packets_in_use = 0;
+  // Free buffers the Host's pool keeps for reuse (at most 4,096, 8.6 MB):
+  // it grows with the largest burst seen and stays.
+  std::size_t packets_cached = 0;
   std::uint64_t leaked_holds = 0;
   std::size_t live_nets = 0, dying_nets = 0, net_objects = 0;
   std::size_t sockets = 0;        // net.resources().sockets(), summed
@@ -85,6 +88,7 @@ struct Report {
   // before teardown, and the largest sample after the warm-up.
   std::size_t rss_start = 0, rss_end = 0, rss_max = 0, rss_initial = 0;
   std::size_t heap_start = 0, heap_end = 0, heap_max = 0;
+  std::size_t packets_cached_start = 0, packets_cached_end = 0;
   // Host::poll in real time, after the warm-up (the whole run for max_poll_ms_all).
   double max_poll_ms = 0, p99_poll_ms = 0, p999_poll_ms = 0, p50_poll_ms = 0, max_poll_ms_all = 0;
   // The same polls in this thread's CPU time, which a descheduled thread
