@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "inet/transport.hpp"
 #include "ipv4/stack.hpp"
