@@ -39,6 +39,14 @@
 
 namespace netns {
 
+class Builtins;  // the built-in subsystems: src/stack/builtins.hpp
+namespace detail {
+// Defined with Builtins, so that this header needs none of their definitions.
+struct BuiltinsDeleter {
+  void operator()(Builtins* builtins) const noexcept;
+};
+}  // namespace detail
+
 struct HostConfig {
   // Keys every hash (route cache, ISNs, ephemeral ports). Random when absent;
   // set it to make a run replay exactly.
@@ -158,15 +166,9 @@ class Host {
   // Takes a device that left its namespace for good; frees it at the end of
   // the current poll, or at once outside poll.
   void retire_device(std::unique_ptr<Device> dev);
-  // The first registered op of dynamic type T, or nullptr: how one subsystem
-  // finds a built-in one (RouteCache::of). A linear walk: control plane only.
-  template <class T>
-  T* find_ops() const {
-    for (PernetOps* ops : ops_) {
-      if (auto* found = dynamic_cast<T*>(ops)) return found;
-    }
-    return nullptr;
-  }
+  // The built-in subsystems, built with the Host and destroyed with it: how
+  // an entry point given only a Net reaches one (src/stack/builtins.hpp).
+  Builtins& builtins() const { return *builtins_; }
 
  private:
   friend class Net;
@@ -201,7 +203,7 @@ class Host {
   std::vector<PernetOps*> ops_;
   std::size_t first_device_ = 0;
   std::size_t next_slot_id_ = 0;
-  std::vector<std::unique_ptr<PernetOps>> builtin_ops_;
+  std::unique_ptr<Builtins, detail::BuiltinsDeleter> builtins_;
 
   // The namespace list, in creation order, and the names of live ones.
   Net* head_ = nullptr;

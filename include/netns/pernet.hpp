@@ -39,6 +39,7 @@ class PernetOps {
  private:
   friend class Host;
   Host* host_ = nullptr;  // the Host it is registered with, if any
+  bool builtin_ = false;  // one of the Host's own: never unregistered while the Host lives
 };
 
 // Type-erased slot storage inside a Net.

@@ -3,6 +3,7 @@
 // UdpSocket and EchoSocket.
 #include <algorithm>
 
+#include "core/socket_errors.hpp"
 #include "netns/asio.hpp"
 
 namespace netns::asio {
@@ -93,12 +94,6 @@ void EchoState::close_socket() {
 }
 
 }  // namespace detail
-
-namespace {
-
-boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
-
-}  // namespace
 
 // ---- UdpSocket ----
 

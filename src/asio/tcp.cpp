@@ -2,6 +2,7 @@
 // Runner. The stream's on_readable and on_writable drain its queues of
 // reads and writes (the connect waits among the writes: the handshake's end
 // is a writable event); the listener's on_acceptable drains its accepts.
+#include "core/socket_errors.hpp"
 #include "netns/asio.hpp"
 
 namespace netns::asio {
@@ -112,12 +113,6 @@ void AcceptorState::close_socket() {
 }
 
 }  // namespace detail
-
-namespace {
-
-boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
-
-}  // namespace
 
 // ---- TcpStream ----
 

@@ -1,31 +1,35 @@
-// The subsystems every Host starts with, in registration order.
+// How core gets its built-in subsystems without depending on them.
+//
+// The Host (core) must start with IPv4, the transports, macvlan and the
+// loopback, which live in layers above core. Core declares the factory
+// below and the composition root (src/stack/builtins.cpp) defines it: the
+// one call from core upwards, resolved at link time, as a C library's
+// crt0 calls a main() it does not define. HostConfig was the other
+// candidate; it would make every user's config carry the list, and a
+// default-constructed one would still need the root.
 #pragma once
 
 #include <memory>
-#include <vector>
+#include <span>
 
+#include "netns/host.hpp"
 #include "netns/pernet.hpp"
 
 namespace netns {
 
-class Host;
-
 struct BuiltinOps {
-  std::unique_ptr<PernetOps> ops;
-  bool device;  // register_pernet_device rather than register_pernet_subsys
+  PernetOps* ops = nullptr;
+  bool device = false;  // register_pernet_device rather than register_pernet_subsys
 };
 
-// One explicit list (gVisor builds a stack from a list of protocols; so do we).
-std::vector<BuiltinOps> make_builtin_ops(Host& host);
+// Constructs every built-in subsystem for `host`, none registered yet.
+// Defined by the composition root.
+std::unique_ptr<Builtins, detail::BuiltinsDeleter> make_builtins(Host& host);
+// What the Host registers, in order. Defined by the composition root.
+std::span<const BuiltinOps> builtin_registration(const Builtins& builtins);
 
-// The pernet device ops of src/devices and src/core, named for the list.
-std::unique_ptr<PernetOps> make_route_cache_ops(Host& host);  // core/route_cache.cpp
-std::unique_ptr<PernetOps> make_loopback_ops(Host& host);
-std::unique_ptr<PernetOps> make_ipv4_ops(Host& host);
-std::unique_ptr<PernetOps> make_udp_ops(Host& host);   // ipv4/udp.cpp
-std::unique_ptr<PernetOps> make_ping_ops(Host& host);  // ipv4/ping.cpp
-std::unique_ptr<PernetOps> make_tcp_ops(Host& host);   // ipv4/tcp/tcp.cpp
-std::unique_ptr<PernetOps> make_default_device_ops(Host& host);
-std::unique_ptr<PernetOps> make_macvlan_ops(Host& host);  // devices/macvlan.cpp
+// The pernet device ops of src/devices and src/core, for the root's list.
+std::unique_ptr<PernetOps> make_loopback_ops(Host& host);        // devices/loopback.cpp
+std::unique_ptr<PernetOps> make_default_device_ops(Host& host);  // core/device.cpp
 
 }  // namespace netns

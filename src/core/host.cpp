@@ -34,10 +34,11 @@ Host::Host(HostConfig config)
       secret_(config_.secret ? *config_.secret : random_secret()),
       now_(config_.start),
       packets_(config_.packet_cache) {
-  for (BuiltinOps& b : make_builtin_ops(*this)) {
+  builtins_ = make_builtins(*this);
+  for (const BuiltinOps& b : builtin_registration(*builtins_)) {
     auto registered = b.device ? register_pernet_device(*b.ops) : register_pernet_subsys(*b.ops);
     if (!registered) throw std::runtime_error("netns: a built-in subsystem failed to register");
-    builtin_ops_.push_back(std::move(b.ops));
+    b.ops->builtin_ = true;
   }
   auto init = create_net();
   if (!init) throw std::runtime_error("netns: cannot create init_net: " + init.error().message());
@@ -131,6 +132,11 @@ Result<void> Host::register_pernet(PernetOps& ops, bool device) {
 void Host::unregister_pernet(PernetOps& ops) {
   auto it = std::find(ops_.begin(), ops_.end(), &ops);
   if (it == ops_.end()) return;
+  if (ops.builtin_) {
+    // Other built-ins hold references to it for the Host's whole life.
+    log("netns: a built-in subsystem cannot be unregistered");
+    return;
+  }
   if (static_cast<std::size_t>(it - ops_.begin()) < first_device_) --first_device_;
   ops_.erase(it);
   ops.host_ = nullptr;
@@ -228,7 +234,7 @@ void Host::teardown_all() {
   // Ops may outlive this Host and be registered with another one.
   for (PernetOps* ops : ops_) ops->host_ = nullptr;
   ops_.clear();
-  builtin_ops_.clear();
+  builtins_.reset();
 }
 
 // ---- devices ----

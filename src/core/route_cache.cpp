@@ -5,7 +5,6 @@
 #include <array>
 #include <bit>
 
-#include "core/builtin.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 
@@ -38,8 +37,6 @@ RouteCache::RouteCache(Host& host, std::size_t max_entries)
 // Entries are trivially destructible and the slab frees its chunks; every
 // namespace's exit already unlinked its entries and reset its slot.
 RouteCache::~RouteCache() = default;
-
-RouteCache* RouteCache::of(Host& host) { return host.find_ops<RouteCache>(); }
 
 std::uint64_t RouteCache::hash(const RouteCacheKey& key) const {
   // Explicit little-endian bytes: no padding, no pointer, same on every host.
@@ -250,12 +247,6 @@ void RouteCache::grow() {
   }
   buckets_.swap(bigger);
   mask_ = mask;
-}
-
-// ---- the built-in list ----
-
-std::unique_ptr<PernetOps> make_route_cache_ops(Host& host) {
-  return std::make_unique<RouteCache>(host);
 }
 
 }  // namespace netns

@@ -4,7 +4,7 @@
 // keyed by (namespace id, destination, source, tos, output ifindex). The
 // IPv4 layer asks it before the FIB and fills it after:
 //
-//   RouteCache& cache = *RouteCache::of(host);          // once, at set-up; keep the pointer
+//   RouteCache& cache = ...;   // handed to the IPv4 layer by the composition root
 //   if (const CachedRoute* r = cache.lookup(net, dst, src, tos, oif)) return *r;
 //   CachedRoute r = ...FIB lookup...;
 //   cache.insert(net, dst, src, tos, oif, r);
@@ -96,10 +96,6 @@ class RouteCache final : public PernetOps {
   ~RouteCache() override;
   RouteCache(const RouteCache&) = delete;
   RouteCache& operator=(const RouteCache&) = delete;
-
-  // The Host's built-in instance (a walk over its ops: call once and keep
-  // the pointer); nullptr when it has none.
-  static RouteCache* of(Host& host);
 
   Result<void> init(Net& net) override;
   // Frees every entry of `net` (a walk of its own list) and its counters.

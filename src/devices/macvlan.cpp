@@ -8,14 +8,17 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/builtin.hpp"
 #include "core/device_internal.hpp"
+#include "devices/macvlan_ops.hpp"
 #include "netns/host.hpp"
 #include "netns/wire/ethernet.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns {
 
-namespace {
+// Internals with external linkage: MacvlanOps, which the composition root
+// owns, names the port.
+namespace macvlan {
 
 constexpr std::uint16_t kEtherTypePause = 0x8808;  // 802.3x flow control: never flooded
 constexpr std::size_t kLinkHeader = 14 + 4;        // Ethernet plus one VLAN tag
@@ -27,36 +30,6 @@ constexpr unsigned kAllModes =
 
 class Macvlan;
 class MacvlanPort;
-
-// Follows every lower device's life for its port (Linux's macvlan_notifier_block)
-// and knows which devices are lowers. One per Host, in the built-in list, so
-// no port registers or removes a listener while the Host is notifying; and a
-// lower is found in its own table, never by looking into a device's rx
-// handler, which may belong to someone else.
-class MacvlanOps final : public PernetOps, public NetdevListener {
- public:
-  explicit MacvlanOps(Host& host) : host_(host) { host.add_netdev_listener(*this); }
-  ~MacvlanOps() override { host_.remove_netdev_listener(*this); }
-  MacvlanOps(const MacvlanOps&) = delete;
-  MacvlanOps& operator=(const MacvlanOps&) = delete;
-
-  static MacvlanOps* of(Host& host) { return host.find_ops<MacvlanOps>(); }
-
-  Result<void> init(Net&) override { return {}; }
-  void on_netdev_event(NetdevEvent event, Device& dev) override;
-
-  MacvlanPort* port_of(const Device& lower) const {
-    auto it = ports_.find(&lower);
-    return it != ports_.end() ? it->second : nullptr;
-  }
-  void attach(const Device& lower, MacvlanPort& port) { ports_[&lower] = &port; }
-  void detach(const Device& lower) { ports_.erase(&lower); }
-
- private:
-  Host& host_;
-  // Bounded by the devices of the Host: one entry per lower with children.
-  std::unordered_map<const Device*, MacvlanPort*> ports_;
-};
 
 // Linux's macvlan_port: the one rx handler of a lower device, shared by all
 // its children, owned by them together (the last one gone, it lets go of the
@@ -301,9 +274,11 @@ void MacvlanOps::on_netdev_event(NetdevEvent event, Device& dev) {
   if (event == NetdevEvent::mtu_changed) port->cap_mtu();
 }
 
-}  // namespace
+}  // namespace macvlan
 
-std::unique_ptr<PernetOps> make_macvlan_ops(Host& host) { return std::make_unique<MacvlanOps>(host); }
+using macvlan::Macvlan;
+using macvlan::MacvlanPort;
+using macvlan::as_macvlan;
 
 std::string_view to_string(MacvlanMode mode) {
   switch (mode) {
@@ -339,9 +314,7 @@ Result<Device*> make_macvlan(Device& lower_given, Net& net, std::string_view nam
   }
   // Asked before the port below takes the lower's rx handler.
   if (auto ok = net.check_new_device(name); !ok) return ok.error();
-  MacvlanOps* ops = MacvlanOps::of(net.host());
-  if (ops == nullptr) return error(Errc::operation_not_supported);  // the built-in was unregistered
-  auto port = MacvlanPort::of(*lower, *ops);
+  auto port = MacvlanPort::of(*lower, net.host().builtins().macvlan());
   if (!port) return port.error();
   if ((*port)->child_count() >= kMaxMacvlansPerLower) return error(Errc::no_buffer_space);
   MacAddress mac = (*port)->free_mac(net.host());

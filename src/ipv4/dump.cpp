@@ -3,6 +3,7 @@
 
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns::ipv4 {
 
@@ -45,7 +46,7 @@ std::string link_flags(const Device& dev) {
 }  // namespace
 
 std::string dump_addresses(Net& net) {
-  const Ipv4Net& ns = Ipv4Stack::of(net.host()).state(net);
+  const Ipv4Net& ns = net.host().builtins().ipv4().state(net);
   std::string out;
   for (Device& dev : net.devices()) {
     bool loopback = dev.kind() == DeviceKind::loopback;
@@ -65,7 +66,7 @@ std::string dump_addresses(Net& net) {
 }
 
 std::string dump_routes(Net& net) {
-  const Ipv4Net& ns = Ipv4Stack::of(net.host()).state(net);
+  const Ipv4Net& ns = net.host().builtins().ipv4().state(net);
   std::string out;
   ns.main.for_each([&](const FibEntry& e) {
     switch (e.type) {

@@ -11,7 +11,8 @@
 
 #include <boost/asio/error.hpp>
 
-#include "core/builtin.hpp"
+#include "core/socket_errors.hpp"
+#include "ipv4/ping_ops.hpp"
 #include "ipv4/socket_table.hpp"
 #include "ipv4/stack.hpp"
 #include "netns/host.hpp"
@@ -19,6 +20,7 @@
 #include "netns/net.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/icmp.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns::icmp {
 namespace {
@@ -26,49 +28,6 @@ namespace {
 using ipv4::InetSocket;
 using ipv4::Ipv4Stack;
 using ipv4::SocketTable;
-
-struct PingNet {
-  explicit PingNet(Net& net) : table(net, wire::IpProtocol::icmp) {}
-  SocketTable table;  // keyed by echo id
-};
-
-// The ping subsystem: one table of ping sockets per namespace, and the
-// IPv4 layer's transport for what ICMP input passes up (echo replies, and
-// errors about echo requests).
-class PingOps final : public PernetOps, public ipv4::Transport {
- public:
-  explicit PingOps(Host& host) : slot_(host) {}
-
-  static PingOps* of(Host& host) { return host.find_ops<PingOps>(); }
-
-  Result<void> init(Net& net) override {
-    // Built-in ops are all constructed before any is registered: the IPv4
-    // layer is looked up here, once it surely is.
-    if (stack_ == nullptr) {
-      stack_ = &Ipv4Stack::of(net.host());
-      stack_->set_transport(wire::IpProtocol::icmp, this);
-    }
-    slot_.emplace(net, net);
-    return {};
-  }
-  void exit(Net& net) override { slot_.reset(net); }
-
-  // An echo reply (data() at the ICMP header, checksum verified and counted
-  // by ICMP input): queued on the socket with its id, else dropped.
-  void deliver(Net& net, Packet reply, const ipv4::InputMeta& meta) override;
-  // An ICMP error quoting one of our echo requests.
-  void deliver_error(Net& net, const ipv4::IcmpError& error) override;
-
-  SocketTable* table(Net& net) {
-    PingNet* state = slot_.find(net);
-    return state != nullptr ? &state->table : nullptr;
-  }
-  Ipv4Stack& stack() { return *stack_; }
-
- private:
-  PernetSlot<PingNet> slot_;
-  Ipv4Stack* stack_ = nullptr;
-};
 
 struct Received {
   Packet payload;  // data() at the echo data
@@ -95,8 +54,6 @@ class SendTimes {
   std::array<Slot, kSlots> slots_{};
 };
 
-boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
-
 }  // namespace
 
 struct EchoSocket::Impl final : InetSocket {
@@ -119,13 +76,12 @@ struct EchoSocket::Impl final : InetSocket {
 
 // ---- input ----
 
-namespace {
-
 void PingOps::deliver(Net& net, Packet reply, const ipv4::InputMeta& meta) {
   auto view = wire::IcmpView::checked(reply.data());
   if (!view || view->type() != wire::IcmpType::echo_reply) return;
-  SocketTable* sockets = table(net);
-  if (sockets == nullptr) return;
+  PingNet* state = this->state(net);
+  if (state == nullptr) return;
+  SocketTable* sockets = &state->table;
   // Linux's ping_lookup: the id, and the bound address when there is one.
   InetSocket* sock = sockets->lookup({meta.dst, view->echo_id()}, {meta.src, 0});
   if (sock == nullptr) return;
@@ -153,21 +109,20 @@ void PingOps::deliver(Net& net, Packet reply, const ipv4::InputMeta& meta) {
 void PingOps::deliver_error(Net& net, const ipv4::IcmpError& error) {
   auto quoted = wire::IcmpView::checked(error.quoted);
   if (!quoted || quoted->type() != wire::IcmpType::echo_request) return;
-  SocketTable* sockets = table(net);
-  if (sockets == nullptr) return;
+  PingNet* state = this->state(net);
+  if (state == nullptr) return;
+  SocketTable* sockets = &state->table;
   InetSocket* sock = sockets->lookup({error.orig_src, quoted->echo_id()}, {error.orig_dst, 0});
   if (sock == nullptr) return;
   if (error.type == wire::IcmpType::dest_unreachable &&
       error.code == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
-    stack_->update_pmtu(net, error.orig_dst, error.info);  // ping_err: ipv4_sk_update_pmtu
+    stack().update_pmtu(net, error.orig_dst, error.info);  // ping_err: ipv4_sk_update_pmtu
   }
   // As a ping with IP_RECVERR (iputils sets it): every error is reported,
   // soft ones (host unreachable, TTL exceeded) included.
   sock->set_error(error.error());
   sock->notify_readable();
 }
-
-}  // namespace
 
 // ---- EchoSocket ----
 
@@ -180,14 +135,13 @@ EchoSocket::~EchoSocket() = default;
 void EchoSocket::close() { impl_.reset(); }
 
 Result<EchoSocket> open(Net& net) {
-  NetRef ref = net.ref();
-  if (!ref) return error(Errc::invalid_argument);
-  PingOps* ops = PingOps::of(net.host());
-  SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
-  if (table == nullptr) return error(Errc::address_family_not_supported);
+  PingOps& ops = net.host().builtins().ping();
+  auto opened = ops.open(net);
+  if (!opened) return opened.error();
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
-  return EchoSocket(std::make_unique<EchoSocket::Impl>(std::move(ref), std::move(*slot), *ops, *table));
+  return EchoSocket(std::make_unique<EchoSocket::Impl>(std::move(opened->ref), std::move(*slot), ops,
+                                                       opened->state.table));
 }
 
 Result<void> EchoSocket::bind(Endpoint local) {
@@ -265,11 +219,3 @@ Result<void> EchoSocket::set_receive_buffer_size(std::size_t bytes) {
 }
 
 }  // namespace netns::icmp
-
-namespace netns {
-
-std::unique_ptr<PernetOps> make_ping_ops(Host& host) {
-  return std::make_unique<icmp::PingOps>(host);
-}
-
-}  // namespace netns

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "core/builtin.hpp"
 #include "core/route_cache.hpp"
 #include "ipv4/ipv4_net.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns::ipv4 {
 
@@ -78,9 +78,10 @@ Reassembler& Ipv4Net::fragments(Ipv4Stack& stack) {
 
 // ---- the subsystem ----
 
-Ipv4Stack::Ipv4Stack(Host& host)
+Ipv4Stack::Ipv4Stack(Host& host, RouteCache& route_cache)
     : host_(host),
       slot_(host),
+      route_cache_(route_cache),
       arp_(std::make_unique<ArpReceiver>(*this)),
       idents_(host.secret()),
       pmtu_key_(SipKey::derive(host.secret(), kSipPurposePmtu)) {
@@ -95,15 +96,12 @@ Ipv4Stack::~Ipv4Stack() {
   host_.remove_netdev_listener(*this);
 }
 
-Ipv4Stack& Ipv4Stack::of(Host& host) { return *host.find_ops<Ipv4Stack>(); }
-
-RouteCache& Ipv4Stack::route_cache() {
-  if (route_cache_ == nullptr) route_cache_ = RouteCache::of(host_);
-  return *route_cache_;
+Result<void> Ipv4Stack::add_protocol(wire::IpProtocol protocol, Transport& transport) {
+  return transports_.add(protocol, transport);
 }
 
-void Ipv4Stack::set_transport(wire::IpProtocol protocol, Transport* transport) {
-  transports_[static_cast<std::uint8_t>(protocol)] = transport;
+void Ipv4Stack::remove_protocol(wire::IpProtocol protocol, const Transport& transport) {
+  transports_.remove(protocol, transport);
 }
 
 Result<void> Ipv4Stack::init(Net& net) {
@@ -363,8 +361,6 @@ Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst) {
   return resolved;
 }
 
-std::unique_ptr<PernetOps> make_ipv4_ops_impl(Host& host) { return std::make_unique<Ipv4Stack>(host); }
-
 Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst, RouteMemo& memo) {
   std::uint64_t generation = route_cache().generation(net);
   if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {
@@ -378,55 +374,51 @@ Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst, RouteMemo
 // ---- the public free functions ----
 
 Result<void> add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
-  return Ipv4Stack::of(net.host()).add_address(net, dev, prefix);
+  return net.host().builtins().ipv4().add_address(net, dev, prefix);
 }
 Result<void> del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
-  return Ipv4Stack::of(net.host()).del_address(net, dev, prefix);
+  return net.host().builtins().ipv4().del_address(net, dev, prefix);
 }
 Result<void> add_route(Net& net, const RouteSpec& spec) {
-  return Ipv4Stack::of(net.host()).add_route(net, spec);
+  return net.host().builtins().ipv4().add_route(net, spec);
 }
 Result<void> del_route(Net& net, const RouteSpec& spec) {
-  return Ipv4Stack::of(net.host()).del_route(net, spec);
+  return net.host().builtins().ipv4().del_route(net, spec);
 }
 Result<RouteResult> route_output(Net& net, Ipv4Address dst) {
-  return Ipv4Stack::of(net.host()).route_output(net, dst);
+  return net.host().builtins().ipv4().route_output(net, dst);
 }
 
 RouteCacheStats route_cache_stats(Net& net) {
-  Ipv4Stack& stack = Ipv4Stack::of(net.host());
+  Ipv4Stack& stack = net.host().builtins().ipv4();
   auto s = stack.route_cache().stats(net);
   return {s.entries, s.hits, s.misses, s.evictions, stack.martian_sources(net), stack.martian_destinations(net)};
 }
 
 Result<std::uint32_t> path_mtu(Net& net, Ipv4Address dst) {
-  Ipv4Stack& stack = Ipv4Stack::of(net.host());
+  Ipv4Stack& stack = net.host().builtins().ipv4();
   auto route = stack.route_output(net, dst);
   if (!route) return route.error();
   return stack.path_mtu(net, dst, *route->dev).mtu;
 }
 
 NeighbourTableStats neighbour_table_stats(Net& net) {
-  return Ipv4Stack::of(net.host()).state(net).neighbours.stats();
+  return net.host().builtins().ipv4().state(net).neighbours.stats();
 }
 
 std::vector<AddressInfo> addresses(Net& net) {
   std::vector<AddressInfo> out;
-  for (const InAddress& a : Ipv4Stack::of(net.host()).state(net).addresses) out.push_back({a.dev, a.prefix});
+  for (const InAddress& a : net.host().builtins().ipv4().state(net).addresses) out.push_back({a.dev, a.prefix});
   return out;
 }
 
 std::vector<NeighbourInfo> neighbours(Net& net) {
-  return Ipv4Stack::of(net.host()).state(net).neighbours.list();
+  return net.host().builtins().ipv4().state(net).neighbours.list();
 }
 
 Result<void> add_neighbour(Net& net, Device& dev, Ipv4Address address, MacAddress mac) {
   if (&dev.net() != &net) return error(Errc::no_such_device);
-  return Ipv4Stack::of(net.host()).state(net).neighbours.add_permanent(dev, address, mac);
+  return net.host().builtins().ipv4().state(net).neighbours.add_permanent(dev, address, mac);
 }
 
 }  // namespace netns::ipv4
-
-namespace netns {
-std::unique_ptr<PernetOps> make_ipv4_ops(Host& host) { return ipv4::make_ipv4_ops_impl(host); }
-}  // namespace netns

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/ip_idents.hpp"
+#include "inet/transport.hpp"
 #include "ipv4/options.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
@@ -63,13 +64,8 @@ struct IcmpError {
   boost::system::error_code error() const;
 };
 
-class Transport {
- public:
-  virtual ~Transport() = default;
-  // datagram.data() starts at the transport header; the IP header is in the headroom.
-  virtual void deliver(Net& net, Packet datagram, const InputMeta& meta) = 0;
-  virtual void deliver_error(Net& /*net*/, const IcmpError& /*error*/) {}
-};
+// IPv4's transports are the inet ones (inet/transport.hpp), shared with IPv6.
+using inet::Transport;
 
 struct SendParams {
   Ipv4Address src;             // required: the route's source unless the socket is bound
@@ -99,16 +95,22 @@ struct PathMtu {
   bool locked = false;  // reported below net.ipv4.route.min_pmtu: send without DF
 };
 
-class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevListener {
+class Ipv4Stack final : public PernetOps,
+                        public PacketHandler,
+                        public NetdevListener,
+                        public inet::NetworkLayer {
  public:
-  explicit Ipv4Stack(Host& host);
+  // `route_cache` must outlive this layer (the composition root builds it first).
+  Ipv4Stack(Host& host, RouteCache& route_cache);
   ~Ipv4Stack() override;
+  Ipv4Stack(const Ipv4Stack&) = delete;
+  Ipv4Stack& operator=(const Ipv4Stack&) = delete;
 
-  // The Host's IPv4 layer (a built-in subsystem).
-  static Ipv4Stack& of(Host& host);
   Ipv4Net& state(Net& net) { return slot_.get(net); }
 
-  void set_transport(wire::IpProtocol protocol, Transport* transport);
+  // inet::NetworkLayer: the transports by protocol number (inet_protos).
+  Result<void> add_protocol(wire::IpProtocol protocol, Transport& transport) override;
+  void remove_protocol(wire::IpProtocol protocol, const Transport& transport) override;
 
   // Output. `payload` holds the transport header and data; `route` comes from
   // route_output for params.dst. A datagram larger than the path MTU is
@@ -182,7 +184,7 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
   Result<void> add_route(Net& net, const RouteSpec& spec);
   Result<void> del_route(Net& net, const RouteSpec& spec);
   void invalidate_routes(Net& net);
-  RouteCache& route_cache();
+  RouteCache& route_cache() { return route_cache_; }
 
  private:
   // ip_route_input_slow's verdict on a received datagram.
@@ -240,9 +242,9 @@ class Ipv4Stack final : public PernetOps, public PacketHandler, public NetdevLis
 
   Host& host_;
   PernetSlot<Ipv4Net> slot_;
-  RouteCache* route_cache_ = nullptr;  // found on first use: built-ins are constructed before registration
+  RouteCache& route_cache_;
   std::unique_ptr<ArpReceiver> arp_;
-  std::array<Transport*, 256> transports_{};
+  inet::ProtocolTable transports_;  // indexed by protocol number on the packet path
   IpIdents idents_;     // one table for every namespace of the Host, as Linux's ip_idents
   SipKey pmtu_key_;     // keys every namespace's PmtuExceptions
 };

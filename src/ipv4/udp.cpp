@@ -9,14 +9,16 @@
 #include <boost/asio/error.hpp>
 #include <fmt/format.h>
 
-#include "core/builtin.hpp"
+#include "core/socket_errors.hpp"
 #include "ipv4/socket_table.hpp"
 #include "ipv4/stack.hpp"
+#include "ipv4/udp_ops.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "netns/udp.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/udp.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns::udp {
 namespace {
@@ -27,54 +29,10 @@ using ipv4::IcmpError;
 using ipv4::Ipv4Stack;
 using ipv4::SocketTable;
 
-struct UdpNet {
-  explicit UdpNet(Net& net) : table(net, wire::IpProtocol::udp) {}
-  SocketTable table;
-};
-
-// The UDP subsystem: one socket table per namespace, and the IPv4 layer's
-// transport for protocol 17.
-class UdpOps final : public PernetOps, public ipv4::Transport {
- public:
-  explicit UdpOps(Host& host) : slot_(host) {}
-
-  static UdpOps* of(Host& host) { return host.find_ops<UdpOps>(); }
-
-  Result<void> init(Net& net) override {
-    // Built-in ops are all constructed before any is registered, so the
-    // IPv4 layer is looked up here, once it surely is.
-    if (stack_ == nullptr) {
-      stack_ = &Ipv4Stack::of(net.host());
-      stack_->set_transport(wire::IpProtocol::udp, this);
-    }
-    slot_.emplace(net, net);
-    return {};
-  }
-  void exit(Net& net) override { slot_.reset(net); }
-
-  void deliver(Net& net, Packet datagram, const InputMeta& meta) override;
-  void deliver_error(Net& net, const IcmpError& error) override;
-
-  SocketTable* table(Net& net) {
-    UdpNet* state = slot_.find(net);
-    return state != nullptr ? &state->table : nullptr;
-  }
-  Ipv4Stack& stack() { return *stack_; }
-
- private:
-  void deliver_multicast(Net& net, SocketTable& table, Packet datagram, Endpoint local,
-                         Endpoint remote);
-
-  PernetSlot<UdpNet> slot_;
-  Ipv4Stack* stack_ = nullptr;
-};
-
 struct Received {
   Packet payload;  // data() at the UDP payload
   Endpoint from;
 };
-
-boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
 
 }  // namespace
 
@@ -131,8 +89,6 @@ struct Socket::Impl final : InetSocket {
 
 // ---- input ----
 
-namespace {
-
 void UdpOps::deliver(Net& net, Packet datagram, const InputMeta& meta) {
   Counters& counters = net.counters();
   auto view = wire::UdpView::checked(datagram.data());
@@ -145,8 +101,9 @@ void UdpOps::deliver(Net& net, Packet datagram, const InputMeta& meta) {
     counters.add(Counter::UdpInErrors);
     return;
   }
-  SocketTable* sockets = table(net);
-  if (sockets == nullptr) return;
+  UdpNet* state = this->state(net);
+  if (state == nullptr) return;
+  SocketTable* sockets = &state->table;
   const Endpoint local{meta.dst, view->dst_port()};
   const Endpoint remote{meta.src, view->src_port()};
   datagram.trim(view->length());
@@ -160,7 +117,7 @@ void UdpOps::deliver(Net& net, Packet datagram, const InputMeta& meta) {
     counters.add(Counter::UdpNoPorts);
     // Quote the datagram from its IP header, which is still in the headroom.
     datagram.push_front(meta.header_len);
-    stack_->send_icmp_error(net, datagram, wire::IcmpType::dest_unreachable,
+    stack().send_icmp_error(net, datagram, wire::IcmpType::dest_unreachable,
                             static_cast<std::uint8_t>(wire::IcmpUnreachable::port));
     return;
   }
@@ -194,8 +151,9 @@ void UdpOps::deliver_multicast(Net& net, SocketTable& table, Packet datagram, En
 
 void UdpOps::deliver_error(Net& net, const IcmpError& error) {
   if (error.quoted.size() < wire::UdpView::kHeaderLen) return;
-  SocketTable* sockets = table(net);
-  if (sockets == nullptr) return;
+  UdpNet* state = this->state(net);
+  if (state == nullptr) return;
+  SocketTable* sockets = &state->table;
   const Endpoint local{error.orig_src, wire::load_be16(error.quoted, 0)};
   const Endpoint remote{error.orig_dst, wire::load_be16(error.quoted, 2)};
   InetSocket* sock = sockets->lookup(local, remote);
@@ -208,7 +166,7 @@ void UdpOps::deliver_error(Net& net, const IcmpError& error) {
       error.code == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
     // Path MTU discovery: the next datagrams to that destination fit (or
     // go without DF), and a socket that wants DF hears EMSGSIZE.
-    stack_->update_pmtu(net, error.orig_dst, error.info);
+    stack().update_pmtu(net, error.orig_dst, error.info);
     hard = static_cast<Socket::Impl*>(sock)->pmtu_discovery;
   }
   // Without IP_RECVERR, Linux reports only hard errors, and only to
@@ -217,8 +175,6 @@ void UdpOps::deliver_error(Net& net, const IcmpError& error) {
   sock->set_error(error.error());
   sock->notify_readable();
 }
-
-}  // namespace
 
 // ---- Socket ----
 
@@ -231,14 +187,13 @@ Socket::~Socket() = default;
 void Socket::close() { impl_.reset(); }
 
 Result<Socket> open(Net& net) {
-  NetRef ref = net.ref();
-  if (!ref) return error(Errc::invalid_argument);
-  UdpOps* ops = UdpOps::of(net.host());
-  SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
-  if (table == nullptr) return error(Errc::address_family_not_supported);
+  UdpOps& ops = net.host().builtins().udp();
+  auto opened = ops.open(net);
+  if (!opened) return opened.error();
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
-  return Socket(std::make_unique<Socket::Impl>(std::move(ref), std::move(*slot), *ops, *table));
+  return Socket(std::make_unique<Socket::Impl>(std::move(opened->ref), std::move(*slot), ops,
+                                               opened->state.table));
 }
 
 Result<void> Socket::bind(Endpoint local) {
@@ -373,9 +328,9 @@ void Socket::on_readable(std::function<void()> callback) {
 std::string dump_sockets(Net& net) {
   std::string out = fmt::format("{:<7}{:<7}{:<7}{:>24} {:<24}\n", "State", "Recv-Q", "Send-Q",
                                 "Local Address:Port", "Peer Address:Port");
-  UdpOps* ops = UdpOps::of(net.host());
-  SocketTable* table = ops != nullptr ? ops->table(net) : nullptr;
-  if (table == nullptr) return out;
+  UdpNet* state = net.host().builtins().udp().state(net);
+  if (state == nullptr) return out;
+  SocketTable* table = &state->table;
   table->for_each([&](const InetSocket& sock) {
     const auto& impl = static_cast<const Socket::Impl&>(sock);
     const Endpoint local = sock.local();
@@ -389,11 +344,3 @@ std::string dump_sockets(Net& net) {
 }
 
 }  // namespace netns::udp
-
-namespace netns {
-
-std::unique_ptr<PernetOps> make_udp_ops(Host& host) {
-  return std::make_unique<udp::UdpOps>(host);
-}
-
-}  // namespace netns

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "netns/host.hpp"
+#include "stack/builtins.hpp"
 #include "support/fixtures.hpp"
 
 namespace netns {
@@ -18,8 +19,7 @@ using support::HostTest;
 class RouteCacheTest : public HostTest {
  protected:
   void SetUp() override {
-    cache_ = RouteCache::of(host_);
-    ASSERT_NE(cache_, nullptr);
+    cache_ = &host_.builtins().route_cache();
     a_ = host_.create_net("a").value();
     b_ = host_.create_net("b").value();
   }
@@ -264,8 +264,8 @@ TEST(RouteCacheHash, SameSecretSamePlacementAcrossHosts) {
   config.secret = 42;
   Host one(config);
   Host two(config);
-  RouteCache& x = *RouteCache::of(one);
-  RouteCache& y = *RouteCache::of(two);
+  RouteCache& x = one.builtins().route_cache();
+  RouteCache& y = two.builtins().route_cache();
   for (std::uint32_t i = 0; i < 256; ++i) {
     EXPECT_EQ(x.hash(key_number(i)), y.hash(key_number(i)));
     EXPECT_EQ(x.bucket_of(key_number(i)), y.bucket_of(key_number(i)));
@@ -278,8 +278,8 @@ TEST(RouteCacheHash, DifferentSecretsPlaceEntriesDifferently) {
   Host one(config);
   config.secret = 2;
   Host two(config);
-  RouteCache& x = *RouteCache::of(one);
-  RouteCache& y = *RouteCache::of(two);
+  RouteCache& x = one.builtins().route_cache();
+  RouteCache& y = two.builtins().route_cache();
   ASSERT_EQ(x.bucket_count(), y.bucket_count());
   int same_hash = 0, same_bucket = 0;
   for (std::uint32_t i = 0; i < 256; ++i) {
@@ -293,7 +293,7 @@ TEST(RouteCacheHash, DifferentSecretsPlaceEntriesDifferently) {
 
 TEST(RouteCacheHash, EveryKeyFieldChangesTheHash) {
   Host host(HostConfig{.secret = 7});
-  RouteCache& c = *RouteCache::of(host);
+  RouteCache& c = host.builtins().route_cache();
   const RouteCacheKey base{3, Ipv4Address(10, 0, 0, 2), Ipv4Address(10, 0, 0, 1), 0x10, 2};
   RouteCacheKey k = base;
   const std::uint64_t h = c.hash(base);

@@ -27,6 +27,7 @@
 #include "netns/net.hpp"
 #include "netns/tcp.hpp"
 #include "netns/udp.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns::soak {
 
@@ -772,12 +773,12 @@ Sample Driver::sample(double seconds) {
            .leaked_holds = stats.leaked_holds, .live_nets = stats.live_nets, .dying_nets = stats.dying_nets,
            .net_objects = stats.net_objects, .timers = stats.timers_pending,
            .active_connections = clients_.size()};
-  tcp::TcpOps* tcp_ops = tcp::TcpOps::of(host_);
+  tcp::TcpOps& tcp_ops = host_.builtins().tcp();
   host_.for_each_net([&](Net& net) {
     s.sockets += net.resources().sockets();
     s.packet_memory += net.resources().packet_memory();
     s.neighbours += ipv4::neighbour_table_stats(net).entries;
-    if (tcp::TcpNet* tn = tcp_ops != nullptr ? tcp_ops->state(net) : nullptr) s.time_wait += tn->time_wait.size();
+    if (tcp::TcpNet* tn = tcp_ops.state(net)) s.time_wait += tn->time_wait.size();
   });
   return s;
 }

@@ -7,18 +7,15 @@
 
 #include <boost/asio/error.hpp>
 
+#include "core/socket_errors.hpp"
 #include "ipv4/tcp/connection.hpp"
+#include "stack/builtins.hpp"
 
 namespace netns::tcp {
 
 namespace {
 
-boost::system::error_code bad_descriptor() { return error(Errc::bad_file_descriptor); }
-
-TcpNet* tcp_net(Net& net) {
-  TcpOps* ops = TcpOps::of(net.host());
-  return ops != nullptr ? ops->state(net) : nullptr;
-}
+TcpNet* tcp_net(Net& net) { return net.host().builtins().tcp().state(net); }
 
 }  // namespace
 

@@ -2,7 +2,6 @@
 // segments nobody owns, ICMP errors, ISNs and SYN cookies.
 #include <array>
 
-#include "core/builtin.hpp"
 #include "core/siphash.hpp"
 #include "core/splitmix.hpp"
 #include "ipv4/tcp/connection.hpp"
@@ -61,21 +60,8 @@ bool TcpNet::allow_challenge_ack() {
 
 // ---- TcpOps ----
 
-TcpOps::TcpOps(Host& host) : host_(host), slot_(host) {}
+TcpOps::TcpOps(Host& host, ipv4::Ipv4Stack& ipv4) : TransportOps(host, ipv4, wire::IpProtocol::tcp) {}
 TcpOps::~TcpOps() = default;
-
-Result<void> TcpOps::init(Net& net) {
-  // Built-in ops are all constructed before any is registered: the IPv4
-  // layer is looked up here, once it surely is.
-  if (stack_ == nullptr) {
-    stack_ = &ipv4::Ipv4Stack::of(net.host());
-    stack_->set_transport(wire::IpProtocol::tcp, this);
-  }
-  slot_.emplace(net, net, *this);
-  return {};
-}
-
-void TcpOps::exit(Net& net) { slot_.reset(net); }
 
 std::uint64_t TcpOps::hash(std::uint64_t purpose, const FourTuple& t, std::uint32_t extra) const {
   std::array<std::byte, 16> message{};
@@ -84,11 +70,11 @@ std::uint64_t TcpOps::hash(std::uint64_t purpose, const FourTuple& t, std::uint3
   wire::store_be16(message, 8, t.local.port);
   wire::store_be16(message, 10, t.remote.port);
   wire::store_be32(message, 12, extra);
-  return siphash13(SipKey::derive(host_.secret(), purpose), message);
+  return siphash13(SipKey::derive(host().secret(), purpose), message);
 }
 
 Seq TcpOps::initial_sequence(const FourTuple& tuple) const {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(host_.now().time_since_epoch());
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(host().now().time_since_epoch());
   const auto clock = static_cast<Seq>(ns.count() / 4000);  // RFC 6528: M ticks every 4 us
   return clock + static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 0));
 }
@@ -97,7 +83,7 @@ std::uint32_t TcpOps::timestamp_offset(const FourTuple& tuple) const {
   return static_cast<std::uint32_t>(hash(kSipPurposeTcpIsn, tuple, 1) >> 32);
 }
 
-std::uint32_t TcpOps::timestamp_now() const { return timestamp_at(host_.now()); }
+std::uint32_t TcpOps::timestamp_now() const { return timestamp_at(host().now()); }
 
 
 namespace {
@@ -116,14 +102,14 @@ std::uint32_t cookie_minute(const Host& host) {
 Seq TcpOps::syn_cookie(const FourTuple& tuple, Seq peer_isn, unsigned mss_index) const {
   // RFC 4987 / Linux's secure_tcp_syn_cookie: H1 + their ISN + (minute << 24)
   // + ((H2(minute) + data) mod 2^24).
-  const std::uint32_t minute = cookie_minute(host_);
+  const std::uint32_t minute = cookie_minute(host());
   return static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 2)) + peer_isn + (minute << kCookieBits) +
          ((static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 3 + minute)) + mss_index) & kCookieMask);
 }
 
 std::optional<unsigned> TcpOps::check_syn_cookie(const FourTuple& tuple, Seq peer_isn, Seq cookie) const {
   const Seq rest = cookie - static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 2)) - peer_isn;
-  const std::uint32_t now_minute = cookie_minute(host_);
+  const std::uint32_t now_minute = cookie_minute(host());
   const std::uint32_t minute = rest >> kCookieBits;
   // The minute is kept in 8 bits: compare modulo 256. A cookie lives this
   // tick and the next (Linux's MAX_SYNCOOKIE_AGE, 2).
@@ -135,13 +121,13 @@ std::optional<unsigned> TcpOps::check_syn_cookie(const FourTuple& tuple, Seq pee
 }
 
 void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr& repr) {
-  Packet packet = host_.packets().allocate(repr.buffer_len());
+  Packet packet = host().packets().allocate(repr.buffer_len());
   if (!packet) return;
   repr.emit(packet.mutable_data(), tuple.local.address, tuple.remote.address);
-  auto route = stack_->route_output(net, tuple.remote.address);
+  auto route = stack().route_output(net, tuple.remote.address);
   if (!route) return;
   net.counters().add(Counter::TcpOutSegs);
-  (void)stack_->send(net, std::move(packet),
+  (void)stack().send(net, std::move(packet),
                      {.src = tuple.local.address, .dst = tuple.remote.address,
                       .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
                      *route);
@@ -234,9 +220,3 @@ void TcpOps::deliver_error(Net& net, const ipv4::IcmpError& err) {
 }
 
 }  // namespace netns::tcp
-
-namespace netns {
-
-std::unique_ptr<PernetOps> make_tcp_ops(Host& host) { return std::make_unique<tcp::TcpOps>(host); }
-
-}  // namespace netns

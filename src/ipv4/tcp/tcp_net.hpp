@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "inet/transport_ops.hpp"
 #include "ipv4/socket_table.hpp"
 #include "ipv4/stack.hpp"
 #include "ipv4/tcp/defaults.hpp"
@@ -82,18 +83,13 @@ struct TcpNet {
   bool allow_challenge_ack();
 };
 
-class TcpOps final : public PernetOps, public ipv4::Transport {
+// Built by the composition root after the IPv4 layer it registers with;
+// state(net), stack(), host() and init/exit come from TransportOps.
+class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
  public:
-  explicit TcpOps(Host& host);
+  TcpOps(Host& host, ipv4::Ipv4Stack& ipv4);
   ~TcpOps() override;
 
-  static TcpOps* of(Host& host) { return host.find_ops<TcpOps>(); }
-  TcpNet* state(Net& net) { return slot_.find(net); }
-  ipv4::Ipv4Stack& stack() { return *stack_; }
-  Host& host() { return host_; }
-
-  Result<void> init(Net& net) override;
-  void exit(Net& net) override;
   void deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) override;
   void deliver_error(Net& net, const ipv4::IcmpError& error) override;
 
@@ -121,10 +117,6 @@ class TcpOps final : public PernetOps, public ipv4::Transport {
 
  private:
   std::uint64_t hash(std::uint64_t purpose, const FourTuple& tuple, std::uint32_t extra) const;
-
-  Host& host_;
-  PernetSlot<TcpNet> slot_;
-  ipv4::Ipv4Stack* stack_ = nullptr;
 };
 
 // The MSS a SYN announces. Linux's tcp_parse_options ignores an MSS option

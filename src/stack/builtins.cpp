@@ -1,0 +1,49 @@
+// The composition root: every built-in subsystem, in dependency order, and
+// the one list the Host registers. See stack/builtins.hpp.
+#include "stack/builtins.hpp"
+
+#include "core/route_cache.hpp"
+#include "devices/macvlan_ops.hpp"
+#include "ipv4/ping_ops.hpp"
+#include "ipv4/stack.hpp"
+#include "ipv4/tcp/tcp_net.hpp"
+#include "ipv4/udp_ops.hpp"
+
+namespace netns {
+
+Builtins::Builtins(Host& host)
+    : route_cache_(std::make_unique<RouteCache>(host)),
+      ipv4_(std::make_unique<ipv4::Ipv4Stack>(host, *route_cache_)),
+      udp_(std::make_unique<udp::UdpOps>(host, *ipv4_)),
+      ping_(std::make_unique<icmp::PingOps>(host, *ipv4_)),
+      tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_)),
+      macvlan_(std::make_unique<macvlan::MacvlanOps>(host)),
+      loopback_(make_loopback_ops(host)),
+      default_devices_(make_default_device_ops(host)),
+      registration_{{
+          // Subsystems, in the order their inits run; exits run in reverse,
+          // so the route cache, which IPv4 fills, goes last.
+          {route_cache_.get(), false},
+          {ipv4_.get(), false},     // IPv4, ARP, ICMP
+          {udp_.get(), false},      // transports: after the layer they register with,
+          {ping_.get(), false},     // and exit before it
+          {tcp_.get(), false},
+          {macvlan_.get(), false},  // macvlan ports follow their lower devices
+          // Devices: the loopback first, so it is ifindex 1; the default
+          // device exit after it, so at teardown it runs first (ops exit in
+          // reverse) and finds every other device still there.
+          {loopback_.get(), true},
+          {default_devices_.get(), true},
+      }} {}
+
+Builtins::~Builtins() = default;
+
+std::unique_ptr<Builtins, detail::BuiltinsDeleter> make_builtins(Host& host) {
+  return std::unique_ptr<Builtins, detail::BuiltinsDeleter>(new Builtins(host));
+}
+
+std::span<const BuiltinOps> builtin_registration(const Builtins& builtins) { return builtins.registration(); }
+
+void detail::BuiltinsDeleter::operator()(Builtins* builtins) const noexcept { delete builtins; }
+
+}  // namespace netns
