@@ -133,7 +133,7 @@ class Net {
   // ---- for device kinds and the core ----
   // Takes ownership of a new device: assigns an ifindex (the preferred one
   // when free) and announces it. file_exists when the name is taken.
-  Result<Device*> register_device(std::unique_ptr<Device> dev, int preferred_ifindex = 0);
+  [[nodiscard]] Result<Device*> register_device(std::unique_ptr<Device> dev, int preferred_ifindex = 0);
   // Announces the device's departure and gives it back (the caller destroys or moves it).
   std::unique_ptr<Device> unregister_device(Device& dev);
   // True when `name` is free here.
