@@ -474,7 +474,7 @@ class UdpSocket : public detail::SocketHandle<detail::UdpState> {
   // Wraps an open (or inert) socket of one of the Runner's Host's namespaces.
   UdpSocket(Runner& runner, udp::Socket socket);
   // udp::open(net) wrapped; its errors.
-  static Result<UdpSocket> open(Runner& runner, Net& net);
+  [[nodiscard]] static Result<UdpSocket> open(Runner& runner, Net& net);
   // Moving leaves the source closed; assigning closes what this socket held;
   // destroying closes.
 
@@ -532,13 +532,13 @@ class UdpSocket : public detail::SocketHandle<detail::UdpState> {
 
   // Synchronous passthroughs: udp::Socket's, with its errors
   // (bad_file_descriptor once closed). The sends wake the Runner.
-  Result<void> bind(Endpoint local);
-  Result<void> connect(Endpoint remote);
-  Result<void> disconnect();
-  Result<std::size_t> send_to(boost::asio::const_buffer data, Endpoint to);
-  Result<std::size_t> send(boost::asio::const_buffer data);
+  [[nodiscard]] Result<void> bind(Endpoint local);
+  [[nodiscard]] Result<void> connect(Endpoint remote);
+  [[nodiscard]] Result<void> disconnect();
+  [[nodiscard]] Result<std::size_t> send_to(boost::asio::const_buffer data, Endpoint to);
+  [[nodiscard]] Result<std::size_t> send(boost::asio::const_buffer data);
   // would_block when nothing is queued; does not wait.
-  Result<udp::Datagram> receive_from(boost::asio::mutable_buffer buffer);
+  [[nodiscard]] Result<udp::Datagram> receive_from(boost::asio::mutable_buffer buffer);
   Endpoint local_endpoint() const;
   Endpoint remote_endpoint() const;
   bool is_open() const;
@@ -559,7 +559,7 @@ class UdpSocket : public detail::SocketHandle<detail::UdpState> {
 class EchoSocket : public detail::SocketHandle<detail::EchoState> {
  public:
   EchoSocket(Runner& runner, icmp::EchoSocket socket);
-  static Result<EchoSocket> open(Runner& runner, Net& net);
+  [[nodiscard]] static Result<EchoSocket> open(Runner& runner, Net& net);
 
   // The next reply. Signature void(ErrorCode, icmp::EchoReply).
   template <class Token>
@@ -579,8 +579,8 @@ class EchoSocket : public detail::SocketHandle<detail::EchoState> {
   }
 
   // icmp::EchoSocket's, waking the Runner after a send.
-  Result<void> bind(Endpoint local);
-  Result<void> send_echo(Ipv4Address dst, std::uint16_t seq, boost::asio::const_buffer payload = {});
+  [[nodiscard]] Result<void> bind(Endpoint local);
+  [[nodiscard]] Result<void> send_echo(Ipv4Address dst, std::uint16_t seq, boost::asio::const_buffer payload = {});
   std::uint16_t id() const;
   Endpoint local_endpoint() const;
   bool is_open() const;
@@ -618,11 +618,11 @@ struct TcpState final : SocketCore {
   // with 0; otherwise would_block, the connection's error, eof (read only),
   // or the bytes moved. Wake the Runner after moving bytes (a window
   // update or segments to send).
-  Result<std::size_t> read_some(std::span<const boost::asio::mutable_buffer> buffers);
-  Result<std::size_t> write_some(std::span<const boost::asio::const_buffer> buffers);
+  [[nodiscard]] Result<std::size_t> read_some(std::span<const boost::asio::mutable_buffer> buffers);
+  [[nodiscard]] Result<std::size_t> write_some(std::span<const boost::asio::const_buffer> buffers);
   // How the handshake went: would_block while it goes on, the connection's
   // error once it failed.
-  Result<void> handshake();
+  [[nodiscard]] Result<void> handshake();
 
   // tcp::connect on the Runner's executor, then `op` waits for the
   // handshake; `op` owns `state` until then.
@@ -732,7 +732,7 @@ class TcpStream : public detail::SocketHandle<detail::TcpState> {
 
   // shutdown(SHUT_WR): a FIN follows what was written; writes still pending
   // complete with broken_pipe. Reads go on until eof.
-  Result<void> shutdown();
+  [[nodiscard]] Result<void> shutdown();
   // cancel(): pending reads and writes complete with operation_aborted, the
   // stream stays open. close(): cancel(), then tcp::Stream::close (a FIN,
   // or an RST when unread data remains).
@@ -839,7 +839,7 @@ class TcpAcceptor : public detail::SocketHandle<detail::AcceptorState> {
  public:
   TcpAcceptor(Runner& runner, tcp::Listener listener);
   // tcp::listen(net, local, backlog) wrapped; its errors (address_in_use...).
-  static Result<TcpAcceptor> open(Runner& runner, Net& net, Endpoint local, int backlog = 128);
+  [[nodiscard]] static Result<TcpAcceptor> open(Runner& runner, Net& net, Endpoint local, int backlog = 128);
 
   // The next connection. Signature void(ErrorCode, TcpStream).
   template <class Token>

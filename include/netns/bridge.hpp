@@ -84,14 +84,14 @@ inline constexpr std::size_t kBridgeMaxPorts = 1024;
 inline constexpr std::size_t kBridgeMaxStaticEntries = 4096;
 
 // ip link add NAME type bridge. Starts down, with no port and no carrier.
-Result<Device*> make_bridge(Net& net, std::string_view name);
+[[nodiscard]] Result<Device*> make_bridge(Net& net, std::string_view name);
 
 // ip link set dev PORT master BRIDGE. The port must be in the bridge's
 // namespace; enslaving it to the bridge it is already in does nothing.
-Result<void> set_master(Device& port, Device& bridge);
+[[nodiscard]] Result<void> set_master(Device& port, Device& bridge);
 // ip link set dev PORT nomaster: the port's frames go to its own stack
 // again and its FDB entries go. Nothing to do for a device in no bridge.
-Result<void> set_nomaster(Device& port);
+[[nodiscard]] Result<void> set_nomaster(Device& port);
 // The bridge PORT is enslaved to, or nullptr.
 Device* master(const Device& port);
 // The ports of a bridge, in the order they joined (empty for another device).
@@ -99,11 +99,11 @@ std::vector<Device*> bridge_ports(const Device& bridge);
 
 // ip link set BRIDGE type bridge ageing_time T. Zero makes every learned
 // entry expire at once, a hub (as Linux). invalid_argument when negative.
-Result<void> set_ageing_time(Device& bridge, Clock::duration ageing);
-Result<Clock::duration> ageing_time(const Device& bridge);
+[[nodiscard]] Result<void> set_ageing_time(Device& bridge, Clock::duration ageing);
+[[nodiscard]] Result<Clock::duration> ageing_time(const Device& bridge);
 // ip link set BRIDGE type bridge fdb_max_learned N, 1..1,048,576. Entries
 // already learned beyond a lowered bound stay until they age out.
-Result<void> set_fdb_max_learned(Device& bridge, std::size_t max);
+[[nodiscard]] Result<void> set_fdb_max_learned(Device& bridge, std::size_t max);
 
 struct FdbEntry {
   MacAddress mac;
@@ -114,7 +114,7 @@ struct FdbEntry {
 };
 
 // bridge fdb show br BRIDGE: every entry, sorted by MAC.
-Result<std::vector<FdbEntry>> fdb_entries(const Device& bridge);
+[[nodiscard]] Result<std::vector<FdbEntry>> fdb_entries(const Device& bridge);
 // The same as `bridge fdb show` prints it, one entry a line:
 //   "02:00:00:00:00:01 dev veth0 master br0\n"
 //   "02:00:00:00:00:02 dev veth0 master br0 permanent\n"
@@ -124,12 +124,12 @@ std::string dump_fdb(const Device& bridge);
 // device in no bridge; file_exists when MAC is a local address;
 // no_buffer_space past kBridgeMaxStaticEntries. An existing entry for MAC
 // becomes this static one.
-Result<void> fdb_add_static(Device& port, MacAddress mac);
+[[nodiscard]] Result<void> fdb_add_static(Device& port, MacAddress mac);
 // bridge fdb del MAC dev PORT master (a learned or static entry of PORT).
 // no_such_file_or_directory when PORT has no such entry.
-Result<void> fdb_del(Device& port, MacAddress mac);
+[[nodiscard]] Result<void> fdb_del(Device& port, MacAddress mac);
 // ip link set BRIDGE type bridge fdb_flush: every learned entry goes.
-Result<void> fdb_flush(Device& bridge);
+[[nodiscard]] Result<void> fdb_flush(Device& bridge);
 
 // Where frames went, by reason: every frame a port hands to the bridge ends
 // in exactly one of forwarded, flooded, delivered_local, passed_link_local
@@ -153,6 +153,6 @@ struct BridgeStats {
   std::size_t fdb_entries = 0;            // all entries, local and static included
   std::size_t fdb_learned = 0;            // learned entries (what fdb_max_learned bounds)
 };
-Result<BridgeStats> bridge_stats(const Device& bridge);
+[[nodiscard]] Result<BridgeStats> bridge_stats(const Device& bridge);
 
 }  // namespace netns

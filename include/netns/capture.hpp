@@ -92,10 +92,10 @@ class Capture final : private FrameObserver, private NetdevListener {
   // Pushes what is buffered to the file (pcap_dump_flush), so a reader sees
   // every frame written so far. The error of a failed write (e.g.
   // no_space_on_device), which stays until stop(); nothing to do once stopped.
-  Result<void> flush();
+  [[nodiscard]] Result<void> flush();
   // Detaches from the device, flushes and closes the file. Idempotent; the
   // first write error of the capture's life, if any, is returned once.
-  Result<void> stop();
+  [[nodiscard]] Result<void> stop();
 
  private:
   friend Result<std::unique_ptr<Capture>> start_capture(Device&, std::string_view, CaptureOptions);
@@ -129,7 +129,7 @@ class Capture final : private FrameObserver, private NetdevListener {
 // no_such_device when the device is being destroyed; the errno of opening
 // the file (no_such_file_or_directory, permission_denied, is_a_directory…).
 // The path is a file name only: "-" is a file called "-", not stdout.
-Result<std::unique_ptr<Capture>> start_capture(Device& dev, std::string_view path,
+[[nodiscard]] Result<std::unique_ptr<Capture>> start_capture(Device& dev, std::string_view path,
                                                CaptureOptions options = {});
 
 }  // namespace netns

@@ -119,10 +119,10 @@ class Device {
   DeviceStats& mutable_stats() { return stats_; }
 
   // invalid_argument outside [68, max_mtu()] (Linux's ETH_MIN_MTU .. the kind's maximum).
-  Result<void> set_mtu(std::uint32_t mtu);
+  [[nodiscard]] Result<void> set_mtu(std::uint32_t mtu);
   // invalid_argument for a multicast or zero address; or the kind refuses it
   // (a macvlan: address_in_use when a sibling or its lower device has it).
-  Result<void> set_mac(MacAddress mac);
+  [[nodiscard]] Result<void> set_mac(MacAddress mac);
   virtual std::uint32_t max_mtu() const { return 65535; }
   // Bound to its namespace, cannot move (NETIF_F_NETNS_LOCAL in Linux: the
   // loopback, which cannot be destroyed either, and bridges).
@@ -154,7 +154,7 @@ class Device {
   // (a port already in a bridge, a lower device of both a bridge and a
   // macvlan). Whoever sets it clears it, at the latest when the device
   // unregisters (NetdevEvent::unregistering).
-  Result<void> set_rx_handler(RxHandler& handler);
+  [[nodiscard]] Result<void> set_rx_handler(RxHandler& handler);
   void clear_rx_handler() { rx_handler_ = nullptr; }
   RxHandler* rx_handler() const { return rx_handler_; }
   // Any number of observers; each removes itself by the time the device unregisters.
@@ -202,7 +202,7 @@ class Device {
   // The kind's ndo_set_mac_address, called by set_mac before the address
   // changes: an error refuses the change and nothing changes. A kind that
   // keys a table by its address (a macvlan's lower) re-keys it here.
-  virtual Result<void> prepare_mac(MacAddress mac) {
+  [[nodiscard]] virtual Result<void> prepare_mac(MacAddress mac) {
     (void)mac;
     return {};
   }
@@ -211,7 +211,7 @@ class Device {
   // Called by set_mtu with a value already checked against [68, max_mtu()],
   // before it takes effect: a kind whose wire has an MTU of its own (a DPDK
   // port) applies it there, and an error refuses the change.
-  virtual Result<void> on_mtu_change(std::uint32_t mtu) {
+  [[nodiscard]] virtual Result<void> on_mtu_change(std::uint32_t mtu) {
     (void)mtu;
     return {};
   }
@@ -309,7 +309,7 @@ class Device {
 // changed) for a probability outside [0, 1] or a negative delay or jitter.
 // Frames held for their delay are bounded (netem's limit, 1000) and dropped
 // if the device goes down, moves or is destroyed.
-Result<void> set_link_faults(Device& dev, const LinkFaults& faults);
+[[nodiscard]] Result<void> set_link_faults(Device& dev, const LinkFaults& faults);
 
 struct VethPair {
   Device* a;
@@ -319,14 +319,14 @@ struct VethPair {
 // A veth pair whose ends may be in different namespaces (ip link add A type veth peer name B netns N).
 // invalid_argument for a bad name; file_exists when a name is taken in its
 // namespace (or both ends share one name in one namespace); nothing is created then.
-Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b);
+[[nodiscard]] Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b);
 
 // Destroys a device (ip link del). A veth takes its peer with it; the loopback
 // refuses with operation_not_permitted.
-Result<void> destroy_device(Device& dev);
+[[nodiscard]] Result<void> destroy_device(Device& dev);
 
 // ip link set DEV up|down.
-Result<void> set_link_up(Device& dev, bool up = true);
+[[nodiscard]] Result<void> set_link_up(Device& dev, bool up = true);
 
 // A device whose wire is the application: frames in with inject(), frames the
 // stack sent out with read(). gVisor's link/channel, for tests and for apps
@@ -349,6 +349,6 @@ class ChannelDevice : public Device {
   BoundedQueue<Packet> outbound_{kDefaultOutboundLimit};
 };
 
-Result<ChannelDevice*> make_channel(Net& net, std::string_view name);
+[[nodiscard]] Result<ChannelDevice*> make_channel(Net& net, std::string_view name);
 
 }  // namespace netns

@@ -75,7 +75,7 @@ class Net;
 // when no Eal is running, no_such_device for an unknown port,
 // device_or_resource_busy when another device already drives the port, and
 // DPDK's errno when the port cannot be configured.
-Result<Device*> make_dpdk_port(Net& net, std::string_view name, std::uint16_t port_id);
+[[nodiscard]] Result<Device*> make_dpdk_port(Net& net, std::string_view name, std::uint16_t port_id);
 
 namespace dpdk {
 
@@ -122,16 +122,16 @@ class Eal {
   // operation_not_permitted on a moved-from Eal, file_exists when a device of
   // that name is already attached, DPDK's errno when probing fails,
   // no_such_device when the probed device brought no ethdev port.
-  Result<std::uint16_t> attach(std::string_view devargs);
+  [[nodiscard]] Result<std::uint16_t> attach(std::string_view devargs);
   // Closes a port and removes its device (rte_dev_remove). Errors:
   // no_such_device for an unknown port, device_or_resource_busy while a
   // netns device drives it (destroy that first).
-  Result<void> detach(std::uint16_t port_id);
+  [[nodiscard]] Result<void> detach(std::uint16_t port_id);
   // Two net_ring ports named net_ring_<name>a and net_ring_<name>b whose
   // rings (ring_size slots, a power of two) cross. `name` is at most 20
   // bytes; file_exists when it is in use, invalid_argument for a bad name
   // or size. Detaching both ports frees the rings.
-  Result<RingPair> make_ring_pair(std::string_view name, unsigned ring_size = 1024);
+  [[nodiscard]] Result<RingPair> make_ring_pair(std::string_view name, unsigned ring_size = 1024);
 
  private:
   friend Result<Eal> start(std::vector<std::string> args);
@@ -145,14 +145,14 @@ class Eal {
 // process: device_or_resource_busy while an Eal is running,
 // operation_not_permitted after one was cleaned up (DPDK cannot start
 // again), and DPDK's rte_errno (as a generic error_code) when it fails.
-Result<Eal> start(std::vector<std::string> args);
+[[nodiscard]] Result<Eal> start(std::vector<std::string> args);
 
 // rte_eth_stats of the port behind a DPDK device; invalid_argument for a
 // device of another kind, operation_not_permitted once its Eal is gone.
-Result<PortStats> port_stats(const Device& dev);
+[[nodiscard]] Result<PortStats> port_stats(const Device& dev);
 
 // The ethdev port behind a DPDK device; invalid_argument for another kind.
-Result<std::uint16_t> port_id(const Device& dev);
+[[nodiscard]] Result<std::uint16_t> port_id(const Device& dev);
 
 }  // namespace dpdk
 }  // namespace netns

@@ -100,7 +100,7 @@ class Host {
   // clone(CLONE_NEWNET): a namespace with its loopback, every pernet init run.
   // file_exists when `name` is taken by a live namespace, invalid_argument for
   // a name with '/' or NUL, too_many_files_open when ids are exhausted.
-  Result<NetRef> create_net(std::string_view name = {});
+  [[nodiscard]] Result<NetRef> create_net(std::string_view name = {});
   NetRef find_net(std::string_view name);
   std::size_t net_count() const { return live_nets_.load(std::memory_order_relaxed); }
   // f(Net&) for every live namespace, in creation order; f may drop references
@@ -108,13 +108,13 @@ class Host {
   template <class F>
   void for_each_net(F&& f);
 
-  Result<void> register_pernet_subsys(PernetOps& ops);
-  Result<void> register_pernet_device(PernetOps& ops);
+  [[nodiscard]] Result<void> register_pernet_subsys(PernetOps& ops);
+  [[nodiscard]] Result<void> register_pernet_device(PernetOps& ops);
   void unregister_pernet_subsys(PernetOps& ops) { unregister_pernet(ops); }
   void unregister_pernet_device(PernetOps& ops) { unregister_pernet(ops); }
 
   // dev_change_net_namespace. See DESIGN.md section 4.
-  Result<void> move_device(Device& dev, Net& to, std::string_view new_name = {});
+  [[nodiscard]] Result<void> move_device(Device& dev, Net& to, std::string_view new_name = {});
 
   // Does everything due at `now` and returns when it next has work
   // (`now` again when the budget ran out, time_point::max() when idle).
@@ -146,7 +146,7 @@ class Host {
   RxScheduler& rx() { return rx_; }
   const RxScheduler& rx() const { return rx_; }
   // rx().add_packet_handler: one PacketHandler per ethertype (file_exists).
-  Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler) {
+  [[nodiscard]] Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler) {
     return rx_.add_packet_handler(ethertype, handler);
   }
   void remove_packet_handler(std::uint16_t ethertype) { rx_.remove_packet_handler(ethertype); }
@@ -176,9 +176,9 @@ class Host {
   friend class NetHold;
 
   Net* first_live(Net* from);
-  Result<void> register_pernet(PernetOps& ops, bool device);
+  [[nodiscard]] Result<void> register_pernet(PernetOps& ops, bool device);
   void unregister_pernet(PernetOps& ops);
-  Result<void> setup_net(Net& net);
+  [[nodiscard]] Result<void> setup_net(Net& net);
   void link_net(Net& net);
   void unlink_net(Net& net);
   void schedule_cleanup(Net& net);     // any thread

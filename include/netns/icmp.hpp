@@ -65,14 +65,14 @@ class EchoSocket {
   // otherwise) and the echo id (0: allocated like an ephemeral port).
   // address_in_use when the id is taken for that address; invalid_argument
   // when already bound. send_echo binds to 0.0.0.0 by itself.
-  Result<void> bind(Endpoint local);
+  [[nodiscard]] Result<void> bind(Endpoint local);
   // One echo request to `dst` with this sequence number and data (copied
   // before it returns). Errors: see the header comment.
-  Result<void> send_echo(Ipv4Address dst, std::uint16_t seq, std::span<const std::byte> payload = {});
+  [[nodiscard]] Result<void> send_echo(Ipv4Address dst, std::uint16_t seq, std::span<const std::byte> payload = {});
   // The oldest queued reply; would_block when none. A pending error comes first.
-  Result<EchoReply> receive();
+  [[nodiscard]] Result<EchoReply> receive();
   // The same, also copying the reply's data into `payload` (truncated to its size).
-  Result<EchoReply> receive(std::span<std::byte> payload);
+  [[nodiscard]] Result<EchoReply> receive(std::span<std::byte> payload);
 
   // The echo id (0 until bound).
   std::uint16_t id() const;
@@ -87,7 +87,7 @@ class EchoSocket {
   // sockets but must not call Host::poll. An empty function removes it.
   void on_readable(std::function<void()> callback);
   // SO_RCVBUF, as for UDP (default net.core.rmem_default).
-  Result<void> set_receive_buffer_size(std::size_t bytes);
+  [[nodiscard]] Result<void> set_receive_buffer_size(std::size_t bytes);
 
   // Closes now (the destructor does it too); idempotent.
   void close();
@@ -101,6 +101,6 @@ class EchoSocket {
 };
 
 // A ping socket in `net`. invalid_argument when the namespace is already dying.
-Result<EchoSocket> open(Net& net);
+[[nodiscard]] Result<EchoSocket> open(Net& net);
 
 }  // namespace netns::icmp

@@ -49,21 +49,21 @@ struct RouteResult {
 
 // ip addr add PREFIX dev DEV: the address, its local route and, while the
 // device is up, the connected route. file_exists when present.
-Result<void> add_address(Net& net, Device& dev, Ipv4Prefix prefix);
+[[nodiscard]] Result<void> add_address(Net& net, Device& dev, Ipv4Prefix prefix);
 // ip addr del; address_not_available when absent.
-Result<void> del_address(Net& net, Device& dev, Ipv4Prefix prefix);
+[[nodiscard]] Result<void> del_address(Net& net, Device& dev, Ipv4Prefix prefix);
 
 // ip route add PREFIX [via GW] [dev DEV] [metric M] [type]. A gateway must be
 // reachable through a connected route (network_unreachable otherwise); the
 // device is then found from it when not given. Unicast needs via or dev.
-Result<void> add_route(Net& net, const RouteSpec& spec);
+[[nodiscard]] Result<void> add_route(Net& net, const RouteSpec& spec);
 // ip route del: prefix and metric must match, via/dev/type when given.
-Result<void> del_route(Net& net, const RouteSpec& spec);
+[[nodiscard]] Result<void> del_route(Net& net, const RouteSpec& spec);
 
 // The output path's lookup, through the Host's shared route cache.
 // network_unreachable (no route, or unreachable type), host_unreachable,
 // permission_denied (prohibit), invalid_argument (blackhole).
-Result<RouteResult> route_output(Net& net, Ipv4Address dst);
+[[nodiscard]] Result<RouteResult> route_output(Net& net, Ipv4Address dst);
 
 struct RouteCacheStats {
   std::uint64_t entries = 0, hits = 0, misses = 0, evictions = 0;
@@ -84,7 +84,7 @@ RouteCacheStats route_cache_stats(Net& net);
 // it was learned). UDP sends with DF only what fits it and fragments the
 // rest without DF (IP_PMTUDISC_WANT); TCP may size its segments by it.
 // Errors as route_output.
-Result<std::uint32_t> path_mtu(Net& net, Ipv4Address dst);
+[[nodiscard]] Result<std::uint32_t> path_mtu(Net& net, Ipv4Address dst);
 
 struct AddressInfo {
   Device* dev;
@@ -124,7 +124,7 @@ struct NeighbourTableStats {
 };
 NeighbourTableStats neighbour_table_stats(Net& net);
 // ip neigh replace ADDR lladdr MAC dev DEV nud permanent.
-Result<void> add_neighbour(Net& net, Device& dev, Ipv4Address address, MacAddress mac);
+[[nodiscard]] Result<void> add_neighbour(Net& net, Device& dev, Ipv4Address address, MacAddress mac);
 
 // Text dumps in the formats of `ip addr`, `ip route` and `ip neigh`.
 std::string dump_addresses(Net& net);

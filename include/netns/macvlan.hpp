@@ -67,7 +67,7 @@ enum class MacvlanMode : std::uint8_t { private_, vepa, bridge };
 std::string_view to_string(MacvlanMode mode);
 // The `ip link ... mode` word: invalid_argument for an unknown one,
 // operation_not_supported for Linux's passthru and source.
-Result<MacvlanMode> parse_macvlan_mode(std::string_view text);
+[[nodiscard]] Result<MacvlanMode> parse_macvlan_mode(std::string_view text);
 
 // Children one lower device can carry (Linux has no limit; every table here has one).
 inline constexpr std::size_t kMaxMacvlansPerLower = 4096;
@@ -85,15 +85,15 @@ inline constexpr std::size_t kMaxMacvlansPerLower = 4096;
 //   no_buffer_space          `lower` already carries kMaxMacvlansPerLower children
 // The child is an upper of the lower (Device::uppers(), lowers()), in
 // whatever namespaces the two are.
-Result<Device*> make_macvlan(Device& lower, Net& net, std::string_view name);
-Result<Device*> make_macvlan(Device& lower, Net& net, std::string_view name, MacvlanMode mode);
+[[nodiscard]] Result<Device*> make_macvlan(Device& lower, Net& net, std::string_view name);
+[[nodiscard]] Result<Device*> make_macvlan(Device& lower, Net& net, std::string_view name, MacvlanMode mode);
 
 // ip link set NAME type macvlan mode MODE: invalid_argument when `dev` is not a macvlan.
-Result<void> set_macvlan_mode(Device& dev, MacvlanMode mode);
+[[nodiscard]] Result<void> set_macvlan_mode(Device& dev, MacvlanMode mode);
 // The child's mode; invalid_argument when `dev` is not a macvlan.
-Result<MacvlanMode> macvlan_mode(const Device& dev);
+[[nodiscard]] Result<MacvlanMode> macvlan_mode(const Device& dev);
 // The lower device a macvlan child transmits through (`ip -d link`'s "@LOWER");
 // invalid_argument when `dev` is not a macvlan.
-Result<Device*> macvlan_lower(const Device& dev);
+[[nodiscard]] Result<Device*> macvlan_lower(const Device& dev);
 
 }  // namespace netns

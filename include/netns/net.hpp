@@ -135,12 +135,12 @@ class Net {
   // takes ownership of a new device, assigns an ifindex (the preferred one
   // when free) and announces it. Refused with check_new_device's errors, the
   // device then destroyed and nothing changed.
-  Result<Device*> register_device(std::unique_ptr<Device> dev, int preferred_ifindex = 0);
+  [[nodiscard]] Result<Device*> register_device(std::unique_ptr<Device> dev, int preferred_ifindex = 0);
   // What register_device checks, for a kind to ask before it does anything
   // it would have to undo (opening a TAP, claiming a DPDK port, stacking on a
   // lower): invalid_argument for a name is_valid_device_name refuses or a
   // dying namespace, file_exists when the name is taken here.
-  Result<void> check_new_device(std::string_view name) const;
+  [[nodiscard]] Result<void> check_new_device(std::string_view name) const;
   // Announces the device's departure and gives it back (the caller destroys or moves it).
   std::unique_ptr<Device> unregister_device(Device& dev);
   // True when `name` is free here.

@@ -32,7 +32,7 @@ class PernetOps {
  public:
   virtual ~PernetOps() = default;
   // Sets up this subsystem in `net`. On error nothing of it may remain.
-  virtual Result<void> init(Net& net) = 0;
+  [[nodiscard]] virtual Result<void> init(Net& net) = 0;
   // Tears it down; runs only on namespaces where init succeeded.
   virtual void exit([[maybe_unused]] Net& net) {}
 

@@ -75,7 +75,7 @@ class NetResources {
   NetResources& operator=(const NetResources&) = delete;
 
   // A slot for a new socket; too_many_files_open (EMFILE) at sockets_max.
-  Result<SocketSlot> open_socket() {
+  [[nodiscard]] Result<SocketSlot> open_socket() {
     if (sockets_ >= cap(SysctlId::core_sockets_max)) return error(Errc::too_many_files_open);
     ++sockets_;
     return SocketSlot(this);

@@ -48,7 +48,7 @@ class RxScheduler {
   // ---- the ethertype table ----
   // One handler per ethertype for the whole Host: file_exists when another
   // has it. The handler must stay alive until removed.
-  Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler);
+  [[nodiscard]] Result<void> add_packet_handler(std::uint16_t ethertype, PacketHandler& handler);
   void remove_packet_handler(std::uint16_t ethertype);
 
   // ---- devices fed from outside the process ----

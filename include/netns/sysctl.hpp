@@ -38,8 +38,8 @@ class Sysctl {
   Sysctl& operator=(Sysctl&&) noexcept = default;
   ~Sysctl();
 
-  Result<void> set(std::string_view name, std::string_view value);
-  Result<std::string> get(std::string_view name) const;
+  [[nodiscard]] Result<void> set(std::string_view name, std::string_view value);
+  [[nodiscard]] Result<std::string> get(std::string_view name) const;
 
   // The packet path reads values by id, with no parsing and no lookup.
   std::int32_t value(SysctlId id, std::size_t element = 0) const {
@@ -47,7 +47,7 @@ class Sysctl {
   }
   std::span<const std::int32_t> values(SysctlId id) const;
   // Sets a knob by id; invalid_argument (nothing changed) when out of bounds.
-  Result<void> set_values(SysctlId id, std::span<const std::int32_t> values);
+  [[nodiscard]] Result<void> set_values(SysctlId id, std::span<const std::int32_t> values);
 
   // What the stack acts on for the device with `ifindex`: its own value (or
   // `default` while none was written for it) combined with `all` as the

@@ -63,7 +63,7 @@ class Net;
 // operation_not_permitted without CAP_NET_ADMIN (or the rights to a
 // persistent TAP); device_or_resource_busy when another process holds that
 // TAP; other errno values as they come.
-Result<Device*> make_tap(Net& net, std::string_view name);
+[[nodiscard]] Result<Device*> make_tap(Net& net, std::string_view name);
 
 // The Linux interface name of a TAP device (what `ip link` shows, in
 // whatever Linux namespace it is now); empty for any other kind.

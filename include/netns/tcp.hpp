@@ -127,13 +127,13 @@ class Stream {
   // sent FIN and everything before it was read (or buffer is empty).
   // would_block when nothing is there yet; the connection's error
   // (connection_refused, connection_reset, timed_out) once it failed.
-  Result<std::size_t> read(std::span<std::byte> buffer);
+  [[nodiscard]] Result<std::size_t> read(std::span<std::byte> buffer);
   // send(2): copies what fits into the send buffer (net.ipv4.tcp_wmem) and
   // returns how much; would_block when none fits or the handshake is still
   // going on; broken_pipe after shutdown(), or the connection's error.
-  Result<std::size_t> write(std::span<const std::byte> data);
+  [[nodiscard]] Result<std::size_t> write(std::span<const std::byte> data);
   // shutdown(SHUT_WR): a FIN follows the data already written.
-  Result<void> shutdown();
+  [[nodiscard]] Result<void> shutdown();
   // close(2): see the header comment. Idempotent.
   void close();
   // SO_LINGER with a zero timeout, then close: an RST now, data discarded.
@@ -185,7 +185,7 @@ class Listener {
   // accept(2): the oldest established connection, would_block when none;
   // too_many_files_open (EMFILE) at net.core.sockets_max, the connection
   // left waiting.
-  Result<Stream> accept();
+  [[nodiscard]] Result<Stream> accept();
   Endpoint local_endpoint() const;
   // Precondition: is_open().
   Net& net() const;
@@ -211,14 +211,14 @@ class Listener {
 // A listener, and each stream a user holds, is one socket of the
 // namespace's; connections waiting in the backlog, orphans and TIME_WAIT
 // are not (as they hold no file descriptor in Linux).
-Result<Listener> listen(Net& net, Endpoint local, int backlog = 128);
+[[nodiscard]] Result<Listener> listen(Net& net, Endpoint local, int backlog = 128);
 // connect(2), non-blocking: sends the SYN and returns in syn_sent. The
 // source address is the route's, the port ephemeral. network_unreachable
 // without a route, invalid_argument for port 0 or a broadcast/multicast peer,
 // too_many_files_open (EMFILE) at net.core.sockets_max.
-Result<Stream> connect(Net& net, Endpoint remote);
+[[nodiscard]] Result<Stream> connect(Net& net, Endpoint remote);
 // The same from a given local endpoint (bind(2) first); port 0 is ephemeral.
-Result<Stream> connect(Net& net, Endpoint local, Endpoint remote);
+[[nodiscard]] Result<Stream> connect(Net& net, Endpoint local, Endpoint remote);
 
 // `ss -t -a -n` for one namespace: State Recv-Q Send-Q Local Address:Port
 // Peer Address:Port, one socket a line (listeners, connections, orphans,

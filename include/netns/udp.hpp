@@ -67,28 +67,28 @@ class Socket {
   // multicast address, or anything with net.ipv4.ip_nonlocal_bind=1
   // (address_not_available otherwise). address_in_use when taken;
   // invalid_argument when already bound.
-  Result<void> bind(Endpoint local);
+  [[nodiscard]] Result<void> bind(Endpoint local);
   // connect(2): sets the default peer, and from then on only datagrams from
   // it are received. Binds first when unbound; a socket bound to 0.0.0.0
   // takes the route's source address. network_unreachable when there is no
   // route, invalid_argument for port 0, permission_denied for a broadcast
   // peer without set_broadcast(true).
-  Result<void> connect(Endpoint remote);
+  [[nodiscard]] Result<void> connect(Endpoint remote);
   // connect(AF_UNSPEC): forgets the peer, and undoes what connect bound
   // implicitly (the source address, and the port when bind did not choose it).
-  Result<void> disconnect();
+  [[nodiscard]] Result<void> disconnect();
 
   // sendto(2): one datagram of data.size() bytes, copied out of the caller's
   // buffer before it returns. Binds to an ephemeral port first when unbound.
   // Returns the bytes sent. A pending error (an ICMP error answering a
   // connected socket) is returned once instead.
-  Result<std::size_t> send_to(std::span<const std::byte> data, Endpoint to);
+  [[nodiscard]] Result<std::size_t> send_to(std::span<const std::byte> data, Endpoint to);
   // send(2) on a connected socket; destination_address_required otherwise.
-  Result<std::size_t> send(std::span<const std::byte> data);
+  [[nodiscard]] Result<std::size_t> send(std::span<const std::byte> data);
   // recvfrom(2): the oldest queued datagram, copied into `buffer` (a longer
   // one is truncated, see Datagram). would_block when nothing is queued. A
   // pending error is returned once, before any queued datagram.
-  Result<Datagram> receive_from(std::span<std::byte> buffer);
+  [[nodiscard]] Result<Datagram> receive_from(std::span<std::byte> buffer);
 
   // 0.0.0.0:0 until bound (and for an inert socket).
   Endpoint local_endpoint() const;
@@ -106,7 +106,7 @@ class Socket {
   // net.core.rmem_default; each datagram is charged its size plus 256 bytes
   // of bookkeeping). Datagrams that do not fit are dropped and counted as
   // UdpRcvbufErrors. invalid_argument for 0.
-  Result<void> set_receive_buffer_size(std::size_t bytes);
+  [[nodiscard]] Result<void> set_receive_buffer_size(std::size_t bytes);
   std::size_t receive_buffer_size() const;
 
   // Readiness for event loops (the Asio adapter): `callback` runs on the
@@ -129,7 +129,7 @@ class Socket {
 
 // socket(AF_INET, SOCK_DGRAM, 0) in `net`. invalid_argument when the
 // namespace is already dying.
-Result<Socket> open(Net& net);
+[[nodiscard]] Result<Socket> open(Net& net);
 
 // `ss -u -a -n` for one namespace: State Recv-Q Send-Q Local Address:Port
 // Peer Address:Port, UNCONN or ESTAB, one bound socket a line.

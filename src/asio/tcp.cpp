@@ -73,7 +73,7 @@ Result<void> TcpState::handshake() {
   switch (stream.state()) {
     case tcp::State::syn_sent:
     case tcp::State::syn_received:
-      return make_error_code(boost::asio::error::would_block);
+      return error(Errc::operation_would_block);
     case tcp::State::closed: {
       // An empty write reports the connection's error (and takes it, as
       // connect(2) takes SO_ERROR); not_connected if it had none.

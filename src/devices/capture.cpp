@@ -14,10 +14,6 @@ namespace netns {
 
 namespace {
 
-boost::system::error_code errno_error(int err) {
-  return {err != 0 ? err : EIO, boost::system::generic_category()};
-}
-
 // The pcap record time of `now`: seconds, and micro- or nanoseconds in
 // tv_usec (which is what pcap_dump writes for a nanosecond handle). Times
 // before the epoch are written as the epoch.

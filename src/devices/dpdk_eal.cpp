@@ -43,10 +43,6 @@ Registry& registry() {
   return r;
 }
 
-boost::system::error_code dpdk_error(int errnum) {
-  return {errnum != 0 ? errnum : EIO, boost::system::generic_category()};
-}
-
 bool port_claimed(const Registry& r, std::uint16_t port) {
   return std::any_of(r.clients.begin(), r.clients.end(),
                      [&](const detail::EalClient* c) { return c->port() == port; });
@@ -70,11 +66,11 @@ void forget_ring_port(Registry& r, std::uint16_t port) {
 // Stops, closes and removes a port's device. The caller holds the lock.
 Result<void> remove_port(Registry& r, std::uint16_t port) {
   rte_eth_dev_info info{};
-  if (int ret = rte_eth_dev_info_get(port, &info); ret != 0) return dpdk_error(-ret);
+  if (int ret = rte_eth_dev_info_get(port, &info); ret != 0) return errno_error(-ret);
   (void)rte_eth_dev_stop(port);
   (void)rte_eth_dev_close(port);
   if (info.device != nullptr) {
-    if (int ret = rte_dev_remove(info.device); ret != 0 && ret != -ENOENT) return dpdk_error(-ret);
+    if (int ret = rte_dev_remove(info.device); ret != 0 && ret != -ENOENT) return errno_error(-ret);
   }
   forget_ring_port(r, port);
   return {};
@@ -125,7 +121,7 @@ Result<Eal> start(std::vector<std::string> args) {
     // EALREADY: something else in the process initialised DPDK, or it
     // failed in a way it cannot retry; either way this process is done.
     if (err == EALREADY) r.state = EalState::cleaned;
-    return dpdk_error(err);
+    return errno_error(err);
   }
   r.state = EalState::running;
   return Eal();
@@ -178,7 +174,7 @@ Result<std::uint16_t> Eal::attach(std::string_view devargs) {
   std::lock_guard lock(r.mutex);
   std::uint16_t port = 0;
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port) == 0) return error(Errc::file_exists);
-  if (int ret = rte_dev_probe(args.c_str()); ret < 0) return dpdk_error(-ret);
+  if (int ret = rte_dev_probe(args.c_str()); ret < 0) return errno_error(-ret);
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) return error(Errc::no_such_device);
   return port;
 }
@@ -217,7 +213,7 @@ Result<RingPair> Eal::make_ring_pair(std::string_view name, unsigned ring_size) 
   if (ab != nullptr && ba == nullptr) err = rte_errno;
   if (ba == nullptr) {
     rte_ring_free(ab);
-    return err == EEXIST ? error(Errc::file_exists) : dpdk_error(err);
+    return err == EEXIST ? error(Errc::file_exists) : errno_error(err);
   }
   int a = rte_eth_from_rings((base + "a").c_str(), &ba, 1, &ab, 1, SOCKET_ID_ANY);
   err = rte_errno;
@@ -227,7 +223,7 @@ Result<RingPair> Eal::make_ring_pair(std::string_view name, unsigned ring_size) 
     if (a >= 0) (void)remove_port(r, static_cast<std::uint16_t>(a));
     rte_ring_free(ab);
     rte_ring_free(ba);
-    return dpdk_error(err);
+    return errno_error(err);
   }
   RingRecord rec{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b), true, true, ab, ba};
   r.rings.push_back(rec);

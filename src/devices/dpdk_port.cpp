@@ -31,10 +31,6 @@ constexpr unsigned kPoolCache = 256;
 constexpr std::uint32_t kMaxMtu = dpdk::kMaxMtu;
 static_assert(kMaxMtu == RTE_MBUF_DEFAULT_DATAROOM - 18);
 
-boost::system::error_code dpdk_error(int errnum) {
-  return {errnum != 0 ? errnum : EIO, boost::system::generic_category()};
-}
-
 // The release functions mark a Packet as wrapping an mbuf: with its header
 // in the mbuf's private area, or (a pool without room for it) on the heap.
 void release_in_place(PacketBuffer* buf) {
@@ -57,7 +53,7 @@ Result<rte_mempool*> pool_for_port(std::uint16_t port, int socket) {
   if (rte_mempool* found = rte_mempool_lookup(name.c_str())) return found;
   rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), kPoolMbufs, kPoolCache, dpdk::kMbufPrivSize,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-  if (pool == nullptr) return dpdk_error(rte_errno);
+  if (pool == nullptr) return errno_error(rte_errno);
   return pool;
 }
 
@@ -71,11 +67,11 @@ struct PortSetup {
 // One rx and one tx queue; the port is left stopped.
 Result<PortSetup> configure_port(Host& host, std::uint16_t port) {
   rte_eth_dev_info info{};
-  if (int ret = rte_eth_dev_info_get(port, &info); ret != 0) return dpdk_error(-ret);
+  if (int ret = rte_eth_dev_info_get(port, &info); ret != 0) return errno_error(-ret);
   rte_eth_conf conf{};
-  if (int ret = rte_eth_dev_configure(port, 1, 1, &conf); ret != 0) return dpdk_error(-ret);
+  if (int ret = rte_eth_dev_configure(port, 1, 1, &conf); ret != 0) return errno_error(-ret);
   std::uint16_t rx_desc = kRingDescriptors, tx_desc = kRingDescriptors;
-  if (int ret = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc); ret != 0) return dpdk_error(-ret);
+  if (int ret = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc); ret != 0) return errno_error(-ret);
   int socket = rte_eth_dev_socket_id(port);
   if (socket < 0) socket = static_cast<int>(rte_socket_id());  // virtual ports have no NUMA node
   PortSetup setup;
@@ -84,13 +80,13 @@ Result<PortSetup> configure_port(Host& host, std::uint16_t port) {
   setup.pool = *pool;
   if (int ret = rte_eth_rx_queue_setup(port, 0, rx_desc, static_cast<unsigned>(socket), nullptr, setup.pool);
       ret != 0) {
-    return dpdk_error(-ret);
+    return errno_error(-ret);
   }
   if (int ret = rte_eth_tx_queue_setup(port, 0, tx_desc, static_cast<unsigned>(socket), nullptr); ret != 0) {
-    return dpdk_error(-ret);
+    return errno_error(-ret);
   }
   rte_ether_addr addr{};
-  if (int ret = rte_eth_macaddr_get(port, &addr); ret != 0) return dpdk_error(-ret);
+  if (int ret = rte_eth_macaddr_get(port, &addr); ret != 0) return errno_error(-ret);
   std::copy_n(addr.addr_bytes, 6, setup.mac.octets.begin());
   if (setup.mac.is_zero() || setup.mac.is_multicast()) {
     // net_ring ports have none: one of ours, told to the port if it listens.
@@ -161,7 +157,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
       int ret = rte_eth_dev_start(port_);
       started_ = ret == 0;
       if (!started_) net().host().log("netns: dpdk port " + std::to_string(port_) + " did not start: " +
-                                      dpdk_error(-ret).message());
+                                      errno_error(-ret).message());
     }
     refresh_link();
   }
@@ -170,7 +166,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
     if (cut_off_) return error(Errc::operation_not_permitted);
     int ret = rte_eth_dev_set_mtu(port_, static_cast<std::uint16_t>(mtu));
     // A port with no MTU of its own (net_ring) leaves it to the stack.
-    if (ret != 0 && ret != -ENOTSUP) return dpdk_error(-ret);
+    if (ret != 0 && ret != -ENOTSUP) return errno_error(-ret);
     return {};
   }
 

@@ -48,10 +48,6 @@ class Fd {
   int fd_ = -1;
 };
 
-boost::system::error_code errno_error(int err) {
-  return boost::system::error_code(err, boost::system::generic_category());
-}
-
 class TapDevice final : public Device {
  public:
   TapDevice(Net& net, std::string_view name, Fd fd)

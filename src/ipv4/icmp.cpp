@@ -1,8 +1,6 @@
 // ICMP: echo replies, errors sent (rate limited) and errors received.
 #include <algorithm>
 
-#include <boost/asio/error.hpp>
-
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
 
@@ -38,19 +36,18 @@ Counter out_counter(IcmpType t) {
 }  // namespace
 
 boost::system::error_code IcmpError::error() const {
-  namespace ae = boost::asio::error;
-  if (type == IcmpType::time_exceeded) return ae::host_unreachable;
+  if (type == IcmpType::time_exceeded) return netns::error(Errc::host_unreachable);
   if (type == IcmpType::parameter_problem) return netns::error(Errc::protocol_error);
   switch (static_cast<wire::IcmpUnreachable>(code)) {  // Linux's icmp_err_convert
     case wire::IcmpUnreachable::net:
     case wire::IcmpUnreachable::net_unknown:
-    case wire::IcmpUnreachable::net_prohibited: return ae::network_unreachable;
-    case wire::IcmpUnreachable::protocol: return ae::no_protocol_option;
-    case wire::IcmpUnreachable::port: return ae::connection_refused;
-    case wire::IcmpUnreachable::frag_needed: return ae::message_size;
-    case wire::IcmpUnreachable::source_route_failed: return ae::operation_not_supported;
-    case wire::IcmpUnreachable::host_unknown: return ae::host_unreachable;
-    default: return ae::host_unreachable;
+    case wire::IcmpUnreachable::net_prohibited: return netns::error(Errc::network_unreachable);
+    case wire::IcmpUnreachable::protocol: return netns::error(Errc::no_protocol_option);
+    case wire::IcmpUnreachable::port: return netns::error(Errc::connection_refused);
+    case wire::IcmpUnreachable::frag_needed: return netns::error(Errc::message_size);
+    case wire::IcmpUnreachable::source_route_failed: return netns::error(Errc::operation_not_supported);
+    case wire::IcmpUnreachable::host_unknown: return netns::error(Errc::host_unreachable);
+    default: return netns::error(Errc::host_unreachable);
   }
 }
 

@@ -194,7 +194,7 @@ Result<EchoReply> EchoSocket::receive(std::span<std::byte> payload) {
   if (!impl_) return bad_descriptor();
   if (impl_->has_error()) return impl_->take_error();
   auto item = impl_->queue.pop();
-  if (!item) return make_error_code(boost::asio::error::would_block);
+  if (!item) return error(Errc::operation_would_block);
   const auto data = item->payload.data();
   const std::size_t n = std::min(data.size(), payload.size());
   if (n != 0) std::memcpy(payload.data(), data.data(), n);

@@ -287,7 +287,7 @@ Result<Datagram> Socket::receive_from(std::span<std::byte> buffer) {
   if (!impl_) return bad_descriptor();
   if (impl_->has_error()) return impl_->take_error();
   auto item = impl_->queue.pop();
-  if (!item) return make_error_code(boost::asio::error::would_block);
+  if (!item) return error(Errc::operation_would_block);
   const auto payload = item->payload.data();
   const std::size_t n = std::min(payload.size(), buffer.size());
   if (n != 0) std::memcpy(buffer.data(), payload.data(), n);

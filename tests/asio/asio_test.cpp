@@ -378,6 +378,7 @@ TEST_F(AsioUdp, ConnectionRefusedCompletesAConnectedSocketsPendingReceive) {
   ASSERT_TRUE(run_until([&] { return received.has_value() && sent.has_value(); }));
   EXPECT_FALSE(*sent);
   EXPECT_EQ(*received, boost::system::errc::connection_refused);
+  EXPECT_EQ(*received, boost::asio::error::connection_refused);
   EXPECT_EQ(red_->counters().get("UdpNoPorts"), 1u);
 }
 

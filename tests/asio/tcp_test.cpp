@@ -449,6 +449,7 @@ TEST_F(AsioTcp, ConnectErrors) {
   });
   ASSERT_TRUE(run_until([&] { return refused.has_value(); }));
   EXPECT_EQ(*refused, boost::system::errc::connection_refused);
+  EXPECT_EQ(*refused, boost::asio::error::connection_refused);  // as a real Asio socket's
   EXPECT_FALSE(*open);
   EXPECT_EQ(blue_->counters().get("TcpAttemptFails"), 1u);
   EXPECT_EQ(red_->counters().get("TcpOutRsts"), 1u);

@@ -200,8 +200,8 @@ TEST_F(CaptureTest, TcpExchangeOnAVethReadsBackWithGoodChecksums) {
   ASSERT_EQ(server.write(text(kReply)).value(), kReply.size());
   poll();
   ASSERT_EQ(client.read(buf).value(), kReply.size());
-  client.shutdown();
-  server.shutdown();
+  ASSERT_TRUE(client.shutdown());
+  ASSERT_TRUE(server.shutdown());
   run_for(1s);
   EXPECT_EQ(client.state(), tcp::State::time_wait);
 

@@ -27,10 +27,6 @@ namespace {
 
 constexpr auto kMaxSleep = std::chrono::milliseconds(5);
 
-boost::system::error_code errno_error(int err) {
-  return boost::system::error_code(err, boost::system::generic_category());
-}
-
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;

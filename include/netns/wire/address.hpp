@@ -40,7 +40,7 @@ struct MacAddress {
 
   static constexpr MacAddress broadcast() { return {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}; }
   // "02:00:5e:10:00:01"; invalid_argument on anything else.
-  static Result<MacAddress> parse(std::string_view text);
+  [[nodiscard]] static Result<MacAddress> parse(std::string_view text);
 
   constexpr bool is_broadcast() const { return *this == broadcast(); }
   constexpr bool is_multicast() const { return (octets[0] & 0x01) != 0; }
@@ -64,7 +64,7 @@ struct Ipv4Address {
   static constexpr Ipv4Address loopback() { return Ipv4Address{127, 0, 0, 1}; }
   // Dotted quad, four decimal octets 0..255 without sign, spaces or leading zeros ("010"
   // would be octal to inet_aton; inet_pton rejects it too); invalid_argument otherwise.
-  static Result<Ipv4Address> parse(std::string_view text);
+  [[nodiscard]] static Result<Ipv4Address> parse(std::string_view text);
 
   constexpr bool is_unspecified() const { return value == 0; }
   constexpr bool is_broadcast() const { return value == 0xffffffffu; }
@@ -83,8 +83,8 @@ struct Ipv4Prefix {
       : address_(address), length_(length) {}
 
   // "A.B.C.D/N" with N in 0..32, or "A.B.C.D" meaning /32; invalid_argument otherwise.
-  static Result<Ipv4Prefix> parse(std::string_view text);
-  static Result<Ipv4Prefix> make(Ipv4Address address, unsigned length);
+  [[nodiscard]] static Result<Ipv4Prefix> parse(std::string_view text);
+  [[nodiscard]] static Result<Ipv4Prefix> make(Ipv4Address address, unsigned length);
 
   constexpr Ipv4Address address() const { return address_; }
   constexpr std::uint8_t length() const { return length_; }

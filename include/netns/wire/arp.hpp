@@ -44,7 +44,7 @@ class BasicArpView {
   static constexpr std::uint16_t kHardwareEthernet = 1;
   static constexpr std::uint16_t kProtocolIpv4 = 0x0800;
 
-  static Result<BasicArpView> checked(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<BasicArpView> checked(std::span<Byte> bytes) {
     if (bytes.size() < kSenderMac) return error(Errc::message_size);
     if (load_u8(bytes, kHardwareLen) != 6 || load_u8(bytes, kProtocolLen) != 4)
       return error(Errc::bad_message);
@@ -121,7 +121,7 @@ struct ArpRepr {
   MacAddress target_mac{};  // all zeros in a request
   Ipv4Address target_ip{};
 
-  static Result<ArpRepr> parse(const ArpView& msg) {
+  [[nodiscard]] static Result<ArpRepr> parse(const ArpView& msg) {
     if (msg.hardware_type() != ArpView::kHardwareEthernet ||
         msg.protocol_type() != ArpView::kProtocolIpv4)
       return error(Errc::bad_message);

@@ -45,7 +45,7 @@ class BasicEthernetView {
  public:
   static constexpr std::size_t kHeaderLen = 14;
 
-  static Result<BasicEthernetView> checked(std::span<Byte> frame) {
+  [[nodiscard]] static Result<BasicEthernetView> checked(std::span<Byte> frame) {
     if (frame.size() < kHeaderLen) return error(Errc::message_size);
     return BasicEthernetView(frame);
   }
@@ -96,7 +96,7 @@ struct EthernetRepr {
   MacAddress src{};
   EtherType ethertype = EtherType::ipv4;
 
-  static Result<EthernetRepr> parse(const EthernetView& frame) {
+  [[nodiscard]] static Result<EthernetRepr> parse(const EthernetView& frame) {
     return EthernetRepr{frame.dst(), frame.src(), frame.ethertype()};
   }
   std::size_t buffer_len() const { return kHeaderLen; }

@@ -76,7 +76,7 @@ class BasicIcmpView {
  public:
   static constexpr std::size_t kHeaderLen = 8;
 
-  static Result<BasicIcmpView> checked(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<BasicIcmpView> checked(std::span<Byte> bytes) {
     if (bytes.size() < kHeaderLen) return error(Errc::message_size);
     return BasicIcmpView(bytes);
   }
@@ -181,7 +181,7 @@ struct IcmpRepr {
     return {IcmpType::time_exceeded, static_cast<std::uint8_t>(code), 0, quoted_len};
   }
 
-  static Result<IcmpRepr> parse(const IcmpView& icmp) {
+  [[nodiscard]] static Result<IcmpRepr> parse(const IcmpView& icmp) {
     if (!icmp.verify_checksum()) return error(Errc::bad_message);
     return IcmpRepr{icmp.type(), icmp.code(), icmp.rest_of_header(), icmp.payload().size()};
   }

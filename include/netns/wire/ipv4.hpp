@@ -144,7 +144,7 @@ class BasicIpv4View {
   static constexpr std::size_t kMinHeaderLen = 20;
   static constexpr std::size_t kMaxHeaderLen = 60;
 
-  static Result<BasicIpv4View> checked(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<BasicIpv4View> checked(std::span<Byte> bytes) {
     auto header_len = checked_header_len(bytes);
     if (!header_len) return header_len.error();
     const std::size_t total = load_be16(bytes, kTotalLength);
@@ -155,7 +155,7 @@ class BasicIpv4View {
   // For the datagram quoted inside an ICMP error, which is cut short by
   // design (RFC 792: the header and 64 bits of data): the header must be
   // complete, the payload is whatever follows it up to total_length.
-  static Result<BasicIpv4View> checked_quoted(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<BasicIpv4View> checked_quoted(std::span<Byte> bytes) {
     auto header_len = checked_header_len(bytes);
     if (!header_len) return header_len.error();
     const std::size_t total = load_be16(bytes, kTotalLength);
@@ -271,7 +271,7 @@ class BasicIpv4View {
   static constexpr std::uint16_t kOffsetMask = 0x1fff;
 
   // Version, IHL and total_length against the header (not the payload).
-  static Result<std::size_t> checked_header_len(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<std::size_t> checked_header_len(std::span<Byte> bytes) {
     if (bytes.size() < kMinHeaderLen) return error(Errc::message_size);
     const std::uint8_t version_ihl = load_u8(bytes, kVersionIhl);
     if (version_ihl >> 4 != 4) return error(Errc::bad_message);
@@ -310,7 +310,7 @@ struct Ipv4Repr {
   bool more_fragments = false;
   std::uint16_t fragment_offset = 0;  // bytes, a multiple of 8
 
-  static Result<Ipv4Repr> parse(const Ipv4View& ip) {
+  [[nodiscard]] static Result<Ipv4Repr> parse(const Ipv4View& ip) {
     if (!ip.verify_checksum()) return error(Errc::bad_message);
     // The ping of death: a fragment reaching past the largest datagram.
     if (std::size_t{ip.fragment_offset()} + ip.total_length() > 0xffff)

@@ -192,7 +192,7 @@ class BasicTcpView {
   static constexpr std::size_t kMinHeaderLen = 20;
   static constexpr std::size_t kMaxHeaderLen = 60;
 
-  static Result<BasicTcpView> checked(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<BasicTcpView> checked(std::span<Byte> bytes) {
     if (bytes.size() < kMinHeaderLen) return error(Errc::message_size);
     const std::size_t header_len = std::size_t{load_u8(bytes, kDataOffset)} / 16 * 4;
     if (header_len < kMinHeaderLen) return error(Errc::bad_message);
@@ -313,7 +313,7 @@ struct TcpRepr {
   std::size_t payload_len = 0;
 
   // Errc::bad_message for a wrong checksum; options as the header comment says.
-  static Result<TcpRepr> parse(const TcpView& tcp, Ipv4Address src, Ipv4Address dst);
+  [[nodiscard]] static Result<TcpRepr> parse(const TcpView& tcp, Ipv4Address src, Ipv4Address dst);
   // The same for a caller that has verified the checksum itself, as TCP
   // input does: it cannot fail.
   static TcpRepr parse_verified(const TcpView& tcp);

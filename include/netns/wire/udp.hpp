@@ -40,7 +40,7 @@ class BasicUdpView {
  public:
   static constexpr std::size_t kHeaderLen = 8;
 
-  static Result<BasicUdpView> checked(std::span<Byte> bytes) {
+  [[nodiscard]] static Result<BasicUdpView> checked(std::span<Byte> bytes) {
     if (bytes.size() < kHeaderLen) return error(Errc::message_size);
     const std::size_t length = load_be16(bytes, kLength);
     if (length < kHeaderLen) return error(Errc::bad_message);
@@ -107,7 +107,7 @@ struct UdpRepr {
   std::uint16_t dst_port = 0;
   std::size_t payload_len = 0;
 
-  static Result<UdpRepr> parse(const UdpView& udp, Ipv4Address src, Ipv4Address dst) {
+  [[nodiscard]] static Result<UdpRepr> parse(const UdpView& udp, Ipv4Address src, Ipv4Address dst) {
     if (!udp.verify_checksum(src, dst)) return error(Errc::bad_message);
     return UdpRepr{udp.src_port(), udp.dst_port(), udp.payload().size()};
   }

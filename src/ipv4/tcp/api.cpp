@@ -108,7 +108,7 @@ Listener::~Listener() = default;
 
 Result<Stream> Listener::accept() {
   if (!sock_) return bad_descriptor();
-  if (sock_->pending() == 0) return make_error_code(boost::asio::error::would_block);
+  if (sock_->pending() == 0) return error(Errc::operation_would_block);
   // As accept(2) at RLIMIT_NOFILE: EMFILE, and the connection stays queued.
   auto slot = sock_->net().resources().open_socket();
   if (!slot) return slot.error();

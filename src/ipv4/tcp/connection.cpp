@@ -10,7 +10,7 @@ namespace netns::tcp {
 
 namespace {
 
-boost::system::error_code would_block() { return make_error_code(boost::asio::error::would_block); }
+boost::system::error_code would_block() { return error(Errc::operation_would_block); }
 
 std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
   return static_cast<std::size_t>(net.sysctl().value(id, index));

@@ -186,7 +186,7 @@ void ListenSocket::child_gone(Connection& child) {
 }
 
 Result<std::shared_ptr<Connection>> ListenSocket::accept() {
-  if (accept_queue_.empty()) return make_error_code(boost::asio::error::would_block);
+  if (accept_queue_.empty()) return error(Errc::operation_would_block);
   std::shared_ptr<Connection> child = std::move(accept_queue_.front());
   accept_queue_.pop_front();
   std::erase(children_, child.get());
