@@ -30,7 +30,7 @@
 //   }, boost::asio::detached);
 //   io.run();
 //
-// Threads. A Host is driven by one thread (DESIGN.md section 2), so every
+// Threads. A Host is driven by one thread (docs/ARCHITECTURE.md, section 3), so every
 // poll, every socket operation and every on_readable callback must happen on
 // one thread at a time. Either run the io_context on one thread, or give the
 // Runner a strand (boost::asio::make_strand(io)) and run the io_context on

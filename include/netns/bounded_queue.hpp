@@ -2,7 +2,7 @@
 //
 // A ring that grows on demand up to a hard capacity, so an idle queue costs
 // nothing and a flooded one stops growing: push() returns false when full and
-// the caller counts the drop (DESIGN.md section 7).
+// the caller counts the drop (docs/ARCHITECTURE.md, section 6).
 //
 //   BoundedQueue<Packet> q(1000);
 //   if (!q.push(std::move(pkt))) ++stats.rx_dropped;

@@ -113,7 +113,7 @@ class Host {
   void unregister_pernet_subsys(PernetOps& ops) { unregister_pernet(ops); }
   void unregister_pernet_device(PernetOps& ops) { unregister_pernet(ops); }
 
-  // dev_change_net_namespace. See DESIGN.md section 4.
+  // dev_change_net_namespace. See docs/ARCHITECTURE.md, section 8.
   [[nodiscard]] Result<void> move_device(Device& dev, Net& to, std::string_view new_name = {});
 
   // Does everything due at `now` and returns when it next has work

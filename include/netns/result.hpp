@@ -21,7 +21,7 @@
 // Functions returning Result are [[nodiscard]]; the build turns a dropped one
 // into an error. A deliberate discard is written (void)call(), with a why.
 //
-// The data plane never returns errors: it drops and counts (STYLE.md).
+// The data plane never returns errors: it drops and counts (docs/ARCHITECTURE.md, section 11).
 #pragma once
 
 #include <boost/system/errc.hpp>

@@ -1,4 +1,4 @@
-// core/route_cache.hpp — the route cache every namespace of a Host shares (DESIGN.md section 5).
+// core/route_cache.hpp — the route cache every namespace of a Host shares (docs/ARCHITECTURE.md, section 5).
 //
 // One table per Host holds the results of route_output for every namespace,
 // keyed by (namespace id, destination, source, tos, output ifindex). The

@@ -1,4 +1,4 @@
-// The mechanisms every IPv4 socket shares, written once (STYLE.md practice 7):
+// The mechanisms every IPv4 socket shares, written once:
 //
 //   InetSocket     a socket's addresses as the demultiplexer sees them, its
 //                  pending error (Linux's sk_err) and its readiness callback;

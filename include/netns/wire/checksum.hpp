@@ -1,5 +1,5 @@
 // netns/wire/checksum.hpp — the Internet checksum (RFC 1071), written once for
-// IPv4, ICMP, UDP and TCP (STYLE.md practice 7).
+// IPv4, ICMP, UDP and TCP.
 //
 //   // Fill: sum everything with the checksum field zeroed, store finish().
 //   Checksum c = ipv4_pseudo_header(src, dst, 17, udp_len);
