@@ -29,7 +29,10 @@ Connection::Connection(TcpNet& tn)
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
       wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }),
-      continue_timer_(tn.net.host(), [this] { auto self = shared_from_this(); push_output(); }) {}
+      continue_timer_(tn.net.host(), [this] { auto self = shared_from_this(); push_output(); }) {
+  // tcp_init_sock: the dupthresh starts at net.ipv4.tcp_reordering.
+  reordering_ = static_cast<std::uint32_t>(tn.net.sysctl().value(SysctlId::tcp_reordering));
+}
 
 Connection::~Connection() = default;
 
