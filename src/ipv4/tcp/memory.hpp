@@ -19,9 +19,10 @@
 // (TcpExtTCPMemoryPressures counts each entry; TcpExtTCPMemoryPressuresChrono
 // the milliseconds spent in it, counted on leaving) until it falls below
 // tcp_mem[0]: receive windows stop growing and shrink towards four
-// segments, send buffers are not expanded. Above tcp_mem[2] a socket's
-// receive queue takes nothing more than it could when the queue is empty
-// (the segment that lets data move), as sk_rmem_schedule fails.
+// segments, send buffers are not expanded. Above tcp_mem[2] receive queues
+// refuse data (sk_rmem_schedule fails: out-of-order data is pruned first,
+// then the segment dropped), except a segment into an empty queue, which
+// lets data move (sk_forced_mem_schedule).
 #pragma once
 
 #include <cstddef>
