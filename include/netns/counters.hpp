@@ -214,6 +214,7 @@ namespace netns {
   X(TcpExt, TCPWqueueTooBig) \
   X(TcpExt, TCPDSACKRecvSegs) \
   X(TcpExt, TCPDSACKIgnoredDubious) \
+  X(TcpExt, TCPMemoryPressuresChrono) \
 
 enum class Mib : std::uint8_t { Ip, Icmp, Tcp, Udp, IpExt, TcpExt, count_ };
 

@@ -16,7 +16,6 @@ enum class SysctlId : std::uint16_t {
   core_netdev_max_backlog,
   core_somaxconn,
   core_rmem_default,
-  core_wmem_default,
   ip_forward,
   ip_default_ttl,
   ip_local_port_range,
@@ -29,11 +28,9 @@ enum class SysctlId : std::uint16_t {
   icmp_msgs_per_sec,
   icmp_msgs_burst,
   route_max_size,
-  route_gc_timeout,
   ipfrag_high_thresh,
   ipfrag_low_thresh,
   ipfrag_time,
-  ipfrag_max_dist,
   neigh_base_reachable_time_ms,
   neigh_gc_stale_time,
   neigh_retrans_time_ms,
@@ -51,12 +48,10 @@ enum class SysctlId : std::uint16_t {
   tcp_window_scaling,
   tcp_sack,
   tcp_min_snd_mss,
-  tcp_base_mss,
   tcp_fin_timeout,
   tcp_keepalive_time,
   tcp_keepalive_intvl,
   tcp_keepalive_probes,
-  tcp_retries1,
   tcp_retries2,
   tcp_orphan_retries,
   tcp_challenge_ack_limit,
@@ -68,15 +63,11 @@ enum class SysctlId : std::uint16_t {
   tcp_delack_min_ms,
   tcp_congestion_control,
   tcp_ecn,
-  tcp_no_metrics_save,
-  tcp_adv_win_scale,
   tcp_recovery,
   tcp_early_retrans,
   tcp_reordering,
   tcp_max_reordering,
   tcp_min_rtt_wlen,
-  udp_rmem_min,
-  udp_wmem_min,
   route_min_pmtu,
   route_mtu_expires,
   conf_all_accept_source_route,
@@ -111,9 +102,8 @@ inline constexpr std::int32_t kIntMax = std::numeric_limits<std::int32_t>::max()
 inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count_)> kSysctlTable{{
     {"net.core.netdev_max_backlog", 1, {1000}, 1, 1 << 20, {}},
     {"net.core.somaxconn", 1, {4096}, 0, 65535, {}},
-    // Socket buffer defaults; the minimum is Linux's SOCK_MIN_RCVBUF/SNDBUF, about 2 KiB.
+    // A UDP or ping socket's receive buffer; the minimum is Linux's SOCK_MIN_RCVBUF, about 2 KiB.
     {"net.core.rmem_default", 1, {212992}, 2304, kIntMax, {}},
-    {"net.core.wmem_default", 1, {212992}, 4608, kIntMax, {}},
     {"net.ipv4.ip_forward", 1, {0}, 0, 1, {}},
     {"net.ipv4.ip_default_ttl", 1, {64}, 1, 255, {}},
     {"net.ipv4.ip_local_port_range", 2, {32768, 60999}, 1, 65535, {}},
@@ -121,6 +111,10 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.ip_nonlocal_bind", 1, {0}, 0, 1, {}},
     {"net.ipv4.icmp_echo_ignore_all", 1, {0}, 0, 1, {}},
     {"net.ipv4.icmp_echo_ignore_broadcasts", 1, {1}, 0, 1, {}},
+    // ICMP errors of the types in the mask (bit = type; 6168: destination
+    // unreachable but fragmentation needed, source quench, time exceeded,
+    // parameter problem) take from the namespace's icmp_msgs_per_sec bucket,
+    // then one per icmp_ratelimit ms per destination after a burst of six.
     {"net.ipv4.icmp_ratelimit", 1, {1000}, 0, kIntMax, {}},
     {"net.ipv4.icmp_ratemask", 1, {6168}, 0, kIntMax, {}},
     {"net.ipv4.icmp_msgs_per_sec", 1, {1000}, 0, kIntMax, {}},
@@ -128,11 +122,11 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // Linux removed its route cache and made max_size INT_MAX; netns has a
     // shared cache again and needs a real per-namespace quota.
     {"net.ipv4.route.max_size", 1, {16384}, 1, 1 << 24, {}},
-    {"net.ipv4.route.gc_timeout", 1, {300}, 0, kIntMax, {}},
     {"net.ipv4.ipfrag_high_thresh", 1, {4194304}, 0, kIntMax, {}},
+    // As Linux since 4.17: nothing is evicted at low_thresh any more; it is
+    // only the least high_thresh may be set to (and high_thresh its most).
     {"net.ipv4.ipfrag_low_thresh", 1, {3145728}, 0, kIntMax, {}},
     {"net.ipv4.ipfrag_time", 1, {30}, 1, 3600, {}},
-    {"net.ipv4.ipfrag_max_dist", 1, {64}, 0, kIntMax, {}},
     {"net.ipv4.neigh.default.base_reachable_time_ms", 1, {30000}, 1, kIntMax, {}},
     {"net.ipv4.neigh.default.gc_stale_time", 1, {60}, 1, kIntMax, {}},
     {"net.ipv4.neigh.default.retrans_time_ms", 1, {1000}, 1, kIntMax, {}},
@@ -141,6 +135,9 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
     {"net.ipv4.tcp_rmem", 3, {4096, 131072, 6291456}, 1, kIntMax, {}},
     {"net.ipv4.tcp_wmem", 3, {4096, 16384, 4194304}, 1, kIntMax, {}},
+    // Pages of 4 KiB held by the namespace's TCP queues: below [0] no
+    // pressure, above [1] pressure, above [2] receive queues refuse data
+    // (per namespace, where Linux's is machine-wide: ipv4/tcp/memory.hpp).
     {"net.ipv4.tcp_mem", 3, {190000, 253000, 380000}, 1, kIntMax, {}},
     {"net.ipv4.tcp_syn_retries", 1, {6}, 1, 127, {}},
     {"net.ipv4.tcp_synack_retries", 1, {5}, 0, 255, {}},
@@ -150,12 +147,10 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_window_scaling", 1, {1}, 0, 1, {}},
     {"net.ipv4.tcp_sack", 1, {1}, 0, 1, {}},
     {"net.ipv4.tcp_min_snd_mss", 1, {48}, 48, 65535, {}},
-    {"net.ipv4.tcp_base_mss", 1, {1024}, 1, 65535, {}},
     {"net.ipv4.tcp_fin_timeout", 1, {60}, 1, kIntMax, {}},
     {"net.ipv4.tcp_keepalive_time", 1, {7200}, 1, 32767, {}},
     {"net.ipv4.tcp_keepalive_intvl", 1, {75}, 1, 32767, {}},
     {"net.ipv4.tcp_keepalive_probes", 1, {9}, 1, 127, {}},
-    {"net.ipv4.tcp_retries1", 1, {3}, 0, 255, {}},
     {"net.ipv4.tcp_retries2", 1, {15}, 0, 255, {}},
     {"net.ipv4.tcp_orphan_retries", 1, {0}, 0, 255, {}},
     {"net.ipv4.tcp_challenge_ack_limit", 1, {1000}, 0, kIntMax, {}},
@@ -167,8 +162,6 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_delack_min_ms", 1, {40}, 1, 1000, {}},
     {"net.ipv4.tcp_congestion_control", 1, {0}, 0, 1, kCongestionControls},
     {"net.ipv4.tcp_ecn", 1, {2}, 0, 2, {}},
-    {"net.ipv4.tcp_no_metrics_save", 1, {0}, 0, 1, {}},
-    {"net.ipv4.tcp_adv_win_scale", 1, {1}, -31, 31, {}},
     // Bits: 1 RACK loss detection (else RFC 6675's DupThresh), 2 a static
     // reordering window, 4 no fast recovery at DupThresh SACKs.
     {"net.ipv4.tcp_recovery", 1, {1}, 0, 7, {}},
@@ -177,8 +170,6 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv4.tcp_reordering", 1, {3}, 1, 1024, {}},
     {"net.ipv4.tcp_max_reordering", 1, {300}, 1, 65535, {}},
     {"net.ipv4.tcp_min_rtt_wlen", 1, {300}, 0, 86400, {}},
-    {"net.ipv4.udp_rmem_min", 1, {4096}, 1, kIntMax, {}},
-    {"net.ipv4.udp_wmem_min", 1, {4096}, 1, kIntMax, {}},
     // Path MTU exceptions (Linux's fnhe): never below min_pmtu (at least
     // 68, RFC 791's minimum), forgotten mtu_expires seconds after learned.
     {"net.ipv4.route.min_pmtu", 1, {552}, 68, 65535, {}},

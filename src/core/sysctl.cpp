@@ -82,6 +82,11 @@ Result<void> Sysctl::set_values(SysctlId id, std::span<const std::int32_t> value
   if (id == SysctlId::ip_local_port_range && values[0] > values[1]) {
     return error(Errc::invalid_argument);
   }
+  // Each reassembly threshold bounds the other (Linux's extra1/extra2).
+  if ((id == SysctlId::ipfrag_high_thresh && values[0] < value(SysctlId::ipfrag_low_thresh)) ||
+      (id == SysctlId::ipfrag_low_thresh && values[0] > value(SysctlId::ipfrag_high_thresh))) {
+    return error(Errc::invalid_argument);
+  }
   std::copy(values.begin(), values.end(), values_.begin() + kSysctlOffsets[i]);
   return {};
 }

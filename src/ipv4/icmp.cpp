@@ -33,6 +33,17 @@ Counter out_counter(IcmpType t) {
   return Counter::IcmpOutMsgs;
 }
 
+// icmpv4_mask_allow: only the types in net.ipv4.icmp_ratemask are limited,
+// and never fragmentation needed, which path MTU discovery depends on.
+bool rate_limited_type(Net& net, IcmpType type, std::uint8_t code) {
+  const auto t = static_cast<std::uint8_t>(type);
+  if (t > 18) return false;  // NR_ICMP_TYPES
+  if (type == IcmpType::dest_unreachable && code == static_cast<std::uint8_t>(wire::IcmpUnreachable::frag_needed)) {
+    return false;
+  }
+  return (static_cast<std::uint32_t>(net.sysctl().value(SysctlId::icmp_ratemask)) >> t & 1) != 0;
+}
+
 }  // namespace
 
 boost::system::error_code IcmpError::error() const {
@@ -87,7 +98,11 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
     auto inner = wire::IcmpView::checked(ip->payload());
     if (!inner || is_error_type(inner->type())) return;
   }
-  if (!icmp_allowed(net, *ns)) {
+  // icmpv4_global_allow, then icmpv4_xrlim_allow: the namespace's bucket,
+  // then the destination's; neither for what came in or goes out on loopback.
+  const bool limited = rate_limited_type(net, type, code) &&
+                       (offending.device == nullptr || offending.device->kind() != DeviceKind::loopback);
+  if (limited && !icmp_allowed(net, *ns)) {
     net.counters().add(Counter::IcmpOutRateLimitGlobal);
     return;
   }
@@ -95,6 +110,13 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
   if (!route) {
     net.counters().add(Counter::IcmpOutErrors);
     return;
+  }
+  if (limited && route->dev->kind() != DeviceKind::loopback) {
+    const auto interval = std::chrono::milliseconds(net.sysctl().value(SysctlId::icmp_ratelimit));
+    if (!extras(*ns).icmp_peers.allow(src, interval, host_.now())) {
+      net.counters().add(Counter::IcmpOutRateLimitHost);
+      return;
+    }
   }
   std::size_t quote = std::min(offending.size(), kMaxQuote);
   Packet msg = host_.packets().allocate(wire::IcmpRepr::kHeaderLen + quote);

@@ -7,6 +7,7 @@
 
 #include "ipv4/fib.hpp"
 #include "ipv4/fragment.hpp"
+#include "ipv4/icmp_peers.hpp"
 #include "ipv4/neighbour.hpp"
 #include "ipv4/pmtu.hpp"
 #include "netns/address.hpp"
@@ -26,10 +27,12 @@ struct IcmpBucket {
   Clock::time_point last{};
 };
 
-// What a namespace needs only once it meets a martian or learns a path MTU.
+// What a namespace needs only once it meets a martian, learns a path MTU
+// or sends an ICMP error.
 struct Ipv4Extras {
-  explicit Ipv4Extras(const SipKey& pmtu_key) : pmtu(pmtu_key) {}
+  explicit Ipv4Extras(const SipKey& pmtu_key) : pmtu(pmtu_key), icmp_peers(pmtu_key) {}
   PmtuExceptions pmtu;
+  IcmpPeers icmp_peers;  // net.ipv4.icmp_ratelimit per destination
   // Input route statistics, Linux's /proc/net/stat/rt_cache in_martian_*.
   std::uint64_t in_martian_src = 0, in_martian_dst = 0;
   // log_martians messages, at most 10 per 5 s per namespace (net_ratelimit).

@@ -155,7 +155,8 @@ class Ipv4Stack final : public PernetOps,
   Ipv4Address select_source(Net& net, const Device& dev, Ipv4Address dst);
 
   // icmp_send: an error about `offending` (data() at its IP header), rate
-  // limited per namespace; never about ICMP errors, fragments other than the
+  // limited per namespace and per destination (icmp_ratemask's types; see
+  // icmp_peers.hpp); never about ICMP errors, fragments other than the
   // first, or broadcasts.
   void send_icmp_error(Net& net, const Packet& offending, wire::IcmpType type, std::uint8_t code,
                        std::uint32_t info = 0);

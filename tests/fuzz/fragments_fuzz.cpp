@@ -136,7 +136,10 @@ void fragments(std::span<const std::uint8_t> data) {
           lab.advance(std::chrono::milliseconds(in.u16()) * (in.flag() ? 1 : 64));
           break;
         default:
-          if (in.flag()) (void)(*dut)->sysctl().set("net.ipv4.ipfrag_high_thresh", in.flag() ? "4096" : "262144");
+          if (in.flag()) {
+            (void)(*dut)->sysctl().set("net.ipv4.ipfrag_low_thresh", "0");  // high_thresh's least
+            (void)(*dut)->sysctl().set("net.ipv4.ipfrag_high_thresh", in.flag() ? "4096" : "262144");
+          }
           read_sockets(*sock, *echo);
           break;
       }

@@ -20,8 +20,8 @@ std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
 
 Connection::Connection(TcpNet& tn)
     : tn_(tn),
-      send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1)),
-      rcv_(tn.net),
+      send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1), &tn.memory),
+      rcv_(tn.net, &tn.memory),
       cc_(make_congestion_control(
           static_cast<CongestionAlgorithm>(tn.net.sysctl().value(SysctlId::tcp_congestion_control)),
           kDefaultMss)),
@@ -29,7 +29,10 @@ Connection::Connection(TcpNet& tn)
       delack_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_delack_timer(); }),
       keepalive_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_keepalive_timer(); }),
       wait_timer_(tn.net.host(), [this] { auto self = shared_from_this(); on_wait_timer(); }),
-      continue_timer_(tn.net.host(), [this] { auto self = shared_from_this(); push_output(); }) {}
+      continue_timer_(tn.net.host(), [this] { auto self = shared_from_this(); push_output(); }) {
+  // tcp_init_sock: the dupthresh starts at net.ipv4.tcp_reordering.
+  reordering_ = static_cast<std::uint32_t>(tn.net.sysctl().value(SysctlId::tcp_reordering));
+}
 
 Connection::~Connection() = default;
 
@@ -346,7 +349,7 @@ void Connection::grow_send_buffer() {
   const std::size_t max = sysctl_triple(net(), SysctlId::tcp_wmem, 2);
   const std::size_t want = std::min<std::size_t>(2 * std::size_t{cc_->cwnd()}, max);
   const std::size_t capacity = send_buf_.capacity();
-  if (want <= capacity) return;
+  if (want <= capacity || !tn_.memory.admits_send_growth()) return;  // tcp_should_expand_sndbuf
   // In steps of a quarter at least: the ring is one allocation, and growing
   // it by the few bytes congestion avoidance adds an ACK would copy the
   // whole buffer into a new one on every write.

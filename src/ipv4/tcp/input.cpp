@@ -322,9 +322,15 @@ bool Connection::process_ack(Segment& seg) {
     }
     if (parent_ != nullptr && parent_->accept_queue_full()) {
       // Linux drops the final ACK and lets the SYN-ACK be retransmitted,
-      // hoping the application accepts in the meantime.
+      // hoping the application accepts in the meantime; with
+      // tcp_abort_on_overflow it resets the peer instead (tcp_check_req).
       counters().add(Counter::TcpExtListenOverflows);
       counters().add(Counter::TcpExtListenDrops);
+      if (net().sysctl().value(SysctlId::tcp_abort_on_overflow) != 0) {
+        tn_.ops.send_reset(net(), seg);
+        counters().add(Counter::TcpExtEmbryonicRsts);
+        finish({});
+      }
       return false;
     }
     snd_wnd_ = static_cast<std::uint32_t>(seg.tcp.window) << snd_wscale_;

@@ -54,8 +54,16 @@ InitialWindow initial_window(Net& net, std::uint32_t mss, bool window_scaling) {
   return out;
 }
 
-ReceiveBuffer::ReceiveBuffer(Net& net) : net_(net), net_charge_(net.resources()), rcvbuf_(rmem(net, 1)) {
+ReceiveBuffer::ReceiveBuffer(Net& net, TcpMemory* memory)
+    : net_(net), memory_(memory), net_charge_(net.resources()), rcvbuf_(rmem(net, 1)) {
   full_space_ = win_from_space(rcvbuf_);
+  if (memory_ != nullptr) memory_->add_socket();
+}
+
+ReceiveBuffer::~ReceiveBuffer() {
+  if (memory_ == nullptr) return;
+  memory_->uncharge(net_charge_);
+  memory_->remove_socket();
 }
 
 // ---- the handshake ----
@@ -218,7 +226,8 @@ bool ReceiveBuffer::make_room(Seq seq, std::size_t truesize) {
   if (pruned) counters.add(Counter::TcpExtOfoPruned);
   if (fits(truesize)) return true;
   counters.add(Counter::TcpExtRcvPruned);
-  if (charged() <= rcvbuf_) counters.add(Counter::IpExtPacketMemDrops);  // the namespace refused
+  // The namespace refused (packet_mem_max), not the buffer or tcp_mem.
+  if (charged() <= rcvbuf_ && !net_.resources().admits(truesize)) counters.add(Counter::IpExtPacketMemDrops);
   return false;
 }
 
@@ -292,7 +301,7 @@ void ReceiveBuffer::grow_window(std::size_t len, std::size_t truesize) {
   // payload/truesize ratio is as good as the window assumes; a worse one
   // opens it only while the window is small enough to afford it.
   const std::uint32_t limit = std::min(window_clamp_, free_space());
-  if (limit <= rcv_ssthresh_) return;
+  if (limit <= rcv_ssthresh_ || under_pressure()) return;
   std::uint32_t incr = 0;
   if (win_from_space(truesize) <= len) {
     incr = 2 * advmss_;
@@ -471,6 +480,9 @@ std::uint16_t ReceiveBuffer::select_window(Seq rcv_nxt, bool timed) {
   }
   const std::uint32_t current = receive_window(rcv_nxt);
   const std::uint32_t space = free_space();
+  // __tcp_select_window under memory pressure: a window past half full
+  // shrinks towards four segments (tcp_adjust_rcv_ssthresh).
+  if (space < full_space() / 2 && under_pressure()) rcv_ssthresh_ = std::min(rcv_ssthresh_, 4 * advmss_);
   std::uint32_t window = choose_window(space);
   if (window < current) {
     // Keep the right edge, to within the scale's granularity: Linux rounds

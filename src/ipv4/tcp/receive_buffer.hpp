@@ -47,6 +47,7 @@
 #include <span>
 
 #include "ipv4/tcp/defaults.hpp"
+#include "ipv4/tcp/memory.hpp"
 #include "ipv4/tcp/ofo_queue.hpp"
 #include "ipv4/tcp/seq.hpp"
 #include "netns/clock.hpp"
@@ -75,7 +76,13 @@ class ReceiveBuffer {
     bool push = false;  // PSH, FIN or URG: maybe less than a full segment
   };
 
-  explicit ReceiveBuffer(Net& net);
+  // `memory`, when given, is the namespace's TCP account (net.ipv4.tcp_mem),
+  // charged what the queues hold and outliving the buffer; without it only
+  // the buffer and the namespace's packet_mem_max bound them.
+  explicit ReceiveBuffer(Net& net, TcpMemory* memory = nullptr);
+  ~ReceiveBuffer();
+  ReceiveBuffer(const ReceiveBuffer&) = delete;
+  ReceiveBuffer& operator=(const ReceiveBuffer&) = delete;
 
   // ---- the handshake ----
   // Our SYN's or SYN-ACK's window, and the scale we announce.
@@ -196,18 +203,27 @@ class ReceiveBuffer {
   // where the segment goes, is spared.
   bool make_room(Seq seq, std::size_t truesize);
   // The buffer is not over and the namespace admits `truesize` more
-  // (sk_rmem_schedule).
+  // (sk_rmem_schedule): its packet_mem_max and its tcp_mem.
   bool fits(std::size_t truesize) {
     sync_charge();
-    return charged() <= rcvbuf_ && net_.resources().admits(truesize);
+    return charged() <= rcvbuf_ && net_.resources().admits(truesize) && tcp_memory_admits(truesize);
   }
-  // Brings the namespace's charge to what is held now: the queues change
+  bool tcp_memory_admits(std::size_t truesize) {
+    return memory_ == nullptr || memory_->admits_receive(charged(), truesize);
+  }
+  bool under_pressure() const { return memory_ != nullptr && memory_->under_pressure(); }
+  // Brings the namespace's charges to what is held now: the queues change
   // it in many places (collapse, prune, coalesce, drain), this is the one
   // that tells the namespace.
   void sync_charge() {
     const std::size_t now = charged();
-    if (now >= net_charge_) net_charge_ += now - net_charge_;
-    else net_charge_ -= net_charge_ - now;
+    if (now >= net_charge_) {
+      if (memory_ != nullptr) memory_->charge(now - net_charge_);
+      net_charge_ += now - net_charge_;
+    } else {
+      if (memory_ != nullptr) memory_->uncharge(net_charge_ - now);
+      net_charge_ -= net_charge_ - now;
+    }
   }
   void collapse_in_order();              // tcp_collapse on the receive queue
   void enqueue(Packet payload);          // tcp_queue_rcv with tcp_try_coalesce
@@ -234,7 +250,8 @@ class ReceiveBuffer {
 
   // Grouped by size: a connection's size costs (see ofo_).
   Net& net_;
-  PacketCharge net_charge_;  // charged(), as the namespace last heard it
+  TcpMemory* memory_;
+  PacketCharge net_charge_;  // charged(), as the namespace (and memory_) last heard it
   std::deque<Packet> queue_;
   // Made at the first out-of-order segment: most connections never see
   // one, and a TIME_WAIT connection keeps everything.

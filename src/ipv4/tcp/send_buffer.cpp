@@ -7,7 +7,11 @@
 
 namespace netns::tcp {
 
-SendBuffer::SendBuffer(std::size_t capacity) : capacity_(capacity) {}
+SendBuffer::SendBuffer(std::size_t capacity, TcpMemory* memory) : capacity_(capacity), memory_(memory) {}
+
+SendBuffer::~SendBuffer() {
+  if (memory_ != nullptr) memory_->uncharge(storage_size_);
+}
 
 std::size_t SendBuffer::write(std::span<const std::byte> data) {
   const std::size_t n = std::min(data.size(), free_space());
@@ -52,6 +56,10 @@ void SendBuffer::reallocate(std::size_t storage_size) {
   if (storage_size != 0) storage = std::make_unique_for_overwrite<std::byte[]>(storage_size);
   if (size_ != 0) copy_out(0, {storage.get(), size_});
   storage_ = std::move(storage);
+  if (memory_ != nullptr) {
+    memory_->charge(storage_size);
+    memory_->uncharge(storage_size_);
+  }
   storage_size_ = storage_size;
   head_ = 0;
 }

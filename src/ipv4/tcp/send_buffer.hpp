@@ -3,7 +3,7 @@
 //
 // The connection keeps one per socket, its first byte always at snd_una:
 //
-//   SendBuffer buf(sysctl_wmem_default);
+//   SendBuffer buf(tcp_wmem[1], &tn.memory);            // storage charged to tcp_mem
 //   std::size_t taken = buf.write(user_bytes);           // short when full
 //   buf.copy_out(snd_nxt - snd_una, segment_payload);    // (re)transmission
 //   buf.consume(ack - snd_una);                          // cumulative ACK
@@ -22,6 +22,8 @@
 #include <memory>
 #include <span>
 
+#include "ipv4/tcp/memory.hpp"
+
 namespace netns::tcp {
 
 // A byte ring holding [snd_una, snd_una + size()): data the application
@@ -31,7 +33,12 @@ class SendBuffer {
   // The first allocation; smaller only when capacity() is.
   static constexpr std::size_t kMinStorage = 2048;
 
-  explicit SendBuffer(std::size_t capacity);
+  // `memory`, when given, is charged the storage (net.ipv4.tcp_mem) while
+  // it is held, and must outlive the buffer.
+  explicit SendBuffer(std::size_t capacity, TcpMemory* memory = nullptr);
+  ~SendBuffer();
+  SendBuffer(const SendBuffer&) = delete;
+  SendBuffer& operator=(const SendBuffer&) = delete;
 
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return capacity_; }
@@ -63,6 +70,7 @@ class SendBuffer {
   std::unique_ptr<std::byte[]> storage_;
   std::size_t storage_size_ = 0;
   std::size_t capacity_;
+  TcpMemory* memory_;
   std::size_t head_ = 0;  // index of snd_una's byte
   std::size_t size_ = 0;
 };

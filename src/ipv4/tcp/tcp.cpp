@@ -23,7 +23,7 @@ std::size_t FourTupleHash::operator()(const FourTuple& t) const {
 // ---- TcpNet ----
 
 TcpNet::TcpNet(Net& n, TcpOps& o)
-    : net(n), ops(o), ports(n, wire::IpProtocol::tcp),
+    : net(n), ops(o), memory(n), ports(n, wire::IpProtocol::tcp),
       connections(16, FourTupleHash{o.host().secret() ^ kSipPurposeTcpIsn}), time_wait(*this) {}
 
 TcpNet::~TcpNet() {

@@ -24,6 +24,7 @@
 #include "ipv4/stack.hpp"
 #include "ipv4/tcp/defaults.hpp"
 #include "ipv4/tcp/four_tuple.hpp"
+#include "ipv4/tcp/memory.hpp"
 #include "ipv4/tcp/seq.hpp"
 #include "ipv4/tcp/time_wait.hpp"
 #include "netns/host.hpp"
@@ -65,6 +66,8 @@ struct TcpNet {
 
   Net& net;
   TcpOps& ops;
+  // net.ipv4.tcp_mem's account; outlives every queue charging it.
+  TcpMemory memory;
   // Bind conflicts and ephemeral ports for listeners, connecting and
   // accepted sockets. Declared first: destroyed after the sockets in it.
   ipv4::SocketTable ports;

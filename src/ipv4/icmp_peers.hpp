@@ -1,0 +1,50 @@
+// ipv4/icmp_peers.hpp — net.ipv4.icmp_ratelimit: ICMP errors to one
+// destination, at most one per icmp_ratelimit milliseconds after a burst of
+// six (Linux's inet_peer_xrlim_allow, XRLIM_BURST_FACTOR).
+//
+//   IcmpPeers& peers = ...;                        // one per namespace, made on first use
+//   if (!peers.allow(dst, 1000ms, now)) count IcmpOutRateLimitHost and send nothing;
+//
+// Each destination has a bucket of credit in time, refilled as time passes
+// up to six intervals; an error spends one interval. A destination not seen
+// before starts full, as Linux's new inet_peer. Bounded: at kMaxPeers a new
+// destination replaces an existing one, chosen by where a keyed hash put it
+// (an outsider cannot aim at a given entry); the one replaced starts full
+// again when it comes back, which the namespace's icmp_msgs_per_sec bounds.
+#pragma once
+
+#include <cstdint>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include "core/siphash.hpp"
+#include "netns/address.hpp"
+#include "netns/clock.hpp"
+
+namespace netns::ipv4 {
+
+class IcmpPeers {
+ public:
+  static constexpr std::size_t kMaxPeers = 4096;  // Linux: inet_peer_threshold, machine-wide
+  static constexpr int kBurstFactor = 6;          // XRLIM_BURST_FACTOR
+
+  explicit IcmpPeers(const SipKey& key) : peers_(0, Hash{key}) {}
+
+  // Whether one more error may go to `dst`, spending its credit if so. An
+  // interval of 0 allows everything.
+  bool allow(Ipv4Address dst, Clock::duration interval, Clock::time_point now);
+  std::size_t size() const { return peers_.size(); }
+
+ private:
+  struct Peer {
+    Clock::time_point last{};
+    Clock::duration credit{};
+  };
+  struct Hash {
+    SipKey key;
+    std::size_t operator()(std::uint32_t a) const { return siphash13_word(key, a); }
+  };
+  boost::unordered_flat_map<std::uint32_t, Peer, Hash> peers_;
+};
+
+}  // namespace netns::ipv4

@@ -1,0 +1,772 @@
+// Every knob in the sysctl table does something: for each name, one small
+// scenario runs twice in fresh namespaces, once with the default and once
+// with another value, and what the namespace did (on the wire, through the
+// API, in its counters) must differ. A name added to the table without a
+// scenario here fails the walk: a knob that is accepted and ignored is a lie
+// to whoever sets it (issue 12).
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netns/ipv4.hpp"
+#include "netns/sysctl.hpp"
+#include "netns/tcp.hpp"
+#include "netns/udp.hpp"
+#include "support/fixtures.hpp"
+#include "support/ipv4_frames.hpp"
+#include "support/tcp_peer.hpp"
+
+namespace netns {
+namespace {
+
+using namespace std::chrono_literals;
+using support::Bytes;
+using support::kTcpLocal;
+using support::kTcpPeer;
+using support::kTcpPeerMac;
+using support::PeerOptions;
+
+const Ipv4Address kStranger(192, 0, 2, 3);  // on eth0's subnet, not yet a neighbour
+const MacAddress kStrangerMac{0x02, 0, 0, 0, 0, 0x03};
+constexpr std::uint32_t kPeerBase = support::kTcpPeerIss + 1;  // the peer's first data byte
+
+// One namespace "dut": eth0 (a channel) at 192.0.2.1/24 with lo up, the
+// peer 192.0.2.2 a permanent neighbour, and a scripted TCP peer on eth0 (as
+// TcpPeerTest's). Built anew for each run of a scenario.
+struct Lab {
+  Lab() {
+    net = host.create_net("dut").value();
+    eth0 = make_channel(*net, "eth0").value();
+    EXPECT_TRUE(set_link_up(*eth0));
+    EXPECT_TRUE(set_link_up(net->loopback()));
+    EXPECT_TRUE(ipv4::add_address(*net, *eth0, Ipv4Prefix(kTcpLocal, 24)));
+    EXPECT_TRUE(ipv4::add_neighbour(*net, *eth0, kTcpPeer, kTcpPeerMac));
+    peer.attach(host, clock, *eth0, {kTcpPeer, support::kTcpPeerPort}, {kTcpLocal, support::kTcpLocalPort});
+  }
+
+  void set(std::string_view name, std::string_view value) {
+    auto ok = net->sysctl().set(name, value);
+    EXPECT_TRUE(ok) << name << " = " << value;
+  }
+  std::uint64_t counter(std::string_view name) const { return net->counters().get(name); }
+  std::string counters() const {
+    std::string out;
+    for (const auto& [name, value] : net->counters().nonzero()) out += fmt::format("{}={} ", name, value);
+    return out;
+  }
+
+  // ---- frames, for IPv4-level scenarios ----
+  void inject(const Bytes& frame) {
+    eth0->inject(frame);
+    host.poll(clock.now());
+  }
+  Bytes from_peer(const support::IpFields& ip, std::span<const std::byte> payload) const {
+    return support::ipv4_frame(eth0->mac(), kTcpPeerMac, ip, payload);
+  }
+  Bytes udp_from_peer(std::uint16_t src_port, std::uint16_t dst_port, std::size_t size = 32) const {
+    return support::udp_frame(eth0->mac(), kTcpPeerMac, kTcpPeer, kTcpLocal, src_port, dst_port, size);
+  }
+  Bytes ping_from_peer(std::uint16_t seq, Ipv4Address dst = kTcpLocal) const {
+    return support::echo_request_frame(eth0->mac(), kTcpPeerMac, kTcpPeer, dst, 7, seq, 16);
+  }
+  // Everything eth0 sent since the last call, one line each.
+  std::string frames() {
+    std::string out;
+    while (auto f = eth0->read()) out += describe(*f) + "\n";
+    return out;
+  }
+  // Runs `span` of virtual time from deadline to deadline; every frame sent,
+  // with the millisecond it left.
+  std::string run(Clock::duration span) {
+    std::string out;
+    const auto end = clock.now() + span;
+    for (int i = 0; i < 100'000; ++i) {
+      const auto next = host.poll(clock.now());
+      while (auto f = eth0->read()) out += fmt::format("{} {}\n", ms(), describe(*f));
+      if (next > end) break;
+      if (next > clock.now()) clock.set(next);
+    }
+    clock.set(end);
+    host.poll(end);
+    while (auto f = eth0->read()) out += fmt::format("{} {}\n", ms(), describe(*f));
+    return out;
+  }
+  long ms() const {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock.now().time_since_epoch()).count());
+  }
+  static std::string describe(std::span<const std::byte> frame) {
+    const support::Parsed p = support::parse_frame(frame);
+    if (p.arp) return fmt::format("arp {} {}", static_cast<int>(p.arp->operation), p.arp->target_ip);
+    if (!p.ip) return "other";
+    std::string out = fmt::format("ip {}>{} p{} ttl{} df{} id{} len{}", p.ip->src, p.ip->dst,
+                                  static_cast<int>(p.ip->protocol), p.ip->ttl, p.ip->dont_fragment,
+                                  p.ip->identification, p.ip->payload_len);
+    if (p.icmp) out += fmt::format(" icmp {}/{}", static_cast<int>(p.icmp->type), p.icmp->code);
+    if (p.udp) out += fmt::format(" udp {}>{}", p.udp->src_port, p.udp->dst_port);
+    return out;
+  }
+
+  // ---- TCP, through the scripted peer ----
+  std::string segments() {
+    std::string out;
+    while (peer.pending() != 0) {
+      const support::TcpSegment s = peer.expect();
+      out += fmt::format("{} {}\n", std::chrono::duration_cast<std::chrono::milliseconds>(s.at.time_since_epoch()).count(),
+                         support::describe(s.tcp));
+    }
+    return out;
+  }
+  tcp::Listener listen(int backlog = 128) {
+    auto l = tcp::listen(*net, {Ipv4Address::any(), support::kTcpLocalPort}, backlog);
+    EXPECT_TRUE(l);
+    return l ? std::move(*l) : tcp::Listener();
+  }
+  // A connection from the peer, accepted; the handshake's segments consumed.
+  tcp::Stream established(const PeerOptions& opts = {}) {
+    listener = listen();
+    peer.connect(opts);
+    auto s = listener.accept();
+    EXPECT_TRUE(s);
+    return s ? std::move(*s) : tcp::Stream();
+  }
+  // The namespace closes first and the peer answers the FIN with its own:
+  // the connection is in TIME_WAIT.
+  void into_time_wait(tcp::Stream& s) {
+    s.close();
+    const support::TcpSegment fin = peer.expect(support::kTcpFin | support::kTcpAck);
+    peer.ack(fin);
+    peer.send_fin();
+    peer.run_for(10ms);
+  }
+  std::string info(const tcp::Stream& s) const {
+    const tcp::Info i = s.info();
+    return fmt::format("{} cwnd{} ssthresh{} rcvbuf{} reord{} minrtt{} retrans{} {}", to_string(i.state), i.cwnd,
+                       i.ssthresh, i.rcvbuf, i.reordering, i.min_rtt_us, i.retransmits, i.ca_state);
+  }
+
+  std::vector<std::string> messages;
+  VirtualClock clock;
+  Host host{support::test_config(&messages)};
+  NetRef net;
+  ChannelDevice* eth0 = nullptr;
+  support::TcpPeer peer;
+  tcp::Listener listener;
+};
+
+// ---- helpers shared by several scenarios ----
+
+Bytes payload(std::size_t n) { return Bytes(n, std::byte{0x5a}); }
+
+udp::Socket udp_socket(Lab& lab, Endpoint local) {
+  auto s = udp::open(*lab.net);
+  EXPECT_TRUE(s);
+  if (!s) return {};
+  EXPECT_TRUE(s->bind(local));
+  return std::move(*s);
+}
+
+// Datagrams a socket on port 5000 takes when 40 of 1000 bytes arrive at once.
+std::string udp_burst(Lab& lab) {
+  auto sock = udp_socket(lab, {kTcpLocal, 5000});
+  for (std::uint16_t i = 0; i < 40; ++i) lab.eth0->inject(lab.udp_from_peer(1000, 5000, 1000));
+  lab.host.poll(lab.clock.now());
+  std::array<std::byte, 2048> buf{};
+  int got = 0;
+  while (sock.receive_from(buf)) ++got;
+  return fmt::format("{} {}", got, lab.counters());
+}
+
+// Ten datagrams to a closed port: the ICMP port unreachables sent.
+std::string closed_port_burst(Lab& lab, int n = 10) {
+  for (int i = 0; i < n; ++i) lab.inject(lab.udp_from_peer(static_cast<std::uint16_t>(1000 + i), 9));
+  return lab.frames() + lab.counters();
+}
+
+// One datagram to eth0's own address from the peer, in two fragments of the
+// 72-byte UDP payload (the first carrying 64 bytes, the second the rest).
+std::array<Bytes, 2> udp_fragments(Lab& lab, std::uint16_t dst_port) {
+  const Bytes whole = lab.udp_from_peer(1000, dst_port, 64);  // 8 + 64 bytes of UDP
+  constexpr std::size_t kEth = 14, kIp = 20, kFirst = 64;
+  auto make = [&](std::size_t from, std::size_t len, bool more) {
+    Bytes f(kEth + kIp + len);
+    std::copy_n(whole.begin(), kEth + kIp, f.begin());
+    std::copy_n(whole.begin() + static_cast<std::ptrdiff_t>(kEth + kIp + from), len,
+                f.begin() + static_cast<std::ptrdiff_t>(kEth + kIp));
+    const auto total = static_cast<std::uint16_t>(kIp + len);
+    const auto flags = static_cast<std::uint16_t>((more ? 0x2000 : 0) | (from / 8));
+    f[kEth + 2] = std::byte(total >> 8);
+    f[kEth + 3] = std::byte(total & 0xff);
+    f[kEth + 6] = std::byte(flags >> 8);
+    f[kEth + 7] = std::byte(flags & 0xff);
+    f[kEth + 10] = f[kEth + 11] = std::byte{0};
+    std::uint32_t sum = 0;
+    for (std::size_t i = 0; i < kIp; i += 2) {
+      sum += (std::to_integer<std::uint32_t>(f[kEth + i]) << 8) | std::to_integer<std::uint32_t>(f[kEth + i + 1]);
+    }
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+    const auto check = static_cast<std::uint16_t>(~sum);
+    f[kEth + 10] = std::byte(check >> 8);
+    f[kEth + 11] = std::byte(check & 0xff);
+    return f;
+  };
+  const std::size_t udp_len = whole.size() - kEth - kIp;
+  return {make(0, kFirst, true), make(kFirst, udp_len - kFirst, false)};
+}
+
+// A datagram to the stranger 192.0.2.3: ARP first, the datagram queued.
+std::string send_to_stranger(Lab& lab, int datagrams = 1) {
+  auto sock = udp_socket(lab, {kTcpLocal, 5000});
+  for (int i = 0; i < datagrams; ++i) (void)sock.send_to(payload(100), {kStranger, 9});
+  return lab.run(10s);
+}
+
+// The stranger answers ARP: it becomes a reachable neighbour.
+void answer_arp(Lab& lab, Ipv4Address who, MacAddress mac) {
+  lab.inject(support::arp_frame(wire::ArpOperation::reply, mac, who, lab.eth0->mac(), kTcpLocal, lab.eth0->mac()));
+}
+
+std::string resolve_stranger_then_wait(Lab& lab, Clock::duration wait) {
+  auto sock = udp_socket(lab, {kTcpLocal, 5000});
+  (void)sock.send_to(payload(100), {kStranger, 9});
+  lab.host.poll(lab.clock.now());
+  answer_arp(lab, kStranger, kStrangerMac);
+  (void)lab.run(wait);
+  return ipv4::dump_neighbours(*lab.net);
+}
+
+// Five datagrams to the stranger before it answers ARP: how many leave after.
+std::string queued_for_stranger(Lab& lab) {
+  auto sock = udp_socket(lab, {kTcpLocal, 5000});
+  for (int i = 0; i < 5; ++i) (void)sock.send_to(payload(100), {kStranger, 9});
+  lab.host.poll(lab.clock.now());
+  (void)lab.frames();
+  answer_arp(lab, kStranger, kStrangerMac);
+  return lab.frames() + lab.counters();
+}
+
+// An echo request with a loose source route whose route is used up, as the
+// last hop sees it: only accepted where source routing is.
+std::string source_routed_ping(Lab& lab) {
+  const Bytes icmp_frame = lab.ping_from_peer(1);
+  const Bytes icmp(icmp_frame.begin() + 34, icmp_frame.end());
+  support::IpFields ip{.src = kTcpPeer, .dst = kTcpLocal};
+  ip.options = {std::byte{0x83}, std::byte{7}, std::byte{8}, std::byte{192}, std::byte{0}, std::byte{2},
+                std::byte{1}, std::byte{0x01}};
+  lab.inject(lab.from_peer(ip, icmp));
+  return lab.frames() + lab.counters();
+}
+
+// An echo request claiming to come from the namespace's own address (LAND).
+std::string ping_from_ourselves(Lab& lab) {
+  const Bytes icmp_frame = lab.ping_from_peer(1);
+  const Bytes icmp(icmp_frame.begin() + 34, icmp_frame.end());
+  lab.inject(lab.from_peer({.src = kTcpLocal, .dst = kTcpLocal}, icmp));
+  (void)lab.run(10ms);
+  const auto stats = ipv4::route_cache_stats(*lab.net);
+  return fmt::format("martian_src {} {}", stats.in_martian_src, lab.counters());
+}
+
+// A martian (a source in 127/8 off the loopback): logged or not.
+std::string martian_logged(Lab& lab) {
+  const Bytes icmp_frame = lab.ping_from_peer(1);
+  const Bytes icmp(icmp_frame.begin() + 34, icmp_frame.end());
+  const std::size_t before = lab.messages.size();
+  lab.inject(lab.from_peer({.src = Ipv4Address(127, 0, 0, 9), .dst = kTcpLocal}, icmp));
+  return fmt::format("{} messages", lab.messages.size() - before);
+}
+
+// The SYN-ACK a listener answers the peer's SYN with.
+std::string synack(Lab& lab, const PeerOptions& opts = {}) {
+  auto l = lab.listen();
+  lab.peer.send(lab.peer.syn(opts));
+  lab.peer.run_for(1ms);
+  return lab.segments() + lab.counters();
+}
+
+// The namespace's SYNs when nobody answers.
+std::string unanswered_connect(Lab& lab, Clock::duration span) {
+  auto s = tcp::connect(*lab.net, lab.peer.self());
+  EXPECT_TRUE(s);
+  lab.peer.run_for(span);
+  return lab.segments() + lab.counters();
+}
+
+// Data the peer never acknowledges: what the namespace sends meanwhile.
+std::string unacknowledged(Lab& lab, Clock::duration span, bool close) {
+  auto s = lab.established();
+  (void)s.write(payload(1000));
+  if (close) s.close();
+  lab.peer.run_for(span);
+  return lab.segments() + lab.counters() + tcp::dump_sockets(*lab.net);
+}
+
+// 10 KB sent (seven segments); the peer SACKs `sacked` of them above the first, at once.
+std::string sack_above_a_hole(Lab& lab, std::uint32_t sacked, Clock::duration after) {
+  auto s = lab.established();
+  (void)s.write(payload(10 * 1000));
+  lab.peer.run_for(1ms);
+  std::vector<support::TcpSegment> sent;
+  while (lab.peer.pending() != 0) sent.push_back(lab.peer.expect());
+  if (sent.size() < 1 + sacked) return "too few segments";
+  wire::TcpRepr ack = lab.peer.segment();
+  ack.sack_block_count = 1;
+  ack.sack_blocks[0] = {sent[1].seq(), sent[sacked].end()};
+  lab.peer.send(ack);
+  lab.peer.run_for(after);
+  return lab.segments() + lab.info(s) + lab.counters();
+}
+
+// ---- the scenarios ----
+
+struct Scenario {
+  std::string_view name;
+  std::string_view value;  // not the default
+  std::string (*observe)(Lab&);
+  void (*prepare)(Lab&) = nullptr;  // settings both runs share
+};
+
+const Scenario kScenarios[] = {
+    // ---- net.core ----
+    {"net.core.netdev_max_backlog", "1",
+     [](Lab& lab) {
+       for (std::uint16_t i = 0; i < 5; ++i) lab.eth0->inject(lab.ping_from_peer(i));
+       lab.host.poll(lab.clock.now());
+       return lab.frames();
+     }},
+    {"net.core.somaxconn", "1",
+     [](Lab& lab) {
+       auto l = lab.listen(128);
+       return tcp::dump_sockets(*lab.net);
+     }},
+    {"net.core.rmem_default", "2304", udp_burst},
+    {"net.core.sockets_max", "1",
+     [](Lab& lab) {
+       std::string out;
+       std::vector<udp::Socket> open;
+       for (int i = 0; i < 3; ++i) {
+         auto s = udp::open(*lab.net);
+         out += s ? "ok " : s.error().message() + " ";
+         if (s) open.push_back(std::move(*s));
+       }
+       return out;
+     }},
+    {"net.core.packet_mem_max", "0", udp_burst},
+    // ---- IPv4 ----
+    {"net.ipv4.ip_forward", "1",
+     [](Lab& lab) {
+       // For the stranger, sent to our MAC: a router resolves it and forwards.
+       Bytes frame = support::udp_frame(lab.eth0->mac(), kTcpPeerMac, kTcpPeer, kStranger, 1000, 9, 32);
+       lab.inject(frame);
+       return lab.run(10ms) + lab.counters();
+     }},
+    {"net.ipv4.ip_default_ttl", "9",
+     [](Lab& lab) {
+       auto sock = udp_socket(lab, {kTcpLocal, 5000});
+       (void)sock.send_to(payload(10), {kTcpPeer, 9});
+       return lab.run(1ms);
+     }},
+    {"net.ipv4.ip_local_port_range", "40000 40000",
+     [](Lab& lab) {
+       auto sock = udp_socket(lab, {Ipv4Address::any(), 0});
+       return sock.local_endpoint().to_string();
+     }},
+    {"net.ipv4.ip_no_pmtu_disc", "1",
+     [](Lab& lab) {
+       auto sock = udp_socket(lab, {kTcpLocal, 5000});
+       (void)sock.send_to(payload(10), {kTcpPeer, 9});
+       return lab.run(1ms);
+     }},
+    {"net.ipv4.ip_nonlocal_bind", "1",
+     [](Lab& lab) {
+       auto s = udp::open(*lab.net);
+       if (!s) return std::string("no socket");
+       auto r = s->bind({Ipv4Address(203, 0, 113, 9), 5000});
+       return r ? std::string("bound") : r.error().message();
+     }},
+    {"net.ipv4.icmp_echo_ignore_all", "1",
+     [](Lab& lab) {
+       lab.inject(lab.ping_from_peer(1));
+       return lab.frames();
+     }},
+    {"net.ipv4.icmp_echo_ignore_broadcasts", "0",
+     [](Lab& lab) {
+       lab.inject(support::echo_request_frame(MacAddress::broadcast(), kTcpPeerMac, kTcpPeer,
+                                              Ipv4Address(192, 0, 2, 255), 7, 1, 16));
+       return lab.frames();
+     }},
+    {"net.ipv4.icmp_ratelimit", "0", [](Lab& lab) { return closed_port_burst(lab); }},
+    {"net.ipv4.icmp_ratemask", "0", [](Lab& lab) { return closed_port_burst(lab); }},
+    {"net.ipv4.icmp_msgs_per_sec", "1",
+     [](Lab& lab) {
+       std::string out = closed_port_burst(lab, 5);
+       (void)lab.run(100ms);
+       return out + closed_port_burst(lab, 5);
+     },
+     [](Lab& lab) {
+       lab.set("net.ipv4.icmp_ratelimit", "0");
+       lab.set("net.ipv4.icmp_msgs_burst", "5");
+     }},
+    {"net.ipv4.icmp_msgs_burst", "100", [](Lab& lab) { return closed_port_burst(lab, 60); },
+     [](Lab& lab) { lab.set("net.ipv4.icmp_ratelimit", "0"); }},
+    {"net.ipv4.route.max_size", "5",
+     [](Lab& lab) {
+       for (std::uint8_t i = 10; i < 30; ++i) (void)ipv4::route_output(*lab.net, Ipv4Address(192, 0, 2, i));
+       const auto stats = ipv4::route_cache_stats(*lab.net);
+       return fmt::format("entries {} evictions {}", stats.entries, stats.evictions);
+     }},
+    {"net.ipv4.ipfrag_high_thresh", "0",
+     [](Lab& lab) {
+       for (const Bytes& f : udp_fragments(lab, 9)) lab.inject(f);
+       return lab.frames() + lab.counters();
+     },
+     [](Lab& lab) { lab.set("net.ipv4.ipfrag_low_thresh", "0"); }},
+    {"net.ipv4.ipfrag_low_thresh", "0",
+     [](Lab& lab) {
+       auto r = lab.net->sysctl().set("net.ipv4.ipfrag_high_thresh", "1000");
+       return r ? std::string("high_thresh lowered") : r.error().message();
+     }},
+    {"net.ipv4.ipfrag_time", "5",
+     [](Lab& lab) {
+       lab.inject(udp_fragments(lab, 9)[0]);
+       return lab.run(10s) + lab.counters();
+     }},
+    {"net.ipv4.route.min_pmtu", "400",
+     [](Lab& lab) {
+       auto s = lab.established();
+       (void)s.write(payload(1000));
+       lab.peer.run_for(1ms);
+       lab.peer.send_frag_needed(lab.peer.expect(), 300);
+       lab.peer.run_for(1ms);
+       return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
+     }},
+    {"net.ipv4.route.mtu_expires", "10",
+     [](Lab& lab) {
+       auto s = lab.established();
+       (void)s.write(payload(1000));
+       lab.peer.run_for(1ms);
+       lab.peer.send_frag_needed(lab.peer.expect(), 1000);
+       lab.peer.run_for(30s);
+       return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
+     }},
+    // ---- per-device knobs' all and default rows ----
+    {"net.ipv4.conf.all.accept_source_route", "1", source_routed_ping},
+    {"net.ipv4.conf.default.accept_source_route", "0", source_routed_ping,
+     [](Lab& lab) { lab.set("net.ipv4.conf.all.accept_source_route", "1"); }},
+    {"net.ipv4.conf.all.accept_local", "1", ping_from_ourselves},
+    {"net.ipv4.conf.default.accept_local", "1", ping_from_ourselves},
+    {"net.ipv4.conf.all.log_martians", "1", martian_logged},
+    {"net.ipv4.conf.default.log_martians", "1", martian_logged},
+    // ---- neighbours ----
+    {"net.ipv4.neigh.default.base_reachable_time_ms", "1000",
+     [](Lab& lab) { return resolve_stranger_then_wait(lab, 10s); }},
+    {"net.ipv4.neigh.default.gc_stale_time", "1",
+     [](Lab& lab) { return resolve_stranger_then_wait(lab, 50s); }},
+    {"net.ipv4.neigh.default.retrans_time_ms", "200", [](Lab& lab) { return send_to_stranger(lab); }},
+    {"net.ipv4.neigh.default.mcast_solicit", "1", [](Lab& lab) { return send_to_stranger(lab); }},
+    {"net.ipv4.neigh.default.unres_qlen", "1", queued_for_stranger},
+    {"net.ipv4.neigh.default.unres_qlen_bytes", "3000", queued_for_stranger},
+    {"net.ipv4.neigh.default.gc_thresh3", "4",
+     [](Lab& lab) {
+       auto sock = udp_socket(lab, {kTcpLocal, 5000});
+       for (std::uint8_t i = 10; i < 20; ++i) (void)sock.send_to(payload(10), {Ipv4Address(192, 0, 2, i), 9});
+       lab.host.poll(lab.clock.now());
+       return ipv4::dump_neighbours(*lab.net);
+     }},
+    {"net.ipv4.neigh.default.gc_thresh2", "2",
+     [](Lab& lab) {
+       // Six resolved neighbours, then, past the forced GC's 5 s, a seventh.
+       auto sock = udp_socket(lab, {kTcpLocal, 5000});
+       for (std::uint8_t i = 10; i < 16; ++i) {
+         (void)sock.send_to(payload(10), {Ipv4Address(192, 0, 2, i), 9});
+         lab.host.poll(lab.clock.now());
+         answer_arp(lab, Ipv4Address(192, 0, 2, i), MacAddress{0x02, 0, 0, 0, 0, i});
+       }
+       (void)lab.run(6s);
+       (void)sock.send_to(payload(10), {Ipv4Address(192, 0, 2, 20), 9});
+       lab.host.poll(lab.clock.now());
+       return ipv4::dump_neighbours(*lab.net);
+     }},
+    // ---- TCP: the handshake ----
+    {"net.ipv4.tcp_rmem", "4096 8192 8192", [](Lab& lab) { return synack(lab); }},
+    {"net.ipv4.tcp_timestamps", "0", [](Lab& lab) { return synack(lab); }},
+    {"net.ipv4.tcp_window_scaling", "0", [](Lab& lab) { return synack(lab); }},
+    {"net.ipv4.tcp_sack", "0", [](Lab& lab) { return synack(lab); }},
+    {"net.ipv4.tcp_syncookies", "2", [](Lab& lab) { return synack(lab); }},
+    {"net.ipv4.tcp_ecn", "0", [](Lab& lab) { return synack(lab, {.ecn = true}); }},
+    {"net.ipv4.tcp_syn_retries", "2", [](Lab& lab) { return unanswered_connect(lab, 300s); }},
+    {"net.ipv4.tcp_ecn_fallback", "0", [](Lab& lab) { return unanswered_connect(lab, 2s); },
+     [](Lab& lab) { lab.set("net.ipv4.tcp_ecn", "1"); }},
+    {"net.ipv4.tcp_synack_retries", "1",
+     [](Lab& lab) {
+       auto l = lab.listen();
+       lab.peer.send(lab.peer.syn());
+       lab.peer.run_for(100s);
+       return lab.segments();
+     }},
+    {"net.ipv4.tcp_max_syn_backlog", "1",
+     [](Lab& lab) {
+       auto l = lab.listen();
+       for (std::uint16_t port = 40000; port < 40003; ++port) {
+         lab.peer.set_self({kTcpPeer, port});
+         lab.peer.send(lab.peer.syn());
+       }
+       lab.peer.run_for(1ms);
+       return lab.segments() + lab.counters();
+     },
+     [](Lab& lab) { lab.set("net.ipv4.tcp_syncookies", "0"); }},
+    {"net.ipv4.tcp_abort_on_overflow", "1",
+     [](Lab& lab) {
+       // Backlog 2: two connections wait to be accepted; two more send their
+       // SYNs, then their ACKs, and the second ACK finds the queue full.
+       auto l = lab.listen(2);
+       auto syn = [&](std::uint16_t port) {
+         lab.peer.set_self({kTcpPeer, port});
+         lab.peer.set_snd_nxt(support::kTcpPeerIss);
+         lab.peer.send(lab.peer.syn(PeerOptions::none()));
+         lab.peer.run_for(1ms);
+         return lab.peer.expect().seq() + 1;
+       };
+       auto ack = [&](std::uint16_t port, std::uint32_t rcv_nxt) {
+         lab.peer.set_self({kTcpPeer, port});
+         lab.peer.set_snd_nxt(kPeerBase);
+         lab.peer.set_rcv_nxt(rcv_nxt);
+         lab.peer.send_ack();
+         lab.peer.run_for(1ms);
+       };
+       ack(40000, syn(40000));
+       ack(40001, syn(40001));
+       const std::uint32_t third = syn(40002);
+       const std::uint32_t fourth = syn(40003);
+       ack(40002, third);
+       ack(40003, fourth);
+       return lab.segments() + lab.counters() + tcp::dump_sockets(*lab.net);
+     }},
+    // ---- TCP: data ----
+    {"net.ipv4.tcp_wmem", "4096 8192 8192",
+     [](Lab& lab) {
+       auto s = lab.established();
+       auto n = s.write(payload(1 << 20));
+       return fmt::format("{}", n ? *n : 0);
+     }},
+    {"net.ipv4.tcp_mem", "1 1 1",
+     [](Lab& lab) {
+       auto s = lab.established();
+       // A hole at the first byte, then out-of-order data.
+       lab.peer.set_snd_nxt(kPeerBase + 1000);
+       for (int i = 0; i < 5; ++i) lab.peer.send_data(1000);
+       lab.peer.run_for(1ms);
+       return lab.counters();
+     }},
+    {"net.ipv4.tcp_min_snd_mss", "500",
+     [](Lab& lab) {
+       auto s = lab.established({.mss = 100});
+       (void)s.write(payload(1000));
+       lab.peer.run_for(1ms);
+       return lab.segments();
+     }},
+    {"net.ipv4.tcp_delack_min_ms", "200",
+     [](Lab& lab) {
+       auto s = lab.established();
+       // Past the quick ACKs of a new connection, one small segment at a time.
+       for (int i = 0; i < 20; ++i) {
+         lab.peer.send_data(100);
+         lab.peer.run_for(300ms);
+       }
+       return lab.segments();
+     }},
+    {"net.ipv4.tcp_dsack", "0",
+     [](Lab& lab) {
+       auto s = lab.established();
+       lab.peer.send_data(100);
+       lab.peer.set_snd_nxt(kPeerBase);
+       lab.peer.send_data(100);
+       lab.peer.run_for(1ms);
+       return lab.segments();
+     }},
+    {"net.ipv4.tcp_moderate_rcvbuf", "0",
+     [](Lab& lab) {
+       auto listener = lab.listen();
+       const support::TcpSegment sa = lab.peer.connect();
+       auto conn = listener.accept().value();
+       std::vector<std::byte> sink(1 << 22);
+       conn.on_readable([&] {
+         while (conn.readable_bytes() != 0) (void)conn.read(sink);
+       });
+       std::uint32_t edge = kPeerBase + sa.tcp.window;
+       for (int i = 0; i < 30; ++i) {
+         const std::uint32_t until = std::min(edge, lab.peer.snd_nxt() + 400'000);
+         while (lab.peer.snd_nxt() != until) lab.peer.send_data(std::min(1448u, until - lab.peer.snd_nxt()));
+         lab.peer.run_for(1ms);
+         while (lab.peer.pending() != 0) {
+           const support::TcpSegment ack = lab.peer.expect();
+           edge = std::max(edge, ack.ack() + (std::uint32_t{ack.tcp.window} << lab.peer.remote_wscale()));
+         }
+         lab.peer.run_for(19ms);
+       }
+       conn.on_readable(nullptr);
+       return fmt::format("rcvbuf {}", conn.info().rcvbuf);
+     }},
+    // ---- TCP: loss and recovery ----
+    {"net.ipv4.tcp_congestion_control", "reno", [](Lab& lab) { return sack_above_a_hole(lab, 5, 5ms); }},
+    {"net.ipv4.tcp_recovery", "0", [](Lab& lab) { return sack_above_a_hole(lab, 2, 100ms); }},
+    {"net.ipv4.tcp_reordering", "2", [](Lab& lab) { return sack_above_a_hole(lab, 2, 5ms); },
+     [](Lab& lab) { lab.set("net.ipv4.tcp_recovery", "0"); }},
+    {"net.ipv4.tcp_max_reordering", "4",
+     [](Lab& lab) {
+       // Without SACK, more duplicate ACKs than segments in flight: the
+       // excess was reordering, as many segments as fly, bounded by
+       // tcp_max_reordering (tcp_check_reno_reordering).
+       auto s = lab.established({.sack_permitted = false});
+       (void)s.write(payload(10 * 1000));
+       lab.peer.run_for(1ms);
+       (void)lab.segments();
+       for (int i = 0; i < 10; ++i) lab.peer.send_ack();
+       lab.peer.run_for(1ms);
+       return lab.info(s) + lab.counters();
+     }},
+    {"net.ipv4.tcp_early_retrans", "0",
+     [](Lab& lab) {
+       // Several segments in flight: a loss probe after two RTTs, well before the RTO.
+       auto s = lab.established();
+       (void)s.write(payload(5000));
+       lab.peer.run_for(150ms);
+       return lab.segments() + lab.counters();
+     }},
+    {"net.ipv4.tcp_min_rtt_wlen", "0",
+     [](Lab& lab) {
+       // The handshake measured 10 ms; a later ACK takes 50 ms.
+       auto s = lab.established();
+       (void)s.write(payload(100));
+       lab.peer.run_for(50ms);
+       const support::TcpSegment data = lab.peer.expect();
+       lab.peer.ack(data);
+       lab.peer.run_for(1ms);
+       return lab.info(s);
+     }},
+    // ---- TCP: timers and ends ----
+    {"net.ipv4.tcp_retries2", "2", [](Lab& lab) { return unacknowledged(lab, 120s, false); }},
+    {"net.ipv4.tcp_orphan_retries", "1", [](Lab& lab) { return unacknowledged(lab, 60s, true); }},
+    {"net.ipv4.tcp_max_orphans", "0", [](Lab& lab) { return unacknowledged(lab, 1ms, true); }},
+    {"net.ipv4.tcp_fin_timeout", "5",
+     [](Lab& lab) {
+       auto s = lab.established();
+       s.close();
+       const support::TcpSegment fin = lab.peer.expect(support::kTcpFin | support::kTcpAck);
+       lab.peer.ack(fin);
+       lab.peer.run_for(10s);
+       return tcp::dump_sockets(*lab.net);
+     }},
+    {"net.ipv4.tcp_keepalive_time", "30",
+     [](Lab& lab) {
+       auto s = lab.established();
+       s.set_keepalive(true);
+       lab.peer.run_for(100s);
+       return lab.segments();
+     }},
+    {"net.ipv4.tcp_keepalive_intvl", "5",
+     [](Lab& lab) {
+       auto s = lab.established();
+       s.set_keepalive(true);
+       lab.peer.run_for(60s);
+       return lab.segments();
+     },
+     [](Lab& lab) { lab.set("net.ipv4.tcp_keepalive_time", "10"); }},
+    {"net.ipv4.tcp_keepalive_probes", "2",
+     [](Lab& lab) {
+       auto s = lab.established();
+       s.set_keepalive(true);
+       lab.peer.run_for(100s);
+       return lab.segments() + tcp::dump_sockets(*lab.net);
+     },
+     [](Lab& lab) {
+       lab.set("net.ipv4.tcp_keepalive_time", "10");
+       lab.set("net.ipv4.tcp_keepalive_intvl", "5");
+     }},
+    {"net.ipv4.tcp_challenge_ack_limit", "1",
+     [](Lab& lab) {
+       auto s = lab.established();
+       for (int i = 0; i < 5; ++i) lab.peer.send(lab.peer.segment(support::kTcpSyn));
+       lab.peer.run_for(1ms);
+       return lab.segments() + lab.counters();
+     },
+     [](Lab& lab) { lab.set("net.ipv4.tcp_invalid_ratelimit", "0"); }},
+    {"net.ipv4.tcp_invalid_ratelimit", "0",
+     [](Lab& lab) {
+       auto s = lab.established();
+       // Data far beyond the window: each is answered by a duplicate ACK.
+       lab.peer.set_snd_nxt(kPeerBase + 10'000'000);
+       for (int i = 0; i < 3; ++i) lab.peer.send(lab.peer.segment());
+       lab.peer.run_for(1ms);
+       return lab.segments() + lab.counters();
+     }},
+    {"net.ipv4.tcp_max_tw_buckets", "0",
+     [](Lab& lab) {
+       auto s = lab.established();
+       lab.into_time_wait(s);
+       return tcp::dump_sockets(*lab.net) + lab.counters();
+     }},
+    {"net.ipv4.tcp_rfc1337", "1",
+     [](Lab& lab) {
+       auto s = lab.established();
+       lab.into_time_wait(s);
+       lab.peer.send(lab.peer.segment(support::kTcpRst));
+       lab.peer.run_for(1ms);
+       return tcp::dump_sockets(*lab.net);
+     }},
+};
+
+const Scenario* find_scenario(std::string_view name) {
+  for (const Scenario& s : kScenarios) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string run_scenario(const Scenario& s, std::string_view value) {
+  Lab lab;
+  if (s.prepare != nullptr) s.prepare(lab);
+  if (!value.empty()) lab.set(s.name, value);
+  return s.observe(lab);
+}
+
+class SysctlWalk : public ::testing::TestWithParam<std::string_view> {};
+
+TEST_P(SysctlWalk, ChangesBehaviour) {
+  const std::string_view name = GetParam();
+  const Scenario* s = find_scenario(name);
+  ASSERT_NE(s, nullptr) << name << " has no scenario in sysctl_walk_test.cpp: every knob must act";
+  const std::string by_default = run_scenario(*s, {});
+  const std::string changed = run_scenario(*s, s->value);
+  EXPECT_NE(by_default, changed) << name << " = " << s->value << " changed nothing:\n" << changed;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sysctl, SysctlWalk, ::testing::ValuesIn(Sysctl::names()),
+                         [](const ::testing::TestParamInfo<std::string_view>& info) {
+                           std::string id(info.param);
+                           for (char& c : id) {
+                             if (c == '.') c = '_';
+                           }
+                           return id;
+                         });
+
+// Each scenario names a knob that exists, with a value it accepts after
+// its preparation.
+TEST(SysctlWalkTable, EveryScenarioNamesAKnob) {
+  const auto names = Sysctl::names();
+  for (const Scenario& s : kScenarios) {
+    EXPECT_NE(std::find(names.begin(), names.end(), s.name), names.end()) << s.name;
+    Lab lab;
+    if (s.prepare != nullptr) s.prepare(lab);
+    EXPECT_TRUE(lab.net->sysctl().set(s.name, s.value)) << s.name << " = " << s.value;
+  }
+}
+
+}  // namespace
+}  // namespace netns
