@@ -365,8 +365,7 @@ void Bridge::adjust_mtu() {
 }
 
 BridgePort* Bridge::port_of(const Device& dev) const {
-  auto* port = dynamic_cast<BridgePort*>(dev.rx_handler());
-  return port != nullptr && &port->bridge() == this ? port : nullptr;
+  return dev.master_upper() == this ? static_cast<BridgePort*>(dev.rx_handler()) : nullptr;
 }
 
 void Bridge::on_netdev_event(NetdevEvent event, Device& dev) {
@@ -484,7 +483,13 @@ Bridge* as_bridge(const Device& dev) {
   return static_cast<Bridge*>(const_cast<Device*>(&dev));
 }
 
-BridgePort* as_port(const Device& dev) { return dynamic_cast<BridgePort*>(dev.rx_handler()); }
+// A device whose master is a bridge is its port (netif_is_bridge_port), and
+// its rx handler the bridge's port; null while it is being added or removed.
+BridgePort* as_port(const Device& dev) {
+  const Device* master = dev.master_upper();
+  return master != nullptr && master->kind() == DeviceKind::bridge ? static_cast<BridgePort*>(dev.rx_handler())
+                                                                    : nullptr;
+}
 
 }  // namespace
 

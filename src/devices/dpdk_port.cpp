@@ -327,7 +327,7 @@ namespace dpdk {
 
 namespace {
 const DpdkPort* as_port(const Device& dev) {
-  return dev.kind() == DeviceKind::dpdk ? dynamic_cast<const DpdkPort*>(&dev) : nullptr;
+  return dev.kind() == DeviceKind::dpdk ? static_cast<const DpdkPort*>(&dev) : nullptr;
 }
 }  // namespace
 

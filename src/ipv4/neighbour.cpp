@@ -40,8 +40,8 @@ void transmit_ethernet(Device& dev, MacAddress dst, wire::EtherType ethertype, P
   dev.transmit(std::move(payload));
 }
 
-NeighbourTable::NeighbourTable(Net& net, NeighbourLayer layer)
-    : net_(net), layer_(std::move(layer)), entries_(0, KeyHash{SipKey::derive(net.host().secret(), kSipPurposeNeighbour)}),
+NeighbourTable::NeighbourTable(Net& net, NeighbourLayer& layer)
+    : net_(net), layer_(layer), entries_(0, KeyHash{SipKey::derive(net.host().secret(), kSipPurposeNeighbour)}),
       last_flush_(net.host().now()) {}
 
 NeighbourTable::~NeighbourTable() {
@@ -204,7 +204,7 @@ void NeighbourTable::output(Device& dev, Ipv4Address next_hop, Packet&& datagram
   // A broadcast next hop never gets an entry, so the common case (a known
   // neighbour) costs one lookup and the address walk is left to misses.
   Entry* e = lookup(dev, next_hop);
-  if (e == nullptr && (next_hop.is_broadcast() || layer_.is_broadcast_on(dev, next_hop))) {
+  if (e == nullptr && (next_hop.is_broadcast() || layer_.is_broadcast_on(net_, dev, next_hop))) {
     transmit_ethernet(dev, MacAddress::broadcast(), kEtherTypeIpv4, std::move(datagram));
     return;
   }
@@ -319,11 +319,11 @@ void NeighbourTable::fail(Entry& e) {
   std::vector<Packet> waiting;
   while (auto p = take_pending(e)) waiting.push_back(std::move(*p));
   erase(e);  // e is gone from here on
-  for (const Packet& p : waiting) layer_.error_report(p);
+  for (const Packet& p : waiting) layer_.error_report(net_, p);
 }
 
 void NeighbourTable::send_request(Entry& e, bool unicast) {
-  Ipv4Address source = layer_.solicit_source(*e.dev, e.address);
+  Ipv4Address source = layer_.solicit_source(net_, *e.dev, e.address);
   send_arp(*e.dev, 1, source, MacAddress{}, e.address, unicast ? e.mac : MacAddress::broadcast());
 }
 
@@ -349,12 +349,12 @@ void NeighbourTable::process_arp(Device& dev, Packet message) {
   // lets ARP change (output finds an entry before it checks for broadcast).
   if (arp.target_ip.is_loopback() || arp.target_ip.is_multicast() || arp.sender_ip.is_multicast() ||
       arp.sender_mac.is_multicast() || arp.sender_ip.is_broadcast() ||
-      layer_.is_broadcast_on(dev, arp.sender_ip)) {
+      layer_.is_broadcast_on(net_, dev, arp.sender_ip)) {
     ++dev.mutable_stats().rx_dropped;
     return;
   }
   const bool request = arp.operation == wire::ArpOperation::request;
-  const bool for_us = layer_.is_local(arp.target_ip);
+  const bool for_us = layer_.is_local(net_, arp.target_ip);
   if (arp.sender_ip.is_unspecified()) {  // an address probe (RFC 5227): answer, learn nothing
     if (request && for_us) send_arp(dev, 2, arp.target_ip, arp.sender_mac, arp.sender_ip, arp.sender_mac);
     return;

@@ -40,7 +40,6 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -48,6 +47,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include "core/siphash.hpp"
+#include "ipv4/neighbour_layer.hpp"
 #include "netns/bounded_queue.hpp"
 #include "netns/resources.hpp"
 #include "netns/ipv4.hpp"
@@ -56,27 +56,6 @@
 #include "netns/wire/ethernet.hpp"
 
 namespace netns::ipv4 {
-
-// What a neighbour table asks of the network layer it resolves for, and
-// nothing more: the address questions of arp_process and arp_constructor,
-// the source a solicitation carries, and Linux's neigh_ops->error_report.
-// The table never sees the layer itself (as the Reassembler sees only its
-// on_timeout), so the machinery of entries, states, timers, queues and
-// garbage collection does not depend on IPv4; NDP's table will take the same
-// questions about IPv6 addresses from IPv6. Each is asked on a miss, an ARP
-// message or a failure, never for a datagram to a known neighbour.
-struct NeighbourLayer {
-  // An address of this namespace: a request for it is answered.
-  std::function<bool(Ipv4Address address)> is_local;
-  // A subnet broadcast of one of dev's addresses: never resolved (NUD_NOARP),
-  // sent to the link broadcast, and never learned as a sender.
-  std::function<bool(const Device& dev, Ipv4Address address)> is_broadcast_on;
-  // The source of a solicitation for `target` sent on dev.
-  std::function<Ipv4Address(const Device& dev, Ipv4Address target)> solicit_source;
-  // A datagram (data() at its IP header) that waited for a neighbour that
-  // never answered: the sender hears host unreachable.
-  std::function<void(const Packet& datagram)> error_report;
-};
 
 class NeighbourTable {
  public:
@@ -88,8 +67,8 @@ class NeighbourTable {
     return gc_thresh3 / 4 > 0 ? gc_thresh3 / 4 : 1;
   }
 
-  // Every member of `layer` must be set; the table keeps it for its lifetime.
-  NeighbourTable(Net& net, NeighbourLayer layer);
+  // `layer` (one per Host, not per namespace) must outlive the table.
+  NeighbourTable(Net& net, NeighbourLayer& layer);
   ~NeighbourTable();
   NeighbourTable(const NeighbourTable&) = delete;
   NeighbourTable& operator=(const NeighbourTable&) = delete;
@@ -171,7 +150,7 @@ class NeighbourTable {
   static std::size_t memo_slot(Key k) { return (k * 0x9e3779b97f4a7c15u) >> 60; }  // Fibonacci: top 4 bits
 
   Net& net_;
-  const NeighbourLayer layer_;
+  NeighbourLayer& layer_;
   // Open addressing: a lookup or an erase touches one group of keys and the
   // entry, never a chain of other entries, so its cost stays flat as the
   // table grows past the caches. Entries stay put (hooks, timers, memo).

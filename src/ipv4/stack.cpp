@@ -33,19 +33,7 @@ class Ipv4Stack::ArpReceiver final : public PacketHandler {
 // ---- per-namespace state ----
 
 // ARP asks IPv4 these, and only these (neighbour.hpp).
-Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack)
-    : net(n),
-      neighbours(n, {.is_local = [&stack, &n](Ipv4Address a) { return stack.is_local(n, a); },
-                     .is_broadcast_on = [&stack, &n](const Device& dev, Ipv4Address a) {
-                       return stack.is_broadcast_on(n, dev, a);
-                     },
-                     .solicit_source = [&stack, &n](const Device& dev, Ipv4Address target) {
-                       return stack.select_source(n, dev, target);
-                     },
-                     .error_report = [&stack, &n](const Packet& datagram) {
-                       stack.send_icmp_error(n, datagram, wire::IcmpType::dest_unreachable,
-                                             static_cast<std::uint8_t>(wire::IcmpUnreachable::host));
-                     }}) {}
+Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), neighbours(n, stack) {}
 
 const InAddress* Ipv4Net::find_address(const Device& dev, Ipv4Address address) const {
   for (const InAddress& a : addresses) {
@@ -262,6 +250,15 @@ bool Ipv4Stack::is_broadcast_on(Net& net, const Device& dev, Ipv4Address address
     if (a.dev == &dev && a.prefix.length() < 31 && a.prefix.broadcast() == address) return true;
   }
   return false;
+}
+
+Ipv4Address Ipv4Stack::solicit_source(Net& net, const Device& dev, Ipv4Address target) {
+  return select_source(net, dev, target);
+}
+
+void Ipv4Stack::error_report(Net& net, const Packet& datagram) {
+  send_icmp_error(net, datagram, wire::IcmpType::dest_unreachable,
+                  static_cast<std::uint8_t>(wire::IcmpUnreachable::host));
 }
 
 Ipv4Address Ipv4Stack::select_source(Net& net, const Device& dev, Ipv4Address dst) {

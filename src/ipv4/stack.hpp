@@ -17,6 +17,7 @@
 
 #include "core/ip_idents.hpp"
 #include "inet/transport.hpp"
+#include "ipv4/neighbour_layer.hpp"
 #include "ipv4/options.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
@@ -98,7 +99,8 @@ struct PathMtu {
 class Ipv4Stack final : public PernetOps,
                         public PacketHandler,
                         public NetdevListener,
-                        public inet::NetworkLayer {
+                        public inet::NetworkLayer,
+                        public NeighbourLayer {
  public:
   // `route_cache` must outlive this layer (the composition root builds it first).
   Ipv4Stack(Host& host, RouteCache& route_cache);
@@ -146,13 +148,16 @@ class Ipv4Stack final : public PernetOps,
     RouteResult route{};
   };
   Result<RouteResult> route_output(Net& net, Ipv4Address dst, RouteMemo& memo);
-  bool is_local(Net& net, Ipv4Address address);
+  bool is_local(Net& net, Ipv4Address address) override;
   // A subnet broadcast address of any of the namespace's addresses.
   bool is_broadcast(Net& net, Ipv4Address address);
   // A subnet broadcast address of one of dev's addresses.
-  bool is_broadcast_on(Net& net, const Device& dev, Ipv4Address address);
+  bool is_broadcast_on(Net& net, const Device& dev, Ipv4Address address) override;
   // The address a socket bound to 0.0.0.0 sends from towards `dst`'s route.
   Ipv4Address select_source(Net& net, const Device& dev, Ipv4Address dst);
+  // NeighbourLayer: what the neighbour table asks of IPv4 beyond the two above.
+  Ipv4Address solicit_source(Net& net, const Device& dev, Ipv4Address target) override;
+  void error_report(Net& net, const Packet& datagram) override;
 
   // icmp_send: an error about `offending` (data() at its IP header), rate
   // limited per namespace and per destination (icmp_ratemask's types; see
