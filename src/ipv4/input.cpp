@@ -295,8 +295,9 @@ bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, co
 
 // ---- local delivery and forwarding ----
 
-void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, wire::Ipv4View view,
+void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet, const wire::Ipv4View& ip,
                               bool broadcast) {
+  wire::Ipv4View view = ip;
   if (view.is_fragment()) {
     std::optional<Packet> whole = ns.fragments(*this).add(std::move(packet), view);
     if (!whole) return;
@@ -339,8 +340,9 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
   }
 }
 
-void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, wire::Ipv4View view,
+void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, const wire::Ipv4View& ip,
                         const ReceivedOptions* followed) {
+  wire::Ipv4View view = ip;  // options processing may move it to the packet's own copy
   Counters& c = net.counters();
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
   const bool forwarding = net.sysctl().value(SysctlId::ip_forward) != 0;
