@@ -136,8 +136,7 @@ void Ipv4Stack::invalidate_routes(Net& net) { route_cache().invalidate(net); }
 void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
   std::erase_if(ns.addresses, [&](const InAddress& a) { return a.dev == &dev; });
   ns.refresh_address_filter();
-  ns.main.remove_device(dev);
-  ns.local.remove_device(dev);
+  remove_routes_through(ns, dev);
   ns.neighbours.flush_device(dev);
   invalidate_routes(net);
 }
