@@ -147,7 +147,8 @@ Result<EchoSocket> open(Net& net) {
 Result<void> EchoSocket::bind(Endpoint local) {
   if (!impl_) return bad_descriptor();
   if (impl_->is_bound()) return error(Errc::invalid_argument);
-  if (auto ok = ipv4::check_bind_address(*impl_->net, impl_->ops->stack(), local.address); !ok) {
+  if (!local.address.is_v4()) return error(Errc::address_family_not_supported);
+  if (auto ok = ipv4::check_bind_address(*impl_->net, impl_->ops->stack(), local.address.to_v4()); !ok) {
     return ok;
   }
   return impl_->table->bind(*impl_, local);
@@ -167,7 +168,7 @@ Result<void> EchoSocket::send_echo(Ipv4Address dst, std::uint16_t seq,
   auto route = stack.route_output(net, dst);
   if (!route) return route.error();
   const Endpoint local = impl_->local();
-  const Ipv4Address src = local.address.is_unspecified() ? route->source : local.address;
+  const Ipv4Address src = local.address.to_v4().is_unspecified() ? route->source : local.address.to_v4();
 
   const auto repr = wire::IcmpRepr::echo_request(local.port, seq, payload.size());
   Packet packet = net.host().packets().allocate(repr.buffer_len());

@@ -75,7 +75,7 @@ bool SocketTable::conflicts(std::uint16_t port, Ipv4Address address) const {
   };
   if (auto it = by_port_.find(port); it != by_port_.end()) {
     for (const InetSocket* other : it->second) {
-      if (clash(other->local_.address)) return true;
+      if (clash(other->local_.address.to_v4())) return true;
     }
   }
   if (auto it = shared_.find(port); it != shared_.end()) {
@@ -116,10 +116,10 @@ Result<std::uint16_t> SocketTable::pick_ephemeral(Ipv4Address address) {
 Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
   if (sock.table_ != nullptr) return error(Errc::invalid_argument);
   if (local.port == 0) {
-    auto port = pick_ephemeral(local.address);
+    auto port = pick_ephemeral(local.address.to_v4());
     if (!port) return port.error();
     local.port = *port;
-  } else if (conflicts(local.port, local.address)) {
+  } else if (conflicts(local.port, local.address.to_v4())) {
     return error(Errc::address_in_use);
   }
   insert(sock, local);
@@ -137,7 +137,7 @@ void SocketTable::hold(Endpoint local) {
   auto it = std::find_if(addresses.begin(), addresses.end(),
                          [&](const auto& entry) { return entry.first == local.address; });
   if (it == addresses.end()) {
-    addresses.emplace_back(local.address, 1);
+    addresses.emplace_back(local.address.to_v4(), 1);
   } else {
     ++it->second;
   }

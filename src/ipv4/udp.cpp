@@ -199,8 +199,9 @@ Result<Socket> open(Net& net) {
 Result<void> Socket::bind(Endpoint local) {
   if (!impl_) return bad_descriptor();
   if (impl_->is_bound()) return error(Errc::invalid_argument);
+  if (!local.address.is_v4()) return error(Errc::address_family_not_supported);
   Net& net = *impl_->net;
-  if (auto ok = ipv4::check_bind_address(net, impl_->ops->stack(), local.address); !ok) return ok;
+  if (auto ok = ipv4::check_bind_address(net, impl_->ops->stack(), local.address.to_v4()); !ok) return ok;
   if (auto ok = impl_->table->bind(*impl_, local); !ok) return ok;
   impl_->bound_address = !local.address.is_unspecified();
   impl_->bound_port = true;
@@ -210,10 +211,11 @@ Result<void> Socket::bind(Endpoint local) {
 Result<void> Socket::connect(Endpoint remote) {
   if (!impl_) return bad_descriptor();
   if (remote.port == 0) return error(Errc::invalid_argument);
+  if (!remote.address.is_v4()) return error(Errc::address_family_not_supported);
   Net& net = *impl_->net;
-  auto route = impl_->ops->stack().route_output(net, remote.address);
+  auto route = impl_->ops->stack().route_output(net, remote.address.to_v4());
   if (!route) return route.error();
-  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, impl_->ops->stack(), remote.address)) {
+  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, impl_->ops->stack(), remote.address.to_v4())) {
     return error(Errc::permission_denied);
   }
   if (auto ok = impl_->autobind(); !ok) return ok;
@@ -242,30 +244,31 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
   if (impl_->has_error()) return impl_->take_error();
   if (data.size() > kMaxPayload) return error(Errc::message_size);
   if (to.port == 0) return error(Errc::invalid_argument);
+  if (!to.address.is_v4()) return error(Errc::address_family_not_supported);
   Net& net = *impl_->net;
   Ipv4Stack& stack = impl_->ops->stack();
-  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, stack, to.address)) {
+  if (!impl_->broadcast && ipv4::is_broadcast_destination(net, stack, to.address.to_v4())) {
     return error(Errc::permission_denied);
   }
   if (auto ok = impl_->autobind(); !ok) return ok.error();
-  auto route = stack.route_output(net, to.address, impl_->route_memo);
+  auto route = stack.route_output(net, to.address.to_v4(), impl_->route_memo);
   if (!route) return route.error();
   const Endpoint local = impl_->local();
-  const Ipv4Address src = local.address.is_unspecified() ? route->source : local.address;
+  const Ipv4Address src = local.address.to_v4().is_unspecified() ? route->source : local.address.to_v4();
 
   const wire::UdpRepr repr{.src_port = local.port, .dst_port = to.port, .payload_len = data.size()};
   Packet packet = net.host().packets().allocate(repr.buffer_len());
   if (!packet) return error(Errc::no_buffer_space);
   auto bytes = packet.mutable_data();
   if (!data.empty()) std::memcpy(bytes.data() + wire::UdpRepr::kHeaderLen, data.data(), data.size());
-  repr.emit(bytes, src, to.address);
+  repr.emit(bytes, src, to.address.to_v4());
 
   // IP_PMTUDISC_WANT: DF on what fits the path, the rest fragmented here
   // without it. A connected socket numbers its datagrams itself.
-  const ipv4::PathMtu path = stack.path_mtu(net, to.address, *route->dev);
+  const ipv4::PathMtu path = stack.path_mtu(net, to.address.to_v4(), *route->dev);
   const bool dont_fragment = impl_->pmtu_discovery && !path.locked &&
                              repr.buffer_len() + wire::Ipv4Repr::kHeaderLen <= path.mtu;
-  ipv4::SendParams params{.src = src, .dst = to.address, .protocol = wire::IpProtocol::udp,
+  ipv4::SendParams params{.src = src, .dst = to.address.to_v4(), .protocol = wire::IpProtocol::udp,
                           .dont_fragment = dont_fragment, .ignore_df = true};
   if (impl_->is_connected()) params.ip_id = impl_->ip_id++;
   auto sent = stack.send(net, std::move(packet), params, *route);

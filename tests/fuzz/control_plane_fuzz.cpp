@@ -169,7 +169,7 @@ void use_sockets(Input& in, World& w) {
       break;
     case 4:
       for (auto& s : w.udp) (void)s.send_to(in.bytes(1600), to);
-      for (auto& p : w.pings) (void)p.send_echo(to.address, in.u16(), in.bytes(64));
+      for (auto& p : w.pings) (void)p.send_echo(to.address.to_v4(), in.u16(), in.bytes(64));
       for (auto& s : w.streams) (void)s.write(in.bytes(3000));
       break;
     case 5:

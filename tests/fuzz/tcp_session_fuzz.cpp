@@ -81,7 +81,7 @@ class Peer {
     repr.payload_len = payload.size();
     support::Bytes segment(repr.buffer_len());
     std::copy(payload.begin(), payload.end(), segment.begin() + static_cast<std::ptrdiff_t>(repr.header_len()));
-    repr.emit(segment, self_.address, remote_.address);
+    repr.emit(segment, self_.address.to_v4(), remote_.address.to_v4());
     inject(segment);
     if (after(repr.seq_number + static_cast<std::uint32_t>(payload.size()), snd_max_)) {
       snd_max_ = repr.seq_number + static_cast<std::uint32_t>(payload.size());
@@ -91,7 +91,7 @@ class Peer {
   // Whatever bytes as the TCP part of a datagram from the peer.
   void inject(std::span<const std::byte> segment) {
     dev_.inject(support::ipv4_frame(dev_.mac(), kPeerMac,
-                                    {.src = self_.address, .dst = remote_.address,
+                                    {.src = self_.address.to_v4(), .dst = remote_.address.to_v4(),
                                      .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
                                     segment));
   }
@@ -222,7 +222,7 @@ class Peer {
     std::copy(options.begin(), options.end(), seg.begin() + 20);
     std::copy(payload.begin(), payload.end(), seg.begin() + static_cast<std::ptrdiff_t>(header));
     auto frame = support::ipv4_frame(dev_.mac(), kPeerMac,
-                                     {.src = self_.address, .dst = remote_.address,
+                                     {.src = self_.address.to_v4(), .dst = remote_.address.to_v4(),
                                       .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
                                      seg);
     fix_checksums(frame);

@@ -88,13 +88,13 @@ void TcpPeer::send(const wire::TcpRepr& tcp, std::span<const std::byte> payload)
   repr.payload_len = payload.size();
   Bytes segment(repr.buffer_len());
   std::copy(payload.begin(), payload.end(), segment.begin() + static_cast<std::ptrdiff_t>(repr.header_len()));
-  repr.emit(segment, self_.address, remote_.address);
+  repr.emit(segment, self_.address.to_v4(), remote_.address.to_v4());
   send_raw(segment);
 }
 
 void TcpPeer::send_raw(std::span<const std::byte> bytes) {
   dev_->inject(ipv4_frame(dev_->mac(), kTcpPeerMac,
-                          {.src = self_.address, .dst = remote_.address, .protocol = wire::IpProtocol::tcp,
+                          {.src = self_.address.to_v4(), .dst = remote_.address.to_v4(), .protocol = wire::IpProtocol::tcp,
                            .dont_fragment = true, .tos = static_cast<std::uint8_t>(ecn_)},
                           bytes));
   poll();
@@ -116,7 +116,7 @@ void TcpPeer::send_frag_needed(const TcpSegment& seg, std::uint16_t mtu) {
   wire::store_be32(tcp, 4, seg.tcp.seq_number);
   wire::store_be16(icmp, 2, wire::internet_checksum(icmp));
   dev_->inject(ipv4_frame(dev_->mac(), kTcpPeerMac,
-                          {.src = self_.address, .dst = remote_.address, .protocol = wire::IpProtocol::icmp},
+                          {.src = self_.address.to_v4(), .dst = remote_.address.to_v4(), .protocol = wire::IpProtocol::icmp},
                           icmp));
   poll();
 }

@@ -133,11 +133,12 @@ void Listener::on_acceptable(std::function<void()> callback) {
 
 Result<Listener> listen(Net& net, Endpoint local, int backlog) {
   if (backlog < 0) return error(Errc::invalid_argument);
+  if (!local.address.is_v4()) return error(Errc::address_family_not_supported);
   NetRef ref = net.ref();
   if (!ref) return error(Errc::invalid_argument);
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return error(Errc::address_family_not_supported);
-  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address); !ok) return ok.error();
+  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address.to_v4()); !ok) return ok.error();
   const auto somaxconn = static_cast<std::size_t>(net.sysctl().value(SysctlId::core_somaxconn));
   const std::size_t limit = std::min(static_cast<std::size_t>(backlog), somaxconn);
   auto slot = net.resources().open_socket();
@@ -152,7 +153,8 @@ Result<Stream> connect(Net& net, Endpoint remote) {
 }
 
 Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
-  if (remote.port == 0 || remote.address.is_unspecified() || remote.address.is_broadcast() ||
+  if (!local.address.is_v4() || !remote.address.is_v4()) return error(Errc::address_family_not_supported);
+  if (remote.port == 0 || remote.address.to_v4().is_unspecified() || remote.address.to_v4().is_broadcast() ||
       remote.address.is_multicast()) {
     return error(Errc::invalid_argument);
   }
@@ -160,8 +162,8 @@ Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
   if (!ref) return error(Errc::invalid_argument);
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return error(Errc::address_family_not_supported);
-  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address); !ok) return ok.error();
-  if (ipv4::is_broadcast_destination(net, tn->ops.stack(), remote.address)) {
+  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address.to_v4()); !ok) return ok.error();
+  if (ipv4::is_broadcast_destination(net, tn->ops.stack(), remote.address.to_v4())) {
     return error(Errc::invalid_argument);
   }
   auto slot = net.resources().open_socket();
@@ -182,7 +184,7 @@ std::string dump_sockets(Net& net) {
   // Listeners, then connections (orphans and TIME_WAIT records included),
   // each in the order of their addresses, so that two dumps compare line by
   // line.
-  auto key = [](Endpoint e) { return std::pair(e.port, e.address.value); };
+  auto key = [](Endpoint e) { return std::pair(e.port, e.address.to_v4().value); };
   std::vector<const ListenSocket*> listeners;
   for (const auto& [port, on_port] : tn->listeners) listeners.insert(listeners.end(), on_port.begin(), on_port.end());
   std::sort(listeners.begin(), listeners.end(),

@@ -53,9 +53,9 @@ std::uint16_t Connection::route_mss_now() {
   // link, and only route_output checks the memo against the generation.
   // What we send fits the path MTU (tcp_sync_mss with dst_mtu), which a
   // fragmentation-needed report may have lowered below the device's.
-  auto route = tn_.ops.stack().route_output(tn_.net, remote().address, route_memo_);
+  auto route = tn_.ops.stack().route_output(tn_.net, remote().address.to_v4(), route_memo_);
   if (!route) return kDefaultMss;
-  const ipv4::PathMtu pmtu = tn_.ops.stack().path_mtu(tn_.net, remote().address, *route->dev);
+  const ipv4::PathMtu pmtu = tn_.ops.stack().path_mtu(tn_.net, remote().address.to_v4(), *route->dev);
   pmtu_locked_ = pmtu.locked;
   return std::min(advertised_mss(*route->dev), mss_for_mtu(pmtu.mtu));
 }
@@ -71,7 +71,7 @@ void Connection::sample_handshake_rtt() {
 
 Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   Net& net = tn_.net;
-  auto route = tn_.ops.stack().route_output(net, remote.address, route_memo_);
+  auto route = tn_.ops.stack().route_output(net, remote.address.to_v4(), route_memo_);
   if (!route) return route.error();
   if (local.address.is_unspecified()) local.address = route->source;
   if (auto ok = tn_.ports.bind(*this, local); !ok) return ok;
@@ -126,7 +126,7 @@ void Connection::attach_child(ListenSocket& listener, const FourTuple& tuple) {
   // A child shares its listener's port and enters the table under the
   // four-tuple the SYN or cookie came with.
   parent_ = &listener;
-  (void)tn_.ops.stack().route_output(tn_.net, tuple.remote.address, route_memo_);
+  (void)tn_.ops.stack().route_output(tn_.net, tuple.remote.address.to_v4(), route_memo_);
   tn_.ports.bind_shared(*this, tuple.local);
   tn_.ports.set_remote(*this, tuple.remote);
   tn_.connections.emplace(tuple, shared_from_this());

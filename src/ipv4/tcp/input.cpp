@@ -487,7 +487,7 @@ void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
     // Fragmentation needed (RFC 1191), as tcp_v4_mtu_reduced: the namespace
     // remembers the path MTU (never below route.min_pmtu), and segments
     // too large for it are resent smaller.
-    tn_.ops.stack().update_pmtu(net(), remote().address, err.info);
+    tn_.ops.stack().update_pmtu(net(), remote().address.to_v4(), err.info);
     const std::uint32_t mss = effective_mss_for_route(peer_mss_);
     if (mss < mss_) {
       mss_ = mss;

@@ -105,7 +105,7 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
                        .seq_number = tn_.ops.syn_cookie(tuple, seg.seq(), index),
                        .ack_number = seg.seq() + 1,
                        .flags = kTcpSyn | kTcpAck};
-  auto route = tn_.ops.stack().route_output(net, tuple.remote.address);
+  auto route = tn_.ops.stack().route_output(net, tuple.remote.address.to_v4());
   if (!route) return;
   synack.mss = advertised_mss(*route->dev);
   // Without timestamps a cookie keeps only the MSS; with them, window scale,

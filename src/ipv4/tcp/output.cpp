@@ -170,7 +170,7 @@ bool Connection::retransmit(std::size_t index) {
 
 void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   Net& n = net();
-  auto route = tn_.ops.stack().route_output(n, remote().address, route_memo_);
+  auto route = tn_.ops.stack().route_output(n, remote().address.to_v4(), route_memo_);
   wire::TcpRepr repr = header(seq, flags, route ? route->dev : nullptr);
   repr.payload_len = len;
   const wire::Ecn ecn = ecn_mark(repr, len);
@@ -186,13 +186,13 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
     repr.emit_without_checksum(bytes);
     packet.checksum_partial = true;
   } else {
-    repr.emit(bytes, local().address, remote().address);
+    repr.emit(bytes, local().address.to_v4(), remote().address.to_v4());
   }
   counters().add(Counter::TcpOutSegs);
   // A connection numbers its own datagrams. Linux sends a passive open's
   // SYN-ACKs from the request (ip_build_and_send_pkt): under DF, their ID
   // is 0, as TIME_WAIT's answers (time_wait.cpp, from no socket).
-  ipv4::SendParams params{.src = local().address, .dst = remote().address,
+  ipv4::SendParams params{.src = local().address.to_v4(), .dst = remote().address.to_v4(),
                           .protocol = wire::IpProtocol::tcp, .tos = static_cast<std::uint8_t>(ecn),
                           .dont_fragment = !pmtu_locked_};
   const bool request = state_ == State::syn_received && parent_ != nullptr;

@@ -15,7 +15,7 @@ using wire::kTcpRst;
 using wire::kTcpSyn;
 
 std::size_t FourTupleHash::operator()(const FourTuple& t) const {
-  const std::uint64_t a = (std::uint64_t{t.local.address.value} << 32) | t.remote.address.value;
+  const std::uint64_t a = (std::uint64_t{t.local.address.to_v4().value} << 32) | t.remote.address.to_v4().value;
   const std::uint64_t b = (std::uint64_t{t.local.port} << 16) | t.remote.port;
   return static_cast<std::size_t>(splitmix64_mix(a ^ key) ^ splitmix64_mix(b + key + kSplitmixIncrement));
 }
@@ -65,8 +65,8 @@ TcpOps::~TcpOps() = default;
 
 std::uint64_t TcpOps::hash(std::uint64_t purpose, const FourTuple& t, std::uint32_t extra) const {
   std::array<std::byte, 16> message{};
-  wire::store_ipv4(message, 0, t.local.address);
-  wire::store_ipv4(message, 4, t.remote.address);
+  wire::store_ipv4(message, 0, t.local.address.to_v4());
+  wire::store_ipv4(message, 4, t.remote.address.to_v4());
   wire::store_be16(message, 8, t.local.port);
   wire::store_be16(message, 10, t.remote.port);
   wire::store_be32(message, 12, extra);
@@ -123,12 +123,12 @@ std::optional<unsigned> TcpOps::check_syn_cookie(const FourTuple& tuple, Seq pee
 void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr& repr) {
   Packet packet = host().packets().allocate(repr.buffer_len());
   if (!packet) return;
-  repr.emit(packet.mutable_data(), tuple.local.address, tuple.remote.address);
-  auto route = stack().route_output(net, tuple.remote.address);
+  repr.emit(packet.mutable_data(), tuple.local.address.to_v4(), tuple.remote.address.to_v4());
+  auto route = stack().route_output(net, tuple.remote.address.to_v4());
   if (!route) return;
   net.counters().add(Counter::TcpOutSegs);
   (void)stack().send(net, std::move(packet),
-                     {.src = tuple.local.address, .dst = tuple.remote.address,
+                     {.src = tuple.local.address.to_v4(), .dst = tuple.remote.address.to_v4(),
                       .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
                      *route);
 }
