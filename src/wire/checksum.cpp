@@ -78,6 +78,23 @@ std::uint16_t ipv4_transport_checksum(Ipv4Address src, Ipv4Address dst, std::uin
   return c.finish();
 }
 
+Checksum ipv6_pseudo_header(const Ipv6Address& src, const Ipv6Address& dst, std::uint8_t next_header,
+                            std::uint32_t length) {
+  Checksum c;
+  for (int i = 0; i < 8; ++i) c.add_be16(src.group(i));
+  for (int i = 0; i < 8; ++i) c.add_be16(dst.group(i));
+  c.add_be32(length);
+  c.add_be16(next_header);
+  return c;
+}
+
+std::uint16_t ipv6_transport_checksum(const Ipv6Address& src, const Ipv6Address& dst, std::uint8_t next_header,
+                                      std::span<const std::byte> segment) {
+  Checksum c = ipv6_pseudo_header(src, dst, next_header, static_cast<std::uint32_t>(segment.size()));
+  c.add(segment);
+  return c.finish();
+}
+
 std::uint16_t checksum_update(std::uint16_t checksum, std::uint16_t old_word,
                               std::uint16_t new_word) {
   const std::uint64_t sum = std::uint16_t(~checksum) + std::uint64_t{std::uint16_t(~old_word)} +

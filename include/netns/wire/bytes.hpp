@@ -76,6 +76,19 @@ constexpr void store_ipv4(std::span<std::byte> bytes, std::size_t at, Ipv4Addres
   store_be32(bytes, at, address.value);
 }
 
+constexpr Ipv6Address load_ipv6(std::span<const std::byte> bytes, std::size_t at) {
+  assert(at + 16 <= bytes.size());
+  Ipv6Address::Bytes b{};
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = load_u8(bytes, at + i);
+  return Ipv6Address{b};
+}
+
+// The scope id is not on the wire: only the 16 bytes are stored.
+constexpr void store_ipv6(std::span<std::byte> bytes, std::size_t at, const Ipv6Address& address) {
+  assert(at + 16 <= bytes.size());
+  for (std::size_t i = 0; i < 16; ++i) store_u8(bytes, at + i, address.bytes()[i]);
+}
+
 // Packet bytes spelled as integers, e.g. golden frames in tests.
 template <std::size_t N>
 constexpr std::array<std::byte, N> byte_array(const std::uint8_t (&values)[N]) {

@@ -94,6 +94,16 @@ Checksum ipv4_pseudo_header(Ipv4Address src, Ipv4Address dst, std::uint8_t proto
 std::uint16_t ipv4_transport_checksum(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
                                       std::span<const std::byte> segment);
 
+// A Checksum primed with the IPv6 pseudo-header (RFC 8200 8.1): source,
+// destination, the upper-layer length (32 bits), three zero bytes and the
+// next header. Scope ids are not summed (they are not on the wire).
+Checksum ipv6_pseudo_header(const Ipv6Address& src, const Ipv6Address& dst, std::uint8_t next_header,
+                            std::uint32_t length);
+
+// Pseudo-header plus the whole upper-layer packet, as ipv4_transport_checksum.
+std::uint16_t ipv6_transport_checksum(const Ipv6Address& src, const Ipv6Address& dst, std::uint8_t next_header,
+                                      std::span<const std::byte> segment);
+
 // RFC 1624 equation 3: HC' = ~(~HC + ~m + m'), the new checksum after one
 // 16-bit word of the covered data changes from old_word to new_word. Unlike
 // equation 2 it never produces 0xffff where a full recomputation would not.

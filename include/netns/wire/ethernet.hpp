@@ -31,6 +31,7 @@ namespace netns::wire {
 enum class EtherType : std::uint16_t {
   ipv4 = 0x0800,
   arp = 0x0806,
+  ipv6 = 0x86dd,
   vlan = 0x8100,
 };
 

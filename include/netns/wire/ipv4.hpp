@@ -44,10 +44,17 @@
 namespace netns::wire {
 
 // Any 8-bit value is representable; these are the ones the stack handles.
+// IPv6's extension headers share the number space (RFC 8200 4).
 enum class IpProtocol : std::uint8_t {
+  hop_by_hop = 0,
   icmp = 1,
   tcp = 6,
   udp = 17,
+  ipv6_routing = 43,
+  ipv6_fragment = 44,
+  icmpv6 = 58,
+  ipv6_none = 59,
+  ipv6_destination = 60,
 };
 
 // The ECN field, the TOS byte's two low bits (RFC 3168 5): a sender that
