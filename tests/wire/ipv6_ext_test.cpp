@@ -274,6 +274,10 @@ TEST(Ipv6ExtWalk, EveryTruncationOfEveryChainIsSafe) {
       std::vector<std::byte> cut(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(n));
       store_be16(cut, 4, static_cast<std::uint16_t>(n - 40));
       auto ip = Ipv6View::checked(cut);
+      if (n == 40 && load_u8(cut, 6) == 0) {  // payload length 0 ahead of hop-by-hop: a jumbogram
+        EXPECT_FALSE(ip);
+        continue;
+      }
       ASSERT_TRUE(ip);
       auto r = walk_extension_headers(*ip, {});
       if (r.verdict == Ipv6ExtVerdict::ok) {
