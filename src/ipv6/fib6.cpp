@@ -14,6 +14,15 @@ constexpr std::uint64_t mask_low(unsigned length) {
   return length <= 64 ? 0 : ~std::uint64_t{0} << (128 - length);
 }
 
+// Grows by a quarter rather than std::vector's doubling: the groups of a
+// large table are most of its memory, and half of that as slack is too much.
+// Still geometric, so appends stay amortised O(1).
+template <class V>
+void reserve_for(V& v, std::size_t more) {
+  if (v.size() + more <= v.capacity()) return;
+  v.reserve(std::max(v.size() + more, v.capacity() + v.capacity() / 4));
+}
+
 bool is_reject(RouteType type) {
   return type == RouteType::blackhole || type == RouteType::unreachable ||
          type == RouteType::prohibit;
@@ -226,6 +235,8 @@ std::uint32_t Fib6::allocate_entry(const Fib6Entry& e) {
     s.next[index] = kNone;
     return index;
   }
+  reserve_for(s.entries, 1);
+  reserve_for(s.next, 1);
   s.entries.push_back(e);
   s.next.push_back(kNone);
   return static_cast<std::uint32_t>(s.entries.size() - 1);
@@ -372,6 +383,7 @@ std::uint32_t Fib6::descend(std::size_t position) {
     s.free_groups.pop_back();
   } else {
     g = static_cast<std::uint32_t>(s.groups.size() / kGroupSlots);
+    reserve_for(s.groups, kGroupSlots);
     s.groups.resize(s.groups.size() + kGroupSlots);  // may move the groups: positions, not pointers
   }
   std::fill_n(s.groups.begin() + std::ptrdiff_t(std::size_t{g} * kGroupSlots), kGroupSlots, slot);
