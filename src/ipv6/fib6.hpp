@@ -39,18 +39,23 @@
 //
 // Memory (64-bit):
 //   - empty: sizeof(Fib6) == 16 bytes, nothing on the heap;
-//   - small (<= 32 prefixes): State (~0.8 KiB) + 104 bytes per route + 40 per prefix;
+//   - small (<= 32 prefixes): State (~0.7 KiB) + 104 bytes per route + 40 per prefix;
 //   - per route: 104 bytes of Fib6Entry + 4 bytes of link in the slab, plus
 //     ~37..73 bytes per distinct prefix in the hash map (load factor 0.44..0.875);
 //   - trie: 256 KiB + 1 KiB per group; a group exists per 16..(16+8k)-bit
 //     block holding a prefix longer than 16+8k bits. A lone /48 in an empty
 //     region costs 4 groups, a /64 6, a /128 14; routes clustered as in the
 //     Internet's table share most of them.
-//   Measured (build/bench/fib6_bench, RelWithDebInfo, this machine), Internet-
-//   shaped routes (allocations /29../32 under five RIR /12s and 2001::/16,
-//   then /36../64 and a few /128 inside them, /48 half of all):
-//     1,000 routes: 1.6 MiB; 100,000 routes: ~98 MiB (of it ~80 MiB groups);
-//     rte_lpm6 holding the same needs its 64 MiB tbl24 plus the tbl8s.
+//   Measured (build/bench/fib6_bench --benchmark_repetitions=3, RelWithDebInfo),
+//   routes shaped like the Internet's table (allocations /29../32 under five
+//   RIR /12s and 2001::/16, then /36../64 and a few /128 inside them, /48 half
+//   of all):
+//     a namespace's 10 routes: 3.3 KiB (the small table; no trie);
+//     1,000 routes: 2.0 MiB (1,411 groups);
+//     100,000 routes: 157 MiB, of it 129 MiB in 132,393 groups (+ up to a
+//     quarter of growth slack), 13 MiB of slab, 6 MiB of hash map.
+//     rte_lpm6 holding the same sets with exactly the tbl8s they need takes
+//     64 MiB, 65 MiB and 200 MiB (its 64 MiB tbl24 always).
 //   The figures and ns/lookup beside rte_lpm6 are in bench/README.md.
 // The number of routes is bounded (constructor argument, default
 // kDefaultMaxRoutes = 2^20, at most kMaxRoutesLimit): Linux bounds its IPv6
