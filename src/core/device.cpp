@@ -7,6 +7,7 @@
 
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
+#include "core/devconf.hpp"
 #include "core/link_faults.hpp"
 #include "netns/host.hpp"
 #include "netns/wire/ethernet.hpp"
@@ -34,7 +35,7 @@ bool is_valid_device_name(std::string_view name) {
 }
 
 Device::Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac, std::uint32_t mtu)
-    : net_(&net), kind_(kind), mac_(mac), mtu_(mtu) {
+    : net_(&net), kind_(kind), mac_(mac), mtu_(mtu), conf_(DevconfStore::for_new_device(net.sysctl())) {
   set_name(name);
 }
 

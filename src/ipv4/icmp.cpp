@@ -129,6 +129,12 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
   send_icmp(net, std::move(msg), {.src = source, .dst = src, .protocol = wire::IpProtocol::icmp}, *route);
 }
 
+void Ipv4Stack::send_redirect(Net& net, Ipv4Net& ns, const Packet& packet, Ipv4Address src, Ipv4Address gateway) {
+  if (!extras(ns).redirect_peers.allow(src, host_.now())) return;
+  constexpr auto kRedirectHost = std::uint8_t{1};  // ICMP_REDIR_HOST, the only code Linux sends
+  send_icmp_error(net, packet, IcmpType::redirect, kRedirectHost, gateway.value);
+}
+
 void Ipv4Stack::send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route) {
   auto type = IcmpType{static_cast<std::uint8_t>(message.data()[0])};
   if (send(net, std::move(message), params, route)) {
