@@ -211,6 +211,8 @@ class Ipv4Stack final : public PernetOps,
   // datagram's path stays as short as it was before they existed.
   [[gnu::cold]] SourceCheck validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src,
                                             const Device* out);
+  // ip_rt_redirect: a redirect received, maybe taken as a route exception.
+  [[gnu::cold]] void process_redirect(Net& net, const wire::IcmpView& icmp, const InputMeta& meta);
   // What input makes of a source check on a datagram it would route as `ok`.
   static InputRoute source_verdict(SourceCheck check, InputRoute ok);
   // ip_rt_send_redirect: an ICMP host redirect to `gateway` for a datagram
