@@ -5,7 +5,10 @@
 // ip_rt_redirect_{load,number,silence} limit it per source.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "netns/ipv4.hpp"
+#include "netns/udp.hpp"
 #include "support/ipv4_channel.hpp"
 
 namespace netns {
@@ -108,6 +111,84 @@ TEST_F(Redirects, RateLimitedPerSourceAsLinux) {
   EXPECT_EQ(hairpin().redirects, 1);
   EXPECT_EQ(counter("IcmpOutRedirects"), 11u);
   EXPECT_EQ(counter("IpForwDatagrams"), 302u);
+}
+
+// ---- accepted: ip_rt_redirect ----
+
+const Ipv4Address kOtherRouter(192, 0, 2, 4);
+const MacAddress kOtherRouterMac{0x02, 0, 0, 0, 0, 0x04};
+
+// A host whose default gateway is the peer, with two other routers on its link.
+class AcceptedRedirects : public support::Ipv4ChannelTest {
+ protected:
+  void SetUp() override {
+    Ipv4ChannelTest::SetUp();
+    learn_peer();
+    ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth0_, kBetterRouter, kBetterRouterMac));
+    ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("0.0.0.0/0"), .via = kChannelPeer}));
+  }
+  // An ICMP redirect from `from` (claiming the peer's MAC): for datagrams to
+  // kFar, use `gateway`. It quotes a datagram this host sent to kFar.
+  void redirect(Ipv4Address gateway, Ipv4Address from = kChannelPeer, std::uint8_t code = 1) {
+    const support::Bytes sent_frame = support::udp_frame(kChannelPeerMac, eth0_->mac(), kChannelLocal, kFar, 4000, 5000, 8);
+    const std::span<const std::byte> quote = std::span(sent_frame).subspan(14, 28);
+    support::Bytes icmp(8 + quote.size());
+    std::copy(quote.begin(), quote.end(), icmp.begin() + 8);
+    wire::IcmpRepr{wire::IcmpType::redirect, code, gateway.value, quote.size()}.emit(icmp);
+    inject(support::ipv4_frame(eth0_->mac(), kChannelPeerMac, {.src = from, .dst = kChannelLocal}, icmp));
+  }
+  Ipv4Address next_hop() { return ipv4::route_output(*net_, kFar).value().next_hop; }
+};
+
+TEST_F(AcceptedRedirects, TheGatewaysAdviceIsTakenForThatDestination) {
+  EXPECT_EQ(next_hop(), kChannelPeer);
+  redirect(kBetterRouter);
+  EXPECT_EQ(counter("IcmpInRedirects"), 1u);
+  EXPECT_EQ(next_hop(), kBetterRouter);
+  EXPECT_EQ(ipv4::route_output(*net_, Ipv4Address(198, 51, 100, 10)).value().next_hop, kChannelPeer);
+  // Datagrams to kFar now leave for the better router.
+  auto s = udp::open(*net_).value();
+  const std::array<std::byte, 4> payload{};
+  ASSERT_TRUE(s.send_to(payload, {kFar, 9}));
+  host_.poll(clock_.now());
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].eth.dst, kBetterRouterMac);
+  // Until the exception expires (ip_rt_gc_timeout, 300 s).
+  run_for(301s);
+  EXPECT_EQ(next_hop(), kChannelPeer);
+}
+
+// __ip_do_redirect's refusals: not from the gateway in use, naming that same
+// gateway, ours, a broadcast, or a host not yet resolved; codes past 3.
+TEST_F(AcceptedRedirects, DoubtfulRedirectsAreIgnored) {
+  redirect(kBetterRouter, kBetterRouter);    // from someone we do not route through
+  redirect(kChannelPeer);                    // to the gateway itself
+  redirect(kChannelLocal);                   // to ourselves
+  redirect(Ipv4Address(192, 0, 2, 255));     // to the link's broadcast
+  redirect(kOtherRouter);                    // to a host that is no neighbour yet
+  redirect(kBetterRouter, kChannelPeer, 4);  // an unknown code
+  EXPECT_EQ(counter("IcmpInRedirects"), 6u);
+  EXPECT_EQ(next_hop(), kChannelPeer);
+  ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth0_, kOtherRouter, kOtherRouterMac));
+  redirect(kOtherRouter);
+  EXPECT_EQ(next_hop(), kOtherRouter);
+}
+
+// IN_DEV_RX_REDIRECTS: OR of all and the device on a host, AND on a router,
+// where turning forwarding on also turns all.accept_redirects off.
+TEST_F(AcceptedRedirects, AcceptRedirectsGovernsThem) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.conf.eth0.accept_redirects", "0"));
+  redirect(kBetterRouter);
+  EXPECT_EQ(next_hop(), kBetterRouter);  // all is still 1
+  run_for(301s);
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.conf.all.accept_redirects", "0"));
+  redirect(kBetterRouter);
+  EXPECT_EQ(next_hop(), kChannelPeer);
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.conf.eth0.accept_redirects", "1"));
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  redirect(kBetterRouter);
+  EXPECT_EQ(next_hop(), kChannelPeer);  // a router: all 0 AND eth0 1
 }
 
 }  // namespace
