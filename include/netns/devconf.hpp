@@ -97,7 +97,7 @@ inline constexpr std::array<DevconfInfo, static_cast<std::size_t>(DevconfId::cou
 }};
 
 inline constexpr std::size_t kDevconfCount = kDevconfTable.size();
-static_assert(kDevconfCount <= 64, "DevconfDevice::written is one bit per key");
+static_assert(kDevconfCount <= 32, "DevconfDevice::written and Device::conf_on are one bit per key");
 static_assert(!kDevconfTable.back().name.empty(), "every DevconfId has its row");
 
 constexpr const DevconfInfo& devconf_info(DevconfId id) { return kDevconfTable[static_cast<std::size_t>(id)]; }
@@ -145,6 +145,11 @@ inline std::int32_t device_conf(const Sysctl& sysctl, const Device& dev, Devconf
     default: return own;
   }
 }
+
+// Whether device_conf(sysctl, dev, id) is nonzero, for the namespace `dev`
+// is in: one bit of the Device, for the packet path's common questions
+// (does this device forward? does it filter reverse paths at all?).
+inline bool device_conf_on(const Device& dev, DevconfId id) { return dev.conf_on(static_cast<std::size_t>(id)); }
 
 // Where a write landed, for a DevconfListener.
 enum class DevconfScope : std::uint8_t { all, dflt, device };

@@ -122,6 +122,10 @@ class Device {
   // The device's own per-device sysctl values (netns/devconf.hpp), null
   // while every one is its table default; kept across rename and move.
   const DevconfDevice* devconf() const { return conf_.get(); }
+  // Whether the value the stack acts on for per-device knob `key` (a
+  // DevconfId's index) is nonzero: kept by every write that can change it,
+  // so the packet path tests a bit of the Device itself (device_conf_on).
+  bool conf_on(std::size_t key) const { return (conf_on_ >> key & 1) != 0; }
 
   // invalid_argument outside [68, max_mtu()] (Linux's ETH_MIN_MTU .. the kind's maximum).
   [[nodiscard]] Result<void> set_mtu(std::uint32_t mtu);
@@ -292,6 +296,7 @@ class Device {
   int ifindex_ = 0;
   MacAddress mac_;
   std::uint32_t mtu_;
+  std::uint32_t conf_on_ = 0;            // bit per DevconfId: conf_on()
   std::unique_ptr<DevconfDevice> conf_;  // made by the first value that is not the default
 
   // netem on transmit, when set_link_faults gave any (else null: no cost).

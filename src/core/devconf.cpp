@@ -81,6 +81,14 @@ std::unique_ptr<DevconfDevice> DevconfStore::for_new_device(const Sysctl& sysctl
   return block;
 }
 
+void DevconfStore::refresh(Device& dev, const Sysctl& sysctl) {
+  std::uint32_t on = 0;
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    if (device_conf(sysctl, dev, static_cast<DevconfId>(i)) != 0) on |= std::uint32_t{1} << i;
+  }
+  dev.conf_on_ = on;
+}
+
 std::unique_ptr<DevconfNet> DevconfStore::copy(const DevconfNet* from) {
   return from != nullptr ? std::make_unique<DevconfNet>(*from) : nullptr;
 }
@@ -132,11 +140,22 @@ class Writer {
 Result<void> DevconfStore::write(Sysctl& sysctl, const Target& target, std::int32_t value) {
   const DevconfInfo& row = devconf_info(target.id);
   if (value < row.min || value > row.max) return error(Errc::invalid_argument);
+  apply(sysctl, target, value);
+  if (target.scope == DevconfScope::device) {
+    refresh(*target.dev, sysctl);
+  } else if (sysctl.net_ != nullptr) {
+    for (Device& dev : sysctl.net_->devices()) refresh(dev, sysctl);
+  }
+  return {};
+}
+
+void DevconfStore::apply(Sysctl& sysctl, const Target& target, std::int32_t value) {
+  const DevconfInfo& row = devconf_info(target.id);
   Writer w(sysctl.devconf_, sysctl.net_);
   switch (target.scope) {
     case DevconfScope::device:
       w.device(*target.dev, target.id, value, true, target.dev->conf_);
-      return {};
+      return;
     case DevconfScope::dflt:
       w.dflt(target.id, value);
       if (row.default_propagates && sysctl.net_ != nullptr) {
@@ -145,7 +164,7 @@ Result<void> DevconfStore::write(Sysctl& sysctl, const Target& target, std::int3
           if (dev.conf_ == nullptr || (dev.conf_->written & bit) == 0) w.device(dev, target.id, value, false, dev.conf_);
         }
       }
-      return {};
+      return;
     case DevconfScope::all: break;
   }
   std::int32_t* alias = row.all_alias == SysctlId::count_
@@ -161,7 +180,6 @@ Result<void> DevconfStore::write(Sysctl& sysctl, const Target& target, std::int3
       for (Device& dev : sysctl.net_->devices()) w.device(dev, target.id, value, true, dev.conf_);
     }
   }
-  return {};
 }
 
 }  // namespace netns

@@ -29,11 +29,16 @@ struct DevconfStore {
   static std::int32_t read(const Sysctl& sysctl, const Target& target);
   // invalid_argument (nothing changed) outside the key's bounds.
   static Result<void> write(Sysctl& sysctl, const Target& target, std::int32_t value);
+  // write's changes, the value being within bounds.
+  static void apply(Sysctl& sysctl, const Target& target, std::int32_t value);
 
   // The block a device created in the namespace of `sysctl` starts with:
   // null while every `default` is the table's, else a copy of `default`.
   static std::unique_ptr<DevconfDevice> for_new_device(const Sysctl& sysctl);
   static std::unique_ptr<DevconfNet> copy(const DevconfNet* from);
+  // Recomputes dev's conf_on bits from its values and `all` of `sysctl`
+  // (its namespace's): after it is made or moved, and after every write.
+  static void refresh(Device& dev, const Sysctl& sysctl);
 
   // The names of `key` for `all`/`default`, "net.ipv4.conf.all.rp_filter".
   static std::string name(DevconfId id, std::string_view scope);

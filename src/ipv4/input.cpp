@@ -52,11 +52,9 @@ bool may_be_local(const Ipv4Net& ns, Ipv4Address src) {
   return (ns.local_address_filter & bits) == bits;
 }
 
-// The input device's rp_filter (IN_DEV_RPFILTER): two loads while nothing
-// was written, so a datagram pays little to learn that it is off.
-std::int32_t rp_filter(const Net& net, const Device& in) {
-  return device_conf(net.sysctl(), in, DevconfId::ipv4_rp_filter);
-}
+// Whether the input device filters reverse paths (IN_DEV_RPFILTER): a bit
+// of the Device, so a datagram pays one load to learn that it does not.
+bool rp_filter(const Device& in) { return device_conf_on(in, DevconfId::ipv4_rp_filter); }
 
 // net_ratelimit's budget, which Linux spends on log_martians messages.
 constexpr std::uint32_t kLogBurst = 10;
@@ -155,7 +153,7 @@ inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const
   } else if (local->type == RouteType::local) {
     verdict = InputRoute::local;
   }
-  if (verdict != InputRoute::forward && !loopback && (may_be_local(ns, src) || rp_filter(net, dev) != 0)) {
+  if (verdict != InputRoute::forward && !loopback && (may_be_local(ns, src) || rp_filter(dev))) {
     return source_verdict(validate_source(net, ns, dev, src, nullptr), verdict);
   }
   return verdict;
@@ -379,7 +377,7 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
   // IN_DEV_FORWARD: the input device's own forwarding, which all.forwarding
   // (net.ipv4.ip_forward) writes on every device.
-  const bool forwarding = device_conf(net.sysctl(), in, DevconfId::ipv4_forwarding) != 0;
+  const bool forwarding = device_conf_on(in, DevconfId::ipv4_forwarding);
   // What forwarding reads of the header (options processing leaves it alone).
   const Ipv4Address src = view.src(), dst = view.dst();
   const std::uint8_t ttl = view.ttl();
@@ -397,7 +395,7 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   // Linux's default, the gateway need not share the source's subnet).
   bool redirect = false;
   if (forwarding && usable && route->type == RouteType::unicast &&
-      (route->dev == &in || may_be_local(ns, src) || rp_filter(net, in) != 0)) [[unlikely]] {
+      (route->dev == &in || may_be_local(ns, src) || rp_filter(in))) [[unlikely]] {
     const SourceCheck check = validate_source(net, ns, in, src, route->dev);
     if (check == SourceCheck::invalid || check == SourceCheck::reverse_path) {
       if (check == SourceCheck::reverse_path) c.add(Counter::TcpExtIPReversePathFilter);

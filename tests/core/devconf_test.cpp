@@ -243,6 +243,39 @@ TEST_F(DeviceConf, DestroyedDeviceTakesItsValuesAway) {
   EXPECT_EQ(again->devconf(), nullptr);
 }
 
+// The bits the packet path tests (device_conf_on) agree with the values,
+// through writes to every scope and a move into a namespace whose `all` differs.
+TEST_F(DeviceConf, TheDevicesBitsFollowEveryWriteAndMove) {
+  NetRef other = host_.create_net("other").value();
+  ASSERT_TRUE(other->sysctl().set("net.ipv4.conf.all.rp_filter", "2"));
+  auto agree = [&](const Net& net, const Device& dev) {
+    for (std::size_t i = 0; i < kDevconfCount; ++i) {
+      const auto id = static_cast<DevconfId>(i);
+      EXPECT_EQ(device_conf_on(dev, id), device_conf(net.sysctl(), dev, id) != 0)
+          << net.name() << " " << dev.name() << " " << devconf_info(id).name;
+    }
+  };
+  agree(*net_, *eth0_);
+  EXPECT_FALSE(device_conf_on(*eth0_, DevconfId::ipv4_rp_filter));
+  EXPECT_TRUE(device_conf_on(*eth0_, DevconfId::ipv4_send_redirects));
+  set("net.ipv4.conf.all.rp_filter", "1");
+  EXPECT_TRUE(device_conf_on(*vlan_, DevconfId::ipv4_rp_filter));
+  set("net.ipv4.conf.all.rp_filter", "0");
+  set("net.ipv4.conf.default.log_martians", "1");
+  set("net.ipv4.conf.eth0.forwarding", "1");
+  set("net.ipv4.conf.all.accept_source_route", "1");
+  for (const Device& dev : net_->devices()) agree(*net_, dev);
+  EXPECT_TRUE(device_conf_on(*eth0_, DevconfId::ipv4_forwarding));
+  EXPECT_FALSE(device_conf_on(*vlan_, DevconfId::ipv4_forwarding));
+  ASSERT_TRUE(host_.move_device(*eth0_, *other));
+  agree(*other, *eth0_);
+  EXPECT_TRUE(device_conf_on(*eth0_, DevconfId::ipv4_rp_filter));  // other's all is 2
+  EXPECT_FALSE(device_conf_on(*eth0_, DevconfId::ipv4_accept_source_route));  // other's all is 0
+  Device* fresh = make_channel(*net_, "eth9").value();
+  agree(*net_, *fresh);
+  EXPECT_TRUE(device_conf_on(*fresh, DevconfId::ipv4_log_martians));
+}
+
 TEST_F(DeviceConf, EachNamespaceHasItsOwn) {
   NetRef other = host_.create_net("other").value();
   Device* other_eth0 = make_channel(*other, "eth0").value();
