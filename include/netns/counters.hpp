@@ -4,8 +4,9 @@
 //   net.counters().add(Counter::IpInReceives);     // by id, on the packet path
 //
 // The MIBs are those of /proc/net/snmp and /proc/net/netstat (Ip, Icmp, Tcp,
-// Udp, IpExt, TcpExt). A namespace allocates a MIB's block on its first
-// increment, so an idle namespace pays a few pointers, not a kilobyte.
+// Udp, IpExt, TcpExt) and /proc/net/snmp6 (Ip6, Icmp6, Udp6). A namespace
+// allocates a MIB's block on its first increment, so an idle namespace pays
+// a few pointers, not a kilobyte.
 #pragma once
 
 #include <array>
@@ -215,8 +216,85 @@ namespace netns {
   X(TcpExt, TCPDSACKRecvSegs) \
   X(TcpExt, TCPDSACKIgnoredDubious) \
   X(TcpExt, TCPMemoryPressuresChrono) \
+  /* /proc/net/snmp6: Ip6, Icmp6, Udp6 (TCP over IPv6 counts in Tcp, as Linux) */ \
+  X(Ip6, InReceives) \
+  X(Ip6, InHdrErrors) \
+  X(Ip6, InTooBigErrors) \
+  X(Ip6, InNoRoutes) \
+  X(Ip6, InAddrErrors) \
+  X(Ip6, InUnknownProtos) \
+  X(Ip6, InTruncatedPkts) \
+  X(Ip6, InDiscards) \
+  X(Ip6, InDelivers) \
+  X(Ip6, OutForwDatagrams) \
+  X(Ip6, OutRequests) \
+  X(Ip6, OutDiscards) \
+  X(Ip6, OutNoRoutes) \
+  X(Ip6, ReasmTimeout) \
+  X(Ip6, ReasmReqds) \
+  X(Ip6, ReasmOKs) \
+  X(Ip6, ReasmFails) \
+  X(Ip6, FragOKs) \
+  X(Ip6, FragFails) \
+  X(Ip6, FragCreates) \
+  X(Ip6, InMcastPkts) \
+  X(Ip6, OutMcastPkts) \
+  X(Ip6, InOctets) \
+  X(Ip6, OutOctets) \
+  X(Ip6, InMcastOctets) \
+  X(Ip6, OutMcastOctets) \
+  X(Ip6, InNoECTPkts) \
+  X(Ip6, InECT1Pkts) \
+  X(Ip6, InECT0Pkts) \
+  X(Ip6, InCEPkts) \
+  X(Ip6, OutTransmits) \
+  X(Icmp6, InMsgs) \
+  X(Icmp6, InErrors) \
+  X(Icmp6, OutMsgs) \
+  X(Icmp6, OutErrors) \
+  X(Icmp6, InCsumErrors) \
+  X(Icmp6, OutRateLimitHost) \
+  X(Icmp6, InDestUnreachs) \
+  X(Icmp6, InPktTooBigs) \
+  X(Icmp6, InTimeExcds) \
+  X(Icmp6, InParmProblems) \
+  X(Icmp6, InEchos) \
+  X(Icmp6, InEchoReplies) \
+  X(Icmp6, InGroupMembQueries) \
+  X(Icmp6, InGroupMembResponses) \
+  X(Icmp6, InGroupMembReductions) \
+  X(Icmp6, InRouterSolicits) \
+  X(Icmp6, InRouterAdvertisements) \
+  X(Icmp6, InNeighborSolicits) \
+  X(Icmp6, InNeighborAdvertisements) \
+  X(Icmp6, InRedirects) \
+  X(Icmp6, InMLDv2Reports) \
+  X(Icmp6, OutDestUnreachs) \
+  X(Icmp6, OutPktTooBigs) \
+  X(Icmp6, OutTimeExcds) \
+  X(Icmp6, OutParmProblems) \
+  X(Icmp6, OutEchos) \
+  X(Icmp6, OutEchoReplies) \
+  X(Icmp6, OutGroupMembQueries) \
+  X(Icmp6, OutGroupMembResponses) \
+  X(Icmp6, OutGroupMembReductions) \
+  X(Icmp6, OutRouterSolicits) \
+  X(Icmp6, OutRouterAdvertisements) \
+  X(Icmp6, OutNeighborSolicits) \
+  X(Icmp6, OutNeighborAdvertisements) \
+  X(Icmp6, OutRedirects) \
+  X(Icmp6, OutMLDv2Reports) \
+  X(Udp6, InDatagrams) \
+  X(Udp6, NoPorts) \
+  X(Udp6, InErrors) \
+  X(Udp6, OutDatagrams) \
+  X(Udp6, RcvbufErrors) \
+  X(Udp6, SndbufErrors) \
+  X(Udp6, InCsumErrors) \
+  X(Udp6, IgnoredMulti) \
+  X(Udp6, MemErrors) \
 
-enum class Mib : std::uint8_t { Ip, Icmp, Tcp, Udp, IpExt, TcpExt, count_ };
+enum class Mib : std::uint8_t { Ip, Icmp, Tcp, Udp, IpExt, TcpExt, Ip6, Icmp6, Udp6, count_ };
 
 enum class Counter : std::uint16_t {
 #define NETNS_COUNTER_ENUM(mib, field) mib##field,
