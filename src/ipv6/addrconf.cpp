@@ -109,7 +109,7 @@ void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
   const bool still_covered = std::any_of(ns.addresses.begin(), ns.addresses.end(), [&](const auto& p) {
     return p->dev == &dev && p->prefix.length() == prefix.length() && Ipv6Prefix(prefix.network(), prefix.length()).contains(p->prefix.address());
   });
-  if (!still_covered && prefix.length() < 128) {
+  if (!still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
     (void)ns.routes.erase({.prefix = Ipv6Prefix(prefix.network(), prefix.length()), .dev = &dev,
                            .metric = kAddrconfMetric});
   }
@@ -117,7 +117,9 @@ void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
 }
 
 void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {
-  if (a.prefix.length() == 128 || !a.dev->is_up()) return;
+  if (!a.dev->is_up()) return;
+  // A /128 brings none, but for ::1, whose route `ip -6 route` shows on lo.
+  if (a.prefix.length() == 128 && !a.prefix.address().is_loopback()) return;
   // file_exists when another address of the prefix brought it already: fine.
   (void)ns.routes.insert({.prefix = Ipv6Prefix(a.prefix.network(), a.prefix.length()), .dev = a.dev,
                           .metric = kAddrconfMetric, .protocol = kProtoKernel});

@@ -1,5 +1,7 @@
 // netns/ipv6.hpp's free functions: the control plane entry points, each
 // finding the namespace's IPv6 layer through the Host's built-ins.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ipv6/ipv6_net.hpp"
@@ -32,6 +34,31 @@ std::string_view type_text(RouteType type) {
     case RouteType::prohibit: return "prohibit ";
     default: return "";
   }
+}
+
+std::string link_flags(const Device& dev) {
+  std::string flags = dev.kind() == DeviceKind::loopback ? "LOOPBACK" : "BROADCAST,MULTICAST";
+  if (dev.is_up()) flags += ",UP";
+  if (dev.is_running()) flags += ",LOWER_UP";
+  return flags;
+}
+
+// The order of Linux's walk of its fib6 tree: a prefix after every prefix
+// it contains, disjoint ones by address (so ::1 first, the default route last).
+bool walk_order(const Fib6Entry& a, const Fib6Entry& b) {
+  auto last = [](const Ipv6Prefix& p) {
+    Ipv6Address::Bytes bytes = p.network().bytes();
+    for (int i = 0; i < 16; ++i) {
+      const int keep = static_cast<int>(p.length()) - 8 * i;
+      if (keep <= 0) bytes[i] = 0xff;
+      else if (keep < 8) bytes[i] = static_cast<std::uint8_t>(bytes[i] | (0xff >> keep));
+    }
+    return bytes;
+  };
+  const auto la = last(a.prefix), lb = last(b.prefix);
+  if (la != lb) return la < lb;
+  if (a.prefix.length() != b.prefix.length()) return a.prefix.length() > b.prefix.length();
+  return a.metric < b.metric;
 }
 
 std::string_view protocol_text(std::uint8_t protocol) {
@@ -79,7 +106,7 @@ std::string dump_addresses(Net& net) {
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (it->dev != &dev) continue;
       if (!any) {
-        out += fmt::format("{}: {}: mtu {} state {}\n", dev.ifindex(), dev.name(), dev.mtu(),
+        out += fmt::format("{}: {}: <{}> mtu {} state {}\n", dev.ifindex(), dev.name(), link_flags(dev), dev.mtu(),
                            dev.kind() == DeviceKind::loopback ? "UNKNOWN" : (dev.is_running() ? "UP" : "DOWN"));
         any = true;
       }
@@ -106,7 +133,11 @@ std::string dump_routes(Net& net) {
   std::string out;
   Ipv6Net* ns = layer(net).find_state(net);
   if (ns == nullptr) return out;
-  ns->routes.for_each([&](const Fib6Entry& e) {
+  std::vector<const Fib6Entry*> routes;
+  ns->routes.for_each([&](const Fib6Entry& e) { routes.push_back(&e); });
+  std::stable_sort(routes.begin(), routes.end(), [](const Fib6Entry* a, const Fib6Entry* b) { return walk_order(*a, *b); });
+  for (const Fib6Entry* r : routes) {
+    const Fib6Entry& e = *r;
     out += type_text(e.type);
     out += prefix_text(e.prefix);
     if (e.via) out += fmt::format(" via {}", *e.via);
@@ -118,7 +149,7 @@ std::string dump_routes(Net& net) {
       out += fmt::format(" expires {}sec", left);
     }
     out += " pref medium\n";
-  });
+  }
   return out;
 }
 

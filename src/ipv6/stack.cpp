@@ -5,6 +5,7 @@
 #include "core/siphash.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "netns/net.hpp"
+#include "netns/wire/ethernet.hpp"
 
 namespace netns::ipv6 {
 
