@@ -135,7 +135,19 @@ void Ipv6Stack::route_cache_invalidate(Net& net) { route_cache_.invalidate(net);
 
 // ---- output route ----
 
+// Through the Host's shared route cache: the same quotas, generation and
+// statistics as IPv4's (one table for both families).
 Result<RouteResult> Ipv6Stack::route_output(Net& net, const Ipv6Address& dst) {
+  const int oif = static_cast<int>(dst.scope_id());
+  if (const CachedRoute6* hit = route_cache_.lookup(net, dst, Ipv6Address{}, oif)) {
+    return RouteResult{hit->dev, hit->next_hop, hit->source};
+  }
+  auto resolved = resolve_route(net, dst);
+  if (resolved) route_cache_.insert(net, dst, Ipv6Address{}, oif, {resolved->dev, resolved->next_hop, resolved->source});
+  return resolved;
+}
+
+Result<RouteResult> Ipv6Stack::resolve_route(Net& net, const Ipv6Address& dst) {
   Ipv6Net* ns = slot_.find(net);
   if (ns == nullptr) return error(Errc::network_unreachable);
   const Ipv6Address bare = dst.with_scope(0);

@@ -121,6 +121,8 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
+  // route_output's FIB lookup and source selection, behind the cache.
+  Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
 
   // addrconf

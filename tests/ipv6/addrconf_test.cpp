@@ -215,3 +215,31 @@ TEST_F(Ipv6AddrconfTest, ManyNamespacesWithTheSameAddresses) {
 
 }  // namespace
 }  // namespace netns
+
+namespace netns {
+namespace {
+
+TEST_F(Ipv6AddrconfTest, OutputRoutesGoThroughTheSharedRouteCache) {
+  bring_up();
+  ASSERT_TRUE(ipv6::add_address(*net_, *eth0_, p6("2001:db8::1/64")));
+  run_for(std::chrono::seconds(3));
+  const auto before = ipv4::route_cache_stats(*net_);
+  ASSERT_TRUE(ipv6::route_output(*net_, v6("2001:db8::2")));
+  ASSERT_TRUE(ipv6::route_output(*net_, v6("2001:db8::2")));
+  auto after = ipv4::route_cache_stats(*net_);
+  EXPECT_EQ(after.misses, before.misses + 1);
+  EXPECT_EQ(after.hits, before.hits + 1);
+  EXPECT_EQ(after.entries, before.entries + 1);
+  // A route change invalidates it: the next lookup sees the new route.
+  ASSERT_TRUE(ipv6::add_route(*net_, {.prefix = p6("2001:db8::2/128"), .type = ipv6::RouteType::prohibit}));
+  EXPECT_EQ(ipv6::route_output(*net_, v6("2001:db8::2")).error(), boost::system::errc::permission_denied);
+  // Link-local destinations with different scopes are different keys.
+  auto* eth1 = make_channel(*net_, "eth1").value();
+  ASSERT_TRUE(set_link_up(*eth1));
+  run_for(std::chrono::seconds(3));
+  EXPECT_EQ(ipv6::route_output(*net_, v6("fe80::9").with_scope(eth0_->ifindex()))->dev, eth0_);
+  EXPECT_EQ(ipv6::route_output(*net_, v6("fe80::9").with_scope(eth1->ifindex()))->dev, eth1);
+}
+
+}  // namespace
+}  // namespace netns
