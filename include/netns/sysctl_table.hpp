@@ -83,6 +83,7 @@ enum class SysctlId : std::uint16_t {
   core_sockets_max,
   core_packet_mem_max,
   neigh_unres_qlen_bytes,
+  ipv6_route_mtu_expires,
   count_
 };
 
@@ -201,6 +202,8 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // unres_qlen packets. Linux keeps one and derives the other; netns
     // keeps both, and the first to be reached drops the oldest.
     {"net.ipv4.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
+    // Seconds an IPv6 path MTU learned from a Packet Too Big is kept.
+    {"net.ipv6.route.mtu_expires", 1, {600}, 0, kIntMax, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

@@ -14,7 +14,6 @@ namespace netns::ipv6 {
 
 namespace {
 constexpr std::size_t kIcmpHeaderLen = 8;        // type, code, checksum, 32 bits of type-specific data
-constexpr std::size_t kMinMtu = 1280;            // IPV6_MIN_MTU: an error never exceeds it (RFC 4443 2.4 (c))
 constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129;
 
 bool is_error_type(std::uint8_t type) { return type < 128; }
@@ -90,10 +89,27 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
       }
       reply_echo(net, std::move(message), meta);
       return;
+    case kIcmp6PacketTooBig:
+      process_packet_too_big(net, message, meta);
+      return;
     default:
       break;
   }
   (void)ns;
+}
+
+// icmpv6_notify for Packet Too Big: the quoted datagram must be one this
+// namespace sent (its source ours); its destination's path MTU is lowered.
+void Ipv6Stack::process_packet_too_big(Net& net, const Packet& message, const InputMeta& meta) {
+  (void)meta;
+  const auto bytes = message.data();
+  if (bytes.size() < kIcmpHeaderLen + wire::Ipv6View::kHeaderLen) {
+    net.counters().add(Counter::Icmp6InErrors);
+    return;
+  }
+  auto quoted = wire::Ipv6View::checked_quoted(bytes.subspan(kIcmpHeaderLen));
+  if (!quoted || !is_local(net, quoted->src())) return;
+  update_pmtu(net, quoted->dst(), wire::load_be32(bytes, 4));
 }
 
 // icmpv6_echo_reply: the request's identifier, sequence and data back, from

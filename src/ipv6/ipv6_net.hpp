@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "ipv4/pmtu.hpp"
 #include "ipv6/fib6.hpp"
 #include "netns/address.hpp"
 #include "netns/timer.hpp"
@@ -41,6 +42,8 @@ struct Ipv6Net {
   // In the order they were added, stable (timers point into them).
   std::vector<std::unique_ptr<Inet6Address>> addresses;
   Fib6 routes;  // `ip -6 route` (table main)
+  // Path MTUs from Packet Too Big (Linux's rt6_exception), made on the first.
+  std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
   // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst); negative: not started.
   double icmp_tokens = -1;
   Clock::time_point icmp_last{};

@@ -21,7 +21,7 @@ MacAddress multicast_mac(const Ipv6Address& a) {
 Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params, const RouteResult& route) {
   const std::size_t total = payload.size() + wire::Ipv6Repr::kHeaderLen;
   if (payload.size() > 0xffff) return error(Errc::message_size);
-  const std::uint32_t mtu = route.dev->mtu();
+  const std::uint32_t mtu = path_mtu(net, params.dst, *route.dev);
   if (total > mtu) {
     // Fragmentation at the source comes with the fragment header (RFC 8200 4.5).
     return error(Errc::message_size);

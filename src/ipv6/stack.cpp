@@ -17,7 +17,8 @@ Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache)
     : host_(host),
       slot_(host),
       route_cache_(route_cache),
-      dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)) {
+      dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)),
+      pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)) {
   (void)host.add_packet_handler(kEtherTypeIpv6, *this);
   host.add_netdev_listener(*this);
 }
@@ -47,9 +48,24 @@ void Ipv6Stack::remove_protocol(wire::IpProtocol protocol, const inet::Transport
 }
 
 std::uint32_t Ipv6Stack::path_mtu(Net& net, const Ipv6Address& dst, const Device& dev) {
-  (void)net;
-  (void)dst;
-  return dev.mtu();
+  std::uint32_t mtu = dev.mtu();
+  Ipv6Net& ns = state(net);
+  if (ns.pmtu && !ns.pmtu->empty()) {
+    if (auto e = ns.pmtu->lookup(dst.with_scope(0), host_.now())) mtu = std::min(mtu, e->mtu);
+  }
+  return mtu;
+}
+
+// rt6_do_update_pmtu: a Packet Too Big about a datagram we sent to dst.
+// Never below 1280 (RFC 8200 5: every link carries that much).
+void Ipv6Stack::update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu) {
+  auto route = route_output(net, dst);
+  if (!route || route->dev == &net.loopback()) return;
+  Ipv6Net& ns = state(net);
+  if (!ns.pmtu) ns.pmtu = std::make_unique<ipv4::Pmtu6Exceptions>(pmtu_key_);
+  const std::uint32_t current = path_mtu(net, dst, *route->dev);
+  ns.pmtu->update(dst.with_scope(0), std::max<std::uint32_t>(mtu, kMinMtu), current, kMinMtu,
+                  std::chrono::seconds(net.sysctl().value(SysctlId::ipv6_route_mtu_expires)), host_.now());
 }
 
 void Ipv6Stack::on_netdev_event(NetdevEvent event, Device& dev) {

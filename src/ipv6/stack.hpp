@@ -16,6 +16,7 @@
 #include <optional>
 #include <random>
 
+#include "core/siphash.hpp"
 #include "inet/transport.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv6.hpp"
@@ -43,6 +44,9 @@ struct InputMeta {
 };
 
 // ICMPv6 types the layer names (RFC 4443).
+// IPV6_MIN_MTU: every link carries it (RFC 8200 5).
+inline constexpr std::uint32_t kMinMtu = 1280;
+
 inline constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PacketTooBig = 2, kIcmp6TimeExceeded = 3,
                               kIcmp6ParameterProblem = 4;
 
@@ -82,8 +86,10 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) override;
 
   Result<RouteResult> route_output(Net& net, const Ipv6Address& dst);
-  // What datagrams to dst through dev may carry.
+  // What datagrams to dst through dev may carry: the device's MTU, lowered
+  // by Packet Too Big for net.ipv6.route.mtu_expires seconds.
   std::uint32_t path_mtu(Net& net, const Ipv6Address& dst, const Device& dev);
+  void update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu);
   // RFC 6724's choice among the namespace's usable addresses for `dst`
   // leaving through `dev`; nullopt when there is none.
   std::optional<Ipv6Address> select_source(Net& net, const Device& dev, const Ipv6Address& dst);
@@ -124,6 +130,7 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
+  void process_packet_too_big(Net& net, const Packet& message, const InputMeta& meta);
 
   // addrconf
   Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);
@@ -147,6 +154,7 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
   RouteCache& route_cache_;
   inet::ProtocolTable transports_;
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
+  SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
 };
 
 }  // namespace netns::ipv6

@@ -9,6 +9,7 @@
 #include "netns/ipv6.hpp"
 #include "netns/net.hpp"
 #include "netns/wire/ethernet.hpp"
+#include "netns/wire/checksum.hpp"
 #include "netns/wire/ipv6.hpp"
 
 namespace netns {
@@ -120,6 +121,39 @@ TEST_F(Ipv6InputTest, EcnAndOctetsAreCounted) {
   EXPECT_EQ(counter("Ip6InCEPkts"), 1u);
   EXPECT_EQ(counter("Ip6InNoECTPkts"), 1u);
   EXPECT_EQ(counter("Ip6InOctets"), 40u + 50u);
+}
+
+}  // namespace
+}  // namespace netns
+
+namespace netns {
+namespace {
+
+TEST_F(Ipv6InputTest, PacketTooBigLowersThePathMtuForAWhile) {
+  const Ipv6Address far = v6("2001:db8:77::9");
+  ASSERT_TRUE(ipv6::add_route(*net_, {.prefix = Ipv6Prefix(v6("2001:db8:77::"), 48), .via = kPeer}));
+  EXPECT_EQ(*ipv6::path_mtu(*net_, far), 1500u);
+  // An ICMPv6 Packet Too Big from a router, quoting a datagram we sent to `far`.
+  auto ptb = [&](std::uint32_t mtu, Ipv6Address quoted_src) {
+    Bytes message(8 + 40 + 8);
+    wire::store_u8(message, 0, 2);
+    wire::store_be32(message, 4, mtu);
+    wire::Ipv6Repr{.src = quoted_src, .dst = far, .next_header = wire::IpProtocol::udp, .payload_len = 1452}
+        .emit(std::span(message).subspan(8));
+    const Ipv6Address router = v6("2001:db8::2");
+    wire::store_be16(message, 2, wire::ipv6_transport_checksum(router, kLocal, 58, message));
+    return frame({.src = router, .dst = kLocal, .next_header = wire::IpProtocol::icmpv6}, message);
+  };
+  inject(ptb(1400, v6("2001:db8::5")));  // not a datagram of ours: ignored
+  EXPECT_EQ(*ipv6::path_mtu(*net_, far), 1500u);
+  inject(ptb(1400, kLocal));
+  EXPECT_EQ(counter("Icmp6InPktTooBigs"), 2u);
+  EXPECT_EQ(*ipv6::path_mtu(*net_, far), 1400u);
+  inject(ptb(600, kLocal));  // below the minimum: 1280 (RFC 8200 5)
+  EXPECT_EQ(*ipv6::path_mtu(*net_, far), 1280u);
+  EXPECT_EQ(*ipv6::path_mtu(*net_, v6("2001:db8:77::10")), 1500u);  // per destination
+  run_for(std::chrono::seconds(601));  // net.ipv6.route.mtu_expires
+  EXPECT_EQ(*ipv6::path_mtu(*net_, far), 1500u);
 }
 
 }  // namespace
