@@ -43,24 +43,6 @@ std::string link_flags(const Device& dev) {
   return flags;
 }
 
-// The order of Linux's walk of its fib6 tree: a prefix after every prefix
-// it contains, disjoint ones by address (so ::1 first, the default route last).
-bool walk_order(const Fib6Entry& a, const Fib6Entry& b) {
-  auto last = [](const Ipv6Prefix& p) {
-    Ipv6Address::Bytes bytes = p.network().bytes();
-    for (int i = 0; i < 16; ++i) {
-      const int keep = static_cast<int>(p.length()) - 8 * i;
-      if (keep <= 0) bytes[i] = 0xff;
-      else if (keep < 8) bytes[i] = static_cast<std::uint8_t>(bytes[i] | (0xff >> keep));
-    }
-    return bytes;
-  };
-  const auto la = last(a.prefix), lb = last(b.prefix);
-  if (la != lb) return la < lb;
-  if (a.prefix.length() != b.prefix.length()) return a.prefix.length() > b.prefix.length();
-  return a.metric < b.metric;
-}
-
 std::string_view protocol_text(std::uint8_t protocol) {
   switch (protocol) {
     case 2: return " proto kernel";
@@ -133,11 +115,9 @@ std::string dump_routes(Net& net) {
   std::string out;
   Ipv6Net* ns = layer(net).find_state(net);
   if (ns == nullptr) return out;
-  std::vector<const Fib6Entry*> routes;
-  ns->routes.for_each([&](const Fib6Entry& e) { routes.push_back(&e); });
-  std::stable_sort(routes.begin(), routes.end(), [](const Fib6Entry* a, const Fib6Entry* b) { return walk_order(*a, *b); });
-  for (const Fib6Entry* r : routes) {
-    const Fib6Entry& e = *r;
+  // Fib6 walks in Linux's order: a prefix after those it contains, so ::1
+  // first and the default route last.
+  ns->routes.for_each([&](const Fib6Entry& e) {
     out += type_text(e.type);
     out += prefix_text(e.prefix);
     if (e.via) out += fmt::format(" via {}", *e.via);
@@ -149,7 +129,7 @@ std::string dump_routes(Net& net) {
       out += fmt::format(" expires {}sec", left);
     }
     out += " pref medium\n";
-  }
+  });
   return out;
 }
 

@@ -2,6 +2,7 @@
 // or forwarding.
 //   process → process_ipv6 → deliver_local → process_icmp6 | Transport::deliver
 #include "ipv6/devconf6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
@@ -59,6 +60,18 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
     c.add(Counter::Ip6InHdrErrors);
     return;
   }
+  // Hop-by-hop options are every node's, forwarded datagrams' too (RFC 8200 4.3).
+  const wire::Ipv6ExtContext context{.link_multicast = packet.type == PacketType::multicast ||
+                                                       packet.type == PacketType::broadcast};
+  wire::Ipv6ExtPosition from{};
+  if (view->next_header() == static_cast<std::uint8_t>(wire::IpProtocol::hop_by_hop)) {
+    const auto hbh = wire::process_hop_by_hop(*view, context);
+    if (hbh.verdict != wire::Ipv6ExtVerdict::ok) {
+      drop_extension(net, packet, hbh);
+      return;
+    }
+    from = hbh.next();
+  }
   if (dst.is_multicast()) {
     c.add(Counter::Ip6InMcastPkts);
     c.add(Counter::Ip6InMcastOctets, packet.size());
@@ -66,12 +79,12 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
       c.add(Counter::Ip6InDiscards);
       return;
     }
-    deliver_local(net, ns, dev, std::move(packet), *view, true);
+    deliver_local(net, ns, dev, std::move(packet), *view, from, context, true);
     return;
   }
   // The weak host model, as Linux: an address of any device is ours.
   if (ns.local_address(dst) != nullptr) {
-    deliver_local(net, ns, dev, std::move(packet), *view, false);
+    deliver_local(net, ns, dev, std::move(packet), *view, from, context, false);
     return;
   }
   forward(net, ns, dev, std::move(packet), *view);
@@ -88,16 +101,51 @@ bool Ipv6Stack::accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Addr
   return false;
 }
 
-void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
-                              bool multicast) {
+// A datagram the extension-header walk refused: counted as Linux counts it,
+// and answered with a parameter problem where RFC 8200 asks for one.
+void Ipv6Stack::drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict) {
   Counters& c = net.counters();
+  switch (verdict.counter) {
+    case wire::Ipv6ExtCounter::in_hdr_errors: c.add(Counter::Ip6InHdrErrors); break;
+    case wire::Ipv6ExtCounter::in_addr_errors: c.add(Counter::Ip6InAddrErrors); break;
+    case wire::Ipv6ExtCounter::in_unknown_protos: c.add(Counter::Ip6InUnknownProtos); break;
+    case wire::Ipv6ExtCounter::reasm_fails: c.add(Counter::Ip6ReasmFails); break;
+    case wire::Ipv6ExtCounter::none: break;
+  }
+  if (verdict.verdict == wire::Ipv6ExtVerdict::parameter_problem) {
+    send_icmp_error(net, packet, kIcmp6ParameterProblem, static_cast<std::uint8_t>(verdict.problem), verdict.pointer);
+  }
+}
+
+void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
+                              wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast) {
+  Counters& c = net.counters();
+  const auto walk = wire::walk_extension_headers(ip, context, from);
+  switch (walk.verdict) {
+    case wire::Ipv6ExtVerdict::ok:
+      break;
+    case wire::Ipv6ExtVerdict::no_next_header:
+      c.add(Counter::Ip6InDelivers);
+      return;
+    case wire::Ipv6ExtVerdict::fragment:
+      // Reassembly (net.ipv6.ip6frag_high_thresh) is not built yet: the
+      // datagram cannot be delivered, and Linux would count a failure had
+      // it no memory for it.
+      c.add(Counter::Ip6ReasmReqds);
+      c.add(Counter::Ip6ReasmFails);
+      return;
+    default:
+      drop_extension(net, packet, walk);
+      return;
+  }
   InputMeta meta{.dev = &dev, .src = ip.src(), .dst = ip.dst(), .hop_limit = ip.hop_limit(),
                  .traffic_class = ip.traffic_class(), .multicast = multicast};
   // A link-scoped address is known by its device.
   if (meta.src.is_link_local()) meta.src = meta.src.with_scope(static_cast<std::uint32_t>(dev.ifindex()));
   if (meta.dst.is_link_local()) meta.dst = meta.dst.with_scope(static_cast<std::uint32_t>(dev.ifindex()));
-  const std::uint8_t next = ip.next_header();
-  packet.pull_front(wire::Ipv6View::kHeaderLen);
+  const std::uint8_t next = walk.next_header;
+  meta.header_len = walk.offset;
+  packet.pull_front(walk.offset);
   switch (static_cast<wire::IpProtocol>(next)) {
     case wire::IpProtocol::icmpv6:
       c.add(Counter::Ip6InDelivers);
@@ -114,10 +162,11 @@ void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet,
     t->deliver(net, std::move(packet), meta);
     return;
   }
-  // An unknown next header: parameter problem code 1 at the field (RFC 8200 4).
+  // An unknown next header: parameter problem code 1 at the field that
+  // named it (RFC 8200 4).
   c.add(Counter::Ip6InUnknownProtos);
-  (void)packet.push_front(wire::Ipv6View::kHeaderLen);
-  send_icmp_error(net, packet, kIcmp6ParameterProblem, 1, 6);
+  (void)packet.push_front(walk.offset);
+  send_icmp_error(net, packet, kIcmp6ParameterProblem, 1, static_cast<std::uint32_t>(walk.nhoff));
 }
 
 }  // namespace netns::ipv6

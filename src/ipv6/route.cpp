@@ -115,6 +115,8 @@ Result<void> Ipv6Stack::add_route(Net& net, const RouteSpec& spec) {
       return error(Errc::invalid_argument);
     }
   }
+  // As `ip -6 route add` (NLM_F_EXCL): one route per prefix and metric.
+  if (ns->routes.find({.prefix = entry.prefix, .metric = entry.metric}) != nullptr) return error(Errc::file_exists);
   if (auto ok = ns->routes.insert(entry); !ok) return ok;
   route_cache_invalidate(net);
   return {};

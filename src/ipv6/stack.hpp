@@ -22,6 +22,7 @@
 #include "netns/ipv6.hpp"
 #include "netns/pernet.hpp"
 #include "netns/wire/ipv6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
 
 namespace netns {
 class RouteCache;
@@ -122,8 +123,10 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
   void process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet);
   // Whether a datagram to multicast `dst` is for this host on dev.
   bool accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst);
+  // `from`: where the extension headers past hop-by-hop begin.
   void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
-                     bool multicast);
+                     wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
+  void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
   void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);

@@ -187,6 +187,7 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::core_sockets_max, "net.core.sockets_max"},
       {SysctlId::core_packet_mem_max, "net.core.packet_mem_max"},
       {SysctlId::neigh_unres_qlen_bytes, "net.ipv4.neigh.default.unres_qlen_bytes"},
+      {SysctlId::ipv6_route_mtu_expires, "net.ipv6.route.mtu_expires"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   auto names = Sysctl::names();

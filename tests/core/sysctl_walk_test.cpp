@@ -16,6 +16,10 @@
 #include <vector>
 
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
+#include "netns/wire/ipv6.hpp"
+#include "netns/wire/checksum.hpp"
+#include "netns/wire/ethernet.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tcp.hpp"
 #include "netns/udp.hpp"
@@ -332,6 +336,29 @@ struct Scenario {
   void (*prepare)(Lab&) = nullptr;  // settings both runs share
 };
 
+// An IPv6 path MTU learned from a Packet Too Big, 30 s later.
+std::string ipv6_pmtu_after_30s(Lab& lab) {
+  const Ipv6Address local(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), router(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  const Ipv6Address far(0x2001, 0xdb8, 0x77, 0, 0, 0, 0, 9);
+  EXPECT_TRUE(ipv6::add_address(*lab.net, *lab.eth0, Ipv6Prefix(local, 64)));
+  lab.peer.run_for(3s);  // past DAD
+  EXPECT_TRUE(ipv6::add_route(*lab.net, {.prefix = Ipv6Prefix(far, 48), .via = router}));
+  Bytes message(8 + 40 + 8);
+  wire::store_u8(message, 0, 2);
+  wire::store_be32(message, 4, 1400);
+  wire::Ipv6Repr{.src = local, .dst = far, .next_header = wire::IpProtocol::udp, .payload_len = 1452}.emit(
+      std::span(message).subspan(8));
+  wire::store_be16(message, 2, wire::ipv6_transport_checksum(router, local, 58, message));
+  Bytes frame(14 + 40 + message.size());
+  wire::EthernetRepr{lab.eth0->mac(), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+  wire::Ipv6Repr{.src = router, .dst = local, .next_header = wire::IpProtocol::icmpv6, .payload_len = message.size()}
+      .emit(std::span(frame).subspan(14));
+  std::copy(message.begin(), message.end(), frame.begin() + 54);
+  lab.inject(frame);
+  lab.peer.run_for(30s);
+  return fmt::format("pmtu {}", ipv6::path_mtu(*lab.net, far).value());
+}
+
 const Scenario kScenarios[] = {
     // ---- net.core ----
     {"net.core.netdev_max_backlog", "1",
@@ -455,6 +482,7 @@ const Scenario kScenarios[] = {
        lab.peer.run_for(30s);
        return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
      }},
+    {"net.ipv6.route.mtu_expires", "10", ipv6_pmtu_after_30s},
     // ---- per-device knobs' all and default rows ----
     {"net.ipv4.conf.all.accept_source_route", "1", source_routed_ping},
     {"net.ipv4.conf.default.accept_source_route", "0", source_routed_ping,
