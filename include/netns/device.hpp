@@ -33,6 +33,8 @@ namespace netns {
 class Net;
 class Host;
 class LinkFaultState;
+struct DevconfDevice;
+struct DevconfStore;
 
 enum class DeviceKind : std::uint8_t { loopback, veth, channel, bridge, macvlan, tap, dpdk };
 std::string_view to_string(DeviceKind kind);
@@ -117,6 +119,13 @@ class Device {
   const DeviceStats& stats() const { return stats_; }
   // For the stack's drop accounting on this device (malformed frames, full queues).
   DeviceStats& mutable_stats() { return stats_; }
+  // The device's own per-device sysctl values (netns/devconf.hpp), null
+  // while every one is its table default; kept across rename and move.
+  const DevconfDevice* devconf() const { return conf_.get(); }
+  // Whether the value the stack acts on for per-device knob `key` (a
+  // DevconfId's index) is nonzero: kept by every write that can change it,
+  // so the packet path tests a bit of the Device itself (device_conf_on).
+  bool conf_on(std::size_t key) const { return (conf_on_ >> key & 1) != 0; }
 
   // invalid_argument outside [68, max_mtu()] (Linux's ETH_MIN_MTU .. the kind's maximum).
   [[nodiscard]] Result<void> set_mtu(std::uint32_t mtu);
@@ -258,6 +267,7 @@ class Device {
   friend Result<void> link_upper(Device& lower, Device& upper, bool master);
   friend void unlink_upper(Device& lower, Device& upper);
   friend void propagate_running(Device& from);
+  friend struct DevconfStore;
 
   void set_name(std::string_view name);
   // The kind's xmit, after the observers saw the frame. Inline: it is on
@@ -286,6 +296,8 @@ class Device {
   int ifindex_ = 0;
   MacAddress mac_;
   std::uint32_t mtu_;
+  std::uint32_t conf_on_ = 0;            // bit per DevconfId: conf_on()
+  std::unique_ptr<DevconfDevice> conf_;  // made by the first value that is not the default
 
   // netem on transmit, when set_link_faults gave any (else null: no cost).
   std::unique_ptr<LinkFaultState> faults_;

@@ -15,6 +15,7 @@
 // Two things may be done from any thread: dropping a NetRef, and post().
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,7 @@
 
 #include "netns/clock.hpp"
 #include "netns/detail/slab.hpp"
+#include "netns/devconf.hpp"
 #include "netns/device.hpp"
 #include "netns/net.hpp"
 #include "netns/packet_pool.hpp"
@@ -153,6 +155,14 @@ class Host {
   void add_netdev_listener(NetdevListener& listener);
   void remove_netdev_listener(NetdevListener& listener);
   void notify(NetdevEvent event, Device& dev);
+  // The layer told of changes to a family's per-device sysctls
+  // (netns/devconf.hpp: DevconfListener); null removes it. One per family.
+  void set_devconf_listener(DevconfFamily family, DevconfListener* listener) {
+    devconf_listeners_[static_cast<std::size_t>(family)] = listener;
+  }
+  DevconfListener* devconf_listener(DevconfFamily family) const {
+    return devconf_listeners_[static_cast<std::size_t>(family)];
+  }
   void log(std::string_view message) const;
   // Deterministic pseudo-random numbers keyed by the secret (MAC addresses, faults).
   std::uint64_t next_random();
@@ -224,6 +234,7 @@ class Host {
 
   RxScheduler rx_;
   std::vector<NetdevListener*> listeners_;
+  std::array<DevconfListener*, 2> devconf_listeners_{};  // by DevconfFamily
 
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;

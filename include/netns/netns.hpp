@@ -19,6 +19,7 @@
 #include "netns/resources.hpp"
 #include "netns/result.hpp"
 #include "netns/rx_scheduler.hpp"
+#include "netns/devconf.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tap.hpp"
 #include "netns/tcp.hpp"

@@ -3,20 +3,21 @@
 //   net.sysctl().set("net.ipv4.ip_forward", "1");                  // Result<void>
 //   net.sysctl().get("net.ipv4.ip_local_port_range");              // "32768\t60999"
 //   net.sysctl().value(SysctlId::ip_default_ttl);                  // 64, on the packet path
-//   net.sysctl().set("net.ipv4.conf.eth0.accept_local", "1");      // one device's knob
-//   net.sysctl().device_value(DevconfId::ipv4_accept_local, eth0.ifindex());  // with `all`
+//   net.sysctl().set("net.ipv4.conf.eth0.rp_filter", "1");         // one device's knob
+//   net.sysctl().device_value(DevconfId::ipv4_rp_filter, eth0);    // combined with `all`
 //
 // The table of knobs is constant (netns/sysctl_table.hpp); a namespace
-// stores only their values, a few hundred bytes, and the per-device values
-// written for its devices. A value out of range, of the wrong arity or an
-// unknown name (a device not in the namespace included) is invalid_argument /
+// stores only their values, a few hundred bytes. Per-device knobs,
+// net.FAMILY.conf.{all,default,IFNAME}.KEY, are netns/devconf.hpp's: their
+// `all` and `default` values hang off the namespace's Sysctl, a device's own
+// off the Device. A value out of range, of the wrong arity or an unknown
+// name (a device not in the namespace included) is invalid_argument /
 // no_such_file_or_directory and changes nothing, as writing to /proc/sys would.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,16 @@
 namespace netns {
 
 class Net;
+class Device;
+struct DevconfStore;
+
+// A namespace's `all` and `default` values of per-device knobs
+// (netns/devconf.hpp), once one of them was written.
+struct DevconfNet {
+  static constexpr std::size_t kCount = static_cast<std::size_t>(DevconfId::count_);
+  std::array<std::int32_t, kCount> all;
+  std::array<std::int32_t, kCount> dflt;
+};
 
 class Sysctl {
  public:
@@ -49,41 +60,29 @@ class Sysctl {
   // Sets a knob by id; invalid_argument (nothing changed) when out of bounds.
   [[nodiscard]] Result<void> set_values(SysctlId id, std::span<const std::int32_t> values);
 
-  // What the stack acts on for the device with `ifindex`: its own value (or
-  // `default` while none was written for it) combined with `all` as the
-  // knob's row says (kDevconfTable).
-  std::int32_t device_value(DevconfId id, int ifindex) const;
-  // The device left the namespace: the values written for it go too (a
-  // device that comes back, or another with its ifindex, starts from `default`).
-  void forget_device(int ifindex);
+  // What the stack acts on for `dev`, one of this namespace's devices: its
+  // own value combined with `all` as the knob's row says (kDevconfTable).
+  // The packet path calls device_conf (netns/devconf.hpp) inline instead.
+  std::int32_t device_value(DevconfId id, const Device& dev) const;
+  // The namespace's `all` and `default` values of per-device knobs; null
+  // while none was written (every one is then the table's default).
+  const DevconfNet* devconf() const { return devconf_.get(); }
 
-  // Every knob's name, in table order (for `sysctl -a` style dumps);
-  // net.ipv4.conf.IFNAME.* are not listed, only their `all` and `default` rows.
+  // Every knob's name, in table order, then the `all` and `default` names
+  // of every per-device knob (for `sysctl -a` style dumps).
   static std::vector<std::string_view> names();
+  // The per-device names of this namespace's devices, in ifindex then
+  // kDevconfTable order: net.ipv4.conf.lo.forwarding...
+  std::vector<std::string> device_names() const;
   static const SysctlInfo& info(SysctlId id);
 
  private:
   friend class Net;
-
-  struct DeviceConf {
-    int ifindex = 0;
-    std::uint32_t written = 0;  // bit per DevconfId
-    std::array<std::int32_t, static_cast<std::size_t>(DevconfId::count_)> values{};
-  };
-  struct DeviceKnob {
-    DevconfId id;
-    int ifindex;
-  };
-  // "TREE.IFNAME.NAME" of a device of net_ (IFNAME with '/' for '.', as
-  // sysctl(8) writes it, or as is), or nullopt.
-  std::optional<DeviceKnob> device_knob(std::string_view name) const;
-  const DeviceConf* find_device(int ifindex) const;
-  std::int32_t own_value(DevconfId id, int ifindex) const;  // the device's, or `default`
+  friend struct DevconfStore;
 
   std::array<std::int32_t, kSysctlValueSlots> values_;
-  const Net* net_ = nullptr;          // the owner, to find IFNAME; null for a table on its own
-  // Only devices with a value written for them; allocated with the first.
-  std::unique_ptr<std::vector<DeviceConf>> devices_;
+  const Net* net_ = nullptr;  // the owner, to find IFNAME; null for a table on its own
+  std::unique_ptr<DevconfNet> devconf_;
 };
 
 }  // namespace netns

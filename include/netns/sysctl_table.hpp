@@ -70,12 +70,6 @@ enum class SysctlId : std::uint16_t {
   tcp_min_rtt_wlen,
   route_min_pmtu,
   route_mtu_expires,
-  conf_all_accept_source_route,
-  conf_default_accept_source_route,
-  conf_all_accept_local,
-  conf_default_accept_local,
-  conf_all_log_martians,
-  conf_default_log_martians,
   tcp_moderate_rcvbuf,
   tcp_dsack,
   tcp_ecn_fallback,
@@ -175,15 +169,6 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // 68, RFC 791's minimum), forgotten mtu_expires seconds after learned.
     {"net.ipv4.route.min_pmtu", 1, {552}, 68, 65535, {}},
     {"net.ipv4.route.mtu_expires", 1, {600}, 0, kIntMax, {}},
-    // The `all` and `default` rows of per-device knobs (kDevconfTable below).
-    // Linux's own defaults: all.accept_source_route 0 and default 1, so a
-    // device reads 1 while the AND of the two refuses source routes.
-    {"net.ipv4.conf.all.accept_source_route", 1, {0}, 0, 1, {}},
-    {"net.ipv4.conf.default.accept_source_route", 1, {1}, 0, 1, {}},
-    {"net.ipv4.conf.all.accept_local", 1, {0}, 0, 1, {}},
-    {"net.ipv4.conf.default.accept_local", 1, {0}, 0, 1, {}},
-    {"net.ipv4.conf.all.log_martians", 1, {0}, 0, 1, {}},
-    {"net.ipv4.conf.default.log_martians", 1, {0}, 0, 1, {}},
     {"net.ipv4.tcp_moderate_rcvbuf", 1, {1}, 0, 1, {}},
     {"net.ipv4.tcp_dsack", 1, {1}, 0, 1, {}},
     // A retransmitted SYN no longer asks for ECN (RFC 3168 6.1.1.1).
@@ -209,38 +194,20 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
 // Every enum value has its row: a short initialiser would leave the tail empty.
 static_assert(!kSysctlTable.back().name.empty());
 
-// Per-device knobs, net.ipv4.conf.{all,default,IFNAME}.NAME, with Linux's
-// semantics: a device's own value exists once written for it, and until then
-// it reads as `default` (Linux copies `default` into every device that has
-// not set the knob itself: devinet_copy_dflt_conf); what the stack acts on
-// combines the device's value with `all` as the kernel's IN_DEV_ANDCONF
-// (both must be on) or IN_DEV_ORCONF (either is enough). Knobs that combine
-// by maximum (rp_filter) or propagate writes to `all` (forwarding) fit the
-// same rows when they come.
+// Per-device knobs, net.FAMILY.conf.{all,default,IFNAME}.NAME: their rows,
+// semantics and storage are in netns/devconf.hpp (kDevconfTable), not in
+// this table; a namespace stores no value for them until one is written.
+// Grouped by family; a family appends its own (devconf.hpp says how).
 enum class DevconfId : std::uint8_t {
+  ipv4_forwarding,           // IN_DEV_FORWARD; `all` is net.ipv4.ip_forward
+  ipv4_rp_filter,            // IN_DEV_RPFILTER: max
+  ipv4_accept_redirects,     // IN_DEV_RX_REDIRECTS: and while forwarding, else or
+  ipv4_send_redirects,       // IN_DEV_TX_REDIRECTS: or
   ipv4_accept_source_route,  // IN_DEV_SOURCE_ROUTE: and
   ipv4_accept_local,         // IN_DEV_ACCEPT_LOCAL: or
   ipv4_log_martians,         // IN_DEV_LOG_MARTIANS: or
   count_
 };
-
-enum class DevconfCombine : std::uint8_t { both, either };
-
-struct DevconfInfo {
-  std::string_view tree;  // "net.ipv4.conf": the name is TREE.{all,default,IFNAME}.NAME
-  std::string_view name;  // "accept_source_route"
-  SysctlId all, dflt;     // the rows of kSysctlTable holding `all` and `default` (and the bounds)
-  DevconfCombine combine;
-};
-
-inline constexpr std::array<DevconfInfo, static_cast<std::size_t>(DevconfId::count_)> kDevconfTable{{
-    {"net.ipv4.conf", "accept_source_route", SysctlId::conf_all_accept_source_route,
-     SysctlId::conf_default_accept_source_route, DevconfCombine::both},
-    {"net.ipv4.conf", "accept_local", SysctlId::conf_all_accept_local, SysctlId::conf_default_accept_local,
-     DevconfCombine::either},
-    {"net.ipv4.conf", "log_martians", SysctlId::conf_all_log_martians, SysctlId::conf_default_log_martians,
-     DevconfCombine::either},
-}};
 
 // Where each knob's values start in a namespace's flat value array.
 inline constexpr auto kSysctlOffsets = [] {

@@ -7,6 +7,7 @@
 
 #include "core/builtin.hpp"
 #include "core/device_internal.hpp"
+#include "core/devconf.hpp"
 #include "core/link_faults.hpp"
 #include "netns/host.hpp"
 #include "netns/wire/ethernet.hpp"
@@ -34,8 +35,9 @@ bool is_valid_device_name(std::string_view name) {
 }
 
 Device::Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac, std::uint32_t mtu)
-    : net_(&net), kind_(kind), mac_(mac), mtu_(mtu) {
+    : net_(&net), kind_(kind), mac_(mac), mtu_(mtu), conf_(DevconfStore::for_new_device(net.sysctl())) {
   set_name(name);
+  DevconfStore::refresh(*this, net.sysctl());
 }
 
 Device::~Device() {
@@ -279,6 +281,7 @@ Result<void> change_net_namespace(Device& dev, Net& to, std::string_view name) {
   // Cannot fail: the name was found free above, and an ifindex always is.
   auto registered = to.register_device(std::move(owned), ifindex);
   if (!registered) return registered.error();
+  DevconfStore::refresh(**registered, to.sysctl());  // its values, combined with its new namespace's `all`
   (*registered)->on_moved();
   return {};
 }

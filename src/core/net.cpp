@@ -188,7 +188,6 @@ std::unique_ptr<Device> Net::unregister_device(Device& dev) {
   std::unique_ptr<Device> owned = std::move(*it);
   devices_.erase(it);
   if (loopback_ == &dev) loopback_ = nullptr;
-  sysctl_.forget_device(dev.ifindex());  // Linux's in_device, conf included, dies with the device
   return owned;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/devconf.hpp"
 #include "netns/net.hpp"
 
 namespace netns {
@@ -48,9 +49,8 @@ Result<std::array<std::int32_t, 3>> parse_ints(std::string_view text, std::size_
 Sysctl::Sysctl() : values_(kSysctlDefaults) {}
 Sysctl::~Sysctl() = default;
 
-Sysctl::Sysctl(const Sysctl& other) : values_(other.values_), net_(other.net_) {
-  if (other.devices_) devices_ = std::make_unique<std::vector<DeviceConf>>(*other.devices_);
-}
+Sysctl::Sysctl(const Sysctl& other)
+    : values_(other.values_), net_(other.net_), devconf_(DevconfStore::copy(other.devconf_.get())) {}
 
 Sysctl& Sysctl::operator=(const Sysctl& other) {
   if (this != &other) *this = Sysctl(other);
@@ -60,11 +60,33 @@ Sysctl& Sysctl::operator=(const Sysctl& other) {
 const SysctlInfo& Sysctl::info(SysctlId id) { return kSysctlTable[static_cast<std::size_t>(id)]; }
 
 std::vector<std::string_view> Sysctl::names() {
+  // The per-device knobs' `all` and `default` names, spelt out once.
+  static const std::vector<std::string> devconf_names = [] {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < kDevconfCount; ++i) {
+      for (std::string_view scope : {"all", "default"}) out.push_back(DevconfStore::name(static_cast<DevconfId>(i), scope));
+    }
+    return out;
+  }();
   std::vector<std::string_view> out;
-  out.reserve(kSysctlTable.size());
+  out.reserve(kSysctlTable.size() + devconf_names.size());
   for (const auto& row : kSysctlTable) out.push_back(row.name);
+  for (const std::string& name : devconf_names) out.push_back(name);
   return out;
 }
+
+std::vector<std::string> Sysctl::device_names() const {
+  std::vector<std::string> out;
+  if (net_ == nullptr) return out;
+  for (const Device& dev : net_->devices()) {
+    std::string scope(dev.name());
+    std::replace(scope.begin(), scope.end(), '.', '/');  // as sysctl(8) lists eth0.100
+    for (std::size_t i = 0; i < kDevconfCount; ++i) out.push_back(DevconfStore::name(static_cast<DevconfId>(i), scope));
+  }
+  return out;
+}
+
+std::int32_t Sysctl::device_value(DevconfId id, const Device& dev) const { return device_conf(*this, dev, id); }
 
 std::span<const std::int32_t> Sysctl::values(SysctlId id) const {
   auto i = static_cast<std::size_t>(id);
@@ -87,85 +109,26 @@ Result<void> Sysctl::set_values(SysctlId id, std::span<const std::int32_t> value
       (id == SysctlId::ipfrag_low_thresh && values[0] > value(SysctlId::ipfrag_high_thresh))) {
     return error(Errc::invalid_argument);
   }
+  // A knob that is a per-device knob's `all` (ip_forward) is written as that,
+  // with its propagation.
+  for (std::size_t d = 0; d < kDevconfCount; ++d) {
+    if (kDevconfTable[d].all_alias == id) {
+      return DevconfStore::write(*this, {static_cast<DevconfId>(d), DevconfScope::all, nullptr}, values[0]);
+    }
+  }
   std::copy(values.begin(), values.end(), values_.begin() + kSysctlOffsets[i]);
   return {};
-}
-
-std::optional<Sysctl::DeviceKnob> Sysctl::device_knob(std::string_view name) const {
-  if (net_ == nullptr) return std::nullopt;
-  const std::size_t last_dot = name.rfind('.');
-  if (last_dot == std::string_view::npos) return std::nullopt;
-  const std::string_view knob = name.substr(last_dot + 1);
-  for (std::size_t i = 0; i < kDevconfTable.size(); ++i) {
-    const DevconfInfo& row = kDevconfTable[i];
-    if (row.name != knob || name.size() <= row.tree.size() + 1 + knob.size() + 1 ||
-        !name.starts_with(row.tree) || name[row.tree.size()] != '.') {
-      continue;
-    }
-    std::string device(name.substr(row.tree.size() + 1, last_dot - row.tree.size() - 1));
-    const Device* dev = net_->device(device);
-    if (dev == nullptr) {  // sysctl(8) spells "eth0.100" as "eth0/100"
-      std::replace(device.begin(), device.end(), '/', '.');
-      dev = net_->device(device);
-    }
-    if (dev == nullptr) return std::nullopt;
-    return DeviceKnob{static_cast<DevconfId>(i), dev->ifindex()};
-  }
-  return std::nullopt;
-}
-
-const Sysctl::DeviceConf* Sysctl::find_device(int ifindex) const {
-  if (!devices_) return nullptr;
-  for (const DeviceConf& d : *devices_) {
-    if (d.ifindex == ifindex) return &d;
-  }
-  return nullptr;
-}
-
-std::int32_t Sysctl::own_value(DevconfId id, int ifindex) const {
-  const auto i = static_cast<std::size_t>(id);
-  if (const DeviceConf* d = find_device(ifindex); d != nullptr && (d->written >> i & 1) != 0) {
-    return d->values[i];
-  }
-  return value(kDevconfTable[i].dflt);
-}
-
-std::int32_t Sysctl::device_value(DevconfId id, int ifindex) const {
-  const DevconfInfo& row = kDevconfTable[static_cast<std::size_t>(id)];
-  const std::int32_t all = value(row.all);
-  const std::int32_t own = devices_ ? own_value(id, ifindex) : value(row.dflt);
-  switch (row.combine) {
-    case DevconfCombine::both: return all != 0 && own != 0 ? own : 0;
-    case DevconfCombine::either: return all != 0 ? all : own;
-  }
-  return own;
-}
-
-void Sysctl::forget_device(int ifindex) {
-  if (!devices_) return;
-  std::erase_if(*devices_, [&](const DeviceConf& d) { return d.ifindex == ifindex; });
-  if (devices_->empty()) devices_.reset();
 }
 
 Result<void> Sysctl::set(std::string_view name, std::string_view value) {
   std::size_t index = 0;
   const SysctlInfo* row = find_info(name, &index);
   if (row == nullptr) {
-    auto knob = device_knob(name);
-    if (!knob) return error(Errc::no_such_file_or_directory);
-    const auto i = static_cast<std::size_t>(knob->id);
-    const SysctlInfo& bounds = info(kDevconfTable[i].all);
+    auto target = DevconfStore::parse(net_, name);
+    if (!target) return error(Errc::no_such_file_or_directory);
     auto parsed = parse_ints(value, 1);
     if (!parsed) return parsed.error();
-    const std::int32_t v = (*parsed)[0];
-    if (v < bounds.min || v > bounds.max) return error(Errc::invalid_argument);
-    if (!devices_) devices_ = std::make_unique<std::vector<DeviceConf>>();
-    auto it = std::find_if(devices_->begin(), devices_->end(),
-                           [&](const DeviceConf& d) { return d.ifindex == knob->ifindex; });
-    if (it == devices_->end()) it = devices_->insert(devices_->end(), DeviceConf{.ifindex = knob->ifindex});
-    it->values[i] = v;
-    it->written |= 1u << i;
-    return {};
+    return DevconfStore::write(*this, *target, (*parsed)[0]);
   }
   auto id = static_cast<SysctlId>(index);
   if (!row->choices.empty()) {
@@ -184,9 +147,9 @@ Result<std::string> Sysctl::get(std::string_view name) const {
   std::size_t index = 0;
   const SysctlInfo* row = find_info(name, &index);
   if (row == nullptr) {
-    auto knob = device_knob(name);
-    if (!knob) return error(Errc::no_such_file_or_directory);
-    return std::to_string(own_value(knob->id, knob->ifindex));
+    auto target = DevconfStore::parse(net_, name);
+    if (!target) return error(Errc::no_such_file_or_directory);
+    return std::to_string(DevconfStore::read(*this, *target));
   }
   auto vals = values(static_cast<SysctlId>(index));
   if (!row->choices.empty()) return std::string(row->choices[static_cast<std::size_t>(vals[0])]);

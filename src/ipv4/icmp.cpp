@@ -1,8 +1,11 @@
 // ICMP: echo replies, errors sent (rate limited) and errors received.
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
+#include "netns/devconf.hpp"
 
 namespace netns::ipv4 {
 
@@ -129,6 +132,50 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
   send_icmp(net, std::move(msg), {.src = source, .dst = src, .protocol = wire::IpProtocol::icmp}, *route);
 }
 
+void Ipv4Stack::send_redirect(Net& net, Ipv4Net& ns, const Packet& packet, Ipv4Address src, Ipv4Address gateway) {
+  if (!extras(ns).redirect_peers.allow(src, host_.now())) return;
+  constexpr auto kRedirectHost = std::uint8_t{1};  // ICMP_REDIR_HOST, the only code Linux sends
+  send_icmp_error(net, packet, IcmpType::redirect, kRedirectHost, gateway.value);
+}
+
+// icmp_redirect, then __ip_do_redirect: a redirect from the gateway this
+// namespace uses for the quoted destination, naming another unicast host
+// that is a resolved neighbour, becomes a route exception, if the device it
+// came by accepts redirects (IN_DEV_RX_REDIRECTS). Linux hands it to the
+// quoted protocol's error handler first, which for TCP and UDP needs a
+// socket of that flow; here it is taken for any protocol.
+void Ipv4Stack::process_redirect(Net& net, const wire::IcmpView& icmp, const InputMeta& meta) {
+  auto quoted = wire::Ipv4View::checked_quoted(icmp.payload());
+  if (!quoted || quoted->payload().size() < 8) {
+    net.counters().add(Counter::IcmpInErrors);
+    return;
+  }
+  if ((icmp.code() & 7) > 3) return;  // net, host, net and TOS, host and TOS
+  Ipv4Net& ns = state(net);
+  const Ipv4Address gateway(icmp.rest_of_header()), from = meta.src, dst = quoted->dst();
+  auto route = route_output(net, dst);
+  if (!route || route->next_hop == dst || route->next_hop != from) return;  // not from our gateway for it
+  const Device& in = *meta.dev;
+  const bool acceptable = gateway != from && device_conf(net.sysctl(), in, DevconfId::ipv4_accept_redirects) != 0 &&
+                          is_unicast_address(net, gateway);
+  if (!acceptable) {
+    if (device_conf(net.sysctl(), in, DevconfId::ipv4_log_martians) != 0) {
+      host_.log(fmt::format("Redirect from {} on {} about {} ignored", from, in.name(), dst));
+    }
+    return;
+  }
+  // The new gateway must be a neighbour already (NUD_VALID); Linux starts
+  // resolving it and drops the redirect meanwhile.
+  const std::vector<NeighbourInfo> neighbours = ns.neighbours.list();
+  const bool resolved = std::any_of(neighbours.begin(), neighbours.end(), [&](const NeighbourInfo& n) {
+    return n.dev == route->dev && n.address == gateway && n.state != NeighbourState::incomplete &&
+           n.state != NeighbourState::failed;
+  });
+  if (!resolved) return;
+  extras(ns).redirects.learn(dst, gateway, *route->dev, host_.now());
+  invalidate_routes(net);
+}
+
 void Ipv4Stack::send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route) {
   auto type = IcmpType{static_cast<std::uint8_t>(message.data()[0])};
   if (send(net, std::move(message), params, route)) {
@@ -188,7 +235,10 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& /*ns*/, Packet packet, const Inp
     case IcmpType::dest_unreachable: c.add(Counter::IcmpInDestUnreachs); break;
     case IcmpType::time_exceeded: c.add(Counter::IcmpInTimeExcds); break;
     case IcmpType::parameter_problem: c.add(Counter::IcmpInParmProbs); break;
-    case IcmpType::redirect: c.add(Counter::IcmpInRedirects); return;  // not acted on
+    case IcmpType::redirect:
+      c.add(Counter::IcmpInRedirects);
+      if (!meta.broadcast) process_redirect(net, *view, meta);
+      return;
     default: return;
   }
   if (meta.broadcast) {  // icmp_rcv: an error sent to a broadcast is bogus

@@ -47,4 +47,34 @@ class IcmpPeers {
   boost::unordered_flat_map<std::uint32_t, Peer, Hash> peers_;
 };
 
+// ip_rt_send_redirect's limit on the redirects sent to one source (Linux
+// keeps it in the same inet_peer): the first at once, then each after twice
+// the wait of the one before (20 ms, 40 ms...), none after nine until the
+// source has sent nothing that deserved one for 20.48 s. Bounded as
+// IcmpPeers.
+class RedirectPeers {
+ public:
+  static constexpr std::size_t kMaxPeers = IcmpPeers::kMaxPeers;
+  static constexpr std::uint32_t kNumber = 9;                               // ip_rt_redirect_number
+  static constexpr Clock::duration kLoad = std::chrono::milliseconds(20);  // ip_rt_redirect_load, HZ/50
+  static constexpr Clock::duration kSilence = kLoad * (1 << (kNumber + 1));  // ip_rt_redirect_silence
+
+  explicit RedirectPeers(const SipKey& key) : peers_(0, Hash{key}) {}
+
+  // Whether a redirect may go to `src` now, counting it if so.
+  bool allow(Ipv4Address src, Clock::time_point now);
+  std::size_t size() const { return peers_.size(); }
+
+ private:
+  struct Peer {
+    Clock::time_point rate_last{};
+    std::uint32_t n_redirects = 0;
+  };
+  struct Hash {
+    SipKey key;
+    std::size_t operator()(std::uint32_t a) const { return siphash13_word(key, a); }
+  };
+  boost::unordered_flat_map<std::uint32_t, Peer, Hash> peers_;
+};
+
 }  // namespace netns::ipv4

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/route_cache.hpp"
+#include "netns/devconf.hpp"
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
 
@@ -50,6 +51,10 @@ bool may_be_local(const Ipv4Net& ns, Ipv4Address src) {
   const std::uint64_t bits = Ipv4Net::address_filter_bits(src);
   return (ns.local_address_filter & bits) == bits;
 }
+
+// Whether the input device filters reverse paths (IN_DEV_RPFILTER): a bit
+// of the Device, so a datagram pays one load to learn that it does not.
+bool rp_filter(const Device& in) { return device_conf_on(in, DevconfId::ipv4_rp_filter); }
 
 // net_ratelimit's budget, which Linux spends on log_martians messages.
 constexpr std::uint32_t kLogBurst = 10;
@@ -97,6 +102,10 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
   }
   const InputRoute route = route_input(net, ns, dev, src, dst);
   switch (route) {
+    case InputRoute::reverse_path:
+      c.add(Counter::TcpExtIPReversePathFilter);  // ip_rcv_finish_core on -EXDEV
+      drop_martian(net, ns, dev, InputRoute::martian_source, src, dst);
+      return;
     case InputRoute::martian_source:
     case InputRoute::martian_destination:
       drop_martian(net, ns, dev, route, src, dst);
@@ -126,8 +135,8 @@ inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const
       if (src.is_multicast() || src.is_broadcast()) return InputRoute::martian_source;
       if (dst.is_broadcast() || (src.is_unspecified() && dst.is_unspecified())) {
         // brd_input: any source but one of ours (0.0.0.0 too: DHCP clients).
-        return src.is_unspecified() || validate_source(net, ns, dev, src, nullptr) ? InputRoute::broadcast
-                                                                                 : InputRoute::martian_source;
+        return src.is_unspecified() ? InputRoute::broadcast
+                                    : source_verdict(validate_source(net, ns, dev, src, nullptr), InputRoute::broadcast);
       }
       if (is_zeronet(src)) return InputRoute::martian_source;
       if (is_zeronet(dst) || dst.is_loopback()) return InputRoute::martian_destination;  // route_localnet 0
@@ -144,31 +153,51 @@ inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const
   } else if (local->type == RouteType::local) {
     verdict = InputRoute::local;
   }
-  if (verdict != InputRoute::forward && !loopback && may_be_local(ns, src) &&
-      !validate_source(net, ns, dev, src, nullptr)) {
-    return InputRoute::martian_source;
+  if (verdict != InputRoute::forward && !loopback && (may_be_local(ns, src) || rp_filter(dev))) {
+    return source_verdict(validate_source(net, ns, dev, src, nullptr), verdict);
   }
   return verdict;
 }
 
-// fib_validate_source with rp_filter 0 (Linux's default). Its fast path, for
-// datagrams delivered here or forwarded out of another device: a source that
-// is one of the namespace's own addresses is a martian unless accept_local
-// (the LAND attack: a SYN from our own address to ourselves). A datagram
-// forwarded back out of the device it came in by (send_redirects being on
-// as in Linux) gets the full check: the route back to its source must be
-// unicast.
-bool Ipv4Stack::validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src, const Device* out) {
-  const auto accept_local = [&] {
-    return net.sysctl().device_value(DevconfId::ipv4_accept_local, in.ifindex()) != 0;
-  };
-  if (out != &in) return !may_be_local(ns, src) || !ns.has_address(src) || accept_local();
-  if (const FibEntry* back = ns.local.lookup(src)) {
-    if (back->type == RouteType::broadcast) return false;
-    if (back->type == RouteType::local) return accept_local();
+// fib_validate_source. Its fast path, with rp_filter 0 (Linux's default)
+// and no redirect to consider, is the LAND check: a source that is one of
+// the namespace's own addresses is a martian unless accept_local. Otherwise
+// __fib_validate_source looks up the route back to the source as output
+// would: none is a reverse path failure under rp_filter and fine without;
+// anything but unicast (or local with accept_local) is a martian; one
+// through the input device passes (on_link when it has no gateway); one
+// through another device fails strict mode (1) and passes loose mode (2),
+// as does any route while the input device has no address.
+Ipv4Stack::InputRoute Ipv4Stack::source_verdict(SourceCheck check, InputRoute ok) {
+  switch (check) {
+    case SourceCheck::invalid: return InputRoute::martian_source;
+    case SourceCheck::reverse_path: return InputRoute::reverse_path;
+    default: return ok;
   }
-  const FibEntry* back = ns.main.lookup(src);
-  return back == nullptr || back->type == RouteType::unicast;
+}
+
+Ipv4Stack::SourceCheck Ipv4Stack::validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src,
+                                                  const Device* out) {
+  const Sysctl& sysctl = net.sysctl();
+  const std::int32_t rpf = device_conf(sysctl, in, DevconfId::ipv4_rp_filter);
+  const bool accept_local = device_conf(sysctl, in, DevconfId::ipv4_accept_local) != 0;
+  if (rpf == 0 && (out != &in || device_conf(sysctl, in, DevconfId::ipv4_send_redirects) == 0)) {
+    return accept_local || !may_be_local(ns, src) || !ns.has_address(src) ? SourceCheck::ok : SourceCheck::invalid;
+  }
+  const SourceCheck failed = rpf != 0 ? SourceCheck::reverse_path : SourceCheck::ok;
+  const FibEntry* back = ns.local.lookup(src);
+  if (back == nullptr) back = ns.main.lookup(src);
+  if (back == nullptr) return failed;
+  if (back->type != RouteType::unicast && (back->type != RouteType::local || !accept_local)) {
+    return SourceCheck::invalid;
+  }
+  if (back->dev == &in || (back->type == RouteType::local && in.kind() == DeviceKind::loopback)) {
+    return back->gateway.is_unspecified() ? SourceCheck::on_link : SourceCheck::ok;
+  }
+  const bool no_addr = std::none_of(ns.addresses.begin(), ns.addresses.end(),
+                                    [&](const InAddress& a) { return a.dev == &in; });
+  if (no_addr) return failed;
+  return rpf == 1 ? SourceCheck::reverse_path : SourceCheck::ok;
 }
 
 void Ipv4Stack::drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src,
@@ -176,7 +205,7 @@ void Ipv4Stack::drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRout
   const bool source = why == InputRoute::martian_source;
   Ipv4Extras& x = extras(ns);
   ++(source ? x.in_martian_src : x.in_martian_dst);
-  if (net.sysctl().device_value(DevconfId::ipv4_log_martians, dev.ifindex()) == 0) return;
+  if (device_conf(net.sysctl(), dev, DevconfId::ipv4_log_martians) == 0) return;
   const auto now = host_.now();
   if (now - x.martian_log_window >= kLogInterval) {
     x.martian_log_window = now;
@@ -241,11 +270,11 @@ bool Ipv4Stack::process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet
   options = compiled.options;
   view.fill_checksum();
   if (options.srr == 0) return true;
-  if (net.sysctl().device_value(DevconfId::ipv4_accept_source_route, dev.ifindex()) == 0) {
+  if (device_conf(net.sysctl(), dev, DevconfId::ipv4_accept_source_route) == 0) {
     // Linux drops these without a counter; IpInDiscards is the MIB's place
     // for a sound datagram discarded by choice.
     net.counters().add(Counter::IpInDiscards);
-    if (net.sysctl().device_value(DevconfId::ipv4_log_martians, dev.ifindex()) != 0) {
+    if (device_conf(net.sysctl(), dev, DevconfId::ipv4_log_martians) != 0) {
       host_.log(fmt::format("source route option {} -> {}", view.src(), view.dst()));
     }
     return false;
@@ -278,7 +307,8 @@ bool Ipv4Stack::follow_source_route(Net& net, Ipv4Net& ns, const Device& dev, co
       continue;
     }
     const FibEntry* out = ns.main.lookup(nexthop);
-    if (hop != InputRoute::forward || net.sysctl().value(SysctlId::ip_forward) == 0 || out == nullptr ||
+    if (hop != InputRoute::forward || device_conf(net.sysctl(), dev, DevconfId::ipv4_forwarding) == 0 ||
+        out == nullptr ||
         out->type != RouteType::unicast || out->dev == nullptr || !out->dev->is_up()) {
       return false;
     }
@@ -345,7 +375,9 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   wire::Ipv4View view = ip;  // options processing may move it to the packet's own copy
   Counters& c = net.counters();
   if (packet.type != PacketType::host) return;  // ip_forward: only frames sent to us
-  const bool forwarding = net.sysctl().value(SysctlId::ip_forward) != 0;
+  // IN_DEV_FORWARD: the input device's own forwarding, which all.forwarding
+  // (net.ipv4.ip_forward) writes on every device.
+  const bool forwarding = device_conf_on(in, DevconfId::ipv4_forwarding);
   // What forwarding reads of the header (options processing leaves it alone).
   const Ipv4Address src = view.src(), dst = view.dst();
   const std::uint8_t ttl = view.ttl();
@@ -357,11 +389,21 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   const FibEntry* route = ns.main.lookup(target);
   const bool usable =
       route != nullptr && (route->type != RouteType::unicast || (route->dev != nullptr && route->dev->is_up()));
-  // __mkroute_input validates the source of what it will forward.
-  if (forwarding && usable && route->type == RouteType::unicast && (route->dev == &in || may_be_local(ns, src)) &&
-      !validate_source(net, ns, in, src, route->dev)) {
-    drop_martian(net, ns, in, InputRoute::martian_source, src, dst);
-    return;
+  // __mkroute_input validates the source of what it will forward, and marks
+  // a datagram going back out of the device it came in by, from a source on
+  // that link, for a redirect (IPSKB_DOREDIRECT; shared_media being on as
+  // Linux's default, the gateway need not share the source's subnet).
+  bool redirect = false;
+  if (forwarding && usable && route->type == RouteType::unicast &&
+      (route->dev == &in || may_be_local(ns, src) || rp_filter(in))) [[unlikely]] {
+    const SourceCheck check = validate_source(net, ns, in, src, route->dev);
+    if (check == SourceCheck::invalid || check == SourceCheck::reverse_path) {
+      if (check == SourceCheck::reverse_path) c.add(Counter::TcpExtIPReversePathFilter);
+      drop_martian(net, ns, in, InputRoute::martian_source, src, dst);
+      return;
+    }
+    redirect = check == SourceCheck::on_link && route->dev == &in &&
+               device_conf(net.sysctl(), in, DevconfId::ipv4_send_redirects) != 0;
   }
   std::optional<ReceivedOptions> compiled;  // made only for a datagram with options
   const ReceivedOptions* options = followed;
@@ -423,6 +465,11 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
     writable.fill_checksum();
   }
   writable.decrement_ttl();
+  // ip_forward: the redirect quotes the datagram as it goes on (TTL
+  // decremented), and never for a source-routed one.
+  if (redirect && (options == nullptr || options->srr == 0)) [[unlikely]] {
+    send_redirect(net, ns, packet, src, next_hop);
+  }
   c.add(Counter::IpForwDatagrams);
   packet.device = nullptr;
   output_datagram(net, std::move(packet), out, next_hop);

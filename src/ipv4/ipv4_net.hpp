@@ -10,6 +10,7 @@
 #include "ipv4/icmp_peers.hpp"
 #include "ipv4/neighbour.hpp"
 #include "ipv4/pmtu.hpp"
+#include "ipv4/redirects.hpp"
 #include "netns/address.hpp"
 
 namespace netns::ipv4 {
@@ -30,9 +31,12 @@ struct IcmpBucket {
 // What a namespace needs only once it meets a martian, learns a path MTU
 // or sends an ICMP error.
 struct Ipv4Extras {
-  explicit Ipv4Extras(const SipKey& pmtu_key) : pmtu(pmtu_key), icmp_peers(pmtu_key) {}
+  explicit Ipv4Extras(const SipKey& pmtu_key)
+      : pmtu(pmtu_key), icmp_peers(pmtu_key), redirect_peers(pmtu_key), redirects(pmtu_key) {}
   PmtuExceptions pmtu;
   IcmpPeers icmp_peers;  // net.ipv4.icmp_ratelimit per destination
+  RedirectPeers redirect_peers;  // redirects sent, per source
+  RedirectExceptions redirects;  // first hops learned from redirects received
   // Input route statistics, Linux's /proc/net/stat/rt_cache in_martian_*.
   std::uint64_t in_martian_src = 0, in_martian_dst = 0;
   // log_martians messages, at most 10 per 5 s per namespace (net_ratelimit).

@@ -138,6 +138,7 @@ void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
   ns.refresh_address_filter();
   remove_routes_through(ns, dev);
   ns.neighbours.flush_device(dev);
+  if (ns.extras) ns.extras->redirects.forget(dev);
   invalidate_routes(net);
 }
 
@@ -342,6 +343,10 @@ Result<RouteResult> Ipv4Stack::resolve_route(Net& net, Ipv4Net& ns, Ipv4Address 
   }
   if (e->dev == nullptr || !e->dev->is_up()) return error(Errc::network_unreachable);
   Ipv4Address next_hop = e->gateway.is_unspecified() ? dst : e->gateway;
+  // A redirect accepted for this destination names a better gateway (rt_bind_exception).
+  if (!e->gateway.is_unspecified() && ns.extras && !ns.extras->redirects.empty()) [[unlikely]] {
+    if (auto better = ns.extras->redirects.lookup(dst, *e->dev, host_.now())) next_hop = *better;
+  }
   Ipv4Address source = e->prefsrc.is_unspecified() ? select_source(net, *e->dev, next_hop) : e->prefsrc;
   return RouteResult{e->dev, next_hop, source};
 }
@@ -351,8 +356,12 @@ Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst) {
   if (const CachedRoute* hit = cache.lookup(net, dst, {}, 0, 0)) {
     return RouteResult{hit->dev, hit->next_hop, hit->source};
   }
-  auto resolved = resolve_route(net, state(net), dst);
+  Ipv4Net& ns = state(net);
+  auto resolved = resolve_route(net, ns, dst);
   if (!resolved) return resolved;
+  // A redirected destination is resolved each time, so its exception's
+  // expiry takes effect without a cache entry outliving it.
+  if (ns.extras && ns.extras->redirects.contains(dst)) [[unlikely]] return resolved;
   cache.insert(net, dst, {}, 0, 0, CachedRoute{resolved->dev, resolved->next_hop, resolved->source, 0});
   return resolved;
 }

@@ -194,16 +194,31 @@ class Ipv4Stack final : public PernetOps,
 
  private:
   // ip_route_input_slow's verdict on a received datagram.
-  enum class InputRoute : std::uint8_t { local, broadcast, forward, martian_source, martian_destination };
+  // reverse_path: a martian source found by rp_filter (counted as IPReversePathFilter too).
+  enum class InputRoute : std::uint8_t { local, broadcast, forward, martian_source, martian_destination, reverse_path };
+  // fib_validate_source's verdict on a datagram's source: on_link when the
+  // route back to it leaves directly (no gateway) through the input device
+  // (Linux's positive return, RTCF_DIRECTSRC, what a redirect needs);
+  // invalid its -EINVAL, reverse_path its -EXDEV (rp_filter).
+  enum class SourceCheck : std::uint8_t { ok, on_link, invalid, reverse_path };
 
   void process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet);
   // Inline, defined in input.cpp (its only user): every datagram takes it.
   inline InputRoute route_input(Net& net, Ipv4Net& ns, const Device& dev, Ipv4Address src, Ipv4Address dst);
-  // fib_validate_source without rp_filter: false for a martian source.
+  // fib_validate_source, with rp_filter (RFC 3704: 1 strict, 2 loose) and
+  // accept_local of `in`; `out` is the device a forwarded datagram leaves by.
   // The rare paths of input are cold: kept out of line, so that the common
   // datagram's path stays as short as it was before they existed.
-  [[gnu::cold]] bool validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src,
-                                     const Device* out);
+  [[gnu::cold]] SourceCheck validate_source(Net& net, Ipv4Net& ns, const Device& in, Ipv4Address src,
+                                            const Device* out);
+  // ip_rt_redirect: a redirect received, maybe taken as a route exception.
+  [[gnu::cold]] void process_redirect(Net& net, const wire::IcmpView& icmp, const InputMeta& meta);
+  // What input makes of a source check on a datagram it would route as `ok`.
+  static InputRoute source_verdict(SourceCheck check, InputRoute ok);
+  // ip_rt_send_redirect: an ICMP host redirect to `gateway` for a datagram
+  // forwarded back out of the device it came in by, rate limited per source.
+  [[gnu::cold]] void send_redirect(Net& net, Ipv4Net& ns, const Packet& packet, Ipv4Address src,
+                                   Ipv4Address gateway);
   [[gnu::cold]] void drop_martian(Net& net, Ipv4Net& ns, const Device& dev, InputRoute why, Ipv4Address src, Ipv4Address dst);
   // ip_rcv_options: checks and fills the options of a datagram input routed
   // as `route`; false when it is dropped (counted). A source route that goes

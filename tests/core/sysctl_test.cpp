@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "netns/devconf.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
 #include "support/fixtures.hpp"
@@ -174,12 +175,6 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::tcp_min_rtt_wlen, "net.ipv4.tcp_min_rtt_wlen"},
       {SysctlId::route_min_pmtu, "net.ipv4.route.min_pmtu"},
       {SysctlId::route_mtu_expires, "net.ipv4.route.mtu_expires"},
-      {SysctlId::conf_all_accept_source_route, "net.ipv4.conf.all.accept_source_route"},
-      {SysctlId::conf_default_accept_source_route, "net.ipv4.conf.default.accept_source_route"},
-      {SysctlId::conf_all_accept_local, "net.ipv4.conf.all.accept_local"},
-      {SysctlId::conf_default_accept_local, "net.ipv4.conf.default.accept_local"},
-      {SysctlId::conf_all_log_martians, "net.ipv4.conf.all.log_martians"},
-      {SysctlId::conf_default_log_martians, "net.ipv4.conf.default.log_martians"},
       {SysctlId::tcp_moderate_rcvbuf, "net.ipv4.tcp_moderate_rcvbuf"},
       {SysctlId::tcp_dsack, "net.ipv4.tcp_dsack"},
       {SysctlId::tcp_ecn_fallback, "net.ipv4.tcp_ecn_fallback"},
@@ -190,8 +185,9 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ipv6_route_mtu_expires, "net.ipv6.route.mtu_expires"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
+  // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).
   auto names = Sysctl::names();
-  ASSERT_EQ(names.size(), std::size(expected));
+  ASSERT_EQ(names.size(), std::size(expected) + 2 * kDevconfCount);
   for (std::size_t i = 0; i < std::size(expected); ++i) {
     auto [id, name] = expected[i];
     EXPECT_EQ(static_cast<std::size_t>(id), i) << name;
@@ -227,99 +223,6 @@ TEST_F(HostTest, EachNamespaceHasItsOwnSysctls) {
   ASSERT_TRUE(host_.init_net().sysctl().set("net.ipv4.ip_default_ttl", "32"));
   NetRef green = host_.create_net("green").value();
   EXPECT_EQ(green->sysctl().value(SysctlId::ip_default_ttl), 64);
-}
-
-// ---- net.ipv4.conf.{all,default,IFNAME}.* ----
-
-// Every per-device knob names rows of its own tree for `all` and `default`.
-TEST(Sysctl, EveryDevconfRowPointsAtItsAllAndDefaultRows) {
-  for (const DevconfInfo& row : kDevconfTable) {
-    EXPECT_EQ(Sysctl::info(row.all).name, fmt::format("{}.all.{}", row.tree, row.name));
-    EXPECT_EQ(Sysctl::info(row.dflt).name, fmt::format("{}.default.{}", row.tree, row.name));
-  }
-}
-
-class DeviceConf : public HostTest {
- protected:
-  void SetUp() override {
-    net_ = host_.create_net("n").value();
-    eth0_ = make_channel(*net_, "eth0").value();
-    vlan_ = make_channel(*net_, "eth0.100").value();
-  }
-  Sysctl& sysctl() { return net_->sysctl(); }
-  std::string get(std::string_view name) { return sysctl().get(name).value(); }
-
-  NetRef net_;
-  Device* eth0_ = nullptr;
-  Device* vlan_ = nullptr;
-};
-
-// Linux's own values (devinet.c: ipv4_devconf and ipv4_devconf_dflt), as a
-// fresh Linux namespace shows them: all 0, default 1, so a device reads 1,
-// and source routes are refused because IN_DEV_SOURCE_ROUTE wants both.
-TEST_F(DeviceConf, AcceptSourceRouteReadsAsLinuxAndIsOffInEffect) {
-  EXPECT_EQ(get("net.ipv4.conf.all.accept_source_route"), "0");
-  EXPECT_EQ(get("net.ipv4.conf.default.accept_source_route"), "1");
-  EXPECT_EQ(get("net.ipv4.conf.eth0.accept_source_route"), "1");
-  EXPECT_EQ(get("net.ipv4.conf.lo.accept_source_route"), "1");
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_source_route, eth0_->ifindex()), 0);
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.all.accept_source_route", "1"));
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_source_route, eth0_->ifindex()), 1);
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.eth0.accept_source_route", "0"));
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_source_route, eth0_->ifindex()), 0);
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_source_route, vlan_->ifindex()), 1);
-}
-
-// A device follows `default` until a value is written for it; then its own
-// value stays whatever `default` does (devinet_copy_dflt_conf skips it).
-TEST_F(DeviceConf, ADeviceFollowsDefaultUntilWrittenForItself) {
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.default.accept_local", "1"));
-  EXPECT_EQ(get("net.ipv4.conf.eth0.accept_local"), "1");
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.eth0.accept_local", "0"));
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.default.accept_local", "1"));
-  EXPECT_EQ(get("net.ipv4.conf.eth0.accept_local"), "0");
-  EXPECT_EQ(get("net.ipv4.conf.eth0/100.accept_local"), "1");  // sysctl(8)'s spelling of eth0.100
-  EXPECT_EQ(get("net.ipv4.conf.eth0.100.accept_local"), "1");
-  // accept_local is IN_DEV_ORCONF: `all` turns it on everywhere.
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_local, eth0_->ifindex()), 0);
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.all.accept_local", "1"));
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_local, eth0_->ifindex()), 1);
-}
-
-TEST_F(DeviceConf, BadWritesChangeNothing) {
-  EXPECT_EQ(sysctl().set("net.ipv4.conf.eth0.accept_local", "2").error(), Errc::invalid_argument);
-  EXPECT_EQ(sysctl().set("net.ipv4.conf.eth0.accept_local", "1 1").error(), Errc::invalid_argument);
-  EXPECT_EQ(sysctl().set("net.ipv4.conf.eth9.accept_local", "1").error(), Errc::no_such_file_or_directory);
-  EXPECT_EQ(sysctl().set("net.ipv4.conf.eth0.no_such_knob", "1").error(), Errc::no_such_file_or_directory);
-  EXPECT_EQ(sysctl().set("net.ipv4.conf..accept_local", "1").error(), Errc::no_such_file_or_directory);
-  EXPECT_EQ(sysctl().get("net.ipv4.conf.eth9.accept_local").error(), Errc::no_such_file_or_directory);
-  EXPECT_EQ(get("net.ipv4.conf.eth0.accept_local"), "0");
-  // A table on its own has no devices to name.
-  Sysctl alone;
-  EXPECT_EQ(alone.get("net.ipv4.conf.eth0.accept_local").error(), Errc::no_such_file_or_directory);
-  EXPECT_EQ(alone.get("net.ipv4.conf.all.accept_local").value(), "0");
-}
-
-// A device's values die with it (or with its move away), as Linux's
-// in_device does: whatever takes its place starts from `default`.
-TEST_F(DeviceConf, ValuesGoWithTheirDevice) {
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.eth0.accept_local", "1"));
-  const int ifindex = eth0_->ifindex();
-  NetRef other = host_.create_net("other").value();
-  ASSERT_TRUE(host_.move_device(*eth0_, *other));
-  EXPECT_EQ(other->sysctl().get("net.ipv4.conf.eth0.accept_local").value(), "0");
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_accept_local, ifindex), 0);
-  ASSERT_TRUE(host_.move_device(*eth0_, *net_));
-  EXPECT_EQ(get("net.ipv4.conf.eth0.accept_local"), "0");
-}
-
-TEST_F(DeviceConf, EachNamespaceHasItsOwn) {
-  NetRef other = host_.create_net("other").value();
-  Device* other_eth0 = make_channel(*other, "eth0").value();
-  ASSERT_TRUE(sysctl().set("net.ipv4.conf.eth0.log_martians", "1"));
-  EXPECT_EQ(other->sysctl().get("net.ipv4.conf.eth0.log_martians").value(), "0");
-  EXPECT_EQ(other->sysctl().device_value(DevconfId::ipv4_log_martians, other_eth0->ifindex()), 0);
-  EXPECT_EQ(sysctl().device_value(DevconfId::ipv4_log_martians, eth0_->ifindex()), 1);
 }
 
 }  // namespace

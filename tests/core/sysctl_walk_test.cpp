@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "netns/devconf.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/wire/ipv6.hpp"
@@ -286,6 +287,46 @@ std::string martian_logged(Lab& lab) {
   return fmt::format("{} messages", lab.messages.size() - before);
 }
 
+// A datagram from the peer to another host on eth0's link, sent to us as
+// its first hop: forwarded back out (with a redirect) or refused.
+std::string hairpin(Lab& lab) {
+  lab.inject(support::udp_frame(lab.eth0->mac(), kTcpPeerMac, kTcpPeer, kStranger, 1000, 9, 16));
+  return lab.frames() + lab.counters();
+}
+
+// Forwarding on a device made after the knob was set: eth1, whose frames
+// go out of eth0 to the peer when eth1 forwards.
+std::string forwarded_from_new_device(Lab& lab) {
+  ChannelDevice* eth1 = make_channel(*lab.net, "eth1").value();
+  EXPECT_TRUE(set_link_up(*eth1));
+  EXPECT_TRUE(ipv4::add_address(*lab.net, *eth1, Ipv4Prefix(Ipv4Address(203, 0, 113, 1), 24)));
+  eth1->inject(support::udp_frame(eth1->mac(), kStrangerMac, Ipv4Address(203, 0, 113, 2), kTcpPeer, 1000, 9, 16));
+  lab.host.poll(lab.clock.now());
+  return lab.frames() + lab.counters();
+}
+
+// A datagram to us from a source no route leads back to.
+std::string unroutable_source(Lab& lab) {
+  lab.inject(support::udp_frame(lab.eth0->mac(), kTcpPeerMac, Ipv4Address(198, 51, 100, 7), kTcpLocal, 1000, 9, 16));
+  return fmt::format("martian_src {} {}", ipv4::route_cache_stats(*lab.net).in_martian_src, lab.counters());
+}
+
+// The peer, our gateway to 198.51.100.0/24, redirects us to the stranger:
+// the first hop route_output then gives.
+std::string redirected(Lab& lab) {
+  const Ipv4Address far(198, 51, 100, 9);
+  EXPECT_TRUE(ipv4::add_neighbour(*lab.net, *lab.eth0, kStranger, kStrangerMac));
+  EXPECT_TRUE(ipv4::add_route(*lab.net, {.prefix = Ipv4Prefix(Ipv4Address(198, 51, 100, 0), 24), .via = kTcpPeer}));
+  const Bytes ours = support::udp_frame(kTcpPeerMac, lab.eth0->mac(), kTcpLocal, far, 4000, 5000, 8);
+  Bytes icmp(8 + 28);
+  std::copy_n(ours.begin() + 14, 28, icmp.begin() + 8);
+  wire::IcmpRepr{wire::IcmpType::redirect, 1, kStranger.value, 28}.emit(icmp);
+  lab.inject(lab.from_peer({.src = kTcpPeer, .dst = kTcpLocal}, icmp));
+  return fmt::format("{} {}", ipv4::route_output(*lab.net, far).value().next_hop, lab.counters());
+}
+
+void forwarding_on(Lab& lab) { lab.set("net.ipv4.ip_forward", "1"); }
+
 // The SYN-ACK a listener answers the peer's SYN with.
 std::string synack(Lab& lab, const PeerOptions& opts = {}) {
   auto l = lab.listen();
@@ -491,6 +532,24 @@ const Scenario kScenarios[] = {
     {"net.ipv4.conf.default.accept_local", "1", ping_from_ourselves},
     {"net.ipv4.conf.all.log_martians", "1", martian_logged},
     {"net.ipv4.conf.default.log_martians", "1", martian_logged},
+    {"net.ipv4.conf.all.forwarding", "1", hairpin},
+    {"net.ipv4.conf.default.forwarding", "1", forwarded_from_new_device},
+    {"net.ipv4.conf.all.rp_filter", "1", unroutable_source},
+    {"net.ipv4.conf.default.rp_filter", "2", unroutable_source},
+    {"net.ipv4.conf.all.accept_redirects", "0", redirected,
+     [](Lab& lab) { lab.set("net.ipv4.conf.eth0.accept_redirects", "0"); }},
+    {"net.ipv4.conf.default.accept_redirects", "0", redirected,
+     [](Lab& lab) { lab.set("net.ipv4.conf.all.accept_redirects", "0"); }},
+    {"net.ipv4.conf.all.send_redirects", "0", hairpin,
+     [](Lab& lab) {
+       forwarding_on(lab);
+       lab.set("net.ipv4.conf.eth0.send_redirects", "0");
+     }},
+    {"net.ipv4.conf.default.send_redirects", "0", hairpin,
+     [](Lab& lab) {
+       forwarding_on(lab);
+       lab.set("net.ipv4.conf.all.send_redirects", "0");
+     }},
     // ---- neighbours ----
     {"net.ipv4.neigh.default.base_reachable_time_ms", "1000",
      [](Lab& lab) { return resolve_stranger_then_wait(lab, 10s); }},
@@ -750,11 +809,42 @@ const Scenario kScenarios[] = {
      }},
 };
 
+// One device's own knobs, net.ipv4.conf.eth0.*: with `all` left alone (or
+// set where the combination would hide the device's value), the device's
+// value alone must change what the namespace does.
+const Scenario kDeviceScenarios[] = {
+    {"net.ipv4.conf.eth0.forwarding", "1", hairpin},
+    {"net.ipv4.conf.eth0.rp_filter", "1", unroutable_source},
+    {"net.ipv4.conf.eth0.accept_redirects", "0", redirected,
+     [](Lab& lab) { lab.set("net.ipv4.conf.all.accept_redirects", "0"); }},
+    {"net.ipv4.conf.eth0.send_redirects", "0", hairpin,
+     [](Lab& lab) {
+       forwarding_on(lab);
+       lab.set("net.ipv4.conf.all.send_redirects", "0");
+     }},
+    {"net.ipv4.conf.eth0.accept_source_route", "0", source_routed_ping,
+     [](Lab& lab) { lab.set("net.ipv4.conf.all.accept_source_route", "1"); }},
+    {"net.ipv4.conf.eth0.accept_local", "1", ping_from_ourselves},
+    {"net.ipv4.conf.eth0.log_martians", "1", martian_logged},
+};
+
 const Scenario* find_scenario(std::string_view name) {
   for (const Scenario& s : kScenarios) {
     if (s.name == name) return &s;
   }
+  for (const Scenario& s : kDeviceScenarios) {
+    if (s.name == name) return &s;
+  }
   return nullptr;
+}
+
+// eth0's per-device names, as Sysctl::device_names lists them.
+std::vector<std::string> eth0_names() {
+  std::vector<std::string> out;
+  for (const DevconfInfo& row : kDevconfTable) {
+    if (row.family == DevconfFamily::ipv4) out.push_back(fmt::format("net.ipv4.conf.eth0.{}", row.name));
+  }
+  return out;
 }
 
 std::string run_scenario(const Scenario& s, std::string_view value) {
@@ -766,14 +856,15 @@ std::string run_scenario(const Scenario& s, std::string_view value) {
 
 class SysctlWalk : public ::testing::TestWithParam<std::string_view> {};
 
-TEST_P(SysctlWalk, ChangesBehaviour) {
-  const std::string_view name = GetParam();
+void expect_acts(std::string_view name) {
   const Scenario* s = find_scenario(name);
   ASSERT_NE(s, nullptr) << name << " has no scenario in sysctl_walk_test.cpp: every knob must act";
   const std::string by_default = run_scenario(*s, {});
   const std::string changed = run_scenario(*s, s->value);
   EXPECT_NE(by_default, changed) << name << " = " << s->value << " changed nothing:\n" << changed;
 }
+
+TEST_P(SysctlWalk, ChangesBehaviour) { expect_acts(GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(Sysctl, SysctlWalk, ::testing::ValuesIn(Sysctl::names()),
                          [](const ::testing::TestParamInfo<std::string_view>& info) {
@@ -783,6 +874,34 @@ INSTANTIATE_TEST_SUITE_P(Sysctl, SysctlWalk, ::testing::ValuesIn(Sysctl::names()
                            }
                            return id;
                          });
+
+class SysctlDeviceWalk : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SysctlDeviceWalk, ChangesBehaviour) { expect_acts(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Sysctl, SysctlDeviceWalk, ::testing::ValuesIn(eth0_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string id = info.param;
+                           for (char& c : id) {
+                             if (c == '.') c = '_';
+                           }
+                           return id;
+                         });
+
+// The walk covers every per-device name the namespace lists for eth0.
+TEST(SysctlWalkTable, DeviceWalkCoversEveryNameOfADevice) {
+  Lab lab;
+  std::vector<std::string> listed;
+  for (const std::string& name : lab.net->sysctl().device_names()) {
+    if (name.starts_with("net.ipv4.conf.eth0.")) listed.push_back(name);
+  }
+  EXPECT_EQ(listed, eth0_names());
+  for (const Scenario& s : kDeviceScenarios) {
+    Lab fresh;
+    if (s.prepare != nullptr) s.prepare(fresh);
+    EXPECT_TRUE(fresh.net->sysctl().set(s.name, s.value)) << s.name << " = " << s.value;
+  }
+}
 
 // Each scenario names a knob that exists, with a value it accepts after
 // its preparation.

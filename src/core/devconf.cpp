@@ -1,0 +1,185 @@
+// Per-device sysctls: names resolved, and every write with Linux's
+// propagation (devinet_conf_proc, devinet_copy_dflt_conf,
+// inet_forward_change; addrconf_fixup_forwarding for IPv6's forwarding).
+#include "core/devconf.hpp"
+
+#include <algorithm>
+
+#include "netns/host.hpp"
+#include "netns/net.hpp"
+
+namespace netns {
+
+static_assert(static_cast<std::size_t>(DevconfFamily::count_) == 2, "Host keeps one listener per family");
+
+namespace {
+
+constexpr std::array<std::int32_t, kDevconfCount> table_values(bool all) {
+  std::array<std::int32_t, kDevconfCount> out{};
+  for (std::size_t i = 0; i < kDevconfCount; ++i) out[i] = all ? kDevconfTable[i].all : kDevconfTable[i].dflt;
+  return out;
+}
+
+constexpr auto kAllDefaults = table_values(true);
+constexpr auto kDefaultDefaults = table_values(false);
+
+std::size_t index(DevconfId id) { return static_cast<std::size_t>(id); }
+
+}  // namespace
+
+std::string DevconfStore::name(DevconfId id, std::string_view scope) {
+  const DevconfInfo& row = devconf_info(id);
+  std::string out(kDevconfTrees[static_cast<std::size_t>(row.family)]);
+  out += '.';
+  out += scope;
+  out += '.';
+  out += row.name;
+  return out;
+}
+
+std::optional<DevconfStore::Target> DevconfStore::parse(const Net* net, std::string_view name) {
+  const std::size_t last_dot = name.rfind('.');
+  if (last_dot == std::string_view::npos) return std::nullopt;
+  const std::string_view key = name.substr(last_dot + 1);
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    const DevconfInfo& row = kDevconfTable[i];
+    const std::string_view tree = kDevconfTrees[static_cast<std::size_t>(row.family)];
+    if (row.name != key || last_dot <= tree.size() + 1 || !name.starts_with(tree) || name[tree.size()] != '.') {
+      continue;
+    }
+    const auto id = static_cast<DevconfId>(i);
+    const std::string_view scope = name.substr(tree.size() + 1, last_dot - tree.size() - 1);
+    if (scope == "all") return Target{id, DevconfScope::all, nullptr};
+    if (scope == "default") return Target{id, DevconfScope::dflt, nullptr};
+    if (net == nullptr) return std::nullopt;
+    Device* dev = net->device(scope);
+    if (dev == nullptr) {  // sysctl(8) spells "eth0.100" as "eth0/100"
+      std::string dotted(scope);
+      std::replace(dotted.begin(), dotted.end(), '/', '.');
+      dev = net->device(dotted);
+    }
+    if (dev == nullptr) return std::nullopt;
+    return Target{id, DevconfScope::device, dev};
+  }
+  return std::nullopt;
+}
+
+std::int32_t DevconfStore::read(const Sysctl& sysctl, const Target& target) {
+  switch (target.scope) {
+    case DevconfScope::all: return devconf_all(sysctl, target.id);
+    case DevconfScope::dflt: return devconf_default(sysctl, target.id);
+    case DevconfScope::device: return devconf_own(*target.dev, target.id);
+  }
+  return 0;
+}
+
+std::unique_ptr<DevconfDevice> DevconfStore::for_new_device(const Sysctl& sysctl) {
+  const DevconfNet* n = sysctl.devconf();
+  if (n == nullptr || n->dflt == kDefaultDefaults) return nullptr;
+  auto block = std::make_unique<DevconfDevice>();
+  block->values = n->dflt;
+  return block;
+}
+
+void DevconfStore::refresh(Device& dev, const Sysctl& sysctl) {
+  std::uint32_t on = 0;
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    if (device_conf(sysctl, dev, static_cast<DevconfId>(i)) != 0) on |= std::uint32_t{1} << i;
+  }
+  dev.conf_on_ = on;
+}
+
+std::unique_ptr<DevconfNet> DevconfStore::copy(const DevconfNet* from) {
+  return from != nullptr ? std::make_unique<DevconfNet>(*from) : nullptr;
+}
+
+namespace {
+
+// The one writer: each helper changes one value and tells the family's
+// listener when it did change.
+class Writer {
+ public:
+  Writer(std::unique_ptr<DevconfNet>& block, const Net* net) : block_(block), net_(net) {}
+
+  void all(DevconfId id, std::int32_t v, std::int32_t* alias) {
+    if (alias != nullptr) *alias = v;
+    set(net_block().all[index(id)], v, DevconfScope::all, nullptr, id);
+  }
+  void dflt(DevconfId id, std::int32_t v) { set(net_block().dflt[index(id)], v, DevconfScope::dflt, nullptr, id); }
+  void device(Device& dev, DevconfId id, std::int32_t v, bool written, std::unique_ptr<DevconfDevice>& conf) {
+    if (!conf) {
+      conf = std::make_unique<DevconfDevice>();
+      conf->values = kDefaultDefaults;
+    }
+    if (written) conf->written |= std::uint64_t{1} << index(id);
+    set(conf->values[index(id)], v, DevconfScope::device, &dev, id);
+  }
+
+ private:
+  DevconfNet& net_block() {
+    if (!block_) block_ = std::make_unique<DevconfNet>(DevconfNet{kAllDefaults, kDefaultDefaults});
+    return *block_;
+  }
+  void set(std::int32_t& slot, std::int32_t v, DevconfScope scope, Device* dev, DevconfId id) {
+    if (slot == v) return;
+    slot = v;
+    if (net_ == nullptr) return;
+    // Sysctl::set is a write to the namespace that owns this table.
+    Net& net = const_cast<Net&>(*net_);
+    if (DevconfListener* l = net.host().devconf_listener(devconf_info(id).family)) {
+      l->on_devconf_change(net, scope, dev, id, v);
+    }
+  }
+
+  std::unique_ptr<DevconfNet>& block_;
+  const Net* net_;
+};
+
+}  // namespace
+
+Result<void> DevconfStore::write(Sysctl& sysctl, const Target& target, std::int32_t value) {
+  const DevconfInfo& row = devconf_info(target.id);
+  if (value < row.min || value > row.max) return error(Errc::invalid_argument);
+  apply(sysctl, target, value);
+  if (target.scope == DevconfScope::device) {
+    refresh(*target.dev, sysctl);
+  } else if (sysctl.net_ != nullptr) {
+    for (Device& dev : sysctl.net_->devices()) refresh(dev, sysctl);
+  }
+  return {};
+}
+
+void DevconfStore::apply(Sysctl& sysctl, const Target& target, std::int32_t value) {
+  const DevconfInfo& row = devconf_info(target.id);
+  Writer w(sysctl.devconf_, sysctl.net_);
+  switch (target.scope) {
+    case DevconfScope::device:
+      w.device(*target.dev, target.id, value, true, target.dev->conf_);
+      return;
+    case DevconfScope::dflt:
+      w.dflt(target.id, value);
+      if (row.default_propagates && sysctl.net_ != nullptr) {
+        const std::uint64_t bit = std::uint64_t{1} << index(target.id);
+        for (Device& dev : sysctl.net_->devices()) {
+          if (dev.conf_ == nullptr || (dev.conf_->written & bit) == 0) w.device(dev, target.id, value, false, dev.conf_);
+        }
+      }
+      return;
+    case DevconfScope::all: break;
+  }
+  std::int32_t* alias = row.all_alias == SysctlId::count_
+                            ? nullptr
+                            : &sysctl.values_[kSysctlOffsets[static_cast<std::size_t>(row.all_alias)]];
+  w.all(target.id, value, alias);
+  if (row.all_propagates) {
+    // inet_forward_change: a router does not take redirects (all.accept_redirects
+    // is the opposite of forwarding), and every device forwards as `all` says.
+    if (target.id == DevconfId::ipv4_forwarding) w.all(DevconfId::ipv4_accept_redirects, value == 0 ? 1 : 0, nullptr);
+    w.dflt(target.id, value);
+    if (sysctl.net_ != nullptr) {
+      for (Device& dev : sysctl.net_->devices()) w.device(dev, target.id, value, true, dev.conf_);
+    }
+  }
+}
+
+}  // namespace netns

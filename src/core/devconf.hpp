@@ -1,0 +1,47 @@
+// core/devconf.hpp — writing per-device sysctls (netns/devconf.hpp): the
+// one place that changes `all`, `default` and devices' values, keeping
+// Linux's propagation rules, and tells the family's DevconfListener.
+// Sysctl::set/get and the Device constructor are its only callers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "netns/devconf.hpp"
+#include "netns/result.hpp"
+
+namespace netns {
+
+struct DevconfStore {
+  // A name of the form TREE.{all,default,IFNAME}.KEY, resolved.
+  struct Target {
+    DevconfId id;
+    DevconfScope scope;
+    Device* dev;  // for DevconfScope::device
+  };
+  // nullopt when `name` is no per-device knob, or names a device `net`
+  // (null for a table on its own) does not have. IFNAME may be spelt with
+  // '/' for '.', as sysctl(8) writes eth0.100.
+  static std::optional<Target> parse(const Net* net, std::string_view name);
+  static std::int32_t read(const Sysctl& sysctl, const Target& target);
+  // invalid_argument (nothing changed) outside the key's bounds.
+  static Result<void> write(Sysctl& sysctl, const Target& target, std::int32_t value);
+  // write's changes, the value being within bounds.
+  static void apply(Sysctl& sysctl, const Target& target, std::int32_t value);
+
+  // The block a device created in the namespace of `sysctl` starts with:
+  // null while every `default` is the table's, else a copy of `default`.
+  static std::unique_ptr<DevconfDevice> for_new_device(const Sysctl& sysctl);
+  static std::unique_ptr<DevconfNet> copy(const DevconfNet* from);
+  // Recomputes dev's conf_on bits from its values and `all` of `sysctl`
+  // (its namespace's): after it is made or moved, and after every write.
+  static void refresh(Device& dev, const Sysctl& sysctl);
+
+  // The names of `key` for `all`/`default`, "net.ipv4.conf.all.rp_filter".
+  static std::string name(DevconfId id, std::string_view scope);
+};
+
+}  // namespace netns
