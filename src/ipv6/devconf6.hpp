@@ -1,7 +1,11 @@
-// net.ipv6.conf.DEV.*: what the layer reads of a device's IPv6 settings.
+// net.ipv6.conf.DEV.*: what the IPv6 layer reads of a device's settings, in
+// one place.
 //
-// INTERIM: Linux's defaults for every device, until the per-device sysctl
-// mechanism (branch conf) lands and these read net.ipv6.conf.{all,default,DEV}.
+// Not yet settable: the per-device mechanism (netns/devconf.hpp) has no
+// net.ipv6.conf rows, so every device has Linux's defaults. Registering the
+// rows is the next step of issue 13 (each name needs its walk scenario, and
+// Linux's `all` rows for most IPv6 keys act on nothing, which the walk test
+// must learn to accept).
 #pragma once
 
 #include <cstdint>
@@ -16,13 +20,11 @@ namespace netns::ipv6 {
 struct DevConf6 {
   bool forwarding = false;
   bool disable_ipv6 = false;
-  int accept_ra = 1;  // 0 never, 1 when not forwarding, 2 even when forwarding
-  bool autoconf = true;
-  int accept_dad = 1;  // 0 off, 1 on, 2 on and IPv6 off on the device when a link-local EUI-64 fails
+  int accept_dad = 1;  // 0 off, 1 on
   std::uint32_t dad_transmits = 1;
   std::uint8_t hop_limit = 64;
-  std::uint32_t mtu = 1280;  // min(this, device MTU) when set; 1280 is the default floor
-  int addr_gen_mode = 0;     // 0 EUI-64, 1 none
+  int addr_gen_mode = 0;  // 0 EUI-64, 1 none
+  // Linux's neigh.DEV.retrans_time_ms: DAD's probe interval (RFC 4861 RETRANS_TIMER).
   std::uint32_t retrans_time_ms = 1000;
 };
 
