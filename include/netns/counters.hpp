@@ -215,8 +215,17 @@ namespace netns {
   X(TcpExt, TCPDSACKRecvSegs) \
   X(TcpExt, TCPDSACKIgnoredDubious) \
   X(TcpExt, TCPMemoryPressuresChrono) \
+  /* Icmp6 (/proc/net/snmp6) */ \
+  X(Icmp6, InMsgs) \
+  X(Icmp6, InErrors) \
+  X(Icmp6, InCsumErrors) \
+  X(Icmp6, InNeighborSolicits) \
+  X(Icmp6, InNeighborAdvertisements) \
+  X(Icmp6, OutMsgs) \
+  X(Icmp6, OutNeighborSolicits) \
+  X(Icmp6, OutNeighborAdvertisements) \
 
-enum class Mib : std::uint8_t { Ip, Icmp, Tcp, Udp, IpExt, TcpExt, count_ };
+enum class Mib : std::uint8_t { Ip, Icmp, Tcp, Udp, IpExt, TcpExt, Icmp6, count_ };
 
 enum class Counter : std::uint16_t {
 #define NETNS_COUNTER_ENUM(mib, field) mib##field,
