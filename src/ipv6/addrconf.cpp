@@ -226,6 +226,7 @@ void Ipv6Stack::device_down(Ipv6Net& ns, Device& dev) {
   }
   for (Inet6Address* a : gone) remove_address(ns, *a);
   ns.routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev; });
+  ns.neighbours.flush_device(dev);
 }
 
 void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
@@ -235,10 +236,66 @@ void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
 namespace netns::ipv6 {
 
 void Ipv6Stack::send_dad_probe(Net& net, Device& dev, const Ipv6Address& tentative) {
-  // INTERIM: the NS from :: comes with the NDP table (branch ndp).
-  (void)net;
-  (void)dev;
-  (void)tentative;
+  state(net).neighbours.send_dad_probe(dev, tentative);
+}
+
+// ---- what NDP asks ----
+
+bool Ipv6Stack::is_local(Net& net, const Device& dev, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  return ns != nullptr && ns->local_address(address.with_scope(0), &dev) != nullptr;
+}
+
+// No anycast addresses are configured yet (the subnet-router anycast
+// address of a forwarding device is the first candidate).
+bool Ipv6Stack::is_anycast(Net&, const Device&, const Ipv6Address&) { return false; }
+
+bool Ipv6Stack::is_tentative(Net& net, const Device& dev, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return false;
+  const Inet6Address* a = ns->find_address(dev, address);
+  return a != nullptr && a->tentative;
+}
+
+void Ipv6Stack::dad_conflict(Net& net, Device& dev, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  if (Inet6Address* a = ns->find_address(dev, address); a != nullptr && a->tentative) dad_failed(*ns, *a);
+}
+
+// ndisc_solicit's source: a usable address of dev, link-local preferred
+// for a link-local target; :: before any is usable.
+Ipv6Address Ipv6Stack::solicit_source(Net& net, const Device& dev, const Ipv6Address& target) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return {};
+  const Inet6Address* best = nullptr;
+  for (const auto& a : ns->addresses) {
+    if (a->dev != &dev || !a->usable()) continue;
+    if (best == nullptr || (a->prefix.address().is_link_local() && !best->prefix.address().is_link_local()) ||
+        (!target.is_link_local() && a->prefix.contains(target))) {
+      best = a.get();
+    }
+  }
+  return best != nullptr ? best->prefix.address() : Ipv6Address{};
+}
+
+bool Ipv6Stack::is_router(Net& net, const Device& dev) { return devconf(net, dev).forwarding; }
+
+// A neighbour stopped being a router (RFC 4861 7.2.5): routes through it
+// that a router advertisement made go. Routes added by hand stay, as Linux.
+void Ipv6Stack::router_lost(Net& net, Device& dev, const Ipv6Address& router) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  constexpr std::uint8_t kProtoRa = 9;
+  const Ipv6Address gw = router.with_scope(0);
+  if (ns->routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev && e.via == gw && e.protocol == kProtoRa; }) > 0) {
+    route_cache_invalidate(net);
+  }
+}
+
+// A datagram whose next hop never answered: address unreachable (code 3).
+void Ipv6Stack::error_report(Net& net, const Packet& datagram) {
+  send_icmp_error(net, datagram, kIcmp6DestUnreachable, 3);
 }
 
 }  // namespace netns::ipv6

@@ -134,8 +134,8 @@ std::string dump_routes(Net& net) {
 }
 
 std::string dump_neighbours(Net& net) {
-  (void)net;
-  return {};  // INTERIM: the IPv6 neighbour table lands with branch ndp
+  Ipv6Net* ns = layer(net).find_state(net);
+  return ns == nullptr ? std::string{} : ns->neighbours.dump();
 }
 
 }  // namespace netns::ipv6

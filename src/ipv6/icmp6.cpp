@@ -14,7 +14,7 @@ namespace netns::ipv6 {
 
 namespace {
 constexpr std::size_t kIcmpHeaderLen = 8;        // type, code, checksum, 32 bits of type-specific data
-constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129;
+constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129, kNeighborSolicit = 135, kNeighborAdvert = 136;
 
 bool is_error_type(std::uint8_t type) { return type < 128; }
 
@@ -65,7 +65,8 @@ void count_icmp6_out(Net& net, std::uint8_t type) {
   if (auto counter = out_counter(type)) c.add(*counter);
 }
 
-void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta) {
+void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta,
+                              const wire::Ipv6View& ip) {
   Counters& c = net.counters();
   c.add(Counter::Icmp6InMsgs);
   const auto bytes = message.data();
@@ -80,6 +81,11 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
     return;
   }
   const std::uint8_t type = wire::load_u8(bytes, 0);
+  if (type == kNeighborSolicit || type == kNeighborAdvert) {
+    // The table counts these by type, and drops the malformed ones.
+    ns.neighbours.process_ndp(*meta.dev, ip, std::move(message));
+    return;
+  }
   if (auto counter = in_counter(type)) c.add(*counter);
   switch (type) {
     case kEchoRequest:
@@ -95,7 +101,6 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
     default:
       break;
   }
-  (void)ns;
 }
 
 // icmpv6_notify for Packet Too Big: the quoted datagram must be one this

@@ -149,7 +149,7 @@ void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet,
   switch (static_cast<wire::IpProtocol>(next)) {
     case wire::IpProtocol::icmpv6:
       c.add(Counter::Ip6InDelivers);
-      process_icmp6(net, ns, std::move(packet), meta);
+      process_icmp6(net, ns, std::move(packet), meta, ip);
       return;
     case wire::IpProtocol::ipv6_none:
       c.add(Counter::Ip6InDelivers);

@@ -8,6 +8,7 @@
 
 #include "ipv4/pmtu.hpp"
 #include "ipv6/fib6.hpp"
+#include "ipv6/neighbour6.hpp"
 #include "netns/address.hpp"
 #include "netns/timer.hpp"
 
@@ -36,12 +37,13 @@ struct Inet6Address {
 };
 
 struct Ipv6Net {
-  Ipv6Net(Net& n) : net(n) {}
+  Ipv6Net(Net& n, Ipv6NeighbourLayer& layer) : net(n), neighbours(n, layer) {}
 
   Net& net;
   // In the order they were added, stable (timers point into them).
   std::vector<std::unique_ptr<Inet6Address>> addresses;
   Fib6 routes;  // `ip -6 route` (table main)
+  NeighbourTable neighbours;  // NDP
   // Path MTUs from Packet Too Big (Linux's rt6_exception), made on the first.
   std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
   // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst); negative: not started.

@@ -52,9 +52,7 @@ void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const 
     ipv4::transmit_ethernet(dev, multicast_mac(next_hop), wire::EtherType::ipv6, std::move(datagram));
     return;
   }
-  // INTERIM: NDP resolution lands with the neighbour table (branch ndp).
-  (void)next_hop;
-  net.counters().add(Counter::Ip6OutDiscards);
+  state(net).neighbours.output(dev, next_hop.with_scope(0), std::move(datagram));
 }
 
 // ip6_forward: forwarding on the input device, hop limit, route, MTU.

@@ -29,7 +29,7 @@ Ipv6Stack::~Ipv6Stack() {
 }
 
 Result<void> Ipv6Stack::init(Net& net) {
-  Ipv6Net& ns = slot_.emplace(net, net);
+  Ipv6Net& ns = slot_.emplace(net, net, *this);
   // Devices registered before IPv6 (the loopback) get their addresses now.
   for (Device& dev : net.devices()) {
     if (dev.is_up()) device_up(ns, dev);

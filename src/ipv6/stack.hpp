@@ -18,6 +18,7 @@
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
+#include "ipv6/neighbour_layer6.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/pernet.hpp"
@@ -65,7 +66,11 @@ struct SendParams {
   bool dont_fragment = false;
 };
 
-class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevListener, public inet::NetworkLayer {
+class Ipv6Stack final : public PernetOps,
+                        public PacketHandler,
+                        public NetdevListener,
+                        public inet::NetworkLayer,
+                        public Ipv6NeighbourLayer {
  public:
   // `route_cache` must outlive this layer (the composition root builds it first).
   Ipv6Stack(Host& host, RouteCache& route_cache);
@@ -95,6 +100,16 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
   // leaving through `dev`; nullopt when there is none.
   std::optional<Ipv6Address> select_source(Net& net, const Device& dev, const Ipv6Address& dst);
   bool is_local(Net& net, const Ipv6Address& address);
+
+  // Ipv6NeighbourLayer: what NDP asks of the layer.
+  bool is_local(Net& net, const Device& dev, const Ipv6Address& address) override;
+  bool is_anycast(Net& net, const Device& dev, const Ipv6Address& address) override;
+  bool is_tentative(Net& net, const Device& dev, const Ipv6Address& address) override;
+  void dad_conflict(Net& net, Device& dev, const Ipv6Address& address) override;
+  Ipv6Address solicit_source(Net& net, const Device& dev, const Ipv6Address& target) override;
+  bool is_router(Net& net, const Device& dev) override;
+  void router_lost(Net& net, Device& dev, const Ipv6Address& router) override;
+  void error_report(Net& net, const Packet& datagram) override;
 
   // icmp6_send: an error about `offending` (data() at its IPv6 header),
   // rate limited; never about an ICMPv6 error, nor to a multicast or
@@ -128,7 +143,8 @@ class Ipv6Stack final : public PernetOps, public PacketHandler, public NetdevLis
                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
   void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
   void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
-  void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta);
+  // `ip`: the datagram's checked header (NDP reads it).
+  void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "netns/devconf.hpp"
+#include "ipv6/neighbour6.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/wire/ipv6.hpp"
@@ -366,6 +367,73 @@ std::string sack_above_a_hole(Lab& lab, std::uint32_t sacked, Clock::duration af
   lab.peer.send(ack);
   lab.peer.run_for(after);
   return lab.segments() + lab.info(s) + lab.counters();
+}
+
+// ---- IPv6's neighbour table (net.ipv6.neigh.default.*) ----
+
+const Ipv6Address kNdpLocal(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const Ipv6Address kNdpStranger(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3);
+
+// The IPv6 table on eth0 with the layer's answers scripted (2001:db8::1 is
+// ours); it reads the namespace's net.ipv6.neigh.default.* as it goes.
+struct Ndp final : ipv6::Ipv6NeighbourLayer {
+  explicit Ndp(Lab& l) : lab(l), table(*l.net, *this) {}
+  bool is_local(Net&, const Device&, const Ipv6Address& a) override { return a == kNdpLocal; }
+  bool is_anycast(Net&, const Device&, const Ipv6Address&) override { return false; }
+  bool is_tentative(Net&, const Device&, const Ipv6Address&) override { return false; }
+  void dad_conflict(Net&, Device&, const Ipv6Address&) override {}
+  Ipv6Address solicit_source(Net&, const Device&, const Ipv6Address&) override { return kNdpLocal; }
+  bool is_router(Net&, const Device&) override { return false; }
+  void router_lost(Net&, Device&, const Ipv6Address&) override {}
+  void error_report(Net&, const Packet&) override { ++unreachable; }
+
+  void send(const Ipv6Address& to, int datagrams = 1) {
+    for (int i = 0; i < datagrams; ++i) {
+      Packet p = lab.host.packets().allocate(wire::Ipv6Repr::kHeaderLen + 100);
+      wire::Ipv6Repr{.src = kNdpLocal, .dst = to, .next_header = wire::IpProtocol::udp, .payload_len = 100}.emit(
+          p.mutable_data());
+      table.output(*lab.eth0, to, std::move(p));
+    }
+    lab.host.poll(lab.clock.now());
+  }
+  // `who` answers at `mac`: solicited (REACHABLE) or not (STALE).
+  void advertise(const Ipv6Address& who, MacAddress mac, bool solicited) {
+    const wire::NeighbourAdvertRepr na{.target = who, .solicited = solicited, .override = true, .target_link = mac};
+    std::vector<std::byte> bytes(wire::Ipv6Repr::kHeaderLen + na.buffer_len());
+    wire::Ipv6Repr{.src = who, .dst = kNdpLocal, .next_header = wire::IpProtocol::icmpv6, .hop_limit = 255,
+                   .payload_len = na.buffer_len()}
+        .emit(bytes);
+    na.emit(std::span(bytes).subspan(wire::Ipv6Repr::kHeaderLen), who, kNdpLocal);
+    Packet message = lab.host.packets().allocate(na.buffer_len());
+    std::ranges::copy(std::span(bytes).subspan(wire::Ipv6Repr::kHeaderLen), message.mutable_data().begin());
+    table.process_ndp(*lab.eth0, *wire::Ipv6View::checked(bytes), std::move(message));
+    lab.host.poll(lab.clock.now());
+  }
+  void resolve(const Ipv6Address& who, MacAddress mac, bool solicited = true) {
+    send(who);
+    advertise(who, mac, solicited);
+  }
+  std::string state() {
+    const auto s = table.stats();
+    return fmt::format("{}unresolved={} unreachable={} discards={}", table.dump(), s.unresolved, unreachable,
+                       s.unres_discards);
+  }
+
+  Lab& lab;
+  ipv6::NeighbourTable table;
+  int unreachable = 0;
+};
+
+MacAddress ndp_mac(std::uint8_t i) { return MacAddress{0x02, 0, 0, 0, 0x66, i}; }
+Ipv6Address ndp_host(std::uint16_t i) { return Ipv6Address(0x2001, 0xdb8, 0, 0, 0, 0, 1, i); }
+
+// Five datagrams to the stranger before it answers: how many leave after.
+std::string ndp_queued_for_stranger(Lab& lab) {
+  Ndp ndp(lab);
+  ndp.send(kNdpStranger, 5);
+  (void)lab.frames();
+  ndp.advertise(kNdpStranger, kStrangerMac, true);
+  return lab.frames() + ndp.state();
 }
 
 // ---- the scenarios ----
@@ -806,6 +874,57 @@ const Scenario kScenarios[] = {
        lab.peer.send(lab.peer.segment(support::kTcpRst));
        lab.peer.run_for(1ms);
        return tcp::dump_sockets(*lab.net);
+     }},
+    // ---- IPv6 neighbours ----
+    {"net.ipv6.neigh.default.base_reachable_time_ms", "1000",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.resolve(kNdpStranger, kStrangerMac);
+       (void)lab.run(3s);
+       return ndp.state();
+     }},
+    {"net.ipv6.neigh.default.gc_stale_time", "1",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.resolve(kNdpStranger, kStrangerMac, false);
+       (void)lab.run(3s);
+       return ndp.state();
+     }},
+    {"net.ipv6.neigh.default.retrans_time_ms", "200",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.send(kNdpStranger);
+       return lab.run(1500ms) + ndp.state();
+     }},
+    {"net.ipv6.neigh.default.mcast_solicit", "1",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.send(kNdpStranger);
+       return lab.run(1500ms) + ndp.state();
+     }},
+    {"net.ipv6.neigh.default.ucast_solicit", "1",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.resolve(kNdpStranger, kStrangerMac, false);
+       ndp.send(kNdpStranger);  // STALE -> DELAY, then 5 s later PROBE
+       return lab.run(7500ms) + ndp.state();
+     }},
+    {"net.ipv6.neigh.default.unres_qlen", "1", ndp_queued_for_stranger},
+    {"net.ipv6.neigh.default.unres_qlen_bytes", "3000", ndp_queued_for_stranger},
+    {"net.ipv6.neigh.default.gc_thresh2", "2",
+     [](Lab& lab) {
+       // Six resolved neighbours, then, past the forced GC's 5 s, a seventh.
+       Ndp ndp(lab);
+       for (std::uint8_t i = 0; i < 6; ++i) ndp.resolve(ndp_host(i), ndp_mac(i));
+       (void)lab.run(6s);
+       ndp.resolve(ndp_host(6), ndp_mac(6));
+       return ndp.state();
+     }},
+    {"net.ipv6.neigh.default.gc_thresh3", "4",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       for (std::uint8_t i = 0; i < 8; ++i) ndp.send(ndp_host(i));
+       return ndp.state();
      }},
 };
 
