@@ -226,6 +226,7 @@ enum class DevconfId : std::uint8_t {
   ipv4_accept_source_route,  // IN_DEV_SOURCE_ROUTE: and
   ipv4_accept_local,         // IN_DEV_ACCEPT_LOCAL: or
   ipv4_log_martians,         // IN_DEV_LOG_MARTIANS: or
+  ipv6_disable_ipv6,         // idev->cnf.disable_ipv6; an `all` write reaches every device
   count_
 };
 

@@ -1,19 +1,17 @@
 // net.ipv6.conf.DEV.*: what the IPv6 layer reads of a device's settings, in
 // one place.
 //
-// Not yet settable: the per-device mechanism (netns/devconf.hpp) has no
-// net.ipv6.conf rows, so every device has Linux's defaults. Registering the
-// rows is the next step of issue 13 (each name needs its walk scenario, and
-// Linux's `all` rows for most IPv6 keys act on nothing, which the walk test
-// must learn to accept).
+// Of these only disable_ipv6 is a sysctl yet (net.ipv6.conf.*.disable_ipv6,
+// netns/devconf.hpp); the others are Linux's defaults for every device.
+// Registering their rows is the next step of issue 13 (each name needs its
+// walk scenario, and Linux's `all` rows for most IPv6 keys act on nothing,
+// which the walk test must learn to accept).
 #pragma once
 
 #include <cstdint>
 
-namespace netns {
-class Device;
-class Net;
-}  // namespace netns
+#include "netns/devconf.hpp"
+#include "netns/net.hpp"
 
 namespace netns::ipv6 {
 
@@ -28,6 +26,13 @@ struct DevConf6 {
   std::uint32_t retrans_time_ms = 1000;
 };
 
-inline DevConf6 devconf(Net&, const Device&) { return DevConf6{}; }
+inline DevConf6 devconf(Net& net, const Device& dev) {
+  DevConf6 conf;
+  conf.disable_ipv6 = device_conf(net.sysctl(), dev, DevconfId::ipv6_disable_ipv6) != 0;
+  return conf;
+}
+
+// The packet path's question: one bit of the Device.
+inline bool ipv6_disabled(const Device& dev) { return device_conf_on(dev, DevconfId::ipv6_disable_ipv6); }
 
 }  // namespace netns::ipv6

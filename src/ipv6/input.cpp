@@ -33,7 +33,7 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
     return;
   }
   c.add(Counter::Ip6InReceives);
-  if (devconf(net, dev).disable_ipv6) {
+  if (ipv6_disabled(dev)) {
     c.add(Counter::Ip6InDiscards);
     return;
   }

@@ -445,6 +445,27 @@ struct Scenario {
   void (*prepare)(Lab&) = nullptr;  // settings both runs share
 };
 
+// An IPv6 datagram to all-nodes arriving on eth0: delivered, or discarded
+// where IPv6 is off.
+std::string ipv6_all_nodes_input(Lab& lab) {
+  Bytes frame(14 + 40);
+  wire::EthernetRepr{MacAddress(0x33, 0x33, 0, 0, 0, 1), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+  wire::Ipv6Repr{.src = Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 2), .dst = Ipv6Address(0xff02, 0, 0, 0, 0, 0, 0, 1),
+                 .next_header = wire::IpProtocol::ipv6_none}
+      .emit(std::span(frame).subspan(14));
+  lab.inject(frame);
+  return fmt::format("delivered {} discarded {}", lab.counter("Ip6InDelivers"), lab.counter("Ip6InDiscards"));
+}
+
+// The IPv6 addresses a device created now gets when it comes up.
+std::string ipv6_addresses_of_new_device(Lab& lab) {
+  auto* eth1 = make_channel(*lab.net, "eth1").value();
+  EXPECT_TRUE(set_link_up(*eth1));
+  std::size_t n = 0;
+  for (const auto& a : ipv6::addresses(*lab.net)) n += a.dev == eth1;
+  return fmt::format("{} addresses", n);
+}
+
 // An IPv6 path MTU learned from a Packet Too Big, 30 s later.
 std::string ipv6_pmtu_after_30s(Lab& lab) {
   const Ipv6Address local(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), router(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
@@ -592,6 +613,8 @@ const Scenario kScenarios[] = {
        return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
      }},
     {"net.ipv6.route.mtu_expires", "10", ipv6_pmtu_after_30s},
+    {"net.ipv6.conf.all.disable_ipv6", "1", ipv6_all_nodes_input},
+    {"net.ipv6.conf.default.disable_ipv6", "1", ipv6_addresses_of_new_device},
     // ---- per-device knobs' all and default rows ----
     {"net.ipv4.conf.all.accept_source_route", "1", source_routed_ping},
     {"net.ipv4.conf.default.accept_source_route", "0", source_routed_ping,
@@ -945,6 +968,7 @@ const Scenario kDeviceScenarios[] = {
      [](Lab& lab) { lab.set("net.ipv4.conf.all.accept_source_route", "1"); }},
     {"net.ipv4.conf.eth0.accept_local", "1", ping_from_ourselves},
     {"net.ipv4.conf.eth0.log_martians", "1", martian_logged},
+    {"net.ipv6.conf.eth0.disable_ipv6", "1", ipv6_all_nodes_input},
 };
 
 const Scenario* find_scenario(std::string_view name) {
@@ -961,7 +985,7 @@ const Scenario* find_scenario(std::string_view name) {
 std::vector<std::string> eth0_names() {
   std::vector<std::string> out;
   for (const DevconfInfo& row : kDevconfTable) {
-    if (row.family == DevconfFamily::ipv4) out.push_back(fmt::format("net.ipv4.conf.eth0.{}", row.name));
+    out.push_back(fmt::format("{}.eth0.{}", kDevconfTrees[static_cast<std::size_t>(row.family)], row.name));
   }
   return out;
 }
@@ -1012,7 +1036,7 @@ TEST(SysctlWalkTable, DeviceWalkCoversEveryNameOfADevice) {
   Lab lab;
   std::vector<std::string> listed;
   for (const std::string& name : lab.net->sysctl().device_names()) {
-    if (name.starts_with("net.ipv4.conf.eth0.")) listed.push_back(name);
+    if (name.starts_with("net.ipv4.conf.eth0.") || name.starts_with("net.ipv6.conf.eth0.")) listed.push_back(name);
   }
   EXPECT_EQ(listed, eth0_names());
   for (const Scenario& s : kDeviceScenarios) {
