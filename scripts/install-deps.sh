@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libdpdk-dev libpcap-dev
   iproute2 iputils-ping curl netcat-openbsd tshark ethtool procps
-  nmap python3-scapy hping3
+  nmap python3-scapy hping3 radvd
   clang-16 libclang-rt-16-dev
 )
 

@@ -94,6 +94,11 @@ inline constexpr std::array<DevconfInfo, static_cast<std::size_t>(DevconfId::cou
     {DevconfFamily::ipv4, "accept_source_route", 0, 1, 0, 1, DevconfCombine::both, true, false},
     {DevconfFamily::ipv4, "accept_local", 0, 0, 0, 1, DevconfCombine::either, true, false},
     {DevconfFamily::ipv4, "log_martians", 0, 0, 0, 1, DevconfCombine::either, true, false},
+    // net.ipv6.conf (net/ipv6/addrconf.c): a device acts on its own value,
+    // `default` is copied when it is created. The rest of IPv6's keys
+    // (forwarding, accept_ra, autoconf, accept_dad, dad_transmits,
+    // hop_limit, mtu, addr_gen_mode) are the next to come.
+    {DevconfFamily::ipv6, "disable_ipv6", 0, 0, 0, 1, DevconfCombine::own, false, true},
 }};
 
 inline constexpr std::size_t kDevconfCount = kDevconfTable.size();

@@ -22,6 +22,7 @@
 
 #include "netns/address.hpp"
 #include "netns/device.hpp"
+#include "netns/neighbour.hpp"
 #include "netns/result.hpp"
 
 namespace netns {
@@ -92,7 +93,7 @@ struct AddressInfo {
 };
 std::vector<AddressInfo> addresses(Net& net);
 
-enum class NeighbourState : std::uint8_t { incomplete, reachable, stale, delay, probe, failed, permanent };
+using netns::NeighbourState;  // netns/neighbour.hpp: both families
 struct NeighbourInfo {
   Ipv4Address address;
   Device* dev;
@@ -100,28 +101,8 @@ struct NeighbourInfo {
   NeighbourState state;
 };
 std::vector<NeighbourInfo> neighbours(Net& net);
-// The neighbour table's statistics, named as Linux's struct neigh_statistics
-// (/proc/net/stat/arp_cache, `ip -s ntable`), for this namespace. The bounds
-// and the reclaim policy they count are described in docs/ARCHITECTURE.md
-// ("The neighbour table under a flood").
-struct NeighbourTableStats {
-  std::uint64_t entries = 0;         // now, permanent ones included
-  std::uint64_t unres_discards = 0;  // packets dropped while their neighbour was unresolved (queue full,
-                                     // or the entry reclaimed)
-  std::uint64_t res_failed = 0;      // resolutions that gave up (the entry failed)
-  std::uint64_t table_fulls = 0;     // entries refused: the table was at gc_thresh3 (only entries
-                                     // learned from ARP requests; a resolution always gets one)
-  std::uint64_t allocs = 0;          // entries created
-  std::uint64_t destroys = 0;        // entries gone, for any reason
-  std::uint64_t lookups = 0;         // table lookups
-  std::uint64_t hits = 0;            // lookups that found an entry
-  std::uint64_t forced_gc_runs = 0;  // neigh_forced_gc runs (at gc_thresh3, or gc_thresh2 after 5 s)
-  // netns's own, where Linux has no name:
-  std::uint64_t unresolved = 0;            // INCOMPLETE entries now (capped at gc_thresh3 / 4)
-  std::uint64_t permanent = 0;             // permanent entries now (not counted against gc_thresh3)
-  std::uint64_t unresolved_evictions = 0;  // INCOMPLETE entries reclaimed for a newer one
-  std::uint64_t resolved_evictions = 0;    // resolved entries reclaimed under 5 s old for a new resolution
-};
+// The IPv4 (ARP) table's statistics (netns/neighbour.hpp).
+using netns::NeighbourTableStats;
 NeighbourTableStats neighbour_table_stats(Net& net);
 // ip neigh replace ADDR lladdr MAC dev DEV nud permanent.
 [[nodiscard]] Result<void> add_neighbour(Net& net, Device& dev, Ipv4Address address, MacAddress mac);

@@ -77,6 +77,16 @@ enum class SysctlId : std::uint16_t {
   core_sockets_max,
   core_packet_mem_max,
   neigh_unres_qlen_bytes,
+  ipv6_route_mtu_expires,
+  ipv6_neigh_base_reachable_time_ms,
+  ipv6_neigh_gc_stale_time,
+  ipv6_neigh_retrans_time_ms,
+  ipv6_neigh_mcast_solicit,
+  ipv6_neigh_ucast_solicit,
+  ipv6_neigh_unres_qlen,
+  ipv6_neigh_unres_qlen_bytes,
+  ipv6_neigh_gc_thresh2,
+  ipv6_neigh_gc_thresh3,
   count_
 };
 
@@ -186,6 +196,19 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // unres_qlen packets. Linux keeps one and derives the other; netns
     // keeps both, and the first to be reached drops the oldest.
     {"net.ipv4.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
+    // Seconds an IPv6 path MTU learned from a Packet Too Big is kept.
+    {"net.ipv6.route.mtu_expires", 1, {600}, 0, kIntMax, {}},
+    // IPv6's neighbour table (NDP) has its own, with the same defaults as
+    // Linux's nd_tbl.
+    {"net.ipv6.neigh.default.base_reachable_time_ms", 1, {30000}, 1, kIntMax, {}},
+    {"net.ipv6.neigh.default.gc_stale_time", 1, {60}, 1, kIntMax, {}},
+    {"net.ipv6.neigh.default.retrans_time_ms", 1, {1000}, 1, kIntMax, {}},
+    {"net.ipv6.neigh.default.mcast_solicit", 1, {3}, 0, 255, {}},
+    {"net.ipv6.neigh.default.ucast_solicit", 1, {3}, 0, 255, {}},
+    {"net.ipv6.neigh.default.unres_qlen", 1, {101}, 0, 65535, {}},
+    {"net.ipv6.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
+    {"net.ipv6.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
+    {"net.ipv6.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
@@ -203,6 +226,7 @@ enum class DevconfId : std::uint8_t {
   ipv4_accept_source_route,  // IN_DEV_SOURCE_ROUTE: and
   ipv4_accept_local,         // IN_DEV_ACCEPT_LOCAL: or
   ipv4_log_martians,         // IN_DEV_LOG_MARTIANS: or
+  ipv6_disable_ipv6,         // idev->cnf.disable_ipv6; an `all` write reaches every device
   count_
 };
 

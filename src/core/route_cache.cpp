@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <type_traits>
+#include <utility>
 
 #include "netns/host.hpp"
 #include "netns/net.hpp"
@@ -65,19 +67,34 @@ void RouteCache::exit(Net& net) {
 
 // ---- the packet path ----
 
-const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst, Ipv4Address src,
-                                      std::uint8_t tos, int oif) {
+std::uint64_t RouteCache::hash(const RouteCacheKey6& key) const {
+  // A leading 6 keeps an IPv6 key's message apart from every IPv4 one.
+  std::array<std::byte, 49> m;
+  m[0] = std::byte{6};
+  store_le32(&m[1], key.net_id);
+  for (int i = 0; i < 16; ++i) {
+    m[5 + i] = std::byte{key.dst.bytes()[i]};
+    m[21 + i] = std::byte{key.src.bytes()[i]};
+  }
+  store_le32(&m[37], key.dst.scope_id());
+  store_le32(&m[41], key.src.scope_id());
+  store_le32(&m[45], static_cast<std::uint32_t>(key.oif));
+  return siphash13(key_, m);
+}
+
+template <class K>
+const auto* RouteCache::find(Net& net, const K& key) {
+  using R = std::remove_cvref_t<decltype(route_of(std::declval<const Entry&>(), key))>;
   NetState* ns = slot_.find(net);
-  if (ns == nullptr) return nullptr;
-  const RouteCacheKey key{net.id(), dst, src, tos, oif};
+  if (ns == nullptr) return static_cast<const R*>(nullptr);
   const std::uint64_t h = hash(key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Entry** link = &buckets_[h & mask_];
   while (Entry* e = *link) {
-    if (e->hash == h32 && e->key == key) {
+    if (e->hash == h32 && matches(*e, key)) {
       if (e->generation == ns->generation) {
         ++ns->hits;
-        return &e->route;
+        return &route_of(*e, key);
       }
       *link = e->chain;  // ours, from before an invalidate: a miss, and garbage
       release(*e);
@@ -94,11 +111,11 @@ const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst, Ipv4Address src
     link = &e->chain;
   }
   ++ns->misses;
-  return nullptr;
+  return static_cast<const R*>(nullptr);
 }
 
-void RouteCache::insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif,
-                        const CachedRoute& route) {
+template <class K, class R>
+void RouteCache::put(Net& net, const K& key, const R& route) {
   NetState* ns = slot_.find(net);
   if (ns == nullptr) return;
   sweep(1);
@@ -106,14 +123,13 @@ void RouteCache::insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t
     remove(*ns->oldest);
   }
 
-  const RouteCacheKey key{net.id(), dst, src, tos, oif};
   const std::uint64_t h = hash(key);
   const auto h32 = static_cast<std::uint32_t>(h);
   for (Entry** link = &buckets_[h & mask_]; Entry* e = *link; link = &e->chain) {
-    if (e->hash != h32 || !(e->key == key)) continue;
+    if (e->hash != h32 || !matches(*e, key)) continue;
     if (e->generation == ns->generation) {
       // Fresh information for a key we hold: replace it in place, now the newest.
-      e->route = route;
+      store(*e, key, route);
       unlink_list(*ns, *e);
       append(*ns, *e);
       return;
@@ -144,8 +160,7 @@ void RouteCache::insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t
   Entry* e = entries_.create();
   e->generation = ns->generation;
   e->hash = h32;
-  e->key = key;
-  e->route = route;
+  store(*e, key, route);
   e->owner = ns;
   Entry*& bucket = buckets_[h & mask_];
   e->chain = bucket;
@@ -153,6 +168,24 @@ void RouteCache::insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t
   append(*ns, *e);
   ++size_;
   if (size_ > buckets_.size() && buckets_.size() < max_buckets_) grow();
+}
+
+const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif) {
+  return find(net, RouteCacheKey{net.id(), dst, src, tos, oif});
+}
+
+const CachedRoute6* RouteCache::lookup(Net& net, const Ipv6Address& dst, const Ipv6Address& src, int oif) {
+  return find(net, RouteCacheKey6{net.id(), dst, src, oif});
+}
+
+void RouteCache::insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif,
+                        const CachedRoute& route) {
+  put(net, RouteCacheKey{net.id(), dst, src, tos, oif}, route);
+}
+
+void RouteCache::insert(Net& net, const Ipv6Address& dst, const Ipv6Address& src, int oif,
+                        const CachedRoute6& route) {
+  put(net, RouteCacheKey6{net.id(), dst, src, oif}, route);
 }
 
 void RouteCache::invalidate(Net& net) {

@@ -1,8 +1,9 @@
 // core/route_cache.hpp — the route cache every namespace of a Host shares (docs/ARCHITECTURE.md, section 5).
 //
-// One table per Host holds the results of route_output for every namespace,
-// keyed by (namespace id, destination, source, tos, output ifindex). The
-// IPv4 layer asks it before the FIB and fills it after:
+// One table per Host holds the results of route_output for every namespace
+// and both families, keyed by (namespace id, destination, source, tos,
+// output ifindex); an IPv6 key has no tos. The IP layers ask it before the
+// FIB and fill it after (IPv6 through the overloads taking Ipv6Address):
 //
 //   RouteCache& cache = ...;   // handed to the IPv4 layer by the composition root
 //   if (const CachedRoute* r = cache.lookup(net, dst, src, tos, oif)) return *r;
@@ -19,7 +20,7 @@
 //     insert evicts that namespace's own oldest entry (a per-namespace FIFO
 //     list), so a flood in one namespace only pushes out its own entries;
 //   - the whole table is bounded by max_entries() (kDefaultMaxEntries = 2^20,
-//     about 90 MiB of entries plus 8 MiB of buckets at worst; HostConfig has
+//     about 150 MiB of entries plus 8 MiB of buckets at worst; HostConfig has
 //     no knob, the constructor takes one). At that bound an insert first
 //     sweeps a few buckets for stale entries, then gives up its own
 //     namespace's oldest entry; a namespace with none of its own caches
@@ -67,6 +68,13 @@ struct CachedRoute {
   std::uint8_t type = 0;  // the IPv4 layer's route type, opaque here
 };
 
+// What IPv6's route_output returns, as cached.
+struct CachedRoute6 {
+  Device* dev = nullptr;
+  Ipv6Address next_hop;
+  Ipv6Address source;
+};
+
 struct RouteCacheKey {
   std::uint32_t net_id = 0;
   Ipv4Address dst;
@@ -75,6 +83,15 @@ struct RouteCacheKey {
   int oif = 0;
 
   friend bool operator==(const RouteCacheKey&, const RouteCacheKey&) = default;
+};
+
+struct RouteCacheKey6 {
+  std::uint32_t net_id = 0;
+  Ipv6Address dst;  // scope ids included: fe80::1%2 and fe80::1%3 are two routes
+  Ipv6Address src;
+  int oif = 0;
+
+  friend bool operator==(const RouteCacheKey6&, const RouteCacheKey6&) = default;
 };
 
 // One namespace's share of the cache.
@@ -108,6 +125,9 @@ class RouteCache final : public PernetOps {
   // above). Allocates only when the slab or the bucket array grows.
   void insert(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif,
               const CachedRoute& route);
+  // The same for IPv6, in the same table, quota and generation.
+  const CachedRoute6* lookup(Net& net, const Ipv6Address& dst, const Ipv6Address& src, int oif);
+  void insert(Net& net, const Ipv6Address& dst, const Ipv6Address& src, int oif, const CachedRoute6& route);
   // Every entry of `net` becomes a miss. O(1): no entry is touched.
   void invalidate(Net& net);
   // The namespace's generation, bumped by every invalidate: a route a socket
@@ -125,22 +145,55 @@ class RouteCache final : public PernetOps {
   // ---- for tests and dumps ----
   std::size_t bucket_count() const { return buckets_.size(); }
   std::uint64_t hash(const RouteCacheKey& key) const;
+  std::uint64_t hash(const RouteCacheKey6& key) const;
   std::size_t bucket_of(const RouteCacheKey& key) const { return hash(key) & mask_; }
 
  private:
   struct NetState;
 
-  // 88 bytes; what a lookup reads comes first.
+  // A key and a route of either family; `v6` says which is alive.
+  union Key {
+    Key() : v4{} {}
+    RouteCacheKey v4;
+    RouteCacheKey6 v6;
+  };
+  union Route {
+    Route() : v4{} {}
+    CachedRoute v4;
+    CachedRoute6 v6;
+  };
+
+  // 160 bytes; what a lookup reads comes first.
   struct Entry {
     Entry* chain;         // next in the bucket
     std::uint32_t hash;   // low bits of the SipHash; buckets never exceed 2^32
-    RouteCacheKey key;
+    bool v6;
+    Key key;
     std::uint64_t generation;
-    CachedRoute route;
+    Route route;
     NetState* owner;
     Entry* older;         // the owner's FIFO, oldest first
     Entry* newer;
   };
+  // The two families' accessors, for the lookup and insert written once.
+  static bool matches(const Entry& e, const RouteCacheKey& k) { return !e.v6 && e.key.v4 == k; }
+  static bool matches(const Entry& e, const RouteCacheKey6& k) { return e.v6 && e.key.v6 == k; }
+  static void store(Entry& e, const RouteCacheKey& k, const CachedRoute& r) {
+    e.v6 = false;
+    e.key.v4 = k;
+    e.route.v4 = r;
+  }
+  static void store(Entry& e, const RouteCacheKey6& k, const CachedRoute6& r) {
+    e.v6 = true;
+    e.key.v6 = k;
+    e.route.v6 = r;
+  }
+  static const CachedRoute& route_of(const Entry& e, const RouteCacheKey&) { return e.route.v4; }
+  static const CachedRoute6& route_of(const Entry& e, const RouteCacheKey6&) { return e.route.v6; }
+  template <class K>
+  const auto* find(Net& net, const K& key);
+  template <class K, class R>
+  void put(Net& net, const K& key, const R& route);
 
   struct NetState {
     std::uint64_t generation = 0;

@@ -31,6 +31,9 @@ namespace netns::ipv4 {
 struct InputMeta;
 struct IcmpError;
 }  // namespace netns::ipv4
+namespace netns::ipv6 {
+struct InputMeta;
+}  // namespace netns::ipv6
 
 namespace netns::inet {
 
@@ -40,6 +43,10 @@ class Transport {
   // An IPv4 datagram for this namespace: data() at the transport header,
   // the IP header in the headroom. IPv6 adds its own overload.
   virtual void deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) = 0;
+  // An IPv6 datagram: data() at the transport header, the IPv6 header and
+  // any extension headers in the headroom. Only a transport registered with
+  // the IPv6 layer receives these.
+  virtual void deliver(Net& /*net*/, Packet /*datagram*/, const ipv6::InputMeta& /*meta*/) {}
   // An ICMP error quoting a datagram this transport sent (ICMP input has
   // checked it and found the quoted protocol to be this one).
   virtual void deliver_error(Net& /*net*/, const ipv4::IcmpError& /*error*/) {}

@@ -3,6 +3,7 @@
 
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
+#include "neigh/table.hpp"
 #include "stack/builtins.hpp"
 
 namespace netns::ipv4 {
@@ -21,19 +22,6 @@ std::string_view scope_text(std::uint8_t scope) {
     case 253: return "link";
     default: return "global";
   }
-}
-
-std::string_view state_text(NeighbourState s) {
-  switch (s) {
-    case NeighbourState::incomplete: return "INCOMPLETE";
-    case NeighbourState::reachable: return "REACHABLE";
-    case NeighbourState::stale: return "STALE";
-    case NeighbourState::delay: return "DELAY";
-    case NeighbourState::probe: return "PROBE";
-    case NeighbourState::failed: return "FAILED";
-    case NeighbourState::permanent: return "PERMANENT";
-  }
-  return "NONE";
 }
 
 std::string link_flags(const Device& dev) {
@@ -90,11 +78,7 @@ std::string dump_routes(Net& net) {
 std::string dump_neighbours(Net& net) {
   std::string out;
   for (const NeighbourInfo& n : neighbours(net)) {
-    out += fmt::format("{} dev {}", n.address, n.dev->name());
-    if (n.state != NeighbourState::incomplete && n.state != NeighbourState::failed) {
-      out += fmt::format(" lladdr {}", n.mac);
-    }
-    out += fmt::format(" {}\n", state_text(n.state));
+    out += neigh::format_neighbour(n.address.to_string(), *n.dev, n.mac, n.state, false);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // ipv4/neighbour_layer.hpp — what the neighbour table asks of its network
-// layer, and nothing more: the seam NDP will share with ARP.
+// layer, and nothing more (NDP's counterpart: ipv6/neighbour_layer6.hpp).
 #pragma once
 
 #include "netns/address.hpp"
@@ -17,8 +17,8 @@ namespace netns::ipv4 {
 // the source a solicitation carries, and Linux's neigh_ops->error_report.
 // The table sees its layer only through this (as the Reassembler sees only
 // its on_timeout), so the machinery of entries, states, timers, queues and
-// garbage collection does not depend on IPv4; NDP's table will take the same
-// questions about IPv6 addresses from IPv6. Each is asked on a miss, an ARP
+// garbage collection does not depend on IPv4 (it is neigh::Table, shared with
+// NDP, which asks IPv6 the same questions through Ipv6NeighbourLayer). Each is asked on a miss, an ARP
 // message or a failure, never for a datagram to a known neighbour. One
 // implementation per Host (Ipv4Stack), so a namespace pays one reference.
 class NeighbourLayer {

@@ -8,12 +8,14 @@
 #include "ipv4/stack.hpp"
 #include "ipv4/tcp/tcp_net.hpp"
 #include "ipv4/udp_ops.hpp"
+#include "ipv6/stack.hpp"
 
 namespace netns {
 
 Builtins::Builtins(Host& host)
     : route_cache_(std::make_unique<RouteCache>(host)),
       ipv4_(std::make_unique<ipv4::Ipv4Stack>(host, *route_cache_)),
+      ipv6_(std::make_unique<ipv6::Ipv6Stack>(host, *route_cache_)),
       udp_(std::make_unique<udp::UdpOps>(host, *ipv4_)),
       ping_(std::make_unique<icmp::PingOps>(host, *ipv4_)),
       tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_)),
@@ -25,6 +27,7 @@ Builtins::Builtins(Host& host)
           // so the route cache, which IPv4 fills, goes last.
           {route_cache_.get(), false},
           {ipv4_.get(), false},     // IPv4, ARP, ICMP
+          {ipv6_.get(), false},     // IPv6, NDP, ICMPv6
           {udp_.get(), false},      // transports: after the layer they register with,
           {ping_.get(), false},     // and exit before it
           {tcp_.get(), false},

@@ -36,6 +36,9 @@ class MacvlanOps;
 namespace ipv4 {
 class Ipv4Stack;
 }
+namespace ipv6 {
+class Ipv6Stack;
+}
 namespace udp {
 class UdpOps;
 }
@@ -58,6 +61,7 @@ class Builtins {
 
   RouteCache& route_cache() const { return *route_cache_; }
   ipv4::Ipv4Stack& ipv4() const { return *ipv4_; }
+  ipv6::Ipv6Stack& ipv6() const { return *ipv6_; }
   udp::UdpOps& udp() const { return *udp_; }
   icmp::PingOps& ping() const { return *ping_; }
   tcp::TcpOps& tcp() const { return *tcp_; }
@@ -71,13 +75,14 @@ class Builtins {
   // Declared in dependency order: members are built top-down, destroyed bottom-up.
   std::unique_ptr<RouteCache> route_cache_;
   std::unique_ptr<ipv4::Ipv4Stack> ipv4_;  // IPv4, ARP, ICMP; uses the route cache
+  std::unique_ptr<ipv6::Ipv6Stack> ipv6_;  // IPv6, NDP, ICMPv6; uses the route cache
   std::unique_ptr<udp::UdpOps> udp_;       // transports: register with IPv4
   std::unique_ptr<icmp::PingOps> ping_;
   std::unique_ptr<tcp::TcpOps> tcp_;
   std::unique_ptr<macvlan::MacvlanOps> macvlan_;
   std::unique_ptr<PernetOps> loopback_;
   std::unique_ptr<PernetOps> default_devices_;
-  std::array<BuiltinOps, 8> registration_;
+  std::array<BuiltinOps, 9> registration_;
 };
 
 }  // namespace netns

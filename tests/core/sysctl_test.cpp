@@ -182,6 +182,16 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::core_sockets_max, "net.core.sockets_max"},
       {SysctlId::core_packet_mem_max, "net.core.packet_mem_max"},
       {SysctlId::neigh_unres_qlen_bytes, "net.ipv4.neigh.default.unres_qlen_bytes"},
+      {SysctlId::ipv6_route_mtu_expires, "net.ipv6.route.mtu_expires"},
+      {SysctlId::ipv6_neigh_base_reachable_time_ms, "net.ipv6.neigh.default.base_reachable_time_ms"},
+      {SysctlId::ipv6_neigh_gc_stale_time, "net.ipv6.neigh.default.gc_stale_time"},
+      {SysctlId::ipv6_neigh_retrans_time_ms, "net.ipv6.neigh.default.retrans_time_ms"},
+      {SysctlId::ipv6_neigh_mcast_solicit, "net.ipv6.neigh.default.mcast_solicit"},
+      {SysctlId::ipv6_neigh_ucast_solicit, "net.ipv6.neigh.default.ucast_solicit"},
+      {SysctlId::ipv6_neigh_unres_qlen, "net.ipv6.neigh.default.unres_qlen"},
+      {SysctlId::ipv6_neigh_unres_qlen_bytes, "net.ipv6.neigh.default.unres_qlen_bytes"},
+      {SysctlId::ipv6_neigh_gc_thresh2, "net.ipv6.neigh.default.gc_thresh2"},
+      {SysctlId::ipv6_neigh_gc_thresh3, "net.ipv6.neigh.default.gc_thresh3"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).

@@ -16,7 +16,12 @@
 #include <vector>
 
 #include "netns/devconf.hpp"
+#include "ipv6/neighbour6.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
+#include "netns/wire/ipv6.hpp"
+#include "netns/wire/checksum.hpp"
+#include "netns/wire/ethernet.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tcp.hpp"
 #include "netns/udp.hpp"
@@ -364,6 +369,73 @@ std::string sack_above_a_hole(Lab& lab, std::uint32_t sacked, Clock::duration af
   return lab.segments() + lab.info(s) + lab.counters();
 }
 
+// ---- IPv6's neighbour table (net.ipv6.neigh.default.*) ----
+
+const Ipv6Address kNdpLocal(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const Ipv6Address kNdpStranger(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3);
+
+// The IPv6 table on eth0 with the layer's answers scripted (2001:db8::1 is
+// ours); it reads the namespace's net.ipv6.neigh.default.* as it goes.
+struct Ndp final : ipv6::Ipv6NeighbourLayer {
+  explicit Ndp(Lab& l) : lab(l), table(*l.net, *this) {}
+  bool is_local(Net&, const Device&, const Ipv6Address& a) override { return a == kNdpLocal; }
+  bool is_anycast(Net&, const Device&, const Ipv6Address&) override { return false; }
+  bool is_tentative(Net&, const Device&, const Ipv6Address&) override { return false; }
+  void dad_conflict(Net&, Device&, const Ipv6Address&) override {}
+  Ipv6Address solicit_source(Net&, const Device&, const Ipv6Address&) override { return kNdpLocal; }
+  bool is_router(Net&, const Device&) override { return false; }
+  void router_lost(Net&, Device&, const Ipv6Address&) override {}
+  void error_report(Net&, const Packet&) override { ++unreachable; }
+
+  void send(const Ipv6Address& to, int datagrams = 1) {
+    for (int i = 0; i < datagrams; ++i) {
+      Packet p = lab.host.packets().allocate(wire::Ipv6Repr::kHeaderLen + 100);
+      wire::Ipv6Repr{.src = kNdpLocal, .dst = to, .next_header = wire::IpProtocol::udp, .payload_len = 100}.emit(
+          p.mutable_data());
+      table.output(*lab.eth0, to, std::move(p));
+    }
+    lab.host.poll(lab.clock.now());
+  }
+  // `who` answers at `mac`: solicited (REACHABLE) or not (STALE).
+  void advertise(const Ipv6Address& who, MacAddress mac, bool solicited) {
+    const wire::NeighbourAdvertRepr na{.target = who, .solicited = solicited, .override = true, .target_link = mac};
+    std::vector<std::byte> bytes(wire::Ipv6Repr::kHeaderLen + na.buffer_len());
+    wire::Ipv6Repr{.src = who, .dst = kNdpLocal, .next_header = wire::IpProtocol::icmpv6, .hop_limit = 255,
+                   .payload_len = na.buffer_len()}
+        .emit(bytes);
+    na.emit(std::span(bytes).subspan(wire::Ipv6Repr::kHeaderLen), who, kNdpLocal);
+    Packet message = lab.host.packets().allocate(na.buffer_len());
+    std::ranges::copy(std::span(bytes).subspan(wire::Ipv6Repr::kHeaderLen), message.mutable_data().begin());
+    table.process_ndp(*lab.eth0, *wire::Ipv6View::checked(bytes), std::move(message));
+    lab.host.poll(lab.clock.now());
+  }
+  void resolve(const Ipv6Address& who, MacAddress mac, bool solicited = true) {
+    send(who);
+    advertise(who, mac, solicited);
+  }
+  std::string state() {
+    const auto s = table.stats();
+    return fmt::format("{}unresolved={} unreachable={} discards={}", table.dump(), s.unresolved, unreachable,
+                       s.unres_discards);
+  }
+
+  Lab& lab;
+  ipv6::NeighbourTable table;
+  int unreachable = 0;
+};
+
+MacAddress ndp_mac(std::uint8_t i) { return MacAddress{0x02, 0, 0, 0, 0x66, i}; }
+Ipv6Address ndp_host(std::uint16_t i) { return Ipv6Address(0x2001, 0xdb8, 0, 0, 0, 0, 1, i); }
+
+// Five datagrams to the stranger before it answers: how many leave after.
+std::string ndp_queued_for_stranger(Lab& lab) {
+  Ndp ndp(lab);
+  ndp.send(kNdpStranger, 5);
+  (void)lab.frames();
+  ndp.advertise(kNdpStranger, kStrangerMac, true);
+  return lab.frames() + ndp.state();
+}
+
 // ---- the scenarios ----
 
 struct Scenario {
@@ -372,6 +444,50 @@ struct Scenario {
   std::string (*observe)(Lab&);
   void (*prepare)(Lab&) = nullptr;  // settings both runs share
 };
+
+// An IPv6 datagram to all-nodes arriving on eth0: delivered, or discarded
+// where IPv6 is off.
+std::string ipv6_all_nodes_input(Lab& lab) {
+  Bytes frame(14 + 40);
+  wire::EthernetRepr{MacAddress(0x33, 0x33, 0, 0, 0, 1), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+  wire::Ipv6Repr{.src = Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 2), .dst = Ipv6Address(0xff02, 0, 0, 0, 0, 0, 0, 1),
+                 .next_header = wire::IpProtocol::ipv6_none}
+      .emit(std::span(frame).subspan(14));
+  lab.inject(frame);
+  return fmt::format("delivered {} discarded {}", lab.counter("Ip6InDelivers"), lab.counter("Ip6InDiscards"));
+}
+
+// The IPv6 addresses a device created now gets when it comes up.
+std::string ipv6_addresses_of_new_device(Lab& lab) {
+  auto* eth1 = make_channel(*lab.net, "eth1").value();
+  EXPECT_TRUE(set_link_up(*eth1));
+  std::size_t n = 0;
+  for (const auto& a : ipv6::addresses(*lab.net)) n += a.dev == eth1;
+  return fmt::format("{} addresses", n);
+}
+
+// An IPv6 path MTU learned from a Packet Too Big, 30 s later.
+std::string ipv6_pmtu_after_30s(Lab& lab) {
+  const Ipv6Address local(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), router(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  const Ipv6Address far(0x2001, 0xdb8, 0x77, 0, 0, 0, 0, 9);
+  EXPECT_TRUE(ipv6::add_address(*lab.net, *lab.eth0, Ipv6Prefix(local, 64)));
+  lab.peer.run_for(3s);  // past DAD
+  EXPECT_TRUE(ipv6::add_route(*lab.net, {.prefix = Ipv6Prefix(far, 48), .via = router}));
+  Bytes message(8 + 40 + 8);
+  wire::store_u8(message, 0, 2);
+  wire::store_be32(message, 4, 1400);
+  wire::Ipv6Repr{.src = local, .dst = far, .next_header = wire::IpProtocol::udp, .payload_len = 1452}.emit(
+      std::span(message).subspan(8));
+  wire::store_be16(message, 2, wire::ipv6_transport_checksum(router, local, 58, message));
+  Bytes frame(14 + 40 + message.size());
+  wire::EthernetRepr{lab.eth0->mac(), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+  wire::Ipv6Repr{.src = router, .dst = local, .next_header = wire::IpProtocol::icmpv6, .payload_len = message.size()}
+      .emit(std::span(frame).subspan(14));
+  std::copy(message.begin(), message.end(), frame.begin() + 54);
+  lab.inject(frame);
+  lab.peer.run_for(30s);
+  return fmt::format("pmtu {}", ipv6::path_mtu(*lab.net, far).value());
+}
 
 const Scenario kScenarios[] = {
     // ---- net.core ----
@@ -496,6 +612,9 @@ const Scenario kScenarios[] = {
        lab.peer.run_for(30s);
        return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
      }},
+    {"net.ipv6.route.mtu_expires", "10", ipv6_pmtu_after_30s},
+    {"net.ipv6.conf.all.disable_ipv6", "1", ipv6_all_nodes_input},
+    {"net.ipv6.conf.default.disable_ipv6", "1", ipv6_addresses_of_new_device},
     // ---- per-device knobs' all and default rows ----
     {"net.ipv4.conf.all.accept_source_route", "1", source_routed_ping},
     {"net.ipv4.conf.default.accept_source_route", "0", source_routed_ping,
@@ -779,6 +898,57 @@ const Scenario kScenarios[] = {
        lab.peer.run_for(1ms);
        return tcp::dump_sockets(*lab.net);
      }},
+    // ---- IPv6 neighbours ----
+    {"net.ipv6.neigh.default.base_reachable_time_ms", "1000",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.resolve(kNdpStranger, kStrangerMac);
+       (void)lab.run(3s);
+       return ndp.state();
+     }},
+    {"net.ipv6.neigh.default.gc_stale_time", "1",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.resolve(kNdpStranger, kStrangerMac, false);
+       (void)lab.run(3s);
+       return ndp.state();
+     }},
+    {"net.ipv6.neigh.default.retrans_time_ms", "200",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.send(kNdpStranger);
+       return lab.run(1500ms) + ndp.state();
+     }},
+    {"net.ipv6.neigh.default.mcast_solicit", "1",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.send(kNdpStranger);
+       return lab.run(1500ms) + ndp.state();
+     }},
+    {"net.ipv6.neigh.default.ucast_solicit", "1",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       ndp.resolve(kNdpStranger, kStrangerMac, false);
+       ndp.send(kNdpStranger);  // STALE -> DELAY, then 5 s later PROBE
+       return lab.run(7500ms) + ndp.state();
+     }},
+    {"net.ipv6.neigh.default.unres_qlen", "1", ndp_queued_for_stranger},
+    {"net.ipv6.neigh.default.unres_qlen_bytes", "3000", ndp_queued_for_stranger},
+    {"net.ipv6.neigh.default.gc_thresh2", "2",
+     [](Lab& lab) {
+       // Six resolved neighbours, then, past the forced GC's 5 s, a seventh.
+       Ndp ndp(lab);
+       for (std::uint8_t i = 0; i < 6; ++i) ndp.resolve(ndp_host(i), ndp_mac(i));
+       (void)lab.run(6s);
+       ndp.resolve(ndp_host(6), ndp_mac(6));
+       return ndp.state();
+     }},
+    {"net.ipv6.neigh.default.gc_thresh3", "4",
+     [](Lab& lab) {
+       Ndp ndp(lab);
+       for (std::uint8_t i = 0; i < 8; ++i) ndp.send(ndp_host(i));
+       return ndp.state();
+     }},
 };
 
 // One device's own knobs, net.ipv4.conf.eth0.*: with `all` left alone (or
@@ -798,6 +968,7 @@ const Scenario kDeviceScenarios[] = {
      [](Lab& lab) { lab.set("net.ipv4.conf.all.accept_source_route", "1"); }},
     {"net.ipv4.conf.eth0.accept_local", "1", ping_from_ourselves},
     {"net.ipv4.conf.eth0.log_martians", "1", martian_logged},
+    {"net.ipv6.conf.eth0.disable_ipv6", "1", ipv6_all_nodes_input},
 };
 
 const Scenario* find_scenario(std::string_view name) {
@@ -814,7 +985,7 @@ const Scenario* find_scenario(std::string_view name) {
 std::vector<std::string> eth0_names() {
   std::vector<std::string> out;
   for (const DevconfInfo& row : kDevconfTable) {
-    if (row.family == DevconfFamily::ipv4) out.push_back(fmt::format("net.ipv4.conf.eth0.{}", row.name));
+    out.push_back(fmt::format("{}.eth0.{}", kDevconfTrees[static_cast<std::size_t>(row.family)], row.name));
   }
   return out;
 }
@@ -865,7 +1036,7 @@ TEST(SysctlWalkTable, DeviceWalkCoversEveryNameOfADevice) {
   Lab lab;
   std::vector<std::string> listed;
   for (const std::string& name : lab.net->sysctl().device_names()) {
-    if (name.starts_with("net.ipv4.conf.eth0.")) listed.push_back(name);
+    if (name.starts_with("net.ipv4.conf.eth0.") || name.starts_with("net.ipv6.conf.eth0.")) listed.push_back(name);
   }
   EXPECT_EQ(listed, eth0_names());
   for (const Scenario& s : kDeviceScenarios) {

@@ -13,6 +13,7 @@
 #include "ipv4/ping_ops.hpp"
 #include "ipv4/tcp/tcp_net.hpp"
 #include "ipv4/udp_ops.hpp"
+#include "ipv6/stack.hpp"
 #include "netns/icmp.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/macvlan.hpp"
@@ -28,14 +29,14 @@ using support::HostTest;
 TEST_F(HostTest, BuiltinsRegisterSubsystemsInDependencyOrderThenDevices) {
   Builtins& b = host_.builtins();
   const auto list = builtin_registration(b);
-  ASSERT_EQ(list.size(), 8u);
-  const PernetOps* subsystems[] = {&b.route_cache(), &b.ipv4(), &b.udp(), &b.ping(), &b.tcp(), &b.macvlan()};
+  ASSERT_EQ(list.size(), 9u);
+  const PernetOps* subsystems[] = {&b.route_cache(), &b.ipv4(), &b.ipv6(), &b.udp(), &b.ping(), &b.tcp(), &b.macvlan()};
   for (std::size_t i = 0; i < std::size(subsystems); ++i) {
     EXPECT_EQ(list[i].ops, subsystems[i]) << i;
     EXPECT_FALSE(list[i].device) << i;
   }
-  EXPECT_TRUE(list[6].device);
   EXPECT_TRUE(list[7].device);
+  EXPECT_TRUE(list[8].device);
   // The loopback's op is the first device op: lo is ifindex 1.
   EXPECT_EQ(host_.init_net().loopback().ifindex(), 1);
 }
@@ -58,7 +59,7 @@ TEST_F(HostTest, BuiltinsCannotBeUnregisteredAndKeepWorking) {
     host_.unregister_pernet_device(*b.ops);
   }
   EXPECT_EQ(std::count(messages_.begin(), messages_.end(), "netns: a built-in subsystem cannot be unregistered"),
-            16);
+            18);
 
   // A namespace made afterwards has every built-in, and so does init_net.
   NetRef blue = host_.create_net("blue").value();

@@ -139,6 +139,8 @@ void TcpPeer::drain() {
     }
     const auto eth_repr = wire::EthernetRepr::parse(*eth);
     if (eth_repr->ethertype == wire::EtherType::arp) continue;  // the peer is a permanent neighbour
+    // IPv6's own traffic (DAD when the device came up): not the peer's business.
+    if (eth_repr->ethertype == wire::EtherType::ipv6) continue;
     auto ip = wire::Ipv4View::checked(eth->payload());
     auto ip_repr = ip ? wire::Ipv4Repr::parse(*ip) : Result<wire::Ipv4Repr>(ip.error());
     if (!ip_repr || ip_repr->protocol != wire::IpProtocol::tcp) {

@@ -1,0 +1,301 @@
+// IPv6 addresses of a namespace (Linux's addrconf.c): link-local addresses
+// on up, ::1 on the loopback, addresses by hand, duplicate address
+// detection (RFC 4862 5.4) and the prefix routes addresses bring.
+#include <algorithm>
+#include <random>
+
+#include "core/route_cache.hpp"
+#include "ipv6/devconf6.hpp"
+#include "ipv6/ipv6_net.hpp"
+#include "ipv6/stack.hpp"
+#include "netns/net.hpp"
+
+namespace netns::ipv6 {
+
+namespace {
+// Bounds `ip -6 addr` like IPv4's table: addresses per namespace.
+constexpr std::size_t kMaxAddresses = 65536;
+// Routes the kernel adds for addresses are metric 256 (IP6_RT_PRIO_ADDRCONF), proto kernel.
+constexpr std::uint32_t kAddrconfMetric = 256;
+constexpr std::uint8_t kProtoKernel = 2;
+// DAD waits up to this before its first solicitation (rtr_solicit_delay, RFC 4862 5.4.2).
+constexpr auto kMaxDadDelay = std::chrono::milliseconds(1000);
+
+// RFC 4291 appendix A: the MAC with the universal/local bit flipped and
+// ff:fe in the middle.
+Ipv6Address eui64_link_local(const MacAddress& mac) {
+  const auto& m = mac.octets;
+  return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 0x02) << 8 | m[1]),
+                     static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
+                     static_cast<std::uint16_t>(m[4] << 8 | m[5]));
+}
+
+bool needs_dad(Net& net, const Device& dev) {
+  const DevConf6 conf = devconf(net, dev);
+  return dev.kind() != DeviceKind::loopback && conf.accept_dad > 0 && conf.dad_transmits > 0;
+}
+}  // namespace
+
+// ---- lookups ----
+
+Inet6Address* Ipv6Net::find_address(const Device& dev, const Ipv6Address& address) {
+  for (auto& a : addresses) {
+    if (a->dev == &dev && a->prefix.address().bytes() == address.bytes()) return a.get();
+  }
+  return nullptr;
+}
+
+Inet6Address* Ipv6Net::local_address(const Ipv6Address& address, const Device* dev) {
+  for (auto& a : addresses) {
+    if ((dev == nullptr || a->dev == dev) && a->usable() && a->prefix.address().bytes() == address.bytes()) {
+      return a.get();
+    }
+  }
+  return nullptr;
+}
+
+bool Ipv6Stack::is_local(Net& net, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  return ns != nullptr && ns->local_address(address) != nullptr;
+}
+
+// ---- by hand ----
+
+Result<void> Ipv6Stack::add_address(Net& net, Device& dev, Ipv6Prefix prefix) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr || &dev.net() != &net) return error(Errc::no_such_device);
+  const Ipv6Address address = prefix.address().with_scope(0);
+  if (address.is_unspecified() || address.is_multicast() || address.is_v4_mapped()) {
+    return error(Errc::invalid_argument);
+  }
+  if (address.is_loopback() && dev.kind() != DeviceKind::loopback) return error(Errc::invalid_argument);
+  if (devconf(net, dev).disable_ipv6) return error(Errc::address_family_not_supported);
+  if (ns->find_address(dev, address) != nullptr) return error(Errc::file_exists);
+  if (ns->addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
+  insert_address(*ns, dev, Ipv6Prefix(address, prefix.length()), true);
+  return {};
+}
+
+Result<void> Ipv6Stack::del_address(Net& net, Device& dev, Ipv6Prefix prefix) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr || &dev.net() != &net) return error(Errc::no_such_device);
+  Inet6Address* a = ns->find_address(dev, prefix.address());
+  if (a == nullptr || a->prefix.length() != prefix.length()) return error(Errc::address_not_available);
+  remove_address(*ns, *a);
+  return {};
+}
+
+// ---- the table ----
+
+Inet6Address& Ipv6Stack::insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent) {
+  Net& net = ns.net;
+  auto owned = std::make_unique<Inet6Address>(host_, dev, prefix,
+                                              [this, &net](Inet6Address& a) { on_address_timer(net, a); });
+  Inet6Address& a = *owned;
+  a.permanent = permanent;
+  ns.addresses.push_back(std::move(owned));
+  add_prefix_route(ns, a);
+  if (dev.is_up()) start_dad(ns, a);
+  else a.tentative = needs_dad(net, dev);  // DAD runs when the device comes up
+  route_cache_invalidate(net);
+  return a;
+}
+
+void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
+  Device& dev = *a.dev;
+  const Ipv6Prefix prefix = a.prefix;
+  std::erase_if(ns.addresses, [&](const auto& p) { return p.get() == &a; });
+  // The prefix route goes with the last address that brought it.
+  const bool still_covered = std::any_of(ns.addresses.begin(), ns.addresses.end(), [&](const auto& p) {
+    return p->dev == &dev && p->prefix.length() == prefix.length() && Ipv6Prefix(prefix.network(), prefix.length()).contains(p->prefix.address());
+  });
+  if (!still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
+    (void)ns.routes.erase({.prefix = Ipv6Prefix(prefix.network(), prefix.length()), .dev = &dev,
+                           .metric = kAddrconfMetric});
+  }
+  route_cache_invalidate(ns.net);
+}
+
+void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {
+  if (!a.dev->is_up()) return;
+  // A /128 brings none, but for ::1, whose route `ip -6 route` shows on lo.
+  if (a.prefix.length() == 128 && !a.prefix.address().is_loopback()) return;
+  // file_exists when another address of the prefix brought it already: fine.
+  (void)ns.routes.insert({.prefix = Ipv6Prefix(a.prefix.network(), a.prefix.length()), .dev = a.dev,
+                          .metric = kAddrconfMetric, .protocol = kProtoKernel});
+}
+
+// ---- duplicate address detection ----
+
+void Ipv6Stack::start_dad(Ipv6Net& ns, Inet6Address& a) {
+  Net& net = ns.net;
+  if (!needs_dad(net, *a.dev)) {
+    address_ready(ns, a);
+    return;
+  }
+  a.tentative = true;
+  a.dad_failed = false;
+  a.dad_probes_left = devconf(net, *a.dev).dad_transmits;
+  // A random delay before the first solicitation (RFC 4862 5.4.2), so that
+  // devices that come up together do not solicit together.
+  const auto delay = std::chrono::microseconds(dad_jitter_() % (kMaxDadDelay.count() * 1000));
+  a.timer.schedule(host_.now() + delay);
+}
+
+void Ipv6Stack::on_address_timer(Net& net, Inet6Address& a) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  if (a.tentative) {
+    if (a.dad_probes_left == 0) {
+      address_ready(*ns, a);
+      return;
+    }
+    --a.dad_probes_left;
+    send_dad_probe(net, *a.dev, a.prefix.address());
+    a.timer.schedule(host_.now() + std::chrono::milliseconds(devconf(net, *a.dev).retrans_time_ms));
+    return;
+  }
+  expire_lifetimes(*ns, a);
+}
+
+void Ipv6Stack::address_ready(Ipv6Net& ns, Inet6Address& a) {
+  a.tentative = false;
+  a.timer.cancel();
+  schedule_lifetime(a);
+  route_cache_invalidate(ns.net);
+}
+
+// The next lifetime of `a` to end: its preferred, then its valid one.
+void Ipv6Stack::schedule_lifetime(Inet6Address& a) {
+  const auto now = host_.now();
+  if (a.preferred_until && *a.preferred_until > now) {
+    a.timer.schedule(*a.preferred_until);
+  } else if (a.valid_until) {
+    a.timer.schedule(*a.valid_until);
+  }
+}
+
+void Ipv6Stack::expire_lifetimes(Ipv6Net& ns, Inet6Address& a) {
+  if (a.valid_until && *a.valid_until <= host_.now()) {
+    remove_address(ns, a);
+    return;
+  }
+  // Deprecated now (deprecated() reads the time): no longer a preferred source.
+  route_cache_invalidate(ns.net);
+  schedule_lifetime(a);
+}
+
+void Ipv6Stack::dad_failed(Ipv6Net& ns, Inet6Address& a) {
+  // addrconf_dad_failure: the address stays, marked, never used.
+  a.tentative = false;
+  a.dad_failed = true;
+  a.timer.cancel();
+  route_cache_invalidate(ns.net);
+}
+
+// ---- devices ----
+
+void Ipv6Stack::add_link_local(Ipv6Net& ns, Device& dev) {
+  if (dev.kind() == DeviceKind::loopback) {
+    if (ns.find_address(dev, Ipv6Address::loopback()) == nullptr) {
+      insert_address(ns, dev, Ipv6Prefix(Ipv6Address::loopback(), 128), true);
+    }
+    return;
+  }
+  if (devconf(ns.net, dev).addr_gen_mode != 0) return;
+  const Ipv6Address ll = eui64_link_local(dev.mac());
+  if (ns.find_address(dev, ll) == nullptr) insert_address(ns, dev, Ipv6Prefix(ll, 64), true);
+}
+
+void Ipv6Stack::device_up(Ipv6Net& ns, Device& dev) {
+  if (devconf(ns.net, dev).disable_ipv6) return;
+  add_link_local(ns, dev);
+  for (auto& a : ns.addresses) {
+    if (a->dev != &dev) continue;
+    add_prefix_route(ns, *a);
+    if (a->tentative && !a->timer.pending()) start_dad(ns, *a);
+  }
+}
+
+void Ipv6Stack::device_down(Ipv6Net& ns, Device& dev) {
+  // addrconf_ifdown with keep_addr_on_down 0: Linux forgets a device's
+  // IPv6 addresses when it goes down; routes through it go too.
+  std::vector<Inet6Address*> gone;
+  for (auto& a : ns.addresses) {
+    if (a->dev == &dev) gone.push_back(a.get());
+  }
+  for (Inet6Address* a : gone) remove_address(ns, *a);
+  ns.routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev; });
+  ns.neighbours.flush_device(dev);
+}
+
+void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
+
+}  // namespace netns::ipv6
+
+namespace netns::ipv6 {
+
+void Ipv6Stack::send_dad_probe(Net& net, Device& dev, const Ipv6Address& tentative) {
+  state(net).neighbours.send_dad_probe(dev, tentative);
+}
+
+// ---- what NDP asks ----
+
+bool Ipv6Stack::is_local(Net& net, const Device& dev, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  return ns != nullptr && ns->local_address(address.with_scope(0), &dev) != nullptr;
+}
+
+// No anycast addresses are configured yet (the subnet-router anycast
+// address of a forwarding device is the first candidate).
+bool Ipv6Stack::is_anycast(Net&, const Device&, const Ipv6Address&) { return false; }
+
+bool Ipv6Stack::is_tentative(Net& net, const Device& dev, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return false;
+  const Inet6Address* a = ns->find_address(dev, address);
+  return a != nullptr && a->tentative;
+}
+
+void Ipv6Stack::dad_conflict(Net& net, Device& dev, const Ipv6Address& address) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  if (Inet6Address* a = ns->find_address(dev, address); a != nullptr && a->tentative) dad_failed(*ns, *a);
+}
+
+// ndisc_solicit's source: a usable address of dev, link-local preferred
+// for a link-local target; :: before any is usable.
+Ipv6Address Ipv6Stack::solicit_source(Net& net, const Device& dev, const Ipv6Address& target) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return {};
+  const Inet6Address* best = nullptr;
+  for (const auto& a : ns->addresses) {
+    if (a->dev != &dev || !a->usable()) continue;
+    if (best == nullptr || (a->prefix.address().is_link_local() && !best->prefix.address().is_link_local()) ||
+        (!target.is_link_local() && a->prefix.contains(target))) {
+      best = a.get();
+    }
+  }
+  return best != nullptr ? best->prefix.address() : Ipv6Address{};
+}
+
+bool Ipv6Stack::is_router(Net& net, const Device& dev) { return devconf(net, dev).forwarding; }
+
+// A neighbour stopped being a router (RFC 4861 7.2.5): routes through it
+// that a router advertisement made go. Routes added by hand stay, as Linux.
+void Ipv6Stack::router_lost(Net& net, Device& dev, const Ipv6Address& router) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  constexpr std::uint8_t kProtoRa = 9;
+  const Ipv6Address gw = router.with_scope(0);
+  if (ns->routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev && e.via == gw && e.protocol == kProtoRa; }) > 0) {
+    route_cache_invalidate(net);
+  }
+}
+
+// A datagram whose next hop never answered: address unreachable (code 3).
+void Ipv6Stack::error_report(Net& net, const Packet& datagram) {
+  send_icmp_error(net, datagram, kIcmp6DestUnreachable, 3);
+}
+
+}  // namespace netns::ipv6

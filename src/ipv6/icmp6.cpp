@@ -1,0 +1,204 @@
+// ICMPv6 (RFC 4443, Linux's icmp.c in net/ipv6): input, echo replies, and
+// the errors this namespace sends.
+#include <algorithm>
+#include <cstring>
+
+#include "ipv6/devconf6.hpp"
+#include "ipv6/ipv6_net.hpp"
+#include "ipv6/stack.hpp"
+#include "netns/net.hpp"
+#include "netns/sysctl.hpp"
+#include "netns/wire/checksum.hpp"
+
+namespace netns::ipv6 {
+
+namespace {
+constexpr std::size_t kIcmpHeaderLen = 8;        // type, code, checksum, 32 bits of type-specific data
+constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129, kNeighborSolicit = 135, kNeighborAdvert = 136;
+
+bool is_error_type(std::uint8_t type) { return type < 128; }
+
+// icmpv6_rcv's per-type input counter (Icmp6InDestUnreachs...).
+std::optional<Counter> in_counter(std::uint8_t type) {
+  switch (type) {
+    case 1: return Counter::Icmp6InDestUnreachs;
+    case 2: return Counter::Icmp6InPktTooBigs;
+    case 3: return Counter::Icmp6InTimeExcds;
+    case 4: return Counter::Icmp6InParmProblems;
+    case 128: return Counter::Icmp6InEchos;
+    case 129: return Counter::Icmp6InEchoReplies;
+    case 130: return Counter::Icmp6InGroupMembQueries;
+    case 131: return Counter::Icmp6InGroupMembResponses;
+    case 132: return Counter::Icmp6InGroupMembReductions;
+    case 133: return Counter::Icmp6InRouterSolicits;
+    case 134: return Counter::Icmp6InRouterAdvertisements;
+    case 135: return Counter::Icmp6InNeighborSolicits;
+    case 136: return Counter::Icmp6InNeighborAdvertisements;
+    case 137: return Counter::Icmp6InRedirects;
+    case 143: return Counter::Icmp6InMLDv2Reports;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<Counter> out_counter(std::uint8_t type) {
+  switch (type) {
+    case 1: return Counter::Icmp6OutDestUnreachs;
+    case 2: return Counter::Icmp6OutPktTooBigs;
+    case 3: return Counter::Icmp6OutTimeExcds;
+    case 4: return Counter::Icmp6OutParmProblems;
+    case 128: return Counter::Icmp6OutEchos;
+    case 129: return Counter::Icmp6OutEchoReplies;
+    case 133: return Counter::Icmp6OutRouterSolicits;
+    case 134: return Counter::Icmp6OutRouterAdvertisements;
+    case 135: return Counter::Icmp6OutNeighborSolicits;
+    case 136: return Counter::Icmp6OutNeighborAdvertisements;
+    case 137: return Counter::Icmp6OutRedirects;
+    default: return std::nullopt;
+  }
+}
+}  // namespace
+
+void count_icmp6_out(Net& net, std::uint8_t type) {
+  Counters& c = net.counters();
+  c.add(Counter::Icmp6OutMsgs);
+  if (is_error_type(type)) c.add(Counter::Icmp6OutErrors);
+  if (auto counter = out_counter(type)) c.add(*counter);
+}
+
+void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta,
+                              const wire::Ipv6View& ip) {
+  Counters& c = net.counters();
+  c.add(Counter::Icmp6InMsgs);
+  const auto bytes = message.data();
+  if (bytes.size() < 4) {
+    c.add(Counter::Icmp6InErrors);
+    return;
+  }
+  if (wire::ipv6_transport_checksum(meta.src, meta.dst, static_cast<std::uint8_t>(wire::IpProtocol::icmpv6),
+                                    bytes) != 0) {
+    c.add(Counter::Icmp6InCsumErrors);
+    c.add(Counter::Icmp6InErrors);
+    return;
+  }
+  const std::uint8_t type = wire::load_u8(bytes, 0);
+  if (type == kNeighborSolicit || type == kNeighborAdvert) {
+    // The table counts these by type, and drops the malformed ones.
+    ns.neighbours.process_ndp(*meta.dev, ip, std::move(message));
+    return;
+  }
+  if (auto counter = in_counter(type)) c.add(*counter);
+  switch (type) {
+    case kEchoRequest:
+      if (bytes.size() < kIcmpHeaderLen) {
+        c.add(Counter::Icmp6InErrors);
+        return;
+      }
+      reply_echo(net, std::move(message), meta);
+      return;
+    case kIcmp6PacketTooBig:
+      process_packet_too_big(net, message, meta);
+      return;
+    default:
+      break;
+  }
+}
+
+// icmpv6_notify for Packet Too Big: the quoted datagram must be one this
+// namespace sent (its source ours); its destination's path MTU is lowered.
+void Ipv6Stack::process_packet_too_big(Net& net, const Packet& message, const InputMeta& meta) {
+  (void)meta;
+  const auto bytes = message.data();
+  if (bytes.size() < kIcmpHeaderLen + wire::Ipv6View::kHeaderLen) {
+    net.counters().add(Counter::Icmp6InErrors);
+    return;
+  }
+  auto quoted = wire::Ipv6View::checked_quoted(bytes.subspan(kIcmpHeaderLen));
+  if (!quoted || !is_local(net, quoted->src())) return;
+  update_pmtu(net, quoted->dst(), wire::load_be32(bytes, 4));
+}
+
+// icmpv6_echo_reply: the request's identifier, sequence and data back, from
+// the address it was sent to (or, for a multicast request, the source the
+// route to the requester chooses).
+void Ipv6Stack::reply_echo(Net& net, Packet request, const InputMeta& meta) {
+  if (meta.src.is_unspecified()) return;
+  auto route = route_output(net, meta.src.is_link_local() ? meta.src : meta.src.with_scope(0));
+  if (!route) return;
+  Ipv6Address src = meta.dst;
+  if (meta.multicast) src = route->source;
+  Packet reply = net.host().packets().allocate(request.size());
+  if (!reply) return;
+  auto out = reply.mutable_data();
+  std::memcpy(out.data(), request.data().data(), request.size());
+  wire::store_u8(out, 0, kEchoReply);
+  wire::store_be16(out, 2, 0);
+  wire::store_be16(out, 2,
+                   wire::ipv6_transport_checksum(src, meta.src, static_cast<std::uint8_t>(wire::IpProtocol::icmpv6), out));
+  count_icmp6_out(net, kEchoReply);
+  (void)send(net, std::move(reply),
+             {.src = src.with_scope(0), .dst = meta.src, .next_header = wire::IpProtocol::icmpv6}, *route);
+}
+
+// ---- errors ----
+
+void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t type, std::uint8_t code,
+                                std::uint32_t info) {
+  auto ip = wire::Ipv6View::checked_quoted(offending.data());
+  if (!ip) return;
+  const Ipv6Address src = ip->src(), dst = ip->dst();
+  // Never to an address that cannot answer, and never about an error.
+  if (src.is_unspecified() || src.is_multicast()) return;
+  if (dst.is_multicast() && !(type == 2 || (type == 4 && code == 2))) return;
+  if (ip->next_header() == static_cast<std::uint8_t>(wire::IpProtocol::icmpv6) && ip->payload().size() >= 1 &&
+      (is_error_type(wire::load_u8(ip->payload(), 0)) || wire::load_u8(ip->payload(), 0) == 137)) {
+    return;
+  }
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr || !icmp6_allowed(net, *ns, type)) return;
+  auto route = route_output(net, src);
+  if (!route) return;
+  // From the address the offending datagram was sent to when it is ours,
+  // else the source the route chooses.
+  Ipv6Address from = route->source;
+  if (!dst.is_multicast() && ns->local_address(dst) != nullptr) from = dst;
+  const std::size_t room = kMinMtu - wire::Ipv6Repr::kHeaderLen - kIcmpHeaderLen;
+  const std::size_t quoted = std::min(room, ip->bytes().size());
+  Packet message = net.host().packets().allocate(kIcmpHeaderLen + quoted);
+  if (!message) return;
+  auto out = message.mutable_data();
+  wire::store_u8(out, 0, type);
+  wire::store_u8(out, 1, code);
+  wire::store_be16(out, 2, 0);
+  wire::store_be32(out, 4, info);
+  std::memcpy(out.data() + kIcmpHeaderLen, ip->bytes().data(), quoted);
+  wire::store_be16(out, 2,
+                   wire::ipv6_transport_checksum(from, src, static_cast<std::uint8_t>(wire::IpProtocol::icmpv6), out));
+  count_icmp6_out(net, type);
+  (void)send(net, std::move(message), {.src = from, .dst = src, .next_header = wire::IpProtocol::icmpv6}, *route);
+}
+
+// icmpv6_global_allow: the namespace's token bucket over
+// net.ipv4.icmp_msgs_per_sec/burst, which Linux shares between ICMP and
+// ICMPv6; packet too big is never limited (net.ipv6.icmp.ratemask's default
+// leaves it out, RFC 4443 2.4 (f) wants it through).
+bool Ipv6Stack::icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type) {
+  if (type == 2 || !is_error_type(type)) return true;
+  const double rate = static_cast<double>(net.sysctl().value(SysctlId::icmp_msgs_per_sec));
+  const double burst = static_cast<double>(net.sysctl().value(SysctlId::icmp_msgs_burst));
+  const auto now = host_.now();
+  if (ns.icmp_tokens < 0) {
+    ns.icmp_tokens = burst;
+  } else {
+    const double elapsed = std::chrono::duration<double>(now - ns.icmp_last).count();
+    ns.icmp_tokens = std::min(burst, ns.icmp_tokens + elapsed * rate);
+  }
+  ns.icmp_last = now;
+  if (ns.icmp_tokens < 1) {
+    net.counters().add(Counter::Icmp6OutRateLimitHost);
+    return false;
+  }
+  ns.icmp_tokens -= 1;
+  return true;
+}
+
+}  // namespace netns::ipv6

@@ -1,0 +1,172 @@
+// IPv6 ingress (Linux's ip6_input.c): header checks, then local delivery
+// or forwarding.
+//   process → process_ipv6 → deliver_local → process_icmp6 | Transport::deliver
+#include "ipv6/devconf6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
+#include "ipv6/ipv6_net.hpp"
+#include "ipv6/stack.hpp"
+#include "netns/net.hpp"
+
+namespace netns::ipv6 {
+
+namespace {
+// ip6_rcv_core's distinction: a sound fixed header whose payload length
+// promises more than arrived is InTruncatedPkts; anything else InHdrErrors.
+bool is_truncated(std::span<const std::byte> bytes) {
+  return bytes.size() >= wire::Ipv6View::kHeaderLen && (std::to_integer<unsigned>(bytes[0]) >> 4) == 6;
+}
+
+constexpr Ipv6Address kAllNodes(0xff02, 0, 0, 0, 0, 0, 0, 1);
+constexpr Ipv6Address kAllRouters(0xff02, 0, 0, 0, 0, 0, 0, 2);
+}  // namespace
+
+void Ipv6Stack::process(Net& net, Device& dev, Packet frame) {
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;
+  process_ipv6(net, *ns, dev, std::move(frame));
+}
+
+void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet) {
+  Counters& c = net.counters();
+  if (packet.type == PacketType::otherhost) {
+    ++dev.mutable_stats().rx_otherhost_dropped;
+    return;
+  }
+  c.add(Counter::Ip6InReceives);
+  if (ipv6_disabled(dev)) {
+    c.add(Counter::Ip6InDiscards);
+    return;
+  }
+  auto view = wire::Ipv6View::checked(packet.data());
+  if (!view) {
+    c.add(view.error() == Errc::message_size && is_truncated(packet.data()) ? Counter::Ip6InTruncatedPkts
+                                                                             : Counter::Ip6InHdrErrors);
+    return;
+  }
+  static_assert(static_cast<int>(Counter::Ip6InCEPkts) - static_cast<int>(Counter::Ip6InNoECTPkts) == 3);
+  c.add(static_cast<Counter>(static_cast<int>(Counter::Ip6InNoECTPkts) + static_cast<int>(view->ecn())));
+  packet.trim(view->bytes().size());  // link padding is not ours
+  c.add(Counter::Ip6InOctets, packet.size());
+  const Ipv6Address src = view->src(), dst = view->dst();
+  const bool loopback = dev.kind() == DeviceKind::loopback;
+  // ip6_rcv_core's refusals: a multicast source (RFC 4291 2.7), the loopback
+  // address off the loopback (RFC 4291 2.5.3), interface-local multicast
+  // off it, multicast of scope 0, and v4-mapped addresses on the wire
+  // (RFC 4291 2.5.5.2).
+  if (src.is_multicast() || (!loopback && (src.is_loopback() || dst.is_loopback())) ||
+      (dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 0) ||
+      (!loopback && dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 1) || src.is_v4_mapped() ||
+      dst.is_v4_mapped()) {
+    c.add(Counter::Ip6InHdrErrors);
+    return;
+  }
+  // Hop-by-hop options are every node's, forwarded datagrams' too (RFC 8200 4.3).
+  const wire::Ipv6ExtContext context{.link_multicast = packet.type == PacketType::multicast ||
+                                                       packet.type == PacketType::broadcast};
+  wire::Ipv6ExtPosition from{};
+  if (view->next_header() == static_cast<std::uint8_t>(wire::IpProtocol::hop_by_hop)) {
+    const auto hbh = wire::process_hop_by_hop(*view, context);
+    if (hbh.verdict != wire::Ipv6ExtVerdict::ok) {
+      drop_extension(net, packet, hbh);
+      return;
+    }
+    from = hbh.next();
+  }
+  if (dst.is_multicast()) {
+    c.add(Counter::Ip6InMcastPkts);
+    c.add(Counter::Ip6InMcastOctets, packet.size());
+    if (!accepts_multicast(ns, dev, dst)) {
+      c.add(Counter::Ip6InDiscards);
+      return;
+    }
+    deliver_local(net, ns, dev, std::move(packet), *view, from, context, true);
+    return;
+  }
+  // The weak host model, as Linux: an address of any device is ours.
+  if (ns.local_address(dst) != nullptr) {
+    deliver_local(net, ns, dev, std::move(packet), *view, from, context, false);
+    return;
+  }
+  forward(net, ns, dev, std::move(packet), *view);
+}
+
+bool Ipv6Stack::accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst) {
+  if (dst == kAllNodes || (dst == Ipv6Address(0xff01, 0, 0, 0, 0, 0, 0, 1))) return true;
+  if (dst == kAllRouters) return devconf(ns.net, dev).forwarding;
+  // The solicited-node group of any address of dev, tentative ones
+  // included (DAD listens there, RFC 4862 5.4.2).
+  for (const auto& a : ns.addresses) {
+    if (a->dev == &dev && a->prefix.address().solicited_node() == dst) return true;
+  }
+  return false;
+}
+
+// A datagram the extension-header walk refused: counted as Linux counts it,
+// and answered with a parameter problem where RFC 8200 asks for one.
+void Ipv6Stack::drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict) {
+  Counters& c = net.counters();
+  switch (verdict.counter) {
+    case wire::Ipv6ExtCounter::in_hdr_errors: c.add(Counter::Ip6InHdrErrors); break;
+    case wire::Ipv6ExtCounter::in_addr_errors: c.add(Counter::Ip6InAddrErrors); break;
+    case wire::Ipv6ExtCounter::in_unknown_protos: c.add(Counter::Ip6InUnknownProtos); break;
+    case wire::Ipv6ExtCounter::reasm_fails: c.add(Counter::Ip6ReasmFails); break;
+    case wire::Ipv6ExtCounter::none: break;
+  }
+  if (verdict.verdict == wire::Ipv6ExtVerdict::parameter_problem) {
+    send_icmp_error(net, packet, kIcmp6ParameterProblem, static_cast<std::uint8_t>(verdict.problem), verdict.pointer);
+  }
+}
+
+void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
+                              wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast) {
+  Counters& c = net.counters();
+  const auto walk = wire::walk_extension_headers(ip, context, from);
+  switch (walk.verdict) {
+    case wire::Ipv6ExtVerdict::ok:
+      break;
+    case wire::Ipv6ExtVerdict::no_next_header:
+      c.add(Counter::Ip6InDelivers);
+      return;
+    case wire::Ipv6ExtVerdict::fragment:
+      // Reassembly (net.ipv6.ip6frag_high_thresh) is not built yet: the
+      // datagram cannot be delivered, and Linux would count a failure had
+      // it no memory for it.
+      c.add(Counter::Ip6ReasmReqds);
+      c.add(Counter::Ip6ReasmFails);
+      return;
+    default:
+      drop_extension(net, packet, walk);
+      return;
+  }
+  InputMeta meta{.dev = &dev, .src = ip.src(), .dst = ip.dst(), .hop_limit = ip.hop_limit(),
+                 .traffic_class = ip.traffic_class(), .multicast = multicast};
+  // A link-scoped address is known by its device.
+  if (meta.src.is_link_local()) meta.src = meta.src.with_scope(static_cast<std::uint32_t>(dev.ifindex()));
+  if (meta.dst.is_link_local()) meta.dst = meta.dst.with_scope(static_cast<std::uint32_t>(dev.ifindex()));
+  const std::uint8_t next = walk.next_header;
+  meta.header_len = walk.offset;
+  packet.pull_front(walk.offset);
+  switch (static_cast<wire::IpProtocol>(next)) {
+    case wire::IpProtocol::icmpv6:
+      c.add(Counter::Ip6InDelivers);
+      process_icmp6(net, ns, std::move(packet), meta, ip);
+      return;
+    case wire::IpProtocol::ipv6_none:
+      c.add(Counter::Ip6InDelivers);
+      return;
+    default:
+      break;
+  }
+  if (inet::Transport* t = transports_[next]) {
+    c.add(Counter::Ip6InDelivers);
+    t->deliver(net, std::move(packet), meta);
+    return;
+  }
+  // An unknown next header: parameter problem code 1 at the field that
+  // named it (RFC 8200 4).
+  c.add(Counter::Ip6InUnknownProtos);
+  (void)packet.push_front(walk.offset);
+  send_icmp_error(net, packet, kIcmp6ParameterProblem, 1, static_cast<std::uint32_t>(walk.nhoff));
+}
+
+}  // namespace netns::ipv6

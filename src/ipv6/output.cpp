@@ -1,0 +1,100 @@
+// IPv6 egress and forwarding (Linux's ip6_output.c): the header, the
+// hand-over to the link, and ip6_forward.
+#include "ipv6/devconf6.hpp"
+#include "ipv6/ipv6_net.hpp"
+#include "ipv6/stack.hpp"
+#include "ipv4/neighbour.hpp"
+#include "netns/net.hpp"
+
+namespace netns::ipv6 {
+
+namespace {
+constexpr std::uint8_t kTimeExceeded = 3, kPacketTooBig = 2, kDestUnreachable = 1;
+
+// RFC 2464 7: 33:33 and the multicast address's last 32 bits.
+MacAddress multicast_mac(const Ipv6Address& a) {
+  const auto& b = a.bytes();
+  return MacAddress(0x33, 0x33, b[12], b[13], b[14], b[15]);
+}
+}  // namespace
+
+Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params, const RouteResult& route) {
+  const std::size_t total = payload.size() + wire::Ipv6Repr::kHeaderLen;
+  if (payload.size() > 0xffff) return error(Errc::message_size);
+  const std::uint32_t mtu = path_mtu(net, params.dst, *route.dev);
+  if (total > mtu) {
+    // Fragmentation at the source comes with the fragment header (RFC 8200 4.5).
+    return error(Errc::message_size);
+  }
+  auto header = payload.push_front(wire::Ipv6Repr::kHeaderLen);
+  if (header.empty()) return error(Errc::no_buffer_space);
+  const std::uint8_t hop_limit =
+      params.hop_limit != 0 ? params.hop_limit : (params.dst.is_multicast() ? 1 : devconf(net, *route.dev).hop_limit);
+  wire::Ipv6Repr{.src = params.src, .dst = params.dst, .next_header = params.next_header, .hop_limit = hop_limit,
+                 .traffic_class = params.traffic_class, .flow_label = params.flow_label,
+                 .payload_len = total - wire::Ipv6Repr::kHeaderLen}
+      .emit(header);
+  Counters& c = net.counters();
+  c.add(Counter::Ip6OutRequests);
+  c.add(Counter::Ip6OutOctets, total);
+  if (params.dst.is_multicast()) c.add(Counter::Ip6OutMcastPkts);
+  output_datagram(net, std::move(payload), *route.dev, route.next_hop);
+  return {};
+}
+
+void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop) {
+  net.counters().add(Counter::Ip6OutTransmits);
+  if (dev.kind() == DeviceKind::loopback) {
+    ipv4::transmit_ethernet(dev, dev.mac(), wire::EtherType::ipv6, std::move(datagram));
+    return;
+  }
+  if (next_hop.is_multicast()) {
+    ipv4::transmit_ethernet(dev, multicast_mac(next_hop), wire::EtherType::ipv6, std::move(datagram));
+    return;
+  }
+  state(net).neighbours.output(dev, next_hop.with_scope(0), std::move(datagram));
+}
+
+// ip6_forward: forwarding on the input device, hop limit, route, MTU.
+void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip) {
+  Counters& c = net.counters();
+  if (!devconf(net, in).forwarding) {
+    c.add(Counter::Ip6InAddrErrors);
+    return;
+  }
+  const Ipv6Address src = ip.src(), dst = ip.dst();
+  // Link-local addresses never leave their link (RFC 4291 2.5.6).
+  if (dst.is_link_local() || src.is_link_local() || src.is_unspecified()) {
+    c.add(Counter::Ip6InAddrErrors);
+    if (src.is_link_local() && !dst.is_link_local()) send_icmp_error(net, packet, kDestUnreachable, 2);
+    return;
+  }
+  if (ip.hop_limit() <= 1) {
+    c.add(Counter::Ip6InHdrErrors);
+    send_icmp_error(net, packet, kTimeExceeded, 0);
+    return;
+  }
+  const Fib6Entry* route = ns.routes.lookup(dst);
+  if (route == nullptr || route->type != RouteType::unicast) {
+    c.add(Counter::Ip6InNoRoutes);
+    // ip6_pkt_drop: no route (code 0), prohibited (1), or the route's reject type.
+    const std::uint8_t code = route != nullptr && route->type == RouteType::prohibit ? 1 : 0;
+    if (route == nullptr || route->type != RouteType::blackhole) send_icmp_error(net, packet, kDestUnreachable, code);
+    return;
+  }
+  Device& out = *route->dev;
+  if (packet.size() > out.mtu()) {
+    // Routers never fragment (RFC 8200 5): the source learns the path MTU.
+    c.add(Counter::Ip6InTooBigErrors);
+    send_icmp_error(net, packet, kPacketTooBig, 0, out.mtu());
+    return;
+  }
+  auto writable = wire::Ipv6MutView::checked(packet.mutable_data());
+  if (!writable) return;
+  writable->decrement_hop_limit();
+  c.add(Counter::Ip6OutForwDatagrams);
+  c.add(Counter::Ip6OutOctets, packet.size());
+  output_datagram(net, std::move(packet), out, route->via ? *route->via : dst);
+}
+
+}  // namespace netns::ipv6

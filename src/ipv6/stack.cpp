@@ -1,0 +1,93 @@
+// The IPv6 layer: its pernet state and device events.
+#include "ipv6/stack.hpp"
+
+#include "core/route_cache.hpp"
+#include "core/siphash.hpp"
+#include "ipv6/ipv6_net.hpp"
+#include "netns/net.hpp"
+#include "netns/wire/ethernet.hpp"
+
+namespace netns::ipv6 {
+
+namespace {
+constexpr auto kEtherTypeIpv6 = static_cast<std::uint16_t>(wire::EtherType::ipv6);
+}  // namespace
+
+Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache)
+    : host_(host),
+      slot_(host),
+      route_cache_(route_cache),
+      dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)),
+      pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)) {
+  (void)host.add_packet_handler(kEtherTypeIpv6, *this);
+  host.add_netdev_listener(*this);
+}
+
+Ipv6Stack::~Ipv6Stack() {
+  host_.remove_packet_handler(kEtherTypeIpv6);
+  host_.remove_netdev_listener(*this);
+}
+
+Result<void> Ipv6Stack::init(Net& net) {
+  Ipv6Net& ns = slot_.emplace(net, net, *this);
+  // Devices registered before IPv6 (the loopback) get their addresses now.
+  for (Device& dev : net.devices()) {
+    if (dev.is_up()) device_up(ns, dev);
+  }
+  return {};
+}
+
+void Ipv6Stack::exit(Net& net) { slot_.reset(net); }
+
+Result<void> Ipv6Stack::add_protocol(wire::IpProtocol protocol, inet::Transport& transport) {
+  return transports_.add(protocol, transport);
+}
+
+void Ipv6Stack::remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) {
+  transports_.remove(protocol, transport);
+}
+
+std::uint32_t Ipv6Stack::path_mtu(Net& net, const Ipv6Address& dst, const Device& dev) {
+  std::uint32_t mtu = dev.mtu();
+  Ipv6Net& ns = state(net);
+  if (ns.pmtu && !ns.pmtu->empty()) {
+    if (auto e = ns.pmtu->lookup(dst.with_scope(0), host_.now())) mtu = std::min(mtu, e->mtu);
+  }
+  return mtu;
+}
+
+// rt6_do_update_pmtu: a Packet Too Big about a datagram we sent to dst.
+// Never below 1280 (RFC 8200 5: every link carries that much).
+void Ipv6Stack::update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu) {
+  auto route = route_output(net, dst);
+  if (!route || route->dev == &net.loopback()) return;
+  Ipv6Net& ns = state(net);
+  if (!ns.pmtu) ns.pmtu = std::make_unique<ipv4::Pmtu6Exceptions>(pmtu_key_);
+  const std::uint32_t current = path_mtu(net, dst, *route->dev);
+  ns.pmtu->update(dst.with_scope(0), std::max<std::uint32_t>(mtu, kMinMtu), current, kMinMtu,
+                  std::chrono::seconds(net.sysctl().value(SysctlId::ipv6_route_mtu_expires)), host_.now());
+}
+
+void Ipv6Stack::on_netdev_event(NetdevEvent event, Device& dev) {
+  Net& net = dev.net();
+  Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr) return;  // IPv6 is gone from the namespace (teardown)
+  switch (event) {
+    case NetdevEvent::up:
+      device_up(*ns, dev);
+      break;
+    case NetdevEvent::down:
+      device_down(*ns, dev);
+      break;
+    case NetdevEvent::unregistering:
+      device_gone(*ns, dev);
+      break;
+    case NetdevEvent::registered:
+    case NetdevEvent::mtu_changed:
+    case NetdevEvent::address_changed:
+      break;
+  }
+  route_cache_invalidate(net);
+}
+
+}  // namespace netns::ipv6

@@ -1,0 +1,179 @@
+// The IPv6 layer inside the library: per-namespace state and the interface
+// transports are written against. The same shape as ipv4/stack.hpp.
+//
+// Ingress: Ipv6Stack::process (an Ethernet PacketHandler for 0x86dd) →
+// process_ipv6 (header checks, extension headers) → deliver_local →
+// process_icmp6 | Transport::deliver, or → forward. Egress: a sender routes
+// (route_output: FIB, then RFC 6724 source selection), and calls send,
+// which adds the header, fragments at the source when needed and hands the
+// datagram to the neighbour layer (NDP) or the loopback.
+//
+// Addresses (addrconf.cpp): link-local on up, ::1 on the loopback, DAD.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+
+#include "core/siphash.hpp"
+#include "inet/transport.hpp"
+#include "ipv6/neighbour_layer6.hpp"
+#include "netns/host.hpp"
+#include "netns/ipv6.hpp"
+#include "netns/pernet.hpp"
+#include "netns/wire/ipv6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
+
+namespace netns {
+class RouteCache;
+}
+
+namespace netns::ipv6 {
+
+struct Ipv6Net;
+struct Inet6Address;
+
+// What a transport learns about a datagram addressed to this namespace.
+struct InputMeta {
+  Device* dev = nullptr;  // where it arrived
+  Ipv6Address src, dst;   // link-local ones carry dev's ifindex as scope id
+  std::uint8_t hop_limit = 0, traffic_class = 0;
+  bool multicast = false;
+  // Bytes from the IPv6 header to the transport header (extension headers
+  // included), all in the headroom: an ICMPv6 error quotes from there.
+  std::size_t header_len = wire::Ipv6Repr::kHeaderLen;
+};
+
+// ICMPv6 types the layer names (RFC 4443).
+// IPV6_MIN_MTU: every link carries it (RFC 8200 5).
+inline constexpr std::uint32_t kMinMtu = 1280;
+
+inline constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PacketTooBig = 2, kIcmp6TimeExceeded = 3,
+                              kIcmp6ParameterProblem = 4;
+
+// Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
+void count_icmp6_out(Net& net, std::uint8_t type);
+
+struct SendParams {
+  Ipv6Address src;  // required: the route's source unless the socket is bound
+  Ipv6Address dst;
+  wire::IpProtocol next_header = wire::IpProtocol::udp;
+  std::uint8_t hop_limit = 0;  // 0: the device's net.ipv6.conf.DEV.hop_limit
+  std::uint8_t traffic_class = 0;
+  std::uint32_t flow_label = 0;
+  // IPV6_DONTFRAG / TCP: never fragmented at the source; too big is message_size.
+  bool dont_fragment = false;
+};
+
+class Ipv6Stack final : public PernetOps,
+                        public PacketHandler,
+                        public NetdevListener,
+                        public inet::NetworkLayer,
+                        public Ipv6NeighbourLayer {
+ public:
+  // `route_cache` must outlive this layer (the composition root builds it first).
+  Ipv6Stack(Host& host, RouteCache& route_cache);
+  ~Ipv6Stack() override;
+  Ipv6Stack(const Ipv6Stack&) = delete;
+  Ipv6Stack& operator=(const Ipv6Stack&) = delete;
+
+  Ipv6Net& state(Net& net) { return slot_.get(net); }
+  Ipv6Net* find_state(Net& net) { return slot_.find(net); }
+
+  // Output. `payload` holds the upper-layer header and data. Larger than the
+  // path MTU: fragmented here unless params.dont_fragment (message_size).
+  Result<void> send(Net& net, Packet payload, const SendParams& params, const RouteResult& route);
+  // Hands a ready datagram (data() at its IPv6 header) to the link layer.
+  void output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop);
+
+  // inet::NetworkLayer: the transports by next header (inet6_protos).
+  Result<void> add_protocol(wire::IpProtocol protocol, inet::Transport& transport) override;
+  void remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) override;
+
+  Result<RouteResult> route_output(Net& net, const Ipv6Address& dst);
+  // What datagrams to dst through dev may carry: the device's MTU, lowered
+  // by Packet Too Big for net.ipv6.route.mtu_expires seconds.
+  std::uint32_t path_mtu(Net& net, const Ipv6Address& dst, const Device& dev);
+  void update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu);
+  // RFC 6724's choice among the namespace's usable addresses for `dst`
+  // leaving through `dev`; nullopt when there is none.
+  std::optional<Ipv6Address> select_source(Net& net, const Device& dev, const Ipv6Address& dst);
+  bool is_local(Net& net, const Ipv6Address& address);
+
+  // Ipv6NeighbourLayer: what NDP asks of the layer.
+  bool is_local(Net& net, const Device& dev, const Ipv6Address& address) override;
+  bool is_anycast(Net& net, const Device& dev, const Ipv6Address& address) override;
+  bool is_tentative(Net& net, const Device& dev, const Ipv6Address& address) override;
+  void dad_conflict(Net& net, Device& dev, const Ipv6Address& address) override;
+  Ipv6Address solicit_source(Net& net, const Device& dev, const Ipv6Address& target) override;
+  bool is_router(Net& net, const Device& dev) override;
+  void router_lost(Net& net, Device& dev, const Ipv6Address& router) override;
+  void error_report(Net& net, const Packet& datagram) override;
+
+  // icmp6_send: an error about `offending` (data() at its IPv6 header),
+  // rate limited; never about an ICMPv6 error, nor to a multicast or
+  // unspecified source, nor (but for packet too big and parameter problem
+  // code 2) about a datagram sent to a multicast address.
+  void send_icmp_error(Net& net, const Packet& offending, std::uint8_t type, std::uint8_t code,
+                       std::uint32_t info = 0);
+
+  // Control plane (ipv6.hpp's free functions land here).
+  Result<void> add_address(Net& net, Device& dev, Ipv6Prefix prefix);
+  Result<void> del_address(Net& net, Device& dev, Ipv6Prefix prefix);
+  Result<void> add_route(Net& net, const RouteSpec& spec);
+  Result<void> del_route(Net& net, const RouteSpec& spec);
+
+  // PernetOps
+  Result<void> init(Net& net) override;
+  void exit(Net& net) override;
+  // PacketHandler: Ethernet type 0x86dd.
+  void process(Net& net, Device& dev, Packet frame) override;
+  // NetdevListener: link-local addresses, routes and DAD follow devices.
+  void on_netdev_event(NetdevEvent event, Device& dev) override;
+
+  Host& host() const { return host_; }
+
+ private:
+  void process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet);
+  // Whether a datagram to multicast `dst` is for this host on dev.
+  bool accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst);
+  // `from`: where the extension headers past hop-by-hop begin.
+  void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
+                     wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
+  void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
+  void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
+  // `ip`: the datagram's checked header (NDP reads it).
+  void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
+  bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
+  // route_output's FIB lookup and source selection, behind the cache.
+  Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
+  void reply_echo(Net& net, Packet request, const InputMeta& meta);
+  void process_packet_too_big(Net& net, const Packet& message, const InputMeta& meta);
+
+  // addrconf
+  Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);
+  void remove_address(Ipv6Net& ns, Inet6Address& a);
+  void start_dad(Ipv6Net& ns, Inet6Address& a);
+  void on_address_timer(Net& net, Inet6Address& a);
+  void address_ready(Ipv6Net& ns, Inet6Address& a);
+  void dad_failed(Ipv6Net& ns, Inet6Address& a);
+  void send_dad_probe(Net& net, Device& dev, const Ipv6Address& tentative);
+  void schedule_lifetime(Inet6Address& a);
+  void expire_lifetimes(Ipv6Net& ns, Inet6Address& a);
+  void route_cache_invalidate(Net& net);
+  void add_link_local(Ipv6Net& ns, Device& dev);
+  void add_prefix_route(Ipv6Net& ns, const Inet6Address& a);
+  void device_up(Ipv6Net& ns, Device& dev);
+  void device_down(Ipv6Net& ns, Device& dev);
+  void device_gone(Ipv6Net& ns, Device& dev);
+
+  Host& host_;
+  PernetSlot<Ipv6Net> slot_;
+  RouteCache& route_cache_;
+  inet::ProtocolTable transports_;
+  std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
+  SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
+};
+
+}  // namespace netns::ipv6
