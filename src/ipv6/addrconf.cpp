@@ -226,7 +226,7 @@ void Ipv6Stack::device_down(Ipv6Net& ns, Device& dev) {
   }
   for (Inet6Address* a : gone) remove_address(ns, *a);
   ns.routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev; });
-  ns.neighbours.flush_device(dev);
+  if (NeighbourTable* ndp = ns.neighbours_if_any()) ndp->flush_device(dev);
 }
 
 void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
@@ -236,7 +236,7 @@ void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
 namespace netns::ipv6 {
 
 void Ipv6Stack::send_dad_probe(Net& net, Device& dev, const Ipv6Address& tentative) {
-  state(net).neighbours.send_dad_probe(dev, tentative);
+  state(net).neighbours().send_dad_probe(dev, tentative);
 }
 
 // ---- what NDP asks ----

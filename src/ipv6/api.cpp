@@ -135,7 +135,8 @@ std::string dump_routes(Net& net) {
 
 std::string dump_neighbours(Net& net) {
   Ipv6Net* ns = layer(net).find_state(net);
-  return ns == nullptr ? std::string{} : ns->neighbours.dump();
+  NeighbourTable* ndp = ns == nullptr ? nullptr : ns->neighbours_if_any();
+  return ndp == nullptr ? std::string{} : ndp->dump();
 }
 
 }  // namespace netns::ipv6

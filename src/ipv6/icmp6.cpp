@@ -83,7 +83,7 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
   const std::uint8_t type = wire::load_u8(bytes, 0);
   if (type == kNeighborSolicit || type == kNeighborAdvert) {
     // The table counts these by type, and drops the malformed ones.
-    ns.neighbours.process_ndp(*meta.dev, ip, std::move(message));
+    ns.neighbours().process_ndp(*meta.dev, ip, std::move(message));
     return;
   }
   if (auto counter = in_counter(type)) c.add(*counter);

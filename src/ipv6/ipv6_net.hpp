@@ -37,13 +37,19 @@ struct Inet6Address {
 };
 
 struct Ipv6Net {
-  Ipv6Net(Net& n, Ipv6NeighbourLayer& layer) : net(n), neighbours(n, layer) {}
+  Ipv6Net(Net& n, Ipv6NeighbourLayer& layer) : net(n), layer_(&layer) {}
 
   Net& net;
   // In the order they were added, stable (timers point into them).
   std::vector<std::unique_ptr<Inet6Address>> addresses;
   Fib6 routes;  // `ip -6 route` (table main)
-  NeighbourTable neighbours;  // NDP
+  // NDP, made when the namespace first sends or hears NDP (a DAD probe is
+  // the first): a namespace whose devices never carry IPv6 pays a pointer.
+  NeighbourTable& neighbours() {
+    if (!ndp_) ndp_ = std::make_unique<NeighbourTable>(net, *layer_);
+    return *ndp_;
+  }
+  NeighbourTable* neighbours_if_any() { return ndp_.get(); }
   // Path MTUs from Packet Too Big (Linux's rt6_exception), made on the first.
   std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
   // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst); negative: not started.
@@ -54,6 +60,10 @@ struct Ipv6Net {
   // A usable address of the namespace on any device (the weak host model,
   // as Linux's ipv6_chk_addr with no device), or on `dev` only.
   Inet6Address* local_address(const Ipv6Address& address, const Device* dev = nullptr);
+
+ private:
+  Ipv6NeighbourLayer* layer_;
+  std::unique_ptr<NeighbourTable> ndp_;
 };
 
 }  // namespace netns::ipv6

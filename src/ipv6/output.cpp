@@ -52,7 +52,7 @@ void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const 
     ipv4::transmit_ethernet(dev, multicast_mac(next_hop), wire::EtherType::ipv6, std::move(datagram));
     return;
   }
-  state(net).neighbours.output(dev, next_hop.with_scope(0), std::move(datagram));
+  state(net).neighbours().output(dev, next_hop.with_scope(0), std::move(datagram));
 }
 
 // ip6_forward: forwarding on the input device, hop limit, route, MTU.
