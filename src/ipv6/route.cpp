@@ -2,6 +2,7 @@
 // RFC 6724 source address selection.
 #include <algorithm>
 #include <array>
+#include <bit>
 
 #include "core/route_cache.hpp"
 #include "ipv6/devconf6.hpp"
@@ -12,7 +13,7 @@
 namespace netns::ipv6 {
 
 namespace {
-constexpr std::uint8_t kProtoStatic = 4;  // RTPROT_STATIC: `ip -6 route add`'s routes... as Linux prints "proto static"? (boot: 3)
+constexpr std::uint8_t kProtoStatic = 4;  // RTPROT_STATIC, as the IPv4 layer marks routes added by hand
 
 // RFC 4291 2.7 and RFC 6724 3.1: link-local 2, site-local 5, global 14;
 // a multicast address carries its scope in its fourth nibble.
