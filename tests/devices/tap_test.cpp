@@ -24,6 +24,7 @@
 #include "netns/host.hpp"
 #include "netns/icmp.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
 #include "netns/tap.hpp"
 #include "netns/tcp.hpp"
 #include "support/fixtures.hpp"
@@ -371,6 +372,39 @@ TEST_F(TapKernel, LinuxPingReachesTheNetnsNamespace) {
   EXPECT_GE(tap_->stats().rx_packets, 4u);  // ARP and three echoes
   EXPECT_GE(tap_->stats().tx_packets, 4u);
   EXPECT_EQ(tap_->stats().rx_errors, 0u);
+}
+
+// The kernel pings netns over IPv6 (issue 13): its global address and its
+// link-local one, NDP resolving both ways.
+TEST_F(TapKernel, LinuxPing6ReachesTheNetnsNamespace) {
+  if (auto why = support::kernel_test_skip_reason({"ping"})) GTEST_SKIP() << *why;
+  const Ipv6Address global(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(global, 64)));
+  ASSERT_TRUE(linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"}).ok());
+  // Our DAD: at most 1 s of delay, one probe, 1 s of waiting.
+  auto usable = [&](const Ipv6Address& a) {
+    for (const auto& info : ipv6::addresses(*red_)) {
+      if (info.prefix.address() == a) return !info.tentative && !info.dad_failed;
+    }
+    return false;
+  };
+  const auto& m = tap_->mac().octets;
+  const Ipv6Address link_local(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
+                               static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
+                               static_cast<std::uint16_t>(m[4] << 8 | m[5]));
+  ASSERT_TRUE(poll_until([&] { return usable(global) && usable(link_local); }, std::chrono::seconds(5)))
+      << ipv6::dump_addresses(*red_);
+
+  auto ping = in_linux({"ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8::2"});
+  EXPECT_TRUE(ping.ok()) << ping.output;
+  EXPECT_NE(ping.output.find("3 received"), std::string::npos) << ping.output;
+  auto ping_ll = in_linux({"ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", fmt::format("{}%{}", link_local, tap_name_)});
+  EXPECT_TRUE(ping_ll.ok()) << ping_ll.output;
+  EXPECT_NE(ping_ll.output.find("2 received"), std::string::npos) << ping_ll.output;
+  EXPECT_GE(red_->counters().get("Icmp6InEchos"), 5u);
+  EXPECT_GE(red_->counters().get("Icmp6OutEchoReplies"), 5u);
+  EXPECT_NE(ipv6::dump_neighbours(*red_).find("2001:db8::1 dev " + tap_name_), std::string::npos)
+      << ipv6::dump_neighbours(*red_);
 }
 
 TEST_F(TapKernel, CurlFetchesAPageFromANetnsTcpServer) {
