@@ -4,19 +4,10 @@
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "ipv4/neighbour.hpp"
+#include "netns/wire/ndp.hpp"
 #include "netns/net.hpp"
 
 namespace netns::ipv6 {
-
-namespace {
-constexpr std::uint8_t kTimeExceeded = 3, kPacketTooBig = 2, kDestUnreachable = 1;
-
-// RFC 2464 7: 33:33 and the multicast address's last 32 bits.
-MacAddress multicast_mac(const Ipv6Address& a) {
-  const auto& b = a.bytes();
-  return MacAddress(0x33, 0x33, b[12], b[13], b[14], b[15]);
-}
-}  // namespace
 
 Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params, const RouteResult& route) {
   const std::size_t total = payload.size() + wire::Ipv6Repr::kHeaderLen;
@@ -49,7 +40,7 @@ void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const 
     return;
   }
   if (next_hop.is_multicast()) {
-    ipv4::transmit_ethernet(dev, multicast_mac(next_hop), wire::EtherType::ipv6, std::move(datagram));
+    ipv4::transmit_ethernet(dev, wire::ipv6_multicast_mac(next_hop), wire::EtherType::ipv6, std::move(datagram));
     return;
   }
   state(net).neighbours().output(dev, next_hop.with_scope(0), std::move(datagram));
@@ -66,12 +57,12 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
   // Link-local addresses never leave their link (RFC 4291 2.5.6).
   if (dst.is_link_local() || src.is_link_local() || src.is_unspecified()) {
     c.add(Counter::Ip6InAddrErrors);
-    if (src.is_link_local() && !dst.is_link_local()) send_icmp_error(net, packet, kDestUnreachable, 2);
+    if (src.is_link_local() && !dst.is_link_local()) send_icmp_error(net, packet, kIcmp6DestUnreachable, 2);
     return;
   }
   if (ip.hop_limit() <= 1) {
     c.add(Counter::Ip6InHdrErrors);
-    send_icmp_error(net, packet, kTimeExceeded, 0);
+    send_icmp_error(net, packet, kIcmp6TimeExceeded, 0);
     return;
   }
   const Fib6Entry* route = ns.routes.lookup(dst);
@@ -79,14 +70,14 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
     c.add(Counter::Ip6InNoRoutes);
     // ip6_pkt_drop: no route (code 0), prohibited (1), or the route's reject type.
     const std::uint8_t code = route != nullptr && route->type == RouteType::prohibit ? 1 : 0;
-    if (route == nullptr || route->type != RouteType::blackhole) send_icmp_error(net, packet, kDestUnreachable, code);
+    if (route == nullptr || route->type != RouteType::blackhole) send_icmp_error(net, packet, kIcmp6DestUnreachable, code);
     return;
   }
   Device& out = *route->dev;
   if (packet.size() > out.mtu()) {
     // Routers never fragment (RFC 8200 5): the source learns the path MTU.
     c.add(Counter::Ip6InTooBigErrors);
-    send_icmp_error(net, packet, kPacketTooBig, 0, out.mtu());
+    send_icmp_error(net, packet, kIcmp6PacketTooBig, 0, out.mtu());
     return;
   }
   auto writable = wire::Ipv6MutView::checked(packet.mutable_data());
