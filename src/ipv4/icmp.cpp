@@ -67,20 +67,8 @@ boost::system::error_code IcmpError::error() const {
 
 bool Ipv4Stack::icmp_allowed(Net& net, Ipv4Net& ns) {
   // icmp_global_allow: a token bucket refilled at icmp_msgs_per_sec up to icmp_msgs_burst.
-  const double rate = net.sysctl().value(SysctlId::icmp_msgs_per_sec);
-  const double burst = net.sysctl().value(SysctlId::icmp_msgs_burst);
-  IcmpBucket& b = ns.icmp_bucket;
-  auto now = host_.now();
-  if (b.tokens < 0) {
-    b.tokens = burst;
-  } else {
-    double elapsed = std::chrono::duration<double>(now - b.last).count();
-    b.tokens = std::min(burst, b.tokens + elapsed * rate);
-  }
-  b.last = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
+  return ns.icmp_bucket.take(net.sysctl().value(SysctlId::icmp_msgs_per_sec),
+                             net.sysctl().value(SysctlId::icmp_msgs_burst), host_.now());
 }
 
 void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type, std::uint8_t code,

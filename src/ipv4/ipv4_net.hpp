@@ -22,10 +22,25 @@ struct InAddress {
   Ipv4Prefix prefix;  // address and length, as added
 };
 
-// Linux's icmp_global: a token bucket over net.ipv4.icmp_msgs_per_sec/burst.
+// Linux's icmp_global: a token bucket over net.ipv4.icmp_msgs_per_sec/burst,
+// refilled at `rate` per second up to `burst`; ICMP and ICMPv6 use it alike.
 struct IcmpBucket {
   double tokens = -1;  // negative: not started
   Clock::time_point last{};
+
+  // Takes a token; false when none is left.
+  bool take(double rate, double burst, Clock::time_point now) {
+    if (tokens < 0) {
+      tokens = burst;
+    } else {
+      const double elapsed = std::chrono::duration<double>(now - last).count();
+      tokens = std::min(burst, tokens + elapsed * rate);
+    }
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
 };
 
 // What a namespace needs only once it meets a martian, learns a path MTU

@@ -9,14 +9,14 @@
 #include "netns/net.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/wire/checksum.hpp"
+#include "netns/wire/icmpv6.hpp"
 
 namespace netns::ipv6 {
 
 namespace {
-constexpr std::size_t kIcmpHeaderLen = 8;        // type, code, checksum, 32 bits of type-specific data
+// Type, code, checksum, 32 bits of type-specific data.
+constexpr std::size_t kIcmpHeaderLen = wire::Icmpv6Repr::kHeaderLen;
 constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129, kNeighborSolicit = 135, kNeighborAdvert = 136;
-
-bool is_error_type(std::uint8_t type) { return type < 128; }
 
 // icmpv6_rcv's per-type input counter (Icmp6InDestUnreachs...).
 std::optional<Counter> in_counter(std::uint8_t type) {
@@ -61,7 +61,7 @@ std::optional<Counter> out_counter(std::uint8_t type) {
 void count_icmp6_out(Net& net, std::uint8_t type) {
   Counters& c = net.counters();
   c.add(Counter::Icmp6OutMsgs);
-  if (is_error_type(type)) c.add(Counter::Icmp6OutErrors);
+  if (wire::is_error(type)) c.add(Counter::Icmp6OutErrors);
   if (auto counter = out_counter(type)) c.add(*counter);
 }
 
@@ -96,7 +96,7 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
       reply_echo(net, std::move(message), meta);
       return;
     case kIcmp6PacketTooBig:
-      process_packet_too_big(net, message, meta);
+      process_packet_too_big(net, message);
       return;
     default:
       break;
@@ -105,8 +105,7 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
 
 // icmpv6_notify for Packet Too Big: the quoted datagram must be one this
 // namespace sent (its source ours); its destination's path MTU is lowered.
-void Ipv6Stack::process_packet_too_big(Net& net, const Packet& message, const InputMeta& meta) {
-  (void)meta;
+void Ipv6Stack::process_packet_too_big(Net& net, const Packet& message) {
   const auto bytes = message.data();
   if (bytes.size() < kIcmpHeaderLen + wire::Ipv6View::kHeaderLen) {
     net.counters().add(Counter::Icmp6InErrors);
@@ -122,7 +121,7 @@ void Ipv6Stack::process_packet_too_big(Net& net, const Packet& message, const In
 // route to the requester chooses).
 void Ipv6Stack::reply_echo(Net& net, Packet request, const InputMeta& meta) {
   if (meta.src.is_unspecified()) return;
-  auto route = route_output(net, meta.src.is_link_local() ? meta.src : meta.src.with_scope(0));
+  auto route = route_output(net, meta.src);
   if (!route) return;
   Ipv6Address src = meta.dst;
   if (meta.multicast) src = route->source;
@@ -148,21 +147,25 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
   const Ipv6Address src = ip->src(), dst = ip->dst();
   // Never to an address that cannot answer, and never about an error.
   if (src.is_unspecified() || src.is_multicast()) return;
-  if (dst.is_multicast() && !(type == 2 || (type == 4 && code == 2))) return;
+  if (dst.is_multicast() && !(type == kIcmp6PacketTooBig || (type == kIcmp6ParameterProblem && code == 2))) return;
   if (ip->next_header() == static_cast<std::uint8_t>(wire::IpProtocol::icmpv6) && ip->payload().size() >= 1 &&
-      (is_error_type(wire::load_u8(ip->payload(), 0)) || wire::load_u8(ip->payload(), 0) == 137)) {
+      (wire::is_error(wire::load_u8(ip->payload(), 0)) || wire::load_u8(ip->payload(), 0) == 137)) {
     return;
   }
   Ipv6Net* ns = slot_.find(net);
-  if (ns == nullptr || !icmp6_allowed(net, *ns, type)) return;
+  if (ns == nullptr) return;
+  if (!icmp6_allowed(net, *ns, type)) {
+    // Linux counts the global limit in the ICMP MIB for both families.
+    net.counters().add(Counter::IcmpOutRateLimitGlobal);
+    return;
+  }
   auto route = route_output(net, src);
   if (!route) return;
   // From the address the offending datagram was sent to when it is ours,
   // else the source the route chooses.
   Ipv6Address from = route->source;
   if (!dst.is_multicast() && ns->local_address(dst) != nullptr) from = dst;
-  const std::size_t room = kMinMtu - wire::Ipv6Repr::kHeaderLen - kIcmpHeaderLen;
-  const std::size_t quoted = std::min(room, ip->bytes().size());
+  const std::size_t quoted = wire::icmpv6_error_quote_len(ip->bytes().size());
   Packet message = net.host().packets().allocate(kIcmpHeaderLen + quoted);
   if (!message) return;
   auto out = message.mutable_data();
@@ -182,23 +185,9 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
 // ICMPv6; packet too big is never limited (net.ipv6.icmp.ratemask's default
 // leaves it out, RFC 4443 2.4 (f) wants it through).
 bool Ipv6Stack::icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type) {
-  if (type == 2 || !is_error_type(type)) return true;
-  const double rate = static_cast<double>(net.sysctl().value(SysctlId::icmp_msgs_per_sec));
-  const double burst = static_cast<double>(net.sysctl().value(SysctlId::icmp_msgs_burst));
-  const auto now = host_.now();
-  if (ns.icmp_tokens < 0) {
-    ns.icmp_tokens = burst;
-  } else {
-    const double elapsed = std::chrono::duration<double>(now - ns.icmp_last).count();
-    ns.icmp_tokens = std::min(burst, ns.icmp_tokens + elapsed * rate);
-  }
-  ns.icmp_last = now;
-  if (ns.icmp_tokens < 1) {
-    net.counters().add(Counter::Icmp6OutRateLimitHost);
-    return false;
-  }
-  ns.icmp_tokens -= 1;
-  return true;
+  if (type == kIcmp6PacketTooBig || !wire::is_error(type)) return true;
+  return ns.icmp_bucket.take(net.sysctl().value(SysctlId::icmp_msgs_per_sec),
+                             net.sysctl().value(SysctlId::icmp_msgs_burst), host_.now());
 }
 
 }  // namespace netns::ipv6

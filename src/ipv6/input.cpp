@@ -2,10 +2,11 @@
 // or forwarding.
 //   process → process_ipv6 → deliver_local → process_icmp6 | Transport::deliver
 #include "ipv6/devconf6.hpp"
-#include "netns/wire/ipv6_ext.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
+#include "netns/wire/ipv6_ext.hpp"
+#include "netns/wire/ndp.hpp"
 
 namespace netns::ipv6 {
 
@@ -16,8 +17,8 @@ bool is_truncated(std::span<const std::byte> bytes) {
   return bytes.size() >= wire::Ipv6View::kHeaderLen && (std::to_integer<unsigned>(bytes[0]) >> 4) == 6;
 }
 
-constexpr Ipv6Address kAllNodes(0xff02, 0, 0, 0, 0, 0, 0, 1);
-constexpr Ipv6Address kAllRouters(0xff02, 0, 0, 0, 0, 0, 0, 2);
+// ff01::1, all nodes on this interface: only the loopback carries it.
+constexpr Ipv6Address kAllNodesInterfaceLocal(0xff01, 0, 0, 0, 0, 0, 0, 1);
 }  // namespace
 
 void Ipv6Stack::process(Net& net, Device& dev, Packet frame) {
@@ -91,8 +92,8 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
 }
 
 bool Ipv6Stack::accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst) {
-  if (dst == kAllNodes || (dst == Ipv6Address(0xff01, 0, 0, 0, 0, 0, 0, 1))) return true;
-  if (dst == kAllRouters) return devconf(ns.net, dev).forwarding;
+  if (dst == wire::kAllNodes || dst == kAllNodesInterfaceLocal) return true;
+  if (dst == wire::kAllRouters) return devconf(ns.net, dev).forwarding;
   // The solicited-node group of any address of dev, tentative ones
   // included (DAD listens there, RFC 4862 5.4.2).
   for (const auto& a : ns.addresses) {

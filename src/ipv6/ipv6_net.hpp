@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "ipv4/ipv4_net.hpp"
 #include "ipv4/pmtu.hpp"
 #include "ipv6/fib6.hpp"
 #include "ipv6/neighbour6.hpp"
@@ -52,9 +53,8 @@ struct Ipv6Net {
   NeighbourTable* neighbours_if_any() { return ndp_.get(); }
   // Path MTUs from Packet Too Big (Linux's rt6_exception), made on the first.
   std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
-  // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst); negative: not started.
-  double icmp_tokens = -1;
-  Clock::time_point icmp_last{};
+  // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst).
+  ipv4::IcmpBucket icmp_bucket;
 
   Inet6Address* find_address(const Device& dev, const Ipv6Address& address);
   // A usable address of the namespace on any device (the weak host model,

@@ -149,7 +149,7 @@ class Ipv6Stack final : public PernetOps,
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
-  void process_packet_too_big(Net& net, const Packet& message, const InputMeta& meta);
+  void process_packet_too_big(Net& net, const Packet& message);
 
   // addrconf
   Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);

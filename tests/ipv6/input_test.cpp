@@ -158,3 +158,25 @@ TEST_F(Ipv6InputTest, PacketTooBigLowersThePathMtuForAWhile) {
 
 }  // namespace
 }  // namespace netns
+
+namespace netns {
+namespace {
+
+// ICMPv6 errors take from the namespace's icmp_msgs_per_sec/burst bucket,
+// and the global limit is counted in the ICMP MIB, as Linux counts it.
+TEST_F(Ipv6InputTest, ErrorsAreRateLimitedByTheNamespaceBucket) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.icmp_msgs_burst", "1"));
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.icmp_msgs_per_sec", "1"));
+  const wire::Ipv6Repr unknown{.src = kPeer, .dst = kLocal, .next_header = wire::IpProtocol{253}};
+  inject(frame(unknown, Bytes(8)));
+  inject(frame(unknown, Bytes(8)));
+  EXPECT_EQ(counter("Ip6InUnknownProtos"), 2u);
+  EXPECT_EQ(counter("Icmp6OutParmProblems"), 1u);
+  EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 1u);
+  run_for(std::chrono::seconds(2));  // a token again
+  inject(frame(unknown, Bytes(8)));
+  EXPECT_EQ(counter("Icmp6OutParmProblems"), 2u);
+}
+
+}  // namespace
+}  // namespace netns
