@@ -107,7 +107,7 @@ void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
   std::erase_if(ns.addresses, [&](const auto& p) { return p.get() == &a; });
   // The prefix route goes with the last address that brought it.
   const bool still_covered = std::any_of(ns.addresses.begin(), ns.addresses.end(), [&](const auto& p) {
-    return p->dev == &dev && p->prefix.length() == prefix.length() && Ipv6Prefix(prefix.network(), prefix.length()).contains(p->prefix.address());
+    return p->dev == &dev && p->prefix.length() == prefix.length() && prefix.contains(p->prefix.address());
   });
   if (!still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
     (void)ns.routes.erase({.prefix = Ipv6Prefix(prefix.network(), prefix.length()), .dev = &dev,

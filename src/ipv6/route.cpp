@@ -155,7 +155,7 @@ Result<RouteResult> Ipv6Stack::resolve_route(Net& net, const Ipv6Address& dst) {
   if (ns == nullptr) return error(Errc::network_unreachable);
   const Ipv6Address bare = dst.with_scope(0);
   // A scoped destination leaves through the device its scope id names.
-  const Device* oif = nullptr;
+  Device* oif = nullptr;
   if (dst.scope_id() != 0) {
     oif = net.device(static_cast<int>(dst.scope_id()));
     if (oif == nullptr) return error(Errc::no_such_device);
@@ -166,7 +166,7 @@ Result<RouteResult> Ipv6Stack::resolve_route(Net& net, const Ipv6Address& dst) {
   }
   RouteResult out{};
   if (bare.is_multicast() && oif != nullptr) {
-    out = RouteResult{const_cast<Device*>(oif), bare, {}};
+    out = RouteResult{oif, bare, {}};
   } else {
     const Fib6Entry* e = ns->routes.lookup(bare, oif);
     if (e == nullptr) return error(Errc::network_unreachable);
