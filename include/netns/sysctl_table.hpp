@@ -87,6 +87,7 @@ enum class SysctlId : std::uint16_t {
   ipv6_neigh_unres_qlen_bytes,
   ipv6_neigh_gc_thresh2,
   ipv6_neigh_gc_thresh3,
+  ipv6_bindv6only,
   count_
 };
 
@@ -209,6 +210,8 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv6.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
     {"net.ipv6.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
     {"net.ipv6.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
+    // Whether IPv6 sockets start v6-only (IPV6_V6ONLY), taking no IPv4.
+    {"net.ipv6.bindv6only", 1, {0}, 0, 1, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

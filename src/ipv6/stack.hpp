@@ -45,12 +45,30 @@ struct InputMeta {
   std::size_t header_len = wire::Ipv6Repr::kHeaderLen;
 };
 
-// ICMPv6 types the layer names (RFC 4443).
 // IPV6_MIN_MTU: every link carries it (RFC 8200 5).
 inline constexpr std::uint32_t kMinMtu = 1280;
 
+// ICMPv6 types the layer names (RFC 4443).
 inline constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PacketTooBig = 2, kIcmp6TimeExceeded = 3,
-                              kIcmp6ParameterProblem = 4;
+                              kIcmp6ParameterProblem = 4, kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
+// Destination unreachable's port code (RFC 4443 3.1).
+inline constexpr std::uint8_t kIcmp6PortUnreachable = 4;
+
+// An ICMPv6 error about a datagram this namespace sent, as ICMPv6 input
+// hands it to the transport that sent it (Linux's icmpv6_notify → err_handler).
+struct IcmpError {
+  std::uint8_t type = 0, code = 0;
+  std::uint32_t info = 0;   // the MTU of packet too big, the pointer of parameter problem
+  Ipv6Address reporter;     // who sent the error
+  // The quoted datagram's addresses; link-local ones carry the scope id of
+  // the device the error came in on, as the sockets bound to them do.
+  Ipv6Address orig_src, orig_dst;
+  std::span<const std::byte> quoted;  // the quoted transport header, 8 bytes at least
+  // Linux's icmpv6_err_convert: the errno, and whether a socket without
+  // IPV6_RECVERR reports it (port unreachable, prohibited, parameter problem).
+  boost::system::error_code error() const;
+  bool is_hard() const;
+};
 
 // Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
 void count_icmp6_out(Net& net, std::uint8_t type);
@@ -150,6 +168,7 @@ class Ipv6Stack final : public PernetOps,
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
   void process_packet_too_big(Net& net, const Packet& message);
+  void notify_error(Net& net, const Packet& message, const InputMeta& meta);
 
   // addrconf
   Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);

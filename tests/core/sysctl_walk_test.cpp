@@ -613,6 +613,16 @@ const Scenario kScenarios[] = {
        return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
      }},
     {"net.ipv6.route.mtu_expires", "10", ipv6_pmtu_after_30s},
+    {"net.ipv6.bindv6only", "1",
+     [](Lab& lab) {
+       // A new IPv6 socket on [::]:5000 either holds IPv4's 0.0.0.0:5000 too or not.
+       auto v6 = udp::open(*lab.net, Family::ipv6);
+       if (!v6 || !v6->bind({Ipv6Address::any(), 5000})) return std::string("no IPv6 socket");
+       auto v4 = udp::open(*lab.net);
+       if (!v4) return std::string("no IPv4 socket");
+       auto r = v4->bind({Ipv4Address::any(), 5000});
+       return r ? std::string("IPv4 bound beside it") : r.error().message();
+     }},
     {"net.ipv6.conf.all.disable_ipv6", "1", ipv6_all_nodes_input},
     {"net.ipv6.conf.default.disable_ipv6", "1", ipv6_addresses_of_new_device},
     // ---- per-device knobs' all and default rows ----
