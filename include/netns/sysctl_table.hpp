@@ -230,6 +230,14 @@ enum class DevconfId : std::uint8_t {
   ipv4_accept_local,         // IN_DEV_ACCEPT_LOCAL: or
   ipv4_log_martians,         // IN_DEV_LOG_MARTIANS: or
   ipv6_disable_ipv6,         // idev->cnf.disable_ipv6; an `all` write reaches every device
+  ipv6_forwarding,           // idev->cnf.forwarding (router behaviour); `all` also gates ip6_forward
+  ipv6_accept_ra,            // idev->cnf.accept_ra; `all` inert
+  ipv6_autoconf,             // idev->cnf.autoconf; `all` inert
+  ipv6_accept_dad,           // DAD when `all` or the device says so: max
+  ipv6_dad_transmits,        // idev->cnf.dad_transmits; `all` inert
+  ipv6_hop_limit,            // idev->cnf.hop_limit; `all` inert
+  ipv6_mtu,                  // idev->cnf.mtu6: the device's MTU until written; `all` inert
+  ipv6_addr_gen_mode,        // idev->cnf.addr_gen_mode; an `all` write reaches every device
   count_
 };
 

@@ -88,7 +88,8 @@ class Ipv6Stack final : public PernetOps,
                         public PacketHandler,
                         public NetdevListener,
                         public inet::NetworkLayer,
-                        public Ipv6NeighbourLayer {
+                        public Ipv6NeighbourLayer,
+                        public DevconfListener {
  public:
   // `route_cache` must outlive this layer (the composition root builds it first).
   Ipv6Stack(Host& host, RouteCache& route_cache);
@@ -110,8 +111,9 @@ class Ipv6Stack final : public PernetOps,
   void remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) override;
 
   Result<RouteResult> route_output(Net& net, const Ipv6Address& dst);
-  // What datagrams to dst through dev may carry: the device's MTU, lowered
-  // by Packet Too Big for net.ipv6.route.mtu_expires seconds.
+  // What datagrams to dst through dev may carry: the device's IPv6 MTU
+  // (net.ipv6.conf.DEV.mtu), lowered by Packet Too Big for
+  // net.ipv6.route.mtu_expires seconds.
   std::uint32_t path_mtu(Net& net, const Ipv6Address& dst, const Device& dev);
   void update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu);
   // RFC 6724's choice among the namespace's usable addresses for `dst`
@@ -149,6 +151,9 @@ class Ipv6Stack final : public PernetOps,
   void process(Net& net, Device& dev, Packet frame) override;
   // NetdevListener: link-local addresses, routes and DAD follow devices.
   void on_netdev_event(NetdevEvent event, Device& dev) override;
+  // DevconfListener (devconf6.cpp): writes to net.ipv6.conf.* act on live
+  // devices: disable_ipv6, forwarding, addr_gen_mode, mtu.
+  void on_devconf_change(Net& net, DevconfScope scope, Device* dev, DevconfId id, std::int32_t value) override;
 
   Host& host() const { return host_; }
 
@@ -160,7 +165,7 @@ class Ipv6Stack final : public PernetOps,
   void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
   void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
-  void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
+  void forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip);
   // `ip`: the datagram's checked header (NDP reads it).
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
@@ -186,6 +191,7 @@ class Ipv6Stack final : public PernetOps,
   void device_up(Ipv6Net& ns, Device& dev);
   void device_down(Ipv6Net& ns, Device& dev);
   void device_gone(Ipv6Net& ns, Device& dev);
+  void purge_ra_default_routes(Ipv6Net& ns);
 
   Host& host_;
   PernetSlot<Ipv6Net> slot_;
@@ -193,6 +199,7 @@ class Ipv6Stack final : public PernetOps,
   inet::ProtocolTable transports_;
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
   SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
+  SipKey iid_key_;               // addr_gen_mode 3's interface identifiers
 };
 
 }  // namespace netns::ipv6
