@@ -24,7 +24,19 @@ struct DevConf6 {
   int addr_gen_mode = 0;  // 0 EUI-64, 1 none
   // Linux's neigh.DEV.retrans_time_ms: DAD's probe interval (RFC 4861 RETRANS_TIMER).
   std::uint32_t retrans_time_ms = 1000;
+  // Router discovery (RFC 4861 6.3.7, RFC 4862 5.5): RAs are taken when
+  // accept_ra is 1 and forwarding is off, or accept_ra is 2 (ipv6_accept_ra);
+  // autoconf makes addresses from their prefixes.
+  int accept_ra = 1;
+  bool autoconf = true;
+  std::uint32_t router_solicitations = 3;         // MAX_RTR_SOLICITATIONS
+  std::uint32_t router_solicitation_interval = 4; // seconds, RTR_SOLICITATION_INTERVAL
+  // Addresses a device may hold before SLAAC stops adding more.
+  std::uint32_t max_addresses = 16;
 };
+
+// ipv6_accept_ra: whether dev takes router advertisements.
+inline bool accepts_ra(const DevConf6& conf) { return conf.forwarding ? conf.accept_ra == 2 : conf.accept_ra != 0; }
 
 inline DevConf6 devconf(Net& net, const Device& dev) {
   DevConf6 conf;
