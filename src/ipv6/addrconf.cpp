@@ -23,13 +23,8 @@ constexpr std::uint8_t kProtoKernel = 2;
 // DAD waits up to this before its first solicitation (rtr_solicit_delay, RFC 4862 5.4.2).
 constexpr auto kMaxDadDelay = std::chrono::milliseconds(1000);
 
-// RFC 4291 appendix A: the MAC with the universal/local bit flipped and
-// ff:fe in the middle.
 Ipv6Address eui64_link_local(const MacAddress& mac) {
-  const auto& m = mac.octets;
-  return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 0x02) << 8 | m[1]),
-                     static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                     static_cast<std::uint16_t>(m[4] << 8 | m[5]));
+  return eui64_address(Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 0), mac);
 }
 
 // addr_gen_mode 3: an interface identifier no one can derive from the MAC,
@@ -64,6 +59,15 @@ Inet6Address* Ipv6Net::find_address(const Device& dev, const Ipv6Address& addres
     if (a->dev == &dev && a->prefix.address().bytes() == address.bytes()) return a.get();
   }
   return nullptr;
+}
+
+Ipv6Address eui64_address(const Ipv6Address& prefix, const MacAddress& mac) {
+  const auto& m = mac.octets;
+  const auto& p = prefix.bytes();
+  auto word = [&](int i) { return static_cast<std::uint16_t>(p[2 * i] << 8 | p[2 * i + 1]); };
+  return Ipv6Address(word(0), word(1), word(2), word(3), static_cast<std::uint16_t>((m[0] ^ 0x02) << 8 | m[1]),
+                     static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
+                     static_cast<std::uint16_t>(m[4] << 8 | m[5]));
 }
 
 Inet6Address* Ipv6Net::local_address(const Ipv6Address& address, const Device* dev) {
@@ -125,12 +129,15 @@ Inet6Address& Ipv6Stack::insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix pre
 void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
   Device& dev = *a.dev;
   const Ipv6Prefix prefix = a.prefix;
-  std::erase_if(ns.addresses, [&](const auto& p) { return p.get() == &a; });
   // The prefix route goes with the last address that brought it.
+  // SLAAC's addresses bring none: an RA's on-link prefix does (slaac.cpp).
+  const bool permanent = a.permanent;
+  std::erase_if(ns.addresses, [&](const auto& p) { return p.get() == &a; });
   const bool still_covered = std::any_of(ns.addresses.begin(), ns.addresses.end(), [&](const auto& p) {
-    return p->dev == &dev && p->prefix.length() == prefix.length() && prefix.contains(p->prefix.address());
+    return p->permanent && p->dev == &dev && p->prefix.length() == prefix.length() &&
+           prefix.contains(p->prefix.address());
   });
-  if (!still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
+  if (permanent && !still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
     (void)ns.routes.erase({.prefix = Ipv6Prefix(prefix.network(), prefix.length()), .dev = &dev,
                            .metric = kAddrconfMetric});
   }
@@ -138,7 +145,7 @@ void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
 }
 
 void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {
-  if (!a.dev->is_up()) return;
+  if (!a.dev->is_up() || !a.permanent) return;
   // A /128 brings none, but for ::1, whose route `ip -6 route` shows on lo.
   if (a.prefix.length() == 128 && !a.prefix.address().is_loopback()) return;
   // file_exists when another address of the prefix brought it already: fine.
@@ -184,6 +191,7 @@ void Ipv6Stack::address_ready(Ipv6Net& ns, Inet6Address& a) {
   a.timer.cancel();
   schedule_lifetime(a);
   route_cache_invalidate(ns.net);
+  if (a.prefix.address().is_link_local() && a.dev->kind() != DeviceKind::loopback) link_local_ready(ns, *a.dev);
 }
 
 // The next lifetime of `a` to end: its preferred, then its valid one.
@@ -261,9 +269,13 @@ void Ipv6Stack::device_down(Ipv6Net& ns, Device& dev) {
   for (Inet6Address* a : gone) remove_address(ns, *a);
   ns.routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev; });
   if (NeighbourTable* ndp = ns.neighbours_if_any()) ndp->flush_device(dev);
+  ndisc_device_down(ns, dev, false);
 }
 
-void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
+void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) {
+  device_down(ns, dev);
+  ndisc_device_down(ns, dev, true);
+}
 
 }  // namespace netns::ipv6
 

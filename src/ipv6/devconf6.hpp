@@ -24,9 +24,16 @@ struct DevConf6 {
   int addr_gen_mode = 0;  // 0 EUI-64, 1 none, 3 random
   // Linux's neigh.DEV.retrans_time_ms: DAD's probe interval (RFC 4861 RETRANS_TIMER).
   std::uint32_t retrans_time_ms = 1000;
-  int accept_ra = 1;  // 0 never, 1 while not forwarding, 2 even when forwarding (ipv6_accept_ra)
+  // Router discovery (RFC 4861 6.3.7, RFC 4862 5.5): RAs are taken when
+  // accept_ra is 1 and the device is not forwarding, or accept_ra is 2
+  // (ipv6_accept_ra); autoconf makes addresses from their prefixes.
+  int accept_ra = 1;
   bool autoconf = true;
   std::uint32_t mtu = 1280;  // the device's IPv6 MTU (idev->cnf.mtu6)
+  std::uint32_t router_solicitations = 3;          // MAX_RTR_SOLICITATIONS
+  std::uint32_t router_solicitation_interval = 4;  // seconds, RTR_SOLICITATION_INTERVAL
+  // Addresses a device may hold before SLAAC stops adding more.
+  std::uint32_t max_addresses = 16;
 };
 
 inline constexpr int kAddrGenEui64 = 0, kAddrGenNone = 1, kAddrGenStablePrivacy = 2, kAddrGenRandom = 3;

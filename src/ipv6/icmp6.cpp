@@ -111,6 +111,12 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
     case kIcmp6ParameterProblem:
       notify_error(net, message, meta);
       return;
+    case static_cast<std::uint8_t>(wire::NdpType::router_solicit):
+      process_router_solicit(net, ns, *meta.dev, ip, message.data());
+      return;
+    case static_cast<std::uint8_t>(wire::NdpType::router_advert):
+      process_router_advert(net, ns, *meta.dev, ip, message.data());
+      return;
     default:
       break;
   }

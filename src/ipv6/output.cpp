@@ -19,8 +19,10 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   }
   auto header = payload.push_front(wire::Ipv6Repr::kHeaderLen);
   if (header.empty()) return error(Errc::no_buffer_space);
-  const std::uint8_t hop_limit =
-      params.hop_limit != 0 ? params.hop_limit : (params.dst.is_multicast() ? 1 : default_hop_limit(net, *route.dev));
+  std::uint8_t hop_limit = params.hop_limit;
+  if (hop_limit == 0 && params.dst.is_multicast()) hop_limit = 1;
+  if (hop_limit == 0) hop_limit = state(net).ra_hop_limit(*route.dev);  // an RA's cur hop limit
+  if (hop_limit == 0) hop_limit = default_hop_limit(net, *route.dev);
   wire::Ipv6Repr{.src = params.src, .dst = params.dst, .next_header = params.next_header, .hop_limit = hop_limit,
                  .traffic_class = params.traffic_class, .flow_label = params.flow_label,
                  .payload_len = total - wire::Ipv6Repr::kHeaderLen}

@@ -54,6 +54,7 @@ void Ipv6Stack::remove_protocol(wire::IpProtocol protocol, const inet::Transport
 std::uint32_t Ipv6Stack::path_mtu(Net& net, const Ipv6Address& dst, const Device& dev) {
   std::uint32_t mtu = ipv6_mtu(net, dev);
   Ipv6Net& ns = state(net);
+  if (const std::uint32_t advertised = ns.ra_mtu(dev); advertised != 0) mtu = std::min(mtu, advertised);
   if (ns.pmtu && !ns.pmtu->empty()) {
     if (auto e = ns.pmtu->lookup(dst.with_scope(0), host_.now())) mtu = std::min(mtu, e->mtu);
   }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
@@ -24,6 +25,7 @@
 #include "netns/pernet.hpp"
 #include "netns/wire/ipv6.hpp"
 #include "netns/wire/ipv6_ext.hpp"
+#include "netns/wire/ndp.hpp"
 
 namespace netns {
 class RouteCache;
@@ -33,6 +35,8 @@ namespace netns::ipv6 {
 
 struct Ipv6Net;
 struct Inet6Address;
+struct NdiscDevice;
+struct DevConf6;
 
 // What a transport learns about a datagram addressed to this namespace.
 struct InputMeta {
@@ -157,6 +161,12 @@ class Ipv6Stack final : public PernetOps,
 
   Host& host() const { return host_; }
 
+  // Router advertisements sent (advertiser.cpp), and what router discovery
+  // knows of a device (ndisc_router.cpp): netns/ipv6.hpp's functions.
+  Result<void> advertise(Net& net, Device& dev, const RouterAdvertConfig& config);
+  Result<void> stop_advertising(Net& net, Device& dev);
+  std::optional<RouterDiscoveryInfo> router_discovery(Net& net, const Device& dev);
+
  private:
   void process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet);
   // Whether a datagram to multicast `dst` is for this host on dev.
@@ -192,6 +202,33 @@ class Ipv6Stack final : public PernetOps,
   void device_down(Ipv6Net& ns, Device& dev);
   void device_gone(Ipv6Net& ns, Device& dev);
   void purge_ra_default_routes(Ipv6Net& ns);
+
+  // router discovery, host side (ndisc_router.cpp)
+  NdiscDevice* ndisc_device(Ipv6Net& ns, Device& dev);  // made on first need
+  // A link-local address of dev passed DAD: solicitations start, advertising resumes.
+  void link_local_ready(Ipv6Net& ns, Device& dev);
+  void on_rs_timer(Net& net, NdiscDevice& nd);
+  void send_router_solicit(Net& net, Ipv6Net& ns, Device& dev);
+  // An NDP message (data() at its ICMPv6 header, checksum filled) from src
+  // on dev, hop limit 255, counted.
+  void send_ndisc(Net& net, Device& dev, const Ipv6Address& src, const Ipv6Address& dst, Packet message);
+  void process_router_solicit(Net& net, Ipv6Net& ns, Device& dev, const wire::Ipv6View& ip,
+                              std::span<const std::byte> message);
+  void process_router_advert(Net& net, Ipv6Net& ns, Device& dev, const wire::Ipv6View& ip,
+                             std::span<const std::byte> message);
+  void update_default_router(Ipv6Net& ns, Device& dev, const Ipv6Address& router, std::uint16_t lifetime);
+  void schedule_route_expiry(Ipv6Net& ns);
+  void expire_routes(Net& net);
+  void ndisc_device_down(Ipv6Net& ns, Device& dev, bool gone);
+  // SLAAC and on-link prefixes (slaac.cpp)
+  void process_prefix_info(Ipv6Net& ns, NdiscDevice& nd, const wire::NdpPrefixInfo& info, const DevConf6& conf);
+  void update_onlink_prefix(Ipv6Net& ns, NdiscDevice& nd, const Ipv6Prefix& prefix, std::uint32_t valid);
+  void autoconf_prefix(Ipv6Net& ns, Device& dev, const wire::NdpPrefixInfo& info, const DevConf6& conf);
+  // the advertiser (advertiser.cpp)
+  void on_advert_timer(Net& net, NdiscDevice& nd);
+  void send_router_advert(Net& net, NdiscDevice& nd, bool final);
+  void schedule_solicited_advert(NdiscDevice& nd);
+  void schedule_next_advert(NdiscDevice& nd);
 
   Host& host_;
   PernetSlot<Ipv6Net> slot_;
