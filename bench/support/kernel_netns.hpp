@@ -9,6 +9,7 @@
 // both namespaces.
 //
 //   bench::KernelNetnsPair pair("netns-bench", 1500);  // -a: 192.0.2.1/24, -b: 192.0.2.2/24
+//                                                      // and 2001:db8::1/64, 2001:db8::2/64
 //   if (!pair.ok()) { state.SkipWithError(pair.error().c_str()); return; }
 //   int server = pair.socket_in(pair.b(), SOCK_STREAM);
 #pragma once
@@ -63,8 +64,10 @@ class EnterNetns {
   bool entered_ = false;
 };
 
-// <prefix>-a (eth0 192.0.2.1/24) — kernel veth — <prefix>-b (eth0 192.0.2.2/24),
-// both ends up with the given MTU (offloads at the kernel's defaults).
+// <prefix>-a (eth0 192.0.2.1/24, 2001:db8::1/64) — kernel veth — <prefix>-b
+// (eth0 192.0.2.2/24, 2001:db8::2/64), both ends up with the given MTU
+// (offloads at the kernel's defaults). The IPv6 addresses skip DAD (nodad),
+// so they are usable at once.
 class KernelNetnsPair {
  public:
   explicit KernelNetnsPair(std::string prefix, unsigned mtu = 1500)
@@ -81,6 +84,8 @@ class KernelNetnsPair {
                       run_quiet("ip -n " + b_ + " link set eth0 mtu " + m) &&
                       run_quiet("ip -n " + a_ + " addr add 192.0.2.1/24 dev eth0") &&
                       run_quiet("ip -n " + b_ + " addr add 192.0.2.2/24 dev eth0") &&
+                      run_quiet("ip -n " + a_ + " addr add 2001:db8::1/64 dev eth0 nodad") &&
+                      run_quiet("ip -n " + b_ + " addr add 2001:db8::2/64 dev eth0 nodad") &&
                       run_quiet("ip -n " + a_ + " link set eth0 up") &&
                       run_quiet("ip -n " + b_ + " link set eth0 up") &&
                       run_quiet("ip -n " + a_ + " link set lo up") && run_quiet("ip -n " + b_ + " link set lo up");
@@ -103,10 +108,10 @@ class KernelNetnsPair {
     return run_quiet("ip netns exec " + name + " sysctl -qw " + key_value);
   }
 
-  // socket(AF_INET, type, 0) inside namespace `name`; -1 on failure.
-  static int socket_in(const std::string& name, int type) {
+  // socket(family, type, 0) inside namespace `name`; -1 on failure.
+  static int socket_in(const std::string& name, int type, int family = AF_INET) {
     EnterNetns inside(name);
-    return inside.ok() ? socket(AF_INET, type | SOCK_CLOEXEC, 0) : -1;
+    return inside.ok() ? socket(family, type | SOCK_CLOEXEC, 0) : -1;
   }
 
  private:

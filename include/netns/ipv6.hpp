@@ -94,6 +94,12 @@ std::vector<AddressInfo> addresses(Net& net);
 // for net.ipv6.route.mtu_expires seconds, never below 1280.
 [[nodiscard]] Result<std::uint32_t> path_mtu(Net& net, Ipv6Address dst);
 
+// ip -6 neigh replace ADDR lladdr MAC dev DEV nud permanent. A link-local
+// ADDR needs no scope id (the device gives it). invalid_argument for a
+// multicast or unspecified address, no_such_device for another
+// namespace's device.
+[[nodiscard]] Result<void> add_neighbour(Net& net, Device& dev, Ipv6Address address, MacAddress mac);
+
 // Text dumps in the formats of `ip -6 addr`, `ip -6 route` and `ip -6 neigh`.
 std::string dump_addresses(Net& net);
 std::string dump_routes(Net& net);

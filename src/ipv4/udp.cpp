@@ -145,7 +145,8 @@ struct Socket::Impl final : InetSocket {
   UdpOps* ops;
   SocketTable* table;
   ipv4::ReceiveQueue<Received> queue;
-  Ipv4Stack::RouteMemo route_memo;  // the last IPv4 destination's route
+  Ipv4Stack::RouteMemo route_memo;         // the last IPv4 destination's route
+  ipv6::Ipv6Stack::RouteMemo route_memo6;  // the last IPv6 destination's
   bool broadcast = false;
   bool bound_address = false;  // bind() chose the address: disconnect keeps it
   bool bound_port = false;     // bind() chose the port (even an ephemeral one): disconnect keeps it
@@ -411,7 +412,7 @@ Result<void> Socket::Impl::send_ipv6(std::span<const std::byte> data, Endpoint t
   Net& net = *this->net;
   ipv6::Ipv6Stack& stack = ops->stack6();
   const Ipv6Address dst = to.address.to_v6();
-  auto route = stack.route_output(net, dst);
+  auto route = stack.route_output(net, dst, route_memo6);
   if (!route) return route.error();
   const Ipv6Address bound = local().address.to_v6();
   const Ipv6Address src = bound.is_unspecified() ? route->source : bound.with_scope(0);

@@ -133,6 +133,13 @@ std::string dump_routes(Net& net) {
   return out;
 }
 
+Result<void> add_neighbour(Net& net, Device& dev, Ipv6Address address, MacAddress mac) {
+  if (&dev.net() != &net) return error(Errc::no_such_device);
+  Ipv6Net* ns = layer(net).find_state(net);
+  if (ns == nullptr) return error(Errc::address_family_not_supported);
+  return ns->neighbours().add_permanent(dev, address.with_scope(0), mac);
+}
+
 std::string dump_neighbours(Net& net) {
   Ipv6Net* ns = layer(net).find_state(net);
   NeighbourTable* ndp = ns == nullptr ? nullptr : ns->neighbours_if_any();

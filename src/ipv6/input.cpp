@@ -19,6 +19,19 @@ bool is_truncated(std::span<const std::byte> bytes) {
 
 // ff01::1, all nodes on this interface: only the loopback carries it.
 constexpr Ipv6Address kAllNodesInterfaceLocal(0xff01, 0, 0, 0, 0, 0, 0, 1);
+
+// walk_extension_headers, without the call when the upper layer comes next:
+// most datagrams carry no extension header.
+wire::Ipv6ExtResult walk_to_upper_layer(const wire::Ipv6View& ip, const wire::Ipv6ExtContext& context,
+                                        wire::Ipv6ExtPosition from) {
+  const auto bytes = ip.bytes();
+  if (from.nhoff < bytes.size() && from.offset <= bytes.size()) {
+    const std::uint8_t next = wire::load_u8(bytes, from.nhoff);
+    if (!wire::is_ipv6_extension_header(next)) return {.next_header = next, .offset = from.offset, .nhoff = from.nhoff};
+  }
+  return wire::walk_extension_headers(ip, context, from);
+}
+
 }  // namespace
 
 void Ipv6Stack::process(Net& net, Device& dev, Packet frame) {
@@ -126,7 +139,7 @@ void Ipv6Stack::drop_extension(Net& net, const Packet& packet, const wire::Ipv6E
 void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                               wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast) {
   Counters& c = net.counters();
-  const auto walk = wire::walk_extension_headers(ip, context, from);
+  const auto walk = walk_to_upper_layer(ip, context, from);
   switch (walk.verdict) {
     case wire::Ipv6ExtVerdict::ok:
       break;

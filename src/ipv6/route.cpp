@@ -150,6 +150,16 @@ Result<RouteResult> Ipv6Stack::route_output(Net& net, const Ipv6Address& dst) {
   return resolved;
 }
 
+Result<RouteResult> Ipv6Stack::route_output(Net& net, const Ipv6Address& dst, RouteMemo& memo) {
+  const std::uint64_t generation = route_cache_.generation(net);
+  if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {
+    return memo.route;
+  }
+  auto route = route_output(net, dst);
+  if (route) memo = {dst, generation, *route};
+  return route;
+}
+
 Result<RouteResult> Ipv6Stack::resolve_route(Net& net, const Ipv6Address& dst) {
   Ipv6Net* ns = slot_.find(net);
   if (ns == nullptr) return error(Errc::network_unreachable);

@@ -115,6 +115,15 @@ class Ipv6Stack final : public PernetOps,
   void remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) override;
 
   Result<RouteResult> route_output(Net& net, const Ipv6Address& dst);
+  // The same, remembered by a socket for its last destination and checked
+  // against the namespace's route generation (shared with IPv4): no hashing
+  // while nothing in the namespace's routing changed.
+  struct RouteMemo {
+    Ipv6Address dst;
+    std::uint64_t generation = ~std::uint64_t{0};
+    RouteResult route{};
+  };
+  Result<RouteResult> route_output(Net& net, const Ipv6Address& dst, RouteMemo& memo);
   // What datagrams to dst through dev may carry: the device's IPv6 MTU
   // (net.ipv6.conf.DEV.mtu), lowered by Packet Too Big for
   // net.ipv6.route.mtu_expires seconds.
