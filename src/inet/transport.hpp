@@ -33,6 +33,7 @@ struct IcmpError;
 }  // namespace netns::ipv4
 namespace netns::ipv6 {
 struct InputMeta;
+struct IcmpError;
 }  // namespace netns::ipv6
 
 namespace netns::inet {
@@ -50,6 +51,8 @@ class Transport {
   // An ICMP error quoting a datagram this transport sent (ICMP input has
   // checked it and found the quoted protocol to be this one).
   virtual void deliver_error(Net& /*net*/, const ipv4::IcmpError& /*error*/) {}
+  // An ICMPv6 error quoting a datagram this transport sent over IPv6.
+  virtual void deliver_error(Net& /*net*/, const ipv6::IcmpError& /*error*/) {}
 };
 
 class NetworkLayer {

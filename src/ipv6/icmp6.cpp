@@ -10,6 +10,7 @@
 #include "netns/sysctl.hpp"
 #include "netns/wire/checksum.hpp"
 #include "netns/wire/icmpv6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
 
 namespace netns::ipv6 {
 
@@ -97,9 +98,71 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
       return;
     case kIcmp6PacketTooBig:
       process_packet_too_big(net, message);
+      notify_transport(net, message, meta);
+      return;
+    case kIcmp6DestUnreachable:
+    case kIcmp6TimeExceeded:
+    case kIcmp6ParameterProblem:
+      notify_transport(net, message, meta);
       return;
     default:
       break;
+  }
+}
+
+// icmpv6_notify: the quoted datagram's extension headers skipped, its
+// transport header must be there (8 bytes: ports and sequence number) and
+// its source ours; the transport decides what the error means to it.
+void Ipv6Stack::notify_transport(Net& net, const Packet& message, const InputMeta& meta) {
+  const auto bytes = message.data();
+  if (bytes.size() < kIcmpHeaderLen + wire::Ipv6View::kHeaderLen) {
+    net.counters().add(Counter::Icmp6InErrors);
+    return;
+  }
+  auto quoted = wire::Ipv6View::checked_quoted(bytes.subspan(kIcmpHeaderLen));
+  if (!quoted) return;
+  const auto skip = wire::skip_extension_headers(quoted->bytes(), wire::Ipv6View::kHeaderLen, quoted->next_header());
+  // A later fragment quotes no transport header.
+  if (!skip || (skip->frag_off & 0xfff8) != 0 || skip->offset + 8 > quoted->bytes().size()) return;
+  inet::Transport* t = transports_[skip->next_header];
+  if (t == nullptr) return;
+  Ipv6Address src = quoted->src(), dst = quoted->dst();
+  // Scoped as the transport knows its sockets' link-local addresses.
+  if (src.is_link_local()) src = src.with_scope(static_cast<std::uint32_t>(meta.dev->ifindex()));
+  if (dst.is_link_local()) dst = dst.with_scope(static_cast<std::uint32_t>(meta.dev->ifindex()));
+  if (!is_local(net, src.with_scope(0))) return;
+  const IcmpError error{.type = wire::load_u8(bytes, 0), .code = wire::load_u8(bytes, 1),
+                        .info = wire::load_be32(bytes, 4), .reporter = meta.src, .orig_src = src,
+                        .orig_dst = dst, .quoted = quoted->bytes().subspan(skip->offset)};
+  t->deliver_error(net, error);
+}
+
+boost::system::error_code IcmpError::error() const {
+  switch (type) {
+    case kIcmp6DestUnreachable:
+      switch (code) {  // Linux's tab_unreach
+        case 0: return netns::error(Errc::network_unreachable);  // no route
+        case 1:                                                  // administratively prohibited
+        case 5:                                                  // source address failed policy
+        case 6: return netns::error(Errc::permission_denied);    // reject route
+        case 4: return netns::error(Errc::connection_refused);   // port unreachable
+        case 2:
+        case 3: return netns::error(Errc::host_unreachable);     // beyond scope, address unreachable
+        default: return netns::error(Errc::protocol_error);
+      }
+    case kIcmp6PacketTooBig: return netns::error(Errc::message_size);
+    case kIcmp6TimeExceeded: return netns::error(Errc::host_unreachable);
+    default: return netns::error(Errc::protocol_error);
+  }
+}
+
+bool IcmpError::is_hard() const {
+  switch (type) {
+    case kIcmp6DestUnreachable:
+      // tab_unreach's fatal column; codes past it are fatal (EPROTO).
+      return code != 0 && code != 2 && code != 3;
+    case kIcmp6ParameterProblem: return true;
+    default: return false;  // packet too big, time exceeded
   }
 }
 

@@ -15,6 +15,9 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
+
+#include <boost/system/error_code.hpp>
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
@@ -54,6 +57,20 @@ inline constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PacketTooBig = 2,
 
 // Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
 void count_icmp6_out(Net& net, std::uint8_t type);
+
+// An ICMPv6 error about a datagram this namespace sent, as a transport
+// receives it (Linux's icmpv6_notify hands the same to err_handler).
+struct IcmpError {
+  std::uint8_t type = 0, code = 0;
+  std::uint32_t info = 0;  // the MTU for packet too big, the pointer for parameter problem
+  Ipv6Address reporter;    // who sent the error
+  Ipv6Address orig_src, orig_dst;  // the quoted datagram's (link-local: with the scope it came on)
+  std::span<const std::byte> quoted;  // the quoted transport header, 8 bytes at least
+  // Linux's icmpv6_err_convert: the errno a socket reports, and whether it
+  // ends a connection still opening (fatal) or is transient (soft).
+  boost::system::error_code error() const;
+  bool is_hard() const;
+};
 
 struct SendParams {
   Ipv6Address src;  // required: the route's source unless the socket is bound
@@ -150,6 +167,8 @@ class Ipv6Stack final : public PernetOps,
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
   void process_packet_too_big(Net& net, const Packet& message);
+  // icmpv6_notify: the error to the transport of the datagram it quotes.
+  void notify_transport(Net& net, const Packet& message, const InputMeta& meta);
 
   // addrconf
   Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);

@@ -18,7 +18,7 @@ Builtins::Builtins(Host& host)
       ipv6_(std::make_unique<ipv6::Ipv6Stack>(host, *route_cache_)),
       udp_(std::make_unique<udp::UdpOps>(host, *ipv4_)),
       ping_(std::make_unique<icmp::PingOps>(host, *ipv4_)),
-      tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_)),
+      tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_, *ipv6_)),
       macvlan_(std::make_unique<macvlan::MacvlanOps>(host)),
       loopback_(make_loopback_ops(host)),
       default_devices_(make_default_device_ops(host)),
