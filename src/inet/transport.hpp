@@ -5,8 +5,8 @@
 //   Transport      a transport's handlers: input, and the ICMP errors that
 //                  quote one of its datagrams. UDP, ping and TCP implement it.
 //   NetworkLayer   where a transport registers for its protocol number.
-//                  Ipv4Stack implements it; Ipv6Stack will (issue 13), and a
-//                  transport serving both families registers with each.
+//                  Ipv4Stack and Ipv6Stack implement it; a transport
+//                  serving both families registers with each.
 //   ProtocolTable  the network layer's table behind NetworkLayer: protocol
 //                  number -> Transport*, one load on the packet path.
 //

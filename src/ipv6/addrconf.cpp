@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <random>
 
+#include "core/devconf.hpp"
 #include "core/route_cache.hpp"
+#include "core/siphash.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
@@ -28,6 +30,25 @@ Ipv6Address eui64_link_local(const MacAddress& mac) {
   return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 0x02) << 8 | m[1]),
                      static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
                      static_cast<std::uint16_t>(m[4] << 8 | m[5]));
+}
+
+// addr_gen_mode 3: an interface identifier no one can derive from the MAC,
+// the same for the device every time it comes up (Linux draws a random
+// stable_secret per device once; a keyed hash of what names the device
+// under the Host's secret is as unpredictable and needs no storage).
+Ipv6Address random_link_local(const SipKey& key, const Net& net, const Device& dev) {
+  const auto& m = dev.mac().octets;
+  std::uint64_t mac = 0;
+  for (std::uint8_t b : m) mac = mac << 8 | b;
+  for (std::uint64_t attempt = 0;; ++attempt) {
+    const std::uint64_t iid =
+        siphash13_words(key, std::uint64_t{net.id()} << 32 | dev.ifindex(), mac | attempt << 48);
+    // RFC 5453's reserved identifiers: zero and the subnet anycast range.
+    if (iid != 0 && iid < 0xfdffffffffffff80ULL) {
+      return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>(iid >> 48), static_cast<std::uint16_t>(iid >> 32),
+                         static_cast<std::uint16_t>(iid >> 16), static_cast<std::uint16_t>(iid));
+    }
+  }
 }
 
 bool needs_dad(Net& net, const Device& dev) {
@@ -191,6 +212,14 @@ void Ipv6Stack::dad_failed(Ipv6Net& ns, Inet6Address& a) {
   a.dad_failed = true;
   a.timer.cancel();
   route_cache_invalidate(ns.net);
+  // accept_dad 2 (the device's own): a duplicate of the MAC-based
+  // link-local address means another host has our MAC; IPv6 stops on the
+  // device. Written as a sysctl write, so the device goes down for IPv6 as
+  // with disable_ipv6=1 (Linux only sets the flag and keeps the addresses).
+  Device& dev = *a.dev;
+  if (devconf_own(dev, DevconfId::ipv6_accept_dad) > 1 && a.prefix.address() == eui64_link_local(dev.mac())) {
+    (void)DevconfStore::write(ns.net.sysctl(), {DevconfId::ipv6_disable_ipv6, DevconfScope::device, &dev}, 1);
+  }
 }
 
 // ---- devices ----
@@ -202,13 +231,18 @@ void Ipv6Stack::add_link_local(Ipv6Net& ns, Device& dev) {
     }
     return;
   }
-  if (devconf(ns.net, dev).addr_gen_mode != 0) return;
-  const Ipv6Address ll = eui64_link_local(dev.mac());
+  Ipv6Address ll;
+  switch (devconf(ns.net, dev).addr_gen_mode) {
+    case kAddrGenEui64: ll = eui64_link_local(dev.mac()); break;
+    case kAddrGenRandom: ll = random_link_local(iid_key_, ns.net, dev); break;
+    default: return;  // none: no link-local address (IN6_ADDR_GEN_MODE_NONE)
+  }
   if (ns.find_address(dev, ll) == nullptr) insert_address(ns, dev, Ipv6Prefix(ll, 64), true);
 }
 
 void Ipv6Stack::device_up(Ipv6Net& ns, Device& dev) {
-  if (devconf(ns.net, dev).disable_ipv6) return;
+  // addrconf_notify: no IPv6 on a device that cannot carry 1280 bytes.
+  if (devconf(ns.net, dev).disable_ipv6 || dev.mtu() < kMinMtu) return;
   add_link_local(ns, dev);
   for (auto& a : ns.addresses) {
     if (a->dev != &dev) continue;
@@ -279,7 +313,7 @@ Ipv6Address Ipv6Stack::solicit_source(Net& net, const Device& dev, const Ipv6Add
   return best != nullptr ? best->prefix.address() : Ipv6Address{};
 }
 
-bool Ipv6Stack::is_router(Net& net, const Device& dev) { return devconf(net, dev).forwarding; }
+bool Ipv6Stack::is_router(Net&, const Device& dev) { return acts_as_router(dev); }
 
 // A neighbour stopped being a router (RFC 4861 7.2.5): routes through it
 // that a router advertisement made go. Routes added by hand stay, as Linux.

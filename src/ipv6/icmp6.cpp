@@ -10,14 +10,14 @@
 #include "netns/sysctl.hpp"
 #include "netns/wire/checksum.hpp"
 #include "netns/wire/icmpv6.hpp"
-#include "netns/wire/ipv6_ext.hpp"
 
 namespace netns::ipv6 {
 
 namespace {
 // Type, code, checksum, 32 bits of type-specific data.
 constexpr std::size_t kIcmpHeaderLen = wire::Icmpv6Repr::kHeaderLen;
-constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129, kNeighborSolicit = 135, kNeighborAdvert = 136;
+constexpr std::uint8_t kEchoRequest = kIcmp6EchoRequest, kEchoReply = kIcmp6EchoReply, kNeighborSolicit = 135,
+                        kNeighborAdvert = 136;
 
 // icmpv6_rcv's per-type input counter (Icmp6InDestUnreachs...).
 std::optional<Counter> in_counter(std::uint8_t type) {
@@ -96,59 +96,68 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
       }
       reply_echo(net, std::move(message), meta);
       return;
+    case kEchoReply:
+      // Ping sockets (Linux's ping_rcv) take replies of their echo id.
+      if (inet::Transport* ping = transports_[static_cast<std::uint8_t>(wire::IpProtocol::icmpv6)]) {
+        ping->deliver(net, std::move(message), meta);
+      }
+      return;
     case kIcmp6PacketTooBig:
       process_packet_too_big(net, message);
-      notify_transport(net, message, meta);
+      notify_error(net, message, meta);
       return;
     case kIcmp6DestUnreachable:
     case kIcmp6TimeExceeded:
     case kIcmp6ParameterProblem:
-      notify_transport(net, message, meta);
+      notify_error(net, message, meta);
       return;
     default:
       break;
   }
 }
 
-// icmpv6_notify: the quoted datagram's extension headers skipped, its
-// transport header must be there (8 bytes: ports and sequence number) and
-// its source ours; the transport decides what the error means to it.
-void Ipv6Stack::notify_transport(Net& net, const Packet& message, const InputMeta& meta) {
+// icmpv6_notify: the transport that sent the quoted datagram hears of the
+// error, once the quoted chain leads to its header. The quoted source must
+// be ours (a forged error about another host's datagram is ignored).
+void Ipv6Stack::notify_error(Net& net, const Packet& message, const InputMeta& meta) {
   const auto bytes = message.data();
   if (bytes.size() < kIcmpHeaderLen + wire::Ipv6View::kHeaderLen) {
     net.counters().add(Counter::Icmp6InErrors);
     return;
   }
-  auto quoted = wire::Ipv6View::checked_quoted(bytes.subspan(kIcmpHeaderLen));
+  const auto datagram = bytes.subspan(kIcmpHeaderLen);
+  auto quoted = wire::Ipv6View::checked_quoted(datagram);
   if (!quoted) return;
-  const auto skip = wire::skip_extension_headers(quoted->bytes(), wire::Ipv6View::kHeaderLen, quoted->next_header());
-  // A later fragment quotes no transport header.
-  if (!skip || (skip->frag_off & 0xfff8) != 0 || skip->offset + 8 > quoted->bytes().size()) return;
-  inet::Transport* t = transports_[skip->next_header];
-  if (t == nullptr) return;
-  Ipv6Address src = quoted->src(), dst = quoted->dst();
-  // Scoped as the transport knows its sockets' link-local addresses.
-  if (src.is_link_local()) src = src.with_scope(static_cast<std::uint32_t>(meta.dev->ifindex()));
-  if (dst.is_link_local()) dst = dst.with_scope(static_cast<std::uint32_t>(meta.dev->ifindex()));
-  if (!is_local(net, src.with_scope(0))) return;
-  const IcmpError error{.type = wire::load_u8(bytes, 0), .code = wire::load_u8(bytes, 1),
-                        .info = wire::load_be32(bytes, 4), .reporter = meta.src, .orig_src = src,
-                        .orig_dst = dst, .quoted = quoted->bytes().subspan(skip->offset)};
-  t->deliver_error(net, error);
+  auto upper = wire::skip_extension_headers(datagram, wire::Ipv6View::kHeaderLen, quoted->next_header());
+  // A non-first fragment quotes no transport header (ipv6_skip_exthdr's frag_off).
+  if (!upper || (upper->frag_off & 0xfff8) != 0 || upper->offset + 8 > datagram.size()) return;
+  inet::Transport* transport = transports_[upper->next_header];
+  if (transport == nullptr) return;
+  auto scoped = [&](Ipv6Address a) {
+    return a.is_link_local() || a.is_multicast() ? a.with_scope(meta.dev->ifindex()) : a;
+  };
+  const IcmpError error{.type = wire::load_u8(bytes, 0),
+                        .code = wire::load_u8(bytes, 1),
+                        .info = wire::load_be32(bytes, 4),
+                        .reporter = meta.src,
+                        .orig_src = scoped(quoted->src()),
+                        .orig_dst = scoped(quoted->dst()),
+                        .quoted = datagram.subspan(upper->offset)};
+  if (!is_local(net, error.orig_src.with_scope(0))) return;
+  transport->deliver_error(net, error);
 }
 
+// icmpv6_err_convert.
 boost::system::error_code IcmpError::error() const {
   switch (type) {
     case kIcmp6DestUnreachable:
-      switch (code) {  // Linux's tab_unreach
+      switch (code) {
         case 0: return netns::error(Errc::network_unreachable);  // no route
-        case 1:                                                  // administratively prohibited
-        case 5:                                                  // source address failed policy
-        case 6: return netns::error(Errc::permission_denied);    // reject route
-        case 4: return netns::error(Errc::connection_refused);   // port unreachable
-        case 2:
-        case 3: return netns::error(Errc::host_unreachable);     // beyond scope, address unreachable
-        default: return netns::error(Errc::protocol_error);
+        case 1:                                                 // administratively prohibited
+        case 5:                                                 // source address failed policy
+        case 6: return netns::error(Errc::permission_denied);   // reject route
+        case kIcmp6PortUnreachable: return netns::error(Errc::connection_refused);
+        default: return netns::error(Errc::host_unreachable);   // beyond scope, address unreachable
       }
     case kIcmp6PacketTooBig: return netns::error(Errc::message_size);
     case kIcmp6TimeExceeded: return netns::error(Errc::host_unreachable);
@@ -157,13 +166,9 @@ boost::system::error_code IcmpError::error() const {
 }
 
 bool IcmpError::is_hard() const {
-  switch (type) {
-    case kIcmp6DestUnreachable:
-      // tab_unreach's fatal column; codes past it are fatal (EPROTO).
-      return code != 0 && code != 2 && code != 3;
-    case kIcmp6ParameterProblem: return true;
-    default: return false;  // packet too big, time exceeded
-  }
+  if (type == kIcmp6ParameterProblem) return true;
+  if (type != kIcmp6DestUnreachable) return false;
+  return code == 1 || code == kIcmp6PortUnreachable || code == 5 || code == 6 || code > 6;
 }
 
 // icmpv6_notify for Packet Too Big: the quoted datagram must be one this

@@ -88,12 +88,12 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
     deliver_local(net, ns, dev, std::move(packet), *view, from, context, false);
     return;
   }
-  forward(net, ns, dev, std::move(packet), *view);
+  forward(net, ns, std::move(packet), *view);
 }
 
 bool Ipv6Stack::accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst) {
   if (dst == wire::kAllNodes || dst == kAllNodesInterfaceLocal) return true;
-  if (dst == wire::kAllRouters) return devconf(ns.net, dev).forwarding;
+  if (dst == wire::kAllRouters) return acts_as_router(dev);
   // The solicited-node group of any address of dev, tentative ones
   // included (DAD listens there, RFC 4862 5.4.2).
   for (const auto& a : ns.addresses) {

@@ -15,9 +15,6 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <span>
-
-#include <boost/system/error_code.hpp>
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
@@ -48,29 +45,33 @@ struct InputMeta {
   std::size_t header_len = wire::Ipv6Repr::kHeaderLen;
 };
 
-// ICMPv6 types the layer names (RFC 4443).
 // IPV6_MIN_MTU: every link carries it (RFC 8200 5).
 inline constexpr std::uint32_t kMinMtu = 1280;
 
+// ICMPv6 types the layer names (RFC 4443).
 inline constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PacketTooBig = 2, kIcmp6TimeExceeded = 3,
-                              kIcmp6ParameterProblem = 4;
+                              kIcmp6ParameterProblem = 4, kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
+// Destination unreachable's port code (RFC 4443 3.1).
+inline constexpr std::uint8_t kIcmp6PortUnreachable = 4;
 
-// Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
-void count_icmp6_out(Net& net, std::uint8_t type);
-
-// An ICMPv6 error about a datagram this namespace sent, as a transport
-// receives it (Linux's icmpv6_notify hands the same to err_handler).
+// An ICMPv6 error about a datagram this namespace sent, as ICMPv6 input
+// hands it to the transport that sent it (Linux's icmpv6_notify → err_handler).
 struct IcmpError {
   std::uint8_t type = 0, code = 0;
-  std::uint32_t info = 0;  // the MTU for packet too big, the pointer for parameter problem
-  Ipv6Address reporter;    // who sent the error
-  Ipv6Address orig_src, orig_dst;  // the quoted datagram's (link-local: with the scope it came on)
+  std::uint32_t info = 0;   // the MTU of packet too big, the pointer of parameter problem
+  Ipv6Address reporter;     // who sent the error
+  // The quoted datagram's addresses; link-local ones carry the scope id of
+  // the device the error came in on, as the sockets bound to them do.
+  Ipv6Address orig_src, orig_dst;
   std::span<const std::byte> quoted;  // the quoted transport header, 8 bytes at least
-  // Linux's icmpv6_err_convert: the errno a socket reports, and whether it
-  // ends a connection still opening (fatal) or is transient (soft).
+  // Linux's icmpv6_err_convert: the errno, and whether a socket without
+  // IPV6_RECVERR reports it (port unreachable, prohibited, parameter problem).
   boost::system::error_code error() const;
   bool is_hard() const;
 };
+
+// Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
+void count_icmp6_out(Net& net, std::uint8_t type);
 
 struct SendParams {
   Ipv6Address src;  // required: the route's source unless the socket is bound
@@ -87,7 +88,8 @@ class Ipv6Stack final : public PernetOps,
                         public PacketHandler,
                         public NetdevListener,
                         public inet::NetworkLayer,
-                        public Ipv6NeighbourLayer {
+                        public Ipv6NeighbourLayer,
+                        public DevconfListener {
  public:
   // `route_cache` must outlive this layer (the composition root builds it first).
   Ipv6Stack(Host& host, RouteCache& route_cache);
@@ -109,8 +111,9 @@ class Ipv6Stack final : public PernetOps,
   void remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) override;
 
   Result<RouteResult> route_output(Net& net, const Ipv6Address& dst);
-  // What datagrams to dst through dev may carry: the device's MTU, lowered
-  // by Packet Too Big for net.ipv6.route.mtu_expires seconds.
+  // What datagrams to dst through dev may carry: the device's IPv6 MTU
+  // (net.ipv6.conf.DEV.mtu), lowered by Packet Too Big for
+  // net.ipv6.route.mtu_expires seconds.
   std::uint32_t path_mtu(Net& net, const Ipv6Address& dst, const Device& dev);
   void update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu);
   // RFC 6724's choice among the namespace's usable addresses for `dst`
@@ -148,6 +151,9 @@ class Ipv6Stack final : public PernetOps,
   void process(Net& net, Device& dev, Packet frame) override;
   // NetdevListener: link-local addresses, routes and DAD follow devices.
   void on_netdev_event(NetdevEvent event, Device& dev) override;
+  // DevconfListener (devconf6.cpp): writes to net.ipv6.conf.* act on live
+  // devices: disable_ipv6, forwarding, addr_gen_mode, mtu.
+  void on_devconf_change(Net& net, DevconfScope scope, Device* dev, DevconfId id, std::int32_t value) override;
 
   Host& host() const { return host_; }
 
@@ -159,7 +165,7 @@ class Ipv6Stack final : public PernetOps,
   void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
   void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
-  void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
+  void forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip);
   // `ip`: the datagram's checked header (NDP reads it).
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
@@ -167,8 +173,7 @@ class Ipv6Stack final : public PernetOps,
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
   void process_packet_too_big(Net& net, const Packet& message);
-  // icmpv6_notify: the error to the transport of the datagram it quotes.
-  void notify_transport(Net& net, const Packet& message, const InputMeta& meta);
+  void notify_error(Net& net, const Packet& message, const InputMeta& meta);
 
   // addrconf
   Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);
@@ -186,6 +191,7 @@ class Ipv6Stack final : public PernetOps,
   void device_up(Ipv6Net& ns, Device& dev);
   void device_down(Ipv6Net& ns, Device& dev);
   void device_gone(Ipv6Net& ns, Device& dev);
+  void purge_ra_default_routes(Ipv6Net& ns);
 
   Host& host_;
   PernetSlot<Ipv6Net> slot_;
@@ -193,6 +199,7 @@ class Ipv6Stack final : public PernetOps,
   inet::ProtocolTable transports_;
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
   SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
+  SipKey iid_key_;               // addr_gen_mode 3's interface identifiers
 };
 
 }  // namespace netns::ipv6

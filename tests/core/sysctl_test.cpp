@@ -192,6 +192,7 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ipv6_neigh_unres_qlen_bytes, "net.ipv6.neigh.default.unres_qlen_bytes"},
       {SysctlId::ipv6_neigh_gc_thresh2, "net.ipv6.neigh.default.gc_thresh2"},
       {SysctlId::ipv6_neigh_gc_thresh3, "net.ipv6.neigh.default.gc_thresh3"},
+      {SysctlId::ipv6_bindv6only, "net.ipv6.bindv6only"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).

@@ -17,25 +17,13 @@ namespace {
 
 TcpNet* tcp_net(Net& net) { return net.host().builtins().tcp().state(net); }
 
-// inet_bind's and inet6_bind's address checks. IPv6: ::, or one of the
-// namespace's addresses (a link-local one with the scope id of its
-// device: invalid_argument without one), or ::ffff:a.b.c.d checked as
-// IPv4; never a multicast address.
+// inet_bind's and inet6_bind's address checks (socket_table.hpp); TCP is
+// unicast only, so a multicast address is refused for IPv6 too.
 Result<void> check_local_address(Net& net, TcpNet& tn, const IpAddress& address) {
   if (address.is_v4()) return ipv4::check_bind_address(net, tn.ops.stack(), address.to_v4());
-  const Ipv6Address v6 = address.to_v6();
-  if (v6.is_unspecified()) return {};
-  if (v6.is_multicast()) return error(Errc::invalid_argument);
-  if (v6.is_v4_mapped()) return ipv4::check_bind_address(net, tn.ops.stack(), v6.to_v4_mapped());
-  if (v6.is_link_local()) {
-    if (v6.scope_id() == 0) return error(Errc::invalid_argument);
-    Device* dev = net.device(static_cast<int>(v6.scope_id()));
-    if (dev == nullptr) return error(Errc::no_such_device);
-    if (!tn.ops.stack6().is_local(net, *dev, v6)) return error(Errc::address_not_available);
-    return {};
-  }
-  if (!tn.ops.stack6().is_local(net, v6.with_scope(0))) return error(Errc::address_not_available);
-  return {};
+  if (address.is_multicast()) return error(Errc::invalid_argument);
+  const bool v6only = net.sysctl().value(SysctlId::ipv6_bindv6only) != 0;
+  return ipv4::check_bind_address(net, tn.ops.stack(), tn.ops.stack6(), address.to_v6(), v6only);
 }
 
 IpAddress any_of(Family family) {
@@ -167,7 +155,7 @@ Result<Listener> listen(Net& net, Endpoint local, int backlog) {
   const std::size_t limit = std::min(static_cast<std::size_t>(backlog), somaxconn);
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
-  auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit);
+  auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit, local.address.family());
   if (auto ok = sock->bind(local); !ok) return ok.error();
   return Listener(std::move(sock), std::move(*slot));
 }
@@ -206,7 +194,7 @@ Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
   }
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
-  auto conn = std::make_shared<Connection>(*tn);
+  auto conn = std::make_shared<Connection>(*tn, remote.address.family());
   conn->set_mapped(mapped);
   conn->set_user_ref(std::move(ref));
   if (auto ok = conn->open_active(local, remote); !ok) return ok.error();

@@ -18,8 +18,9 @@ std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
 
 }  // namespace
 
-Connection::Connection(TcpNet& tn)
-    : tn_(tn),
+Connection::Connection(TcpNet& tn, Family family)
+    : InetSocket(family),
+      tn_(tn),
       send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1), &tn.memory),
       rcv_(tn.net, &tn.memory),
       cc_(make_congestion_control(

@@ -39,7 +39,9 @@ namespace netns::tcp {
 
 class Connection final : public ipv4::InetSocket, public std::enable_shared_from_this<Connection> {
  public:
-  explicit Connection(TcpNet& tn);
+  // Of `family`: the family of its segments (an IPv4 connection of an
+  // IPv6 socket is ipv4, and mapped).
+  explicit Connection(TcpNet& tn, Family family = Family::ipv4);
   ~Connection() override;
 
   // Active open: binds (ephemeral port when local.port is 0), routes, sends the SYN.

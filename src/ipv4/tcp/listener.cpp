@@ -13,8 +13,9 @@ using wire::kTcpAck;
 using wire::kTcpRst;
 using wire::kTcpSyn;
 
-ListenSocket::ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog)
-    : tn_(tn), ref_(std::move(ref)), backlog_(backlog) {}
+ListenSocket::ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog, Family family)
+    : InetSocket(family, tn.net.sysctl().value(SysctlId::ipv6_bindv6only) != 0),
+      tn_(tn), ref_(std::move(ref)), backlog_(backlog) {}
 
 ListenSocket::~ListenSocket() {
   if (is_bound()) {
@@ -86,7 +87,7 @@ void ListenSocket::process_syn(Segment& seg, const FourTuple& tuple) {
     counters.add(Counter::TcpExtListenDrops);
     return;
   }
-  auto child = std::make_shared<Connection>(tn_);
+  auto child = std::make_shared<Connection>(tn_, tuple.local.address.family());
   children_.push_back(child.get());
   ++syn_queue_;
   counters.add(Counter::TcpPassiveOpens);
@@ -169,7 +170,7 @@ void ListenSocket::process_cookie_ack(Segment& seg, const FourTuple& tuple) {
   }
   counters.add(Counter::TcpExtSyncookiesRecv);
   counters.add(Counter::TcpPassiveOpens);
-  auto child = std::make_shared<Connection>(tn_);
+  auto child = std::make_shared<Connection>(tn_, tuple.local.address.family());
   children_.push_back(child.get());
   ++syn_queue_;  // child_established takes it off again
   child->open_from_cookie(*this, seg, tuple, cookie_mss_table(tuple.remote.address.family())[*index]);

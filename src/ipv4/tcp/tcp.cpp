@@ -2,7 +2,6 @@
 // segments nobody owns, ICMP errors, ISNs and SYN cookies.
 #include <array>
 #include <cstring>
-#include <stdexcept>
 
 #include "core/siphash.hpp"
 #include "core/splitmix.hpp"
@@ -102,12 +101,8 @@ bool TcpNet::allow_challenge_ack() {
 // ---- TcpOps ----
 
 TcpOps::TcpOps(Host& host, ipv4::Ipv4Stack& ipv4, ipv6::Ipv6Stack& ipv6)
-    : TransportOps(host, ipv4, wire::IpProtocol::tcp), ipv6_(ipv6) {
-  if (!static_cast<inet::NetworkLayer&>(ipv6_).add_protocol(wire::IpProtocol::tcp, *this)) {
-    throw std::logic_error("netns: IPv6 next header 6 has a transport already");
-  }
-}
-TcpOps::~TcpOps() { static_cast<inet::NetworkLayer&>(ipv6_).remove_protocol(wire::IpProtocol::tcp, *this); }
+    : TransportOps(host, ipv4, ipv6, wire::IpProtocol::tcp) {}
+TcpOps::~TcpOps() = default;
 
 std::uint64_t TcpOps::hash(std::uint64_t purpose, const FourTuple& t, std::uint32_t extra) const {
   const SipKey key = SipKey::derive(host().secret(), purpose);
@@ -185,10 +180,10 @@ void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr&
   if (tuple.remote.address.is_v6()) {
     const Ipv6Address src = tuple.local.address.to_v6(), dst = tuple.remote.address.to_v6();
     emit6(repr, packet.mutable_data(), src, dst);
-    auto route = ipv6_.route_output(net, dst);
+    auto route = stack6().route_output(net, dst);
     if (!route) return;
     net.counters().add(Counter::TcpOutSegs);
-    (void)ipv6_.send(net, std::move(packet),
+    (void)stack6().send(net, std::move(packet),
                      {.src = src, .dst = dst, .next_header = wire::IpProtocol::tcp, .dont_fragment = true}, *route);
     return;
   }
@@ -207,7 +202,7 @@ Result<ipv6::RouteResult> TcpOps::route_output6(Net& net, const Ipv6Address& dst
   if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {
     return memo.route;
   }
-  auto route = ipv6_.route_output(net, dst);
+  auto route = stack6().route_output(net, dst);
   if (route) memo = {dst, generation, *route};
   return route;
 }

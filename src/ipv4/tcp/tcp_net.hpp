@@ -107,8 +107,6 @@ class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
   void deliver(Net& net, Packet datagram, const ipv6::InputMeta& meta) override;
   void deliver_error(Net& net, const ipv4::IcmpError& error) override;
   void deliver_error(Net& net, const ipv6::IcmpError& error) override;
-  // The IPv6 layer TCP sends through.
-  ipv6::Ipv6Stack& stack6() { return ipv6_; }
 
   // RFC 6528: ISN = M + F(four-tuple, secret), M a 4 µs clock.
   Seq initial_sequence(const FourTuple& tuple) const;
@@ -151,8 +149,6 @@ class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
   // header) from src to dst is about; null, counting `no_socket`, when none.
   std::shared_ptr<Connection> error_target(Net& net, std::span<const std::byte> quoted, const IpAddress& src,
                                            const IpAddress& dst, Counter no_socket);
-
-  ipv6::Ipv6Stack& ipv6_;
 };
 
 // The MSS a SYN announces. Linux's tcp_parse_options ignores an MSS option
@@ -203,7 +199,8 @@ inline constexpr std::uint32_t kCookieEcn = 0x20;
 // it until accepted; closing it resets them.
 class ListenSocket final : public ipv4::InetSocket {
  public:
-  ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog);
+  // Of `family`; an IPv6 one is v6-only when net.ipv6.bindv6only says so.
+  ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog, Family family = Family::ipv4);
   ~ListenSocket() override;
 
   Result<void> bind(Endpoint local);
@@ -223,9 +220,6 @@ class ListenSocket final : public ipv4::InetSocket {
   void set_acceptable_callback(std::function<void()> callback) { set_readable_callback(std::move(callback)); }
   Net& net() const { return *ref_; }
   TcpNet& tcp_net() const { return tn_; }
-  // An IPv6 listener that takes no IPv4 (IPV6_V6ONLY, net.ipv6.bindv6only).
-  bool v6only() const { return v6only_; }
-  void set_v6only(bool v6only) { v6only_ = v6only; }
 
  private:
   void process_syn(Segment& seg, const FourTuple& tuple);
@@ -238,7 +232,6 @@ class ListenSocket final : public ipv4::InetSocket {
   std::size_t backlog_;
   std::size_t syn_queue_ = 0;  // children in SYN_RECEIVED
   std::optional<Clock::time_point> last_cookie_;  // when this listener last sent a cookie
-  bool v6only_ = false;
   std::vector<Connection*> children_;  // not yet accepted, any state (the table owns them)
   std::deque<std::shared_ptr<Connection>> accept_queue_;
 };

@@ -15,6 +15,7 @@
 
 #include "ipv6/stack.hpp"
 #include "netns/device.hpp"
+#include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/tcp.hpp"
 #include "stack/builtins.hpp"
@@ -27,6 +28,8 @@ using namespace std::chrono_literals;
 
 const Ipv6Address kBlue6 = Ipv6Address::parse("2001:db8::1").value();
 const Ipv6Address kRed6 = Ipv6Address::parse("2001:db8::2").value();
+constexpr Ipv4Address kBlue4{192, 0, 2, 1};
+constexpr Ipv4Address kRed4{192, 0, 2, 2};
 
 std::byte stream_byte(std::uint64_t i) {
   return std::byte(static_cast<std::uint8_t>((i * 2654435761u) >> 13 ^ (i >> 20)));
@@ -314,6 +317,60 @@ TEST_F(Tcp6Test, BadCallsAreRefused) {
   EXPECT_EQ(tcp::listen(*blue_, {Ipv6Address::parse("ff02::1").value(), 80}).error(),
             boost::system::errc::invalid_argument);
   EXPECT_EQ(tcp::dump_sockets(*blue_).find('\n', 0) + 1, tcp::dump_sockets(*blue_).size());  // the header only
+}
+
+TEST_F(Tcp6Test, ADualStackListenerAcceptsBothFamilies) {
+  ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue4, 24)));
+  ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed4, 24)));
+  // [::]:7000 with net.ipv6.bindv6only=0 (the default): IPv4 too.
+  auto listener = tcp::listen(*red_, {Ipv6Address::any(), 7000}).value();
+  auto c4 = tcp::connect(*blue_, {kRed4, 7000}).value();
+  auto s4 = accept_one(listener, c4);
+  auto c6 = tcp::connect(*blue_, {kRed6, 7000}).value();
+  auto s6 = accept_one(listener, c6);
+  ASSERT_TRUE(s4.is_open() && s6.is_open());
+  // The IPv4 peer as an IPv6 socket sees it, ::ffff:a.b.c.d; on the wire, IPv4.
+  EXPECT_EQ(s4.remote_endpoint(), (Endpoint{Ipv6Address::v4_mapped(kBlue4), c4.local_endpoint().port}));
+  EXPECT_EQ(s4.local_endpoint(), (Endpoint{Ipv6Address::v4_mapped(kRed4), 7000}));
+  EXPECT_EQ(c4.remote_endpoint(), (Endpoint{kRed4, 7000}));
+  EXPECT_EQ(s6.remote_endpoint(), c6.local_endpoint());
+  EXPECT_EQ(transfer(c4, s4, 64 * 1024, 10s), 64u * 1024);
+  EXPECT_EQ(transfer(c6, s6, 64 * 1024, 10s), 64u * 1024);
+  EXPECT_GT(red_->counters().get("IpInReceives"), 40u);
+  EXPECT_GT(red_->counters().get("Ip6InReceives"), 40u);
+  const std::string dump = tcp::dump_sockets(*red_);
+  EXPECT_NE(dump.find(fmt::format("[::ffff:192.0.2.1]:{}", c4.local_endpoint().port)), std::string::npos) << dump;
+  EXPECT_NE(dump.find("[::ffff:192.0.2.2]:7000"), std::string::npos) << dump;
+  // A client connecting to ::ffff:a.b.c.d speaks IPv4 and shows mapped addresses.
+  auto mapped = tcp::connect(*blue_, {Ipv6Address::v4_mapped(kRed4), 7000}).value();
+  auto s_mapped = accept_one(listener, mapped);
+  ASSERT_TRUE(s_mapped.is_open());
+  EXPECT_EQ(mapped.local_endpoint().address, IpAddress(Ipv6Address::v4_mapped(kBlue4)));
+  EXPECT_EQ(mapped.remote_endpoint(), (Endpoint{Ipv6Address::v4_mapped(kRed4), 7000}));
+  // The dual-stack listener holds the IPv4 port too (inet_rcv_saddr_equal).
+  EXPECT_EQ(tcp::listen(*red_, {Ipv4Address::any(), 7000}).error(), boost::system::errc::address_in_use);
+}
+
+TEST_F(Tcp6Test, WithBindv6onlyAnIpv4ListenerTakesIpv4AndAnIpv6OneIpv6) {
+  ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue4, 24)));
+  ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed4, 24)));
+  ASSERT_TRUE(red_->sysctl().set("net.ipv6.bindv6only", "1"));
+  auto only6 = tcp::listen(*red_, {Ipv6Address::any(), 7001}).value();
+  // Nothing takes IPv4 on the port yet: an RST.
+  auto refused = tcp::connect(*blue_, {kRed4, 7001}).value();
+  ASSERT_TRUE(run_until([&] { return refused.state() == tcp::State::closed; }));
+  std::byte buf[1];
+  EXPECT_EQ(refused.read(buf).error(), boost::system::errc::connection_refused);
+  // Both listeners on one port, each taking its family.
+  auto only4 = tcp::listen(*red_, {Ipv4Address::any(), 7001}).value();
+  auto c4 = tcp::connect(*blue_, {kRed4, 7001}).value();
+  auto s4 = accept_one(only4, c4);
+  auto c6 = tcp::connect(*blue_, {kRed6, 7001}).value();
+  auto s6 = accept_one(only6, c6);
+  ASSERT_TRUE(s4.is_open() && s6.is_open());
+  EXPECT_EQ(s4.remote_endpoint().address, IpAddress(kBlue4));
+  EXPECT_EQ(s6.remote_endpoint().address, IpAddress(kBlue6));
+  EXPECT_EQ(only4.pending() + only6.pending(), 0u);
 }
 
 }  // namespace
