@@ -650,5 +650,122 @@ TEST_F(TapKernel, ALinuxInterfaceOfAnotherKindIsRefused) {
   EXPECT_EQ(host_.init_net().device(veth), nullptr);
 }
 
+// TCP over IPv6 with the kernel (issue 13): both sides get global addresses
+// (Linux's without DAD), and netns waits for its own DAD.
+class TapKernel6 : public TapKernel {
+ protected:
+  const Ipv6Address kLinux6 = Ipv6Address(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+  const Ipv6Address kNetns6 = Ipv6Address(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+  void SetUp() override {
+    TapKernel::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(kNetns6, 64)));
+    auto added = linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"});
+    ASSERT_TRUE(added.ok()) << added.output;
+    const Ipv6Address ll = netns_link_local();
+    ASSERT_TRUE(poll_until([&] { return usable(kNetns6) && usable(ll); }, std::chrono::seconds(5)))
+        << ipv6::dump_addresses(*red_);
+  }
+  bool usable(const Ipv6Address& a) {
+    for (const auto& info : ipv6::addresses(*red_)) {
+      if (info.prefix.address() == a) return !info.tentative && !info.dad_failed;
+    }
+    return false;
+  }
+  Ipv6Address netns_link_local() const {
+    const auto& m = tap_->mac().octets;
+    return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
+                       static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
+                       static_cast<std::uint16_t>(m[4] << 8 | m[5]));
+  }
+};
+
+TEST_F(TapKernel6, Curl6FetchesAPageFromANetnsTcpServer) {
+  if (auto why = support::kernel_test_skip_reason({"curl"})) GTEST_SKIP() << *why;
+  const std::string body = "hello over IPv6\n";
+  TinyHttpServer server(*red_, {Ipv6Address::any(), 8080}, body);
+  auto curl = in_linux({"curl", "-6", "-sS", "-g", "--max-time", "15", "http://[2001:db8::2]:8080/page"},
+                       [&] { server.step(); });
+  EXPECT_TRUE(curl.ok()) << curl.output;
+  EXPECT_EQ(curl.output, body);
+  // Its link-local address, with the zone (%25 in a URL) naming Linux's side.
+  const std::string url = fmt::format("http://[{}%25{}]:8080/ll", netns_link_local(), tap_name_);
+  auto curl_ll = in_linux({"curl", "-6", "-sS", "-g", "--max-time", "15", url}, [&] { server.step(); });
+  EXPECT_TRUE(curl_ll.ok()) << curl_ll.output;
+  EXPECT_EQ(curl_ll.output, body);
+  EXPECT_EQ(server.served(), 2u);
+  EXPECT_NE(server.last_request().find("GET /ll HTTP/1.1\r\n"), std::string::npos) << server.last_request();
+  EXPECT_EQ(red_->counters().get("TcpInCsumErrors"), 0u);
+}
+
+TEST_F(TapKernel6, NetnsConnectsToALinuxNc6AndDataFlowsBothWays) {
+  if (auto why = support::kernel_test_skip_reason({"nc"})) GTEST_SKIP() << *why;
+  auto nc = support::ChildProcess::spawn(linux_ns_->exec_argv({"nc", "-6", "-N", "-l", "2001:db8::1", "5001"}),
+                                         "from linux\n");
+  ASSERT_TRUE(nc) << nc.error().message();
+  tcp::Stream stream;
+  std::string received;
+  bool sent = false, peer_closed = false;
+  auto last_attempt = Clock::time_point{};
+  auto step = [&]() -> bool {
+    if (!stream.is_open() || stream.state() == tcp::State::closed) {
+      if (Clock::now() - last_attempt < std::chrono::milliseconds(50)) return false;
+      last_attempt = Clock::now();
+      if (auto s = tcp::connect(*red_, {kLinux6, 5001})) stream = std::move(*s);
+      return false;
+    }
+    if (stream.state() == tcp::State::syn_sent) return false;
+    if (!sent) {
+      sent = stream.write(as_bytes("from netns\n")).has_value();
+      if (sent) {
+        EXPECT_TRUE(stream.shutdown());
+      }
+    }
+    if (!peer_closed) peer_closed = read_all(stream, received);
+    return peer_closed && !nc->running();
+  };
+  EXPECT_TRUE(poll_until(step, kLimit, &*nc)) << nc->output();
+  EXPECT_EQ(received, "from linux\n");
+  nc->running();
+  auto result = nc->result();
+  EXPECT_TRUE(result.ok()) << result.output;
+  EXPECT_EQ(result.output, "from netns\n");
+  EXPECT_EQ(stream.local_endpoint().address, IpAddress(kNetns6));
+}
+
+TEST_F(TapKernel6, NetnsFetchesFromALinuxPythonHttpServer) {
+  if (auto why = support::kernel_test_skip_reason({"curl"})) GTEST_SKIP() << *why;
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  auto server = support::ChildProcess::spawn(linux_ns_->exec_argv(
+      {"/usr/bin/python3", "-m", "http.server", "--bind", "2001:db8::1", "--directory", "/usr/share/common-licenses",
+       "8000"}));
+  ASSERT_TRUE(server) << server.error().message();
+  tcp::Stream stream;
+  std::string reply;
+  bool asked = false, closed = false;
+  auto last_attempt = Clock::time_point{};
+  auto step = [&]() -> bool {
+    if (!stream.is_open() || stream.state() == tcp::State::closed) {
+      if (closed) return true;
+      if (Clock::now() - last_attempt < std::chrono::milliseconds(100)) return false;
+      last_attempt = Clock::now();
+      asked = false;
+      reply.clear();
+      if (auto s = tcp::connect(*red_, {kLinux6, 8000})) stream = std::move(*s);
+      return false;
+    }
+    if (stream.state() == tcp::State::syn_sent) return false;
+    if (!asked) asked = stream.write(as_bytes("GET /GPL-3 HTTP/1.0\r\nHost: x\r\n\r\n")).has_value();
+    if (!closed) closed = read_all(stream, reply);
+    return closed;
+  };
+  EXPECT_TRUE(poll_until(step, kLimit, &*server)) << server->output();
+  EXPECT_EQ(reply.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << reply.substr(0, 200);
+  // The GPL's 35149 bytes, in segments of the TAP's MSS.
+  EXPECT_NE(reply.find("GNU GENERAL PUBLIC LICENSE"), std::string::npos);
+  EXPECT_GT(reply.size(), 35000u);
+}
+
 }  // namespace
 }  // namespace netns

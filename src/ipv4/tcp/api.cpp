@@ -17,6 +17,19 @@ namespace {
 
 TcpNet* tcp_net(Net& net) { return net.host().builtins().tcp().state(net); }
 
+// inet_bind's and inet6_bind's address checks (socket_table.hpp); TCP is
+// unicast only, so a multicast address is refused for IPv6 too.
+Result<void> check_local_address(Net& net, TcpNet& tn, const IpAddress& address) {
+  if (address.is_v4()) return ipv4::check_bind_address(net, tn.ops.stack(), address.to_v4());
+  if (address.is_multicast()) return error(Errc::invalid_argument);
+  const bool v6only = net.sysctl().value(SysctlId::ipv6_bindv6only) != 0;
+  return ipv4::check_bind_address(net, tn.ops.stack(), tn.ops.stack6(), address.to_v6(), v6only);
+}
+
+IpAddress any_of(Family family) {
+  return family == Family::ipv4 ? IpAddress(Ipv4Address::any()) : IpAddress(Ipv6Address::any());
+}
+
 }  // namespace
 
 std::string_view to_string(State state) {
@@ -78,8 +91,8 @@ void Stream::abort() {
 }
 
 State Stream::state() const { return conn_ ? conn_->state() : State::closed; }
-Endpoint Stream::local_endpoint() const { return conn_ ? conn_->local() : Endpoint{}; }
-Endpoint Stream::remote_endpoint() const { return conn_ ? conn_->remote() : Endpoint{}; }
+Endpoint Stream::local_endpoint() const { return conn_ ? conn_->user_local() : Endpoint{}; }
+Endpoint Stream::remote_endpoint() const { return conn_ ? conn_->user_remote() : Endpoint{}; }
 void Stream::set_nodelay(bool enabled) {
   if (conn_) conn_->set_nodelay(enabled);
 }
@@ -133,42 +146,56 @@ void Listener::on_acceptable(std::function<void()> callback) {
 
 Result<Listener> listen(Net& net, Endpoint local, int backlog) {
   if (backlog < 0) return error(Errc::invalid_argument);
-  if (!local.address.is_v4()) return error(Errc::address_family_not_supported);
   NetRef ref = net.ref();
   if (!ref) return error(Errc::invalid_argument);
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return error(Errc::address_family_not_supported);
-  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address.to_v4()); !ok) return ok.error();
+  if (auto ok = check_local_address(net, *tn, local.address); !ok) return ok.error();
   const auto somaxconn = static_cast<std::size_t>(net.sysctl().value(SysctlId::core_somaxconn));
   const std::size_t limit = std::min(static_cast<std::size_t>(backlog), somaxconn);
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
-  auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit);
+  auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit, local.address.family());
   if (auto ok = sock->bind(local); !ok) return ok.error();
   return Listener(std::move(sock), std::move(*slot));
 }
 
 Result<Stream> connect(Net& net, Endpoint remote) {
-  return connect(net, {Ipv4Address::any(), 0}, remote);
+  return connect(net, {any_of(remote.address.family()), 0}, remote);
 }
 
 Result<Stream> connect(Net& net, Endpoint local, Endpoint remote) {
-  if (!local.address.is_v4() || !remote.address.is_v4()) return error(Errc::address_family_not_supported);
-  if (remote.port == 0 || remote.address.to_v4().is_unspecified() || remote.address.to_v4().is_broadcast() ||
-      remote.address.is_multicast()) {
+  if (local.address.family() != remote.address.family()) return error(Errc::address_family_not_supported);
+  // An IPv6 socket connecting to ::ffff:a.b.c.d speaks IPv4 (tcp_v6_connect
+  // hands it to tcp_v4_connect) and shows the mapped addresses.
+  bool mapped = false;
+  if (remote.address.is_v6() && remote.address.to_v6().is_v4_mapped()) {
+    const Ipv6Address l = local.address.to_v6();
+    if (!l.is_unspecified() && !l.is_v4_mapped()) return error(Errc::invalid_argument);
+    remote.address = remote.address.to_v6().to_v4_mapped();
+    local.address = l.to_v4_mapped();
+    mapped = true;
+  }
+  if (remote.port == 0 || remote.address.is_unspecified() || remote.address.is_multicast()) {
+    return error(Errc::invalid_argument);
+  }
+  if (remote.address.is_v4() && remote.address.to_v4().is_broadcast()) return error(Errc::invalid_argument);
+  // A link-local peer is reachable only on a named link.
+  if (remote.address.is_v6() && remote.address.to_v6().is_link_local() && remote.address.to_v6().scope_id() == 0) {
     return error(Errc::invalid_argument);
   }
   NetRef ref = net.ref();
   if (!ref) return error(Errc::invalid_argument);
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return error(Errc::address_family_not_supported);
-  if (auto ok = ipv4::check_bind_address(net, tn->ops.stack(), local.address.to_v4()); !ok) return ok.error();
-  if (ipv4::is_broadcast_destination(net, tn->ops.stack(), remote.address.to_v4())) {
+  if (auto ok = check_local_address(net, *tn, local.address); !ok) return ok.error();
+  if (remote.address.is_v4() && ipv4::is_broadcast_destination(net, tn->ops.stack(), remote.address.to_v4())) {
     return error(Errc::invalid_argument);
   }
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
-  auto conn = std::make_shared<Connection>(*tn);
+  auto conn = std::make_shared<Connection>(*tn, remote.address.family());
+  conn->set_mapped(mapped);
   conn->set_user_ref(std::move(ref));
   if (auto ok = conn->open_active(local, remote); !ok) return ok.error();
   return Stream(std::move(conn), std::move(*slot));
@@ -184,15 +211,16 @@ std::string dump_sockets(Net& net) {
   // Listeners, then connections (orphans and TIME_WAIT records included),
   // each in the order of their addresses, so that two dumps compare line by
   // line.
-  auto key = [](Endpoint e) { return std::pair(e.port, e.address.to_v4().value); };
+  auto key = [](Endpoint e) { return std::pair(e.port, e.address); };
   std::vector<const ListenSocket*> listeners;
   for (const auto& [port, on_port] : tn->listeners) listeners.insert(listeners.end(), on_port.begin(), on_port.end());
   std::sort(listeners.begin(), listeners.end(),
             [&](const auto* a, const auto* b) { return key(a->local()) < key(b->local()); });
   for (const ListenSocket* l : listeners) {
     // As ss: Recv-Q is the accept queue, Send-Q the backlog.
-    out += fmt::format(kLine, "LISTEN", l->pending(), l->backlog(), l->local().to_string(),
-                       fmt::format("{}:*", Ipv4Address::any()));
+    // The peer column as ss: 0.0.0.0:* or [::]:*.
+    const std::string any_peer = l->local().address.is_v4() ? "0.0.0.0:*" : "[::]:*";
+    out += fmt::format(kLine, "LISTEN", l->pending(), l->backlog(), l->local().to_string(), any_peer);
   }
   struct Row {
     FourTuple tuple;
@@ -208,8 +236,9 @@ std::string dump_sockets(Net& net) {
   for (const Row& r : rows) {
     out += fmt::format(kLine, to_string(r.conn != nullptr ? r.conn->state() : State::time_wait),
                        r.conn != nullptr ? r.conn->readable_bytes() : 0,
-                       r.conn != nullptr ? r.conn->send_queue_bytes() : 0, r.tuple.local.to_string(),
-                       r.tuple.remote.to_string());
+                       r.conn != nullptr ? r.conn->send_queue_bytes() : 0,
+                       (r.conn != nullptr ? r.conn->user_local() : r.tuple.local).to_string(),
+                       (r.conn != nullptr ? r.conn->user_remote() : r.tuple.remote).to_string());
   }
   return out;
 }

@@ -18,8 +18,9 @@ std::size_t sysctl_triple(Net& net, SysctlId id, std::size_t index) {
 
 }  // namespace
 
-Connection::Connection(TcpNet& tn)
-    : tn_(tn),
+Connection::Connection(TcpNet& tn, Family family)
+    : InetSocket(family),
+      tn_(tn),
       send_buf_(sysctl_triple(tn.net, SysctlId::tcp_wmem, 1), &tn.memory),
       rcv_(tn.net, &tn.memory),
       cc_(make_congestion_control(
@@ -53,6 +54,16 @@ std::uint16_t Connection::route_mss_now() {
   // link, and only route_output checks the memo against the generation.
   // What we send fits the path MTU (tcp_sync_mss with dst_mtu), which a
   // fragmentation-needed report may have lowered below the device's.
+  if (remote().address.is_v6()) {
+    // tcp_v6: the route's MTU less 60, a Packet Too Big may have lowered
+    // it; never below what 1280 bytes carry.
+    const Ipv6Address dst = remote().address.to_v6();
+    auto route = tn_.ops.route_output6(tn_.net, dst, route_memo6());
+    if (!route) return mss_for_mtu6(kIpv6MinMtu);
+    pmtu_locked_ = false;
+    return std::min(advertised_mss(*route->dev, Family::ipv6),
+                    mss_for_mtu6(tn_.ops.stack6().path_mtu(tn_.net, dst, *route->dev)));
+  }
   auto route = tn_.ops.stack().route_output(tn_.net, remote().address.to_v4(), route_memo_);
   if (!route) return kDefaultMss;
   const ipv4::PathMtu pmtu = tn_.ops.stack().path_mtu(tn_.net, remote().address.to_v4(), *route->dev);
@@ -71,9 +82,23 @@ void Connection::sample_handshake_rtt() {
 
 Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   Net& net = tn_.net;
-  auto route = tn_.ops.stack().route_output(net, remote.address.to_v4(), route_memo_);
-  if (!route) return route.error();
-  if (local.address.is_unspecified()) local.address = route->source;
+  Device* dev = nullptr;
+  if (remote.address.is_v6()) {
+    auto route = tn_.ops.route_output6(net, remote.address.to_v6(), route_memo6());
+    if (!route) return route.error();
+    dev = route->dev;
+    if (local.address.is_unspecified()) {
+      // A link-local source is known by its link, as input scopes it.
+      const Ipv6Address source = route->source;
+      if (source.is_unspecified()) return error(Errc::address_not_available);
+      local.address = source.is_link_local() ? source.with_scope(static_cast<std::uint32_t>(dev->ifindex())) : source;
+    }
+  } else {
+    auto route = tn_.ops.stack().route_output(net, remote.address.to_v4(), route_memo_);
+    if (!route) return route.error();
+    dev = route->dev;
+    if (local.address.is_unspecified()) local.address = route->source;
+  }
   if (auto ok = tn_.ports.bind(*this, local); !ok) return ok;
   tn_.ports.set_remote(*this, remote);
   const FourTuple t = tuple();
@@ -92,7 +117,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   ts_ok_ = net.sysctl().value(SysctlId::tcp_timestamps) != 0;
   // tcp_connect_init: the SYN offers whole segments of our MSS, before we
   // know whether timestamps will take room in them.
-  (void)rcv_.select_initial_window(advertised_mss(*route->dev), ws_ok_);
+  (void)rcv_.select_initial_window(advertised_mss(*dev, remote.address.family()), ws_ok_);
   ecn_start_active();
   set_state(State::syn_sent);
   counters().add(Counter::TcpActiveOpens);
@@ -126,7 +151,13 @@ void Connection::attach_child(ListenSocket& listener, const FourTuple& tuple) {
   // A child shares its listener's port and enters the table under the
   // four-tuple the SYN or cookie came with.
   parent_ = &listener;
-  (void)tn_.ops.stack().route_output(tn_.net, tuple.remote.address.to_v4(), route_memo_);
+  // An IPv4 child of an IPv6 listener shows ::ffff:a.b.c.d to its user.
+  mapped_ = listener.local().address.is_v6() && tuple.local.address.is_v4();
+  if (tuple.remote.address.is_v6()) {
+    (void)tn_.ops.route_output6(tn_.net, tuple.remote.address.to_v6(), route_memo6());
+  } else {
+    (void)tn_.ops.stack().route_output(tn_.net, tuple.remote.address.to_v4(), route_memo_);
+  }
   tn_.ports.bind_shared(*this, tuple.local);
   tn_.ports.set_remote(*this, tuple.remote);
   tn_.connections.emplace(tuple, shared_from_this());

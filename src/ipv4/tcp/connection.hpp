@@ -39,7 +39,9 @@ namespace netns::tcp {
 
 class Connection final : public ipv4::InetSocket, public std::enable_shared_from_this<Connection> {
  public:
-  explicit Connection(TcpNet& tn);
+  // Of `family`: the family of its segments (an IPv4 connection of an
+  // IPv6 socket is ipv4, and mapped).
+  explicit Connection(TcpNet& tn, Family family = Family::ipv4);
   ~Connection() override;
 
   // Active open: binds (ephemeral port when local.port is 0), routes, sends the SYN.
@@ -54,6 +56,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   void process(Segment& seg);
   // An ICMP error about a segment we sent.
   void process_icmp_error(const ipv4::IcmpError& error, Seq seq);
+  // An ICMPv6 error about a segment we sent (tcp_v6_err).
+  void process_icmp6_error(const ipv6::IcmpError& error, Seq seq);
 
   // The user's calls (tcp.hpp's Stream).
   Result<std::size_t> read(std::span<std::byte> buffer);
@@ -78,6 +82,13 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool orphaned() const { return user_closed_; }
   Net& net() const { return tn_.net; }
   FourTuple tuple() const { return {local(), remote()}; }
+  // The endpoints as the user sees them: an IPv4 connection of an IPv6
+  // socket (a dual-stack listener's child, a connect to ::ffff:a.b.c.d)
+  // shows ::ffff:a.b.c.d; inside, and on the wire, it is IPv4.
+  Endpoint user_local() const { return mapped_ ? map_endpoint(local()) : local(); }
+  Endpoint user_remote() const { return mapped_ ? map_endpoint(remote()) : remote(); }
+  void set_mapped(bool mapped) { mapped_ = mapped; }
+  static Endpoint map_endpoint(Endpoint e) { return {Ipv6Address::v4_mapped(e.address.to_v4()), e.port}; }
 
  private:
   friend class ListenSocket;
@@ -227,6 +238,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool retransmit_lost();                 // the first lost segment not yet resent
   bool retransmit(std::size_t index);     // record `index` of rtx_, at most one mss
   void transmit(Seq seq, std::uint32_t len, std::uint8_t flags);
+  void transmit6(Seq seq, std::uint32_t len, std::uint8_t flags);  // transmit() of an IPv6 connection
+  TcpOps::RouteMemo6& route_memo6();
   void note_sent(Seq seq, std::uint32_t len, std::uint8_t flags);  // sequence and ACK bookkeeping
   void flush_ack();  // sends the ACK that ack_received_data asked for, unless data carried it
   void send_syn();
@@ -247,6 +260,7 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool fin_to_send() const;
   bool sends_data_now() const;  // a state in which data and FIN may leave
   void path_mtu_shrank();  // tcp_simple_retransmit
+  void mtu_reduced();      // tcp_v4/v6_mtu_reduced: the MSS follows a lower path MTU
 
   // ---- ECN, RFC 3168 as Linux's tcp_ecn_* (ecn.cpp) ----
   // Linux's tp->ecn_flags.
@@ -376,6 +390,8 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   Timer continue_timer_;   // push_output stopped at kMaxBurst: the rest, later in this poll
 
   ipv4::Ipv4Stack::RouteMemo route_memo_;
+  std::unique_ptr<TcpOps::RouteMemo6> route_memo6_;  // an IPv6 connection's: allocated on its first route
+  bool mapped_ = false;  // user_local/user_remote show ::ffff:a.b.c.d
   std::function<void()> writable_;
   std::uint64_t bytes_acked_ = 0, bytes_received_ = 0, retransmits_ = 0;
   // The IP ID of the next segment (Linux's inet_id): a random start, one per

@@ -30,4 +30,15 @@ inline constexpr std::uint16_t mss_for_mtu(std::uint32_t mtu) {
   return static_cast<std::uint16_t>((mtu < 65535 ? mtu : 65535) - kIpTcpHeadersLen);
 }
 
+// The same for IPv6 (tcp_v6's tcp_mtu_to_mss): its 40-byte header and TCP's
+// without options, within the 65535 bytes of payload a datagram without a
+// jumbo option holds, and never below what the IPv6 minimum MTU carries
+// (1280: every IPv6 link's, RFC 8200 5).
+inline constexpr std::uint32_t kIp6TcpHeadersLen = 40 + wire::TcpView::kMinHeaderLen;
+inline constexpr std::uint32_t kIpv6MinMtu = 1280;  // IPV6_MIN_MTU
+inline constexpr std::uint16_t mss_for_mtu6(std::uint32_t mtu) {
+  const std::uint32_t bounded = mtu < kIpv6MinMtu ? kIpv6MinMtu : (mtu > 65535 + 40 ? 65535 + 40 : mtu);
+  return static_cast<std::uint16_t>(bounded - kIp6TcpHeadersLen);
+}
+
 }  // namespace netns::tcp

@@ -488,16 +488,37 @@ void Connection::process_icmp_error(const ipv4::IcmpError& err, Seq seq) {
     // remembers the path MTU (never below route.min_pmtu), and segments
     // too large for it are resent smaller.
     tn_.ops.stack().update_pmtu(net(), remote().address.to_v4(), err.info);
-    const std::uint32_t mss = effective_mss_for_route(peer_mss_);
-    if (mss < mss_) {
-      mss_ = mss;
-      cc_->set_mss(mss_);
-      path_mtu_shrank();
-    }
+    mtu_reduced();
     return;
   }
   if (state_ == State::syn_sent && ipv4::is_hard_error(err)) finish(err.error());
   // Otherwise a soft error: retransmissions go on (Linux keeps it in sk_err_soft).
+}
+
+void Connection::mtu_reduced() {
+  const std::uint32_t mss = effective_mss_for_route(peer_mss_);
+  if (mss < mss_) {
+    mss_ = mss;
+    cc_->set_mss(mss_);
+    path_mtu_shrank();
+  }
+}
+
+void Connection::process_icmp6_error(const ipv6::IcmpError& err, Seq seq) {
+  if (!seq_in(seq, snd_una_, snd_max_ + 1)) {
+    counters().add(Counter::TcpExtOutOfWindowIcmps);
+    return;
+  }
+  if (err.type == ipv6::kIcmp6PacketTooBig) {
+    // tcp_v6_mtu_reduced: the layer has lowered the path MTU (Ipv6Stack's
+    // Packet Too Big input, never below 1280), and segments too large for
+    // it are resent smaller.
+    mtu_reduced();
+    return;
+  }
+  // icmpv6_err_convert's fatal errors end a connection still opening;
+  // the rest are soft (time exceeded, no route, address unreachable).
+  if (state_ == State::syn_sent && err.is_hard()) finish(err.error());
 }
 
 }  // namespace netns::tcp

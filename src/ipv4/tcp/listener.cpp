@@ -13,8 +13,9 @@ using wire::kTcpAck;
 using wire::kTcpRst;
 using wire::kTcpSyn;
 
-ListenSocket::ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog)
-    : tn_(tn), ref_(std::move(ref)), backlog_(backlog) {}
+ListenSocket::ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog, Family family)
+    : InetSocket(family, tn.net.sysctl().value(SysctlId::ipv6_bindv6only) != 0),
+      tn_(tn), ref_(std::move(ref)), backlog_(backlog) {}
 
 ListenSocket::~ListenSocket() {
   if (is_bound()) {
@@ -45,18 +46,18 @@ Result<void> ListenSocket::bind(Endpoint local) {
   return {};
 }
 
-void ListenSocket::process(Segment& seg, const ipv4::InputMeta& meta) {
+void ListenSocket::process(Segment& seg, const FourTuple& tuple) {
   if (seg.has(kTcpRst)) return;
   if (seg.has(kTcpAck)) {
     if (!seg.has(kTcpSyn) && recent_cookies()) {
-      process_cookie_ack(seg, meta);
+      process_cookie_ack(seg, tuple);
       return;
     }
     tn_.ops.send_reset(tn_.net, seg);
     return;
   }
   // SYN|FIN is nonsense (a scanner's probe): Linux drops it, so do we.
-  if (seg.has(kTcpSyn) && !seg.has(wire::kTcpFin)) process_syn(seg, meta);
+  if (seg.has(kTcpSyn) && !seg.has(wire::kTcpFin)) process_syn(seg, tuple);
 }
 
 bool ListenSocket::recent_cookies() const {
@@ -66,14 +67,13 @@ bool ListenSocket::recent_cookies() const {
   return last_cookie_ && tn_.net.host().now() - *last_cookie_ < kCookieValid;
 }
 
-void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
+void ListenSocket::process_syn(Segment& seg, const FourTuple& tuple) {
   Counters& counters = tn_.net.counters();
   if (accept_queue_full()) {
     counters.add(Counter::TcpExtListenOverflows);
     counters.add(Counter::TcpExtListenDrops);
     return;
   }
-  const FourTuple tuple{{meta.dst, seg.tcp.dst_port}, {meta.src, seg.tcp.src_port}};
   const auto cookies = tn_.net.sysctl().value(SysctlId::tcp_syncookies);
   const auto max_syn = static_cast<std::size_t>(tn_.net.sysctl().value(SysctlId::tcp_max_syn_backlog));
   const bool queue_full = syn_queue_ >= std::min(backlog_, max_syn);
@@ -87,7 +87,7 @@ void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
     counters.add(Counter::TcpExtListenDrops);
     return;
   }
-  auto child = std::make_shared<Connection>(tn_);
+  auto child = std::make_shared<Connection>(tn_, tuple.local.address.family());
   children_.push_back(child.get());
   ++syn_queue_;
   counters.add(Counter::TcpPassiveOpens);
@@ -97,17 +97,27 @@ void ListenSocket::process_syn(Segment& seg, const ipv4::InputMeta& meta) {
 void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   Net& net = tn_.net;
   const std::uint16_t peer_mss = announced_mss(seg.tcp);
+  const Family family = tuple.remote.address.family();
+  const auto table = cookie_mss_table(family);
   unsigned index = 0;
-  for (unsigned i = 0; i < std::size(kCookieMss); ++i) {
-    if (kCookieMss[i] <= peer_mss) index = i;
+  for (unsigned i = 0; i < table.size(); ++i) {
+    if (table[i] <= peer_mss) index = i;
   }
   wire::TcpRepr synack{.src_port = tuple.local.port, .dst_port = tuple.remote.port,
                        .seq_number = tn_.ops.syn_cookie(tuple, seg.seq(), index),
                        .ack_number = seg.seq() + 1,
                        .flags = kTcpSyn | kTcpAck};
-  auto route = tn_.ops.stack().route_output(net, tuple.remote.address.to_v4());
-  if (!route) return;
-  synack.mss = advertised_mss(*route->dev);
+  Device* dev = nullptr;
+  if (family == Family::ipv6) {
+    auto route = tn_.ops.stack6().route_output(net, tuple.remote.address.to_v6());
+    if (!route) return;
+    dev = route->dev;
+  } else {
+    auto route = tn_.ops.stack().route_output(net, tuple.remote.address.to_v4());
+    if (!route) return;
+    dev = route->dev;
+  }
+  synack.mss = advertised_mss(*dev, family);
   // Without timestamps a cookie keeps only the MSS; with them, window scale,
   // SACK and ECN ride in the low bits of our TSval (Linux's
   // cookie_init_timestamp), and ECN is agreed only then.
@@ -145,9 +155,8 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   tn_.ops.send_control(net, tuple, synack);
 }
 
-void ListenSocket::process_cookie_ack(Segment& seg, const ipv4::InputMeta& meta) {
+void ListenSocket::process_cookie_ack(Segment& seg, const FourTuple& tuple) {
   Counters& counters = tn_.net.counters();
-  const FourTuple tuple{{meta.dst, seg.tcp.dst_port}, {meta.src, seg.tcp.src_port}};
   const auto index = tn_.ops.check_syn_cookie(tuple, seg.seq() - 1, seg.tcp.ack_number - 1);
   if (!index) {
     counters.add(Counter::TcpExtSyncookiesFailed);
@@ -161,10 +170,10 @@ void ListenSocket::process_cookie_ack(Segment& seg, const ipv4::InputMeta& meta)
   }
   counters.add(Counter::TcpExtSyncookiesRecv);
   counters.add(Counter::TcpPassiveOpens);
-  auto child = std::make_shared<Connection>(tn_);
+  auto child = std::make_shared<Connection>(tn_, tuple.local.address.family());
   children_.push_back(child.get());
   ++syn_queue_;  // child_established takes it off again
-  child->open_from_cookie(*this, seg, tuple, kCookieMss[*index]);
+  child->open_from_cookie(*this, seg, tuple, cookie_mss_table(tuple.remote.address.family())[*index]);
   if (child->state() == State::established && !seg.payload.empty()) child->process(seg);
 }
 

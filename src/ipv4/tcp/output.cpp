@@ -1,7 +1,9 @@
 // What a connection sends: segments loss detection marked lost (Linux's
 // tcp_xmit_retransmit_queue), then new data as the windows, Nagle and
 // loss recovery allow (tcp_write_xmit); SYNs, ACKs, RSTs and probes. Every segment leaves through
-// transmit(), which builds it from the send buffer and hands it to IPv4.
+// transmit(), which builds it from the send buffer and hands it to IPv4, or
+// transmit6() to IPv6 (where every segment goes with DF's meaning: IPv6
+// routers never fragment, and TCP does not at the source).
 #include <algorithm>
 
 #include "ipv4/tcp/connection.hpp"
@@ -169,6 +171,10 @@ bool Connection::retransmit(std::size_t index) {
 }
 
 void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
+  if (remote().address.is_v6()) [[unlikely]] {
+    transmit6(seq, len, flags);
+    return;
+  }
   Net& n = net();
   auto route = tn_.ops.stack().route_output(n, remote().address.to_v4(), route_memo_);
   wire::TcpRepr repr = header(seq, flags, route ? route->dev : nullptr);
@@ -198,6 +204,31 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   const bool request = state_ == State::syn_received && parent_ != nullptr;
   if (!request) params.ip_id = ip_id_++;
   (void)tn_.ops.stack().send(n, std::move(packet), params, *route);
+}
+
+TcpOps::RouteMemo6& Connection::route_memo6() {
+  if (!route_memo6_) route_memo6_ = std::make_unique<TcpOps::RouteMemo6>();
+  return *route_memo6_;
+}
+
+void Connection::transmit6(Seq seq, std::uint32_t len, std::uint8_t flags) {
+  Net& n = net();
+  const Ipv6Address src = local().address.to_v6(), dst = remote().address.to_v6();
+  auto route = tn_.ops.route_output6(n, dst, route_memo6());
+  wire::TcpRepr repr = header(seq, flags, route ? route->dev : nullptr);
+  repr.payload_len = len;
+  const wire::Ecn ecn = ecn_mark(repr, len);
+  Packet packet = n.host().packets().allocate(repr.buffer_len());
+  note_sent(seq, len, flags);  // as transmit(): counted as sent even when it cannot leave
+  if (!route || !packet) return;
+  auto bytes = packet.mutable_data();
+  if (len != 0) send_buf_.copy_out(seq - snd_una_, bytes.subspan(repr.header_len(), len));
+  emit6(repr, bytes, src, dst);
+  counters().add(Counter::TcpOutSegs);
+  (void)tn_.ops.stack6().send(n, std::move(packet),
+                              {.src = src.with_scope(0), .dst = dst, .next_header = wire::IpProtocol::tcp,
+                               .traffic_class = static_cast<std::uint8_t>(ecn), .dont_fragment = true},
+                              *route);
 }
 
 void Connection::note_sent(Seq seq, std::uint32_t len, std::uint8_t flags) {
@@ -230,7 +261,7 @@ wire::TcpRepr Connection::header(Seq seq, std::uint8_t flags, const Device* dev)
   if ((flags & kTcpSyn) != 0) {
     // The window of a SYN is never scaled (RFC 7323 2.2).
     repr.window = rcv_.syn_window();
-    repr.mss = dev != nullptr ? advertised_mss(*dev) : kDefaultMss;
+    repr.mss = dev != nullptr ? advertised_mss(*dev, remote().address.family()) : kDefaultMss;
     if (ws_ok_) repr.window_scale = rcv_.rcv_wscale();
     repr.sack_permitted = sack_ok_;
   } else if ((flags & kTcpRst) == 0) {

@@ -1,11 +1,14 @@
 // The TCP subsystem: per-namespace tables, input demultiplexing, RSTs for
 // segments nobody owns, ICMP errors, ISNs and SYN cookies.
 #include <array>
+#include <cstring>
 
 #include "core/siphash.hpp"
 #include "core/splitmix.hpp"
 #include "ipv4/tcp/connection.hpp"
+#include "core/route_cache.hpp"
 #include "netns/wire/bytes.hpp"
+#include "netns/wire/checksum.hpp"
 
 namespace netns::tcp {
 
@@ -15,10 +18,43 @@ using wire::kTcpRst;
 using wire::kTcpSyn;
 
 std::size_t FourTupleHash::operator()(const FourTuple& t) const {
-  const std::uint64_t a = (std::uint64_t{t.local.address.to_v4().value} << 32) | t.remote.address.to_v4().value;
   const std::uint64_t b = (std::uint64_t{t.local.port} << 16) | t.remote.port;
-  return static_cast<std::size_t>(splitmix64_mix(a ^ key) ^ splitmix64_mix(b + key + kSplitmixIncrement));
+  if (t.local.address.is_v4()) [[likely]] {
+    const std::uint64_t a = (std::uint64_t{t.local.address.to_v4().value} << 32) | t.remote.address.to_v4().value;
+    return static_cast<std::size_t>(splitmix64_mix(a ^ key) ^ splitmix64_mix(b + key + kSplitmixIncrement));
+  }
+  // IPv6: all 32 bytes of the two addresses, each half through the mixer
+  // (the scope id too: fe80::1 on two links are two peers).
+  const Ipv6Address& l = t.local.address.to_v6();
+  const Ipv6Address& r = t.remote.address.to_v6();
+  std::uint64_t h = splitmix64_mix(l.high() ^ key);
+  h = splitmix64_mix(h ^ l.low());
+  h = splitmix64_mix(h ^ r.high());
+  h = splitmix64_mix(h ^ r.low());
+  h = splitmix64_mix(h ^ (std::uint64_t{l.scope_id()} << 32 | r.scope_id()));
+  return static_cast<std::size_t>(h ^ splitmix64_mix(b + key + kSplitmixIncrement));
 }
+
+namespace {
+
+// inet_lhash2's compute_score for a listener and a segment to `address`: a
+// listener of the segment's family counts 2, an IPv6 one taking IPv4 too 1;
+// a specific address must match and adds 4. 0: it does not take it.
+int listen_score(const ListenSocket& l, const IpAddress& address) {
+  const IpAddress& bound = l.local().address;
+  if (bound.family() == address.family()) {
+    if (bound.is_unspecified()) return 2;
+    return bound == address ? 6 : 0;
+  }
+  // An IPv4 segment and an IPv6 listener: :: unless v6only, or its own
+  // IPv4 address written as ::ffff:a.b.c.d.
+  if (!address.is_v4() || l.v6only()) return 0;
+  const Ipv6Address& v6 = bound.to_v6();
+  if (v6.is_unspecified()) return 1;
+  return v6.is_v4_mapped() && v6.to_v4_mapped() == address.to_v4() ? 5 : 0;
+}
+
+}  // namespace
 
 // ---- TcpNet ----
 
@@ -39,12 +75,16 @@ TcpNet::~TcpNet() {
 ListenSocket* TcpNet::find_listener(Endpoint local) const {
   auto it = listeners.find(local.port);
   if (it == listeners.end()) return nullptr;
-  ListenSocket* wildcard = nullptr;
+  ListenSocket* best = nullptr;
+  int best_score = 0;
   for (ListenSocket* l : it->second) {
-    if (l->local().address == local.address) return l;
-    if (l->local().address.is_unspecified()) wildcard = l;
+    const int score = listen_score(*l, local.address);
+    if (score > best_score) {
+      best = l;
+      best_score = score;
+    }
   }
-  return wildcard;
+  return best;
 }
 
 bool TcpNet::allow_challenge_ack() {
@@ -65,13 +105,26 @@ TcpOps::TcpOps(Host& host, ipv4::Ipv4Stack& ipv4, ipv6::Ipv6Stack& ipv6)
 TcpOps::~TcpOps() = default;
 
 std::uint64_t TcpOps::hash(std::uint64_t purpose, const FourTuple& t, std::uint32_t extra) const {
-  std::array<std::byte, 16> message{};
-  wire::store_ipv4(message, 0, t.local.address.to_v4());
-  wire::store_ipv4(message, 4, t.remote.address.to_v4());
-  wire::store_be16(message, 8, t.local.port);
-  wire::store_be16(message, 10, t.remote.port);
-  wire::store_be32(message, 12, extra);
-  return siphash13(SipKey::derive(host().secret(), purpose), message);
+  const SipKey key = SipKey::derive(host().secret(), purpose);
+  if (t.local.address.is_v4()) {
+    std::array<std::byte, 16> message{};
+    wire::store_ipv4(message, 0, t.local.address.to_v4());
+    wire::store_ipv4(message, 4, t.remote.address.to_v4());
+    wire::store_be16(message, 8, t.local.port);
+    wire::store_be16(message, 10, t.remote.port);
+    wire::store_be32(message, 12, extra);
+    return siphash13(key, message);
+  }
+  // The 16-byte addresses, as Linux's secure_tcpv6_seq and cookie_v6_init_sequence hash them.
+  std::array<std::byte, 40> message{};
+  const auto local = t.local.address.to_v6().bytes();
+  const auto remote = t.remote.address.to_v6().bytes();
+  std::memcpy(message.data(), local.data(), 16);
+  std::memcpy(message.data() + 16, remote.data(), 16);
+  wire::store_be16(message, 32, t.local.port);
+  wire::store_be16(message, 34, t.remote.port);
+  wire::store_be32(message, 36, extra);
+  return siphash13(key, message);
 }
 
 Seq TcpOps::initial_sequence(const FourTuple& tuple) const {
@@ -117,13 +170,23 @@ std::optional<unsigned> TcpOps::check_syn_cookie(const FourTuple& tuple, Seq pee
   if (((now_minute - minute) & 0xff) >= 2) return std::nullopt;
   const std::uint32_t full_minute = now_minute - ((now_minute - minute) & 0xff);
   const Seq data = (rest - static_cast<Seq>(hash(kSipPurposeTcpIsn, tuple, 3 + full_minute))) & kCookieMask;
-  if (data >= std::size(kCookieMss)) return std::nullopt;
+  if (data >= std::size(kCookieMss)) return std::nullopt;  // kCookieMss6 is as long
   return static_cast<unsigned>(data);
 }
 
 void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr& repr) {
   Packet packet = host().packets().allocate(repr.buffer_len());
   if (!packet) return;
+  if (tuple.remote.address.is_v6()) {
+    const Ipv6Address src = tuple.local.address.to_v6(), dst = tuple.remote.address.to_v6();
+    emit6(repr, packet.mutable_data(), src, dst);
+    auto route = stack6().route_output(net, dst);
+    if (!route) return;
+    net.counters().add(Counter::TcpOutSegs);
+    (void)stack6().send(net, std::move(packet),
+                     {.src = src, .dst = dst, .next_header = wire::IpProtocol::tcp, .dont_fragment = true}, *route);
+    return;
+  }
   repr.emit(packet.mutable_data(), tuple.local.address.to_v4(), tuple.remote.address.to_v4());
   auto route = stack().route_output(net, tuple.remote.address.to_v4());
   if (!route) return;
@@ -132,6 +195,16 @@ void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr&
                      {.src = tuple.local.address.to_v4(), .dst = tuple.remote.address.to_v4(),
                       .protocol = wire::IpProtocol::tcp, .dont_fragment = true},
                      *route);
+}
+
+Result<ipv6::RouteResult> TcpOps::route_output6(Net& net, const Ipv6Address& dst, RouteMemo6& memo) {
+  const std::uint64_t generation = stack().route_cache().generation(net);
+  if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {
+    return memo.route;
+  }
+  auto route = stack6().route_output(net, dst);
+  if (route) memo = {dst, generation, *route};
+  return route;
 }
 
 void TcpOps::send_reset(Net& net, const Segment& seg) {
@@ -146,6 +219,48 @@ void TcpOps::send_reset(Net& net, const Segment& seg) {
   }
   net.counters().add(Counter::TcpOutRsts);
   send_control(net, {{seg.dst, seg.tcp.dst_port}, {seg.src, seg.tcp.src_port}}, rst);
+}
+
+void emit6(const wire::TcpRepr& repr, std::span<std::byte> segment, const Ipv6Address& src, const Ipv6Address& dst) {
+  repr.emit_without_checksum(segment);
+  constexpr std::size_t kChecksumField = 16;  // RFC 9293 3.1
+  wire::store_be16(segment, kChecksumField,
+                   wire::ipv6_transport_checksum(src, dst, static_cast<std::uint8_t>(wire::IpProtocol::tcp),
+                                                 segment.first(repr.buffer_len())));
+}
+
+// Inlined into both deliver()s: the IPv4 path pays no call for sharing it.
+[[gnu::always_inline]] inline void TcpOps::receive(Net& net, TcpNet& tn, Segment& seg, const FourTuple& tuple) {
+  Counters& counters = net.counters();
+  if (auto it = tn.connections.find(tuple); it != tn.connections.end()) {
+    std::shared_ptr<Connection> conn = it->second;  // it may leave the table while it works
+    conn->process(seg);
+    return;
+  }
+  if (!tn.time_wait.empty()) {
+    if (TimeWaitTable::Entry* tw = tn.time_wait.find(tuple)) {
+      const std::optional<Seq> isn = tn.time_wait.process(*tw, seg);
+      if (!isn) return;
+      // A new incarnation of the pair (RFC 9293 3.10.7.4): TIME_WAIT gives
+      // way to the listener; without one the SYN is answered as any other
+      // segment (tcp_v4_rcv's TCP_TW_SYN).
+      ListenSocket* listener = tn.find_listener(tuple.local);
+      if (listener == nullptr) {
+        tn.time_wait.send_ack(*tw);
+        return;
+      }
+      counters.add(Counter::TcpExtTWRecycled);
+      tn.time_wait.erase(tuple);
+      seg.tw_isn = *isn;
+      listener->process(seg, tuple);
+      return;
+    }
+  }
+  if (ListenSocket* listener = tn.find_listener(tuple.local)) {
+    listener->process(seg, tuple);
+    return;
+  }
+  send_reset(net, seg);
 }
 
 void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
@@ -172,52 +287,61 @@ void TcpOps::deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) {
   Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst,
               .ecn = wire::Ecn{static_cast<std::uint8_t>(meta.tos & 0x03)}, .reserved = view->reserved()};
   seg.payload.pull_front(view->header_len());
-  const FourTuple tuple{{meta.dst, repr.dst_port}, {meta.src, repr.src_port}};
-  if (auto it = tn->connections.find(tuple); it != tn->connections.end()) {
-    std::shared_ptr<Connection> conn = it->second;  // it may leave the table while it works
-    conn->process(seg);
+  receive(net, *tn, seg, {{meta.dst, repr.dst_port}, {meta.src, repr.src_port}});
+}
+
+void TcpOps::deliver(Net& net, Packet datagram, const ipv6::InputMeta& meta) {
+  Counters& counters = net.counters();
+  counters.add(Counter::TcpInSegs);
+  auto view = wire::TcpView::checked(datagram.data());
+  if (!view) {
+    counters.add(Counter::TcpInErrs);
     return;
   }
-  if (!tn->time_wait.empty()) {
-    if (TimeWaitTable::Entry* tw = tn->time_wait.find(tuple)) {
-      const std::optional<Seq> isn = tn->time_wait.process(*tw, seg);
-      if (!isn) return;
-      // A new incarnation of the pair (RFC 9293 3.10.7.4): TIME_WAIT gives
-      // way to the listener; without one the SYN is answered as any other
-      // segment (tcp_v4_rcv's TCP_TW_SYN).
-      ListenSocket* listener = tn->find_listener(tuple.local);
-      if (listener == nullptr) {
-        tn->time_wait.send_ack(*tw);
-        return;
-      }
-      counters.add(Counter::TcpExtTWRecycled);
-      tn->time_wait.erase(tuple);
-      seg.tw_isn = *isn;
-      listener->process(seg, meta);
-      return;
-    }
-  }
-  if (ListenSocket* listener = tn->find_listener(tuple.local)) {
-    listener->process(seg, meta);
+  if (!datagram.checksum_partial &&
+      wire::ipv6_transport_checksum(meta.src, meta.dst, static_cast<std::uint8_t>(wire::IpProtocol::tcp),
+                                    datagram.data()) != 0) {
+    counters.add(Counter::TcpInCsumErrors);
+    counters.add(Counter::TcpInErrs);
     return;
   }
-  send_reset(net, seg);
+  const wire::TcpRepr repr = wire::TcpRepr::parse_verified(*view);
+  // Unicast only; and never a v4-mapped address on the wire (RFC 4942 2.1.2,
+  // as tcp_v6_rcv's caller drops them).
+  if (meta.multicast || meta.dst.is_multicast() || meta.src.is_v4_mapped() || meta.dst.is_v4_mapped()) return;
+  TcpNet* tn = state(net);
+  if (tn == nullptr) return;
+  Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst,
+              .ecn = wire::Ecn{static_cast<std::uint8_t>(meta.traffic_class & 0x03)}, .reserved = view->reserved()};
+  seg.payload.pull_front(view->header_len());
+  receive(net, *tn, seg, {{meta.dst, repr.dst_port}, {meta.src, repr.src_port}});
+}
+
+std::shared_ptr<Connection> TcpOps::error_target(Net& net, std::span<const std::byte> quoted, const IpAddress& src,
+                                                 const IpAddress& dst, Counter no_socket) {
+  if (quoted.size() < 8) return nullptr;
+  TcpNet* tn = state(net);
+  if (tn == nullptr) return nullptr;
+  const FourTuple tuple{{src, wire::load_be16(quoted, 0)}, {dst, wire::load_be16(quoted, 2)}};
+  auto it = tn->connections.find(tuple);
+  if (it == tn->connections.end()) {
+    // TIME_WAIT has nothing in flight to learn about (tcp_v4_err, tcp_v6_err).
+    if (tn->time_wait.find(tuple) == nullptr) net.counters().add(no_socket);
+    return nullptr;
+  }
+  return it->second;
 }
 
 void TcpOps::deliver_error(Net& net, const ipv4::IcmpError& err) {
-  if (err.quoted.size() < 8) return;
-  TcpNet* tn = state(net);
-  if (tn == nullptr) return;
-  const FourTuple tuple{{err.orig_src, wire::load_be16(err.quoted, 0)},
-                        {err.orig_dst, wire::load_be16(err.quoted, 2)}};
-  auto it = tn->connections.find(tuple);
-  if (it == tn->connections.end()) {
-    // TIME_WAIT has nothing in flight to learn about (tcp_v4_err).
-    if (tn->time_wait.find(tuple) == nullptr) net.counters().add(Counter::IcmpInErrors);
-    return;
+  if (auto conn = error_target(net, err.quoted, err.orig_src, err.orig_dst, Counter::IcmpInErrors)) {
+    conn->process_icmp_error(err, wire::load_be32(err.quoted, 4));
   }
-  std::shared_ptr<Connection> conn = it->second;
-  conn->process_icmp_error(err, wire::load_be32(err.quoted, 4));
+}
+
+void TcpOps::deliver_error(Net& net, const ipv6::IcmpError& err) {
+  if (auto conn = error_target(net, err.quoted, err.orig_src, err.orig_dst, Counter::Icmp6InErrors)) {
+    conn->process_icmp6_error(err, wire::load_be32(err.quoted, 4));
+  }
 }
 
 }  // namespace netns::tcp

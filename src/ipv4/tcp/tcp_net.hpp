@@ -1,12 +1,18 @@
 // The TCP subsystem inside the library: one TcpNet per namespace (its
 // ports, connections and listeners), and TcpOps, the pernet ops that are
-// also the IPv4 layer's transport for protocol 6.
+// also the IPv4 and the IPv6 layers' transport for protocol 6. One
+// implementation serves both families: a segment, a four-tuple, a
+// connection carry IpAddress; only the checksum, the route and the send
+// (TcpOps::send_control, Connection::transmit) look at the family.
 //
 // Ingress: TcpOps::deliver checks the segment, then demultiplexes — an exact
 // four-tuple match in `connections` (every connection from SYN_SENT until
 // it closes or enters TIME_WAIT), else in `time_wait` (the small records
 // that replace connections in TIME_WAIT, time_wait.hpp), else a listener on
-// the port (ListenSocket::process), else an RST. Connections own their
+// the port (ListenSocket::process), else an RST. An IPv6 listener on ::
+// that is not v6only takes IPv4 segments too: its connections are keyed and
+// sent as IPv4, and show their endpoints as ::ffff:a.b.c.d (Linux's
+// v4-mapped sockets). Connections own their
 // state and timers; the table owns orphans (closed by the user, still
 // finishing).
 #pragma once
@@ -16,6 +22,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +34,7 @@
 #include "ipv4/tcp/memory.hpp"
 #include "ipv4/tcp/seq.hpp"
 #include "ipv4/tcp/time_wait.hpp"
+#include "ipv6/stack.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "netns/tcp.hpp"
@@ -41,7 +49,7 @@ class TcpOps;
 struct Segment {
   wire::TcpRepr tcp;
   Packet payload;
-  Ipv4Address src, dst;
+  IpAddress src, dst;  // the datagram's, of its family (link-local ones with their scope)
   wire::Ecn ecn = wire::Ecn::not_ect;  // the IP header's ECN field
   std::uint8_t reserved = 0;           // the TCP header's reserved bits (TcpView::reserved)
   // A SYN that reopens a pair in TIME_WAIT: the ISN its connection takes
@@ -79,7 +87,9 @@ struct TcpNet {
   std::optional<Clock::time_point> challenge_second;  // when this second's budget began
   std::uint32_t challenges_left = 0;
 
-  // The listener for a segment to `local`: a specific address beats 0.0.0.0.
+  // The listener for a segment to `local`, best first as Linux's
+  // compute_score: a specific address beats a wildcard, and for an IPv4
+  // segment an IPv4 listener beats an IPv6 one that takes IPv4 too.
   ListenSocket* find_listener(Endpoint local) const;
   // Spends one challenge ACK from this second's budget
   // (net.ipv4.tcp_challenge_ack_limit); false when it is spent.
@@ -94,14 +104,17 @@ class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
   ~TcpOps() override;
 
   void deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) override;
+  void deliver(Net& net, Packet datagram, const ipv6::InputMeta& meta) override;
   void deliver_error(Net& net, const ipv4::IcmpError& error) override;
+  void deliver_error(Net& net, const ipv6::IcmpError& error) override;
 
   // RFC 6528: ISN = M + F(four-tuple, secret), M a 4 µs clock.
   Seq initial_sequence(const FourTuple& tuple) const;
   // Per-connection timestamp offset (Linux randomises TSval per connection).
   std::uint32_t timestamp_offset(const FourTuple& tuple) const;
-  // The SYN cookie (RFC 4987, Linux's cookie_v4_init_sequence) carrying an
-  // index into kCookieMss, and checking one: the MSS index or nullopt.
+  // The SYN cookie (RFC 4987, Linux's cookie_v4_init_sequence and
+  // cookie_v6_init_sequence) carrying an index into the family's
+  // cookie_mss_table, and checking one: the MSS index or nullopt.
   Seq syn_cookie(const FourTuple& tuple, Seq peer_isn, unsigned mss_index) const;
   std::optional<unsigned> check_syn_cookie(const FourTuple& tuple, Seq peer_isn, Seq cookie) const;
 
@@ -109,8 +122,17 @@ class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
   // or that a connection must refuse. Never answers an RST.
   void send_reset(Net& net, const Segment& seg);
   // A segment with no payload, for replies outside a connection's state
-  // (RSTs, SYN cookies' SYN-ACKs). Counts OutSegs.
+  // (RSTs, SYN cookies' SYN-ACKs), sent in the tuple's family. Counts OutSegs.
   void send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr& repr);
+
+  // IPv6's route_output remembered by one connection, checked against the
+  // namespace's generation in the shared route cache (as Ipv4Stack's RouteMemo).
+  struct RouteMemo6 {
+    Ipv6Address dst;
+    std::uint64_t generation = ~std::uint64_t{0};
+    ipv6::RouteResult route{};
+  };
+  Result<ipv6::RouteResult> route_output6(Net& net, const Ipv6Address& dst, RouteMemo6& memo);
 
   std::uint32_t timestamp_now() const;  // ms since the Host's epoch
   static std::uint32_t timestamp_at(Clock::time_point t) {  // the same clock at t
@@ -120,6 +142,13 @@ class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
 
  private:
   std::uint64_t hash(std::uint64_t purpose, const FourTuple& tuple, std::uint32_t extra) const;
+  // Demultiplexing, once both families' checks are done: connection,
+  // TIME_WAIT record, listener, or an RST.
+  void receive(Net& net, TcpNet& tn, Segment& seg, const FourTuple& tuple);
+  // The connection an ICMP or ICMPv6 error quoting `quoted` (the transport
+  // header) from src to dst is about; null, counting `no_socket`, when none.
+  std::shared_ptr<Connection> error_target(Net& net, std::span<const std::byte> quoted, const IpAddress& src,
+                                           const IpAddress& dst, Counter no_socket);
 };
 
 // The MSS a SYN announces. Linux's tcp_parse_options ignores an MSS option
@@ -128,8 +157,16 @@ inline std::uint16_t announced_mss(const wire::TcpRepr& syn) {
   return syn.mss && *syn.mss != 0 ? *syn.mss : kDefaultMss;
 }
 
-// The MSS we announce on a device: what fits its MTU.
+// The MSS we announce on a device: what fits its MTU (tcp_mtu_to_mss for
+// the family: 40 bytes of IPv4 and TCP headers, 60 of IPv6 and TCP).
 inline std::uint16_t advertised_mss(const Device& dev) { return mss_for_mtu(dev.mtu()); }
+inline std::uint16_t advertised_mss(const Device& dev, Family family) {
+  return family == Family::ipv4 ? mss_for_mtu(dev.mtu()) : mss_for_mtu6(dev.mtu());
+}
+
+// TcpRepr::emit for IPv6: header and options, checksummed over IPv6's
+// pseudo-header (RFC 8200 8.1).
+void emit6(const wire::TcpRepr& repr, std::span<std::byte> segment, const Ipv6Address& src, const Ipv6Address& dst);
 
 // The room the timestamps option takes in every segment.
 inline constexpr std::uint16_t kTimestampsOptionLen = wire::kTcpOptLenTimestampsAligned;
@@ -143,8 +180,14 @@ inline constexpr auto kPawsWrap = std::chrono::seconds(2147);
 // (Linux's TCP_SYNCOOKIE_VALID).
 inline constexpr auto kCookieValid = std::chrono::seconds(120);
 
-// The MSS values a SYN cookie can carry (Linux's msstab).
+// The MSS values a SYN cookie can carry (Linux's msstab in syncookies.c,
+// and IPv6's in net/ipv6/syncookies.c: common MTUs less 60 bytes).
 inline constexpr std::uint16_t kCookieMss[] = {kDefaultMss, 1300, 1440, 1460};
+inline constexpr std::uint16_t kCookieMss6[] = {1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60};
+static_assert(std::size(kCookieMss) == std::size(kCookieMss6));
+inline std::span<const std::uint16_t> cookie_mss_table(Family family) {
+  return family == Family::ipv4 ? std::span<const std::uint16_t>(kCookieMss) : std::span<const std::uint16_t>(kCookieMss6);
+}
 // A cookie's options in the low bits of its SYN-ACK's TSval (Linux's
 // TSBITS and TS_OPT_*): window scale (0xf: none), SACK, ECN.
 inline constexpr std::uint32_t kCookieTsMask = 0x3f;
@@ -156,11 +199,14 @@ inline constexpr std::uint32_t kCookieEcn = 0x20;
 // it until accepted; closing it resets them.
 class ListenSocket final : public ipv4::InetSocket {
  public:
-  ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog);
+  // Of `family`; an IPv6 one is v6-only when net.ipv6.bindv6only says so.
+  ListenSocket(TcpNet& tn, NetRef ref, std::size_t backlog, Family family = Family::ipv4);
   ~ListenSocket() override;
 
   Result<void> bind(Endpoint local);
-  void process(Segment& seg, const ipv4::InputMeta& meta);
+  // `tuple`: the segment's, as the demultiplexer built it (IPv4 for an
+  // IPv4 segment even when this listener is IPv6).
+  void process(Segment& seg, const FourTuple& tuple);
 
   // A child finished its handshake (or was created from a cookie).
   void child_established(Connection& child);
@@ -176,8 +222,8 @@ class ListenSocket final : public ipv4::InetSocket {
   TcpNet& tcp_net() const { return tn_; }
 
  private:
-  void process_syn(Segment& seg, const ipv4::InputMeta& meta);
-  void process_cookie_ack(Segment& seg, const ipv4::InputMeta& meta);
+  void process_syn(Segment& seg, const FourTuple& tuple);
+  void process_cookie_ack(Segment& seg, const FourTuple& tuple);
   void send_cookie_synack(Segment& seg, const FourTuple& tuple);
   bool recent_cookies() const;
 
