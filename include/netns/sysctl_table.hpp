@@ -87,6 +87,9 @@ enum class SysctlId : std::uint16_t {
   ipv6_neigh_unres_qlen_bytes,
   ipv6_neigh_gc_thresh2,
   ipv6_neigh_gc_thresh3,
+  ip6frag_high_thresh,
+  ip6frag_low_thresh,
+  ip6frag_time,
   count_
 };
 
@@ -209,6 +212,10 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv6.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
     {"net.ipv6.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
     {"net.ipv6.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
+    // IPv6 reassembly, as net.ipv4.ipfrag_* (low_thresh only bounds high_thresh).
+    {"net.ipv6.ip6frag_high_thresh", 1, {4194304}, 0, kIntMax, {}},
+    {"net.ipv6.ip6frag_low_thresh", 1, {3145728}, 0, kIntMax, {}},
+    {"net.ipv6.ip6frag_time", 1, {60}, 1, 3600, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

@@ -18,7 +18,8 @@ Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache)
       slot_(host),
       route_cache_(route_cache),
       dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)),
-      pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)) {
+      pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)),
+      frag_ident_key_(SipKey::derive(host.secret(), 0x66726167362d6964)) {  // "frag6-id"
   (void)host.add_packet_handler(kEtherTypeIpv6, *this);
   host.add_netdev_listener(*this);
 }
