@@ -85,6 +85,9 @@ class Ipv6Stack final : public PernetOps,
   // Output. `payload` holds the upper-layer header and data. Larger than the
   // path MTU: fragmented here unless params.dont_fragment (message_size).
   Result<void> send(Net& net, Packet payload, const SendParams& params, const RouteResult& route);
+  // ipv6_select_ident: a fragment identification, random and never 0, as
+  // Linux since 5.13 (predictable ones leak traffic to other hosts).
+  std::uint32_t select_ident();
   // Hands a ready datagram (data() at its IPv6 header) to the link layer.
   void output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop);
 
@@ -154,9 +157,6 @@ class Ipv6Stack final : public PernetOps,
   // reassembled datagram and where its walk resumes, or nullopt (held or dropped).
   std::optional<Reassembler::Reassembled> reassemble(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet,
                                                      const wire::Ipv6View& ip, const wire::Ipv6ExtResult& walk);
-  // ipv6_select_ident: a fragment identification, random and never 0, as
-  // Linux since 5.13 (predictable ones leak traffic to other hosts).
-  std::uint32_t select_ident();
   void process_packet_too_big(Net& net, const Packet& message);
 
   // addrconf
