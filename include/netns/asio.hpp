@@ -473,8 +473,8 @@ class UdpSocket : public detail::SocketHandle<detail::UdpState> {
  public:
   // Wraps an open (or inert) socket of one of the Runner's Host's namespaces.
   UdpSocket(Runner& runner, udp::Socket socket);
-  // udp::open(net) wrapped; its errors.
-  [[nodiscard]] static Result<UdpSocket> open(Runner& runner, Net& net);
+  // udp::open(net, family) wrapped; its errors. Endpoints are netns's, either family.
+  [[nodiscard]] static Result<UdpSocket> open(Runner& runner, Net& net, Family family = Family::ipv4);
   // Moving leaves the source closed; assigning closes what this socket held;
   // destroying closes.
 
@@ -559,7 +559,7 @@ class UdpSocket : public detail::SocketHandle<detail::UdpState> {
 class EchoSocket : public detail::SocketHandle<detail::EchoState> {
  public:
   EchoSocket(Runner& runner, icmp::EchoSocket socket);
-  [[nodiscard]] static Result<EchoSocket> open(Runner& runner, Net& net);
+  [[nodiscard]] static Result<EchoSocket> open(Runner& runner, Net& net, Family family = Family::ipv4);
 
   // The next reply. Signature void(ErrorCode, icmp::EchoReply).
   template <class Token>
@@ -580,7 +580,7 @@ class EchoSocket : public detail::SocketHandle<detail::EchoState> {
 
   // icmp::EchoSocket's, waking the Runner after a send.
   [[nodiscard]] Result<void> bind(Endpoint local);
-  [[nodiscard]] Result<void> send_echo(Ipv4Address dst, std::uint16_t seq, boost::asio::const_buffer payload = {});
+  [[nodiscard]] Result<void> send_echo(IpAddress dst, std::uint16_t seq, boost::asio::const_buffer payload = {});
   std::uint16_t id() const;
   Endpoint local_endpoint() const;
   bool is_open() const;

@@ -79,6 +79,16 @@ struct DevconfInfo {
   // A kSysctlTable row that is the same value as `all` (net.ipv4.ip_forward
   // is all.forwarding): writing either writes both; count_ for none.
   SysctlId all_alias = SysctlId::count_;
+  // `all` is a row Linux keeps but acts on nothing (most of IPv6's keys:
+  // the stack reads idev->cnf alone). Written and read back, never used.
+  bool all_inert = false;
+  // A device's value is its MTU until written, and again after each change
+  // of its MTU (IPv6's mtu6: ipv6_add_dev, NETDEV_CHANGEMTU); a device's
+  // value is bounded by its MTU; `default` is never copied to a device.
+  bool follows_device_mtu = false;
+  // Values within [min, max] that are refused all the same, one bit each
+  // for 0..31 (addr_gen_mode 2, stable privacy, wants a stable_secret).
+  std::uint32_t refused = 0;
 };
 
 inline constexpr std::int32_t kDevconfIntMax = 0x7fffffff;
@@ -94,15 +104,42 @@ inline constexpr std::array<DevconfInfo, static_cast<std::size_t>(DevconfId::cou
     {DevconfFamily::ipv4, "accept_source_route", 0, 1, 0, 1, DevconfCombine::both, true, false},
     {DevconfFamily::ipv4, "accept_local", 0, 0, 0, 1, DevconfCombine::either, true, false},
     {DevconfFamily::ipv4, "log_martians", 0, 0, 0, 1, DevconfCombine::either, true, false},
-    // net.ipv6.conf (net/ipv6/addrconf.c): a device acts on its own value,
-    // `default` is copied when it is created. The rest of IPv6's keys
-    // (forwarding, accept_ra, autoconf, accept_dad, dad_transmits,
-    // hop_limit, mtu, addr_gen_mode) are the next to come.
+    // net.ipv6.conf (net/ipv6/addrconf.c: ipv6_devconf, ipv6_devconf_dflt):
+    // a device acts on its own value, `default` is copied when it is
+    // created and reaches no existing device. Linux bounds only hop_limit,
+    // mtu and addr_gen_mode; netns bounds the others to the values that
+    // mean something (dad_transmits to Linux's u8 probe counter).
     {DevconfFamily::ipv6, "disable_ipv6", 0, 0, 0, 1, DevconfCombine::own, false, true},
+    // addrconf_fixup_forwarding: `all` writes `default` and every device;
+    // ip6_forward forwards only while `all` is on; a device's own value is
+    // its router behaviour (NDP's router flag, all-routers, RAs ignored).
+    {DevconfFamily::ipv6, "forwarding", 0, 0, 0, 1, DevconfCombine::own, false, true},
+    // ipv6_accept_ra: 1 while not forwarding, 2 even when forwarding.
+    {DevconfFamily::ipv6, "accept_ra", 1, 1, 0, 2, DevconfCombine::own, false, false, SysctlId::count_, true},
+    {DevconfFamily::ipv6, "autoconf", 1, 1, 0, 1, DevconfCombine::own, false, false, SysctlId::count_, true},
+    // addrconf_dad_begin runs DAD when either says so; 2 also turns IPv6
+    // off on the device when its EUI-64 link-local address is a duplicate
+    // (addrconf_dad_failure, reading the device's own value).
+    {DevconfFamily::ipv6, "accept_dad", 0, 1, 0, 2, DevconfCombine::max, false, false},
+    {DevconfFamily::ipv6, "dad_transmits", 1, 1, 0, 255, DevconfCombine::own, false, false, SysctlId::count_, true},
+    {DevconfFamily::ipv6, "hop_limit", 64, 64, 1, 255, DevconfCombine::own, false, false, SysctlId::count_, true},
+    // addrconf_sysctl_mtu: IPV6_MIN_MTU up to the device's MTU.
+    {DevconfFamily::ipv6, "mtu", 1280, 1280, 1280, kDevconfIntMax, DevconfCombine::own, false, false,
+     SysctlId::count_, true, true},
+    // addrconf_sysctl_addr_gen_mode: 0 EUI-64, 1 none, 3 random; `all`
+    // writes `default` and every device. 2 (stable privacy, RFC 7217) wants
+    // net.ipv6.conf.*.stable_secret, which netns does not have: refused, as
+    // Linux refuses it on a device without a secret.
+    {DevconfFamily::ipv6, "addr_gen_mode", 0, 0, 0, 3, DevconfCombine::own, false, true, SysctlId::count_, false,
+     false, 1u << 2},
 }};
 
 inline constexpr std::size_t kDevconfCount = kDevconfTable.size();
 static_assert(kDevconfCount <= 32, "DevconfDevice::written and Device::conf_on are one bit per key");
+
+// What a device's own value is before it is written: `default`'s, or for a
+// key that follows the device's MTU, 0 (read as the MTU itself).
+constexpr std::int32_t devconf_device_default(const DevconfInfo& row) { return row.follows_device_mtu ? 0 : row.dflt; }
 static_assert(!kDevconfTable.back().name.empty(), "every DevconfId has its row");
 
 constexpr const DevconfInfo& devconf_info(DevconfId id) { return kDevconfTable[static_cast<std::size_t>(id)]; }
@@ -127,8 +164,11 @@ inline std::int32_t devconf_default(const Sysctl& sysctl, DevconfId id) {
 
 // The device's own value, as net.FAMILY.conf.IFNAME.KEY reads.
 inline std::int32_t devconf_own(const Device& dev, DevconfId id) {
+  const DevconfInfo& row = devconf_info(id);
   const DevconfDevice* d = dev.devconf();
-  return d != nullptr ? d->values[static_cast<std::size_t>(id)] : devconf_info(id).dflt;
+  const std::int32_t v = d != nullptr ? d->values[static_cast<std::size_t>(id)] : devconf_device_default(row);
+  if (row.follows_device_mtu && v == 0) return static_cast<std::int32_t>(dev.mtu());
+  return v;
 }
 
 // What the stack acts on for `dev` (of the namespace `sysctl` belongs to).

@@ -1,7 +1,8 @@
-// netns/icmp.hpp — ping sockets: ICMP echo from an application.
+// netns/icmp.hpp — ping sockets: ICMP and ICMPv6 echo from an application.
 //
 // An EchoSocket is Linux's ping socket (socket(AF_INET, SOCK_DGRAM,
-// IPPROTO_ICMP)): the application names a destination, a sequence number
+// IPPROTO_ICMP), or AF_INET6 and IPPROTO_ICMPV6 with open(net,
+// Family::ipv6)): the application names a destination, a sequence number
 // and the data; the socket fills in the echo id (its "port", unique in its
 // namespace) and the checksum, and receives only the replies carrying its
 // id. Like a UDP socket it is non-blocking, belongs to one namespace and
@@ -11,13 +12,16 @@
 //   ping.send_echo(Ipv4Address(192, 0, 2, 2), 1).value();
 //   host.poll(clock.now());                   // request out, reply back
 //   auto reply = ping.receive();              // Result<EchoReply>: from, seq, payload_size, rtt
+//   auto ping6 = icmp::open(*blue, Family::ipv6).value();
+//   ping6.send_echo(Ipv6Address::parse("fe80::1%2").value(), 1).value();   // link-local: a scope id
 //
 // Errors: would_block when no reply is queued; an ICMP error about one of
 // the socket's requests (host_unreachable when ARP got no answer or a router
 // said so, network_unreachable, host_unreachable for TTL exceeded too, as
 // Linux maps it) is returned once by the next receive() or send_echo().
 // send_echo fails with network_unreachable (no route), message_size (data
-// over 65507 bytes), permission_denied (a broadcast destination),
+// over 65507 bytes, 65527 over IPv6), permission_denied (a broadcast
+// destination), address_family_not_supported (the other family's address),
 // bad_file_descriptor (closed or moved-from socket). Linux's
 // net.ipv4.ping_group_range permission check is not modelled.
 //
@@ -40,11 +44,13 @@ class Net;
 
 namespace netns::icmp {
 
-// The largest echo data: 65535 minus the IPv4 and ICMP headers.
+// The largest echo data: 65535 minus the IPv4 and ICMP headers; over IPv6
+// minus the ICMPv6 header alone.
 inline constexpr std::size_t kMaxEchoPayload = 65507;
+inline constexpr std::size_t kMaxEchoPayload6 = 65527;
 
 struct EchoReply {
-  Ipv4Address from;
+  IpAddress from;
   std::uint16_t seq = 0;
   std::size_t payload_size = 0;
   // From send_echo to the reply's arrival, on the Host's clock (the times
@@ -68,7 +74,7 @@ class EchoSocket {
   [[nodiscard]] Result<void> bind(Endpoint local);
   // One echo request to `dst` with this sequence number and data (copied
   // before it returns). Errors: see the header comment.
-  [[nodiscard]] Result<void> send_echo(Ipv4Address dst, std::uint16_t seq, std::span<const std::byte> payload = {});
+  [[nodiscard]] Result<void> send_echo(IpAddress dst, std::uint16_t seq, std::span<const std::byte> payload = {});
   // The oldest queued reply; would_block when none. A pending error comes first.
   [[nodiscard]] Result<EchoReply> receive();
   // The same, also copying the reply's data into `payload` (truncated to its size).
@@ -76,8 +82,9 @@ class EchoSocket {
 
   // The echo id (0 until bound).
   std::uint16_t id() const;
-  // address:id; 0.0.0.0:0 until bound.
+  // address:id; the unspecified address, id 0, until bound.
   Endpoint local_endpoint() const;
+  Family family() const;
   // Precondition: is_open().
   Net& net() const;
   bool is_open() const { return impl_ != nullptr; }
@@ -95,12 +102,12 @@ class EchoSocket {
   struct Impl;
 
  private:
-  friend Result<EchoSocket> open(Net& net);
+  friend Result<EchoSocket> open(Net& net, Family family);
   explicit EchoSocket(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
-// A ping socket in `net`. invalid_argument when the namespace is already dying.
-[[nodiscard]] Result<EchoSocket> open(Net& net);
+// A ping socket of `family` in `net`. invalid_argument when the namespace is already dying.
+[[nodiscard]] Result<EchoSocket> open(Net& net, Family family = Family::ipv4);
 
 }  // namespace netns::icmp

@@ -21,6 +21,7 @@
 // network_unreachable, host_unreachable, permission_denied.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -97,5 +98,82 @@ std::vector<AddressInfo> addresses(Net& net);
 std::string dump_addresses(Net& net);
 std::string dump_routes(Net& net);
 std::string dump_neighbours(Net& net);
+
+
+// ---- router advertisements, as radvd sends them ----
+//
+//   ipv6::RouterAdvertConfig ra;
+//   ra.prefixes.push_back({.prefix = Ipv6Prefix::parse("2001:db8:1::/64").value()});
+//   ra.mtu = 1500;
+//   auto ok = ipv6::advertise(router, *veth0, ra);   // hosts on veth0 autoconfigure (SLAAC)
+//   ...
+//   (void)ipv6::stop_advertising(router, *veth0);    // a final RA with router lifetime 0
+//
+// The advertising device sends unsolicited RAs to ff02::1 every
+// [min_interval, max_interval] (a uniform random pick each time; the first
+// three at most 16 s apart, RFC 4861 6.2.4), answers router solicitations
+// (it listens on ff02::2, as radvd joins it) after a random delay up to
+// 0.5 s, never more than one multicast RA per 3 s (MIN_DELAY_BETWEEN_RAS),
+// from its link-local address once that address passed DAD. It sends
+// nothing while down and resumes when it comes up. Forwarding is not
+// required: radvd too only warns when it is off (RFC 4861 6.2.5 asks a
+// router that stops forwarding to advertise lifetime 0: set
+// router_lifetime to 0 for that).
+
+// A prefix information option (AdvOnLink, AdvAutonomous, AdvValidLifetime,
+// AdvPreferredLifetime; radvd's defaults). 0xffffffff is infinity.
+struct AdvertisedPrefix {
+  Ipv6Prefix prefix;
+  bool on_link = true;
+  bool autonomous = true;
+  std::uint32_t valid_lifetime = 86400;
+  std::uint32_t preferred_lifetime = 14400;
+};
+
+struct RouterAdvertConfig {
+  // MaxRtrAdvInterval (4 s .. 1800 s) and MinRtrAdvInterval (3 s .. 0.75 of
+  // the maximum); radvd's defaults, 600 s and 0.33 of it.
+  std::chrono::milliseconds max_interval{600'000};
+  std::chrono::milliseconds min_interval{198'000};
+  // AdvDefaultLifetime in seconds: 0 (not a default router) or
+  // max_interval .. 9000 s; nullopt is radvd's 3 * max_interval.
+  std::optional<std::uint16_t> router_lifetime;
+  std::uint8_t cur_hop_limit = 64;     // AdvCurHopLimit; 0 unspecified
+  bool managed = false;                // AdvManagedFlag (M)
+  bool other_config = false;           // AdvOtherConfigFlag (O)
+  std::uint32_t reachable_time = 0;    // AdvReachableTime, ms, at most 3,600,000; 0 unspecified
+  std::uint32_t retrans_timer = 0;     // AdvRetransTimer, ms; 0 unspecified
+  std::uint32_t mtu = 0;               // AdvLinkMTU: 0 sends no MTU option, else 1280 .. the device's MTU
+  bool source_link = true;             // AdvSourceLLAddress
+  std::vector<AdvertisedPrefix> prefixes;  // at most kMaxAdvertisedPrefixes
+};
+
+inline constexpr std::size_t kMaxAdvertisedPrefixes = 16;
+
+// Starts advertising on dev, or replaces its configuration (the next RAs
+// then come at the initial, faster pace, as radvd after a reload). Fails
+// and changes nothing with invalid_argument for a configuration out of the
+// bounds above (a prefix that is link-local or multicast, longer than 128
+// bits, or with a preferred lifetime above its valid one; more than
+// kMaxAdvertisedPrefixes), no_such_device when dev is not in net or is the
+// loopback, address_family_not_supported when IPv6 is disabled on dev.
+[[nodiscard]] Result<void> advertise(Net& net, Device& dev, const RouterAdvertConfig& config);
+// Stops advertising on dev, first sending a final RA with router lifetime 0
+// (RFC 4861 6.2.5) when dev is up. no_such_process when dev does not advertise.
+[[nodiscard]] Result<void> stop_advertising(Net& net, Device& dev);
+
+// What a device learned from router advertisements (Linux keeps these in
+// inet6_dev: cnf.hop_limit, cnf.mtu6, nd_parms), and its solicitations.
+struct RouterDiscoveryInfo {
+  std::uint8_t hop_limit = 0;           // the RA's cur hop limit; 0 none yet
+  std::uint32_t mtu = 0;                // the MTU option's; 0 none yet
+  std::uint32_t reachable_time_ms = 0;  // BaseReachableTime; 0 none yet
+  std::uint32_t retrans_time_ms = 0;    // RetransTimer; 0 none yet
+  std::uint32_t solicitations_sent = 0;
+  bool advert_received = false;
+  bool advertising = false;
+};
+// nullopt when dev has neither solicited nor heard nor sent an RA.
+std::optional<RouterDiscoveryInfo> router_discovery(Net& net, const Device& dev);
 
 }  // namespace netns::ipv6

@@ -87,6 +87,7 @@ enum class SysctlId : std::uint16_t {
   ipv6_neigh_unres_qlen_bytes,
   ipv6_neigh_gc_thresh2,
   ipv6_neigh_gc_thresh3,
+  ipv6_bindv6only,
   ip6frag_high_thresh,
   ip6frag_low_thresh,
   ip6frag_time,
@@ -212,6 +213,8 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv6.neigh.default.unres_qlen_bytes", 1, {212992}, 0, kIntMax, {}},
     {"net.ipv6.neigh.default.gc_thresh2", 1, {512}, 1, 1 << 20, {}},
     {"net.ipv6.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
+    // Whether IPv6 sockets start v6-only (IPV6_V6ONLY), taking no IPv4.
+    {"net.ipv6.bindv6only", 1, {0}, 0, 1, {}},
     // IPv6 reassembly, as net.ipv4.ipfrag_* (low_thresh only bounds high_thresh).
     {"net.ipv6.ip6frag_high_thresh", 1, {4194304}, 0, kIntMax, {}},
     {"net.ipv6.ip6frag_low_thresh", 1, {3145728}, 0, kIntMax, {}},
@@ -234,6 +237,14 @@ enum class DevconfId : std::uint8_t {
   ipv4_accept_local,         // IN_DEV_ACCEPT_LOCAL: or
   ipv4_log_martians,         // IN_DEV_LOG_MARTIANS: or
   ipv6_disable_ipv6,         // idev->cnf.disable_ipv6; an `all` write reaches every device
+  ipv6_forwarding,           // idev->cnf.forwarding (router behaviour); `all` also gates ip6_forward
+  ipv6_accept_ra,            // idev->cnf.accept_ra; `all` inert
+  ipv6_autoconf,             // idev->cnf.autoconf; `all` inert
+  ipv6_accept_dad,           // DAD when `all` or the device says so: max
+  ipv6_dad_transmits,        // idev->cnf.dad_transmits; `all` inert
+  ipv6_hop_limit,            // idev->cnf.hop_limit; `all` inert
+  ipv6_mtu,                  // idev->cnf.mtu6: the device's MTU until written; `all` inert
+  ipv6_addr_gen_mode,        // idev->cnf.addr_gen_mode; an `all` write reaches every device
   count_
 };
 

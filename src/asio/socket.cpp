@@ -100,8 +100,8 @@ void EchoState::close_socket() {
 UdpSocket::UdpSocket(Runner& runner, udp::Socket socket)
     : SocketHandle(runner, std::make_shared<detail::UdpState>(runner, std::move(socket))) {}
 
-Result<UdpSocket> UdpSocket::open(Runner& runner, Net& net) {
-  auto socket = udp::open(net);
+Result<UdpSocket> UdpSocket::open(Runner& runner, Net& net, Family family) {
+  auto socket = udp::open(net, family);
   if (!socket) return socket.error();
   return UdpSocket(runner, std::move(*socket));
 }
@@ -153,8 +153,8 @@ udp::Socket& UdpSocket::next_layer() { return state_->socket; }
 EchoSocket::EchoSocket(Runner& runner, icmp::EchoSocket socket)
     : SocketHandle(runner, std::make_shared<detail::EchoState>(runner, std::move(socket))) {}
 
-Result<EchoSocket> EchoSocket::open(Runner& runner, Net& net) {
-  auto socket = icmp::open(net);
+Result<EchoSocket> EchoSocket::open(Runner& runner, Net& net, Family family) {
+  auto socket = icmp::open(net, family);
   if (!socket) return socket.error();
   return EchoSocket(runner, std::move(*socket));
 }
@@ -164,7 +164,7 @@ Result<void> EchoSocket::bind(Endpoint local) {
   return state_->socket.bind(local);
 }
 
-Result<void> EchoSocket::send_echo(Ipv4Address dst, std::uint16_t seq, boost::asio::const_buffer payload) {
+Result<void> EchoSocket::send_echo(IpAddress dst, std::uint16_t seq, boost::asio::const_buffer payload) {
   if (!state_) return bad_descriptor();
   auto sent = state_->socket.send_echo(dst, seq, detail::bytes_of(payload));
   runner_->wake();

@@ -14,14 +14,20 @@ static_assert(static_cast<std::size_t>(DevconfFamily::count_) == 2, "Host keeps 
 
 namespace {
 
-constexpr std::array<std::int32_t, kDevconfCount> table_values(bool all) {
+enum class Column { all, dflt, device };
+
+constexpr std::array<std::int32_t, kDevconfCount> table_values(Column column) {
   std::array<std::int32_t, kDevconfCount> out{};
-  for (std::size_t i = 0; i < kDevconfCount; ++i) out[i] = all ? kDevconfTable[i].all : kDevconfTable[i].dflt;
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    const DevconfInfo& row = kDevconfTable[i];
+    out[i] = column == Column::all ? row.all : column == Column::dflt ? row.dflt : devconf_device_default(row);
+  }
   return out;
 }
 
-constexpr auto kAllDefaults = table_values(true);
-constexpr auto kDefaultDefaults = table_values(false);
+constexpr auto kAllDefaults = table_values(Column::all);
+constexpr auto kDefaultDefaults = table_values(Column::dflt);
+constexpr auto kDeviceDefaults = table_values(Column::device);
 
 std::size_t index(DevconfId id) { return static_cast<std::size_t>(id); }
 
@@ -75,10 +81,25 @@ std::int32_t DevconfStore::read(const Sysctl& sysctl, const Target& target) {
 
 std::unique_ptr<DevconfDevice> DevconfStore::for_new_device(const Sysctl& sysctl) {
   const DevconfNet* n = sysctl.devconf();
-  if (n == nullptr || n->dflt == kDefaultDefaults) return nullptr;
+  if (n == nullptr) return nullptr;
+  std::array<std::int32_t, kDevconfCount> values = n->dflt;
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    if (kDevconfTable[i].follows_device_mtu) values[i] = kDeviceDefaults[i];  // ipv6_add_dev: mtu6 = dev->mtu
+  }
+  if (values == kDeviceDefaults) return nullptr;
   auto block = std::make_unique<DevconfDevice>();
-  block->values = n->dflt;
+  block->values = values;
   return block;
+}
+
+void DevconfStore::device_mtu_changed(Device& dev) {
+  if (dev.conf_ == nullptr) return;
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    if (kDevconfTable[i].follows_device_mtu) {
+      dev.conf_->values[i] = kDeviceDefaults[i];
+      dev.conf_->written &= ~(std::uint64_t{1} << i);
+    }
+  }
 }
 
 void DevconfStore::refresh(Device& dev, const Sysctl& sysctl) {
@@ -95,11 +116,13 @@ std::unique_ptr<DevconfNet> DevconfStore::copy(const DevconfNet* from) {
 
 namespace {
 
-// The one writer: each helper changes one value and tells the family's
-// listener when it did change.
+// The one writer: each helper changes one value and, when it did change,
+// brings the devices' bits up to date and then tells the family's
+// listener, so that a listener sees what the packet path will see.
 class Writer {
  public:
-  Writer(std::unique_ptr<DevconfNet>& block, const Net* net) : block_(block), net_(net) {}
+  explicit Writer(Sysctl& sysctl, std::unique_ptr<DevconfNet>& block, const Net* net)
+      : sysctl_(sysctl), block_(block), net_(net) {}
 
   void all(DevconfId id, std::int32_t v, std::int32_t* alias) {
     if (alias != nullptr) *alias = v;
@@ -109,7 +132,7 @@ class Writer {
   void device(Device& dev, DevconfId id, std::int32_t v, bool written, std::unique_ptr<DevconfDevice>& conf) {
     if (!conf) {
       conf = std::make_unique<DevconfDevice>();
-      conf->values = kDefaultDefaults;
+      conf->values = kDeviceDefaults;
     }
     if (written) conf->written |= std::uint64_t{1} << index(id);
     set(conf->values[index(id)], v, DevconfScope::device, &dev, id);
@@ -126,11 +149,17 @@ class Writer {
     if (net_ == nullptr) return;
     // Sysctl::set is a write to the namespace that owns this table.
     Net& net = const_cast<Net&>(*net_);
+    if (dev != nullptr) {
+      DevconfStore::refresh(*dev, sysctl_);
+    } else if (scope == DevconfScope::all) {
+      for (Device& each : net.devices()) DevconfStore::refresh(each, sysctl_);
+    }
     if (DevconfListener* l = net.host().devconf_listener(devconf_info(id).family)) {
       l->on_devconf_change(net, scope, dev, id, v);
     }
   }
 
+  Sysctl& sysctl_;
   std::unique_ptr<DevconfNet>& block_;
   const Net* net_;
 };
@@ -139,19 +168,19 @@ class Writer {
 
 Result<void> DevconfStore::write(Sysctl& sysctl, const Target& target, std::int32_t value) {
   const DevconfInfo& row = devconf_info(target.id);
-  if (value < row.min || value > row.max) return error(Errc::invalid_argument);
-  apply(sysctl, target, value);
-  if (target.scope == DevconfScope::device) {
-    refresh(*target.dev, sysctl);
-  } else if (sysctl.net_ != nullptr) {
-    for (Device& dev : sysctl.net_->devices()) refresh(dev, sysctl);
+  std::int32_t max = row.max;
+  if (row.follows_device_mtu && target.scope == DevconfScope::device) {
+    max = static_cast<std::int32_t>(target.dev->mtu());  // addrconf_sysctl_mtu
   }
+  if (value < row.min || value > max) return error(Errc::invalid_argument);
+  if (value >= 0 && value < 32 && (row.refused >> value & 1) != 0) return error(Errc::invalid_argument);
+  apply(sysctl, target, value);  // each value it changes refreshes the bits it affects
   return {};
 }
 
 void DevconfStore::apply(Sysctl& sysctl, const Target& target, std::int32_t value) {
   const DevconfInfo& row = devconf_info(target.id);
-  Writer w(sysctl.devconf_, sysctl.net_);
+  Writer w(sysctl, sysctl.devconf_, sysctl.net_);
   switch (target.scope) {
     case DevconfScope::device:
       w.device(*target.dev, target.id, value, true, target.dev->conf_);

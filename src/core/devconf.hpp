@@ -36,6 +36,9 @@ struct DevconfStore {
   // null while every `default` is the table's, else a copy of `default`.
   static std::unique_ptr<DevconfDevice> for_new_device(const Sysctl& sysctl);
   static std::unique_ptr<DevconfNet> copy(const DevconfNet* from);
+  // Device::set_mtu: values that follow the device's MTU follow it again
+  // (NETDEV_CHANGEMTU sets IPv6's mtu6 to the new MTU).
+  static void device_mtu_changed(Device& dev);
   // Recomputes dev's conf_on bits from its values and `all` of `sysctl`
   // (its namespace's): after it is made or moved, and after every write.
   static void refresh(Device& dev, const Sysctl& sysctl);

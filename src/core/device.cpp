@@ -62,6 +62,7 @@ Result<void> Device::set_mtu(std::uint32_t mtu) {
   if (mtu == mtu_) return {};
   if (auto applied = on_mtu_change(mtu); !applied) return applied.error();
   mtu_ = mtu;
+  DevconfStore::device_mtu_changed(*this);
   net().host().notify(NetdevEvent::mtu_changed, *this);
   return {};
 }

@@ -5,8 +5,8 @@
 //   Transport      a transport's handlers: input, and the ICMP errors that
 //                  quote one of its datagrams. UDP, ping and TCP implement it.
 //   NetworkLayer   where a transport registers for its protocol number.
-//                  Ipv4Stack implements it; Ipv6Stack will (issue 13), and a
-//                  transport serving both families registers with each.
+//                  Ipv4Stack and Ipv6Stack implement it; a transport
+//                  serving both families registers with each.
 //   ProtocolTable  the network layer's table behind NetworkLayer: protocol
 //                  number -> Transport*, one load on the packet path.
 //
@@ -33,6 +33,7 @@ struct IcmpError;
 }  // namespace netns::ipv4
 namespace netns::ipv6 {
 struct InputMeta;
+struct IcmpError;
 }  // namespace netns::ipv6
 
 namespace netns::inet {
@@ -50,6 +51,8 @@ class Transport {
   // An ICMP error quoting a datagram this transport sent (ICMP input has
   // checked it and found the quoted protocol to be this one).
   virtual void deliver_error(Net& /*net*/, const ipv4::IcmpError& /*error*/) {}
+  // An ICMPv6 error quoting a datagram this transport sent over IPv6.
+  virtual void deliver_error(Net& /*net*/, const ipv6::IcmpError& /*error*/) {}
 };
 
 class NetworkLayer {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <optional>
 
 #include "core/siphash.hpp"
 #include "ipv4/stack.hpp"
+#include "ipv6/stack.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "netns/wire/bytes.hpp"
@@ -45,7 +48,33 @@ Result<void> check_bind_address(Net& net, Ipv4Stack& stack, Ipv4Address address)
   return error(Errc::address_not_available);
 }
 
+Result<void> check_bind_address(Net& net, Ipv4Stack& ipv4, ipv6::Ipv6Stack& ipv6, const Ipv6Address& address,
+                                bool v6only) {
+  if (address.is_v4_mapped()) {
+    if (v6only) return error(Errc::invalid_argument);
+    return check_bind_address(net, ipv4, address.to_v4_mapped());
+  }
+  if (address.is_unspecified() || address.is_multicast()) return {};
+  if (address.is_link_local()) {
+    if (address.scope_id() == 0) return error(Errc::invalid_argument);
+    Device* dev = net.device(static_cast<int>(address.scope_id()));
+    if (dev == nullptr) return error(Errc::no_such_device);
+    if (ipv6.is_local(net, *dev, address.with_scope(0)) && !ipv6.is_tentative(net, *dev, address.with_scope(0))) {
+      return {};
+    }
+    return error(Errc::address_not_available);
+  }
+  if (ipv6.is_local(net, address)) return {};
+  return error(Errc::address_not_available);
+}
+
 // ---- InetSocket ----
+
+Result<void> InetSocket::set_v6only(bool v6only) {
+  if (family_ != Family::ipv6 || table_ != nullptr) return error(Errc::invalid_argument);
+  v6only_ = v6only;
+  return {};
+}
 
 InetSocket::~InetSocket() {
   if (table_ != nullptr) table_->unbind(*this);
@@ -69,24 +98,49 @@ SocketTable::~SocketTable() {
   }
 }
 
-bool SocketTable::conflicts(std::uint16_t port, Ipv4Address address) const {
-  auto clash = [&](Ipv4Address bound) {
-    return bound.is_unspecified() || address.is_unspecified() || bound == address;
+namespace {
+
+// The IPv4 addresses a binding takes: the unspecified address for all of
+// them, nullopt for none (a v6-only socket, a non-mapped IPv6 address).
+std::optional<Ipv4Address> ipv4_part(const IpAddress& address, bool v6only) {
+  if (address.is_v4()) return address.to_v4();
+  const Ipv6Address v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return v6.to_v4_mapped();
+  if (v6.is_unspecified() && !v6only) return Ipv4Address::any();
+  return std::nullopt;
+}
+// The IPv6 addresses it takes: nullopt for an IPv4 socket's or a mapped one.
+std::optional<Ipv6Address> ipv6_part(const IpAddress& address) {
+  if (address.is_v4() || address.to_v6().is_v4_mapped()) return std::nullopt;
+  return address.to_v6();
+}
+template <class A>
+bool overlap(const std::optional<A>& a, const std::optional<A>& b) {
+  return a && b && (a->is_unspecified() || b->is_unspecified() || *a == *b);
+}
+
+}  // namespace
+
+bool SocketTable::conflicts(std::uint16_t port, const Binding& binding) const {
+  const auto v4 = ipv4_part(binding.address, binding.v6only);
+  const auto v6 = ipv6_part(binding.address);
+  auto clash = [&](const IpAddress& bound, bool v6only) {
+    return overlap(v4, ipv4_part(bound, v6only)) || overlap(v6, ipv6_part(bound));
   };
   if (auto it = by_port_.find(port); it != by_port_.end()) {
     for (const InetSocket* other : it->second) {
-      if (clash(other->local_.address.to_v4())) return true;
+      if (clash(other->local_.address, other->v6only_)) return true;
     }
   }
   if (auto it = shared_.find(port); it != shared_.end()) {
     for (const auto& [bound, count] : it->second) {
-      if (clash(bound)) return true;
+      if (clash(bound, false)) return true;
     }
   }
   return false;
 }
 
-Result<std::uint16_t> SocketTable::pick_ephemeral(Ipv4Address address) {
+Result<std::uint16_t> SocketTable::pick_ephemeral(const Binding& binding) {
   const auto range = net_.sysctl().values(SysctlId::ip_local_port_range);
   std::uint32_t low = static_cast<std::uint32_t>(range[0]);
   std::uint32_t high = static_cast<std::uint32_t>(range[1]);
@@ -96,30 +150,41 @@ Result<std::uint16_t> SocketTable::pick_ephemeral(Ipv4Address address) {
   // A keyed hash picks where the scan starts, so the next port is not
   // guessable from the last one without the Host's secret (RFC 6056
   // algorithm 1, Linux's udp_lib_get_port starts at a random offset too).
-  std::array<std::byte, 17> message{};
+  // An IPv6 address takes 16 bytes where an IPv4 one takes 4.
+  std::array<std::byte, 29> message{};
   wire::store_be32(message, 0, net_.id());
   wire::store_u8(message, 4, static_cast<std::uint8_t>(protocol_));
-  wire::store_ipv4(message, 5, address);
-  wire::store_be32(message, 9, static_cast<std::uint32_t>(ephemeral_picks_ >> 32));
-  wire::store_be32(message, 13, static_cast<std::uint32_t>(ephemeral_picks_));
+  std::size_t at = 5;
+  if (binding.address.is_v4()) {
+    wire::store_ipv4(message, at, binding.address.to_v4());
+    at += 4;
+  } else {
+    const auto bytes = binding.address.to_v6().bytes();
+    std::memcpy(message.data() + at, bytes.data(), bytes.size());
+    at += bytes.size();
+  }
+  wire::store_be32(message, at, static_cast<std::uint32_t>(ephemeral_picks_ >> 32));
+  wire::store_be32(message, at + 4, static_cast<std::uint32_t>(ephemeral_picks_));
   ++ephemeral_picks_;
   const SipKey key = SipKey::derive(net_.host().secret(), kSipPurposeEphemeralPort);
-  const std::uint32_t offset = static_cast<std::uint32_t>(siphash13(key, message) % span);
+  const std::uint32_t offset =
+      static_cast<std::uint32_t>(siphash13(key, std::span(message).first(at + 8)) % span);
 
   for (std::uint32_t i = 0; i < span; ++i) {
     const auto port = static_cast<std::uint16_t>(low + (offset + i) % span);
-    if (port != 0 && !conflicts(port, address)) return port;
+    if (port != 0 && !conflicts(port, binding)) return port;
   }
   return error(Errc::address_in_use);
 }
 
 Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
-  if (sock.table_ != nullptr) return error(Errc::invalid_argument);
+  if (sock.table_ != nullptr || local.family() != sock.family_) return error(Errc::invalid_argument);
+  const Binding binding{local.address, sock.v6only_};
   if (local.port == 0) {
-    auto port = pick_ephemeral(local.address.to_v4());
+    auto port = pick_ephemeral(binding);
     if (!port) return port.error();
     local.port = *port;
-  } else if (conflicts(local.port, local.address.to_v4())) {
+  } else if (conflicts(local.port, binding)) {
     return error(Errc::address_in_use);
   }
   insert(sock, local);
@@ -137,7 +202,7 @@ void SocketTable::hold(Endpoint local) {
   auto it = std::find_if(addresses.begin(), addresses.end(),
                          [&](const auto& entry) { return entry.first == local.address; });
   if (it == addresses.end()) {
-    addresses.emplace_back(local.address.to_v4(), 1);
+    addresses.emplace_back(local.address, 1);
   } else {
     ++it->second;
   }
@@ -160,7 +225,7 @@ void SocketTable::insert(InetSocket& sock, Endpoint local) {
 
 void SocketTable::set_bound(InetSocket& sock, Endpoint local, bool shared) {
   sock.local_ = local;
-  sock.remote_ = {};
+  sock.remote_ = InetSocket::unspecified_endpoint(sock.family_);
   sock.table_ = this;
   sock.serial_ = next_serial_++;
   sock.shared_ = shared;
@@ -177,25 +242,44 @@ void SocketTable::unbind(InetSocket& sock) {
   }
   sock.shared_ = false;
   sock.table_ = nullptr;
-  sock.local_ = {};
-  sock.remote_ = {};
+  sock.local_ = InetSocket::unspecified_endpoint(sock.family_);
+  sock.remote_ = InetSocket::unspecified_endpoint(sock.family_);
   --size_;
 }
 
-void SocketTable::set_local_address(InetSocket& sock, Ipv4Address address) {
-  sock.local_.address = address;
-}
+void SocketTable::set_local_address(InetSocket& sock, IpAddress address) { sock.local_.address = address; }
 
 void SocketTable::set_remote(InetSocket& sock, Endpoint remote) { sock.remote_ = remote; }
 
 int SocketTable::score(const InetSocket& sock, Endpoint local, Endpoint remote) {
-  int score = 0;
-  if (!sock.local_.address.is_unspecified()) {
-    if (sock.local_.address != local.address) return -1;
+  const IpAddress& bound = sock.local_.address;
+  if (bound.family() != local.family()) return score_mapped(sock, local, remote);
+  int score = 1;  // a socket of the datagram's family beats a dual-stack one
+  if (!bound.is_unspecified()) {
+    if (bound != local.address) return -1;
     score += 4;
   }
   if (sock.is_connected()) {
     if (sock.remote_.address != remote.address || sock.remote_.port != remote.port) return -1;
+    score += 8;
+  }
+  return score;
+}
+
+// An IPv4 datagram and an IPv6 socket: its addresses are v4-mapped.
+int SocketTable::score_mapped(const InetSocket& sock, Endpoint local, Endpoint remote) {
+  if (!local.address.is_v4() || sock.v6only_) return -1;
+  const Ipv6Address bound = sock.local_.address.to_v6();
+  int score = 0;
+  if (!bound.is_unspecified()) {
+    if (bound != Ipv6Address::v4_mapped(local.address.to_v4())) return -1;
+    score += 4;
+  }
+  if (sock.is_connected()) {
+    if (sock.remote_.address != IpAddress(Ipv6Address::v4_mapped(remote.address.to_v4())) ||
+        sock.remote_.port != remote.port) {
+      return -1;
+    }
     score += 8;
   }
   return score;

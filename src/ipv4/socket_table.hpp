@@ -1,18 +1,26 @@
-// The mechanisms every IPv4 socket shares, written once:
+// The mechanisms every IPv4 and IPv6 socket shares, written once:
 //
-//   InetSocket     a socket's addresses as the demultiplexer sees them, its
-//                  pending error (Linux's sk_err) and its readiness callback;
-//   SocketTable    one namespace's sockets of one protocol, by local port:
-//                  bind with conflict checks, ephemeral allocation, lookup;
+//   InetSocket     a socket's family and addresses as the demultiplexer sees
+//                  them, its pending error (Linux's sk_err) and its
+//                  readiness callback;
+//   SocketTable    one namespace's sockets of one protocol, both families,
+//                  by local port: bind with conflict checks, ephemeral
+//                  allocation, lookup;
 //   ReceiveQueue   a receive queue bounded in bytes (Linux's sk_rcvbuf),
 //                  charged the truesize of what it holds.
 //
-// UDP and ping sockets use them now, TCP later. A protocol keeps one
-// SocketTable per namespace in its pernet slot:
+// A protocol keeps one SocketTable per namespace in its pernet slot, for
+// both families, as Linux's udp_table and inet_hashinfo hold AF_INET and
+// AF_INET6 sockets side by side:
 //
 //   SocketTable table(net, wire::IpProtocol::udp);
 //   table.bind(sock, {Ipv4Address::any(), 0});        // an ephemeral port
 //   InetSocket* s = table.lookup({meta.dst, dport}, {meta.src, sport});
+//
+// Dual stack: an IPv6 socket bound to :: takes IPv4 datagrams too, unless
+// it is v6-only; one bound to ::ffff:a.b.c.d takes only IPv4 ones to
+// a.b.c.d. Its addresses stay IPv6 (an IPv4 peer is ::ffff:a.b.c.d); lookup
+// and matches() take the datagram's own addresses, either family.
 //
 // One thread (the Host's) uses all of this; nothing here is locked.
 #pragma once
@@ -39,6 +47,9 @@
 namespace netns {
 class Net;
 }
+namespace netns::ipv6 {
+class Ipv6Stack;
+}
 
 namespace netns::ipv4 {
 
@@ -50,6 +61,13 @@ struct IcmpError;
 // broadcast or multicast address, or anything with ip_nonlocal_bind=1.
 // address_not_available otherwise.
 Result<void> check_bind_address(Net& net, Ipv4Stack& stack, Ipv4Address address);
+// inet6_bind's: ::, a multicast address, or one of the namespace's usable
+// (not tentative) addresses — a link-local one with the scope id of its
+// device (invalid_argument without one, no_such_device for an unknown
+// ifindex); ::ffff:a.b.c.d as check_bind_address, not for a v6-only socket
+// (invalid_argument). address_not_available otherwise.
+Result<void> check_bind_address(Net& net, Ipv4Stack& ipv4, ipv6::Ipv6Stack& ipv6, const Ipv6Address& address,
+                                bool v6only);
 // 255.255.255.255 or the broadcast address of one of the namespace's
 // subnets: what needs SO_BROADCAST to send to.
 bool is_broadcast_destination(Net& net, Ipv4Stack& stack, Ipv4Address address);
@@ -66,12 +84,22 @@ bool is_hard_error(const IcmpError& error);
 // table in its destructor.
 class InetSocket {
  public:
-  InetSocket() = default;
+  // An IPv6 socket is v6-only from birth when net.ipv6.bindv6only says so.
+  explicit InetSocket(Family family = Family::ipv4, bool v6only = false)
+      : local_(unspecified_endpoint(family)), remote_(unspecified_endpoint(family)), family_(family),
+        v6only_(family == Family::ipv6 && v6only) {}
   InetSocket(const InetSocket&) = delete;
   InetSocket& operator=(const InetSocket&) = delete;
   virtual ~InetSocket();
 
-  // 0.0.0.0:0 until bound; the port is the echo id for ping sockets.
+  Family family() const { return family_; }
+  // IPV6_V6ONLY: an IPv6 socket that takes no IPv4 datagram. Settable only
+  // before bind, on an IPv6 socket (invalid_argument otherwise), as Linux.
+  bool v6only() const { return v6only_; }
+  Result<void> set_v6only(bool v6only);
+
+  // The unspecified address of the socket's family, port 0, until bound;
+  // the port is the echo id for ping sockets.
   Endpoint local() const { return local_; }
   // Port 0 when not connected.
   Endpoint remote() const { return remote_; }
@@ -91,8 +119,14 @@ class InetSocket {
  private:
   friend class SocketTable;
 
-  Endpoint local_{};
-  Endpoint remote_{};
+  static constexpr Endpoint unspecified_endpoint(Family family) {
+    return family == Family::ipv6 ? Endpoint{Ipv6Address::any(), 0} : Endpoint{Ipv4Address::any(), 0};
+  }
+
+  Endpoint local_;
+  Endpoint remote_;
+  Family family_;
+  bool v6only_;
   SocketTable* table_ = nullptr;
   std::uint64_t serial_ = 0;  // unique per table: tells a closed socket from a new one at the same address
   bool shared_ = false;       // bound by bind_shared: counted, not listed
@@ -110,12 +144,15 @@ class SocketTable {
   SocketTable(const SocketTable&) = delete;
   SocketTable& operator=(const SocketTable&) = delete;
 
-  // Binds `sock` to `local`; port 0 picks an ephemeral port from
-  // net.ipv4.ip_local_port_range. Two sockets conflict on one port when
-  // either is bound to 0.0.0.0 or both to the same address (there is no
-  // SO_REUSEADDR yet: this is where it would go). address_in_use on a
-  // conflict or when the range is exhausted; invalid_argument when `sock`
-  // is already bound. Checking that the address is local is the caller's job.
+  // Binds `sock` to `local` (of the socket's family); port 0 picks an
+  // ephemeral port from net.ipv4.ip_local_port_range. Two sockets conflict
+  // on one port when the addresses they take overlap: in each family,
+  // either is bound to the unspecified address or both to the same one; a
+  // dual-stack :: takes 0.0.0.0 too, ::ffff:a.b.c.d is a.b.c.d (Linux's
+  // inet_rcv_saddr_equal). There is no SO_REUSEADDR yet: this is where it
+  // would go. address_in_use on a conflict or when the range is exhausted;
+  // invalid_argument when `sock` is already bound or `local` is of the
+  // other family. Checking that the address is local is the caller's job.
   Result<void> bind(InetSocket& sock, Endpoint local);
   // Joins `local`'s port without the conflict check: a TCP connection
   // accepted by a listener shares its port (Linux's __inet_inherit_port).
@@ -131,14 +168,16 @@ class SocketTable {
   void release(Endpoint local);
   // Leaves the table (close, or a disconnect that drops an automatic bind).
   void unbind(InetSocket& sock);
-  // connect(): the source address a route chose replaces 0.0.0.0 (Linux's
-  // rehash keeps the port without a new conflict check), and the peer is set.
-  void set_local_address(InetSocket& sock, Ipv4Address address);
+  // connect(): the source address a route chose replaces the unspecified
+  // one (Linux's rehash keeps the port without a new conflict check), and
+  // the peer is set. Both of the socket's family.
+  void set_local_address(InetSocket& sock, IpAddress address);
   void set_remote(InetSocket& sock, Endpoint remote);
 
   // The socket a datagram from `remote` to `local` belongs to, best match
   // first as Linux's compute_score: a specific local address and a matching
-  // connected peer each count; a connected socket never takes another peer's
+  // connected peer each count, and for an IPv4 datagram an IPv4 socket
+  // beats a dual-stack one; a connected socket never takes another peer's
   // datagram. nullptr when none.
   InetSocket* lookup(Endpoint local, Endpoint remote) const;
   // Every socket a broadcast or multicast datagram to `local` reaches (bound
@@ -156,11 +195,19 @@ class SocketTable {
   wire::IpProtocol protocol() const { return protocol_; }
 
  private:
+  // What a bound socket holds its port for.
+  struct Binding {
+    IpAddress address;
+    bool v6only = false;
+    friend bool operator==(const Binding&, const Binding&) = default;
+  };
+
   void insert(InetSocket& sock, Endpoint local);
   void set_bound(InetSocket& sock, Endpoint local, bool shared);
-  bool conflicts(std::uint16_t port, Ipv4Address address) const;
-  Result<std::uint16_t> pick_ephemeral(Ipv4Address address);
+  bool conflicts(std::uint16_t port, const Binding& binding) const;
+  Result<std::uint16_t> pick_ephemeral(const Binding& binding);
   static int score(const InetSocket& sock, Endpoint local, Endpoint remote);
+  static int score_mapped(const InetSocket& sock, Endpoint local, Endpoint remote);
 
   Net& net_;
   wire::IpProtocol protocol_;
@@ -168,8 +215,9 @@ class SocketTable {
   std::uint64_t ephemeral_picks_ = 0;  // varies the hash between two picks
   std::size_t size_ = 0;
   std::unordered_map<std::uint16_t, std::vector<InetSocket*>> by_port_;
-  // bind_shared sockets: per port, each address with its count.
-  std::unordered_map<std::uint16_t, std::vector<std::pair<Ipv4Address, std::size_t>>> shared_;
+  // bind_shared sockets and held ports: per port, each address with its
+  // count. Their addresses are specific, so v6-only changes nothing there.
+  std::unordered_map<std::uint16_t, std::vector<std::pair<IpAddress, std::size_t>>> shared_;
 };
 
 template <class F>

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <random>
 
+#include "core/devconf.hpp"
 #include "core/route_cache.hpp"
+#include "core/siphash.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
@@ -21,13 +23,27 @@ constexpr std::uint8_t kProtoKernel = 2;
 // DAD waits up to this before its first solicitation (rtr_solicit_delay, RFC 4862 5.4.2).
 constexpr auto kMaxDadDelay = std::chrono::milliseconds(1000);
 
-// RFC 4291 appendix A: the MAC with the universal/local bit flipped and
-// ff:fe in the middle.
 Ipv6Address eui64_link_local(const MacAddress& mac) {
-  const auto& m = mac.octets;
-  return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 0x02) << 8 | m[1]),
-                     static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                     static_cast<std::uint16_t>(m[4] << 8 | m[5]));
+  return eui64_address(Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 0), mac);
+}
+
+// addr_gen_mode 3: an interface identifier no one can derive from the MAC,
+// the same for the device every time it comes up (Linux draws a random
+// stable_secret per device once; a keyed hash of what names the device
+// under the Host's secret is as unpredictable and needs no storage).
+Ipv6Address random_link_local(const SipKey& key, const Net& net, const Device& dev) {
+  const auto& m = dev.mac().octets;
+  std::uint64_t mac = 0;
+  for (std::uint8_t b : m) mac = mac << 8 | b;
+  for (std::uint64_t attempt = 0;; ++attempt) {
+    const std::uint64_t iid =
+        siphash13_words(key, std::uint64_t{net.id()} << 32 | dev.ifindex(), mac | attempt << 48);
+    // RFC 5453's reserved identifiers: zero and the subnet anycast range.
+    if (iid != 0 && iid < 0xfdffffffffffff80ULL) {
+      return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>(iid >> 48), static_cast<std::uint16_t>(iid >> 32),
+                         static_cast<std::uint16_t>(iid >> 16), static_cast<std::uint16_t>(iid));
+    }
+  }
 }
 
 bool needs_dad(Net& net, const Device& dev) {
@@ -43,6 +59,15 @@ Inet6Address* Ipv6Net::find_address(const Device& dev, const Ipv6Address& addres
     if (a->dev == &dev && a->prefix.address().bytes() == address.bytes()) return a.get();
   }
   return nullptr;
+}
+
+Ipv6Address eui64_address(const Ipv6Address& prefix, const MacAddress& mac) {
+  const auto& m = mac.octets;
+  const auto& p = prefix.bytes();
+  auto word = [&](int i) { return static_cast<std::uint16_t>(p[2 * i] << 8 | p[2 * i + 1]); };
+  return Ipv6Address(word(0), word(1), word(2), word(3), static_cast<std::uint16_t>((m[0] ^ 0x02) << 8 | m[1]),
+                     static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
+                     static_cast<std::uint16_t>(m[4] << 8 | m[5]));
 }
 
 Inet6Address* Ipv6Net::local_address(const Ipv6Address& address, const Device* dev) {
@@ -104,12 +129,15 @@ Inet6Address& Ipv6Stack::insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix pre
 void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
   Device& dev = *a.dev;
   const Ipv6Prefix prefix = a.prefix;
-  std::erase_if(ns.addresses, [&](const auto& p) { return p.get() == &a; });
   // The prefix route goes with the last address that brought it.
+  // SLAAC's addresses bring none: an RA's on-link prefix does (slaac.cpp).
+  const bool permanent = a.permanent;
+  std::erase_if(ns.addresses, [&](const auto& p) { return p.get() == &a; });
   const bool still_covered = std::any_of(ns.addresses.begin(), ns.addresses.end(), [&](const auto& p) {
-    return p->dev == &dev && p->prefix.length() == prefix.length() && prefix.contains(p->prefix.address());
+    return p->permanent && p->dev == &dev && p->prefix.length() == prefix.length() &&
+           prefix.contains(p->prefix.address());
   });
-  if (!still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
+  if (permanent && !still_covered && (prefix.length() < 128 || prefix.address().is_loopback())) {
     (void)ns.routes.erase({.prefix = Ipv6Prefix(prefix.network(), prefix.length()), .dev = &dev,
                            .metric = kAddrconfMetric});
   }
@@ -117,7 +145,7 @@ void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
 }
 
 void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {
-  if (!a.dev->is_up()) return;
+  if (!a.dev->is_up() || !a.permanent) return;
   // A /128 brings none, but for ::1, whose route `ip -6 route` shows on lo.
   if (a.prefix.length() == 128 && !a.prefix.address().is_loopback()) return;
   // file_exists when another address of the prefix brought it already: fine.
@@ -163,6 +191,7 @@ void Ipv6Stack::address_ready(Ipv6Net& ns, Inet6Address& a) {
   a.timer.cancel();
   schedule_lifetime(a);
   route_cache_invalidate(ns.net);
+  if (a.prefix.address().is_link_local() && a.dev->kind() != DeviceKind::loopback) link_local_ready(ns, *a.dev);
 }
 
 // The next lifetime of `a` to end: its preferred, then its valid one.
@@ -191,6 +220,14 @@ void Ipv6Stack::dad_failed(Ipv6Net& ns, Inet6Address& a) {
   a.dad_failed = true;
   a.timer.cancel();
   route_cache_invalidate(ns.net);
+  // accept_dad 2 (the device's own): a duplicate of the MAC-based
+  // link-local address means another host has our MAC; IPv6 stops on the
+  // device. Written as a sysctl write, so the device goes down for IPv6 as
+  // with disable_ipv6=1 (Linux only sets the flag and keeps the addresses).
+  Device& dev = *a.dev;
+  if (devconf_own(dev, DevconfId::ipv6_accept_dad) > 1 && a.prefix.address() == eui64_link_local(dev.mac())) {
+    (void)DevconfStore::write(ns.net.sysctl(), {DevconfId::ipv6_disable_ipv6, DevconfScope::device, &dev}, 1);
+  }
 }
 
 // ---- devices ----
@@ -202,13 +239,18 @@ void Ipv6Stack::add_link_local(Ipv6Net& ns, Device& dev) {
     }
     return;
   }
-  if (devconf(ns.net, dev).addr_gen_mode != 0) return;
-  const Ipv6Address ll = eui64_link_local(dev.mac());
+  Ipv6Address ll;
+  switch (devconf(ns.net, dev).addr_gen_mode) {
+    case kAddrGenEui64: ll = eui64_link_local(dev.mac()); break;
+    case kAddrGenRandom: ll = random_link_local(iid_key_, ns.net, dev); break;
+    default: return;  // none: no link-local address (IN6_ADDR_GEN_MODE_NONE)
+  }
   if (ns.find_address(dev, ll) == nullptr) insert_address(ns, dev, Ipv6Prefix(ll, 64), true);
 }
 
 void Ipv6Stack::device_up(Ipv6Net& ns, Device& dev) {
-  if (devconf(ns.net, dev).disable_ipv6) return;
+  // addrconf_notify: no IPv6 on a device that cannot carry 1280 bytes.
+  if (devconf(ns.net, dev).disable_ipv6 || dev.mtu() < kMinMtu) return;
   add_link_local(ns, dev);
   for (auto& a : ns.addresses) {
     if (a->dev != &dev) continue;
@@ -227,9 +269,13 @@ void Ipv6Stack::device_down(Ipv6Net& ns, Device& dev) {
   for (Inet6Address* a : gone) remove_address(ns, *a);
   ns.routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev; });
   if (NeighbourTable* ndp = ns.neighbours_if_any()) ndp->flush_device(dev);
+  ndisc_device_down(ns, dev, false);
 }
 
-void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) { device_down(ns, dev); }
+void Ipv6Stack::device_gone(Ipv6Net& ns, Device& dev) {
+  device_down(ns, dev);
+  ndisc_device_down(ns, dev, true);
+}
 
 }  // namespace netns::ipv6
 
@@ -279,7 +325,7 @@ Ipv6Address Ipv6Stack::solicit_source(Net& net, const Device& dev, const Ipv6Add
   return best != nullptr ? best->prefix.address() : Ipv6Address{};
 }
 
-bool Ipv6Stack::is_router(Net& net, const Device& dev) { return devconf(net, dev).forwarding; }
+bool Ipv6Stack::is_router(Net&, const Device& dev) { return acts_as_router(dev); }
 
 // A neighbour stopped being a router (RFC 4861 7.2.5): routes through it
 // that a router advertisement made go. Routes added by hand stay, as Linux.

@@ -147,6 +147,14 @@ const Fib6Entry* Fib6::find(const Fib6Entry& match) const {
   return index == kNone ? nullptr : &state_->entries[index];
 }
 
+bool Fib6::set_expires(const Fib6Entry& match, std::optional<Clock::time_point> expires) {
+  if (match.prefix.length() > 128) return false;
+  const auto [k, prev, index] = locate(match);
+  if (index == kNone) return false;
+  state_->entries[index].expires = expires;
+  return true;
+}
+
 std::size_t Fib6::erase_routes(const std::vector<std::uint32_t>& victims) {
   if (victims.empty()) return 0;
   State& s = *state_;

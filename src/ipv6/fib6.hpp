@@ -140,6 +140,9 @@ class Fib6 {
 
   // The route erase(match) would remove, or nullptr.
   const Fib6Entry* find(const Fib6Entry& match) const;
+  // Sets the expiry of the route find(match) names (a router advertisement
+  // refreshing it); false when there is none. Lookups do not read it.
+  bool set_expires(const Fib6Entry& match, std::optional<Clock::time_point> expires);
 
   // Drops every route `doomed(const Fib6Entry&)` selects (a device going down:
   // [&](auto& e) { return e.dev == dev; }); returns how many. Control plane:

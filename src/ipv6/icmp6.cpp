@@ -16,7 +16,8 @@ namespace netns::ipv6 {
 namespace {
 // Type, code, checksum, 32 bits of type-specific data.
 constexpr std::size_t kIcmpHeaderLen = wire::Icmpv6Repr::kHeaderLen;
-constexpr std::uint8_t kEchoRequest = 128, kEchoReply = 129, kNeighborSolicit = 135, kNeighborAdvert = 136;
+constexpr std::uint8_t kEchoRequest = kIcmp6EchoRequest, kEchoReply = kIcmp6EchoReply, kNeighborSolicit = 135,
+                        kNeighborAdvert = 136;
 
 // icmpv6_rcv's per-type input counter (Icmp6InDestUnreachs...).
 std::optional<Counter> in_counter(std::uint8_t type) {
@@ -95,12 +96,85 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
       }
       reply_echo(net, std::move(message), meta);
       return;
+    case kEchoReply:
+      // Ping sockets (Linux's ping_rcv) take replies of their echo id.
+      if (inet::Transport* ping = transports_[static_cast<std::uint8_t>(wire::IpProtocol::icmpv6)]) {
+        ping->deliver(net, std::move(message), meta);
+      }
+      return;
     case kIcmp6PacketTooBig:
       process_packet_too_big(net, message);
+      notify_error(net, message, meta);
+      return;
+    case kIcmp6DestUnreachable:
+    case kIcmp6TimeExceeded:
+    case kIcmp6ParameterProblem:
+      notify_error(net, message, meta);
+      return;
+    case static_cast<std::uint8_t>(wire::NdpType::router_solicit):
+      process_router_solicit(net, ns, *meta.dev, ip, message.data());
+      return;
+    case static_cast<std::uint8_t>(wire::NdpType::router_advert):
+      process_router_advert(net, ns, *meta.dev, ip, message.data());
       return;
     default:
       break;
   }
+}
+
+// icmpv6_notify: the transport that sent the quoted datagram hears of the
+// error, once the quoted chain leads to its header. The quoted source must
+// be ours (a forged error about another host's datagram is ignored).
+void Ipv6Stack::notify_error(Net& net, const Packet& message, const InputMeta& meta) {
+  const auto bytes = message.data();
+  if (bytes.size() < kIcmpHeaderLen + wire::Ipv6View::kHeaderLen) {
+    net.counters().add(Counter::Icmp6InErrors);
+    return;
+  }
+  const auto datagram = bytes.subspan(kIcmpHeaderLen);
+  auto quoted = wire::Ipv6View::checked_quoted(datagram);
+  if (!quoted) return;
+  auto upper = wire::skip_extension_headers(datagram, wire::Ipv6View::kHeaderLen, quoted->next_header());
+  // A non-first fragment quotes no transport header (ipv6_skip_exthdr's frag_off).
+  if (!upper || (upper->frag_off & 0xfff8) != 0 || upper->offset + 8 > datagram.size()) return;
+  inet::Transport* transport = transports_[upper->next_header];
+  if (transport == nullptr) return;
+  auto scoped = [&](Ipv6Address a) {
+    return a.is_link_local() || a.is_multicast() ? a.with_scope(meta.dev->ifindex()) : a;
+  };
+  const IcmpError error{.type = wire::load_u8(bytes, 0),
+                        .code = wire::load_u8(bytes, 1),
+                        .info = wire::load_be32(bytes, 4),
+                        .reporter = meta.src,
+                        .orig_src = scoped(quoted->src()),
+                        .orig_dst = scoped(quoted->dst()),
+                        .quoted = datagram.subspan(upper->offset)};
+  if (!is_local(net, error.orig_src.with_scope(0))) return;
+  transport->deliver_error(net, error);
+}
+
+// icmpv6_err_convert.
+boost::system::error_code IcmpError::error() const {
+  switch (type) {
+    case kIcmp6DestUnreachable:
+      switch (code) {
+        case 0: return netns::error(Errc::network_unreachable);  // no route
+        case 1:                                                 // administratively prohibited
+        case 5:                                                 // source address failed policy
+        case 6: return netns::error(Errc::permission_denied);   // reject route
+        case kIcmp6PortUnreachable: return netns::error(Errc::connection_refused);
+        default: return netns::error(Errc::host_unreachable);   // beyond scope, address unreachable
+      }
+    case kIcmp6PacketTooBig: return netns::error(Errc::message_size);
+    case kIcmp6TimeExceeded: return netns::error(Errc::host_unreachable);
+    default: return netns::error(Errc::protocol_error);
+  }
+}
+
+bool IcmpError::is_hard() const {
+  if (type == kIcmp6ParameterProblem) return true;
+  if (type != kIcmp6DestUnreachable) return false;
+  return code == 1 || code == kIcmp6PortUnreachable || code == 5 || code == 6 || code > 6;
 }
 
 // icmpv6_notify for Packet Too Big: the quoted datagram must be one this

@@ -88,12 +88,17 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
     deliver_local(net, ns, dev, std::move(packet), *view, from, context, false);
     return;
   }
-  forward(net, ns, dev, std::move(packet), *view);
+  forward(net, ns, std::move(packet), *view);
 }
 
 bool Ipv6Stack::accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst) {
   if (dst == wire::kAllNodes || dst == kAllNodesInterfaceLocal) return true;
-  if (dst == wire::kAllRouters) return devconf(ns.net, dev).forwarding;
+  // A router listens there, and so does an advertising device, as radvd joins ff02::2.
+  if (dst == wire::kAllRouters) {
+    if (acts_as_router(dev)) return true;
+    const NdiscDevice* nd = ns.ndisc ? ns.ndisc->find(dev) : nullptr;
+    return nd != nullptr && nd->advert;
+  }
   // The solicited-node group of any address of dev, tentative ones
   // included (DAD listens there, RFC 4862 5.4.2).
   for (const auto& a : ns.addresses) {

@@ -12,6 +12,7 @@
 #include "ipv6/fragment.hpp"
 #include "ipv6/neighbour6.hpp"
 #include "netns/address.hpp"
+#include "netns/ipv6.hpp"
 #include "netns/timer.hpp"
 
 namespace netns::ipv6 {
@@ -36,6 +37,34 @@ struct Inet6Address {
 
   bool usable() const { return !tentative && !dad_failed; }
   bool deprecated(Clock::time_point now) const { return preferred_until && *preferred_until <= now; }
+};
+
+// Router discovery on one device (Linux keeps it in inet6_dev): the
+// solicitations of a host (addrconf_rs_timer), what its RAs taught, the
+// on-link prefixes they announced, and the advertiser of a router.
+struct NdiscDevice {
+  NdiscDevice(Host& host, Device& d, std::function<void(NdiscDevice&)> on_rs_timer,
+              std::function<void(NdiscDevice&)> on_advert_timer)
+      : dev(&d),
+        rs_timer(host, [this, f = std::move(on_rs_timer)] { f(*this); }),
+        advert_timer(host, [this, f = std::move(on_advert_timer)] { f(*this); }) {}
+  NdiscDevice(const NdiscDevice&) = delete;
+  NdiscDevice& operator=(const NdiscDevice&) = delete;
+
+  Device* dev;
+  // Host side.
+  Timer rs_timer;
+  std::uint32_t rs_sent = 0;
+  bool ra_received = false;             // IF_RA_RCVD: no more solicitations
+  RouterDiscoveryInfo learned;          // hop limit, MTU, NDP times (0: none)
+  std::vector<Ipv6Prefix> onlink;       // prefix routes RAs made, at most kMaxOnlinkPrefixes
+  // Router side.
+  std::optional<RouterAdvertConfig> advert;  // set while advertising
+  Timer advert_timer;
+  std::uint32_t initial_adverts = 0;    // sent since advertising began (RFC 4861 6.2.4)
+  std::optional<Clock::time_point> last_multicast;
+
+  static constexpr std::size_t kMaxOnlinkPrefixes = 64;
 };
 
 struct Ipv6Net {
@@ -64,9 +93,41 @@ struct Ipv6Net {
   // as Linux's ipv6_chk_addr with no device), or on `dev` only.
   Inet6Address* local_address(const Ipv6Address& address, const Device* dev = nullptr);
 
+  // Router discovery, made when a device first solicits, hears an RA or
+  // advertises: one entry per such device, and the timer that removes the
+  // routes RAs made when their lifetime ends (Linux's fib6 gc of RTF_EXPIRES).
+  struct Ndisc {
+    Ndisc(Host& host, std::function<void()> on_expiry) : route_expiry(host, std::move(on_expiry)) {}
+    std::vector<std::unique_ptr<NdiscDevice>> devices;
+    Timer route_expiry;
+    NdiscDevice* find(const Device& dev) const {
+      for (const auto& d : devices) {
+        if (d->dev == &dev) return d.get();
+      }
+      return nullptr;
+    }
+  };
+  std::unique_ptr<Ndisc> ndisc;
+  // dev's usable link-local address (an RS's and an RA's source), or null.
+  const Inet6Address* link_local(const Device& dev) const;
+  // What RAs set for dev (Linux's cnf.hop_limit, cnf.mtu6); 0 when nothing.
+  std::uint8_t ra_hop_limit(const Device& dev) const {
+    const NdiscDevice* nd = ndisc ? ndisc->find(dev) : nullptr;
+    return nd != nullptr ? nd->learned.hop_limit : 0;
+  }
+  std::uint32_t ra_mtu(const Device& dev) const {
+    const NdiscDevice* nd = ndisc ? ndisc->find(dev) : nullptr;
+    return nd != nullptr ? nd->learned.mtu : 0;
+  }
+
  private:
   Ipv6NeighbourLayer* layer_;
   std::unique_ptr<NeighbourTable> ndp_;
 };
+
+// The address of a /64 `prefix` with the EUI-64 interface identifier of
+// `mac` (RFC 4291 appendix A: the universal/local bit flipped, ff:fe in the
+// middle): link-local addresses and SLAAC's (RFC 4862 5.5.3 d).
+Ipv6Address eui64_address(const Ipv6Address& prefix, const MacAddress& mac);
 
 }  // namespace netns::ipv6

@@ -21,8 +21,10 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   if (too_big && params.dont_fragment) return error(Errc::message_size);
   auto header = payload.push_front(wire::Ipv6Repr::kHeaderLen);
   if (header.empty()) return error(Errc::no_buffer_space);
-  const std::uint8_t hop_limit =
-      params.hop_limit != 0 ? params.hop_limit : (params.dst.is_multicast() ? 1 : devconf(net, *route.dev).hop_limit);
+  std::uint8_t hop_limit = params.hop_limit;
+  if (hop_limit == 0 && params.dst.is_multicast()) hop_limit = 1;
+  if (hop_limit == 0) hop_limit = state(net).ra_hop_limit(*route.dev);  // an RA's cur hop limit
+  if (hop_limit == 0) hop_limit = default_hop_limit(net, *route.dev);
   wire::Ipv6Repr{.src = params.src, .dst = params.dst, .next_header = params.next_header, .hop_limit = hop_limit,
                  .traffic_class = params.traffic_class, .flow_label = params.flow_label,
                  .payload_len = total - wire::Ipv6Repr::kHeaderLen}
@@ -60,10 +62,11 @@ void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const 
   state(net).neighbours().output(dev, next_hop.with_scope(0), std::move(datagram));
 }
 
-// ip6_forward: forwarding on the input device, hop limit, route, MTU.
-void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip) {
+// ip6_forward: net.ipv6.conf.all.forwarding (not the input device's, as
+// Linux), hop limit, route, the output device's IPv6 MTU.
+void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip) {
   Counters& c = net.counters();
-  if (!devconf(net, in).forwarding) {
+  if (!forwarding_enabled(net)) {
     c.add(Counter::Ip6InAddrErrors);
     return;
   }
@@ -88,10 +91,10 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
     return;
   }
   Device& out = *route->dev;
-  if (packet.size() > out.mtu()) {
+  if (const std::uint32_t mtu = ipv6_mtu(net, out); packet.size() > mtu) {
     // Routers never fragment (RFC 8200 5): the source learns the path MTU.
     c.add(Counter::Ip6InTooBigErrors);
-    send_icmp_error(net, packet, kIcmp6PacketTooBig, 0, out.mtu());
+    send_icmp_error(net, packet, kIcmp6PacketTooBig, 0, mtu);
     return;
   }
   auto writable = wire::Ipv6MutView::checked(packet.mutable_data());

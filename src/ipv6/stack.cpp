@@ -3,6 +3,7 @@
 
 #include "core/route_cache.hpp"
 #include "core/siphash.hpp"
+#include "ipv6/devconf6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "netns/net.hpp"
 #include "netns/wire/ethernet.hpp"
@@ -19,12 +20,15 @@ Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache)
       route_cache_(route_cache),
       dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)),
       pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)),
+      iid_key_(SipKey::derive(host.secret(), 0x726e642d69696400)),
       frag_ident_key_(SipKey::derive(host.secret(), 0x66726167362d6964)) {  // "frag6-id"
   (void)host.add_packet_handler(kEtherTypeIpv6, *this);
   host.add_netdev_listener(*this);
+  host.set_devconf_listener(DevconfFamily::ipv6, this);
 }
 
 Ipv6Stack::~Ipv6Stack() {
+  host_.set_devconf_listener(DevconfFamily::ipv6, nullptr);
   host_.remove_packet_handler(kEtherTypeIpv6);
   host_.remove_netdev_listener(*this);
 }
@@ -49,8 +53,9 @@ void Ipv6Stack::remove_protocol(wire::IpProtocol protocol, const inet::Transport
 }
 
 std::uint32_t Ipv6Stack::path_mtu(Net& net, const Ipv6Address& dst, const Device& dev) {
-  std::uint32_t mtu = dev.mtu();
+  std::uint32_t mtu = ipv6_mtu(net, dev);
   Ipv6Net& ns = state(net);
+  if (const std::uint32_t advertised = ns.ra_mtu(dev); advertised != 0) mtu = std::min(mtu, advertised);
   if (ns.pmtu && !ns.pmtu->empty()) {
     if (auto e = ns.pmtu->lookup(dst.with_scope(0), host_.now())) mtu = std::min(mtu, e->mtu);
   }
@@ -83,8 +88,16 @@ void Ipv6Stack::on_netdev_event(NetdevEvent event, Device& dev) {
     case NetdevEvent::unregistering:
       device_gone(*ns, dev);
       break;
-    case NetdevEvent::registered:
     case NetdevEvent::mtu_changed:
+      // NETDEV_CHANGEMTU: the device's IPv6 MTU is its MTU again (core's
+      // DevconfStore reset it); below IPV6_MIN_MTU IPv6 stops on it.
+      if (dev.mtu() < kMinMtu) {
+        device_down(*ns, dev);
+      } else if (dev.is_up()) {
+        device_up(*ns, dev);
+      }
+      break;
+    case NetdevEvent::registered:
     case NetdevEvent::address_changed:
       break;
   }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
@@ -25,6 +26,7 @@
 #include "netns/pernet.hpp"
 #include "netns/wire/ipv6.hpp"
 #include "netns/wire/ipv6_ext.hpp"
+#include "netns/wire/ndp.hpp"
 
 namespace netns {
 class RouteCache;
@@ -34,6 +36,8 @@ namespace netns::ipv6 {
 
 struct Ipv6Net;
 struct Inet6Address;
+struct NdiscDevice;
+struct DevConf6;
 
 // What a transport learns about a datagram addressed to this namespace.
 struct InputMeta {
@@ -46,12 +50,30 @@ struct InputMeta {
   std::size_t header_len = wire::Ipv6Repr::kHeaderLen;
 };
 
-// ICMPv6 types the layer names (RFC 4443).
 // IPV6_MIN_MTU: every link carries it (RFC 8200 5).
 inline constexpr std::uint32_t kMinMtu = 1280;
 
+// ICMPv6 types the layer names (RFC 4443).
 inline constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PacketTooBig = 2, kIcmp6TimeExceeded = 3,
-                              kIcmp6ParameterProblem = 4;
+                              kIcmp6ParameterProblem = 4, kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
+// Destination unreachable's port code (RFC 4443 3.1).
+inline constexpr std::uint8_t kIcmp6PortUnreachable = 4;
+
+// An ICMPv6 error about a datagram this namespace sent, as ICMPv6 input
+// hands it to the transport that sent it (Linux's icmpv6_notify → err_handler).
+struct IcmpError {
+  std::uint8_t type = 0, code = 0;
+  std::uint32_t info = 0;   // the MTU of packet too big, the pointer of parameter problem
+  Ipv6Address reporter;     // who sent the error
+  // The quoted datagram's addresses; link-local ones carry the scope id of
+  // the device the error came in on, as the sockets bound to them do.
+  Ipv6Address orig_src, orig_dst;
+  std::span<const std::byte> quoted;  // the quoted transport header, 8 bytes at least
+  // Linux's icmpv6_err_convert: the errno, and whether a socket without
+  // IPV6_RECVERR reports it (port unreachable, prohibited, parameter problem).
+  boost::system::error_code error() const;
+  bool is_hard() const;
+};
 
 // Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
 void count_icmp6_out(Net& net, std::uint8_t type);
@@ -71,7 +93,8 @@ class Ipv6Stack final : public PernetOps,
                         public PacketHandler,
                         public NetdevListener,
                         public inet::NetworkLayer,
-                        public Ipv6NeighbourLayer {
+                        public Ipv6NeighbourLayer,
+                        public DevconfListener {
  public:
   // `route_cache` must outlive this layer (the composition root builds it first).
   Ipv6Stack(Host& host, RouteCache& route_cache);
@@ -96,8 +119,9 @@ class Ipv6Stack final : public PernetOps,
   void remove_protocol(wire::IpProtocol protocol, const inet::Transport& transport) override;
 
   Result<RouteResult> route_output(Net& net, const Ipv6Address& dst);
-  // What datagrams to dst through dev may carry: the device's MTU, lowered
-  // by Packet Too Big for net.ipv6.route.mtu_expires seconds.
+  // What datagrams to dst through dev may carry: the device's IPv6 MTU
+  // (net.ipv6.conf.DEV.mtu), lowered by Packet Too Big for
+  // net.ipv6.route.mtu_expires seconds.
   std::uint32_t path_mtu(Net& net, const Ipv6Address& dst, const Device& dev);
   void update_pmtu(Net& net, const Ipv6Address& dst, std::uint32_t mtu);
   // RFC 6724's choice among the namespace's usable addresses for `dst`
@@ -135,8 +159,17 @@ class Ipv6Stack final : public PernetOps,
   void process(Net& net, Device& dev, Packet frame) override;
   // NetdevListener: link-local addresses, routes and DAD follow devices.
   void on_netdev_event(NetdevEvent event, Device& dev) override;
+  // DevconfListener (devconf6.cpp): writes to net.ipv6.conf.* act on live
+  // devices: disable_ipv6, forwarding, addr_gen_mode, mtu.
+  void on_devconf_change(Net& net, DevconfScope scope, Device* dev, DevconfId id, std::int32_t value) override;
 
   Host& host() const { return host_; }
+
+  // Router advertisements sent (advertiser.cpp), and what router discovery
+  // knows of a device (ndisc_router.cpp): netns/ipv6.hpp's functions.
+  Result<void> advertise(Net& net, Device& dev, const RouterAdvertConfig& config);
+  Result<void> stop_advertising(Net& net, Device& dev);
+  std::optional<RouterDiscoveryInfo> router_discovery(Net& net, const Device& dev);
 
  private:
   void process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet);
@@ -146,7 +179,7 @@ class Ipv6Stack final : public PernetOps,
   void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
   void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
-  void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
+  void forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip);
   // `ip`: the datagram's checked header (NDP reads it).
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
@@ -158,6 +191,7 @@ class Ipv6Stack final : public PernetOps,
   std::optional<Reassembler::Reassembled> reassemble(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet,
                                                      const wire::Ipv6View& ip, const wire::Ipv6ExtResult& walk);
   void process_packet_too_big(Net& net, const Packet& message);
+  void notify_error(Net& net, const Packet& message, const InputMeta& meta);
 
   // addrconf
   Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);
@@ -175,6 +209,34 @@ class Ipv6Stack final : public PernetOps,
   void device_up(Ipv6Net& ns, Device& dev);
   void device_down(Ipv6Net& ns, Device& dev);
   void device_gone(Ipv6Net& ns, Device& dev);
+  void purge_ra_default_routes(Ipv6Net& ns);
+
+  // router discovery, host side (ndisc_router.cpp)
+  NdiscDevice* ndisc_device(Ipv6Net& ns, Device& dev);  // made on first need
+  // A link-local address of dev passed DAD: solicitations start, advertising resumes.
+  void link_local_ready(Ipv6Net& ns, Device& dev);
+  void on_rs_timer(Net& net, NdiscDevice& nd);
+  void send_router_solicit(Net& net, Ipv6Net& ns, Device& dev);
+  // An NDP message (data() at its ICMPv6 header, checksum filled) from src
+  // on dev, hop limit 255, counted.
+  void send_ndisc(Net& net, Device& dev, const Ipv6Address& src, const Ipv6Address& dst, Packet message);
+  void process_router_solicit(Net& net, Ipv6Net& ns, Device& dev, const wire::Ipv6View& ip,
+                              std::span<const std::byte> message);
+  void process_router_advert(Net& net, Ipv6Net& ns, Device& dev, const wire::Ipv6View& ip,
+                             std::span<const std::byte> message);
+  void update_default_router(Ipv6Net& ns, Device& dev, const Ipv6Address& router, std::uint16_t lifetime);
+  void schedule_route_expiry(Ipv6Net& ns);
+  void expire_routes(Net& net);
+  void ndisc_device_down(Ipv6Net& ns, Device& dev, bool gone);
+  // SLAAC and on-link prefixes (slaac.cpp)
+  void process_prefix_info(Ipv6Net& ns, NdiscDevice& nd, const wire::NdpPrefixInfo& info, const DevConf6& conf);
+  void update_onlink_prefix(Ipv6Net& ns, NdiscDevice& nd, const Ipv6Prefix& prefix, std::uint32_t valid);
+  void autoconf_prefix(Ipv6Net& ns, Device& dev, const wire::NdpPrefixInfo& info, const DevConf6& conf);
+  // the advertiser (advertiser.cpp)
+  void on_advert_timer(Net& net, NdiscDevice& nd);
+  void send_router_advert(Net& net, NdiscDevice& nd, bool final);
+  void schedule_solicited_advert(NdiscDevice& nd);
+  void schedule_next_advert(NdiscDevice& nd);
 
   Host& host_;
   PernetSlot<Ipv6Net> slot_;
@@ -182,6 +244,7 @@ class Ipv6Stack final : public PernetOps,
   inet::ProtocolTable transports_;
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
   SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
+  SipKey iid_key_;               // addr_gen_mode 3's interface identifiers
   SipKey frag_ident_key_;        // select_ident's generator: SipHash of a counter
   std::uint64_t frag_ident_counter_ = 0;
 };

@@ -269,9 +269,10 @@ TEST_F(AsioUdp, WaitingReceiveCompletesWhenTheDatagramArrivesWithoutBusyPolling)
   });
 
   // IPv6's duplicate address detection on the veths ends within 2 s of
-  // their coming up (at most 1 s of delay, one probe, 1 s of waiting): its
-  // timers are the Host's only ones.
-  run_for(2100ms);
+  // their coming up (at most 1 s of delay, one probe, 1 s of waiting), its
+  // three router solicitations 4 s apart within 1 s of that: their timers
+  // are the Host's only ones.
+  run_for(11100ms);
   const auto timer_waits = runner_.stats().timer_waits;
   // Nothing arrives: the receive waits and the Runner sleeps.
   const auto settled_polls = runner_.stats().polls;

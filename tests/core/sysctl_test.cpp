@@ -194,6 +194,7 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ipv6_neigh_unres_qlen_bytes, "net.ipv6.neigh.default.unres_qlen_bytes"},
       {SysctlId::ipv6_neigh_gc_thresh2, "net.ipv6.neigh.default.gc_thresh2"},
       {SysctlId::ipv6_neigh_gc_thresh3, "net.ipv6.neigh.default.gc_thresh3"},
+      {SysctlId::ipv6_bindv6only, "net.ipv6.bindv6only"},
       {SysctlId::ip6frag_high_thresh, "net.ipv6.ip6frag_high_thresh"},
       {SysctlId::ip6frag_low_thresh, "net.ipv6.ip6frag_low_thresh"},
       {SysctlId::ip6frag_time, "net.ipv6.ip6frag_time"},

@@ -432,6 +432,35 @@ TEST_F(TapKernel, LinuxPing6WithFragmentsBothWays) {
   EXPECT_GE(red_->counters().get("Ip6FragCreates"), 6u);  // 4048 bytes: three fragments a reply
 }
 
+// SLAAC from Linux's side (issue 13): the netns namespace advertises a
+// prefix on the TAP, the Linux namespace autoconfigures an address from it
+// and takes the netns side as its default router.
+TEST_F(TapKernel, LinuxAutoconfiguresFromANetnsRouter) {
+  (void)in_linux({"sysctl", "-qw", fmt::format("net.ipv6.conf.{}.accept_ra=1", tap_name_)});
+  ipv6::RouterAdvertConfig ra;
+  ra.min_interval = std::chrono::seconds(3);
+  ra.max_interval = std::chrono::seconds(4);
+  ra.prefixes.push_back({.prefix = Ipv6Prefix::parse("2001:db8:5::/64").value()});
+  ASSERT_TRUE(ipv6::advertise(*red_, *tap_, ra));
+  std::string addrs;
+  auto asked = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  const bool configured = poll_until(
+      [&] {
+        if (std::chrono::steady_clock::now() - asked < std::chrono::milliseconds(500)) return false;
+        asked = std::chrono::steady_clock::now();
+        addrs = linux_ns_->ip({"-6", "addr", "show", "dev", tap_name_}).output;
+        return addrs.find("inet6 2001:db8:5:") != std::string::npos;
+      },
+      std::chrono::seconds(15));
+  ASSERT_TRUE(configured) << addrs << ipv6::dump_addresses(*red_);
+  EXPECT_NE(addrs.find("dynamic"), std::string::npos) << addrs;  // tentative until its DAD ends
+  const auto routes = linux_ns_->ip({"-6", "route", "show"}).output;
+  EXPECT_NE(routes.find("default via fe80::"), std::string::npos) << routes;
+  EXPECT_NE(routes.find("proto ra"), std::string::npos) << routes;
+  EXPECT_GE(red_->counters().get("Icmp6OutRouterAdvertisements"), 1u);
+  EXPECT_TRUE(ipv6::stop_advertising(*red_, *tap_));
+}
+
 TEST_F(TapKernel, CurlFetchesAPageFromANetnsTcpServer) {
   if (auto why = support::kernel_test_skip_reason({"curl"})) GTEST_SKIP() << *why;
   const std::string body = "hello from a netns namespace\n";

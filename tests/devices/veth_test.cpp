@@ -279,7 +279,8 @@ TEST_F(TwoNets, RuntsAndUnhandledEthertypesAreCountedByTheReceiver) {
 
 // Handlers in both namespaces bounce every frame back: a loop that never ends.
 TEST_F(TwoNets, AFramePingPongedForeverDoesNotHangPoll) {
-  run_for(std::chrono::milliseconds(2100));  // IPv6's duplicate address detection ends: no timer is left
+  // IPv6's duplicate address detection and router solicitations end: no timer is left.
+  run_for(std::chrono::milliseconds(11100));
   RecordingHandler seen(host_);
   seen.on_frame = [](Net&, Device& dev, Packet frame) {
     (void)frame.push_front(kEthHeader);  // the header is still in the headroom

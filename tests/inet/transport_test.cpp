@@ -28,8 +28,8 @@ struct ProbeNet {
 
 class ProbeOps final : public TransportOps<ProbeOps, ProbeNet> {
  public:
-  ProbeOps(Host& host, ipv4::Ipv4Stack& ipv4, wire::IpProtocol protocol = kExperimental)
-      : TransportOps(host, ipv4, protocol) {}
+  ProbeOps(Host& host, wire::IpProtocol protocol = kExperimental)
+      : TransportOps(host, host.builtins().ipv4(), host.builtins().ipv6(), protocol) {}
   void deliver(Net& net, Packet, const ipv4::InputMeta& meta) override {
     if (ProbeNet* s = state(net)) s->from.push_back(meta.src);
   }
@@ -58,7 +58,7 @@ class TransportSeam : public support::AddressedTwoNets {
 
 TEST_F(TransportSeam, ARegisteredTransportGetsItsProtocolAndGivesItBackWhenDestroyed) {
   {
-    ProbeOps probe(host_, ip());
+    ProbeOps probe(host_);
     ASSERT_TRUE(host_.register_pernet_subsys(probe));  // init on every namespace there
     send_to_red(kExperimental);
     ASSERT_NE(probe.state(*red_), nullptr);
@@ -76,14 +76,14 @@ TEST_F(TransportSeam, ARegisteredTransportGetsItsProtocolAndGivesItBackWhenDestr
 }
 
 TEST_F(TransportSeam, ADatagramForAnUnregisteredNamespaceStateIsDroppedQuietly) {
-  ProbeOps probe(host_, ip());  // in the table, but its init never ran
+  ProbeOps probe(host_);  // in the table, but its init never ran
   send_to_red(kExperimental);
   EXPECT_EQ(probe.state(*red_), nullptr);
   EXPECT_EQ(red_->counters().get("IpInUnknownProtos"), 0u);  // it was the transport's to drop
 }
 
 TEST_F(TransportSeam, ATakenNumberIsRefusedAndItsOwnerKeepsIt) {
-  ProbeOps probe(host_, ip());
+  ProbeOps probe(host_);
   NetworkLayer& layer = ip();
   auto refused = layer.add_protocol(wire::IpProtocol::udp, probe);
   ASSERT_FALSE(refused);
@@ -91,7 +91,12 @@ TEST_F(TransportSeam, ATakenNumberIsRefusedAndItsOwnerKeepsIt) {
   // Removing a number one does not hold changes nothing.
   layer.remove_protocol(wire::IpProtocol::udp, probe);
   // Constructing a second transport on a taken number is a wiring mistake.
-  EXPECT_THROW(ProbeOps(host_, ip(), wire::IpProtocol::tcp), std::logic_error);
+  EXPECT_THROW(ProbeOps(host_, wire::IpProtocol::tcp), std::logic_error);
+  // ICMPv6's number is free in IPv4 but ping's in IPv6: the IPv4
+  // registration is undone when IPv6 refuses.
+  EXPECT_THROW(ProbeOps(host_, wire::IpProtocol::icmpv6), std::logic_error);
+  ASSERT_TRUE(layer.add_protocol(wire::IpProtocol::icmpv6, probe));
+  layer.remove_protocol(wire::IpProtocol::icmpv6, probe);
 
   // UDP still owns 17: a datagram to a closed port is its to count.
   send_to_red(wire::IpProtocol::udp);
@@ -100,7 +105,7 @@ TEST_F(TransportSeam, ATakenNumberIsRefusedAndItsOwnerKeepsIt) {
 }
 
 TEST_F(TransportSeam, OpenNeedsALiveNamespaceWhereTheTransportRuns) {
-  ProbeOps probe(host_, ip());
+  ProbeOps probe(host_);
   auto before = probe.open(*red_);
   ASSERT_FALSE(before);
   EXPECT_EQ(before.error(), error(Errc::address_family_not_supported));

@@ -120,7 +120,7 @@ TEST(NeighbourLinux, ALinuxHostIsServedInTheMiddleOfASpoofedSourceFlood) {
       flood_socket->send(support::echo_request_frame((*tap)->mac(), flood_mac, spoofed, Ipv4Address(192, 0, 2, 2),
                                                      0x6666, std::uint16_t(flooded), 16));
     }
-    while (auto reply = ping.receive()) answered.insert(reply->from);
+    while (auto reply = ping.receive()) answered.insert(reply->from.to_v4());
     while (next < linux_addresses.size() && answered.count(linux_addresses[next]) != 0) ++next;
     // One Linux address at a time, asked again every 100 ms until it answers:
     // each one is a fresh resolution in the middle of the flood.

@@ -148,7 +148,7 @@ class Ipv6FragmentInputTest : public ::testing::Test {
     ASSERT_TRUE(set_link_up(net_->loopback()));
     ASSERT_TRUE(set_link_up(*eth0_));
     ASSERT_TRUE(ipv6::add_address(*net_, *eth0_, Ipv6Prefix(kLocal, 64)));
-    run_for(3s);
+    run_for(15s);  // past DAD and the three router solicitations after it
     ASSERT_TRUE(layer().state(*net_).neighbours().add_permanent(*eth0_, kPeer, kPeerMac));
     drain();
   }
@@ -386,7 +386,7 @@ TEST(Ipv6FragmentGolden, LinuxsThreeFragmentEchoIsReassembledAndAnswered) {
   ASSERT_TRUE(set_link_up(*eth));
   ASSERT_TRUE(ipv6::add_address(*net, *eth, Ipv6Prefix(r1, 64)));
   Clock::time_point now{};
-  for (int i = 0; i < 300; ++i) host.poll(now += 10ms);
+  for (int i = 0; i < 1500; ++i) host.poll(now += 10ms);  // DAD, then three router solicitations
   ASSERT_TRUE(host.builtins().ipv6().state(*net).neighbours().add_permanent(*eth, b, b_mac));
   while (eth->read()) {
   }

@@ -123,6 +123,8 @@ class Neighbour6 : public support::Ipv4ChannelTest {
       auto ip = wire::Ipv6View::checked(eth->payload());
       EXPECT_TRUE(ip);
       Sent s{eth->dst(), wire::Ipv6Repr::parse(*ip), {ip->payload().begin(), ip->payload().end()}, {}, {}};
+      // The IPv6 layer's router solicitations (the device came up) are not the table's.
+      if (s.ip.dst == wire::kAllRouters) continue;
       if (s.ip.next_header == wire::IpProtocol::icmpv6) {
         EXPECT_TRUE(wire::icmpv6_checksum_ok(s.ip.src, s.ip.dst, s.message));
         EXPECT_EQ(s.ip.hop_limit, 255);

@@ -62,6 +62,10 @@ class BasicUdpView {
   bool verify_checksum(Ipv4Address src, Ipv4Address dst) const {
     return checksum() == 0 || ipv4_transport_checksum(src, dst, kProtocol, bytes_) == 0;
   }
+  // Over IPv6 the checksum is mandatory (RFC 8200 8.1): 0 fails.
+  bool verify_checksum(const Ipv6Address& src, const Ipv6Address& dst) const {
+    return checksum() != 0 && ipv6_transport_checksum(src, dst, kProtocol, bytes_) == 0;
+  }
 
   void set_src_port(std::uint16_t v) const requires(!std::is_const_v<Byte>) {
     store_be16(bytes_, kSrcPort, v);
@@ -77,6 +81,11 @@ class BasicUdpView {
   void fill_checksum(Ipv4Address src, Ipv4Address dst) const requires(!std::is_const_v<Byte>) {
     set_checksum(0);
     const std::uint16_t sum = ipv4_transport_checksum(src, dst, kProtocol, bytes_);
+    set_checksum(sum == 0 ? 0xffff : sum);
+  }
+  void fill_checksum(const Ipv6Address& src, const Ipv6Address& dst) const requires(!std::is_const_v<Byte>) {
+    set_checksum(0);
+    const std::uint16_t sum = ipv6_transport_checksum(src, dst, kProtocol, bytes_);
     set_checksum(sum == 0 ? 0xffff : sum);
   }
 
@@ -115,7 +124,9 @@ struct UdpRepr {
   // Writes the header into datagram[0, 8) and checksums it with the payload
   // the caller already placed at datagram[8, buffer_len()). Preconditions:
   // datagram.size() >= buffer_len(), payload_len <= kMaxPayloadLen.
-  void emit(std::span<std::byte> datagram, Ipv4Address src, Ipv4Address dst) const {
+  // The pseudo-header's addresses are IPv4's or IPv6's.
+  template <class Address>
+  void emit(std::span<std::byte> datagram, const Address& src, const Address& dst) const {
     assert(datagram.size() >= buffer_len() && payload_len <= kMaxPayloadLen);
     UdpMutView view(datagram.first(buffer_len()));
     view.set_src_port(src_port);

@@ -60,7 +60,8 @@ bool TcpNet::allow_challenge_ack() {
 
 // ---- TcpOps ----
 
-TcpOps::TcpOps(Host& host, ipv4::Ipv4Stack& ipv4) : TransportOps(host, ipv4, wire::IpProtocol::tcp) {}
+TcpOps::TcpOps(Host& host, ipv4::Ipv4Stack& ipv4, ipv6::Ipv6Stack& ipv6)
+    : TransportOps(host, ipv4, ipv6, wire::IpProtocol::tcp) {}
 TcpOps::~TcpOps() = default;
 
 std::uint64_t TcpOps::hash(std::uint64_t purpose, const FourTuple& t, std::uint32_t extra) const {

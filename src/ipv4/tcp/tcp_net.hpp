@@ -90,7 +90,7 @@ struct TcpNet {
 // state(net), stack(), host() and init/exit come from TransportOps.
 class TcpOps final : public inet::TransportOps<TcpOps, TcpNet> {
  public:
-  TcpOps(Host& host, ipv4::Ipv4Stack& ipv4);
+  TcpOps(Host& host, ipv4::Ipv4Stack& ipv4, ipv6::Ipv6Stack& ipv6);
   ~TcpOps() override;
 
   void deliver(Net& net, Packet datagram, const ipv4::InputMeta& meta) override;
