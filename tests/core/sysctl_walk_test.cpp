@@ -27,6 +27,7 @@
 #include "netns/wire/ipv6_ext.hpp"
 #include "netns/wire/checksum.hpp"
 #include "netns/wire/ethernet.hpp"
+#include "netns/wire/ndp.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tcp.hpp"
 #include "netns/udp.hpp"
@@ -569,10 +570,28 @@ std::string ipv6_link_local_after_up(Lab& lab) {
   return out;
 }
 
-// What SLAAC (router advertisements' prefixes) reads of `dev`. Nothing else
-// acts on autoconf; the SLAAC engine reads it through ipv6::devconf.
-std::string ipv6_autoconf_read(Lab& lab, Device& dev) {
-  return fmt::format("autoconf {}", ipv6::devconf(*lab.net, dev).autoconf);
+// The addresses `dev` autoconfigures from a router advertisement carrying
+// 2001:db8:5::/64 with the A flag (RFC 4862 5.5.3).
+std::string ipv6_slaac_addresses(Lab& lab, Device& dev) {
+  const Ipv6Address router(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+  const wire::RouterAdvertRepr ra{
+      .router_lifetime = 1800,
+      .source_link = kTcpPeerMac,
+      .prefixes = {{.prefix = Ipv6Prefix(Ipv6Address(0x2001, 0xdb8, 5, 0, 0, 0, 0, 0), 64),
+                    .on_link = true, .autonomous = true, .valid_lifetime = 86400, .preferred_lifetime = 14400}}};
+  Bytes frame(14 + 40 + ra.buffer_len());
+  wire::EthernetRepr{wire::ipv6_multicast_mac(wire::kAllNodes), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+  wire::Ipv6Repr{.src = router, .dst = wire::kAllNodes, .next_header = wire::IpProtocol::icmpv6, .hop_limit = 255,
+                 .payload_len = ra.buffer_len()}
+      .emit(std::span(frame).subspan(14));
+  ra.emit(std::span(frame).subspan(54), router, wire::kAllNodes);
+  static_cast<ChannelDevice&>(dev).inject(frame);
+  lab.run(std::chrono::seconds(3));  // DAD
+  std::string out;
+  for (const auto& a : ipv6::addresses(*lab.net)) {
+    if (a.dev == &dev && !a.prefix.address().is_link_local()) out += a.prefix.to_string() + " ";
+  }
+  return out.empty() ? "no address" : out;
 }
 
 // An IPv6 path MTU learned from a Packet Too Big, 30 s later.
@@ -739,7 +758,7 @@ const Scenario kScenarios[] = {
      [](Lab& lab) { return ipv6_all_routers_input(lab, new_ipv6_device(lab)); }},
     {"net.ipv6.conf.default.accept_ra", "2",
      [](Lab& lab) { return ipv6_ra_route_after_forwarding(lab, new_ipv6_device(lab)); }},
-    {"net.ipv6.conf.default.autoconf", "0", [](Lab& lab) { return ipv6_autoconf_read(lab, new_ipv6_device(lab)); }},
+    {"net.ipv6.conf.default.autoconf", "0", [](Lab& lab) { return ipv6_slaac_addresses(lab, new_ipv6_device(lab)); }},
     {"net.ipv6.conf.all.accept_dad", "1", [](Lab& lab) { return ipv6_address_tentative(lab, *lab.eth0); },
      [](Lab& lab) { lab.set("net.ipv6.conf.eth0.accept_dad", "0"); }},
     {"net.ipv6.conf.default.accept_dad", "0",
@@ -1117,7 +1136,7 @@ const Scenario kDeviceScenarios[] = {
     {"net.ipv6.conf.eth0.disable_ipv6", "1", ipv6_all_nodes_input},
     {"net.ipv6.conf.eth0.forwarding", "1", [](Lab& lab) { return ipv6_all_routers_input(lab, *lab.eth0); }},
     {"net.ipv6.conf.eth0.accept_ra", "2", [](Lab& lab) { return ipv6_ra_route_after_forwarding(lab, *lab.eth0); }},
-    {"net.ipv6.conf.eth0.autoconf", "0", [](Lab& lab) { return ipv6_autoconf_read(lab, *lab.eth0); }},
+    {"net.ipv6.conf.eth0.autoconf", "0", [](Lab& lab) { return ipv6_slaac_addresses(lab, *lab.eth0); }},
     {"net.ipv6.conf.eth0.accept_dad", "0", [](Lab& lab) { return ipv6_address_tentative(lab, *lab.eth0); }},
     {"net.ipv6.conf.eth0.dad_transmits", "0", [](Lab& lab) { return ipv6_address_tentative(lab, *lab.eth0); }},
     {"net.ipv6.conf.eth0.hop_limit", "9", [](Lab& lab) { return ipv6_hop_limit_sent(lab, *lab.eth0); }},

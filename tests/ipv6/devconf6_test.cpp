@@ -222,6 +222,7 @@ TEST_F(Ipv6DevconfTest, AcceptDadIsEitherAllOrTheDevice) {
 
 TEST_F(Ipv6DevconfTest, DadTransmitsIsHowManyProbes) {
   set("net.ipv6.conf.eth0.dad_transmits", "3");
+  set("net.ipv6.conf.eth0.accept_ra", "0");  // no router solicitations among the frames counted
   bring_up(*eth0_);
   while (eth0_->read()) {
   }
