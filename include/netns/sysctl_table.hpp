@@ -88,6 +88,9 @@ enum class SysctlId : std::uint16_t {
   ipv6_neigh_gc_thresh2,
   ipv6_neigh_gc_thresh3,
   ipv6_bindv6only,
+  ip6frag_high_thresh,
+  ip6frag_low_thresh,
+  ip6frag_time,
   count_
 };
 
@@ -212,6 +215,10 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv6.neigh.default.gc_thresh3", 1, {1024}, 1, 1 << 20, {}},
     // Whether IPv6 sockets start v6-only (IPV6_V6ONLY), taking no IPv4.
     {"net.ipv6.bindv6only", 1, {0}, 0, 1, {}},
+    // IPv6 reassembly, as net.ipv4.ipfrag_* (low_thresh only bounds high_thresh).
+    {"net.ipv6.ip6frag_high_thresh", 1, {4194304}, 0, kIntMax, {}},
+    {"net.ipv6.ip6frag_low_thresh", 1, {3145728}, 0, kIntMax, {}},
+    {"net.ipv6.ip6frag_time", 1, {60}, 1, 3600, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

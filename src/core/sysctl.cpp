@@ -109,6 +109,10 @@ Result<void> Sysctl::set_values(SysctlId id, std::span<const std::int32_t> value
       (id == SysctlId::ipfrag_low_thresh && values[0] > value(SysctlId::ipfrag_high_thresh))) {
     return error(Errc::invalid_argument);
   }
+  if ((id == SysctlId::ip6frag_high_thresh && values[0] < value(SysctlId::ip6frag_low_thresh)) ||
+      (id == SysctlId::ip6frag_low_thresh && values[0] > value(SysctlId::ip6frag_high_thresh))) {
+    return error(Errc::invalid_argument);
+  }
   // A knob that is a per-device knob's `all` (ip_forward) is written as that,
   // with its propagation.
   for (std::size_t d = 0; d < kDevconfCount; ++d) {

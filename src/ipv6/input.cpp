@@ -136,22 +136,35 @@ void Ipv6Stack::drop_extension(Net& net, const Packet& packet, const wire::Ipv6E
   }
 }
 
-void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
+void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& arrived,
                               wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast) {
   Counters& c = net.counters();
-  const auto walk = walk_to_upper_layer(ip, context, from);
+  wire::Ipv6View ip = arrived;
+  wire::Ipv6ExtResult walk;
+  // A reassembled datagram goes on walking where its fragment header was,
+  // as Linux resubmits it at nhoff (a loop, not recursion: fragments may nest).
+  for (;;) {
+    walk = walk_to_upper_layer(ip, context, from);
+    if (walk.atomic_fragment) {
+      // ipv6_frag_rcv takes an atomic fragment (RFC 6946) as reassembled at once.
+      c.add(Counter::Ip6ReasmReqds);
+      c.add(Counter::Ip6ReasmOKs);
+    }
+    if (walk.fragment_seen) c.add(Counter::Ip6ReasmReqds);
+    if (walk.verdict != wire::Ipv6ExtVerdict::fragment) break;
+    auto whole = reassemble(net, ns, dev, std::move(packet), ip, walk);
+    if (!whole) return;
+    packet = std::move(whole->packet);
+    auto view = wire::Ipv6View::checked(packet.data());
+    if (!view) return;  // reassemble() wrote a sound header; never taken
+    ip = *view;
+    from = whole->resume;
+  }
   switch (walk.verdict) {
     case wire::Ipv6ExtVerdict::ok:
       break;
     case wire::Ipv6ExtVerdict::no_next_header:
       c.add(Counter::Ip6InDelivers);
-      return;
-    case wire::Ipv6ExtVerdict::fragment:
-      // Reassembly (net.ipv6.ip6frag_high_thresh) is not built yet: the
-      // datagram cannot be delivered, and Linux would count a failure had
-      // it no memory for it.
-      c.add(Counter::Ip6ReasmReqds);
-      c.add(Counter::Ip6ReasmFails);
       return;
     default:
       drop_extension(net, packet, walk);
@@ -186,6 +199,23 @@ void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet,
   c.add(Counter::Ip6InUnknownProtos);
   (void)packet.push_front(walk.offset);
   send_icmp_error(net, packet, kIcmp6ParameterProblem, 1, static_cast<std::uint32_t>(walk.nhoff));
+}
+
+}  // namespace netns::ipv6
+
+namespace netns::ipv6 {
+
+std::optional<Reassembler::Reassembled> Ipv6Stack::reassemble(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet,
+                                                              const wire::Ipv6View& ip,
+                                                              const wire::Ipv6ExtResult& walk) {
+  if (!ns.reassembler) {
+    // The reassembler lives in ns, which goes before net: the callback cannot outlive either.
+    ns.reassembler = std::make_unique<Reassembler>(net, [this, &net](Packet first) {
+      // ip6_frag_expire: time exceeded, code 1, only when the first fragment came.
+      send_icmp_error(net, first, kIcmp6TimeExceeded, 1);
+    });
+  }
+  return ns.reassembler->add(std::move(packet), ip, walk, dev.ifindex());
 }
 
 }  // namespace netns::ipv6

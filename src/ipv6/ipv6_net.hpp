@@ -9,6 +9,7 @@
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/pmtu.hpp"
 #include "ipv6/fib6.hpp"
+#include "ipv6/fragment.hpp"
 #include "ipv6/neighbour6.hpp"
 #include "netns/address.hpp"
 #include "netns/ipv6.hpp"
@@ -84,6 +85,8 @@ struct Ipv6Net {
   std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
   // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst).
   ipv4::IcmpBucket icmp_bucket;
+  // Datagrams being reassembled (net.ipv6.ip6frag_*), made on the first fragment.
+  std::unique_ptr<Reassembler> reassembler;
 
   Inet6Address* find_address(const Device& dev, const Ipv6Address& address);
   // A usable address of the namespace on any device (the weak host model,

@@ -1,6 +1,8 @@
 // IPv6 egress and forwarding (Linux's ip6_output.c): the header, the
 // hand-over to the link, and ip6_forward.
+#include "core/siphash.hpp"
 #include "ipv6/devconf6.hpp"
+#include "ipv6/fragment.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "ipv4/neighbour.hpp"
@@ -12,11 +14,11 @@ namespace netns::ipv6 {
 Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params, const RouteResult& route) {
   const std::size_t total = payload.size() + wire::Ipv6Repr::kHeaderLen;
   if (payload.size() > 0xffff) return error(Errc::message_size);
+  // Linux's ip6_fragment cuts to the route's MTU, which Packet Too Big
+  // lowers, never below 1280 (update_pmtu); IPV6_DONTFRAG refuses instead.
   const std::uint32_t mtu = path_mtu(net, params.dst, *route.dev);
-  if (total > mtu) {
-    // Fragmentation at the source comes with the fragment header (RFC 8200 4.5).
-    return error(Errc::message_size);
-  }
+  const bool too_big = total > mtu;
+  if (too_big && params.dont_fragment) return error(Errc::message_size);
   auto header = payload.push_front(wire::Ipv6Repr::kHeaderLen);
   if (header.empty()) return error(Errc::no_buffer_space);
   std::uint8_t hop_limit = params.hop_limit;
@@ -31,8 +33,20 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   c.add(Counter::Ip6OutRequests);
   c.add(Counter::Ip6OutOctets, total);
   if (params.dst.is_multicast()) c.add(Counter::Ip6OutMcastPkts);
-  output_datagram(net, std::move(payload), *route.dev, route.next_hop);
-  return {};
+  if (!too_big) {
+    output_datagram(net, std::move(payload), *route.dev, route.next_hop);
+    return {};
+  }
+  // fragment() counts Ip6FragOKs, Ip6FragCreates and Ip6FragFails.
+  return fragment(net, std::move(payload), mtu, select_ident(),
+                  [&](Packet piece) { output_datagram(net, std::move(piece), *route.dev, route.next_hop); });
+}
+
+std::uint32_t Ipv6Stack::select_ident() {
+  for (;;) {
+    const auto id = static_cast<std::uint32_t>(siphash13_word(frag_ident_key_, ++frag_ident_counter_));
+    if (id != 0) return id;
+  }
 }
 
 void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop) {

@@ -20,7 +20,8 @@ Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache)
       route_cache_(route_cache),
       dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)),
       pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)),
-      iid_key_(SipKey::derive(host.secret(), 0x726e642d69696400)) {
+      iid_key_(SipKey::derive(host.secret(), 0x726e642d69696400)),
+      frag_ident_key_(SipKey::derive(host.secret(), 0x66726167362d6964)) {  // "frag6-id"
   (void)host.add_packet_handler(kEtherTypeIpv6, *this);
   host.add_netdev_listener(*this);
   host.set_devconf_listener(DevconfFamily::ipv6, this);

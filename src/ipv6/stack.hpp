@@ -19,6 +19,7 @@
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
+#include "ipv6/fragment.hpp"
 #include "ipv6/neighbour_layer6.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv6.hpp"
@@ -107,6 +108,9 @@ class Ipv6Stack final : public PernetOps,
   // Output. `payload` holds the upper-layer header and data. Larger than the
   // path MTU: fragmented here unless params.dont_fragment (message_size).
   Result<void> send(Net& net, Packet payload, const SendParams& params, const RouteResult& route);
+  // ipv6_select_ident: a fragment identification, random and never 0, as
+  // Linux since 5.13 (predictable ones leak traffic to other hosts).
+  std::uint32_t select_ident();
   // Hands a ready datagram (data() at its IPv6 header) to the link layer.
   void output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop);
 
@@ -191,6 +195,10 @@ class Ipv6Stack final : public PernetOps,
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
+  // ipv6_frag_rcv's part after the walk stopped at a fragment header: the
+  // reassembled datagram and where its walk resumes, or nullopt (held or dropped).
+  std::optional<Reassembler::Reassembled> reassemble(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet,
+                                                     const wire::Ipv6View& ip, const wire::Ipv6ExtResult& walk);
   void process_packet_too_big(Net& net, const Packet& message);
   void notify_error(Net& net, const Packet& message, const InputMeta& meta);
 
@@ -246,6 +254,8 @@ class Ipv6Stack final : public PernetOps,
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
   SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
   SipKey iid_key_;               // addr_gen_mode 3's interface identifiers
+  SipKey frag_ident_key_;        // select_ident's generator: SipHash of a counter
+  std::uint64_t frag_ident_counter_ = 0;
 };
 
 }  // namespace netns::ipv6

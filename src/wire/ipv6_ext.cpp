@@ -161,23 +161,29 @@ bool first_fragment_truncated(std::span<const std::byte> d) {
 // ipv6_frag_rcv, and the checks of ip6_frag_queue that need only this datagram.
 Ipv6ExtResult fragment_header(const Ipv6View& ip, std::size_t at, std::size_t nhoff, Ipv6ExtResult& carry) {
   const auto d = ip.bytes();
+  auto seen = [](Ipv6ExtResult r) {
+    r.fragment_seen = true;
+    return r;
+  };
   auto view = Ipv6FragmentView::checked(d.subspan(at));
-  if (!view) return problem(Icmpv6ParameterProblem::header_field, at, Ipv6ExtCounter::in_hdr_errors);
+  if (!view) return seen(problem(Icmpv6ParameterProblem::header_field, at, Ipv6ExtCounter::in_hdr_errors));
   if (view->is_atomic()) {
     carry.atomic_fragment = true;
     return ok(view->next_header(), at + Ipv6FragmentView::kLen, at);
   }
+  // ipv6_frag_rcv counts Ip6InHdrErrors for an incomplete chain (RFC 7112).
   if (view->offset() == 0 && first_fragment_truncated(d)) {
-    return problem(Icmpv6ParameterProblem::incomplete_chain, 0, Ipv6ExtCounter::in_unknown_protos);
+    return seen(problem(Icmpv6ParameterProblem::incomplete_chain, 0, Ipv6ExtCounter::in_hdr_errors));
   }
   const std::size_t data_len = d.size() - (at + Ipv6FragmentView::kLen);
   const std::size_t end = view->offset() + data_len;
-  if (end > 0xffff) return problem(Icmpv6ParameterProblem::header_field, at + 2, Ipv6ExtCounter::in_hdr_errors);
+  if (end > 0xffff) return seen(problem(Icmpv6ParameterProblem::header_field, at + 2, Ipv6ExtCounter::in_hdr_errors));
   if (view->more_fragments() && (end & 7) != 0) {
-    return problem(Icmpv6ParameterProblem::header_field, kPayloadLengthField, Ipv6ExtCounter::in_hdr_errors);
+    return seen(problem(Icmpv6ParameterProblem::header_field, kPayloadLengthField, Ipv6ExtCounter::in_hdr_errors));
   }
-  if (data_len == 0) return drop(Ipv6ExtCounter::reasm_fails);
+  if (data_len == 0) return seen(drop(Ipv6ExtCounter::reasm_fails));
   Ipv6ExtResult result = carry;
+  result.fragment_seen = true;
   result.verdict = Ipv6ExtVerdict::fragment;
   result.next_header = kFragment;
   result.offset = at;

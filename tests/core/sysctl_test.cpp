@@ -97,6 +97,8 @@ INSTANTIATE_TEST_SUITE_P(
         // Each reassembly threshold bounds the other, as Linux's.
         BadWrite{"net.ipv4.ipfrag_high_thresh", "3145727", Errc::invalid_argument},
         BadWrite{"net.ipv4.ipfrag_low_thresh", "4194305", Errc::invalid_argument},
+        BadWrite{"net.ipv6.ip6frag_high_thresh", "3145727", Errc::invalid_argument},
+        BadWrite{"net.ipv6.ip6frag_low_thresh", "4194305", Errc::invalid_argument},
         // Knobs Linux has and netns does not act on are not there at all.
         BadWrite{"net.core.wmem_default", "212992", Errc::no_such_file_or_directory},
         BadWrite{"net.ipv4.route.gc_timeout", "300", Errc::no_such_file_or_directory},
@@ -193,6 +195,9 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ipv6_neigh_gc_thresh2, "net.ipv6.neigh.default.gc_thresh2"},
       {SysctlId::ipv6_neigh_gc_thresh3, "net.ipv6.neigh.default.gc_thresh3"},
       {SysctlId::ipv6_bindv6only, "net.ipv6.bindv6only"},
+      {SysctlId::ip6frag_high_thresh, "net.ipv6.ip6frag_high_thresh"},
+      {SysctlId::ip6frag_low_thresh, "net.ipv6.ip6frag_low_thresh"},
+      {SysctlId::ip6frag_time, "net.ipv6.ip6frag_time"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).

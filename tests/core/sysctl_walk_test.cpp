@@ -24,6 +24,7 @@
 #include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/wire/ipv6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
 #include "netns/wire/checksum.hpp"
 #include "netns/wire/ethernet.hpp"
 #include "netns/wire/ndp.hpp"
@@ -439,6 +440,27 @@ std::string ndp_queued_for_stranger(Lab& lab) {
   (void)lab.frames();
   ndp.advertise(kNdpStranger, kStrangerMac, true);
   return lab.frames() + ndp.state();
+}
+
+// Fragments of an IPv6 datagram (nothing after them: next header 59) to
+// eth0's address: the first, and with `both` the last too.
+std::string ipv6_fragments_in(Lab& lab, bool both) {
+  const Ipv6Address local(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), peer(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  EXPECT_TRUE(ipv6::add_address(*lab.net, *lab.eth0, Ipv6Prefix(local, 64)));
+  lab.peer.run_for(3s);  // past DAD
+  (void)lab.frames();
+  for (std::size_t offset : {std::size_t{0}, std::size_t{64}}) {
+    if (offset != 0 && !both) break;
+    Bytes frame(14 + 48 + 64);
+    wire::EthernetRepr{lab.eth0->mac(), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+    wire::Ipv6Repr{.src = peer, .dst = local, .next_header = wire::IpProtocol::ipv6_fragment, .hop_limit = 64,
+                   .payload_len = 72}
+        .emit(std::span(frame).subspan(14));
+    wire::Ipv6FragmentRepr{.next_header = 59, .offset = offset, .more = offset == 0, .identification = 7}.emit(
+        std::span(frame).subspan(54));
+    lab.inject(frame);
+  }
+  return lab.counters();
 }
 
 // ---- the scenarios ----
@@ -1079,6 +1101,18 @@ const Scenario kScenarios[] = {
        Ndp ndp(lab);
        for (std::uint8_t i = 0; i < 8; ++i) ndp.send(ndp_host(i));
        return ndp.state();
+     }},
+    {"net.ipv6.ip6frag_high_thresh", "0", [](Lab& lab) { return ipv6_fragments_in(lab, true); },
+     [](Lab& lab) { lab.set("net.ipv6.ip6frag_low_thresh", "0"); }},
+    {"net.ipv6.ip6frag_low_thresh", "0",
+     [](Lab& lab) {
+       auto r = lab.net->sysctl().set("net.ipv6.ip6frag_high_thresh", "1000");
+       return r ? std::string("high_thresh lowered") : r.error().message();
+     }},
+    {"net.ipv6.ip6frag_time", "5",
+     [](Lab& lab) {
+       std::string out = ipv6_fragments_in(lab, false);
+       return out + lab.run(10s) + lab.counters();
      }},
 };
 

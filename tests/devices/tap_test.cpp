@@ -407,6 +407,31 @@ TEST_F(TapKernel, LinuxPing6ReachesTheNetnsNamespace) {
       << ipv6::dump_neighbours(*red_);
 }
 
+// `ping -6 -s 4000`: Linux fragments the echo (4048 bytes over a 1500 MTU),
+// netns reassembles it and fragments its reply, which Linux reassembles.
+TEST_F(TapKernel, LinuxPing6WithFragmentsBothWays) {
+  if (auto why = support::kernel_test_skip_reason({"ping"})) GTEST_SKIP() << *why;
+  const Ipv6Address global(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(global, 64)));
+  ASSERT_TRUE(linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"}).ok());
+  ASSERT_TRUE(poll_until(
+      [&] {
+        for (const auto& info : ipv6::addresses(*red_)) {
+          if (info.prefix.address() == global) return !info.tentative && !info.dad_failed;
+        }
+        return false;
+      },
+      std::chrono::seconds(5)))
+      << ipv6::dump_addresses(*red_);
+  auto ping = in_linux({"ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "-s", "4000", "2001:db8::2"});
+  EXPECT_TRUE(ping.ok()) << ping.output;
+  EXPECT_NE(ping.output.find("2 received"), std::string::npos) << ping.output;
+  EXPECT_GE(red_->counters().get("Ip6ReasmOKs"), 2u);
+  EXPECT_EQ(red_->counters().get("Ip6ReasmFails"), 0u);
+  EXPECT_GE(red_->counters().get("Ip6FragOKs"), 2u);
+  EXPECT_GE(red_->counters().get("Ip6FragCreates"), 6u);  // 4048 bytes: three fragments a reply
+}
+
 // SLAAC from Linux's side (issue 13): the netns namespace advertises a
 // prefix on the TAP, the Linux namespace autoconfigures an address from it
 // and takes the netns side as its default router.

@@ -228,10 +228,10 @@ TEST(Ipv6ExtWalk, FragmentsStopTheWalkAfterLinuxsChecks) {
                  Icmpv6ParameterProblem::header_field, 48);
   // A first fragment that ends inside the UDP header: code 3, pointer 0.
   expect_problem(walk(datagram(kFrag, {kUdp, 0, 0, 1, 0, 0, 0, 1, 0x12, 0x34, 0x00, 0x35})),
-                 Icmpv6ParameterProblem::incomplete_chain, 0, Ipv6ExtCounter::in_unknown_protos);
+                 Icmpv6ParameterProblem::incomplete_chain, 0, Ipv6ExtCounter::in_hdr_errors);
   // ...or whose destination options header after it says it ends past the datagram.
   expect_problem(walk(datagram(kFrag, {kDest, 0, 0, 1, 0, 0, 0, 1, kUdp, 1, 0, 0, 0, 0, 0, 0})),
-                 Icmpv6ParameterProblem::incomplete_chain, 0, Ipv6ExtCounter::in_unknown_protos);
+                 Icmpv6ParameterProblem::incomplete_chain, 0, Ipv6ExtCounter::in_hdr_errors);
   // A chain cut before a header's first two bytes is not judged (Linux's
   // ipv6_skip_exthdr gives up there); this one fails the length check instead.
   expect_problem(walk(datagram(kFrag, {kDest, 0, 0, 1, 0, 0, 0, 1, kUdp})), Icmpv6ParameterProblem::header_field, 4);

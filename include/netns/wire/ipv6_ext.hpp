@@ -178,6 +178,8 @@ struct Ipv6ExtResult {
   // Seen on the way.
   std::optional<std::uint16_t> router_alert;   // hop-by-hop Router Alert value (RFC 2711)
   bool atomic_fragment = false;                // an atomic fragment header was passed
+  bool fragment_seen = false;                  // a non-atomic fragment header was reached, whatever
+                                               // became of it (Linux counts Ip6ReasmReqds there)
   std::optional<Ipv6FragmentRepr> fragment;    // verdict fragment: its fields
 
   // Where a following walk starts (after ok).
