@@ -16,6 +16,8 @@
 //                                    processes hits both alike: counters netns_MBps
 //                                    and kernel_MBps (median chunks) and `ratio`,
 //                                    the median of the pairs' netns/kernel throughput.
+//   BM_Tcp6Bulk/<mtu>, BM_KernelTcp6Bulk/<mtu>  BM_TcpBulk and BM_KernelTcpBulk
+//                                    over IPv6 (2001:db8::1 -> 2001:db8::2).
 //   BM_TcpConnectClose               connect, accept, close the client then the
 //                                    server: connections/s. Clients end in
 //                                    TIME_WAIT, the server's side is gone.
@@ -33,6 +35,7 @@
 // pays what its TIME_WAIT costs (netns: a record of its own, time_wait.hpp).
 // Kernel rows need root; otherwise they report an error and the ratios say n/a.
 #include <benchmark/benchmark.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -121,8 +124,10 @@ Ipv4Address client_address(std::int64_t i) {
 
 // ---- netns ----
 
-// "a" 192.0.2.1/24 — veth of `mtu` — "b" 192.0.2.2/24, in a Host of its own.
-// Declared before any Stream or Listener, so those close first.
+// "a" 192.0.2.1/24 and 2001:db8::1/64 — veth of `mtu` — "b" 192.0.2.2/24
+// and 2001:db8::2/64, in a Host of its own; the IPv6 addresses skip DAD
+// (accept_dad 0), as the kernel pair's do (nodad). Declared before any
+// Stream or Listener, so those close first.
 struct NetnsPair {
   // Started at the real time, so the first connect's timers are not 0 + RTO
   // (they would fire at the first poll and retransmit the SYN spuriously).
@@ -134,10 +139,14 @@ struct NetnsPair {
   explicit NetnsPair(std::uint32_t mtu) {
     (void)veth.a->set_mtu(mtu);
     (void)veth.b->set_mtu(mtu);
+    (void)a->sysctl().set("net.ipv6.conf.eth0.accept_dad", "0");
+    (void)b->sysctl().set("net.ipv6.conf.eth0.accept_dad", "0");
     (void)netns::set_link_up(*veth.a);
     (void)netns::set_link_up(*veth.b);
     (void)netns::ipv4::add_address(*a, *veth.a, netns::Ipv4Prefix::parse("192.0.2.1/24").value());
     (void)netns::ipv4::add_address(*b, *veth.b, netns::Ipv4Prefix::parse("192.0.2.2/24").value());
+    (void)netns::ipv6::add_address(*a, *veth.a, netns::Ipv6Prefix::parse("2001:db8::1/64").value());
+    (void)netns::ipv6::add_address(*b, *veth.b, netns::Ipv6Prefix::parse("2001:db8::2/64").value());
   }
   netns::Clock::time_point poll() {
     const auto now = netns::Clock::now();
@@ -153,12 +162,21 @@ struct NetnsPair {
   netns::Clock::duration max_poll_gap{};
 };
 
+// The server's address in each family.
+netns::IpAddress server_address(netns::Family family) {
+  if (family == netns::Family::ipv6) return netns::Ipv6Address::parse("2001:db8::2").value();
+  return Ipv4Address(192, 0, 2, 2);
+}
+
 // One established connection a -> b; transfer() moves bytes through it.
 class NetnsBulk {
  public:
-  explicit NetnsBulk(std::int64_t mtu) : pair_(static_cast<std::uint32_t>(mtu)) {
-    listener_ = tcp::listen(*pair_.b, {Ipv4Address::any(), kPort}).value();
-    client_ = tcp::connect(*pair_.a, {Ipv4Address(192, 0, 2, 2), kPort}).value();
+  explicit NetnsBulk(std::int64_t mtu, netns::Family family = netns::Family::ipv4)
+      : pair_(static_cast<std::uint32_t>(mtu)) {
+    const netns::IpAddress any =
+        family == netns::Family::ipv6 ? netns::IpAddress(netns::Ipv6Address::any()) : Ipv4Address::any();
+    listener_ = tcp::listen(*pair_.b, {any, kPort}).value();
+    client_ = tcp::connect(*pair_.a, {server_address(family), kPort}).value();
     pair_.poll();
     auto accepted = listener_.accept();
     if (!accepted) {
@@ -320,16 +338,30 @@ class NetnsConnections {
 // NetnsBulk's: non-blocking calls from one thread.
 class KernelBulk {
  public:
-  explicit KernelBulk(std::int64_t mtu) : pair_("netns-tcpbench", static_cast<unsigned>(mtu)) {
+  explicit KernelBulk(std::int64_t mtu, netns::Family family = netns::Family::ipv4)
+      : pair_("netns-tcpbench", static_cast<unsigned>(mtu)) {
     if (!pair_.ok()) {
       error = pair_.error();
       return;
     }
-    int listener = bench::KernelNetnsPair::socket_in(pair_.b(), SOCK_STREAM);
-    client = bench::KernelNetnsPair::socket_in(pair_.a(), SOCK_STREAM);
-    auto at = bench::ipv4_socket_address("192.0.2.2", kPort);
-    if (listener < 0 || client < 0 || bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 ||
-        listen(listener, 1) != 0 || connect(client, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 ||
+    const int domain = family == netns::Family::ipv6 ? AF_INET6 : AF_INET;
+    int listener = bench::KernelNetnsPair::socket_in(pair_.b(), SOCK_STREAM, domain);
+    client = bench::KernelNetnsPair::socket_in(pair_.a(), SOCK_STREAM, domain);
+    sockaddr_storage at{};
+    socklen_t at_len = 0;
+    if (family == netns::Family::ipv6) {
+      auto& sa = reinterpret_cast<sockaddr_in6&>(at);
+      sa.sin6_family = AF_INET6;
+      sa.sin6_port = htons(kPort);
+      inet_pton(AF_INET6, "2001:db8::2", &sa.sin6_addr);
+      at_len = sizeof sa;
+    } else {
+      reinterpret_cast<sockaddr_in&>(at) = bench::ipv4_socket_address("192.0.2.2", kPort);
+      at_len = sizeof(sockaddr_in);
+    }
+    auto* addr = reinterpret_cast<sockaddr*>(&at);
+    if (listener < 0 || client < 0 || bind(listener, addr, at_len) != 0 || listen(listener, 1) != 0 ||
+        connect(client, addr, at_len) != 0 ||
         (server = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)) < 0) {
       error = errno_text("kernel socket setup");
     }
@@ -525,6 +557,19 @@ void BM_KernelTcpBulk(benchmark::State& state) {
   run_bulk(state, bulk);
 }
 BENCHMARK(BM_KernelTcpBulk)->ArgName("mtu")->Arg(kMtus[0])->Arg(kMtus[1])->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_Tcp6Bulk(benchmark::State& state) {
+  NetnsBulk bulk(state.range(0), netns::Family::ipv6);
+  run_bulk(state, bulk);
+  bulk.report(state);
+}
+BENCHMARK(BM_Tcp6Bulk)->ArgName("mtu")->Arg(kMtus[0])->Arg(kMtus[1])->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_KernelTcp6Bulk(benchmark::State& state) {
+  KernelBulk bulk(state.range(0), netns::Family::ipv6);
+  run_bulk(state, bulk);
+}
+BENCHMARK(BM_KernelTcp6Bulk)->ArgName("mtu")->Arg(kMtus[0])->Arg(kMtus[1])->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_KernelTcpBulkTwoThreads(benchmark::State& state) {
   KernelBulk conn(state.range(0));
@@ -740,6 +785,8 @@ int main(int argc, char** argv) {
   // time is netns / kernel throughput.
   reporter.add_ratio("bulk mtu 1500: netns/kernel", "BM_KernelTcpBulk/mtu:1500", "BM_TcpBulk/mtu:1500");
   reporter.add_ratio("bulk mtu 65535: netns/kernel", "BM_KernelTcpBulk/mtu:65535", "BM_TcpBulk/mtu:65535");
+  reporter.add_ratio("bulk6 mtu 1500: netns/kernel", "BM_KernelTcp6Bulk/mtu:1500", "BM_Tcp6Bulk/mtu:1500");
+  reporter.add_ratio("bulk6 mtu 65535: netns/kernel", "BM_KernelTcp6Bulk/mtu:65535", "BM_Tcp6Bulk/mtu:65535");
   reporter.add_ratio("bulk 1500: netns/kernel 2 thr", "BM_KernelTcpBulkTwoThreads/mtu:1500", "BM_TcpBulk/mtu:1500");
   reporter.add_ratio("bulk 65535: netns/kernel 2 thr", "BM_KernelTcpBulkTwoThreads/mtu:65535",
                      "BM_TcpBulk/mtu:65535");

@@ -10,6 +10,7 @@
 #include "netns/device.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
 #include "netns/icmp.hpp"
 #include "netns/macvlan.hpp"
 #include "netns/net.hpp"

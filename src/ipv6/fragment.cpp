@@ -247,28 +247,7 @@ void Reassembler::expire(Key key) {
 
 // ---- fragment ----
 
-void finish_checksum(Packet& datagram) {
-  if (!datagram.checksum_partial) return;
-  datagram.checksum_partial = false;
-  auto bytes = datagram.mutable_data();
-  auto ip = wire::Ipv6View::checked(bytes);
-  if (!ip) return;
-  auto upper = wire::skip_extension_headers(ip->bytes(), kFixed, ip->next_header());
-  if (!upper || upper->frag_off != 0 || upper->offset > ip->bytes().size()) return;
-  std::size_t field = 0;
-  switch (static_cast<wire::IpProtocol>(upper->next_header)) {
-    case wire::IpProtocol::tcp: field = 16; break;
-    case wire::IpProtocol::udp: field = 6; break;
-    case wire::IpProtocol::icmpv6: field = 2; break;
-    default: return;
-  }
-  auto segment = bytes.subspan(upper->offset, ip->bytes().size() - upper->offset);
-  if (segment.size() < field + 2) return;
-  wire::store_be16(segment, field, 0);
-  std::uint16_t sum = wire::ipv6_transport_checksum(ip->src(), ip->dst(), upper->next_header, segment);
-  if (upper->next_header == static_cast<std::uint8_t>(wire::IpProtocol::udp) && sum == 0) sum = 0xffff;
-  wire::store_be16(segment, field, sum);
-}
+void finish_checksum(Packet& datagram) { datagram.finish_transport_checksum(0); }
 
 namespace {
 

@@ -7,6 +7,8 @@
 
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/ipv4.hpp"
+#include "netns/wire/ipv6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
 
 namespace netns::wire {
 namespace {
@@ -102,24 +104,58 @@ std::uint16_t checksum_update(std::uint16_t checksum, std::uint16_t old_word,
   return static_cast<std::uint16_t>(~fold(sum));
 }
 
-void fill_transport_checksum(std::span<std::byte> ip_packet) {
+namespace {
+
+// Where the checksum sits in a transport header; 0 for a protocol without one here.
+std::size_t checksum_field(std::uint8_t protocol) {
+  switch (static_cast<IpProtocol>(protocol)) {
+    case IpProtocol::tcp: return 16;
+    case IpProtocol::udp: return 6;
+    case IpProtocol::icmpv6: return 2;
+    default: return 0;
+  }
+}
+
+void store_checksum(std::span<std::byte> segment, std::size_t field, std::uint8_t protocol, std::uint16_t sum) {
+  if (protocol == static_cast<std::uint8_t>(IpProtocol::udp) && sum == 0) sum = 0xffff;  // RFC 768: 0 means none
+  store_be16(segment, field, sum);
+}
+
+void fill_ipv4(std::span<std::byte> ip_packet) {
   auto ip = Ipv4MutView::checked(ip_packet);
   if (!ip) return;
+  const auto protocol = static_cast<std::uint8_t>(ip->protocol());
+  const std::size_t field = checksum_field(protocol);
   const auto segment = ip->payload();
-  std::size_t field = 0;  // where the checksum sits in the TCP or UDP header
-  if (ip->protocol() == IpProtocol::tcp) {
-    field = 16;
-  } else if (ip->protocol() == IpProtocol::udp) {
-    field = 6;
-  } else {
-    return;
-  }
-  if (segment.size() < field + 2) return;
+  if (field == 0 || protocol == static_cast<std::uint8_t>(IpProtocol::icmpv6) || segment.size() < field + 2) return;
   store_be16(segment, field, 0);
-  std::uint16_t sum =
-      ipv4_transport_checksum(ip->src(), ip->dst(), static_cast<std::uint8_t>(ip->protocol()), segment);
-  if (ip->protocol() == IpProtocol::udp && sum == 0) sum = 0xffff;  // RFC 768: 0 means none
-  store_be16(segment, field, sum);
+  store_checksum(segment, field, protocol, ipv4_transport_checksum(ip->src(), ip->dst(), protocol, segment));
+}
+
+// Past the extension headers to the upper layer's; a non-first fragment
+// carries no transport header.
+void fill_ipv6(std::span<std::byte> ip_packet) {
+  auto ip = Ipv6View::checked(ip_packet);
+  if (!ip) return;
+  auto upper = skip_extension_headers(ip->bytes(), Ipv6View::kHeaderLen, ip->next_header());
+  if (!upper || (upper->frag_off & 0xfff8) != 0 || upper->offset > ip->bytes().size()) return;
+  const std::size_t field = checksum_field(upper->next_header);
+  const auto segment = ip_packet.subspan(upper->offset, ip->bytes().size() - upper->offset);
+  if (field == 0 || segment.size() < field + 2) return;
+  store_be16(segment, field, 0);
+  store_checksum(segment, field, upper->next_header,
+                 ipv6_transport_checksum(ip->src(), ip->dst(), upper->next_header, segment));
+}
+
+}  // namespace
+
+void fill_transport_checksum(std::span<std::byte> ip_packet) {
+  if (ip_packet.empty()) return;
+  if ((std::to_integer<unsigned>(ip_packet[0]) >> 4) == 6) {
+    fill_ipv6(ip_packet);
+  } else {
+    fill_ipv4(ip_packet);
+  }
 }
 
 }  // namespace netns::wire

@@ -110,10 +110,11 @@ std::uint16_t ipv6_transport_checksum(const Ipv6Address& src, const Ipv6Address&
 std::uint16_t checksum_update(std::uint16_t checksum, std::uint16_t old_word,
                               std::uint16_t new_word);
 
-// Fills the TCP or UDP checksum of the IPv4 packet that starts `ip_packet`,
-// as a NIC does for a segment its sender left partial (Linux's
-// CHECKSUM_PARTIAL). Nothing changes for another protocol or for bytes too
-// short to hold the headers. The one place both Packet::finish_transport_checksum
+// Fills the TCP or UDP checksum of the IPv4 packet, or the TCP, UDP or
+// ICMPv6 checksum of the IPv6 packet (past its extension headers), that
+// starts `ip_packet`, as a NIC does for a segment its sender left partial
+// (Linux's CHECKSUM_PARTIAL). Nothing changes for another protocol, a
+// non-first fragment, or bytes too short to hold the headers. The one place both Packet::finish_transport_checksum
 // and capture (on a copy of the bytes) fill it.
 void fill_transport_checksum(std::span<std::byte> ip_packet);
 

@@ -223,7 +223,14 @@ void Connection::transmit6(Seq seq, std::uint32_t len, std::uint8_t flags) {
   if (!route || !packet) return;
   auto bytes = packet.mutable_data();
   if (len != 0) send_buf_.copy_out(seq - snd_una_, bytes.subspan(repr.header_len(), len));
-  emit6(repr, bytes, src, dst);
+  // As over IPv4: a device that fills checksums (a veth) gets the segment
+  // without one; the IPv6 layer fills it before fragmenting, were it to.
+  if (route->dev->offloads_checksum()) {
+    repr.emit_without_checksum(bytes);
+    packet.checksum_partial = true;
+  } else {
+    emit6(repr, bytes, src, dst);
+  }
   counters().add(Counter::TcpOutSegs);
   (void)tn_.ops.stack6().send(n, std::move(packet),
                               {.src = src.with_scope(0), .dst = dst, .next_header = wire::IpProtocol::tcp,
