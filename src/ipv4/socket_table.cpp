@@ -251,7 +251,7 @@ void SocketTable::set_local_address(InetSocket& sock, IpAddress address) { sock.
 
 void SocketTable::set_remote(InetSocket& sock, Endpoint remote) { sock.remote_ = remote; }
 
-int SocketTable::score(const InetSocket& sock, Endpoint local, Endpoint remote) {
+int SocketTable::score(const InetSocket& sock, const Endpoint& local, const Endpoint& remote) {
   const IpAddress& bound = sock.local_.address;
   if (bound.family() != local.family()) return score_mapped(sock, local, remote);
   int score = 1;  // a socket of the datagram's family beats a dual-stack one
@@ -267,7 +267,7 @@ int SocketTable::score(const InetSocket& sock, Endpoint local, Endpoint remote) 
 }
 
 // An IPv4 datagram and an IPv6 socket: its addresses are v4-mapped.
-int SocketTable::score_mapped(const InetSocket& sock, Endpoint local, Endpoint remote) {
+int SocketTable::score_mapped(const InetSocket& sock, const Endpoint& local, const Endpoint& remote) {
   if (!local.address.is_v4() || sock.v6only_) return -1;
   const Ipv6Address bound = sock.local_.address.to_v6();
   int score = 0;
@@ -285,7 +285,7 @@ int SocketTable::score_mapped(const InetSocket& sock, Endpoint local, Endpoint r
   return score;
 }
 
-InetSocket* SocketTable::lookup(Endpoint local, Endpoint remote) const {
+InetSocket* SocketTable::lookup(const Endpoint& local, const Endpoint& remote) const {
   auto it = by_port_.find(local.port);
   if (it == by_port_.end()) return nullptr;
   InetSocket* best = nullptr;
@@ -300,8 +300,8 @@ InetSocket* SocketTable::lookup(Endpoint local, Endpoint remote) const {
   return best;
 }
 
-std::vector<std::pair<InetSocket*, std::uint64_t>> SocketTable::matches(Endpoint local,
-                                                                        Endpoint remote) const {
+std::vector<std::pair<InetSocket*, std::uint64_t>> SocketTable::matches(const Endpoint& local,
+                                                                        const Endpoint& remote) const {
   std::vector<std::pair<InetSocket*, std::uint64_t>> out;
   auto it = by_port_.find(local.port);
   if (it == by_port_.end()) return out;

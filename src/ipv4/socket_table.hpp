@@ -179,12 +179,12 @@ class SocketTable {
   // connected peer each count, and for an IPv4 datagram an IPv4 socket
   // beats a dual-stack one; a connected socket never takes another peer's
   // datagram. nullptr when none.
-  InetSocket* lookup(Endpoint local, Endpoint remote) const;
+  InetSocket* lookup(const Endpoint& local, const Endpoint& remote) const;
   // Every socket a broadcast or multicast datagram to `local` reaches (bound
   // to 0.0.0.0 or to `local`'s address on its port, peer matching when
   // connected), in bind order. Serials come with them so a caller that runs
   // callbacks can tell whether each is still open (find()).
-  std::vector<std::pair<InetSocket*, std::uint64_t>> matches(Endpoint local, Endpoint remote) const;
+  std::vector<std::pair<InetSocket*, std::uint64_t>> matches(const Endpoint& local, const Endpoint& remote) const;
   // The socket bound on `port` with this serial, if it is still there.
   InetSocket* find(std::uint16_t port, std::uint64_t serial) const;
 
@@ -206,8 +206,8 @@ class SocketTable {
   void set_bound(InetSocket& sock, Endpoint local, bool shared);
   bool conflicts(std::uint16_t port, const Binding& binding) const;
   Result<std::uint16_t> pick_ephemeral(const Binding& binding);
-  static int score(const InetSocket& sock, Endpoint local, Endpoint remote);
-  static int score_mapped(const InetSocket& sock, Endpoint local, Endpoint remote);
+  static int score(const InetSocket& sock, const Endpoint& local, const Endpoint& remote);
+  static int score_mapped(const InetSocket& sock, const Endpoint& local, const Endpoint& remote);
 
   Net& net_;
   wire::IpProtocol protocol_;
@@ -264,6 +264,11 @@ class ReceiveQueue {
     return std::move(slot->item);
   }
   const T* front() { return items_.empty() ? nullptr : &items_.front().item; }
+  // Drops the oldest item (read through front()); no-op when empty.
+  void drop_front() {
+    auto slot = items_.pop();
+    if (slot) charged_ -= slot->charge;
+  }
 
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }

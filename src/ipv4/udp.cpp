@@ -55,7 +55,7 @@ struct Received {
 };
 
 // An IPv4 endpoint as an IPv6 socket sees it.
-Endpoint mapped(Endpoint e) {
+Endpoint mapped(const Endpoint& e) {
   return e.address.is_v4() ? Endpoint{Ipv6Address::v4_mapped(e.address.to_v4()), e.port} : e;
 }
 bool is_mapped(const IpAddress& a) { return a.is_v6() && a.to_v6().is_v4_mapped(); }
@@ -100,11 +100,11 @@ struct Socket::Impl final : InetSocket {
   // Queues a datagram of `family`; false (counted) when the receive buffer
   // is full or the namespace at its packet memory (__udp_queue_rcv_skb's
   // ENOMEM and ENOBUFS: UdpRcvbufErrors or UdpMemErrors, and UdpInErrors).
-  bool enqueue(Packet payload, Endpoint from, Family family) {
+  bool enqueue(Packet payload, const Endpoint& from, Family family) {
     const std::size_t truesize = payload.truesize();
     const Mib& m = mib(family);
-    if (this->family() == Family::ipv6) from = mapped(from);
-    switch (queue.push(Received{std::move(payload), from, family}, truesize)) {
+    switch (queue.push(Received{std::move(payload), this->family() == Family::ipv6 ? mapped(from) : from, family},
+                       truesize)) {
       case ipv4::ReceiveQueue<Received>::Push::queued:
         return true;
       case ipv4::ReceiveQueue<Received>::Push::rcvbuf_full:
@@ -124,21 +124,21 @@ struct Socket::Impl final : InetSocket {
     return table->bind(*this, local());  // the unspecified address of the family, port 0
   }
 
-  // A peer as this socket addresses it: IPv4 peers of an IPv6 socket are
-  // v4-mapped. address_family_not_supported for an IPv6 peer of an IPv4
-  // socket, and for an IPv4 one of a v6-only socket.
-  Result<Endpoint> peer(Endpoint to) const {
+  // Makes `to` a peer as this socket addresses it: IPv4 peers of an IPv6
+  // socket are v4-mapped. address_family_not_supported for an IPv6 peer of
+  // an IPv4 socket, and for an IPv4 one of a v6-only socket.
+  Result<void> as_peer(Endpoint& to) const {
     if (family() == Family::ipv4) {
       if (!to.address.is_v4()) return error(Errc::address_family_not_supported);
-      return to;
+      return {};
     }
-    to = mapped(to);
+    if (to.address.is_v4()) to = mapped(to);
     if (v6only() && is_mapped(to.address)) return error(Errc::address_family_not_supported);
-    return to;
+    return {};
   }
 
-  Result<void> send_ipv4(std::span<const std::byte> data, Endpoint to);
-  Result<void> send_ipv6(std::span<const std::byte> data, Endpoint to);
+  Result<void> send_ipv4(std::span<const std::byte> data, const Endpoint& to);
+  Result<void> send_ipv6(std::span<const std::byte> data, const Endpoint& to);
 
   NetRef net;
   SocketSlot slot;  // one of net.core.sockets_max
@@ -183,7 +183,7 @@ void UdpOps::deliver(Net& net, Packet datagram, const ipv6::InputMeta& meta) {
 }
 
 template <class Unreachable>
-void UdpOps::demultiplex(Net& net, Packet datagram, Endpoint local, Endpoint remote, bool multicast,
+void UdpOps::demultiplex(Net& net, Packet datagram, const Endpoint& local, const Endpoint& remote, bool multicast,
                          Unreachable unreachable) {
   UdpNet* state = this->state(net);
   if (state == nullptr) return;
@@ -203,8 +203,8 @@ void UdpOps::demultiplex(Net& net, Packet datagram, Endpoint local, Endpoint rem
   if (impl.enqueue(std::move(datagram), remote, local.family())) impl.notify_readable();
 }
 
-void UdpOps::deliver_multicast(Net& net, SocketTable& table, Packet datagram, Endpoint local,
-                               Endpoint remote) {
+void UdpOps::deliver_multicast(Net& net, SocketTable& table, Packet datagram, const Endpoint& local,
+                               const Endpoint& remote) {
   auto targets = table.matches(local, remote);
   if (targets.empty()) {
     // Linux sends no ICMP error about broadcasts, and counts them apart.
@@ -312,8 +312,8 @@ Result<void> Socket::bind(Endpoint local) {
 Result<void> Socket::connect(Endpoint remote) {
   if (!impl_) return bad_descriptor();
   if (remote.port == 0) return error(Errc::invalid_argument);
-  auto peer = impl_->peer(remote);
-  if (!peer) return peer.error();
+  if (auto ok = impl_->as_peer(remote); !ok) return ok;
+  const Endpoint* peer = &remote;
   Net& net = *impl_->net;
   IpAddress source;
   if (peer->address.is_v6() && !is_mapped(peer->address)) {
@@ -355,17 +355,16 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
   if (!impl_) return bad_descriptor();
   if (impl_->has_error()) return impl_->take_error();
   if (to.port == 0) return error(Errc::invalid_argument);
-  auto peer = impl_->peer(to);
-  if (!peer) {
+  if (auto ok = impl_->as_peer(to); !ok) {
     // udpv6_sendmsg: an IPv4 peer of a v6-only socket is unreachable.
-    return peer.error() == Errc::address_family_not_supported && impl_->family() == Family::ipv6
+    return ok.error() == Errc::address_family_not_supported && impl_->family() == Family::ipv6
                ? error(Errc::network_unreachable)
-               : peer.error();
+               : ok.error();
   }
-  const bool over_ipv6 = peer->address.is_v6() && !is_mapped(peer->address);
+  const bool over_ipv6 = to.address.is_v6() && !is_mapped(to.address);
   if (data.size() > (over_ipv6 ? kMaxPayload6 : kMaxPayload)) return error(Errc::message_size);
   if (auto ok = impl_->autobind(); !ok) return ok.error();
-  auto sent = over_ipv6 ? impl_->send_ipv6(data, *peer) : impl_->send_ipv4(data, *peer);
+  auto sent = over_ipv6 ? impl_->send_ipv6(data, to) : impl_->send_ipv4(data, to);
   const Mib& m = mib(over_ipv6 ? Family::ipv6 : Family::ipv4);
   if (!sent) {
     if (sent.error() == Errc::no_buffer_space) impl_->net->counters().add(m.sndbuf_errors);
@@ -376,7 +375,7 @@ Result<std::size_t> Socket::send_to(std::span<const std::byte> data, Endpoint to
 }
 
 // udp_sendmsg, for an IPv4 socket or an IPv6 socket's mapped peer.
-Result<void> Socket::Impl::send_ipv4(std::span<const std::byte> data, Endpoint to) {
+Result<void> Socket::Impl::send_ipv4(std::span<const std::byte> data, const Endpoint& to) {
   Net& net = *this->net;
   Ipv4Stack& stack = ops->stack();
   const Ipv4Address dst = ipv4_of(to.address);
@@ -408,7 +407,7 @@ Result<void> Socket::Impl::send_ipv4(std::span<const std::byte> data, Endpoint t
 
 // udpv6_sendmsg: the route's source unless bound; larger than the path is
 // fragmented by the IPv6 layer.
-Result<void> Socket::Impl::send_ipv6(std::span<const std::byte> data, Endpoint to) {
+Result<void> Socket::Impl::send_ipv6(std::span<const std::byte> data, const Endpoint& to) {
   Net& net = *this->net;
   ipv6::Ipv6Stack& stack = ops->stack6();
   const Ipv6Address dst = to.address.to_v6();
@@ -435,14 +434,18 @@ Result<std::size_t> Socket::send(std::span<const std::byte> data) {
 Result<Datagram> Socket::receive_from(std::span<std::byte> buffer) {
   if (!impl_) return bad_descriptor();
   if (impl_->has_error()) return impl_->take_error();
-  auto item = impl_->queue.pop();
-  if (!item) return error(Errc::operation_would_block);
+  // Read in place, then dropped: the item is not moved out (an Endpoint
+  // copied twice costs more than the rest of this function).
+  const Received* item = impl_->queue.front();
+  if (item == nullptr) return error(Errc::operation_would_block);
   const auto payload = item->payload.data();
   const std::size_t n = std::min(payload.size(), buffer.size());
   if (n != 0) std::memcpy(buffer.data(), payload.data(), n);
   // Linux counts a datagram delivered when the application reads it.
   impl_->net->counters().add(mib(item->family).in_datagrams);
-  return Datagram{.size = n, .from = item->from, .truncated = n < payload.size()};
+  Result<Datagram> out = Datagram{.size = n, .from = item->from, .truncated = n < payload.size()};
+  impl_->queue.drop_front();
+  return out;
 }
 
 Endpoint Socket::local_endpoint() const { return impl_ ? impl_->local() : Endpoint{}; }

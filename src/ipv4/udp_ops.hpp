@@ -28,10 +28,10 @@ class UdpOps final : public inet::TransportOps<UdpOps, UdpNet> {
   // A checked datagram, either family: to its socket, or UdpNoPorts
   // (Udp6NoPorts) and `unreachable()` sends the ICMP error.
   template <class Unreachable>
-  void demultiplex(Net& net, Packet datagram, Endpoint local, Endpoint remote, bool multicast,
+  void demultiplex(Net& net, Packet datagram, const Endpoint& local, const Endpoint& remote, bool multicast,
                    Unreachable unreachable);
-  void deliver_multicast(Net& net, ipv4::SocketTable& table, Packet datagram, Endpoint local,
-                         Endpoint remote);
+  void deliver_multicast(Net& net, ipv4::SocketTable& table, Packet datagram, const Endpoint& local,
+                         const Endpoint& remote);
 };
 
 }  // namespace netns::udp
