@@ -91,6 +91,7 @@ enum class SysctlId : std::uint16_t {
   ip6frag_high_thresh,
   ip6frag_low_thresh,
   ip6frag_time,
+  ipv6_icmp_ratelimit,
   count_
 };
 
@@ -219,6 +220,10 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     {"net.ipv6.ip6frag_high_thresh", 1, {4194304}, 0, kIntMax, {}},
     {"net.ipv6.ip6frag_low_thresh", 1, {3145728}, 0, kIntMax, {}},
     {"net.ipv6.ip6frag_time", 1, {60}, 1, 3600, {}},
+    // ICMPv6 errors to one destination: one per ratelimit ms after a burst
+    // of six, halved for every 32 bits the route's prefix is shorter than
+    // /128 (icmpv6_xrlim_allow); 0 turns the limit off.
+    {"net.ipv6.icmp.ratelimit", 1, {1000}, 0, kIntMax, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

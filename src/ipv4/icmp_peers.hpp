@@ -1,6 +1,6 @@
-// ipv4/icmp_peers.hpp — net.ipv4.icmp_ratelimit: ICMP errors to one
-// destination, at most one per icmp_ratelimit milliseconds after a burst of
-// six (Linux's inet_peer_xrlim_allow, XRLIM_BURST_FACTOR).
+// ipv4/icmp_peers.hpp — net.ipv4.icmp_ratelimit and net.ipv6.icmp.ratelimit:
+// ICMP errors to one destination, at most one per ratelimit milliseconds
+// after a burst of six (Linux's inet_peer_xrlim_allow, XRLIM_BURST_FACTOR).
 //
 //   IcmpPeers& peers = ...;                        // one per namespace, made on first use
 //   if (!peers.allow(dst, 1000ms, now)) count IcmpOutRateLimitHost and send nothing;
@@ -13,7 +13,10 @@
 // again when it comes back, which the namespace's icmp_msgs_per_sec bounds.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <span>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -23,16 +26,33 @@
 
 namespace netns::ipv4 {
 
-class IcmpPeers {
+template <class Address>
+class BasicIcmpPeers {
  public:
   static constexpr std::size_t kMaxPeers = 4096;  // Linux: inet_peer_threshold, machine-wide
   static constexpr int kBurstFactor = 6;          // XRLIM_BURST_FACTOR
 
-  explicit IcmpPeers(const SipKey& key) : peers_(0, Hash{key}) {}
+  explicit BasicIcmpPeers(const SipKey& key) : peers_(0, Hash{key}) {}
 
   // Whether one more error may go to `dst`, spending its credit if so. An
   // interval of 0 allows everything.
-  bool allow(Ipv4Address dst, Clock::duration interval, Clock::time_point now);
+  bool allow(const Address& dst, Clock::duration interval, Clock::time_point now) {
+    const Clock::duration burst = kBurstFactor * interval;
+    auto it = peers_.find(dst);
+    if (it == peers_.end()) {
+      if (peers_.size() >= kMaxPeers) peers_.erase(peers_.begin());
+      // A new inet_peer was last limited a minute ago: full, up to a minute.
+      it = peers_.emplace(dst, Peer{now, std::min<Clock::duration>(burst, std::chrono::minutes(1))}).first;
+    } else {
+      Peer& p = it->second;
+      if (now > p.last) p.credit = std::min(burst, p.credit + (now - p.last));
+      p.last = now;
+    }
+    Peer& p = it->second;
+    if (p.credit < interval) return false;
+    p.credit -= interval;
+    return true;
+  }
   std::size_t size() const { return peers_.size(); }
 
  private:
@@ -42,10 +62,15 @@ class IcmpPeers {
   };
   struct Hash {
     SipKey key;
-    std::size_t operator()(std::uint32_t a) const { return siphash13_word(key, a); }
+    std::size_t operator()(Ipv4Address a) const { return siphash13_word(key, a.value); }
+    std::size_t operator()(const Ipv6Address& a) const { return siphash13(key, std::as_bytes(std::span(a.bytes()))); }
   };
-  boost::unordered_flat_map<std::uint32_t, Peer, Hash> peers_;
+  boost::unordered_flat_map<Address, Peer, Hash> peers_;
 };
+
+// net.ipv4.icmp_ratelimit's peers, and net.ipv6.icmp.ratelimit's (inet_getpeer_v6).
+using IcmpPeers = BasicIcmpPeers<Ipv4Address>;
+using IcmpPeers6 = BasicIcmpPeers<Ipv6Address>;
 
 // ip_rt_send_redirect's limit on the redirects sent to one source (Linux
 // keeps it in the same inet_peer): the first at once, then each after twice

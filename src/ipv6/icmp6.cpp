@@ -235,6 +235,10 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
   }
   auto route = route_output(net, src);
   if (!route) return;
+  if (!icmp6_peer_allowed(net, *ns, type, src, *route)) {
+    net.counters().add(Counter::Icmp6OutRateLimitHost);
+    return;
+  }
   // From the address the offending datagram was sent to when it is ours,
   // else the source the route chooses.
   Ipv6Address from = route->source;
@@ -252,6 +256,24 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
                    wire::ipv6_transport_checksum(from, src, static_cast<std::uint8_t>(wire::IpProtocol::icmpv6), out));
   count_icmp6_out(net, type);
   (void)send(net, std::move(message), {.src = from, .dst = src, .next_header = wire::IpProtocol::icmpv6}, *route);
+}
+
+// icmpv6_xrlim_allow: errors to one destination spaced by
+// net.ipv6.icmp.ratelimit after a burst of six, the interval halved for
+// every 32 bits the route's prefix is shorter than /128 (wider prefixes get
+// more); never limited over the loopback, nor packet too big and
+// informational messages.
+bool Ipv6Stack::icmp6_peer_allowed(Net& net, Ipv6Net& ns, std::uint8_t type, const Ipv6Address& dst,
+                                   const RouteResult& route) {
+  if (type == kIcmp6PacketTooBig || !wire::is_error(type)) return true;
+  if (route.dev->kind() == DeviceKind::loopback) return true;
+  auto interval = std::chrono::milliseconds(net.sysctl().value(SysctlId::ipv6_icmp_ratelimit));
+  if (interval.count() == 0) return true;
+  const Fib6Entry* entry = ns.routes.lookup(dst.with_scope(0));
+  const unsigned length = entry != nullptr ? entry->prefix.length() : 128;
+  interval /= 1 << ((128 - length) >> 5);
+  if (!ns.icmp_peers) ns.icmp_peers = std::make_unique<ipv4::IcmpPeers6>(pmtu_key_);
+  return ns.icmp_peers->allow(dst.with_scope(0), interval, host_.now());
 }
 
 // icmpv6_global_allow: the namespace's token bucket over

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "ipv4/icmp_peers.hpp"
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/pmtu.hpp"
 #include "ipv6/fib6.hpp"
@@ -85,6 +86,8 @@ struct Ipv6Net {
   std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
   // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst).
   ipv4::IcmpBucket icmp_bucket;
+  // net.ipv6.icmp.ratelimit per destination, made on the first error limited.
+  std::unique_ptr<ipv4::IcmpPeers6> icmp_peers;
   // Datagrams being reassembled (net.ipv6.ip6frag_*), made on the first fragment.
   std::unique_ptr<Reassembler> reassembler;
 

@@ -192,6 +192,8 @@ class Ipv6Stack final : public PernetOps,
   // `ip`: the datagram's checked header (NDP reads it).
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
   bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
+  bool icmp6_peer_allowed(Net& net, Ipv6Net& ns, std::uint8_t type, const Ipv6Address& dst,
+                          const RouteResult& route);
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);

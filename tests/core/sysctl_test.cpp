@@ -198,6 +198,7 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ip6frag_high_thresh, "net.ipv6.ip6frag_high_thresh"},
       {SysctlId::ip6frag_low_thresh, "net.ipv6.ip6frag_low_thresh"},
       {SysctlId::ip6frag_time, "net.ipv6.ip6frag_time"},
+      {SysctlId::ipv6_icmp_ratelimit, "net.ipv6.icmp.ratelimit"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).

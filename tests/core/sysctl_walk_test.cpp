@@ -28,6 +28,7 @@
 #include "netns/wire/checksum.hpp"
 #include "netns/wire/ethernet.hpp"
 #include "netns/wire/ndp.hpp"
+#include "netns/wire/udp.hpp"
 #include "netns/sysctl.hpp"
 #include "netns/tcp.hpp"
 #include "netns/udp.hpp"
@@ -617,6 +618,25 @@ std::string ipv6_pmtu_after_30s(Lab& lab) {
   return fmt::format("pmtu {}", ipv6::path_mtu(*lab.net, far).value());
 }
 
+// `n` UDP datagrams from 2001:db8::2 to a closed port at once: the port
+// unreachables sent and those the per-destination limit held back.
+std::string ipv6_closed_port_burst(Lab& lab, int n) {
+  const Ipv6Address local(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), peer(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  EXPECT_TRUE(ipv6::add_address(*lab.net, *lab.eth0, Ipv6Prefix(local, 64)));
+  lab.peer.run_for(3s);  // past DAD
+  EXPECT_TRUE(ipv6::add_neighbour(*lab.net, *lab.eth0, peer, kTcpPeerMac));
+  for (int i = 0; i < n; ++i) {
+    Bytes frame(14 + 40 + 8);
+    wire::EthernetRepr{lab.eth0->mac(), kTcpPeerMac, wire::EtherType::ipv6}.emit(frame);
+    wire::Ipv6Repr{.src = peer, .dst = local, .next_header = wire::IpProtocol::udp, .hop_limit = 64, .payload_len = 8}
+        .emit(std::span(frame).subspan(14));
+    wire::UdpRepr{.src_port = 4000, .dst_port = 9, .payload_len = 0}.emit(std::span(frame).subspan(54), peer, local);
+    lab.inject(frame);
+  }
+  return fmt::format("unreachables {} limited {}", lab.counter("Icmp6OutDestUnreachs"),
+                     lab.counter("Icmp6OutRateLimitHost"));
+}
+
 const Scenario kScenarios[] = {
     // ---- net.core ----
     {"net.core.netdev_max_backlog", "1",
@@ -741,6 +761,7 @@ const Scenario kScenarios[] = {
        return fmt::format("pmtu {}", ipv4::path_mtu(*lab.net, kTcpPeer).value());
      }},
     {"net.ipv6.route.mtu_expires", "10", ipv6_pmtu_after_30s},
+    {"net.ipv6.icmp.ratelimit", "0", [](Lab& lab) { return ipv6_closed_port_burst(lab, 10); }},
     {"net.ipv6.bindv6only", "1",
      [](Lab& lab) {
        // A new IPv6 socket on [::]:5000 either holds IPv4's 0.0.0.0:5000 too or not.

@@ -239,6 +239,28 @@ TEST_F(Ipv6Sockets, APortUnreachableReachesTheConnectedSocket) {
   EXPECT_EQ(client.receive_from(buf).error(), error(Errc::operation_would_block));
 }
 
+// icmpv6_xrlim_allow: six port unreachables to one host at once, then one
+// per net.ipv6.icmp.ratelimit / 4 (its route, 2001:db8::/64, is 64 bits
+// short of /128); the rest counted as Icmp6OutRateLimitHost.
+TEST_F(Ipv6Sockets, PortUnreachablesToOneHostAreRateLimited) {
+  auto client = udp::open(*blue_, Family::ipv6).value();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client.send_to(bytes_of("x"), {kRed6, 9}));
+  run_for(10ms);
+  EXPECT_EQ(counter(*red_, "Udp6NoPorts"), 10u);
+  EXPECT_EQ(counter(*red_, "Icmp6OutDestUnreachs"), 6u);
+  EXPECT_EQ(counter(*red_, "Icmp6OutRateLimitHost"), 4u);
+  run_for(250ms);  // one interval's credit back
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(client.send_to(bytes_of("x"), {kRed6, 9}));
+  run_for(10ms);
+  EXPECT_EQ(counter(*red_, "Icmp6OutDestUnreachs"), 7u);
+  EXPECT_EQ(counter(*red_, "Icmp6OutRateLimitHost"), 5u);
+  // 0 turns the limit off.
+  ASSERT_TRUE(red_->sysctl().set("net.ipv6.icmp.ratelimit", "0"));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client.send_to(bytes_of("x"), {kRed6, 9}));
+  run_for(10ms);
+  EXPECT_EQ(counter(*red_, "Icmp6OutDestUnreachs"), 10u);
+}
+
 TEST_F(Ipv6Sockets, PingOverIpv6ToGlobalAndLinkLocalAddresses) {
   auto ping = icmp::open(*blue_, Family::ipv6).value();
   EXPECT_EQ(ping.family(), Family::ipv6);
