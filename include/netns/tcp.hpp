@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -175,6 +176,8 @@ class Stream {
 
 class ListenSocket;  // internal
 
+struct ListenOptions;
+
 class Listener {
  public:
   Listener();
@@ -197,7 +200,7 @@ class Listener {
   void on_acceptable(std::function<void()> callback);
 
  private:
-  friend Result<Listener> listen(Net& net, Endpoint local, int backlog);
+  friend Result<Listener> listen(Net& net, Endpoint local, const ListenOptions& options);
   Listener(std::unique_ptr<ListenSocket> sock, SocketSlot slot);
   std::unique_ptr<ListenSocket> sock_;
   SocketSlot slot_;
@@ -212,6 +215,16 @@ class Listener {
 // namespace's; connections waiting in the backlog, orphans and TIME_WAIT
 // are not (as they hold no file descriptor in Linux).
 [[nodiscard]] Result<Listener> listen(Net& net, Endpoint local, int backlog = 128);
+
+// What setsockopt may set before listen: the backlog as above, and
+// IPV6_V6ONLY for an IPv6 listener (unset: net.ipv6.bindv6only). A v6-only
+// listener on [::] takes no IPv4 connection and leaves IPv4's port free;
+// v6only on an IPv4 address is invalid_argument.
+struct ListenOptions {
+  int backlog = 128;
+  std::optional<bool> v6only;
+};
+[[nodiscard]] Result<Listener> listen(Net& net, Endpoint local, const ListenOptions& options);
 // connect(2), non-blocking: sends the SYN and returns in syn_sent. The
 // source address is the route's, the port ephemeral. network_unreachable
 // without a route, invalid_argument for port 0 or a broadcast/multicast peer,

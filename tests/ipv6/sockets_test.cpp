@@ -2,6 +2,7 @@
 // with both families' addresses, as Linux's AF_INET6 sockets behave.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <span>
@@ -90,6 +91,31 @@ TEST_F(Ipv6Sockets, UdpCrossesTheVethAndTheReplyFindsItsWayBack) {
   EXPECT_EQ(counter(*red_, "Udp6InDatagrams"), 1u);
   EXPECT_EQ(counter(*red_, "UdpInDatagrams"), 0u);  // nothing in IPv4's MIB
   EXPECT_NE(udp::dump_sockets(*red_).find("[2001:db8::2]:5353"), std::string::npos) << udp::dump_sockets(*red_);
+}
+
+// A 60 KB datagram leaves in 42 fragments of a 1500-byte link and is
+// reassembled whole, both ways.
+TEST_F(Ipv6Sockets, ASixtyKilobyteDatagramIsFragmentedAndReassembled) {
+  auto server = udp_socket(*red_, Family::ipv6, {kRed6, 7});
+  auto client = udp::open(*blue_, Family::ipv6).value();
+  std::vector<std::byte> big(60'000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = std::byte(static_cast<std::uint8_t>(i * 7 + i / 251));
+  ASSERT_EQ(client.send_to(big, {kRed6, 7}).value(), big.size());
+  run_for(20ms);
+  std::vector<std::byte> got(65'536);
+  auto datagram = server.receive_from(got);
+  ASSERT_TRUE(datagram) << datagram.error().message();
+  ASSERT_EQ(datagram->size, big.size());
+  EXPECT_TRUE(std::equal(big.begin(), big.end(), got.begin()));
+  EXPECT_EQ(counter(*blue_, "Ip6FragOKs"), 1u);
+  EXPECT_EQ(counter(*blue_, "Ip6FragCreates"), 42u);
+  EXPECT_EQ(counter(*red_, "Ip6ReasmOKs"), 1u);
+  ASSERT_EQ(server.send_to(std::span(got).first(datagram->size), datagram->from).value(), big.size());
+  run_for(20ms);
+  auto back = client.receive_from(got);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->size, big.size());
+  EXPECT_EQ(counter(*blue_, "Ip6ReasmOKs"), 1u);
 }
 
 TEST_F(Ipv6Sockets, LinkLocalAddressesNeedTheirScope) {

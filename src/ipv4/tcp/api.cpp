@@ -19,11 +19,11 @@ TcpNet* tcp_net(Net& net) { return net.host().builtins().tcp().state(net); }
 
 // inet_bind's and inet6_bind's address checks (socket_table.hpp); TCP is
 // unicast only, so a multicast address is refused for IPv6 too.
-Result<void> check_local_address(Net& net, TcpNet& tn, const IpAddress& address) {
+Result<void> check_local_address(Net& net, TcpNet& tn, const IpAddress& address, std::optional<bool> v6only = {}) {
   if (address.is_v4()) return ipv4::check_bind_address(net, tn.ops.stack(), address.to_v4());
   if (address.is_multicast()) return error(Errc::invalid_argument);
-  const bool v6only = net.sysctl().value(SysctlId::ipv6_bindv6only) != 0;
-  return ipv4::check_bind_address(net, tn.ops.stack(), tn.ops.stack6(), address.to_v6(), v6only);
+  const bool only = v6only.value_or(net.sysctl().value(SysctlId::ipv6_bindv6only) != 0);
+  return ipv4::check_bind_address(net, tn.ops.stack(), tn.ops.stack6(), address.to_v6(), only);
 }
 
 IpAddress any_of(Family family) {
@@ -145,17 +145,25 @@ void Listener::on_acceptable(std::function<void()> callback) {
 // ---- opening ----
 
 Result<Listener> listen(Net& net, Endpoint local, int backlog) {
-  if (backlog < 0) return error(Errc::invalid_argument);
+  return listen(net, local, ListenOptions{.backlog = backlog});
+}
+
+Result<Listener> listen(Net& net, Endpoint local, const ListenOptions& options) {
+  if (options.backlog < 0) return error(Errc::invalid_argument);
+  if (options.v6only && !local.address.is_v6()) return error(Errc::invalid_argument);
   NetRef ref = net.ref();
   if (!ref) return error(Errc::invalid_argument);
   TcpNet* tn = tcp_net(net);
   if (tn == nullptr) return error(Errc::address_family_not_supported);
-  if (auto ok = check_local_address(net, *tn, local.address); !ok) return ok.error();
+  if (auto ok = check_local_address(net, *tn, local.address, options.v6only); !ok) return ok.error();
   const auto somaxconn = static_cast<std::size_t>(net.sysctl().value(SysctlId::core_somaxconn));
-  const std::size_t limit = std::min(static_cast<std::size_t>(backlog), somaxconn);
+  const std::size_t limit = std::min(static_cast<std::size_t>(options.backlog), somaxconn);
   auto slot = net.resources().open_socket();
   if (!slot) return slot.error();
   auto sock = std::make_unique<ListenSocket>(*tn, std::move(ref), limit, local.address.family());
+  if (options.v6only) {
+    if (auto ok = sock->set_v6only(*options.v6only); !ok) return ok.error();
+  }
   if (auto ok = sock->bind(local); !ok) return ok.error();
   return Listener(std::move(sock), std::move(*slot));
 }

@@ -351,6 +351,24 @@ TEST_F(Tcp6Test, ADualStackListenerAcceptsBothFamilies) {
   EXPECT_EQ(tcp::listen(*red_, {Ipv4Address::any(), 7000}).error(), boost::system::errc::address_in_use);
 }
 
+// IPV6_V6ONLY set on the listener, whatever net.ipv6.bindv6only says.
+TEST_F(Tcp6Test, AV6OnlyListenerLeavesIpv4ToAnotherListener) {
+  ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue4, 24)));
+  ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed4, 24)));
+  auto only6 = tcp::listen(*red_, {Ipv6Address::any(), 7002}, {.v6only = true}).value();
+  auto only4 = tcp::listen(*red_, {Ipv4Address::any(), 7002}).value();  // no conflict
+  auto c4 = tcp::connect(*blue_, {kRed4, 7002}).value();
+  auto s4 = accept_one(only4, c4);
+  ASSERT_TRUE(s4.is_open());
+  EXPECT_EQ(s4.local_endpoint(), (Endpoint{kRed4, 7002}));
+  EXPECT_EQ(only6.pending(), 0u);
+  // v6only on an IPv4 address, or a dual-stack listener where IPv4 is taken: refused.
+  EXPECT_EQ(tcp::listen(*red_, {Ipv4Address::any(), 7003}, {.v6only = true}).error(),
+            boost::system::errc::invalid_argument);
+  EXPECT_EQ(tcp::listen(*red_, {Ipv6Address::any(), 7002}, {.v6only = false}).error(),
+            boost::system::errc::address_in_use);
+}
+
 TEST_F(Tcp6Test, WithBindv6onlyAnIpv4ListenerTakesIpv4AndAnIpv6OneIpv6) {
   ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue4, 24)));
   ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed4, 24)));
