@@ -30,6 +30,7 @@
 #include "netns/wire/ethernet.hpp"
 #include "netns/wire/ipv4.hpp"
 #include "netns/wire/udp.hpp"
+#include "support/cpu_time.hpp"
 #include "support/kernel_netns.hpp"
 #include "support/ratio_reporter.hpp"
 
@@ -111,17 +112,6 @@ void BM_Forward64(benchmark::State& state) {
 }
 BENCHMARK(BM_Forward64)->Arg(1)->Arg(1000)->Arg(100000)->Unit(benchmark::kMicrosecond);
 
-double thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-
 // The design's promise measured so load on the machine cannot fake it: a
 // router with 1 namespace alive and one with <alive> alive forward batches in
 // alternation, each timed in thread CPU time; counter `ratio` = alive / 1.
@@ -130,9 +120,9 @@ void BM_ForwardFlatness(benchmark::State& state) {
   std::vector<double> at_one, at_many;
   bool one_first = true;
   auto timed = [](ForwardRig& rig) {
-    double t0 = thread_cpu_ns();
+    double t0 = bench::thread_cpu_ns();
     rig.forward();
-    return (thread_cpu_ns() - t0) / ForwardRig::kBatch;
+    return (bench::thread_cpu_ns() - t0) / ForwardRig::kBatch;
   };
   for (auto _ : state) {
     if (one_first) at_one.push_back(timed(one));
@@ -141,7 +131,7 @@ void BM_ForwardFlatness(benchmark::State& state) {
     one_first = !one_first;
   }
   state.SetItemsProcessed(state.iterations() * 2 * ForwardRig::kBatch);
-  const double a = median(at_one), b = median(at_many);
+  const double a = bench::median(at_one), b = bench::median(at_many);
   state.counters["ns_per_packet_at_1"] = a;
   state.counters["ns_per_packet_at_alive"] = b;
   state.counters["ratio"] = b / a;

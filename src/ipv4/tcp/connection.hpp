@@ -239,6 +239,9 @@ class Connection final : public ipv4::InetSocket, public std::enable_shared_from
   bool retransmit(std::size_t index);     // record `index` of rtx_, at most one mss
   void transmit(Seq seq, std::uint32_t len, std::uint8_t flags);
   void transmit6(Seq seq, std::uint32_t len, std::uint8_t flags);  // transmit() of an IPv6 connection
+  // Both families' segment bytes: the data from the send buffer, then the
+  // header, its checksum left to `dev` when it fills them. Counts TcpOutSegs.
+  void fill_segment(const wire::TcpRepr& repr, Packet& packet, Seq seq, std::uint32_t len, const Device& dev);
   TcpOps::RouteMemo6& route_memo6();
   void note_sent(Seq seq, std::uint32_t len, std::uint8_t flags);  // sequence and ACK bookkeeping
   void flush_ack();  // sends the ACK that ack_received_data asked for, unless data carried it

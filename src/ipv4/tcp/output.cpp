@@ -186,15 +186,7 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   // timer sends it again, and the send loop moves on.
   note_sent(seq, len, flags);
   if (!route || !packet) return;
-  auto bytes = packet.mutable_data();
-  if (len != 0) send_buf_.copy_out(seq - snd_una_, bytes.subspan(repr.header_len(), len));
-  if (route->dev->offloads_checksum()) {
-    repr.emit_without_checksum(bytes);
-    packet.checksum_partial = true;
-  } else {
-    repr.emit(bytes, local().address.to_v4(), remote().address.to_v4());
-  }
-  counters().add(Counter::TcpOutSegs);
+  fill_segment(repr, packet, seq, len, *route->dev);
   // A connection numbers its own datagrams. Linux sends a passive open's
   // SYN-ACKs from the request (ip_build_and_send_pkt): under DF, their ID
   // is 0, as TIME_WAIT's answers (time_wait.cpp, from no socket).
@@ -204,6 +196,23 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   const bool request = state_ == State::syn_received && parent_ != nullptr;
   if (!request) params.ip_id = ip_id_++;
   (void)tn_.ops.stack().send(n, std::move(packet), params, *route);
+}
+
+void Connection::fill_segment(const wire::TcpRepr& repr, Packet& packet, Seq seq, std::uint32_t len,
+                              const Device& dev) {
+  auto bytes = packet.mutable_data();
+  if (len != 0) send_buf_.copy_out(seq - snd_una_, bytes.subspan(repr.header_len(), len));
+  // A device that fills checksums (a veth) gets the segment without one
+  // (Packet::finish_transport_checksum fills it where one cannot).
+  if (dev.offloads_checksum()) {
+    repr.emit_without_checksum(bytes);
+    packet.checksum_partial = true;
+  } else if (local().address.is_v4()) {
+    repr.emit(bytes, local().address.to_v4(), remote().address.to_v4());
+  } else {
+    emit6(repr, bytes, local().address.to_v6(), remote().address.to_v6());
+  }
+  counters().add(Counter::TcpOutSegs);
 }
 
 TcpOps::RouteMemo6& Connection::route_memo6() {
@@ -221,17 +230,7 @@ void Connection::transmit6(Seq seq, std::uint32_t len, std::uint8_t flags) {
   Packet packet = n.host().packets().allocate(repr.buffer_len());
   note_sent(seq, len, flags);  // as transmit(): counted as sent even when it cannot leave
   if (!route || !packet) return;
-  auto bytes = packet.mutable_data();
-  if (len != 0) send_buf_.copy_out(seq - snd_una_, bytes.subspan(repr.header_len(), len));
-  // As over IPv4: a device that fills checksums (a veth) gets the segment
-  // without one; the IPv6 layer fills it before fragmenting, were it to.
-  if (route->dev->offloads_checksum()) {
-    repr.emit_without_checksum(bytes);
-    packet.checksum_partial = true;
-  } else {
-    emit6(repr, bytes, src, dst);
-  }
-  counters().add(Counter::TcpOutSegs);
+  fill_segment(repr, packet, seq, len, *route->dev);
   (void)tn_.ops.stack6().send(n, std::move(packet),
                               {.src = src.with_scope(0), .dst = dst, .next_header = wire::IpProtocol::tcp,
                                .traffic_class = static_cast<std::uint8_t>(ecn), .dont_fragment = true},
