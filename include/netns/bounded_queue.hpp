@@ -47,9 +47,18 @@ class BoundedQueue {
   void set_capacity(std::size_t capacity) { capacity_ = capacity; }
 
   [[nodiscard]] bool push(T&& value) {
+    return push_in_place([&](T& slot) { slot = std::move(value); });
+  }
+
+  // push() without a T built aside: `fill(T&)` writes the next slot, which
+  // it finds as a default T. An item holding endpoints, assembled on the
+  // stack and then moved, stalls store forwarding for longer than the
+  // rest of a push takes.
+  template <class Fill>
+  [[nodiscard]] bool push_in_place(Fill&& fill) {
     if (full()) return false;
     if (size_ == slots_) grow();
-    ring_[(head_ + size_) & (slots_ - 1)] = std::move(value);
+    fill(ring_[(head_ + size_) & (slots_ - 1)]);
     ++size_;
     return true;
   }
@@ -57,13 +66,20 @@ class BoundedQueue {
   std::optional<T> pop() {
     if (size_ == 0) return std::nullopt;
     std::optional<T> out(std::move(ring_[head_]));
-    ring_[head_] = T{};
-    head_ = (head_ + 1) & (slots_ - 1);
-    --size_;
+    drop_front();
     return out;
   }
 
   T& front() { return ring_[head_]; }
+  // pop() for an item read in place through front(): nothing is moved out.
+  void drop_front() {
+    if (size_ == 0) return;
+    // Remade in place: assigning a T{} builds it on the stack and copies it.
+    std::destroy_at(&ring_[head_]);
+    std::construct_at(&ring_[head_]);
+    head_ = (head_ + 1) & (slots_ - 1);
+    --size_;
+  }
 
   // Drops everything queued and gives the memory back.
   void clear() {

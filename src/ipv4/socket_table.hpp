@@ -100,9 +100,10 @@ class InetSocket {
 
   // The unspecified address of the socket's family, port 0, until bound;
   // the port is the echo id for ping sockets.
-  Endpoint local() const { return local_; }
+  // By reference: a copy read back in parts stalls on its own stores.
+  const Endpoint& local() const { return local_; }
   // Port 0 when not connected.
-  Endpoint remote() const { return remote_; }
+  const Endpoint& remote() const { return remote_; }
   bool is_bound() const { return table_ != nullptr; }
   bool is_connected() const { return remote_.port != 0; }
 
@@ -249,9 +250,19 @@ class ReceiveQueue {
   // Anything but queued: the caller counts the drop (UdpRcvbufErrors or
   // UdpMemErrors...) and the item is gone.
   [[nodiscard]] Push push(T&& item, std::size_t truesize) {
+    return push_in_place(truesize, [&](T& slot) { slot = std::move(item); });
+  }
+  // push() with the item written in its slot by `fill(T&)` (see
+  // BoundedQueue::push_in_place); `fill` runs only when the item is queued.
+  template <class Fill>
+  [[nodiscard]] Push push_in_place(std::size_t truesize, Fill&& fill) {
     if (charged_ >= budget_) return Push::rcvbuf_full;
     if (!charged_.try_add(truesize)) return Push::no_memory;
-    if (!items_.push(Slot{std::move(item), truesize})) {
+    const bool queued = items_.push_in_place([&](Slot& slot) {
+      fill(slot.item);
+      slot.charge = truesize;
+    });
+    if (!queued) {
       charged_ -= truesize;  // unreachable while slots_for() holds: kept for safety
       return Push::rcvbuf_full;
     }
@@ -266,8 +277,9 @@ class ReceiveQueue {
   const T* front() { return items_.empty() ? nullptr : &items_.front().item; }
   // Drops the oldest item (read through front()); no-op when empty.
   void drop_front() {
-    auto slot = items_.pop();
-    if (slot) charged_ -= slot->charge;
+    if (items_.empty()) return;
+    charged_ -= items_.front().charge;
+    items_.drop_front();
   }
 
   bool empty() const { return items_.empty(); }

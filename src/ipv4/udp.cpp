@@ -103,8 +103,14 @@ struct Socket::Impl final : InetSocket {
   bool enqueue(Packet payload, const Endpoint& from, Family family) {
     const std::size_t truesize = payload.truesize();
     const Mib& m = mib(family);
-    switch (queue.push(Received{std::move(payload), this->family() == Family::ipv6 ? mapped(from) : from, family},
-                       truesize)) {
+    const bool map = this->family() == Family::ipv6 && from.address.is_v4();
+    const auto fill = [&](Received& slot) {
+      slot.payload = std::move(payload);
+      slot.from = from;
+      if (map) slot.from.address = Ipv6Address::v4_mapped(from.address.to_v4());
+      slot.family = family;
+    };
+    switch (queue.push_in_place(truesize, fill)) {
       case ipv4::ReceiveQueue<Received>::Push::queued:
         return true;
       case ipv4::ReceiveQueue<Received>::Push::rcvbuf_full:
@@ -443,9 +449,12 @@ Result<Datagram> Socket::receive_from(std::span<std::byte> buffer) {
   if (n != 0) std::memcpy(buffer.data(), payload.data(), n);
   // Linux counts a datagram delivered when the application reads it.
   impl_->net->counters().add(mib(item->family).in_datagrams);
-  Result<Datagram> out = Datagram{.size = n, .from = item->from, .truncated = n < payload.size()};
+  const Endpoint from = item->from;
+  const bool truncated = n < payload.size();
   impl_->queue.drop_front();
-  return out;
+  // Built in the caller's slot: a named result is not, and copying it out
+  // stalls on the stores that just wrote it.
+  return Result<Datagram>(boost::system::in_place_value, n, from, truncated);
 }
 
 Endpoint Socket::local_endpoint() const { return impl_ ? impl_->local() : Endpoint{}; }
