@@ -187,6 +187,10 @@ class Ipv6Stack final : public PernetOps,
   // `from`: where the extension headers past hop-by-hop begin.
   void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
+  // deliver_local past the extension headers: the upper layer `next_header`
+  // starts at `at.offset`, named by the field at `at.nhoff`.
+  void deliver_upper(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
+                     std::uint8_t next_header, wire::Ipv6ExtPosition at, bool multicast);
   void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
   void forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip);
   // `ip`: the datagram's checked header (NDP reads it).
