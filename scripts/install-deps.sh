@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libdpdk-dev libpcap-dev
   iproute2 iputils-ping curl netcat-openbsd tshark ethtool procps
-  nmap python3-scapy hping3 radvd
+  nmap python3-scapy hping3 radvd nftables conntrack
   clang-16 libclang-rt-16-dev
 )
 
