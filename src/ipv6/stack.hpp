@@ -147,6 +147,7 @@ class Ipv6Stack final : public PernetOps,
   bool is_router(Net& net, const Device& dev) override;
   void router_lost(Net& net, Device& dev, const Ipv6Address& router) override;
   void error_report(Net& net, const Packet& datagram) override;
+  NdpTimes advertised_ndp_times(Net& net, const Device& dev) override;
 
   // icmp6_send: an error about `offending` (data() at its IPv6 header),
   // rate limited; never about an ICMPv6 error, nor to a multicast or

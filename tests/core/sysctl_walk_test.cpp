@@ -393,6 +393,7 @@ struct Ndp final : ipv6::Ipv6NeighbourLayer {
   bool is_router(Net&, const Device&) override { return false; }
   void router_lost(Net&, Device&, const Ipv6Address&) override {}
   void error_report(Net&, const Packet&) override { ++unreachable; }
+  NdpTimes advertised_ndp_times(Net&, const Device&) override { return {}; }
 
   void send(const Ipv6Address& to, int datagrams = 1) {
     for (int i = 0; i < datagrams; ++i) {
