@@ -152,7 +152,8 @@ struct DevconfDevice {
   std::uint64_t written = 0;  // bit per key written for this device (Linux's cnf.state)
   std::array<std::int32_t, kDevconfCount> values;
   // net.ipv6.conf.IFNAME.stable_secret: `default`'s when the device was
-  // made (ipv6_add_dev copies the whole of default's cnf), or written.
+  // made (ipv6_add_dev copies the whole of default's cnf), written, or
+  // drawn at random for addr_gen_mode 3 (ipv6_gen_mode_random_init).
   StableSecret stable_secret;
 };
 

@@ -289,6 +289,14 @@ std::optional<Result<void>> DevconfStore::write_stable_secret(Sysctl& sysctl, st
   return Result<void>{};
 }
 
+void DevconfStore::give_stable_secret(Device& dev, const std::array<std::uint8_t, 16>& secret) {
+  if (!dev.conf_) {
+    dev.conf_ = std::make_unique<DevconfDevice>();
+    dev.conf_->values = kDeviceDefaults;
+  }
+  dev.conf_->stable_secret = secret;
+}
+
 std::optional<Result<std::string>> DevconfStore::read_stable_secret(const Sysctl& sysctl, std::string_view name) {
   const auto scope = stable_secret_scope(sysctl.net_, name);
   if (!scope) return std::nullopt;

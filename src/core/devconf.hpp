@@ -56,6 +56,10 @@ struct DevconfStore {
                                                          std::string_view text);
   static std::optional<Result<std::string>> read_stable_secret(const Sysctl& sysctl, std::string_view name);
 
+  // ipv6_gen_mode_random_init: dev's own stable_secret set to `secret`
+  // (drawn at random by the caller), nothing else changed.
+  static void give_stable_secret(Device& dev, const std::array<std::uint8_t, 16>& secret);
+
   // The names of `key` for `all`/`default`, "net.ipv4.conf.all.rp_filter".
   static std::string name(DevconfId id, std::string_view scope);
 };

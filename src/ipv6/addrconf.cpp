@@ -28,25 +28,6 @@ Ipv6Address eui64_link_local(const MacAddress& mac) {
   return eui64_address(Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 0), mac);
 }
 
-// addr_gen_mode 3: an interface identifier no one can derive from the MAC,
-// the same for the device every time it comes up (Linux draws a random
-// stable_secret per device once; a keyed hash of what names the device
-// under the Host's secret is as unpredictable and needs no storage).
-Ipv6Address random_link_local(const SipKey& key, const Net& net, const Device& dev) {
-  const auto& m = dev.mac().octets;
-  std::uint64_t mac = 0;
-  for (std::uint8_t b : m) mac = mac << 8 | b;
-  for (std::uint64_t attempt = 0;; ++attempt) {
-    const std::uint64_t iid =
-        siphash13_words(key, std::uint64_t{net.id()} << 32 | dev.ifindex(), mac | attempt << 48);
-    // RFC 5453's reserved identifiers: zero and the subnet anycast range.
-    if (iid != 0 && iid < 0xfdffffffffffff80ULL) {
-      return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>(iid >> 48), static_cast<std::uint16_t>(iid >> 32),
-                         static_cast<std::uint16_t>(iid >> 16), static_cast<std::uint16_t>(iid));
-    }
-  }
-}
-
 // ipv6_reserved_interfaceid (RFC 5453): zero, the proxy mobile IPv6 range
 // and the subnet anycast range.
 bool reserved_interface_id(const Ipv6Address& a) {
@@ -302,7 +283,20 @@ void Ipv6Stack::add_link_local(Ipv6Net& ns, Device& dev) {
   const int mode = devconf(ns.net, dev).addr_gen_mode;
   switch (mode) {
     case kAddrGenEui64: ll = eui64_link_local(dev.mac()); break;
-    case kAddrGenRandom: ll = random_link_local(iid_key_, ns.net, dev); break;
+    case kAddrGenRandom:
+      // ipv6_gen_mode_random_init: a random secret of the device's own,
+      // drawn once and kept (readable as its stable_secret) while the
+      // device lives; its addresses are then stable privacy ones.
+      if (dev.devconf() == nullptr || !dev.devconf()->stable_secret) {
+        std::array<std::uint8_t, 16> secret{};
+        const std::uint64_t draw = ++secret_draws_;
+        for (std::uint64_t half = 0; half < 2; ++half) {
+          const std::uint64_t bits = siphash13_words(iid_key_, draw, half);
+          for (std::size_t i = 0; i < 8; ++i) secret[8 * half + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+        }
+        DevconfStore::give_stable_secret(dev, secret);
+      }
+      [[fallthrough]];
     case kAddrGenStablePrivacy: {
       // addrconf_addr_gen: none without a secret (or past idgen_retries' reserved identifiers).
       const auto stable = stable_privacy_address(ns.net, dev, Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 0), 0);
@@ -313,7 +307,7 @@ void Ipv6Stack::add_link_local(Ipv6Net& ns, Device& dev) {
     default: return;  // none: no link-local address (IN6_ADDR_GEN_MODE_NONE)
   }
   if (ns.find_address(dev, ll) == nullptr) {
-    insert_address(ns, dev, Ipv6Prefix(ll, 64), true).stable_privacy = mode == kAddrGenStablePrivacy;
+    insert_address(ns, dev, Ipv6Prefix(ll, 64), true).stable_privacy = mode != kAddrGenEui64;
   }
 }
 

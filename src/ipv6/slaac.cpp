@@ -75,9 +75,10 @@ void Ipv6Stack::update_onlink_prefix(Ipv6Net& ns, NdiscDevice& nd, const Ipv6Pre
 void Ipv6Stack::autoconf_prefix(Ipv6Net& ns, Device& dev, const wire::NdpPrefixInfo& info, const DevConf6& conf) {
   // 5.5.3 d: the prefix and the interface identifier must make 128 bits.
   if (info.prefix.length() != kEui64PrefixLength) return;
-  // addr_gen_mode 2: RFC 7217's identifier (EUI-64 without a secret, as Linux).
+  // addr_gen_mode 2 and 3 (is_addr_mode_generate_stable): RFC 7217's
+  // identifier (EUI-64 without a secret, as Linux).
   const std::optional<Ipv6Address> stable =
-      conf.addr_gen_mode == kAddrGenStablePrivacy
+      conf.addr_gen_mode == kAddrGenStablePrivacy || conf.addr_gen_mode == kAddrGenRandom
           ? stable_privacy_address(ns.net, dev, info.prefix.network(), 0)
           : std::nullopt;
   const Ipv6Address address = stable ? *stable : eui64_address(info.prefix.network(), dev.mac());

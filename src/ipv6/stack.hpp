@@ -267,7 +267,8 @@ class Ipv6Stack final : public PernetOps,
   inet::ProtocolTable transports_;
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
   SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
-  SipKey iid_key_;               // addr_gen_mode 3's interface identifiers
+  SipKey iid_key_;               // addr_gen_mode 3's per-device secrets
+  std::uint64_t secret_draws_ = 0;
   SipKey frag_ident_key_;        // select_ident's generator: SipHash of a counter
   std::uint64_t frag_ident_counter_ = 0;
 };

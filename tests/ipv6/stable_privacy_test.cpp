@@ -245,6 +245,32 @@ TEST_F(StablePrivacyTest, SlaacAddressesComeFromTheSecretPerPrefix) {
   EXPECT_TRUE(find(ipv6::eui64_address(v6("2001:db8:3::"), eth1->mac())));
 }
 
+// addr_gen_mode 3 as Linux: a random secret of the device's own, drawn when
+// it first makes an address and readable, then mode 2's addresses from it.
+TEST_F(StablePrivacyTest, RandomModeDrawsASecretOfTheDevicesOwn) {
+  set("net.ipv6.conf.eth0.addr_gen_mode", "3");
+  EXPECT_FALSE(sysctl().get("net.ipv6.conf.eth0.stable_secret"));
+  ASSERT_TRUE(set_link_up(*eth0_));
+  run_for(3s);
+  const std::string secret = get("net.ipv6.conf.eth0.stable_secret");
+  const auto bytes = Ipv6Address::parse(secret).value().bytes();
+  const Ipv6Address ll = ipv6::stable_privacy_address(kLinkLocalPrefix, 0, bytes, eth0_->mac().octets, 3).value();
+  ASSERT_TRUE(find(ll));
+  EXPECT_TRUE(find(ll)->stable_privacy);
+  advertise(*eth0_, {v6("2001:db8:1::")});
+  EXPECT_TRUE(find(ipv6::stable_privacy_address(v6("2001:db8:1::"), 0, bytes, eth0_->mac().octets, 3).value()));
+  // Kept while the device lives: the same address after down and up.
+  ASSERT_TRUE(set_link_up(*eth0_, false));
+  ASSERT_TRUE(set_link_up(*eth0_));
+  EXPECT_EQ(get("net.ipv6.conf.eth0.stable_secret"), secret);
+  EXPECT_TRUE(find(ll));
+  // Another device draws another.
+  Device* eth1 = make_channel(*net_, "eth1").value();
+  set("net.ipv6.conf.eth1.addr_gen_mode", "3");
+  ASSERT_TRUE(set_link_up(*eth1));
+  EXPECT_NE(get("net.ipv6.conf.eth1.stable_secret"), secret);
+}
+
 // RFC 7217 6 as Linux does it: a conflict marks the address failed and
 // makes the next counter's, whose DAD starts idgen_delay later; after
 // idgen_retries conflicts, nothing more.
