@@ -34,6 +34,15 @@ constexpr auto kDeviceDefaults = table_values(Column::device);
 
 std::size_t index(DevconfId id) { return static_cast<std::size_t>(id); }
 
+// A device's own block, made with the table's values on its first need.
+DevconfDevice& own_block(std::unique_ptr<DevconfDevice>& conf) {
+  if (!conf) {
+    conf = std::make_unique<DevconfDevice>();
+    conf->values = kDeviceDefaults;
+  }
+  return *conf;
+}
+
 }  // namespace
 
 std::string DevconfStore::name(DevconfId id, std::string_view scope) {
@@ -150,12 +159,9 @@ class Writer {
   }
   void dflt(DevconfId id, std::int32_t v) { set(net_block().dflt[index(id)], v, DevconfScope::dflt, nullptr, id); }
   void device(Device& dev, DevconfId id, std::int32_t v, bool written, std::unique_ptr<DevconfDevice>& conf) {
-    if (!conf) {
-      conf = std::make_unique<DevconfDevice>();
-      conf->values = kDeviceDefaults;
-    }
-    if (written) conf->written |= std::uint64_t{1} << index(id);
-    set(conf->values[index(id)], v, DevconfScope::device, &dev, id);
+    DevconfDevice& block = own_block(conf);
+    if (written) block.written |= std::uint64_t{1} << index(id);
+    set(block.values[index(id)], v, DevconfScope::device, &dev, id);
   }
 
  private:
@@ -269,11 +275,7 @@ std::optional<Result<void>> DevconfStore::write_stable_secret(Sysctl& sysctl, st
   // addr_gen_mode is set as Linux sets it, straight into the device's cnf:
   // no listener, so no address is made until the device next makes one.
   auto stable_privacy = [&](Device& dev) {
-    if (!dev.conf_) {
-      dev.conf_ = std::make_unique<DevconfDevice>();
-      dev.conf_->values = kDeviceDefaults;
-    }
-    dev.conf_->values[gen_mode] = 2;
+    own_block(dev.conf_).values[gen_mode] = 2;
     refresh(dev, sysctl);
   };
   if (scope->scope == DevconfScope::device) {
@@ -290,11 +292,7 @@ std::optional<Result<void>> DevconfStore::write_stable_secret(Sysctl& sysctl, st
 }
 
 void DevconfStore::give_stable_secret(Device& dev, const std::array<std::uint8_t, 16>& secret) {
-  if (!dev.conf_) {
-    dev.conf_ = std::make_unique<DevconfDevice>();
-    dev.conf_->values = kDeviceDefaults;
-  }
-  dev.conf_->stable_secret = secret;
+  own_block(dev.conf_).stable_secret = secret;
 }
 
 std::optional<Result<std::string>> DevconfStore::read_stable_secret(const Sysctl& sysctl, std::string_view name) {
