@@ -92,21 +92,28 @@ enum class SysctlId : std::uint16_t {
   ip6frag_low_thresh,
   ip6frag_time,
   ipv6_icmp_ratelimit,
+  ipv6_idgen_retries,
+  ipv6_idgen_delay,
+  ipv6_icmp_ratemask,
   count_
 };
 
 // One knob of the constant table.
 struct SysctlInfo {
   std::string_view name;               // "net.ipv4.ip_forward"
-  std::uint8_t arity;                  // 1, or 2/3 for vectors like tcp_rmem
-  std::array<std::int32_t, 3> defaults;
+  std::uint8_t arity;                  // 1, or 2/3 for vectors like tcp_rmem, 8 for a bitmap
+  std::array<std::int32_t, 8> defaults;
   std::int32_t min, max;               // bounds for every element
   std::span<const std::string_view> choices;  // string-valued knobs store an index
+  // A bitmap of 32 * arity bits (bit b of element b / 32), written and read
+  // as a list of ranges, "0-1,3-127" (Linux's proc_do_large_bitmap).
+  bool bitmap = false;
 };
 
 inline constexpr std::string_view kCongestionControls[] = {"cubic", "reno"};
 
 inline constexpr std::int32_t kIntMax = std::numeric_limits<std::int32_t>::max();
+inline constexpr std::int32_t kIntMin = std::numeric_limits<std::int32_t>::min();
 
 inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count_)> kSysctlTable{{
     {"net.core.netdev_max_backlog", 1, {1000}, 1, 1 << 20, {}},
@@ -224,6 +231,15 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // of six, halved for every 32 bits the route's prefix is shorter than
     // /128 (icmpv6_xrlim_allow); 0 turns the limit off.
     {"net.ipv6.icmp.ratelimit", 1, {1000}, 0, kIntMax, {}},
+    // RFC 7217 stable privacy addresses after a DAD conflict: how many other
+    // interface identifiers are tried (the DAD counter's u8 bounds it), and
+    // the seconds before each one's DAD starts (Linux's idgen_retries,
+    // idgen_delay; netns bounds the delay to an hour).
+    {"net.ipv6.idgen_retries", 1, {3}, 0, 255, {}},
+    {"net.ipv6.idgen_delay", 1, {1}, 0, 3600, {}},
+    // The ICMPv6 types rate limited (icmpv6_mask_allow), a bitmap of the 256
+    // types: Linux's "0-1,3-127", every error but packet too big.
+    {"net.ipv6.icmp.ratemask", 8, {-5, -1, -1, -1, 0, 0, 0, 0}, kIntMin, kIntMax, {}, true},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.
