@@ -28,6 +28,7 @@
 #include "netns/tap.hpp"
 #include "netns/tcp.hpp"
 #include "support/fixtures.hpp"
+#include "support/ipv6_channel.hpp"
 #include "support/linux_net.hpp"
 #include "support/tap_socketpair.hpp"
 
@@ -39,6 +40,7 @@ using support::kEthHeader;
 using support::kTestEthertype;
 using support::make_frame;
 using support::RecordingHandler;
+using support::usable;
 
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
@@ -382,17 +384,8 @@ TEST_F(TapKernel, LinuxPing6ReachesTheNetnsNamespace) {
   ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(global, 64)));
   ASSERT_TRUE(linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"}).ok());
   // Our DAD: at most 1 s of delay, one probe, 1 s of waiting.
-  auto usable = [&](const Ipv6Address& a) {
-    for (const auto& info : ipv6::addresses(*red_)) {
-      if (info.prefix.address() == a) return !info.tentative && !info.dad_failed;
-    }
-    return false;
-  };
-  const auto& m = tap_->mac().octets;
-  const Ipv6Address link_local(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
-                               static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                               static_cast<std::uint16_t>(m[4] << 8 | m[5]));
-  ASSERT_TRUE(poll_until([&] { return usable(global) && usable(link_local); }, std::chrono::seconds(5)))
+  const Ipv6Address link_local = support::link_local(*tap_);
+  ASSERT_TRUE(poll_until([&] { return usable(*red_, global) && usable(*red_, link_local); }, std::chrono::seconds(5)))
       << ipv6::dump_addresses(*red_);
 
   auto ping = in_linux({"ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8::2"});
@@ -414,14 +407,7 @@ TEST_F(TapKernel, LinuxPing6WithFragmentsBothWays) {
   const Ipv6Address global(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
   ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(global, 64)));
   ASSERT_TRUE(linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"}).ok());
-  ASSERT_TRUE(poll_until(
-      [&] {
-        for (const auto& info : ipv6::addresses(*red_)) {
-          if (info.prefix.address() == global) return !info.tentative && !info.dad_failed;
-        }
-        return false;
-      },
-      std::chrono::seconds(5)))
+  ASSERT_TRUE(poll_until([&] { return usable(*red_, global); }, std::chrono::seconds(5)))
       << ipv6::dump_addresses(*red_);
   auto ping = in_linux({"ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "-s", "4000", "2001:db8::2"});
   EXPECT_TRUE(ping.ok()) << ping.output;
@@ -688,21 +674,9 @@ class TapKernel6 : public TapKernel {
     ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(kNetns6, 64)));
     auto added = linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"});
     ASSERT_TRUE(added.ok()) << added.output;
-    const Ipv6Address ll = netns_link_local();
-    ASSERT_TRUE(poll_until([&] { return usable(kNetns6) && usable(ll); }, std::chrono::seconds(5)))
+    const Ipv6Address ll = support::link_local(*tap_);
+    ASSERT_TRUE(poll_until([&] { return usable(*red_, kNetns6) && usable(*red_, ll); }, std::chrono::seconds(5)))
         << ipv6::dump_addresses(*red_);
-  }
-  bool usable(const Ipv6Address& a) {
-    for (const auto& info : ipv6::addresses(*red_)) {
-      if (info.prefix.address() == a) return !info.tentative && !info.dad_failed;
-    }
-    return false;
-  }
-  Ipv6Address netns_link_local() const {
-    const auto& m = tap_->mac().octets;
-    return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
-                       static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                       static_cast<std::uint16_t>(m[4] << 8 | m[5]));
   }
 };
 
@@ -715,7 +689,7 @@ TEST_F(TapKernel6, Curl6FetchesAPageFromANetnsTcpServer) {
   EXPECT_TRUE(curl.ok()) << curl.output;
   EXPECT_EQ(curl.output, body);
   // Its link-local address, with the zone (%25 in a URL) naming Linux's side.
-  const std::string url = fmt::format("http://[{}%25{}]:8080/ll", netns_link_local(), tap_name_);
+  const std::string url = fmt::format("http://[{}%25{}]:8080/ll", support::link_local(*tap_), tap_name_);
   auto curl_ll = in_linux({"curl", "-6", "-sS", "-g", "--max-time", "15", url}, [&] { server.step(); });
   EXPECT_TRUE(curl_ll.ok()) << curl_ll.output;
   EXPECT_EQ(curl_ll.output, body);
