@@ -372,6 +372,7 @@ class TapKernel : public ::testing::Test {
   struct Exchange {
     bool done = false;  // the peer's FIN came (and `peer` exited, when waited for)
     tcp::Stream stream;
+    Endpoint local;  // the stream's while it was connected (a CLOSED one shows none)
     std::string received;
   };
   // Connects from red_ to `to`, sends `message` and a FIN (at once, or with
@@ -400,11 +401,14 @@ class TapKernel : public ::testing::Test {
           return false;
         }
         connected = true;
+        x.local = x.stream.local_endpoint();
       }
       if (!peer_closed) peer_closed = read_all(x.stream, x.received);
       if (!sent && (order == Order::at_once || peer_closed)) {
         sent = x.stream.write(as_bytes(message)).has_value();  // small: fits whole
-        if (sent) EXPECT_TRUE(x.stream.shutdown());
+        if (sent) {
+          EXPECT_TRUE(x.stream.shutdown());
+        }
       }
       return sent && peer_closed && (!until_exit || !peer.running());
     };
@@ -730,7 +734,7 @@ TEST_F(TapKernel6, Curl6FetchesAPageFromANetnsTcpServer) {
 TEST_F(TapKernel6, NetnsConnectsToALinuxNc6AndDataFlowsBothWays) {
   if (auto why = support::kernel_test_skip_reason({"nc"})) GTEST_SKIP() << *why;
   auto x = exchange_with_nc({"nc", "-6", "-N", "-l", "2001:db8::1", "5001"}, {kLinux6, 5001});
-  EXPECT_EQ(x.stream.local_endpoint().address, IpAddress(kNetns6));
+  EXPECT_EQ(x.local.address, IpAddress(kNetns6));
 }
 
 // The other order of closing, made certain: Linux's FIN comes first, so
