@@ -268,11 +268,10 @@ TEST_F(AsioUdp, WaitingReceiveCompletesWhenTheDatagramArrivesWithoutBusyPolling)
     got = n;
   });
 
-  // IPv6's duplicate address detection on the veths ends within 2 s of
-  // their coming up (at most 1 s of delay, one probe, 1 s of waiting), its
-  // three router solicitations 4 s apart within 1 s of that: their timers
-  // are the Host's only ones.
-  run_for(11100ms);
+  // IPv6's duplicate address detection on the veths is the Host's only
+  // timer work: nothing solicits routers, so once it ends the Host is idle.
+  support::no_router_solicitations({blue_.get(), red_.get()});
+  run_for(support::kPastDad);
   const auto timer_waits = runner_.stats().timer_waits;
   // Nothing arrives: the receive waits and the Runner sleeps.
   const auto settled_polls = runner_.stats().polls;

@@ -187,9 +187,10 @@ constexpr std::string_view kRequest = "GET / HTTP/1.0\r\n\r\n";
 constexpr std::string_view kReply = "HTTP/1.0 200 OK\r\n\r\nhello from red";
 
 TEST_F(CaptureTest, TcpExchangeOnAVethReadsBackWithGoodChecksums) {
-  // IPv6's duplicate address detection (2 s at most) and router solicitations
-  // (three, 4 s apart, within 1 s of it) end: the file holds only the exchange.
-  run_for(11100ms);
+  // No router solicitations, and IPv6's duplicate address detection ends:
+  // the file holds only the exchange.
+  support::no_router_solicitations({blue_.get(), red_.get()});
+  run_for(support::kPastDad);
   const std::uint64_t before = frames_seen(*blue_eth0_);
   auto cap = start(*blue_eth0_, "tcp.pcap");
   ASSERT_TRUE(cap);

@@ -28,6 +28,7 @@
 #include "netns/tap.hpp"
 #include "netns/tcp.hpp"
 #include "support/fixtures.hpp"
+#include "support/ipv6_channel.hpp"
 #include "support/linux_net.hpp"
 #include "support/tap_socketpair.hpp"
 
@@ -39,6 +40,7 @@ using support::kEthHeader;
 using support::kTestEthertype;
 using support::make_frame;
 using support::RecordingHandler;
+using support::usable;
 
 std::span<const std::byte> as_bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
@@ -309,6 +311,17 @@ class TinyHttpServer {
   std::string last_request_;
 };
 
+// Reads everything `stream` has into `into`; true once the peer closed its side.
+bool read_all(tcp::Stream& stream, std::string& into) {
+  std::array<std::byte, 2048> buf;
+  for (;;) {
+    auto n = stream.read(buf);
+    if (!n) return false;
+    if (*n == 0) return true;
+    into.append(reinterpret_cast<const char*>(buf.data()), *n);
+  }
+}
+
 // A TAP whose Linux side is in a Linux namespace of the test's own with
 // 192.0.2.1/24, and whose netns side is in `red_` with 192.0.2.2/24. The Host
 // runs on the real clock.
@@ -355,6 +368,71 @@ class TapKernel : public ::testing::Test {
 
   bool linux_has_interface(const std::string& name) { return linux_ns_->ip({"link", "show", name}).ok(); }
 
+  // What exchange() saw: the connection, and what the peer sent before its FIN.
+  struct Exchange {
+    bool done = false;  // the peer's FIN came (and `peer` exited, when waited for)
+    tcp::Stream stream;
+    Endpoint local;  // the stream's while it was connected (a CLOSED one shows none)
+    std::string received;
+  };
+  // Connects from red_ to `to`, sends `message` and a FIN (at once, or with
+  // Order::after_peer_fin once the peer's FIN came), and reads until the
+  // peer's FIN; with `until_exit`, until `peer` (the server on Linux's
+  // side) has exited too. The server may not listen yet: an attempt that is
+  // refused (it never connected) is made again 50 ms later, and only such
+  // an attempt. Whichever side closes first, the exchange ends: when the
+  // peer's FIN comes first, the connection goes CLOSE_WAIT, LAST_ACK, then
+  // CLOSED, and is not a refusal to retry (a server that accepts once would
+  // never answer again).
+  enum class Order { at_once, after_peer_fin };
+  Exchange exchange(const Endpoint& to, std::string_view message, support::ChildProcess& peer,
+                    bool until_exit = true, Order order = Order::at_once) {
+    Exchange x;
+    bool connected = false, sent = false, peer_closed = false;
+    auto last_attempt = Clock::time_point{};
+    auto step = [&]() -> bool {
+      if (!connected) {
+        const tcp::State state = x.stream.state();  // closed when not open
+        if (state == tcp::State::syn_sent) return false;
+        if (state == tcp::State::closed) {
+          if (Clock::now() - last_attempt < std::chrono::milliseconds(50)) return false;
+          last_attempt = Clock::now();
+          if (auto s = tcp::connect(*red_, to)) x.stream = std::move(*s);
+          return false;
+        }
+        connected = true;
+        x.local = x.stream.local_endpoint();
+      }
+      if (!peer_closed) peer_closed = read_all(x.stream, x.received);
+      if (!sent && (order == Order::at_once || peer_closed)) {
+        sent = x.stream.write(as_bytes(message)).has_value();  // small: fits whole
+        if (sent) {
+          EXPECT_TRUE(x.stream.shutdown());
+        }
+      }
+      return sent && peer_closed && (!until_exit || !peer.running());
+    };
+    x.done = poll_until(step, kLimit, &peer);
+    return x;
+  }
+  // exchange() with nc listening on Linux's side (`nc_argv`, with -N: its
+  // input, "from linux\n", ends and it sends FIN, then prints what comes
+  // until ours), checked both ways.
+  Exchange exchange_with_nc(const std::vector<std::string>& nc_argv, const Endpoint& to,
+                            Order order = Order::at_once) {
+    auto nc = support::ChildProcess::spawn(linux_ns_->exec_argv(nc_argv), "from linux\n");
+    EXPECT_TRUE(nc) << nc.error().message();
+    if (!nc) return {};
+    auto x = exchange(to, "from netns\n", *nc, true, order);
+    EXPECT_TRUE(x.done) << nc->output();
+    EXPECT_EQ(x.received, "from linux\n");
+    nc->running();
+    auto result = nc->result();
+    EXPECT_TRUE(result.ok()) << result.output;
+    EXPECT_EQ(result.output, "from netns\n");
+    return x;
+  }
+
   std::vector<std::string> messages_;
   Host host_{real_time_config(&messages_)};
   std::optional<support::LinuxNetns> linux_ns_;
@@ -382,17 +460,8 @@ TEST_F(TapKernel, LinuxPing6ReachesTheNetnsNamespace) {
   ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(global, 64)));
   ASSERT_TRUE(linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"}).ok());
   // Our DAD: at most 1 s of delay, one probe, 1 s of waiting.
-  auto usable = [&](const Ipv6Address& a) {
-    for (const auto& info : ipv6::addresses(*red_)) {
-      if (info.prefix.address() == a) return !info.tentative && !info.dad_failed;
-    }
-    return false;
-  };
-  const auto& m = tap_->mac().octets;
-  const Ipv6Address link_local(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
-                               static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                               static_cast<std::uint16_t>(m[4] << 8 | m[5]));
-  ASSERT_TRUE(poll_until([&] { return usable(global) && usable(link_local); }, std::chrono::seconds(5)))
+  const Ipv6Address link_local = support::link_local(*tap_);
+  ASSERT_TRUE(poll_until([&] { return usable(*red_, global) && usable(*red_, link_local); }, std::chrono::seconds(5)))
       << ipv6::dump_addresses(*red_);
 
   auto ping = in_linux({"ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8::2"});
@@ -414,14 +483,7 @@ TEST_F(TapKernel, LinuxPing6WithFragmentsBothWays) {
   const Ipv6Address global(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
   ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(global, 64)));
   ASSERT_TRUE(linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"}).ok());
-  ASSERT_TRUE(poll_until(
-      [&] {
-        for (const auto& info : ipv6::addresses(*red_)) {
-          if (info.prefix.address() == global) return !info.tentative && !info.dad_failed;
-        }
-        return false;
-      },
-      std::chrono::seconds(5)))
+  ASSERT_TRUE(poll_until([&] { return usable(*red_, global); }, std::chrono::seconds(5)))
       << ipv6::dump_addresses(*red_);
   auto ping = in_linux({"ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "-s", "4000", "2001:db8::2"});
   EXPECT_TRUE(ping.ok()) << ping.output;
@@ -473,52 +535,9 @@ TEST_F(TapKernel, CurlFetchesAPageFromANetnsTcpServer) {
   EXPECT_NE(server.last_request().find("GET /page HTTP/1.1\r\n"), std::string::npos) << server.last_request();
 }
 
-// Reads everything `stream` has into `into`; true once the peer closed its side.
-bool read_all(tcp::Stream& stream, std::string& into) {
-  std::array<std::byte, 2048> buf;
-  for (;;) {
-    auto n = stream.read(buf);
-    if (!n) return false;
-    if (*n == 0) return true;
-    into.append(reinterpret_cast<const char*>(buf.data()), *n);
-  }
-}
-
 TEST_F(TapKernel, NetnsConnectsToALinuxNcAndDataFlowsBothWays) {
   if (auto why = support::kernel_test_skip_reason({"nc"})) GTEST_SKIP() << *why;
-  // -N: after its input ends nc sends FIN, then prints what comes until our FIN.
-  auto nc = support::ChildProcess::spawn(linux_ns_->exec_argv({"nc", "-N", "-l", "192.0.2.1", "5001"}),
-                                         "from linux\n");
-  ASSERT_TRUE(nc) << nc.error().message();
-  tcp::Stream stream;
-  std::string received;
-  bool sent = false, peer_closed = false;
-  auto last_attempt = Clock::time_point{};
-  auto step = [&]() -> bool {
-    // nc may not listen yet: a refused attempt is made again a little later.
-    if (!stream.is_open() || stream.state() == tcp::State::closed) {
-      if (Clock::now() - last_attempt < std::chrono::milliseconds(50)) return false;
-      last_attempt = Clock::now();
-      if (auto s = tcp::connect(*red_, {kLinux, 5001})) stream = std::move(*s);
-      return false;
-    }
-    if (stream.state() == tcp::State::syn_sent) return false;
-    if (!sent) {
-      sent = stream.write(as_bytes("from netns\n")).has_value();  // small: fits whole
-      if (sent) {
-        EXPECT_TRUE(stream.shutdown());
-      }
-    }
-    if (!peer_closed) peer_closed = read_all(stream, received);
-    return peer_closed && !nc->running();
-  };
-  bool done = poll_until(step, kLimit, &*nc);
-  EXPECT_TRUE(done) << nc->output();
-  EXPECT_EQ(received, "from linux\n");
-  nc->running();
-  auto result = nc->result();
-  EXPECT_TRUE(result.ok()) << result.output;
-  EXPECT_EQ(result.output, "from netns\n");
+  exchange_with_nc({"nc", "-N", "-l", "192.0.2.1", "5001"}, {kLinux, 5001});
   EXPECT_GE(red_->counters().get("TcpActiveOpens"), 1u);
 }
 
@@ -688,21 +707,9 @@ class TapKernel6 : public TapKernel {
     ASSERT_TRUE(ipv6::add_address(*red_, *tap_, Ipv6Prefix(kNetns6, 64)));
     auto added = linux_ns_->ip({"-6", "addr", "add", "2001:db8::1/64", "dev", tap_name_, "nodad"});
     ASSERT_TRUE(added.ok()) << added.output;
-    const Ipv6Address ll = netns_link_local();
-    ASSERT_TRUE(poll_until([&] { return usable(kNetns6) && usable(ll); }, std::chrono::seconds(5)))
+    const Ipv6Address ll = support::link_local(*tap_);
+    ASSERT_TRUE(poll_until([&] { return usable(*red_, kNetns6) && usable(*red_, ll); }, std::chrono::seconds(5)))
         << ipv6::dump_addresses(*red_);
-  }
-  bool usable(const Ipv6Address& a) {
-    for (const auto& info : ipv6::addresses(*red_)) {
-      if (info.prefix.address() == a) return !info.tentative && !info.dad_failed;
-    }
-    return false;
-  }
-  Ipv6Address netns_link_local() const {
-    const auto& m = tap_->mac().octets;
-    return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
-                       static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                       static_cast<std::uint16_t>(m[4] << 8 | m[5]));
   }
 };
 
@@ -715,7 +722,7 @@ TEST_F(TapKernel6, Curl6FetchesAPageFromANetnsTcpServer) {
   EXPECT_TRUE(curl.ok()) << curl.output;
   EXPECT_EQ(curl.output, body);
   // Its link-local address, with the zone (%25 in a URL) naming Linux's side.
-  const std::string url = fmt::format("http://[{}%25{}]:8080/ll", netns_link_local(), tap_name_);
+  const std::string url = fmt::format("http://[{}%25{}]:8080/ll", support::link_local(*tap_), tap_name_);
   auto curl_ll = in_linux({"curl", "-6", "-sS", "-g", "--max-time", "15", url}, [&] { server.step(); });
   EXPECT_TRUE(curl_ll.ok()) << curl_ll.output;
   EXPECT_EQ(curl_ll.output, body);
@@ -726,37 +733,17 @@ TEST_F(TapKernel6, Curl6FetchesAPageFromANetnsTcpServer) {
 
 TEST_F(TapKernel6, NetnsConnectsToALinuxNc6AndDataFlowsBothWays) {
   if (auto why = support::kernel_test_skip_reason({"nc"})) GTEST_SKIP() << *why;
-  auto nc = support::ChildProcess::spawn(linux_ns_->exec_argv({"nc", "-6", "-N", "-l", "2001:db8::1", "5001"}),
-                                         "from linux\n");
-  ASSERT_TRUE(nc) << nc.error().message();
-  tcp::Stream stream;
-  std::string received;
-  bool sent = false, peer_closed = false;
-  auto last_attempt = Clock::time_point{};
-  auto step = [&]() -> bool {
-    if (!stream.is_open() || stream.state() == tcp::State::closed) {
-      if (Clock::now() - last_attempt < std::chrono::milliseconds(50)) return false;
-      last_attempt = Clock::now();
-      if (auto s = tcp::connect(*red_, {kLinux6, 5001})) stream = std::move(*s);
-      return false;
-    }
-    if (stream.state() == tcp::State::syn_sent) return false;
-    if (!sent) {
-      sent = stream.write(as_bytes("from netns\n")).has_value();
-      if (sent) {
-        EXPECT_TRUE(stream.shutdown());
-      }
-    }
-    if (!peer_closed) peer_closed = read_all(stream, received);
-    return peer_closed && !nc->running();
-  };
-  EXPECT_TRUE(poll_until(step, kLimit, &*nc)) << nc->output();
-  EXPECT_EQ(received, "from linux\n");
-  nc->running();
-  auto result = nc->result();
-  EXPECT_TRUE(result.ok()) << result.output;
-  EXPECT_EQ(result.output, "from netns\n");
-  EXPECT_EQ(stream.local_endpoint().address, IpAddress(kNetns6));
+  auto x = exchange_with_nc({"nc", "-6", "-N", "-l", "2001:db8::1", "5001"}, {kLinux6, 5001});
+  EXPECT_EQ(x.local.address, IpAddress(kNetns6));
+}
+
+// The other order of closing, made certain: Linux's FIN comes first, so
+// the netns side closes passively (CLOSE_WAIT, LAST_ACK, CLOSED) and no
+// refused attempt may be made again after it.
+TEST_F(TapKernel6, NetnsAnswersALinuxNc6ThatClosedFirst) {
+  if (auto why = support::kernel_test_skip_reason({"nc"})) GTEST_SKIP() << *why;
+  exchange_with_nc({"nc", "-6", "-N", "-l", "2001:db8::1", "5003"}, {kLinux6, 5003}, Order::after_peer_fin);
+  EXPECT_GE(red_->counters().get("TcpActiveOpens"), 1u);
 }
 
 TEST_F(TapKernel6, NetnsFetchesFromALinuxPythonHttpServer) {
@@ -766,26 +753,9 @@ TEST_F(TapKernel6, NetnsFetchesFromALinuxPythonHttpServer) {
       {"/usr/bin/python3", "-m", "http.server", "--bind", "2001:db8::1", "--directory", "/usr/share/common-licenses",
        "8000"}));
   ASSERT_TRUE(server) << server.error().message();
-  tcp::Stream stream;
-  std::string reply;
-  bool asked = false, closed = false;
-  auto last_attempt = Clock::time_point{};
-  auto step = [&]() -> bool {
-    if (!stream.is_open() || stream.state() == tcp::State::closed) {
-      if (closed) return true;
-      if (Clock::now() - last_attempt < std::chrono::milliseconds(100)) return false;
-      last_attempt = Clock::now();
-      asked = false;
-      reply.clear();
-      if (auto s = tcp::connect(*red_, {kLinux6, 8000})) stream = std::move(*s);
-      return false;
-    }
-    if (stream.state() == tcp::State::syn_sent) return false;
-    if (!asked) asked = stream.write(as_bytes("GET /GPL-3 HTTP/1.0\r\nHost: x\r\n\r\n")).has_value();
-    if (!closed) closed = read_all(stream, reply);
-    return closed;
-  };
-  EXPECT_TRUE(poll_until(step, kLimit, &*server)) << server->output();
+  auto x = exchange({kLinux6, 8000}, "GET /GPL-3 HTTP/1.0\r\nHost: x\r\n\r\n", *server, false);
+  EXPECT_TRUE(x.done) << server->output();
+  const std::string& reply = x.received;
   EXPECT_EQ(reply.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << reply.substr(0, 200);
   // The GPL's 35149 bytes, in segments of the TAP's MSS.
   EXPECT_NE(reply.find("GNU GENERAL PUBLIC LICENSE"), std::string::npos);

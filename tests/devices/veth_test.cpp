@@ -279,8 +279,9 @@ TEST_F(TwoNets, RuntsAndUnhandledEthertypesAreCountedByTheReceiver) {
 
 // Handlers in both namespaces bounce every frame back: a loop that never ends.
 TEST_F(TwoNets, AFramePingPongedForeverDoesNotHangPoll) {
-  // IPv6's duplicate address detection and router solicitations end: no timer is left.
-  run_for(std::chrono::milliseconds(11100));
+  // No router solicitations, and IPv6's duplicate address detection ends: no timer is left.
+  support::no_router_solicitations({blue_.get(), red_.get()});
+  run_for(support::kPastDad);
   RecordingHandler seen(host_);
   seen.on_frame = [](Net&, Device& dev, Packet frame) {
     (void)frame.push_front(kEthHeader);  // the header is still in the headroom

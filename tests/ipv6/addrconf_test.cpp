@@ -8,51 +8,17 @@
 #include "netns/host.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/net.hpp"
+#include "support/ipv6_channel.hpp"
 
 namespace netns {
 namespace {
 
-Ipv6Address v6(std::string_view text) { return Ipv6Address::parse(text).value(); }
-Ipv6Prefix p6(std::string_view text) { return Ipv6Prefix::parse(text).value(); }
+using support::p6;
+using support::v6;
 
-class Ipv6AddrconfTest : public ::testing::Test {
+class Ipv6AddrconfTest : public support::Ipv6ChannelTest {
  protected:
-  void SetUp() override {
-    net_ = host_.create_net("a").value();
-    ASSERT_TRUE(set_link_up(net_->loopback()));  // down in a new namespace, as in Linux
-    eth0_ = make_channel(*net_, "eth0").value();
-  }
-  void run_for(Clock::duration span) {
-    const auto end = now_ + span;
-    while (now_ < end) {
-      now_ += std::chrono::milliseconds(10);
-      host_.poll(now_);
-    }
-  }
-  const ipv6::AddressInfo* find(const Ipv6Address& a) {
-    infos_ = ipv6::addresses(*net_);
-    for (const auto& i : infos_) {
-      if (i.prefix.address() == a) return &i;
-    }
-    return nullptr;
-  }
-  // eth0's EUI-64 link-local address.
-  Ipv6Address link_local() const {
-    const auto& m = eth0_->mac().octets;
-    return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
-                       static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                       static_cast<std::uint16_t>(m[4] << 8 | m[5]));
-  }
-  void bring_up() {
-    ASSERT_TRUE(set_link_up(*eth0_));
-    run_for(std::chrono::seconds(3));  // DAD: up to 1 s of delay, one probe, 1 s of waiting
-  }
-
-  Clock::time_point now_{};
-  Host host_{HostConfig{.secret = 13}};
-  NetRef net_;
-  ChannelDevice* eth0_ = nullptr;
-  std::vector<ipv6::AddressInfo> infos_;
+  Ipv6AddrconfTest() : Ipv6ChannelTest(13, "a") {}
 };
 
 TEST_F(Ipv6AddrconfTest, LoopbackHasColonColonOne) {

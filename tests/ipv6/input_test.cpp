@@ -11,12 +11,13 @@
 #include "netns/wire/ethernet.hpp"
 #include "netns/wire/checksum.hpp"
 #include "netns/wire/ipv6.hpp"
+#include "support/ipv6_channel.hpp"
 
 namespace netns {
 namespace {
 
 using Bytes = std::vector<std::byte>;
-Ipv6Address v6(std::string_view text) { return Ipv6Address::parse(text).value(); }
+using support::v6;
 
 const Ipv6Address kLocal = v6("2001:db8::1");
 const Ipv6Address kPeer = v6("2001:db8::2");
@@ -35,13 +36,7 @@ class Ipv6InputTest : public ::testing::Test {
     while (eth0_->read()) {
     }
   }
-  void run_for(Clock::duration span) {
-    const auto end = now_ + span;
-    while (now_ < end) {
-      now_ += std::chrono::milliseconds(10);
-      host_.poll(now_);
-    }
-  }
+  void run_for(Clock::duration span) { support::step_for(host_, now_, span); }
   // An Ethernet frame carrying an IPv6 datagram: header fields from `ip`,
   // payload_len the payload's size unless `ip` set it.
   Bytes frame(wire::Ipv6Repr ip, const Bytes& payload) {

@@ -16,51 +16,25 @@
 #include "netns/wire/ethernet.hpp"
 #include "netns/wire/ndp.hpp"
 #include "stack/builtins.hpp"
+#include "support/ipv6_channel.hpp"
 
 namespace netns {
 namespace {
 
 using Bytes = std::vector<std::byte>;
 using std::chrono::seconds;
-Ipv6Address v6(std::string_view text) { return Ipv6Address::parse(text).value(); }
-Ipv6Prefix p6(std::string_view text) { return Ipv6Prefix::parse(text).value(); }
+using support::eui64;
+using support::p6;
+using support::v6;
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
-
-Ipv6Address eui64(const Ipv6Address& prefix, const MacAddress& mac) {
-  const auto& m = mac.octets;
-  const auto& p = prefix.bytes();
-  auto word = [&](int i) { return static_cast<std::uint16_t>(p[2 * i] << 8 | p[2 * i + 1]); };
-  return Ipv6Address(word(0), word(1), word(2), word(3), static_cast<std::uint16_t>((m[0] ^ 2) << 8 | m[1]),
-                     static_cast<std::uint16_t>(m[2] << 8 | 0xff), static_cast<std::uint16_t>(0xfe00 | m[3]),
-                     static_cast<std::uint16_t>(m[4] << 8 | m[5]));
-}
 
 const Ipv6Address kRouter = v6("fe80::1");
 const MacAddress kRouterMac{0x02, 0, 0, 0, 0, 0x01};
 
 // A host namespace on a channel device: what it sends is read, RAs are injected.
-class RouterDiscoveryTest : public ::testing::Test {
+class RouterDiscoveryTest : public support::Ipv6ChannelTest {
  protected:
-  void SetUp() override {
-    net_ = host_.create_net("host").value();
-    ASSERT_TRUE(set_link_up(net_->loopback()));
-    eth0_ = make_channel(*net_, "eth0").value();
-  }
-  void run_for(Clock::duration span) {
-    const auto end = now_ + span;
-    while (now_ < end) {
-      now_ += std::chrono::milliseconds(10);
-      host_.poll(now_);
-    }
-  }
-  std::uint64_t counter(std::string_view name) const { return net_->counters().get(name); }
-  const ipv6::AddressInfo* find(const Ipv6Address& a) {
-    infos_ = ipv6::addresses(*net_);
-    for (const auto& i : infos_) {
-      if (i.prefix.address() == a) return &i;
-    }
-    return nullptr;
-  }
+  RouterDiscoveryTest() : Ipv6ChannelTest(17, "host") {}
   Ipv6Address slaac(std::string_view prefix) const { return eui64(v6(prefix), eth0_->mac()); }
   // The router solicitations eth0 sent since the last call (others dropped).
   std::vector<wire::RouterSolicitRepr> sent_solicitations(std::vector<Ipv6Address>* sources = nullptr) {
@@ -111,16 +85,6 @@ class RouterDiscoveryTest : public ::testing::Test {
     return {.prefix = p6(p), .on_link = true, .autonomous = true, .valid_lifetime = valid,
             .preferred_lifetime = preferred};
   }
-  void bring_up() {
-    ASSERT_TRUE(set_link_up(*eth0_));
-    run_for(seconds(3));  // DAD of the link-local address
-  }
-
-  Clock::time_point now_{};
-  Host host_{HostConfig{.secret = 17}};
-  NetRef net_;
-  ChannelDevice* eth0_ = nullptr;
-  std::vector<ipv6::AddressInfo> infos_;
 };
 
 TEST_F(RouterDiscoveryTest, SolicitsThreeTimesFourSecondsApartFromTheLinkLocalAddress) {
@@ -362,13 +326,7 @@ class RouterAdvertiserTest : public ::testing::Test {
     config_.prefixes.push_back({.prefix = p6("2001:db8:1::/64")});
     config_.mtu = 1400;
   }
-  void run_for(Clock::duration span) {
-    const auto end = now_ + span;
-    while (now_ < end) {
-      now_ += std::chrono::milliseconds(10);
-      host_.poll(now_);
-    }
-  }
+  void run_for(Clock::duration span) { support::step_for(host_, now_, span); }
   bool host_has(const Ipv6Address& a) {
     for (const auto& i : ipv6::addresses(*hostns_)) {
       if (i.prefix.address() == a && !i.tentative) return true;

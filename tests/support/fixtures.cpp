@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "netns/ipv4.hpp"
+#include "netns/net.hpp"
+#include "netns/sysctl.hpp"
 
 namespace netns::support {
 
@@ -93,6 +95,12 @@ void link_two_nets(Host& host, LinkedNets& out, bool addresses) {
   if (!addresses) return;
   ASSERT_TRUE(ipv4::add_address(*out.blue, *out.blue_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 1), 24)));
   ASSERT_TRUE(ipv4::add_address(*out.red, *out.red_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 2), 24)));
+}
+
+void no_router_solicitations(std::initializer_list<Net*> nets, std::string_view device) {
+  for (Net* net : nets) {
+    ASSERT_TRUE(net->sysctl().set(fmt::format("net.ipv6.conf.{}.accept_ra", device), "0")) << net->name();
+  }
 }
 
 void TwoNets::set_up(bool addresses) {

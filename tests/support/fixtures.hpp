@@ -13,11 +13,14 @@
 // the Host in the fixtures, so the Host's destructor can still call into it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -130,6 +133,13 @@ struct LinkedNets {
   Device* red_eth0 = nullptr;
 };
 void link_two_nets(Host& host, LinkedNets& out, bool addresses);
+
+// For tests that count frames or timers and have nothing to do with router
+// discovery: every device of `nets` named `device` stops soliciting routers
+// (net.ipv6.conf.DEV.accept_ra=0, read when DAD ends), so once DAD is over
+// (kPastDad after the devices came up) the IPv6 layer has no timer left.
+inline constexpr auto kPastDad = std::chrono::milliseconds(2100);  // at most 1 s of delay, a probe, 1 s
+void no_router_solicitations(std::initializer_list<Net*> nets, std::string_view device = "eth0");
 
 // Two namespaces, "blue" and "red", joined by a veth whose ends are both
 // called eth0, both up.
