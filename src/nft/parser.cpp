@@ -1365,7 +1365,10 @@ class Parser {
       for (const Chain& c : t.chains) {
         rules += c.rules.size();
         for (const Rule& r : c.rules) elements += r.anon_elements();
-        if (c.base) validate_from(t, c, *c.base, 0, nullptr);
+        if (c.base) {
+          visited_.clear();
+          validate_from(t, c, *c.base, 0, nullptr);
+        }
       }
       for (const auto& s : t.sets) elements += s->elements.size();
     }
@@ -1388,10 +1391,22 @@ class Parser {
     return t_.back();
   }
 
+  // The deepest level each chain was validated at from the current base
+  // chain: a visit no deeper finds nothing new, and skipping it keeps chains
+  // that jump to one another many times from costing exponential time (a
+  // chain is walked at most 16 times). `on_path_` finds a loop at once.
+  std::map<const Chain*, int> visited_;
+  std::vector<const Chain*> on_path_;
+
   void validate_from(const Table& t, const Chain& c, const BaseChain& base, int depth, const Rule* via) {
-    if (depth >= kJumpStackSize)
+    if (depth >= kJumpStackSize || std::find(on_path_.begin(), on_path_.end(), &c) != on_path_.end())
       fail(where(t, via), "Could not process rule: Too many links: jumps from a base chain loop or nest deeper than 16",
            Errc::too_many_links);
+    if (auto [it, fresh] = visited_.try_emplace(&c, depth); !fresh) {
+      if (it->second >= depth) return;
+      it->second = depth;
+    }
+    on_path_.push_back(&c);
     for (const Rule& r : c.rules)
       for (const Statement& s : r.statements) {
         if (const auto* n = std::get_if<Nat>(&s); n != nullptr && !nat_fits(*n, base))
@@ -1403,6 +1418,7 @@ class Parser {
           if (const Chain* next = t.chain(v->chain))
             validate_from(t, *next, base, depth + 1, placed_.contains({t.family, t.name, r.handle}) ? &r : via);
       }
+    on_path_.pop_back();
   }
 };
 

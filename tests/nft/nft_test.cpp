@@ -4,6 +4,7 @@
 // failing script changes nothing), the bounds and the per-namespace state.
 #include "netns/nft.hpp"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -514,6 +515,74 @@ TEST_F(NftTest, FlushRulesetAndTableHandlesContinue) {
   EXPECT_EQ(host_.builtins().nft().state(net()).ruleset->tables[0].handle, 3u);
   run_ok("add table ip d; flush ruleset ip");
   EXPECT_EQ(list_ruleset(net()), "table inet c {\n}\n");
+}
+
+TEST_F(NftTest, ChainsJumpingToOneAnotherManyTimesValidateQuickly) {
+  // Fourteen levels of ten jumps each: 10^14 paths, each chain walked a few times.
+  std::string script = "add table ip t\nadd chain ip t in { type filter hook input priority 0; }\n";
+  for (int i = 0; i <= 13; ++i) script += fmt::format("add chain ip t c{}\n", i);
+  for (int i = 0; i < 13; ++i)
+    for (int k = 0; k < 10; ++k) script += fmt::format("add rule ip t c{} tcp dport {} jump c{}\n", i, k, i + 1);
+  script += "add rule ip t in jump c0\n";
+  run_ok(script);
+  run_fails("add rule ip t c13 jump c5", Errc::too_many_links);
+}
+
+// Bytes changed at random in valid scripts: each result either fails and
+// changes nothing, or succeeds with a listing that reads back as itself.
+TEST_F(NftTest, MangledScriptsNeverCrashAndFailWhole) {
+  ASSERT_TRUE(make_channel(net(), "nd0"));
+  const std::string seeds[] = {
+      R"(table inet t {
+  set s { type ipv4_addr; flags interval; elements = { 10.0.0.0/8, 192.0.2.1-192.0.2.9 } }
+  chain c { type filter hook input priority filter + 1; policy drop;
+    ct state established,related accept
+    iifname "nd0" ip saddr @s tcp dport { 22, 80 } counter accept
+    tcp flags syn / syn,ack limit rate 5/second log prefix "x" drop
+    meta mark set 0x1 jump r
+  }
+  chain r { icmpv6 type echo-request reject with icmpv6 type no-route; return; }
+})",
+      R"(define p = { 1-10, 20 }
+add table ip n
+add chain ip n post { type nat hook postrouting priority srcnat; }
+add rule ip n post udp dport $p oif nd0 snat to 203.0.113.1-203.0.113.2:1000-2000
+insert rule ip n post position 3 masquerade
+add set ip n e { type inet_service; }
+add element ip n e { 1, 2 }
+delete element ip n e { 1 }
+)",
+  };
+  const std::string alphabet = "{}\";,/-:@$!=<>&|()*#\n \t a09.x";
+  std::mt19937 rng(14);
+  for (int i = 0; i < 3000; ++i) {
+    std::string script = seeds[static_cast<std::size_t>(i) % std::size(seeds)];
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = rng() % script.size();
+      switch (rng() % 3) {
+        case 0: script[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: script.erase(at, 1 + rng() % 4); break;
+        default: script.resize(at); break;
+      }
+      if (script.empty()) script = "x";
+    }
+    const std::string before = list_ruleset(net());
+    std::string diag;
+    if (run(net(), script, diag)) {
+      const std::string after = list_ruleset(net());
+      Host other(support::test_config(nullptr));
+      ASSERT_TRUE(make_channel(other.init_net(), "nd0"));
+      ASSERT_TRUE(run(other.init_net(), after, diag)) << script << "\n" << diag << after;
+      ASSERT_EQ(list_ruleset(other.init_net()), after) << script;
+    } else {
+      ASSERT_EQ(list_ruleset(net()), before) << script;
+      ASSERT_NE(diag.find("Error: "), std::string::npos);
+    }
+    if (i % 50 == 0) {
+      ASSERT_TRUE(run(net(), "flush ruleset"));
+    }
+  }
 }
 
 TEST(NftPrinter, IntervalsPrintAsPrefixesWhenAligned) {
