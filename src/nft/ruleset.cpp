@@ -128,7 +128,9 @@ Set* Table::set_for_write(std::string_view n) {
     if (s->name != n) continue;
     // Shared with the live ruleset (or an older copy): clone once; from then
     // on this transaction holds the only reference and writes in place.
-    if (s.use_count() > 1) s = std::make_shared<const Set>(*s);
+    if (s.use_count() > 1) s = std::make_shared<Set>(*s);
+    // Every Set is created non-const (here and by the parser), so writing
+    // through the unshared pointer is sound.
     return const_cast<Set*>(s.get());
   }
   return nullptr;
