@@ -775,23 +775,34 @@ class Parser {
           fail(r.at, "Could not process rule: Operation not supported: cannot jump to base chain " + v->chain,
                Errc::operation_not_supported);
       }
-      if (const auto* n = std::get_if<Nat>(&st); n != nullptr && c.base && !nat_fits(*n, *c.base))
-        fail(r.at, "Could not process rule: Operation not supported: " + nat_name(*n) + " is not valid in a " +
+      if (c.base && !statement_fits(st, *c.base))
+        fail(r.at, "Could not process rule: Operation not supported: " + statement_name(st) + " is not valid in a " +
                        std::string(to_string(c.base->type)) + " chain at hook " + std::string(to_string(c.base->hook)),
              Errc::operation_not_supported);
     }
   }
 
-  static std::string nat_name(const Nat& n) {
+  static std::string statement_name(const Statement& s) {
+    if (std::holds_alternative<Reject>(s)) return "reject";
     static constexpr const char* kNames[] = {"snat", "dnat", "masquerade", "redirect"};
-    return kNames[static_cast<int>(n.kind)];
+    return kNames[static_cast<int>(std::get<Nat>(s).kind)];
   }
 
-  static bool nat_fits(const Nat& n, const BaseChain& b) {
+  // The hooks the kernel's validate callbacks allow: nft_reject (not
+  // postrouting), nft_masq (postrouting), nft_nat snat (postrouting,
+  // input) and dnat/redirect (prerouting, output), NAT in nat chains only.
+  static bool statement_fits(const Statement& s, const BaseChain& b) {
+    if (std::holds_alternative<Reject>(s)) return b.hook != Hook::postrouting;
+    const auto* n = std::get_if<Nat>(&s);
+    if (n == nullptr) return true;
     if (b.type != ChainType::nat) return false;
-    if (n.kind == NatKind::snat || n.kind == NatKind::masquerade)
-      return b.hook == Hook::postrouting || b.hook == Hook::input;
-    return b.hook == Hook::prerouting || b.hook == Hook::output;
+    switch (n->kind) {
+      case NatKind::masquerade: return b.hook == Hook::postrouting;
+      case NatKind::snat: return b.hook == Hook::postrouting || b.hook == Hook::input;
+      case NatKind::dnat:
+      case NatKind::redirect: return b.hook == Hook::prerouting || b.hook == Hook::output;
+    }
+    return false;
   }
 
   Rule rule(Family family) {
@@ -1409,10 +1420,10 @@ class Parser {
     on_path_.push_back(&c);
     for (const Rule& r : c.rules)
       for (const Statement& s : r.statements) {
-        if (const auto* n = std::get_if<Nat>(&s); n != nullptr && !nat_fits(*n, base))
+        if (!statement_fits(s, base))
           fail(where(t, placed_.contains({t.family, t.name, r.handle}) ? &r : via),
                fmt::format("Could not process rule: Operation not supported: {} in chain {} is reached from a {} chain "
-                           "at hook {}", nat_name(*n), c.name, to_string(base.type), to_string(base.hook)),
+                           "at hook {}", statement_name(s), c.name, to_string(base.type), to_string(base.hook)),
                Errc::operation_not_supported);
         if (const auto* v = std::get_if<Verdict>(&s); v != nullptr && !v->chain.empty())
           if (const Chain* next = t.chain(v->chain))

@@ -127,9 +127,11 @@ struct Prefix {
   Interval interval() const;
 };
 struct Range {
-  Key lo, hi;
+  Key lo, hi;  // inclusive, lo <= hi
 };
-// An anonymous set `{ a, b-c, d/24 }`: sorted, as nft prints it.
+// An anonymous set `{ a, b-c, d/24 }`: sorted by lo (key_less), disjoint,
+// at least two elements (a one-element set is stored as its element, as nft
+// does). For a bitmask field its elements are exact values.
 struct AnonSet {
   std::vector<Interval> elements;
 };
@@ -147,6 +149,10 @@ struct Masked {
 };
 using Operand = std::variant<Key, Prefix, Range, AnonSet, SetRef, Flags, Masked>;
 
+// How a match holds, by operand: Key: the field op the value (for a bitmask
+// field only eq, an exact `ct state == established`); Prefix, Range,
+// AnonSet, SetRef: the field is (eq) or is not (ne) inside; Flags, Masked:
+// as their comments say. All matches of a rule must hold.
 struct Match {
   Field field;
   Op op = Op::eq;  // lt/gt/le/ge only with a Key operand

@@ -508,6 +508,9 @@ TEST_F(NftLinuxTest, FailingScriptsFailOnBothSides) {
       "delete rule inet t c handle 999",
       "add rule inet t c ip saddr @nope",
       "add rule inet t c ct state bogus",
+      "add chain inet t p { type filter hook postrouting priority 0; }\nadd rule inet t p reject",
+      "add chain inet t n { type nat hook input priority 100; }\nadd rule inet t n masquerade",
+      "add rule inet t r reject\nadd chain inet t p { type filter hook postrouting priority 0; }\nadd rule inet t p jump r",
   };
   for (const char* bad : kBad) {
     SCOPED_TRACE(bad);

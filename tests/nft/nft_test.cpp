@@ -417,6 +417,11 @@ TEST_F(NftTest, NatOnlyInNatChainsAtTheRightHooks) {
   run_fails("add rule ip t post redirect to :1", Errc::invalid_argument);  // port needs a transport match
   run_fails("add chain ip t fw { type nat hook forward priority 0; }", Errc::operation_not_supported);
   run_ok("add rule ip t post masquerade; add rule ip t pre tcp dport 1 redirect to :2");
+  // As the kernel's validate callbacks: masquerade at postrouting only, snat at input too, no reject at postrouting.
+  run_ok("add chain ip t nin { type nat hook input priority 100; }; add rule ip t nin snat to 192.0.2.1");
+  run_fails("add rule ip t nin masquerade", Errc::operation_not_supported);
+  run_fails("add rule ip t post reject", Errc::operation_not_supported);
+  run_ok("add rule ip t pre reject; add rule ip t in reject");
   // A regular chain with NAT is checked against the base chains that reach it.
   run_ok("add rule ip t sub masquerade; add rule ip t post jump sub");
   run_fails("add rule ip t pre jump sub", Errc::operation_not_supported);
