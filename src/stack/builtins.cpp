@@ -9,6 +9,7 @@
 #include "ipv4/tcp/tcp_net.hpp"
 #include "ipv4/udp_ops.hpp"
 #include "ipv6/stack.hpp"
+#include "nft/nft_net.hpp"
 
 namespace netns {
 
@@ -20,6 +21,7 @@ Builtins::Builtins(Host& host)
       ping_(std::make_unique<icmp::PingOps>(host, *ipv4_, *ipv6_)),
       tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_, *ipv6_)),
       macvlan_(std::make_unique<macvlan::MacvlanOps>(host)),
+      nft_(std::make_unique<nft::NftOps>(host)),
       loopback_(make_loopback_ops(host)),
       default_devices_(make_default_device_ops(host)),
       registration_{{
@@ -32,6 +34,7 @@ Builtins::Builtins(Host& host)
           {ping_.get(), false},     // and exit before it
           {tcp_.get(), false},
           {macvlan_.get(), false},  // macvlan ports follow their lower devices
+          {nft_.get(), false},      // nftables: its state only, no hook yet
           // Devices: the loopback first, so it is ifindex 1; the default
           // device exit after it, so at teardown it runs first (ops exit in
           // reverse) and finds every other device still there.

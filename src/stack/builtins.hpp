@@ -48,6 +48,9 @@ class PingOps;
 namespace tcp {
 class TcpOps;
 }
+namespace nft {
+class NftOps;
+}
 
 class Builtins {
  public:
@@ -66,6 +69,7 @@ class Builtins {
   icmp::PingOps& ping() const { return *ping_; }
   tcp::TcpOps& tcp() const { return *tcp_; }
   macvlan::MacvlanOps& macvlan() const { return *macvlan_; }
+  nft::NftOps& nft() const { return *nft_; }
 
   // What the Host registers, in this order: subsystems (register_pernet_subsys)
   // first, then devices (register_pernet_device).
@@ -80,9 +84,10 @@ class Builtins {
   std::unique_ptr<icmp::PingOps> ping_;
   std::unique_ptr<tcp::TcpOps> tcp_;
   std::unique_ptr<macvlan::MacvlanOps> macvlan_;
+  std::unique_ptr<nft::NftOps> nft_;       // the namespace's nftables ruleset
   std::unique_ptr<PernetOps> loopback_;
   std::unique_ptr<PernetOps> default_devices_;
-  std::array<BuiltinOps, 9> registration_;
+  std::array<BuiltinOps, 10> registration_;
 };
 
 }  // namespace netns
