@@ -92,6 +92,26 @@ enum class SysctlId : std::uint16_t {
   ip6frag_low_thresh,
   ip6frag_time,
   ipv6_icmp_ratelimit,
+  nf_conntrack_max,
+  nf_conntrack_count,
+  nf_conntrack_buckets,
+  nf_conntrack_tcp_be_liberal,
+  nf_conntrack_tcp_loose,
+  nf_conntrack_tcp_timeout_syn_sent,
+  nf_conntrack_tcp_timeout_syn_recv,
+  nf_conntrack_tcp_timeout_established,
+  nf_conntrack_tcp_timeout_fin_wait,
+  nf_conntrack_tcp_timeout_close_wait,
+  nf_conntrack_tcp_timeout_last_ack,
+  nf_conntrack_tcp_timeout_time_wait,
+  nf_conntrack_tcp_timeout_close,
+  nf_conntrack_tcp_timeout_max_retrans,
+  nf_conntrack_tcp_timeout_unacknowledged,
+  nf_conntrack_udp_timeout,
+  nf_conntrack_udp_timeout_stream,
+  nf_conntrack_icmp_timeout,
+  nf_conntrack_icmpv6_timeout,
+  nf_conntrack_generic_timeout,
   count_
 };
 
@@ -102,6 +122,9 @@ struct SysctlInfo {
   std::array<std::int32_t, 3> defaults;
   std::int32_t min, max;               // bounds for every element
   std::span<const std::string_view> choices;  // string-valued knobs store an index
+  // Shown, never written (mode 0444 in Linux: a write is permission_denied);
+  // its owner keeps the value current with Sysctl::publish.
+  bool read_only = false;
 };
 
 inline constexpr std::string_view kCongestionControls[] = {"cubic", "reno"};
@@ -224,6 +247,34 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // of six, halved for every 32 bits the route's prefix is shorter than
     // /128 (icmpv6_xrlim_allow); 0 turns the limit off.
     {"net.ipv6.icmp.ratelimit", 1, {1000}, 0, kIntMax, {}},
+    // Connection tracking (src/conntrack), per namespace. Linux's
+    // nf_conntrack_max of 0 means no limit; netns keeps every table bounded,
+    // so the least is 1. The default is Linux's on a 64-bit machine with
+    // more than 4 GiB.
+    {"net.netfilter.nf_conntrack_max", 1, {262144}, 1, kIntMax, {}},
+    // Entries in the namespace's table, unconfirmed ones included.
+    {"net.netfilter.nf_conntrack_count", 1, {0}, 0, kIntMax, {}, true},
+    // The namespace's hash buckets: the table starts small when first used
+    // and doubles as it fills (Linux's is one fixed size for all).
+    {"net.netfilter.nf_conntrack_buckets", 1, {256}, 0, kIntMax, {}, true},
+    {"net.netfilter.nf_conntrack_tcp_be_liberal", 1, {0}, 0, 1, {}},
+    {"net.netfilter.nf_conntrack_tcp_loose", 1, {1}, 0, 1, {}},
+    // Seconds, as Linux's defaults.
+    {"net.netfilter.nf_conntrack_tcp_timeout_syn_sent", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_syn_recv", 1, {60}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_established", 1, {432000}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_fin_wait", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_close_wait", 1, {60}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_last_ack", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_time_wait", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_close", 1, {10}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_max_retrans", 1, {300}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_unacknowledged", 1, {300}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_udp_timeout", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_udp_timeout_stream", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_icmp_timeout", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_icmpv6_timeout", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_generic_timeout", 1, {600}, 0, kIntMax, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

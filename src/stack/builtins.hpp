@@ -48,6 +48,9 @@ class PingOps;
 namespace tcp {
 class TcpOps;
 }
+namespace conntrack {
+class Conntrack;
+}
 
 class Builtins {
  public:
@@ -65,6 +68,7 @@ class Builtins {
   udp::UdpOps& udp() const { return *udp_; }
   icmp::PingOps& ping() const { return *ping_; }
   tcp::TcpOps& tcp() const { return *tcp_; }
+  conntrack::Conntrack& conntrack() const { return *conntrack_; }
   macvlan::MacvlanOps& macvlan() const { return *macvlan_; }
 
   // What the Host registers, in this order: subsystems (register_pernet_subsys)
@@ -79,10 +83,11 @@ class Builtins {
   std::unique_ptr<udp::UdpOps> udp_;       // transports: register with IPv4
   std::unique_ptr<icmp::PingOps> ping_;
   std::unique_ptr<tcp::TcpOps> tcp_;
+  std::unique_ptr<conntrack::Conntrack> conntrack_;  // a table per namespace, made on first use
   std::unique_ptr<macvlan::MacvlanOps> macvlan_;
   std::unique_ptr<PernetOps> loopback_;
   std::unique_ptr<PernetOps> default_devices_;
-  std::array<BuiltinOps, 9> registration_;
+  std::array<BuiltinOps, 10> registration_;
 };
 
 }  // namespace netns
