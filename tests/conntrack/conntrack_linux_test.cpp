@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "conntrack/conntrack.hpp"
@@ -50,8 +51,10 @@ std::vector<std::string> lines_for(const std::string& text, int port) {
   return out;
 }
 
-// Every IPv4 datagram of an Ethernet capture, in order.
-std::vector<std::vector<std::byte>> ipv4_datagrams(const std::string& path) {
+// Every datagram of `family` in an Ethernet capture, in order.
+std::vector<std::vector<std::byte>> datagrams(const std::string& path, Family family) {
+  const u_char ethertype_low = family == Family::ipv4 ? 0x00 : 0xdd;
+  const u_char ethertype_high = family == Family::ipv4 ? 0x08 : 0x86;
   std::vector<std::vector<std::byte>> out;
   std::array<char, PCAP_ERRBUF_SIZE> errbuf{};
   pcap_t* in = pcap_open_offline(path.c_str(), errbuf.data());
@@ -62,7 +65,7 @@ std::vector<std::vector<std::byte>> ipv4_datagrams(const std::string& path) {
   pcap_pkthdr* header = nullptr;
   const u_char* data = nullptr;
   while (pcap_next_ex(in, &header, &data) == 1) {
-    if (header->caplen < 34 || data[12] != 0x08 || data[13] != 0x00) continue;
+    if (header->caplen < 34 || data[12] != ethertype_high || data[13] != ethertype_low) continue;
     const auto* first = reinterpret_cast<const std::byte*>(data) + 14;
     out.emplace_back(first, first + (header->caplen - 14));
   }
@@ -72,8 +75,9 @@ std::vector<std::vector<std::byte>> ipv4_datagrams(const std::string& path) {
 
 constexpr const char* kServer = R"(
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("192.0.2.2", int(sys.argv[1]))); s.listen(4)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[2], int(sys.argv[1]))); s.listen(4)
 print("listening", flush=True)
 for _ in range(2):
     c, _ = s.accept()
@@ -85,12 +89,12 @@ for _ in range(2):
         c.close()
 )";
 
-// Closes after the exchange when argv[2] is "close"; else stays until killed.
+// Closes after the exchange when argv[3] is "close"; else stays until killed.
 constexpr const char* kClient = R"(
 import socket, sys, time
-c = socket.create_connection(("192.0.2.2", int(sys.argv[1])))
+c = socket.create_connection((sys.argv[2], int(sys.argv[1])))
 c.sendall(b"ping"); c.recv(100)
-if sys.argv[2] == "close":
+if sys.argv[3] == "close":
     c.shutdown(socket.SHUT_WR); c.recv(100); c.close()
 else:
     print("ready", flush=True); time.sleep(30)
@@ -106,7 +110,19 @@ bool wait_for_output(support::ChildProcess& child, std::string_view text, std::c
   return false;
 }
 
-TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrack) {
+struct JudgeFamily {
+  Family family;
+  const char* nft_family;  // ip, ip6
+  const char* conntrack_family;  // conntrack -f
+  const char* client;
+  const char* server;
+  int prefix_len;
+};
+
+// Two connections A -> B:8080 in Linux namespaces, the first closed, the
+// second left open, conntrack on in B's; Linux's listing then, and netns's
+// after the same captured frames.
+void judge(const JudgeFamily& f) {
   if (auto why = support::kernel_test_skip_reason({"ip", "nft", "conntrack", "dumpcap"})) GTEST_SKIP() << *why;
   if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3";
   auto client_ns = support::LinuxNetns::create(support::unique_linux_name("ctc"));
@@ -114,13 +130,24 @@ TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrack) {
   ASSERT_TRUE(client_ns && server_ns);
   const std::string veth_c = support::unique_linux_name("cv"), veth_s = support::unique_linux_name("sv");
   ASSERT_TRUE(support::ip({"link", "add", veth_c, "type", "veth", "peer", "name", veth_s}).ok());
-  ASSERT_TRUE(client_ns->take_interface(veth_c, "192.0.2.1/24").ok());
-  ASSERT_TRUE(server_ns->take_interface(veth_s, "192.0.2.2/24").ok());
+  const std::string len = "/" + std::to_string(f.prefix_len);
+  if (f.family == Family::ipv4) {
+    ASSERT_TRUE(client_ns->take_interface(veth_c, f.client + len).ok());
+    ASSERT_TRUE(server_ns->take_interface(veth_s, f.server + len).ok());
+  } else {
+    // No duplicate address detection: the addresses work at once.
+    for (auto [ns, dev, addr] : {std::tuple{&*client_ns, veth_c, f.client}, std::tuple{&*server_ns, veth_s, f.server}}) {
+      ASSERT_TRUE(support::ip({"link", "set", dev, "netns", ns->name()}).ok());
+      ASSERT_TRUE(ns->ip({"addr", "add", addr + len, "dev", dev, "nodad"}).ok());
+      ASSERT_TRUE(ns->ip({"link", "set", dev, "up"}).ok());
+    }
+  }
   ASSERT_TRUE(server_ns->wait_operstate_up(veth_s));
   ASSERT_TRUE(client_ns->wait_operstate_up(veth_c));
   // Conntrack runs in the server's namespace only because this rule asks for it.
-  for (const char* cmd : {"add table ip t", "add chain ip t c { type filter hook input priority 0; }",
-                          "add rule ip t c ct state new,established accept"}) {
+  const std::string fam = f.nft_family;
+  for (const std::string& cmd : {"add table " + fam + " t", "add chain " + fam + " t c { type filter hook input priority 0; }",
+                                 "add rule " + fam + " t c ct state new,established accept"}) {
     auto r = run_command(server_ns->exec_argv({"nft", cmd}));
     ASSERT_TRUE(r.ok()) << cmd << ": " << r.output;
   }
@@ -129,16 +156,17 @@ TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrack) {
   ASSERT_TRUE(capture);
   std::this_thread::sleep_for(500ms);  // dumpcap opens the interface
 
-  auto server = support::ChildProcess::spawn(server_ns->exec_argv({"/usr/bin/python3", "-c", kServer, "8080"}));
+  auto server = support::ChildProcess::spawn(server_ns->exec_argv({"/usr/bin/python3", "-c", kServer, "8080", f.server}));
   ASSERT_TRUE(server);
   ASSERT_TRUE(wait_for_output(*server, "listening", 5000ms)) << server->output();
-  auto closing = run_command(client_ns->exec_argv({"/usr/bin/python3", "-c", kClient, "8080", "close"}));
+  auto closing = run_command(client_ns->exec_argv({"/usr/bin/python3", "-c", kClient, "8080", f.server, "close"}));
   ASSERT_TRUE(closing.ok()) << closing.output;
-  auto open = support::ChildProcess::spawn(client_ns->exec_argv({"/usr/bin/python3", "-c", kClient, "8080", "open"}));
+  auto open =
+      support::ChildProcess::spawn(client_ns->exec_argv({"/usr/bin/python3", "-c", kClient, "8080", f.server, "open"}));
   ASSERT_TRUE(open);
   ASSERT_TRUE(wait_for_output(*open, "ready", 5000ms)) << open->output();
   std::this_thread::sleep_for(300ms);  // the last ACKs arrive
-  auto listing = run_command(server_ns->exec_argv({"conntrack", "-L"}));
+  auto listing = run_command(server_ns->exec_argv({"conntrack", "-L", "-f", f.conntrack_family}));
   ASSERT_TRUE(listing.ok()) << listing.output;
   std::this_thread::sleep_for(300ms);
   capture->kill();
@@ -151,12 +179,15 @@ TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrack) {
   Host host(support::test_config());
   NetRef net = host.create_net("judge").value();
   auto& tracker = host.builtins().conntrack();
-  const auto frames = ipv4_datagrams(pcap);
+  const auto frames = datagrams(pcap, f.family);
   unlink(pcap.c_str());
   ASSERT_FALSE(frames.empty());
+  const IpAddress server_address = IpAddress::parse(f.server).value();
   for (const auto& d : frames) {
-    const bool to_server = d[16] == std::byte{192} && d[19] == std::byte{2};
-    auto t = tracker.track(*net, Family::ipv4, d,
+    const auto at = conntrack::l4_position(f.family, d);
+    const auto tuple = at ? conntrack::tuple_at(f.family, d, *at) : std::nullopt;
+    const bool to_server = tuple && tuple->dst_address() == server_address;
+    auto t = tracker.track(*net, f.family, d,
                            {.hook = to_server ? conntrack::Hook::prerouting : conntrack::Hook::output,
                             .checksum_verified = true});  // veth leaves checksums to the receiver
     if (t.ct) EXPECT_TRUE(tracker.confirm(*net, t));
@@ -168,6 +199,14 @@ TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrack) {
   EXPECT_NE(linux_lines[0].find(" ESTABLISHED src="), std::string::npos) << linux_lines[0];
   EXPECT_NE(linux_lines[1].find(" TIME_WAIT src="), std::string::npos) << linux_lines[1];
   EXPECT_EQ(netns_lines, linux_lines) << "Linux:\n" << listing.output << "netns:\n" << conntrack::dump(*net);
+}
+
+TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrack) {
+  judge({Family::ipv4, "ip", "ipv4", "192.0.2.1", "192.0.2.2", 24});
+}
+
+TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrackOverIpv6) {
+  judge({Family::ipv6, "ip6", "ipv6", "2001:db8::1", "2001:db8::2", 64});
 }
 
 }  // namespace
