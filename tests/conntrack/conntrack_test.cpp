@@ -194,6 +194,19 @@ TEST_F(ConntrackTest, SimultaneousOpen) {
   EXPECT_NE(dump().find("ESTABLISHED"), std::string::npos) << dump();
 }
 
+TEST_F(ConntrackTest, AnIgnoredSynAnsweredBySynAckResynchronises) {
+  handshake();
+  // Both ends restarted; conntrack still believes in the old connection.
+  Tracked syn = pass(ct::tcp4(kA, 40000, kB, 80, kSyn, 700000, 0, 64240, 0, ct::syn_options(7)));
+  ASSERT_TRUE(syn.ct);  // ignored: let through, nothing changes
+  EXPECT_NE(dump().find(" ESTABLISHED"), std::string::npos) << dump();
+  pass(ct::tcp4(kB, 80, kA, 40000, kSyn | kAck, 900000, 700001, 65160, 0, ct::syn_options(7)));
+  EXPECT_NE(dump().find(" SYN_RECV"), std::string::npos) << dump();
+  pass(ct::tcp4(kA, 40000, kB, 80, kAck, 700001, 900001, 502));
+  EXPECT_NE(dump().find(" ESTABLISHED"), std::string::npos) << dump();
+  EXPECT_EQ(conntrack::stats(*net_).invalid, 0u);
+}
+
 TEST_F(ConntrackTest, SegmentsThatStartNothingAreInvalid) {
   EXPECT_TRUE(pass(ct::tcp4(kB, 80, kA, 40000, kSyn | kAck, 5000, 1001)).invalid());
   EXPECT_TRUE(pass(ct::tcp4(kA, 40000, kB, 80, kRst, 1, 0)).invalid());
