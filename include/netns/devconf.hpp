@@ -86,9 +86,10 @@ struct DevconfInfo {
   // of its MTU (IPv6's mtu6: ipv6_add_dev, NETDEV_CHANGEMTU); a device's
   // value is bounded by its MTU; `default` is never copied to a device.
   bool follows_device_mtu = false;
-  // Values within [min, max] that are refused all the same, one bit each
-  // for 0..31 (addr_gen_mode 2, stable privacy, wants a stable_secret).
-  std::uint32_t refused = 0;
+  // Values within [min, max] refused while no stable_secret applies, one
+  // bit each for 0..31 (addr_gen_mode 2, stable privacy: Linux's
+  // check_stable_privacy wants the device's or `default`'s secret).
+  std::uint32_t needs_secret = 0;
 };
 
 inline constexpr std::int32_t kDevconfIntMax = 0x7fffffff;
@@ -126,10 +127,12 @@ inline constexpr std::array<DevconfInfo, static_cast<std::size_t>(DevconfId::cou
     // addrconf_sysctl_mtu: IPV6_MIN_MTU up to the device's MTU.
     {DevconfFamily::ipv6, "mtu", 1280, 1280, 1280, kDevconfIntMax, DevconfCombine::own, false, false,
      SysctlId::count_, true, true},
-    // addrconf_sysctl_addr_gen_mode: 0 EUI-64, 1 none, 3 random; `all`
-    // writes `default` and every device. 2 (stable privacy, RFC 7217) wants
-    // net.ipv6.conf.*.stable_secret, which netns does not have: refused, as
-    // Linux refuses it on a device without a secret.
+    // addrconf_sysctl_addr_gen_mode: 0 EUI-64, 1 none, 2 stable privacy
+    // (RFC 7217), 3 random; `all` writes `default` and every device. 2 is
+    // refused on a device with neither its own stable_secret nor
+    // `default`'s, as Linux refuses it; on `all` and `default` (which Linux
+    // takes unchecked) netns wants `default`'s, so no device is left in a
+    // mode that makes no address.
     {DevconfFamily::ipv6, "addr_gen_mode", 0, 0, 0, 3, DevconfCombine::own, false, true, SysctlId::count_, false,
      false, 1u << 2},
 }};
@@ -148,6 +151,10 @@ constexpr const DevconfInfo& devconf_info(DevconfId id) { return kDevconfTable[s
 struct DevconfDevice {
   std::uint64_t written = 0;  // bit per key written for this device (Linux's cnf.state)
   std::array<std::int32_t, kDevconfCount> values;
+  // net.ipv6.conf.IFNAME.stable_secret: `default`'s when the device was
+  // made (ipv6_add_dev copies the whole of default's cnf), written, or
+  // drawn at random for addr_gen_mode 3 (ipv6_gen_mode_random_init).
+  StableSecret stable_secret;
 };
 
 // `all`'s value.
@@ -195,6 +202,14 @@ inline std::int32_t device_conf(const Sysctl& sysctl, const Device& dev, Devconf
 // is in: one bit of the Device, for the packet path's common questions
 // (does this device forward? does it filter reverse paths at all?).
 inline bool device_conf_on(const Device& dev, DevconfId id) { return dev.conf_on(static_cast<std::size_t>(id)); }
+
+// The RFC 7217 secret dev's stable privacy addresses are made from: its
+// own, else `default`'s (ipv6_generate_stable_address); null for none.
+inline const std::array<std::uint8_t, 16>* device_stable_secret(const Sysctl& sysctl, const Device& dev) {
+  if (const DevconfDevice* d = dev.devconf(); d != nullptr && d->stable_secret) return &*d->stable_secret;
+  if (const DevconfNet* n = sysctl.devconf(); n != nullptr && n->stable_secret) return &*n->stable_secret;
+  return nullptr;
+}
 
 // Where a write landed, for a DevconfListener.
 enum class DevconfScope : std::uint8_t { all, dflt, device };

@@ -64,6 +64,9 @@ struct AddressInfo {
   bool deprecated = false;  // preferred lifetime over: not chosen as a source for new traffic
   // Lifetimes in seconds; nullopt is forever.
   std::optional<std::uint32_t> valid_lifetime, preferred_lifetime;
+  // Its interface identifier is RFC 7217's, from net.ipv6.conf.*.stable_secret
+  // (addr_gen_mode 2; IFA_F_STABLE_PRIVACY).
+  bool stable_privacy = false;
 };
 
 // ip -6 addr add PREFIX dev DEV. file_exists when present; invalid_argument

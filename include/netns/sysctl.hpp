@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,12 +33,17 @@ class Net;
 class Device;
 struct DevconfStore;
 
+// net.ipv6.conf.{default,IFNAME}.stable_secret, RFC 7217's secret key: 128
+// bits in network order once written (Linux's ipv6_stable_secret).
+using StableSecret = std::optional<std::array<std::uint8_t, 16>>;
+
 // A namespace's `all` and `default` values of per-device knobs
 // (netns/devconf.hpp), once one of them was written.
 struct DevconfNet {
   static constexpr std::size_t kCount = static_cast<std::size_t>(DevconfId::count_);
   std::array<std::int32_t, kCount> all;
   std::array<std::int32_t, kCount> dflt;
+  StableSecret stable_secret;  // `default`'s; `all` has none, as Linux
 };
 
 class Sysctl {

@@ -92,6 +92,9 @@ enum class SysctlId : std::uint16_t {
   ip6frag_low_thresh,
   ip6frag_time,
   ipv6_icmp_ratelimit,
+  ipv6_idgen_retries,
+  ipv6_idgen_delay,
+  ipv6_icmp_ratemask,
   nf_conntrack_max,
   nf_conntrack_count,
   nf_conntrack_buckets,
@@ -118,10 +121,13 @@ enum class SysctlId : std::uint16_t {
 // One knob of the constant table.
 struct SysctlInfo {
   std::string_view name;               // "net.ipv4.ip_forward"
-  std::uint8_t arity;                  // 1, or 2/3 for vectors like tcp_rmem
-  std::array<std::int32_t, 3> defaults;
+  std::uint8_t arity;                  // 1, or 2/3 for vectors like tcp_rmem, 8 for a bitmap
+  std::array<std::int32_t, 8> defaults;
   std::int32_t min, max;               // bounds for every element
   std::span<const std::string_view> choices;  // string-valued knobs store an index
+  // A bitmap of 32 * arity bits (bit b of element b / 32), written and read
+  // as a list of ranges, "0-1,3-127" (Linux's proc_do_large_bitmap).
+  bool bitmap = false;
   // Shown, never written (mode 0444 in Linux: a write is permission_denied);
   // its owner keeps the value current with Sysctl::publish.
   bool read_only = false;
@@ -130,6 +136,7 @@ struct SysctlInfo {
 inline constexpr std::string_view kCongestionControls[] = {"cubic", "reno"};
 
 inline constexpr std::int32_t kIntMax = std::numeric_limits<std::int32_t>::max();
+inline constexpr std::int32_t kIntMin = std::numeric_limits<std::int32_t>::min();
 
 inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count_)> kSysctlTable{{
     {"net.core.netdev_max_backlog", 1, {1000}, 1, 1 << 20, {}},
@@ -247,16 +254,25 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // of six, halved for every 32 bits the route's prefix is shorter than
     // /128 (icmpv6_xrlim_allow); 0 turns the limit off.
     {"net.ipv6.icmp.ratelimit", 1, {1000}, 0, kIntMax, {}},
+    // RFC 7217 stable privacy addresses after a DAD conflict: how many other
+    // interface identifiers are tried (the DAD counter's u8 bounds it), and
+    // the seconds before each one's DAD starts (Linux's idgen_retries,
+    // idgen_delay; netns bounds the delay to an hour).
+    {"net.ipv6.idgen_retries", 1, {3}, 0, 255, {}},
+    {"net.ipv6.idgen_delay", 1, {1}, 0, 3600, {}},
+    // The ICMPv6 types rate limited (icmpv6_mask_allow), a bitmap of the 256
+    // types: Linux's "0-1,3-127", every error but packet too big.
+    {"net.ipv6.icmp.ratemask", 8, {-5, -1, -1, -1, 0, 0, 0, 0}, kIntMin, kIntMax, {}, true},
     // Connection tracking (src/conntrack), per namespace. Linux's
     // nf_conntrack_max of 0 means no limit; netns keeps every table bounded,
     // so the least is 1. The default is Linux's on a 64-bit machine with
     // more than 4 GiB.
     {"net.netfilter.nf_conntrack_max", 1, {262144}, 1, kIntMax, {}},
     // Entries in the namespace's table, unconfirmed ones included.
-    {"net.netfilter.nf_conntrack_count", 1, {0}, 0, kIntMax, {}, true},
+    {"net.netfilter.nf_conntrack_count", 1, {0}, 0, kIntMax, {}, false, true},
     // The namespace's hash buckets: the table starts small when first used
     // and doubles as it fills (Linux's is one fixed size for all).
-    {"net.netfilter.nf_conntrack_buckets", 1, {256}, 0, kIntMax, {}, true},
+    {"net.netfilter.nf_conntrack_buckets", 1, {256}, 0, kIntMax, {}, false, true},
     {"net.netfilter.nf_conntrack_tcp_be_liberal", 1, {0}, 0, 1, {}},
     {"net.netfilter.nf_conntrack_tcp_loose", 1, {1}, 0, 1, {}},
     // Seconds, as Linux's defaults.

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "netns/host.hpp"
 #include "netns/net.hpp"
+#include "netns/wire/address.hpp"
 
 namespace netns {
 
@@ -31,6 +34,15 @@ constexpr auto kDeviceDefaults = table_values(Column::device);
 
 std::size_t index(DevconfId id) { return static_cast<std::size_t>(id); }
 
+// A device's own block, made with the table's values on its first need.
+DevconfDevice& own_block(std::unique_ptr<DevconfDevice>& conf) {
+  if (!conf) {
+    conf = std::make_unique<DevconfDevice>();
+    conf->values = kDeviceDefaults;
+  }
+  return *conf;
+}
+
 }  // namespace
 
 std::string DevconfStore::name(DevconfId id, std::string_view scope) {
@@ -43,6 +55,31 @@ std::string DevconfStore::name(DevconfId id, std::string_view scope) {
   return out;
 }
 
+namespace {
+
+struct Scope {
+  DevconfScope scope;
+  Device* dev;
+};
+
+// "all", "default" or one of net's devices (IFNAME may be spelt with '/' for
+// '.', as sysctl(8) writes eth0.100).
+std::optional<Scope> resolve_scope(const Net* net, std::string_view scope) {
+  if (scope == "all") return Scope{DevconfScope::all, nullptr};
+  if (scope == "default") return Scope{DevconfScope::dflt, nullptr};
+  if (net == nullptr) return std::nullopt;
+  Device* dev = net->device(scope);
+  if (dev == nullptr) {
+    std::string dotted(scope);
+    std::replace(dotted.begin(), dotted.end(), '/', '.');
+    dev = net->device(dotted);
+  }
+  if (dev == nullptr) return std::nullopt;
+  return Scope{DevconfScope::device, dev};
+}
+
+}  // namespace
+
 std::optional<DevconfStore::Target> DevconfStore::parse(const Net* net, std::string_view name) {
   const std::size_t last_dot = name.rfind('.');
   if (last_dot == std::string_view::npos) return std::nullopt;
@@ -54,18 +91,9 @@ std::optional<DevconfStore::Target> DevconfStore::parse(const Net* net, std::str
       continue;
     }
     const auto id = static_cast<DevconfId>(i);
-    const std::string_view scope = name.substr(tree.size() + 1, last_dot - tree.size() - 1);
-    if (scope == "all") return Target{id, DevconfScope::all, nullptr};
-    if (scope == "default") return Target{id, DevconfScope::dflt, nullptr};
-    if (net == nullptr) return std::nullopt;
-    Device* dev = net->device(scope);
-    if (dev == nullptr) {  // sysctl(8) spells "eth0.100" as "eth0/100"
-      std::string dotted(scope);
-      std::replace(dotted.begin(), dotted.end(), '/', '.');
-      dev = net->device(dotted);
-    }
-    if (dev == nullptr) return std::nullopt;
-    return Target{id, DevconfScope::device, dev};
+    const auto scope = resolve_scope(net, name.substr(tree.size() + 1, last_dot - tree.size() - 1));
+    if (!scope) return std::nullopt;
+    return Target{id, scope->scope, scope->dev};
   }
   return std::nullopt;
 }
@@ -86,9 +114,10 @@ std::unique_ptr<DevconfDevice> DevconfStore::for_new_device(const Sysctl& sysctl
   for (std::size_t i = 0; i < kDevconfCount; ++i) {
     if (kDevconfTable[i].follows_device_mtu) values[i] = kDeviceDefaults[i];  // ipv6_add_dev: mtu6 = dev->mtu
   }
-  if (values == kDeviceDefaults) return nullptr;
+  if (values == kDeviceDefaults && !n->stable_secret) return nullptr;
   auto block = std::make_unique<DevconfDevice>();
   block->values = values;
+  block->stable_secret = n->stable_secret;  // ipv6_add_dev copies the whole of default's cnf
   return block;
 }
 
@@ -130,17 +159,14 @@ class Writer {
   }
   void dflt(DevconfId id, std::int32_t v) { set(net_block().dflt[index(id)], v, DevconfScope::dflt, nullptr, id); }
   void device(Device& dev, DevconfId id, std::int32_t v, bool written, std::unique_ptr<DevconfDevice>& conf) {
-    if (!conf) {
-      conf = std::make_unique<DevconfDevice>();
-      conf->values = kDeviceDefaults;
-    }
-    if (written) conf->written |= std::uint64_t{1} << index(id);
-    set(conf->values[index(id)], v, DevconfScope::device, &dev, id);
+    DevconfDevice& block = own_block(conf);
+    if (written) block.written |= std::uint64_t{1} << index(id);
+    set(block.values[index(id)], v, DevconfScope::device, &dev, id);
   }
 
  private:
   DevconfNet& net_block() {
-    if (!block_) block_ = std::make_unique<DevconfNet>(DevconfNet{kAllDefaults, kDefaultDefaults});
+    if (!block_) block_ = std::make_unique<DevconfNet>(DevconfNet{kAllDefaults, kDefaultDefaults, std::nullopt});
     return *block_;
   }
   void set(std::int32_t& slot, std::int32_t v, DevconfScope scope, Device* dev, DevconfId id) {
@@ -173,7 +199,14 @@ Result<void> DevconfStore::write(Sysctl& sysctl, const Target& target, std::int3
     max = static_cast<std::int32_t>(target.dev->mtu());  // addrconf_sysctl_mtu
   }
   if (value < row.min || value > max) return error(Errc::invalid_argument);
-  if (value >= 0 && value < 32 && (row.refused >> value & 1) != 0) return error(Errc::invalid_argument);
+  if (value >= 0 && value < 32 && (row.needs_secret >> value & 1) != 0) {
+    // check_stable_privacy: the secret the device would use, or for `all`
+    // and `default` the one every device would fall back to.
+    const DevconfNet* n = sysctl.devconf();
+    const bool secret = target.scope == DevconfScope::device ? device_stable_secret(sysctl, *target.dev) != nullptr
+                                                             : n != nullptr && n->stable_secret.has_value();
+    if (!secret) return error(Errc::invalid_argument);
+  }
   apply(sysctl, target, value);  // each value it changes refreshes the bits it affects
   return {};
 }
@@ -209,6 +242,74 @@ void DevconfStore::apply(Sysctl& sysctl, const Target& target, std::int32_t valu
       for (Device& dev : sysctl.net_->devices()) w.device(dev, target.id, value, true, dev.conf_);
     }
   }
+}
+
+// ---- net.ipv6.conf.*.stable_secret ----
+
+namespace {
+
+constexpr std::string_view kStableSecretTree = "net.ipv6.conf.";
+constexpr std::string_view kStableSecretKey = ".stable_secret";
+
+std::optional<Scope> stable_secret_scope(const Net* net, std::string_view name) {
+  if (!name.starts_with(kStableSecretTree) || !name.ends_with(kStableSecretKey) ||
+      name.size() <= kStableSecretTree.size() + kStableSecretKey.size()) {
+    return std::nullopt;
+  }
+  name.remove_prefix(kStableSecretTree.size());
+  name.remove_suffix(kStableSecretKey.size());
+  return resolve_scope(net, name);
+}
+
+}  // namespace
+
+std::optional<Result<void>> DevconfStore::write_stable_secret(Sysctl& sysctl, std::string_view name,
+                                                              std::string_view text) {
+  const auto scope = stable_secret_scope(sysctl.net_, name);
+  if (!scope) return std::nullopt;
+  if (scope->scope == DevconfScope::all) return Result<void>(error(Errc::io_error));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  const auto address = Ipv6Address::parse(text);
+  if (!address || address->scope_id() != 0) return Result<void>(error(Errc::io_error));  // in6_pton: no "%scope"
+  const std::size_t gen_mode = index(DevconfId::ipv6_addr_gen_mode);
+  // addr_gen_mode is set as Linux sets it, straight into the device's cnf:
+  // no listener, so no address is made until the device next makes one.
+  auto stable_privacy = [&](Device& dev) {
+    own_block(dev.conf_).values[gen_mode] = 2;
+    refresh(dev, sysctl);
+  };
+  if (scope->scope == DevconfScope::device) {
+    stable_privacy(*scope->dev);
+    scope->dev->conf_->stable_secret = address->bytes();
+    return Result<void>{};
+  }
+  if (!sysctl.devconf_) sysctl.devconf_ = std::make_unique<DevconfNet>(DevconfNet{kAllDefaults, kDefaultDefaults, std::nullopt});
+  sysctl.devconf_->stable_secret = address->bytes();
+  if (sysctl.net_ != nullptr) {
+    for (Device& dev : const_cast<Net*>(sysctl.net_)->devices()) stable_privacy(dev);
+  }
+  return Result<void>{};
+}
+
+void DevconfStore::give_stable_secret(Device& dev, const std::array<std::uint8_t, 16>& secret) {
+  own_block(dev.conf_).stable_secret = secret;
+}
+
+std::optional<Result<std::string>> DevconfStore::read_stable_secret(const Sysctl& sysctl, std::string_view name) {
+  const auto scope = stable_secret_scope(sysctl.net_, name);
+  if (!scope) return std::nullopt;
+  const StableSecret* secret = nullptr;
+  if (scope->scope == DevconfScope::dflt && sysctl.devconf_) secret = &sysctl.devconf_->stable_secret;
+  if (scope->scope == DevconfScope::device && scope->dev->conf_) secret = &scope->dev->conf_->stable_secret;
+  if (secret == nullptr || !secret->has_value()) return Result<std::string>(error(Errc::io_error));
+  // Linux's "%pI6": eight groups of four hex digits, nothing compressed.
+  const auto& b = **secret;
+  std::string out;
+  for (std::size_t i = 0; i < b.size(); i += 2) {
+    if (i > 0) out += ':';
+    out += fmt::format("{:02x}{:02x}", b[i], b[i + 1]);
+  }
+  return Result<std::string>(std::move(out));
 }
 
 }  // namespace netns

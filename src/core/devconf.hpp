@@ -43,6 +43,23 @@ struct DevconfStore {
   // (its namespace's): after it is made or moved, and after every write.
   static void refresh(Device& dev, const Sysctl& sysctl);
 
+  // net.ipv6.conf.{all,default,IFNAME}.stable_secret, Linux's
+  // addrconf_sysctl_stable_secret: an IPv6 address as text, "2001:db8::1"
+  // (no scope), read back in full, "2001:0db8:0000:...:0001". nullopt when
+  // `name` is no such name of the namespace. io_error (Linux's EIO), with
+  // nothing changed: `all` (never read nor written), a read before any
+  // write, text that is no address. Writing `default` turns addr_gen_mode
+  // 2 on for every device, writing a device's for that device, as Linux
+  // does: neither makes an address now; the next link-local or SLAAC
+  // address is made from the secret.
+  static std::optional<Result<void>> write_stable_secret(Sysctl& sysctl, std::string_view name,
+                                                         std::string_view text);
+  static std::optional<Result<std::string>> read_stable_secret(const Sysctl& sysctl, std::string_view name);
+
+  // ipv6_gen_mode_random_init: dev's own stable_secret set to `secret`
+  // (drawn at random by the caller), nothing else changed.
+  static void give_stable_secret(Device& dev, const std::array<std::uint8_t, 16>& secret);
+
   // The names of `key` for `all`/`default`, "net.ipv4.conf.all.rp_filter".
   static std::string name(DevconfId id, std::string_view scope);
 };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "core/devconf.hpp"
 #include "netns/net.hpp"
@@ -41,6 +42,51 @@ Result<std::array<std::int32_t, 3>> parse_ints(std::string_view text, std::size_
     i = end;
   }
   if (count != arity) return error(Errc::invalid_argument);
+  return out;
+}
+
+// proc_do_large_bitmap's text: ranges "N" or "N-M" separated by commas,
+// each bit below `bits`; nothing (or only blanks) clears every bit.
+Result<std::array<std::int32_t, 8>> parse_bitmap(std::string_view text, std::size_t bits) {
+  std::array<std::uint32_t, 8> words{};
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  auto number = [&](std::string_view digits) -> std::optional<std::size_t> {
+    std::size_t v = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (digits.empty() || ec != std::errc{} || ptr != digits.data() + digits.size() || v >= bits) return std::nullopt;
+    return v;
+  };
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view range = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    if (comma != std::string_view::npos && text.empty()) return error(Errc::invalid_argument);  // "3,"
+    const std::size_t dash = range.find('-');
+    const auto first = number(range.substr(0, dash));
+    const auto last = dash == std::string_view::npos ? first : number(range.substr(dash + 1));
+    if (!first || !last || *last < *first) return error(Errc::invalid_argument);
+    for (std::size_t b = *first; b <= *last; ++b) words[b / 32] |= std::uint32_t{1} << (b % 32);
+  }
+  std::array<std::int32_t, 8> out{};
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int32_t>(words[i]);
+  return out;
+}
+
+// The ranges of set bits, "0-1,3-127", as Linux prints a large bitmap.
+std::string print_bitmap(std::span<const std::int32_t> words) {
+  auto bit = [&](std::size_t b) { return (static_cast<std::uint32_t>(words[b / 32]) >> (b % 32) & 1) != 0; };
+  const std::size_t bits = words.size() * 32;
+  std::string out;
+  for (std::size_t b = 0; b < bits; ++b) {
+    if (!bit(b)) continue;
+    std::size_t last = b;
+    while (last + 1 < bits && bit(last + 1)) ++last;
+    if (!out.empty()) out += ',';
+    out += std::to_string(b);
+    if (last > b) out += '-' + std::to_string(last);
+    b = last;
+  }
   return out;
 }
 
@@ -129,6 +175,7 @@ Result<void> Sysctl::set(std::string_view name, std::string_view value) {
   std::size_t index = 0;
   const SysctlInfo* row = find_info(name, &index);
   if (row == nullptr) {
+    if (auto secret = DevconfStore::write_stable_secret(*this, name, value)) return *secret;
     auto target = DevconfStore::parse(net_, name);
     if (!target) return error(Errc::no_such_file_or_directory);
     auto parsed = parse_ints(value, 1);
@@ -144,6 +191,11 @@ Result<void> Sysctl::set(std::string_view name, std::string_view value) {
     std::int32_t choice = static_cast<std::int32_t>(it - row->choices.begin());
     return set_values(id, {&choice, 1});
   }
+  if (row->bitmap) {
+    auto bits = parse_bitmap(value, std::size_t{32} * row->arity);
+    if (!bits) return bits.error();
+    return set_values(id, {bits->data(), row->arity});
+  }
   auto parsed = parse_ints(value, row->arity);
   if (!parsed) return parsed.error();
   return set_values(id, {parsed->data(), row->arity});
@@ -153,12 +205,14 @@ Result<std::string> Sysctl::get(std::string_view name) const {
   std::size_t index = 0;
   const SysctlInfo* row = find_info(name, &index);
   if (row == nullptr) {
+    if (auto secret = DevconfStore::read_stable_secret(*this, name)) return *secret;
     auto target = DevconfStore::parse(net_, name);
     if (!target) return error(Errc::no_such_file_or_directory);
     return std::to_string(DevconfStore::read(*this, *target));
   }
   auto vals = values(static_cast<SysctlId>(index));
   if (!row->choices.empty()) return std::string(row->choices[static_cast<std::size_t>(vals[0])]);
+  if (row->bitmap) return print_bitmap(vals);
   std::string out;
   for (std::size_t e = 0; e < vals.size(); ++e) {
     if (e > 0) out += '\t';  // /proc/sys separates vector values with tabs

@@ -65,10 +65,14 @@ boost::system::error_code IcmpError::error() const {
   }
 }
 
-bool Ipv4Stack::icmp_allowed(Net& net, Ipv4Net& ns) {
-  // icmp_global_allow: a token bucket refilled at icmp_msgs_per_sec up to icmp_msgs_burst.
-  return ns.icmp_bucket.take(net.sysctl().value(SysctlId::icmp_msgs_per_sec),
-                             net.sysctl().value(SysctlId::icmp_msgs_burst), host_.now());
+bool Ipv4Stack::icmp_global_allow(Net& net) {
+  Ipv4Net* ns = slot_.find(net);
+  return ns == nullptr || ns->icmp_bucket.allow(net.sysctl().value(SysctlId::icmp_msgs_per_sec),
+                                                net.sysctl().value(SysctlId::icmp_msgs_burst), host_.now());
+}
+
+void Ipv4Stack::icmp_global_consume(Net& net) {
+  if (Ipv4Net* ns = slot_.find(net)) ns->icmp_bucket.consume();
 }
 
 void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type, std::uint8_t code,
@@ -89,11 +93,13 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
     auto inner = wire::IcmpView::checked(ip->payload());
     if (!inner || is_error_type(inner->type())) return;
   }
-  // icmpv4_global_allow, then icmpv4_xrlim_allow: the namespace's bucket,
-  // then the destination's; neither for what came in or goes out on loopback.
+  // icmpv4_global_allow, then icmpv4_xrlim_allow: the namespace's credit
+  // is looked at first, then the destination's limit, and only an error
+  // both allow spends the namespace's credit. Nothing that came in on the
+  // loopback is limited; what goes out on it is by the namespace's alone.
   const bool limited = rate_limited_type(net, type, code) &&
                        (offending.device == nullptr || offending.device->kind() != DeviceKind::loopback);
-  if (limited && !icmp_allowed(net, *ns)) {
+  if (limited && !icmp_global_allow(net)) {
     net.counters().add(Counter::IcmpOutRateLimitGlobal);
     return;
   }
@@ -102,12 +108,13 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
     net.counters().add(Counter::IcmpOutErrors);
     return;
   }
-  if (limited && route->dev->kind() != DeviceKind::loopback) {
+  if (limited) {
     const auto interval = std::chrono::milliseconds(net.sysctl().value(SysctlId::icmp_ratelimit));
-    if (!extras(*ns).icmp_peers.allow(src, interval, host_.now())) {
+    if (route->dev->kind() != DeviceKind::loopback && !extras(*ns).icmp_peers.allow(src, interval, host_.now())) {
       net.counters().add(Counter::IcmpOutRateLimitHost);
       return;
     }
+    icmp_global_consume(net);
   }
   std::size_t quote = std::min(offending.size(), kMaxQuote);
   Packet msg = host_.packets().allocate(wire::IcmpRepr::kHeaderLen + quote);

@@ -22,25 +22,35 @@ struct InAddress {
   Ipv4Prefix prefix;  // address and length, as added
 };
 
-// Linux's icmp_global: a token bucket over net.ipv4.icmp_msgs_per_sec/burst,
-// refilled at `rate` per second up to `burst`; ICMP and ICMPv6 use it alike.
+// Linux's icmp_global credit over net.ipv4.icmp_msgs_per_sec/burst, one
+// per namespace for ICMP and ICMPv6 errors alike (Ipv4Stack::icmp_global_*).
+// allow() only looks (refilling when none is left); an error that is then
+// also allowed by its destination's limit consume()s. So errors a
+// destination's limit holds back spend nothing of the namespace's.
 struct IcmpBucket {
-  double tokens = -1;  // negative: not started
-  Clock::time_point last{};
+  std::int64_t credit = 0;
+  Clock::time_point stamp{};
+  bool started = false;  // Linux's stamp starts long ago: the first refill is a whole second's
 
-  // Takes a token; false when none is left.
-  bool take(double rate, double burst, Clock::time_point now) {
-    if (tokens < 0) {
-      tokens = burst;
-    } else {
-      const double elapsed = std::chrono::duration<double>(now - last).count();
-      tokens = std::min(burst, tokens + elapsed * rate);
-    }
-    last = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
+  // icmp_global_allow: credit left, or else refilled at `rate` per second
+  // for the time since the last refill (at most a second, at least 20 ms,
+  // Linux's HZ / 50), up to `burst`.
+  bool allow(std::int64_t rate, std::int64_t burst, Clock::time_point now) {
+    using namespace std::chrono_literals;
+    if (credit > 0) return true;
+    const Clock::duration delta = started ? std::min<Clock::duration>(now - stamp, 1s) : Clock::duration(1s);
+    if (delta < 20ms) return false;
+    const std::int64_t incr = rate * std::chrono::duration_cast<std::chrono::microseconds>(delta).count() / 1'000'000;
+    if (incr == 0) return false;
+    stamp = now;
+    started = true;
+    credit = std::min(credit + incr, burst);
     return true;
   }
+  // icmp_global_consume: what an error sent costs. Linux takes 0, 1 or 2
+  // at random (one on average), to blur what an outsider can learn from
+  // the limit; netns takes one, so the limit is exact and testable.
+  void consume() { --credit; }
 };
 
 // What a namespace needs only once it meets a martian, learns a path MTU

@@ -165,6 +165,12 @@ class Ipv4Stack final : public PernetOps,
   // first, or broadcasts.
   void send_icmp_error(Net& net, const Packet& offending, wire::IcmpType type, std::uint8_t code,
                        std::uint32_t info = 0);
+  // icmp_global_allow and icmp_global_consume: the namespace's credit for
+  // ICMP and ICMPv6 errors alike (net.ipv4.icmp_msgs_per_sec and
+  // icmp_msgs_burst govern both, as in Linux). allow() spends nothing; an
+  // error its destination's limit also allows is then consume()d.
+  bool icmp_global_allow(Net& net);
+  void icmp_global_consume(Net& net);
   // Counts and sends an ICMP message built by a transport (echo replies).
   void send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route);
 
@@ -259,7 +265,6 @@ class Ipv4Stack final : public PernetOps,
   const FibEntry* local_route(Net& net, Ipv4Address address);
   void remove_device(Net& net, Ipv4Net& ns, Device& dev);
   Result<RouteResult> resolve_route(Net& net, Ipv4Net& ns, Ipv4Address dst);
-  bool icmp_allowed(Net& net, Ipv4Net& ns);
   Ipv4Extras& extras(Ipv4Net& ns);  // made on first use
 
   class ArpReceiver;

@@ -6,6 +6,7 @@
 
 #include "core/devconf.hpp"
 #include "core/route_cache.hpp"
+#include "core/sha1.hpp"
 #include "core/siphash.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/ipv6_net.hpp"
@@ -27,23 +28,12 @@ Ipv6Address eui64_link_local(const MacAddress& mac) {
   return eui64_address(Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 0), mac);
 }
 
-// addr_gen_mode 3: an interface identifier no one can derive from the MAC,
-// the same for the device every time it comes up (Linux draws a random
-// stable_secret per device once; a keyed hash of what names the device
-// under the Host's secret is as unpredictable and needs no storage).
-Ipv6Address random_link_local(const SipKey& key, const Net& net, const Device& dev) {
-  const auto& m = dev.mac().octets;
-  std::uint64_t mac = 0;
-  for (std::uint8_t b : m) mac = mac << 8 | b;
-  for (std::uint64_t attempt = 0;; ++attempt) {
-    const std::uint64_t iid =
-        siphash13_words(key, std::uint64_t{net.id()} << 32 | dev.ifindex(), mac | attempt << 48);
-    // RFC 5453's reserved identifiers: zero and the subnet anycast range.
-    if (iid != 0 && iid < 0xfdffffffffffff80ULL) {
-      return Ipv6Address(0xfe80, 0, 0, 0, static_cast<std::uint16_t>(iid >> 48), static_cast<std::uint16_t>(iid >> 32),
-                         static_cast<std::uint16_t>(iid >> 16), static_cast<std::uint16_t>(iid));
-    }
-  }
+// ipv6_reserved_interfaceid (RFC 5453): zero, the proxy mobile IPv6 range
+// and the subnet anycast range.
+bool reserved_interface_id(const Ipv6Address& a) {
+  const std::uint64_t iid = a.low();
+  return iid == 0 || (iid >> 32 == 0x02005eff && (iid & 0xfe000000) == 0xfe000000) ||
+         (iid >> 32 == 0xfdffffff && (iid & 0xffffff80) == 0xffffff80);
 }
 
 bool needs_dad(Net& net, const Device& dev) {
@@ -51,6 +41,33 @@ bool needs_dad(Net& net, const Device& dev) {
   return dev.kind() != DeviceKind::loopback && conf.accept_dad > 0 && conf.dad_transmits > 0;
 }
 }  // namespace
+
+std::optional<Ipv6Address> stable_privacy_address(const Ipv6Address& prefix, std::uint8_t dad_count,
+                                                  const std::array<std::uint8_t, 16>& secret,
+                                                  std::span<const std::uint8_t> hwaddr, int retries) {
+  constexpr std::size_t kSecretAt = 0, kPrefixAt = 16, kHwaddrAt = 24, kMaxAddrLen = 32, kCountAt = 56;
+  for (int count = dad_count;; ++count) {
+    std::array<std::uint8_t, 64> block{};
+    std::copy(secret.begin(), secret.end(), block.begin() + kSecretAt);
+    std::copy_n(prefix.bytes().begin(), 8, block.begin() + kPrefixAt);
+    std::copy_n(hwaddr.begin(), std::min(hwaddr.size(), kMaxAddrLen), block.begin() + kHwaddrAt);
+    block[kCountAt] = static_cast<std::uint8_t>(count);
+    const auto h = sha1_block(block);
+    Ipv6Address::Bytes bytes = prefix.bytes();
+    for (std::size_t i = 0; i < 8; ++i) bytes[8 + i] = static_cast<std::uint8_t>(h[i / 4] >> (8 * (i % 4)));
+    const Ipv6Address address(bytes);
+    if (!reserved_interface_id(address)) return address;
+    if (count + 1 > retries) return std::nullopt;
+  }
+}
+
+std::optional<Ipv6Address> stable_privacy_address(Net& net, const Device& dev, const Ipv6Address& prefix,
+                                                  std::uint8_t dad_count) {
+  const auto* secret = device_stable_secret(net.sysctl(), dev);
+  if (secret == nullptr) return std::nullopt;
+  return stable_privacy_address(prefix.with_scope(0), dad_count, *secret, dev.mac().octets,
+                                net.sysctl().value(SysctlId::ipv6_idgen_retries));
+}
 
 // ---- lookups ----
 
@@ -112,7 +129,8 @@ Result<void> Ipv6Stack::del_address(Net& net, Device& dev, Ipv6Prefix prefix) {
 
 // ---- the table ----
 
-Inet6Address& Ipv6Stack::insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent) {
+Inet6Address& Ipv6Stack::insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent,
+                                        Clock::duration dad_after) {
   Net& net = ns.net;
   auto owned = std::make_unique<Inet6Address>(host_, dev, prefix,
                                               [this, &net](Inet6Address& a) { on_address_timer(net, a); });
@@ -120,7 +138,7 @@ Inet6Address& Ipv6Stack::insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix pre
   a.permanent = permanent;
   ns.addresses.push_back(std::move(owned));
   add_prefix_route(ns, a);
-  if (dev.is_up()) start_dad(ns, a);
+  if (dev.is_up()) start_dad(ns, a, dad_after);
   else a.tentative = needs_dad(net, dev);  // DAD runs when the device comes up
   route_cache_invalidate(net);
   return a;
@@ -155,7 +173,7 @@ void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {
 
 // ---- duplicate address detection ----
 
-void Ipv6Stack::start_dad(Ipv6Net& ns, Inet6Address& a) {
+void Ipv6Stack::start_dad(Ipv6Net& ns, Inet6Address& a, Clock::duration after) {
   Net& net = ns.net;
   if (!needs_dad(net, *a.dev)) {
     address_ready(ns, a);
@@ -167,7 +185,7 @@ void Ipv6Stack::start_dad(Ipv6Net& ns, Inet6Address& a) {
   // A random delay before the first solicitation (RFC 4862 5.4.2), so that
   // devices that come up together do not solicit together.
   const auto delay = std::chrono::microseconds(dad_jitter_() % (kMaxDadDelay.count() * 1000));
-  a.timer.schedule(host_.now() + delay);
+  a.timer.schedule(host_.now() + after + delay);
 }
 
 void Ipv6Stack::on_address_timer(Net& net, Inet6Address& a) {
@@ -227,7 +245,29 @@ void Ipv6Stack::dad_failed(Ipv6Net& ns, Inet6Address& a) {
   Device& dev = *a.dev;
   if (devconf_own(dev, DevconfId::ipv6_accept_dad) > 1 && a.prefix.address() == eui64_link_local(dev.mac())) {
     (void)DevconfStore::write(ns.net.sysctl(), {DevconfId::ipv6_disable_ipv6, DevconfScope::device, &dev}, 1);
+    return;
   }
+  if (a.stable_privacy) retry_stable_address(ns, a);
+}
+
+// RFC 7217 6: after a conflict, the identifier of the next DAD counter,
+// its DAD net.ipv6.idgen_delay seconds later (Linux's PREDAD state), at
+// most net.ipv6.idgen_retries times; the failed address stays, marked.
+void Ipv6Stack::retry_stable_address(Ipv6Net& ns, const Inet6Address& failed) {
+  Net& net = ns.net;
+  Device& dev = *failed.dev;
+  const int retries = failed.stable_privacy_retry + 1;
+  if (retries > net.sysctl().value(SysctlId::ipv6_idgen_retries)) return;
+  const auto next = stable_privacy_address(net, dev, failed.prefix.address(), static_cast<std::uint8_t>(retries));
+  if (!next || ns.find_address(dev, *next) != nullptr || ns.addresses.size() >= kMaxAddresses) return;
+  const auto held = std::count_if(ns.addresses.begin(), ns.addresses.end(), [&](const auto& p) { return p->dev == &dev; });
+  if (static_cast<std::uint32_t>(held) >= devconf(net, dev).max_addresses) return;
+  const std::chrono::seconds delay(net.sysctl().value(SysctlId::ipv6_idgen_delay));
+  Inet6Address& a = insert_address(ns, dev, Ipv6Prefix(*next, failed.prefix.length()), failed.permanent, delay);
+  a.stable_privacy = true;
+  a.stable_privacy_retry = static_cast<std::uint8_t>(retries);
+  a.valid_until = failed.valid_until;
+  a.preferred_until = failed.preferred_until;
 }
 
 // ---- devices ----
@@ -240,12 +280,35 @@ void Ipv6Stack::add_link_local(Ipv6Net& ns, Device& dev) {
     return;
   }
   Ipv6Address ll;
-  switch (devconf(ns.net, dev).addr_gen_mode) {
+  const int mode = devconf(ns.net, dev).addr_gen_mode;
+  switch (mode) {
     case kAddrGenEui64: ll = eui64_link_local(dev.mac()); break;
-    case kAddrGenRandom: ll = random_link_local(iid_key_, ns.net, dev); break;
+    case kAddrGenRandom:
+      // ipv6_gen_mode_random_init: a random secret of the device's own,
+      // drawn once and kept (readable as its stable_secret) while the
+      // device lives; its addresses are then stable privacy ones.
+      if (dev.devconf() == nullptr || !dev.devconf()->stable_secret) {
+        std::array<std::uint8_t, 16> secret{};
+        const std::uint64_t draw = ++secret_draws_;
+        for (std::uint64_t half = 0; half < 2; ++half) {
+          const std::uint64_t bits = siphash13_words(iid_key_, draw, half);
+          for (std::size_t i = 0; i < 8; ++i) secret[8 * half + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+        }
+        DevconfStore::give_stable_secret(dev, secret);
+      }
+      [[fallthrough]];
+    case kAddrGenStablePrivacy: {
+      // addrconf_addr_gen: none without a secret (or past idgen_retries' reserved identifiers).
+      const auto stable = stable_privacy_address(ns.net, dev, Ipv6Address(0xfe80, 0, 0, 0, 0, 0, 0, 0), 0);
+      if (!stable) return;
+      ll = *stable;
+      break;
+    }
     default: return;  // none: no link-local address (IN6_ADDR_GEN_MODE_NONE)
   }
-  if (ns.find_address(dev, ll) == nullptr) insert_address(ns, dev, Ipv6Prefix(ll, 64), true);
+  if (ns.find_address(dev, ll) == nullptr) {
+    insert_address(ns, dev, Ipv6Prefix(ll, 64), true).stable_privacy = mode != kAddrGenEui64;
+  }
 }
 
 void Ipv6Stack::device_up(Ipv6Net& ns, Device& dev) {

@@ -74,7 +74,8 @@ std::vector<AddressInfo> addresses(Net& net) {
     out.push_back({.dev = a->dev, .prefix = a->prefix, .tentative = a->tentative, .dad_failed = a->dad_failed,
                    .permanent = a->permanent, .deprecated = a->deprecated(now),
                    .valid_lifetime = seconds_left(a->valid_until, now),
-                   .preferred_lifetime = seconds_left(a->preferred_until, now)});
+                   .preferred_lifetime = seconds_left(a->preferred_until, now),
+                   .stable_privacy = a->stable_privacy});
   }
   return out;
 }
@@ -99,6 +100,7 @@ std::string dump_addresses(Net& net) {
       if (it->tentative) out += " tentative";
       if (it->dad_failed) out += " dadfailed";
       if (it->deprecated) out += " deprecated";
+      if (it->stable_privacy) out += " stable-privacy";
       out += '\n';
       auto lifetime = [](const std::optional<std::uint32_t>& s) {
         return s ? fmt::format("{}sec", *s) : std::string("forever");

@@ -21,7 +21,7 @@ struct DevConf6 {
   int accept_dad = 1;  // max(all, device): 0 off, 1 on, 2 on and IPv6 off on a duplicate EUI-64
   std::uint32_t dad_transmits = 1;
   std::uint8_t hop_limit = 64;
-  int addr_gen_mode = 0;  // 0 EUI-64, 1 none, 3 random
+  int addr_gen_mode = 0;  // 0 EUI-64, 1 none, 2 stable privacy, 3 random (stable privacy, a drawn secret)
   // Linux's neigh.DEV.retrans_time_ms: DAD's probe interval (RFC 4861 RETRANS_TIMER).
   std::uint32_t retrans_time_ms = 1000;
   // Router discovery (RFC 4861 6.3.7, RFC 4862 5.5): RAs are taken when

@@ -129,6 +129,9 @@ std::optional<Reassembler::Reassembled> Reassembler::add(Packet fragment, const 
   } else if (q != nullptr && q->last_in && end > q->len) {
     return fail();
   }
+  // ip6_frag_queue: a fragment that carries no data (offset == end, last
+  // or not) discards the whole queue it names, counted once.
+  if (end == offset) return fail();
 
   // inet_frag_queue_insert: data already held over the whole range is a
   // duplicate; anything else touching held data is an overlap (RFC 5722).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ipv4/stack.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
@@ -18,6 +19,13 @@ namespace {
 constexpr std::size_t kIcmpHeaderLen = wire::Icmpv6Repr::kHeaderLen;
 constexpr std::uint8_t kEchoRequest = kIcmp6EchoRequest, kEchoReply = kIcmp6EchoReply, kNeighborSolicit = 135,
                         kNeighborAdvert = 136;
+
+// icmpv6_mask_allow's question: whether net.ipv6.icmp.ratemask limits
+// `type` (by default every error but packet too big, RFC 4443 2.4 (f)).
+bool rate_limited_type(const Net& net, std::uint8_t type) {
+  const auto word = static_cast<std::uint32_t>(net.sysctl().value(SysctlId::ipv6_icmp_ratemask, type / 32));
+  return (word >> (type % 32) & 1) != 0;
+}
 
 // icmpv6_rcv's per-type input counter (Icmp6InDestUnreachs...).
 std::optional<Counter> in_counter(std::uint8_t type) {
@@ -195,8 +203,13 @@ void Ipv6Stack::process_packet_too_big(Net& net, const Packet& message) {
 // route to the requester chooses).
 void Ipv6Stack::reply_echo(Net& net, Packet request, const InputMeta& meta) {
   if (meta.src.is_unspecified()) return;
+  // icmpv6_echo_reply: limited as errors are when the mask names echo replies.
+  const bool limited = rate_limited_type(net, kEchoReply);
+  if (limited && !icmp6_global_allow(net)) return;
   auto route = route_output(net, meta.src);
   if (!route) return;
+  Ipv6Net* ns = slot_.find(net);
+  if (limited && (ns == nullptr || !icmp6_xrlim_allow(net, *ns, meta.src, *route))) return;
   Ipv6Address src = meta.dst;
   if (meta.multicast) src = route->source;
   Packet reply = net.host().packets().allocate(request.size());
@@ -228,17 +241,11 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
   }
   Ipv6Net* ns = slot_.find(net);
   if (ns == nullptr) return;
-  if (!icmp6_allowed(net, *ns, type)) {
-    // Linux counts the global limit in the ICMP MIB for both families.
-    net.counters().add(Counter::IcmpOutRateLimitGlobal);
-    return;
-  }
+  const bool limited = rate_limited_type(net, type);
+  if (limited && !icmp6_global_allow(net)) return;
   auto route = route_output(net, src);
   if (!route) return;
-  if (!icmp6_peer_allowed(net, *ns, type, src, *route)) {
-    net.counters().add(Counter::Icmp6OutRateLimitHost);
-    return;
-  }
+  if (limited && !icmp6_xrlim_allow(net, *ns, src, *route)) return;
   // From the address the offending datagram was sent to when it is ours,
   // else the source the route chooses.
   Ipv6Address from = route->source;
@@ -258,32 +265,34 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
   (void)send(net, std::move(message), {.src = from, .dst = src, .next_header = wire::IpProtocol::icmpv6}, *route);
 }
 
-// icmpv6_xrlim_allow: errors to one destination spaced by
-// net.ipv6.icmp.ratelimit after a burst of six, the interval halved for
-// every 32 bits the route's prefix is shorter than /128 (wider prefixes get
-// more); never limited over the loopback, nor packet too big and
-// informational messages.
-bool Ipv6Stack::icmp6_peer_allowed(Net& net, Ipv6Net& ns, std::uint8_t type, const Ipv6Address& dst,
-                                   const RouteResult& route) {
-  if (type == kIcmp6PacketTooBig || !wire::is_error(type)) return true;
-  if (route.dev->kind() == DeviceKind::loopback) return true;
+// icmpv6_xrlim_allow, for a type the mask limits: errors to one
+// destination spaced by net.ipv6.icmp.ratelimit after a burst of six, the
+// interval halved for every 32 bits the route's prefix is shorter than
+// /128 (wider prefixes get more); nothing over the loopback. What it allows
+// spends the namespace's credit (icmp_global_consume).
+bool Ipv6Stack::icmp6_xrlim_allow(Net& net, Ipv6Net& ns, const Ipv6Address& dst, const RouteResult& route) {
   auto interval = std::chrono::milliseconds(net.sysctl().value(SysctlId::ipv6_icmp_ratelimit));
-  if (interval.count() == 0) return true;
-  const Fib6Entry* entry = ns.routes.lookup(dst.with_scope(0));
-  const unsigned length = entry != nullptr ? entry->prefix.length() : 128;
-  interval /= 1 << ((128 - length) >> 5);
-  if (!ns.icmp_peers) ns.icmp_peers = std::make_unique<ipv4::IcmpPeers6>(pmtu_key_);
-  return ns.icmp_peers->allow(dst.with_scope(0), interval, host_.now());
+  if (route.dev->kind() != DeviceKind::loopback && interval.count() != 0) {
+    const Fib6Entry* entry = ns.routes.lookup(dst.with_scope(0));
+    const unsigned length = entry != nullptr ? entry->prefix.length() : 128;
+    interval /= 1 << ((128 - length) >> 5);
+    if (!ns.icmp_peers) ns.icmp_peers = std::make_unique<ipv4::IcmpPeers6>(pmtu_key_);
+    if (!ns.icmp_peers->allow(dst.with_scope(0), interval, host_.now())) {
+      net.counters().add(Counter::Icmp6OutRateLimitHost);
+      return false;
+    }
+  }
+  ipv4_.icmp_global_consume(net);
+  return true;
 }
 
-// icmpv6_global_allow: the namespace's token bucket over
-// net.ipv4.icmp_msgs_per_sec/burst, which Linux shares between ICMP and
-// ICMPv6; packet too big is never limited (net.ipv6.icmp.ratemask's default
-// leaves it out, RFC 4443 2.4 (f) wants it through).
-bool Ipv6Stack::icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type) {
-  if (type == kIcmp6PacketTooBig || !wire::is_error(type)) return true;
-  return ns.icmp_bucket.take(net.sysctl().value(SysctlId::icmp_msgs_per_sec),
-                             net.sysctl().value(SysctlId::icmp_msgs_burst), host_.now());
+// icmpv6_global_allow: the namespace's ICMP credit, which ICMP and ICMPv6
+// share (net.ipv4.icmp_msgs_per_sec/burst); Linux counts its refusals in
+// the ICMP MIB for both families.
+bool Ipv6Stack::icmp6_global_allow(Net& net) {
+  if (ipv4_.icmp_global_allow(net)) return true;
+  net.counters().add(Counter::IcmpOutRateLimitGlobal);
+  return false;
 }
 
 }  // namespace netns::ipv6

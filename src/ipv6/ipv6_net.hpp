@@ -1,9 +1,11 @@
 // Per-namespace IPv6 state: the IPv6 layer's pernet slot.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "ipv4/icmp_peers.hpp"
@@ -33,6 +35,10 @@ struct Inet6Address {
   bool dad_failed = false;
   bool permanent = true;   // by hand; SLAAC's are not
   std::uint32_t dad_probes_left = 0;
+  // RFC 7217 (IFA_F_STABLE_PRIVACY): made from the stable secret with DAD
+  // counter stable_privacy_retry; a conflict tries the next counter.
+  bool stable_privacy = false;
+  std::uint8_t stable_privacy_retry = 0;
   std::optional<Clock::time_point> valid_until, preferred_until;  // nullopt: forever
   Timer timer;             // DAD's next step, then the next lifetime to expire
 
@@ -84,8 +90,6 @@ struct Ipv6Net {
   NeighbourTable* neighbours_if_any() { return ndp_.get(); }
   // Path MTUs from Packet Too Big (Linux's rt6_exception), made on the first.
   std::unique_ptr<ipv4::Pmtu6Exceptions> pmtu;
-  // icmpv6_global_allow's bucket (icmp_msgs_per_sec/burst).
-  ipv4::IcmpBucket icmp_bucket;
   // net.ipv6.icmp.ratelimit per destination, made on the first error limited.
   std::unique_ptr<ipv4::IcmpPeers6> icmp_peers;
   // Datagrams being reassembled (net.ipv6.ip6frag_*), made on the first fragment.
@@ -132,5 +136,22 @@ struct Ipv6Net {
 // `mac` (RFC 4291 appendix A: the universal/local bit flipped, ff:fe in the
 // middle): link-local addresses and SLAAC's (RFC 4862 5.5.3 d).
 Ipv6Address eui64_address(const Ipv6Address& prefix, const MacAddress& mac);
+
+// RFC 7217's address in the /64 `prefix` (its first 64 bits are kept) as
+// Linux's ipv6_generate_stable_address makes it: SHA-1's compression of one
+// block of the secret, the prefix, the hardware address (zero-padded to
+// MAX_ADDR_LEN, 32 bytes) and the DAD counter, whose first two state words
+// are the interface identifier, stored in a little-endian CPU's byte order
+// (x86, arm64: what Linux on them makes). A reserved identifier (RFC 5453)
+// moves to the next counter; nullopt past `retries` (idgen_retries).
+std::optional<Ipv6Address> stable_privacy_address(const Ipv6Address& prefix, std::uint8_t dad_count,
+                                                  const std::array<std::uint8_t, 16>& secret,
+                                                  std::span<const std::uint8_t> hwaddr, int retries);
+// The same for dev in net: its secret (or `default`'s, nullopt for none),
+// its MAC (Linux reads perm_addr, which the virtual devices netns has leave
+// zero in Linux: a MAC makes two devices of a namespace differ, as RFC
+// 7217's Net_Iface asks) and net.ipv6.idgen_retries.
+std::optional<Ipv6Address> stable_privacy_address(Net& net, const Device& dev, const Ipv6Address& prefix,
+                                                  std::uint8_t dad_count);
 
 }  // namespace netns::ipv6

@@ -231,4 +231,11 @@ std::optional<RouterDiscoveryInfo> router_discovery(Net& net, const Device& dev)
   return net.host().builtins().ipv6().router_discovery(net, dev);
 }
 
+Ipv6NeighbourLayer::NdpTimes Ipv6Stack::advertised_ndp_times(Net& net, const Device& dev) {
+  Ipv6Net* ns = slot_.find(net);
+  const NdiscDevice* nd = ns != nullptr && ns->ndisc ? ns->ndisc->find(dev) : nullptr;
+  if (nd == nullptr) return {};
+  return {.base_reachable_ms = nd->learned.reachable_time_ms, .retrans_ms = nd->learned.retrans_time_ms};
+}
+
 }  // namespace netns::ipv6

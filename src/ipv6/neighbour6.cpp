@@ -1,4 +1,7 @@
 // NDP on the shared neighbour machinery (neigh/table_impl.hpp).
+#include <algorithm>
+#include <limits>
+
 #include "ipv6/neighbour6.hpp"
 
 #include "neigh/table_impl.hpp"
@@ -50,6 +53,18 @@ Packet NeighbourTable::build(const Ipv6Address& src, const Ipv6Address& dst, con
 
 // ndisc_solicit: to the solicited-node group, or, probing, to the address
 // itself at the MAC the entry holds.
+std::int32_t NeighbourTable::base_reachable_time_ms(const Device& dev) const {
+  const std::uint32_t advertised = layer_.advertised_ndp_times(net_, dev).base_reachable_ms;
+  if (advertised == 0) return knob(NdpFamily::kKnobs.base_reachable_time_ms);
+  return static_cast<std::int32_t>(std::min<std::uint32_t>(advertised, std::numeric_limits<std::int32_t>::max()));
+}
+
+std::int32_t NeighbourTable::retrans_time_ms(const Device& dev) const {
+  const std::uint32_t advertised = layer_.advertised_ndp_times(net_, dev).retrans_ms;
+  if (advertised == 0) return knob(NdpFamily::kKnobs.retrans_time_ms);
+  return static_cast<std::int32_t>(std::min<std::uint32_t>(advertised, std::numeric_limits<std::int32_t>::max()));
+}
+
 void NeighbourTable::solicit(Entry& e, bool unicast) {
   const Ipv6Address src = layer_.solicit_source(net_, *e.dev, e.address);
   wire::NeighbourSolicitRepr ns{.target = e.address};

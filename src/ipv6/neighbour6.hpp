@@ -110,6 +110,9 @@ class NeighbourTable : public neigh::Table<NeighbourTable, NdpFamily> {
   bool resolve_unlisted(Device& dev, const Ipv6Address& address, MacAddress& mac);
   void solicit(Entry& e, bool unicast);
   void report_unreachable(const Packet& datagram) { layer_.error_report(net_, datagram); }
+  // The device's times as its router advertised them, else the sysctls.
+  std::int32_t base_reachable_time_ms(const Device& dev) const;
+  std::int32_t retrans_time_ms(const Device& dev) const;
 
   void process_solicit(Device& dev, const wire::Ipv6View& ip, const wire::NeighbourSolicitRepr& ns);
   void process_advert(Device& dev, const wire::NeighbourAdvertRepr& na);

@@ -2,6 +2,8 @@
 // IPv6 layer, and nothing more: ipv4::NeighbourLayer's counterpart.
 #pragma once
 
+#include <cstdint>
+
 #include "netns/wire/address.hpp"
 
 namespace netns {
@@ -40,6 +42,14 @@ class Ipv6NeighbourLayer {
   // A datagram (data() at its IPv6 header) that waited for a neighbour that
   // never answered: the sender hears address unreachable.
   virtual void error_report(Net& net, const Packet& datagram) = 0;
+  // What router advertisements on dev set (RFC 4861 6.3.4: BaseReachableTime
+  // and RetransTimer, in ms, into Linux's per-device nd_parms); 0 leaves
+  // net.ipv6.neigh.default's. Asked when an entry's timer is set, never per datagram.
+  struct NdpTimes {
+    std::uint32_t base_reachable_ms = 0;
+    std::uint32_t retrans_ms = 0;
+  };
+  virtual NdpTimes advertised_ndp_times(Net& net, const Device& dev) = 0;
 
  protected:
   ~Ipv6NeighbourLayer() = default;

@@ -75,9 +75,27 @@ void Ipv6Stack::update_onlink_prefix(Ipv6Net& ns, NdiscDevice& nd, const Ipv6Pre
 void Ipv6Stack::autoconf_prefix(Ipv6Net& ns, Device& dev, const wire::NdpPrefixInfo& info, const DevConf6& conf) {
   // 5.5.3 d: the prefix and the interface identifier must make 128 bits.
   if (info.prefix.length() != kEui64PrefixLength) return;
-  const Ipv6Address address = eui64_address(info.prefix.network(), dev.mac());
+  // addr_gen_mode 2 and 3 (is_addr_mode_generate_stable): RFC 7217's
+  // identifier (EUI-64 without a secret, as Linux).
+  const std::optional<Ipv6Address> stable =
+      conf.addr_gen_mode == kAddrGenStablePrivacy || conf.addr_gen_mode == kAddrGenRandom
+          ? stable_privacy_address(ns.net, dev, info.prefix.network(), 0)
+          : std::nullopt;
+  const Ipv6Address address = stable ? *stable : eui64_address(info.prefix.network(), dev.mac());
   const auto now = host_.now();
   Inet6Address* a = ns.find_address(dev, address);
+  if (stable && a != nullptr && a->dad_failed) {
+    // After DAD conflicts the prefix's address is a later counter's: that
+    // one's lifetimes follow the RAs (Linux deletes the failed one and
+    // makes counter 0's again on the next RA; netns keeps it marked).
+    const Ipv6Prefix network(info.prefix.network().with_scope(0), kEui64PrefixLength);
+    for (auto& p : ns.addresses) {
+      if (p->dev == &dev && p->stable_privacy && !p->permanent && !p->dad_failed &&
+          network.contains(p->prefix.address())) {
+        a = p.get();
+      }
+    }
+  }
   if (a == nullptr) {
     if (info.valid_lifetime == 0) return;
     // max_addresses (Linux's 16): the device's addresses of every origin.
@@ -85,6 +103,7 @@ void Ipv6Stack::autoconf_prefix(Ipv6Net& ns, Device& dev, const wire::NdpPrefixI
                                     [&](const auto& p) { return p->dev == &dev; });
     if (static_cast<std::uint32_t>(held) >= conf.max_addresses) return;
     a = &insert_address(ns, dev, Ipv6Prefix(address, kEui64PrefixLength), false);
+    a->stable_privacy = stable.has_value();
     a->valid_until = lifetime_end(info.valid_lifetime, now);
     a->preferred_until = lifetime_end(info.preferred_lifetime, now);
     if (!a->tentative) {  // no DAD on this device: the lifetimes run from now

@@ -14,10 +14,11 @@ namespace {
 constexpr auto kEtherTypeIpv6 = static_cast<std::uint16_t>(wire::EtherType::ipv6);
 }  // namespace
 
-Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache)
+Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache, ipv4::Ipv4Stack& ipv4)
     : host_(host),
       slot_(host),
       route_cache_(route_cache),
+      ipv4_(ipv4),
       dad_jitter_(static_cast<std::uint32_t>(SipKey::derive(host.secret(), 0x6461642d6a697474).k0)),
       pmtu_key_(SipKey::derive(host.secret(), 0x706d7475362d6578)),
       iid_key_(SipKey::derive(host.secret(), 0x726e642d69696400)),

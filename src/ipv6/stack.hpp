@@ -31,6 +31,9 @@
 namespace netns {
 class RouteCache;
 }
+namespace netns::ipv4 {
+class Ipv4Stack;
+}
 
 namespace netns::ipv6 {
 
@@ -97,7 +100,9 @@ class Ipv6Stack final : public PernetOps,
                         public DevconfListener {
  public:
   // `route_cache` must outlive this layer (the composition root builds it first).
-  Ipv6Stack(Host& host, RouteCache& route_cache);
+  // ICMPv6 errors take from the namespace's ICMP credit, which ipv4 keeps
+  // (Linux's net->ipv4.icmp_global_credit): one for both families.
+  Ipv6Stack(Host& host, RouteCache& route_cache, ipv4::Ipv4Stack& ipv4);
   ~Ipv6Stack() override;
   Ipv6Stack(const Ipv6Stack&) = delete;
   Ipv6Stack& operator=(const Ipv6Stack&) = delete;
@@ -147,6 +152,7 @@ class Ipv6Stack final : public PernetOps,
   bool is_router(Net& net, const Device& dev) override;
   void router_lost(Net& net, Device& dev, const Ipv6Address& router) override;
   void error_report(Net& net, const Packet& datagram) override;
+  NdpTimes advertised_ndp_times(Net& net, const Device& dev) override;
 
   // icmp6_send: an error about `offending` (data() at its IPv6 header),
   // rate limited; never about an ICMPv6 error, nor to a multicast or
@@ -195,9 +201,11 @@ class Ipv6Stack final : public PernetOps,
   void forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip);
   // `ip`: the datagram's checked header (NDP reads it).
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
-  bool icmp6_allowed(Net& net, Ipv6Net& ns, std::uint8_t type);
-  bool icmp6_peer_allowed(Net& net, Ipv6Net& ns, std::uint8_t type, const Ipv6Address& dst,
-                          const RouteResult& route);
+  // The rate limits of an ICMPv6 message whose type net.ipv6.icmp.ratemask
+  // limits: the namespace's credit first, then the destination's; each
+  // counts what it refuses.
+  bool icmp6_global_allow(Net& net);
+  bool icmp6_xrlim_allow(Net& net, Ipv6Net& ns, const Ipv6Address& dst, const RouteResult& route);
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);
@@ -209,9 +217,13 @@ class Ipv6Stack final : public PernetOps,
   void notify_error(Net& net, const Packet& message, const InputMeta& meta);
 
   // addrconf
-  Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent);
+  // DAD, when it runs, starts dad_after (and a random delay) from now.
+  Inet6Address& insert_address(Ipv6Net& ns, Device& dev, Ipv6Prefix prefix, bool permanent,
+                               Clock::duration dad_after = {});
   void remove_address(Ipv6Net& ns, Inet6Address& a);
-  void start_dad(Ipv6Net& ns, Inet6Address& a);
+  void start_dad(Ipv6Net& ns, Inet6Address& a, Clock::duration after = {});
+  // addrconf_dad_failure's RFC 7217 part: the next DAD counter's address.
+  void retry_stable_address(Ipv6Net& ns, const Inet6Address& failed);
   void on_address_timer(Net& net, Inet6Address& a);
   void address_ready(Ipv6Net& ns, Inet6Address& a);
   void dad_failed(Ipv6Net& ns, Inet6Address& a);
@@ -256,10 +268,12 @@ class Ipv6Stack final : public PernetOps,
   Host& host_;
   PernetSlot<Ipv6Net> slot_;
   RouteCache& route_cache_;
+  ipv4::Ipv4Stack& ipv4_;
   inet::ProtocolTable transports_;
   std::minstd_rand dad_jitter_;  // DAD's random first delay: seeded from the Host's secret
   SipKey pmtu_key_;              // keys every namespace's Pmtu6Exceptions
-  SipKey iid_key_;               // addr_gen_mode 3's interface identifiers
+  SipKey iid_key_;               // addr_gen_mode 3's per-device secrets
+  std::uint64_t secret_draws_ = 0;
   SipKey frag_ident_key_;        // select_ident's generator: SipHash of a counter
   std::uint64_t frag_ident_counter_ = 0;
 };

@@ -14,7 +14,12 @@
 //   void solicit(Entry&, bool unicast);
 //       send one solicitation (unicast to e.mac for a NUD probe);
 //   void report_unreachable(const Packet& datagram);
-//       a datagram that waited for a neighbour that never answered.
+//       a datagram that waited for a neighbour that never answered;
+// and may shadow
+//   std::int32_t base_reachable_time_ms(const Device&) const;
+//   std::int32_t retrans_time_ms(const Device&) const;
+//       a device's own times (Linux's per-device neigh_parms, which IPv6
+//       router advertisements set); by default the family's sysctls.
 // Family (a traits type) gives the address type, the table key and its
 // hash, the EtherType of the datagrams, and the sysctls the table reads:
 //   using Address; using Key; struct KeyHash (from a SipKey);
@@ -177,8 +182,11 @@ class Table {
   void transmit(Device& dev, MacAddress dst, Packet&& datagram) {
     transmit_ethernet(dev, dst, Family::kEtherType, std::move(datagram));
   }
-  Clock::duration reachable_time() const;
+  // neigh_rand_reach_time for an entry on dev.
+  Clock::duration reachable_time(const Device& dev) const;
   std::int32_t knob(SysctlId id) const;
+  std::int32_t base_reachable_time_ms(const Device&) const { return knob(Family::kKnobs.base_reachable_time_ms); }
+  std::int32_t retrans_time_ms(const Device&) const { return knob(Family::kKnobs.retrans_time_ms); }
 
   Net& net_;
 

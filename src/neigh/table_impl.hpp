@@ -200,9 +200,9 @@ void Table<D, F>::set_state(Entry& e, NeighbourState state) {
 }
 
 template <class D, class F>
-Clock::duration Table<D, F>::reachable_time() const {
+Clock::duration Table<D, F>::reachable_time(const Device& dev) const {
   // neigh_rand_reach_time: uniform in [base/2, 3*base/2), from the Host's keyed generator.
-  auto base = knob(F::kKnobs.base_reachable_time_ms);
+  auto base = static_cast<const D&>(*this).base_reachable_time_ms(dev);
   auto r = net_.host().next_random() % static_cast<std::uint64_t>(base);
   return detail::ms(base / 2) + detail::ms(static_cast<std::int32_t>(r));
 }
@@ -226,7 +226,7 @@ void Table<D, F>::output(Device& dev, AddressArg next_hop, Packet&& datagram) {
     e = create(dev, next_hop, NeighbourState::incomplete);  // always succeeds: see make_room
     e->probes = 1;
     derived().solicit(*e, false);
-    e->timer.schedule(net_.host().now() + detail::ms(knob(F::kKnobs.retrans_time_ms)));
+    e->timer.schedule(net_.host().now() + detail::ms(derived().retrans_time_ms(dev)));
   }
   switch (e->state) {
     case NeighbourState::incomplete:
@@ -250,7 +250,7 @@ void Table<D, F>::update(Entry& e, MacAddress mac, NeighbourState state) {
   e.mac = mac;
   e.probes = 0;
   auto now = net_.host().now();
-  if (state == NeighbourState::reachable) e.timer.schedule(now + reachable_time());
+  if (state == NeighbourState::reachable) e.timer.schedule(now + reachable_time(*e.dev));
   else e.timer.schedule(now + std::chrono::seconds(knob(F::kKnobs.gc_stale_time)));
   flush_pending(e);
 }
@@ -295,7 +295,7 @@ void Table<D, F>::flush_pending(Entry& e) {
 template <class D, class F>
 void Table<D, F>::on_timer(Entry& e) {
   auto now = net_.host().now();
-  auto retrans = detail::ms(knob(F::kKnobs.retrans_time_ms));
+  auto retrans = detail::ms(derived().retrans_time_ms(*e.dev));
   switch (e.state) {
     case NeighbourState::incomplete:
       if (e.probes < knob(F::kKnobs.mcast_solicit)) {

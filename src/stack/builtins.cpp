@@ -16,7 +16,7 @@ namespace netns {
 Builtins::Builtins(Host& host)
     : route_cache_(std::make_unique<RouteCache>(host)),
       ipv4_(std::make_unique<ipv4::Ipv4Stack>(host, *route_cache_)),
-      ipv6_(std::make_unique<ipv6::Ipv6Stack>(host, *route_cache_)),
+      ipv6_(std::make_unique<ipv6::Ipv6Stack>(host, *route_cache_, *ipv4_)),
       udp_(std::make_unique<udp::UdpOps>(host, *ipv4_, *ipv6_)),
       ping_(std::make_unique<icmp::PingOps>(host, *ipv4_, *ipv6_)),
       tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_, *ipv6_)),

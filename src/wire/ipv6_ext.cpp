@@ -181,7 +181,8 @@ Ipv6ExtResult fragment_header(const Ipv6View& ip, std::size_t at, std::size_t nh
   if (view->more_fragments() && (end & 7) != 0) {
     return seen(problem(Icmpv6ParameterProblem::header_field, kPayloadLengthField, Ipv6ExtCounter::in_hdr_errors));
   }
-  if (data_len == 0) return seen(drop(Ipv6ExtCounter::reasm_fails));
+  // A fragment without data goes on too: ip6_frag_queue drops the whole
+  // datagram it names, which only reassembly knows.
   Ipv6ExtResult result = carry;
   result.fragment_seen = true;
   result.verdict = Ipv6ExtVerdict::fragment;

@@ -94,6 +94,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadWrite{"net.ipv4.tcp_rmem", "1 -5 3", Errc::invalid_argument},  // one element bad
         BadWrite{"net.ipv4.tcp_congestion_control", "bbr", Errc::no_such_file_or_directory},
         BadWrite{"net.ipv4.no_such_knob", "1", Errc::no_such_file_or_directory},
+        // A bitmap's ranges: each bit below its size, ranges in order, no empty entry.
+        BadWrite{"net.ipv6.icmp.ratemask", "256", Errc::invalid_argument},
+        BadWrite{"net.ipv6.icmp.ratemask", "5-3", Errc::invalid_argument},
+        BadWrite{"net.ipv6.icmp.ratemask", "0-1,", Errc::invalid_argument},
+        BadWrite{"net.ipv6.icmp.ratemask", ",1", Errc::invalid_argument},
+        BadWrite{"net.ipv6.icmp.ratemask", "1-2-3", Errc::invalid_argument},
+        BadWrite{"net.ipv6.icmp.ratemask", "one", Errc::invalid_argument},
+        BadWrite{"net.ipv6.icmp.ratemask", "-1", Errc::invalid_argument},
+        // RFC 7217's secret is an address; `all` has none (Linux's EIO for both).
+        BadWrite{"net.ipv6.conf.default.stable_secret", "2001:db8::g", Errc::io_error},
+        BadWrite{"net.ipv6.conf.default.stable_secret", "fe80::1%2", Errc::io_error},
+        BadWrite{"net.ipv6.conf.all.stable_secret", "2001:db8::1", Errc::io_error},
         // Each reassembly threshold bounds the other, as Linux's.
         BadWrite{"net.ipv4.ipfrag_high_thresh", "3145727", Errc::invalid_argument},
         BadWrite{"net.ipv4.ipfrag_low_thresh", "4194305", Errc::invalid_argument},
@@ -110,6 +122,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadWrite{"net.ipv4.udp_rmem_min", "4096", Errc::no_such_file_or_directory},
         BadWrite{"net.ipv4.udp_wmem_min", "4096", Errc::no_such_file_or_directory},
         BadWrite{"", "1", Errc::no_such_file_or_directory}));
+
+// net.ipv6.icmp.ratemask: a bitmap read and written as ranges, as Linux's
+// proc_do_large_bitmap prints and parses them.
+TEST(Sysctl, BitmapsAreListsOfRanges) {
+  Sysctl s;
+  EXPECT_EQ(s.get("net.ipv6.icmp.ratemask").value(), "0-1,3-127");
+  ASSERT_TRUE(s.set("net.ipv6.icmp.ratemask", "3,1,0-1,200-255,31-33\n"));
+  EXPECT_EQ(s.get("net.ipv6.icmp.ratemask").value(), "0-1,3,31-33,200-255");
+  EXPECT_EQ(static_cast<std::uint32_t>(s.value(SysctlId::ipv6_icmp_ratemask, 0)), 0x8000000bu);
+  EXPECT_EQ(static_cast<std::uint32_t>(s.value(SysctlId::ipv6_icmp_ratemask, 7)), 0xffffffffu);
+  ASSERT_TRUE(s.set("net.ipv6.icmp.ratemask", ""));  // nothing limited
+  EXPECT_EQ(s.get("net.ipv6.icmp.ratemask").value(), "");
+  ASSERT_TRUE(s.set("net.ipv6.icmp.ratemask", "0-255"));
+  EXPECT_EQ(s.get("net.ipv6.icmp.ratemask").value(), "0-255");
+}
 
 TEST(Sysctl, GetOfAnUnknownNameIsNoSuchFile) {
   Sysctl s;
@@ -199,6 +226,9 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ip6frag_low_thresh, "net.ipv6.ip6frag_low_thresh"},
       {SysctlId::ip6frag_time, "net.ipv6.ip6frag_time"},
       {SysctlId::ipv6_icmp_ratelimit, "net.ipv6.icmp.ratelimit"},
+      {SysctlId::ipv6_idgen_retries, "net.ipv6.idgen_retries"},
+      {SysctlId::ipv6_idgen_delay, "net.ipv6.idgen_delay"},
+      {SysctlId::ipv6_icmp_ratemask, "net.ipv6.icmp.ratemask"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).
@@ -218,7 +248,7 @@ TEST(Sysctl, EveryDefaultIsWithinItsOwnBounds) {
     auto id = static_cast<SysctlId>(i);
     const SysctlInfo& row = Sysctl::info(id);
     ASSERT_GE(row.arity, 1u);
-    ASSERT_LE(row.arity, 3u);
+    ASSERT_LE(row.arity, row.bitmap ? 8u : 3u);
     for (std::int32_t v : s.values(id)) {
       EXPECT_GE(v, row.min) << row.name;
       EXPECT_LE(v, row.max) << row.name;

@@ -396,6 +396,7 @@ struct Ndp final : ipv6::Ipv6NeighbourLayer {
   bool is_router(Net&, const Device&) override { return false; }
   void router_lost(Net&, Device&, const Ipv6Address&) override {}
   void error_report(Net&, const Packet&) override { ++unreachable; }
+  NdpTimes advertised_ndp_times(Net&, const Device&) override { return {}; }
 
   void send(const Ipv6Address& to, int datagrams = 1) {
     for (int i = 0; i < datagrams; ++i) {
@@ -697,6 +698,27 @@ std::string ipv6_closed_port_burst(Lab& lab, int n) {
                      lab.counter("Icmp6OutRateLimitHost"));
 }
 
+// eth0 down and up with an RFC 7217 secret (written in preparation), a DAD
+// conflict on its stable link-local address as NDP reports one: eth0's
+// addresses 3.5 s later, and their state.
+std::string ipv6_stable_dad_conflict(Lab& lab) {
+  EXPECT_TRUE(set_link_up(*lab.eth0, false));
+  EXPECT_TRUE(set_link_up(*lab.eth0));
+  for (const auto& a : ipv6::addresses(*lab.net)) {
+    if (a.dev == lab.eth0 && a.stable_privacy && a.tentative) {
+      lab.host.builtins().ipv6().dad_conflict(*lab.net, *lab.eth0, a.prefix.address());
+    }
+  }
+  (void)lab.run(3500ms);
+  std::string out;
+  for (const auto& a : ipv6::addresses(*lab.net)) {
+    if (a.dev == lab.eth0) out += fmt::format("{} tentative {} dadfailed {}; ", a.prefix, a.tentative, a.dad_failed);
+  }
+  return out;
+}
+
+void stable_secret_on_eth0(Lab& lab) { lab.set("net.ipv6.conf.eth0.stable_secret", "2001:db8::1"); }
+
 const Scenario kScenarios[] = {
     // ---- net.core ----
     {"net.core.netdev_max_backlog", "1",
@@ -822,6 +844,10 @@ const Scenario kScenarios[] = {
      }},
     {"net.ipv6.route.mtu_expires", "10", ipv6_pmtu_after_30s},
     {"net.ipv6.icmp.ratelimit", "0", [](Lab& lab) { return ipv6_closed_port_burst(lab, 10); }},
+    // Destination unreachable out of the mask: nothing holds the burst back.
+    {"net.ipv6.icmp.ratemask", "2", [](Lab& lab) { return ipv6_closed_port_burst(lab, 10); }},
+    {"net.ipv6.idgen_retries", "0", ipv6_stable_dad_conflict, stable_secret_on_eth0},
+    {"net.ipv6.idgen_delay", "5", ipv6_stable_dad_conflict, stable_secret_on_eth0},
     // ---- net.netfilter: connection tracking ----
     {"net.netfilter.nf_conntrack_max", "1",
      [](Lab& lab) {

@@ -10,6 +10,10 @@
 
 #include "ipv4/icmp_peers.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
+#include "netns/wire/ethernet.hpp"
+#include "netns/wire/ipv6.hpp"
+#include "netns/wire/udp.hpp"
 #include "netns/udp.hpp"
 #include "support/ipv4_channel.hpp"
 
@@ -83,6 +87,44 @@ TEST_F(IcmpRateLimit, TheNamespaceBucketComesFirst) {
   EXPECT_EQ(closed_port(10), 3u);
   EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 7u);
   EXPECT_EQ(counter("IcmpOutRateLimitHost"), 0u);
+}
+
+// icmp_global_allow, then icmp_global_consume: errors a destination's
+// limit holds back spend nothing of the namespace's credit, which another
+// destination then still finds.
+TEST_F(IcmpRateLimit, OnlyErrorsSentSpendTheNamespaceCredit) {
+  set("net.ipv4.icmp_msgs_burst", "10");
+  ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth0_, Ipv4Address(192, 0, 2, 3), kChannelPeerMac));
+  EXPECT_EQ(closed_port(30), 6u);  // the destination's burst
+  EXPECT_EQ(counter("IcmpOutRateLimitHost"), 24u);
+  EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 0u);
+  EXPECT_EQ(closed_port(10, Ipv4Address(192, 0, 2, 3)), 4u);  // what is left of ten
+  EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 6u);
+}
+
+// ICMP and ICMPv6 errors share one credit per namespace (Linux's
+// icmp_global): net.ipv4.icmp_msgs_burst bounds both families together.
+TEST_F(IcmpRateLimit, IcmpAndIcmpv6ShareTheNamespaceCredit) {
+  set("net.ipv4.icmp_msgs_burst", "5");
+  set("net.ipv4.icmp_ratelimit", "0");
+  set("net.ipv6.icmp.ratelimit", "0");
+  const Ipv6Address local(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), peer(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  ASSERT_TRUE(ipv6::add_address(*net_, *eth0_, Ipv6Prefix(local, 64)));
+  run_for(3s);  // DAD
+  ASSERT_TRUE(ipv6::add_neighbour(*net_, *eth0_, peer, kChannelPeerMac));
+  EXPECT_EQ(closed_port(3), 3u);
+  for (int i = 0; i < 5; ++i) {
+    std::vector<std::byte> frame(14 + 40 + 8);
+    wire::EthernetRepr{eth0_->mac(), kChannelPeerMac, wire::EtherType::ipv6}.emit(frame);
+    wire::Ipv6Repr{.src = peer, .dst = local, .next_header = wire::IpProtocol::udp, .hop_limit = 64, .payload_len = 8}
+        .emit(std::span(frame).subspan(14));
+    wire::UdpRepr{.src_port = 4000, .dst_port = 9, .payload_len = 0}.emit(std::span(frame).subspan(54), peer, local);
+    inject(frame);
+  }
+  EXPECT_EQ(counter("Icmp6OutDestUnreachs"), 2u);  // what IPv4's three left
+  EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 3u);
+  run_for(1s);  // refilled for both
+  EXPECT_EQ(closed_port(5), 5u);
 }
 
 TEST_F(IcmpRateLimit, FragmentationNeededIsNeverLimited) {

@@ -265,6 +265,30 @@ TEST_F(Ipv6FragmentInputTest, InconsistentEndsDropTheDatagram) {
   EXPECT_EQ(reassembler()->queues(), 0u);
 }
 
+// ip6_frag_queue: a fragment carrying no data, last or not, drops the
+// whole datagram it names with one failure counted; alone it holds nothing.
+TEST_F(Ipv6FragmentInputTest, AnEmptyFragmentDropsTheWholeQueue) {
+  const Bytes echo = echo_message(1000);
+  inject(fragment(echo, {0, 400, true}, 5));
+  inject(fragment(echo, {400, 400, true}, 5));
+  EXPECT_EQ(reassembler()->queues(), 1u);
+  inject(fragment(echo, {400, 0, true}, 5));  // offset 400, nothing after the fragment header
+  EXPECT_EQ(counter("Ip6ReasmFails"), 1u);
+  EXPECT_EQ(reassembler()->queues(), 0u);
+  EXPECT_EQ(reassembler()->memory(), 0u);
+  inject(fragment(echo, {800, 400, false}, 5));  // the rest completes nothing now
+  EXPECT_TRUE(icmp_out().empty());
+  EXPECT_EQ(reassembler()->queues(), 1u);
+  inject(fragment(echo, {0, 400, true}, 6));
+  inject(fragment(echo, {1008, 0, false}, 6));  // an empty last fragment
+  EXPECT_EQ(counter("Ip6ReasmFails"), 2u);
+  EXPECT_EQ(reassembler()->queues(), 1u);
+  inject(fragment(echo, {16, 0, true}, 7));  // no datagram 7 held: none made
+  EXPECT_EQ(counter("Ip6ReasmFails"), 3u);
+  EXPECT_EQ(reassembler()->queues(), 1u);
+  EXPECT_EQ(counter("Ip6ReasmOKs"), 0u);
+}
+
 TEST_F(Ipv6FragmentInputTest, BadFragmentsGetParameterProblems) {
   const Bytes echo = echo_message(1000);
   // Not the last, and not a multiple of 8 long: code 0 at payload length.

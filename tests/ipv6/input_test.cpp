@@ -178,5 +178,21 @@ TEST_F(Ipv6InputTest, ErrorsAreRateLimitedByTheNamespaceBucket) {
   EXPECT_EQ(counter("Icmp6OutParmProblems"), 2u);
 }
 
+// net.ipv6.icmp.ratemask (icmpv6_mask_allow): only the types in the mask
+// take from the namespace's credit and the destination's limit.
+TEST_F(Ipv6InputTest, RatemaskChoosesTheTypesLimited) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.icmp_msgs_burst", "1"));
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.icmp_msgs_per_sec", "1"));
+  const wire::Ipv6Repr unknown{.src = kPeer, .dst = kLocal, .next_header = wire::IpProtocol{253}};
+  ASSERT_TRUE(net_->sysctl().set("net.ipv6.icmp.ratemask", "0-3,5-127"));  // all but parameter problem
+  for (int i = 0; i < 8; ++i) inject(frame(unknown, Bytes(8)));
+  EXPECT_EQ(counter("Icmp6OutParmProblems"), 8u);
+  EXPECT_EQ(counter("IcmpOutRateLimitGlobal") + counter("Icmp6OutRateLimitHost"), 0u);
+  ASSERT_TRUE(net_->sysctl().set("net.ipv6.icmp.ratemask", "4"));  // parameter problem alone
+  for (int i = 0; i < 8; ++i) inject(frame(unknown, Bytes(8)));
+  EXPECT_EQ(counter("Icmp6OutParmProblems"), 9u);
+  EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 7u);
+}
+
 }  // namespace
 }  // namespace netns

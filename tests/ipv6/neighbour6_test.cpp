@@ -41,6 +41,7 @@ struct ScriptedLayer final : ipv6::Ipv6NeighbourLayer {
   bool is_router(Net&, const Device&) override { return forwarding; }
   void router_lost(Net&, Device&, const Ipv6Address& a) override { lost_routers.push_back(a); }
   void error_report(Net&, const Packet& p) override { unreachable.push_back(p.data().size()); }
+  NdpTimes advertised_ndp_times(Net&, const Device&) override { return {}; }
 
   Ipv6Address source = kLocal;
   bool forwarding = false;

@@ -10,6 +10,7 @@
 #include "ipv6/stack.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
+#include "netns/icmp.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/net.hpp"
 #include "netns/wire/ethernet.hpp"
@@ -499,6 +500,55 @@ TEST_F(RouterAdvertiserTest, BadConfigurationsAreRefusedAndChangeNothing) {
   EXPECT_EQ(ipv6::advertise(*router_, router_->loopback(), config_).error(), boost::system::errc::no_such_device);
   EXPECT_EQ(ipv6::advertise(*router_, *h_eth0_, config_).error(), boost::system::errc::no_such_device);
   EXPECT_EQ(router_->counters().get("Icmp6OutRouterAdvertisements"), 0u);
+}
+
+// RFC 4861 6.3.4: an RA's RetransTimer paces the device's solicitations and
+// its ReachableTime how long a confirmed neighbour stays REACHABLE (Linux
+// writes both into the device's nd_parms).
+TEST_F(RouterDiscoveryTest, AdvertisedNdpTimesPaceSolicitationsAndReachability) {
+  bring_up();
+  auto ra = advert(1800, {});
+  ra.reachable_time = 1000;
+  ra.retrans_timer = 300;
+  inject(advert_frame(ra));
+  while (eth0_->read()) {
+  }
+  const auto neighbour_solicits = [&] {
+    int n = 0;
+    while (auto frame = eth0_->read()) {
+      auto ip = wire::Ipv6View::checked(std::span<const std::byte>(*frame).subspan(wire::EthernetRepr::kHeaderLen));
+      if (!ip || ip->next_header() != 58) continue;
+      auto view = wire::NdpView::checked(ip->payload());
+      if (view && view->type() == wire::NdpType::neighbour_solicit) ++n;
+    }
+    return n;
+  };
+  // An unknown neighbour: solicited every 300 ms, not every second (net.ipv6.neigh.default.retrans_time_ms).
+  auto ping = icmp::open(*net_, Family::ipv6).value();
+  const auto scope = static_cast<std::uint32_t>(eth0_->ifindex());
+  ASSERT_TRUE(ping.send_echo(v6("fe80::99").with_scope(scope), 1));
+  run_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(neighbour_solicits(), 3);
+
+  // The router, confirmed by a solicited NA, is STALE again within 1.5 s
+  // (ReachableTime 1000 ms, randomised to [500, 1500)), not 30 s.
+  ASSERT_TRUE(ping.send_echo(kRouter.with_scope(scope), 2));
+  const wire::NeighbourAdvertRepr na{.target = kRouter, .router = true, .solicited = true, .override = true,
+                                     .target_link = kRouterMac};
+  Bytes frame(wire::EthernetRepr::kHeaderLen + wire::Ipv6Repr::kHeaderLen + na.buffer_len());
+  wire::EthernetRepr{eth0_->mac(), kRouterMac, wire::EtherType::ipv6}.emit(frame);
+  auto ip = std::span(frame).subspan(wire::EthernetRepr::kHeaderLen);
+  const Ipv6Address local = eui64(v6("fe80::"), eth0_->mac());
+  wire::Ipv6Repr{.src = kRouter, .dst = local, .next_header = wire::IpProtocol::icmpv6, .hop_limit = 255,
+                 .payload_len = na.buffer_len()}
+      .emit(ip);
+  na.emit(ip.subspan(wire::Ipv6Repr::kHeaderLen), kRouter, local);
+  inject(frame);
+  EXPECT_TRUE(contains(ipv6::dump_neighbours(*net_), "fe80::1 dev eth0 lladdr 02:00:00:00:00:01 router REACHABLE"))
+      << ipv6::dump_neighbours(*net_);
+  run_for(std::chrono::milliseconds(1600));
+  EXPECT_TRUE(contains(ipv6::dump_neighbours(*net_), "fe80::1 dev eth0 lladdr 02:00:00:00:00:01 router STALE"))
+      << ipv6::dump_neighbours(*net_);
 }
 
 }  // namespace

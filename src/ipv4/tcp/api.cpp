@@ -233,11 +233,16 @@ std::string dump_sockets(Net& net) {
   struct Row {
     FourTuple tuple;
     const Connection* conn;  // null: a TIME_WAIT record, which queues nothing
+    bool mapped = false;     // a record of an IPv6 socket that showed ::ffff:a.b.c.d
   };
   std::vector<Row> rows;
   rows.reserve(tn->connections.size() + tn->time_wait.size());
   for (const auto& [tuple, conn] : tn->connections) rows.push_back({tuple, conn.get()});
-  tn->time_wait.for_each([&](const FourTuple& tuple) { rows.push_back({tuple, nullptr}); });
+  tn->time_wait.for_each(
+      [&](const FourTuple& tuple, const TimeWait& record) { rows.push_back({tuple, nullptr, record.mapped}); });
+  const auto shown = [](const Endpoint& e, bool mapped) {
+    return mapped ? Connection::map_endpoint(e).to_string() : e.to_string();
+  };
   std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
     return std::pair(key(a.tuple.local), key(a.tuple.remote)) < std::pair(key(b.tuple.local), key(b.tuple.remote));
   });
@@ -245,8 +250,8 @@ std::string dump_sockets(Net& net) {
     out += fmt::format(kLine, to_string(r.conn != nullptr ? r.conn->state() : State::time_wait),
                        r.conn != nullptr ? r.conn->readable_bytes() : 0,
                        r.conn != nullptr ? r.conn->send_queue_bytes() : 0,
-                       (r.conn != nullptr ? r.conn->user_local() : r.tuple.local).to_string(),
-                       (r.conn != nullptr ? r.conn->user_remote() : r.tuple.remote).to_string());
+                       r.conn != nullptr ? r.conn->user_local().to_string() : shown(r.tuple.local, r.mapped),
+                       r.conn != nullptr ? r.conn->user_remote().to_string() : shown(r.tuple.remote, r.mapped));
   }
   return out;
 }

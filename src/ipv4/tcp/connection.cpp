@@ -271,7 +271,8 @@ void Connection::enter_time_wait() {
                         .ts_recent_stamp = static_cast<std::uint32_t>(
                             std::chrono::duration_cast<std::chrono::seconds>(ts_recent_stamp_.time_since_epoch()).count()),
                         .window = static_cast<std::uint16_t>(std::min<std::uint32_t>(window, 65535)),
-                        .timestamps = ts_ok_};
+                        .timestamps = ts_ok_,
+                        .mapped = mapped_};
   const FourTuple t = tuple();
   if (user_closed_) {
     // An orphan: the record is all that is left of it.

@@ -45,6 +45,7 @@ struct TimeWait {
   bool timestamps = false;            // negotiated: PAWS applies
   bool oow_acked = false;             // last_oow_ack is set
   bool user_held = false;             // a Stream still holds the connection it replaced
+  bool mapped = false;                // an IPv6 socket's IPv4 connection: dumped as ::ffff:a.b.c.d
   Clock::time_point deadline{};
   std::pair<const FourTuple, TimeWait>* prev = nullptr;  // the list in deadline order
   std::pair<const FourTuple, TimeWait>* next = nullptr;
@@ -100,7 +101,7 @@ class TimeWaitTable {
   // f(const FourTuple&) for every record, in no particular order.
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& [tuple, record] : records_) f(tuple);
+    for (const auto& [tuple, record] : records_) f(tuple, record);
   }
 
  private:

@@ -351,6 +351,27 @@ TEST_F(Tcp6Test, ADualStackListenerAcceptsBothFamilies) {
   EXPECT_EQ(tcp::listen(*red_, {Ipv4Address::any(), 7000}).error(), boost::system::errc::address_in_use);
 }
 
+// ss shows a dual-stack child's TIME-WAIT in the socket's family, as
+// [::ffff:a.b.c.d]:port, after the Stream is gone too.
+TEST_F(Tcp6Test, ADualStackChildsTimeWaitIsDumpedWithMappedAddresses) {
+  ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue4, 24)));
+  ASSERT_TRUE(ipv4::add_address(*red_, *red_eth0_, Ipv4Prefix(kRed4, 24)));
+  auto listener = tcp::listen(*red_, {Ipv6Address::any(), 7004}).value();
+  auto c4 = tcp::connect(*blue_, {kRed4, 7004}).value();
+  auto s4 = accept_one(listener, c4);
+  ASSERT_TRUE(s4.is_open());
+  const std::uint16_t client_port = c4.local_endpoint().port;
+  s4.close();  // the server closes first: its side ends in TIME_WAIT, an orphan record
+  ASSERT_TRUE(run_until([&] { return c4.state() == tcp::State::close_wait; }));
+  c4.close();
+  ASSERT_TRUE(run_until([&] { return c4.state() == tcp::State::closed; }));
+  const std::string dump = tcp::dump_sockets(*red_);
+  EXPECT_NE(dump.find("TIME-WAIT"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("[::ffff:192.0.2.2]:7004"), std::string::npos) << dump;
+  EXPECT_NE(dump.find(fmt::format("[::ffff:192.0.2.1]:{}", client_port)), std::string::npos) << dump;
+  EXPECT_EQ(dump.find(" 192.0.2.2:7004"), std::string::npos) << dump;  // never bare IPv4
+}
+
 // IPV6_V6ONLY set on the listener, whatever net.ipv6.bindv6only says.
 TEST_F(Tcp6Test, AV6OnlyListenerLeavesIpv4ToAnotherListener) {
   ASSERT_TRUE(ipv4::add_address(*blue_, *blue_eth0_, Ipv4Prefix(kBlue4, 24)));
