@@ -152,9 +152,12 @@ void judge(const JudgeFamily& f) {
     ASSERT_TRUE(r.ok()) << cmd << ": " << r.output;
   }
   const std::string pcap = "/tmp/" + support::unique_linux_name("ct") + ".pcap";
-  auto capture = support::ChildProcess::spawn(server_ns->exec_argv({"dumpcap", "-q", "-P", "-i", veth_s, "-w", pcap}));
+  // dumpcap stops by itself (and writes out what it holds, which a kill
+  // would lose) well after the connections are done.
+  auto capture = support::ChildProcess::spawn(
+      server_ns->exec_argv({"dumpcap", "-P", "-a", "duration:10", "-i", veth_s, "-w", pcap}));
   ASSERT_TRUE(capture);
-  std::this_thread::sleep_for(500ms);  // dumpcap opens the interface
+  ASSERT_TRUE(wait_for_output(*capture, "Capturing on", 10000ms)) << capture->output();
 
   auto server = support::ChildProcess::spawn(server_ns->exec_argv({"/usr/bin/python3", "-c", kServer, "8080", f.server}));
   ASSERT_TRUE(server);
@@ -168,8 +171,9 @@ void judge(const JudgeFamily& f) {
   std::this_thread::sleep_for(300ms);  // the last ACKs arrive
   auto listing = run_command(server_ns->exec_argv({"conntrack", "-L", "-f", f.conntrack_family}));
   ASSERT_TRUE(listing.ok()) << listing.output;
-  std::this_thread::sleep_for(300ms);
-  capture->kill();
+  const auto capture_end = std::chrono::steady_clock::now() + 20s;
+  while (capture->running() && std::chrono::steady_clock::now() < capture_end) std::this_thread::sleep_for(50ms);
+  ASSERT_FALSE(capture->running()) << capture->output();
   open->kill();
   server->kill();
 
@@ -190,7 +194,9 @@ void judge(const JudgeFamily& f) {
     auto t = tracker.track(*net, f.family, d,
                            {.hook = to_server ? conntrack::Hook::prerouting : conntrack::Hook::output,
                             .checksum_verified = true});  // veth leaves checksums to the receiver
-    if (t.ct) EXPECT_TRUE(tracker.confirm(*net, t));
+    if (t.ct) {
+      EXPECT_TRUE(tracker.confirm(*net, t));
+    }
   }
   const auto linux_lines = lines_for(listing.output, 8080);
   const auto netns_lines = lines_for(conntrack::dump(*net), 8080);

@@ -47,7 +47,9 @@ class ConntrackTest : public support::HostTest {
   // One datagram through the hooks: tracked, then confirmed as at the last hook.
   Tracked pass(Net& net, const Bytes& d, Family family = Family::ipv4, Hook hook = Hook::output) {
     Tracked t = tracker().track(net, family, d, {.hook = hook});
-    if (t.ct) EXPECT_TRUE(tracker().confirm(net, t));
+    if (t.ct) {
+      EXPECT_TRUE(tracker().confirm(net, t));
+    }
     return t;
   }
   Tracked pass(const Bytes& d, Family family = Family::ipv4) { return pass(*net_, d, family); }

@@ -12,6 +12,7 @@
 #include "devices/macvlan_ops.hpp"
 #include "ipv4/ping_ops.hpp"
 #include "ipv4/tcp/tcp_net.hpp"
+#include "conntrack/conntrack.hpp"
 #include "ipv4/udp_ops.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/icmp.hpp"
@@ -29,14 +30,15 @@ using support::HostTest;
 TEST_F(HostTest, BuiltinsRegisterSubsystemsInDependencyOrderThenDevices) {
   Builtins& b = host_.builtins();
   const auto list = builtin_registration(b);
-  ASSERT_EQ(list.size(), 9u);
-  const PernetOps* subsystems[] = {&b.route_cache(), &b.ipv4(), &b.ipv6(), &b.udp(), &b.ping(), &b.tcp(), &b.macvlan()};
+  ASSERT_EQ(list.size(), 10u);
+  const PernetOps* subsystems[] = {&b.route_cache(), &b.ipv4(), &b.ipv6(),      &b.udp(),
+                                   &b.ping(),        &b.tcp(),  &b.conntrack(), &b.macvlan()};
   for (std::size_t i = 0; i < std::size(subsystems); ++i) {
     EXPECT_EQ(list[i].ops, subsystems[i]) << i;
     EXPECT_FALSE(list[i].device) << i;
   }
-  EXPECT_TRUE(list[7].device);
   EXPECT_TRUE(list[8].device);
+  EXPECT_TRUE(list[9].device);
   // The loopback's op is the first device op: lo is ifindex 1.
   EXPECT_EQ(host_.init_net().loopback().ifindex(), 1);
 }
@@ -59,7 +61,7 @@ TEST_F(HostTest, BuiltinsCannotBeUnregisteredAndKeepWorking) {
     host_.unregister_pernet_device(*b.ops);
   }
   EXPECT_EQ(std::count(messages_.begin(), messages_.end(), "netns: a built-in subsystem cannot be unregistered"),
-            18);
+            20);
 
   // A namespace made afterwards has every built-in, and so does init_net.
   NetRef blue = host_.create_net("blue").value();
