@@ -6,6 +6,7 @@
 #include "netns/bridge.hpp"
 #include "netns/capture.hpp"
 #include "netns/clock.hpp"
+#include "netns/conntrack.hpp"
 #include "netns/counters.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"

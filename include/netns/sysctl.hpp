@@ -63,8 +63,13 @@ class Sysctl {
     return values_[kSysctlOffsets[static_cast<std::size_t>(id)] + element];
   }
   std::span<const std::int32_t> values(SysctlId id) const;
-  // Sets a knob by id; invalid_argument (nothing changed) when out of bounds.
+  // Sets a knob by id; invalid_argument (nothing changed) when out of bounds,
+  // permission_denied for a read-only knob.
   [[nodiscard]] Result<void> set_values(SysctlId id, std::span<const std::int32_t> values);
+  // The value a read-only knob shows (net.netfilter.nf_conntrack_count),
+  // kept current by the subsystem that owns it. Precondition: the row is
+  // read_only and of arity 1.
+  void publish(SysctlId id, std::int32_t value) { values_[kSysctlOffsets[static_cast<std::size_t>(id)]] = value; }
 
   // What the stack acts on for `dev`, one of this namespace's devices: its
   // own value combined with `all` as the knob's row says (kDevconfTable).

@@ -95,6 +95,26 @@ enum class SysctlId : std::uint16_t {
   ipv6_idgen_retries,
   ipv6_idgen_delay,
   ipv6_icmp_ratemask,
+  nf_conntrack_max,
+  nf_conntrack_count,
+  nf_conntrack_buckets,
+  nf_conntrack_tcp_be_liberal,
+  nf_conntrack_tcp_loose,
+  nf_conntrack_tcp_timeout_syn_sent,
+  nf_conntrack_tcp_timeout_syn_recv,
+  nf_conntrack_tcp_timeout_established,
+  nf_conntrack_tcp_timeout_fin_wait,
+  nf_conntrack_tcp_timeout_close_wait,
+  nf_conntrack_tcp_timeout_last_ack,
+  nf_conntrack_tcp_timeout_time_wait,
+  nf_conntrack_tcp_timeout_close,
+  nf_conntrack_tcp_timeout_max_retrans,
+  nf_conntrack_tcp_timeout_unacknowledged,
+  nf_conntrack_udp_timeout,
+  nf_conntrack_udp_timeout_stream,
+  nf_conntrack_icmp_timeout,
+  nf_conntrack_icmpv6_timeout,
+  nf_conntrack_generic_timeout,
   count_
 };
 
@@ -108,6 +128,9 @@ struct SysctlInfo {
   // A bitmap of 32 * arity bits (bit b of element b / 32), written and read
   // as a list of ranges, "0-1,3-127" (Linux's proc_do_large_bitmap).
   bool bitmap = false;
+  // Shown, never written (mode 0444 in Linux: a write is permission_denied);
+  // its owner keeps the value current with Sysctl::publish.
+  bool read_only = false;
 };
 
 inline constexpr std::string_view kCongestionControls[] = {"cubic", "reno"};
@@ -240,6 +263,34 @@ inline constexpr std::array<SysctlInfo, static_cast<std::size_t>(SysctlId::count
     // The ICMPv6 types rate limited (icmpv6_mask_allow), a bitmap of the 256
     // types: Linux's "0-1,3-127", every error but packet too big.
     {"net.ipv6.icmp.ratemask", 8, {-5, -1, -1, -1, 0, 0, 0, 0}, kIntMin, kIntMax, {}, true},
+    // Connection tracking (src/conntrack), per namespace. Linux's
+    // nf_conntrack_max of 0 means no limit; netns keeps every table bounded,
+    // so the least is 1. The default is Linux's on a 64-bit machine with
+    // more than 4 GiB.
+    {"net.netfilter.nf_conntrack_max", 1, {262144}, 1, kIntMax, {}},
+    // Entries in the namespace's table, unconfirmed ones included.
+    {"net.netfilter.nf_conntrack_count", 1, {0}, 0, kIntMax, {}, false, true},
+    // The namespace's hash buckets: the table starts small when first used
+    // and doubles as it fills (Linux's is one fixed size for all).
+    {"net.netfilter.nf_conntrack_buckets", 1, {256}, 0, kIntMax, {}, false, true},
+    {"net.netfilter.nf_conntrack_tcp_be_liberal", 1, {0}, 0, 1, {}},
+    {"net.netfilter.nf_conntrack_tcp_loose", 1, {1}, 0, 1, {}},
+    // Seconds, as Linux's defaults.
+    {"net.netfilter.nf_conntrack_tcp_timeout_syn_sent", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_syn_recv", 1, {60}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_established", 1, {432000}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_fin_wait", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_close_wait", 1, {60}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_last_ack", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_time_wait", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_close", 1, {10}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_max_retrans", 1, {300}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_tcp_timeout_unacknowledged", 1, {300}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_udp_timeout", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_udp_timeout_stream", 1, {120}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_icmp_timeout", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_icmpv6_timeout", 1, {30}, 0, kIntMax, {}},
+    {"net.netfilter.nf_conntrack_generic_timeout", 1, {600}, 0, kIntMax, {}},
 }};
 
 // Every enum value has its row: a short initialiser would leave the tail empty.

@@ -41,6 +41,8 @@ inline constexpr std::uint64_t kSipPurposeRouteCache = 0x726f757465636163;  // "
 inline constexpr std::uint64_t kSipPurposeTcpIsn = 0x7463702d69736e00;      // "tcp-isn"
 inline constexpr std::uint64_t kSipPurposeEphemeralPort = 0x6570686d706f7274;  // "ephmport"
 inline constexpr std::uint64_t kSipPurposeNeighbour = 0x6e65696768626f72;  // "neighbor"
+// Connection tracking: plus the namespace's id, a key per namespace's table.
+inline constexpr std::uint64_t kSipPurposeConntrack = 0x636f6e6e74726b00;  // "conntrk"
 
 // SipHash-c-d of `message` under `key`: c compression rounds per 8-byte
 // word, d finalisation rounds. Bytes are read little-endian as in the

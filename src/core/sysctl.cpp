@@ -142,6 +142,7 @@ std::span<const std::int32_t> Sysctl::values(SysctlId id) const {
 Result<void> Sysctl::set_values(SysctlId id, std::span<const std::int32_t> values) {
   auto i = static_cast<std::size_t>(id);
   const SysctlInfo& row = kSysctlTable[i];
+  if (row.read_only) return error(Errc::permission_denied);
   if (values.size() != row.arity) return error(Errc::invalid_argument);
   for (std::int32_t v : values) {
     if (v < row.min || v > row.max) return error(Errc::invalid_argument);
@@ -182,6 +183,7 @@ Result<void> Sysctl::set(std::string_view name, std::string_view value) {
     return DevconfStore::write(*this, *target, (*parsed)[0]);
   }
   auto id = static_cast<SysctlId>(index);
+  if (row->read_only) return error(Errc::permission_denied);  // before parsing, as a 0444 file
   if (!row->choices.empty()) {
     while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
     auto it = std::find(row->choices.begin(), row->choices.end(), value);

@@ -2,6 +2,7 @@
 // the one list the Host registers. See stack/builtins.hpp.
 #include "stack/builtins.hpp"
 
+#include "conntrack/conntrack.hpp"
 #include "core/route_cache.hpp"
 #include "devices/macvlan_ops.hpp"
 #include "ipv4/ping_ops.hpp"
@@ -20,6 +21,7 @@ Builtins::Builtins(Host& host)
       udp_(std::make_unique<udp::UdpOps>(host, *ipv4_, *ipv6_)),
       ping_(std::make_unique<icmp::PingOps>(host, *ipv4_, *ipv6_)),
       tcp_(std::make_unique<tcp::TcpOps>(host, *ipv4_, *ipv6_)),
+      conntrack_(std::make_unique<conntrack::Conntrack>(host)),
       macvlan_(std::make_unique<macvlan::MacvlanOps>(host)),
       nft_(std::make_unique<nft::NftOps>(host)),
       loopback_(make_loopback_ops(host)),
@@ -33,6 +35,7 @@ Builtins::Builtins(Host& host)
           {udp_.get(), false},      // transports: after the layer they register with,
           {ping_.get(), false},     // and exit before it
           {tcp_.get(), false},
+          {conntrack_.get(), false},  // nothing per namespace until its first tracked datagram
           {macvlan_.get(), false},  // macvlan ports follow their lower devices
           {nft_.get(), false},      // nftables: its state only, no hook yet
           // Devices: the loopback first, so it is ifindex 1; the default

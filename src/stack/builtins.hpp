@@ -48,6 +48,9 @@ class PingOps;
 namespace tcp {
 class TcpOps;
 }
+namespace conntrack {
+class Conntrack;
+}
 namespace nft {
 class NftOps;
 }
@@ -68,6 +71,7 @@ class Builtins {
   udp::UdpOps& udp() const { return *udp_; }
   icmp::PingOps& ping() const { return *ping_; }
   tcp::TcpOps& tcp() const { return *tcp_; }
+  conntrack::Conntrack& conntrack() const { return *conntrack_; }
   macvlan::MacvlanOps& macvlan() const { return *macvlan_; }
   nft::NftOps& nft() const { return *nft_; }
 
@@ -83,11 +87,12 @@ class Builtins {
   std::unique_ptr<udp::UdpOps> udp_;       // transports: register with IPv4
   std::unique_ptr<icmp::PingOps> ping_;
   std::unique_ptr<tcp::TcpOps> tcp_;
+  std::unique_ptr<conntrack::Conntrack> conntrack_;  // a table per namespace, made on first use
   std::unique_ptr<macvlan::MacvlanOps> macvlan_;
   std::unique_ptr<nft::NftOps> nft_;       // the namespace's nftables ruleset
   std::unique_ptr<PernetOps> loopback_;
   std::unique_ptr<PernetOps> default_devices_;
-  std::array<BuiltinOps, 10> registration_;
+  std::array<BuiltinOps, 11> registration_;
 };
 
 }  // namespace netns

@@ -229,6 +229,26 @@ TEST(Sysctl, EveryIdMapsToTheRowWithItsName) {
       {SysctlId::ipv6_idgen_retries, "net.ipv6.idgen_retries"},
       {SysctlId::ipv6_idgen_delay, "net.ipv6.idgen_delay"},
       {SysctlId::ipv6_icmp_ratemask, "net.ipv6.icmp.ratemask"},
+      {SysctlId::nf_conntrack_max, "net.netfilter.nf_conntrack_max"},
+      {SysctlId::nf_conntrack_count, "net.netfilter.nf_conntrack_count"},
+      {SysctlId::nf_conntrack_buckets, "net.netfilter.nf_conntrack_buckets"},
+      {SysctlId::nf_conntrack_tcp_be_liberal, "net.netfilter.nf_conntrack_tcp_be_liberal"},
+      {SysctlId::nf_conntrack_tcp_loose, "net.netfilter.nf_conntrack_tcp_loose"},
+      {SysctlId::nf_conntrack_tcp_timeout_syn_sent, "net.netfilter.nf_conntrack_tcp_timeout_syn_sent"},
+      {SysctlId::nf_conntrack_tcp_timeout_syn_recv, "net.netfilter.nf_conntrack_tcp_timeout_syn_recv"},
+      {SysctlId::nf_conntrack_tcp_timeout_established, "net.netfilter.nf_conntrack_tcp_timeout_established"},
+      {SysctlId::nf_conntrack_tcp_timeout_fin_wait, "net.netfilter.nf_conntrack_tcp_timeout_fin_wait"},
+      {SysctlId::nf_conntrack_tcp_timeout_close_wait, "net.netfilter.nf_conntrack_tcp_timeout_close_wait"},
+      {SysctlId::nf_conntrack_tcp_timeout_last_ack, "net.netfilter.nf_conntrack_tcp_timeout_last_ack"},
+      {SysctlId::nf_conntrack_tcp_timeout_time_wait, "net.netfilter.nf_conntrack_tcp_timeout_time_wait"},
+      {SysctlId::nf_conntrack_tcp_timeout_close, "net.netfilter.nf_conntrack_tcp_timeout_close"},
+      {SysctlId::nf_conntrack_tcp_timeout_max_retrans, "net.netfilter.nf_conntrack_tcp_timeout_max_retrans"},
+      {SysctlId::nf_conntrack_tcp_timeout_unacknowledged, "net.netfilter.nf_conntrack_tcp_timeout_unacknowledged"},
+      {SysctlId::nf_conntrack_udp_timeout, "net.netfilter.nf_conntrack_udp_timeout"},
+      {SysctlId::nf_conntrack_udp_timeout_stream, "net.netfilter.nf_conntrack_udp_timeout_stream"},
+      {SysctlId::nf_conntrack_icmp_timeout, "net.netfilter.nf_conntrack_icmp_timeout"},
+      {SysctlId::nf_conntrack_icmpv6_timeout, "net.netfilter.nf_conntrack_icmpv6_timeout"},
+      {SysctlId::nf_conntrack_generic_timeout, "net.netfilter.nf_conntrack_generic_timeout"},
   };
   ASSERT_EQ(std::size(expected), static_cast<std::size_t>(SysctlId::count_));
   // Then the per-device knobs' `all` and `default` names (devconf_test.cpp).
@@ -253,8 +273,10 @@ TEST(Sysctl, EveryDefaultIsWithinItsOwnBounds) {
       EXPECT_GE(v, row.min) << row.name;
       EXPECT_LE(v, row.max) << row.name;
     }
-    // Writing back what get() printed is accepted (the /proc/sys round trip).
-    EXPECT_TRUE(s.set(row.name, s.get(row.name).value())) << row.name;
+    // Writing back what get() printed is accepted (the /proc/sys round
+    // trip), but by a read-only knob, which refuses every write.
+    auto written = s.set(row.name, s.get(row.name).value());
+    EXPECT_EQ(written.has_value(), !row.read_only) << row.name;
   }
 }
 

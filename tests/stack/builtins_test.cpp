@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "conntrack/conntrack.hpp"
 #include "core/route_cache.hpp"
 #include "devices/macvlan_ops.hpp"
 #include "ipv4/ping_ops.hpp"
@@ -30,15 +31,15 @@ using support::HostTest;
 TEST_F(HostTest, BuiltinsRegisterSubsystemsInDependencyOrderThenDevices) {
   Builtins& b = host_.builtins();
   const auto list = builtin_registration(b);
-  ASSERT_EQ(list.size(), 10u);
-  const PernetOps* subsystems[] = {&b.route_cache(), &b.ipv4(), &b.ipv6(), &b.udp(), &b.ping(), &b.tcp(), &b.macvlan(),
-                                   &b.nft()};
+  ASSERT_EQ(list.size(), 11u);
+  const PernetOps* subsystems[] = {&b.route_cache(), &b.ipv4(),      &b.ipv6(),    &b.udp(), &b.ping(),
+                                   &b.tcp(),         &b.conntrack(), &b.macvlan(), &b.nft()};
   for (std::size_t i = 0; i < std::size(subsystems); ++i) {
     EXPECT_EQ(list[i].ops, subsystems[i]) << i;
     EXPECT_FALSE(list[i].device) << i;
   }
-  EXPECT_TRUE(list[8].device);
   EXPECT_TRUE(list[9].device);
+  EXPECT_TRUE(list[10].device);
   // The loopback's op is the first device op: lo is ifindex 1.
   EXPECT_EQ(host_.init_net().loopback().ifindex(), 1);
 }
@@ -61,7 +62,7 @@ TEST_F(HostTest, BuiltinsCannotBeUnregisteredAndKeepWorking) {
     host_.unregister_pernet_device(*b.ops);
   }
   EXPECT_EQ(std::count(messages_.begin(), messages_.end(), "netns: a built-in subsystem cannot be unregistered"),
-            20);
+            22);
 
   // A namespace made afterwards has every built-in, and so does init_net.
   NetRef blue = host_.create_net("blue").value();

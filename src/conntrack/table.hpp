@@ -1,0 +1,111 @@
+// conntrack/table.hpp — one namespace's connection table (Linux's
+// nf_conntrack_hash and what nf_conntrack_core.c does to it): every
+// confirmed entry is in it twice, once per direction, so a datagram of
+// either finds it with one lookup.
+//
+//   Table table(net, key);                             // made on the namespace's first tracked datagram
+//   TupleHash* h = table.find(tuple, now);             // either direction; expired entries go on the way
+//   CtRef ct = table.make(original, reply, now);       // unconfirmed, counted; empty when full
+//   if (TupleHash* clash = table.insert(*ct, now)) ... // confirm: clash = the tuple was taken meanwhile
+//
+// Bounds: at most net.netfilter.nf_conntrack_max entries, unconfirmed ones
+// included (they are counted when made, as Linux's). A full table evicts a
+// not-assured entry from the new one's bucket or the seven after it (early
+// drop) or refuses. Buckets are keyed SipHash (the Host's secret, a key per
+// namespace), a power of two that doubles when the entries outnumber them,
+// from 256 up to the next power of two of nf_conntrack_max (at most 2^20).
+// Expiry: lazily (a lookup or early drop that meets an expired entry
+// removes it) and by gc(), which the owner runs on a timer over a bounded
+// slice of the buckets; nothing walks the whole table per datagram.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "conntrack/entry.hpp"
+#include "core/siphash.hpp"
+#include "netns/conntrack.hpp"
+
+namespace netns {
+class Net;
+}
+
+namespace netns::conntrack {
+
+inline constexpr std::size_t kInitialBuckets = 256;
+inline constexpr std::size_t kMaxBuckets = std::size_t{1} << 20;
+// Linux's NF_CT_EVICTION_RANGE: buckets early drop looks at.
+inline constexpr std::size_t kEvictionRange = 8;
+
+class Table {
+ public:
+  Table(Net& net, const SipKey& key);
+  // Entries still referenced by a packet outlive the table: they are
+  // detached and freed by their last CtRef.
+  ~Table();
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+
+  // The node whose tuple is `t` (nf_conntrack_find), or null.
+  TupleHash* find(const Tuple& t, Clock::time_point now);
+  // A new unconfirmed entry with these tuples (__nf_conntrack_alloc), or an
+  // empty CtRef when the table is full and early drop freed no place.
+  CtRef make(const Tuple& original, const Tuple& reply, Clock::time_point now);
+  // Confirms `e` (__nf_conntrack_confirm): both tuples go into the hash.
+  // When either is already there (a live entry), nothing changes and that
+  // node is returned.
+  TupleHash* insert(Entry& e, Clock::time_point now);
+  // Removes a confirmed entry from the hash (nf_ct_delete); packets holding
+  // it keep it until they let go. No-op for an unconfirmed or dying one.
+  void kill(Entry& e);
+  // NAT's reply tuple. Precondition: `e` is not confirmed yet.
+  void set_reply(Entry& e, const Tuple& reply);
+
+  // Removes the expired entries of at most `buckets` buckets, resuming where
+  // the last call stopped; returns how many went.
+  std::size_t gc(Clock::time_point now, std::size_t buckets);
+  // Removes every confirmed entry (conntrack -F).
+  void flush();
+
+  std::size_t count() const { return count_; }
+  std::size_t confirmed() const { return confirmed_; }
+  std::size_t buckets() const { return buckets_.size(); }
+  Stats& stats() { return stats_; }
+  const Stats& stats() const { return stats_; }
+
+  // f(const Entry&) for every confirmed entry, in bucket order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const TupleHash* head : buckets_) {
+      for (const TupleHash* h = head; h != nullptr; h = h->next) {
+        if (h->entry->direction_of(h) == Dir::original) f(*h->entry);
+      }
+    }
+  }
+
+ private:
+  friend class CtRef;
+
+  std::uint64_t hash(const Tuple& t) const;
+  std::size_t bucket_of(const Tuple& t) const { return hash(t) & (buckets_.size() - 1); }
+  void link(TupleHash& h);
+  void unlink(TupleHash& h);
+  void maybe_grow();
+  bool early_drop(std::size_t bucket, Clock::time_point now);
+  // Kills every expired entry of one chain; how many.
+  std::size_t reap(std::size_t bucket, Clock::time_point now);
+  void release(Entry* e);  // the last CtRef went
+  void publish() const;
+
+  Net& net_;
+  SipKey key_;
+  std::vector<TupleHash*> buckets_;
+  std::size_t count_ = 0;      // every live entry, confirmed or not
+  std::size_t confirmed_ = 0;  // those in the hash
+  std::size_t gc_cursor_ = 0;
+  Entry* unconfirmed_ = nullptr;
+  Stats stats_;
+};
+
+}  // namespace netns::conntrack

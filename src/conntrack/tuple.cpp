@@ -1,0 +1,156 @@
+// Tuples from datagrams (Linux's nf_conntrack_core.c get_l4proto and
+// nf_ct_get_tuple, the l4 trackers' pkt_to_tuple and invert_tuple).
+#include "conntrack/tuple.hpp"
+
+#include <algorithm>
+
+#include "netns/wire/bytes.hpp"
+#include "netns/wire/ipv4.hpp"
+#include "netns/wire/ipv6.hpp"
+#include "netns/wire/ipv6_ext.hpp"
+
+namespace netns::conntrack {
+
+namespace {
+
+std::optional<L4Position> ipv4_position(const wire::Ipv4View& ip) {
+  // Conntrack sees reassembled datagrams; a later fragment carries no ports.
+  if (ip.fragment_offset() != 0) return std::nullopt;
+  return L4Position{static_cast<std::uint8_t>(ip.protocol()), ip.header_len()};
+}
+
+std::optional<L4Position> ipv6_position(const wire::Ipv6View& ip) {
+  auto skip = wire::skip_extension_headers(ip.bytes(), wire::Ipv6Repr::kHeaderLen, ip.next_header());
+  if (!skip || (skip->frag_off & 0xfff8) != 0 || skip->offset > ip.bytes().size()) return std::nullopt;
+  return L4Position{skip->next_header, skip->offset};
+}
+
+// ICMP queries and their answers, both ways (Linux's invmap in
+// nf_conntrack_proto_icmp.c and icmpv6.c); 0 for a type with no answer.
+int icmp_inverse(std::uint8_t type) {
+  switch (type) {
+    case 8: return 0 + 1;  // echo -> echo reply (stored +1: 0 is a valid answer)
+    case 0: return 8 + 1;
+    case 13: return 14 + 1;  // timestamp
+    case 14: return 13 + 1;
+    case 15: return 16 + 1;  // information
+    case 16: return 15 + 1;
+    case 17: return 18 + 1;  // address mask
+    case 18: return 17 + 1;
+    default: return 0;
+  }
+}
+
+int icmpv6_inverse(std::uint8_t type) {
+  switch (type) {
+    case 128: return 129 + 1;  // echo request -> reply
+    case 129: return 128 + 1;
+    case 139: return 140 + 1;  // node information query -> reply
+    case 140: return 139 + 1;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+IpAddress Tuple::src_address() const {
+  if (family == Family::ipv4) return Ipv4Address(src[0], src[1], src[2], src[3]);
+  return Ipv6Address(src);
+}
+
+IpAddress Tuple::dst_address() const {
+  if (family == Family::ipv4) return Ipv4Address(dst[0], dst[1], dst[2], dst[3]);
+  return Ipv6Address(dst);
+}
+
+namespace {
+
+void store_address(std::array<std::uint8_t, 16>& out, const IpAddress& a) {
+  out = {};
+  if (a.is_v4()) {
+    const std::uint32_t v = a.to_v4().value;
+    out[0] = static_cast<std::uint8_t>(v >> 24);
+    out[1] = static_cast<std::uint8_t>(v >> 16);
+    out[2] = static_cast<std::uint8_t>(v >> 8);
+    out[3] = static_cast<std::uint8_t>(v);
+  } else {
+    out = a.to_v6().bytes();
+  }
+}
+
+}  // namespace
+
+void Tuple::set_src(const IpAddress& a) { store_address(src, a); }
+void Tuple::set_dst(const IpAddress& a) { store_address(dst, a); }
+
+std::optional<L4Position> l4_position(Family family, std::span<const std::byte> datagram) {
+  if (family == Family::ipv4) {
+    auto ip = wire::Ipv4View::checked(datagram);
+    return ip ? ipv4_position(*ip) : std::nullopt;
+  }
+  auto ip = wire::Ipv6View::checked(datagram);
+  return ip ? ipv6_position(*ip) : std::nullopt;
+}
+
+std::optional<L4Position> quoted_l4_position(Family family, std::span<const std::byte> quoted) {
+  if (family == Family::ipv4) {
+    auto ip = wire::Ipv4View::checked_quoted(quoted);
+    return ip ? ipv4_position(*ip) : std::nullopt;
+  }
+  auto ip = wire::Ipv6View::checked_quoted(quoted);
+  return ip ? ipv6_position(*ip) : std::nullopt;
+}
+
+std::optional<Tuple> tuple_at(Family family, std::span<const std::byte> datagram, L4Position at) {
+  Tuple t;
+  t.family = family;
+  t.protocol = at.protocol;
+  if (family == Family::ipv4) {
+    if (datagram.size() < 20) return std::nullopt;
+    std::copy_n(reinterpret_cast<const std::uint8_t*>(datagram.data()) + 12, 4, t.src.begin());
+    std::copy_n(reinterpret_cast<const std::uint8_t*>(datagram.data()) + 16, 4, t.dst.begin());
+  } else {
+    if (datagram.size() < 40) return std::nullopt;
+    std::copy_n(reinterpret_cast<const std::uint8_t*>(datagram.data()) + 8, 16, t.src.begin());
+    std::copy_n(reinterpret_cast<const std::uint8_t*>(datagram.data()) + 24, 16, t.dst.begin());
+  }
+  const bool ported = at.protocol == kProtoTcp || at.protocol == kProtoUdp;
+  if (!ported && !t.is_icmp()) return t;  // the generic tracker: addresses and protocol only
+  if (at.offset > datagram.size() || datagram.size() - at.offset < 8) return std::nullopt;
+  auto l4 = datagram.subspan(at.offset);
+  if (ported) {
+    t.sport = wire::load_be16(l4, 0);
+    t.dport = wire::load_be16(l4, 2);
+  } else {
+    t.dport = wire::load_be16(l4, 0);  // type, code
+    t.sport = wire::load_be16(l4, 4);  // the echo id
+  }
+  return t;
+}
+
+std::optional<Tuple> invert(const Tuple& t) {
+  Tuple r = t;
+  r.src = t.dst;
+  r.dst = t.src;
+  if (t.is_icmp()) {
+    const int inverse = t.family == Family::ipv4 ? icmp_inverse(t.icmp_type()) : icmpv6_inverse(t.icmp_type());
+    if (inverse == 0) return std::nullopt;
+    r.dport = static_cast<std::uint16_t>((inverse - 1) << 8 | t.icmp_code());
+    return r;
+  }
+  r.sport = t.dport;
+  r.dport = t.sport;
+  return r;
+}
+
+const char* protocol_name(std::uint8_t protocol) {
+  switch (protocol) {
+    case kProtoTcp: return "tcp";
+    case kProtoUdp: return "udp";
+    case kProtoIcmp: return "icmp";
+    case kProtoIcmpv6: return "icmpv6";
+    default: return "unknown";
+  }
+}
+
+}  // namespace netns::conntrack
