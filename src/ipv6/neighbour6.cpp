@@ -1,8 +1,8 @@
 // NDP on the shared neighbour machinery (neigh/table_impl.hpp).
+#include "ipv6/neighbour6.hpp"
+
 #include <algorithm>
 #include <limits>
-
-#include "ipv6/neighbour6.hpp"
 
 #include "neigh/table_impl.hpp"
 #include "netns/host.hpp"
@@ -17,6 +17,12 @@ namespace {
 void count_out(Net& net, Counter type) {
   net.counters().add(Counter::Icmp6OutMsgs);
   net.counters().add(type);
+}
+
+// A time a router advertised (ms, 0 for none) as the table reads it, else the sysctl's.
+std::int32_t advertised_or(std::uint32_t advertised, std::int32_t sysctl) {
+  if (advertised == 0) return sysctl;
+  return static_cast<std::int32_t>(std::min<std::uint32_t>(advertised, std::numeric_limits<std::int32_t>::max()));
 }
 }  // namespace
 
@@ -54,15 +60,12 @@ Packet NeighbourTable::build(const Ipv6Address& src, const Ipv6Address& dst, con
 // ndisc_solicit: to the solicited-node group, or, probing, to the address
 // itself at the MAC the entry holds.
 std::int32_t NeighbourTable::base_reachable_time_ms(const Device& dev) const {
-  const std::uint32_t advertised = layer_.advertised_ndp_times(net_, dev).base_reachable_ms;
-  if (advertised == 0) return knob(NdpFamily::kKnobs.base_reachable_time_ms);
-  return static_cast<std::int32_t>(std::min<std::uint32_t>(advertised, std::numeric_limits<std::int32_t>::max()));
+  return advertised_or(layer_.advertised_ndp_times(net_, dev).base_reachable_ms,
+                       knob(NdpFamily::kKnobs.base_reachable_time_ms));
 }
 
 std::int32_t NeighbourTable::retrans_time_ms(const Device& dev) const {
-  const std::uint32_t advertised = layer_.advertised_ndp_times(net_, dev).retrans_ms;
-  if (advertised == 0) return knob(NdpFamily::kKnobs.retrans_time_ms);
-  return static_cast<std::int32_t>(std::min<std::uint32_t>(advertised, std::numeric_limits<std::int32_t>::max()));
+  return advertised_or(layer_.advertised_ndp_times(net_, dev).retrans_ms, knob(NdpFamily::kKnobs.retrans_time_ms));
 }
 
 void NeighbourTable::solicit(Entry& e, bool unicast) {
