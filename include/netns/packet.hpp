@@ -25,6 +25,19 @@ namespace netns {
 class Device;
 class PacketPool;
 
+// What a packet holds of the connection it belongs to (Linux's struct
+// nf_conntrack, which a conntrack entry begins with): the count of its
+// references, and who frees it when the last one goes. One thread, as
+// everything on a Host's packet path: not atomic.
+struct NfConntrack {
+  std::uint32_t use = 0;
+  void (*destroy)(NfConntrack*) = nullptr;
+};
+inline void nf_conntrack_get(NfConntrack* ct) { ++ct->use; }
+inline void nf_conntrack_put(NfConntrack* ct) {
+  if (--ct->use == 0) ct->destroy(ct);
+}
+
 // How a frame reached us, as Linux's skb->pkt_type.
 enum class PacketType : std::uint8_t { host, broadcast, multicast, otherhost, outgoing };
 
@@ -101,16 +114,31 @@ class Packet {
   // A private copy of the bytes (counted).
   Packet copy() const;
 
-  // Metadata the stack keeps with a frame while it travels.
+  // Metadata the stack keeps with a frame while it travels. (Ordered so
+  // that it fills 16 bytes.)
   Device* device = nullptr;         // the device it arrived on, or leaves by
   PacketType type = PacketType::host;
-  std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
   // The TCP/UDP checksum is not filled in (Linux's CHECKSUM_PARTIAL): the
   // frame was built for an in-process link, which cannot corrupt it, so its
   // receiver trusts it unverified. Anything that lets the bytes leave the
   // process or changes them (a device without offload, capture, netem's
   // corruption, fragmentation) calls finish_transport_checksum first.
   bool checksum_partial = false;
+  std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
+  std::uint32_t mark = 0;           // skb->mark: `meta mark set` writes it, rules and conntrack read it
+
+  // The tracked connection the datagram belongs to (skb->_nfct), with
+  // conntrack's ctinfo for it (0..7), or null. Set by the hooks; the Packet
+  // holds a reference until it dies or the connection is replaced.
+  NfConntrack* nfct() const { return reinterpret_cast<NfConntrack*>(nfct_ & ~kNfctInfoMask); }
+  std::uint8_t nfct_info() const { return static_cast<std::uint8_t>(nfct_ & kNfctInfoMask); }
+  void set_nfct(NfConntrack* ct, std::uint8_t info);
+  // What crossing into another namespace forgets (skb_scrub_packet): the
+  // connection always, the mark when `other_namespace`.
+  void scrub(bool other_namespace) {
+    if (nfct_ != 0) [[unlikely]] set_nfct(nullptr, 0);
+    if (other_namespace) mark = 0;
+  }
 
   PacketPool* pool() const { return buf_ ? buf_->pool : nullptr; }
 
@@ -126,25 +154,34 @@ class Packet {
 
   std::byte* bytes() const { return buf_->bytes + offset_; }
   void unshare();
+  // The metadata of `from`, for a Packet of the same frame (a share or a copy).
+  void copy_metadata(const Packet& from);
   void steal(Packet& other) {
     buf_ = other.buf_;
     offset_ = other.offset_;
     size_ = other.size_;
+    nfct_ = other.nfct_;
     device = other.device;
     type = other.type;
-    protocol = other.protocol;
     checksum_partial = other.checksum_partial;
+    protocol = other.protocol;
+    mark = other.mark;
     other.buf_ = nullptr;
     other.offset_ = other.size_ = 0;
+    other.nfct_ = 0;
   }
   void reset() {
     if (buf_ != nullptr && --buf_->refs == 0) buf_->release(buf_);
     buf_ = nullptr;
+    if (nfct_ != 0) [[unlikely]] set_nfct(nullptr, 0);
   }
+
+  static constexpr std::uintptr_t kNfctInfoMask = 7;  // ctinfo in the pointer's low bits, as Linux's _nfct
 
   PacketBuffer* buf_ = nullptr;
   std::uint32_t offset_ = 0;
   std::uint32_t size_ = 0;
+  std::uintptr_t nfct_ = 0;
 };
 
 }  // namespace netns

@@ -102,10 +102,7 @@ Packet Packet::share() const {
   if (buf_ == nullptr) return {};
   ++buf_->refs;
   Packet p(buf_, offset_, size_);
-  p.device = device;
-  p.type = type;
-  p.protocol = protocol;
-  p.checksum_partial = checksum_partial;
+  p.copy_metadata(*this);
   return p;
 }
 
@@ -114,11 +111,23 @@ Packet Packet::copy() const {
   Packet p = buf_->pool->allocate(size_, offset_);
   if (!p) return {};
   buf_->pool->copy_bytes({p.bytes(), size_}, data());
-  p.device = device;
-  p.type = type;
-  p.protocol = protocol;
-  p.checksum_partial = checksum_partial;
+  p.copy_metadata(*this);
   return p;
+}
+
+void Packet::copy_metadata(const Packet& from) {
+  device = from.device;
+  type = from.type;
+  checksum_partial = from.checksum_partial;
+  protocol = from.protocol;
+  mark = from.mark;
+  set_nfct(from.nfct(), from.nfct_info());
+}
+
+void Packet::set_nfct(NfConntrack* ct, std::uint8_t info) {
+  if (ct != nullptr) nf_conntrack_get(ct);  // first: `ct` may be the one held now
+  if (NfConntrack* old = nfct()) nf_conntrack_put(old);
+  nfct_ = ct != nullptr ? reinterpret_cast<std::uintptr_t>(ct) | (info & kNfctInfoMask) : 0;
 }
 
 void Packet::unshare() {
@@ -133,9 +142,7 @@ std::span<std::byte> Packet::push_front(std::size_t n) {
     Packet fresh = buf_->pool->allocate(size_, std::max(n, PacketPool::kDefaultHeadroom));
     if (!fresh) return {};  // beyond kMaxPacket: the caller sees an empty span
     buf_->pool->copy_bytes({fresh.bytes(), size_}, data());
-    fresh.device = device;
-    fresh.type = type;
-    fresh.protocol = protocol;
+    fresh.copy_metadata(*this);
     *this = std::move(fresh);
   }
   offset_ -= static_cast<std::uint32_t>(n);

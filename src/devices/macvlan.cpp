@@ -166,6 +166,7 @@ void MacvlanPort::flood(const Packet& frame, const Macvlan* except, unsigned mod
     if (child == except || (mode_bit(child->mode()) & modes) == 0) continue;
     Packet copy = frame.share();  // the same bytes: no copy
     copy.device = nullptr;
+    copy.scrub(&child->net() != &lower_->net());
     child->receive(std::move(copy));
   }
 }
@@ -228,6 +229,7 @@ void MacvlanPort::dispatch_from(Macvlan& child, Packet frame) {
       }
       child.count_sent(frame.size());
       frame.device = nullptr;
+      frame.scrub(&dest->net() != &child.net());  // dev_forward_skb
       dest->receive(std::move(frame));
       return;
     }

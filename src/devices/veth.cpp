@@ -36,6 +36,7 @@ class Veth final : public Device {
     }
     count_tx(frame.size());
     frame.device = nullptr;
+    frame.scrub(&peer->net() != &net());  // veth_forward_skb
     peer->receive(std::move(frame));  // the peer's namespace processes it in poll: no copy
   }
 

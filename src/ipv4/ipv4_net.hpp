@@ -11,6 +11,7 @@
 #include "ipv4/neighbour.hpp"
 #include "ipv4/pmtu.hpp"
 #include "ipv4/redirects.hpp"
+#include "netfilter/hooks.hpp"
 #include "netns/address.hpp"
 
 namespace netns::ipv4 {
@@ -79,6 +80,7 @@ struct Ipv4Net {
   NeighbourTable neighbours;
   std::unique_ptr<Reassembler> reassembler;  // made on the first fragment
   IcmpBucket icmp_bucket;
+  netfilter::HookTable hooks;  // null per hook until conntrack or a base chain registers there
   // Made on the first martian or path MTU (Ipv4Stack::extras): an idle
   // namespace pays one pointer for them.
   std::unique_ptr<Ipv4Extras> extras;

@@ -19,6 +19,7 @@
 #include "inet/transport.hpp"
 #include "ipv4/neighbour_layer.hpp"
 #include "ipv4/options.hpp"
+#include "netfilter/hooks.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/wire/icmp.hpp"
@@ -175,9 +176,13 @@ class Ipv4Stack final : public PernetOps,
   void send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route);
 
   // Hands a ready IP datagram (data() at its header) to the link layer via
-  // the neighbour table: the one exit of the layer. Fragments it when larger
-  // than `mtu` (0: the device's).
-  void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
+  // the neighbour table: the one exit of the layer, after the postrouting
+  // hook. Fragments it when larger than `mtu` (0: the device's). False when
+  // the hook dropped it.
+  bool output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
+
+  // The namespace's IPv4 netfilter hooks, where conntrack and nft register.
+  netfilter::HookTable& hooks(Net& net);
 
   // PernetOps
   Result<void> init(Net& net) override;
@@ -250,6 +255,10 @@ class Ipv4Stack final : public PernetOps,
   // follows on to followed->nexthop (already processed), or null.
   void forward(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet, const wire::Ipv4View& ip,
                const ReceivedOptions* followed);
+  // Runs the hook `h` (precondition: ns.hooks.active(h)): true when the
+  // datagram goes on. It may have been rewritten or replaced: the caller
+  // reads its header again.
+  bool run_hook(Net& net, Ipv4Net& ns, netfilter::Hook h, Packet& packet, Device* in, Device* out);
   void process_icmp(Net& net, Ipv4Net& ns, Packet packet, const InputMeta& meta);
   // `icmp`: the request's checked header, over request's bytes.
   void reply_echo(Net& net, Packet request, const wire::IcmpView& icmp, const InputMeta& meta);

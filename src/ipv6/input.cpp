@@ -86,6 +86,21 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
     }
     from = hbh.next();
   }
+  if (ns.hooks.active(netfilter::Hook::prerouting)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::prerouting, packet, &dev, nullptr)) return;
+    auto after = wire::Ipv6View::checked(packet.data());  // NAT may have rewritten it, defrag made it whole
+    if (!after) return;
+    receive_finish(net, ns, dev, std::move(packet), *after, from, context);
+    return;
+  }
+  receive_finish(net, ns, dev, std::move(packet), *view, from, context);
+}
+
+// ip6_rcv_finish: where a datagram goes once prerouting let it on.
+void Ipv6Stack::receive_finish(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet, const wire::Ipv6View& ip,
+                               wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context) {
+  Counters& c = net.counters();
+  const Ipv6Address dst = ip.dst();
   if (dst.is_multicast()) {
     c.add(Counter::Ip6InMcastPkts);
     c.add(Counter::Ip6InMcastOctets, packet.size());
@@ -93,15 +108,15 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
       c.add(Counter::Ip6InDiscards);
       return;
     }
-    deliver_local(net, ns, dev, std::move(packet), *view, from, context, true);
+    deliver_local(net, ns, dev, std::move(packet), ip, from, context, true);
     return;
   }
   // The weak host model, as Linux: an address of any device is ours.
   if (ns.local_address(dst) != nullptr) {
-    deliver_local(net, ns, dev, std::move(packet), *view, from, context, false);
+    deliver_local(net, ns, dev, std::move(packet), ip, from, context, false);
     return;
   }
-  forward(net, ns, std::move(packet), *view);
+  forward(net, ns, dev, std::move(packet), ip);
 }
 
 bool Ipv6Stack::accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst) {
@@ -138,6 +153,20 @@ void Ipv6Stack::drop_extension(Net& net, const Packet& packet, const wire::Ipv6E
 
 void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& arrived,
                               wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast) {
+  if (ns.hooks.active(netfilter::Hook::input)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::input, packet, &dev, nullptr)) return;
+    auto after = wire::Ipv6View::checked(packet.data());
+    if (!after) return;
+    deliver_local_finish(net, ns, dev, std::move(packet), *after, from, context, multicast);
+    return;
+  }
+  deliver_local_finish(net, ns, dev, std::move(packet), arrived, from, context, multicast);
+}
+
+// ip6_input_finish: the extension headers, then the upper layer.
+void Ipv6Stack::deliver_local_finish(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet,
+                                     const wire::Ipv6View& arrived, wire::Ipv6ExtPosition from,
+                                     const wire::Ipv6ExtContext& context, bool multicast) {
   // No Ipv6ExtResult is built, nor the view copied, on the common path: each
   // costs a store-forwarding stall larger than the rest of the delivery.
   if (const auto next = upper_layer_at(arrived, from)) {

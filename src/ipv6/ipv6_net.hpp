@@ -14,6 +14,7 @@
 #include "ipv6/fib6.hpp"
 #include "ipv6/fragment.hpp"
 #include "ipv6/neighbour6.hpp"
+#include "netfilter/hooks.hpp"
 #include "netns/address.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/timer.hpp"
@@ -81,6 +82,7 @@ struct Ipv6Net {
   // In the order they were added, stable (timers point into them).
   std::vector<std::unique_ptr<Inet6Address>> addresses;
   Fib6 routes;  // `ip -6 route` (table main)
+  netfilter::HookTable hooks;  // null per hook until conntrack or a base chain registers there
   // NDP, made when the namespace first sends or hears NDP (a DAD probe is
   // the first): a namespace whose devices never carry IPv6 pays a pointer.
   NeighbourTable& neighbours() {

@@ -33,6 +33,15 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   c.add(Counter::Ip6OutRequests);
   c.add(Counter::Ip6OutOctets, total);
   if (params.dst.is_multicast()) c.add(Counter::Ip6OutMcastPkts);
+  // ip6_local_out, then ip6_output: the hooks see the whole datagram, and a
+  // drop is the sender's EPERM. (A rule that rewrites the destination does
+  // not reroute it yet: ip6_route_me_harder comes with NAT.)
+  Ipv6Net& ns = state(net);
+  for (const netfilter::Hook h : {netfilter::Hook::output, netfilter::Hook::postrouting}) {
+    if (ns.hooks.active(h) && !run_hook(net, ns, h, payload, nullptr, route.dev)) [[unlikely]] {
+      return error(Errc::operation_not_permitted);
+    }
+  }
   if (!too_big) {
     output_datagram(net, std::move(payload), *route.dev, route.next_hop);
     return {};
@@ -64,7 +73,7 @@ void Ipv6Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, const 
 
 // ip6_forward: net.ipv6.conf.all.forwarding (not the input device's, as
 // Linux), hop limit, route, the output device's IPv6 MTU.
-void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip) {
+void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip) {
   Counters& c = net.counters();
   if (!forwarding_enabled(net)) {
     c.add(Counter::Ip6InAddrErrors);
@@ -100,9 +109,16 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6
   auto writable = wire::Ipv6MutView::checked(packet.mutable_data());
   if (!writable) return;
   writable->decrement_hop_limit();
-  c.add(Counter::Ip6OutForwDatagrams);
+  const Ipv6Address next_hop = route->via ? *route->via : dst;  // read before the hooks may move the route table
+  if (ns.hooks.active(netfilter::Hook::forward)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::forward, packet, &in, &out)) return;
+  }
+  c.add(Counter::Ip6OutForwDatagrams);  // ip6_forward_finish: past the hook
   c.add(Counter::Ip6OutOctets, packet.size());
-  output_datagram(net, std::move(packet), out, route->via ? *route->via : dst);
+  if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::postrouting, packet, nullptr, &out)) return;
+  }
+  output_datagram(net, std::move(packet), out, next_hop);
 }
 
 }  // namespace netns::ipv6

@@ -21,6 +21,7 @@
 #include "inet/transport.hpp"
 #include "ipv6/fragment.hpp"
 #include "ipv6/neighbour_layer6.hpp"
+#include "netfilter/hooks.hpp"
 #include "netns/host.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/pernet.hpp"
@@ -117,7 +118,10 @@ class Ipv6Stack final : public PernetOps,
   // Linux since 5.13 (predictable ones leak traffic to other hosts).
   std::uint32_t select_ident();
   // Hands a ready datagram (data() at its IPv6 header) to the link layer.
+  // (Postrouting ran before: send and forward run it on the whole datagram.)
   void output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop);
+  // The namespace's IPv6 netfilter hooks, where conntrack and nft register.
+  netfilter::HookTable& hooks(Net& net);
 
   // inet::NetworkLayer: the transports by next header (inet6_protos).
   Result<void> add_protocol(wire::IpProtocol protocol, inet::Transport& transport) override;
@@ -191,14 +195,23 @@ class Ipv6Stack final : public PernetOps,
   // Whether a datagram to multicast `dst` is for this host on dev.
   bool accepts_multicast(Ipv6Net& ns, const Device& dev, const Ipv6Address& dst);
   // `from`: where the extension headers past hop-by-hop begin.
+  void receive_finish(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet, const wire::Ipv6View& ip,
+                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context);
+  // The input hook, then deliver_local_finish.
   void deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                      wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
+  void deliver_local_finish(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet, const wire::Ipv6View& ip,
+                            wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast);
   // deliver_local past the extension headers: the upper layer `next_header`
   // starts at `at.offset`, named by the field at `at.nhoff`.
   void deliver_upper(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& ip,
                      std::uint8_t next_header, wire::Ipv6ExtPosition at, bool multicast);
   void drop_extension(Net& net, const Packet& packet, const wire::Ipv6ExtResult& verdict);
-  void forward(Net& net, Ipv6Net& ns, Packet&& packet, const wire::Ipv6View& ip);
+  void forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, const wire::Ipv6View& ip);
+  // Runs the hook `h` (precondition: ns.hooks.active(h)): true when the
+  // datagram goes on. It may have been rewritten or replaced: the caller
+  // reads its header again.
+  bool run_hook(Net& net, Ipv6Net& ns, netfilter::Hook h, Packet& packet, Device* in, Device* out);
   // `ip`: the datagram's checked header (NDP reads it).
   void process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta, const wire::Ipv6View& ip);
   // The rate limits of an ICMPv6 message whose type net.ipv6.icmp.ratemask
