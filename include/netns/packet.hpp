@@ -129,7 +129,9 @@ class Packet {
 
   // The tracked connection the datagram belongs to (skb->_nfct), with
   // conntrack's ctinfo for it (0..7), or null. Set by the hooks; the Packet
-  // holds a reference until it dies or the connection is replaced.
+  // holds a reference until it dies or the connection is replaced. As in
+  // Linux, a null connection may carry an info (IP_CT_UNTRACKED, 7: the
+  // datagram is not to be tracked).
   NfConntrack* nfct() const { return reinterpret_cast<NfConntrack*>(nfct_ & ~kNfctInfoMask); }
   std::uint8_t nfct_info() const { return static_cast<std::uint8_t>(nfct_ & kNfctInfoMask); }
   void set_nfct(NfConntrack* ct, std::uint8_t info);

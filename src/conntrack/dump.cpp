@@ -31,7 +31,7 @@ void append_entry(std::string& out, const Entry& e, Clock::time_point now) {
   if (!e.test(kStatusSeenReply)) out += "[UNREPLIED] ";
   append_tuple(out, e.tuple(Dir::reply));
   if (e.test(kStatusAssured)) out += "[ASSURED] ";
-  fmt::format_to(std::back_inserter(out), "mark={} use={}\n", e.mark, e.use());
+  fmt::format_to(std::back_inserter(out), "mark={} use={}\n", e.mark, e.use);
 }
 
 }  // namespace

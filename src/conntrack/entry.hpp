@@ -15,6 +15,7 @@
 
 #include "conntrack/tuple.hpp"
 #include "netns/clock.hpp"
+#include "netns/packet.hpp"
 
 namespace netns::conntrack {
 
@@ -89,9 +90,14 @@ struct TupleHash {
   Entry* entry = nullptr;
 };
 
-class Entry {
+// Begins with the NfConntrack a Packet holds (packet.nfct()): its `use` is
+// the entry's reference count, and a packet's last reference frees it as a
+// CtRef's does.
+class Entry : public NfConntrack {
  public:
   Entry(const Tuple& original, const Tuple& reply, Table* table);
+  // The entry a packet holds, or null.
+  static Entry* of(const Packet& packet) { return static_cast<Entry*>(packet.nfct()); }
   Entry(const Entry&) = delete;
   Entry& operator=(const Entry&) = delete;
 
@@ -111,18 +117,20 @@ class Entry {
 
   bool test(std::uint32_t bit) const { return (status & bit) != 0; }
   bool confirmed() const { return test(kStatusConfirmed); }
-  // References: the table's (when confirmed) and each packet's CtRef.
-  std::uint32_t use() const { return use_; }
+  // NfConntrack::use counts the references: the table's (when confirmed),
+  // each CtRef's and each Packet's.
 
  private:
   friend class Table;
   friend class CtRef;
+  static void destroy_entry(NfConntrack* ct);  // the last reference went
   std::array<TupleHash, 2> tuplehash_;
-  std::uint32_t use_ = 0;
   Table* table_;                     // null once the table is gone: the last CtRef frees alone
   Entry* unconfirmed_prev_ = nullptr;  // Table::unconfirmed_, while not in the hash
   Entry* unconfirmed_next_ = nullptr;
 };
+
+static_assert(alignof(Entry) >= 8, "a Packet keeps ctinfo in the low bits of its entry pointer");
 
 // A counted reference to an entry (nf_conntrack_get/put); the last one frees
 // it and gives its place in the namespace's count back. Single-threaded, as
@@ -131,7 +139,7 @@ class CtRef {
  public:
   CtRef() = default;
   explicit CtRef(Entry* e) : e_(e) {
-    if (e_ != nullptr) ++e_->use_;
+    if (e_ != nullptr) nf_conntrack_get(e_);
   }
   CtRef(const CtRef& o) : CtRef(o.e_) {}
   CtRef(CtRef&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }

@@ -11,21 +11,24 @@
 
 namespace netns::conntrack {
 
-Entry::Entry(const Tuple& original, const Tuple& reply, Table* table) : table_(table) {
+Entry::Entry(const Tuple& original, const Tuple& reply, Table* table) : NfConntrack{0, &destroy_entry}, table_(table) {
   tuplehash_[0].tuple = original;
   tuplehash_[1].tuple = reply;
   tuplehash_[0].entry = this;
   tuplehash_[1].entry = this;
 }
 
-void CtRef::reset() {
-  Entry* e = std::exchange(e_, nullptr);
-  if (e == nullptr || --e->use_ != 0) return;
+void Entry::destroy_entry(NfConntrack* ct) {
+  auto* e = static_cast<Entry*>(ct);
   if (e->table_ != nullptr) {
     e->table_->release(e);
   } else {
     delete e;
   }
+}
+
+void CtRef::reset() {
+  if (Entry* e = std::exchange(e_, nullptr)) nf_conntrack_put(e);
 }
 
 Table::Table(Net& net, const SipKey& key) : net_(net), key_(key), buckets_(kInitialBuckets, nullptr) { publish(); }
@@ -40,7 +43,7 @@ Table::~Table() {
   for (Entry* e : entries) {
     e->table_ = nullptr;
     e->status |= kStatusDying;
-    if (--e->use_ == 0) delete e;
+    if (--e->use == 0) delete e;
   }
   for (Entry* e = unconfirmed_; e != nullptr; e = e->unconfirmed_next_) e->table_ = nullptr;
   count_ = 0;
@@ -115,7 +118,7 @@ TupleHash* Table::insert(Entry& e, Clock::time_point now) {
   if (unconfirmed_ == &e) unconfirmed_ = e.unconfirmed_next_;
   e.unconfirmed_prev_ = e.unconfirmed_next_ = nullptr;
   e.status |= kStatusConfirmed;
-  ++e.use_;
+  ++e.use;
   link(e.tuplehash_[0]);
   link(e.tuplehash_[1]);
   ++confirmed_;
@@ -130,7 +133,7 @@ void Table::kill(Entry& e) {
   unlink(e.tuplehash_[0]);
   unlink(e.tuplehash_[1]);
   --confirmed_;
-  if (--e.use_ == 0) release(&e);  // the table's reference goes
+  if (--e.use == 0) release(&e);  // the table's reference goes
 }
 
 void Table::set_reply(Entry& e, const Tuple& reply) { e.tuplehash_[1].tuple = reply; }

@@ -86,6 +86,7 @@ class Table {
 
  private:
   friend class CtRef;
+  friend class Entry;  // Entry::destroy_entry releases
 
   std::uint64_t hash(const Tuple& t) const;
   std::size_t bucket_of(const Tuple& t) const { return hash(t) & (buckets_.size() - 1); }

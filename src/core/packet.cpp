@@ -127,7 +127,7 @@ void Packet::copy_metadata(const Packet& from) {
 void Packet::set_nfct(NfConntrack* ct, std::uint8_t info) {
   if (ct != nullptr) nf_conntrack_get(ct);  // first: `ct` may be the one held now
   if (NfConntrack* old = nfct()) nf_conntrack_put(old);
-  nfct_ = ct != nullptr ? reinterpret_cast<std::uintptr_t>(ct) | (info & kNfctInfoMask) : 0;
+  nfct_ = reinterpret_cast<std::uintptr_t>(ct) | (info & kNfctInfoMask);
 }
 
 void Packet::unshare() {
