@@ -116,7 +116,6 @@ void IntervalTrie<K>::build(std::span<const Range> ranges) {
 
 template <class K>
 void IntervalTrie<K>::build_node(std::uint32_t index, K base, int rem, std::span<const Range> ranges) {
-  const int s = std::min(rem, kStride);
   struct Part {
     unsigned child;
     std::span<const Range> ranges;
@@ -124,12 +123,35 @@ void IntervalTrie<K>::build_node(std::uint32_t index, K base, int rem, std::span
   std::array<Part, 64> parts;
   std::size_t count = 0;
   Node node;
-  classify<K>(
-      base, rem, s, ranges, [&](unsigned a, unsigned b) { node.full |= bit_range(a, b); },
-      [&](unsigned c, std::span<const Range> sub) {
-        node.child |= std::uint64_t{1} << c;
-        parts[count++] = Part{c, sub};
-      });
+  int s = 0;
+  int skip = 0;
+  U128 skipped = 0;
+  for (;;) {
+    s = std::min(rem, kStride);
+    node = Node{};
+    count = 0;
+    classify<K>(
+        base, rem, s, ranges, [&](unsigned a, unsigned b) { node.full |= bit_range(a, b); },
+        [&](unsigned c, std::span<const Range> sub) {
+          node.child |= std::uint64_t{1} << c;
+          parts[count++] = Part{c, sub};
+        });
+    if (node.full != 0 || count != 1) break;
+    // One partial child and nothing else: a level of a sparse path, folded
+    // into the skip node above the next level that branches.
+    skip += s;
+    skipped = (skipped << s) | parts[0].child;
+    base += K{parts[0].child} << (rem - s);
+    rem -= s;
+    ranges = parts[0].ranges;
+  }
+  if (skip != 0) {
+    auto next = static_cast<std::uint32_t>(nodes_.size());
+    nodes_[index] = Node{static_cast<std::uint64_t>(skipped >> 64), static_cast<std::uint64_t>(skipped), next,
+                         static_cast<std::uint8_t>(skip)};
+    nodes_.emplace_back();
+    index = next;
+  }
   node.base = static_cast<std::uint32_t>(nodes_.size());
   nodes_.resize(nodes_.size() + count);
   nodes_[index] = node;

@@ -161,10 +161,17 @@ class IntervalTrie {
   // More intervals than this: a 16-bit root (256 KiB), else 8 bits (1 KiB).
   static constexpr std::size_t kWideRootAbove = 1024;
 
+  // A node covers kStride bits (fewer at the last level). A skip node
+  // (skip > 0) stands for a chain of levels that each had a single partial
+  // child and nothing full, as sparse sets make below the root (a lone /48
+  // in IPv6's 2^112): the key's next `skip` bits must equal full:child
+  // (high:low), else the key is not in the set; then node `base`. So a
+  // sparse path costs one node however long it is.
   struct Node {
     std::uint64_t full = 0;   // child block wholly in the set
     std::uint64_t child = 0;  // child block partly in the set: a node
     std::uint32_t base = 0;   // index of the first child node
+    std::uint8_t skip = 0;    // bits a skip node consumes, 0 for a vector node
   };
   struct Range {
     K lo, hi;
@@ -179,6 +186,14 @@ class IntervalTrie {
     const Node* n = &nodes_[e - 2];
     int rem = kBits - root_bits_;
     for (;;) {
+      if (n->skip != 0) {
+        rem -= n->skip;
+        K want = static_cast<K>((static_cast<U128>(n->full) << 64) | n->child);
+        K got = (k >> rem) & ((K{1} << n->skip) - 1);  // skip < kBits: the root takes 8 or more
+        if (got != want) return false;
+        n = &nodes_[n->base];
+        continue;
+      }
       int s = rem < kStride ? rem : kStride;
       rem -= s;
       unsigned i = static_cast<unsigned>(k >> rem) & ((1u << s) - 1);

@@ -224,6 +224,22 @@ TEST(SetLookup, TrieEdges) {
   EXPECT_FALSE(ends.contains(~U128{0} - 1));
   EXPECT_FALSE(ends.contains(U128{1} << 127));
 
+  // A lone /48 and a lone /128: each path below the root folds into one
+  // skip node above the level that branches.
+  set_detail::IntervalTrie<U128> sparse;
+  U128 p48 = U128{0x20010db8'00010000ull} << 64;
+  U128 host = (U128{0x20010db8'00020000ull} << 64) | 0x1234;
+  std::vector<set_detail::IntervalTrie<U128>::Range> lone = {{p48, p48 | ((U128{1} << 80) - 1)}, {host, host}};
+  sparse.build(lone);
+  EXPECT_LE(sparse.nodes(), 5u);
+  EXPECT_TRUE(sparse.contains(p48));
+  EXPECT_TRUE(sparse.contains(p48 | 0xffff));
+  EXPECT_FALSE(sparse.contains(p48 - 1));
+  EXPECT_FALSE(sparse.contains(p48 + (U128{1} << 80)));
+  EXPECT_TRUE(sparse.contains(host));
+  EXPECT_FALSE(sparse.contains(host + 1));
+  EXPECT_FALSE(sparse.contains(host ^ (U128{1} << 90)));  // off the skipped path
+
   // Past kWideRootAbove: a 16-bit root, ranges straddling root blocks.
   std::vector<Trie::Range> many;
   for (std::uint32_t i = 0; i < 3000; ++i) many.push_back({i * 1'000'003u + 65530u, i * 1'000'003u + 65541u});
