@@ -239,6 +239,12 @@ class SetLookup {
   // (ENFILE, as nft's set full: more than kMaxSetElements).
   [[nodiscard]] static Result<SetLookup> build(DataType type, std::span<const Interval> elements,
                                                const SipKey& key);
+  // A named set: build(set.type, set.elements, key). Sets untouched by a
+  // run stay the same object (Table::sets shares them between rulesets),
+  // so a caller may keep the SetLookup of a `const Set*` across commits.
+  [[nodiscard]] static Result<SetLookup> build(const Set& set, const SipKey& key) {
+    return build(set.type, set.elements, key);
+  }
 
   // Whether the key_length() bytes at `key` (network order, as in the
   // packet; big-endian for metadata; NUL-padded for ifname) are in the set.

@@ -305,6 +305,29 @@ TEST(SetLookup, HundredThousandElements) {
   }
 }
 
+// The bound of a namespace, 1,048,576 elements, in one set: ranges of
+// 1 to 2,048 addresses 4,096 apart, so no two share a trie leaf.
+TEST(SetLookup, BuildsTheElementBound) {
+  std::vector<Interval> set;
+  set.reserve(kMaxSetElements);
+  for (std::uint32_t i = 0; i < kMaxSetElements; ++i) {
+    std::uint32_t lo = i * 4096u + (i * 2654435761u) % 2048u;
+    set.push_back({key_of(lo, 4), key_of(lo + (i * 40503u) % 2048u + 1, 4)});
+  }
+  SetLookup s = built(DataType::ipv4_addr, set);
+  EXPECT_EQ(s.kind(), SetLookup::Kind::trie4);
+  EXPECT_LE(s.memory_bytes(), 96u << 20);
+  std::mt19937_64 rng(1);
+  std::vector<Key> keys;
+  for (std::size_t i = 0; i < 10'000; ++i) {
+    const Interval& e = set[rng() % set.size()];
+    keys.push_back(e.lo);
+    keys.push_back(e.hi);
+    keys.push_back(key_of(rng() & 0xffffffffu, 4));
+  }
+  expect_agrees(s, set, keys);
+}
+
 // Consecutive addresses, the input multiply-shift hashing handles worst:
 // the probe sequences stay within the bound, and the load within 1/2.
 TEST(SetLookup, HashProbesStayBoundedOnDenseKeys) {
@@ -320,7 +343,25 @@ TEST(SetLookup, HashProbesStayBoundedOnDenseKeys) {
   EXPECT_FALSE(s.contains(probe.data()));
 }
 
-TEST(SetLookup, DistinctKeysGiveDistinctLayoutsSameAnswers) {
+TEST(SetLookup, BuildsFromANamedSet) {
+  Set named;
+  named.type = DataType::inet_service;
+  named.interval = true;
+  named.elements = {{Key::of_uint(22, 2), Key::of_uint(22, 2)}, {Key::of_uint(8000, 2), Key::of_uint(8080, 2)}};
+  auto s = SetLookup::build(named, kKey);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->kind(), SetLookup::Kind::small);
+  for (std::uint16_t port : {22, 8000, 8042, 8080}) {
+    std::array<std::uint8_t, 2> wire = {static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port)};
+    EXPECT_TRUE(s->contains(wire.data())) << port;
+  }
+  for (std::uint16_t port : {0, 21, 23, 7999, 8081, 65535}) {
+    std::array<std::uint8_t, 2> wire = {static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port)};
+    EXPECT_FALSE(s->contains(wire.data())) << port;
+  }
+}
+
+TEST(SetLookup, AnswersDoNotDependOnTheHashKey) {
   std::mt19937_64 rng(3);
   auto set = random_set(rng, 4, 5000, Shape::singles, 32);
   auto a = SetLookup::build(DataType::ipv4_addr, set, SipKey::derive(1, kSipPurposeNftSet));
