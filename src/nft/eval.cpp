@@ -30,10 +30,30 @@ constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58;
 constexpr std::uint8_t kUntracked = 7;  // IP_CT_UNTRACKED
 constexpr int kJumpStack = 16;          // NFT_JUMP_STACK_SIZE
 
-std::uint64_t be(const std::uint8_t* p, std::size_t n) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
+// A big-endian number of n bytes; the fixed sizes of header fields are one load.
+inline std::uint64_t be(const std::uint8_t* p, std::size_t n) {
+  switch (n) {
+    case 2: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return __builtin_bswap16(v);
+    }
+    case 4: {
+      std::uint32_t v;
+      std::memcpy(&v, p, 4);
+      return __builtin_bswap32(v);
+    }
+    case 8: {
+      std::uint64_t v;
+      std::memcpy(&v, p, 8);
+      return __builtin_bswap64(v);
+    }
+    default: {
+      std::uint64_t v = 0;
+      for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+      return v;
+    }
+  }
 }
 
 // The datagram as the checks see it: its family and where its transport
