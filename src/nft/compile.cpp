@@ -1,6 +1,7 @@
 #include "nft/compile.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
 #include <string_view>
@@ -21,7 +22,7 @@ using ChainIndex = std::unordered_map<std::string_view, std::uint32_t>;
 
 class Compiler {
  public:
-  Compiler(Compiled& out, CellStore& cells) : out_(out), cells_(cells) {}
+  Compiler(Compiled& out, CellStore& cells, const SipKey& set_key) : out_(out), cells_(cells), set_key_(set_key) {}
 
   void table(const Table& t) {
     if (std::none_of(t.chains.begin(), t.chains.end(), [](const Chain& c) { return c.base.has_value(); })) return;
@@ -70,11 +71,10 @@ class Compiler {
       c.b = to_word(r->hi);
     } else if (const auto* s = std::get_if<AnonSet>(&o)) {
       c.kind = CheckKind::set;
-      c.set = add_set(s->elements);
+      c.set = add_set(field_info(m.field).type, s->elements);
     } else if (const auto* ref = std::get_if<SetRef>(&o)) {
       c.kind = CheckKind::set;
-      const Set* set = t.set(ref->name);
-      c.set = add_set(set != nullptr ? set->elements : std::vector<Interval>{});
+      c.set = add_named_set(t, ref->name);
     } else if (const auto* f = std::get_if<Flags>(&o)) {
       c.kind = CheckKind::flags;
       c.mask = f->mask;
@@ -86,11 +86,20 @@ class Compiler {
     out.push_back(c);
   }
 
-  std::uint32_t add_set(const std::vector<Interval>& elements) {
-    WordSet ws;
-    ws.intervals.reserve(elements.size());
-    for (const Interval& iv : elements) ws.intervals.emplace_back(to_word(iv.lo), to_word(iv.hi));
-    out_.sets.push_back(std::move(ws));
+  std::uint32_t add_set(DataType type, const std::vector<Interval>& elements) {
+    // A validated model's elements always build; an empty lookup (matching
+    // nothing) stands for one that would not.
+    auto built = SetLookup::build(type, elements, set_key_);
+    return push_set(std::make_shared<const SetLookup>(built ? std::move(*built) : SetLookup{}));
+  }
+  std::uint32_t add_named_set(const Table& t, std::string_view name) {
+    for (const std::shared_ptr<const Set>& s : t.sets) {
+      if (s->name == name) return push_set(cells_.set(s, set_key_));
+    }
+    return push_set(std::make_shared<const SetLookup>());  // validation keeps this from happening
+  }
+  std::uint32_t push_set(std::shared_ptr<const SetLookup> lookup) {
+    out_.sets.push_back(std::move(lookup));
     return static_cast<std::uint32_t>(out_.sets.size() - 1);
   }
 
@@ -145,6 +154,7 @@ class Compiler {
 
   Compiled& out_;
   CellStore& cells_;
+  const SipKey& set_key_;
 };
 
 }  // namespace
@@ -154,11 +164,25 @@ Word to_word(const Key& k) {
   return {load_be(k.bytes.data(), 8), load_be(k.bytes.data() + 8, k.len - 8u) << (8 * (16 - k.len))};
 }
 
-bool WordSet::contains(const Word& w) const {
-  // The first interval whose hi is not below w; it holds w when lo <= w.
-  auto it = std::lower_bound(intervals.begin(), intervals.end(), w,
-                             [](const std::pair<Word, Word>& iv, const Word& x) { return iv.second < x; });
-  return it != intervals.end() && !(w < it->first);
+bool contains(const SetLookup& set, const Word& w) {
+  // The key's bytes in network order: a Word holds them as two big-endian
+  // halves, a key of at most 8 bytes at the end of the second.
+  std::array<std::uint8_t, 16> bytes;
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<std::uint8_t>(w.hi >> (56 - 8 * i));
+    bytes[8 + i] = static_cast<std::uint8_t>(w.lo >> (56 - 8 * i));
+  }
+  const std::size_t len = set.key_length();
+  return set.contains(len > 8 ? bytes.data() : bytes.data() + 16 - len);
+}
+
+std::shared_ptr<const SetLookup> CellStore::set(const std::shared_ptr<const Set>& set, const SipKey& key) {
+  auto& slot = sets_[set.get()];
+  if (!slot.second) {
+    auto built = SetLookup::build(*set, key);
+    slot = {set, std::make_shared<const SetLookup>(built ? std::move(*built) : SetLookup{})};
+  }
+  return slot.second;
 }
 
 std::shared_ptr<RuleCell> CellStore::rule(const RuleKey& key, const Counter& initial) {
@@ -189,6 +213,7 @@ const ChainCell* CellStore::find_chain(const ChainKey& key) const {
 void CellStore::collect() {
   std::erase_if(rules_, [](const auto& e) { return e.second.use_count() == 1; });
   std::erase_if(chains_, [](const auto& e) { return e.second.use_count() == 1; });
+  std::erase_if(sets_, [](const auto& e) { return e.second.second.use_count() == 1; });
 }
 
 std::pair<std::int64_t, std::int64_t> limit_bucket(const Limit& l) {
@@ -220,9 +245,9 @@ Ruleset with_live_counters(const Ruleset& rs, const CellStore& cells) {
   return out;
 }
 
-std::shared_ptr<Compiled> compile(const Ruleset& rs, CellStore& cells) {
+std::shared_ptr<Compiled> compile(const Ruleset& rs, CellStore& cells, const SipKey& set_key) {
   auto out = std::make_shared<Compiled>();
-  Compiler compiler(*out, cells);
+  Compiler compiler(*out, cells, set_key);
   for (const Table& t : rs.tables) compiler.table(t);
   return out;
 }

@@ -27,8 +27,10 @@
 #include <tuple>
 #include <vector>
 
+#include "core/siphash.hpp"
 #include "netns/clock.hpp"
 #include "nft/ruleset.hpp"
+#include "nft/set_lookup.hpp"
 
 namespace netns::nft {
 
@@ -64,20 +66,23 @@ class CellStore {
   std::shared_ptr<ChainCell> chain(const ChainKey& key);
   const RuleCell* find_rule(const RuleKey& key) const;
   const ChainCell* find_chain(const ChainKey& key) const;
-  // After a commit: forget cells no compiled ruleset holds any more.
+  // The lookup of a named set, built once per Set: a transaction that
+  // leaves a 100,000-element set alone shares it (ruleset.hpp), and so
+  // keeps its lookup instead of building it again.
+  std::shared_ptr<const SetLookup> set(const std::shared_ptr<const Set>& set, const SipKey& key);
+  // After a commit: forget cells and lookups no compiled ruleset holds any more.
   void collect();
 
  private:
   std::map<RuleKey, std::shared_ptr<RuleCell>> rules_;
   std::map<ChainKey, std::shared_ptr<ChainCell>> chains_;
+  // By the Set's address, which the entry keeps alive so it is not reused.
+  std::map<const Set*, std::pair<std::shared_ptr<const Set>, std::shared_ptr<const SetLookup>>> sets_;
 };
 
-// A set as the evaluator searches it: sorted disjoint [lo, hi]. (A binary
-// search until the constant-time lookups of src/nft/set_lookup.* land.)
-struct WordSet {
-  std::vector<std::pair<Word, Word>> intervals;
-  bool contains(const Word& w) const;
-};
+// A set or anonymous set as the evaluator asks it (set_lookup.hpp: time
+// independent of its size).
+bool contains(const SetLookup& set, const Word& w);
 
 // Load `field`, then test it.
 enum class CheckKind : std::uint8_t {
@@ -135,15 +140,17 @@ struct CompiledBase {
 struct Compiled {
   std::vector<CompiledChain> chains;
   std::vector<CompiledBase> bases;
-  std::vector<WordSet> sets;
+  std::vector<std::shared_ptr<const SetLookup>> sets;
   std::vector<Log> logs;
   std::vector<std::shared_ptr<RuleCell>> rule_cells;  // what the Actions point into
   std::vector<std::shared_ptr<ChainCell>> chain_cells;
 };
 
 // Compiles every table that has a base chain. Cannot fail: the model was
-// validated when it was built (jump targets exist, no loops, depth <= 16).
-std::shared_ptr<Compiled> compile(const Ruleset& rs, CellStore& cells);
+// validated when it was built (jump targets exist, no loops, depth <= 16,
+// sets sorted, disjoint and within their bound). `set_key` keys the sets'
+// hashes (kSipPurposeNftSet).
+std::shared_ptr<Compiled> compile(const Ruleset& rs, CellStore& cells, const SipKey& set_key);
 
 // A copy of `rs` whose counter statements show what the packet path
 // counted (list_ruleset prints it). Sets stay shared.

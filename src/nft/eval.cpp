@@ -225,7 +225,7 @@ bool holds(const Compiled& c, const Check& ck, Pkt& k) {
     case CheckKind::range: return (!(w < ck.a) && !(ck.b < w)) == eq;
     case CheckKind::flags: return ((w.lo & ck.mask) != 0) == eq;
     case CheckKind::masked: return compare(ck.op, {0, w.lo & ck.mask}, {0, ck.value});
-    case CheckKind::set: return c.sets[ck.set].contains(w) == eq;
+    case CheckKind::set: return contains(*c.sets[ck.set], w) == eq;
     case CheckKind::family: break;
   }
   return false;

@@ -25,7 +25,7 @@ netfilter::Verdict Runtime::hook_fn(void* priv, Packet& packet, const netfilter:
 }
 
 Result<void> Runtime::commit(Net& net, const Ruleset& next) {
-  Generation g{compile(next, cells_), {}};
+  Generation g{compile(next, cells_, SipKey::derive(net.host().secret(), kSipPurposeNftSet)), {}};
   for (const CompiledBase& b : g.compiled->bases) {
     const auto hook = static_cast<netfilter::Hook>(b.hook);
     for (const netns::Family f : {netns::Family::ipv4, netns::Family::ipv6}) {

@@ -81,9 +81,6 @@
 
 namespace netns::nft {
 
-// SipKey::derive purpose for set hashes (one key per Host; a namespace's
-// sets learn nothing from another Host's).
-inline constexpr std::uint64_t kSipPurposeNftSet = 0x6e66742d73657400;  // "nft-set"
 
 namespace set_detail {
 

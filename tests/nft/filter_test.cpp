@@ -4,6 +4,8 @@
 // EPERM, reject's answers, log lines, and hooks null again after a flush.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <string>
 #include <vector>
@@ -354,6 +356,41 @@ TEST_P(NftFilterTest, NatStatementsDropUntilTheNatEngineRuns) {
   load(*r_, "table ip n { chain post { type nat hook postrouting priority srcnat; masquerade; }\n}\n"
             "table ip6 n { chain post { type nat hook postrouting priority srcnat; masquerade; }\n}");
   EXPECT_EQ(udp_through(1), 0);
+}
+
+}  // namespace
+}  // namespace netns
+
+namespace netns {
+namespace {
+
+// Issue 14: a 10,000-element named set decides on real traffic, in
+// constant-time lookups (set_lookup.hpp), and its listing rebuilds it.
+TEST_P(NftFilterTest, ATenThousandElementSetDecidesAndItsListingRebuildsIt) {
+  std::string elements;
+  for (int i = 0; i < 10'000; ++i) {
+    if (!elements.empty()) elements += ", ";
+    // Addresses that are not a's, and a's own among them at the end.
+    elements += v6() ? fmt::format("2001:db8:9::{:x}", i + 1) : fmt::format("10.{}.{}.1", i / 250, i % 250);
+  }
+  const std::string type = v6() ? "ipv6_addr" : "ipv4_addr";
+  const std::string saddr = v6() ? "ip6 saddr" : "ip saddr";
+  const std::string script = "flush ruleset\ntable inet f {\n set blocked {\n  type " + type + "\n  elements = { " +
+                             elements + " }\n }\n chain fwd {\n  type filter hook forward priority filter; policy accept;\n  " +
+                             saddr + " @blocked counter drop\n }\n}\n";
+  load(*r_, script);
+  EXPECT_EQ(udp_through(3), 3);  // a is not in the set
+  const std::string a_addr = v6() ? "2001:db8:1::1" : "192.0.2.1";
+  load(*r_, "add element inet f blocked { " + a_addr + " }");
+  EXPECT_EQ(udp_through(3), 0);
+  EXPECT_EQ(nft::chain_drops(*r_, "inet", "f", "fwd"), 3u);
+  load(*r_, "delete element inet f blocked { " + a_addr + " }");
+  EXPECT_EQ(udp_through(2), 2);
+  // The listing, fed back through run in another namespace, lists the same.
+  const std::string listing = nft::list_ruleset(*r_);
+  NetRef copy = host_.create_net("copy").value();
+  load(*copy, listing);
+  EXPECT_EQ(nft::list_ruleset(*copy), listing);
 }
 
 }  // namespace
