@@ -10,7 +10,7 @@
 // byte-identical and the endpoints' behaviour is the kernel's on both
 // sides, so a difference can only be the router's — netns's nft, its hooks
 // and its IP layers. All probes of a side go at once and wait at most
-// 600 ms, below TCP's first SYN retransmission, so a dropped SYN is one
+// 500 ms from the first send, below TCP's first SYN retransmission, so a dropped SYN is one
 // packet on both copies; connections are reset when the window closes, so
 // counters do not depend on teardown timing. Neighbours are resolved
 // before any ruleset (the "no ruleset" round in SetUp) and stay reachable,
@@ -292,8 +292,8 @@ table inet f {
     icmp type echo-request limit rate 1/minute burst 3 packets counter accept
     icmp type echo-request counter drop
     icmpv6 type echo-request limit rate over 1/minute burst 2 packets counter drop
-    tcp dport 81 limit rate 1/hour burst 5 packets counter accept
-    tcp dport 81 counter drop
+    tcp dport 81 tcp flags syn / syn,ack limit rate 1/hour burst 5 packets counter accept
+    tcp dport 81 tcp flags syn / syn,ack counter drop
   }
 }
 )"},

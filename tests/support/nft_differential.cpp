@@ -76,6 +76,7 @@ cap6 = socket.socket(V6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
 cap4.setblocking(False); cap6.setblocking(False)
 out = [None] * len(probes)
 keys = {}; tcp = {}; udp = {}; keep = []
+deadline = time.monotonic() + window  # from the first SYN: closed before TCP would send it again
 for i, p in enumerate(probes):
     fam = V6 if ':' in p['dst'] else V4
     try:
@@ -133,7 +134,6 @@ def drain():
         elif icmp[0] in (1, 2, 3, 4) and len(icmp) >= 48:
             k = quoted(icmp[8 + 6], icmp[48:])
             if k: answer(k, 'icmp %d/%d from %s' % (icmp[0], icmp[1], frm[0]))
-deadline = time.monotonic() + window
 while None in out:
     left = deadline - time.monotonic()
     if left <= 0:
@@ -370,7 +370,7 @@ void NftDifferentialTest::load(const std::string& script) {
 std::vector<DiffOutcome> NftDifferentialTest::probe(const std::vector<DiffProbeRun>& runs) {
   std::vector<DiffOutcome> outcomes;
   for (const DiffProbeRun& run : runs) {
-    const std::vector<std::string> argv = {kPython, "-c", kProber, json_probes(run.probes), "0.6"};
+    const std::vector<std::string> argv = {kPython, "-c", kProber, json_probes(run.probes), "0.5"};
     auto linux_prober = ChildProcess::spawn(ns(run.from, 1)->exec_argv(argv));
     DiffOutcome got;
     if (!linux_prober) {

@@ -23,8 +23,8 @@
 //
 // A probe run sends every probe of one side at once (a Python program in
 // that side's A or B, both copies at the same time), waits until each has
-// its answer or the window (600 ms, below TCP's first SYN retransmission)
-// has passed, then resets what connected, so every connection crosses the
+// its answer or the window has passed (500 ms from the first send, half of
+// TCP's first SYN retransmission timeout), then resets what connected, so every connection crosses the
 // router as SYN, SYN-ACK, ACK, RST whatever the timing.
 #pragma once
 
