@@ -9,12 +9,14 @@
 // TAPs where Linux's sits between two veths. The probes are then
 // byte-identical and the endpoints' behaviour is the kernel's on both
 // sides, so a difference can only be the router's — netns's nft, its hooks
-// and its IP layers. All probes of a side go at once and wait at most
-// 500 ms from the first send, below TCP's first SYN retransmission, so a dropped SYN is one
-// packet on both copies; connections are reset when the window closes, so
-// counters do not depend on teardown timing. Neighbours are resolved
-// before any ruleset (the "no ruleset" round in SetUp) and stay reachable,
-// and ICMP rate limits are off: nothing but the rules varies.
+// and its IP layers. All probes of a side go at once and wait at most 500 ms
+// from the first send, below TCP's first SYN retransmission, so a dropped
+// SYN is one packet on both copies; connections are reset when the window
+// closes, so counters do not depend on teardown timing. Neighbours are
+// resolved before any ruleset (the "no ruleset" round in SetUp) and stay
+// reachable, and ICMP rate limits are off: nothing but the rules varies. A
+// `limit` counts only packets one prober sends in order (SYNs, echo
+// requests), never answers whose timing is each router's own.
 //
 // Scripts address R's interfaces as $lan and $wan. Counters sit on rules
 // that only the probes match (not on ND or MLD, whose timing is each
@@ -452,8 +454,7 @@ class NftDifferential : public NftDifferentialTest {
  protected:
   void run_group(const Ruleset* begin, const Ruleset* end) {
     for (const Ruleset* r = begin; r != end; ++r) {
-      expect_same(r->name, r->script, r->compare_bytes);
-      if (HasFatalFailure()) return;
+      (void)expect_same(r->name, r->script, r->compare_bytes);
     }
   }
 };
@@ -518,7 +519,7 @@ table inet f {
 };
 
 TEST_F(NftDifferential, DISABLED_KnownListingDifferences) {
-  for (const Ruleset& r : kKnownDifferences) expect_same(r.name, r.script, r.compare_bytes);
+  for (const Ruleset& r : kKnownDifferences) (void)expect_same(r.name, r.script, r.compare_bytes);
 }
 
 TEST(NftDifferentialRulesets, AtLeastTwentyWithoutConntrack) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -29,9 +30,11 @@ constexpr int kTcpOpen[] = {22, 80, 81, 82, 443};
 constexpr int kUdpEcho = 53;
 
 // Every host's services: TCP ports accepted and held open (the prober
-// resets them), UDP 53 echoed, both families on one dual-stack socket each.
+// resets them) on dual-stack sockets, UDP 53 echoed on each of the host's
+// addresses (argv), so that the answer leaves from the address asked (with
+// two addresses in a prefix, IPv6 picks either as the source).
 constexpr const char* kServer = R"(
-import selectors, socket, time
+import selectors, socket, sys, time
 sel = selectors.DefaultSelector()
 held = []
 for port in (22, 80, 81, 82, 443):
@@ -40,10 +43,10 @@ for port in (22, 80, 81, 82, 443):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(('::', port)); s.listen(128); s.setblocking(False)
     sel.register(s, selectors.EVENT_READ, 'tcp')
-u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-u.bind(('::', 53)); u.setblocking(False)
-sel.register(u, selectors.EVENT_READ, 'udp')
+for addr in sys.argv[1:]:
+    u = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((addr, 53)); u.setblocking(False)
+    sel.register(u, selectors.EVENT_READ, 'udp')
 print('ready', flush=True)
 end = time.monotonic() + 600
 while time.monotonic() < end:
@@ -311,8 +314,13 @@ void NftDifferentialTest::SetUp() {
   ASSERT_TRUE(r1_->wait_operstate_up(wan_));
 
   // Services: Python on the Linux hosts, sockets in R2.
-  for (auto* slot : {&a1_, &r1_, &b1_, &a2_, &b2_}) {
-    auto server = ChildProcess::spawn((*slot)->exec_argv({kPython, "-c", kServer}));
+  const std::vector<std::string> a_addrs = {kA1, kA2, kA1v6, kA2v6}, b_addrs = {kB1, kB2, kB1v6, kB2v6},
+                                 r_addrs = {kRlan, kRwan, kRlanV6, kRwanV6};
+  for (const auto& [slot, addrs] : {std::pair{&a1_, &a_addrs}, std::pair{&r1_, &r_addrs}, std::pair{&b1_, &b_addrs},
+                                     std::pair{&a2_, &a_addrs}, std::pair{&b2_, &b_addrs}}) {
+    std::vector<std::string> argv = {kPython, "-c", kServer};
+    argv.insert(argv.end(), addrs->begin(), addrs->end());
+    auto server = ChildProcess::spawn((*slot)->exec_argv(argv));
     ASSERT_TRUE(server);
     servers_.push_back(std::move(*server));
   }
@@ -335,8 +343,22 @@ void NftDifferentialTest::SetUp() {
   nft_path_ = "/tmp/" + unique_linux_name("ndf") + ".nft";
 
   // Neighbours resolved everywhere, and the rig itself the same on both
-  // copies before any rule.
-  expect_same("no ruleset", "", true);
+  // copies before any rule: what each probe must get without rules.
+  const std::vector<DiffProbeRun> runs = standard_probes();
+  const std::vector<DiffOutcome> got = expect_same("no ruleset", "", true);
+  ASSERT_EQ(got.size(), runs.size());
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    for (std::size_t i = 0; i < runs[r].probes.size(); ++i) {
+      const DiffProbe& p = runs[r].probes[i];
+      const bool v6 = p.dst.find(':') != std::string::npos;
+      const std::string expected =
+          p.kind == DiffProbe::Kind::ping ? "reply"
+          : p.kind == DiffProbe::Kind::tcp ? (p.port == 83 ? "rst" : "established")
+          : p.port == kUdpEcho            ? "reply"
+                                          : fmt::format("icmp {} from {}", v6 ? "1/4" : "3/3", p.dst);
+      ASSERT_EQ(got[r].linux_side[i], expected) << p.text() << " without rules, on the Linux copy";
+    }
+  }
 }
 
 void NftDifferentialTest::TearDown() {
@@ -357,14 +379,16 @@ void NftDifferentialTest::serve_netns_router() {
   }
 }
 
-void NftDifferentialTest::load(const std::string& script) {
+bool NftDifferentialTest::load(const std::string& script) {
   const std::string text =
       fmt::format("flush ruleset\ndefine lan = \"{}\"\ndefine wan = \"{}\"\n{}", lan_, wan_, script);
   { std::ofstream(nft_path_) << text; }
   const auto linux_loaded = run_command(r1_->exec_argv({"nft", "-f", nft_path_}));
-  ASSERT_TRUE(linux_loaded.ok()) << "Linux's nft refused:\n" << script << "\n" << linux_loaded.output;
+  EXPECT_TRUE(linux_loaded.ok()) << "Linux's nft refused:\n" << script << "\n" << linux_loaded.output;
   std::string diagnostics;
-  ASSERT_TRUE(nft::run(*r2_, text, diagnostics)) << "nft::run refused:\n" << script << "\n" << diagnostics;
+  const bool ours = static_cast<bool>(nft::run(*r2_, text, diagnostics));
+  EXPECT_TRUE(ours) << "nft::run refused:\n" << script << "\n" << diagnostics;
+  return linux_loaded.ok() && ours;
 }
 
 std::vector<DiffOutcome> NftDifferentialTest::probe(const std::vector<DiffProbeRun>& runs) {
@@ -421,13 +445,17 @@ std::vector<DiffProbeRun> NftDifferentialTest::standard_probes() {
   return {from_a, from_b};
 }
 
-void NftDifferentialTest::expect_same(const std::string& name, const std::string& script, bool compare_bytes) {
-  ASSERT_NO_FATAL_FAILURE(load(script));
+std::vector<DiffOutcome> NftDifferentialTest::expect_same(const std::string& name, const std::string& script,
+                                                          bool compare_bytes) {
+  if (!load(script)) return {};
   const std::vector<DiffProbeRun> runs = standard_probes();
-  const std::vector<DiffOutcome> got = probe(runs);
+  std::vector<DiffOutcome> got = probe(runs);
   std::string differences;
+  const bool print = std::getenv("NETNS_NFT_DIFF_PRINT") != nullptr;  // every outcome, to read a ruleset's effect
+  if (print) fmt::print("ruleset \"{}\"\n", name);
   for (std::size_t r = 0; r < runs.size(); ++r) {
     for (std::size_t i = 0; i < runs[r].probes.size(); ++i) {
+      if (print) fmt::print("  {:<44} {:<32} {}\n", runs[r].probes[i].text(), got[r].linux_side[i], got[r].netns_side[i]);
       if (got[r].linux_side[i] == got[r].netns_side[i]) continue;
       differences += fmt::format("  {:<44} Linux: {:<32} netns: {}\n", runs[r].probes[i].text(),
                                  got[r].linux_side[i], got[r].netns_side[i]);
@@ -444,10 +472,11 @@ void NftDifferentialTest::expect_same(const std::string& name, const std::string
   }
   EXPECT_EQ(linux_rules, netns_rules) << "ruleset \"" << name << "\": the counters differ (Linux's listing "
                                       << "first, netns's second)";
+  return got;
 }
 
 bool NftDifferentialTest::netns_tracks_connections() {
-  load(R"(
+  if (!load(R"(
 table inet probe {
   chain forward {
     type filter hook forward priority filter; policy drop;
@@ -455,7 +484,9 @@ table inet probe {
     tcp dport 80 ct state new accept
   }
 }
-)");
+)")) {
+    return false;
+  }
   const auto got = probe({{'A', {{DiffProbe::Kind::tcp, kA1, kB1, 80}}}});
   return got.front().netns_side.front() == "established";
 }

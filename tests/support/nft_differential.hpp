@@ -82,8 +82,8 @@ class NftDifferentialTest : public ::testing::Test {
 
   // `script` (after `define lan = "…"` and `define wan = "…"`) into both
   // routers, replacing what they had (flush ruleset first). Fails the test
-  // when either refuses it.
-  void load(const std::string& script);
+  // when either refuses it, and returns whether both took it.
+  bool load(const std::string& script);
   // Runs each of `runs` on both copies (the runs one after the other, each
   // on both copies at once).
   std::vector<DiffOutcome> probe(const std::vector<DiffProbeRun>& runs);
@@ -102,8 +102,8 @@ class NftDifferentialTest : public ::testing::Test {
   // bytes are compared too when `compare_bytes` (false where a counted
   // packet is one R itself sent or answered: the two stacks' SYN-ACKs
   // carry different TCP options). Failures name the script, the probe and
-  // both outcomes.
-  void expect_same(const std::string& name, const std::string& script, bool compare_bytes);
+  // both outcomes. Returns the outcomes (none when a router refused the script).
+  std::vector<DiffOutcome> expect_same(const std::string& name, const std::string& script, bool compare_bytes);
 
   // For the ct test: whether R2's conntrack makes `ct state established`
   // match (a stateful forward chain, one TCP connect through it).
