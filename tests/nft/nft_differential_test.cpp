@@ -465,8 +465,9 @@ TEST_F(NftDifferential, JumpsMarksLimitsAndChainOrder) { run_group(std::begin(kF
 TEST_F(NftDifferential, RouterInputAndOutput) { run_group(std::begin(kLocal), std::end(kLocal)); }
 TEST_F(NftDifferential, ConntrackStates) {
   if (!netns_tracks_connections()) {
-    GTEST_SKIP() << "netns's conntrack does not track on the hooks yet (a `ct state established` forward "
-                    "chain lets no TCP connection through R2)";
+    GTEST_SKIP() << "netns's conntrack does not track on the hooks yet (in R2, a forward chain with policy "
+                    "drop, `ct state established accept` and `tcp dport 80 ct state new accept` does not let "
+                    "exactly the connection to port 80 through)";
   }
   run_group(std::begin(kConntrack), std::end(kConntrack));
 }

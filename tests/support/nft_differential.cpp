@@ -487,8 +487,12 @@ table inet probe {
 )")) {
     return false;
   }
-  const auto got = probe({{'A', {{DiffProbe::Kind::tcp, kA1, kB1, 80}}}});
-  return got.front().netns_side.front() == "established";
+  // Port 80 passes only if replies are tracked as established; 81, never
+  // allowed, shows the chain runs at all (a router without nft's hooks
+  // would let both through).
+  const auto got =
+      probe({{'A', {{DiffProbe::Kind::tcp, kA1, kB1, 80}, {DiffProbe::Kind::tcp, kA1, kB1, 81}}}});
+  return got.front().netns_side == std::vector<std::string>{"established", "timeout"};
 }
 
 }  // namespace netns::support

@@ -106,7 +106,8 @@ class NftDifferentialTest : public ::testing::Test {
   std::vector<DiffOutcome> expect_same(const std::string& name, const std::string& script, bool compare_bytes);
 
   // For the ct test: whether R2's conntrack makes `ct state established`
-  // match (a stateful forward chain, one TCP connect through it).
+  // match (a stateful forward chain with policy drop: a TCP connect to an
+  // allowed port gets through, one to another port does not).
   bool netns_tracks_connections();
 
   Host host_{real_time_config()};
