@@ -62,13 +62,15 @@ while time.monotonic() < end:
 )";
 
 // The prober: argv[1] a JSON list of probes, argv[2] the window in
-// seconds. Sends them all, then reads answers until each has one or the
+// seconds, argv[3] the run's number, which makes echo identifiers the same
+// on both copies and new in every run (no conntrack entry of an earlier
+// ruleset's ping is met again). Sends them all, then reads answers until each has one or the
 // window ends; ICMP errors are read on raw sockets (matched to the probe
 // they quote), so a TCP connect refused by an ICMP error is told from one
 // refused by a reset. Prints "INDEX OUTCOME" per probe.
 constexpr const char* kProber = R"(
 import errno, json, select, socket, struct, sys, time
-probes = json.loads(sys.argv[1]); window = float(sys.argv[2])
+probes = json.loads(sys.argv[1]); window = float(sys.argv[2]); run = int(sys.argv[3])
 V4, V6 = socket.AF_INET, socket.AF_INET6
 def csum(b):
     s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
@@ -86,7 +88,7 @@ for i, p in enumerate(probes):
         if p['k'] == 'ping':
             s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_ICMP if fam == V4 else socket.IPPROTO_ICMPV6)
             s.bind((p['src'], 0))
-            ident = 0x4e00 + i
+            ident = (run * 128 + i) & 0xffff
             msg = struct.pack('!BBHHH', 8 if fam == V4 else 128, 0, 0, ident, 1) + b'netns-nft-diff'
             if fam == V4:
                 msg = msg[:2] + struct.pack('!H', csum(msg)) + msg[4:]
@@ -394,7 +396,9 @@ bool NftDifferentialTest::load(const std::string& script) {
 std::vector<DiffOutcome> NftDifferentialTest::probe(const std::vector<DiffProbeRun>& runs) {
   std::vector<DiffOutcome> outcomes;
   for (const DiffProbeRun& run : runs) {
-    const std::vector<std::string> argv = {kPython, "-c", kProber, json_probes(run.probes), "0.5"};
+    EXPECT_LE(run.probes.size(), 128u) << "a probe run's echo identifiers would repeat";
+    const std::vector<std::string> argv = {kPython, "-c", kProber, json_probes(run.probes), "0.5",
+                                           std::to_string(probe_runs_++)};
     auto linux_prober = ChildProcess::spawn(ns(run.from, 1)->exec_argv(argv));
     DiffOutcome got;
     if (!linux_prober) {

@@ -49,7 +49,8 @@ struct DiffProbe {
   std::string text() const;
 };
 
-// One side's probes, in the order they are sent.
+// One side's probes, in the order they are sent; at most 128 (the echo
+// identifiers of a run).
 struct DiffProbeRun {
   char from = 'A';  // 'A' or 'B': which outside namespace sends them
   std::vector<DiffProbe> probes;
@@ -126,6 +127,7 @@ class NftDifferentialTest : public ::testing::Test {
   std::vector<tcp::Stream> held_;
   std::vector<udp::Socket> echo_;
   std::string nft_path_;
+  int probe_runs_ = 0;
 };
 
 }  // namespace netns::support
