@@ -31,6 +31,7 @@
 #include "netns/wire/ipv4.hpp"
 #include "netns/wire/udp.hpp"
 #include "support/cpu_time.hpp"
+#include "support/forward_rig.hpp"
 #include "support/kernel_netns.hpp"
 #include "support/ratio_reporter.hpp"
 
@@ -42,63 +43,7 @@ using netns::Ipv4Prefix;
 netns::HostConfig bench_config() { return netns::HostConfig{.secret = 1}; }
 Ipv4Prefix prefix(const char* text) { return Ipv4Prefix::parse(text).value(); }
 
-// A 64-byte Ethernet frame (60 + FCS on a wire) carrying UDP from 192.0.2.2 to 198.51.100.2.
-std::vector<std::byte> forward_template(netns::MacAddress router_mac) {
-  const netns::MacAddress peer{0x02, 0, 0, 0, 0, 2};
-  std::vector<std::byte> frame(60);
-  constexpr std::size_t kPayload = 60 - 14 - 20 - 8;
-  netns::wire::EthernetRepr{router_mac, peer, netns::wire::EtherType::ipv4}.emit(frame);
-  auto ip = std::span(frame).subspan(14);
-  netns::wire::UdpRepr{4000, 5000, kPayload}.emit(ip.subspan(20), Ipv4Address(192, 0, 2, 2),
-                                                   Ipv4Address(198, 51, 100, 2));
-  netns::wire::Ipv4Repr{.src = Ipv4Address(192, 0, 2, 2), .dst = Ipv4Address(198, 51, 100, 2),
-                        .protocol = netns::wire::IpProtocol::udp, .payload_len = 8 + kPayload}
-      .emit(ip);
-  return frame;
-}
-
-// A router namespace between two channel devices, in a Host where `alive`
-// namespaces exist; forward() pushes one batch through it.
-class ForwardRig {
- public:
-  static constexpr int kBatch = 256;
-
-  explicit ForwardRig(std::size_t alive) {
-    while (host_.net_count() < alive) keep_.push_back(host_.create_net().value());
-    router_ = host_.create_net("router").value();
-    in_ = netns::make_channel(*router_, "eth0").value();
-    out_ = netns::make_channel(*router_, "eth1").value();
-    (void)netns::set_link_up(*in_);
-    (void)netns::set_link_up(*out_);
-    (void)netns::ipv4::add_address(*router_, *in_, prefix("192.0.2.1/24"));
-    (void)netns::ipv4::add_address(*router_, *out_, prefix("198.51.100.1/24"));
-    (void)netns::ipv4::add_neighbour(*router_, *out_, Ipv4Address(198, 51, 100, 2), {0x02, 0, 0, 0, 0, 3});
-    (void)router_->sysctl().set("net.ipv4.ip_forward", "1");
-    frame_ = forward_template(in_->mac());
-  }
-
-  void forward() {
-    for (int i = 0; i < kBatch; ++i) {
-      netns::Packet p = host_.packets().allocate(frame_.size());
-      std::memcpy(p.mutable_data().data(), frame_.data(), frame_.size());  // the "NIC" fills the buffer
-      in_->inject(std::move(p));
-    }
-    host_.poll(netns::Clock::time_point{});
-    while (out_->read_packet()) ++forwarded_;
-  }
-
-  std::uint64_t forwarded() const { return forwarded_; }
-  std::uint64_t copies() const { return host_.stats().packet_copies; }
-
- private:
-  netns::Host host_{bench_config()};
-  std::vector<netns::NetRef> keep_;
-  netns::NetRef router_;
-  netns::ChannelDevice* in_ = nullptr;
-  netns::ChannelDevice* out_ = nullptr;
-  std::vector<std::byte> frame_;
-  std::uint64_t forwarded_ = 0;
-};
+using bench::ForwardRig;
 
 void BM_Forward64(benchmark::State& state) {
   ForwardRig rig(static_cast<std::size_t>(state.range(0)));
