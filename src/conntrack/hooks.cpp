@@ -13,6 +13,7 @@
 #include "netns/device.hpp"
 #include "netns/net.hpp"
 #include "netns/packet.hpp"
+#include "netns/wire/bytes.hpp"
 #include "netns/wire/ipv4.hpp"
 #include "netns/wire/ipv6.hpp"
 #include "netns/wire/ipv6_ext.hpp"
@@ -112,8 +113,12 @@ Verdict HookNet::defrag(void* priv, Packet& packet, const nf::HookState& state) 
 // ipv4_conntrack_defrag: a fragment goes into the queue (stolen); the one
 // that completes it comes back as the whole datagram.
 Verdict HookNet::defrag4(Packet& packet, const nf::HookState& state) {
-  auto ip = wire::Ipv4View::checked(packet.data());
-  if (!ip || !ip->is_fragment()) return Verdict::accept;
+  // The layer validated the header: MF and the offset are read straight,
+  // so a whole datagram costs one load here.
+  const auto bytes = packet.data();
+  if (bytes.size() < wire::Ipv4Repr::kHeaderLen || (wire::load_be16(bytes, 6) & 0x3fff) == 0) return Verdict::accept;
+  auto ip = wire::Ipv4View::checked(bytes);
+  if (!ip) return Verdict::accept;
   auto& queues = defrag4_[defrag_user(state.hook)];
   // No time exceeded from here: only the host that reassembles for its
   // own delivery sends it (ip_expire skips conntrack's users).
@@ -129,6 +134,14 @@ Verdict HookNet::defrag4(Packet& packet, const nf::HookState& state) {
 Verdict HookNet::defrag6(Packet& packet, const nf::HookState& state) {
   auto ip = wire::Ipv6View::checked(packet.data());
   if (!ip) return Verdict::accept;
+  // A fragment header is one, or follows others (ipv6_ext_hdr's kinds): an
+  // upper layer straight after the fixed header is no fragment.
+  switch (ip->next_header()) {
+    case 0: case 43: case 44: case 51: case 60:  // hop-by-hop, routing, fragment, AH, destination options
+      break;
+    default:
+      return Verdict::accept;
+  }
   const wire::Ipv6ExtContext context{};
   wire::Ipv6ExtPosition from{};
   if (ip->next_header() == 0) {

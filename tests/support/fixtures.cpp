@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
 #include "netns/net.hpp"
 #include "netns/sysctl.hpp"
 
@@ -95,6 +96,41 @@ void link_two_nets(Host& host, LinkedNets& out, bool addresses) {
   if (!addresses) return;
   ASSERT_TRUE(ipv4::add_address(*out.blue, *out.blue_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 1), 24)));
   ASSERT_TRUE(ipv4::add_address(*out.red, *out.red_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 2), 24)));
+}
+
+void link_router_nets(Host& host, RouterNets& out) {
+  out.a = host.create_net("a").value();
+  out.r = host.create_net("r").value();
+  out.b = host.create_net("b").value();
+  auto left = make_veth(*out.a, "eth0", *out.r, "left");
+  auto right = make_veth(*out.r, "right", *out.b, "eth0");
+  ASSERT_TRUE(left && right);
+  out.a_eth0 = left->a;
+  out.r_left = left->b;
+  out.r_right = right->a;
+  out.b_eth0 = right->b;
+  for (Device* d : {out.a_eth0, out.r_left, out.r_right, out.b_eth0}) ASSERT_TRUE(set_link_up(*d));
+  no_router_solicitations({out.a.get(), out.b.get()});
+  no_router_solicitations({out.r.get()}, "left");
+  no_router_solicitations({out.r.get()}, "right");
+  Net &a = *out.a, &r = *out.r, &b = *out.b;
+  ASSERT_TRUE(ipv4::add_address(a, *out.a_eth0, Ipv4Prefix::parse("192.0.2.1/24").value()));
+  ASSERT_TRUE(ipv4::add_address(r, *out.r_left, Ipv4Prefix::parse("192.0.2.2/24").value()));
+  ASSERT_TRUE(ipv4::add_address(r, *out.r_right, Ipv4Prefix::parse("198.51.100.1/24").value()));
+  ASSERT_TRUE(ipv4::add_address(b, *out.b_eth0, Ipv4Prefix::parse("198.51.100.2/24").value()));
+  ASSERT_TRUE(ipv4::add_route(a, {.prefix = Ipv4Prefix::parse("0.0.0.0/0").value(), .via = Ipv4Address(192, 0, 2, 2)}));
+  ASSERT_TRUE(
+      ipv4::add_route(b, {.prefix = Ipv4Prefix::parse("0.0.0.0/0").value(), .via = Ipv4Address(198, 51, 100, 1)}));
+  ASSERT_TRUE(ipv6::add_address(a, *out.a_eth0, Ipv6Prefix::parse("2001:db8:1::1/64").value()));
+  ASSERT_TRUE(ipv6::add_address(r, *out.r_left, Ipv6Prefix::parse("2001:db8:1::2/64").value()));
+  ASSERT_TRUE(ipv6::add_address(r, *out.r_right, Ipv6Prefix::parse("2001:db8:2::1/64").value()));
+  ASSERT_TRUE(ipv6::add_address(b, *out.b_eth0, Ipv6Prefix::parse("2001:db8:2::2/64").value()));
+  ASSERT_TRUE(ipv6::add_route(a, {.prefix = Ipv6Prefix::parse("::/0").value(),
+                                  .via = Ipv6Address::parse("2001:db8:1::2").value(), .dev = out.a_eth0}));
+  ASSERT_TRUE(ipv6::add_route(b, {.prefix = Ipv6Prefix::parse("::/0").value(),
+                                  .via = Ipv6Address::parse("2001:db8:2::1").value(), .dev = out.b_eth0}));
+  ASSERT_TRUE(r.sysctl().set("net.ipv4.ip_forward", "1"));
+  ASSERT_TRUE(r.sysctl().set("net.ipv6.conf.all.forwarding", "1"));
 }
 
 void no_router_solicitations(std::initializer_list<Net*> nets, std::string_view device) {

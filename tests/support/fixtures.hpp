@@ -134,6 +134,20 @@ struct LinkedNets {
 };
 void link_two_nets(Host& host, LinkedNets& out, bool addresses);
 
+// a - r - b, a router namespace between two others over veths, both
+// families: a's eth0 192.0.2.1/24 and 2001:db8:1::1/64 faces r's "left"
+// (.2, ::2); r's "right" 198.51.100.1/24 and 2001:db8:2::1/64 faces b's
+// eth0 (.2, ::2); a and b route everything through r, which forwards both
+// families; nobody solicits routers. The caller waits out DAD (kPastDad).
+struct RouterNets {
+  NetRef a, r, b;
+  Device* a_eth0 = nullptr;
+  Device* r_left = nullptr;
+  Device* r_right = nullptr;
+  Device* b_eth0 = nullptr;
+};
+void link_router_nets(Host& host, RouterNets& out);
+
 // For tests that count frames or timers and have nothing to do with router
 // discovery: every device of `nets` named `device` stops soliciting routers
 // (net.ipv6.conf.DEV.accept_ra=0, read when DAD ends), so once DAD is over
