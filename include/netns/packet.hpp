@@ -126,6 +126,10 @@ class Packet {
   bool checksum_partial = false;
   std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
   std::uint32_t mark = 0;           // skb->mark: `meta mark set` writes it, rules and conntrack read it
+  // A reassembled datagram's largest fragment, IP header included (Linux's
+  // IPCB/IP6CB frag_max_size), else 0: forwarding cuts it again to that
+  // size (conntrack reassembles what it forwards). scrub forgets it.
+  std::uint16_t frag_max_size = 0;
 
   // The tracked connection the datagram belongs to (skb->_nfct), with
   // conntrack's ctinfo for it (0..7), or null. Set by the hooks; the Packet
@@ -140,6 +144,7 @@ class Packet {
   void scrub(bool other_namespace) {
     if (nfct_ != 0) [[unlikely]] set_nfct(nullptr, 0);
     if (other_namespace) mark = 0;
+    frag_max_size = 0;
   }
 
   PacketPool* pool() const { return buf_ ? buf_->pool : nullptr; }
@@ -168,6 +173,7 @@ class Packet {
     checksum_partial = other.checksum_partial;
     protocol = other.protocol;
     mark = other.mark;
+    frag_max_size = other.frag_max_size;
     other.buf_ = nullptr;
     other.offset_ = other.size_ = 0;
     other.nfct_ = 0;

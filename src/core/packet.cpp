@@ -121,6 +121,7 @@ void Packet::copy_metadata(const Packet& from) {
   checksum_partial = from.checksum_partial;
   protocol = from.protocol;
   mark = from.mark;
+  frag_max_size = from.frag_max_size;
   set_nfct(from.nfct(), from.nfct_info());
 }
 

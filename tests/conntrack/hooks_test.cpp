@@ -244,27 +244,31 @@ TEST_P(CtHooksTest, ErrorsTheStackSendsAreRelatedToTheirConnection) {
   EXPECT_EQ(conntrack::stats(*b_).error, 0u);
 }
 
-TEST_P(CtHooksTest, AFragmentedDatagramIsReassembledTrackedOnceAndForwarded) {
-  // IPv4: 3000 bytes over 1500-byte links, cut by a, whole at r, cut again
-  // on the way out. IPv6 routers do not fragment: a's link is narrower
-  // than b's, so the whole datagram fits on the way out.
-  std::size_t size = 3000;
-  if (v6()) {
-    for (Device* d : left_) ASSERT_TRUE(d->set_mtu(1280));
-    size = 1400;
-  }
-  const Flow f = udp_flow(size, false);
-  EXPECT_EQ(f.received, size);
+TEST_P(CtHooksTest, AFragmentedDatagramIsReassembledTrackedOnceAndForwardedInItsPieces) {
+  // 3000 bytes over 1500-byte links: cut by a, whole at r's conntrack, cut
+  // again to the same sizes on the way out (an IPv6 router too, as Linux's
+  // frag_max_size does), whole again at b.
+  const Flow f = udp_flow(3000, false);
+  EXPECT_EQ(f.received, 3000u);
   const std::string e = only_entry(*r_);
   EXPECT_NE(e.find(tuple(f.sport, 7000)), std::string::npos) << e;
   EXPECT_EQ(conntrack::stats(*r_).invalid, 0u);
-  const Counters& c = r_->counters();
-  if (v6()) {
-    EXPECT_EQ(c.value(Counter::Ip6ReasmOKs), 1u);
-  } else {
-    EXPECT_EQ(c.value(Counter::IpReasmOKs), 1u);
-    EXPECT_EQ(c.value(Counter::IpFragOKs), 1u);  // cut again at r's output
-  }
+  const auto value = [&](Net& n, Counter four, Counter six) { return n.counters().value(v6() ? six : four); };
+  EXPECT_EQ(value(*r_, Counter::IpReasmOKs, Counter::Ip6ReasmOKs), 1u);
+  EXPECT_EQ(value(*r_, Counter::IpFragOKs, Counter::Ip6FragOKs), 1u);
+  EXPECT_EQ(value(*r_, Counter::IpFragCreates, Counter::Ip6FragCreates),
+            value(*a_, Counter::IpFragCreates, Counter::Ip6FragCreates));
+  EXPECT_EQ(value(*b_, Counter::IpReasmOKs, Counter::Ip6ReasmOKs), 1u);
+}
+
+TEST_P(CtHooksTest, AReassembledDatagramWhosePiecesDoNotFitTheNextLinkIsRefused) {
+  // b's link narrower than the fragments r reassembled: IPv4 cuts them
+  // smaller (DF is not set); IPv6 answers Packet Too Big, as Linux.
+  ASSERT_TRUE(r_->device("right")->set_mtu(1280));
+  ASSERT_TRUE(b_->device("eth0")->set_mtu(1280));
+  const Flow f = udp_flow(3000, false);
+  EXPECT_EQ(f.received, v6() ? 0u : 3000u);
+  EXPECT_EQ(r_->counters().value(Counter::Ip6InTooBigErrors), v6() ? 1u : 0u);
 }
 
 TEST_P(CtHooksTest, LocalReassemblyStillWorksWithConntrackOn) {
