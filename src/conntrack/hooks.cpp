@@ -26,6 +26,11 @@ namespace nf = netfilter;
 
 namespace {
 
+// track() passes the hook on by its number: both are Linux's NF_INET_*.
+static_assert(static_cast<int>(Hook::prerouting) == static_cast<int>(nf::Hook::prerouting) &&
+              static_cast<int>(Hook::output) == static_cast<int>(nf::Hook::output) &&
+              static_cast<int>(Hook::postrouting) == static_cast<int>(nf::Hook::postrouting));
+
 // Linux's two defrag users per family: what arrives, and what this
 // namespace sends. Their queues never mix, nor mix with local reassembly.
 std::size_t defrag_user(nf::Hook h) { return h == nf::Hook::output ? 1 : 0; }

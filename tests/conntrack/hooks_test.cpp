@@ -59,6 +59,15 @@ Verdict probe(void* priv, Packet& packet, const HookState& s) {
   return p->drop ? Verdict::drop : Verdict::accept;
 }
 
+// Takes every datagram it sees (stolen), as a queue would.
+struct Keeper {
+  std::vector<Packet> kept;
+};
+Verdict keep(void* priv, Packet& packet, const HookState&) {
+  static_cast<Keeper*>(priv)->kept.push_back(std::move(packet));
+  return Verdict::stolen;
+}
+
 class CtHooksTest : public support::HostTest, public ::testing::WithParamInterface<Family> {
  protected:
   void SetUp() override {
@@ -385,6 +394,26 @@ TEST_P(CtHooksTest, QueuedPacketsKeepTheirEntryPastAFlush) {
   run_for(50ms);
   EXPECT_EQ(conntrack::count(*r_), 1u);
   server.close();
+}
+
+TEST_P(CtHooksTest, APacketKeepsItsEntryPastItsNamespace) {
+  Keeper keeper;
+  const HookOps ops{&keep, &keeper, 0};
+  ASSERT_TRUE(hooks(*r_).add(Hook::forward, ops));
+  EXPECT_EQ(udp_flow(8, false).received, 0u);
+  ASSERT_EQ(keeper.kept.size(), 1u);
+  const conntrack::Entry* e = conntrack::Entry::of(keeper.kept[0]);
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->confirmed());
+  EXPECT_EQ(conntrack::count(*r_), 1u);  // not in the table, but counted
+  // r goes with its table; the datagram's entry is detached and goes with
+  // the datagram (ASan sees to the rest).
+  hooks(*r_).remove(Hook::forward, ops);
+  const std::size_t nets = host_.net_count();
+  r_.reset();
+  poll();
+  ASSERT_EQ(host_.net_count(), nets - 1);
+  keeper.kept.clear();
 }
 
 }  // namespace
