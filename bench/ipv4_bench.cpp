@@ -39,11 +39,9 @@ namespace {
 
 using netns::Ipv4Address;
 using netns::Ipv4Prefix;
-
-netns::HostConfig bench_config() { return netns::HostConfig{.secret = 1}; }
-Ipv4Prefix prefix(const char* text) { return Ipv4Prefix::parse(text).value(); }
-
+using bench::bench_config;
 using bench::ForwardRig;
+using bench::prefix;
 
 void BM_Forward64(benchmark::State& state) {
   ForwardRig rig(static_cast<std::size_t>(state.range(0)));

@@ -1,14 +1,8 @@
-// bench/support/forward_rig.hpp — a router namespace between two channel
-// devices, fed 64-byte UDP frames from 192.0.2.0/24 to 198.51.100.2 in
-// batches: the harness of ipv4_bench's BM_Forward64, shared with
-// conntrack_bench.
-//
-//   bench::ForwardRig rig(/*alive=*/1, /*flows=*/100000);
-//   rig.forward();                     // one batch of kBatch frames in, out the other side
-//   rig.forwarded(), rig.copies();     // frames out, payload copies made
-//
-// With `flows` > 1 the frames cycle through that many UDP flows (source
-// port, then source address), each with its checksum right.
+// The forwarding rig of ipv4_bench's BM_Forward64, shared with the benches
+// that measure what sits on the same path (nft_bench, conntrack_bench): a
+// router namespace between two channel devices forwarding 64-byte UDP
+// frames. With `flows` > 1 the frames cycle through that many UDP flows
+// (source port, then source address), each with its checksum right.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +15,9 @@
 #include "netns/wire/udp.hpp"
 
 namespace bench {
+
+inline netns::HostConfig bench_config() { return netns::HostConfig{.secret = 1}; }
+inline netns::Ipv4Prefix prefix(const char* text) { return netns::Ipv4Prefix::parse(text).value(); }
 
 // A 64-byte Ethernet frame (60 + FCS on a wire) carrying UDP from `src`:`sport` to 198.51.100.2:5000.
 inline std::vector<std::byte> forward_template(netns::MacAddress router_mac,
@@ -52,8 +49,8 @@ class ForwardRig {
     out_ = netns::make_channel(*router_, "eth1").value();
     (void)netns::set_link_up(*in_);
     (void)netns::set_link_up(*out_);
-    (void)netns::ipv4::add_address(*router_, *in_, netns::Ipv4Prefix::parse("192.0.2.1/24").value());
-    (void)netns::ipv4::add_address(*router_, *out_, netns::Ipv4Prefix::parse("198.51.100.1/24").value());
+    (void)netns::ipv4::add_address(*router_, *in_, prefix("192.0.2.1/24"));
+    (void)netns::ipv4::add_address(*router_, *out_, prefix("198.51.100.1/24"));
     (void)netns::ipv4::add_neighbour(*router_, *out_, netns::Ipv4Address(198, 51, 100, 2), {0x02, 0, 0, 0, 0, 3});
     (void)router_->sysctl().set("net.ipv4.ip_forward", "1");
     flows = std::max<std::size_t>(flows, 1);
@@ -77,13 +74,12 @@ class ForwardRig {
     while (out_->read_packet()) ++forwarded_;
   }
 
-  netns::Net& router() { return *router_; }
-  std::size_t flows() const { return frames_.size(); }
   std::uint64_t forwarded() const { return forwarded_; }
   std::uint64_t copies() const { return host_.stats().packet_copies; }
+  netns::Net& router() { return *router_; }
 
  private:
-  netns::Host host_{netns::HostConfig{.secret = 1}};
+  netns::Host host_{bench_config()};
   std::vector<netns::NetRef> keep_;
   netns::NetRef router_;
   netns::ChannelDevice* in_ = nullptr;

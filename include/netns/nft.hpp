@@ -18,11 +18,15 @@
 //     fmt::print("{}", diagnostics);   // Error: …, the line, a caret; the ruleset is unchanged
 //   fmt::print("{}", netns::nft::list_ruleset(net));
 //
-// Rules are not yet run on packets (issue 14 continues with their compiled
-// form and the hooks); docs/ARCHITECTURE.md, "Packet filter", lists what is
-// built.
+// Base chains run on the namespace's datagrams at their hook and priority
+// (IPv4 for `ip`, IPv6 for `ip6`, both for `inet`); a namespace without
+// base chains has no hook. NAT statements are not run yet: a datagram a
+// NAT rule matches is dropped. docs/ARCHITECTURE.md, "Packet filter",
+// lists what is built.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,6 +54,14 @@ namespace netns::nft {
 [[nodiscard]] Result<void> run(Net& net, std::string_view script, std::string& diagnostics);
 
 // The ruleset as `nft list ruleset` prints it; empty when there is none.
+// Counters show what the packet path counted.
 std::string list_ruleset(Net& net);
+
+// The datagrams a chain dropped — its `drop`s and `reject`s, and for a base
+// chain its policy — since the chain was created (a transaction that keeps
+// the chain keeps the count). `family` as nft spells it ("ip", "ip6",
+// "inet"); nullopt when there is no such chain.
+std::optional<std::uint64_t> chain_drops(Net& net, std::string_view family, std::string_view table,
+                                         std::string_view chain);
 
 }  // namespace netns::nft

@@ -54,6 +54,13 @@ struct PacketBuffer {
   std::uint32_t refs;          // Packets sharing these bytes (one thread: not atomic)
   void (*release)(PacketBuffer*);  // gives the storage back (pool, heap or foreign owner)
   void* owner;                 // the foreign owner's handle (e.g. a DPDK mbuf), else null
+  // The frame's tracked connection and its ctinfo in the low bits
+  // (Packet::nfct): here rather than in every Packet, so that moving a
+  // Packet, which the packet path does a dozen times a frame, stays 32
+  // bytes and destroying one checks it only when the buffer goes.
+  std::uintptr_t nfct = 0;
+  // Packet::frag_max_size, here for the same reason.
+  std::uint16_t frag_max_size = 0;
 };
 
 class Packet {
@@ -126,25 +133,36 @@ class Packet {
   bool checksum_partial = false;
   std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
   std::uint32_t mark = 0;           // skb->mark: `meta mark set` writes it, rules and conntrack read it
+
   // A reassembled datagram's largest fragment, IP header included (Linux's
   // IPCB/IP6CB frag_max_size), else 0: forwarding cuts it again to that
-  // size (conntrack reassembles what it forwards). scrub forgets it.
-  std::uint16_t frag_max_size = 0;
+  // size (conntrack reassembles what it forwards). The buffer's, as nfct;
+  // scrub forgets it. set_frag_max_size's precondition: a buffer.
+  std::uint16_t frag_max_size() const { return buf_ != nullptr ? buf_->frag_max_size : 0; }
+  void set_frag_max_size(std::uint16_t size) { buf_->frag_max_size = size; }
 
   // The tracked connection the datagram belongs to (skb->_nfct), with
-  // conntrack's ctinfo for it (0..7), or null. Set by the hooks; the Packet
-  // holds a reference until it dies or the connection is replaced. As in
-  // Linux, a null connection may carry an info (IP_CT_UNTRACKED, 7: the
-  // datagram is not to be tracked).
-  NfConntrack* nfct() const { return reinterpret_cast<NfConntrack*>(nfct_ & ~kNfctInfoMask); }
-  std::uint8_t nfct_info() const { return static_cast<std::uint8_t>(nfct_ & kNfctInfoMask); }
+  // conntrack's ctinfo for it (0..7), or null. Set by the hooks; the
+  // buffer holds a reference until it is freed (or handed to a device) or
+  // the connection is replaced. As in Linux, a null connection may carry an
+  // info (IP_CT_UNTRACKED, 7: the datagram is not to be tracked).
+  //
+  // Unlike Linux's, which is per skb, it belongs to the bytes: shares of
+  // one frame (share(): floods, duplicates) see the same connection. They
+  // are copies of one datagram, and every namespace they enter tracks them
+  // afresh (scrub). copy() gives the copy its own reference.
+  NfConntrack* nfct() const { return buf_ != nullptr ? nfct_of(buf_->nfct) : nullptr; }
+  std::uint8_t nfct_info() const {
+    return buf_ != nullptr ? static_cast<std::uint8_t>(buf_->nfct & kNfctInfoMask) : 0;
+  }
+  // Precondition: the Packet holds a buffer.
   void set_nfct(NfConntrack* ct, std::uint8_t info);
   // What crossing into another namespace forgets (skb_scrub_packet): the
   // connection always, the mark when `other_namespace`.
   void scrub(bool other_namespace) {
-    if (nfct_ != 0) [[unlikely]] set_nfct(nullptr, 0);
+    if (buf_ != nullptr && buf_->nfct != 0) [[unlikely]] set_nfct(nullptr, 0);
     if (other_namespace) mark = 0;
-    frag_max_size = 0;
+    if (buf_ != nullptr) buf_->frag_max_size = 0;
   }
 
   PacketPool* pool() const { return buf_ ? buf_->pool : nullptr; }
@@ -161,35 +179,36 @@ class Packet {
 
   std::byte* bytes() const { return buf_->bytes + offset_; }
   void unshare();
-  // The metadata of `from`, for a Packet of the same frame (a share or a copy).
+  // The metadata of `from`, for a Packet of the same frame (a share or a
+  // copy); the connection is the buffer's (see nfct).
   void copy_metadata(const Packet& from);
   void steal(Packet& other) {
     buf_ = other.buf_;
     offset_ = other.offset_;
     size_ = other.size_;
-    nfct_ = other.nfct_;
     device = other.device;
     type = other.type;
     checksum_partial = other.checksum_partial;
     protocol = other.protocol;
     mark = other.mark;
-    frag_max_size = other.frag_max_size;
     other.buf_ = nullptr;
     other.offset_ = other.size_ = 0;
-    other.nfct_ = 0;
   }
   void reset() {
-    if (buf_ != nullptr && --buf_->refs == 0) buf_->release(buf_);
+    if (buf_ != nullptr && --buf_->refs == 0) {
+      if (buf_->nfct != 0) [[unlikely]] put_nfct(buf_);
+      buf_->release(buf_);
+    }
     buf_ = nullptr;
-    if (nfct_ != 0) [[unlikely]] set_nfct(nullptr, 0);
   }
-
   static constexpr std::uintptr_t kNfctInfoMask = 7;  // ctinfo in the pointer's low bits, as Linux's _nfct
+  static NfConntrack* nfct_of(std::uintptr_t v) { return reinterpret_cast<NfConntrack*>(v & ~kNfctInfoMask); }
+  // Drops the buffer's reference to its connection.
+  static void put_nfct(PacketBuffer* buf);
 
   PacketBuffer* buf_ = nullptr;
   std::uint32_t offset_ = 0;
   std::uint32_t size_ = 0;
-  std::uintptr_t nfct_ = 0;
 };
 
 }  // namespace netns

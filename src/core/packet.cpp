@@ -12,6 +12,8 @@ namespace {
 // Header and storage in one allocation, the storage cache-line aligned.
 constexpr std::size_t kHeaderSpace = kPacketBufferHeader;
 static_assert(sizeof(PacketBuffer) <= kHeaderSpace);
+// Moved a dozen times a frame: its metadata fills the padding (packet.hpp).
+static_assert(sizeof(void*) != 8 || sizeof(Packet) == 32);
 }  // namespace
 
 PacketPool::PacketPool(std::size_t max_cached) : max_cached_(max_cached) {}
@@ -25,6 +27,7 @@ PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
     PacketBuffer* buf = free_.back();
     free_.pop_back();
     buf->refs = 1;
+    buf->frag_max_size = 0;
     ++in_use_;
     return buf;
   }
@@ -36,6 +39,8 @@ PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
   buf->refs = 1;
   buf->release = &PacketPool::release_owned;
   buf->owner = nullptr;
+  buf->nfct = 0;
+  buf->frag_max_size = 0;
   ++in_use_;
   return buf;
 }
@@ -83,6 +88,7 @@ Packet PacketPool::wrap_in_place(PacketBuffer* header, std::byte* storage, std::
 PacketBuffer* PacketPool::detach(Packet& p) {
   if (p.buf_ == nullptr || p.buf_->refs != 1) return nullptr;
   PacketBuffer* buf = p.buf_;
+  if (buf->nfct != 0) Packet::put_nfct(buf);  // the bytes leave the stack; the connection stays
   p.buf_ = nullptr;
   p.offset_ = p.size_ = 0;
   return buf;
@@ -112,6 +118,7 @@ Packet Packet::copy() const {
   if (!p) return {};
   buf_->pool->copy_bytes({p.bytes(), size_}, data());
   p.copy_metadata(*this);
+  if (buf_->nfct != 0) p.set_nfct(nfct(), nfct_info());
   return p;
 }
 
@@ -121,14 +128,18 @@ void Packet::copy_metadata(const Packet& from) {
   checksum_partial = from.checksum_partial;
   protocol = from.protocol;
   mark = from.mark;
-  frag_max_size = from.frag_max_size;
-  set_nfct(from.nfct(), from.nfct_info());
 }
 
 void Packet::set_nfct(NfConntrack* ct, std::uint8_t info) {
   if (ct != nullptr) nf_conntrack_get(ct);  // first: `ct` may be the one held now
   if (NfConntrack* old = nfct()) nf_conntrack_put(old);
-  nfct_ = reinterpret_cast<std::uintptr_t>(ct) | (info & kNfctInfoMask);
+  buf_->nfct = reinterpret_cast<std::uintptr_t>(ct) | (info & kNfctInfoMask);
+}
+
+void Packet::put_nfct(PacketBuffer* buf) {
+  NfConntrack* ct = nfct_of(buf->nfct);
+  buf->nfct = 0;
+  if (ct != nullptr) nf_conntrack_put(ct);
 }
 
 void Packet::unshare() {
@@ -144,6 +155,7 @@ std::span<std::byte> Packet::push_front(std::size_t n) {
     if (!fresh) return {};  // beyond kMaxPacket: the caller sees an empty span
     buf_->pool->copy_bytes({fresh.bytes(), size_}, data());
     fresh.copy_metadata(*this);
+    if (buf_->nfct != 0) fresh.set_nfct(nfct(), nfct_info());
     *this = std::move(fresh);
   }
   offset_ -= static_cast<std::uint32_t>(n);

@@ -43,6 +43,8 @@ inline constexpr std::uint64_t kSipPurposeEphemeralPort = 0x6570686d706f7274;  /
 inline constexpr std::uint64_t kSipPurposeNeighbour = 0x6e65696768626f72;  // "neighbor"
 // Connection tracking: plus the namespace's id, a key per namespace's table.
 inline constexpr std::uint64_t kSipPurposeConntrack = 0x636f6e6e74726b00;  // "conntrk"
+// nft set hashes (src/nft/set_lookup.hpp): one key per Host.
+inline constexpr std::uint64_t kSipPurposeNftSet = 0x6e66742d73657400;  // "nft-set"
 
 // SipHash-c-d of `message` under `key`: c compression rounds per 8-byte
 // word, d finalisation rounds. Bytes are read little-endian as in the

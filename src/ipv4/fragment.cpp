@@ -268,7 +268,7 @@ std::optional<Packet> Reassembler::reassemble(QueueMap::iterator it) {
                                 frag.packet.data().subspan(frag.header_len, frag.end - offset));
     max_size = std::max(max_size, frag.packet.size());
   }
-  whole.frag_max_size = static_cast<std::uint16_t>(max_size);
+  whole.set_frag_max_size(static_cast<std::uint16_t>(max_size));
   whole.device = first.packet.device;
   whole.type = first.packet.type;
   whole.protocol = first.packet.protocol;

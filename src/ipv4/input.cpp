@@ -486,7 +486,10 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   }
   c.add(Counter::IpForwDatagrams);  // ip_forward_finish: past the hook
   packet.device = nullptr;
-  (void)output_datagram(net, std::move(packet), out, next_hop);
+  if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::postrouting, packet, nullptr, &out)) return;
+  }
+  output_datagram(net, std::move(packet), out, next_hop);
 }
 
 }  // namespace netns::ipv4

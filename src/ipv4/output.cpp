@@ -47,40 +47,36 @@ Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params,
   // __ip_local_out: a datagram the output hook drops is the sender's EPERM,
   // as is one postrouting drops. (A rule that rewrites the destination
   // here does not reroute it yet: Linux's ip_route_me_harder comes with NAT.)
+  // ip_output: postrouting sees the whole datagram, before fragmentation.
   Ipv4Net& ns = state(net);
-  if (ns.hooks.active(netfilter::Hook::output)) [[unlikely]] {
-    if (!run_hook(net, ns, netfilter::Hook::output, payload, nullptr, route.dev)) return error(Errc::operation_not_permitted);
+  for (const netfilter::Hook h : {netfilter::Hook::output, netfilter::Hook::postrouting}) {
+    if (ns.hooks.active(h) && !run_hook(net, ns, h, payload, nullptr, route.dev)) [[unlikely]] {
+      return error(Errc::operation_not_permitted);
+    }
   }
   // With DF the datagram fits the device (checked above); without, it is
   // cut to the path MTU as Linux's ip_fragment does with dst_mtu.
   const std::uint32_t mtu = params.dont_fragment ? route.dev->mtu() : path_mtu(net, header_dst, *route.dev).mtu;
-  if (!output_datagram(net, std::move(payload), *route.dev, route.next_hop, mtu)) {
-    return error(Errc::operation_not_permitted);
-  }
+  output_datagram(net, std::move(payload), *route.dev, route.next_hop, mtu);
   return {};
 }
 
-bool Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop,
+void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop,
                                 std::uint32_t mtu) {
   Ipv4Net& ns = state(net);
-  // ip_output: postrouting sees the whole datagram, before fragmentation.
-  if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
-    if (!run_hook(net, ns, netfilter::Hook::postrouting, datagram, nullptr, &dev)) return false;
-  }
   if (mtu == 0) mtu = dev.mtu();
-  if (datagram.size() <= mtu && datagram.frag_max_size == 0) {
+  if (datagram.size() <= mtu && datagram.frag_max_size() == 0) {
     ns.neighbours.output(dev, next_hop, std::move(datagram));
-    return true;
+    return;
   }
   // ip_do_fragment: a datagram reassembled on its way through goes on in
   // pieces no larger than it came in (DF: whole, when it fits).
-  if (datagram.frag_max_size != 0 && (wire::load_be16(datagram.data(), 6) & 0x4000) == 0) [[unlikely]] {
-    mtu = std::min<std::uint32_t>(mtu, datagram.frag_max_size);
+  if (datagram.frag_max_size() != 0 && (wire::load_be16(datagram.data(), 6) & 0x4000) == 0) [[unlikely]] {
+    mtu = std::min<std::uint32_t>(mtu, datagram.frag_max_size());
   }
   // Too big for the path: fragment (fragment() counts IpFragOKs/Creates/Fails).
   (void)fragment(net, std::move(datagram), mtu,
                  [&](Packet piece) { ns.neighbours.output(dev, next_hop, std::move(piece)); });
-  return true;
 }
 
 // ---- path MTU ----

@@ -176,10 +176,9 @@ class Ipv4Stack final : public PernetOps,
   void send_icmp(Net& net, Packet message, const SendParams& params, const RouteResult& route);
 
   // Hands a ready IP datagram (data() at its header) to the link layer via
-  // the neighbour table: the one exit of the layer, after the postrouting
-  // hook. Fragments it when larger than `mtu` (0: the device's). False when
-  // the hook dropped it.
-  bool output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
+  // the neighbour table: the one exit of the layer. Fragments it when larger
+  // than `mtu` (0: the device's). The caller ran the postrouting hook.
+  void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
 
   // The namespace's IPv4 netfilter hooks, where conntrack and nft register.
   netfilter::HookTable& hooks(Net& net);

@@ -221,7 +221,7 @@ std::optional<Reassembler::Reassembled> Reassembler::reassemble(QueueMap::iterat
                                 frag.packet.data().subspan(frag.data_at, frag.end - offset));
     max_size = std::max(max_size, frag.packet.size());
   }
-  whole.frag_max_size = static_cast<std::uint16_t>(max_size);
+  whole.set_frag_max_size(static_cast<std::uint16_t>(max_size));
   whole.device = first.packet.device;
   whole.type = first.packet.type;
   whole.protocol = first.packet.protocol;

@@ -103,7 +103,7 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
   const std::uint32_t mtu = ipv6_mtu(net, out);
   // ip6_pkt_too_big: a datagram conntrack reassembled passes when its
   // fragments would have, and is cut again below.
-  if (packet.size() > mtu && (packet.frag_max_size == 0 || packet.frag_max_size > mtu)) {
+  if (packet.size() > mtu && (packet.frag_max_size() == 0 || packet.frag_max_size() > mtu)) {
     // Routers never fragment (RFC 8200 5): the source learns the path MTU.
     c.add(Counter::Ip6InTooBigErrors);
     send_icmp_error(net, packet, kIcmp6PacketTooBig, 0, mtu);
@@ -121,9 +121,9 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
   if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::postrouting, packet, nullptr, &out)) return;
   }
-  if (packet.frag_max_size != 0) [[unlikely]] {
+  if (packet.frag_max_size() != 0) [[unlikely]] {
     // ip6_finish_output: the fragments it came in as, with an id of ours.
-    const std::uint32_t size = std::min<std::uint32_t>(mtu, packet.frag_max_size);
+    const std::uint32_t size = std::min<std::uint32_t>(mtu, packet.frag_max_size());
     (void)fragment(net, std::move(packet), size, select_ident(),
                    [&](Packet piece) { output_datagram(net, std::move(piece), out, next_hop); });
     return;

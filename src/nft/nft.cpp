@@ -16,7 +16,10 @@ Result<void> NftOps::init(Net& net) {
   return {};
 }
 
-void NftOps::exit(Net& net) { state_.reset(net); }
+void NftOps::exit(Net& net) {
+  state_.get(net).runtime->clear(net);
+  state_.reset(net);
+}
 
 Result<void> run(Net& net, std::string_view script) {
   std::string ignored;
@@ -37,6 +40,10 @@ Result<void> run(Net& net, std::string_view script, std::string& diagnostics) {
     diagnostics = format_error(script, err);
     return err.code;
   }
+  if (auto registered = state.runtime->commit(net, *next); !registered) {
+    diagnostics = "Error: Could not process rule: " + registered.error().message() + "\n";
+    return registered;
+  }
   state.ruleset = std::move(next);
   ++state.generation;
   return {};
@@ -44,10 +51,25 @@ Result<void> run(Net& net, std::string_view script, std::string& diagnostics) {
 
 std::string list_ruleset(Net& net) {
   const NftNet& state = net.host().builtins().nft().state(net);
-  return print_ruleset(*state.ruleset, [&net](int ifindex) {
+  return print_ruleset(with_live_counters(*state.ruleset, state.runtime->cells()), [&net](int ifindex) {
     const Device* dev = net.device(ifindex);
     return dev != nullptr ? std::string(dev->name()) : std::string();
   });
+}
+
+}  // namespace netns::nft
+
+namespace netns::nft {
+
+std::optional<std::uint64_t> chain_drops(Net& net, std::string_view family, std::string_view table,
+                                         std::string_view chain) {
+  const NftNet& state = net.host().builtins().nft().state(net);
+  const auto f = family_from(family);
+  const Table* t = f ? state.ruleset->table(*f, table) : nullptr;
+  const Chain* c = t != nullptr ? t->chain(chain) : nullptr;
+  if (c == nullptr) return std::nullopt;
+  const ChainCell* cell = state.runtime->cells().find_chain({t->handle, c->handle});
+  return cell != nullptr ? cell->drops : 0;
 }
 
 }  // namespace netns::nft

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "netns/pernet.hpp"
+#include "nft/hooks.hpp"
 #include "nft/ruleset.hpp"
 
 namespace netns::nft {
@@ -16,6 +17,8 @@ namespace netns::nft {
 struct NftNet {
   std::shared_ptr<const Ruleset> ruleset = std::make_shared<const Ruleset>();
   std::uint64_t generation = 0;  // bumped by every successful run
+  // The ruleset's compiled form on the hooks, its counters (nft/hooks.hpp).
+  std::unique_ptr<Runtime> runtime = std::make_unique<Runtime>();
 };
 
 class NftOps : public PernetOps {

@@ -302,27 +302,38 @@ TEST_P(HookPointsTest, AVethForgetsTheConnectionAndTheMarkOfAnotherNamespace) {
   EXPECT_EQ(fake.ct.use, 1u);  // the fixture's own reference is all that is left
 }
 
-TEST(PacketMetadata, SharesAndCopiesHoldTheirOwnReferenceToTheConnection) {
+// The connection belongs to the bytes: a share sees the buffer's, a copy
+// (and a buffer made to push a header in front) holds its own reference,
+// and the last Packet of a buffer gives the buffer's back.
+TEST(PacketMetadata, TheConnectionIsTheBuffersAndACopyHoldsItsOwn) {
   Host host(support::test_config());
   Fake fake;
   {
-    Packet p = host.packets().allocate(64);
+    Packet p = host.packets().allocate(64, 0);
     p.mark = 3;
     p.set_nfct(&fake.ct, 4);
     EXPECT_EQ(fake.ct.use, 2u);
     EXPECT_EQ(p.nfct_info(), 4);
     Packet shared = p.share();
     Packet copied = p.copy();
-    EXPECT_EQ(fake.ct.use, 4u);
+    EXPECT_EQ(fake.ct.use, 3u);
     EXPECT_EQ(copied.mark, 3u);
     EXPECT_EQ(shared.nfct(), &fake.ct);
     EXPECT_EQ(copied.nfct_info(), 4);
     Packet moved = std::move(p);
-    EXPECT_EQ(fake.ct.use, 4u);
-    shared.scrub(false);  // the same namespace: the mark stays
-    EXPECT_EQ(shared.mark, 3u);
-    EXPECT_EQ(shared.nfct(), nullptr);
+    EXPECT_EQ(moved.nfct(), &fake.ct);
     EXPECT_EQ(fake.ct.use, 3u);
+    shared.scrub(false);  // the same namespace: the mark stays; the shared bytes forget
+    EXPECT_EQ(shared.mark, 3u);
+    EXPECT_EQ(moved.nfct(), nullptr);
+    EXPECT_EQ(fake.ct.use, 2u);
+    ASSERT_FALSE(copied.push_front(14).empty());  // no headroom: a new buffer, the reference moves with it
+    EXPECT_EQ(copied.nfct(), &fake.ct);
+    EXPECT_EQ(fake.ct.use, 2u);
+    Packet untracked = host.packets().allocate(64);
+    untracked.set_nfct(nullptr, 7);
+    EXPECT_EQ(untracked.nfct(), nullptr);
+    EXPECT_EQ(untracked.nfct_info(), 7);
   }
   EXPECT_EQ(fake.ct.use, 1u);
   fake.ct.use = 1;

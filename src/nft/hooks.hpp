@@ -1,0 +1,71 @@
+// nft/hooks.hpp — a namespace's base chains on its netfilter hooks.
+//
+// Runtime holds the compiled form of the live ruleset and one HookOps per
+// base chain and IP family (ip: IPv4, ip6: IPv6, inet: both), at the
+// chain's hook and priority. nft::run calls commit() with the ruleset it
+// is about to swap in: the new entries are registered before the old ones
+// go, so no datagram slips between them, and a namespace without base
+// chains ends with nothing registered (its hooks null again). A hook run
+// may commit (a log sink that loads a ruleset): the compiled form it runs
+// on is retired, not freed, until no run is on it.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "netfilter/hooks.hpp"
+#include "nft/compile.hpp"
+#include "nft/eval.hpp"
+
+namespace netns {
+class Net;
+}
+
+namespace netns::nft {
+
+class Runtime {
+ public:
+  Runtime() = default;
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  ~Runtime();
+
+  // Compiles `next` and moves the registrations to it. On failure (more
+  // than netfilter::kMaxHookEntries on a hook) the old registrations stay
+  // and the error is returned: the caller keeps the old ruleset.
+  [[nodiscard]] Result<void> commit(Net& net, const Ruleset& next);
+  // Unregisters everything (pernet exit).
+  void clear(Net& net);
+
+  // The live state of a statement or chain, by the model's identity (null:
+  // no such cell yet, e.g. a rule without counter).
+  const CellStore& cells() const { return cells_; }
+
+ private:
+  // One base chain on one family's hook: the HookOps's priv.
+  struct Entry {
+    Runtime* runtime;
+    const Compiled* compiled;
+    std::uint32_t chain;
+    netns::Family family;
+    netfilter::Hook hook;
+    int priority;
+    netfilter::HookOps ops() { return {&Runtime::hook_fn, this, priority}; }
+  };
+  struct Generation {
+    std::shared_ptr<Compiled> compiled;
+    std::vector<std::unique_ptr<Entry>> entries;
+  };
+  static netfilter::Verdict hook_fn(void* priv, Packet& packet, const netfilter::HookState& state);
+  static netfilter::HookTable& table(Net& net, netns::Family family);
+  void unregister(Net& net, Generation& g);
+  void retire(Generation g);
+
+  Generation live_;
+  std::vector<Generation> retired_;  // replaced while a hook ran on them
+  std::uint32_t running_ = 0;
+  CellStore cells_;
+  LogLimiter log_;
+};
+
+}  // namespace netns::nft
