@@ -27,6 +27,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 programs=(net_bench memory_bench ipv4_bench fib_bench tcp_bench bridge_bench linux_path_bench neighbour_bench fib6_bench)
 programs+=(nft_set_bench)  # issue 14: nft set lookups
 programs+=(nft_bench)  # issue 14: forwarding through nft chains
+programs+=(conntrack_bench)  # issue 14: forwarding with conntrack
 # dpdk_bench exists when CMake found libdpdk (NETNS_WITH_DPDK's default).
 if grep -q '^NETNS_WITH_DPDK:BOOL=ON' "$build/CMakeCache.txt"; then programs+=(dpdk_bench); fi
 cmake --build "$build" --target "${programs[@]}"

@@ -19,6 +19,9 @@
 #include <cstdint>
 #include <string>
 
+#include "netns/result.hpp"
+#include "netns/wire/address.hpp"
+
 namespace netns {
 class Net;
 }
@@ -47,5 +50,24 @@ Stats stats(Net& net);
 std::size_t count(Net& net);
 // Removes every entry of `net` (conntrack -F); packets in flight keep theirs.
 void flush(Net& net);
+
+// Tracking on the packet path, as Linux's nf_ct_netns_get / nf_ct_netns_put:
+// counted per namespace and family. The first get registers defrag,
+// tracking and confirmation on `net`'s hooks for `family`; the last put
+// unregisters them, and the hooks cost nothing again. A ruleset that reads
+// connections (`ct` matches, NAT) holds one reference per family it covers
+// (an inet table: both) while it is installed; a test or an application may
+// hold its own.
+//
+// Both may be called while a hook runs on `net` (a commit from a log sink):
+// the run finishes on the entries it began with. get fails only when a
+// hook table is full (argument_list_too_long), and then changes nothing:
+// call it where a transaction can still fail (prepare) and put on abort.
+// put never fails; a put without a get does nothing. Reassembly queues and
+// the table outlive the last put (they expire as usual).
+[[nodiscard]] Result<void> netns_get(Net& net, Family family);
+void netns_put(Net& net, Family family);
+// The references held on `net` for `family` (0: not tracking).
+std::uint32_t netns_users(Net& net, Family family);
 
 }  // namespace netns::conntrack

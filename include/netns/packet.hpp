@@ -59,6 +59,8 @@ struct PacketBuffer {
   // Packet, which the packet path does a dozen times a frame, stays 32
   // bytes and destroying one checks it only when the buffer goes.
   std::uintptr_t nfct = 0;
+  // Packet::frag_max_size, here for the same reason.
+  std::uint16_t frag_max_size = 0;
 };
 
 class Packet {
@@ -132,6 +134,13 @@ class Packet {
   std::uint16_t protocol = 0;       // ethertype once the link layer is parsed
   std::uint32_t mark = 0;           // skb->mark: `meta mark set` writes it, rules and conntrack read it
 
+  // A reassembled datagram's largest fragment, IP header included (Linux's
+  // IPCB/IP6CB frag_max_size), else 0: forwarding cuts it again to that
+  // size (conntrack reassembles what it forwards). The buffer's, as nfct;
+  // scrub forgets it. set_frag_max_size's precondition: a buffer.
+  std::uint16_t frag_max_size() const { return buf_ != nullptr ? buf_->frag_max_size : 0; }
+  void set_frag_max_size(std::uint16_t size) { buf_->frag_max_size = size; }
+
   // The tracked connection the datagram belongs to (skb->_nfct), with
   // conntrack's ctinfo for it (0..7), or null. Set by the hooks; the
   // buffer holds a reference until it is freed (or handed to a device) or
@@ -153,6 +162,7 @@ class Packet {
   void scrub(bool other_namespace) {
     if (buf_ != nullptr && buf_->nfct != 0) [[unlikely]] set_nfct(nullptr, 0);
     if (other_namespace) mark = 0;
+    if (buf_ != nullptr) buf_->frag_max_size = 0;
   }
 
   PacketPool* pool() const { return buf_ ? buf_->pool : nullptr; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "conntrack/hooks.hpp"
 #include "conntrack/proto.hpp"
 #include "conntrack/table.hpp"
 #include "netns/host.hpp"
@@ -86,12 +87,20 @@ void ConntrackNet::run_gc() {
   arm_gc();
 }
 
-Conntrack::Conntrack(Host& host) : host_(host), slot_(host) {}
+Conntrack::Conntrack(Host& host) : host_(host), slot_(host), hooks_(host) {}
 Conntrack::~Conntrack() = default;
 
 Result<void> Conntrack::init(Net&) { return {}; }
 
-void Conntrack::exit(Net& net) { slot_.reset(net); }
+void Conntrack::exit(Net& net) {
+  hooks_.reset(net);
+  slot_.reset(net);
+}
+
+HookNet& Conntrack::hooks(Net& net) {
+  if (HookNet* h = hooks_.find(net)) return *h;
+  return hooks_.emplace(net, net, *this);
+}
 
 ConntrackNet& Conntrack::state(Net& net) {
   if (ConntrackNet* s = slot_.find(net)) return *s;

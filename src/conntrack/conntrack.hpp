@@ -37,6 +37,7 @@
 namespace netns::conntrack {
 
 class Table;
+class HookNet;
 struct Datagram;
 
 // Where a datagram is (Linux's NF_INET_* hooks).
@@ -103,7 +104,8 @@ class Conntrack : public PernetOps {
 
   // Nothing: a namespace's table is made by its first tracked datagram.
   [[nodiscard]] Result<void> init(Net& net) override;
-  // Frees the namespace's table (entries a packet still holds go with it).
+  // Unregisters the namespace's hooks, then frees its table (entries a
+  // packet still holds go with it).
   void exit(Net& net) override;
 
   // Linux's nf_conntrack_in for one datagram of `net`, from its IP header;
@@ -121,6 +123,9 @@ class Conntrack : public PernetOps {
   // The namespace's state, or null while it never tracked.
   ConntrackNet* find(Net& net) const { return slot_.find(net); }
   Host& host() const { return host_; }
+  // The namespace's hook registrations (conntrack/hooks.hpp), made on demand.
+  HookNet& hooks(Net& net);
+  HookNet* find_hooks(Net& net) const { return hooks_.find(net); }
 
  private:
   ConntrackNet& state(Net& net);
@@ -128,6 +133,7 @@ class Conntrack : public PernetOps {
 
   Host& host_;
   PernetSlot<ConntrackNet> slot_;
+  PernetSlot<HookNet> hooks_;
 };
 
 }  // namespace netns::conntrack

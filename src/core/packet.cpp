@@ -27,6 +27,7 @@ PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
     PacketBuffer* buf = free_.back();
     free_.pop_back();
     buf->refs = 1;
+    buf->frag_max_size = 0;
     ++in_use_;
     return buf;
   }
@@ -39,6 +40,7 @@ PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
   buf->release = &PacketPool::release_owned;
   buf->owner = nullptr;
   buf->nfct = 0;
+  buf->frag_max_size = 0;
   ++in_use_;
   return buf;
 }

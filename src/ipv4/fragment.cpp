@@ -262,10 +262,13 @@ std::optional<Packet> Reassembler::reassemble(QueueMap::iterator it) {
   repr->dont_fragment = q.dont_fragment;
   repr->tos = static_cast<std::uint8_t>(repr->tos | *ecn);
   emit_header(out, *repr, header_len);
+  std::size_t max_size = 0;
   for (const auto& [offset, frag] : q.fragments) {
     host_->packets().copy_bytes(out.subspan(header_len + offset, frag.end - offset),
                                 frag.packet.data().subspan(frag.header_len, frag.end - offset));
+    max_size = std::max(max_size, frag.packet.size());
   }
+  whole.set_frag_max_size(static_cast<std::uint16_t>(max_size));
   whole.device = first.packet.device;
   whole.type = first.packet.type;
   whole.protocol = first.packet.protocol;

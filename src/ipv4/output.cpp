@@ -4,6 +4,7 @@
 
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
+#include "netns/wire/bytes.hpp"
 
 namespace netns::ipv4 {
 
@@ -64,9 +65,14 @@ void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Ad
                                 std::uint32_t mtu) {
   Ipv4Net& ns = state(net);
   if (mtu == 0) mtu = dev.mtu();
-  if (datagram.size() <= mtu) {
+  if (datagram.size() <= mtu && datagram.frag_max_size() == 0) {
     ns.neighbours.output(dev, next_hop, std::move(datagram));
     return;
+  }
+  // ip_do_fragment: a datagram reassembled on its way through goes on in
+  // pieces no larger than it came in (DF: whole, when it fits).
+  if (datagram.frag_max_size() != 0 && (wire::load_be16(datagram.data(), 6) & 0x4000) == 0) [[unlikely]] {
+    mtu = std::min<std::uint32_t>(mtu, datagram.frag_max_size());
   }
   // Too big for the path: fragment (fragment() counts IpFragOKs/Creates/Fails).
   (void)fragment(net, std::move(datagram), mtu,

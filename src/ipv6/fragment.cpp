@@ -215,10 +215,13 @@ std::optional<Reassembler::Reassembled> Reassembler::reassemble(QueueMap::iterat
   wire::store_u8(out, q.nhoff, q.next_header);
   wire::store_be16(out, kPayloadLengthField, static_cast<std::uint16_t>(payload));
   or_ecn(out, *ecn);
+  std::size_t max_size = 0;
   for (const auto& [offset, frag] : q.fragments) {
     host_->packets().copy_bytes(out.subspan(unfragmentable + offset, frag.end - offset),
                                 frag.packet.data().subspan(frag.data_at, frag.end - offset));
+    max_size = std::max(max_size, frag.packet.size());
   }
+  whole.set_frag_max_size(static_cast<std::uint16_t>(max_size));
   whole.device = first.packet.device;
   whole.type = first.packet.type;
   whole.protocol = first.packet.protocol;

@@ -100,7 +100,10 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
     return;
   }
   Device& out = *route->dev;
-  if (const std::uint32_t mtu = ipv6_mtu(net, out); packet.size() > mtu) {
+  const std::uint32_t mtu = ipv6_mtu(net, out);
+  // ip6_pkt_too_big: a datagram conntrack reassembled passes when its
+  // fragments would have, and is cut again below.
+  if (packet.size() > mtu && (packet.frag_max_size() == 0 || packet.frag_max_size() > mtu)) {
     // Routers never fragment (RFC 8200 5): the source learns the path MTU.
     c.add(Counter::Ip6InTooBigErrors);
     send_icmp_error(net, packet, kIcmp6PacketTooBig, 0, mtu);
@@ -117,6 +120,13 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
   c.add(Counter::Ip6OutOctets, packet.size());
   if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::postrouting, packet, nullptr, &out)) return;
+  }
+  if (packet.frag_max_size() != 0) [[unlikely]] {
+    // ip6_finish_output: the fragments it came in as, with an id of ours.
+    const std::uint32_t size = std::min<std::uint32_t>(mtu, packet.frag_max_size());
+    (void)fragment(net, std::move(packet), size, select_ident(),
+                   [&](Packet piece) { output_datagram(net, std::move(piece), out, next_hop); });
+    return;
   }
   output_datagram(net, std::move(packet), out, next_hop);
 }
