@@ -10,6 +10,7 @@
 // on is retired, not freed, until no run is on it.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -55,10 +56,18 @@ class Runtime {
   struct Generation {
     std::shared_ptr<Compiled> compiled;
     std::vector<std::unique_ptr<Entry>> entries;
+    // The families whose conntrack this generation holds (nf_ct_netns_get):
+    // those of tables with a `ct` match or a NAT statement.
+    std::array<bool, 2> conntrack{};
   };
   static netfilter::Verdict hook_fn(void* priv, Packet& packet, const netfilter::HookState& state);
   static netfilter::HookTable& table(Net& net, netns::Family family);
   void unregister(Net& net, Generation& g);
+  // Takes the conntrack references `g` needs and `live_` does not hold yet;
+  // on failure takes none.
+  Result<void> get_conntrack(Net& net, const Generation& g);
+  // Gives back those `held` has and `kept` does not.
+  static void put_conntrack(Net& net, const Generation& held, const Generation* kept);
   void retire(Generation g);
 
   Generation live_;

@@ -13,6 +13,7 @@
 #include "ipv4/stack.hpp"
 #include "ipv6/stack.hpp"
 #include "netfilter/hooks.hpp"
+#include "netns/conntrack.hpp"
 #include "netns/device.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
@@ -369,6 +370,56 @@ TEST_P(NftFilterTest, ATenThousandElementSetDecidesAndItsListingRebuildsIt) {
   NetRef copy = host_.create_net("copy").value();
   load(*copy, listing);
   EXPECT_EQ(nft::list_ruleset(*copy), listing);
+}
+
+}  // namespace
+}  // namespace netns
+
+namespace netns {
+namespace {
+
+// The stateful forwarding: a ruleset that lets replies pass and
+// new connections in only from inside; `ct` in it brings conntrack onto the
+// hooks (nf_ct_netns_get) and its flush takes it away.
+TEST_P(NftFilterTest, StatefulForwardingPassesRepliesAndRefusesNewConnectionsFromOutside) {
+  const Family family = GetParam();
+  EXPECT_EQ(conntrack::netns_users(*r_, family), 0u);
+  forward_rules("  ct state established,related counter accept\n"
+                "  ct state new iifname \"left\" counter accept",
+                "drop");
+  EXPECT_EQ(conntrack::netns_users(*r_, family), 1u);
+  EXPECT_TRUE(hooks(*r_).active(Hook::prerouting));  // conntrack's
+  // From inside (a, behind "left") to b: the connection and its replies pass.
+  auto listener = tcp::listen(*b_, {any(), 80}).value();
+  auto out = tcp::connect(*a_, {b_addr(), 80}).value();
+  run_for(100ms);
+  auto accepted = listener.accept();
+  ASSERT_TRUE(accepted);
+  const std::array<std::byte, 4> ping{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+  ASSERT_TRUE(accepted->write(ping));
+  run_for(100ms);
+  std::array<std::byte, 16> buf{};
+  auto got = out.read(buf);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, 4u);
+  // From outside (b) to a: a new connection is dropped by the policy.
+  auto inner = tcp::listen(*a_, {any(), 22}).value();
+  const IpAddress a_addr = v6() ? IpAddress(Ipv6Address::parse("2001:db8:1::1").value()) : IpAddress(Ipv4Address(192, 0, 2, 1));
+  auto in = tcp::connect(*b_, {a_addr, 22}).value();
+  run_for(100ms);
+  EXPECT_FALSE(inner.accept());
+  EXPECT_GE(nft::chain_drops(*r_, "inet", "f", "fwd").value_or(0), 1u);
+  const std::string listing = nft::list_ruleset(*r_);
+  EXPECT_NE(listing.find("ct state new iifname \"left\" counter packets 1 "), std::string::npos) << listing;
+  in.close();
+  inner.close();
+  out.close();
+  accepted->close();
+  listener.close();
+  // Without `ct`, nft gives conntrack back: its hooks go with it.
+  load(*r_, "flush ruleset");
+  EXPECT_EQ(conntrack::netns_users(*r_, family), 0u);
+  EXPECT_FALSE(hooks(*r_).active(Hook::prerouting));
 }
 
 }  // namespace
