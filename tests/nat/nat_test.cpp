@@ -12,7 +12,10 @@
 #include "conntrack/conntrack.hpp"
 #include "conntrack/table.hpp"
 #include "nat/nat.hpp"
+#include "netns/device.hpp"
 #include "netns/host.hpp"
+#include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
 #include "netns/net.hpp"
 #include "netns/packet_pool.hpp"
 #include "nft/ruleset.hpp"
@@ -567,6 +570,100 @@ TEST_F(NatHookTest, RelatedErrorsAreTranslatedWithoutRules) {
   EXPECT_EQ(snat.runs, 0);
   EXPECT_EQ(wire::load_ipv4(bytes_of(p), 16), kClient);
   expect_checksums(bytes_of(p));
+}
+
+
+// A router with a LAN (eth0) and a WAN (eth1), addressed in both families.
+class NatDeviceTest : public NatHookTest {
+ protected:
+  void SetUp() override {
+    NatHookTest::SetUp();
+    lan_ = make_channel(*net_, "eth0").value();
+    wan_ = make_channel(*net_, "eth1").value();
+    ASSERT_TRUE(set_link_up(*lan_));
+    ASSERT_TRUE(set_link_up(*wan_));
+    ASSERT_TRUE(ipv4::add_address(*net_, *lan_, Ipv4Prefix(kRouterLan, 24)));
+    ASSERT_TRUE(ipv4::add_address(*net_, *wan_, Ipv4Prefix(kPublic, 24)));
+    ASSERT_TRUE(ipv6::add_address(*net_, *lan_, Ipv6Prefix(kRouterLan6, 64)));
+    ASSERT_TRUE(ipv6::add_address(*net_, *wan_, Ipv6Prefix(kPublic6, 64)));
+    run_for(std::chrono::seconds(3));  // DAD: tentative addresses are never a source
+  }
+  netfilter::HookState post(Family f) { return {*net_, Hook::postrouting, f, lan_, wan_}; }
+  netfilter::HookState pre(Family f) { return {*net_, Hook::prerouting, f, lan_, nullptr}; }
+
+  static inline const Ipv6Address kRouterLan6{0x2001, 0xdb8, 0, 1, 0, 0, 0, 1};
+  Device* lan_ = nullptr;
+  Device* wan_ = nullptr;
+};
+
+TEST_F(NatDeviceTest, MasqueradeTakesTheOutputDevicesAddress) {
+  const nft::Nat masq{.kind = nft::NatKind::masquerade};
+  Bytes d = ct::udp4(kClient, 40200, kServer, 53);
+  Tracked t = track(d);
+  ASSERT_EQ(nat::null_binding(*net_, *t.ct, Hook::prerouting), Verdict::accept);
+  ASSERT_EQ(nat::apply(*t.ct, masq, post(Family::ipv4)), Verdict::accept);
+  ASSERT_EQ(nat::manip(d, false, *t.ct, t.info, Hook::postrouting), Verdict::accept);
+  EXPECT_EQ(source(d), (Endpoint{kPublic, 40200}));
+  expect_checksums(d);
+
+  Bytes d6 = ct::udp6(kClient6, 40200, kServer6, 53);
+  Tracked t6 = track(d6);
+  ASSERT_EQ(nat::apply(*t6.ct, masq, post(Family::ipv6)), Verdict::accept);
+  ASSERT_EQ(nat::manip(d6, false, *t6.ct, t6.info, Hook::postrouting), Verdict::accept);
+  EXPECT_EQ(source(d6), (Endpoint{kPublic6, 40200}));
+  expect_checksums(d6);
+}
+
+TEST_F(NatDeviceTest, MasqueradeToAPortRange) {
+  const nft::Nat masq{.kind = nft::NatKind::masquerade, .port_lo = 20000, .port_hi = 20099};
+  Bytes d = ct::tcp4(kClient, 40201, kServer, 80, kSyn, 1, 0);
+  Tracked t = track(d);
+  ASSERT_EQ(nat::apply(*t.ct, masq, post(Family::ipv4)), Verdict::accept);
+  ASSERT_EQ(nat::manip(d, false, *t.ct, t.info, Hook::postrouting), Verdict::accept);
+  EXPECT_EQ(source(d).address, IpAddress(kPublic));
+  EXPECT_GE(source(d).port, 20000);
+  EXPECT_LE(source(d).port, 20099);
+  expect_checksums(d);
+}
+
+TEST_F(NatHookTest, MasqueradeAndRedirectWithoutAnAddressDrop) {
+  // A namespace with no address but loopback's: nothing to translate to.
+  Device* eth = make_channel(*net_, "eth0").value();
+  ASSERT_TRUE(set_link_up(*eth));
+  Bytes d = ct::udp4(kClient, 40202, kServer, 53);
+  Tracked t = track(d);
+  EXPECT_EQ(nat::apply(*t.ct, nft::Nat{.kind = nft::NatKind::masquerade},
+                       {*net_, Hook::postrouting, Family::ipv4, nullptr, eth}),
+            Verdict::drop);
+  EXPECT_FALSE(nat::initialized(*t.ct, ManipType::src));
+  EXPECT_EQ(nat::apply(*t.ct, nft::Nat{.kind = nft::NatKind::redirect},
+                       {*net_, Hook::prerouting, Family::ipv4, eth, nullptr}),
+            Verdict::drop);
+  EXPECT_FALSE(nat::initialized(*t.ct, ManipType::dst));
+}
+
+TEST_F(NatDeviceTest, RedirectGoesToTheInputDeviceOrLoopback) {
+  const nft::Nat redir{.kind = nft::NatKind::redirect, .port_lo = 3128};
+  Bytes d = ct::tcp4(kClient, 40300, kServer, 80, kSyn, 1, 0);
+  Tracked t = track(d);
+  ASSERT_EQ(nat::apply(*t.ct, redir, pre(Family::ipv4)), Verdict::accept);
+  ASSERT_EQ(nat::manip(d, false, *t.ct, t.info, Hook::prerouting), Verdict::accept);
+  EXPECT_EQ(destination(d), (Endpoint{kRouterLan, 3128}));
+  expect_checksums(d);
+
+  Bytes local = ct::tcp4(kRouterLan, 40301, kServer, 80, kSyn, 1, 0);
+  Tracked l = track(local, Hook::output);
+  ASSERT_EQ(nat::apply(*l.ct, redir, {*net_, Hook::output, Family::ipv4, nullptr, wan_}), Verdict::accept);
+  ASSERT_EQ(nat::manip(local, false, *l.ct, l.info, Hook::output), Verdict::accept);
+  EXPECT_EQ(destination(local), (Endpoint{Ipv4Address::loopback(), 3128}));
+  expect_checksums(local);
+
+  Bytes d6 = ct::tcp6(kClient6, 40302, kServer6, 80, kSyn, 1, 0);
+  Tracked t6 = track(d6);
+  ASSERT_EQ(nat::apply(*t6.ct, redir, pre(Family::ipv6)), Verdict::accept);
+  ASSERT_EQ(nat::manip(d6, false, *t6.ct, t6.info, Hook::prerouting), Verdict::accept);
+  EXPECT_EQ(destination(d6), (Endpoint{kRouterLan6, 3128}));
+  expect_checksums(d6);
 }
 
 }  // namespace
