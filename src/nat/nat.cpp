@@ -221,8 +221,9 @@ Verdict setup(Net& net, Entry& e, const Range& range, ManipType m) {
   conntrack::Table* table = table_of(net);
   auto current = conntrack::invert(e.tuple(Dir::reply));  // the original as earlier manips left it
   if (table == nullptr || !current) return Verdict::drop;
-  if (range.map_ips && (range.min_addr.family() != e.family() || range.max_addr < range.min_addr)) {
-    return Verdict::drop;
+  if ((range.map_ips && (range.min_addr.family() != e.family() || range.max_addr < range.min_addr)) ||
+      (range.proto_specified && range.max_port < range.min_port)) {
+    return Verdict::drop;  // nft refuses such ranges at load; never half applied
   }
   Tuple chosen;
   if (!Search(net, *table, range, m).get_unique_tuple(chosen, *current)) {

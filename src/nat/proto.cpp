@@ -99,8 +99,9 @@ bool manip_ports(const Manip& m, std::span<std::byte> l4, bool tcp) {
   const std::size_t port_at = m.type == ManipType::src ? 0 : 2;
   const std::uint16_t old_port = wire::load_be16(l4, port_at);
   const std::size_t csum_at = tcp ? 16 : 6;
-  bool do_csum = l4.size() >= csum_at + 2;
-  if (do_csum && !tcp) do_csum = wire::load_be16(l4, 6) != 0 || m.partial;  // UDP over IPv4 without a checksum
+  // UDP over IPv4 may carry no checksum; a quoted TCP header shorter than
+  // its 20 bytes keeps its checksum as it is, as Linux's.
+  const bool do_csum = tcp ? l4.size() >= 20 : wire::load_be16(l4, 6) != 0 || m.partial;
   if (do_csum) {
     CsumField c(l4, csum_at, m.partial);
     c.replace_address(m.old_address(), m.new_address());

@@ -336,6 +336,26 @@ TEST_F(NatTest, IcmpErrorReachesTheTranslatedClient) {
   EXPECT_EQ(wire::load_ipv4(error, 16), kClient);
 }
 
+TEST_F(NatTest, IcmpErrorAboutATranslatedEchoGetsTheOriginalId) {
+  // A second pinger's id moved; a time exceeded about its echo must quote
+  // the id it chose, and go to it.
+  Bytes first = ct::icmp4(Ipv4Address(192, 0, 2, 21), kServer, 8, 0, ct::echo(0x4321, 1));
+  ASSERT_EQ(forward_new(first, std::nullopt, to(kPublic)), Verdict::accept);
+  Bytes echo = ct::icmp4(kClient, kServer, 8, 0, ct::echo(0x4321, 1));
+  ASSERT_EQ(forward_new(echo, std::nullopt, to(kPublic)), Verdict::accept);
+  ASSERT_NE(wire::load_be16(echo, 24), 0x4321);
+  Bytes error = ct::icmp4(kFarRouter, kPublic, 11, 0, 0, echo);
+  Tracked t = track(error);
+  ASSERT_EQ(t.info, CtInfo::related_reply);
+  ASSERT_EQ(nat::icmp_reply_translation(error, *t.ct, t.info, Hook::prerouting), Verdict::accept);
+  EXPECT_EQ(wire::load_ipv4(error, 16), kClient);
+  expect_checksums(error);
+  const Bytes inner(error.begin() + 28, error.end());
+  EXPECT_EQ(wire::load_ipv4(inner, 12), kClient);
+  EXPECT_EQ(wire::load_be16(inner, 24), 0x4321);
+  expect_checksums(inner);
+}
+
 TEST_F(NatTest, IcmpErrorFromADestinationNattedServer) {
   // The server behind a dnat refuses: the outside client must see the
   // error come from, and quote, the public address it spoke to.
