@@ -32,34 +32,12 @@ using netfilter::Hook;
 class NftFilterTest : public support::HostTest, public ::testing::WithParamInterface<Family> {
  protected:
   void SetUp() override {
-    a_ = host_.create_net("a").value();
-    r_ = host_.create_net("r").value();
-    b_ = host_.create_net("b").value();
-    auto left = make_veth(*a_, "eth0", *r_, "left").value();
-    auto right = make_veth(*r_, "right", *b_, "eth0").value();
-    for (Device* d : {left.a, left.b, right.a, right.b}) ASSERT_TRUE(set_link_up(*d));
-    left_ = left.b;
-    support::no_router_solicitations({a_.get(), b_.get()});
-    support::no_router_solicitations({r_.get()}, "left");
-    support::no_router_solicitations({r_.get()}, "right");
-    ASSERT_TRUE(ipv4::add_address(*a_, *left.a, Ipv4Prefix::parse("192.0.2.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*r_, *left.b, Ipv4Prefix::parse("192.0.2.2/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*r_, *right.a, Ipv4Prefix::parse("198.51.100.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*b_, *right.b, Ipv4Prefix::parse("198.51.100.2/24").value()));
-    ASSERT_TRUE(ipv4::add_route(*a_, {.prefix = Ipv4Prefix::parse("0.0.0.0/0").value(),
-                                      .via = Ipv4Address(192, 0, 2, 2)}));
-    ASSERT_TRUE(ipv4::add_route(*b_, {.prefix = Ipv4Prefix::parse("0.0.0.0/0").value(),
-                                      .via = Ipv4Address(198, 51, 100, 1)}));
-    ASSERT_TRUE(ipv6::add_address(*a_, *left.a, Ipv6Prefix::parse("2001:db8:1::1/64").value()));
-    ASSERT_TRUE(ipv6::add_address(*r_, *left.b, Ipv6Prefix::parse("2001:db8:1::2/64").value()));
-    ASSERT_TRUE(ipv6::add_address(*r_, *right.a, Ipv6Prefix::parse("2001:db8:2::1/64").value()));
-    ASSERT_TRUE(ipv6::add_address(*b_, *right.b, Ipv6Prefix::parse("2001:db8:2::2/64").value()));
-    ASSERT_TRUE(ipv6::add_route(*a_, {.prefix = Ipv6Prefix::parse("::/0").value(),
-                                      .via = Ipv6Address::parse("2001:db8:1::2").value(), .dev = left.a}));
-    ASSERT_TRUE(ipv6::add_route(*b_, {.prefix = Ipv6Prefix::parse("::/0").value(),
-                                      .via = Ipv6Address::parse("2001:db8:2::1").value(), .dev = right.b}));
-    ASSERT_TRUE(r_->sysctl().set("net.ipv4.ip_forward", "1"));
-    ASSERT_TRUE(r_->sysctl().set("net.ipv6.conf.all.forwarding", "1"));
+    support::RoutedNets nets;
+    support::route_through(host_, nets);
+    a_ = nets.a;
+    r_ = nets.r;
+    b_ = nets.b;
+    left_ = nets.r_left;
     run_for(support::kPastDad);
     server_ = udp::open(*b_, GetParam()).value();
     ASSERT_TRUE(server_.bind({any(), 7000}));

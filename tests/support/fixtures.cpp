@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "netns/device.hpp"
 #include "netns/ipv4.hpp"
+#include "netns/ipv6.hpp"
 #include "netns/net.hpp"
 #include "netns/sysctl.hpp"
 
@@ -95,6 +97,41 @@ void link_two_nets(Host& host, LinkedNets& out, bool addresses) {
   if (!addresses) return;
   ASSERT_TRUE(ipv4::add_address(*out.blue, *out.blue_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 1), 24)));
   ASSERT_TRUE(ipv4::add_address(*out.red, *out.red_eth0, Ipv4Prefix(Ipv4Address(192, 0, 2, 2), 24)));
+}
+
+void route_through(Host& host, RoutedNets& out) {
+  out.a = host.create_net("a").value();
+  out.r = host.create_net("r").value();
+  out.b = host.create_net("b").value();
+  auto left = make_veth(*out.a, "eth0", *out.r, "left");
+  auto right = make_veth(*out.r, "right", *out.b, "eth0");
+  ASSERT_TRUE(left && right);
+  out.a_eth0 = left->a;
+  out.r_left = left->b;
+  out.r_right = right->a;
+  out.b_eth0 = right->b;
+  for (Device* d : {out.a_eth0, out.r_left, out.r_right, out.b_eth0}) ASSERT_TRUE(set_link_up(*d));
+  no_router_solicitations({out.a.get(), out.b.get()});
+  no_router_solicitations({out.r.get()}, "left");
+  no_router_solicitations({out.r.get()}, "right");
+  const auto v4 = [](std::string_view p) { return Ipv4Prefix::parse(p).value(); };
+  const auto v6 = [](std::string_view p) { return Ipv6Prefix::parse(p).value(); };
+  ASSERT_TRUE(ipv4::add_address(*out.a, *out.a_eth0, v4("192.0.2.1/24")));
+  ASSERT_TRUE(ipv4::add_address(*out.r, *out.r_left, v4("192.0.2.2/24")));
+  ASSERT_TRUE(ipv4::add_address(*out.r, *out.r_right, v4("198.51.100.1/24")));
+  ASSERT_TRUE(ipv4::add_address(*out.b, *out.b_eth0, v4("198.51.100.2/24")));
+  ASSERT_TRUE(ipv4::add_route(*out.a, {.prefix = v4("0.0.0.0/0"), .via = Ipv4Address(192, 0, 2, 2)}));
+  ASSERT_TRUE(ipv4::add_route(*out.b, {.prefix = v4("0.0.0.0/0"), .via = Ipv4Address(198, 51, 100, 1)}));
+  ASSERT_TRUE(ipv6::add_address(*out.a, *out.a_eth0, v6("2001:db8:1::1/64")));
+  ASSERT_TRUE(ipv6::add_address(*out.r, *out.r_left, v6("2001:db8:1::2/64")));
+  ASSERT_TRUE(ipv6::add_address(*out.r, *out.r_right, v6("2001:db8:2::1/64")));
+  ASSERT_TRUE(ipv6::add_address(*out.b, *out.b_eth0, v6("2001:db8:2::2/64")));
+  ASSERT_TRUE(ipv6::add_route(*out.a, {.prefix = v6("::/0"), .via = Ipv6Address::parse("2001:db8:1::2").value(),
+                                       .dev = out.a_eth0}));
+  ASSERT_TRUE(ipv6::add_route(*out.b, {.prefix = v6("::/0"), .via = Ipv6Address::parse("2001:db8:2::1").value(),
+                                       .dev = out.b_eth0}));
+  ASSERT_TRUE(out.r->sysctl().set("net.ipv4.ip_forward", "1"));
+  ASSERT_TRUE(out.r->sysctl().set("net.ipv6.conf.all.forwarding", "1"));
 }
 
 void no_router_solicitations(std::initializer_list<Net*> nets, std::string_view device) {

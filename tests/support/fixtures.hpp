@@ -134,6 +134,21 @@ struct LinkedNets {
 };
 void link_two_nets(Host& host, LinkedNets& out, bool addresses);
 
+// Three namespaces in a row, a - r - b, over veths (a's eth0 to r's
+// "left", r's "right" to b's eth0), r forwarding both families; a and b
+// route everything through r. Addresses: a 192.0.2.1 and 2001:db8:1::1,
+// r 192.0.2.2 / 198.51.100.1 and 2001:db8:1::2 / 2001:db8:2::1, b
+// 198.51.100.2 and 2001:db8:2::2. Nobody solicits routers. Call
+// run_for(kPastDad) before sending IPv6. Fails the test on any error.
+struct RoutedNets {
+  NetRef a, r, b;
+  Device* a_eth0 = nullptr;
+  Device* r_left = nullptr;
+  Device* r_right = nullptr;
+  Device* b_eth0 = nullptr;
+};
+void route_through(Host& host, RoutedNets& out);
+
 // For tests that count frames or timers and have nothing to do with router
 // discovery: every device of `nets` named `device` stops soliciting routers
 // (net.ipv6.conf.DEV.accept_ra=0, read when DAD ends), so once DAD is over
