@@ -45,6 +45,7 @@ inline constexpr std::uint64_t kSipPurposeNeighbour = 0x6e65696768626f72;  // "n
 inline constexpr std::uint64_t kSipPurposeConntrack = 0x636f6e6e74726b00;  // "conntrk"
 // nft set hashes (src/nft/set_lookup.hpp): one key per Host.
 inline constexpr std::uint64_t kSipPurposeNftSet = 0x6e66742d73657400;  // "nft-set"
+inline constexpr std::uint64_t kSipPurposeNat = 0x6e61742d69707300;  // "nat-ips": NAT address choice, + the namespace id
 
 // SipHash-c-d of `message` under `key`: c compression rounds per 8-byte
 // word, d finalisation rounds. Bytes are read little-endian as in the
