@@ -51,7 +51,7 @@ using netns::nft::SetLookup;
 using netns::nft::set_detail::U128;
 
 constexpr std::size_t kProbes = std::size_t{1} << 20;
-const SipKey kKey = SipKey::derive(1, netns::nft::kSipPurposeNftSet);
+const SipKey kKey = SipKey::derive(1, netns::kSipPurposeNftSet);
 
 U128 random128(std::mt19937_64& rng) { return (U128{rng()} << 64) | rng(); }
 

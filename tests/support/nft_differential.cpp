@@ -93,7 +93,7 @@ for i, p in enumerate(probes):
             if fam == V4:
                 msg = msg[:2] + struct.pack('!H', csum(msg)) + msg[4:]
             s.sendto(msg, (p['dst'], 0))
-            keys[('ping', ident)] = i; keep.append(s)
+            keys[(fam, 'ping', ident)] = i; keep.append(s)
         else:
             s = socket.socket(fam, socket.SOCK_STREAM if p['k'] == 'tcp' else socket.SOCK_DGRAM)
             s.setblocking(False)
@@ -103,18 +103,18 @@ for i, p in enumerate(probes):
                 s.connect_ex((p['dst'], p['port'])); tcp[s.fileno()] = (i, s)
             else:
                 s.connect((p['dst'], p['port'])); s.send(b'netns-nft-diff'); udp[s.fileno()] = (i, s)
-            keys[(p['k'], s.getsockname()[1])] = i
+            keys[(fam, p['k'], s.getsockname()[1])] = i  # a v4 and a v6 socket may share a port
     except OSError as e:
         out[i] = 'error ' + errno.errorcode.get(e.errno, str(e.errno))
 def answer(key, what):
     i = keys.get(key)
     if i is not None and out[i] is None:
         out[i] = what
-def quoted(proto, l4):
+def quoted(fam, proto, l4):
     if proto in (6, 17) and len(l4) >= 2:
-        return ('tcp' if proto == 6 else 'udp', struct.unpack('!H', l4[0:2])[0])
+        return (fam, 'tcp' if proto == 6 else 'udp', struct.unpack('!H', l4[0:2])[0])
     if proto in (1, 58) and len(l4) >= 6:
-        return ('ping', struct.unpack('!H', l4[4:6])[0])
+        return (fam, 'ping', struct.unpack('!H', l4[4:6])[0])
     return None
 def drain():
     while True:
@@ -124,10 +124,10 @@ def drain():
             break
         icmp = pkt[(pkt[0] & 15) * 4:]
         if icmp[0] == 0:
-            answer(('ping', struct.unpack('!H', icmp[4:6])[0]), 'reply')
+            answer((V4, 'ping', struct.unpack('!H', icmp[4:6])[0]), 'reply')
         elif icmp[0] in (3, 11, 12) and len(icmp) >= 28:
             q = icmp[8:]
-            k = quoted(q[9], q[(q[0] & 15) * 4:])
+            k = quoted(V4, q[9], q[(q[0] & 15) * 4:])
             if k: answer(k, 'icmp %d/%d from %s' % (icmp[0], icmp[1], frm[0]))
     while True:
         try:
@@ -135,9 +135,9 @@ def drain():
         except BlockingIOError:
             break
         if icmp[0] == 129:
-            answer(('ping', struct.unpack('!H', icmp[4:6])[0]), 'reply')
+            answer((V6, 'ping', struct.unpack('!H', icmp[4:6])[0]), 'reply')
         elif icmp[0] in (1, 2, 3, 4) and len(icmp) >= 48:
-            k = quoted(icmp[8 + 6], icmp[48:])
+            k = quoted(V6, icmp[8 + 6], icmp[48:])
             if k: answer(k, 'icmp %d/%d from %s' % (icmp[0], icmp[1], frm[0]))
 while None in out:
     left = deadline - time.monotonic()
