@@ -93,7 +93,7 @@ for i, p in enumerate(probes):
             if fam == V4:
                 msg = msg[:2] + struct.pack('!H', csum(msg)) + msg[4:]
             s.sendto(msg, (p['dst'], 0))
-            keys[(fam, 'ping', ident)] = i; keep.append(s)
+            keys[(fam, 'ping', ident)] = i; keep.append(s)  # identifiers are unique per probe
         else:
             s = socket.socket(fam, socket.SOCK_STREAM if p['k'] == 'tcp' else socket.SOCK_DGRAM)
             s.setblocking(False)
@@ -103,16 +103,17 @@ for i, p in enumerate(probes):
                 s.connect_ex((p['dst'], p['port'])); tcp[s.fileno()] = (i, s)
             else:
                 s.connect((p['dst'], p['port'])); s.send(b'netns-nft-diff'); udp[s.fileno()] = (i, s)
-            keys[(fam, p['k'], s.getsockname()[1])] = i  # a v4 and a v6 socket may share a port
+            # Sockets of two families, or from two sources, may share a port.
+            keys[(fam, p['k'], s.getsockname()[0], s.getsockname()[1])] = i
     except OSError as e:
         out[i] = 'error ' + errno.errorcode.get(e.errno, str(e.errno))
 def answer(key, what):
     i = keys.get(key)
     if i is not None and out[i] is None:
         out[i] = what
-def quoted(fam, proto, l4):
+def quoted(fam, proto, src, l4):
     if proto in (6, 17) and len(l4) >= 2:
-        return (fam, 'tcp' if proto == 6 else 'udp', struct.unpack('!H', l4[0:2])[0])
+        return (fam, 'tcp' if proto == 6 else 'udp', src, struct.unpack('!H', l4[0:2])[0])
     if proto in (1, 58) and len(l4) >= 6:
         return (fam, 'ping', struct.unpack('!H', l4[4:6])[0])
     return None
@@ -127,7 +128,7 @@ def drain():
             answer((V4, 'ping', struct.unpack('!H', icmp[4:6])[0]), 'reply')
         elif icmp[0] in (3, 11, 12) and len(icmp) >= 28:
             q = icmp[8:]
-            k = quoted(V4, q[9], q[(q[0] & 15) * 4:])
+            k = quoted(V4, q[9], socket.inet_ntop(V4, q[12:16]), q[(q[0] & 15) * 4:])
             if k: answer(k, 'icmp %d/%d from %s' % (icmp[0], icmp[1], frm[0]))
     while True:
         try:
@@ -137,7 +138,7 @@ def drain():
         if icmp[0] == 129:
             answer((V6, 'ping', struct.unpack('!H', icmp[4:6])[0]), 'reply')
         elif icmp[0] in (1, 2, 3, 4) and len(icmp) >= 48:
-            k = quoted(V6, icmp[8 + 6], icmp[48:])
+            k = quoted(V6, icmp[8 + 6], socket.inet_ntop(V6, icmp[16:32]), icmp[48:])
             if k: answer(k, 'icmp %d/%d from %s' % (icmp[0], icmp[1], frm[0]))
 while None in out:
     left = deadline - time.monotonic()
