@@ -1100,6 +1100,7 @@ class Parser {
       auto bits = len_at.kind == TokenKind::word ? parse_number(len_at.text) : std::nullopt;
       if (!bits || *bits > 8u * e.lo.len) fail(len_at, "invalid prefix length " + len_at.text);
       next();
+      if (*bits == 8u * e.lo.len) return e;  // a full-length prefix is the address (nft lists it so)
       e.kind = Elem::prefix;
       e.bits = static_cast<std::uint8_t>(*bits);
       e.lo = Prefix{e.lo, e.bits}.interval().lo;  // nft stores the network
@@ -1166,7 +1167,9 @@ class Parser {
   }
 
   Reject reject(const RuleState& st) {
-    Reject r = default_reject(st.family);
+    // In an inet table after an `ip` or `ip6` match, a plain reject is that
+    // family's (nft lists it `reject with icmp port-unreachable`).
+    Reject r = default_reject(st.family == Family::inet && st.network ? *st.network : st.family);
     if (!accept_word("with")) return r;
     const Token& kind_at = peek();
     if (accept_word("tcp")) {
