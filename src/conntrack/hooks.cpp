@@ -6,9 +6,7 @@
 #include "conntrack/conntrack.hpp"
 #include "conntrack/entry.hpp"
 #include "ipv4/fragment.hpp"
-#include "ipv4/stack.hpp"
 #include "ipv6/fragment.hpp"
-#include "ipv6/stack.hpp"
 #include "netns/conntrack.hpp"
 #include "netns/device.hpp"
 #include "netns/net.hpp"
@@ -49,11 +47,6 @@ HookNet::~HookNet() {
   }
 }
 
-nf::HookTable& HookNet::table(Family family) const {
-  Builtins& b = net_.host().builtins();
-  return family == Family::ipv4 ? b.ipv4().hooks(net_) : b.ipv6().hooks(net_);
-}
-
 namespace {
 
 struct Registration {
@@ -78,7 +71,7 @@ Result<void> HookNet::get(Family family) {
       {nf::Hook::input, &HookNet::confirm, nf::kPriorityConntrackConfirm},
       {nf::Hook::postrouting, &HookNet::confirm, nf::kPriorityConntrackConfirm},
   }};
-  nf::HookTable& hooks = table(family);
+  nf::HookTable& hooks = nf::hook_table(net_, family);
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto added = hooks.add(entries[i].hook, {entries[i].fn, this, entries[i].priority});
     if (!added) {
@@ -97,7 +90,7 @@ void HookNet::put(Family family) {
 }
 
 void HookNet::unregister(Family family) {
-  nf::HookTable& hooks = table(family);
+  nf::HookTable& hooks = nf::hook_table(net_, family);
   for (const nf::Hook h : {nf::Hook::prerouting, nf::Hook::output}) {
     hooks.remove(h, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag});
     hooks.remove(h, {&HookNet::track, this, nf::kPriorityConntrack});

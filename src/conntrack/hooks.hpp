@@ -68,7 +68,6 @@ class HookNet {
 
  private:
   static std::size_t index(Family f) { return f == Family::ipv4 ? 0 : 1; }
-  netfilter::HookTable& table(Family family) const;
   void unregister(Family family);
 
   static netfilter::Verdict defrag(void* priv, Packet& packet, const netfilter::HookState& state);

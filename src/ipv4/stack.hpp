@@ -180,9 +180,6 @@ class Ipv4Stack final : public PernetOps,
   // than `mtu` (0: the device's). The caller ran the postrouting hook.
   void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
 
-  // The namespace's IPv4 netfilter hooks, where conntrack and nft register.
-  netfilter::HookTable& hooks(Net& net);
-
   // PernetOps
   Result<void> init(Net& net) override;
   void exit(Net& net) override;

@@ -1,11 +1,9 @@
-// IPv6's side of the netfilter seam (netfilter/hooks.hpp): the namespace's
-// hook table and the one call every hook point makes.
+// IPv6's side of the netfilter seam (netfilter/hooks.hpp): the one call
+// every hook point makes.
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 
 namespace netns::ipv6 {
-
-netfilter::HookTable& Ipv6Stack::hooks(Net& net) { return state(net).hooks; }
 
 bool Ipv6Stack::run_hook(Net& net, Ipv6Net& ns, netfilter::Hook h, Packet& packet, Device* in, Device* out) {
   const netfilter::HookState hook_state{.net = net, .hook = h, .family = Family::ipv6, .in = in, .out = out};

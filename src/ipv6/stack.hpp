@@ -120,8 +120,6 @@ class Ipv6Stack final : public PernetOps,
   // Hands a ready datagram (data() at its IPv6 header) to the link layer.
   // (Postrouting ran before: send and forward run it on the whole datagram.)
   void output_datagram(Net& net, Packet&& datagram, Device& dev, const Ipv6Address& next_hop);
-  // The namespace's IPv6 netfilter hooks, where conntrack and nft register.
-  netfilter::HookTable& hooks(Net& net);
 
   // inet::NetworkLayer: the transports by next header (inet6_protos).
   Result<void> add_protocol(wire::IpProtocol protocol, inet::Transport& transport) override;

@@ -5,7 +5,8 @@
 // A subsystem that wants to see datagrams (conntrack, nft's base chains)
 // registers a HookOps at a hook with a priority. The IP layers hold one
 // HookTable per family in their pernet state (Ipv4Net::hooks,
-// Ipv6Net::hooks) and ask it at each of the five places Linux does:
+// Ipv6Net::hooks; hook_table(net, family) finds it) and ask it at each of
+// the five places Linux does:
 //
 //   if (ns.hooks.active(Hook::prerouting)) [[unlikely]] {
 //     if (ns.hooks.run(Hook::prerouting, packet, {net, Hook::prerouting, Family::ipv4, &dev, nullptr}) !=
@@ -114,5 +115,9 @@ class HookTable {
   std::vector<std::unique_ptr<const Entries>> retired_;
   std::uint32_t running_ = 0;
 };
+
+// The namespace's table for `family`: the one its IP layer asks
+// (Ipv4Net::hooks, Ipv6Net::hooks), where conntrack and nft register.
+HookTable& hook_table(Net& net, Family family);
 
 }  // namespace netns::netfilter

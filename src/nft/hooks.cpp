@@ -1,20 +1,12 @@
 #include "nft/hooks.hpp"
 
-#include "ipv4/stack.hpp"
 #include "netns/conntrack.hpp"
-#include "ipv6/stack.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
-#include "stack/builtins.hpp"
 
 namespace netns::nft {
 
 Runtime::~Runtime() = default;
-
-netfilter::HookTable& Runtime::table(Net& net, netns::Family family) {
-  return family == netns::Family::ipv6 ? net.host().builtins().ipv6().hooks(net)
-                                       : net.host().builtins().ipv4().hooks(net);
-}
 
 netfilter::Verdict Runtime::hook_fn(void* priv, Packet& packet, const netfilter::HookState& state) {
   auto* e = static_cast<Entry*>(priv);
@@ -81,12 +73,12 @@ Result<void> Runtime::commit(Net& net, const Ruleset& next) {
   if (auto got = get_conntrack(net, g); !got) return got;
   for (const CompiledBase& b : g.compiled->bases) {
     const auto hook = static_cast<netfilter::Hook>(b.hook);
-    for (const netns::Family f : {netns::Family::ipv4, netns::Family::ipv6}) {
+    for (const netns::Family f : kFamilies) {
       if ((b.family == Family::ip && f != netns::Family::ipv4) || (b.family == Family::ip6 && f != netns::Family::ipv6)) {
         continue;
       }
       g.entries.push_back(std::make_unique<Entry>(Entry{this, g.compiled.get(), b.chain, f, hook, b.priority}));
-      if (auto added = table(net, f).add(hook, g.entries.back()->ops()); !added) {
+      if (auto added = netfilter::hook_table(net, f).add(hook, g.entries.back()->ops()); !added) {
         g.entries.pop_back();
         unregister(net, g);
         put_conntrack(net, g, &live_);
@@ -111,7 +103,7 @@ void Runtime::clear(Net& net) {
 }
 
 void Runtime::unregister(Net& net, Generation& g) {
-  for (const auto& e : g.entries) table(net, e->family).remove(e->hook, e->ops());
+  for (const auto& e : g.entries) netfilter::hook_table(net, e->family).remove(e->hook, e->ops());
 }
 
 void Runtime::retire(Generation g) {

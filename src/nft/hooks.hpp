@@ -61,7 +61,6 @@ class Runtime {
     std::array<bool, 2> conntrack{};
   };
   static netfilter::Verdict hook_fn(void* priv, Packet& packet, const netfilter::HookState& state);
-  static netfilter::HookTable& table(Net& net, netns::Family family);
   void unregister(Net& net, Generation& g);
   // Takes the conntrack references `g` needs and `live_` does not hold yet;
   // on failure takes none.

@@ -91,7 +91,7 @@ class CtHooksTest : public support::HostTest, public ::testing::WithParamInterfa
 
   bool v6() const { return GetParam() == Family::ipv6; }
   netfilter::HookTable& hooks(Net& n) {
-    return v6() ? host_.builtins().ipv6().hooks(n) : host_.builtins().ipv4().hooks(n);
+    return netfilter::hook_table(n, GetParam());
   }
   void add_probe(Net& net, Hook h, int priority, Probe& p) {
     const HookOps ops{&probe, &p, priority};

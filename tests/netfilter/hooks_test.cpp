@@ -180,7 +180,7 @@ class HookPointsTest : public support::HostTest, public ::testing::WithParamInte
 
   bool v6() const { return GetParam() == Family::ipv6; }
   netfilter::HookTable& hooks(Net& n) {
-    return v6() ? host_.builtins().ipv6().hooks(n) : host_.builtins().ipv4().hooks(n);
+    return netfilter::hook_table(n, GetParam());
   }
   HookOps ops() { return {&record, &recorder_, 0}; }
   void hook_everywhere() {

@@ -38,7 +38,7 @@ class NftEvalTest : public support::HostTest {
   }
   Verdict input(Family f, const std::vector<std::uint8_t>& bytes) {
     Packet p = packet(bytes);
-    auto& table = f == Family::ipv6 ? host_.builtins().ipv6().hooks(*net_) : host_.builtins().ipv4().hooks(*net_);
+    auto& table = netfilter::hook_table(*net_, f);
     if (!table.active(Hook::input)) return Verdict::accept;
     return table.run(Hook::input, p, {.net = *net_, .hook = Hook::input, .family = f});
   }
@@ -132,7 +132,7 @@ TEST(NftEvalReentry, ARulesetReplacedFromInsideAHookRun) {
   NetRef net = host.create_net("n").value();
   target = net.get();
   ASSERT_TRUE(nft::run(*net, "table ip t { chain in { type filter hook input priority 0; log prefix \"x\"; counter drop; }\n}"));
-  auto& table = host.builtins().ipv4().hooks(*net);
+  auto& table = netfilter::hook_table(*net, Family::ipv4);
   const std::vector<std::uint8_t> d{0x45, 0, 0, 20, 0, 1, 0, 0, 64, 253, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2};
   for (const Verdict expected : {Verdict::drop, Verdict::accept}) {
     Packet p = host.packets().allocate(d.size());

@@ -51,7 +51,7 @@ class NftFilterTest : public support::HostTest, public ::testing::WithParamInter
     return v6() ? IpAddress(Ipv6Address::parse("2001:db8:2::2").value()) : IpAddress(Ipv4Address(198, 51, 100, 2));
   }
   netfilter::HookTable& hooks(Net& n) {
-    return v6() ? host_.builtins().ipv6().hooks(n) : host_.builtins().ipv4().hooks(n);
+    return netfilter::hook_table(n, GetParam());
   }
   void load(Net& n, const std::string& script) {
     std::string diagnostics;
