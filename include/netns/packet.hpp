@@ -182,6 +182,9 @@ class Packet {
   // The metadata of `from`, for a Packet of the same frame (a share or a
   // copy); the connection is the buffer's (see nfct).
   void copy_metadata(const Packet& from);
+  // copy_metadata, and what the buffer's header holds, for a Packet of the
+  // same frame in a buffer of its own (copy, push_front, push_back).
+  void copy_frame_metadata(const Packet& from);
   void steal(Packet& other) {
     buf_ = other.buf_;
     offset_ = other.offset_;

@@ -117,8 +117,7 @@ Packet Packet::copy() const {
   Packet p = buf_->pool->allocate(size_, offset_);
   if (!p) return {};
   buf_->pool->copy_bytes({p.bytes(), size_}, data());
-  p.copy_metadata(*this);
-  if (buf_->nfct != 0) p.set_nfct(nfct(), nfct_info());
+  p.copy_frame_metadata(*this);
   return p;
 }
 
@@ -128,6 +127,12 @@ void Packet::copy_metadata(const Packet& from) {
   checksum_partial = from.checksum_partial;
   protocol = from.protocol;
   mark = from.mark;
+}
+
+void Packet::copy_frame_metadata(const Packet& from) {
+  copy_metadata(from);
+  if (from.buf_->nfct != 0) set_nfct(from.nfct(), from.nfct_info());
+  buf_->frag_max_size = from.buf_->frag_max_size;
 }
 
 void Packet::set_nfct(NfConntrack* ct, std::uint8_t info) {
@@ -154,8 +159,7 @@ std::span<std::byte> Packet::push_front(std::size_t n) {
     Packet fresh = buf_->pool->allocate(size_, std::max(n, PacketPool::kDefaultHeadroom));
     if (!fresh) return {};  // beyond kMaxPacket: the caller sees an empty span
     buf_->pool->copy_bytes({fresh.bytes(), size_}, data());
-    fresh.copy_metadata(*this);
-    if (buf_->nfct != 0) fresh.set_nfct(nfct(), nfct_info());
+    fresh.copy_frame_metadata(*this);
     *this = std::move(fresh);
   }
   offset_ -= static_cast<std::uint32_t>(n);
@@ -170,9 +174,7 @@ std::span<std::byte> Packet::push_back(std::size_t n) {
     if (!fresh) return {};
     buf_->pool->copy_bytes({fresh.bytes(), size_}, data());
     fresh.size_ = size_;
-    fresh.device = device;
-    fresh.type = type;
-    fresh.protocol = protocol;
+    fresh.copy_frame_metadata(*this);
     *this = std::move(fresh);
   }
   std::byte* tail = bytes() + size_;

@@ -290,6 +290,7 @@ TEST(PacketMetadata, TheConnectionIsTheBuffersAndACopyHoldsItsOwn) {
     Packet p = host.packets().allocate(64, 0);
     p.mark = 3;
     p.set_nfct(&fake.ct, 4);
+    p.set_frag_max_size(1280);
     EXPECT_EQ(fake.ct.use, 2u);
     EXPECT_EQ(p.nfct_info(), 4);
     Packet shared = p.share();
@@ -298,6 +299,7 @@ TEST(PacketMetadata, TheConnectionIsTheBuffersAndACopyHoldsItsOwn) {
     EXPECT_EQ(copied.mark, 3u);
     EXPECT_EQ(shared.nfct(), &fake.ct);
     EXPECT_EQ(copied.nfct_info(), 4);
+    EXPECT_EQ(copied.frag_max_size(), 1280);  // IPCB's, copied with the frame
     Packet moved = std::move(p);
     EXPECT_EQ(moved.nfct(), &fake.ct);
     EXPECT_EQ(fake.ct.use, 3u);
