@@ -45,19 +45,31 @@ Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params,
   net.counters().add(Counter::IpOutRequests);
   net.counters().add(Counter::IpExtOutOctets, total);
   // __ip_local_out: a datagram the output hook drops is the sender's EPERM,
-  // as is one postrouting drops. (A rule that rewrites the destination
-  // here does not reroute it yet: Linux's ip_route_me_harder comes with NAT.)
-  // ip_output: postrouting sees the whole datagram, before fragmentation.
+  // as is one postrouting drops. ip_output: postrouting sees the whole
+  // datagram, before fragmentation.
   Ipv4Net& ns = state(net);
-  for (const netfilter::Hook h : {netfilter::Hook::output, netfilter::Hook::postrouting}) {
-    if (ns.hooks.active(h) && !run_hook(net, ns, h, payload, nullptr, route.dev)) [[unlikely]] {
+  RouteResult out = route;
+  Ipv4Address dst = header_dst;
+  if (ns.hooks.active(netfilter::Hook::output)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::output, payload, nullptr, out.dev)) {
       return error(Errc::operation_not_permitted);
     }
+    // ip_route_me_harder: a rule (dnat, redirect) sent the datagram elsewhere.
+    if (const Ipv4Address now = wire::load_ipv4(payload.data(), 16); now != dst) {
+      auto rerouted = route_output(net, now);
+      if (!rerouted) return rerouted.error();
+      out = *rerouted;
+      dst = now;
+    }
+  }
+  if (ns.hooks.active(netfilter::Hook::postrouting) &&
+      !run_hook(net, ns, netfilter::Hook::postrouting, payload, nullptr, out.dev)) [[unlikely]] {
+    return error(Errc::operation_not_permitted);
   }
   // With DF the datagram fits the device (checked above); without, it is
   // cut to the path MTU as Linux's ip_fragment does with dst_mtu.
-  const std::uint32_t mtu = params.dont_fragment ? route.dev->mtu() : path_mtu(net, header_dst, *route.dev).mtu;
-  output_datagram(net, std::move(payload), *route.dev, route.next_hop, mtu);
+  const std::uint32_t mtu = params.dont_fragment ? out.dev->mtu() : path_mtu(net, dst, *out.dev).mtu;
+  output_datagram(net, std::move(payload), *out.dev, out.next_hop, mtu);
   return {};
 }
 

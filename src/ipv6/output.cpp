@@ -17,8 +17,7 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   // Linux's ip6_fragment cuts to the route's MTU, which Packet Too Big
   // lowers, never below 1280 (update_pmtu); IPV6_DONTFRAG refuses instead.
   const std::uint32_t mtu = path_mtu(net, params.dst, *route.dev);
-  const bool too_big = total > mtu;
-  if (too_big && params.dont_fragment) return error(Errc::message_size);
+  if (total > mtu && params.dont_fragment) return error(Errc::message_size);
   auto header = payload.push_front(wire::Ipv6Repr::kHeaderLen);
   if (header.empty()) return error(Errc::no_buffer_space);
   std::uint8_t hop_limit = params.hop_limit;
@@ -34,21 +33,34 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   c.add(Counter::Ip6OutOctets, total);
   if (params.dst.is_multicast()) c.add(Counter::Ip6OutMcastPkts);
   // ip6_local_out, then ip6_output: the hooks see the whole datagram, and a
-  // drop is the sender's EPERM. (A rule that rewrites the destination does
-  // not reroute it yet: ip6_route_me_harder comes with NAT.)
+  // drop is the sender's EPERM.
   Ipv6Net& ns = state(net);
-  for (const netfilter::Hook h : {netfilter::Hook::output, netfilter::Hook::postrouting}) {
-    if (ns.hooks.active(h) && !run_hook(net, ns, h, payload, nullptr, route.dev)) [[unlikely]] {
+  RouteResult out = route;
+  std::uint32_t out_mtu = mtu;
+  if (ns.hooks.active(netfilter::Hook::output)) [[unlikely]] {
+    if (!run_hook(net, ns, netfilter::Hook::output, payload, nullptr, out.dev)) {
       return error(Errc::operation_not_permitted);
     }
+    // ip6_route_me_harder: a rule (dnat, redirect) sent the datagram elsewhere.
+    if (const Ipv6Address now = wire::load_ipv6(payload.data(), 24); now != params.dst.with_scope(0)) {
+      auto rerouted = route_output(net, now);
+      if (!rerouted) return rerouted.error();
+      out = *rerouted;
+      out_mtu = path_mtu(net, now, *out.dev);
+      if (total > out_mtu && params.dont_fragment) return error(Errc::message_size);
+    }
   }
-  if (!too_big) {
-    output_datagram(net, std::move(payload), *route.dev, route.next_hop);
+  if (ns.hooks.active(netfilter::Hook::postrouting) &&
+      !run_hook(net, ns, netfilter::Hook::postrouting, payload, nullptr, out.dev)) [[unlikely]] {
+    return error(Errc::operation_not_permitted);
+  }
+  if (total <= out_mtu) {
+    output_datagram(net, std::move(payload), *out.dev, out.next_hop);
     return {};
   }
   // fragment() counts Ip6FragOKs, Ip6FragCreates and Ip6FragFails.
-  return fragment(net, std::move(payload), mtu, select_ident(),
-                  [&](Packet piece) { output_datagram(net, std::move(piece), *route.dev, route.next_hop); });
+  return fragment(net, std::move(payload), out_mtu, select_ident(),
+                  [&](Packet piece) { output_datagram(net, std::move(piece), *out.dev, out.next_hop); });
 }
 
 std::uint32_t Ipv6Stack::select_ident() {

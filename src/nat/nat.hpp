@@ -10,14 +10,15 @@
 // Each manip type is set up once per entry (kStatus*NatDone), by a rule or
 // by the null binding.
 //
-// The hooks call it as Linux's nf_nat_inet_fn / nf_nat_ipv4_fn. A nat
-// hook is registered at prerouting and output (kPriorityNatDst, manip dst)
-// and at postrouting and input (kPriorityNatSrc, manip src), after
-// conntrack (which set packet.set_nfct) and before confirm:
+// The hooks call it as Linux's nf_nat_inet_fn / nf_nat_ipv4_fn. nft's
+// Runtime (nft/hooks.hpp) registers a NAT hook at prerouting and output
+// (kPriorityNatDst, manip dst) and at postrouting and input
+// (kPriorityNatSrc, manip src), after conntrack (which set
+// packet.set_nfct) and before confirm:
 //
-//   netfilter::Verdict nat_hook(void* priv, Packet& packet, const netfilter::HookState& state) {
-//     auto* chains = static_cast<NatChains*>(priv);         // nft's nat base chains at this hook
-//     return nat::hook(packet, state, chains->entries(state.hook));  // std::span<const HookOps>, priority order
+//   netfilter::Verdict Runtime::nat_hook_fn(void* priv, Packet& packet, const netfilter::HookState& state) {
+//     auto* h = static_cast<NatHook*>(priv);              // one family's nat chains at this hook
+//     return nat::hook(packet, state, h->chains);         // std::span<const HookOps>, priority order
 //   }
 //
 // nat::hook runs those chains only for the first datagram of a connection

@@ -33,7 +33,8 @@ class Compiler {
     for (std::size_t i = 0; i < t.chains.size(); ++i) chain(t, t.chains[i], index, out_.chains[first + i]);
     for (std::size_t i = 0; i < t.chains.size(); ++i) {
       const Chain& c = t.chains[i];
-      if (c.base) out_.bases.push_back({t.family, c.base->hook, c.base->priority, first + static_cast<std::uint32_t>(i)});
+      if (!c.base) continue;
+      out_.bases.push_back({t.family, c.base->type, c.base->hook, c.base->priority, first + static_cast<std::uint32_t>(i)});
     }
   }
 
@@ -148,8 +149,9 @@ class Compiler {
   void statement(const Table&, const Rule&, std::uint32_t, const Notrack&, const ChainIndex&, CompiledChain& cc) {
     cc.actions.push_back({.kind = ActionKind::notrack});
   }
-  void statement(const Table&, const Rule&, std::uint32_t, const Nat&, const ChainIndex&, CompiledChain& cc) {
-    cc.actions.push_back({.kind = ActionKind::nat});
+  void statement(const Table&, const Rule&, std::uint32_t, const Nat& n, const ChainIndex&, CompiledChain& cc) {
+    out_.nats.push_back(n);
+    cc.actions.push_back({.kind = ActionKind::nat, .nat = static_cast<std::uint32_t>(out_.nats.size() - 1)});
   }
 
   Compiled& out_;

@@ -3,7 +3,7 @@
 // When a transaction commits, compile() turns every base chain, and the
 // regular chains of its table, into flat arrays: per rule a run of Checks
 // (load one field, compare it: value, range, bitmask, set) and a run of
-// Actions (counter, limit, log, mark, reject, verdict). Jumps name chains
+// Actions (counter, limit, log, mark, reject, NAT, verdict). Jumps name chains
 // by index. Nothing on the packet path reads text or walks the model's
 // variants (eval.hpp runs it).
 //
@@ -115,6 +115,7 @@ struct Action {
   std::int64_t max_tokens = 0;
   bool over = false;
   std::uint32_t log = 0;     // index in Compiled::logs
+  std::uint32_t nat = 0;     // index in Compiled::nats
 };
 
 struct CompiledRule {
@@ -132,6 +133,7 @@ struct CompiledChain {
 
 struct CompiledBase {
   Family family;  // the table's: ip, ip6 or inet
+  ChainType type;  // nat chains run inside the NAT hook (nft/hooks.hpp), not on their own
   Hook hook;
   int priority;
   std::uint32_t chain;  // index in Compiled::chains
@@ -142,6 +144,7 @@ struct Compiled {
   std::vector<CompiledBase> bases;
   std::vector<std::shared_ptr<const SetLookup>> sets;
   std::vector<Log> logs;
+  std::vector<Nat> nats;
   std::vector<std::shared_ptr<RuleCell>> rule_cells;  // what the Actions point into
   std::vector<std::shared_ptr<ChainCell>> chain_cells;
 };

@@ -10,6 +10,7 @@
 #include "conntrack/entry.hpp"
 #include "ipv4/stack.hpp"
 #include "ipv6/stack.hpp"
+#include "nat/nat.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
@@ -387,9 +388,15 @@ NfVerdict do_chain(const Compiled& compiled, std::uint32_t base, Packet& packet,
           case ActionKind::mark_set: packet.mark = a.mark; continue;
           case ActionKind::notrack: packet.set_nfct(nullptr, kUntracked); continue;
           case ActionKind::reject: reject(k, a.reject); return dropped(chain);
-          // NAT statements are not run yet (the NAT engine comes next): a
-          // datagram that would be translated is dropped, never passed untranslated.
-          case ActionKind::nat: return dropped(chain);
+          case ActionKind::nat: {
+            // nft_nat_eval: nat::hook runs nat chains only for a tracked
+            // datagram, and the parser allows NAT nowhere else.
+            conntrack::Entry* e = conntrack::Entry::of(packet);
+            if (e == nullptr) return dropped(chain);
+            const std::optional<NfVerdict> v = nat::apply(*e, compiled.nats[a.nat], state);
+            if (!v) continue;  // nft_nat_inet_eval: another family's statement does nothing
+            return *v == NfVerdict::drop ? dropped(chain) : *v;
+          }
           case ActionKind::verdict: break;
         }
         switch (a.verdict) {

@@ -8,6 +8,14 @@
 // chains ends with nothing registered (its hooks null again). A hook run
 // may commit (a log sink that loads a ruleset): the compiled form it runs
 // on is retired, not freed, until no run is on it.
+//
+// Chains of type nat are not registered on their own (Linux's
+// nf_nat_register_fn): once a family has one, a NAT hook is registered at
+// prerouting and output (kPriorityNatDst) and at input and postrouting
+// (kPriorityNatSrc), and hands nat::hook the family's nat chains of that
+// hook in priority order. The chains choose a connection's translation on
+// its first datagram; the hook rewrites every datagram of it, replies too,
+// whether or not the hook it passes has a chain.
 #pragma once
 
 #include <array>
@@ -51,16 +59,38 @@ class Runtime {
     netns::Family family;
     netfilter::Hook hook;
     int priority;
+    bool nat;  // run by a NatHook, not registered itself
     netfilter::HookOps ops() { return {&Runtime::hook_fn, this, priority}; }
+  };
+  // A family's NAT at one hook (Linux's nf_nat_lookup_hook_priv).
+  struct NatHook {
+    Runtime* runtime;
+    netns::Family family;
+    netfilter::Hook hook;
+    std::vector<netfilter::HookOps> chains;  // the nat chains at `hook`, by priority
+    netfilter::HookOps ops();
   };
   struct Generation {
     std::shared_ptr<Compiled> compiled;
     std::vector<std::unique_ptr<Entry>> entries;
+    std::vector<std::unique_ptr<NatHook>> nat_hooks;
     // The families whose conntrack this generation holds (nf_ct_netns_get):
     // those of tables with a `ct` match or a NAT statement.
     std::array<bool, 2> conntrack{};
   };
   static netfilter::Verdict hook_fn(void* priv, Packet& packet, const netfilter::HookState& state);
+  static netfilter::Verdict nat_hook_fn(void* priv, Packet& packet, const netfilter::HookState& state);
+  struct Registration {
+    netns::Family family;
+    netfilter::Hook hook;
+    netfilter::HookOps ops;
+  };
+  // What g puts on the hook tables: its chains that are not nat, and its NAT hooks.
+  static std::vector<Registration> registrations(Generation& g);
+  // Registers g's chains and NAT hooks; on failure none of them.
+  Result<void> register_all(Net& net, Generation& g);
+  // The NatHooks of every family that has a nat chain in g, holding its chains.
+  void make_nat_hooks(Generation& g);
   void unregister(Net& net, Generation& g);
   // Takes the conntrack references `g` needs and `live_` does not hold yet;
   // on failure takes none.

@@ -332,12 +332,6 @@ TEST_P(NftFilterTest, AFlushedRulesetLeavesTheHooksNull) {
   EXPECT_EQ(udp_through(1), 1);
 }
 
-TEST_P(NftFilterTest, NatStatementsDropUntilTheNatEngineRuns) {
-  load(*r_, "table ip n { chain post { type nat hook postrouting priority srcnat; masquerade; }\n}\n"
-            "table ip6 n { chain post { type nat hook postrouting priority srcnat; masquerade; }\n}");
-  EXPECT_EQ(udp_through(1), 0);
-}
-
 }  // namespace
 }  // namespace netns
 
