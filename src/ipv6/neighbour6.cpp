@@ -75,7 +75,7 @@ void NeighbourTable::solicit(Entry& e, bool unicast) {
   if (!src.is_unspecified()) ns.source_link = e.dev->mac();
   const Ipv6Address dst = unicast ? e.address : e.address.solicited_node();
   Packet p = build(src, dst, ns);
-  if (!p) return;
+  if (!p || !layer_.local_out(net_, *e.dev, p)) return;
   count_out(net_, Counter::Icmp6OutNeighborSolicits);
   transmit(*e.dev, unicast ? e.mac : wire::ipv6_multicast_mac(dst), std::move(p));
 }
@@ -83,7 +83,7 @@ void NeighbourTable::solicit(Entry& e, bool unicast) {
 void NeighbourTable::send_dad_probe(Device& dev, const Ipv6Address& tentative) {
   const Ipv6Address dst = tentative.solicited_node();
   Packet p = build(Ipv6Address::any(), dst, wire::NeighbourSolicitRepr{.target = tentative});
-  if (!p) return;
+  if (!p || !layer_.local_out(net_, dev, p)) return;
   count_out(net_, Counter::Icmp6OutNeighborSolicits);
   transmit(dev, wire::ipv6_multicast_mac(dst), std::move(p));
 }
@@ -98,7 +98,7 @@ void NeighbourTable::send_unsolicited_na(Device& dev, const Ipv6Address& address
 // destination is resolved as any datagram's next hop.
 void NeighbourTable::send_advert(Device& dev, const Ipv6Address& dst, const wire::NeighbourAdvertRepr& na) {
   Packet p = build(na.target, dst, na);
-  if (!p) return;
+  if (!p || !layer_.local_out(net_, dev, p)) return;
   count_out(net_, Counter::Icmp6OutNeighborAdvertisements);
   output(dev, dst, std::move(p));
 }

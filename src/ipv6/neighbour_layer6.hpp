@@ -50,6 +50,11 @@ class Ipv6NeighbourLayer {
     std::uint32_t retrans_ms = 0;
   };
   virtual NdpTimes advertised_ndp_times(Net& net, const Device& dev) = 0;
+  // ndisc_send_skb's NF_HOOK: a solicitation or advertisement the table
+  // built (data() at its IPv6 header) meets the namespace's output and
+  // postrouting hooks before it leaves on dev; false when they dropped it
+  // (it is then neither sent nor counted). A layer without hooks passes all.
+  virtual bool local_out(Net& /*net*/, Device& /*dev*/, Packet& /*message*/) { return true; }
 
  protected:
   ~Ipv6NeighbourLayer() = default;

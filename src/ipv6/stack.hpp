@@ -155,6 +155,7 @@ class Ipv6Stack final : public PernetOps,
   void router_lost(Net& net, Device& dev, const Ipv6Address& router) override;
   void error_report(Net& net, const Packet& datagram) override;
   NdpTimes advertised_ndp_times(Net& net, const Device& dev) override;
+  bool local_out(Net& net, Device& dev, Packet& message) override;
 
   // icmp6_send: an error about `offending` (data() at its IPv6 header),
   // rate limited; never about an ICMPv6 error, nor to a multicast or

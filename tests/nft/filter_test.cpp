@@ -14,6 +14,7 @@
 #include "ipv6/stack.hpp"
 #include "netfilter/hooks.hpp"
 #include "netns/conntrack.hpp"
+#include "netns/counters.hpp"
 #include "netns/device.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
@@ -212,6 +213,25 @@ TEST_P(NftFilterTest, AnOutputDropIsTheSendersEperm) {
   auto sent = client.send_to(data, {b_addr(), 7000});
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error(), boost::system::errc::operation_not_permitted);
+}
+
+// ndisc_send_skb runs NF_INET_LOCAL_OUT: an output rule silences NDP's own
+// solicitations, which are then neither sent nor counted.
+TEST_P(NftFilterTest, NeighbourSolicitationsMeetTheOutputHook) {
+  if (!v6()) GTEST_SKIP() << "neighbour discovery is IPv6's";
+  load(*a_, "table ip6 f {\n chain out {\n  type filter hook output priority filter;\n"
+            "  icmpv6 type nd-neighbor-solicit counter drop\n }\n}\n");
+  const std::uint64_t solicits = a_->counters().value(Counter::Icmp6OutNeighborSolicits);
+  auto client = udp::open(*a_, GetParam()).value();
+  const std::array<std::byte, 8> data{};
+  ASSERT_TRUE(client.send_to(data, {Ipv6Address::parse("2001:db8:1::99").value(), 7000}));  // on-link, unknown
+  run_for(50ms);
+  EXPECT_NE(nft::list_ruleset(*a_).find("counter packets 1 "), std::string::npos) << nft::list_ruleset(*a_);
+  EXPECT_EQ(a_->counters().value(Counter::Icmp6OutNeighborSolicits), solicits);
+  load(*a_, "flush ruleset");
+  ASSERT_TRUE(client.send_to(data, {Ipv6Address::parse("2001:db8:1::98").value(), 7000}));
+  run_for(50ms);
+  EXPECT_EQ(a_->counters().value(Counter::Icmp6OutNeighborSolicits), solicits + 1);
 }
 
 TEST_P(NftFilterTest, RejectAnswersWithIcmpAsLinux) {
