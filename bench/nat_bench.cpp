@@ -10,14 +10,20 @@
 // datagram, one at a time: the client sends, the server answers, the client
 // reads the answer.
 //
-//   BM_NatUdpRoundTripLinux  three Linux namespaces joined by kernel veths,
+//   BM_NatUdpRoundTripLinux/threads:0
+//                            three Linux namespaces joined by kernel veths,
 //                            `nft` in the router. One thread holds both
 //                            sockets (made inside their namespaces with
 //                            setns), as ipv4_bench's kernel comparison does:
 //                            a veth hands a datagram on in the sender's
 //                            softirq, so each recvfrom finds it waiting and
-//                            no wake-up is timed, only the kernel's path.
-//                            Root and nft only; otherwise it says why.
+//                            no wake-up is timed, only the kernel's path:
+//                            the kernel at its best, the ratio's basis.
+//   BM_NatUdpRoundTripLinux/threads:1
+//                            the same with the server answering from a
+//                            thread of its own, as a server process would:
+//                            two wake-ups per round trip.
+//                            Both root and nft only; otherwise they say why.
 //   BM_NatUdpRoundTripNetns  the same three namespaces in one Host, veths,
 //                            nft::run in the router, netns UDP sockets, the
 //                            Host polled inline after each send.
@@ -31,8 +37,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "netns/netns.hpp"
 #include "netns/nft.hpp"
@@ -137,6 +145,44 @@ class KernelNatRouter {
   std::string error_;
 };
 
+// The server as a process of its own would be: a thread blocked in
+// recvfrom, woken by each request; the client is woken by each answer.
+class EchoThread {
+ public:
+  explicit EchoThread(int fd) : fd_(fd), thread_([this] { run(); }) {}
+  ~EchoThread() {
+    stop_ = true;
+    thread_.join();  // within the socket's receive timeout
+  }
+  EchoThread(const EchoThread&) = delete;
+  EchoThread& operator=(const EchoThread&) = delete;
+  in_addr_t last_peer() const { return last_peer_; }
+
+ private:
+  void run() {
+    char buf[64];
+    while (!stop_) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) continue;
+      last_peer_ = from.sin_addr.s_addr;
+      sendto(fd_, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<in_addr_t> last_peer_{0};
+  std::thread thread_;
+};
+
+void set_receive_timeout(int fd, long microseconds) {
+  timeval timeout{microseconds / 1'000'000, microseconds % 1'000'000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+}
+
+// threads:0  one thread plays both ends;
+// threads:1  the server answers from a thread of its own.
 void BM_NatUdpRoundTripLinux(benchmark::State& state) {
   KernelNatRouter rig;
   if (!rig.ok()) {
@@ -149,26 +195,35 @@ void BM_NatUdpRoundTripLinux(benchmark::State& state) {
   auto client_addr = bench::ipv4_socket_address("192.0.2.2", 0);
   bind(server, reinterpret_cast<sockaddr*>(&server_addr), sizeof server_addr);
   bind(client, reinterpret_cast<sockaddr*>(&client_addr), sizeof client_addr);
-  // A lost datagram must end the benchmark, not hang it.
-  timeval timeout{2, 0};
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  char msg[64] = {}, buf[64];
-  sockaddr_in from{};
-  auto round_trip = [&] {
-    sendto(client, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&server_addr), sizeof server_addr);
-    socklen_t len = sizeof from;
-    const ssize_t n = recvfrom(server, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
-    if (n < 0) return false;
-    sendto(server, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
-    return recvfrom(client, buf, sizeof buf, 0, nullptr, nullptr) >= 0;
-  };
+  // A lost datagram ends the benchmark instead of hanging it; the echo
+  // thread looks at its stop flag at least every 100 ms.
+  set_receive_timeout(client, 2'000'000);
+  set_receive_timeout(server, state.range(0) != 0 ? 100'000 : 2'000'000);
   const in_addr_t router = bench::ipv4_socket_address("198.51.100.1", 0).sin_addr.s_addr;
-  time_round_trips(state, round_trip, [&] { return from.sin_addr.s_addr == router; });
+  char msg[64] = {}, buf[64];
+  if (state.range(0) != 0) {
+    EchoThread echo(server);
+    auto round_trip = [&] {
+      sendto(client, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&server_addr), sizeof server_addr);
+      return recvfrom(client, buf, sizeof buf, 0, nullptr, nullptr) >= 0;
+    };
+    time_round_trips(state, round_trip, [&] { return echo.last_peer() == router; });
+  } else {
+    sockaddr_in from{};
+    auto round_trip = [&] {
+      sendto(client, msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&server_addr), sizeof server_addr);
+      socklen_t len = sizeof from;
+      const ssize_t n = recvfrom(server, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) return false;
+      sendto(server, buf, static_cast<std::size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+      return recvfrom(client, buf, sizeof buf, 0, nullptr, nullptr) >= 0;
+    };
+    time_round_trips(state, round_trip, [&] { return from.sin_addr.s_addr == router; });
+  }
   close(client);
   close(server);
 }
-BENCHMARK(BM_NatUdpRoundTripLinux)->UseRealTime();
+BENCHMARK(BM_NatUdpRoundTripLinux)->ArgName("threads")->Arg(0)->Arg(1)->UseRealTime();
 
 // ---- netns ----
 
@@ -242,7 +297,10 @@ BENCHMARK(BM_NatUdpRoundTripNetns)->UseRealTime();
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   bench::RatioReporter reporter;
-  reporter.add_ratio("NAT UDP round trip: Linux / netns", "BM_NatUdpRoundTripLinux", "BM_NatUdpRoundTripNetns");
+  reporter.add_ratio("NAT UDP round trip: Linux / netns", "BM_NatUdpRoundTripLinux/threads:0",
+                     "BM_NatUdpRoundTripNetns");
+  reporter.add_ratio("... Linux's server in a thread / netns", "BM_NatUdpRoundTripLinux/threads:1",
+                     "BM_NatUdpRoundTripNetns");
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
