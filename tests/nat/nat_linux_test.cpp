@@ -20,6 +20,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "netns/conntrack.hpp"
