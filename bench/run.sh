@@ -28,6 +28,7 @@ programs=(net_bench memory_bench ipv4_bench fib_bench tcp_bench bridge_bench lin
 programs+=(nft_set_bench)  # issue 14: nft set lookups
 programs+=(nft_bench)  # issue 14: forwarding through nft chains
 programs+=(conntrack_bench)  # issue 14: forwarding with conntrack
+programs+=(nat_bench)  # issue 14: UDP request/response through a NAT router, netns against the kernel
 # dpdk_bench exists when CMake found libdpdk (NETNS_WITH_DPDK's default).
 if grep -q '^NETNS_WITH_DPDK:BOOL=ON' "$build/CMakeCache.txt"; then programs+=(dpdk_bench); fi
 cmake --build "$build" --target "${programs[@]}"
