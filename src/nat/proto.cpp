@@ -24,7 +24,9 @@ constexpr std::size_t kIpv4MinHeader = 20;
 constexpr std::size_t kIpv6Header = 40;
 constexpr std::uint16_t kCsumMangled0 = 0xffff;  // Linux's CSUM_MANGLED_0: a UDP checksum that came out 0
 
-// One 16-bit checksum field updated in place (Linux's inet_proto_csum_replace*).
+// One 16-bit checksum field updated in place (Linux's inet_proto_csum_replace*):
+// the changed words are summed first and the field written once by apply(),
+// RFC 1624's equation 3 over all of them, HC' = ~(~HC + sum(~m + m')).
 // A partial checksum (CHECKSUM_PARTIAL) holds the uncomplemented
 // pseudo-header sum that the sender's device finishes: only
 // pseudo-header words change it.
@@ -33,15 +35,7 @@ class CsumField {
   CsumField(std::span<std::byte> bytes, std::size_t at, bool partial) : bytes_(bytes), at_(at), partial_(partial) {}
 
   void replace(std::uint16_t from, std::uint16_t to, bool pseudohdr) {
-    std::uint16_t f = wire::load_be16(bytes_, at_);
-    if (!partial_) {
-      f = wire::checksum_update(f, from, to);
-    } else if (pseudohdr) {
-      f = static_cast<std::uint16_t>(~wire::checksum_update(static_cast<std::uint16_t>(~f), from, to));
-    } else {
-      return;
-    }
-    wire::store_be16(bytes_, at_, f);
+    (pseudohdr ? pseudo_ : plain_) += std::uint32_t{static_cast<std::uint16_t>(~from)} + to;
   }
   // An address of the pseudo-header, 16 bits at a time.
   void replace_address(std::span<const std::byte> from, std::span<const std::uint8_t> to) {
@@ -49,13 +43,27 @@ class CsumField {
       replace(wire::load_be16(from, i), static_cast<std::uint16_t>(to[i] << 8 | to[i + 1]), true);
     }
   }
-  std::uint16_t value() const { return wire::load_be16(bytes_, at_); }
+  // Writes the field; returns its new value.
+  std::uint16_t apply() {
+    const std::uint16_t f = wire::load_be16(bytes_, at_);
+    const std::uint16_t v = partial_ ? fold(std::uint64_t{f} + pseudo_)
+                                     : static_cast<std::uint16_t>(~fold(std::uint64_t{static_cast<std::uint16_t>(~f)} +
+                                                                         pseudo_ + plain_));
+    wire::store_be16(bytes_, at_, v);
+    return v;
+  }
   void set(std::uint16_t v) { wire::store_be16(bytes_, at_, v); }
 
  private:
+  static std::uint16_t fold(std::uint64_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(sum);
+  }
+
   std::span<std::byte> bytes_;
   std::size_t at_;
   bool partial_;
+  std::uint64_t pseudo_ = 0, plain_ = 0;
 };
 
 // One IP datagram (outer, or quoted in an ICMP error) being rewritten.
@@ -106,7 +114,7 @@ bool manip_ports(const Manip& m, std::span<std::byte> l4, bool tcp) {
     CsumField c(l4, csum_at, m.partial);
     c.replace_address(m.old_address(), m.new_address());
     c.replace(old_port, m.new_port(), false);
-    if (!tcp && c.value() == 0) c.set(kCsumMangled0);
+    if (c.apply() == 0 && !tcp) c.set(kCsumMangled0);
   }
   wire::store_be16(l4, port_at, m.new_port());
   return true;
@@ -116,7 +124,9 @@ bool manip_ports(const Manip& m, std::span<std::byte> l4, bool tcp) {
 bool manip_icmp(const Manip& m, std::span<std::byte> l4) {
   if (l4.size() < 8) return false;
   if (!is_icmp_query(wire::load_u8(l4, 0))) return true;
-  CsumField(l4, 2, false).replace(wire::load_be16(l4, 4), m.target.sport, false);
+  CsumField c(l4, 2, false);
+  c.replace(wire::load_be16(l4, 4), m.target.sport, false);
+  c.apply();
   wire::store_be16(l4, 4, m.target.sport);
   return true;
 }
@@ -131,6 +141,7 @@ bool manip_icmpv6(const Manip& m, std::span<std::byte> l4) {
     c.replace(wire::load_be16(l4, 4), m.target.sport, false);
     wire::store_be16(l4, 4, m.target.sport);
   }
+  c.apply();
   return true;
 }
 
@@ -156,6 +167,7 @@ bool manip_ip(const Manip& m) {
     if (!later_fragment && !manip_l4(m, wire::load_u8(m.ip, 9), m.ip.subspan(ihl))) return false;
     CsumField header(m.ip, 10, false);
     header.replace_address(m.old_address(), m.new_address());
+    header.apply();
   } else {
     if (m.ip.size() < kIpv6Header) return false;
     auto skip = wire::skip_extension_headers(m.ip, kIpv6Header, wire::load_u8(m.ip, 6));
