@@ -830,13 +830,14 @@ class Parser {
     if (r.matches.empty() && r.statements.empty()) unexpected("match or statement");
     for (const Statement& s : r.statements)
       if (const auto* rj = std::get_if<Reject>(&s); rj != nullptr && rj->kind == RejectKind::tcp_reset) {
-        // A reset answers TCP only: nft adds the protocol match, and in an
-        // inet table lists it (in ip and ip6 it is implied and not shown).
-        if (family == Family::inet && !st.l4) {
-          r.matches.push_back(Match{Field::meta_l4proto, Op::eq, Key::of_uint(kTcp, 1)});
+        if (st.l4 && *st.l4 != kTcp) fail(peek(), "conflicting protocols specified: " + proto_name(*st.l4) + " vs. tcp");
+        // A reset answers TCP only: when nothing before it says TCP, nft
+        // puts `meta l4proto tcp` at the head of the rule (in every family;
+        // normalize drops it where nft's listing does).
+        if (!st.l4) {
+          r.matches.insert(r.matches.begin(), Match{Field::meta_l4proto, Op::eq, Key::of_uint(kTcp, 1)});
           st.l4 = kTcp;
         }
-        if (st.l4 && *st.l4 != kTcp) fail(peek(), "conflicting protocols specified: " + proto_name(*st.l4) + " vs. tcp");
       }
     normalize(r, family);
     return r;
@@ -922,23 +923,10 @@ class Parser {
     require_network(st, fi.network, at);
     if (fi.l4proto != 0) require_l4(st, fi.l4proto, at);
     Match m{field, Op::eq, Key{}};
-    if (fi.bitmask && accept_sym("&")) {
-      Masked mk;
-      mk.mask = flag_expr(fi.type);
-      if (accept_sym("!=")) {
-        m.op = Op::ne;
-      } else {
-        expect_sym("==");
-      }
-      mk.value = flag_list(fi.type);
-      m.operand = mk;
-      return m;
-    }
-    bool explicit_eq = false;
+    if (fi.bitmask && bitmask_match(fi, m)) return m;
     if (accept_sym("!=")) {
       m.op = Op::ne;
     } else if (accept_sym("==")) {
-      explicit_eq = true;
     } else if (accept_sym("<=")) {
       m.op = Op::le;
     } else if (accept_sym(">=")) {
@@ -968,14 +956,6 @@ class Parser {
     } else if (accept_sym("@")) {
       if (relational) unexpected("value");
       m.operand = SetRef{name("set")};
-    } else if (fi.bitmask && !explicit_eq && !relational) {
-      // ct state established,related / tcp flags syn / syn,ack
-      const std::uint32_t v = flag_list(fi.type);
-      if (accept_sym("/")) {
-        m.operand = Masked{v, flag_list(fi.type)};
-      } else {
-        m.operand = Flags{v};
-      }
     } else {
       const Token& vat = peek();
       Elem e = element(fi.type, !fi.bitmask && !relational);
@@ -998,6 +978,54 @@ class Parser {
     return e.lo;
   }
 
+  // The forms of a bitmask field's match, as nft 1.0.6 reads them:
+  //   tcp flags syn,ack / syn|ack     (x & v) != 0          Flags
+  //   tcp flags ! syn,ack             (x & v) == 0          Flags, op ne
+  //   tcp flags == syn|ack, != syn    x op v, exact         Key
+  //   tcp flags syn / syn,ack,fin     (x & m) == v          Masked (also after == and !=)
+  //   tcp flags & (syn|ack) == syn    (x & m) op v          Masked
+  // A value is a list of `a|b` terms, all ORed. Sets, set references and
+  // < > <= >= take the generic path (false).
+  bool bitmask_match(const FieldInfo& fi, Match& m) {
+    if (accept_sym("&")) {
+      const std::uint32_t mask = flag_term(fi.type);
+      if (is_sym("|")) fail(peek(), "a mask of several flags is written in parentheses: & (a|b)");
+      if (accept_sym("!=")) {
+        m.op = Op::ne;
+      } else {
+        expect_sym("==");
+      }
+      m.operand = Masked{flag_list(fi.type), mask};
+      return true;
+    }
+    bool exact = false;
+    bool negated = false;
+    if (accept_sym("!=")) {
+      m.op = Op::ne;
+      exact = true;
+    } else if (accept_sym("==")) {
+      exact = true;
+    } else if (accept_sym("!")) {
+      m.op = Op::ne;
+      negated = true;
+    } else if (is_sym("{") || is_sym("@") || is_sym("<") || is_sym(">") || is_sym("<=") || is_sym(">=")) {
+      return false;
+    }
+    if (exact && (is_sym("{") || is_sym("@"))) return false;
+    const std::uint32_t v = flag_list(fi.type);
+    if (!negated && accept_sym("/")) {
+      // nft's grammar wants two or more after `/` (with one, `a / b` would
+      // be a prefix), yet lists `tcp flags & syn == fin` as `fin / syn`:
+      // netns takes one too, so that its listing reads back.
+      m.operand = Masked{v, flag_list(fi.type)};
+    } else if (exact) {
+      m.operand = Key::of_uint(v, fi.length);
+    } else {
+      m.operand = Flags{v};
+    }
+    return true;
+  }
+
   std::uint32_t flag_value(DataType type) {
     const Token& at = peek();
     if (at.kind != TokenKind::word) unexpected(to_string(type));
@@ -1005,25 +1033,33 @@ class Parser {
       next();
       return *v;
     }
-    if (auto n = parse_number(at.text); n && *n <= 0xffffffffu) {
+    const std::uint64_t max = data_type_length(type) >= 4 ? 0xffffffffu : 0xffu;
+    if (auto n = parse_number(at.text); n && *n <= max) {
       next();
       return static_cast<std::uint32_t>(*n);
     }
     fail(at, fmt::format("Could not parse {}: unknown value '{}'", to_string(type), at.text));
   }
 
-  std::uint32_t flag_list(DataType type) {
-    std::uint32_t v = flag_value(type);
-    while (accept_sym(",")) v |= flag_value(type);
+  // `syn`, `(syn|ack)`.
+  std::uint32_t flag_term(DataType type) {
+    if (!accept_sym("(")) return flag_value(type);
+    const std::uint32_t v = flag_or(type);
+    expect_sym(")");
     return v;
   }
 
-  // `(syn|ack)` or `syn`.
-  std::uint32_t flag_expr(DataType type) {
-    if (!accept_sym("(")) return flag_value(type);
-    std::uint32_t v = flag_value(type);
-    while (accept_sym("|")) v |= flag_value(type);
-    expect_sym(")");
+  // `syn|ack|fin`.
+  std::uint32_t flag_or(DataType type) {
+    std::uint32_t v = flag_term(type);
+    while (accept_sym("|")) v |= flag_term(type);
+    return v;
+  }
+
+  // `syn|ack,fin`: every term ORed.
+  std::uint32_t flag_list(DataType type) {
+    std::uint32_t v = flag_or(type);
+    while (accept_sym(",")) v |= flag_or(type);
     return v;
   }
 
@@ -1065,8 +1101,18 @@ class Parser {
     return Key::of_uint(*n, len);
   }
 
+  static bool bitmask_type(DataType type) {
+    return type == DataType::tcp_flag || type == DataType::ct_state || type == DataType::ct_status;
+  }
+
   Elem element(DataType type, bool allow_intervals) {
     const Token at = peek();
+    if (bitmask_type(type) && (at.kind == TokenKind::word || is_sym("("))) {
+      // `{ syn|ack, fin }`: each element one exact value.
+      Elem e;
+      e.lo = e.hi = Key::of_uint(flag_or(type), data_type_length(type));
+      return e;
+    }
     if (at.kind != TokenKind::word && at.kind != TokenKind::string) unexpected(to_string(type));
     next();
     const bool quoted = at.kind == TokenKind::string;
@@ -1253,69 +1299,165 @@ class Parser {
     }
   }
 
-  Nat nat(const std::string& w, RuleState& st, const Token& at) {
+  Nat nat(const std::string& w, RuleState& st, const Token&) {
     Nat n;
     n.kind = w == "snat" ? NatKind::snat : w == "dnat" ? NatKind::dnat : w == "masquerade" ? NatKind::masquerade
                                                                                            : NatKind::redirect;
+    const bool to_address = n.kind == NatKind::snat || n.kind == NatKind::dnat;
     n.family = st.family == Family::inet ? st.network.value_or(Family::inet) : st.family;
-    if ((n.kind == NatKind::snat || n.kind == NatKind::dnat) && (is_word("ip") || is_word("ip6"))) {
+    if (to_address && (is_word("ip") || is_word("ip6"))) {
       const Token& f = next();
       const Family named = f.text == "ip" ? Family::ip : Family::ip6;
       if (st.family != Family::inet && named != st.family)
         fail(f, fmt::format("conflicting protocols specified: {} vs. {}", to_string(st.family), to_string(named)));
       n.family = named;
-      n.family_explicit = st.family == Family::inet;
     }
+    // In an inet table nft lists the family of every snat/dnat, written or
+    // implied by an ip/ip6 match (`ip6 daddr … dnat ip6 to …`).
+    n.family_explicit = to_address && st.family == Family::inet;
     if (!accept_word("to")) {
-      if (n.kind == NatKind::snat || n.kind == NatKind::dnat) unexpected("to");
+      if (to_address) unexpected("to");
       return n;
     }
-    const Token& t = peek();
-    if (t.kind != TokenKind::word) unexpected("address or :port");
-    next();
+    const Token t = nat_target_token();
     std::string_view text = t.text;
-    std::string_view ports;
-    if (n.kind == NatKind::masquerade || n.kind == NatKind::redirect) {
+    if (!to_address) {
       if (text.empty() || text[0] != ':') fail(t, w + " takes only a port: to :PORT[-PORT]");
-      ports = text.substr(1);
+      nat_ports(n, text.substr(1), st, t);
+      return n;
+    }
+    if (n.family == Family::inet) fail(t, "specify `" + w + " ip' or '" + w + " ip6' in inet table to disambiguate");
+    const std::string_view ports = nat_addresses(n, text, t);
+    if (!ports.empty()) nat_ports(n, ports, st, t);
+    return n;
+  }
+
+  // The target of snat/dnat/masquerade/redirect as one text: nft's scanner
+  // takes `[2001:db8::1] : 80 - 90` and `192.0.2.1 - 192.0.2.9` with
+  // spaces, which here are several tokens. They are joined while each
+  // continues the one before (a bracket, `-`, `:` or `/` between them).
+  Token nat_target_token() {
+    Token joined = peek();
+    if (joined.kind != TokenKind::word && !is_sym("[")) unexpected("address or :port");
+    joined.text.clear();
+    bool open = false;
+    auto continues = [&](const Token& t) {
+      if (joined.text.empty() || open) return true;
+      const char last = joined.text.back();
+      if (last == '-' || last == ':' || last == '/') return true;
+      return t.kind == TokenKind::word && (t.text[0] == '-' || t.text[0] == ':');
+    };
+    for (;;) {
+      const Token& t = peek();
+      const bool bracket = t.kind == TokenKind::symbol && (t.text == "[" || (t.text == "]" && open));
+      const bool slash = t.kind == TokenKind::symbol && t.text == "/" && !joined.text.empty() && !open;
+      if (!(t.kind == TokenKind::word || bracket || slash) || t.line != joined.line || !(slash || continues(t))) break;
+      if (bracket) open = t.text == "[";
+      joined.text += t.text;
+      joined.length = t.column + t.length - joined.column;
+      next();
+    }
+    if (open) unexpected("']'");
+    return joined;
+  }
+
+  // Reads `text`'s addresses into `n` and returns its ports (after the
+  // `:`, empty when none). IPv4: ADDR, ADDR-ADDR, ADDR/LEN, then :PORTS.
+  // IPv6: the same, and with ports the addresses in brackets:
+  // [ADDR]:PORTS, [ADDR]-[ADDR]:PORTS. A prefix with ports (`ADDR/LEN:P`)
+  // is how nft lists a prefix target with ports; nft's own parser refuses
+  // it, netns takes it so that its listing reads back.
+  std::string_view nat_addresses(Nat& n, std::string_view text, const Token& at) {
+    const bool v6 = n.family == Family::ip6;
+    const DataType type = v6 ? DataType::ipv6_addr : DataType::ipv4_addr;
+    std::string_view ports;
+    auto take_ports = [&](std::string_view rest) {
+      if (rest.empty()) return;
+      if (rest[0] != ':') fail(at, fmt::format("syntax error, unexpected '{}' after the address", rest));
+      ports = rest.substr(1);
+      if (ports.empty()) fail(at, "syntax error, a port must follow ':'");
+    };
+    Elem e;
+    bool range = false;
+    if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+      std::string_view len = text.substr(slash + 1);
+      const auto colon = len.find(':');
+      if (colon != std::string_view::npos) {
+        take_ports(len.substr(colon));
+        len = len.substr(0, colon);
+      }
+      auto k = value_of(type, text.substr(0, slash), false);
+      auto bits = parse_number(len);
+      if (!k || !bits || *bits > 8u * k->len)
+        fail(at, fmt::format("Could not parse {} prefix '{}'", to_string(type), text.substr(0, slash + 1 + len.size())));
+      const Interval iv = Prefix{*k, static_cast<std::uint8_t>(*bits)}.interval();
+      e.lo = iv.lo;
+      e.hi = iv.hi;
+      range = true;
+    } else if (v6 && text[0] == '[') {
+      std::string_view rest = bracketed(type, text, e.lo, at);
+      e.hi = e.lo;
+      if (!rest.empty() && rest[0] == '-') {
+        range = true;
+        rest.remove_prefix(1);
+        if (!rest.empty() && rest[0] == '[') {
+          rest = bracketed(type, rest, e.hi, at);
+        } else {
+          auto k = value_of(type, rest, false);  // `[A]-B`: B runs to the end, no ports
+          if (!k) fail(at, fmt::format("Could not parse {} '{}'", to_string(type), rest));
+          e.hi = *k;
+          rest = {};
+        }
+      }
+      take_ports(rest);
     } else {
-      if (n.family == Family::inet)
-        fail(t, "specify `" + w + " ip' or '" + w + " ip6' in inet table to disambiguate");
-      if (n.family == Family::ip) {
-        const auto colon = text.rfind(':');
-        if (colon != std::string_view::npos) {
-          ports = text.substr(colon + 1);
+      if (text[0] == '[') fail(at, "syntax error, unexpected '['");
+      if (!v6) {
+        if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+          take_ports(text.substr(colon));
           text = text.substr(0, colon);
         }
-      } else if (!text.empty() && text[0] == '[') {
-        fail(t, "IPv6 NAT with a port is written [ADDR]:PORT, which netns does not parse yet",
-             Errc::operation_not_supported);
       }
-      const DataType at_type = n.family == Family::ip ? DataType::ipv4_addr : DataType::ipv6_addr;
-      Elem e;
-      if (auto k = value_of(at_type, text, false)) {
+      if (auto k = value_of(type, text, false)) {
         e.lo = e.hi = *k;
-      } else if (!split_range(at_type, text, e) || key_less(e.hi, e.lo)) {
-        fail(t, fmt::format("Could not parse {} '{}'", to_string(at_type), text));
+      } else if (split_range(type, text, e)) {
+        range = true;
+      } else {
+        fail(at, fmt::format("Could not parse {} '{}'", to_string(type), text));
       }
-      auto to_ip = [&](const Key& k) { return n.family == Family::ip ? IpAddress(k.to_ipv4()) : IpAddress(k.to_ipv6()); };
-      n.addr_lo = to_ip(e.lo);
-      if (e.hi != e.lo) n.addr_hi = to_ip(e.hi);
     }
-    if (!ports.empty() || (n.kind != NatKind::snat && n.kind != NatKind::dnat)) {
-      Elem p;
-      if (auto k = value_of(DataType::inet_service, ports, false)) {
-        p.lo = p.hi = *k;
-      } else if (!split_range(DataType::inet_service, ports, p) || key_less(p.hi, p.lo)) {
-        fail(t, "invalid port " + std::string(ports));
-      }
-      if (!st.l4 || (*st.l4 != kTcp && *st.l4 != kUdp))
-        fail(t, "transport protocol mapping is only valid after transport protocol match");
-      n.port_lo = static_cast<std::uint16_t>(p.lo.to_uint());
-      if (p.hi != p.lo) n.port_hi = static_cast<std::uint16_t>(p.hi.to_uint());
+    if (key_less(e.hi, e.lo)) fail(at, "Range has zero or negative size");
+    auto to_ip = [&](const Key& k) { return v6 ? IpAddress(k.to_ipv6()) : IpAddress(k.to_ipv4()); };
+    n.addr_lo = to_ip(e.lo);
+    // A range is kept even when one address wide: nft lists it as a /32 or /128.
+    if (range) n.addr_hi = to_ip(e.hi);
+    return ports;
+  }
+
+  // `[ADDR]…`: the address into `out`, the text after `]` returned.
+  std::string_view bracketed(DataType type, std::string_view text, Key& out, const Token& at) {
+    const auto close = text.find(']');
+    auto k = close == std::string_view::npos ? std::nullopt : value_of(type, text.substr(1, close - 1), false);
+    if (!k) fail(at, fmt::format("Could not parse {} '{}'", to_string(type), text.substr(0, close + 1)));
+    out = *k;
+    return text.substr(close + 1);
+  }
+
+  void nat_ports(Nat& n, std::string_view ports, const RuleState& st, const Token& at) {
+    Elem p;
+    bool range = false;
+    if (auto k = value_of(DataType::inet_service, ports, false)) {
+      p.lo = p.hi = *k;
+    } else if (split_range(DataType::inet_service, ports, p)) {
+      range = true;
+      if (key_less(p.hi, p.lo)) fail(at, "Range has zero or negative size");
+    } else {
+      fail(at, "invalid port " + std::string(ports));
     }
-    (void)at;
-    return n;
+    if (!st.l4 || (*st.l4 != kTcp && *st.l4 != kUdp))
+      fail(at, "transport protocol mapping is only valid after transport protocol match");
+    n.port_lo = static_cast<std::uint16_t>(p.lo.to_uint());
+    if (range) n.port_hi = static_cast<std::uint16_t>(p.hi.to_uint());  // `:80-80` lists so
   }
 
   // What nft's delinearisation does to a rule before printing it, done once
@@ -1347,10 +1489,15 @@ class Parser {
       const std::uint8_t l4 = field_info(ms[i].field).l4proto;
       if (l4 != 0 && kill_dependency(i, l4)) --i;
     }
-    if (family != Family::inet)
-      for (const Statement& s : r.statements)
-        if (const auto* rj = std::get_if<Reject>(&s); rj != nullptr && rj->kind == RejectKind::tcp_reset)
-          kill_dependency(ms.size(), kTcp);
+    // In ip and ip6 a tcp reset takes the TCP match it depends on, but only
+    // while no statement stands between them: nft's listing forgets a
+    // pending dependency at every statement (`meta l4proto tcp counter
+    // reject with tcp reset` keeps it). In inet it always stays.
+    if (family != Family::inet && !r.statements.empty())
+      if (const auto* rj = std::get_if<Reject>(&r.statements.front()); rj != nullptr && rj->kind == RejectKind::tcp_reset)
+        kill_dependency(ms.size(), kTcp);
+    for (Match& m : ms)
+      if (field_info(m.field).bitmask) simplify_bitmask(m);
     auto eq_key = [](const Match& m) { return m.op == Op::eq && std::holds_alternative<Key>(m.operand); };
     for (std::size_t i = 0; i + 1 < ms.size(); ++i) {
       const Field a = ms[i].field, b = ms[i + 1].field;
@@ -1359,6 +1506,24 @@ class Parser {
         std::swap(ms[i], ms[i + 1]);
         ++i;
       }
+    }
+  }
+
+  // What nft makes of a bitmask match once the kernel holds it: `(x & m)
+  // == 0` lists as `! m` and `!= 0` as `m`; a mask of every bit is no mask
+  // (`tcp flags & 0xff == syn` is `tcp flags == syn`).
+  static void simplify_bitmask(Match& m) {
+    const std::uint32_t all = field_info(m.field).length >= 4 ? 0xffffffffu : 0xffu;
+    if (const auto* mk = std::get_if<Masked>(&m.operand); mk != nullptr && mk->value == 0) {
+      m.op = m.op == Op::eq ? Op::ne : Op::eq;
+      m.operand = Flags{mk->mask};
+    }
+    const std::uint8_t len = field_info(m.field).length;
+    if (const auto* f = std::get_if<Flags>(&m.operand); f != nullptr && f->mask == all) {
+      m.op = m.op == Op::eq ? Op::ne : Op::eq;
+      m.operand = Key::of_uint(0, len);
+    } else if (const auto* mk = std::get_if<Masked>(&m.operand); mk != nullptr && mk->mask == all) {
+      m.operand = Key::of_uint(mk->value, len);
     }
   }
 

@@ -49,28 +49,50 @@ std::optional<std::uint8_t> as_prefix(const Interval& iv) {
   return std::nullopt;
 }
 
-std::string flag_names(DataType type, std::uint32_t v) {
+bool is_bitmask(DataType type) {
+  return type == DataType::tcp_flag || type == DataType::ct_state || type == DataType::ct_status;
+}
+
+// One flag bit by name, or in hex when it has none.
+std::string bit_name(DataType type, std::uint32_t bit) {
+  if (auto n = symbol_name(type, bit)) return std::string(*n);
+  return fmt::format("{:#x}", bit);
+}
+
+// The bits of `v` in bit order joined by `sep`: `syn,ack` in a flag list,
+// `established | 0x10` for a value of several bits (nft splits it into an
+// OR of its bits).
+std::string bits_joined(DataType type, std::uint32_t v, std::string_view sep) {
   if (v == 0) return "0x0";
   std::string out;
-  std::uint32_t rest = v;
   for (std::uint32_t bit = 1; bit != 0; bit <<= 1) {
     if ((v & bit) == 0) continue;
-    if (auto n = symbol_name(type, bit)) {
-      if (!out.empty()) out += ',';
-      out += *n;
-      rest &= ~bit;
-    }
-  }
-  if (rest != 0) {
-    if (!out.empty()) out += ',';
-    out += fmt::format("{:#x}", rest);
+    if (!out.empty()) out += sep;
+    out += bit_name(type, bit);
   }
   return out;
 }
 
+std::string flag_names(DataType type, std::uint32_t v) { return bits_joined(type, v, ","); }
+
+bool several_bits(std::uint32_t v) { return (v & (v - 1)) != 0; }
+
+// `tcp flags & syn == syn`: one bit, equal to the mask, which nft lists in
+// this form rather than as `syn / syn`.
+bool single_bit_mask(const Masked& x) { return x.value == x.mask && x.mask != 0 && !several_bits(x.mask); }
+
 // The sort order of nft's listing: ifnames are compared as host-endian
 // integers (the last byte weighs most), everything else numerically.
 bool print_less(DataType type, const Interval& a, const Interval& b) {
+  if (is_bitmask(type)) {
+    // nft sorts an OR of bits by its first operand, the lowest bit (ties
+    // keep the kernel's set order, which netns does not know: value order).
+    auto lowest = [](const Key& k) {
+      const auto v = static_cast<std::uint32_t>(k.to_uint());
+      return v & (~v + 1);
+    };
+    return lowest(a.lo) < lowest(b.lo);
+  }
   if (type != DataType::ifname) return key_less(a.lo, b.lo);
   for (std::size_t i = 16; i-- > 0;)
     if (a.lo.bytes[i] != b.lo.bytes[i]) return a.lo.bytes[i] < b.lo.bytes[i];
@@ -114,6 +136,21 @@ std::string print_elements(DataType type, std::vector<Interval> elems, bool name
   return out + " }";
 }
 
+Key address_key(const IpAddress& a) { return a.is_v4() ? Key::of_ipv4(a.to_v4()) : Key::of_ipv6(a.to_v6()); }
+
+// As nft lists a NAT target: a range that is exactly a prefix as the
+// prefix (even one address wide: `192.0.2.1/32`), and IPv6 addresses in
+// brackets when ports follow (`[2001:db8::1]-[2001:db8::2]:80`) but not a
+// prefix (`2001:db8::/126:80`, which nft's own parser refuses).
+std::string nat_addresses(const Nat& n) {
+  const bool brackets = n.port_lo.has_value() && !n.addr_lo->is_v4();
+  auto address = [&](const IpAddress& a) { return brackets ? "[" + a.to_string() + "]" : a.to_string(); };
+  if (!n.addr_hi) return address(*n.addr_lo);
+  if (auto bits = as_prefix({address_key(*n.addr_lo), address_key(*n.addr_hi)}))
+    return fmt::format("{}/{}", n.addr_lo->to_string(), *bits);
+  return address(*n.addr_lo) + "-" + address(*n.addr_hi);
+}
+
 class Printer {
  public:
   Printer(const Table& t, const std::function<std::string(int)>& ifname_of) : t_(t), ifname_of_(ifname_of) {}
@@ -144,18 +181,38 @@ class Printer {
     return print_value(fi.type, k);
   }
 
+  // The operator before a bitmask field's operand: `! ` for a flag match
+  // that must not hold; none where the operand prints its own.
+  static std::string_view bitmask_op(const Match& m, std::string_view op) {
+    if (std::holds_alternative<Flags>(m.operand) && m.op == Op::ne) return "! ";
+    if (std::holds_alternative<Key>(m.operand) && (m.op == Op::eq || m.op == Op::ne)) return "";
+    if (const auto* x = std::get_if<Masked>(&m.operand); x != nullptr && single_bit_mask(*x)) return "";
+    return op;
+  }
+
   std::string match(const Match& m) const {
     const FieldInfo& fi = field_info(m.field);
     static constexpr std::string_view kOps[] = {"", "!= ", "< ", "> ", "<= ", ">= "};
-    std::string out = std::string(fi.name) + " " + std::string(kOps[static_cast<int>(m.op)]);
+    std::string_view op = kOps[static_cast<int>(m.op)];
+    if (fi.bitmask) op = bitmask_op(m, op);
+    std::string out = std::string(fi.name) + " " + std::string(op);
     struct Visitor {
       const Printer& p;
       const Match& m;
       const FieldInfo& fi;
       std::string operator()(const Key& k) const {
-        // `ct state == established`: an exact value prints as its symbol, or in hex (`tcp flags == 0x12`).
-        if (fi.bitmask) return "== " + print_value(fi.type, k);
+        if (fi.bitmask && (m.op == Op::eq || m.op == Op::ne)) return exact(static_cast<std::uint32_t>(k.to_uint()));
         return p.value(m.field, k);
+      }
+      // An exact value: `== established`, `== 0x10`. nft lists a ct value of
+      // several bits as their OR and without `==` (`ct state established |
+      // related`, which its parser then reads as a flag match: nft 1.0.6's
+      // listing does not round-trip there, and netns's mirrors it); a tcp
+      // flags value of several bits is in hex (`tcp flags == 0x12`).
+      std::string exact(std::uint32_t v) const {
+        const std::string eq = m.op == Op::eq ? "== " : "!= ";
+        if (fi.type == DataType::tcp_flag || !several_bits(v)) return eq + print_value(fi.type, Key::of_uint(v, fi.length));
+        return (m.op == Op::ne ? "!= " : "") + bits_joined(fi.type, v, " | ");
       }
       std::string operator()(const Prefix& x) const {
         if (fi.type == DataType::ifname) return fmt::format("\"{}*\"", x.address.to_ifname());
@@ -168,6 +225,10 @@ class Printer {
       std::string operator()(const SetRef& r) const { return "@" + r.name; }
       std::string operator()(const Flags& f) const { return flag_names(fi.type, f.mask); }
       std::string operator()(const Masked& x) const {
+        // `(x & syn) == syn` keeps its form in nft's listing: one bit, equal to the mask.
+        if (single_bit_mask(x))
+          return fmt::format("& {} {} {}", bit_name(fi.type, x.mask), m.op == Op::ne ? "!=" : "==",
+                             bit_name(fi.type, x.value));
         return flag_names(fi.type, x.value) + " / " + flag_names(fi.type, x.mask);
       }
     };
@@ -216,10 +277,7 @@ class Printer {
     std::string out(kNames[static_cast<int>(n.kind)]);
     if (n.family_explicit) out += n.family == Family::ip ? " ip" : " ip6";
     std::string to;
-    if (n.addr_lo) {
-      to = n.addr_lo->to_string();
-      if (n.addr_hi) to += "-" + n.addr_hi->to_string();
-    }
+    if (n.addr_lo) to = nat_addresses(n);
     if (n.port_lo) {
       to += ":" + std::to_string(*n.port_lo);
       if (n.port_hi) to += "-" + std::to_string(*n.port_hi);
@@ -247,6 +305,7 @@ std::string print_set(const Set& s, bool handles) {
 }  // namespace
 
 std::string print_interval(DataType type, const Interval& iv) {
+  if (iv.lo == iv.hi && is_bitmask(type)) return bits_joined(type, static_cast<std::uint32_t>(iv.lo.to_uint()), " | ");
   if (iv.lo == iv.hi) return print_value(type, iv.lo);
   // Only addresses (nft's DTYPE_F_PREFIX) and interface wildcards print as prefixes.
   const bool prefixable = type == DataType::ipv4_addr || type == DataType::ipv6_addr || type == DataType::ifname;

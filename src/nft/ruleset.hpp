@@ -139,7 +139,7 @@ struct SetRef {
   std::string name;  // a set of the rule's table, of the field's type
 };
 // `ct state established,related`, `tcp flags syn`: (x & mask) != 0 for eq,
-// == 0 for ne. The implicit match of a bitmask field.
+// == 0 for ne (`tcp flags ! syn`). The implicit match of a bitmask field.
 struct Flags {
   std::uint32_t mask = 0;
 };
@@ -150,7 +150,7 @@ struct Masked {
 using Operand = std::variant<Key, Prefix, Range, AnonSet, SetRef, Flags, Masked>;
 
 // How a match holds, by operand: Key: the field op the value (for a bitmask
-// field only eq, an exact `ct state == established`); Prefix, Range,
+// field eq or ne, exact: `ct state == established`, `tcp flags != syn`); Prefix, Range,
 // AnonSet, SetRef: the field is (eq) or is not (ne) inside; Flags, Masked:
 // as their comments say. All matches of a rule must hold.
 struct Match {
@@ -200,15 +200,18 @@ struct MetaMarkSet {
 struct Notrack {};
 
 enum class NatKind : std::uint8_t { snat, dnat, masquerade, redirect };
-// snat/dnat `to ADDR[-ADDR][:PORT[-PORT]]`, masquerade `to :P-P`,
-// redirect `to :P`. In an inet table snat/dnat name their family
-// (`dnat ip to …`): `family` is ip or ip6 then.
+// snat/dnat `to ADDR[-ADDR][:PORT[-PORT]]` (IPv6 with ports:
+// `[ADDR]-[ADDR]:PORT`; a prefix ADDR/LEN is the range it covers),
+// masquerade `to :P-P`, redirect `to :P`. addr_hi and port_hi are set when
+// a range was written, even one value wide (nft lists those as such). In
+// an inet table snat/dnat name their family (`dnat ip to …`, written or
+// implied by an ip/ip6 match): `family` is ip or ip6 and family_explicit set.
 struct Nat {
   NatKind kind;
   Family family = Family::ip;
   std::optional<IpAddress> addr_lo, addr_hi;
   std::optional<std::uint16_t> port_lo, port_hi;
-  bool family_explicit = false;  // `dnat ip to` written (required in inet)
+  bool family_explicit = false;  // in an inet table: listed `dnat ip to`
 };
 
 using Statement = std::variant<Verdict, Reject, Counter, Limit, Log, MetaMarkSet, Notrack, Nat>;

@@ -90,6 +90,40 @@ TEST_F(NftEvalTest, Ipv4NonFirstFragmentsHaveNoTransportFields) {
   EXPECT_NE(nft::list_ruleset(*net_).find("counter packets 1 bytes 40"), std::string::npos) << nft::list_ruleset(*net_);
 }
 
+// Each form of a flag match on SYN, SYN-ACK and ACK segments, as nft 1.0.6
+// compiles it: a flag list is any of (x & m) != 0, `!` none of them,
+// == and != compare the whole byte, `/` and `&` compare under the mask.
+TEST_F(NftEvalTest, TcpFlagFormsMatchAsNftCompilesThem) {
+  struct Case {
+    const char* match;
+    bool syn, syn_ack, ack;  // dropped
+  };
+  const Case cases[] = {
+      {"tcp flags syn|ack", true, true, true},
+      {"tcp flags ! syn|ack", false, false, false},
+      {"tcp flags ! syn", false, false, true},
+      {"tcp flags == syn|ack", false, true, false},
+      {"tcp flags != syn", false, true, true},  // exact: a SYN-ACK is not `syn`
+      {"tcp flags != syn,ack", true, false, true},
+      {"tcp flags & (syn|ack) == syn", true, false, false},
+      {"tcp flags & (syn|ack) != syn", false, true, true},
+      {"tcp flags & (syn|ack) == 0", false, false, false},
+      {"tcp flags syn / syn,ack", true, false, false},
+      {"tcp flags & syn == syn", true, true, false},
+      {"tcp flags { syn|ack, ack }", false, true, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.match);
+    load(std::string("flush ruleset\ntable ip6 t { chain in { type filter hook input priority 0; ") + c.match +
+         " drop; }\n}");
+    for (const auto& [flags, dropped] : {std::pair{0x02, c.syn}, {0x12, c.syn_ack}, {0x10, c.ack}}) {
+      auto segment = tcp_syn();
+      segment[13] = static_cast<std::uint8_t>(flags);
+      EXPECT_EQ(input(Family::ipv6, ipv6(6, segment)), dropped ? Verdict::drop : Verdict::accept) << flags;
+    }
+  }
+}
+
 TEST_F(NftEvalTest, LogLineForTcpAsNfLogPrintsIt) {
   std::vector<std::uint8_t> d{0x45, 0x10, 0, 40, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2};
   const auto syn = tcp_syn();

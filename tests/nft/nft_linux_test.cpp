@@ -419,6 +419,73 @@ table ip u {
 }
 table inet v { chain c { mark set 0x1; meta l4proto { tcp, udp }; }; }
 )"},
+    {"flag values with |", R"(
+table inet t {
+  chain c {
+    tcp flags syn|ack
+    tcp flags & (syn|ack) == syn|ack counter
+    tcp flags & (syn|ack) != syn
+    tcp flags & syn == syn
+    tcp flags & (syn|ack) == 0
+    tcp flags ! syn|ack,fin
+    tcp flags == syn|ack
+    tcp flags != syn
+    tcp flags { syn|ack, fin, 0x0 }
+    tcp flags syn|fin / syn,ack
+    tcp flags & 0xff == syn
+    ct status snat|dnat
+    ct status snat|0x100
+    ct state != established,related
+    ct state { established|related, new }
+    ct status & 0x300 == 0x300
+  }
+}
+)"},
+    {"tcp reset dependencies", R"(
+table ip a {
+  chain c {
+    meta mark 7 counter reject with tcp reset
+    iifname "x" meta l4proto tcp reject with tcp reset
+    ip protocol tcp counter reject with tcp reset
+    ct state new reject with tcp reset
+  }
+}
+table ip6 b { chain c { ip6 saddr ::1 log reject with tcp reset; tcp dport 1 counter reject with tcp reset; }; }
+table inet c {
+  chain c {
+    tcp dport 81 meta mark set 7
+    meta mark 7 counter reject with tcp reset
+    ct state new reject with tcp reset
+    iifname "x" meta l4proto tcp reject with tcp reset
+  }
+}
+)"},
+    {"IPv6 NAT targets", R"(
+table ip6 n {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 1 dnat ip6 to [2001:db8::1]:8080
+    tcp dport 2 dnat to [2001:db8::1]:80-90
+    tcp dport 3 dnat to [2001:db8::1]-[2001:db8::2]:80-90
+    dnat to [2001:db8::1]-2001:db8::2
+    dnat to 2001:db8::-2001:db8::3
+    udp dport 4 dnat to [2001:db8::1] : http
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    snat ip6 to [2001:db8::1]-[2001:db8::2]
+    udp dport 1 snat to [2001:db8::1]:1000-1000
+  }
+}
+table inet i {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip6 daddr 2001:db8::5 tcp dport 3 dnat to [2001:db8::1]:80
+    ip daddr 192.0.2.9 dnat to 192.0.2.0-192.0.2.3
+    tcp dport 4 dnat ip to 192.0.2.1-192.0.2.1:80
+  }
+}
+)"},
 };
 
 class NftLinuxTest : public ::testing::Test {
