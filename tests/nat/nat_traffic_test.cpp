@@ -184,12 +184,11 @@ TEST_P(NatTrafficTest, ErrorsFromOutsideReachTheHostBehindTheMasquerade) {
 }
 
 TEST_P(NatTrafficTest, PortForwardingReachesTheServerInsideForTcpAndUdp) {
-  // IPv6 keeps the port until the parser takes [ADDR]:PORT.
-  const int tcp_port = v6() ? 80 : 8080, udp_port = v6() ? 53 : 5300;
+  const int tcp_port = 8080, udp_port = 5300;
   nat_rules(fmt::format("iifname \"right\" tcp dport {} dnat to {}\n"
                         " iifname \"right\" udp dport {} dnat to {}",
-                        tcp_port, nat_to("192.0.2.1", "2001:db8:1::1", v6() ? 0 : 80), udp_port,
-                        nat_to("192.0.2.1", "2001:db8:1::1", v6() ? 0 : 53)),
+                        tcp_port, nat_to("192.0.2.1", "2001:db8:1::1", 80), udp_port,
+                        nat_to("192.0.2.1", "2001:db8:1::1", 53)),
             "");
   auto listener = tcp::listen(*a_, {any(), 80}).value();
   auto stream = tcp::connect(*b_, {r_outside(), static_cast<std::uint16_t>(tcp_port)}).value();
@@ -275,10 +274,10 @@ TEST_P(NatTrafficTest, HairpinReachesTheForwardedPortFromTheLan) {
     ASSERT_TRUE(ipv4::add_route(*c, {.prefix = p("0.0.0.0/0"), .via = Ipv4Address(192, 0, 2, 2)}));
   }
   run_for(support::kPastDad);
-  const int port = v6() ? 80 : 8080;
+  const int port = 8080;
   const std::string lan_net = v6() ? "2001:db8:1::/64" : "192.0.2.0/24";
   nat_rules(fmt::format("{} daddr {} tcp dport {} dnat to {}", l3(), r_outside().to_string(), port,
-                        nat_to("192.0.2.1", "2001:db8:1::1", v6() ? 0 : 80)),
+                        nat_to("192.0.2.1", "2001:db8:1::1", 80)),
             fmt::format("{} saddr {} {} daddr {} tcp dport 80 masquerade", l3(), lan_net, l3(),
                         a_addr().to_string()));
   auto listener = tcp::listen(*a_, {any(), 80}).value();
@@ -310,8 +309,8 @@ TEST_P(NatTrafficTest, OutputDnatIsRoutedAgain) {
   const IpAddress elsewhere = ip("203.0.113.7", "2001:db8:99::7");
   nat_rules("", "",
             fmt::format("{} daddr {} udp dport 53 dnat to {}", l3(), elsewhere.to_string(),
-                        nat_to("198.51.100.2", "2001:db8:2::2", v6() ? 0 : 7000)));
-  const std::uint16_t server_port = v6() ? 53 : 7000;
+                        nat_to("198.51.100.2", "2001:db8:2::2", 7000)));
+  const std::uint16_t server_port = 7000;
   auto server = udp::open(*b_, GetParam()).value();
   ASSERT_TRUE(server.bind({any(), server_port}));
   auto a_side = udp::open(*a_, GetParam()).value();
@@ -355,19 +354,27 @@ TEST_P(NatTrafficTest, RedirectDeliversToTheRouter) {
 // each gets its own, and a third finds none free and is dropped (counted),
 // never sent with a tuple another connection holds.
 TEST_P(NatTrafficTest, ASourceRangeNeverGivesOnePortTwice) {
-  if (v6()) {
-    GTEST_SKIP() << "IPv6 NAT port ranges need the [ADDR]:PORT syntax (parser)";
+  Device* eth0 = a_->device("eth0");
+  const std::vector<std::string> sources =
+      v6() ? std::vector<std::string>{"2001:db8:1::1", "2001:db8:1::11", "2001:db8:1::12"}
+           : std::vector<std::string>{"192.0.2.1", "192.0.2.11", "192.0.2.12"};
+  for (std::size_t i = 1; i < sources.size(); ++i) {
+    if (v6()) {
+      ASSERT_TRUE(ipv6::add_address(*a_, *eth0, Ipv6Prefix::parse(sources[i] + "/64").value()));
+    } else {
+      ASSERT_TRUE(ipv4::add_address(*a_, *eth0, Ipv4Prefix::parse(sources[i] + "/24").value()));
+    }
   }
-  ASSERT_TRUE(ipv4::add_address(*a_, *a_->device("eth0"), Ipv4Prefix::parse("192.0.2.11/24").value()));
-  ASSERT_TRUE(ipv4::add_address(*a_, *a_->device("eth0"), Ipv4Prefix::parse("192.0.2.12/24").value()));
-  nat_rules("", "oifname \"right\" meta l4proto udp snat to 198.51.100.1:20000-20001");
-  auto server = udp::open(*b_).value();
-  ASSERT_TRUE(server.bind({Ipv4Address::any(), 7000}));
+  run_for(support::kPastDad);
+  nat_rules("", fmt::format("oifname \"right\" meta l4proto udp snat to {}-{}",
+                            nat_to("198.51.100.1", "2001:db8:2::1", 20000), 20001));
+  auto server = udp::open(*b_, GetParam()).value();
+  ASSERT_TRUE(server.bind({any(), 7000}));
   std::vector<udp::Socket> clients;
   const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
-  for (const char* src : {"192.0.2.1", "192.0.2.11", "192.0.2.12"}) {
-    clients.push_back(udp::open(*a_).value());
-    ASSERT_TRUE(clients.back().bind({Ipv4Address::parse(src).value(), 4000}));
+  for (const std::string& src : sources) {
+    clients.push_back(udp::open(*a_, GetParam()).value());
+    ASSERT_TRUE(clients.back().bind({IpAddress::parse(src).value(), 4000}));
     ASSERT_TRUE(clients.back().send_to(hi, {b_addr(), 7000}));
     run_for(20ms);
   }
