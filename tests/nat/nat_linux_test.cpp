@@ -77,9 +77,8 @@ struct Addresses {
 constexpr Addresses kV4{"192.0.2.10", "192.0.2.1", "198.51.100.1", "198.51.100.10", 24};
 constexpr Addresses kV6{"2001:db8:1::10", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:2::10", 64};
 
-// The forwarded ports: 8080 on the router to 80 inside for IPv4; IPv6 keeps
-// the port until the parser takes dnat's [ADDR]:PORT.
-constexpr int kForwardedV4 = 8080, kForwardedV6 = 80, kInsidePort = 80, kOutsidePort = 80;
+// The forwarded port: 8080 on the router to 80 inside, both families.
+constexpr int kForwarded = 8080, kInsidePort = 80, kOutsidePort = 80;
 
 void check(const CommandResult& r, const std::string& what) { ASSERT_TRUE(r.ok()) << what << ": " << r.output; }
 
@@ -148,7 +147,7 @@ class NatLinuxTest : public ::testing::TestWithParam<Family> {
         "table ip nat {{\n"
         "  chain pre {{\n"
         "    type nat hook prerouting priority dstnat; policy accept;\n"
-        "    iifname \"{wan}\" tcp dport {fwd4} dnat to {in4}:{port}\n"
+        "    iifname \"{wan}\" tcp dport {fwd} dnat to {in4}:{port}\n"
         "  }}\n"
         "  chain post {{\n"
         "    type nat hook postrouting priority srcnat; policy accept;\n"
@@ -158,15 +157,15 @@ class NatLinuxTest : public ::testing::TestWithParam<Family> {
         "table ip6 nat {{\n"
         "  chain pre {{\n"
         "    type nat hook prerouting priority dstnat; policy accept;\n"
-        "    iifname \"{wan}\" tcp dport {fwd6} dnat to {in6}\n"
+        "    iifname \"{wan}\" tcp dport {fwd} dnat to [{in6}]:{port}\n"
         "  }}\n"
         "  chain post {{\n"
         "    type nat hook postrouting priority srcnat; policy accept;\n"
         "    oifname \"{wan}\" masquerade\n"
         "  }}\n"
         "}}\n",
-        fmt::arg("wan", wan_), fmt::arg("fwd4", kForwardedV4), fmt::arg("in4", kV4.inside),
-        fmt::arg("port", kInsidePort), fmt::arg("fwd6", kForwardedV6), fmt::arg("in6", kV6.inside));
+        fmt::arg("wan", wan_), fmt::arg("fwd", kForwarded), fmt::arg("in4", kV4.inside),
+        fmt::arg("port", kInsidePort), fmt::arg("in6", kV6.inside));
     std::string diagnostics;
     ASSERT_TRUE(nft::run(*router_, script, diagnostics)) << diagnostics << "\n" << script;
   }
@@ -247,7 +246,7 @@ TEST_P(NatLinuxTest, APortOnTheRouterReachesAServerInsideThatSeesTheClient) {
   ASSERT_NO_FATAL_FAILURE(load_nat());
   ChildProcess* server = serve(*inside_, addrs().inside, kInsidePort);
   ASSERT_NE(server, nullptr);
-  const int forwarded = v6() ? kForwardedV6 : kForwardedV4;
+  const int forwarded = kForwarded;
   const CommandResult got = curl(*outside_, url(addrs().router_wan, forwarded));
   // Destination NAT only: the inside server sees the outside client itself.
   const std::string seen = fmt::format("peer {}\n", addrs().outside);
@@ -275,7 +274,7 @@ TEST_P(NatLinuxTest, TheOutsideCannotReachTheInsideExceptThroughTheForwardedPort
   // address is reachable, and only the forwarded port leads in.
   const CommandResult direct = curl(*outside_, url(addrs().inside, kInsidePort));
   EXPECT_FALSE(direct.ok()) << direct.output;
-  const int other = (v6() ? kForwardedV6 : kForwardedV4) + 1;
+  const int other = kForwarded + 1;
   const CommandResult closed = curl(*outside_, url(addrs().router_wan, other));
   EXPECT_FALSE(closed.ok()) << closed.output;
   EXPECT_EQ(closed.output.find("peer"), std::string::npos) << closed.output;
