@@ -94,8 +94,9 @@ bool Search::get_unique_tuple(Tuple& t, const Tuple& orig) {
   // Source NAT keeps the original when it may: the common case of a
   // masqueraded client whose port is free on the outside.
   t = orig;
-  if (type_ == ManipType::src && in_range(t) && !used(t)) return true;
+  if (type_ == ManipType::src && !range_.random && in_range(t) && !used(t)) return true;
   choose_address(t);
+  if (range_.random) return choose_key(t);
   if (range_.proto_specified) {
     if (l4_in_range(t) && (range_.min_port == range_.max_port || !used(t))) return true;
   } else if (!used(t)) {
@@ -106,7 +107,9 @@ bool Search::get_unique_tuple(Tuple& t, const Tuple& orig) {
 
 // Linux's find_best_ips_proto: an address of the range hashed from the
 // connection's addresses, so a client keeps its translated address across
-// connections (servers that pin a session to an address like that).
+// connections (servers that pin a session to an address like that);
+// `persistent` hashes the source alone, so it keeps it towards every
+// destination too.
 void Search::choose_address(Tuple& t) const {
   if (!range_.map_ips) return;
   Address& var = type_ == ManipType::src ? t.src : t.dst;
@@ -119,7 +122,7 @@ void Search::choose_address(Tuple& t) const {
   const SipKey k = SipKey::derive(net_.host().secret(), kSipPurposeNat + net_.id());
   std::array<std::byte, 20> m{};
   for (std::size_t i = 0; i < 4 * words; ++i) m[i] = std::byte{t.src[i]};
-  const std::uint32_t last_dst = word(t.dst, words - 1);
+  const std::uint32_t last_dst = range_.persistent ? 0 : word(t.dst, words - 1);
   for (std::size_t i = 0; i < 4; ++i) m[16 + i] = static_cast<std::byte>(last_dst >> (8 * i));
   auto j = static_cast<std::uint32_t>(siphash13(k, m));
   bool full_range = false;
@@ -130,7 +133,7 @@ void Search::choose_address(Tuple& t) const {
     const auto v = static_cast<std::uint32_t>(min + (std::uint64_t{j} * dist >> 32));
     set_word(var, i, v);
     if (v != word(hi, i)) full_range = true;
-    j ^= word(t.dst, i);
+    if (!range_.persistent) j ^= word(t.dst, i);
   }
 }
 
@@ -158,7 +161,7 @@ bool Search::choose_key(Tuple& t) {
     min = 1024;
     size = 65535 - 1024 + 1;
   }
-  const bool random = type_ != ManipType::dst;
+  const bool random = type_ != ManipType::dst || range_.random;
   auto off = static_cast<std::uint32_t>(random ? net_.host().next_random() & 0xffff : 0);
   std::uint32_t attempts = std::min(size, kMaxAttempts);
   for (;;) {
@@ -189,6 +192,8 @@ Range range_of(const nft::Nat& stmt) {
     r.min_port = *stmt.port_lo;
     r.max_port = stmt.port_hi.value_or(*stmt.port_lo);
   }
+  r.random = stmt.random || stmt.fully_random;
+  r.persistent = stmt.persistent;
   return r;
 }
 

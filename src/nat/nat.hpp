@@ -51,7 +51,7 @@
 // source that is already translated keeps its mapping for new
 // connections), masquerade's forgetting of entries when the output device
 // loses its address or the output interface changes (nf_nat_oif_changed),
-// the random/persistent range flags, and NAT helpers (ftp, sip).
+// and NAT helpers (ftp, sip).
 #pragma once
 
 #include <cstdint>
@@ -83,11 +83,13 @@ constexpr ManipType manip_of(netfilter::Hook h) {
   return h == netfilter::Hook::postrouting || h == netfilter::Hook::input ? ManipType::src : ManipType::dst;
 }
 
-// Linux's struct nf_nat_range2 (without its random and persistent flags).
-// The ports are TCP/UDP ports, or the ICMP/ICMPv6 echo id.
+// Linux's struct nf_nat_range2. The ports are TCP/UDP ports, or the
+// ICMP/ICMPv6 echo id.
 struct Range {
   bool map_ips = false;          // NF_NAT_RANGE_MAP_IPS: the address becomes one of min..max
   bool proto_specified = false;  // NF_NAT_RANGE_PROTO_SPECIFIED: the port becomes one of min..max
+  bool random = false;           // NF_NAT_RANGE_PROTO_RANDOM_ALL: a port from a random start, never the original
+  bool persistent = false;       // NF_NAT_RANGE_PERSISTENT: the address hashed from the source alone
   IpAddress min_addr, max_addr;  // same family as the entry; min <= max
   std::uint16_t min_port = 0, max_port = 0;
 };

@@ -1317,6 +1317,7 @@ class Parser {
     n.family_explicit = to_address && st.family == Family::inet;
     if (!accept_word("to")) {
       if (to_address) unexpected("to");
+      nat_flags(n);
       return n;
     }
     const Token t = nat_target_token();
@@ -1324,12 +1325,32 @@ class Parser {
     if (!to_address) {
       if (text.empty() || text[0] != ':') fail(t, w + " takes only a port: to :PORT[-PORT]");
       nat_ports(n, text.substr(1), st, t);
-      return n;
+    } else {
+      if (n.family == Family::inet) fail(t, "specify `" + w + " ip' or '" + w + " ip6' in inet table to disambiguate");
+      const std::string_view ports = nat_addresses(n, text, t);
+      if (!ports.empty()) nat_ports(n, ports, st, t);
     }
-    if (n.family == Family::inet) fail(t, "specify `" + w + " ip' or '" + w + " ip6' in inet table to disambiguate");
-    const std::string_view ports = nat_addresses(n, text, t);
-    if (!ports.empty()) nat_ports(n, ports, st, t);
+    nat_flags(n);
     return n;
+  }
+
+  // nft's nf_nat_flags: `random`, `fully-random`, `persistent`, joined by commas.
+  void nat_flags(Nat& n) {
+    bool first = true;
+    for (;;) {
+      if (accept_word("random")) {
+        n.random = true;
+      } else if (accept_word("fully-random")) {
+        n.fully_random = true;
+      } else if (accept_word("persistent")) {
+        n.persistent = true;
+      } else {
+        if (!first) unexpected("random, fully-random or persistent");
+        return;
+      }
+      first = false;
+      if (!accept_sym(",")) return;
+    }
   }
 
   // The target of snat/dnat/masquerade/redirect as one text: nft's scanner

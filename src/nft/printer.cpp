@@ -283,6 +283,15 @@ class Printer {
       if (n.port_hi) to += "-" + std::to_string(*n.port_hi);
     }
     if (!to.empty()) out += " to " + to;
+    // print_nf_nat_flags' order.
+    const char* sep = " ";
+    for (const auto& [on, name] : {std::pair{n.random, "random"}, std::pair{n.fully_random, "fully-random"},
+                                   std::pair{n.persistent, "persistent"}}) {
+      if (!on) continue;
+      out += sep;
+      out += name;
+      sep = ",";
+    }
     return out;
   }
 };

@@ -212,6 +212,11 @@ struct Nat {
   std::optional<IpAddress> addr_lo, addr_hi;
   std::optional<std::uint16_t> port_lo, port_hi;
   bool family_explicit = false;  // in an inet table: listed `dnat ip to`
+  // nf_nat_range2's flags: NF_NAT_RANGE_PROTO_RANDOM and _RANDOM_FULLY
+  // (a new port even when the original is free, no reuse of a source's
+  // mapping), NF_NAT_RANGE_PERSISTENT (the address hashed from the source
+  // alone, whatever the destination).
+  bool random = false, fully_random = false, persistent = false;
 };
 
 using Statement = std::variant<Verdict, Reject, Counter, Limit, Log, MetaMarkSet, Notrack, Nat>;

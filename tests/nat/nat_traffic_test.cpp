@@ -392,3 +392,65 @@ TEST_P(NatTrafficTest, ASourceRangeNeverGivesOnePortTwice) {
 
 }  // namespace
 }  // namespace netns
+
+namespace netns {
+namespace {
+
+// NF_NAT_RANGE_PROTO_RANDOM: masquerade picks a port even when the
+// client's is free outside.
+TEST_P(NatTrafficTest, MasqueradeRandomNeverKeepsTheClientsPort) {
+  nat_rules("", "oifname \"right\" masquerade random");
+  auto server = udp::open(*b_, GetParam()).value();
+  ASSERT_TRUE(server.bind({any(), 7000}));
+  auto client = udp::open(*a_, GetParam()).value();
+  ASSERT_TRUE(client.bind({any(), 4000}));
+  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
+  ASSERT_TRUE(client.send_to(hi, {b_addr(), 7000}));
+  run_for(50ms);
+  std::array<std::byte, 16> buf{};
+  auto got = server.receive_from(buf);
+  ASSERT_TRUE(got) << table();
+  EXPECT_EQ(got->from.address, r_outside());
+  EXPECT_NE(got->from.port, 4000);
+  EXPECT_GE(got->from.port, 1024);
+}
+
+// find_best_ips_proto: an address of the range hashed from both ends, or,
+// `persistent`, from the source alone: one client, one address, whatever
+// the destination.
+TEST_P(NatTrafficTest, PersistentKeepsAClientsAddressTowardsEveryDestination) {
+  std::vector<IpAddress> destinations{b_addr()};
+  for (int i = 3; i < 9; ++i) {
+    const IpAddress d = ip(fmt::format("198.51.100.{}", i), fmt::format("2001:db8:2::{}", i));
+    if (v6()) {
+      ASSERT_TRUE(ipv6::add_address(*b_, *b_->device("eth0"), Ipv6Prefix(d.to_v6(), 64)));
+    } else {
+      ASSERT_TRUE(ipv4::add_address(*b_, *b_->device("eth0"), Ipv4Prefix(d.to_v4(), 24)));
+    }
+    destinations.push_back(d);
+  }
+  run_for(support::kPastDad);
+  auto server = udp::open(*b_, GetParam()).value();
+  ASSERT_TRUE(server.bind({any(), 7000}));
+  const std::string range = v6() ? "2001:db8:2::100-2001:db8:2::1ff" : "198.51.100.100-198.51.100.199";
+  // How many source addresses b sees from one client sending to each destination.
+  auto addresses_seen = [&](const std::string& flags) {
+    conntrack::flush(*r_);
+    nat_rules("", fmt::format("oifname \"right\" snat to {} {}", range, flags));
+    auto client = udp::open(*a_, GetParam()).value();
+    const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
+    for (const IpAddress& d : destinations) EXPECT_TRUE(client.send_to(hi, {d, 7000}));
+    run_for(50ms);
+    std::vector<IpAddress> seen;
+    std::array<std::byte, 16> buf{};
+    while (auto got = server.receive_from(buf)) {
+      if (std::find(seen.begin(), seen.end(), got->from.address) == seen.end()) seen.push_back(got->from.address);
+    }
+    return seen.size();
+  };
+  EXPECT_GT(addresses_seen(""), 1u);
+  EXPECT_EQ(addresses_seen("persistent"), 1u);
+}
+
+}  // namespace
+}  // namespace netns

@@ -183,6 +183,16 @@ const Listed kNat[] = {
     {"ip", kPre, "tcp dport 1 dnat to 192.0.2.1:80-80", nullptr},
     {"ip", kPre, "tcp dport 2 dnat to 192.0.2.1:http", "tcp dport 2 dnat to 192.0.2.1:80"},
     {"ip", kPre, "tcp dport 2 dnat to 192.0.2.1-192.0.2.4:80", nullptr},
+    // nf_nat_flags, listed in print_nf_nat_flags' order.
+    {"ip", kPost, "oifname \"x\" masquerade random,persistent", nullptr},
+    {"ip", kPost, "oifname \"x\" masquerade persistent,random", "oifname \"x\" masquerade random,persistent"},
+    {"ip", kPost, "meta l4proto udp masquerade to :1024-2000 fully-random", nullptr},
+    {"ip", kPost, "snat to 192.0.2.1-192.0.2.9 persistent", nullptr},
+    {"ip", kPost, "meta l4proto tcp snat to 192.0.2.1:80-90 random", nullptr},
+    {"ip", kPre, "tcp dport 80 redirect to :8080 random", nullptr},
+    {"ip", kPre, "tcp dport 81 dnat to 192.0.2.7 persistent", nullptr},
+    {"ip6", kPost, "masquerade random,fully-random,persistent", nullptr},
+    {"inet", kPost, "snat ip to 192.0.2.1 persistent", nullptr},
 };
 
 class NftListingTest : public support::HostTest {
