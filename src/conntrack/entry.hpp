@@ -83,17 +83,16 @@ struct TcpTrack {
   std::uint32_t last_end = 0;
 };
 
-// One direction's tuple and its link in the table's bucket chain.
+// One direction's tuple, as the table's buckets point at it.
 struct TupleHash {
   Tuple tuple;
-  TupleHash* next = nullptr;
   Entry* entry = nullptr;
 };
 
 // Begins with the NfConntrack a Packet holds (packet.nfct()): its `use` is
 // the entry's reference count, and a packet's last reference frees it as a
 // CtRef's does.
-class Entry : public NfConntrack {
+class alignas(64) Entry : public NfConntrack {
  public:
   Entry(const Tuple& original, const Tuple& reply, Table* table);
   // The entry a packet holds, or null.
@@ -107,13 +106,20 @@ class Entry : public NfConntrack {
   // Which direction a chain node of this entry stands for.
   Dir direction_of(const TupleHash* node) const { return node == &tuplehash_[1] ? Dir::reply : Dir::original; }
 
+  // Laid out for the lookup of a datagram of an established flow: the
+  // count (the base) and the original tuple fill the first cache line,
+  // the reply tuple, status and expiry the second; the rest is colder.
+ private:
+  std::array<TupleHash, 2> tuplehash_;
+
+ public:
   std::uint32_t status = 0;  // kStatus*
   std::uint32_t mark = 0;
   Clock::time_point expires{};
-  TcpTrack tcp;  // TCP only
   // UDP: a reply seen after this instant makes the flow a stream (assured,
   // the longer timeout); two seconds after the first datagram, as Linux.
   Clock::time_point udp_stream_after{};
+  TcpTrack tcp;  // TCP only
 
   bool test(std::uint32_t bit) const { return (status & bit) != 0; }
   bool confirmed() const { return test(kStatusConfirmed); }
@@ -124,13 +130,13 @@ class Entry : public NfConntrack {
   friend class Table;
   friend class CtRef;
   static void destroy_entry(NfConntrack* ct);  // the last reference went
-  std::array<TupleHash, 2> tuplehash_;
   Table* table_;                     // null once the table is gone: the last CtRef frees alone
   Entry* unconfirmed_prev_ = nullptr;  // Table::unconfirmed_, while not in the hash
   Entry* unconfirmed_next_ = nullptr;
 };
 
 static_assert(alignof(Entry) >= 8, "a Packet keeps ctinfo in the low bits of its entry pointer");
+static_assert(sizeof(TupleHash) == 48 && sizeof(NfConntrack) == 16, "the layout above: two lines before status");
 
 // A counted reference to an entry (nf_conntrack_get/put); the last one frees
 // it and gives its place in the namespace's count back. Single-threaded, as

@@ -2,9 +2,12 @@
 // drop, growth (see conntrack/table.hpp).
 #include "conntrack/table.hpp"
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstring>
+#include <memory>
+#include <type_traits>
 
 #include "netns/net.hpp"
 #include "netns/sysctl.hpp"
@@ -31,7 +34,7 @@ void CtRef::reset() {
   if (Entry* e = std::exchange(e_, nullptr)) nf_conntrack_put(e);
 }
 
-Table::Table(Net& net, const SipKey& key) : net_(net), key_(key), buckets_(kInitialBuckets, nullptr) { publish(); }
+Table::Table(Net& net, const SipKey& key) : net_(net), key_(key), buckets_(kInitialBuckets) { publish(); }
 
 Table::~Table() {
   // Entries a packet still holds are detached and freed by their last
@@ -69,36 +72,89 @@ std::uint64_t Table::hash(const Tuple& t) const {
   return siphash13(key_, m);
 }
 
+namespace {
+
+// Tuple equality as a few word compares: the library's operator== goes
+// through memcmp calls, and a lookup compares once per candidate.
+static_assert(sizeof(Tuple) == 38 && std::has_unique_object_representations_v<Tuple>,
+              "a tuple's bytes are its value");
+
+std::uint64_t word_at(const Tuple& t, std::size_t offset) {
+  std::uint64_t w;
+  std::memcpy(&w, reinterpret_cast<const unsigned char*>(&t) + offset, sizeof w);
+  return w;
+}
+
+bool same_tuple(const Tuple& a, const Tuple& b) {
+  std::uint64_t diff = 0;
+  for (const std::size_t offset : {0, 8, 16, 24, 30}) diff |= word_at(a, offset) ^ word_at(b, offset);
+  return diff == 0;
+}
+
+}  // namespace
+
+template <class Pred>
+TupleHash* Table::first_where(std::size_t b, Pred&& pred) const {
+  for (const Bucket* line = &buckets_[b]; line != nullptr; line = line->overflow.get()) {
+    for (TupleHash* h : line->nodes) {
+      if (h != nullptr && pred(*h)) return h;
+    }
+  }
+  return nullptr;
+}
+
 void Table::link(TupleHash& h) {
-  TupleHash*& head = buckets_[bucket_of(h.tuple)];
-  h.next = head;
-  head = &h;
+  const std::uint64_t hv = hash(h.tuple);
+  Bucket* line = &buckets_[bucket_of(hv)];
+  for (;; line = line->overflow.get()) {
+    for (std::size_t i = 0; i < Bucket::kSlots; ++i) {
+      if (line->nodes[i] != nullptr) continue;
+      line->nodes[i] = &h;
+      line->tags[i] = tag_of(hv);
+      return;
+    }
+    if (!line->overflow) line->overflow = std::make_unique<Bucket>();
+  }
 }
 
 void Table::unlink(TupleHash& h) {
-  for (TupleHash** p = &buckets_[bucket_of(h.tuple)]; *p != nullptr; p = &(*p)->next) {
-    if (*p == &h) {
-      *p = h.next;
-      h.next = nullptr;
+  Bucket* prev = nullptr;
+  for (Bucket* line = &buckets_[bucket_of(hash(h.tuple))]; line != nullptr; prev = line, line = line->overflow.get()) {
+    for (TupleHash*& slot : line->nodes) {
+      if (slot != &h) continue;
+      slot = nullptr;
+      // An emptied overflow line goes: a bucket is as long as its nodes need.
+      const bool empty = std::all_of(line->nodes.begin(), line->nodes.end(), [](TupleHash* n) { return n == nullptr; });
+      if (prev != nullptr && empty) {
+        std::unique_ptr<Bucket> rest = std::move(line->overflow);
+        prev->overflow = std::move(rest);
+      }
       return;
     }
   }
 }
 
-TupleHash* Table::find(const Tuple& t, Clock::time_point now) {
-  const std::size_t b = bucket_of(t);
-  for (TupleHash* h = buckets_[b]; h != nullptr; h = h->next) {
-    if (h->tuple != t) continue;
-    if (h->entry->expires > now) return h;
-    kill(*h->entry);  // expired: gone, as Linux's nf_ct_gc_expired on lookup
-    return nullptr;
+TupleHash* Table::find_hashed(const Tuple& t, std::uint64_t hv) const {
+  const std::uint16_t tag = tag_of(hv);
+  for (const Bucket* line = &buckets_[bucket_of(hv)]; line != nullptr; line = line->overflow.get()) {
+    for (std::size_t i = 0; i < Bucket::kSlots; ++i) {
+      TupleHash* h = line->nodes[i];
+      if (line->tags[i] == tag && h != nullptr && same_tuple(h->tuple, t)) return h;
+    }
   }
+  return nullptr;
+}
+
+TupleHash* Table::find(const Tuple& t, Clock::time_point now) {
+  TupleHash* h = find_hashed(t, hash(t));
+  if (h == nullptr || h->entry->expires > now) return h;
+  kill(*h->entry);  // expired: gone, as Linux's nf_ct_gc_expired on lookup
   return nullptr;
 }
 
 CtRef Table::make(const Tuple& original, const Tuple& reply, Clock::time_point now) {
   const auto max = static_cast<std::size_t>(net_.sysctl().value(SysctlId::nf_conntrack_max));
-  if (count_ >= max && !early_drop(bucket_of(original), now)) return {};
+  if (count_ >= max && !early_drop(bucket_of(hash(original)), now)) return {};
   auto* e = new Entry(original, reply, this);
   e->unconfirmed_next_ = unconfirmed_;
   if (unconfirmed_ != nullptr) unconfirmed_->unconfirmed_prev_ = e;
@@ -150,17 +206,11 @@ void Table::release(Entry* e) {
 }
 
 std::size_t Table::reap(std::size_t bucket, Clock::time_point now) {
+  // Killing unlinks both nodes, maybe from this bucket: search it again each time.
   std::size_t gone = 0;
-  TupleHash* h = buckets_[bucket];
-  while (h != nullptr) {
-    TupleHash* next = h->next;
-    if (h->entry->expires <= now) {
-      // Its other node may be the next one: start the chain again.
-      kill(*h->entry);
-      ++gone;
-      next = buckets_[bucket];
-    }
-    h = next;
+  while (TupleHash* h = first_where(bucket, [&](const TupleHash& n) { return n.entry->expires <= now; })) {
+    kill(*h->entry);
+    ++gone;
   }
   return gone;
 }
@@ -171,15 +221,9 @@ bool Table::early_drop(std::size_t bucket, Clock::time_point now) {
     const std::size_t b = (bucket + i) & (buckets_.size() - 1);
     reap(b, now);
     std::size_t drops = 0;
-    TupleHash* h = buckets_[b];
-    while (h != nullptr) {
-      TupleHash* next = h->next;
-      if (!h->entry->test(kStatusAssured)) {
-        kill(*h->entry);
-        ++drops;
-        next = buckets_[b];
-      }
-      h = next;
+    while (TupleHash* h = first_where(b, [](const TupleHash& n) { return !n.entry->test(kStatusAssured); })) {
+      kill(*h->entry);
+      ++drops;
     }
     stats_.early_drop += drops;
     if (count_ < max) return true;
@@ -198,7 +242,7 @@ std::size_t Table::gc(Clock::time_point now, std::size_t buckets) {
 
 void Table::flush() {
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
-    while (buckets_[b] != nullptr) kill(*buckets_[b]->entry);
+    while (TupleHash* h = first_where(b, [](const TupleHash&) { return true; })) kill(*h->entry);
   }
 }
 
@@ -206,13 +250,13 @@ void Table::maybe_grow() {
   const auto max = static_cast<std::size_t>(net_.sysctl().value(SysctlId::nf_conntrack_max));
   const std::size_t limit = std::min(kMaxBuckets, std::bit_ceil(std::max(max, kInitialBuckets)));
   if (confirmed_ <= buckets_.size() || buckets_.size() >= limit) return;
-  std::vector<TupleHash*> old(buckets_.size() * 2, nullptr);
+  std::vector<Bucket> old(buckets_.size() * 2);
   old.swap(buckets_);
-  for (TupleHash* head : old) {
-    while (head != nullptr) {
-      TupleHash* h = head;
-      head = h->next;
-      link(*h);
+  for (const Bucket& head : old) {
+    for (const Bucket* line = &head; line != nullptr; line = line->overflow.get()) {
+      for (TupleHash* h : line->nodes) {
+        if (h != nullptr) link(*h);
+      }
     }
   }
   gc_cursor_ = 0;

@@ -14,13 +14,19 @@
 // drop) or refuses. Buckets are keyed SipHash (the Host's secret, a key per
 // namespace), a power of two that doubles when the entries outnumber them,
 // from 256 up to the next power of two of nf_conntrack_max (at most 2^20).
+// A bucket is one cache line of slots, each a node and 16 more bits of its
+// hash, so a lookup reads that line and then only the node whose bits
+// match (Linux chains its nodes and reads each one it passes); a full line
+// chains to another.
 // Expiry: lazily (a lookup or early drop that meets an expired entry
 // removes it) and by gc(), which the owner runs on a timer over a bounded
 // slice of the buckets; nothing walks the whole table per datagram.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "conntrack/entry.hpp"
@@ -37,6 +43,17 @@ inline constexpr std::size_t kInitialBuckets = 256;
 inline constexpr std::size_t kMaxBuckets = std::size_t{1} << 20;
 // Linux's NF_CT_EVICTION_RANGE: buckets early drop looks at.
 inline constexpr std::size_t kEvictionRange = 8;
+
+// One cache line of the hash: up to kSlots nodes (null: a free slot), each
+// with the top 16 bits of its tuple's hash, and the line the bucket
+// continues in when these are taken.
+struct alignas(64) Bucket {
+  static constexpr std::size_t kSlots = 5;
+  std::array<std::uint16_t, kSlots> tags{};
+  std::array<TupleHash*, kSlots> nodes{};
+  std::unique_ptr<Bucket> overflow;
+};
+static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
 
 class Table {
  public:
@@ -77,9 +94,11 @@ class Table {
   // f(const Entry&) for every confirmed entry, in bucket order.
   template <class F>
   void for_each(F&& f) const {
-    for (const TupleHash* head : buckets_) {
-      for (const TupleHash* h = head; h != nullptr; h = h->next) {
-        if (h->entry->direction_of(h) == Dir::original) f(*h->entry);
+    for (const Bucket& head : buckets_) {
+      for (const Bucket* b = &head; b != nullptr; b = b->overflow.get()) {
+        for (const TupleHash* h : b->nodes) {
+          if (h != nullptr && h->entry->direction_of(h) == Dir::original) f(*h->entry);
+        }
       }
     }
   }
@@ -89,7 +108,12 @@ class Table {
   friend class Entry;  // Entry::destroy_entry releases
 
   std::uint64_t hash(const Tuple& t) const;
-  std::size_t bucket_of(const Tuple& t) const { return hash(t) & (buckets_.size() - 1); }
+  std::size_t bucket_of(std::uint64_t hash) const { return hash & (buckets_.size() - 1); }
+  static std::uint16_t tag_of(std::uint64_t hash) { return static_cast<std::uint16_t>(hash >> 48); }
+  TupleHash* find_hashed(const Tuple& t, std::uint64_t hash) const;
+  // The first node of bucket `b` for which pred(const TupleHash&) holds, or null.
+  template <class Pred>
+  TupleHash* first_where(std::size_t b, Pred&& pred) const;
   void link(TupleHash& h);
   void unlink(TupleHash& h);
   void maybe_grow();
@@ -101,7 +125,7 @@ class Table {
 
   Net& net_;
   SipKey key_;
-  std::vector<TupleHash*> buckets_;
+  std::vector<Bucket> buckets_;
   std::size_t count_ = 0;      // every live entry, confirmed or not
   std::size_t confirmed_ = 0;  // those in the hash
   std::size_t gc_cursor_ = 0;
