@@ -2,7 +2,9 @@
 // that measure what sits on the same path (nft_bench, conntrack_bench): a
 // router namespace between two channel devices forwarding 64-byte UDP
 // frames. With `flows` > 1 the frames cycle through that many UDP flows
-// (source port, then source address), each with its checksum right.
+// (source port, then source address), each with its checksum right. Each
+// source address talks to a destination port of its own, so the flows
+// stay distinct when a masquerade puts them all behind one address.
 #pragma once
 
 #include <algorithm>
@@ -19,17 +21,17 @@ namespace bench {
 inline netns::HostConfig bench_config() { return netns::HostConfig{.secret = 1}; }
 inline netns::Ipv4Prefix prefix(const char* text) { return netns::Ipv4Prefix::parse(text).value(); }
 
-// A 64-byte Ethernet frame (60 + FCS on a wire) carrying UDP from `src`:`sport` to 198.51.100.2:5000.
+// A 64-byte Ethernet frame (60 + FCS on a wire) carrying UDP from `src`:`sport` to 198.51.100.2:`dport`.
 inline std::vector<std::byte> forward_template(netns::MacAddress router_mac,
                                                netns::Ipv4Address src = netns::Ipv4Address(192, 0, 2, 2),
-                                               std::uint16_t sport = 4000) {
+                                               std::uint16_t sport = 4000, std::uint16_t dport = 5000) {
   const netns::MacAddress peer{0x02, 0, 0, 0, 0, 2};
   const netns::Ipv4Address dst(198, 51, 100, 2);
   std::vector<std::byte> frame(60);
   constexpr std::size_t kPayload = 60 - 14 - 20 - 8;
   netns::wire::EthernetRepr{router_mac, peer, netns::wire::EtherType::ipv4}.emit(frame);
   auto ip = std::span(frame).subspan(14);
-  netns::wire::UdpRepr{sport, 5000, kPayload}.emit(ip.subspan(20), src, dst);
+  netns::wire::UdpRepr{sport, dport, kPayload}.emit(ip.subspan(20), src, dst);
   netns::wire::Ipv4Repr{.src = src, .dst = dst, .protocol = netns::wire::IpProtocol::udp, .payload_len = 8 + kPayload}
       .emit(ip);
   return frame;
@@ -58,7 +60,8 @@ class ForwardRig {
     for (std::size_t i = 0; i < flows; ++i) {
       const auto host = static_cast<std::uint8_t>(2 + i / kPortsPerAddress);
       const auto sport = static_cast<std::uint16_t>(4000 + i % kPortsPerAddress);
-      frames_.push_back(forward_template(in_->mac(), netns::Ipv4Address(192, 0, 2, host), sport));
+      const auto dport = static_cast<std::uint16_t>(5000 + i / kPortsPerAddress);
+      frames_.push_back(forward_template(in_->mac(), netns::Ipv4Address(192, 0, 2, host), sport, dport));
     }
   }
 
