@@ -117,7 +117,10 @@ Tracked Conntrack::track(Net& net, Family family, std::span<const std::byte> dat
     ++stats.invalid;
     return {};
   }
-  d.l4 = *at;
+  // Field by field: one wide copy of the returned optional would stall on
+  // the narrow stores that made it.
+  d.l4.protocol = at->protocol;
+  d.l4.offset = at->offset;
   const bool icmp = at->protocol == (family == Family::ipv4 ? kProtoIcmp : kProtoIcmpv6);
   if (icmp && d.l4_bytes().size() >= 1) {
     bool handled = false;
@@ -127,10 +130,10 @@ Tracked Conntrack::track(Net& net, Family family, std::span<const std::byte> dat
   TrackContext ctx{net.sysctl(), host_.now(), table};
   // A TCP connection reopened in TIME_WAIT kills its entry: look up once more.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto tuple = tuple_at(family, d.bytes, d.l4);
-    if (!tuple) break;
+    Tuple tuple;
+    if (!tuple_into(family, d.bytes, d.l4, tuple)) break;
     Tracked t;
-    if (TupleHash* h = table.find(*tuple, ctx.now)) {
+    if (TupleHash* h = table.find(tuple, ctx.now)) {
       ++stats.found;
       Entry& e = *h->entry;
       t.ct = CtRef(&e);
@@ -140,9 +143,9 @@ Tracked Conntrack::track(Net& net, Family family, std::span<const std::byte> dat
         t.info = e.test(kStatusSeenReply) ? CtInfo::established : CtInfo::new_;
       }
     } else {
-      auto reply = invert(*tuple);
+      auto reply = invert(tuple);
       if (!reply) break;
-      t.ct = table.make(*tuple, *reply, ctx.now);
+      t.ct = table.make(tuple, *reply, ctx.now);
       if (!t.ct) {
         ++stats.drop;
         t.drop = true;

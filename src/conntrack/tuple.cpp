@@ -117,22 +117,22 @@ void store_word(Tuple& t, std::size_t offset, const std::byte* from, std::size_t
 
 }  // namespace
 
-std::optional<Tuple> tuple_at(Family family, std::span<const std::byte> datagram, L4Position at) {
-  Tuple t;
+bool tuple_into(Family family, std::span<const std::byte> datagram, L4Position at, Tuple& t) {
+  t = Tuple{};
   if (family == Family::ipv4) {
-    if (datagram.size() < 20) return std::nullopt;
+    if (datagram.size() < 20) return false;
     store_word<std::uint64_t>(t, offsetof(Tuple, src), datagram.data() + 12, 4);
     store_word<std::uint64_t>(t, offsetof(Tuple, dst), datagram.data() + 16, 4);
   } else {
-    if (datagram.size() < 40) return std::nullopt;
+    if (datagram.size() < 40) return false;
     std::memcpy(t.src.data(), datagram.data() + 8, 16);
     std::memcpy(t.dst.data(), datagram.data() + 24, 16);
   }
   const std::array<std::uint8_t, 2> kind{at.protocol, static_cast<std::uint8_t>(family)};
   store_word<std::uint16_t>(t, offsetof(Tuple, protocol), reinterpret_cast<const std::byte*>(kind.data()), 2);
   const bool ported = at.protocol == kProtoTcp || at.protocol == kProtoUdp;
-  if (!ported && !t.is_icmp()) return t;  // the generic tracker: addresses and protocol only
-  if (at.offset > datagram.size() || datagram.size() - at.offset < 8) return std::nullopt;
+  if (!ported && !t.is_icmp()) return true;  // the generic tracker: addresses and protocol only
+  if (at.offset > datagram.size() || datagram.size() - at.offset < 8) return false;
   auto l4 = datagram.subspan(at.offset);
   // Host order, both halves in one store (sport, then dport).
   std::array<std::uint16_t, 2> ports{};
@@ -142,22 +142,29 @@ std::optional<Tuple> tuple_at(Family family, std::span<const std::byte> datagram
     ports = {wire::load_be16(l4, 4), wire::load_be16(l4, 0)};  // the echo id; type, code
   }
   store_word<std::uint32_t>(t, offsetof(Tuple, sport), reinterpret_cast<const std::byte*>(ports.data()), 4);
+  return true;
+}
+
+std::optional<Tuple> tuple_at(Family family, std::span<const std::byte> datagram, L4Position at) {
+  Tuple t;
+  if (!tuple_into(family, datagram, at, t)) return std::nullopt;
   return t;
 }
 
 std::optional<Tuple> invert(const Tuple& t) {
-  Tuple r = t;
+  std::optional<Tuple> out(t);  // built in place, as tuple_at's
+  Tuple& r = *out;
   r.src = t.dst;
   r.dst = t.src;
   if (t.is_icmp()) {
     const int inverse = t.family == Family::ipv4 ? icmp_inverse(t.icmp_type()) : icmpv6_inverse(t.icmp_type());
     if (inverse == 0) return std::nullopt;
     r.dport = static_cast<std::uint16_t>((inverse - 1) << 8 | t.icmp_code());
-    return r;
+    return out;
   }
   r.sport = t.dport;
   r.dport = t.sport;
-  return r;
+  return out;
 }
 
 const char* protocol_name(std::uint8_t protocol) {

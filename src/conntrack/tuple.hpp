@@ -73,6 +73,11 @@ std::optional<L4Position> quoted_l4_position(Family family, std::span<const std:
 // is at `at`. nullopt when the first eight bytes of a TCP, UDP, ICMP or
 // ICMPv6 header are not there.
 std::optional<Tuple> tuple_at(Family family, std::span<const std::byte> datagram, L4Position at);
+// The same into `out`, for the packet path, which looks the tuple up right
+// away: its words are stored as the table compares them (conntrack/table.cpp),
+// and no copy out of an optional comes between. False where tuple_at gives
+// nullopt (`out` then holds no tuple of the datagram).
+bool tuple_into(Family family, std::span<const std::byte> datagram, L4Position at, Tuple& out);
 
 // Linux's nf_ct_invert_tuple: the tuple of the answer. nullopt for an ICMP
 // type that has no answer (only queries and their replies do: echo,

@@ -363,6 +363,26 @@ TEST_F(ConntrackTest, FullTableEvictsANotAssuredEntry) {
   EXPECT_EQ(conntrack::stats(*net_).drop, 0u);
 }
 
+// 256 entries are 512 nodes in 256 bucket lines of five slots: some lines
+// overflow into a second. Every entry is still found both ways, and the
+// collector's expiry empties the lines and the ones chained to them.
+TEST_F(ConntrackTest, CrowdedBucketsFindEveryEntryAndEmptyOnExpiry) {
+  set("net.netfilter.nf_conntrack_max", "256");
+  set("net.netfilter.nf_conntrack_udp_timeout", "5");
+  for (std::uint16_t port = 1; port <= 256; ++port) ASSERT_EQ(pass(ct::udp4(kA, port, kB, 53)).info, CtInfo::new_);
+  EXPECT_EQ(sysctl("net.netfilter.nf_conntrack_buckets"), "256");
+  for (std::uint16_t port = 1; port <= 256; ++port) {
+    ASSERT_EQ(pass(ct::udp4(kB, 53, kA, port)).info, CtInfo::established_reply) << port;
+    ASSERT_EQ(pass(ct::udp4(kA, port, kB, 53)).info, CtInfo::established) << port;
+  }
+  EXPECT_EQ(conntrack::count(*net_), 256u);
+  run_for(7s);
+  EXPECT_EQ(conntrack::count(*net_), 0u);
+  EXPECT_EQ(dump(), "");
+  for (std::uint16_t port = 1; port <= 256; ++port) ASSERT_EQ(pass(ct::udp4(kA, port, kB, 53)).info, CtInfo::new_);
+  EXPECT_EQ(conntrack::stats(*net_).drop, 0u);
+}
+
 TEST_F(ConntrackTest, FullTableOfAssuredEntriesDropsTheNewOne) {
   set("net.netfilter.nf_conntrack_max", "1");
   handshake();
