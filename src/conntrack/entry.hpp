@@ -120,6 +120,9 @@ class alignas(64) Entry : public NfConntrack {
   // the longer timeout); two seconds after the first datagram, as Linux.
   Clock::time_point udp_stream_after{};
   TcpTrack tcp;  // TCP only
+  // NAT: the ifindex of the device a masquerade translated this connection
+  // for (nf_conn_nat's masq_index), 0 for none; its events forget it.
+  int masq_index = 0;
 
   bool test(std::uint32_t bit) const { return (status & bit) != 0; }
   bool confirmed() const { return test(kStatusConfirmed); }

@@ -4,12 +4,14 @@
 // nft_nat's range).
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "conntrack/table.hpp"
 #include "core/siphash.hpp"
 #include "ipv4/stack.hpp"
 #include "ipv6/stack.hpp"
 #include "nat/nat.hpp"
+#include "netns/device.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "nft/ruleset.hpp"
@@ -256,7 +258,18 @@ Verdict masquerade(Entry& e, const Range& range, const netfilter::HookState& sta
   if (e.family() == Family::ipv4 && e.tuple(Dir::original).src_address().is_unspecified()) return Verdict::accept;
   auto src = device_address(state.net, *state.out, e.tuple(Dir::reply).src_address());
   if (!src) return Verdict::drop;
+  e.masq_index = state.out->ifindex();
   return setup(state.net, e, single_address(range, *src), ManipType::src);
+}
+
+void forget_masqueraded(Net& net, const Device& dev) {
+  conntrack::Table* table = table_of(net);
+  if (table == nullptr) return;
+  std::vector<Entry*> gone;
+  table->for_each([&](Entry& e) {
+    if (e.masq_index == dev.ifindex()) gone.push_back(&e);
+  });
+  for (Entry* e : gone) table->kill(*e);
 }
 
 Verdict redirect(Entry& e, const Range& range, const netfilter::HookState& state) {

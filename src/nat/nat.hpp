@@ -49,9 +49,9 @@
 //
 // Not done (yet): the bysource table (Linux's find_appropriate_src: a
 // source that is already translated keeps its mapping for new
-// connections), masquerade's forgetting of entries when the output device
-// loses its address or the output interface changes (nf_nat_oif_changed),
-// and NAT helpers (ftp, sip).
+// connections), the drop of a masqueraded connection's datagram when its
+// route changed output device (nf_nat_oif_changed), and NAT helpers (ftp,
+// sip).
 #pragma once
 
 #include <cstdint>
@@ -64,6 +64,7 @@
 #include "netns/address.hpp"
 
 namespace netns {
+class Device;
 class Net;
 class Packet;
 namespace nft {
@@ -120,6 +121,12 @@ netfilter::Verdict null_binding(Net& net, conntrack::Entry& e, netfilter::Hook h
 // them. Drop when the device has no usable address. Only at postrouting
 // (state.out set).
 netfilter::Verdict masquerade(conntrack::Entry& e, const Range& range, const netfilter::HookState& state);
+
+// Linux's masq_device_event: the connections a masquerade translated for
+// `dev` are removed from the namespace's table when it goes down or away,
+// so their next datagram is translated anew (with the address the device
+// has by then) rather than leaving with a stale source.
+void forget_masqueraded(Net& net, const Device& dev);
 
 // Linux's nf_nat_redirect_ipv4/ipv6: destination NAT to the input device's
 // address (127.0.0.1 or ::1 at output), ports from `range`. Drop when the

@@ -2,6 +2,8 @@
 // the printer, on the namespace's NftNet.
 #include "netns/nft.hpp"
 
+#include "nat/nat.hpp"
+#include "netns/device.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "nft/nft_net.hpp"
@@ -19,6 +21,14 @@ Result<void> NftOps::init(Net& net) {
 void NftOps::exit(Net& net) {
   state_.get(net).runtime->clear(net);
   state_.reset(net);
+}
+
+void NftOps::on_netdev_event(NetdevEvent event, Device& dev) {
+  switch (event) {
+    case NetdevEvent::down:
+    case NetdevEvent::unregistering: nat::forget_masqueraded(dev.net(), dev); break;
+    default: break;
+  }
 }
 
 Result<void> run(Net& net, std::string_view script) {

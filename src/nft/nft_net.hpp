@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "netns/host.hpp"
 #include "netns/pernet.hpp"
 #include "nft/hooks.hpp"
 #include "nft/ruleset.hpp"
@@ -21,15 +22,23 @@ struct NftNet {
   std::unique_ptr<Runtime> runtime = std::make_unique<Runtime>();
 };
 
-class NftOps : public PernetOps {
+class NftOps final : public PernetOps, public NetdevListener {
  public:
-  explicit NftOps(Host& host) : state_(host) {}
+  explicit NftOps(Host& host) : host_(host), state_(host) { host.add_netdev_listener(*this); }
+  ~NftOps() override { host_.remove_netdev_listener(*this); }
   [[nodiscard]] Result<void> init(Net& net) override;
   void exit(Net& net) override;
 
   NftNet& state(Net& net) const { return state_.get(net); }
 
+  // nft_masq's device notifier (masq_device_event): what was masqueraded
+  // out of a device is forgotten when it goes down or away. (Linux also
+  // forgets it when the device loses the address it took, on the inetaddr
+  // notifier: netns has no address events yet.)
+  void on_netdev_event(NetdevEvent event, Device& dev) override;
+
  private:
+  Host& host_;
   PernetSlot<NftNet> state_;
 };
 

@@ -454,3 +454,45 @@ TEST_P(NatTrafficTest, PersistentKeepsAClientsAddressTowardsEveryDestination) {
 
 }  // namespace
 }  // namespace netns
+
+namespace netns {
+namespace {
+
+// masq_device_event: what was masqueraded out of a device that went down is
+// forgotten, so the next datagram takes the address the device has now,
+// not the one it had.
+TEST_P(NatTrafficTest, ADeviceGoingDownForgetsWhatWasMasqueradedOutOfIt) {
+  masquerade();
+  auto server = udp::open(*b_, GetParam()).value();
+  ASSERT_TRUE(server.bind({any(), 7000}));
+  auto client = udp::open(*a_, GetParam()).value();
+  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
+  std::array<std::byte, 16> buf{};
+  auto source_seen = [&]() -> IpAddress {
+    EXPECT_TRUE(client.send_to(hi, {b_addr(), 7000}));
+    run_for(50ms);
+    auto got = server.receive_from(buf);
+    return got ? got->from.address : IpAddress{};
+  };
+  ASSERT_EQ(source_seen(), r_outside()) << table();
+  ASSERT_EQ(conntrack::count(*r_), 1u);
+
+  // The router's outside address changes while its device is down.
+  Device* right = r_->device("right");
+  ASSERT_TRUE(set_link_up(*right, false));
+  EXPECT_EQ(conntrack::count(*r_), 0u) << table();
+  const IpAddress renumbered = ip("198.51.100.9", "2001:db8:2::9");
+  if (v6()) {
+    // The link going down took 2001:db8:2::1 with it (keep_addr_on_down 0, as Linux).
+    ASSERT_TRUE(ipv6::add_address(*r_, *right, Ipv6Prefix(renumbered.to_v6(), 64)));
+  } else {
+    ASSERT_TRUE(ipv4::del_address(*r_, *right, Ipv4Prefix::parse("198.51.100.1/24").value()));
+    ASSERT_TRUE(ipv4::add_address(*r_, *right, Ipv4Prefix(renumbered.to_v4(), 24)));
+  }
+  ASSERT_TRUE(set_link_up(*right));
+  run_for(support::kPastDad);
+  EXPECT_EQ(source_seen(), renumbered) << table();
+}
+
+}  // namespace
+}  // namespace netns
