@@ -198,6 +198,20 @@ bool needs_manip(const Entry& e, ManipType type, Dir dir) {
 
 ManipType opposite(ManipType t) { return t == ManipType::src ? ManipType::dst : ManipType::src; }
 
+// What a manip reads of the inverse of `t`: the addresses and ports swapped
+// (an ICMP echo's id is both directions'). conntrack::invert's checks and
+// ICMP type mapping are not needed on the packet path.
+Tuple mirror(const Tuple& t) {
+  Tuple r = t;
+  r.src = t.dst;
+  r.dst = t.src;
+  if (!t.is_icmp()) {
+    r.sport = t.dport;
+    r.dport = t.sport;
+  }
+  return r;
+}
+
 // Where the ICMP (ICMPv6) message starts, or 0 when the datagram is not one.
 std::size_t icmp_offset(Family family, std::span<const std::byte> d) {
   if (family == Family::ipv4) {
@@ -223,10 +237,10 @@ Verdict manip(std::span<std::byte> datagram, bool partial, const Entry& e, CtInf
   const Dir dir = conntrack::direction(info);
   if (!needs_manip(e, type, dir)) return Verdict::accept;
   // Look like the inverse of the other direction (nf_nat_manip_pkt).
-  auto target = conntrack::invert(e.tuple(conntrack::opposite(dir)));  // every entry's tuples invert
+  const Tuple target = mirror(e.tuple(conntrack::opposite(dir)));
   auto ip = ip_extent(e.family(), datagram);
-  if (!target || ip.empty()) return Verdict::drop;
-  return manip_ip({ip, e.family(), *target, type, partial}) ? Verdict::accept : Verdict::drop;
+  if (ip.empty()) return Verdict::drop;
+  return manip_ip({ip, e.family(), target, type, partial}) ? Verdict::accept : Verdict::drop;
 }
 
 Verdict manip(Packet& packet, const Entry& e, CtInfo info, netfilter::Hook hook) {
