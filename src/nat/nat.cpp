@@ -262,6 +262,10 @@ Verdict masquerade(Entry& e, const Range& range, const netfilter::HookState& sta
   return setup(state.net, e, single_address(range, *src), ManipType::src);
 }
 
+void forget(Net& net, Entry& e) {
+  if (conntrack::Table* table = table_of(net)) table->kill(e);
+}
+
 void forget_masqueraded(Net& net, const Device& dev) {
   conntrack::Table* table = table_of(net);
   if (table == nullptr) return;

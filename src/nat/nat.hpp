@@ -21,6 +21,10 @@
 //     return nat::hook(packet, state, h->chains);         // std::span<const HookOps>, priority order
 //   }
 //
+// A masqueraded connection whose datagram is routed out of another device
+// than its masquerade's is dropped and forgotten (nf_nat_oif_changed), so
+// the next one is translated for the new device.
+//
 // nat::hook runs those chains only for the first datagram of a connection
 // (or a related one) whose manip type is not set up yet, stopping at the
 // first chain that set it up; when none did it makes the null binding, so
@@ -49,9 +53,8 @@
 //
 // Not done (yet): the bysource table (Linux's find_appropriate_src: a
 // source that is already translated keeps its mapping for new
-// connections), the drop of a masqueraded connection's datagram when its
-// route changed output device (nf_nat_oif_changed), and NAT helpers (ftp,
-// sip).
+// connections), forgetting masqueraded connections when the device only
+// loses its address (the inetaddr notifier), and NAT helpers (ftp, sip).
 #pragma once
 
 #include <cstdint>
@@ -127,6 +130,8 @@ netfilter::Verdict masquerade(conntrack::Entry& e, const Range& range, const net
 // so their next datagram is translated anew (with the address the device
 // has by then) rather than leaving with a stale source.
 void forget_masqueraded(Net& net, const Device& dev);
+// Removes one connection from the namespace's table (nf_ct_kill).
+void forget(Net& net, conntrack::Entry& e);
 
 // Linux's nf_nat_redirect_ipv4/ipv6: destination NAT to the input device's
 // address (127.0.0.1 or ::1 at output), ports from `range`. Drop when the

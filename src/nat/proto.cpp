@@ -5,6 +5,7 @@
 #include <array>
 
 #include "nat/nat.hpp"
+#include "netns/device.hpp"
 #include "netns/packet.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/checksum.hpp"
@@ -279,6 +280,17 @@ Verdict icmp_reply_translation(std::span<std::byte> datagram, const Entry& e, Ct
   return manip_ip({ip, family, outer, type, false}) ? Verdict::accept : Verdict::drop;
 }
 
+namespace {
+
+// Linux's nf_nat_oif_changed: a masqueraded connection's datagram now
+// routed out of another device would leave with the old device's address.
+bool oif_changed(const Entry& e, CtInfo info, const netfilter::HookState& state) {
+  return e.masq_index != 0 && state.hook == netfilter::Hook::postrouting && state.out != nullptr &&
+         conntrack::direction(info) == Dir::original && e.masq_index != state.out->ifindex();
+}
+
+}  // namespace
+
 Verdict hook(Packet& packet, const netfilter::HookState& state, std::span<const netfilter::HookOps> chains) {
   Entry* e = Entry::of(packet);
   if (e == nullptr) return Verdict::accept;  // untracked or invalid: nothing to translate
@@ -303,6 +315,9 @@ Verdict hook(Packet& packet, const netfilter::HookState& state, std::span<const 
       const Verdict v = null_binding(state.net, *e, state.hook);
       if (v != Verdict::accept) return v;
     }
+  } else if (oif_changed(*e, info, state)) [[unlikely]] {
+    forget(state.net, *e);
+    return Verdict::drop;
   }
   return manip(packet, *e, info, state.hook);
 }

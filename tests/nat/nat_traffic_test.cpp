@@ -496,3 +496,36 @@ TEST_P(NatTrafficTest, ADeviceGoingDownForgetsWhatWasMasqueradedOutOfIt) {
 
 }  // namespace
 }  // namespace netns
+
+namespace netns {
+namespace {
+
+// nf_nat_oif_changed: once the route sends a masqueraded connection out of
+// another device, its next datagram is dropped and the connection
+// forgotten, rather than leaving with the first device's address.
+TEST_P(NatTrafficTest, AMasqueradedConnectionRoutedElsewhereIsForgotten) {
+  masquerade();
+  auto server = udp::open(*b_, GetParam()).value();
+  ASSERT_TRUE(server.bind({any(), 7000}));
+  auto client = udp::open(*a_, GetParam()).value();
+  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
+  std::array<std::byte, 16> buf{};
+  ASSERT_TRUE(client.send_to(hi, {b_addr(), 7000}));
+  run_for(50ms);
+  ASSERT_TRUE(server.receive_from(buf)) << table();
+  ASSERT_EQ(conntrack::count(*r_), 1u);
+
+  // b is now reached out of "left" (a host route beats the connected one).
+  if (v6()) {
+    ASSERT_TRUE(ipv6::add_route(*r_, {.prefix = Ipv6Prefix(b_addr().to_v6(), 128), .dev = r_left_}));
+  } else {
+    ASSERT_TRUE(ipv4::add_route(*r_, {.prefix = Ipv4Prefix(b_addr().to_v4(), 32), .dev = r_left_}));
+  }
+  ASSERT_TRUE(client.send_to(hi, {b_addr(), 7000}));
+  run_for(50ms);
+  EXPECT_FALSE(server.receive_from(buf));
+  EXPECT_EQ(conntrack::count(*r_), 0u) << table();
+}
+
+}  // namespace
+}  // namespace netns
