@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,28 @@ class NatTrafficTest : public support::HostTest, public ::testing::WithParamInte
 
   // r's conntrack table, one line per entry, for failure messages.
   std::string table() { return conntrack::dump(*r_); }
+
+  // A UDP server on b's port 7000 and a client in a (on `client_port`; 0: any).
+  struct UdpProbe {
+    udp::Socket server, client;
+  };
+  UdpProbe udp_probe(std::uint16_t client_port = 0) {
+    UdpProbe p{udp::open(*b_, GetParam()).value(), udp::open(*a_, GetParam()).value()};
+    EXPECT_TRUE(p.server.bind({any(), 7000}));
+    if (client_port != 0) EXPECT_TRUE(p.client.bind({any(), client_port}));
+    return p;
+  }
+  // One datagram from the probe's client to b:7000: where b saw it come
+  // from, nullopt when it did not arrive.
+  std::optional<Endpoint> send_once(UdpProbe& p) {
+    const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
+    EXPECT_TRUE(p.client.send_to(hi, {b_addr(), 7000}));
+    run_for(50ms);
+    std::array<std::byte, 16> buf{};
+    auto got = p.server.receive_from(buf);
+    if (!got) return std::nullopt;
+    return got->from;
+  }
 
   NetRef a_, r_, b_;
   Device* r_left_ = nullptr;
@@ -390,29 +413,17 @@ TEST_P(NatTrafficTest, ASourceRangeNeverGivesOnePortTwice) {
   EXPECT_EQ(conntrack::stats(*r_).insert_failed, 1u);
 }
 
-}  // namespace
-}  // namespace netns
-
-namespace netns {
-namespace {
 
 // NF_NAT_RANGE_PROTO_RANDOM: masquerade picks a port even when the
 // client's is free outside.
 TEST_P(NatTrafficTest, MasqueradeRandomNeverKeepsTheClientsPort) {
   nat_rules("", "oifname \"right\" masquerade random");
-  auto server = udp::open(*b_, GetParam()).value();
-  ASSERT_TRUE(server.bind({any(), 7000}));
-  auto client = udp::open(*a_, GetParam()).value();
-  ASSERT_TRUE(client.bind({any(), 4000}));
-  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
-  ASSERT_TRUE(client.send_to(hi, {b_addr(), 7000}));
-  run_for(50ms);
-  std::array<std::byte, 16> buf{};
-  auto got = server.receive_from(buf);
-  ASSERT_TRUE(got) << table();
-  EXPECT_EQ(got->from.address, r_outside());
-  EXPECT_NE(got->from.port, 4000);
-  EXPECT_GE(got->from.port, 1024);
+  UdpProbe probe = udp_probe(4000);
+  const auto seen = send_once(probe);
+  ASSERT_TRUE(seen) << table();
+  EXPECT_EQ(seen->address, r_outside());
+  EXPECT_NE(seen->port, 4000);
+  EXPECT_GE(seen->port, 1024);
 }
 
 // find_best_ips_proto: an address of the range hashed from both ends, or,
@@ -452,28 +463,14 @@ TEST_P(NatTrafficTest, PersistentKeepsAClientsAddressTowardsEveryDestination) {
   EXPECT_EQ(addresses_seen("persistent"), 1u);
 }
 
-}  // namespace
-}  // namespace netns
-
-namespace netns {
-namespace {
 
 // masq_device_event: what was masqueraded out of a device that went down is
 // forgotten, so the next datagram takes the address the device has now,
 // not the one it had.
 TEST_P(NatTrafficTest, ADeviceGoingDownForgetsWhatWasMasqueradedOutOfIt) {
   masquerade();
-  auto server = udp::open(*b_, GetParam()).value();
-  ASSERT_TRUE(server.bind({any(), 7000}));
-  auto client = udp::open(*a_, GetParam()).value();
-  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
-  std::array<std::byte, 16> buf{};
-  auto source_seen = [&]() -> IpAddress {
-    EXPECT_TRUE(client.send_to(hi, {b_addr(), 7000}));
-    run_for(50ms);
-    auto got = server.receive_from(buf);
-    return got ? got->from.address : IpAddress{};
-  };
+  UdpProbe probe = udp_probe();
+  auto source_seen = [&] { return send_once(probe).value_or(Endpoint{}).address; };
   ASSERT_EQ(source_seen(), r_outside()) << table();
   ASSERT_EQ(conntrack::count(*r_), 1u);
 
@@ -494,25 +491,14 @@ TEST_P(NatTrafficTest, ADeviceGoingDownForgetsWhatWasMasqueradedOutOfIt) {
   EXPECT_EQ(source_seen(), renumbered) << table();
 }
 
-}  // namespace
-}  // namespace netns
-
-namespace netns {
-namespace {
 
 // nf_nat_oif_changed: once the route sends a masqueraded connection out of
 // another device, its next datagram is dropped and the connection
 // forgotten, rather than leaving with the first device's address.
 TEST_P(NatTrafficTest, AMasqueradedConnectionRoutedElsewhereIsForgotten) {
   masquerade();
-  auto server = udp::open(*b_, GetParam()).value();
-  ASSERT_TRUE(server.bind({any(), 7000}));
-  auto client = udp::open(*a_, GetParam()).value();
-  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
-  std::array<std::byte, 16> buf{};
-  ASSERT_TRUE(client.send_to(hi, {b_addr(), 7000}));
-  run_for(50ms);
-  ASSERT_TRUE(server.receive_from(buf)) << table();
+  UdpProbe probe = udp_probe();
+  ASSERT_TRUE(send_once(probe)) << table();
   ASSERT_EQ(conntrack::count(*r_), 1u);
 
   // b is now reached out of "left" (a host route beats the connected one).
@@ -521,9 +507,7 @@ TEST_P(NatTrafficTest, AMasqueradedConnectionRoutedElsewhereIsForgotten) {
   } else {
     ASSERT_TRUE(ipv4::add_route(*r_, {.prefix = Ipv4Prefix(b_addr().to_v4(), 32), .dev = r_left_}));
   }
-  ASSERT_TRUE(client.send_to(hi, {b_addr(), 7000}));
-  run_for(50ms);
-  EXPECT_FALSE(server.receive_from(buf));
+  EXPECT_FALSE(send_once(probe));
   EXPECT_EQ(conntrack::count(*r_), 0u) << table();
 }
 
