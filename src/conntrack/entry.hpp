@@ -136,6 +136,10 @@ class alignas(64) Entry : public NfConntrack {
   Table* table_;                     // null once the table is gone: the last CtRef frees alone
   Entry* unconfirmed_prev_ = nullptr;  // Table::unconfirmed_, while not in the hash
   Entry* unconfirmed_next_ = nullptr;
+  // Table's by-source index (nf_conn's nat_bysource), while linked.
+  Entry* by_source_next_ = nullptr;
+  Entry** by_source_pprev_ = nullptr;
+  std::uint64_t by_source_hash_ = 0;
 };
 
 static_assert(alignof(Entry) >= 8, "a Packet keeps ctinfo in the low bits of its entry pointer");

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
 #include "netns/net.hpp"
 #include "netns/sysctl.hpp"
@@ -44,6 +45,14 @@ Table::~Table() {
   std::vector<Entry*> entries;
   entries.reserve(confirmed_);
   for_each([&](const Entry& e) { entries.push_back(const_cast<Entry*>(&e)); });
+  // Detached entries must not unlink themselves from heads freed with the table.
+  for (Entry* head : by_source_) {
+    for (Entry* e = head; e != nullptr;) {
+      Entry* next = std::exchange(e->by_source_next_, nullptr);
+      e->by_source_pprev_ = nullptr;
+      e = next;
+    }
+  }
   for (Entry* e : entries) {
     e->table_ = nullptr;
     e->status |= kStatusDying;
@@ -71,6 +80,60 @@ std::uint64_t Table::hash(const Tuple& t) const {
   }
   for (std::size_t i = 0; i < 8; ++i) m[32 + i] = static_cast<std::byte>(ports >> (8 * i));
   return siphash13(key_, m);
+}
+
+// Linux's hash_by_src: the source address, port and protocol, keyed as
+// the tuple hash (the top bit keeps the two hashes' inputs apart).
+std::uint64_t Table::source_hash(const Tuple& t) const {
+  const std::uint64_t rest = std::uint64_t{1} << 63 | std::uint64_t{t.sport} << 16 |
+                             std::uint64_t{t.protocol} << 8 | static_cast<std::uint64_t>(t.family);
+  if (t.family == Family::ipv4) {
+    const std::uint64_t addr = std::uint64_t{t.src[0]} << 24 | std::uint64_t{t.src[1]} << 16 |
+                               std::uint64_t{t.src[2]} << 8 | t.src[3];
+    return siphash13_words(key_, addr, rest);
+  }
+  std::array<std::byte, 24> m{};
+  for (std::size_t i = 0; i < 16; ++i) m[i] = std::byte{t.src[i]};
+  for (std::size_t i = 0; i < 8; ++i) m[16 + i] = static_cast<std::byte>(rest >> (8 * i));
+  return siphash13(key_, m);
+}
+
+void Table::link_by_source(Entry& e) {
+  if (e.by_source_pprev_ != nullptr) return;
+  if (by_source_count_ >= by_source_.size()) grow_by_source();
+  e.by_source_hash_ = source_hash(e.tuple(Dir::original));
+  Entry*& head = by_source_[e.by_source_hash_ & (by_source_.size() - 1)];
+  e.by_source_next_ = head;
+  if (head != nullptr) head->by_source_pprev_ = &e.by_source_next_;
+  e.by_source_pprev_ = &head;
+  head = &e;
+  ++by_source_count_;
+}
+
+void Table::unlink_by_source(Entry& e) {
+  if (e.by_source_pprev_ == nullptr) return;
+  *e.by_source_pprev_ = e.by_source_next_;
+  if (e.by_source_next_ != nullptr) e.by_source_next_->by_source_pprev_ = e.by_source_pprev_;
+  e.by_source_next_ = nullptr;
+  e.by_source_pprev_ = nullptr;
+  --by_source_count_;
+}
+
+// Twice the heads (256 at first), every linked entry moved to its new chain.
+void Table::grow_by_source() {
+  std::vector<Entry*> linked;
+  linked.reserve(by_source_count_);
+  for (Entry* head : by_source_) {
+    for (Entry* e = head; e != nullptr; e = e->by_source_next_) linked.push_back(e);
+  }
+  by_source_.assign(std::max<std::size_t>(kInitialBuckets, 2 * by_source_.size()), nullptr);
+  for (Entry* e : linked) {
+    Entry*& head = by_source_[e->by_source_hash_ & (by_source_.size() - 1)];
+    e->by_source_next_ = head;
+    if (head != nullptr) head->by_source_pprev_ = &e->by_source_next_;
+    e->by_source_pprev_ = &head;
+    head = e;
+  }
 }
 
 namespace {
@@ -203,6 +266,7 @@ void Table::kill(Entry& e) {
 void Table::set_reply(Entry& e, const Tuple& reply) { e.tuplehash_[1].tuple = reply; }
 
 void Table::release(Entry* e) {
+  unlink_by_source(*e);
   if (!e->confirmed()) {
     if (e->unconfirmed_prev_ != nullptr) e->unconfirmed_prev_->unconfirmed_next_ = e->unconfirmed_next_;
     if (e->unconfirmed_next_ != nullptr) e->unconfirmed_next_->unconfirmed_prev_ = e->unconfirmed_prev_;

@@ -91,6 +91,21 @@ class Table {
   Stats& stats() { return stats_; }
   const Stats& stats() const { return stats_; }
 
+  // NAT's bysource table (nf_nat_bysource): entries whose source NAT is
+  // set up, by their original tuple's family, protocol, source address and
+  // port, so a source keeps its mapping for its next connections. An
+  // entry leaves it when it is freed; it grows with the entries it holds.
+  void link_by_source(Entry& e);
+  // f(Entry&) for the linked entries that may share `t`'s source (the
+  // caller compares), until f returns true.
+  template <class F>
+  void for_each_by_source(const Tuple& t, F&& f) const {
+    if (by_source_.empty()) return;
+    for (Entry* e = by_source_[source_hash(t) & (by_source_.size() - 1)]; e != nullptr; e = e->by_source_next_) {
+      if (f(*e)) return;
+    }
+  }
+
   // f(const Entry&) for every confirmed entry, in bucket order.
   template <class F>
   void for_each(F&& f) const {
@@ -108,6 +123,9 @@ class Table {
   friend class Entry;  // Entry::destroy_entry releases
 
   std::uint64_t hash(const Tuple& t) const;
+  std::uint64_t source_hash(const Tuple& t) const;
+  void unlink_by_source(Entry& e);
+  void grow_by_source();
   std::size_t bucket_of(std::uint64_t hash) const { return hash & (buckets_.size() - 1); }
   static std::uint16_t tag_of(std::uint64_t hash) { return static_cast<std::uint16_t>(hash >> 48); }
   TupleHash* find_hashed(const Tuple& t, std::uint64_t hash) const;
@@ -130,6 +148,8 @@ class Table {
   std::size_t confirmed_ = 0;  // those in the hash
   std::size_t gc_cursor_ = 0;
   Entry* unconfirmed_ = nullptr;
+  std::vector<Entry*> by_source_;  // chain heads, a power of two (empty until the first link)
+  std::size_t by_source_count_ = 0;
   Stats stats_;
 };
 

@@ -80,6 +80,7 @@ class Search {
   }
   void choose_address(Tuple& t) const;
   bool choose_key(Tuple& t);
+  bool mapped_source(Tuple& t, const Tuple& orig) const;
 
   Net& net_;
   conntrack::Table& table_;
@@ -93,10 +94,18 @@ class Search {
 // manip may still move it (the null binding at postrouting), else confirm
 // refuses the clash.
 bool Search::get_unique_tuple(Tuple& t, const Tuple& orig) {
-  // Source NAT keeps the original when it may: the common case of a
-  // masqueraded client whose port is free on the outside.
+  // Source NAT keeps the original when it may, or else the mapping the
+  // same source already has: a client keeps its outside port towards
+  // every destination (what STUN and hole punching rely on).
+  if (type_ == ManipType::src && !range_.random) {
+    t = orig;
+    if (in_range(t)) {
+      if (!used(t)) return true;
+    } else if (mapped_source(t, orig) && !used(t)) {
+      return true;
+    }
+  }
   t = orig;
-  if (type_ == ManipType::src && !range_.random && in_range(t) && !used(t)) return true;
   choose_address(t);
   if (range_.random) return choose_key(t);
   if (range_.proto_specified) {
@@ -105,6 +114,26 @@ bool Search::get_unique_tuple(Tuple& t, const Tuple& orig) {
     return true;
   }
   return choose_key(t);
+}
+
+// Linux's find_appropriate_src: the translated source of another
+// connection from orig's source (address, port, protocol), towards orig's
+// destination, when it is in the range.
+bool Search::mapped_source(Tuple& t, const Tuple& orig) const {
+  bool found = false;
+  table_.for_each_by_source(orig, [&](const Entry& e) {
+    const Tuple& o = e.tuple(Dir::original);
+    if (o.family != orig.family || o.protocol != orig.protocol || o.src != orig.src || o.sport != orig.sport) {
+      return false;
+    }
+    const Tuple& reply = e.tuple(Dir::reply);
+    t = orig;
+    t.src = reply.dst;
+    t.sport = t.is_icmp() ? reply.sport : reply.dport;  // an echo's id is both directions'
+    found = in_range(t);
+    return found;
+  });
+  return found;
 }
 
 // Linux's find_best_ips_proto: an address of the range hashed from the
@@ -242,6 +271,7 @@ Verdict setup(Net& net, Entry& e, const Range& range, ManipType m) {
     e.status |= m == ManipType::src ? conntrack::kStatusSrcNat : conntrack::kStatusDstNat;
   }
   e.status |= m == ManipType::src ? conntrack::kStatusSrcNatDone : conntrack::kStatusDstNatDone;
+  if (m == ManipType::src) table->link_by_source(e);
   return Verdict::accept;
 }
 

@@ -51,9 +51,10 @@
 // Entries still unconfirmed are not in the table: two new connections
 // racing for one tuple are settled at confirm, as in Linux.
 //
-// Not done (yet): the bysource table (Linux's find_appropriate_src: a
-// source that is already translated keeps its mapping for new
-// connections), forgetting masqueraded connections when the device only
+// A source already translated keeps its mapping for its next connections
+// (find_appropriate_src, over the table's by-source index).
+//
+// Not done (yet): forgetting masqueraded connections when the device only
 // loses its address (the inetaddr notifier), and NAT helpers (ftp, sip).
 #pragma once
 
@@ -106,7 +107,9 @@ inline constexpr unsigned kMaxAttempts = 128;
 bool initialized(const conntrack::Entry& e, ManipType m);
 
 // Linux's nf_nat_setup_info for a new entry: chooses the tuple (the
-// original when it is in the range and free, else an address of the range
+// original when it is in the range and free, else for source NAT the
+// mapping the same source has in another connection when it is in the
+// range and free for this destination, else an address of the range
 // hashed from the connection's addresses and a free port or id of the range,
 // or of the original port's class: 1-511, 600-1023, 1024-65535), rewrites
 // the reply tuple and sets the status bits. Drop: no free tuple (counted).

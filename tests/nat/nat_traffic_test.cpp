@@ -427,8 +427,8 @@ TEST_P(NatTrafficTest, MasqueradeRandomNeverKeepsTheClientsPort) {
 }
 
 // find_best_ips_proto: an address of the range hashed from both ends, or,
-// `persistent`, from the source alone: one client, one address, whatever
-// the destination.
+// `persistent`, from the source address alone: one client, one address,
+// whatever the destination and the port.
 TEST_P(NatTrafficTest, PersistentKeepsAClientsAddressTowardsEveryDestination) {
   std::vector<IpAddress> destinations{b_addr()};
   for (int i = 3; i < 9; ++i) {
@@ -448,9 +448,13 @@ TEST_P(NatTrafficTest, PersistentKeepsAClientsAddressTowardsEveryDestination) {
   auto addresses_seen = [&](const std::string& flags) {
     conntrack::flush(*r_);
     nat_rules("", fmt::format("oifname \"right\" snat to {} {}", range, flags));
-    auto client = udp::open(*a_, GetParam()).value();
+    // A socket (a source port) per destination: one source's later
+    // connections would keep its first mapping (find_appropriate_src).
     const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
-    for (const IpAddress& d : destinations) EXPECT_TRUE(client.send_to(hi, {d, 7000}));
+    for (const IpAddress& d : destinations) {
+      auto client = udp::open(*a_, GetParam()).value();
+      EXPECT_TRUE(client.send_to(hi, {d, 7000}));
+    }
     run_for(50ms);
     std::vector<IpAddress> seen;
     std::array<std::byte, 16> buf{};
@@ -509,6 +513,41 @@ TEST_P(NatTrafficTest, AMasqueradedConnectionRoutedElsewhereIsForgotten) {
   }
   EXPECT_FALSE(send_once(probe));
   EXPECT_EQ(conntrack::count(*r_), 0u) << table();
+}
+
+// find_appropriate_src: a source whose port was taken outside keeps the
+// port it was given for its next connections, towards any destination.
+TEST_P(NatTrafficTest, ASourceKeepsItsMappingForItsNextConnections) {
+  masquerade();
+  const IpAddress other = ip("192.0.2.11", "2001:db8:1::11");
+  if (v6()) {
+    ASSERT_TRUE(ipv6::add_address(*a_, *a_->device("eth0"), Ipv6Prefix(other.to_v6(), 64)));
+  } else {
+    ASSERT_TRUE(ipv4::add_address(*a_, *a_->device("eth0"), Ipv4Prefix(other.to_v4(), 24)));
+  }
+  run_for(support::kPastDad);
+  std::array<udp::Socket, 2> servers{udp::open(*b_, GetParam()).value(), udp::open(*b_, GetParam()).value()};
+  ASSERT_TRUE(servers[0].bind({any(), 7000}));
+  ASSERT_TRUE(servers[1].bind({any(), 7001}));
+  const std::array<std::byte, 2> hi{std::byte{'h'}, std::byte{'i'}};
+  std::array<std::byte, 16> buf{};
+  auto port_seen = [&](udp::Socket& client, int server) -> int {
+    EXPECT_TRUE(client.send_to(hi, {b_addr(), static_cast<std::uint16_t>(7000 + server)}));
+    run_for(50ms);
+    auto got = servers[server].receive_from(buf);
+    return got ? got->from.port : -1;
+  };
+  // Another host takes router:4000 towards b:7000 first.
+  auto first = udp::open(*a_, GetParam()).value();
+  ASSERT_TRUE(first.bind({other, 4000}));
+  ASSERT_EQ(port_seen(first, 0), 4000) << table();
+  // a's port 4000 is then moved towards b:7000, and keeps that port towards b:7001.
+  auto client = udp::open(*a_, GetParam()).value();
+  ASSERT_TRUE(client.bind({a_addr(), 4000}));
+  const int moved = port_seen(client, 0);
+  ASSERT_NE(moved, 4000) << table();
+  ASSERT_NE(moved, -1) << table();
+  EXPECT_EQ(port_seen(client, 1), moved) << table();
 }
 
 }  // namespace
