@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frames tcp_session fragments control_plane)
+[ ${#targets[@]} -gt 0 ] || targets=(frames tcp_session fragments control_plane netfilter)
 out=${FUZZ_OUT:-fuzz-out}
 jobs=${FUZZ_JOBS:-1}
 

@@ -853,6 +853,7 @@ class Parser {
     Family family;
     std::optional<Family> network;
     std::optional<std::uint8_t> l4;
+    bool ported_l4_set = false;  // `meta l4proto { tcp, udp }`: NAT may map ports too
   };
 
   void require_network(RuleState& st, Family need, const Token& at) {
@@ -962,10 +963,16 @@ class Parser {
       if (relational && e.kind != Elem::value) fail(vat, "a relational match takes a single value");
       m.operand = operand_of(e);
     }
-    if (field == Field::meta_l4proto || field == Field::ip_protocol)
+    if (field == Field::meta_l4proto || field == Field::ip_protocol) {
       if (const Key* k = std::get_if<Key>(&m.operand); k != nullptr && m.op == Op::eq) {
         require_l4(st, static_cast<std::uint8_t>(k->to_uint()), at);
       }
+      if (const auto* s = std::get_if<AnonSet>(&m.operand); s != nullptr && m.op == Op::eq) {
+        st.ported_l4_set = std::all_of(s->elements.begin(), s->elements.end(), [](const Interval& i) {
+          return i.lo == i.hi && (i.lo.to_uint() == kTcp || i.lo.to_uint() == kUdp);
+        });
+      }
+    }
     return m;
   }
 
@@ -1475,7 +1482,7 @@ class Parser {
     } else {
       fail(at, "invalid port " + std::string(ports));
     }
-    if (!st.l4 || (*st.l4 != kTcp && *st.l4 != kUdp))
+    if ((!st.l4 || (*st.l4 != kTcp && *st.l4 != kUdp)) && !st.ported_l4_set)
       fail(at, "transport protocol mapping is only valid after transport protocol match");
     n.port_lo = static_cast<std::uint16_t>(p.lo.to_uint());
     if (range) n.port_hi = static_cast<std::uint16_t>(p.hi.to_uint());  // `:80-80` lists so

@@ -44,6 +44,7 @@ TEST(FuzzCorpus, Frames) { replay("frames", frames); }
 TEST(FuzzCorpus, TcpSession) { replay("tcp_session", tcp_session); }
 TEST(FuzzCorpus, Fragments) { replay("fragments", fragments); }
 TEST(FuzzCorpus, ControlPlane) { replay("control_plane", control_plane); }
+TEST(FuzzCorpus, Netfilter) { replay("netfilter", netfilter); }
 
 }  // namespace
 }  // namespace netns::fuzz

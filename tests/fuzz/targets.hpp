@@ -16,5 +16,7 @@ void tcp_session(std::span<const std::uint8_t> data);
 void fragments(std::span<const std::uint8_t> data);
 // Control-plane operations over several namespaces.
 void control_plane(std::span<const std::uint8_t> data);
+// A router under nftables, conntrack and NAT, or an nft script's round trip.
+void netfilter(std::span<const std::uint8_t> data);
 
 }  // namespace netns::fuzz

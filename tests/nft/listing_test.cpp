@@ -193,6 +193,8 @@ const Listed kNat[] = {
     {"ip", kPre, "tcp dport 81 dnat to 192.0.2.7 persistent", nullptr},
     {"ip6", kPost, "masquerade random,fully-random,persistent", nullptr},
     {"inet", kPost, "snat ip to 192.0.2.1 persistent", nullptr},
+    // A set of transports with ports allows a port mapping.
+    {"ip", kPost, "oifname \"eth1\" meta l4proto { tcp, udp } snat to 198.51.100.1:20000-20003 random", nullptr},
 };
 
 class NftListingTest : public support::HostTest {
