@@ -83,7 +83,17 @@ struct HostStats {
 };
 
 // Device events a subsystem can follow (Linux's netdevice notifier chain).
-enum class NetdevEvent : std::uint8_t { registered, unregistering, up, down, mtu_changed, address_changed };
+// address_changed is the MAC; inet_address_removed an IPv4 or IPv6 address
+// of the device deleted (the inetaddr and inet6addr chains' NETDEV_DOWN).
+enum class NetdevEvent : std::uint8_t {
+  registered,
+  unregistering,
+  up,
+  down,
+  mtu_changed,
+  address_changed,
+  inet_address_removed,
+};
 
 class NetdevListener {
  public:

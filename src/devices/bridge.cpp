@@ -389,6 +389,7 @@ void Bridge::on_netdev_event(NetdevEvent event, Device& dev) {
     case NetdevEvent::mtu_changed: adjust_mtu(); break;
     case NetdevEvent::address_changed: rebuild_locals(); break;
     case NetdevEvent::registered:
+    case NetdevEvent::inet_address_removed:
     case NetdevEvent::up: break;
   }
 }

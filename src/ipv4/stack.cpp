@@ -127,6 +127,8 @@ void Ipv4Stack::on_netdev_event(NetdevEvent event, Device& dev) {
     case NetdevEvent::mtu_changed:
     case NetdevEvent::address_changed:
       break;
+    case NetdevEvent::inet_address_removed:
+      return;  // sent by del_address itself, or by IPv6's
   }
   invalidate_routes(net);
 }
@@ -227,6 +229,7 @@ Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   ns.refresh_address_filter();
   remove_address_routes(ns, dev, prefix.address());
   invalidate_routes(net);
+  host_.notify(NetdevEvent::inet_address_removed, dev);
   return {};
 }
 

@@ -160,6 +160,7 @@ void Ipv6Stack::remove_address(Ipv6Net& ns, Inet6Address& a) {
                            .metric = kAddrconfMetric});
   }
   route_cache_invalidate(ns.net);
+  host_.notify(NetdevEvent::inet_address_removed, dev);
 }
 
 void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {

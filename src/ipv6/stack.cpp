@@ -101,6 +101,8 @@ void Ipv6Stack::on_netdev_event(NetdevEvent event, Device& dev) {
     case NetdevEvent::registered:
     case NetdevEvent::address_changed:
       break;
+    case NetdevEvent::inet_address_removed:
+      return;  // sent by remove_address itself, or by IPv4's
   }
   route_cache_invalidate(net);
 }

@@ -240,6 +240,12 @@ std::optional<IpAddress> device_address(Net& net, const Device& dev, const IpAdd
   return *a;
 }
 
+// An address of the namespace (either family's layer may be gone at teardown).
+bool is_local(Net& net, const IpAddress& a) {
+  return a.is_v4() ? net.host().builtins().ipv4().is_local(net, a.to_v4())
+                   : net.host().builtins().ipv6().is_local(net, a.to_v6());
+}
+
 Range single_address(Range r, const IpAddress& a) {
   r.map_ips = true;
   r.min_addr = r.max_addr = a;
@@ -296,12 +302,14 @@ void forget(Net& net, Entry& e) {
   if (conntrack::Table* table = table_of(net)) table->kill(e);
 }
 
-void forget_masqueraded(Net& net, const Device& dev) {
+void forget_masqueraded(Net& net, const Device& dev, bool stale_only) {
   conntrack::Table* table = table_of(net);
   if (table == nullptr) return;
   std::vector<Entry*> gone;
   table->for_each([&](Entry& e) {
-    if (e.masq_index == dev.ifindex()) gone.push_back(&e);
+    if (e.masq_index != dev.ifindex()) return;
+    if (stale_only && is_local(net, e.tuple(Dir::reply).dst_address())) return;
+    gone.push_back(&e);
   });
   for (Entry* e : gone) table->kill(*e);
 }

@@ -54,8 +54,7 @@
 // A source already translated keeps its mapping for its next connections
 // (find_appropriate_src, over the table's by-source index).
 //
-// Not done (yet): forgetting masqueraded connections when the device only
-// loses its address (the inetaddr notifier), and NAT helpers (ftp, sip).
+// Not done (yet): NAT helpers (ftp, sip).
 #pragma once
 
 #include <cstdint>
@@ -128,11 +127,13 @@ netfilter::Verdict null_binding(Net& net, conntrack::Entry& e, netfilter::Hook h
 // (state.out set).
 netfilter::Verdict masquerade(conntrack::Entry& e, const Range& range, const netfilter::HookState& state);
 
-// Linux's masq_device_event: the connections a masquerade translated for
-// `dev` are removed from the namespace's table when it goes down or away,
-// so their next datagram is translated anew (with the address the device
-// has by then) rather than leaving with a stale source.
-void forget_masqueraded(Net& net, const Device& dev);
+// Linux's masq_device_event and masq_inet_event: the connections a
+// masquerade translated for `dev` are removed from the namespace's table
+// when it goes down or away (all of them), or when it loses an address
+// (`stale_only`: those translated to an address the namespace no longer
+// has), so their next datagram is translated anew rather than leaving with
+// a stale source.
+void forget_masqueraded(Net& net, const Device& dev, bool stale_only = false);
 // Removes one connection from the namespace's table (nf_ct_kill).
 void forget(Net& net, conntrack::Entry& e);
 

@@ -27,6 +27,7 @@ void NftOps::on_netdev_event(NetdevEvent event, Device& dev) {
   switch (event) {
     case NetdevEvent::down:
     case NetdevEvent::unregistering: nat::forget_masqueraded(dev.net(), dev); break;
+    case NetdevEvent::inet_address_removed: nat::forget_masqueraded(dev.net(), dev, true); break;
     default: break;
   }
 }

@@ -31,10 +31,9 @@ class NftOps final : public PernetOps, public NetdevListener {
 
   NftNet& state(Net& net) const { return state_.get(net); }
 
-  // nft_masq's device notifier (masq_device_event): what was masqueraded
-  // out of a device is forgotten when it goes down or away. (Linux also
-  // forgets it when the device loses the address it took, on the inetaddr
-  // notifier: netns has no address events yet.)
+  // nft_masq's notifiers (masq_device_event, masq_inet_event): what was
+  // masqueraded out of a device is forgotten when it goes down or away, or,
+  // for the address it took, when that address is deleted.
   void on_netdev_event(NetdevEvent event, Device& dev) override;
 
  private:

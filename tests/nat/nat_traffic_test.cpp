@@ -571,5 +571,29 @@ TEST_P(NatTrafficTest, AFragmentedDatagramIsTranslatedWhole) {
   EXPECT_GT(r_->counters().value(v6() ? Counter::Ip6FragCreates : Counter::IpFragCreates), 0u);
 }
 
+// masq_inet_event: the router's outside address is replaced with its link
+// up; connections masqueraded to the old one are forgotten with it, and the
+// next datagram takes the new one.
+TEST_P(NatTrafficTest, AnAddressGoingForgetsWhatWasMasqueradedToIt) {
+  masquerade();
+  UdpProbe probe = udp_probe();
+  auto source_seen = [&] { return send_once(probe).value_or(Endpoint{}).address; };
+  ASSERT_EQ(source_seen(), r_outside()) << table();
+  Device* right = r_->device("right");
+  const IpAddress renumbered = ip("198.51.100.9", "2001:db8:2::9");
+  if (v6()) {
+    ASSERT_TRUE(ipv6::add_address(*r_, *right, Ipv6Prefix(renumbered.to_v6(), 64)));
+    run_for(support::kPastDad);
+    ASSERT_EQ(conntrack::count(*r_), 1u);  // another address coming changes nothing
+    ASSERT_TRUE(ipv6::del_address(*r_, *right, Ipv6Prefix(r_outside().to_v6(), 64)));
+  } else {
+    ASSERT_TRUE(ipv4::add_address(*r_, *right, Ipv4Prefix(renumbered.to_v4(), 24)));
+    ASSERT_EQ(conntrack::count(*r_), 1u);
+    ASSERT_TRUE(ipv4::del_address(*r_, *right, Ipv4Prefix(r_outside().to_v4(), 24)));
+  }
+  EXPECT_EQ(conntrack::count(*r_), 0u) << table();
+  EXPECT_EQ(source_seen(), renumbered) << table();
+}
+
 }  // namespace
 }  // namespace netns
