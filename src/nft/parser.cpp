@@ -1108,13 +1108,9 @@ class Parser {
     return Key::of_uint(*n, len);
   }
 
-  static bool bitmask_type(DataType type) {
-    return type == DataType::tcp_flag || type == DataType::ct_state || type == DataType::ct_status;
-  }
-
   Elem element(DataType type, bool allow_intervals) {
     const Token at = peek();
-    if (bitmask_type(type) && (at.kind == TokenKind::word || is_sym("("))) {
+    if (is_bitmask(type) && (at.kind == TokenKind::word || is_sym("("))) {
       // `{ syn|ack, fin }`: each element one exact value.
       Elem e;
       e.lo = e.hi = Key::of_uint(flag_or(type), data_type_length(type));

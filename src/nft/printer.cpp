@@ -20,8 +20,7 @@ std::string print_value(DataType type, const Key& k) {
   }
   const auto v = static_cast<std::uint32_t>(k.to_uint());
   if (auto n = symbol_name(type, v)) return std::string(*n);
-  if (type == DataType::tcp_flag || type == DataType::ct_state || type == DataType::ct_status)
-    return fmt::format("{:#x}", v);
+  if (is_bitmask(type)) return fmt::format("{:#x}", v);
   return std::to_string(v);
 }
 
@@ -47,10 +46,6 @@ std::optional<std::uint8_t> as_prefix(const Interval& iv) {
   Prefix p{iv.lo, static_cast<std::uint8_t>(plen)};
   if (p.interval() == iv) return static_cast<std::uint8_t>(plen);
   return std::nullopt;
-}
-
-bool is_bitmask(DataType type) {
-  return type == DataType::tcp_flag || type == DataType::ct_state || type == DataType::ct_status;
 }
 
 // One flag bit by name, or in hex when it has none.

@@ -63,6 +63,11 @@ enum class DataType : std::uint8_t {
   tcp_flag,      // 1 byte bitmask (FIN 0x01 ... CWR 0x80)
 };
 
+// A type whose values are ORs of named bits (tcp flags, ct state, ct status).
+constexpr bool is_bitmask(DataType t) {
+  return t == DataType::tcp_flag || t == DataType::ct_state || t == DataType::ct_status;
+}
+
 // ct state bits as Linux's NF_CT_STATE_BIT / NF_CT_STATE_INVALID_BIT.
 inline constexpr std::uint32_t kCtStateInvalid = 1;
 inline constexpr std::uint32_t kCtStateEstablished = 2;
