@@ -64,6 +64,21 @@ class NatTrafficTest : public support::HostTest, public ::testing::WithParamInte
     return v6() ? fmt::format("[{}]:{}", v6text, port) : fmt::format("{}:{}", v4, port);
   }
   std::string l3() const { return v6() ? "ip6" : "ip"; }
+  // `address` on `dev`, as the test networks' prefixes (/24, /64) have it.
+  void add_address(Net& net, Device& dev, const IpAddress& address) {
+    if (v6()) {
+      ASSERT_TRUE(ipv6::add_address(net, dev, Ipv6Prefix(address.to_v6(), 64)));
+    } else {
+      ASSERT_TRUE(ipv4::add_address(net, dev, Ipv4Prefix(address.to_v4(), 24)));
+    }
+  }
+  void del_address(Net& net, Device& dev, const IpAddress& address) {
+    if (v6()) {
+      ASSERT_TRUE(ipv6::del_address(net, dev, Ipv6Prefix(address.to_v6(), 64)));
+    } else {
+      ASSERT_TRUE(ipv4::del_address(net, dev, Ipv4Prefix(address.to_v4(), 24)));
+    }
+  }
   std::string icmp() const { return v6() ? "icmpv6" : "icmp"; }
   Counter in_echos() const { return v6() ? Counter::Icmp6InEchos : Counter::IcmpInEchos; }
 
@@ -91,7 +106,9 @@ class NatTrafficTest : public support::HostTest, public ::testing::WithParamInte
   UdpProbe udp_probe(std::uint16_t client_port = 0) {
     UdpProbe p{udp::open(*b_, GetParam()).value(), udp::open(*a_, GetParam()).value()};
     EXPECT_TRUE(p.server.bind({any(), 7000}));
-    if (client_port != 0) EXPECT_TRUE(p.client.bind({any(), client_port}));
+    if (client_port != 0) {
+      EXPECT_TRUE(p.client.bind({any(), client_port}));
+    }
     return p;
   }
   // One datagram from the probe's client to b:7000: where b saw it come
@@ -283,19 +300,14 @@ TEST_P(NatTrafficTest, HairpinReachesTheForwardedPortFromTheLan) {
   ASSERT_TRUE(set_master(*lan.a, *br));
   for (Device* d : {lan.a, lan.b, br}) ASSERT_TRUE(set_link_up(*d));
   ASSERT_TRUE(set_link_up(c->loopback()));
+  del_address(*r_, *r_left_, r_inside());
+  add_address(*r_, *br, r_inside());
+  add_address(*c, *lan.b, ip("192.0.2.3", "2001:db8:1::3"));
   if (v6()) {
-    const auto p = [](std::string_view s) { return Ipv6Prefix::parse(s).value(); };
-    ASSERT_TRUE(ipv6::del_address(*r_, *r_left_, p("2001:db8:1::2/64")));
-    ASSERT_TRUE(ipv6::add_address(*r_, *br, p("2001:db8:1::2/64")));
-    ASSERT_TRUE(ipv6::add_address(*c, *lan.b, p("2001:db8:1::3/64")));
-    ASSERT_TRUE(ipv6::add_route(*c, {.prefix = p("::/0"), .via = Ipv6Address::parse("2001:db8:1::2").value(),
+    ASSERT_TRUE(ipv6::add_route(*c, {.prefix = Ipv6Prefix::parse("::/0").value(), .via = r_inside().to_v6(),
                                      .dev = lan.b}));
   } else {
-    const auto p = [](std::string_view s) { return Ipv4Prefix::parse(s).value(); };
-    ASSERT_TRUE(ipv4::del_address(*r_, *r_left_, p("192.0.2.2/24")));
-    ASSERT_TRUE(ipv4::add_address(*r_, *br, p("192.0.2.2/24")));
-    ASSERT_TRUE(ipv4::add_address(*c, *lan.b, p("192.0.2.3/24")));
-    ASSERT_TRUE(ipv4::add_route(*c, {.prefix = p("0.0.0.0/0"), .via = Ipv4Address(192, 0, 2, 2)}));
+    ASSERT_TRUE(ipv4::add_route(*c, {.prefix = Ipv4Prefix::parse("0.0.0.0/0").value(), .via = r_inside().to_v4()}));
   }
   run_for(support::kPastDad);
   const int port = 8080;
@@ -383,11 +395,7 @@ TEST_P(NatTrafficTest, ASourceRangeNeverGivesOnePortTwice) {
       v6() ? std::vector<std::string>{"2001:db8:1::1", "2001:db8:1::11", "2001:db8:1::12"}
            : std::vector<std::string>{"192.0.2.1", "192.0.2.11", "192.0.2.12"};
   for (std::size_t i = 1; i < sources.size(); ++i) {
-    if (v6()) {
-      ASSERT_TRUE(ipv6::add_address(*a_, *eth0, Ipv6Prefix::parse(sources[i] + "/64").value()));
-    } else {
-      ASSERT_TRUE(ipv4::add_address(*a_, *eth0, Ipv4Prefix::parse(sources[i] + "/24").value()));
-    }
+    add_address(*a_, *eth0, IpAddress::parse(sources[i]).value());
   }
   run_for(support::kPastDad);
   nat_rules("", fmt::format("oifname \"right\" meta l4proto udp snat to {}-{}",
@@ -434,11 +442,7 @@ TEST_P(NatTrafficTest, PersistentKeepsAClientsAddressTowardsEveryDestination) {
   std::vector<IpAddress> destinations{b_addr()};
   for (int i = 3; i < 9; ++i) {
     const IpAddress d = ip(fmt::format("198.51.100.{}", i), fmt::format("2001:db8:2::{}", i));
-    if (v6()) {
-      ASSERT_TRUE(ipv6::add_address(*b_, *b_->device("eth0"), Ipv6Prefix(d.to_v6(), 64)));
-    } else {
-      ASSERT_TRUE(ipv4::add_address(*b_, *b_->device("eth0"), Ipv4Prefix(d.to_v4(), 24)));
-    }
+    add_address(*b_, *b_->device("eth0"), d);
     destinations.push_back(d);
   }
   run_for(support::kPastDad);
@@ -484,13 +488,9 @@ TEST_P(NatTrafficTest, ADeviceGoingDownForgetsWhatWasMasqueradedOutOfIt) {
   ASSERT_TRUE(set_link_up(*right, false));
   EXPECT_EQ(conntrack::count(*r_), 0u) << table();
   const IpAddress renumbered = ip("198.51.100.9", "2001:db8:2::9");
-  if (v6()) {
-    // The link going down took 2001:db8:2::1 with it (keep_addr_on_down 0, as Linux).
-    ASSERT_TRUE(ipv6::add_address(*r_, *right, Ipv6Prefix(renumbered.to_v6(), 64)));
-  } else {
-    ASSERT_TRUE(ipv4::del_address(*r_, *right, Ipv4Prefix::parse("198.51.100.1/24").value()));
-    ASSERT_TRUE(ipv4::add_address(*r_, *right, Ipv4Prefix(renumbered.to_v4(), 24)));
-  }
+  // IPv6's went with the link (keep_addr_on_down 0, as Linux).
+  if (!v6()) del_address(*r_, *right, r_outside());
+  add_address(*r_, *right, renumbered);
   ASSERT_TRUE(set_link_up(*right));
   run_for(support::kPastDad);
   EXPECT_EQ(source_seen(), renumbered) << table();
@@ -521,11 +521,7 @@ TEST_P(NatTrafficTest, AMasqueradedConnectionRoutedElsewhereIsForgotten) {
 TEST_P(NatTrafficTest, ASourceKeepsItsMappingForItsNextConnections) {
   masquerade();
   const IpAddress other = ip("192.0.2.11", "2001:db8:1::11");
-  if (v6()) {
-    ASSERT_TRUE(ipv6::add_address(*a_, *a_->device("eth0"), Ipv6Prefix(other.to_v6(), 64)));
-  } else {
-    ASSERT_TRUE(ipv4::add_address(*a_, *a_->device("eth0"), Ipv4Prefix(other.to_v4(), 24)));
-  }
+  add_address(*a_, *a_->device("eth0"), other);
   run_for(support::kPastDad);
   std::array<udp::Socket, 2> servers{udp::open(*b_, GetParam()).value(), udp::open(*b_, GetParam()).value()};
   ASSERT_TRUE(servers[0].bind({any(), 7000}));
@@ -581,16 +577,10 @@ TEST_P(NatTrafficTest, AnAddressGoingForgetsWhatWasMasqueradedToIt) {
   ASSERT_EQ(source_seen(), r_outside()) << table();
   Device* right = r_->device("right");
   const IpAddress renumbered = ip("198.51.100.9", "2001:db8:2::9");
-  if (v6()) {
-    ASSERT_TRUE(ipv6::add_address(*r_, *right, Ipv6Prefix(renumbered.to_v6(), 64)));
-    run_for(support::kPastDad);
-    ASSERT_EQ(conntrack::count(*r_), 1u);  // another address coming changes nothing
-    ASSERT_TRUE(ipv6::del_address(*r_, *right, Ipv6Prefix(r_outside().to_v6(), 64)));
-  } else {
-    ASSERT_TRUE(ipv4::add_address(*r_, *right, Ipv4Prefix(renumbered.to_v4(), 24)));
-    ASSERT_EQ(conntrack::count(*r_), 1u);
-    ASSERT_TRUE(ipv4::del_address(*r_, *right, Ipv4Prefix(r_outside().to_v4(), 24)));
-  }
+  add_address(*r_, *right, renumbered);
+  run_for(support::kPastDad);
+  ASSERT_EQ(conntrack::count(*r_), 1u);  // another address coming changes nothing
+  del_address(*r_, *right, r_outside());
   EXPECT_EQ(conntrack::count(*r_), 0u) << table();
   EXPECT_EQ(source_seen(), renumbered) << table();
 }
