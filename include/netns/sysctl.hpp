@@ -80,8 +80,9 @@ class Sysctl {
   const DevconfNet* devconf() const { return devconf_.get(); }
 
   // Every knob's name, in table order, then the `all` and `default` names
-  // of every per-device knob (for `sysctl -a` style dumps).
-  static std::vector<std::string_view> names();
+  // of every per-device knob (for `sysctl -a` style dumps). Built per call:
+  // the library keeps no writable state outside a Host.
+  static std::vector<std::string> names();
   // The per-device names of this namespace's devices, in ifindex then
   // kDevconfTable order: net.ipv4.conf.lo.forwarding...
   std::vector<std::string> device_names() const;

@@ -105,19 +105,13 @@ Sysctl& Sysctl::operator=(const Sysctl& other) {
 
 const SysctlInfo& Sysctl::info(SysctlId id) { return kSysctlTable[static_cast<std::size_t>(id)]; }
 
-std::vector<std::string_view> Sysctl::names() {
-  // The per-device knobs' `all` and `default` names, spelt out once.
-  static const std::vector<std::string> devconf_names = [] {
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < kDevconfCount; ++i) {
-      for (std::string_view scope : {"all", "default"}) out.push_back(DevconfStore::name(static_cast<DevconfId>(i), scope));
-    }
-    return out;
-  }();
-  std::vector<std::string_view> out;
-  out.reserve(kSysctlTable.size() + devconf_names.size());
-  for (const auto& row : kSysctlTable) out.push_back(row.name);
-  for (const std::string& name : devconf_names) out.push_back(name);
+std::vector<std::string> Sysctl::names() {
+  std::vector<std::string> out;
+  out.reserve(kSysctlTable.size() + 2 * kDevconfCount);
+  for (const auto& row : kSysctlTable) out.emplace_back(row.name);
+  for (std::size_t i = 0; i < kDevconfCount; ++i) {
+    for (std::string_view scope : {"all", "default"}) out.push_back(DevconfStore::name(static_cast<DevconfId>(i), scope));
+  }
   return out;
 }
 

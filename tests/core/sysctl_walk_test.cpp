@@ -1344,7 +1344,7 @@ std::string run_scenario(const Scenario& s, std::string_view value) {
   return s.observe(lab);
 }
 
-class SysctlWalk : public ::testing::TestWithParam<std::string_view> {};
+class SysctlWalk : public ::testing::TestWithParam<std::string> {};
 
 // A read-only knob (nf_conntrack_count) refuses every write, as Linux's
 // mode 0444 file, and keeps its value.
@@ -1387,7 +1387,7 @@ void expect_acts(std::string_view name) {
 TEST_P(SysctlWalk, ChangesBehaviour) { expect_acts(GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(Sysctl, SysctlWalk, ::testing::ValuesIn(Sysctl::names()),
-                         [](const ::testing::TestParamInfo<std::string_view>& info) {
+                         [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string id(info.param);
                            for (char& c : id) {
                              if (c == '.') c = '_';
