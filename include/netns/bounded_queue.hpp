@@ -71,6 +71,8 @@ class BoundedQueue {
   }
 
   T& front() { return ring_[head_]; }
+  // The item `i` places behind the front (0: the front), or null when fewer wait.
+  const T* peek(std::size_t i) const { return i < size_ ? &ring_[(head_ + i) & (slots_ - 1)] : nullptr; }
   // pop() for an item read in place through front(): nothing is moved out.
   void drop_front() {
     if (size_ == 0) return;

@@ -133,7 +133,7 @@ Tracked Conntrack::track(Net& net, Family family, std::span<const std::byte> dat
     Tuple tuple;
     if (!tuple_into(family, d.bytes, d.l4, tuple)) break;
     Tracked t;
-    if (TupleHash* h = table.find(tuple, ctx.now)) {
+    if (TupleHash* h = table.find_prefetched(tuple, ctx.now)) {
       ++stats.found;
       Entry& e = *h->entry;
       t.ct = CtRef(&e);
@@ -165,6 +165,19 @@ Tracked Conntrack::track(Net& net, Family family, std::span<const std::byte> dat
   }
   ++stats.invalid;
   return {};
+}
+
+void Conntrack::prefetch(Net& net, std::span<const std::byte> datagram) {
+  ConntrackNet* s = slot_.find(net);
+  if (s == nullptr || datagram.empty()) return;
+  const auto version = std::to_integer<unsigned>(datagram[0]) >> 4;
+  if (version != 4 && version != 6) return;
+  const Family family = version == 4 ? Family::ipv4 : Family::ipv6;
+  const auto bytes = ip_extent(family, datagram);
+  auto at = bytes.empty() ? std::nullopt : l4_position(family, bytes);
+  if (!at || (at->protocol != kProtoTcp && at->protocol != kProtoUdp)) return;
+  Tuple tuple;
+  if (tuple_into(family, bytes, *at, tuple)) s->table().prefetch(tuple);
 }
 
 Tracked Conntrack::track_icmp_error(ConntrackNet& s, const Datagram& d, bool* handled) {

@@ -119,6 +119,11 @@ class Conntrack : public PernetOps {
   // resolved by adopting it (stats().clash_resolve). Reply-direction and
   // already-confirmed datagrams confirm nothing and return true.
   [[nodiscard]] bool confirm(Net& net, Tracked& tracked);
+  // The receive path's look-ahead (HookOps::prefetch at prerouting) for a
+  // TCP or UDP datagram track() will see a few frames from now: its
+  // tuple's hash is computed and kept for that lookup, and its bucket
+  // line prefetched. Whatever else arrives is left for track() to judge.
+  void prefetch(Net& net, std::span<const std::byte> datagram);
 
   // The namespace's state, or null while it never tracked.
   ConntrackNet* find(Net& net) const { return slot_.find(net); }

@@ -106,23 +106,25 @@ class alignas(64) Entry : public NfConntrack {
   // Which direction a chain node of this entry stands for.
   Dir direction_of(const TupleHash* node) const { return node == &tuplehash_[1] ? Dir::reply : Dir::original; }
 
-  // Laid out for the lookup of a datagram of an established flow: the
-  // count (the base) and the original tuple fill the first cache line,
-  // the reply tuple, status and expiry the second; the rest is colder.
+  // Laid out for a datagram of an established flow: the count (the base)
+  // and the original tuple fill the first cache line; the reply tuple,
+  // status, the masquerade's device and expiry the second; the rest is
+  // colder.
  private:
   std::array<TupleHash, 2> tuplehash_;
 
  public:
   std::uint32_t status = 0;  // kStatus*
-  std::uint32_t mark = 0;
+  // NAT: the ifindex of the device a masquerade translated this connection
+  // for (nf_conn_nat's masq_index), 0 for none; its events forget it. NAT's
+  // postrouting hook reads it for every original datagram.
+  int masq_index = 0;
   Clock::time_point expires{};
   // UDP: a reply seen after this instant makes the flow a stream (assured,
   // the longer timeout); two seconds after the first datagram, as Linux.
   Clock::time_point udp_stream_after{};
   TcpTrack tcp;  // TCP only
-  // NAT: the ifindex of the device a masquerade translated this connection
-  // for (nf_conn_nat's masq_index), 0 for none; its events forget it.
-  int masq_index = 0;
+  std::uint32_t mark = 0;
 
   bool test(std::uint32_t bit) const { return (status & bit) != 0; }
   bool confirmed() const { return test(kStatusConfirmed); }

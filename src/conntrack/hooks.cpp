@@ -47,15 +47,17 @@ HookNet::~HookNet() {
   }
 }
 
-namespace {
-
-struct Registration {
-  nf::Hook hook;
-  nf::HookFn fn;
-  int priority;
-};
-
-}  // namespace
+std::array<HookNet::Registration, 6> HookNet::registrations() {
+  return {{
+      {nf::Hook::prerouting, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag}},
+      {nf::Hook::output, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag}},
+      // What arrives is looked up a few frames ahead (the receive path's look-ahead).
+      {nf::Hook::prerouting, {&HookNet::track, this, nf::kPriorityConntrack, &HookNet::prefetch}},
+      {nf::Hook::output, {&HookNet::track, this, nf::kPriorityConntrack}},
+      {nf::Hook::input, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm}},
+      {nf::Hook::postrouting, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm}},
+  }};
+}
 
 Result<void> HookNet::get(Family family) {
   std::uint32_t& users = users_[index(family)];
@@ -63,19 +65,12 @@ Result<void> HookNet::get(Family family) {
     ++users;
     return {};
   }
-  const std::array<Registration, 6> entries{{
-      {nf::Hook::prerouting, &HookNet::defrag, nf::kPriorityConntrackDefrag},
-      {nf::Hook::output, &HookNet::defrag, nf::kPriorityConntrackDefrag},
-      {nf::Hook::prerouting, &HookNet::track, nf::kPriorityConntrack},
-      {nf::Hook::output, &HookNet::track, nf::kPriorityConntrack},
-      {nf::Hook::input, &HookNet::confirm, nf::kPriorityConntrackConfirm},
-      {nf::Hook::postrouting, &HookNet::confirm, nf::kPriorityConntrackConfirm},
-  }};
+  const auto entries = registrations();
   nf::HookTable& hooks = nf::hook_table(net_, family);
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    auto added = hooks.add(entries[i].hook, {entries[i].fn, this, entries[i].priority});
+    auto added = hooks.add(entries[i].hook, entries[i].ops);
     if (!added) {
-      for (std::size_t j = 0; j < i; ++j) hooks.remove(entries[j].hook, {entries[j].fn, this, entries[j].priority});
+      for (std::size_t j = 0; j < i; ++j) hooks.remove(entries[j].hook, entries[j].ops);
       return added;
     }
   }
@@ -91,13 +86,7 @@ void HookNet::put(Family family) {
 
 void HookNet::unregister(Family family) {
   nf::HookTable& hooks = nf::hook_table(net_, family);
-  for (const nf::Hook h : {nf::Hook::prerouting, nf::Hook::output}) {
-    hooks.remove(h, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag});
-    hooks.remove(h, {&HookNet::track, this, nf::kPriorityConntrack});
-  }
-  for (const nf::Hook h : {nf::Hook::input, nf::Hook::postrouting}) {
-    hooks.remove(h, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm});
-  }
+  for (const Registration& r : registrations()) hooks.remove(r.hook, r.ops);
 }
 
 // ---- the entries ----
@@ -173,6 +162,10 @@ Verdict HookNet::track(void* priv, Packet& packet, const nf::HookState& state) {
     packet.set_nfct(t.ct.get(), static_cast<std::uint8_t>(t.info));
   }
   return Verdict::accept;
+}
+
+void HookNet::prefetch(void* priv, Net& net, std::span<const std::byte> datagram) {
+  static_cast<HookNet*>(priv)->conntrack_.prefetch(net, datagram);
 }
 
 // ipv4_confirm / ipv6_confirm: a new connection's first datagram, leaving

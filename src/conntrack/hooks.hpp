@@ -25,6 +25,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "netfilter/hooks.hpp"
 #include "netns/result.hpp"
@@ -68,11 +69,18 @@ class HookNet {
 
  private:
   static std::size_t index(Family f) { return f == Family::ipv4 ? 0 : 1; }
+  struct Registration {
+    netfilter::Hook hook;
+    netfilter::HookOps ops;
+  };
+  // What get() registers and unregister() removes.
+  std::array<Registration, 6> registrations();
   void unregister(Family family);
 
   static netfilter::Verdict defrag(void* priv, Packet& packet, const netfilter::HookState& state);
   static netfilter::Verdict track(void* priv, Packet& packet, const netfilter::HookState& state);
   static netfilter::Verdict confirm(void* priv, Packet& packet, const netfilter::HookState& state);
+  static void prefetch(void* priv, Net& net, std::span<const std::byte> datagram);
   netfilter::Verdict defrag4(Packet& packet, const netfilter::HookState& state);
   netfilter::Verdict defrag6(Packet& packet, const netfilter::HookState& state);
 

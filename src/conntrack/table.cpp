@@ -216,11 +216,57 @@ TupleHash* Table::find_hashed(const Tuple& t, std::uint64_t hv) const {
   return nullptr;
 }
 
-TupleHash* Table::find(const Tuple& t, Clock::time_point now) {
-  TupleHash* h = find_hashed(t, hash(t));
+TupleHash* Table::find(const Tuple& t, Clock::time_point now) { return unless_expired(find_hashed(t, hash(t)), now); }
+
+TupleHash* Table::unless_expired(TupleHash* h, Clock::time_point now) {
   if (h == nullptr || h->entry->expires > now) return h;
   kill(*h->entry);  // expired: gone, as Linux's nf_ct_gc_expired on lookup
   return nullptr;
+}
+
+// ---- the look-ahead ----
+
+void Table::prefetch(const Tuple& t) {
+  const std::uint64_t hv = hash(t);
+  __builtin_prefetch(&buckets_[bucket_of(hv)]);
+  if (ahead_size_ == kAhead) {
+    ahead_head_ = (ahead_head_ + 1) % kAhead;
+    --ahead_size_;
+  }
+  ahead_[(ahead_head_ + ahead_size_) % kAhead] = {t, hv};
+  ++ahead_size_;
+}
+
+TupleHash* Table::find_prefetched(const Tuple& t, Clock::time_point now) {
+  if (ahead_size_ == 0) return find(t, now);
+  std::uint64_t hv = 0;
+  if (!take_ahead(t, hv)) hv = hash(t);
+  if (ahead_size_ != 0) prefetch_entry(ahead_[ahead_head_].hash);
+  return unless_expired(find_hashed(t, hv), now);
+}
+
+bool Table::take_ahead(const Tuple& t, std::uint64_t& hv) {
+  for (std::size_t i = 0; i < ahead_size_; ++i) {
+    const Ahead& a = ahead_[(ahead_head_ + i) % kAhead];
+    if (!same_tuple(a.tuple, t)) continue;
+    hv = a.hash;
+    ahead_head_ = (ahead_head_ + i + 1) % kAhead;
+    ahead_size_ -= i + 1;
+    return true;
+  }
+  return false;
+}
+
+// The node and the line after it: for either direction's node, the
+// entry's status and expiry are among them.
+void Table::prefetch_entry(std::uint64_t hv) const {
+  const Bucket& line = buckets_[bucket_of(hv)];
+  for (std::size_t i = 0; i < Bucket::kSlots; ++i) {
+    if (line.tags[i] != tag_of(hv) || line.nodes[i] == nullptr) continue;
+    __builtin_prefetch(line.nodes[i]);
+    __builtin_prefetch(reinterpret_cast<const char*>(line.nodes[i]) + 64);
+    return;
+  }
 }
 
 CtRef Table::make(const Tuple& original, const Tuple& reply, Clock::time_point now) {

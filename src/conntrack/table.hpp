@@ -66,6 +66,15 @@ class Table {
 
   // The node whose tuple is `t` (nf_conntrack_find), or null.
   TupleHash* find(const Tuple& t, Clock::time_point now);
+  // The look-ahead (Conntrack::prefetch): find_prefetched(t) comes a few
+  // datagrams from now. `t`'s hash is kept for it and its bucket line
+  // prefetched; the last kAhead are kept, the oldest forgotten first.
+  void prefetch(const Tuple& t);
+  // find() for a received datagram: the hash prefetch() kept for `t`, when
+  // there is one, serves (those kept before it are stale: their datagrams
+  // went elsewhere), and the entry the next kept tuple will find is
+  // prefetched from its bucket line, there by now.
+  TupleHash* find_prefetched(const Tuple& t, Clock::time_point now);
   // A new unconfirmed entry with these tuples (__nf_conntrack_alloc), or an
   // empty CtRef when the table is full and early drop freed no place.
   CtRef make(const Tuple& original, const Tuple& reply, Clock::time_point now);
@@ -129,6 +138,9 @@ class Table {
   std::size_t bucket_of(std::uint64_t hash) const { return hash & (buckets_.size() - 1); }
   static std::uint16_t tag_of(std::uint64_t hash) { return static_cast<std::uint16_t>(hash >> 48); }
   TupleHash* find_hashed(const Tuple& t, std::uint64_t hash) const;
+  TupleHash* unless_expired(TupleHash* h, Clock::time_point now);
+  bool take_ahead(const Tuple& t, std::uint64_t& hash);
+  void prefetch_entry(std::uint64_t hash) const;
   // The first node of bucket `b` for which pred(const TupleHash&) holds, or null.
   template <class Pred>
   TupleHash* first_where(std::size_t b, Pred&& pred) const;
@@ -148,6 +160,15 @@ class Table {
   std::size_t confirmed_ = 0;  // those in the hash
   std::size_t gc_cursor_ = 0;
   Entry* unconfirmed_ = nullptr;
+  // prefetch()'s tuples, oldest first: a ring.
+  struct Ahead {
+    Tuple tuple;
+    std::uint64_t hash = 0;
+  };
+  static constexpr std::size_t kAhead = 8;
+  std::array<Ahead, kAhead> ahead_{};
+  std::size_t ahead_head_ = 0;
+  std::size_t ahead_size_ = 0;
   std::vector<Entry*> by_source_;  // chain heads, a power of two (empty until the first link)
   std::size_t by_source_count_ = 0;
   Stats stats_;

@@ -72,8 +72,14 @@ std::size_t RxScheduler::process_backlogs(std::size_t budget) {
     Device* dev = ready_head_;
     remove_ready(*dev);
     detail::RxHook& hook = dev->rx_hook_;
+    // Frames an rx handler takes (a bridge port's) go elsewhere: no look-ahead.
+    const bool ahead = dev->rx_handler_ == nullptr && prefetches(dev->net());
+    if (ahead) {
+      for (std::size_t i = 0; i < kPrefetchDistance; ++i) prefetch(*dev, hook.backlog_.peek(i));
+    }
     std::size_t turn = 0;
     while (turn < kWeight && done < budget && !dev->unregistering_) {
+      if (ahead) prefetch(*dev, hook.backlog_.peek(kPrefetchDistance));
       std::optional<Packet> frame = hook.backlog_.pop();
       if (!frame) break;
       ++turn;
@@ -99,6 +105,28 @@ std::size_t RxScheduler::poll_devices(std::size_t budget) {
 
 void RxScheduler::flush_devices() {
   for (std::size_t i = 0; i < polled_.size(); ++i) polled_[i]->flush_tx();
+}
+
+// ---- look-ahead ----
+
+bool RxScheduler::prefetches(Net& net) const {
+  return std::any_of(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h.second->prefetches(net); });
+}
+
+void RxScheduler::prefetch(Device& dev, const Packet* frame) const {
+  if (frame == nullptr) return;
+  auto eth = wire::EthernetView::checked(frame->data());
+  if (!eth) return;
+  if (PacketHandler* handler = handler_of(static_cast<std::uint16_t>(eth->ethertype()))) {
+    handler->prefetch(dev.net(), dev, frame->data());
+  }
+}
+
+PacketHandler* RxScheduler::handler_of(std::uint16_t ethertype) const {
+  for (const auto& [type, handler] : handlers_) {
+    if (type == ethertype) return handler;
+  }
+  return nullptr;
 }
 
 // ---- delivery ----
@@ -127,11 +155,9 @@ void RxScheduler::deliver_frame(Device& dev, Packet&& frame) {
   else frame.type = PacketType::otherhost;
   frame.protocol = ethertype;
   frame.pull_front(wire::EthernetView::kHeaderLen);
-  for (auto& [type, handler] : handlers_) {
-    if (type == ethertype) {
-      handler->process(dev.net(), dev, std::move(frame));
-      return;
-    }
+  if (PacketHandler* handler = handler_of(ethertype)) {
+    handler->process(dev.net(), dev, std::move(frame));
+    return;
   }
   ++dev.stats_.rx_nohandler;
 }

@@ -11,6 +11,7 @@
 #include "netns/devconf.hpp"
 #include "ipv4/ipv4_net.hpp"
 #include "ipv4/stack.hpp"
+#include "netns/wire/ethernet.hpp"
 
 namespace netns::ipv4 {
 
@@ -60,6 +61,17 @@ bool rp_filter(const Device& in) { return device_conf_on(in, DevconfId::ipv4_rp_
 constexpr std::uint32_t kLogBurst = 10;
 constexpr auto kLogInterval = std::chrono::seconds(5);
 }  // namespace
+
+bool Ipv4Stack::prefetches(Net& net) {
+  const Ipv4Net* ns = slot_.find(net);
+  return ns != nullptr && ns->hooks.prefetches(netfilter::Hook::prerouting);
+}
+
+void Ipv4Stack::prefetch(Net& net, Device&, std::span<const std::byte> frame) {
+  const Ipv4Net* ns = slot_.find(net);
+  if (ns == nullptr || !ns->hooks.prefetches(netfilter::Hook::prerouting)) return;
+  ns->hooks.prefetch(netfilter::Hook::prerouting, net, frame.subspan(wire::EthernetView::kHeaderLen));
+}
 
 void Ipv4Stack::process(Net& net, Device& dev, Packet frame) {
   Ipv4Net* ns = slot_.find(net);

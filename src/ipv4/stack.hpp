@@ -185,6 +185,9 @@ class Ipv4Stack final : public PernetOps,
   void exit(Net& net) override;
   // PacketHandler: Ethernet type 0x0800.
   void process(Net& net, Device& dev, Packet frame) override;
+  // The look-ahead: what prerouting's entries will look up (conntrack's bucket).
+  bool prefetches(Net& net) override;
+  void prefetch(Net& net, Device& dev, std::span<const std::byte> frame) override;
   // Martians refused by input (route_cache_stats reports them).
   std::uint64_t martian_sources(Net& net);
   std::uint64_t martian_destinations(Net& net);

@@ -7,6 +7,7 @@
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
+#include "netns/wire/ethernet.hpp"
 #include "netns/wire/ipv6_ext.hpp"
 #include "netns/wire/ndp.hpp"
 
@@ -33,6 +34,17 @@ std::optional<std::uint8_t> upper_layer_at(const wire::Ipv6View& ip, wire::Ipv6E
 }
 
 }  // namespace
+
+bool Ipv6Stack::prefetches(Net& net) {
+  const Ipv6Net* ns = slot_.find(net);
+  return ns != nullptr && ns->hooks.prefetches(netfilter::Hook::prerouting);
+}
+
+void Ipv6Stack::prefetch(Net& net, Device&, std::span<const std::byte> frame) {
+  const Ipv6Net* ns = slot_.find(net);
+  if (ns == nullptr || !ns->hooks.prefetches(netfilter::Hook::prerouting)) return;
+  ns->hooks.prefetch(netfilter::Hook::prerouting, net, frame.subspan(wire::EthernetView::kHeaderLen));
+}
 
 void Ipv6Stack::process(Net& net, Device& dev, Packet frame) {
   Ipv6Net* ns = slot_.find(net);

@@ -175,6 +175,9 @@ class Ipv6Stack final : public PernetOps,
   void exit(Net& net) override;
   // PacketHandler: Ethernet type 0x86dd.
   void process(Net& net, Device& dev, Packet frame) override;
+  // The look-ahead: what prerouting's entries will look up (conntrack's bucket).
+  bool prefetches(Net& net) override;
+  void prefetch(Net& net, Device& dev, std::span<const std::byte> frame) override;
   // NetdevListener: link-local addresses, routes and DAD follow devices.
   void on_netdev_event(NetdevEvent event, Device& dev) override;
   // DevconfListener (devconf6.cpp): writes to net.ipv6.conf.* act on live

@@ -21,6 +21,12 @@ Verdict HookTable::run(Hook h, Packet& packet, const HookState& state) {
   return verdict;
 }
 
+void HookTable::prefetch(Hook h, Net& net, std::span<const std::byte> datagram) const {
+  for (const HookOps& ops : *hooks_[index(h)]) {
+    if (ops.prefetch != nullptr) ops.prefetch(ops.priv, net, datagram);
+  }
+}
+
 Result<void> HookTable::add(Hook h, const HookOps& ops) {
   if (ops.fn == nullptr) return error(Errc::invalid_argument);
   const Entries* current = hooks_[index(h)].get();
@@ -55,6 +61,8 @@ std::size_t HookTable::size(Hook h) const {
 void HookTable::replace(Hook h, std::unique_ptr<const Entries> next) {
   std::unique_ptr<const Entries>& slot = hooks_[index(h)];
   if (running_ > 0) retired_.push_back(std::move(slot));
+  prefetching_[index(h)] =
+      next != nullptr && std::any_of(next->begin(), next->end(), [](const HookOps& e) { return e.prefetch != nullptr; });
   slot = std::move(next);
 }
 

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "netns/result.hpp"
@@ -71,11 +72,16 @@ struct HookState {
 };
 
 using HookFn = Verdict (*)(void* priv, Packet& packet, const HookState& state);
+// A datagram (from its IP header, not yet validated) that will reach the
+// hook a few frames from now: the entry may prefetch what it will look up
+// for it (the receive path's look-ahead, PacketHandler::prefetch).
+using PrefetchFn = void (*)(void* priv, Net& net, std::span<const std::byte> datagram);
 
 struct HookOps {
   HookFn fn = nullptr;
   void* priv = nullptr;  // the registrant's; it must outlive the registration
   int priority = 0;      // lower runs first; equal priorities run in registration order
+  PrefetchFn prefetch = nullptr;  // optional
   friend bool operator==(const HookOps&, const HookOps&) = default;
 };
 
@@ -96,6 +102,9 @@ class HookTable {
   // (a log sink that loads a ruleset): the run finishes on the entries it
   // started with, and those are freed once no run uses them.
   Verdict run(Hook h, Packet& packet, const HookState& state);
+  // Whether an entry of hook `h` prefetches, and the look-ahead for them.
+  bool prefetches(Hook h) const { return prefetching_[index(h)]; }
+  void prefetch(Hook h, Net& net, std::span<const std::byte> datagram) const;
 
   // nf_register_net_hook: argument_list_too_long past kMaxHookEntries,
   // invalid_argument for a null fn.
@@ -111,6 +120,7 @@ class HookTable {
   void replace(Hook h, std::unique_ptr<const Entries> next);
 
   std::array<std::unique_ptr<const Entries>, kHookCount> hooks_;
+  std::array<bool, kHookCount> prefetching_{};
   // Entries replaced while a run used them: freed when the last run ends.
   std::vector<std::unique_ptr<const Entries>> retired_;
   std::uint32_t running_ = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "conntrack/conntrack.hpp"
 #include "conntrack/table.hpp"
@@ -504,6 +505,37 @@ TEST_F(ConntrackTest, FlushEmptiesTheTable) {
   conntrack::flush(*net_);
   EXPECT_EQ(dump(), "");
   EXPECT_EQ(conntrack::count(*net_), 0u);
+}
+
+// The receive path's look-ahead keeps hashes for lookups to come; whatever
+// it was shown, in whatever order, lookups find what they found without it.
+TEST_F(ConntrackTest, TheLookAheadNeverChangesWhatALookupFinds) {
+  constexpr std::uint16_t kFlows = 12;
+  std::vector<conntrack::Entry*> entries;
+  for (std::uint16_t i = 0; i < kFlows; ++i) entries.push_back(pass(ct::udp4(kA, 1000 + i, kB, 53)).ct.get());
+  const auto track = [&](const Bytes& d) { return tracker().track(*net_, Family::ipv4, d, {.hook = Hook::prerouting}); };
+
+  // More than the table keeps, some of whose datagrams never come (dropped before conntrack).
+  for (std::uint16_t i = 0; i < kFlows; ++i) tracker().prefetch(*net_, ct::udp4(kA, 1000 + i, kB, 53));
+  for (std::uint16_t i = 0; i < kFlows; i += 3) EXPECT_EQ(track(ct::udp4(kA, 1000 + i, kB, 53)).ct.get(), entries[i]) << i;
+  // Out of order, replies, flows never shown, a new flow, and bytes no lookup follows.
+  tracker().prefetch(*net_, ct::udp4(kB, 53, kA, 1001));
+  tracker().prefetch(*net_, ct::udp4(kA, 1002, kB, 53));
+  tracker().prefetch(*net_, ct::udp4(kA, 9999, kB, 53));
+  tracker().prefetch(*net_, ct::udp6(kA6, 1, kB6, 2));
+  for (const Bytes& junk : {Bytes{}, Bytes{std::byte{0x50}}, Bytes(ct::udp4(kA, 1, kB, 2).size() - 10)}) {
+    tracker().prefetch(*net_, junk);
+  }
+  EXPECT_EQ(track(ct::udp4(kA, 1002, kB, 53)).ct.get(), entries[2]);
+  const Tracked reply = track(ct::udp4(kB, 53, kA, 1001));
+  EXPECT_EQ(reply.ct.get(), entries[1]);
+  EXPECT_EQ(reply.info, CtInfo::established_reply);
+  EXPECT_EQ(track(ct::udp4(kA, 1004, kB, 53)).ct.get(), entries[4]);
+  const Tracked fresh = track(ct::udp4(kA, 9999, kB, 53));
+  ASSERT_TRUE(fresh.ct);
+  EXPECT_EQ(fresh.info, CtInfo::new_);
+  EXPECT_FALSE(fresh.ct->confirmed());
+  EXPECT_EQ(conntrack::count(*net_), kFlows + 1u);
 }
 
 TEST_F(ConntrackTest, Ipv6TcpHandshake) {

@@ -96,6 +96,30 @@ TEST_F(HookTableTest, RefusesANullFunctionAndMoreThanLinuxsMaximum) {
   EXPECT_EQ(table_.size(Hook::input), netfilter::kMaxHookEntries);
 }
 
+template <int Tag>
+void traced_prefetch(void* priv, Net&, std::span<const std::byte> datagram) {
+  static_cast<Trace*>(priv)->calls.push_back(Tag * 100 + static_cast<int>(datagram.size()));
+}
+
+TEST_F(HookTableTest, OnlyEntriesWithAPrefetchAreShownTheLookAheadAndOnlyWhileRegistered) {
+  const HookOps plain{&traced<1>, &trace_, 0};
+  const HookOps looking{&traced<2>, &trace_, 10, &traced_prefetch<2>};
+  ASSERT_TRUE(table_.add(Hook::prerouting, plain));
+  EXPECT_FALSE(table_.prefetches(Hook::prerouting));
+  ASSERT_TRUE(table_.add(Hook::prerouting, looking));
+  EXPECT_TRUE(table_.prefetches(Hook::prerouting));
+  EXPECT_FALSE(table_.prefetches(Hook::input));
+  const std::array<std::byte, 20> datagram{};
+  table_.prefetch(Hook::prerouting, host_.init_net(), datagram);
+  EXPECT_EQ(trace_.calls, (std::vector<int>{220}));
+  // An entry is removed by what it was registered with, prefetch included.
+  table_.remove(Hook::prerouting, {&traced<2>, &trace_, 10});
+  EXPECT_TRUE(table_.prefetches(Hook::prerouting));
+  table_.remove(Hook::prerouting, looking);
+  EXPECT_FALSE(table_.prefetches(Hook::prerouting));
+  EXPECT_TRUE(table_.active(Hook::prerouting));
+}
+
 // An entry that unregisters itself and the next one while the run is on
 // them (a log sink that loads a new ruleset does that): the run finishes on
 // the entries it started with, nothing is freed under it.
