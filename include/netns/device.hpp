@@ -331,6 +331,12 @@ struct VethPair {
 // A veth pair whose ends may be in different namespaces (ip link add A type veth peer name B netns N).
 // invalid_argument for a bad name; file_exists when a name is taken in its
 // namespace (or both ends share one name in one namespace); nothing is created then.
+// The namespaces may be of two Hosts, each driven by its own thread: frames
+// then cross through bounded rings (net.core.netdev_max_backlog of the
+// receiving namespace; a full ring is the sender's tx_dropped), buffers go
+// home to their pool without a copy, each end is a polled device, and
+// destroying one end destroys the other at its Host's next poll. Neither
+// Host may be running while the pair is made.
 [[nodiscard]] Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b);
 
 // Destroys a device (ip link del). A veth takes its peer with it; the loopback

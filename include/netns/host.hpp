@@ -126,6 +126,7 @@ class Host {
   void unregister_pernet_device(PernetOps& ops) { unregister_pernet(ops); }
 
   // dev_change_net_namespace. See docs/ARCHITECTURE.md, section 8.
+  // invalid_argument for a namespace of another Host: a device stays in its Host.
   [[nodiscard]] Result<void> move_device(Device& dev, Net& to, std::string_view new_name = {});
 
   // Does everything due at `now` and returns when it next has work

@@ -61,6 +61,9 @@ struct PacketBuffer {
   std::uintptr_t nfct = 0;
   // Packet::frag_max_size, here for the same reason.
   std::uint16_t frag_max_size = 0;
+  // A buffer lent to another Host (PacketPool::lend): the next on its
+  // pool's list of buffers come home, while on it.
+  PacketBuffer* next_home = nullptr;
 };
 
 class Packet {

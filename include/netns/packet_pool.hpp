@@ -10,8 +10,17 @@
 // packet_copies counts copies of bytes that are already in a Packet (unshare,
 // copy, reallocation for headroom): the stack's own copies. Filling a Packet
 // from a caller's buffer, or reading one out to it, is I/O, not counted.
+//
+// A buffer may cross to another Host's thread (a veth between Hosts) and
+// come home without a lock, as DPDK's mempools take mbufs back from other
+// cores: the sending Host lends it (lend), the receiving one adopts it
+// (adopt) and uses it as its own, and its last release there puts it on
+// its home pool's list of returns, a lock-free stack that the home Host's
+// poll empties into its free list (take_home). A pool that dies while
+// buffers are out leaves its list behind, and those free themselves.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -65,13 +74,36 @@ class PacketPool {
   void copy_bytes(std::span<std::byte> to, std::span<const std::byte> from);
 
   std::uint64_t copies() const { return copies_; }
+  // Buffers of this pool held by Packets on this Host's thread, those it
+  // adopted from other Hosts included, lent ones not.
   std::size_t in_use() const { return in_use_; }
   std::size_t cached() const { return free_.size(); }
+
+  // ---- buffers crossing to another Host's thread ----
+  // Readies `p` to cross: its buffer leaves this pool's count and, wherever
+  // its last release happens, comes home. Only for a buffer of this pool's
+  // own storage that `p` alone holds; false, nothing changed, otherwise
+  // (the caller sends a copy). Its connection and marks must be scrubbed.
+  [[nodiscard]] bool lend(Packet& p);
+  // On the receiving Host's thread: the lent buffer of `p` joins this
+  // pool's count, and copies and reallocations of it come from this pool.
+  void adopt(Packet& p);
+  // The owner's thread (Host::poll): the buffers come home go back to the
+  // free list (or the heap). One atomic load when none did.
+  std::size_t take_home();
+  // Lent buffers not yet home (those on their way back included).
+  std::size_t lent() const { return lent_; }
 
  private:
   PacketBuffer* new_buffer(std::size_t capacity);
   static void release_owned(PacketBuffer* buf);
+  static void release_lent(PacketBuffer* buf);
+  void recycle(PacketBuffer* buf);
 
+  // Where lent buffers come home: outlives the pool while any is out.
+  struct Home;
+  Home* home_;
+  std::size_t lent_ = 0;
   std::vector<PacketBuffer*> free_;
   std::size_t max_cached_;
   std::size_t in_use_ = 0;

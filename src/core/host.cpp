@@ -244,6 +244,8 @@ void Host::teardown_all() {
 
 Result<void> Host::move_device(Device& dev, Net& to, std::string_view new_name) {
   if (dev.netns_local()) return error(Errc::invalid_argument);
+  // Another Host's namespaces run on another thread: a device stays in its Host.
+  if (&to.host() != this || &dev.net().host() != this) return error(Errc::invalid_argument);
   if (to.is_dying() || to.state_ != Net::State::alive) return error(Errc::invalid_argument);
   return change_net_namespace(dev, to, new_name.empty() ? dev.name() : new_name);
 }
@@ -298,6 +300,7 @@ Clock::time_point Host::poll(Clock::time_point now) {
   polling_ = true;
   now_ = std::max(now_, now);
   run_posted();
+  packets_.take_home();  // buffers lent to other Hosts that came back
   cleanup_dying();
   std::size_t budget = config_.poll_budget;
   while (budget > 0) {

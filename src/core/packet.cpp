@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "netns/packet_pool.hpp"
 #include "netns/wire/checksum.hpp"
@@ -16,11 +17,92 @@ static_assert(sizeof(PacketBuffer) <= kHeaderSpace);
 static_assert(sizeof(void*) != 8 || sizeof(Packet) == 32);
 }  // namespace
 
-PacketPool::PacketPool(std::size_t max_cached) : max_cached_(max_cached) {}
+// ---- lending across Hosts ----
+
+struct PacketPool::Home {
+  // Buffers come home, linked by next_home; orphaned() once the pool is gone.
+  std::atomic<PacketBuffer*> returned{nullptr};
+  // The pool's reference and one per buffer out.
+  std::atomic<std::size_t> refs{1};
+
+  void unref() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+namespace {
+
+// Never a buffer's address: buffers are 64-byte aligned.
+PacketBuffer* orphaned() { return reinterpret_cast<PacketBuffer*>(std::uintptr_t{1}); }
+
+void free_storage(PacketBuffer* buf) { ::operator delete(buf, std::align_val_t{64}); }
+
+}  // namespace
+
+PacketPool::PacketPool(std::size_t max_cached) : home_(new Home), max_cached_(max_cached) {}
 
 PacketPool::~PacketPool() {
-  for (PacketBuffer* buf : free_) ::operator delete(buf, std::align_val_t{64});
+  // Buffers still out free themselves when they come back (release_lent).
+  PacketBuffer* back = home_->returned.exchange(orphaned(), std::memory_order_acq_rel);
+  while (back != nullptr) free_storage(std::exchange(back, back->next_home));
+  home_->unref();
+  for (PacketBuffer* buf : free_) free_storage(buf);
 }
+
+bool PacketPool::lend(Packet& p) {
+  PacketBuffer* buf = p.buf_;
+  if (buf == nullptr || buf->refs != 1 || buf->release != &PacketPool::release_owned || buf->pool != this ||
+      buf->nfct != 0) {
+    return false;
+  }
+  buf->release = &PacketPool::release_lent;
+  buf->owner = home_;
+  buf->pool = nullptr;  // nobody's count until adopted
+  home_->refs.fetch_add(1, std::memory_order_relaxed);
+  --in_use_;
+  ++lent_;
+  return true;
+}
+
+void PacketPool::adopt(Packet& p) {
+  p.buf_->pool = this;
+  ++in_use_;
+}
+
+// The last release of a lent buffer, on whichever thread holds it: onto
+// its home's stack, or freed when its pool is gone.
+void PacketPool::release_lent(PacketBuffer* buf) {
+  if (buf->pool != nullptr) --buf->pool->in_use_;  // the adopter's, on its thread
+  auto* home = static_cast<Home*>(buf->owner);
+  PacketBuffer* head = home->returned.load(std::memory_order_relaxed);
+  do {
+    if (head == orphaned()) {
+      free_storage(buf);
+      break;
+    }
+    buf->next_home = head;
+  } while (!home->returned.compare_exchange_weak(head, buf, std::memory_order_release, std::memory_order_relaxed));
+  home->unref();
+}
+
+std::size_t PacketPool::take_home() {
+  if (home_->returned.load(std::memory_order_relaxed) == nullptr) return 0;
+  PacketBuffer* back = home_->returned.exchange(nullptr, std::memory_order_acquire);
+  std::size_t n = 0;
+  while (back != nullptr) {
+    PacketBuffer* buf = std::exchange(back, back->next_home);
+    buf->next_home = nullptr;
+    buf->pool = this;
+    buf->release = &PacketPool::release_owned;
+    buf->owner = nullptr;
+    --lent_;
+    ++n;
+    recycle(buf);
+  }
+  return n;
+}
+
+// ---- the pool ----
 
 PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
   if (capacity == kStandardCapacity && !free_.empty()) {
@@ -41,18 +123,22 @@ PacketBuffer* PacketPool::new_buffer(std::size_t capacity) {
   buf->owner = nullptr;
   buf->nfct = 0;
   buf->frag_max_size = 0;
+  buf->next_home = nullptr;
   ++in_use_;
   return buf;
 }
 
 void PacketPool::release_owned(PacketBuffer* buf) {
-  PacketPool* pool = buf->pool;
-  --pool->in_use_;
-  if (buf->capacity == kStandardCapacity && pool->free_.size() < pool->max_cached_) {
-    pool->free_.push_back(buf);
+  --buf->pool->in_use_;
+  buf->pool->recycle(buf);
+}
+
+void PacketPool::recycle(PacketBuffer* buf) {
+  if (buf->capacity == kStandardCapacity && free_.size() < max_cached_) {
+    free_.push_back(buf);
     return;
   }
-  ::operator delete(buf, std::align_val_t{64});
+  free_storage(buf);
 }
 
 Packet PacketPool::allocate(std::size_t size, std::size_t headroom) {

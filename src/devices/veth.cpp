@@ -1,5 +1,6 @@
 // veth: a pair of devices whose ends may live in different namespaces.
 #include "core/device_internal.hpp"
+#include "devices/veth_cross.hpp"
 #include "netns/host.hpp"
 
 namespace netns {
@@ -59,6 +60,7 @@ Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_
   // The second end is asked first so that registering the first is never
   // undone (listeners would have heard of it); the first end's own answer
   // comes from its registration.
+  if (&a.host() != &b.host()) return make_cross_host_veth(a, name_a, b, name_b);
   if (auto ok = b.check_new_device(name_b); !ok) return ok.error();
   if (&a == &b && name_a == name_b) return error(Errc::file_exists);
   auto end_a = std::make_unique<Veth>(a, name_a);

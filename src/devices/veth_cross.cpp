@@ -1,0 +1,176 @@
+// A veth whose ends are in namespaces of two Hosts, each driven by its own
+// thread (DESIGN.md section 2): what make_veth builds when the namespaces'
+// Hosts differ.
+//
+// Frames cross through two bounded single-producer, single-consumer rings,
+// one per direction (core/spsc_ring.hpp): the sending end pushes on its
+// Host's thread, the receiving end is a polled device whose poll_rx pops on
+// the other's, as a NAPI poll would, up to its budget. A full ring drops
+// and counts (tx_dropped), as a full backlog does for an in-Host veth.
+// Buffers cross without a copy: the sender lends its own (PacketPool::lend)
+// and the receiver adopts it; its last release sends it home. A shared or
+// foreign buffer (a DPDK mbuf, one adopted from a third Host) is copied
+// first, counted in packet_copies.
+//
+// Each end has carrier while the other is up, learnt at its next poll.
+// Destroying either end destroys the other at its Host's next poll (a
+// posted call); frames still in a ring then go home with the link. The
+// link's mutex is taken only there, never on the packet path: it keeps the
+// other Host alive while a call is posted to it, since a Host destroys its
+// devices before it goes.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "core/device_internal.hpp"
+#include "core/spsc_ring.hpp"
+#include "devices/veth_cross.hpp"
+#include "netns/host.hpp"
+#include "netns/packet_pool.hpp"
+#include "netns/sysctl.hpp"
+
+namespace netns {
+
+namespace {
+
+class CrossVeth;
+
+struct CrossLink {
+  CrossLink(Host& a, Host& b, std::size_t slots_a, std::size_t slots_b)
+      : rings{SpscRing<Packet>(slots_b), SpscRing<Packet>(slots_a)}, hosts{&a, &b} {}
+
+  // rings[i] carries frames from end i to end 1 - i (sized by the receiver's backlog).
+  std::array<SpscRing<Packet>, 2> rings;
+  std::array<std::atomic<bool>, 2> up{};  // end i is up: its peer has carrier
+  std::array<std::atomic<std::uint32_t>, 2> mtu{};
+  std::array<Host*, 2> hosts;
+  std::mutex mutex;                          // ends, and posting to the other Host
+  std::array<CrossVeth*, 2> ends{};          // while registered
+};
+
+class CrossVeth final : public Device {
+ public:
+  CrossVeth(Net& net, std::string_view name, std::shared_ptr<CrossLink> link, int side)
+      : Device(net, name, DeviceKind::veth, random_mac(net.host()), 1500), link_(std::move(link)), side_(side) {
+    link_->mtu[side_].store(mtu(), std::memory_order_relaxed);
+    set_carrier(false);  // the peer starts down
+  }
+
+  bool polled() const override { return true; }
+
+  // Called once both ends exist, before either Host runs.
+  void attach() {
+    std::lock_guard lock(link_->mutex);
+    link_->ends[side_] = this;
+  }
+
+ private:
+  int peer() const { return 1 - side_; }
+
+  void on_updown() override {
+    link_->up[side_].store(is_up(), std::memory_order_release);
+    follow_peer();
+  }
+  bool offloads_checksum() const override { return true; }  // the peer is this stack, on another thread
+
+  [[nodiscard]] Result<void> on_mtu_change(std::uint32_t mtu) override {
+    link_->mtu[side_].store(mtu, std::memory_order_relaxed);
+    return {};
+  }
+
+  void follow_peer() {
+    const bool peer_up = link_->up[peer()].load(std::memory_order_acquire);
+    if (peer_up != has_carrier()) set_carrier(peer_up);
+  }
+
+  void xmit(Packet frame) override {
+    CrossLink& link = *link_;
+    if (!link.up[peer()].load(std::memory_order_acquire)) {
+      ++stats_.tx_dropped;
+      return;
+    }
+    // veth_forward_skb: a frame larger than the peer accepts is dropped.
+    constexpr std::size_t kLinkHeader = 14 + 4;  // Ethernet plus one VLAN tag
+    if (frame.size() > link.mtu[peer()].load(std::memory_order_relaxed) + kLinkHeader) {
+      ++stats_.tx_dropped;
+      return;
+    }
+    const std::size_t bytes = frame.size();
+    frame.device = nullptr;
+    frame.scrub(true);  // always another namespace
+    PacketPool& pool = net().host().packets();
+    if (!pool.lend(frame)) {
+      Packet copy = frame.copy();
+      if (!copy || !pool.lend(copy)) {
+        ++stats_.tx_dropped;
+        return;
+      }
+      frame = std::move(copy);
+    }
+    // A full ring: the frame dies here, and its buffer comes home at the next poll.
+    if (!link.rings[side_].push(std::move(frame))) {
+      ++stats_.tx_dropped;
+      return;
+    }
+    count_tx(bytes);
+  }
+
+  std::size_t poll_rx(std::size_t budget) override {
+    follow_peer();
+    SpscRing<Packet>& ring = link_->rings[peer()];
+    PacketPool& pool = net().host().packets();
+    std::size_t n = 0;
+    for (; n < budget; ++n) {
+      std::optional<Packet> frame = ring.pop();
+      if (!frame) break;
+      pool.adopt(*frame);
+      deliver_now(std::move(*frame));
+    }
+    return n;
+  }
+
+  void on_unregister() override {
+    std::lock_guard lock(link_->mutex);
+    link_->ends[side_] = nullptr;
+    link_->up[side_].store(false, std::memory_order_release);
+    if (link_->ends[peer()] == nullptr) return;  // gone already, or going
+    // veth_dellink takes the peer along; here at its Host's next poll.
+    link_->hosts[peer()]->post([link = link_, end = peer()] {
+      CrossVeth* dev = nullptr;
+      {
+        std::lock_guard lock(link->mutex);
+        dev = link->ends[end];
+      }
+      // Only this thread destroys its end: dev stays valid past the lock.
+      if (dev != nullptr) unregister_and_free(*dev);
+    });
+  }
+
+  std::shared_ptr<CrossLink> link_;
+  int side_;
+};
+
+}  // namespace
+
+Result<VethPair> make_cross_host_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b) {
+  if (auto ok = b.check_new_device(name_b); !ok) return ok.error();
+  const auto backlog = [](Net& net) {
+    return static_cast<std::size_t>(std::max(1, net.sysctl().value(SysctlId::core_netdev_max_backlog)));
+  };
+  auto link = std::make_shared<CrossLink>(a.host(), b.host(), backlog(a), backlog(b));
+  auto end_a = std::make_unique<CrossVeth>(a, name_a, link, 0);
+  auto end_b = std::make_unique<CrossVeth>(b, name_b, link, 1);
+  CrossVeth* raw_a = end_a.get();
+  CrossVeth* raw_b = end_b.get();
+  auto dev_a = a.register_device(std::move(end_a));
+  if (!dev_a) return dev_a.error();
+  auto dev_b = b.register_device(std::move(end_b));  // cannot fail: b's name was free
+  raw_a->attach();
+  raw_b->attach();
+  return VethPair{*dev_a, *dev_b};
+}
+
+}  // namespace netns
