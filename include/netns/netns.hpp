@@ -10,6 +10,7 @@
 #include "netns/counters.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
+#include "netns/host_group.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/ipv6.hpp"
 #include "netns/icmp.hpp"
