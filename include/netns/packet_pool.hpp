@@ -81,12 +81,14 @@ class PacketPool {
 
   // ---- buffers crossing to another Host's thread ----
   // Readies `p` to cross: its buffer leaves this pool's count and, wherever
-  // its last release happens, comes home. Only for a buffer of this pool's
-  // own storage that `p` alone holds; false, nothing changed, otherwise
-  // (the caller sends a copy). Its connection and marks must be scrubbed.
+  // its last release happens, comes home. For a buffer `p` alone holds,
+  // its connection scrubbed, of this pool's own storage or adopted from
+  // another (which passes on, still its home's); false, nothing changed,
+  // otherwise (foreign storage, shared bytes: the caller sends a copy).
   [[nodiscard]] bool lend(Packet& p);
   // On the receiving Host's thread: the lent buffer of `p` joins this
   // pool's count, and copies and reallocations of it come from this pool.
+  // One of this pool's own, back, is no longer on loan.
   void adopt(Packet& p);
   // The owner's thread (Host::poll): the buffers come home go back to the
   // free list (or the heap). One atomic load when none did.

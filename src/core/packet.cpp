@@ -51,22 +51,31 @@ PacketPool::~PacketPool() {
 
 bool PacketPool::lend(Packet& p) {
   PacketBuffer* buf = p.buf_;
-  if (buf == nullptr || buf->refs != 1 || buf->release != &PacketPool::release_owned || buf->pool != this ||
-      buf->nfct != 0) {
-    return false;
+  if (buf == nullptr || buf->refs != 1 || buf->pool != this || buf->nfct != 0) return false;
+  if (buf->release == &PacketPool::release_owned) {
+    buf->release = &PacketPool::release_lent;
+    buf->owner = home_;
+    home_->refs.fetch_add(1, std::memory_order_relaxed);
+    ++lent_;
+  } else if (buf->release != &PacketPool::release_lent) {
+    return false;  // foreign storage
   }
-  buf->release = &PacketPool::release_lent;
-  buf->owner = home_;
+  // A buffer adopted from elsewhere passes on, still its home's.
   buf->pool = nullptr;  // nobody's count until adopted
-  home_->refs.fetch_add(1, std::memory_order_relaxed);
   --in_use_;
-  ++lent_;
   return true;
 }
 
 void PacketPool::adopt(Packet& p) {
-  p.buf_->pool = this;
+  PacketBuffer* buf = p.buf_;
+  buf->pool = this;
   ++in_use_;
+  if (buf->owner != home_) return;
+  // One of ours, back: its own again, not on loan.
+  buf->release = &PacketPool::release_owned;
+  buf->owner = nullptr;
+  --lent_;
+  home_->unref();  // the buffer's; the pool's own keeps the home
 }
 
 // The last release of a lent buffer, on whichever thread holds it: onto

@@ -8,9 +8,9 @@
 // the other's, as a NAPI poll would, up to its budget. A full ring drops
 // and counts (tx_dropped), as a full backlog does for an in-Host veth.
 // Buffers cross without a copy: the sender lends its own (PacketPool::lend)
-// and the receiver adopts it; its last release sends it home. A shared or
-// foreign buffer (a DPDK mbuf, one adopted from a third Host) is copied
-// first, counted in packet_copies.
+// and the receiver adopts it; its last release sends it home, and one sent
+// back is home at once. Shared bytes or foreign storage (a DPDK mbuf) are
+// copied first, counted in packet_copies.
 //
 // Each end has carrier while the other is up, learnt at its next poll.
 // Destroying either end destroys the other at its Host's next poll (a

@@ -6,6 +6,7 @@
 // on the real clock (the suite's ThreadSanitizer run watches it).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -181,6 +182,42 @@ TEST_F(CrossHostVeth, AHostDestroyedWithBuffersAbroadLeaksNothing) {
   int read = 0;
   while (server.receive_from(buf)) ++read;
   EXPECT_EQ(read, 3);  // freed as they are let go (ASan checks)
+}
+
+// Bounces each frame of the test ethertype back out of the device it came in by.
+class Bouncer final : public PacketHandler {
+ public:
+  explicit Bouncer(Host& host) : host_(host) { EXPECT_TRUE(host_.add_packet_handler(support::kTestEthertype, *this)); }
+  ~Bouncer() override { host_.remove_packet_handler(support::kTestEthertype); }
+  void process(Net&, Device& dev, Packet frame) override {
+    frame.push_front(14);
+    auto eth = frame.mutable_data();
+    std::array<std::byte, 6> dst{};
+    std::copy_n(eth.begin() + 6, 6, dst.begin());
+    std::copy_n(eth.begin(), 6, eth.begin() + 6);
+    std::copy_n(dst.begin(), 6, eth.begin());
+    ++bounced;
+    dev.transmit(std::move(frame));
+  }
+  int bounced = 0;
+
+ private:
+  Host& host_;
+};
+
+TEST_F(CrossHostVeth, AFrameSentBackIsHomeAtOnceAndNothingIsCopied) {
+  Bouncer back(*b_);
+  support::RecordingHandler seen(*a_);
+  for (int i = 0; i < 10; ++i) {
+    a_eth0_->transmit(support::make_frame(*a_, b_eth0_->mac(), a_eth0_->mac(), support::kTestEthertype, 46));
+  }
+  poll(2);
+  EXPECT_EQ(back.bounced, 10);
+  EXPECT_EQ(seen.count(), 10u);
+  EXPECT_EQ(a_->packets().lent(), 0u);
+  EXPECT_EQ(b_->packets().lent(), 0u);
+  EXPECT_EQ(a_->stats().packet_copies, 0u);
+  EXPECT_EQ(b_->stats().packet_copies, 0u);
 }
 
 TEST_F(CrossHostVeth, ADeviceCannotMoveToAnotherHost) {
