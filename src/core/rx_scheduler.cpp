@@ -72,8 +72,11 @@ std::size_t RxScheduler::process_backlogs(std::size_t budget) {
     Device* dev = ready_head_;
     remove_ready(*dev);
     detail::RxHook& hook = dev->rx_hook_;
-    // Frames an rx handler takes (a bridge port's) go elsewhere: no look-ahead.
-    const bool ahead = dev->rx_handler_ == nullptr && prefetches(dev->net());
+    // A lone frame has nothing behind it to look ahead to (many busy
+    // namespaces hand over one frame a turn: the question would cost them
+    // a miss each), and frames an rx handler takes (a bridge port's) go
+    // elsewhere.
+    const bool ahead = hook.backlog_.size() > 1 && dev->rx_handler_ == nullptr && prefetches(dev->net());
     if (ahead) {
       for (std::size_t i = 0; i < kPrefetchDistance; ++i) prefetch(*dev, hook.backlog_.peek(i));
     }
