@@ -16,7 +16,8 @@
 // cores: the sending Host lends it (lend), the receiving one adopts it
 // (adopt) and uses it as its own, and its last release there puts it on
 // its home pool's list of returns, a lock-free stack that the home Host's
-// poll empties into its free list (take_home). A pool that dies while
+// poll empties into its free list (take_home); the adopting Host's poll
+// sends what it let go in bulk (send_home). A pool that dies while
 // buffers are out leaves its list behind, and those free themselves.
 #pragma once
 
@@ -93,6 +94,10 @@ class PacketPool {
   // The owner's thread (Host::poll): the buffers come home go back to the
   // free list (or the heap). One atomic load when none did.
   std::size_t take_home();
+  // The owner's thread (Host::poll): other pools' buffers this one adopted
+  // and let go since the last call go home, one compare-and-swap per home
+  // (as a DPDK mempool cache returns objects in bulk). Nothing when none.
+  void send_home();
   // Lent buffers not yet home (those on their way back included).
   std::size_t lent() const { return lent_; }
 
@@ -104,8 +109,18 @@ class PacketPool {
 
   // Where lent buffers come home: outlives the pool while any is out.
   struct Home;
+  // Adopted buffers let go, by home, until send_home: chains linked by next_home.
+  struct Returning {
+    Home* home;
+    PacketBuffer* first;
+    PacketBuffer* last;
+    std::size_t count;
+  };
+  static void push_home(Home* home, PacketBuffer* first, PacketBuffer* last, std::size_t count);
+
   Home* home_;
   std::size_t lent_ = 0;
+  std::vector<Returning> returning_;
   std::vector<PacketBuffer*> free_;
   std::size_t max_cached_;
   std::size_t in_use_ = 0;

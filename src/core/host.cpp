@@ -316,6 +316,7 @@ Clock::time_point Host::poll(Clock::time_point now) {
   }
   cleanup_dying();
   run_device_todo();
+  packets_.send_home();  // other Hosts' buffers let go in this poll
   polling_ = false;
   bool more = rx_.has_backlog() || has_posted_.load(std::memory_order_acquire) ||
               cleanup_head_.load(std::memory_order_acquire) != nullptr ||

@@ -42,6 +42,7 @@ void free_storage(PacketBuffer* buf) { ::operator delete(buf, std::align_val_t{6
 PacketPool::PacketPool(std::size_t max_cached) : home_(new Home), max_cached_(max_cached) {}
 
 PacketPool::~PacketPool() {
+  send_home();
   // Buffers still out free themselves when they come back (release_lent).
   PacketBuffer* back = home_->returned.exchange(orphaned(), std::memory_order_acq_rel);
   while (back != nullptr) free_storage(std::exchange(back, back->next_home));
@@ -78,20 +79,46 @@ void PacketPool::adopt(Packet& p) {
   home_->unref();  // the buffer's; the pool's own keeps the home
 }
 
-// The last release of a lent buffer, on whichever thread holds it: onto
-// its home's stack, or freed when its pool is gone.
+// The last release of a lent buffer. Adopted, it waits in its adopter's
+// returns for the adopter's next poll; never adopted (it died in a ring),
+// it goes home at once, from whichever thread lets it go.
 void PacketPool::release_lent(PacketBuffer* buf) {
-  if (buf->pool != nullptr) --buf->pool->in_use_;  // the adopter's, on its thread
   auto* home = static_cast<Home*>(buf->owner);
+  PacketPool* adopter = buf->pool;
+  if (adopter == nullptr) {
+    buf->next_home = nullptr;
+    push_home(home, buf, buf, 1);
+    return;
+  }
+  --adopter->in_use_;
+  for (Returning& r : adopter->returning_) {
+    if (r.home != home) continue;
+    buf->next_home = r.first;
+    r.first = buf;
+    ++r.count;
+    return;
+  }
+  buf->next_home = nullptr;
+  adopter->returning_.push_back({home, buf, buf, 1});
+}
+
+void PacketPool::send_home() {
+  for (const Returning& r : returning_) push_home(r.home, r.first, r.last, r.count);
+  returning_.clear();
+}
+
+// A chain onto its home's stack with one compare-and-swap, or freed when
+// its pool is gone; then the chain's references to the home go.
+void PacketPool::push_home(Home* home, PacketBuffer* first, PacketBuffer* last, std::size_t count) {
   PacketBuffer* head = home->returned.load(std::memory_order_relaxed);
   do {
     if (head == orphaned()) {
-      free_storage(buf);
+      for (std::size_t i = 0; i < count; ++i) free_storage(std::exchange(first, first->next_home));
       break;
     }
-    buf->next_home = head;
-  } while (!home->returned.compare_exchange_weak(head, buf, std::memory_order_release, std::memory_order_relaxed));
-  home->unref();
+    last->next_home = head;
+  } while (!home->returned.compare_exchange_weak(head, first, std::memory_order_release, std::memory_order_relaxed));
+  if (home->refs.fetch_sub(count, std::memory_order_acq_rel) == count) delete home;
 }
 
 std::size_t PacketPool::take_home() {
