@@ -96,6 +96,7 @@ class ConntrackNet {
 // of the table, so a full pass takes at most about eight seconds.
 inline constexpr auto kGcInterval = std::chrono::seconds(1);
 inline constexpr std::size_t kGcMinBuckets = 1024;
+inline constexpr std::size_t kPrefetchMinBuckets = 16384;
 
 class Conntrack : public PernetOps {
  public:
@@ -123,6 +124,9 @@ class Conntrack : public PernetOps {
   // TCP or UDP datagram track() will see a few frames from now: its
   // tuple's hash is computed and kept for that lookup, and its bucket
   // line prefetched. Whatever else arrives is left for track() to judge.
+  // Asked only while the table has kPrefetchMinBuckets buckets or more
+  // (HookNet::follow_table): smaller, they stay in a core's cache (1 MiB)
+  // and the look-ahead would cost more than it saves.
   void prefetch(Net& net, std::span<const std::byte> datagram);
 
   // The namespace's state, or null while it never tracked.

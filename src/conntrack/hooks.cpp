@@ -5,6 +5,7 @@
 
 #include "conntrack/conntrack.hpp"
 #include "conntrack/entry.hpp"
+#include "conntrack/table.hpp"
 #include "ipv4/fragment.hpp"
 #include "ipv6/fragment.hpp"
 #include "netns/conntrack.hpp"
@@ -51,8 +52,8 @@ std::array<HookNet::Registration, 6> HookNet::registrations() {
   return {{
       {nf::Hook::prerouting, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag}},
       {nf::Hook::output, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag}},
-      // What arrives is looked up a few frames ahead (the receive path's look-ahead).
-      {nf::Hook::prerouting, {&HookNet::track, this, nf::kPriorityConntrack, &HookNet::prefetch}},
+      // Looked up a few frames ahead once the table is large (follow_table).
+      {nf::Hook::prerouting, track_ops(false)},
       {nf::Hook::output, {&HookNet::track, this, nf::kPriorityConntrack}},
       {nf::Hook::input, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm}},
       {nf::Hook::postrouting, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm}},
@@ -84,8 +85,27 @@ void HookNet::put(Family family) {
   if (--users == 0) unregister(family);
 }
 
+nf::HookOps HookNet::track_ops(bool prefetching) {
+  return {&HookNet::track, this, nf::kPriorityConntrack, prefetching ? &HookNet::prefetch : nullptr};
+}
+
+// The receive path's look-ahead costs a table whose buckets stay in cache
+// more than it saves: prerouting's entry carries its prefetch only once
+// the table has kPrefetchMinBuckets or more (it grows on confirmation, and
+// never shrinks).
+void HookNet::follow_table(Family family) {
+  const ConntrackNet* s = conntrack_.find(net_);
+  const bool want = s != nullptr && s->table().buckets() >= kPrefetchMinBuckets;
+  bool& have = prefetching_[index(family)];
+  if (want == have) return;
+  nf::hook_table(net_, family).exchange(nf::Hook::prerouting, track_ops(have), track_ops(want));
+  have = want;
+}
+
 void HookNet::unregister(Family family) {
   nf::HookTable& hooks = nf::hook_table(net_, family);
+  hooks.exchange(nf::Hook::prerouting, track_ops(true), track_ops(false));
+  prefetching_[index(family)] = false;
   for (const Registration& r : registrations()) hooks.remove(r.hook, r.ops);
 }
 
@@ -176,7 +196,9 @@ Verdict HookNet::confirm(void* priv, Packet& packet, const nf::HookState& state)
   const auto info = static_cast<CtInfo>(packet.nfct_info());
   if (direction(info) != Dir::original) return Verdict::accept;
   Tracked t{.ct = CtRef(e), .info = info};
-  if (!static_cast<HookNet*>(priv)->conntrack_.confirm(state.net, t)) return Verdict::drop;  // insert_failed
+  auto* self = static_cast<HookNet*>(priv);
+  if (!self->conntrack_.confirm(state.net, t)) return Verdict::drop;  // insert_failed
+  self->follow_table(state.family);  // the table may have grown
   if (t.ct.get() != e) packet.set_nfct(t.ct.get(), static_cast<std::uint8_t>(info));  // the clash's winner
   return Verdict::accept;
 }

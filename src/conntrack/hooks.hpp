@@ -75,6 +75,8 @@ class HookNet {
   };
   // What get() registers and unregister() removes.
   std::array<Registration, 6> registrations();
+  netfilter::HookOps track_ops(bool prefetching);
+  void follow_table(Family family);
   void unregister(Family family);
 
   static netfilter::Verdict defrag(void* priv, Packet& packet, const netfilter::HookState& state);
@@ -87,6 +89,7 @@ class HookNet {
   Net& net_;
   Conntrack& conntrack_;
   std::array<std::uint32_t, 2> users_{};
+  std::array<bool, 2> prefetching_{};  // prerouting's track entry has its prefetch
   // Made on the first fragment; [0] for prerouting, [1] for output.
   std::array<std::unique_ptr<ipv4::Reassembler>, 2> defrag4_;
   std::array<std::unique_ptr<ipv6::Reassembler>, 2> defrag6_;

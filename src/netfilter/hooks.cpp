@@ -53,6 +53,16 @@ void HookTable::remove(Hook h, const HookOps& ops) {
   replace(h, std::move(next));
 }
 
+void HookTable::exchange(Hook h, const HookOps& from, const HookOps& to) {
+  const Entries* current = hooks_[index(h)].get();
+  if (current == nullptr) return;
+  auto found = std::find(current->begin(), current->end(), from);
+  if (found == current->end()) return;
+  auto next = std::make_unique<Entries>(*current);
+  (*next)[static_cast<std::size_t>(found - current->begin())] = to;
+  replace(h, std::move(next));
+}
+
 std::size_t HookTable::size(Hook h) const {
   const Entries* current = hooks_[index(h)].get();
   return current != nullptr ? current->size() : 0;

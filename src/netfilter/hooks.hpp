@@ -112,6 +112,10 @@ class HookTable {
   // nf_unregister_net_hook: removes the entry equal to `ops` (nothing when
   // there is none). The hook becomes inactive with its last entry.
   void remove(Hook h, const HookOps& ops);
+  // Puts `to` in the place of the entry equal to `from` (nothing when there
+  // is none): its order among equal priorities is kept. Precondition: the
+  // same priority.
+  void exchange(Hook h, const HookOps& from, const HookOps& to);
   std::size_t size(Hook h) const;
 
  private:

@@ -9,6 +9,7 @@
 
 #include "conntrack/conntrack.hpp"
 #include "conntrack/table.hpp"
+#include "netfilter/hooks.hpp"
 #include "netns/conntrack.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
@@ -536,6 +537,32 @@ TEST_F(ConntrackTest, TheLookAheadNeverChangesWhatALookupFinds) {
   EXPECT_EQ(fresh.info, CtInfo::new_);
   EXPECT_FALSE(fresh.ct->confirmed());
   EXPECT_EQ(conntrack::count(*net_), kFlows + 1u);
+}
+
+// Prerouting's conntrack entry carries the look-ahead only once the table
+// outgrows a core's cache: a small table would pay for it and gain nothing.
+TEST_F(ConntrackTest, TheLookAheadComesWithALargeTable) {
+  ASSERT_TRUE(conntrack::netns_get(*net_, Family::ipv4));
+  netfilter::HookTable& hooks = netfilter::hook_table(*net_, Family::ipv4);
+  const auto through = [&](const Bytes& d) {
+    Packet p = host_.packets().allocate_from(d);
+    const netfilter::HookState in{*net_, netfilter::Hook::prerouting, Family::ipv4};
+    ASSERT_EQ(hooks.run(netfilter::Hook::prerouting, p, in), netfilter::Verdict::accept);
+    const netfilter::HookState out{*net_, netfilter::Hook::postrouting, Family::ipv4};
+    ASSERT_EQ(hooks.run(netfilter::Hook::postrouting, p, out), netfilter::Verdict::accept);
+  };
+  through(ct::udp4(kA, 1, kB, 53));
+  EXPECT_FALSE(hooks.prefetches(netfilter::Hook::prerouting));
+  // Buckets double when the entries outnumber them: half the threshold, and one.
+  const std::size_t flows = conntrack::kPrefetchMinBuckets / 2 + 1;
+  for (std::size_t i = 1; i < flows; ++i) {
+    through(ct::udp4(Ipv4Address(10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)), 1, kB, 53));
+  }
+  EXPECT_EQ(conntrack::count(*net_), flows);
+  EXPECT_TRUE(hooks.prefetches(netfilter::Hook::prerouting));
+  EXPECT_EQ(hooks.size(netfilter::Hook::prerouting), 2u);  // defrag and track: exchanged, not added
+  conntrack::netns_put(*net_, Family::ipv4);
+  EXPECT_FALSE(hooks.active(netfilter::Hook::prerouting));
 }
 
 TEST_F(ConntrackTest, Ipv6TcpHandshake) {
