@@ -29,6 +29,8 @@ programs+=(nft_set_bench)  # issue 14: nft set lookups
 programs+=(nft_bench)  # issue 14: forwarding through nft chains
 programs+=(conntrack_bench)  # issue 14: forwarding with conntrack
 programs+=(nat_bench)  # issue 14: UDP request/response through a NAT router, netns against the kernel
+programs+=(multicore_bench)  # issue 15: a veth between two Hosts on two threads against one within a Host
+programs+=(active_namespaces_bench)  # issue 15: forwarding spread over many busy namespaces
 # dpdk_bench exists when CMake found libdpdk (NETNS_WITH_DPDK's default).
 if grep -q '^NETNS_WITH_DPDK:BOOL=ON' "$build/CMakeCache.txt"; then programs+=(dpdk_bench); fi
 cmake --build "$build" --target "${programs[@]}"
