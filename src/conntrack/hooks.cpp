@@ -54,7 +54,7 @@ std::array<HookNet::Registration, 6> HookNet::registrations() {
       {nf::Hook::output, {&HookNet::defrag, this, nf::kPriorityConntrackDefrag}},
       // Looked up a few frames ahead once the table is large (follow_table).
       {nf::Hook::prerouting, track_ops(false)},
-      {nf::Hook::output, {&HookNet::track, this, nf::kPriorityConntrack}},
+      {nf::Hook::output, track_ops(false)},
       {nf::Hook::input, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm}},
       {nf::Hook::postrouting, {&HookNet::confirm, this, nf::kPriorityConntrackConfirm}},
   }};
@@ -104,7 +104,7 @@ void HookNet::follow_table(Family family) {
 
 void HookNet::unregister(Family family) {
   nf::HookTable& hooks = nf::hook_table(net_, family);
-  hooks.exchange(nf::Hook::prerouting, track_ops(true), track_ops(false));
+  hooks.remove(nf::Hook::prerouting, track_ops(true));  // registrations() has it without its prefetch
   prefetching_[index(family)] = false;
   for (const Registration& r : registrations()) hooks.remove(r.hook, r.ops);
 }

@@ -29,9 +29,7 @@ class Veth final : public Device {
       ++stats_.tx_dropped;
       return;
     }
-    // veth_forward_skb: a frame larger than the peer accepts is its rx drop.
-    constexpr std::size_t kLinkHeader = 14 + 4;  // Ethernet plus one VLAN tag
-    if (frame.size() > peer->mtu() + kLinkHeader) {
+    if (!veth_peer_accepts(frame.size(), peer->mtu())) {
       ++stats_.tx_dropped;
       return;
     }

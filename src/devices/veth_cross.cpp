@@ -92,9 +92,7 @@ class CrossVeth final : public Device {
       ++stats_.tx_dropped;
       return;
     }
-    // veth_forward_skb: a frame larger than the peer accepts is dropped.
-    constexpr std::size_t kLinkHeader = 14 + 4;  // Ethernet plus one VLAN tag
-    if (frame.size() > link.mtu[peer()].load(std::memory_order_relaxed) + kLinkHeader) {
+    if (!veth_peer_accepts(frame.size(), link.mtu[peer()].load(std::memory_order_relaxed))) {
       ++stats_.tx_dropped;
       return;
     }
