@@ -8,6 +8,10 @@
 //   BM_DpdkForward64RouterOnly  the same, timing only the router's poll: on a
 //                      real port, writing and taking frames off the rings is
 //                      the NIC's work, not the core's.
+//   BM_DpdkForwardCores/cores:<1|2>  the same on 1 or 2 cores (issue 15): a Host
+//                      per core, each with its own queue of ports of 1 or 2 queues,
+//                      each core playing its queue's NIC with flows RSS puts there.
+//                      Target: 1 core / 2 cores (the speedup) >= 1.8, 0 copies.
 //   BM_VethForward64   the same router between two in-process veths: a generator
 //                      namespace transmits on one, a sink's rx handler takes the
 //                      frames off the other.
@@ -18,13 +22,17 @@
 // The EAL runs without hugepages or NICs (--no-huge --no-pci, virtual ports);
 // without root or when it cannot start, BM_DpdkForward64 reports why instead.
 #include <benchmark/benchmark.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <atomic>
 #include <cstring>
+#include <memory>
+#include <thread>
 #include <stdexcept>
 #include <optional>
 #include <string>
@@ -220,6 +228,173 @@ void BM_DpdkForward64RouterOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_DpdkForward64RouterOnly)->Unit(benchmark::kMicrosecond);
 
+// ---------------------------------------------------------------------------
+// Forwarding on 1 and 2 cores (issue 15): per core a Host whose router
+// namespace has queue q of ports A and B (make_dpdk_queue, `cores` queues
+// each). Each core also plays its queue's NIC, as DpdkForwardRig does:
+// the frames of its batch belong to flows whose RSS hash (rss::frame_hash,
+// the symmetric key) picks queue q, so the spread is the one a NIC with RSS
+// makes. Core 0 is the bench's thread (the EAL pins it to CPU 0), core 1 a
+// thread pinned to CPU 1; an iteration is kRounds batches in all, split
+// evenly over the cores, so the time ratio 1 core / 2 cores is the speedup.
+// Nothing is shared on the packet path: each core has its own Host, queue
+// pair, rings and mbufs.
+
+constexpr int kRounds = 16;
+constexpr int kFlowsPerQueue = 64;
+
+// The template frames of the flows (UDP source ports) that RSS puts on `queue` of `queues`.
+std::vector<std::vector<std::byte>> queue_flows(netns::MacAddress router_mac, std::uint16_t queue,
+                                                std::uint16_t queues) {
+  std::vector<std::vector<std::byte>> flows;
+  const std::vector<std::byte> base = forward_template(router_mac);
+  for (std::uint16_t port = 1024; flows.size() < kFlowsPerQueue; ++port) {
+    std::vector<std::byte> frame = base;
+    frame[34] = std::byte(port >> 8);  // the UDP source port (no checksum to keep: 0 is none over IPv4)
+    frame[35] = std::byte(port & 0xff);
+    frame[40] = frame[41] = std::byte{0};
+    if (netns::rss::queue_of(netns::rss::frame_hash(frame), queues) == queue) flows.push_back(std::move(frame));
+  }
+  return flows;
+}
+
+// One core's share: a Host, its router on queue `queue`, and the NIC's part.
+class CoreRig {
+ public:
+  CoreRig(const netns::dpdk::RingPair& in, const netns::dpdk::RingPair& out, std::uint16_t queue,
+          std::uint16_t queues, const std::string& tag)
+      : host_(std::in_place, netns::HostConfig{.secret = 1u + queue}),
+        rx_(in.a_to_b_queues.at(queue)),
+        tx_(out.a_to_b_queues.at(queue)) {
+    router_ = host_->create_net("router").value();
+    const netns::dpdk::QueueSpec spec{.queue = queue, .queues = queues, .rss = netns::dpdk::Rss::none};
+    netns::Device* a = netns::make_dpdk_queue(*router_, "eth0", in.b, spec).value();
+    netns::Device* b = netns::make_dpdk_queue(*router_, "eth1", out.a, spec).value();
+    make_router(*router_, *a, *b);
+    flows_ = queue_flows(a->mac(), queue, queues);
+    pool_ = rte_pktmbuf_pool_create(("bq" + tag + "_" + std::to_string(queue)).c_str(), 2 * kBatch - 1, 0,
+                                    netns::dpdk::kMbufPrivSize, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    mbufs_.resize(kBatch);
+    if (pool_ == nullptr || rte_pktmbuf_alloc_bulk(pool_, mbufs_.data(), kBatch) != 0) {
+      throw std::runtime_error("no mbufs for the generator");
+    }
+  }
+  ~CoreRig() {
+    for (rte_mbuf* m : mbufs_) rte_pktmbuf_free(m);
+    router_.reset();
+    host_.reset();
+    for (rte_ring* ring : {rx_, tx_}) {
+      void* obj = nullptr;
+      while (rte_ring_dequeue(ring, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+    }
+    rte_mempool_free(pool_);
+  }
+  CoreRig(const CoreRig&) = delete;
+  CoreRig& operator=(const CoreRig&) = delete;
+
+  void forward(int rounds) {
+    for (int r = 0; r < rounds; ++r) {
+      for (std::size_t i = 0; i < mbufs_.size(); ++i) {
+        rte_mbuf* m = mbufs_[i];
+        m->data_off = RTE_PKTMBUF_HEADROOM;
+        m->data_len = m->pkt_len = kFrameSize;
+        std::memcpy(rte_pktmbuf_mtod(m, void*), flows_[i % flows_.size()].data(), kFrameSize);
+      }
+      unsigned queued = rte_ring_enqueue_burst(rx_, reinterpret_cast<void* const*>(mbufs_.data()), kBatch, nullptr);
+      host_->poll(netns::Clock::time_point{});
+      unsigned got = rte_ring_dequeue_burst(tx_, reinterpret_cast<void**>(mbufs_.data()), kBatch, nullptr);
+      forwarded_ += got;
+      if (got < queued || queued < kBatch) lost_ = true;
+      for (unsigned i = got; i < kBatch; ++i) mbufs_[i] = rte_pktmbuf_alloc(pool_);
+    }
+  }
+
+  std::uint64_t forwarded() const { return forwarded_; }
+  bool lost() const { return lost_; }
+  std::uint64_t copies() const { return host_->stats().packet_copies; }
+
+ private:
+  std::optional<netns::Host> host_;
+  netns::NetRef router_;
+  rte_ring* rx_;
+  rte_ring* tx_;
+  std::vector<std::vector<std::byte>> flows_;
+  rte_mempool* pool_ = nullptr;
+  std::vector<rte_mbuf*> mbufs_;
+  std::uint64_t forwarded_ = 0;
+  bool lost_ = false;
+};
+
+// Core 1's thread: runs its rounds whenever the bench thread starts an
+// iteration, spinning in between (both CPUs are the cores under test).
+class Worker {
+ public:
+  explicit Worker(CoreRig& rig, int rounds)
+      : thread_([this, &rig, rounds](std::stop_token stop) {
+          cpu_set_t cpus;
+          CPU_ZERO(&cpus);
+          CPU_SET(1, &cpus);
+          (void)pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+          std::uint64_t seen = 0;
+          while (!stop.stop_requested()) {
+            const std::uint64_t go = go_.load(std::memory_order_acquire);
+            if (go == seen) continue;
+            rig.forward(rounds);
+            seen = go;
+            done_.store(go, std::memory_order_release);
+          }
+        }) {}
+
+  void start() { go_.fetch_add(1, std::memory_order_acq_rel); }
+  void wait() {
+    const std::uint64_t go = go_.load(std::memory_order_acquire);
+    while (done_.load(std::memory_order_acquire) != go) {
+    }
+  }
+
+ private:
+  alignas(64) std::atomic<std::uint64_t> go_{0};
+  alignas(64) std::atomic<std::uint64_t> done_{0};
+  std::jthread thread_;  // last: stopped and joined before the counters go
+};
+
+void BM_DpdkForwardCores(benchmark::State& state) {
+  if (!eal()) {
+    state.SkipWithError(eal_error().c_str());
+    return;
+  }
+  const auto cores = static_cast<std::uint16_t>(state.range(0));
+  static int runs = 0;
+  const std::string tag = std::to_string(getpid()) + "_" + std::to_string(runs++);
+  auto in = eal()->make_ring_pair("ci" + tag, kRingSize, cores).value();
+  auto out = eal()->make_ring_pair("co" + tag, kRingSize, cores).value();
+  {
+    std::vector<std::unique_ptr<CoreRig>> rigs;
+    for (std::uint16_t q = 0; q < cores; ++q) rigs.push_back(std::make_unique<CoreRig>(in, out, q, cores, tag));
+    const int rounds = kRounds / cores;
+    std::optional<Worker> worker;
+    if (cores == 2) worker.emplace(*rigs[1], rounds);
+    for (auto _ : state) {
+      if (worker) worker->start();
+      rigs[0]->forward(rounds);
+      if (worker) worker->wait();
+    }
+    worker.reset();
+    std::uint64_t forwarded = 0, copies = 0;
+    for (std::uint16_t q = 0; q < cores; ++q) {
+      forwarded += rigs[q]->forwarded();
+      copies += rigs[q]->copies();
+      if (rigs[q]->lost()) state.SkipWithError("packets were lost");
+      state.counters["Mpps_core" + std::to_string(q)] = benchmark::Counter(
+          static_cast<double>(rigs[q]->forwarded()) / 1e6, benchmark::Counter::kIsRate);
+    }
+    if (copies != 0) state.SkipWithError("forwarding copied payload");
+    report(state, forwarded, copies);
+  }
+  for (std::uint16_t port : {in.a, in.b, out.a, out.b}) (void)eal()->detach(port);
+}
+BENCHMARK(BM_DpdkForwardCores)->ArgName("cores")->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // Takes every frame a device receives before its namespace does: the sink.
 class Sink final : public netns::RxHandler {
  public:
@@ -303,6 +478,9 @@ int main(int argc, char** argv) {
   reporter.add_ratio("forward 64B: dpdk / veth", "BM_DpdkForward64", "BM_VethForward64");
   reporter.add_ratio("forward 64B: dpdk router only / dpdk with the NIC's part",
                      "BM_DpdkForward64RouterOnly", "BM_DpdkForward64");
+  // Time for the same frames: the speedup of the second core (target >= 1.8).
+  reporter.add_ratio("forward 64B: 1 core / 2 cores (speedup)", "BM_DpdkForwardCores/cores:1",
+                     "BM_DpdkForwardCores/cores:2");
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   eal().reset();

@@ -79,6 +79,51 @@ class Net;
 
 namespace dpdk {
 
+// How the frames a port receives are spread over its queues.
+enum class Rss : std::uint8_t {
+  automatic,  // the port's own RSS when it has it, else software
+  hardware,   // the port's own, with rss::kSymmetricKey and netns's indirection table
+  // The queue that reads a frame hashes it (rss::frame_hash) and passes a
+  // frame of another queue to that queue's device, through a bounded ring
+  // between the two (Linux's RPS). Ports whose queues are spread some other
+  // way, or not at all, end up as if they had symmetric RSS.
+  software,
+  // The port spreads frames itself and netns takes them where they arrive:
+  // a net_ring port whose writer hashes as a NIC would, an af_packet port's
+  // fanout. The only choice for one queue.
+  none,
+};
+
+inline constexpr std::uint16_t kMaxQueues = 64;
+
+// One queue of a port that has `queues` rx and tx queue pairs.
+struct QueueSpec {
+  std::uint16_t queue = 0;
+  std::uint16_t queues = 1;
+  Rss rss = Rss::automatic;
+};
+
+}  // namespace dpdk
+
+// A netns device on one rx and tx queue pair of a DPDK port, for a port
+// shared by several Hosts, one queue each (one core each). The first queue
+// device made on a port configures it for spec.queues pairs and spec.rss;
+// the others must ask the same. Every queue device has the port's MAC
+// address and a mempool of its own; the port starts when the first of them
+// comes up and stops when the last goes down (a queue whose device is down
+// or missing meanwhile drops what the port puts on it, counted by the
+// port). Errors as make_dpdk_port, and: invalid_argument when spec.queue is
+// not below spec.queues or spec.queues is 0 or above kMaxQueues;
+// device_or_resource_busy when the queue has a device already or the port
+// is driven with another spec (or as a whole by make_dpdk_port);
+// not_supported when the port has fewer queue pairs than asked, or no RSS
+// of its own for Rss::hardware. Make the devices of a port from the
+// threads of their Hosts, or before those run.
+[[nodiscard]] Result<Device*> make_dpdk_queue(Net& net, std::string_view name, std::uint16_t port_id,
+                                              const dpdk::QueueSpec& spec);
+
+namespace dpdk {
+
 // Private space each mbuf must have (rte_pktmbuf_pool_create's priv_size)
 // for a Packet to wrap it without allocating. Mbufs from pools with less are
 // still received without copying, with a heap-allocated Packet header.
@@ -89,13 +134,17 @@ inline constexpr std::uint32_t kMaxMtu = 2048 - 18;
 // Two net_ring ports wired back to back: what a transmits, b receives and
 // the other way round. The rings are exposed for tests and benchmarks that
 // feed or drain a port directly (a_to_b is a's tx and b's rx ring).
+// With several queues, queue i of a transmits into a_to_b_queues[i], which
+// queue i of b reads: whoever writes into b's rings directly plays a NIC
+// and picks the queue (rss::queue_of of rss::frame_hash, as RSS would).
 struct RingPair {
   std::uint16_t a = 0, b = 0;
-  rte_ring* a_to_b = nullptr;
+  rte_ring* a_to_b = nullptr;  // queue 0's
   rte_ring* b_to_a = nullptr;
+  std::vector<rte_ring*> a_to_b_queues, b_to_a_queues;
 };
 
-// The port's own counters (rte_eth_stats_get).
+// The port's own counters (rte_eth_stats_get), of all its queues.
 struct PortStats {
   std::uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0;
   std::uint64_t imissed = 0;     // frames the port dropped because its rx queue was full
@@ -128,10 +177,12 @@ class Eal {
   // netns device drives it (destroy that first).
   [[nodiscard]] Result<void> detach(std::uint16_t port_id);
   // Two net_ring ports named net_ring_<name>a and net_ring_<name>b whose
-  // rings (ring_size slots, a power of two) cross. `name` is at most 20
-  // bytes; file_exists when it is in use, invalid_argument for a bad name
-  // or size. Detaching both ports frees the rings.
-  [[nodiscard]] Result<RingPair> make_ring_pair(std::string_view name, unsigned ring_size = 1024);
+  // rings (ring_size slots, a power of two; `queues` of them each way, at
+  // most 16, net_ring's limit) cross. `name` is at most 20 bytes;
+  // file_exists when it is in use, invalid_argument for a bad name, size
+  // or queue count. Detaching both ports frees the rings.
+  [[nodiscard]] Result<RingPair> make_ring_pair(std::string_view name, unsigned ring_size = 1024,
+                                                std::uint16_t queues = 1);
 
  private:
   friend Result<Eal> start(std::vector<std::string> args);
@@ -153,6 +204,14 @@ class Eal {
 
 // The ethdev port behind a DPDK device; invalid_argument for another kind.
 [[nodiscard]] Result<std::uint16_t> port_id(const Device& dev);
+
+// The queue a DPDK device drives, how many its port has, and the RSS the
+// port was given (never Rss::automatic: what it resolved to).
+struct QueueInfo {
+  std::uint16_t queue = 0, queues = 1;
+  Rss rss = Rss::none;
+};
+[[nodiscard]] Result<QueueInfo> queue_info(const Device& dev);
 
 }  // namespace dpdk
 }  // namespace netns

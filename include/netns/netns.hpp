@@ -21,6 +21,7 @@
 #include "netns/pernet.hpp"
 #include "netns/resources.hpp"
 #include "netns/result.hpp"
+#include "netns/rss.hpp"
 #include "netns/rx_scheduler.hpp"
 #include "netns/devconf.hpp"
 #include "netns/sysctl.hpp"

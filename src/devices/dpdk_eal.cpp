@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "devices/dpdk_internal.hpp"
+#include "devices/dpdk_queues.hpp"
 
 namespace netns::dpdk {
 
@@ -23,8 +25,7 @@ enum class EalState : std::uint8_t { idle, running, cleaned };
 struct RingRecord {
   std::uint16_t a, b;
   bool a_attached = true, b_attached = true;
-  rte_ring* a_to_b;
-  rte_ring* b_to_a;
+  std::vector<rte_ring*> a_to_b, b_to_a;  // one per queue
 };
 
 // DPDK's own state is process-wide, so this is too. Reached through a
@@ -35,6 +36,8 @@ struct Registry {
   EalState state = EalState::idle;
   std::vector<std::string> args;  // kept alive: the EAL may keep pointers into argv
   std::vector<detail::EalClient*> clients;
+  // What the devices of each driven port share, alive while one of them is.
+  std::vector<std::pair<std::uint16_t, std::weak_ptr<detail::PortQueues>>> shared_ports;
   std::vector<RingRecord> rings;
 };
 
@@ -48,6 +51,11 @@ bool port_claimed(const Registry& r, std::uint16_t port) {
                      [&](const detail::EalClient* c) { return c->port() == port; });
 }
 
+bool queue_claimed(const Registry& r, std::uint16_t port, std::uint16_t queue) {
+  return std::any_of(r.clients.begin(), r.clients.end(),
+                     [&](const detail::EalClient* c) { return c->port() == port && c->queue() == queue; });
+}
+
 // Frees the rings of a pair once neither of its ports remains.
 void forget_ring_port(Registry& r, std::uint16_t port) {
   for (auto it = r.rings.begin(); it != r.rings.end(); ++it) {
@@ -55,8 +63,8 @@ void forget_ring_port(Registry& r, std::uint16_t port) {
     else if (it->b == port) it->b_attached = false;
     else continue;
     if (!it->a_attached && !it->b_attached) {
-      rte_ring_free(it->a_to_b);
-      rte_ring_free(it->b_to_a);
+      for (rte_ring* ring : it->a_to_b) rte_ring_free(ring);
+      for (rte_ring* ring : it->b_to_a) rte_ring_free(ring);
       r.rings.erase(it);
     }
     return;
@@ -80,19 +88,32 @@ Result<void> remove_port(Registry& r, std::uint16_t port) {
 
 namespace detail {
 
-Result<void> check_port_free(std::uint16_t port) {
+Result<std::shared_ptr<PortQueues>> share_port(
+    std::uint16_t port, const QueueSpec& spec,
+    const std::function<Result<std::shared_ptr<PortQueues>>()>& configure) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
   if (r.state != EalState::running) return error(Errc::operation_not_permitted);
+  std::erase_if(r.shared_ports, [](const auto& entry) { return entry.second.expired(); });
+  for (const auto& [driven, weak] : r.shared_ports) {
+    if (driven != port) continue;
+    std::shared_ptr<PortQueues> live = weak.lock();
+    if (live != nullptr && live->matches(spec)) return live;
+    return error(Errc::device_or_resource_busy);
+  }
+  // A device in its destructor has released its queue but may still hold
+  // the old state: the port is free once no client names it.
   if (port_claimed(r, port)) return error(Errc::device_or_resource_busy);
-  return {};
+  auto made = configure();
+  if (made) r.shared_ports.emplace_back(port, *made);
+  return made;
 }
 
 Result<void> claim_port(EalClient& client) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
   if (r.state != EalState::running) return error(Errc::operation_not_permitted);
-  if (port_claimed(r, client.port())) return error(Errc::device_or_resource_busy);
+  if (queue_claimed(r, client.port(), client.queue())) return error(Errc::device_or_resource_busy);
   r.clients.push_back(&client);
   return {};
 }
@@ -153,8 +174,8 @@ void Eal::cleanup() {
     lock.lock();
   }
   for (RingRecord& rec : r.rings) {
-    rte_ring_free(rec.a_to_b);
-    rte_ring_free(rec.b_to_a);
+    for (rte_ring* ring : rec.a_to_b) rte_ring_free(ring);
+    for (rte_ring* ring : rec.b_to_a) rte_ring_free(ring);
   }
   r.rings.clear();
   r.state = EalState::cleaned;
@@ -188,12 +209,41 @@ Result<void> Eal::detach(std::uint16_t port_id) {
   return remove_port(r, port_id);
 }
 
-Result<RingPair> Eal::make_ring_pair(std::string_view name, unsigned ring_size) {
+namespace {
+
+void free_rings(const std::vector<rte_ring*>& rings) {
+  for (rte_ring* ring : rings) rte_ring_free(ring);
+}
+
+// `queues` rings named nr_<base>_<suffix><i> (queue 0's without the number,
+// as a pair of one queue always had).
+Result<std::vector<rte_ring*>> make_rings(const std::string& base, const char* suffix, unsigned size,
+                                          std::uint16_t queues) {
+  // One thread drives each end of a queue: single producer and consumer.
+  constexpr unsigned kFlags = RING_F_SP_ENQ | RING_F_SC_DEQ;
+  std::vector<rte_ring*> rings;
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    std::string name = "nr_" + base + "_" + suffix + (q == 0 ? "" : std::to_string(q));
+    rte_ring* ring = rte_ring_create(name.c_str(), size, SOCKET_ID_ANY, kFlags);
+    if (ring == nullptr) {
+      const int err = rte_errno;
+      free_rings(rings);
+      return err == EEXIST ? error(Errc::file_exists) : errno_error(err);
+    }
+    rings.push_back(ring);
+  }
+  return rings;
+}
+
+}  // namespace
+
+Result<RingPair> Eal::make_ring_pair(std::string_view name, unsigned ring_size, std::uint16_t queues) {
   if (!owns_) return error(Errc::operation_not_permitted);
-  // Ring names are "nr_<name>_ab": RTE_RING_NAMESIZE less the memzone prefix.
+  // Ring names are "nr_<name>_ab<queue>": RTE_RING_NAMESIZE less the memzone prefix.
   constexpr std::size_t kMaxName = 20;
+  constexpr std::uint16_t kMaxRingQueues = 16;  // RTE_PMD_RING_MAX_RX_RINGS
   if (name.empty() || name.size() > kMaxName || name.find(',') != std::string_view::npos ||
-      ring_size < 2 || (ring_size & (ring_size - 1)) != 0) {
+      ring_size < 2 || (ring_size & (ring_size - 1)) != 0 || queues == 0 || queues > kMaxRingQueues) {
     return error(Errc::invalid_argument);
   }
   const std::string base(name);
@@ -204,30 +254,26 @@ Result<RingPair> Eal::make_ring_pair(std::string_view name, unsigned ring_size) 
       rte_eth_dev_get_port_by_name(("net_ring_" + base + "b").c_str(), &existing) == 0) {
     return error(Errc::file_exists);
   }
-  // One thread drives both ends (Host::poll): single producer and consumer.
-  constexpr unsigned kFlags = RING_F_SP_ENQ | RING_F_SC_DEQ;
-  rte_ring* ab = rte_ring_create(("nr_" + base + "_ab").c_str(), ring_size, SOCKET_ID_ANY, kFlags);
-  int err = rte_errno;
-  rte_ring* ba = ab ? rte_ring_create(("nr_" + base + "_ba").c_str(), ring_size, SOCKET_ID_ANY, kFlags)
-                    : nullptr;
-  if (ab != nullptr && ba == nullptr) err = rte_errno;
-  if (ba == nullptr) {
-    rte_ring_free(ab);
-    return err == EEXIST ? error(Errc::file_exists) : errno_error(err);
+  auto ab = make_rings(base, "ab", ring_size, queues);
+  if (!ab) return ab.error();
+  auto ba = make_rings(base, "ba", ring_size, queues);
+  if (!ba) {
+    free_rings(*ab);
+    return ba.error();
   }
-  int a = rte_eth_from_rings((base + "a").c_str(), &ba, 1, &ab, 1, SOCKET_ID_ANY);
-  err = rte_errno;
-  int b = a >= 0 ? rte_eth_from_rings((base + "b").c_str(), &ab, 1, &ba, 1, SOCKET_ID_ANY) : -1;
+  int a = rte_eth_from_rings((base + "a").c_str(), ba->data(), queues, ab->data(), queues, SOCKET_ID_ANY);
+  int err = rte_errno;
+  int b = a >= 0 ? rte_eth_from_rings((base + "b").c_str(), ab->data(), queues, ba->data(), queues, SOCKET_ID_ANY)
+                 : -1;
   if (a >= 0 && b < 0) err = rte_errno;
   if (b < 0) {
     if (a >= 0) (void)remove_port(r, static_cast<std::uint16_t>(a));
-    rte_ring_free(ab);
-    rte_ring_free(ba);
+    free_rings(*ab);
+    free_rings(*ba);
     return errno_error(err);
   }
-  RingRecord rec{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b), true, true, ab, ba};
-  r.rings.push_back(rec);
-  return RingPair{rec.a, rec.b, ab, ba};
+  r.rings.push_back(RingRecord{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b), true, true, *ab, *ba});
+  return RingPair{r.rings.back().a, r.rings.back().b, ab->front(), ba->front(), *ab, *ba};
 }
 
 }  // namespace netns::dpdk

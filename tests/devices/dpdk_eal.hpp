@@ -6,8 +6,12 @@
 //
 //   dpdk::Eal* eal = support::test_eal();
 //   if (eal == nullptr) GTEST_SKIP() << support::test_eal_error();
+//
+// Also what the DPDK tests share to play the NIC on net_ring ports.
 #pragma once
 
+#include <rte_mbuf.h>
+#include <rte_ring.h>
 #include <unistd.h>
 
 #include <optional>
@@ -55,5 +59,16 @@ inline dpdk::Eal* test_eal() {
 }
 
 inline const std::string& test_eal_error() { return detail::shared_eal().error; }
+
+// Empties a ring of mbufs; returns how many there were.
+inline std::size_t drain(rte_ring* ring) {
+  std::size_t n = 0;
+  void* obj = nullptr;
+  while (rte_ring_dequeue(ring, &obj) == 0) {
+    rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+    ++n;
+  }
+  return n;
+}
 
 }  // namespace netns::support

@@ -32,6 +32,7 @@ namespace netns {
 namespace {
 
 using namespace std::chrono_literals;
+using support::drain;
 using support::kEthHeader;
 using support::kTestEthertype;
 using support::make_frame;
@@ -59,17 +60,6 @@ rte_mbuf* mbuf_from(std::span<const std::byte> frame) {
   char* room = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
   std::memcpy(room, frame.data(), frame.size());
   return m;
-}
-
-// Empties a ring of mbufs; returns how many there were.
-std::size_t drain(rte_ring* ring) {
-  std::size_t n = 0;
-  void* obj = nullptr;
-  while (rte_ring_dequeue(ring, &obj) == 0) {
-    rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
-    ++n;
-  }
-  return n;
 }
 
 // A Host on a virtual clock whose DPDK ports are detached after it is gone
