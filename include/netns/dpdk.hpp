@@ -24,6 +24,16 @@
 // end of each Host::poll round (flush_tx). Received frames go through the
 // device's backlog like any device's, up to 64 per device per poll round.
 //
+// Several cores: make_dpdk_queue makes a device per rx/tx queue pair of a
+// port, each in a namespace of its core's Host (HostGroup), which alone
+// polls it. RSS with rss::kSymmetricKey sends both directions of a flow to
+// one queue; for a port without RSS, the queue devices hash in software
+// and pass frames to each other (Rss::software):
+//
+//   for (std::uint16_t q = 0; q < 2; ++q)
+//     group.run_on(q, [&](netns::Host&) {
+//       netns::make_dpdk_queue(*router[q], "eth0", port, {.queue = q, .queues = 2}).value(); });
+//
 // Counters: Device::stats() counts what the stack saw and sent (rx_packets
 // are frames taken from the port, tx_dropped includes frames the port's tx
 // queue refused and frames that fit no mbuf); dpdk::port_stats gives the

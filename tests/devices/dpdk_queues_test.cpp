@@ -302,26 +302,37 @@ TEST_F(DpdkQueuesTest, DestroyingAQueueDeviceFreesWhatWaitsForIt) {
 // and an outbound port: the test plays the NIC on both sides, spreading
 // flows by their RSS hash, and every frame leaves on the queue (the core)
 // it came in on, as the same mbuf.
-class DpdkQueuesOnTwoCores : public DpdkQueuesTest, public ::testing::WithParamInterface<Rss> {};
+class DpdkQueuesOnTwoCores : public DpdkQueuesTest, public ::testing::WithParamInterface<Rss> {
+ protected:
+  // A router per Host on queue q of `in_` (eth0, spread by `rss`) and of
+  // `out_` (eth1), each queue of out_ read by the test.
+  void make_routers(Rss rss) {
+    in_ = ring_pair(2);
+    out_ = ring_pair(2);
+    group_ = std::make_unique<HostGroup>(HostGroupConfig{.hosts = 2, .host = support::test_config()});
+    for (std::uint16_t q = 0; q < 2; ++q) {
+      Net& router = net(group_->host(q));
+      Device* eth0 = queue_device(router, in_.b, {.queue = q, .queues = 2, .rss = rss}, "eth0");
+      Device* eth1 = queue_device(router, out_.a, {.queue = q, .queues = 2, .rss = Rss::none}, "eth1");
+      ASSERT_TRUE(eth0 && eth1);
+      in_mac_ = eth0->mac();
+      ASSERT_TRUE(ipv4::add_address(router, *eth0, prefix("192.0.2.1/24")));
+      ASSERT_TRUE(ipv4::add_address(router, *eth1, prefix("198.51.100.1/24")));
+      ASSERT_TRUE(ipv4::add_neighbour(router, *eth1, kServer, MacAddress{2, 0, 0, 0, 0, 3}));
+      ASSERT_TRUE(router.sysctl().set("net.ipv4.ip_forward", "1"));
+    }
+  }
+
+  dpdk::RingPair in_, out_;
+  MacAddress in_mac_;
+};
 
 TEST_P(DpdkQueuesOnTwoCores, EachHostForwardsTheFlowsOfItsQueue) {
   const Rss rss = GetParam();
-  auto in = ring_pair(2);
-  auto out = ring_pair(2);
-  group_ = std::make_unique<HostGroup>(HostGroupConfig{.hosts = 2, .host = support::test_config()});
-  const MacAddress next_hop_mac{2, 0, 0, 0, 0, 3};
-  MacAddress in_mac;
-  for (std::uint16_t q = 0; q < 2; ++q) {
-    Net& router = net(group_->host(q));
-    Device* eth0 = queue_device(router, in.b, {.queue = q, .queues = 2, .rss = rss}, "eth0");
-    Device* eth1 = queue_device(router, out.a, {.queue = q, .queues = 2, .rss = Rss::none}, "eth1");
-    ASSERT_TRUE(eth0 && eth1);
-    in_mac = eth0->mac();
-    ASSERT_TRUE(ipv4::add_address(router, *eth0, prefix("192.0.2.1/24")));
-    ASSERT_TRUE(ipv4::add_address(router, *eth1, prefix("198.51.100.1/24")));
-    ASSERT_TRUE(ipv4::add_neighbour(router, *eth1, kServer, next_hop_mac));
-    ASSERT_TRUE(router.sysctl().set("net.ipv4.ip_forward", "1"));
-  }
+  ASSERT_NO_FATAL_FAILURE(make_routers(rss));
+  auto& in = in_;
+  auto& out = out_;
+  const MacAddress in_mac = in_mac_;
   group_->start();
 
   constexpr int kFrames = 2000;
@@ -369,6 +380,31 @@ TEST_P(DpdkQueuesOnTwoCores, EachHostForwardsTheFlowsOfItsQueue) {
     EXPECT_EQ(group_->host(h).stats().packet_copies, 0u);
     EXPECT_EQ(group_->host(h).stats().packets_in_use, 0u);
   }
+}
+
+// Both Hosts stopped and destroyed while frames cross the port, the
+// steering rings and the Hosts: every mbuf is back in its pool.
+TEST_P(DpdkQueuesOnTwoCores, StoppingWithFramesInFlightLosesNoMbuf) {
+  ASSERT_NO_FATAL_FAILURE(make_routers(GetParam()));
+  const unsigned pool_size = rte_mempool_avail_count(test_mbufs());
+  group_->start();
+  for (std::uint16_t flow = 0; flow < 1500; ++flow) {
+    auto frame = flow_frame(in_mac_, static_cast<std::uint16_t>(2000 + flow));
+    const std::uint16_t q = GetParam() == Rss::none ? rss::queue_of(rss::frame_hash(frame), 2) : 0;
+    rte_mbuf* m = mbuf_from(frame);
+    ASSERT_NE(m, nullptr);
+    if (rte_ring_enqueue(in_.a_to_b_queues[q], m) != 0) {
+      dpdk::detail::taken_over(m);
+      rte_pktmbuf_free(m);
+    }
+  }
+  group_->stop();
+  nets_.clear();
+  group_.reset();
+  for (auto* pair : {&in_, &out_}) {
+    for (rte_ring* ring : pair->a_to_b_queues) drain(ring);
+  }
+  EXPECT_EQ(rte_mempool_avail_count(test_mbufs()), pool_size);
 }
 
 INSTANTIATE_TEST_SUITE_P(Rss, DpdkQueuesOnTwoCores, ::testing::Values(Rss::none, Rss::software),
