@@ -39,6 +39,11 @@ struct DevconfStore;
 enum class DeviceKind : std::uint8_t { loopback, veth, channel, bridge, macvlan, tap, dpdk };
 std::string_view to_string(DeviceKind kind);
 
+// A receive queue among a port's `queues` (Device::rss_queue).
+struct RssQueue {
+  std::uint16_t queue = 0, queues = 1;
+};
+
 // As `ip -s link` shows them.
 struct DeviceStats {
   std::uint64_t rx_packets = 0, rx_bytes = 0, rx_dropped = 0, rx_errors = 0;
@@ -145,6 +150,11 @@ class Device {
   // checksum_partial): in-process links (veth, loopback), whose receiver is
   // this stack. transmit() fills it for every other device.
   virtual bool offloads_checksum() const { return false; }
+  // Which receive queue of a port with several this device is (a DPDK
+  // queue device, make_dpdk_queue); empty for every other. Connections
+  // leaving through it pick source ports whose RSS hash brings their
+  // replies back to this queue, so to this core (rss.hpp).
+  virtual std::optional<RssQueue> rss_queue() const { return std::nullopt; }
 
   // Sends a complete Ethernet frame. Dropped and counted (tx_dropped) when the
   // device is down or the frame is empty; otherwise the kind's transmit runs.

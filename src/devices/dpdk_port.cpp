@@ -75,6 +75,10 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
   std::uint32_t max_mtu() const override { return shared_->setup().max_mtu; }
   std::uint16_t port() const override { return port_; }
   std::uint16_t queue() const override { return queue_; }
+  std::optional<RssQueue> rss_queue() const override {
+    if (shared_->queues() == 1) return std::nullopt;
+    return RssQueue{queue_, shared_->queues()};
+  }
 
   void cut_off() override {
     // Down first: drops the backlog, whose frames wrap mbufs.

@@ -10,6 +10,7 @@
 #include "ipv6/stack.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
+#include "netns/rss.hpp"
 #include "netns/wire/bytes.hpp"
 
 namespace netns::ipv4 {
@@ -140,7 +141,23 @@ bool SocketTable::conflicts(std::uint16_t port, const Binding& binding) const {
   return false;
 }
 
-Result<std::uint16_t> SocketTable::pick_ephemeral(const Binding& binding) {
+namespace {
+
+// The address as it is on the wire: an IPv4 peer of a dual-stack socket is
+// ::ffff:a.b.c.d here, a.b.c.d in its packets.
+IpAddress on_the_wire(const IpAddress& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return a.to_v6().to_v4_mapped();
+  return a;
+}
+
+}  // namespace
+
+bool RssPick::accepts(std::uint16_t port) const {
+  const std::uint32_t hash = rss::flow_hash(on_the_wire(local), on_the_wire(remote.address), port, remote.port, true);
+  return rss::queue_of(hash, queue.queues) == queue.queue;
+}
+
+Result<std::uint16_t> SocketTable::pick_ephemeral(const Binding& binding, const std::optional<RssPick>& rss) {
   const auto range = net_.sysctl().values(SysctlId::ip_local_port_range);
   std::uint32_t low = static_cast<std::uint32_t>(range[0]);
   std::uint32_t high = static_cast<std::uint32_t>(range[1]);
@@ -172,16 +189,17 @@ Result<std::uint16_t> SocketTable::pick_ephemeral(const Binding& binding) {
 
   for (std::uint32_t i = 0; i < span; ++i) {
     const auto port = static_cast<std::uint16_t>(low + (offset + i) % span);
-    if (port != 0 && !conflicts(port, binding)) return port;
+    if (port == 0 || (rss && !rss->accepts(port))) continue;
+    if (!conflicts(port, binding)) return port;
   }
   return error(Errc::address_in_use);
 }
 
-Result<void> SocketTable::bind(InetSocket& sock, Endpoint local) {
+Result<void> SocketTable::bind(InetSocket& sock, Endpoint local, const std::optional<RssPick>& rss) {
   if (sock.table_ != nullptr || local.family() != sock.family_) return error(Errc::invalid_argument);
   const Binding binding{local.address, sock.v6only_};
   if (local.port == 0) {
-    auto port = pick_ephemeral(binding);
+    auto port = pick_ephemeral(binding, rss);
     if (!port) return port.error();
     local.port = *port;
   } else if (conflicts(local.port, binding)) {

@@ -39,6 +39,7 @@
 
 #include "netns/address.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/device.hpp"
 #include "netns/packet.hpp"
 #include "netns/resources.hpp"
 #include "netns/result.hpp"
@@ -136,6 +137,19 @@ class InetSocket {
 };
 
 // One namespace's sockets of one protocol, demultiplexed by local port.
+// What an ephemeral port must also satisfy when a connection leaves
+// through one queue of a port with several (Device::rss_queue): the RSS
+// hash of its four-tuple picks that queue, so the replies come back to the
+// core that opened it (Seastar's choice of ports). The symmetric key makes
+// the replies' hash the requests'.
+struct RssPick {
+  IpAddress local;  // the source address the connection will have
+  Endpoint remote;
+  RssQueue queue;
+  // Whether source port `port` brings the replies to `queue`.
+  bool accepts(std::uint16_t port) const;
+};
+
 class SocketTable {
  public:
   SocketTable(Net& net, wire::IpProtocol protocol);
@@ -154,7 +168,9 @@ class SocketTable {
   // would go. address_in_use on a conflict or when the range is exhausted;
   // invalid_argument when `sock` is already bound or `local` is of the
   // other family. Checking that the address is local is the caller's job.
-  Result<void> bind(InetSocket& sock, Endpoint local);
+  // With `rss`, an ephemeral port is one whose replies come back to its
+  // queue (about one port in rss->queue.queues qualifies).
+  Result<void> bind(InetSocket& sock, Endpoint local, const std::optional<RssPick>& rss = std::nullopt);
   // Joins `local`'s port without the conflict check: a TCP connection
   // accepted by a listener shares its port (Linux's __inet_inherit_port).
   // Such sockets are counted per port and address, not listed: a server
@@ -206,7 +222,7 @@ class SocketTable {
   void insert(InetSocket& sock, Endpoint local);
   void set_bound(InetSocket& sock, Endpoint local, bool shared);
   bool conflicts(std::uint16_t port, const Binding& binding) const;
-  Result<std::uint16_t> pick_ephemeral(const Binding& binding);
+  Result<std::uint16_t> pick_ephemeral(const Binding& binding, const std::optional<RssPick>& rss);
   static int score(const InetSocket& sock, const Endpoint& local, const Endpoint& remote);
   static int score_mapped(const InetSocket& sock, const Endpoint& local, const Endpoint& remote);
 

@@ -125,9 +125,10 @@ struct Socket::Impl final : InetSocket {
     return false;
   }
 
-  Result<void> autobind() {
+  // With `rss`, for a connect() through a queue of a port with several.
+  Result<void> autobind(const std::optional<ipv4::RssPick>& rss = std::nullopt) {
     if (is_bound()) return {};
-    return table->bind(*this, local());  // the unspecified address of the family, port 0
+    return table->bind(*this, local(), rss);  // the unspecified address of the family, port 0
   }
 
   // Makes `to` a peer as this socket addresses it: IPv4 peers of an IPv6
@@ -322,10 +323,12 @@ Result<void> Socket::connect(Endpoint remote) {
   const Endpoint* peer = &remote;
   Net& net = *impl_->net;
   IpAddress source;
+  Device* dev = nullptr;
   if (peer->address.is_v6() && !is_mapped(peer->address)) {
     auto route = impl_->ops->stack6().route_output(net, peer->address.to_v6());
     if (!route) return route.error();
     source = route->source;
+    dev = route->dev;
   } else {
     Ipv4Stack& stack = impl_->ops->stack();
     const Ipv4Address dst = ipv4_of(peer->address);
@@ -337,8 +340,14 @@ Result<void> Socket::connect(Endpoint remote) {
     source = impl_->family() == Family::ipv6 ? IpAddress(Ipv6Address::v4_mapped(route->source))
                                              : IpAddress(route->source);
     impl_->ip_id = stack.random_ip_id();  // ip4_datagram_connect
+    dev = route->dev;
   }
-  if (auto ok = impl_->autobind(); !ok) return ok;
+  // The port is picked knowing the peer and the source the route gives, so
+  // that RSS brings the replies to this core (the source is only set below).
+  std::optional<ipv4::RssPick> rss;
+  const IpAddress wire_source = impl_->local().address.is_unspecified() ? source : impl_->local().address;
+  if (auto queue = dev != nullptr ? dev->rss_queue() : std::nullopt) rss = ipv4::RssPick{wire_source, *peer, *queue};
+  if (auto ok = impl_->autobind(rss); !ok) return ok;
   if (impl_->local().address.is_unspecified()) impl_->table->set_local_address(*impl_, source);
   impl_->table->set_remote(*impl_, *peer);
   return {};

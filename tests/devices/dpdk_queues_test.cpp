@@ -26,6 +26,8 @@
 #include "netns/host_group.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/rss.hpp"
+#include "netns/tcp.hpp"
+#include "netns/udp.hpp"
 #include "support/fixtures.hpp"
 #include "support/ipv4_frames.hpp"
 
@@ -296,6 +298,44 @@ TEST_F(DpdkQueuesTest, DestroyingAQueueDeviceFreesWhatWaitsForIt) {
   EXPECT_EQ(rte_mempool_avail_count(test_mbufs()), before - 10) << "waiting for queue 1";
   ASSERT_TRUE(destroy_device(*q1));
   EXPECT_EQ(rte_mempool_avail_count(test_mbufs()), before);
+}
+
+// Connections a namespace opens through its queue pick source ports
+// whose hash brings the replies back to that queue (so to its core): every
+// SYN and datagram leaves on the queue RSS would send its replies to.
+TEST_F(DpdkQueuesTest, ConnectionsPickPortsWhoseRepliesComeBackToTheirQueue) {
+  auto pair = ring_pair(2);
+  std::vector<tcp::Stream> streams;
+  std::vector<udp::Socket> sockets;
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    Net& n = net(host());
+    Device* dev = queue_device(n, pair.b, {.queue = q, .queues = 2, .rss = Rss::none});
+    ASSERT_NE(dev, nullptr);
+    ASSERT_EQ(dev->rss_queue()->queue, q);
+    ASSERT_TRUE(ipv4::add_address(n, *dev, prefix("192.0.2.1/24")));
+    ASSERT_TRUE(ipv4::add_neighbour(n, *dev, kClient, kPeerMac));
+    for (int i = 0; i < 20; ++i) {
+      streams.push_back(tcp::connect(n, {kClient, static_cast<std::uint16_t>(80 + i % 3)}).value());
+      sockets.push_back(udp::open(n).value());
+      ASSERT_TRUE(sockets.back().connect({kClient, 53}));
+      const std::byte query[4] = {};
+      ASSERT_TRUE(sockets.back().send(query));
+    }
+  }
+  poll();
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    int frames = 0;
+    void* obj = nullptr;
+    while (rte_ring_dequeue(pair.b_to_a_queues[q], &obj) == 0) {
+      auto* m = static_cast<rte_mbuf*>(obj);
+      auto parsed = support::parse_frame(bytes_of(m));
+      ASSERT_TRUE(parsed.ip.has_value());
+      EXPECT_EQ(rss::queue_of(rss::frame_hash(bytes_of(m)), 2), q) << "a reply would reach the other core";
+      rte_pktmbuf_free(m);
+      ++frames;
+    }
+    EXPECT_EQ(frames, 40) << "20 SYNs and 20 datagrams from queue " << q;
+  }
 }
 
 // Two Hosts on two threads, each a router on its own queue of an inbound

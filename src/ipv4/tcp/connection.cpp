@@ -99,7 +99,9 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
     dev = route->dev;
     if (local.address.is_unspecified()) local.address = route->source;
   }
-  if (auto ok = tn_.ports.bind(*this, local); !ok) return ok;
+  std::optional<ipv4::RssPick> rss;  // replies to this core's queue
+  if (auto queue = dev->rss_queue(); queue && local.port == 0) rss = ipv4::RssPick{local.address, remote, *queue};
+  if (auto ok = tn_.ports.bind(*this, local, rss); !ok) return ok;
   tn_.ports.set_remote(*this, remote);
   const FourTuple t = tuple();
   if (tn_.connections.contains(t)) {
