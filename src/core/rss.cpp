@@ -66,10 +66,48 @@ void append_address(const IpAddress& a, std::array<std::byte, kKeySize - 4>& inp
   for (std::uint8_t octet : v6.bytes()) input[size++] = static_cast<std::byte>(octet);
 }
 
+
+// What each byte value contributes to the hash under kSymmetricKey. Its
+// key repeats every 2 bytes, so the 32-bit windows of a byte's bits depend
+// only on whether the byte's position is even or odd: two tables of 256
+// replace the eight shifts per byte (a third of software RSS's time).
+struct SymmetricTables {
+  std::array<std::array<std::uint32_t, 256>, 2> by_parity{};
+};
+
+constexpr SymmetricTables make_symmetric_tables() {
+  SymmetricTables t;
+  for (std::size_t parity = 0; parity < 2; ++parity) {
+    const std::uint64_t window = std::uint64_t{kSymmetricKey[parity]} << 32 |
+                                 std::uint64_t{kSymmetricKey[parity + 1]} << 24 |
+                                 std::uint64_t{kSymmetricKey[parity + 2]} << 16 |
+                                 std::uint64_t{kSymmetricKey[parity + 3]} << 8 | kSymmetricKey[parity + 4];
+    for (unsigned byte = 0; byte < 256; ++byte) {
+      std::uint32_t h = 0;
+      for (unsigned bit = 0; bit < 8; ++bit) {
+        if (byte & (0x80u >> bit)) h ^= static_cast<std::uint32_t>(window >> (8 - bit));
+      }
+      t.by_parity[parity][byte] = h;
+    }
+  }
+  return t;
+}
+
+constexpr SymmetricTables kSymmetricTables = make_symmetric_tables();
+
+std::uint32_t toeplitz_symmetric(std::span<const std::byte> input) {
+  std::uint32_t hash = 0;
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    hash ^= kSymmetricTables.by_parity[i & 1][std::to_integer<unsigned>(input[i])];
+  }
+  return hash;
+}
+
 }  // namespace
 
 std::uint32_t toeplitz(std::span<const std::byte> input, const Key& key) {
   assert(input.size() <= kKeySize - 4);
+  if (&key == &kSymmetricKey || key == kSymmetricKey) return toeplitz_symmetric(input);
   std::uint32_t hash = 0;
   for (std::size_t i = 0; i < input.size(); ++i) {
     // Key bits 8i .. 8i+39: the 32-bit windows of this byte's eight bits.

@@ -46,6 +46,37 @@ TEST(RssTest, TheSymmetricKeyGivesRepliesTheHashOfRequests) {
   }
 }
 
+// The specification's loop, bit by bit, to check the tables that the
+// symmetric key's hash takes.
+std::uint32_t reference_toeplitz(std::span<const std::byte> input, const rss::Key& key) {
+  std::uint32_t hash = 0;
+  for (std::size_t bit = 0; bit < input.size() * 8; ++bit) {
+    if ((std::to_integer<unsigned>(input[bit / 8]) >> (7 - bit % 8) & 1) == 0) continue;
+    std::uint32_t window = 0;
+    for (std::size_t k = 0; k < 32; ++k) {
+      const std::size_t at = bit + k;
+      window = window << 1 | (key[at / 8] >> (7 - at % 8) & 1u);
+    }
+    hash ^= window;
+  }
+  return hash;
+}
+
+TEST(RssTest, TheSymmetricKeysTablesAgreeWithTheSpecification) {
+  std::uint64_t state = 0x9e3779b97f4a7c15u;
+  for (int round = 0; round < 200; ++round) {
+    std::array<std::byte, 36> input{};
+    for (auto& b : input) {
+      state = state * 6364136223846793005u + 1442695040888963407u;
+      b = static_cast<std::byte>(state >> 56);
+    }
+    const std::size_t size = static_cast<std::size_t>(round % 37);
+    const auto in = std::span<const std::byte>(input).first(size);
+    EXPECT_EQ(rss::toeplitz(in), reference_toeplitz(in, rss::kSymmetricKey)) << "size " << size;
+    EXPECT_EQ(rss::toeplitz(in, kMicrosoftKey), reference_toeplitz(in, kMicrosoftKey)) << "size " << size;
+  }
+}
+
 TEST(RssTest, QueuesFollowTheIndirectionTableNetnsWrites) {
   for (std::uint32_t hash : {0u, 1u, 127u, 128u, 0xdeadbeefu}) {
     EXPECT_EQ(rss::queue_of(hash, 1), 0);
