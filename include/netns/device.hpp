@@ -32,6 +32,7 @@ namespace netns {
 
 class Net;
 class Host;
+class HostGroup;
 class LinkFaultState;
 struct DevconfDevice;
 struct DevconfStore;
@@ -346,8 +347,17 @@ struct VethPair {
 // receiving namespace; a full ring is the sender's tx_dropped), buffers go
 // home to their pool without a copy, each end is a polled device, and
 // destroying one end destroys the other at its Host's next poll. Neither
-// Host may be running while the pair is made.
+// Host may be running while the pair is made: for running Hosts, use the
+// overload below.
 [[nodiscard]] Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b);
+// The same between namespaces of Hosts of `group`, running or not: each end
+// is made on its own Host's thread (HostGroup::run_on) while the caller
+// waits, so call it from a thread that is not one of the group's. The
+// errors above, and invalid_argument when a Host is not the group's;
+// no_such_device when the first end was destroyed before the second was
+// made (then neither exists).
+[[nodiscard]] Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b,
+                                         HostGroup& group);
 
 // Destroys a device (ip link del). A veth takes its peer with it; the loopback
 // refuses with operation_not_permitted.

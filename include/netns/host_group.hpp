@@ -7,6 +7,7 @@
 //   auto b = group.host(1).create_net("b").value();    // from one thread
 //   auto veth = netns::make_veth(*a, "eth0", *b, "eth0").value();   // across Hosts
 //   group.start();                                     // thread i polls Host i
+//   auto more = netns::make_veth(*a, "eth1", *b, "eth1", group).value();  // while running
 //   group.run_on(1, [&](netns::Host&) { ... });        // on Host 1's thread; waits
 //   group.run_on_all([](netns::Host& h) { ... });      // on every Host's thread; waits for all
 //   group.stop();                                      // the threads finish their poll and join
@@ -26,6 +27,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -55,6 +57,8 @@ class HostGroup {
   std::size_t size() const { return hosts_.size(); }
   // The Host of core `index`. Precondition: index < size().
   Host& host(std::size_t index) { return *hosts_.at(index); }
+  // The index of one of the group's Hosts; empty for another Host.
+  std::optional<std::size_t> index_of(const Host& host) const;
 
   // Each Host's thread starts polling it. Nothing when running.
   void start();

@@ -64,6 +64,13 @@ void HostGroup::drive(std::stop_token stop, std::size_t index) {
   }
 }
 
+std::optional<std::size_t> HostGroup::index_of(const Host& host) const {
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].get() == &host) return i;
+  }
+  return std::nullopt;
+}
+
 void HostGroup::run_on(std::size_t index, const std::function<void(Host&)>& fn) {
   Host& h = host(index);
   if (!running()) {

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@
 #include "core/spsc_ring.hpp"
 #include "devices/veth_cross.hpp"
 #include "netns/host.hpp"
+#include "netns/host_group.hpp"
 #include "netns/packet_pool.hpp"
 #include "netns/sysctl.hpp"
 
@@ -61,7 +63,7 @@ class CrossVeth final : public Device {
 
   bool polled() const override { return true; }
 
-  // Called once both ends exist, before either Host runs.
+  // Called on its Host's thread once it is registered.
   void attach() {
     std::lock_guard lock(link_->mutex);
     link_->ends[side_] = this;
@@ -153,22 +155,89 @@ class CrossVeth final : public Device {
 
 }  // namespace
 
-Result<VethPair> make_cross_host_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b) {
-  if (auto ok = b.check_new_device(name_b); !ok) return ok.error();
-  const auto backlog = [](Net& net) {
-    return static_cast<std::size_t>(std::max(1, net.sysctl().value(SysctlId::core_netdev_max_backlog)));
-  };
-  auto link = std::make_shared<CrossLink>(a.host(), b.host(), backlog(a), backlog(b));
-  auto end_a = std::make_unique<CrossVeth>(a, name_a, link, 0);
-  auto end_b = std::make_unique<CrossVeth>(b, name_b, link, 1);
-  CrossVeth* raw_a = end_a.get();
-  CrossVeth* raw_b = end_b.get();
-  auto dev_a = a.register_device(std::move(end_a));
+namespace {
+
+// Runs a function on the thread of a Host and returns once it ran.
+using RunOn = std::function<void(Host&, const std::function<void()>&)>;
+
+std::size_t backlog_of(Net& net) {
+  return static_cast<std::size_t>(std::max(1, net.sysctl().value(SysctlId::core_netdev_max_backlog)));
+}
+
+// End a on a's thread: the link, sized by both backlogs, and the first end.
+Result<Device*> make_first_end(Net& a, std::string_view name, Host& b_host, std::size_t b_backlog,
+                               std::shared_ptr<CrossLink>& link) {
+  link = std::make_shared<CrossLink>(a.host(), b_host, backlog_of(a), b_backlog);
+  auto end = std::make_unique<CrossVeth>(a, name, link, 0);
+  CrossVeth* raw = end.get();
+  auto dev = a.register_device(std::move(end));
+  if (dev) raw->attach();
+  return dev;
+}
+
+// End b on b's thread, unless end a went meanwhile (its Host was running).
+Result<Device*> make_second_end(Net& b, std::string_view name, const std::shared_ptr<CrossLink>& link) {
+  {
+    std::lock_guard lock(link->mutex);
+    if (link->ends[0] == nullptr) return error(Errc::no_such_device);
+  }
+  auto end = std::make_unique<CrossVeth>(b, name, link, 1);
+  CrossVeth* raw = end.get();
+  auto dev = b.register_device(std::move(end));
+  if (dev) raw->attach();
+  return dev;
+}
+
+// Each step on its own Host's thread: b's name is checked first, so that
+// registering a is seldom undone; it is when b's name was taken between
+// the check and b's registration (b's Host ran meanwhile).
+Result<VethPair> make_in_steps(Net& a, std::string_view name_a, Net& b, std::string_view name_b, const RunOn& run) {
+  Result<void> b_free;
+  std::size_t b_backlog = 0;
+  run(b.host(), [&] {
+    b_free = b.check_new_device(name_b);
+    b_backlog = backlog_of(b);
+  });
+  if (!b_free) return b_free.error();
+  std::shared_ptr<CrossLink> link;
+  Result<Device*> dev_a = error(Errc::invalid_argument);
+  run(a.host(), [&] { dev_a = make_first_end(a, name_a, b.host(), b_backlog, link); });
   if (!dev_a) return dev_a.error();
-  auto dev_b = b.register_device(std::move(end_b));  // cannot fail: b's name was free
-  raw_a->attach();
-  raw_b->attach();
+  Result<Device*> dev_b = error(Errc::invalid_argument);
+  run(b.host(), [&] { dev_b = make_second_end(b, name_b, link); });
+  if (!dev_b) {
+    run(a.host(), [&] {
+      CrossVeth* end = nullptr;
+      {
+        std::lock_guard lock(link->mutex);
+        end = link->ends[0];
+      }
+      if (end != nullptr) unregister_and_free(*end);
+    });
+    return dev_b.error();
+  }
   return VethPair{*dev_a, *dev_b};
+}
+
+}  // namespace
+
+Result<VethPair> make_cross_host_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b) {
+  return make_in_steps(a, name_a, b, name_b, [](Host&, const std::function<void()>& fn) { fn(); });
+}
+
+Result<VethPair> make_veth(Net& a, std::string_view name_a, Net& b, std::string_view name_b, HostGroup& group) {
+  const auto ia = group.index_of(a.host());
+  const auto ib = group.index_of(b.host());
+  if (!ia || !ib) return error(Errc::invalid_argument);
+  const RunOn run = [&](Host& host, const std::function<void()>& fn) {
+    group.run_on(&host == &a.host() ? *ia : *ib, [&](Host&) { fn(); });
+  };
+  if (*ia == *ib) {
+    Result<VethPair> pair = error(Errc::invalid_argument);
+    run(a.host(), [&] { pair = make_veth(a, name_a, b, name_b); });
+    return pair;
+  }
+  return make_in_steps(a, name_a, b, name_b, run);
 }
 
 }  // namespace netns

@@ -127,6 +127,61 @@ TEST_F(HostGroupTraffic, DatagramsCrossBetweenRunningHosts) {
   EXPECT_EQ(group_.host(1).packets().lent(), 0u);
 }
 
+// The same, everything made while both Hosts run: each namespace and
+// each veth end on its own Host's thread.
+class HostGroupTrafficMadeRunning : public HostGroupTraffic {
+ protected:
+  void SetUp() override {
+    group_.start();
+    group_.run_on(0, [&](Host& h) { a_ = h.create_net("a").value(); });
+    group_.run_on(1, [&](Host& h) { b_ = h.create_net("b").value(); });
+    auto pair = make_veth(*a_, "eth0", *b_, "eth0", group_);
+    ASSERT_TRUE(pair) << pair.error().message();
+    EXPECT_EQ(&pair->a->net(), &*a_);
+    EXPECT_EQ(&pair->b->net(), &*b_);
+    group_.run_on(0, [&](Host&) {
+      ASSERT_TRUE(set_link_up(*pair->a));
+      ASSERT_TRUE(ipv4::add_address(*a_, *pair->a, Ipv4Prefix::parse("192.0.2.1/24").value()));
+      client_ = udp::open(*a_).value();
+    });
+    group_.run_on(1, [&](Host&) {
+      ASSERT_TRUE(set_link_up(*pair->b));
+      ASSERT_TRUE(ipv4::add_address(*b_, *pair->b, Ipv4Prefix::parse("192.0.2.2/24").value()));
+      server_ = udp::open(*b_).value();
+      ASSERT_TRUE(server_.bind({Ipv4Address::any(), kPort}));
+    });
+  }
+};
+
+TEST_F(HostGroupTrafficMadeRunning, DatagramsCrossAVethMadeWhileBothHostsRun) {
+  EXPECT_GE(send_until_received(20), 20u);
+}
+
+TEST_F(HostGroupTrafficMadeRunning, ATakenNameOnTheSecondHostMakesNoEnd) {
+  std::size_t a_devices = 0;
+  group_.run_on(0, [&](Host&) { a_devices = a_->devices().size(); });
+  auto again = make_veth(*a_, "eth1", *b_, "eth0", group_);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), Errc::file_exists);
+  group_.run_on(0, [&](Host&) {
+    EXPECT_EQ(a_->device("eth1"), nullptr);
+    EXPECT_EQ(a_->devices().size(), a_devices);
+  });
+}
+
+TEST_F(HostGroupTrafficMadeRunning, OnlyTheGroupsHostsAndOneHostsOwnPairs) {
+  Host outsider(support::test_config());
+  NetRef stranger = outsider.create_net("x").value();
+  EXPECT_EQ(make_veth(*a_, "eth1", *stranger, "eth0", group_).error(), Errc::invalid_argument);
+  // Both ends in Host 0: an ordinary veth, made on that Host's thread.
+  NetRef c;
+  group_.run_on(0, [&](Host& h) { c = h.create_net("c").value(); });
+  auto pair = make_veth(*a_, "eth1", *c, "eth0", group_);
+  ASSERT_TRUE(pair);
+  EXPECT_FALSE(pair->a->polled()) << "an in-Host veth";
+  group_.run_on(0, [&](Host&) { c = {}; });
+}
+
 TEST_F(HostGroupTraffic, StoppingWithTrafficInFlightLosesAndLeaksNothing) {
   group_.start();
   ASSERT_GE(send_until_received(5), 5u);
