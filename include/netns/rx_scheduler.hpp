@@ -38,7 +38,8 @@ class PacketHandler {
   // table (conntrack's hash): prefetch() gets a frame process() will get a
   // few frames later, Ethernet header still on, and may warm what that
   // will touch, reading the bytes only. prefetches() is asked once per
-  // NAPI turn, so a namespace that needs none pays nothing per frame.
+  // NAPI turn, so a namespace that needs none pays nothing per frame, and
+  // only while some namespace is counted in (RxScheduler::count_lookahead).
   virtual bool prefetches(Net& /*net*/) { return false; }
   virtual void prefetch(Net& /*net*/, Device& /*dev*/, std::span<const std::byte> /*frame*/) {}
 };
@@ -100,6 +101,14 @@ class RxScheduler {
   std::size_t process_backlogs(std::size_t budget);
   void flush_devices();
 
+  // How many namespaces some handler looks ahead for: a handler counts
+  // each in (+1) when its prefetches() starts answering yes for it, and out
+  // (-1) when it stops (netfilter::HookTable does, for conntrack's large
+  // tables). While the count is zero, which is the rule, process_backlogs
+  // asks no handler: with many busy namespaces the question is a miss a turn.
+  void count_lookahead(int delta) { lookaheads_ += delta; }
+  bool looks_ahead() const { return lookaheads_ > 0; }
+
  private:
   void add_ready(Device& dev);
   void remove_ready(Device& dev);
@@ -115,6 +124,7 @@ class RxScheduler {
   std::vector<Device*> polled_;
   std::uint64_t polled_version_ = 0;
   std::vector<std::pair<std::uint16_t, PacketHandler*>> handlers_;
+  std::ptrdiff_t lookaheads_ = 0;  // count_lookahead
 };
 
 // Inline: every frame a veth, the loopback, a bridge or a TAP receives comes

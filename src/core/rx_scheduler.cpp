@@ -76,7 +76,8 @@ std::size_t RxScheduler::process_backlogs(std::size_t budget) {
     // namespaces hand over one frame a turn: the question would cost them
     // a miss each), and frames an rx handler takes (a bridge port's) go
     // elsewhere.
-    const bool ahead = hook.backlog_.size() > 1 && dev->rx_handler_ == nullptr && prefetches(dev->net());
+    const bool ahead = looks_ahead() && hook.backlog_.size() > 1 && dev->rx_handler_ == nullptr &&
+                       prefetches(dev->net());
     if (ahead) {
       for (std::size_t i = 0; i < kPrefetchDistance; ++i) prefetch(*dev, hook.backlog_.peek(i));
     }

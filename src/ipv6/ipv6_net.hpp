@@ -76,7 +76,7 @@ struct NdiscDevice {
 };
 
 struct Ipv6Net {
-  Ipv6Net(Net& n, Ipv6NeighbourLayer& layer) : net(n), layer_(&layer) {}
+  Ipv6Net(Net& n, Ipv6NeighbourLayer& layer);
 
   Net& net;
   // In the order they were added, stable (timers point into them).

@@ -5,6 +5,7 @@
 #include "core/siphash.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/ipv6_net.hpp"
+#include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "netns/wire/ethernet.hpp"
 
@@ -27,6 +28,8 @@ Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache, ipv4::Ipv4Stack& ipv4)
   host.add_netdev_listener(*this);
   host.set_devconf_listener(DevconfFamily::ipv6, this);
 }
+
+Ipv6Net::Ipv6Net(Net& n, Ipv6NeighbourLayer& layer) : net(n), hooks(&n.host().rx()), layer_(&layer) {}
 
 Ipv6Stack::~Ipv6Stack() {
   host_.set_devconf_listener(DevconfFamily::ipv6, nullptr);

@@ -3,11 +3,15 @@
 #include <algorithm>
 
 #include "netns/packet.hpp"
+#include "netns/rx_scheduler.hpp"
 
 namespace netns::netfilter {
 
-HookTable::HookTable() = default;
-HookTable::~HookTable() = default;
+HookTable::HookTable(RxScheduler* rx) : rx_(rx) {}
+
+HookTable::~HookTable() {
+  if (rx_ != nullptr && prefetches(Hook::prerouting)) rx_->count_lookahead(-1);
+}
 
 Verdict HookTable::run(Hook h, Packet& packet, const HookState& state) {
   const Entries& entries = *hooks_[index(h)];
@@ -71,8 +75,12 @@ std::size_t HookTable::size(Hook h) const {
 void HookTable::replace(Hook h, std::unique_ptr<const Entries> next) {
   std::unique_ptr<const Entries>& slot = hooks_[index(h)];
   if (running_ > 0) retired_.push_back(std::move(slot));
+  const bool was = prefetching_[index(h)];
   prefetching_[index(h)] =
       next != nullptr && std::any_of(next->begin(), next->end(), [](const HookOps& e) { return e.prefetch != nullptr; });
+  if (rx_ != nullptr && h == Hook::prerouting && was != prefetching_[index(h)]) {
+    rx_->count_lookahead(was ? -1 : 1);
+  }
   slot = std::move(next);
 }
 

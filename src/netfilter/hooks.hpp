@@ -38,6 +38,7 @@ namespace netns {
 class Net;
 class Device;
 class Packet;
+class RxScheduler;
 }  // namespace netns
 
 namespace netns::netfilter {
@@ -91,7 +92,9 @@ inline constexpr std::size_t kMaxHookEntries = 1024;
 // One namespace's hooks for one family.
 class HookTable {
  public:
-  HookTable();
+  // `rx`, when given, counts this table's namespace in while its prerouting
+  // hook has an entry that looks ahead (RxScheduler::count_lookahead).
+  explicit HookTable(RxScheduler* rx = nullptr);
   ~HookTable();
   HookTable(const HookTable&) = delete;
   HookTable& operator=(const HookTable&) = delete;
@@ -125,6 +128,7 @@ class HookTable {
 
   std::array<std::unique_ptr<const Entries>, kHookCount> hooks_;
   std::array<bool, kHookCount> prefetching_{};
+  RxScheduler* rx_;
   // Entries replaced while a run used them: freed when the last run ends.
   std::vector<std::unique_ptr<const Entries>> retired_;
   std::uint32_t running_ = 0;

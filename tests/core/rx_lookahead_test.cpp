@@ -22,8 +22,12 @@ class LookAheadHandler final : public PacketHandler {
  public:
   LookAheadHandler(Host& host, const Net* prefetching) : host_(host), prefetching_(prefetching) {
     EXPECT_TRUE(host_.rx().add_packet_handler(support::kTestEthertype, *this));
+    if (prefetching_ != nullptr) host_.rx().count_lookahead(1);
   }
-  ~LookAheadHandler() override { host_.rx().remove_packet_handler(support::kTestEthertype); }
+  ~LookAheadHandler() override {
+    if (prefetching_ != nullptr) host_.rx().count_lookahead(-1);
+    host_.rx().remove_packet_handler(support::kTestEthertype);
+  }
 
   bool prefetches(Net& net) override { return &net == prefetching_; }
   void prefetch(Net&, Device& dev, std::span<const std::byte> frame) override {
@@ -64,6 +68,15 @@ TEST_F(RxLookAhead, ANamespaceTheHandlerDoesNotPrefetchForCostsNoCall) {
   poll();
   const std::vector<std::string> expected{"d46", "d47", "d48", "d49", "d50", "d51"};
   EXPECT_EQ(handler.events, expected);
+}
+
+TEST_F(RxLookAhead, NoNamespaceCountedInNoHandlerAsked) {
+  LookAheadHandler handler(host_, red_.get());
+  host_.rx().count_lookahead(-1);  // as if nothing looked ahead in this Host
+  for (std::size_t i = 0; i < 6; ++i) blue_eth0_->transmit(frame_to_red(46 + i));
+  poll();
+  EXPECT_EQ(handler.events, (std::vector<std::string>{"d46", "d47", "d48", "d49", "d50", "d51"}));
+  host_.rx().count_lookahead(1);
 }
 
 TEST_F(RxLookAhead, FramesAnRxHandlerTakesAreShownOnlyWhereTheyGoNext) {

@@ -120,6 +120,25 @@ TEST_F(HookTableTest, OnlyEntriesWithAPrefetchAreShownTheLookAheadAndOnlyWhileRe
   EXPECT_TRUE(table_.active(Hook::prerouting));
 }
 
+// A table given the Host's receive scheduler counts its namespace in while
+// prerouting has an entry that looks ahead, so that the scheduler asks.
+TEST_F(HookTableTest, ATableWithALookingEntryCountsItsNamespaceIn) {
+  const HookOps looking{&traced<2>, &trace_, 10, &traced_prefetch<2>};
+  EXPECT_FALSE(host_.rx().looks_ahead());
+  {
+    HookTable counted(&host_.rx());
+    ASSERT_TRUE(counted.add(Hook::input, looking));
+    EXPECT_FALSE(host_.rx().looks_ahead()) << "only prerouting looks ahead";
+    ASSERT_TRUE(counted.add(Hook::prerouting, looking));
+    EXPECT_TRUE(host_.rx().looks_ahead());
+    counted.remove(Hook::prerouting, looking);
+    EXPECT_FALSE(host_.rx().looks_ahead());
+    ASSERT_TRUE(counted.add(Hook::prerouting, looking));
+    EXPECT_TRUE(host_.rx().looks_ahead());
+  }
+  EXPECT_FALSE(host_.rx().looks_ahead()) << "a table that goes counts itself out";
+}
+
 // An entry that unregisters itself and the next one while the run is on
 // them (a log sink that loads a new ruleset does that): the run finishes on
 // the entries it started with, nothing is freed under it.
