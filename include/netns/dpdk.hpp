@@ -91,8 +91,11 @@ namespace dpdk {
 
 // How the frames a port receives are spread over its queues.
 enum class Rss : std::uint8_t {
-  automatic,  // the port's own RSS when it has it, else software
-  hardware,   // the port's own, with rss::kSymmetricKey and netns's indirection table
+  // The port's own RSS when it has it and reports hashing with the key it
+  // was given, else software (net_tap claims RSS but cannot: the kernel
+  // spreads a multi-queue TAP by a hash of its own).
+  automatic,
+  hardware,  // the port's own, with rss::kSymmetricKey and netns's indirection table
   // The queue that reads a frame hashes it (rss::frame_hash) and passes a
   // frame of another queue to that queue's device, through a bounded ring
   // between the two (Linux's RPS). Ports whose queues are spread some other
@@ -126,8 +129,8 @@ struct QueueSpec {
 // not below spec.queues or spec.queues is 0 or above kMaxQueues;
 // device_or_resource_busy when the queue has a device already or the port
 // is driven with another spec (or as a whole by make_dpdk_port);
-// not_supported when the port has fewer queue pairs than asked, or no RSS
-// of its own for Rss::hardware. Make the devices of a port from the
+// not_supported when the port has fewer queue pairs than asked, or for
+// Rss::hardware no RSS of its own that reports the symmetric key back. Make the devices of a port from the
 // threads of their Hosts, or before those run.
 [[nodiscard]] Result<Device*> make_dpdk_queue(Net& net, std::string_view name, std::uint16_t port_id,
                                               const dpdk::QueueSpec& spec);

@@ -91,6 +91,59 @@ Result<PortSetup> read_setup(Host& host, std::uint16_t port, const rte_eth_dev_i
   return setup;
 }
 
+// rte_eth_dev_configure and every queue pair, each queue with its pool.
+// The port is left stopped.
+Result<std::vector<rte_mempool*>> set_up_queues(std::uint16_t port, const rte_eth_dev_info& info,
+                                                std::uint16_t queues, Rss rss) {
+  rte_eth_conf conf{};
+  std::vector<std::uint8_t> key(info.hash_key_size != 0 ? info.hash_key_size : rss::kKeySize);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = rss::kSymmetricKey[i % 2];
+  if (rss == Rss::hardware) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(key.size());
+    conf.rx_adv_conf.rss_conf.rss_hf = kRssFields & info.flow_type_rss_offloads;
+  }
+  if (int ret = rte_eth_dev_configure(port, queues, queues, &conf); ret != 0) return errno_error(-ret);
+  std::uint16_t rx_desc = kRingDescriptors, tx_desc = kRingDescriptors;
+  if (int ret = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc); ret != 0) return errno_error(-ret);
+  int socket = rte_eth_dev_socket_id(port);
+  if (socket < 0) socket = static_cast<int>(rte_socket_id());  // virtual ports have no NUMA node
+  std::vector<rte_mempool*> pools;
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    auto pool = pool_for_queue(port, q, socket);
+    if (!pool) return pool.error();
+    pools.push_back(*pool);
+    if (int ret = rte_eth_rx_queue_setup(port, q, rx_desc, static_cast<unsigned>(socket), nullptr, *pool);
+        ret != 0) {
+      return errno_error(-ret);
+    }
+    if (int ret = rte_eth_tx_queue_setup(port, q, tx_desc, static_cast<unsigned>(socket), nullptr); ret != 0) {
+      return errno_error(-ret);
+    }
+  }
+  if (rss == Rss::hardware) {
+    if (auto ok = set_reta(port, info, queues); !ok) return ok.error();
+  }
+  return pools;
+}
+
+// Whether the port hashes with the symmetric key as asked. A port that
+// claims RSS but cannot say which key it hashes with (net_tap: the kernel
+// spreads its queues by a hash of its own) is not trusted with flows that
+// must come back to their core.
+bool hashes_symmetrically(std::uint16_t port, const rte_eth_dev_info& info) {
+  std::vector<std::uint8_t> key(info.hash_key_size != 0 ? info.hash_key_size : rss::kKeySize);
+  rte_eth_rss_conf conf{};
+  conf.rss_key = key.data();
+  conf.rss_key_len = static_cast<std::uint8_t>(key.size());
+  if (rte_eth_dev_rss_hash_conf_get(port, &conf) != 0 || conf.rss_hf == 0) return false;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (key[i] != rss::kSymmetricKey[i % 2]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 PortQueues::PortQueues(std::uint16_t port, const QueueSpec& spec, Rss resolved)
@@ -113,38 +166,18 @@ Result<std::shared_ptr<PortQueues>> PortQueues::configure(Host& host, std::uint1
   if (info.max_rx_queues < spec.queues || info.max_tx_queues < spec.queues) return error(Errc::not_supported);
   auto rss = resolve_rss(info, spec);
   if (!rss) return rss.error();
-  rte_eth_conf conf{};
-  std::vector<std::uint8_t> key(info.hash_key_size != 0 ? info.hash_key_size : rss::kKeySize);
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = rss::kSymmetricKey[i % 2];
-  if (*rss == Rss::hardware) {
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_key = key.data();
-    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(key.size());
-    conf.rx_adv_conf.rss_conf.rss_hf = kRssFields & info.flow_type_rss_offloads;
-  }
-  if (int ret = rte_eth_dev_configure(port, spec.queues, spec.queues, &conf); ret != 0) return errno_error(-ret);
-  std::uint16_t rx_desc = kRingDescriptors, tx_desc = kRingDescriptors;
-  if (int ret = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc); ret != 0) return errno_error(-ret);
-  int socket = rte_eth_dev_socket_id(port);
-  if (socket < 0) socket = static_cast<int>(rte_socket_id());  // virtual ports have no NUMA node
-  std::shared_ptr<PortQueues> queues(new PortQueues(port, spec, *rss));
-  for (std::uint16_t q = 0; q < spec.queues; ++q) {
-    auto pool = pool_for_queue(port, q, socket);
-    if (!pool) return pool.error();
-    queues->pools_.push_back(*pool);
-    if (int ret = rte_eth_rx_queue_setup(port, q, rx_desc, static_cast<unsigned>(socket), nullptr, *pool);
-        ret != 0) {
-      return errno_error(-ret);
-    }
-    if (int ret = rte_eth_tx_queue_setup(port, q, tx_desc, static_cast<unsigned>(socket), nullptr); ret != 0) {
-      return errno_error(-ret);
-    }
-  }
-  if (*rss == Rss::hardware) {
-    if (auto ok = set_reta(port, info, spec.queues); !ok) return ok.error();
+  auto pools = set_up_queues(port, info, spec.queues, *rss);
+  if (!pools) return pools.error();
+  if (*rss == Rss::hardware && !hashes_symmetrically(port, info)) {
+    if (spec.rss == Rss::hardware) return error(Errc::not_supported);
+    rss = Rss::software;  // automatic: the same hash, computed here
+    pools = set_up_queues(port, info, spec.queues, *rss);
+    if (!pools) return pools.error();
   }
   auto setup = read_setup(host, port, info);
   if (!setup) return setup.error();
+  std::shared_ptr<PortQueues> queues(new PortQueues(port, spec, *rss));
+  queues->pools_ = std::move(*pools);
   queues->setup_ = *setup;
   queues->mtus_.assign(spec.queues, setup->mtu);
   return queues;

@@ -3,10 +3,13 @@
 // the other side (real time, inside Linux namespaces the tests create).
 #include <unistd.h>
 
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +27,7 @@
 #include "netns/icmp.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/macvlan.hpp"
+#include "netns/tcp.hpp"
 #include "support/fixtures.hpp"
 #include "support/ipv4_frames.hpp"
 #include "support/linux_net.hpp"
@@ -551,6 +555,67 @@ TEST_F(DpdkKernelTest, TapPingsTheKernelBothWays) {
   ASSERT_TRUE(dev->set_mtu(1400));
   auto link = linux_->ip({"link", "show", iface});
   EXPECT_NE(link.output.find("mtu 1400"), std::string::npos) << link.output;
+}
+
+// net_tap with two queues: it claims RSS but cannot say which key it
+// hashes with (the kernel spreads a multi-queue TAP by a hash of its own),
+// so Rss::automatic falls back to software. Two namespaces, one per queue,
+// are one host (the same MAC and address) to the kernel; each connects to a
+// closed port there, and every RST must reach the namespace whose SYN it
+// answers: the port each picked hashes back to its queue, and software RSS
+// steers what the kernel put on the other.
+TEST_F(DpdkKernelTest, TapQueuesFallBackToSoftwareRssAndRepliesReachTheirQueue) {
+  const std::string iface = "dq" + std::to_string(getpid());
+  NetRef green = host().create_net("green").value();
+  Net* nets[2] = {&*blue_, &*green};
+  Device* queue[2] = {};
+  {
+    support::EnterNetns inside(linux_->name());
+    ASSERT_TRUE(inside.ok());
+    auto attached = eal_->attach("net_tap" + std::to_string(getpid()) + "q,iface=" + iface);
+    if (!attached) GTEST_SKIP() << "net_tap did not attach: " << attached.error().message();
+    ports_.push_back(*attached);
+    for (std::uint16_t q = 0; q < 2; ++q) {
+      auto dev = make_dpdk_queue(*nets[q], "eth0", *attached, {.queue = q, .queues = 2});
+      ASSERT_TRUE(dev) << dev.error().message();
+      queue[q] = *dev;
+      ASSERT_TRUE(set_link_up(*queue[q]));  // the port starts here: inside the namespace
+    }
+  }
+  EXPECT_EQ(dpdk::queue_info(*queue[0])->rss, dpdk::Rss::software);
+  EXPECT_EQ(make_dpdk_queue(host().init_net(), "x", dpdk::port_id(*queue[0]).value(),
+                            {.queue = 0, .queues = 2, .rss = dpdk::Rss::hardware}).error(),
+            Errc::device_or_resource_busy);
+  const MacAddress kernel_mac{2, 0, 0, 0, 0x0d, 1};
+  ASSERT_TRUE(ip("link set " + iface + " address " + kernel_mac.to_string()));
+  ASSERT_TRUE(ip("addr add 192.0.2.2/24 dev " + iface));
+  ASSERT_TRUE(ip("link set " + iface + " up"));
+  // ARP, which no RSS hashes, would reach queue 0 only: neighbours are static.
+  ASSERT_TRUE(ip("neigh replace 192.0.2.1 lladdr " + queue[0]->mac().to_string() + " dev " + iface +
+                 " nud permanent"));
+  for (int q = 0; q < 2; ++q) {
+    ASSERT_TRUE(ipv4::add_address(*nets[q], *queue[q], prefix("192.0.2.1/24")));
+    ASSERT_TRUE(ipv4::add_neighbour(*nets[q], *queue[q], Ipv4Address(192, 0, 2, 2), kernel_mac));
+  }
+  ASSERT_TRUE(poll_until([&] { return queue[0]->is_running() && queue[1]->is_running(); }, 2s));
+
+  std::vector<tcp::Stream> streams;
+  for (int k = 0; k < 8; ++k) {
+    for (Net* net : nets) streams.push_back(tcp::connect(*net, {Ipv4Address(192, 0, 2, 2), 9}).value());
+  }
+  std::vector<bool> refused(streams.size());
+  auto all_refused = [&] {
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      std::array<std::byte, 16> buf{};
+      auto got = streams[i].read(buf);
+      if (!got && got.error() == Errc::connection_refused) refused[i] = true;
+    }
+    return std::all_of(refused.begin(), refused.end(), [](bool r) { return r; });
+  };
+  EXPECT_TRUE(poll_until(all_refused, 5s)) << "an RST went to the other queue's namespace";
+  for (Net* net : nets) EXPECT_EQ(net->counters().get("TcpAttemptFails"), 8u);
+  streams.clear();
+  green = {};
 }
 
 // net_af_packet on one end of a kernel veth whose other end holds the
