@@ -419,8 +419,8 @@ BENCHMARK(BM_DpdkForwardCores)->ArgName("cores")->Arg(1)->Arg(2)->Unit(benchmark
 // then the server (the client ends in TIME_WAIT), as BM_TcpConnectClose.
 // The client's port is picked so that the replies' RSS hash names its own
 // queue (ipv4::RssPick): without it, half the SYN-ACKs would reach the
-// other core's client namespace and be refused. The neighbours are static:
-// ARP, which no RSS hashes, reaches only queue 0. An iteration is
+// other core's client namespace and be refused. The neighbours are static,
+// so that no ARP runs in the timed loop. An iteration is
 // kConnections connections split evenly over the cores.
 
 constexpr int kConnections = 128;

@@ -28,7 +28,8 @@
 // port, each in a namespace of its core's Host (HostGroup), which alone
 // polls it. RSS with rss::kSymmetricKey sends both directions of a flow to
 // one queue; for a port without RSS, the queue devices hash in software
-// and pass frames to each other (Rss::software):
+// and pass frames to each other (Rss::software). ARP and IPv6 neighbour
+// discovery, which no RSS hashes, reach every queue's device as copies:
 //
 //   for (std::uint16_t q = 0; q < 2; ++q)
 //     group.run_on(q, [&](netns::Host&) {

@@ -56,6 +56,11 @@ std::uint32_t flow_hash(const IpAddress& source, const IpAddress& destination, s
 // puts on queue 0 too.
 std::uint32_t frame_hash(std::span<const std::byte> frame, const Key& key = kSymmetricKey);
 
+// What no RSS hashes but every core's namespace needs to see: ARP, and
+// IPv6 neighbour and router discovery (ICMPv6 133..137 right after the
+// fixed header). One 802.1Q tag allowed.
+bool is_neighbour_discovery(std::span<const std::byte> frame);
+
 // The queue a hash selects among `queues` (at least 1) through the table
 // netns configures.
 inline std::uint16_t queue_of(std::uint32_t hash, std::uint16_t queues) {

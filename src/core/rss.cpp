@@ -136,6 +136,23 @@ std::uint32_t flow_hash(const IpAddress& source, const IpAddress& destination, s
   return toeplitz(std::span(input).first(size), key);
 }
 
+bool is_neighbour_discovery(std::span<const std::byte> frame) {
+  constexpr std::size_t kEthernetHeader = 14;
+  constexpr std::uint16_t kEtherTypeArp = 0x0806;
+  constexpr std::uint8_t kProtoIcmpv6 = 58;
+  if (frame.size() < kEthernetHeader) return false;
+  std::size_t l3 = kEthernetHeader;
+  std::uint16_t type = load16(frame, 12);
+  if (type == kEtherTypeVlan && frame.size() >= kEthernetHeader + 4) {
+    type = load16(frame, 16);
+    l3 += 4;
+  }
+  if (type == kEtherTypeArp) return true;
+  if (type != kEtherTypeIpv6 || frame.size() < l3 + 41) return false;
+  const auto icmp_type = std::to_integer<unsigned>(frame[l3 + 40]);
+  return std::to_integer<std::uint8_t>(frame[l3 + 6]) == kProtoIcmpv6 && icmp_type >= 133 && icmp_type <= 137;
+}
+
 std::uint32_t frame_hash(std::span<const std::byte> frame, const Key& key) {
   constexpr std::size_t kEthernetHeader = 14;
   if (frame.size() < kEthernetHeader) return 0;

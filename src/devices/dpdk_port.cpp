@@ -133,7 +133,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
       next_link_check_ = now + kLinkCheckInterval;
       refresh_link();
     }
-    std::size_t done = software_rss() ? take_steered(budget) : 0;
+    std::size_t done = shared_->queues() > 1 ? take_steered(budget) : 0;
     rte_mbuf* burst[kBurst];
     // A frame delivered at once may take the port down or destroy it: the
     // next burst is read only while it is still ours and started.
@@ -146,7 +146,7 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
       for (std::uint16_t i = 0; i < std::min<std::uint16_t>(n, kPrefetchAhead); ++i) prefetch(burst[i]);
       for (std::uint16_t i = 0; i < n; ++i) {
         if (i + kPrefetchAhead < n) prefetch(burst[i + kPrefetchAhead]);
-        if (software_rss()) steer_or_take(burst[i]);
+        if (shared_->queues() > 1) steer_or_take(burst[i]);
         else take(burst[i]);
       }
       done += n;
@@ -156,19 +156,44 @@ class DpdkPort final : public Device, public dpdk::detail::EalClient {
   }
 
   bool live() const { return started_ && is_up() && !is_unregistering(); }
-  bool software_rss() const { return shared_->rss() == dpdk::Rss::software; }
 
-  // Software RSS: a frame of this queue goes up here, any other to the
-  // queue its hash names (dropped, as a full backlog drops, when that
-  // queue's ring is full).
+  // A port with several queues: a frame no RSS hashes (ARP, neighbour
+  // discovery) is taken here and copied to every other queue, since each
+  // queue's namespace keeps its own neighbours. With software RSS, any
+  // other frame of another queue goes to that queue (dropped, as a full
+  // backlog drops, when its ring is full); else it stays where it came.
   void steer_or_take(rte_mbuf* m) {
     const auto frame = std::span(rte_pktmbuf_mtod(m, const std::byte*), m->data_len);
-    const std::uint16_t to = rss::queue_of(rss::frame_hash(frame), shared_->queues());
-    if (to == queue_) {
+    if (rss::is_neighbour_discovery(frame)) [[unlikely]] {
+      copy_to_other_queues(m);
       take(m);
-    } else if (!shared_->steer(queue_, to, m)) {
-      ++stats_.rx_dropped;
-      free_mbuf(m);
+      return;
+    }
+    if (shared_->rss() != dpdk::Rss::software) {
+      take(m);
+      return;
+    }
+    const std::uint16_t to = rss::queue_of(rss::frame_hash(frame), shared_->queues());
+    if (to == queue_) take(m);
+    else pass_on(to, m);
+  }
+
+  void pass_on(std::uint16_t to, rte_mbuf* m) {
+    if (shared_->steer(queue_, to, m)) return;
+    ++stats_.rx_dropped;
+    free_mbuf(m);
+  }
+
+  void copy_to_other_queues(const rte_mbuf* m) {
+    for (std::uint16_t to = 0; to < shared_->queues(); ++to) {
+      if (to == queue_) continue;
+      rte_mbuf* copy = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
+      if (copy == nullptr) {
+        ++stats_.rx_dropped;
+        continue;
+      }
+      taken_over(copy);
+      pass_on(to, copy);
     }
   }
 

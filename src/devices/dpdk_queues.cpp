@@ -148,7 +148,7 @@ bool hashes_symmetrically(std::uint16_t port, const rte_eth_dev_info& info) {
 
 PortQueues::PortQueues(std::uint16_t port, const QueueSpec& spec, Rss resolved)
     : port_(port), queues_(spec.queues), requested_(spec.rss), rss_(resolved) {
-  if (rss_ != Rss::software) return;
+  if (queues_ == 1) return;
   rings_.resize(std::size_t{queues_} * queues_);
   for (std::uint16_t from = 0; from < queues_; ++from) {
     for (std::uint16_t to = 0; to < queues_; ++to) {
@@ -185,7 +185,7 @@ Result<std::shared_ptr<PortQueues>> PortQueues::configure(Host& host, std::uint1
 
 PortQueues::~PortQueues() {
   if (cut_off_) return;
-  for (std::uint16_t to = 0; to < queues_ && rss_ == Rss::software; ++to) drop_steered(to);
+  for (std::uint16_t to = 0; to < queues_; ++to) drop_steered(to);
 }
 
 Result<void> PortQueues::device_up() {
@@ -239,7 +239,7 @@ rte_mbuf* PortQueues::take_steered(std::uint16_t to, std::uint16_t& cursor) {
 }
 
 void PortQueues::drop_steered(std::uint16_t to) {
-  if (rss_ != Rss::software) return;
+  if (queues_ == 1) return;
   std::uint16_t cursor = 0;
   while (rte_mbuf* frame = take_steered(to, cursor)) {
     handed_on(frame);

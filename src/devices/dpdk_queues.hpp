@@ -70,8 +70,10 @@ class PortQueues {
   // (net_ring) leaves it to the stack.
   Result<void> set_mtu(std::uint16_t queue, std::uint32_t mtu);
 
-  // Software RSS. steer: the thread of queue `from` hands `frame` to queue
-  // `to`; false (the frame still the caller's) when that ring is full.
+  // Frames one queue passes to another: software RSS's, and copies of
+  // what no RSS hashes (ARP, neighbour discovery) for every queue. steer:
+  // the thread of queue `from` hands `frame` to queue `to`; false (the
+  // frame still the caller's) when that ring is full.
   // take_steered: the thread of queue `to` takes the next frame another
   // queue steered to it, null when none waits; `cursor`, kept by the
   // caller, names the queue it reads first, so every queue gets its turn.
@@ -94,7 +96,7 @@ class PortQueues {
   const Rss rss_;
   PortSetup setup_;
   std::vector<rte_mempool*> pools_;  // one per queue: a core allocates from its own
-  // rings_[from * queues + to], for software RSS only; the diagonal is unused.
+  // rings_[from * queues + to], with more than one queue; the diagonal is unused.
   std::vector<std::unique_ptr<SpscRing<rte_mbuf*>>> rings_;
 
   std::mutex mutex_;  // the port as a whole: start, stop, link, MTU

@@ -126,6 +126,21 @@ TEST(RssTest, FramesHashTheirAddressesAndForTcpAndUdpTheirPorts) {
       << "an extension header first: addresses only";
 }
 
+TEST(RssTest, ArpAndNeighbourDiscoveryAreToldApart) {
+  auto arp = frame(false, 6);
+  arp[12] = std::byte{0x08};
+  arp[13] = std::byte{0x06};
+  EXPECT_TRUE(rss::is_neighbour_discovery(arp));
+  EXPECT_FALSE(rss::is_neighbour_discovery(frame(false, 6)));
+  EXPECT_FALSE(rss::is_neighbour_discovery(frame(true, 6)));
+  for (unsigned type : {133u, 135u, 136u, 137u, 128u}) {
+    auto nd = frame(true, 58);
+    nd[14 + 40] = static_cast<std::byte>(type);
+    EXPECT_EQ(rss::is_neighbour_discovery(nd), type != 128) << type;
+  }
+  EXPECT_FALSE(rss::is_neighbour_discovery({}));
+}
+
 TEST(RssTest, AnythingElseHashesToZero) {
   auto arp = frame(false, 6);
   arp[12] = std::byte{0x08};

@@ -143,6 +143,8 @@ class DpdkQueuesTest : public ::testing::Test {
   VirtualClock clock_;
 };
 
+class DpdkQueuesArp : public DpdkQueuesTest, public ::testing::WithParamInterface<Rss> {};
+
 TEST_F(DpdkQueuesTest, QueueDevicesShareThePortItsAddressAndItsConfiguration) {
   auto pair = ring_pair(2);
   Net& a = net(host());
@@ -283,6 +285,37 @@ TEST_F(DpdkQueuesTest, AFullSteeringRingDropsAndCounts) {
   poll(40);
   EXPECT_EQ(q1->stats().rx_packets, 512u);
 }
+
+// ARP, which no RSS hashes, reaches every queue's namespace: each keeps its
+// own neighbours. The same host's namespaces all answer alike.
+TEST_P(DpdkQueuesArp, AnArpRequestReachesEveryQueueAndEachAnswers) {
+  auto pair = ring_pair(2);
+  Device* dev[2] = {};
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    Net& n = net(host());
+    dev[q] = queue_device(n, pair.b, {.queue = q, .queues = 2, .rss = GetParam()});
+    ASSERT_NE(dev[q], nullptr);
+    ASSERT_TRUE(ipv4::add_address(n, *dev[q], prefix("192.0.2.1/24")));
+  }
+  auto request = support::arp_frame(wire::ArpOperation::request, kPeerMac, kClient, MacAddress{},
+                                    Ipv4Address(192, 0, 2, 1), MacAddress::broadcast());
+  ASSERT_EQ(rte_ring_enqueue(pair.a_to_b_queues[0], mbuf_from(request)), 0);
+  poll();
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    EXPECT_EQ(dev[q]->stats().rx_packets, 1u) << "queue " << q;
+    void* obj = nullptr;
+    ASSERT_EQ(rte_ring_dequeue(pair.b_to_a_queues[q], &obj), 0) << "queue " << q << "'s namespace answered";
+    auto* reply = static_cast<rte_mbuf*>(obj);
+    auto parsed = support::parse_frame(bytes_of(reply));
+    ASSERT_TRUE(parsed.arp.has_value());
+    EXPECT_EQ(parsed.arp->operation, wire::ArpOperation::reply);
+    rte_pktmbuf_free(reply);
+  }
+  EXPECT_EQ(host().stats().packets_in_use, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rss, DpdkQueuesArp, ::testing::Values(Rss::none, Rss::software),
+                         [](const auto& info) { return info.param == Rss::none ? "ByTheNic" : "InSoftware"; });
 
 // Frames steered to a queue whose device goes are freed with it, and the
 // port's pools get every mbuf back.
