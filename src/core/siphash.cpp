@@ -107,6 +107,16 @@ std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint6
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
+std::uint64_t siphash13_words(const SipKey& key, std::span<const std::uint64_t> words, std::uint64_t tail,
+                              std::size_t size) {
+  SipState s(key);
+  for (std::uint64_t w : words) s.absorb<1>(w);
+  s.absorb<1>(tail | std::uint64_t{size & 0xff} << 56);
+  s.v2 ^= 0xff;
+  for (int i = 0; i < 3; ++i) s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
 std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word) {
   SipState s(key);
   s.absorb<1>(word);

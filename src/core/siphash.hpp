@@ -59,5 +59,11 @@ std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word);
 // The same for the 16 bytes of two words, word0's first (a flow's addresses
 // and its protocol, hashed once per datagram).
 std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1);
+// siphash13 of a message of `size` bytes given as its whole little-endian
+// words and the bytes after them (`tail`: fewer than 8, in its low bytes),
+// for keys built in registers rather than a buffer (the route cache's,
+// looked up for every datagram sent).
+std::uint64_t siphash13_words(const SipKey& key, std::span<const std::uint64_t> words, std::uint64_t tail,
+                              std::size_t size);
 
 }  // namespace netns
