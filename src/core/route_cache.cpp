@@ -44,10 +44,9 @@ std::uint64_t RouteCache::hash(const RouteCacheKey& key) const {
   // 17 explicit little-endian bytes (no padding, no pointer, the same on
   // every host): net_id, dst, src, oif, tos, built as the words SipHash
   // reads, without a buffer.
-  const std::uint64_t words[2] = {
-      std::uint64_t{key.net_id} | std::uint64_t{key.dst.value} << 32,
-      std::uint64_t{key.src.value} | std::uint64_t{static_cast<std::uint32_t>(key.oif)} << 32};
-  return siphash13_words(key_, words, key.tos, 17);
+  return siphash13_words(key_, std::uint64_t{key.net_id} | std::uint64_t{key.dst.value} << 32,
+                         std::uint64_t{key.src.value} | std::uint64_t{static_cast<std::uint32_t>(key.oif)} << 32,
+                         key.tos, 17);
 }
 
 // ---- pernet ----

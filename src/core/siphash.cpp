@@ -8,6 +8,8 @@ namespace netns {
 
 namespace {
 
+using detail::SipState;
+
 // The first n <= 8 bytes at p as a little-endian number.
 std::uint64_t load_le64(const std::byte* p, std::size_t n) {
   std::uint64_t v = 0;
@@ -19,40 +21,6 @@ std::uint64_t load_le64(const std::byte* p, std::size_t n) {
   }
   return v;
 }
-
-struct SipState {
-  std::uint64_t v0, v1, v2, v3;
-
-  explicit SipState(const SipKey& key)
-      : v0(key.k0 ^ 0x736f6d6570736575),   // "somepseudorandomlygeneratedbytes"
-        v1(key.k1 ^ 0x646f72616e646f6d),
-        v2(key.k0 ^ 0x6c7967656e657261),
-        v3(key.k1 ^ 0x7465646279746573) {}
-
-  void round() {
-    v0 += v1;
-    v1 = std::rotl(v1, 13);
-    v1 ^= v0;
-    v0 = std::rotl(v0, 32);
-    v2 += v3;
-    v3 = std::rotl(v3, 16);
-    v3 ^= v2;
-    v0 += v3;
-    v3 = std::rotl(v3, 21);
-    v3 ^= v0;
-    v2 += v1;
-    v1 = std::rotl(v1, 17);
-    v1 ^= v2;
-    v2 = std::rotl(v2, 32);
-  }
-
-  template <int kRounds>
-  void absorb(std::uint64_t m) {
-    v3 ^= m;
-    for (int i = 0; i < kRounds; ++i) round();
-    v0 ^= m;
-  }
-};
 
 template <int kCompression, int kFinalisation>
 std::uint64_t siphash(const SipKey& key, std::span<const std::byte> message) {
@@ -111,10 +79,7 @@ std::uint64_t siphash13_words(const SipKey& key, std::span<const std::uint64_t> 
                               std::size_t size) {
   SipState s(key);
   for (std::uint64_t w : words) s.absorb<1>(w);
-  s.absorb<1>(tail | std::uint64_t{size & 0xff} << 56);
-  s.v2 ^= 0xff;
-  for (int i = 0; i < 3; ++i) s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return s.finish13(tail, size);
 }
 
 std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word) {

@@ -16,6 +16,7 @@
 // Both are pure functions with no state, written once here.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -47,6 +48,54 @@ inline constexpr std::uint64_t kSipPurposeConntrack = 0x636f6e6e74726b00;  // "c
 inline constexpr std::uint64_t kSipPurposeNftSet = 0x6e66742d73657400;  // "nft-set"
 inline constexpr std::uint64_t kSipPurposeNat = 0x6e61742d69707300;  // "nat-ips": NAT address choice, + the namespace id
 
+namespace detail {
+
+// The four words of SipHash's state and its round (the reference's SIPROUND).
+struct SipState {
+  std::uint64_t v0, v1, v2, v3;
+
+  explicit SipState(const SipKey& key)
+      : v0(key.k0 ^ 0x736f6d6570736575),   // "somepseudorandomlygeneratedbytes"
+        v1(key.k1 ^ 0x646f72616e646f6d),
+        v2(key.k0 ^ 0x6c7967656e657261),
+        v3(key.k1 ^ 0x7465646279746573) {}
+
+  void round() {
+    v0 += v1;
+    v1 = std::rotl(v1, 13);
+    v1 ^= v0;
+    v0 = std::rotl(v0, 32);
+    v2 += v3;
+    v3 = std::rotl(v3, 16);
+    v3 ^= v2;
+    v0 += v3;
+    v3 = std::rotl(v3, 21);
+    v3 ^= v0;
+    v2 += v1;
+    v1 = std::rotl(v1, 17);
+    v1 ^= v2;
+    v2 = std::rotl(v2, 32);
+  }
+
+  template <int kRounds>
+  void absorb(std::uint64_t m) {
+    v3 ^= m;
+    for (int i = 0; i < kRounds; ++i) round();
+    v0 ^= m;
+  }
+
+  // SipHash-1-3's end: the last word (the bytes left and the length on
+  // top), then the finalisation.
+  std::uint64_t finish13(std::uint64_t tail, std::size_t size) {
+    absorb<1>(tail | std::uint64_t{size & 0xff} << 56);
+    v2 ^= 0xff;
+    for (int i = 0; i < 3; ++i) round();
+    return v0 ^ v1 ^ v2 ^ v3;
+  }
+};
+
+}  // namespace detail
+
 // SipHash-c-d of `message` under `key`: c compression rounds per 8-byte
 // word, d finalisation rounds. Bytes are read little-endian as in the
 // reference, so results match its test vectors on any host.
@@ -65,5 +114,14 @@ std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint6
 // looked up for every datagram sent).
 std::uint64_t siphash13_words(const SipKey& key, std::span<const std::uint64_t> words, std::uint64_t tail,
                               std::size_t size);
+// The same for two whole words and a tail, inline: the route cache's IPv4
+// key, hashed for every datagram a socket sends.
+inline std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1,
+                                     std::uint64_t tail, std::size_t size) {
+  detail::SipState s(key);
+  s.absorb<1>(word0);
+  s.absorb<1>(word1);
+  return s.finish13(tail, size);
+}
 
 }  // namespace netns
