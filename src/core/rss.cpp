@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 
 namespace netns::rss {
 
@@ -19,6 +20,22 @@ std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
 }
 
 bool has_ports(std::uint8_t protocol) { return protocol == kProtoTcp || protocol == kProtoUdp; }
+
+// Where an Ethernet frame's network header starts and its ethertype, one
+// 802.1Q tag looked through; empty for a truncated link header.
+struct NetworkHeader {
+  std::uint16_t type;
+  std::size_t at;
+};
+
+std::optional<NetworkHeader> network_header(std::span<const std::byte> frame) {
+  constexpr std::size_t kEthernetHeader = 14;
+  if (frame.size() < kEthernetHeader) return std::nullopt;
+  const std::uint16_t type = load16(frame, 12);
+  if (type != kEtherTypeVlan) return NetworkHeader{type, kEthernetHeader};
+  if (frame.size() < kEthernetHeader + 4) return std::nullopt;
+  return NetworkHeader{load16(frame, 16), kEthernetHeader + 4};
+}
 
 // The fields a NIC hashes, copied in order: addresses, then the ports when
 // `ports_at` is within the frame.
@@ -137,34 +154,21 @@ std::uint32_t flow_hash(const IpAddress& source, const IpAddress& destination, s
 }
 
 bool is_neighbour_discovery(std::span<const std::byte> frame) {
-  constexpr std::size_t kEthernetHeader = 14;
   constexpr std::uint16_t kEtherTypeArp = 0x0806;
   constexpr std::uint8_t kProtoIcmpv6 = 58;
-  if (frame.size() < kEthernetHeader) return false;
-  std::size_t l3 = kEthernetHeader;
-  std::uint16_t type = load16(frame, 12);
-  if (type == kEtherTypeVlan && frame.size() >= kEthernetHeader + 4) {
-    type = load16(frame, 16);
-    l3 += 4;
-  }
-  if (type == kEtherTypeArp) return true;
-  if (type != kEtherTypeIpv6 || frame.size() < l3 + 41) return false;
-  const auto icmp_type = std::to_integer<unsigned>(frame[l3 + 40]);
-  return std::to_integer<std::uint8_t>(frame[l3 + 6]) == kProtoIcmpv6 && icmp_type >= 133 && icmp_type <= 137;
+  const auto l3 = network_header(frame);
+  if (!l3) return false;
+  if (l3->type == kEtherTypeArp) return true;
+  if (l3->type != kEtherTypeIpv6 || frame.size() < l3->at + 41) return false;
+  const auto icmp_type = std::to_integer<unsigned>(frame[l3->at + 40]);
+  return std::to_integer<std::uint8_t>(frame[l3->at + 6]) == kProtoIcmpv6 && icmp_type >= 133 && icmp_type <= 137;
 }
 
 std::uint32_t frame_hash(std::span<const std::byte> frame, const Key& key) {
-  constexpr std::size_t kEthernetHeader = 14;
-  if (frame.size() < kEthernetHeader) return 0;
-  std::size_t l3 = kEthernetHeader;
-  std::uint16_t type = load16(frame, 12);
-  if (type == kEtherTypeVlan) {
-    if (frame.size() < kEthernetHeader + 4) return 0;
-    type = load16(frame, 16);
-    l3 += 4;
-  }
-  if (type == kEtherTypeIpv4) return ipv4_hash(frame, l3, key);
-  if (type == kEtherTypeIpv6) return ipv6_hash(frame, l3, key);
+  const auto l3 = network_header(frame);
+  if (!l3) return 0;
+  if (l3->type == kEtherTypeIpv4) return ipv4_hash(frame, l3->at, key);
+  if (l3->type == kEtherTypeIpv6) return ipv6_hash(frame, l3->at, key);
   return 0;
 }
 
