@@ -29,11 +29,7 @@ std::uint64_t siphash(const SipKey& key, std::span<const std::byte> message) {
   const std::size_t n = message.size();
   const std::size_t whole = n & ~std::size_t{7};
   for (std::size_t at = 0; at < whole; at += 8) s.absorb<kCompression>(load_le64(p + at, 8));
-  // The last word: the remaining bytes, and the length's low byte on top.
-  s.absorb<kCompression>(load_le64(p + whole, n - whole) | std::uint64_t{n & 0xff} << 56);
-  s.v2 ^= 0xff;
-  for (int i = 0; i < kFinalisation; ++i) s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return s.finish<kCompression, kFinalisation>(load_le64(p + whole, n - whole), n);
 }
 
 std::uint64_t splitmix64(std::uint64_t x) {
@@ -65,30 +61,10 @@ std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message) {
   return siphash<1, 3>(key, message);
 }
 
-std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1) {
-  SipState s(key);
-  s.absorb<1>(word0);
-  s.absorb<1>(word1);
-  s.absorb<1>(std::uint64_t{16} << 56);  // no bytes left, the length on top
-  s.v2 ^= 0xff;
-  for (int i = 0; i < 3; ++i) s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
-}
-
-std::uint64_t siphash13_words(const SipKey& key, std::span<const std::uint64_t> words, std::uint64_t tail,
-                              std::size_t size) {
-  SipState s(key);
-  for (std::uint64_t w : words) s.absorb<1>(w);
-  return s.finish13(tail, size);
-}
-
 std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word) {
   SipState s(key);
   s.absorb<1>(word);
-  s.absorb<1>(std::uint64_t{8} << 56);  // no bytes left, the length on top
-  s.v2 ^= 0xff;
-  for (int i = 0; i < 3; ++i) s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return s.finish<1, 3>(0, 8);
 }
 
 }  // namespace netns

@@ -84,12 +84,13 @@ struct SipState {
     v0 ^= m;
   }
 
-  // SipHash-1-3's end: the last word (the bytes left and the length on
-  // top), then the finalisation.
-  std::uint64_t finish13(std::uint64_t tail, std::size_t size) {
-    absorb<1>(tail | std::uint64_t{size & 0xff} << 56);
+  // The end of SipHash-c-d: the last word (the bytes left after the whole
+  // words, `tail`, and the message's length on top), then the finalisation.
+  template <int kCompression, int kFinalisation>
+  std::uint64_t finish(std::uint64_t tail, std::size_t size) {
+    absorb<kCompression>(tail | std::uint64_t{size & 0xff} << 56);
     v2 ^= 0xff;
-    for (int i = 0; i < 3; ++i) round();
+    for (int i = 0; i < kFinalisation; ++i) round();
     return v0 ^ v1 ^ v2 ^ v3;
   }
 };
@@ -105,23 +106,21 @@ std::uint64_t siphash13(const SipKey& key, std::span<const std::byte> message);
 // byte buffer: for keys that fit a word (a MAC address in a table probed
 // twice per frame).
 std::uint64_t siphash13_word(const SipKey& key, std::uint64_t word);
-// The same for the 16 bytes of two words, word0's first (a flow's addresses
-// and its protocol, hashed once per datagram).
-std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1);
-// siphash13 of a message of `size` bytes given as its whole little-endian
-// words and the bytes after them (`tail`: fewer than 8, in its low bytes),
-// for keys built in registers rather than a buffer (the route cache's,
-// looked up for every datagram sent).
-std::uint64_t siphash13_words(const SipKey& key, std::span<const std::uint64_t> words, std::uint64_t tail,
-                              std::size_t size);
-// The same for two whole words and a tail, inline: the route cache's IPv4
-// key, hashed for every datagram a socket sends.
+// siphash13 of a message of `size` bytes (16 to 23) given as two whole
+// little-endian words, word0's first, and the bytes after them (`tail`, in
+// its low bytes), without a byte buffer; inline, for keys built in
+// registers and hashed per datagram (the route cache's).
 inline std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1,
                                      std::uint64_t tail, std::size_t size) {
   detail::SipState s(key);
   s.absorb<1>(word0);
   s.absorb<1>(word1);
-  return s.finish13(tail, size);
+  return s.finish<1, 3>(tail, size);
+}
+// The same for the 16 bytes of two words (a flow's addresses and its
+// protocol, hashed once per datagram).
+inline std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1) {
+  return siphash13_words(key, word0, word1, 0, 16);
 }
 
 }  // namespace netns
