@@ -91,13 +91,19 @@ Result<PortSetup> read_setup(Host& host, std::uint16_t port, const rte_eth_dev_i
   return setup;
 }
 
+// rss::kSymmetricKey's 0x6d5a repeated to the port's key size.
+std::vector<std::uint8_t> symmetric_key(const rte_eth_dev_info& info) {
+  std::vector<std::uint8_t> key(info.hash_key_size != 0 ? info.hash_key_size : rss::kKeySize);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = rss::kSymmetricKey[i % 2];
+  return key;
+}
+
 // rte_eth_dev_configure and every queue pair, each queue with its pool.
 // The port is left stopped.
 Result<std::vector<rte_mempool*>> set_up_queues(std::uint16_t port, const rte_eth_dev_info& info,
                                                 std::uint16_t queues, Rss rss) {
   rte_eth_conf conf{};
-  std::vector<std::uint8_t> key(info.hash_key_size != 0 ? info.hash_key_size : rss::kKeySize);
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = rss::kSymmetricKey[i % 2];
+  std::vector<std::uint8_t> key = symmetric_key(info);
   if (rss == Rss::hardware) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = key.data();
@@ -133,15 +139,12 @@ Result<std::vector<rte_mempool*>> set_up_queues(std::uint16_t port, const rte_et
 // spreads its queues by a hash of its own) is not trusted with flows that
 // must come back to their core.
 bool hashes_symmetrically(std::uint16_t port, const rte_eth_dev_info& info) {
-  std::vector<std::uint8_t> key(info.hash_key_size != 0 ? info.hash_key_size : rss::kKeySize);
+  const std::vector<std::uint8_t> wanted = symmetric_key(info);
+  std::vector<std::uint8_t> key(wanted.size());
   rte_eth_rss_conf conf{};
   conf.rss_key = key.data();
   conf.rss_key_len = static_cast<std::uint8_t>(key.size());
-  if (rte_eth_dev_rss_hash_conf_get(port, &conf) != 0 || conf.rss_hf == 0) return false;
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    if (key[i] != rss::kSymmetricKey[i % 2]) return false;
-  }
-  return true;
+  return rte_eth_dev_rss_hash_conf_get(port, &conf) == 0 && conf.rss_hf != 0 && key == wanted;
 }
 
 }  // namespace
@@ -158,9 +161,6 @@ PortQueues::PortQueues(std::uint16_t port, const QueueSpec& spec, Rss resolved)
 }
 
 Result<std::shared_ptr<PortQueues>> PortQueues::configure(Host& host, std::uint16_t port, const QueueSpec& spec) {
-  if (spec.queues == 0 || spec.queues > kMaxQueues || spec.queue >= spec.queues) {
-    return error(Errc::invalid_argument);
-  }
   rte_eth_dev_info info{};
   if (int ret = rte_eth_dev_info_get(port, &info); ret != 0) return errno_error(-ret);
   if (info.max_rx_queues < spec.queues || info.max_tx_queues < spec.queues) return error(Errc::not_supported);

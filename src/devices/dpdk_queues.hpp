@@ -39,9 +39,10 @@ class PortQueues {
   // Configures `port` (stopped, with no device on it) for spec.queues rx and
   // tx queue pairs, each with a mempool of its own, and RSS as spec.rss asks
   // (resolved: never Rss::automatic afterwards). `host` draws the address
-  // of a port without one. Errors: not_supported when the port has too few
-  // queues or no RSS of its own for Rss::hardware, invalid_argument for 0 or
-  // more than kMaxQueues queues, DPDK's errno otherwise.
+  // of a port without one. Precondition: spec is valid (make_dpdk_queue
+  // checked it before touching DPDK). Errors: not_supported when the port
+  // has too few queues or no RSS of its own for Rss::hardware, DPDK's errno
+  // otherwise.
   static Result<std::shared_ptr<PortQueues>> configure(Host& host, std::uint16_t port, const QueueSpec& spec);
 
   PortQueues(const PortQueues&) = delete;

@@ -136,7 +136,6 @@ class InetSocket {
   std::function<void()> readable_;
 };
 
-// One namespace's sockets of one protocol, demultiplexed by local port.
 // What an ephemeral port must also satisfy when a connection leaves
 // through one queue of a port with several (Device::rss_queue): the RSS
 // hash of its four-tuple picks that queue, so the replies come back to the
@@ -150,6 +149,7 @@ struct RssPick {
   bool accepts(std::uint16_t port) const;
 };
 
+// One namespace's sockets of one protocol, demultiplexed by local port.
 class SocketTable {
  public:
   SocketTable(Net& net, wire::IpProtocol protocol);
