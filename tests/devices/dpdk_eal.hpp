@@ -11,13 +11,20 @@
 #pragma once
 
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <span>
+#include <string_view>
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "devices/dpdk_internal.hpp"
 #include "netns/dpdk.hpp"
 
 namespace netns::support {
@@ -59,6 +66,32 @@ inline dpdk::Eal* test_eal() {
 }
 
 inline const std::string& test_eal_error() { return detail::shared_eal().error; }
+
+// Names unique per process and per call (rings, ports, pools): ctest runs
+// two test processes at once.
+inline std::string unique_name(std::string_view stem) {
+  static std::atomic<int> counter{0};
+  return std::string(stem) + std::to_string(getpid()) + "x" + std::to_string(counter++);
+}
+
+// Mbufs the tests put on rings themselves, with room for the Packet header.
+inline rte_mempool* test_mbufs() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create(("netns_tmb" + std::to_string(getpid())).c_str(), 4095, 0,
+                                                     dpdk::kMbufPrivSize, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  return pool;
+}
+
+// A frame in a fresh mbuf of test_mbufs(), null when none is free. DPDK's
+// handovers are told to ThreadSanitizer (devices/dpdk_internal.hpp) as the
+// port devices tell them: from the pool, and on to a ring.
+inline rte_mbuf* mbuf_from(std::span<const std::byte> frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(test_mbufs());
+  if (m == nullptr) return nullptr;
+  dpdk::detail::taken_over(m);
+  std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(), frame.size());
+  dpdk::detail::handed_on(m);
+  return m;
+}
 
 // Empties a ring of mbufs; returns how many there were.
 inline std::size_t drain(rte_ring* ring) {

@@ -10,12 +10,9 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -36,32 +33,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using support::drain;
+using support::mbuf_from;
+using support::test_mbufs;
+using support::unique_name;
 using dpdk::QueueSpec;
 using dpdk::Rss;
 
 Ipv4Prefix prefix(std::string_view text) { return Ipv4Prefix::parse(text).value(); }
-
-std::string unique_name(std::string_view stem) {
-  static std::atomic<int> counter{0};
-  return std::string(stem) + std::to_string(getpid()) + "q" + std::to_string(counter++);
-}
-
-rte_mempool* test_mbufs() {
-  static rte_mempool* pool = rte_pktmbuf_pool_create(("netns_qmb" + std::to_string(getpid())).c_str(), 4095, 0,
-                                                     dpdk::kMbufPrivSize, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  return pool;
-}
-
-// DPDK's handovers told to ThreadSanitizer (devices/dpdk_internal.hpp), as
-// the port devices do: from the pool, and on to a ring.
-rte_mbuf* mbuf_from(std::span<const std::byte> frame) {
-  rte_mbuf* m = rte_pktmbuf_alloc(test_mbufs());
-  if (m == nullptr) return nullptr;
-  dpdk::detail::taken_over(m);
-  std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(), frame.size());
-  dpdk::detail::handed_on(m);
-  return m;
-}
 
 std::span<const std::byte> bytes_of(const rte_mbuf* m) { return {rte_pktmbuf_mtod(m, const std::byte*), m->data_len}; }
 

@@ -37,34 +37,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using support::drain;
+using support::mbuf_from;
+using support::unique_name;
 using support::kEthHeader;
 using support::kTestEthertype;
 using support::make_frame;
 using support::RecordingHandler;
 
 Ipv4Prefix prefix(std::string_view text) { return Ipv4Prefix::parse(text).value(); }
-
-// Names unique per process and per call: ctest runs two test processes at once.
-std::string unique_name(std::string_view stem) {
-  static int counter = 0;
-  return std::string(stem) + std::to_string(getpid()) + "x" + std::to_string(counter++);
-}
-
-// Mbufs the tests put on rings themselves, with room for the Packet header.
-rte_mempool* test_mbufs() {
-  static rte_mempool* pool = rte_pktmbuf_pool_create(
-      ("netns_tmb" + std::to_string(getpid())).c_str(), 1023, 0, dpdk::kMbufPrivSize,
-      RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  return pool;
-}
-
-rte_mbuf* mbuf_from(std::span<const std::byte> frame) {
-  rte_mbuf* m = rte_pktmbuf_alloc(test_mbufs());
-  if (m == nullptr) return nullptr;
-  char* room = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
-  std::memcpy(room, frame.data(), frame.size());
-  return m;
-}
 
 // A Host on a virtual clock whose DPDK ports are detached after it is gone
 // (a port cannot be detached while a device drives it).
