@@ -12,7 +12,6 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <sstream>
 #include <memory>
