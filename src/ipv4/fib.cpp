@@ -2,6 +2,7 @@
 #include "ipv4/fib.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace netns::ipv4 {
 
@@ -165,8 +166,7 @@ std::size_t Fib::memory_bytes() const {
   bytes += slots * sizeof(std::pair<const std::uint64_t, std::uint32_t>) + (slots / 15 + 1) * 16;
   bytes += s.small.capacity() * sizeof(SmallRoute);
   if (s.level1) bytes += kLevel1Slots * sizeof(std::uint32_t);
-  bytes += s.groups.capacity() * sizeof(std::uint32_t);
-  bytes += s.free_groups.capacity() * sizeof(std::uint32_t);
+  bytes += s.level2.memory_bytes() + s.level3.memory_bytes();
   return bytes;
 }
 
@@ -241,10 +241,8 @@ void Fib::rebuild_lookup() {
     return;
   }
   s.level1.reset();
-  // Not `= {}`: that is the initializer_list assignment, which keeps the capacity.
-  std::vector<std::uint32_t>().swap(s.groups);
-  std::vector<std::uint32_t>().swap(s.free_groups);
-  s.live_groups = 0;
+  s.level2 = {};
+  s.level3 = {};
   rebuild_small();
 }
 
@@ -264,9 +262,8 @@ void Fib::build_trie() {
   State& s = *state_;
   std::vector<SmallRoute>().swap(s.small);
   s.level1 = std::make_unique<std::uint32_t[]>(kLevel1Slots);  // zeroed: no route
-  s.groups.clear();
-  s.free_groups.clear();
-  s.live_groups = 0;
+  s.level2 = {};
+  s.level3 = {};
   // Painting with "deeper or equal wins" gives the same trie in any order.
   for (const auto& [k, head] : s.prefixes) {
     const auto length = static_cast<unsigned>(k & 0xff);
@@ -275,40 +272,41 @@ void Fib::build_trie() {
 }
 
 void Fib::paint(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode) {
-  State& s = *state_;
-  const bool deleting = mode == Paint::replace_exact;
+  std::uint32_t* level1 = state_->level1.get();
   const std::size_t i1 = network >> 16;
   if (length <= 16) {
-    paint_range(s.level1.get(), i1, std::size_t{1} << (16 - length), length, leaf, mode);
-    return;
+    paint_slots(level1, 16, i1, std::size_t{1} << (16 - length), length, leaf, mode);
+  } else {
+    level1[i1] = paint_group(level1[i1], 24, network, length, leaf, mode);
   }
-  // A prefix longer than /16 always sits in a group while it exists (a group
-  // is folded only once uniform, which a /17../32 inside it prevents).
-  if (deleting && !(s.level1[i1] & kGroupBit)) return;
-  const std::uint32_t g2 = descend(true, i1);
-  const std::size_t i2 = (network >> 8) & 0xff;
-  if (length <= 24) {
-    paint_range(group(g2), i2, std::size_t{1} << (24 - length), length, leaf, mode);
-    if (deleting) fold_if_uniform(&s.level1[i1]);
-    return;
-  }
-  const std::size_t position = std::size_t{g2} * kGroupSlots + i2;
-  if (deleting && !(s.groups[position] & kGroupBit)) return;
-  const std::uint32_t g3 = descend(false, position);
-  paint_range(group(g3), network & 0xff, std::size_t{1} << (32 - length), length, leaf, mode);
-  if (deleting) {
-    fold_if_uniform(&s.groups[position]);
-    fold_if_uniform(&s.level1[i1]);
-  }
+  compact_if_fragmented();  // not deeper: the painting holds group slots in locals
 }
 
-void Fib::paint_range(std::uint32_t* slots, std::size_t first, std::size_t count,
+std::uint32_t Fib::paint_group(std::uint32_t slot, unsigned end, std::uint32_t network,
+                               unsigned length, std::uint32_t leaf, Paint mode) {
+  // A prefix longer than the parent's stride always sits in a group while it
+  // exists (a group is folded only once uniform, which such a prefix prevents).
+  if (mode == Paint::replace_exact && !(slot & kGroupBit)) return slot;
+  std::array<std::uint32_t, kGroupSlots> slots;
+  expand(end, slot, slots.data());
+  const std::size_t i = network >> (32 - end) & 0xff;
+  if (length <= end) {
+    paint_slots(slots.data(), end, i, std::size_t{1} << (end - length), length, leaf, mode);
+  } else {
+    slots[i] = paint_group(slots[i], end + 8, network, length, leaf, mode);
+  }
+  return store(end, slot, slots.data());
+}
+
+void Fib::paint_slots(std::uint32_t* slots, unsigned end, std::size_t first, std::size_t count,
                       unsigned length, std::uint32_t leaf, Paint mode) {
   for (std::size_t i = first; i < first + count; ++i) {
     const std::uint32_t slot = slots[i];
     if (slot & kGroupBit) {
-      paint_range(group(slot), 0, kGroupSlots, length, leaf, mode);
-      if (mode == Paint::replace_exact) fold_if_uniform(&slots[i]);
+      std::array<std::uint32_t, kGroupSlots> inner;
+      expand(end + 8, slot, inner.data());
+      paint_slots(inner.data(), end + 8, 0, kGroupSlots, length, leaf, mode);
+      slots[i] = store(end + 8, slot, inner.data());
     } else if (mode == Paint::overwrite ? leaf_depth(slot) <= length
                                         : leaf_depth(slot) == length) {
       slots[i] = leaf;
@@ -316,39 +314,35 @@ void Fib::paint_range(std::uint32_t* slots, std::size_t first, std::size_t count
   }
 }
 
-std::uint32_t Fib::descend(bool in_level1, std::size_t position) {
-  State& s = *state_;
-  const std::uint32_t slot = in_level1 ? s.level1[position] : s.groups[position];
-  if (slot & kGroupBit) return slot & ~kGroupBit;
-  std::uint32_t g;
-  if (!s.free_groups.empty()) {
-    g = s.free_groups.back();
-    s.free_groups.pop_back();
+void Fib::expand(unsigned end, std::uint32_t slot, std::uint32_t* out) const {
+  if (end == 24) {
+    state_->level2.expand(slot, out);
   } else {
-    g = static_cast<std::uint32_t>(s.groups.size() / kGroupSlots);
-    s.groups.resize(s.groups.size() + kGroupSlots);  // may move the groups: index, not pointer
+    state_->level3.expand(slot, out);
   }
-  std::fill_n(s.groups.begin() + std::ptrdiff_t(std::size_t{g} * kGroupSlots), kGroupSlots, slot);
-  (in_level1 ? s.level1[position] : s.groups[position]) = kGroupBit | g;
-  ++s.live_groups;
-  return g;
 }
 
-void Fib::fold_if_uniform(std::uint32_t* slot) {
-  if (!(*slot & kGroupBit)) return;
+std::uint32_t Fib::store(unsigned end, std::uint32_t old, const std::uint32_t* slots) {
+  return end == 24 ? state_->level2.store(old, slots) : state_->level3.store(old, slots);
+}
+
+void Fib::compact_if_fragmented() {
   State& s = *state_;
-  const std::uint32_t g = *slot & ~kGroupBit;
-  const std::uint32_t* slots = group(*slot);
-  const std::uint32_t first = slots[0];
-  if (first & kGroupBit) return;
-  if (!std::all_of(slots + 1, slots + kGroupSlots, [first](std::uint32_t v) { return v == first; })) {
-    return;
+  if (!s.level2.fragmented() && !s.level3.fragmented()) return;
+  fib::QuarteredGroups level2;
+  fib::PackedGroups level3;
+  level2.reserve_for(s.level2);
+  level3.reserve_for(s.level3);
+  std::uint32_t* level1 = s.level1.get();
+  for (std::size_t i = 0; i < kLevel1Slots; ++i) {
+    if (!(level1[i] & kGroupBit)) continue;
+    level1[i] = s.level2.copy(level1[i], level2);
+    level2.for_each_value(level1[i], [&](std::uint32_t& value) {
+      if (value & kGroupBit) value = s.level3.copy(value, level3);
+    });
   }
-  // Equal leaves come from one prefix covering the whole group, so it is no
-  // longer than the parent's stride and the parent slot can hold it.
-  *slot = first;
-  s.free_groups.push_back(g);
-  --s.live_groups;
+  s.level2 = std::move(level2);
+  s.level3 = std::move(level3);
 }
 
 }  // namespace netns::ipv4

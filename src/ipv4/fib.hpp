@@ -20,30 +20,38 @@
 //   - beyond that: a 16-8-8 multibit trie, Linux's "DIR-24-8" idea with a
 //     smaller first level (65,536 slots, 256 KiB) so a mid-sized table does not
 //     pay 64 MiB. A slot is 32 bits: either a leaf (depth of the prefix that
-//     painted it + route index + 1, 0 meaning "no route") or the index of a
-//     256-slot child group. Level 2 serves /17../24, level 3 /25../32. A lookup
-//     is one to three dependent loads and never allocates.
+//     painted it + route index + 1, 0 meaning "no route") or a child group of
+//     256 slots. Level 2 serves /17../24, level 3 /25../32. A lookup is one to
+//     three dependent loads and never allocates.
+// Child groups are stored compressed (fib_groups.hpp): a bitmap marks where
+// the slots change value and only the distinct values are kept, as Poptrie
+// does. A /16 holding a dozen /24s takes four 64-byte lines instead of 1 KiB,
+// and a lookup reads one line per level. An Internet-sized table's groups are
+// then ~23 MiB (in huge pages) where rte_lpm's first level alone is 64 MiB.
 // Updates "paint" the slots a prefix covers, as rte_lpm does: an insert
 // overwrites slots painted by a prefix no longer than itself; a delete repaints
 // the slots it owned with the longest remaining shorter prefix covering it
 // (found by probing the hash map for each shorter length), so deleting a /8
-// re-exposes the /0 beneath. A child group whose 256 slots become equal after a
-// delete is folded back into its parent, so memory follows the routes. The trie
-// is built when the table grows past kSmallMax prefixes and dropped when it
-// shrinks to kSmallMax / 2 (hysteresis). An empty Fib holds no allocation at all.
+// re-exposes the /0 beneath. A group is expanded to its 256 slots, painted and
+// stored again; one whose slots all became equal is folded back into its
+// parent, so memory follows the routes. The trie is built when the table grows
+// past kSmallMax prefixes and dropped when it shrinks to kSmallMax / 2
+// (hysteresis). An empty Fib holds no allocation at all.
 //
 // Memory (64-bit, measured by fib_bench and memory_bytes()):
 //   - empty: sizeof(Fib) == 16 bytes, nothing on the heap;
 //   - small (<= 32 prefixes): ~0.5..2 KiB;
 //   - per route: 40 bytes of FibEntry + 4 bytes of link in the slab, plus
 //     ~18..37 bytes per distinct prefix in the hash map (load factor 0.44..0.875);
-//   - trie: 256 KiB + 1 KiB per child group; a group exists per /16 holding a
-//     prefix longer than /16 and per /24 holding one longer than /24.
+//   - trie: 256 KiB, plus per /16 holding a prefix longer than /16 four
+//     lines of 64 bytes (more when a quarter of it has over 14 distinct
+//     values), plus per /24 holding one longer than /24 a line (up to 7
+//     distinct values; 4 bytes each beyond).
 //   Measured (fib_bench): 905,158 distinct routes shaped like an Internet table
 //   (55% /24, 30% /16../23, 10% /8../15, 5% /25../32, every /16 populated) take
-//   204 MiB: 64 MiB of level-2 groups, ~45 MiB of level-3 groups (one per /25+
-//   route), ~44 MB of slab (vector growth slack included), ~32 MB of hash map.
-//   rte_lpm configured for 2M rules and 2^16 tbl8s preallocates 143 MiB.
+//   99.2 MiB: 19.7 MiB of level-2 groups, 3.3 MiB of level-3 groups, 44 MiB of
+//   slab (vector growth slack included), ~32 MiB of hash map. rte_lpm
+//   configured for 2M rules and 2^16 tbl8s preallocates 143 MiB.
 //   The slab keeps its high-water mark until the Fib empties (then all is freed).
 // The number of routes is bounded (constructor argument, at most kMaxRoutesLimit).
 //
@@ -59,6 +67,7 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include "ipv4/fib_groups.hpp"
 #include "netns/address.hpp"
 #include "netns/ipv4.hpp"  // RouteType (Linux's RTN_*): the public header owns it
 #include "netns/result.hpp"
@@ -150,12 +159,12 @@ class Fib {
 
  private:
   // ---- trie slots ----
-  static constexpr std::uint32_t kGroupBit = 0x8000'0000u;
+  static constexpr std::uint32_t kGroupBit = fib::kGroupBit;  // else a leaf
   static constexpr unsigned kDepthShift = 25;
   static constexpr std::uint32_t kIndexMask = (1u << kDepthShift) - 1;
   static constexpr std::uint32_t kNone = 0xffff'ffffu;
   static constexpr std::size_t kLevel1Slots = 1u << 16;
-  static constexpr std::size_t kGroupSlots = 256;
+  static constexpr std::size_t kGroupSlots = fib::kGroupSlots;
 
   static constexpr std::uint32_t make_leaf(unsigned depth, std::uint32_t index) {
     return std::uint32_t{depth} << kDepthShift | (index + 1);
@@ -180,9 +189,8 @@ class Fib {
     boost::unordered_flat_map<std::uint64_t, std::uint32_t> prefixes;
     std::vector<SmallRoute> small;            // lookup structure while !level1
     std::unique_ptr<std::uint32_t[]> level1;  // kLevel1Slots slots, or null
-    std::vector<std::uint32_t> groups;        // child groups of kGroupSlots slots
-    std::vector<std::uint32_t> free_groups;
-    std::size_t live_groups = 0;
+    fib::QuarteredGroups level2;              // groups under level-1 slots
+    fib::PackedGroups level3;                 // groups under level-2 slots
   };
 
   static std::uint64_t key(Ipv4Address network, unsigned length) {
@@ -204,15 +212,19 @@ class Fib {
   void rebuild_small();
   void build_trie();
   void paint(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode);
-  void paint_range(std::uint32_t* slots, std::size_t first, std::size_t count, unsigned length,
-                   std::uint32_t leaf, Paint mode);
-  // Slot *slot is a leaf: turns it into a group whose slots all inherit it.
-  // Takes the slot's position (level1 or groups) since groups may reallocate.
-  std::uint32_t descend(bool in_level1, std::size_t position);
-  void fold_if_uniform(std::uint32_t* slot);
-  std::uint32_t* group(std::uint32_t slot) {
-    return state_->groups.data() + std::size_t{slot & ~kGroupBit} * kGroupSlots;
-  }
+  // Paints a prefix longer than the parent's stride into the group under
+  // `slot`, whose slots end at depth `end` (24 or 32); returns the new slot.
+  std::uint32_t paint_group(std::uint32_t slot, unsigned end, std::uint32_t network, unsigned length,
+                            std::uint32_t leaf, Paint mode);
+  // Paints slots [first, first + count) of a level whose slots end at depth
+  // `end` (16, 24 or 32), and every group under them.
+  void paint_slots(std::uint32_t* slots, unsigned end, std::size_t first, std::size_t count,
+                   unsigned length, std::uint32_t leaf, Paint mode);
+  // The group layout of the level whose slots end at `end` (24 or 32).
+  void expand(unsigned end, std::uint32_t slot, std::uint32_t* out) const;
+  std::uint32_t store(unsigned end, std::uint32_t old, const std::uint32_t* slots);
+  // Copies the live groups into fresh pools once freed lines are a quarter of one.
+  void compact_if_fragmented();
 
   std::unique_ptr<State> state_;
   std::size_t max_routes_;
@@ -222,20 +234,22 @@ inline const FibEntry* Fib::lookup(Ipv4Address dst) const {
   const State* s = state_.get();
   if (s == nullptr) return nullptr;
   const std::uint32_t a = dst.value;
-  if (s->level1 != nullptr) {
-    std::uint32_t slot = s->level1[a >> 16];
-    if (slot & kGroupBit) {
-      const std::uint32_t* g = s->groups.data();
-      slot = g[std::size_t{slot & ~kGroupBit} * kGroupSlots + (a >> 8 & 0xff)];
-      if (slot & kGroupBit) slot = g[std::size_t{slot & ~kGroupBit} * kGroupSlots + (a & 0xff)];
+  if (s->level1 == nullptr) {
+    for (const SmallRoute& r : s->small) {
+      if ((a & r.mask) == r.network) return &s->entries[r.index];
     }
-    const std::uint32_t id = slot & kIndexMask;
-    return id == 0 ? nullptr : &s->entries[id - 1];
+    return nullptr;
   }
-  for (const SmallRoute& r : s->small) {
-    if ((a & r.mask) == r.network) return &s->entries[r.index];
+  std::uint32_t slot = s->level1[a >> 16];
+  if (slot & kGroupBit) {
+    slot = fib::QuarteredGroups::slot(s->level2.lines(), slot, a >> 8 & 0xff);
+    // A group under a /24 is rare (a /25../32 route). Made branch-free (a
+    // blank line for leaves), this lookup measured twice as slow: the extra
+    // instructions leave less of the CPU's window for the next lookups' misses.
+    if (slot & kGroupBit) [[unlikely]] slot = fib::PackedGroups::slot(s->level3.lines(), slot, a & 0xff);
   }
-  return nullptr;
+  const std::uint32_t id = slot & kIndexMask;
+  return id == 0 ? nullptr : &s->entries[id - 1];
 }
 
 }  // namespace netns::ipv4

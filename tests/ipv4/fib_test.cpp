@@ -318,6 +318,68 @@ TEST_F(FibTest, SwitchesBetweenSmallTableAndTrie) {
   EXPECT_LT(fib.memory_bytes(), 8192u);  // the slab keeps its high-water mark (41 routes)
 }
 
+// Groups as full as they get: every /24 of a /16 (a quarter of 64 distinct
+// values spans five lines) and every /32 of one /24; then thinned and emptied.
+TEST_F(FibTest, DenseGroupsKeepEveryRoute) {
+  Fib fib;
+  ASSERT_TRUE(fib.insert(route("0.0.0.0/0", eth0_)));
+  auto nth24 = [](unsigned i) { return Ipv4Prefix(Ipv4Address(10, 7, static_cast<std::uint8_t>(i), 0), 24); };
+  auto nth32 = [](unsigned i) { return Ipv4Prefix(Ipv4Address(10, 7, 9, static_cast<std::uint8_t>(i)), 32); };
+  for (unsigned i = 0; i < 256; ++i) {
+    ASSERT_TRUE(fib.insert({.prefix = nth24(i), .dev = eth1_}));
+    ASSERT_TRUE(fib.insert({.prefix = nth32(i), .dev = eth1_}));
+  }
+  auto check = [&](auto present24, auto present32) {
+    for (unsigned i = 0; i < 256; ++i) {
+      const Ipv4Address in24(10, 7, static_cast<std::uint8_t>(i), 77);
+      if (i != 9) {
+        ASSERT_EQ(fib.lookup(in24)->prefix, present24(i) ? nth24(i) : Ipv4Prefix()) << in24.to_string();
+      }
+      const Ipv4Prefix fallback = present24(9) ? nth24(9) : Ipv4Prefix();
+      ASSERT_EQ(fib.lookup(nth32(i).address())->prefix, present32(i) ? nth32(i) : fallback) << i;
+    }
+  };
+  check([](unsigned) { return true; }, [](unsigned) { return true; });
+  for (unsigned i = 0; i < 256; i += 2) {
+    ASSERT_TRUE(fib.remove({.prefix = nth24(i)}));
+    ASSERT_TRUE(fib.remove({.prefix = nth32(i)}));
+  }
+  check([](unsigned i) { return i % 2 != 0; }, [](unsigned i) { return i % 2 != 0; });
+  for (unsigned i = 1; i < 256; i += 2) {
+    ASSERT_TRUE(fib.remove({.prefix = nth24(i)}));
+    ASSERT_TRUE(fib.remove({.prefix = nth32(i)}));
+  }
+  check([](unsigned) { return false; }, [](unsigned) { return false; });
+  EXPECT_EQ(fib.size(), 1u);
+}
+
+// Groups shrink and vanish as routes go; the freed lines are given back once
+// they are a quarter of the pool, and every answer survives the move.
+TEST_F(FibTest, FreedGroupLinesAreReclaimed) {
+  Fib fib;
+  ASSERT_TRUE(fib.insert(route("0.0.0.0/0", eth0_)));
+  std::vector<Ipv4Prefix> deep, kept;
+  for (unsigned i = 0; i < 4096; ++i) {
+    // One /25 in each of 4096 /16s (a group at both levels), and a /24 in
+    // each of 1024 of them that stays.
+    const Ipv4Address a(static_cast<std::uint8_t>(11 + i / 256), static_cast<std::uint8_t>(i % 256), 3, 0);
+    deep.emplace_back(a, 25);
+    ASSERT_TRUE(fib.insert({.prefix = deep.back(), .dev = eth1_}));
+    if (i % 4 == 0) {
+      kept.emplace_back(Ipv4Address(a.value + 0x100), 24);
+      ASSERT_TRUE(fib.insert({.prefix = kept.back(), .dev = eth1_}));
+    }
+  }
+  const std::size_t full = fib.memory_bytes();
+  for (const Ipv4Prefix& p : deep) ASSERT_TRUE(fib.remove({.prefix = p}));
+  EXPECT_TRUE(fib.uses_trie());
+  // 4096 level-2 and 4096 level-3 groups (1.25 MiB of lines) are now 1024
+  // level-2 groups (256 KiB).
+  EXPECT_LT(fib.memory_bytes() + 768 * 1024, full);
+  for (const Ipv4Prefix& p : deep) ASSERT_EQ(pick(fib, p.address().to_string().c_str()), "0.0.0.0/0 m0");
+  for (const Ipv4Prefix& p : kept) ASSERT_EQ(fib.lookup(p.address())->prefix, p);
+}
+
 // Random routes against a reference that tries every length from /32 down.
 TEST_F(FibTest, RandomizedAgainstReference) {
   std::mt19937_64 rng(12345);
