@@ -40,19 +40,50 @@ RouteCache::RouteCache(Host& host, std::size_t max_entries)
 // namespace's exit already unlinked its entries and reset its slot.
 RouteCache::~RouteCache() = default;
 
-std::uint64_t RouteCache::hash(const RouteCacheKey& key) const {
-  // 17 explicit little-endian bytes (no padding, no pointer, the same on
-  // every host): net_id, dst, src, oif, tos, built as the words SipHash
-  // reads, without a buffer.
-  return siphash13_words(key_, std::uint64_t{key.net_id} | std::uint64_t{key.dst.value} << 32,
-                         std::uint64_t{key.src.value} | std::uint64_t{static_cast<std::uint32_t>(key.oif)} << 32,
-                         key.tos, 17);
+namespace {
+
+// An IPv4 key is hashed as 15 explicit little-endian bytes (no padding, no
+// pointer, the same on every host): net_id and src, then dst, the output
+// ifindex folded to 16 bits and tos. Under 16 bytes SipHash takes a round
+// fewer; the fold only lets keys differing in oif alone share a bucket
+// (lookups compare whole keys). What rarely changes comes first, so a
+// namespace can start its unbound lookups from a precomputed state.
+constexpr std::size_t kKeyBytes = 15;
+
+std::uint64_t first_word(std::uint32_t net_id, Ipv4Address src) {
+  return std::uint64_t{net_id} | std::uint64_t{src.value} << 32;
 }
+
+std::uint64_t tail_of(const RouteCacheKey& key) {
+  const auto oif = static_cast<std::uint32_t>(key.oif);
+  return std::uint64_t{key.dst.value} | std::uint64_t{(oif ^ oif >> 16) & 0xffff} << 32 |
+         std::uint64_t{key.tos} << 48;
+}
+
+}  // namespace
+
+RouteCache::NetState::NetState(const SipKey& key, std::uint32_t net_id) : unbound(key) {
+  unbound.absorb<1>(first_word(net_id, Ipv4Address{}));
+}
+
+std::uint64_t RouteCache::hash(const RouteCacheKey& key) const {
+  return siphash13_word_and_tail(key_, first_word(key.net_id, key.src), tail_of(key), kKeyBytes);
+}
+
+// Forced inline into find and put, and find into lookup: the two calls
+// measured 1.4 ns of a 17.7 ns hit (BM_RouteOutputCacheHit).
+[[gnu::always_inline]] inline std::uint64_t RouteCache::hash(const NetState& ns, const RouteCacheKey& key) const {
+  if (!key.src.is_unspecified()) return hash(key);
+  detail::SipState s = ns.unbound;
+  return s.finish<1, 3>(tail_of(key), kKeyBytes);
+}
+
+std::uint64_t RouteCache::hash_in(Net& net, const RouteCacheKey& key) { return hash(*slot_.find(net), key); }
 
 // ---- pernet ----
 
 Result<void> RouteCache::init(Net& net) {
-  slot_.emplace(net);
+  slot_.emplace(net, key_, net.id());
   return {};
 }
 
@@ -81,11 +112,11 @@ std::uint64_t RouteCache::hash(const RouteCacheKey6& key) const {
 }
 
 template <class K>
-const auto* RouteCache::find(Net& net, const K& key) {
+[[gnu::always_inline]] inline const auto* RouteCache::find(Net& net, const K& key) {
   using R = std::remove_cvref_t<decltype(route_of(std::declval<const Entry&>(), key))>;
   NetState* ns = slot_.find(net);
   if (ns == nullptr) return static_cast<const R*>(nullptr);
-  const std::uint64_t h = hash(key);
+  const std::uint64_t h = hash(*ns, key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Entry** link = &buckets_[h & mask_];
   while (Entry* e = *link) {
@@ -121,7 +152,7 @@ void RouteCache::put(Net& net, const K& key, const R& route) {
     remove(*ns->oldest);
   }
 
-  const std::uint64_t h = hash(key);
+  const std::uint64_t h = hash(*ns, key);
   const auto h32 = static_cast<std::uint32_t>(h);
   for (Entry** link = &buckets_[h & mask_]; Entry* e = *link; link = &e->chain) {
     if (e->hash != h32 || !matches(*e, key)) continue;

@@ -147,9 +147,14 @@ class RouteCache final : public PernetOps {
   std::uint64_t hash(const RouteCacheKey& key) const;
   std::uint64_t hash(const RouteCacheKey6& key) const;
   std::size_t bucket_of(const RouteCacheKey& key) const { return hash(key) & mask_; }
+  // The hash lookups and inserts in `net` use (the same value, found faster).
+  std::uint64_t hash_in(Net& net, const RouteCacheKey& key);
 
  private:
   struct NetState;
+  // hash(key), from the namespace's precomputed state when the key allows.
+  std::uint64_t hash(const NetState& ns, const RouteCacheKey& key) const;
+  std::uint64_t hash(const NetState&, const RouteCacheKey6& key) const { return hash(key); }
 
   // A key and a route of either family; `v6` says which is alive.
   union Key {
@@ -196,6 +201,11 @@ class RouteCache final : public PernetOps {
   void put(Net& net, const K& key, const R& route);
 
   struct NetState {
+    NetState(const SipKey& key, std::uint32_t net_id);
+    // SipHash's state after the first word of a key of this namespace with no
+    // source address, which most lookups are (route_output without a bound
+    // socket): their hash starts here, a round in.
+    detail::SipState unbound;
     std::uint64_t generation = 0;
     std::size_t count = 0;  // entries on the list, stale ones included
     std::size_t live = 0;   // of the current generation

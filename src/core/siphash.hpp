@@ -117,6 +117,15 @@ inline std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std
   s.absorb<1>(word1);
   return s.finish<1, 3>(tail, size);
 }
+// siphash13 of a message of `size` bytes (8 to 15): one whole little-endian
+// word and the bytes after it (`tail`, in its low bytes). A round fewer than
+// 16 bytes take.
+inline std::uint64_t siphash13_word_and_tail(const SipKey& key, std::uint64_t word0, std::uint64_t tail,
+                                             std::size_t size) {
+  detail::SipState s(key);
+  s.absorb<1>(word0);
+  return s.finish<1, 3>(tail, size);
+}
 // The same for the 16 bytes of two words (a flow's addresses and its
 // protocol, hashed once per datagram).
 inline std::uint64_t siphash13_words(const SipKey& key, std::uint64_t word0, std::uint64_t word1) {

@@ -94,6 +94,19 @@ TEST(SipHash, Siphash13OfTwoWordsAndATailIsSiphash13OfTheirBytes) {
   }
 }
 
+TEST(SipHash, Siphash13OfAWordAndATailIsSiphash13OfTheirBytes) {
+  auto m = counting_message();
+  std::uint64_t word = 0;
+  for (std::size_t i = 0; i < 8; ++i) word |= std::uint64_t{std::to_integer<std::uint8_t>(m[i])} << (8 * i);
+  for (std::size_t size = 8; size < 16; ++size) {
+    std::uint64_t tail = 0;
+    for (std::size_t i = 8; i < size; ++i) tail |= std::uint64_t{std::to_integer<std::uint8_t>(m[i])} << (8 * (i - 8));
+    EXPECT_EQ(siphash13_word_and_tail(reference_key(), word, tail, size),
+              siphash13(reference_key(), std::span(m).first(size)))
+        << size << " bytes";
+  }
+}
+
 TEST(SipHash, Siphash13DiffersFromSiphash24) {
   auto m = counting_message();
   EXPECT_NE(siphash13(reference_key(), std::span(m).first(15)),
