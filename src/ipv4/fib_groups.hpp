@@ -19,6 +19,9 @@
 //     four 8-bit counts) and the values from word 9, in as few lines as hold
 //     them: one line for up to 7 values.
 // A group's slot is kGroupBit | where it is; a leaf never has kGroupBit.
+// "Where" fits: level 2 has at most 65,536 live groups of at most 5 units
+// (28 bits of units), level 3 at most 2^24 of at most 17 lines (31 bits of
+// lines), and compaction keeps the freed blocks under a quarter of a pool.
 //
 // The lines live in a pool (huge pages once it is 2 MiB: an Internet-sized
 // table's groups are tens of MiB read at random), reused by size. Groups grow
