@@ -18,9 +18,9 @@ void* map_huge(std::size_t bytes) {
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const auto start = reinterpret_cast<std::uintptr_t>(raw);
   const std::uintptr_t aligned = (start + kHugePageBytes - 1) & ~std::uintptr_t{kHugePageBytes - 1};
-  if (aligned > start) ::munmap(raw, aligned - start);
-  const std::size_t tail = start + size + kHugePageBytes - (aligned + size);
-  if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
+  const std::size_t head = aligned - start;  // < one huge page, so the tail is never empty
+  if (head > 0) ::munmap(raw, head);
+  ::munmap(reinterpret_cast<void*>(aligned + size), kHugePageBytes - head);
   void* p = reinterpret_cast<void*>(aligned);
   ::madvise(p, size, MADV_HUGEPAGE);  // advice: without THP the pages are simply small
   return p;

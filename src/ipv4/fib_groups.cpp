@@ -2,8 +2,39 @@
 #include "ipv4/fib_groups.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace netns::ipv4::fib {
+
+namespace {
+
+// Both layouts store runs of equal slots the same way: a map (bit i % 32 of
+// word i / 32 says slot i starts a run; slot 0 always does) and each run's
+// value in order.
+unsigned count_runs(const std::uint32_t* slots, unsigned n) {
+  unsigned runs = 1;
+  for (unsigned i = 1; i < n; ++i) runs += slots[i] != slots[i - 1];
+  return runs;
+}
+
+// The map's words must be zero.
+void encode_runs(const std::uint32_t* slots, unsigned n, std::uint32_t* map, std::uint32_t* values) {
+  for (unsigned i = 0; i < n; ++i) {
+    if (i != 0 && slots[i] == slots[i - 1]) continue;
+    map[i / 32] |= 1u << (i % 32);
+    *values++ = slots[i];
+  }
+}
+
+void decode_runs(const std::uint32_t* map, const std::uint32_t* values, unsigned n, std::uint32_t* out) {
+  const std::uint32_t* value = values - 1;
+  for (unsigned i = 0; i < n; ++i) {
+    value += map[i / 32] >> (i % 32) & 1;
+    out[i] = *value;
+  }
+}
+
+}  // namespace
 
 // ---- LinePool ----
 
@@ -12,7 +43,6 @@ std::uint32_t LinePool::allocate(unsigned units) {
   if (!free.empty()) {
     const std::uint32_t first = free.back();
     free.pop_back();
-    free_lines_ -= std::size_t{units} * unit_;
     return first;
   }
   const std::size_t size = lines_.size();
@@ -25,17 +55,21 @@ std::uint32_t LinePool::allocate(unsigned units) {
   return static_cast<std::uint32_t>(size / unit_);
 }
 
-void LinePool::release(std::uint32_t first, unsigned units) {
-  free_[units].push_back(first);
-  free_lines_ += std::size_t{units} * unit_;
+void LinePool::release(std::uint32_t first, unsigned units) { free_[units].push_back(first); }
+
+std::size_t LinePool::free_lines() const {
+  std::size_t lines = 0;
+  for (unsigned units = 1; units <= kMaxBlocks; ++units) lines += free_[units].size() * units * unit_;
+  return lines;
 }
 
 bool LinePool::fragmented() const {
-  return free_lines_ >= 1024 && free_lines_ >= (lines_.size() - free_lines_) / 4;
+  const std::size_t free = free_lines();
+  return free >= 1024 && free >= (lines_.size() - free) / 4;
 }
 
 void LinePool::reserve_for(const LinePool& other) {
-  const std::size_t live = other.lines_.size() - other.free_lines_;
+  const std::size_t live = other.lines_.size() - other.free_lines();
   lines_.reserve(live + live / 8);
 }
 
@@ -58,11 +92,7 @@ void QuarteredGroups::expand(std::uint32_t group, std::uint32_t* out) const {
   }
   for (std::size_t quarter = 0; quarter < kQuarters; ++quarter) {
     const std::uint32_t* q = quarter_at(group, quarter);
-    const std::uint32_t* value = q + kMapWords - 1;
-    for (unsigned j = 0; j < kQuarterSlots; ++j) {
-      value += q[j / 32] >> (j % 32) & 1;
-      *out++ = *value;
-    }
+    decode_runs(q, q + kMapWords, kQuarterSlots, out + quarter * kQuarterSlots);
   }
 }
 
@@ -73,10 +103,7 @@ std::uint32_t QuarteredGroups::store(std::uint32_t old, const std::uint32_t* slo
   }
   unsigned most = 0;  // distinct values of the fullest quarter
   for (std::size_t quarter = 0; quarter < kQuarters; ++quarter) {
-    const std::uint32_t* first = slots + quarter * kQuarterSlots;
-    unsigned values = 1;
-    for (unsigned j = 1; j < kQuarterSlots; ++j) values += first[j] != first[j - 1];
-    most = std::max(most, values);
+    most = std::max(most, count_runs(slots + quarter * kQuarterSlots, kQuarterSlots));
   }
   const unsigned lines = (kMapWords + most + 15) / 16;
   std::uint32_t group = old;
@@ -87,13 +114,7 @@ std::uint32_t QuarteredGroups::store(std::uint32_t old, const std::uint32_t* slo
   for (std::size_t quarter = 0; quarter < kQuarters; ++quarter) {
     std::uint32_t* q = quarter_at(group, quarter);
     std::fill_n(q, std::size_t{lines} * 16, 0);
-    const std::uint32_t* first = slots + quarter * kQuarterSlots;
-    std::uint32_t* value = q + kMapWords;
-    for (unsigned j = 0; j < kQuarterSlots; ++j) {
-      if (j != 0 && first[j] == first[j - 1]) continue;
-      q[j / 32] |= 1u << (j % 32);
-      *value++ = first[j];
-    }
+    encode_runs(slots + quarter * kQuarterSlots, kQuarterSlots, q, q + kMapWords);
   }
   return group;
 }
@@ -109,7 +130,7 @@ std::uint32_t QuarteredGroups::copy(std::uint32_t group, QuarteredGroups& to) co
 
 unsigned PackedGroups::lines_of(std::uint32_t group) const {
   const std::uint32_t* g = pool_.at(group & ~kGroupBit)->words;
-  return lines_for((g[kCountsWord] >> 24) + popcount(g[6] | std::uint64_t{g[7]} << 32));
+  return lines_for((g[kCountsWord] >> 24) + static_cast<unsigned>(std::popcount(map_word(g, 3))));
 }
 
 void PackedGroups::expand(std::uint32_t group, std::uint32_t* out) const {
@@ -118,11 +139,7 @@ void PackedGroups::expand(std::uint32_t group, std::uint32_t* out) const {
     return;
   }
   const std::uint32_t* g = pool_.at(group & ~kGroupBit)->words;
-  const std::uint32_t* value = g + kValuesWord - 1;
-  for (unsigned i = 0; i < kGroupSlots; ++i) {
-    value += g[i / 32] >> (i % 32) & 1;
-    out[i] = *value;
-  }
+  decode_runs(g, g + kValuesWord, kGroupSlots, out);
 }
 
 std::uint32_t PackedGroups::store(std::uint32_t old, const std::uint32_t* slots) {
@@ -130,9 +147,7 @@ std::uint32_t PackedGroups::store(std::uint32_t old, const std::uint32_t* slots)
     if (old & kGroupBit) release(old);
     return slots[0];
   }
-  unsigned values = 1;
-  for (unsigned i = 1; i < kGroupSlots; ++i) values += slots[i] != slots[i - 1];
-  const unsigned lines = lines_for(values);
+  const unsigned lines = lines_for(count_runs(slots, kGroupSlots));
   std::uint32_t group = old;
   if (!(old & kGroupBit) || lines_of(old) != lines) {
     if (old & kGroupBit) release(old);
@@ -140,15 +155,11 @@ std::uint32_t PackedGroups::store(std::uint32_t old, const std::uint32_t* slots)
   }
   std::uint32_t* g = pool_.at(group & ~kGroupBit)->words;
   std::fill_n(g, std::size_t{lines} * 16, 0);
-  std::uint32_t* value = g + kValuesWord;
-  for (unsigned i = 0; i < kGroupSlots; ++i) {
-    if (i == 0 || slots[i] != slots[i - 1]) {
-      g[i / 32] |= 1u << (i % 32);
-      *value++ = slots[i];
-    }
-    if (i % 64 == 63 && i != kGroupSlots - 1) {
-      g[kCountsWord] |= static_cast<std::uint32_t>(value - (g + kValuesWord)) << (8 * (i / 64 + 1));
-    }
+  encode_runs(slots, kGroupSlots, g, g + kValuesWord);
+  unsigned before = 0;  // the set bits before map word w + 1
+  for (unsigned w = 0; w < 3; ++w) {
+    before += static_cast<unsigned>(std::popcount(map_word(g, w)));
+    g[kCountsWord] |= before << (8 * (w + 1));
   }
   return group;
 }

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -47,17 +48,14 @@ struct alignas(64) Line {
   std::uint32_t words[16];
 };
 
-inline unsigned popcount(std::uint64_t x) {
-#if defined(__POPCNT__)
-  return static_cast<unsigned>(__builtin_popcountll(x));
-#else
-  // Without -mpopcnt the builtin is a call into libgcc; this is a handful of
-  // arithmetic instructions inline.
-  x -= (x >> 1) & 0x5555'5555'5555'5555u;
-  x = (x & 0x3333'3333'3333'3333u) + (x >> 2 & 0x3333'3333'3333'3333u);
-  x = (x + (x >> 4)) & 0x0f0f'0f0f'0f0f'0f0fu;
-  return static_cast<unsigned>((x * 0x0101'0101'0101'0101u) >> 56);
-#endif
+// 64-bit word `word` of a map kept as 32-bit words.
+inline std::uint64_t map_word(const std::uint32_t* map, unsigned word) {
+  return map[2 * word] | std::uint64_t{map[2 * word + 1]} << 32;
+}
+
+// The rank of slot i in a 64-bit map word: its run's number, from 1.
+inline unsigned rank_in(std::uint64_t map, unsigned i) {
+  return static_cast<unsigned>(std::popcount(map << (63 - (i & 63))));
 }
 
 // Lines handed out in blocks of 1..kMaxBlocks units of `unit` lines each,
@@ -75,6 +73,7 @@ class LinePool {
   const Line* data() const { return lines_.data(); }
   // A quarter of the lines are in freed blocks (and enough to bother).
   bool fragmented() const;
+  std::size_t free_lines() const;
   // Room for the live lines of `other` (before copying them here).
   void reserve_for(const LinePool& other);
   std::size_t memory_bytes() const;
@@ -83,7 +82,6 @@ class LinePool {
   unsigned unit_;
   std::vector<Line, HugePageAllocator<Line>> lines_;
   std::array<std::vector<std::uint32_t>, kMaxBlocks + 1> free_;  // by units; 0 unused
-  std::size_t free_lines_ = 0;
 };
 
 class QuarteredGroups {
@@ -91,8 +89,7 @@ class QuarteredGroups {
   // The value of slot i (0..255) of `group`, from the pool's lines.
   static std::uint32_t slot(const Line* lines, std::uint32_t group, unsigned i) {
     const std::uint32_t* q = lines[std::size_t{group & kBaseMask} * kQuarters + (i >> 6) * quarter_lines(group)].words;
-    const std::uint64_t map = q[0] | std::uint64_t{q[1]} << 32;
-    return q[kMapWords - 1 + popcount(map << (63 - (i & 63)))];  // the rank is >= 1
+    return q[kMapWords - 1 + rank_in(map_word(q, 0), i)];
   }
 
   const Line* lines() const { return pool_.data(); }
@@ -110,7 +107,7 @@ class QuarteredGroups {
   void for_each_value(std::uint32_t group, F&& f) {
     for (std::size_t quarter = 0; quarter < kQuarters; ++quarter) {
       std::uint32_t* q = quarter_at(group, quarter);
-      const unsigned values = popcount(q[0] | std::uint64_t{q[1]} << 32);
+      const auto values = static_cast<unsigned>(std::popcount(map_word(q, 0)));
       for (unsigned v = 0; v < values; ++v) f(q[kMapWords + v]);
     }
   }
@@ -141,9 +138,8 @@ class PackedGroups {
   static std::uint32_t slot(const Line* lines, std::uint32_t group, unsigned i) {
     const std::uint32_t* g = lines[group & ~kGroupBit].words;
     const unsigned word = i >> 6;
-    const std::uint64_t map = g[2 * word] | std::uint64_t{g[2 * word + 1]} << 32;
-    const unsigned rank = (g[kCountsWord] >> (8 * word) & 0xff) + popcount(map << (63 - (i & 63)));
-    return g[kValuesWord - 1 + rank];  // rank >= 1: slot 0 starts a value
+    const unsigned rank = (g[kCountsWord] >> (8 * word) & 0xff) + rank_in(map_word(g, word), i);
+    return g[kValuesWord - 1 + rank];
   }
 
   const Line* lines() const { return pool_.data(); }
