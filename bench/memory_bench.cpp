@@ -13,6 +13,8 @@
 //                               each has its loopback and one veth end; also
 //                               bytes_per_veth_end = the veths' bytes / N.
 //
+// bytes_per_net includes the blocks of the hot heap (core/hot_heap.hpp: the
+// Net, devices and IPv4 state), which hot_bytes_per_net shows alone.
 // Other counters: allocs_per_net (operator new calls per namespace),
 // malloc_bytes_per_net (glibc mallinfo2's in-use bytes, which adds malloc's
 // own chunk headers), residual_per_net (bytes still live after every
@@ -27,6 +29,7 @@
 #include <new>
 #include <vector>
 
+#include "core/hot_heap.hpp"
 #include "netns/netns.hpp"
 
 // ---- counting allocator (this program only) ----
@@ -98,11 +101,15 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
 
 namespace {
 
+// live_bytes counts operator new's bytes and the hot heap's blocks (the
+// packet path's per-namespace objects: core/hot_heap.hpp); hot_bytes the
+// latter alone.
 struct Snapshot {
-  std::int64_t live_bytes, allocations, malloc_bytes;
+  std::int64_t live_bytes, allocations, malloc_bytes, hot_bytes;
   static Snapshot take() {
-    return {g_live_bytes.load(std::memory_order_relaxed), g_allocations.load(std::memory_order_relaxed),
-            static_cast<std::int64_t>(mallinfo2().uordblks)};
+    const auto hot = static_cast<std::int64_t>(netns::detail::hot_heap_in_use());
+    return {g_live_bytes.load(std::memory_order_relaxed) + hot, g_allocations.load(std::memory_order_relaxed),
+            static_cast<std::int64_t>(mallinfo2().uordblks), hot};
   }
 };
 
@@ -152,6 +159,7 @@ void BM_BytesPerNet(benchmark::State& state) {
     if (!create_nets(state, host, nets, n)) return;
     const Snapshot after = Snapshot::take();
     per_net(state, "bytes_per_net", after.live_bytes - before.live_bytes, n);
+    per_net(state, "hot_bytes_per_net", after.hot_bytes - before.hot_bytes, n);
     per_net(state, "allocs_per_net", after.allocations - before.allocations, n);
     per_net(state, "malloc_bytes_per_net", after.malloc_bytes - before.malloc_bytes, n);
     if (!drop_all(state, host, nets, before, n)) return;
@@ -178,6 +186,7 @@ void BM_BytesPerNetWithVeth(benchmark::State& state) {
     const Snapshot after = Snapshot::take();
     per_net(state, "bytes_per_net", after.live_bytes - before.live_bytes, n);
     per_net(state, "bytes_per_veth_end", after.live_bytes - empty.live_bytes, n);
+    per_net(state, "hot_bytes_per_net", after.hot_bytes - before.hot_bytes, n);
     per_net(state, "allocs_per_net", after.allocations - before.allocations, n);
     per_net(state, "malloc_bytes_per_net", after.malloc_bytes - before.malloc_bytes, n);
     if (!drop_all(state, host, nets, before, n)) return;

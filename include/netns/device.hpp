@@ -24,6 +24,7 @@
 
 #include "netns/address.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/detail/hot_heap.hpp"
 #include "netns/detail/rx_hook.hpp"
 #include "netns/packet.hpp"
 #include "netns/result.hpp"
@@ -99,7 +100,7 @@ struct LinkFaults {
   std::uint64_t seed = 1;               // same seed, same faults: failures replay exactly
 };
 
-class Device {
+class Device : public detail::HotAllocated {
  public:
   virtual ~Device();
   Device(const Device&) = delete;
@@ -264,8 +265,6 @@ class Device {
   // For kinds: the device moved to another namespace.
   virtual void on_moved() {}
 
-  DeviceStats stats_;
-
  private:
   friend class Net;
   friend class RxScheduler;  // the receive path: backlog, observers, poll_rx, flush_tx
@@ -284,7 +283,7 @@ class Device {
   // The kind's xmit, after the observers saw the frame. Inline: it is on
   // every frame's way out.
   void xmit_observed(Packet frame) {
-    if (!observers_.empty()) [[unlikely]] observe(frame, FrameDirection::tx);
+    if (observed_) [[unlikely]] observe(frame, FrameDirection::tx);
     xmit(std::move(frame));
   }
   void observe(const Packet& frame, FrameDirection dir) {
@@ -297,32 +296,41 @@ class Device {
   // Drops whatever waits in the backlog (counted as rx_dropped) and leaves the ready list.
   void drop_backlog();
 
+  // The packet path's fields come first, in three lines: with thousands of
+  // namespaces busy each is a miss a frame. Line 0: what receive,
+  // deliver_frame and transmit read (the vtable pointer is before them);
+  // line 1: the backlog and the ready list; line 2: the counters that
+  // every frame adds to. The rest is control plane.
   Net* net_;
-  std::array<char, kMaxDeviceName> name_{};
-  std::uint8_t name_len_ = 0;
   DeviceKind kind_;
   bool up_ = false;
   bool carrier_ = true;
   bool unregistering_ = false;
+  bool observed_ = false;               // observers_ is not empty: one load tells the packet path
+  std::uint32_t conf_on_ = 0;           // bit per DevconfId: conf_on()
+  std::uint32_t mtu_;
   int ifindex_ = 0;
   MacAddress mac_;
-  std::uint32_t mtu_;
-  std::uint32_t conf_on_ = 0;            // bit per DevconfId: conf_on()
-  std::unique_ptr<DevconfDevice> conf_;  // made by the first value that is not the default
-
+  RxHandler* rx_handler_ = nullptr;
   // netem on transmit, when set_link_faults gave any (else null: no cost).
   std::unique_ptr<LinkFaultState> faults_;
 
-  RxHandler* rx_handler_ = nullptr;
+  // The receive backlog and the device's place on the scheduler's ready list.
+  alignas(64) detail::RxHook rx_hook_;
+
+ protected:
+  alignas(64) DeviceStats stats_;
+
+ private:
+  std::array<char, kMaxDeviceName> name_{};
+  std::uint8_t name_len_ = 0;
+  std::unique_ptr<DevconfDevice> conf_;  // made by the first value that is not the default
   std::vector<FrameObserver*> observers_;
 
   // Direct neighbours only; the master upper is also in uppers_.
   std::vector<Device*> uppers_;
   std::vector<Device*> lowers_;
   Device* master_ = nullptr;
-
-  // The receive backlog and the device's place on the scheduler's ready list.
-  detail::RxHook rx_hook_;
 };
 
 // tc qdisc ... netem for in-process devices: every frame this device

@@ -136,8 +136,12 @@ inline void RxScheduler::enqueue(Device& dev, Packet&& frame) {
     return;
   }
   detail::RxHook& hook = dev.rx_hook_;
-  hook.backlog_.set_capacity(
-      static_cast<std::size_t>(dev.net().sysctl().value(SysctlId::core_netdev_max_backlog)));
+  // An empty backlog takes the frame whatever the limit (at least 1), so
+  // the namespace's sysctl, a line of its own, is read only when frames wait.
+  if (!hook.backlog_.empty()) {
+    hook.backlog_.set_capacity(
+        static_cast<std::size_t>(dev.net().sysctl().value(SysctlId::core_netdev_max_backlog)));
+  }
   const std::size_t bytes = frame.size();
   if (!hook.backlog_.push(std::move(frame))) {
     ++stats.rx_dropped;

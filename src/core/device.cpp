@@ -35,7 +35,7 @@ bool is_valid_device_name(std::string_view name) {
 }
 
 Device::Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac, std::uint32_t mtu)
-    : net_(&net), kind_(kind), mac_(mac), mtu_(mtu), conf_(DevconfStore::for_new_device(net.sysctl())) {
+    : net_(&net), kind_(kind), mtu_(mtu), mac_(mac), conf_(DevconfStore::for_new_device(net.sysctl())) {
   set_name(name);
   DevconfStore::refresh(*this, net.sysctl());
 }
@@ -211,9 +211,13 @@ void Device::add_observer(FrameObserver& observer) {
   if (std::find(observers_.begin(), observers_.end(), &observer) == observers_.end()) {
     observers_.push_back(&observer);
   }
+  observed_ = true;
 }
 
-void Device::remove_observer(FrameObserver& observer) { std::erase(observers_, &observer); }
+void Device::remove_observer(FrameObserver& observer) {
+  std::erase(observers_, &observer);
+  observed_ = !observers_.empty();
+}
 
 void Device::receive(Packet frame) { net_->host().rx().enqueue(*this, std::move(frame)); }
 

@@ -143,7 +143,7 @@ void RxScheduler::deliver_frame(Device& dev, Packet&& frame) {
     return;
   }
   frame.device = &dev;
-  if (!dev.observers_.empty()) [[unlikely]] dev.observe(frame, FrameDirection::rx);
+  if (dev.observed_) [[unlikely]] dev.observe(frame, FrameDirection::rx);
   if (dev.rx_handler_ != nullptr) {
     if (dev.rx_handler_->handle_frame(dev, frame) == RxResult::consumed) return;
     // A handler that passes may still have unshared the bytes: look again.

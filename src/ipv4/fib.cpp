@@ -3,6 +3,11 @@
 
 #include <algorithm>
 #include <array>
+#include <new>
+#include <tuple>
+#include <type_traits>
+
+#include "netns/detail/hot_heap.hpp"
 
 namespace netns::ipv4 {
 
@@ -29,10 +34,60 @@ bool matches(const FibEntry& route, const FibEntry& match) {
 
 }  // namespace
 
+// ---- the small table ----
+
+namespace fib {
+
+constinit const SmallTable SmallTable::kEmpty{0};
+
+SmallTable::Owner SmallTable::make(std::span<const Key> keys, std::span<const FibEntry* const> routes) {
+  const auto count = static_cast<std::uint32_t>(keys.size());
+  void* bytes = detail::hot_allocate(bytes_for(count));
+  Owner table(new (bytes) SmallTable(count));
+  Key* k = const_cast<Key*>(table->keys());
+  FibEntry* r = const_cast<FibEntry*>(table->routes());
+  for (std::uint32_t i = 0; i < count; ++i) {
+    new (&k[i]) Key(keys[i]);
+    new (&r[i]) FibEntry(*routes[i]);
+  }
+  return table;
+}
+
+void SmallTable::Free::operator()(SmallTable* table) const {
+  static_assert(std::is_trivially_destructible_v<Key> && std::is_trivially_destructible_v<FibEntry>);
+  const std::size_t bytes = table->memory_bytes();
+  table->~SmallTable();
+  detail::hot_deallocate(table, bytes);
+}
+
+}  // namespace fib
+
+// ---- Fib ----
+
 Fib::Fib(std::size_t max_routes) : max_routes_(std::min(max_routes, kMaxRoutesLimit)) {}
 Fib::~Fib() = default;
-Fib::Fib(Fib&&) noexcept = default;
-Fib& Fib::operator=(Fib&&) noexcept = default;
+
+Fib::Fib(Fib&& other) noexcept : state_(std::move(other.state_)), max_routes_(other.max_routes_) {
+  refresh_view();
+  other.refresh_view();
+}
+
+Fib& Fib::operator=(Fib&& other) noexcept {
+  state_ = std::move(other.state_);
+  max_routes_ = other.max_routes_;
+  refresh_view();
+  other.refresh_view();
+  return *this;
+}
+
+void Fib::refresh_view() {
+  const State* s = state_.get();
+  level1_ = s != nullptr ? s->level1.get() : nullptr;
+  level2_ = s != nullptr ? s->level2.lines() : nullptr;
+  level3_ = s != nullptr ? s->level3.lines() : nullptr;
+  entries_ = s != nullptr ? s->entries.data() : nullptr;
+  small_ = s != nullptr && s->small ? s->small.get() : &fib::SmallTable::kEmpty;
+}
 
 Result<void> Fib::insert(const FibEntry& e) {
   const unsigned length = e.prefix.length();
@@ -57,6 +112,7 @@ Result<void> Fib::insert(const FibEntry& e) {
     s.prefixes.emplace(k, index);
     ++s.count;
     update_lookup(network, length, make_leaf(length, index), Paint::overwrite);
+    refresh_view();
     return {};
   }
 
@@ -73,10 +129,12 @@ Result<void> Fib::insert(const FibEntry& e) {
   ++s.count;
   if (prev != kNone) {
     s.next[prev] = index;  // not the best: lookups are unchanged
+    refresh_view();        // but the slab may have moved
     return {};
   }
   it->second = index;
   update_lookup(network, length, make_leaf(length, index), Paint::overwrite);
+  refresh_view();
   return {};
 }
 
@@ -92,6 +150,7 @@ Result<void> Fib::remove(const FibEntry& match) {
     if (!matches(s.entries[cur], match)) continue;
     erase(k, prev, cur, true);
     if (s.count == 0) state_.reset();
+    refresh_view();
     return {};
   }
   return error(Errc::no_such_process);
@@ -136,6 +195,7 @@ std::size_t Fib::remove_if(const std::function<bool(const FibEntry&)>& doomed) {
   } else if (!repaint) {
     rebuild_lookup();
   }
+  refresh_view();
   return victims;
 }
 
@@ -164,7 +224,7 @@ std::size_t Fib::memory_bytes() const {
   // Boost's open-addressing map: the slots plus 16 bytes of metadata per 15 slots.
   const std::size_t slots = s.prefixes.bucket_count();
   bytes += slots * sizeof(std::pair<const std::uint64_t, std::uint32_t>) + (slots / 15 + 1) * 16;
-  bytes += s.small.capacity() * sizeof(SmallRoute);
+  if (s.small) bytes += s.small->memory_bytes();
   if (s.level1) bytes += kLevel1Slots * sizeof(std::uint32_t);
   bytes += s.level2.memory_bytes() + s.level3.memory_bytes();
   return bytes;
@@ -248,19 +308,23 @@ void Fib::rebuild_lookup() {
 
 void Fib::rebuild_small() {
   State& s = *state_;
-  s.small.clear();
+  std::array<std::pair<fib::SmallTable::Key, const FibEntry*>, kSmallMax> found;
+  std::size_t n = 0;
   for (const auto& [k, head] : s.prefixes) {
     const auto length = static_cast<unsigned>(k & 0xff);
-    s.small.push_back({static_cast<std::uint32_t>(k >> 8), mask_of(length), head});
+    found[n++] = {{static_cast<std::uint32_t>(k >> 8), mask_of(length)}, &s.entries[head]};
   }
   // Longest first, so the first match is the answer. Equal masks never both match.
-  std::sort(s.small.begin(), s.small.end(),
-            [](const SmallRoute& a, const SmallRoute& b) { return a.mask > b.mask; });
+  std::sort(found.begin(), found.begin() + n, [](const auto& a, const auto& b) { return a.first.mask > b.first.mask; });
+  std::array<fib::SmallTable::Key, kSmallMax> keys;
+  std::array<const FibEntry*, kSmallMax> routes;
+  for (std::size_t i = 0; i < n; ++i) std::tie(keys[i], routes[i]) = found[i];
+  s.small = fib::SmallTable::make(std::span(keys).first(n), std::span(routes).first(n));
 }
 
 void Fib::build_trie() {
   State& s = *state_;
-  std::vector<SmallRoute>().swap(s.small);
+  s.small.reset();
   s.level1 = std::make_unique<std::uint32_t[]>(kLevel1Slots);  // zeroed: no route
   s.level2 = {};
   s.level3 = {};

@@ -14,9 +14,10 @@
 // that prefix's routes, linked in metric order (the head is the best one).
 // Lookups go through one of two derived structures, chosen by the number of
 // distinct prefixes:
-//   - at most kSmallMax prefixes: a flat array of (network, mask, route) sorted
-//     longest mask first, scanned linearly — a namespace with a handful of
-//     routes pays a few hundred bytes and a scan of a few cache lines;
+//   - at most kSmallMax prefixes: a flat array of (network, mask) sorted
+//     longest mask first and scanned linearly, followed by a copy of each
+//     prefix's best route (fib::SmallTable) — a namespace with a handful of
+//     routes pays a few hundred bytes, and a lookup a line or two;
 //   - beyond that: a 16-8-8 multibit trie, Linux's "DIR-24-8" idea with a
 //     smaller first level (65,536 slots, 256 KiB) so a mid-sized table does not
 //     pay 64 MiB. A slot is 32 bits: either a leaf (depth of the prefix that
@@ -39,7 +40,9 @@
 // (hysteresis). An empty Fib holds no allocation at all.
 //
 // Memory (64-bit, measured by fib_bench and memory_bytes()):
-//   - empty: sizeof(Fib) == 16 bytes, nothing on the heap;
+//   - empty: sizeof(Fib) == 56 bytes (the lookup's view of the structures
+//     below is kept in the Fib, so a lookup starts without a load), nothing
+//     on the heap;
 //   - small (<= 32 prefixes): ~0.5..2 KiB;
 //   - per route: 40 bytes of FibEntry + 4 bytes of link in the slab, plus
 //     ~18..37 bytes per distinct prefix in the hash map (load factor 0.44..0.875);
@@ -62,6 +65,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -89,6 +93,54 @@ struct FibEntry {
   std::uint8_t scope = 0;     // 0 universe, 253 link, 254 host (Linux's RT_SCOPE_*)
   std::uint8_t protocol = 4;  // 2 kernel, 4 static (Linux's RTPROT_*)
 };
+
+namespace fib {
+
+// The lookup structure of a table of at most Fib::kSmallMax prefixes, in one
+// allocation: a count, each prefix's (network, mask) longest first, then a
+// copy of each prefix's best route. The count and seven keys fill the first
+// line, so with a handful of routes a lookup that finds nothing (the local
+// table, for a datagram to forward) reads that line alone, and one that
+// finds a route that line and the copy: with thousands of namespaces busy,
+// each line is a miss.
+class SmallTable {
+ public:
+  struct Key {
+    std::uint32_t network;
+    std::uint32_t mask;
+  };
+  struct Free {
+    void operator()(SmallTable* table) const;
+  };
+  using Owner = std::unique_ptr<SmallTable, Free>;
+
+  // routes[i] is the best route of keys[i]; the spans are equally long.
+  static Owner make(std::span<const Key> keys, std::span<const FibEntry* const> routes);
+  // The table of no routes, which a Fib without one looks in.
+  static const SmallTable kEmpty;
+
+  const FibEntry* find(std::uint32_t a) const {
+    const Key* k = keys();
+    for (std::uint32_t i = 0; i < count_; ++i) {
+      if ((a & k[i].mask) == k[i].network) return &routes()[i];
+    }
+    return nullptr;
+  }
+  std::size_t memory_bytes() const { return bytes_for(count_); }
+
+ private:
+  constexpr explicit SmallTable(std::uint32_t count) : count_(count) {}
+  static constexpr std::size_t bytes_for(std::size_t count) {
+    return sizeof(SmallTable) + count * (sizeof(Key) + sizeof(FibEntry));
+  }
+  const Key* keys() const { return reinterpret_cast<const Key*>(this + 1); }
+  const FibEntry* routes() const { return reinterpret_cast<const FibEntry*>(keys() + count_); }
+
+  std::uint32_t count_;
+  std::uint32_t unused_ = 0;  // keeps the keys, and the routes after them, 8-aligned
+};
+
+}  // namespace fib
 
 class Fib {
  public:
@@ -155,7 +207,7 @@ class Fib {
   // from its capacity, so it is an estimate to a few bytes per slot).
   std::size_t memory_bytes() const;
   // True while lookups use the multibit trie (for tests and benchmarks).
-  bool uses_trie() const { return state_ && state_->level1 != nullptr; }
+  bool uses_trie() const { return level1_ != nullptr; }
 
  private:
   // ---- trie slots ----
@@ -174,12 +226,6 @@ class Fib {
   // Insert paints over slots of depth <= len; delete repaints exactly depth == len.
   enum class Paint : std::uint8_t { overwrite, replace_exact };
 
-  struct SmallRoute {
-    std::uint32_t network;
-    std::uint32_t mask;
-    std::uint32_t index;
-  };
-
   struct State {
     std::vector<FibEntry> entries;            // slab, by route index
     std::vector<std::uint32_t> next;          // next route of the prefix by metric / free list
@@ -187,7 +233,7 @@ class Fib {
     std::size_t count = 0;
     // (network << 8 | length) -> index of the prefix's best route
     boost::unordered_flat_map<std::uint64_t, std::uint32_t> prefixes;
-    std::vector<SmallRoute> small;            // lookup structure while !level1
+    fib::SmallTable::Owner small;             // lookup structure while !level1
     std::unique_ptr<std::uint32_t[]> level1;  // kLevel1Slots slots, or null
     fib::QuarteredGroups level2;              // groups under level-1 slots
     fib::PackedGroups level3;                 // groups under level-2 slots
@@ -210,6 +256,9 @@ class Fib {
   void update_lookup(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode);
   void rebuild_lookup();
   void rebuild_small();
+  // Points the lookup's view at the structures of state_ as they are now:
+  // every change ends here (a slab or pool that grew moved).
+  void refresh_view();
   void build_trie();
   void paint(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode);
   // Paints a prefix longer than the parent's stride into the group under
@@ -226,30 +275,32 @@ class Fib {
   // Copies the live groups into fresh pools once freed lines are a quarter of one.
   void compact_if_fragmented();
 
+  // The lookup's view of state_, in the Fib itself so a lookup starts
+  // without a load: the trie's levels (level1_ null while the table is
+  // small), the slab, and the small table (kEmpty without one). A small
+  // table's lookup reads the first two words only.
+  const std::uint32_t* level1_ = nullptr;
+  const fib::SmallTable* small_ = &fib::SmallTable::kEmpty;
+  const fib::Line* level2_ = nullptr;
+  const fib::Line* level3_ = nullptr;
+  const FibEntry* entries_ = nullptr;
   std::unique_ptr<State> state_;
   std::size_t max_routes_;
 };
 
 inline const FibEntry* Fib::lookup(Ipv4Address dst) const {
-  const State* s = state_.get();
-  if (s == nullptr) return nullptr;
   const std::uint32_t a = dst.value;
-  if (s->level1 == nullptr) {
-    for (const SmallRoute& r : s->small) {
-      if ((a & r.mask) == r.network) return &s->entries[r.index];
-    }
-    return nullptr;
-  }
-  std::uint32_t slot = s->level1[a >> 16];
+  if (level1_ == nullptr) return small_->find(a);
+  std::uint32_t slot = level1_[a >> 16];
   if (slot & kGroupBit) {
-    slot = fib::QuarteredGroups::slot(s->level2.lines(), slot, a >> 8 & 0xff);
+    slot = fib::QuarteredGroups::slot(level2_, slot, a >> 8 & 0xff);
     // A group under a /24 is rare (a /25../32 route). Made branch-free (a
     // blank line for leaves), this lookup measured twice as slow: the extra
     // instructions leave less of the CPU's window for the next lookups' misses.
-    if (slot & kGroupBit) [[unlikely]] slot = fib::PackedGroups::slot(s->level3.lines(), slot, a & 0xff);
+    if (slot & kGroupBit) [[unlikely]] slot = fib::PackedGroups::slot(level3_, slot, a & 0xff);
   }
   const std::uint32_t id = slot & kIndexMask;
-  return id == 0 ? nullptr : &s->entries[id - 1];
+  return id == 0 ? nullptr : &entries_[id - 1];
 }
 
 }  // namespace netns::ipv4

@@ -33,7 +33,7 @@ class Ipv4Stack::ArpReceiver final : public PacketHandler {
 // ---- per-namespace state ----
 
 // ARP asks IPv4 these, and only these (neighbour.hpp).
-Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), neighbours(n, stack), hooks(&n.host().rx()) {}
+Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), hooks(&n.host().rx()), neighbours(n, stack) {}
 
 const InAddress* Ipv4Net::find_address(const Device& dev, Ipv4Address address) const {
   for (const InAddress& a : addresses) {

@@ -85,6 +85,7 @@
 
 #include "core/siphash.hpp"
 #include "netns/bounded_queue.hpp"
+#include "netns/detail/hot_heap.hpp"
 #include "netns/device.hpp"
 #include "netns/neighbour.hpp"
 #include "netns/packet.hpp"
@@ -149,7 +150,7 @@ class Table {
  protected:
   using Key = typename Family::Key;
 
-  struct Entry {
+  struct Entry : detail::HotAllocated {
     Entry(Table& table, Device& d, const Address& a);
     Device* dev;
     Address address;

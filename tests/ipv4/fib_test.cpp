@@ -52,7 +52,7 @@ TEST_F(FibTest, EmptyFibHoldsNothing) {
   Fib fib;
   EXPECT_EQ(fib.size(), 0u);
   EXPECT_EQ(fib.lookup(addr("10.0.0.1")), nullptr);
-  EXPECT_LE(sizeof(Fib), 2 * sizeof(void*));
+  EXPECT_LE(sizeof(Fib), 7 * sizeof(void*));
   EXPECT_EQ(fib.memory_bytes(), sizeof(Fib));
 
   ASSERT_TRUE(fib.insert(route("10.0.0.0/8", eth0_)));
@@ -316,6 +316,49 @@ TEST_F(FibTest, SwitchesBetweenSmallTableAndTrie) {
   }
   EXPECT_FALSE(fib.uses_trie());
   EXPECT_LT(fib.memory_bytes(), 8192u);  // the slab keeps its high-water mark (41 routes)
+}
+
+// A small table answers from its own copy of each prefix's best route:
+// routes behind the best one (that never touch the lookup structure) may
+// move the slab, and the answer must still be the best route as it is.
+TEST_F(FibTest, SmallTableAnswersStayRightWhileTheSlabGrows) {
+  Fib fib;
+  ASSERT_TRUE(fib.insert(route("10.0.0.0/8", eth0_, 5)));
+  ASSERT_TRUE(fib.insert(route("10.1.0.0/16", eth1_, 5)));
+  for (std::uint32_t metric = 6; metric < 200; ++metric) {  // behind the best: the slab grows
+    ASSERT_TRUE(fib.insert(route("10.0.0.0/8", eth1_, metric)));
+  }
+  EXPECT_FALSE(fib.uses_trie());
+  EXPECT_EQ(fib.lookup(addr("10.2.0.1"))->dev, eth0_);
+  EXPECT_EQ(pick(fib, "10.1.2.3"), "10.1.0.0/16 m5");
+  ASSERT_TRUE(fib.insert(route("10.0.0.0/8", eth1_, 1)));  // a new best
+  EXPECT_EQ(pick(fib, "10.2.0.1"), "10.0.0.0/8 m1");
+  EXPECT_EQ(fib.lookup(addr("10.2.0.1"))->dev, eth1_);
+  ASSERT_TRUE(fib.remove(route("10.0.0.0/8", nullptr, 1)));
+  EXPECT_EQ(fib.lookup(addr("10.2.0.1"))->dev, eth0_);
+  EXPECT_EQ(pick(fib, "11.0.0.1"), "none");
+}
+
+// The lookup's view moves with the tables: the moved-to Fib finds the
+// routes, the moved-from one is empty and finds none.
+TEST_F(FibTest, MovedFibsLookUpWhatTheyHold) {
+  Fib small;
+  ASSERT_TRUE(small.insert(route("192.0.2.0/24", eth0_)));
+  Fib trie;
+  for (unsigned i = 0; i < Fib::kSmallMax + 1; ++i) {
+    ASSERT_TRUE(trie.insert({.prefix = Ipv4Prefix(Ipv4Address(10, static_cast<std::uint8_t>(i), 0, 0), 16), .dev = eth1_}));
+  }
+  ASSERT_TRUE(trie.uses_trie());
+  Fib a = std::move(small);
+  Fib b(std::move(trie));
+  EXPECT_EQ(pick(a, "192.0.2.7"), "192.0.2.0/24 m0");
+  EXPECT_EQ(pick(b, "10.3.0.1"), "10.3.0.0/16 m0");
+  EXPECT_EQ(pick(small, "192.0.2.7"), "none");  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(pick(trie, "10.3.0.1"), "none");    // NOLINT(bugprone-use-after-move)
+  a = std::move(b);
+  EXPECT_EQ(pick(a, "10.3.0.1"), "10.3.0.0/16 m0");
+  EXPECT_EQ(pick(a, "192.0.2.7"), "none");
+  EXPECT_TRUE(a.uses_trie());
 }
 
 // Groups as full as they get: every /24 of a /16 (a quarter of 64 distinct

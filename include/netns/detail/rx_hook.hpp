@@ -26,7 +26,10 @@ class RxHook {
  private:
   friend class netns::RxScheduler;
 
-  BoundedQueue<Packet> backlog_;  // net.core.netdev_max_backlog of the device's namespace
+  // net.core.netdev_max_backlog of the device's namespace, read when a
+  // frame comes while others wait (the limit is at least 1: an empty
+  // backlog takes one whatever it is).
+  BoundedQueue<Packet> backlog_{1};
   Device* prev_ = nullptr;        // the ready list, while ready_
   Device* next_ = nullptr;
   bool ready_ = false;

@@ -3,12 +3,16 @@
 // Objects come from chunks of kPerChunk slots, so creating one is a free-list
 // pop with no malloc on the common path, the cost does not depend on how many
 // are alive, and leaks show as a live count that does not return to zero.
+// The chunks come from the hot heap (hot_heap.hpp): the namespaces' Nets, and
+// the route cache's entries, are on the packet path.
 #pragma once
 
 #include <cstddef>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "netns/detail/hot_heap.hpp"
 
 namespace netns::detail {
 
@@ -19,7 +23,7 @@ class Slab {
   Slab(const Slab&) = delete;
   Slab& operator=(const Slab&) = delete;
   ~Slab() {
-    for (void* chunk : chunks_) ::operator delete(chunk, std::align_val_t{alignof(Slot)});
+    for (void* chunk : chunks_) hot_deallocate(chunk, sizeof(Slot) * kPerChunk);
   }
 
   template <class... Args>
@@ -61,8 +65,8 @@ class Slab {
     free_ = slot;
   }
   void grow() {
-    auto* chunk = static_cast<Slot*>(
-        ::operator new(sizeof(Slot) * kPerChunk, std::align_val_t{alignof(Slot)}));
+    static_assert(alignof(Slot) <= kHotAlign);
+    auto* chunk = static_cast<Slot*>(hot_allocate(sizeof(Slot) * kPerChunk));
     chunks_.push_back(chunk);
     for (std::size_t i = kPerChunk; i-- > 0;) push(&chunk[i]);
   }
