@@ -412,9 +412,14 @@ TEST_P(DpdkQueuesOnTwoCores, EachHostForwardsTheFlowsOfItsQueue) {
         auto* m = static_cast<rte_mbuf*>(obj);
         dpdk::detail::taken_over(m);
         auto copy = std::vector<std::byte>(bytes_of(m).begin(), bytes_of(m).end());
-        if (rss::queue_of(rss::frame_hash(copy), 2) != q) wrong_queue = true;
         dpdk::detail::handed_on(m);
         rte_pktmbuf_free(m);
+        // What the routers send of their own once seconds pass (IPv6's
+        // router solicitations and reports, seen when a loaded machine
+        // stretches the test to a minute) is not a flow: only the IPv4
+        // frames are counted.
+        if (copy.size() < 14 || copy[12] != std::byte{0x08} || copy[13] != std::byte{0x00}) continue;
+        if (rss::queue_of(rss::frame_hash(copy), 2) != q) wrong_queue = true;
         ++received_on[q];
         ++received;
       }
