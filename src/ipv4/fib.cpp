@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <new>
-#include <tuple>
 #include <type_traits>
 
 #include "netns/detail/hot_heap.hpp"
@@ -40,15 +39,15 @@ namespace fib {
 
 constinit const SmallTable SmallTable::kEmpty{0};
 
-SmallTable::Owner SmallTable::make(std::span<const Key> keys, std::span<const FibEntry* const> routes) {
-  const auto count = static_cast<std::uint32_t>(keys.size());
+SmallTable::Owner SmallTable::make(std::span<const std::pair<Key, const FibEntry*>> prefixes) {
+  const auto count = static_cast<std::uint32_t>(prefixes.size());
   void* bytes = detail::hot_allocate(bytes_for(count));
   Owner table(new (bytes) SmallTable(count));
   Key* k = const_cast<Key*>(table->keys());
   FibEntry* r = const_cast<FibEntry*>(table->routes());
   for (std::uint32_t i = 0; i < count; ++i) {
-    new (&k[i]) Key(keys[i]);
-    new (&r[i]) FibEntry(*routes[i]);
+    new (&k[i]) Key(prefixes[i].first);
+    new (&r[i]) FibEntry(*prefixes[i].second);
   }
   return table;
 }
@@ -316,10 +315,7 @@ void Fib::rebuild_small() {
   }
   // Longest first, so the first match is the answer. Equal masks never both match.
   std::sort(found.begin(), found.begin() + n, [](const auto& a, const auto& b) { return a.first.mask > b.first.mask; });
-  std::array<fib::SmallTable::Key, kSmallMax> keys;
-  std::array<const FibEntry*, kSmallMax> routes;
-  for (std::size_t i = 0; i < n; ++i) std::tie(keys[i], routes[i]) = found[i];
-  s.small = fib::SmallTable::make(std::span(keys).first(n), std::span(routes).first(n));
+  s.small = fib::SmallTable::make(std::span(found).first(n));
 }
 
 void Fib::build_trie() {

@@ -114,8 +114,8 @@ class SmallTable {
   };
   using Owner = std::unique_ptr<SmallTable, Free>;
 
-  // routes[i] is the best route of keys[i]; the spans are equally long.
-  static Owner make(std::span<const Key> keys, std::span<const FibEntry* const> routes);
+  // Each prefix's key and best route, longest prefix first.
+  static Owner make(std::span<const std::pair<Key, const FibEntry*>> prefixes);
   // The table of no routes, which a Fib without one looks in.
   static const SmallTable kEmpty;
 
