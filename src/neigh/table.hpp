@@ -157,6 +157,9 @@ class Table {
     MacAddress mac;
     NeighbourState state = NeighbourState::incomplete;
     bool router = false;  // NDP's IsRouter (Linux's NTF_ROUTER); ARP leaves it clear
+    // The lookups that found this entry: counted in the line output reads
+    // anyway, so a hit costs the table no line of its own (stats() sums them).
+    std::uint64_t hits = 0;
     // What waits for the resolution: at most unres_qlen packets and
     // unres_qlen_bytes of truesize, charged to the namespace's packet memory.
     BoundedQueue<Packet> pending;
@@ -233,7 +236,9 @@ class Table {
   std::array<Memo, 16> memo_{};
   // Linux's neigh_statistics, per namespace, and the two evictions it has no
   // name for (see NeighbourTableStats).
-  std::uint64_t allocs_ = 0, destroys_ = 0, lookups_ = 0, hits_ = 0, unres_discards_ = 0, res_failed_ = 0,
+  // Hits are the entries' own (Entry::hits) plus those of entries gone;
+  // lookups are the hits and the misses.
+  std::uint64_t allocs_ = 0, destroys_ = 0, misses_ = 0, gone_hits_ = 0, unres_discards_ = 0, res_failed_ = 0,
                 forced_gc_runs_ = 0, table_fulls_ = 0, unresolved_evictions_ = 0, resolved_evictions_ = 0;
 };
 

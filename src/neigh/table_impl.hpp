@@ -56,8 +56,9 @@ NeighbourTableStats Table<D, F>::stats() const {
   s.table_fulls = table_fulls_;
   s.allocs = allocs_;
   s.destroys = destroys_;
-  s.lookups = lookups_;
-  s.hits = hits_;
+  s.hits = gone_hits_;
+  for (const auto& [key, e] : entries_) s.hits += e->hits;
+  s.lookups = s.hits + misses_;
   s.forced_gc_runs = forced_gc_runs_;
   s.unresolved = unresolved_.size();
   s.permanent = permanent_;
@@ -68,17 +69,19 @@ NeighbourTableStats Table<D, F>::stats() const {
 
 template <class D, class F>
 typename Table<D, F>::Entry* Table<D, F>::lookup(const Device& dev, AddressArg address) {
-  ++lookups_;
   const Key k = F::key(dev, address);
   Memo& memo = memo_[F::memo_slot(k)];
   if (memo.entry != nullptr && memo.key == k) {
-    ++hits_;
+    ++memo.entry->hits;
     return memo.entry;
   }
   auto it = entries_.find(k);
-  if (it == entries_.end()) return nullptr;
-  ++hits_;
+  if (it == entries_.end()) {
+    ++misses_;
+    return nullptr;
+  }
   memo = {k, it->second.get()};
+  ++memo.entry->hits;
   return memo.entry;
 }
 
@@ -185,6 +188,7 @@ void Table<D, F>::erase(Entry& e) {
   const Key k = F::key(*e.dev, e.address);
   Memo& memo = memo_[F::memo_slot(k)];
   if (memo.entry == &e) memo = {};
+  gone_hits_ += e.hits;
   ++destroys_;
   entries_.erase(k);
 }

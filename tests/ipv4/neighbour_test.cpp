@@ -98,6 +98,23 @@ TEST_F(NeighbourStats, AResolutionThatGivesUpIsResFailed) {
   EXPECT_EQ(eth0_->stats().tx_dropped, 0u);
 }
 
+// neigh_statistics are the table's, not its entries': the lookups and hits
+// an entry had stay counted when it goes.
+TEST_F(NeighbourStats, LookupsAndHitsOutliveTheEntriesThatHadThem) {
+  ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth0_, kChannelPeer, kChannelPeerMac));
+  const auto added = ipv4::neighbour_table_stats(*net_);  // adding looked first, and missed
+  for (std::uint8_t i = 0; i < 3; ++i) send_to_peer(i);
+  host_.poll(clock_.now());
+  const auto used = ipv4::neighbour_table_stats(*net_);
+  EXPECT_EQ(used.hits, added.hits + 3);
+  EXPECT_EQ(used.lookups, added.lookups + 3);
+  ASSERT_TRUE(set_link_up(*eth0_, false));  // neigh_ifdown: the device's entries go
+  const auto after = ipv4::neighbour_table_stats(*net_);
+  EXPECT_EQ(after.entries, 0u);
+  EXPECT_EQ(after.hits, used.hits);
+  EXPECT_EQ(after.lookups, used.lookups);
+}
+
 // neigh_event_ns at gc_thresh3: the entry is refused, the request answered.
 TEST_F(NeighbourStats, AnEntryTheFullTableRefusesIsTableFulls) {
   ASSERT_TRUE(net_->sysctl().set("net.ipv4.neigh.default.gc_thresh3", "2"));
