@@ -98,6 +98,7 @@ Result<void> Fib::insert(const FibEntry& e) {
   }
   if (size() >= max_routes_) return error(Errc::no_buffer_space);
 
+  const ViewRefresh refresh{*this};
   FibEntry route = e;
   route.prefix = Ipv4Prefix(e.prefix.network(), e.prefix.length());
   const std::uint32_t network = route.prefix.address().value;
@@ -111,7 +112,6 @@ Result<void> Fib::insert(const FibEntry& e) {
     s.prefixes.emplace(k, index);
     ++s.count;
     update_lookup(network, length, make_leaf(length, index), Paint::overwrite);
-    refresh_view();
     return {};
   }
 
@@ -127,13 +127,11 @@ Result<void> Fib::insert(const FibEntry& e) {
   s.next[index] = cur;
   ++s.count;
   if (prev != kNone) {
-    s.next[prev] = index;  // not the best: lookups are unchanged
-    refresh_view();        // but the slab may have moved
+    s.next[prev] = index;  // not the best: lookups are unchanged, but the slab may have moved
     return {};
   }
   it->second = index;
   update_lookup(network, length, make_leaf(length, index), Paint::overwrite);
-  refresh_view();
   return {};
 }
 
@@ -145,11 +143,11 @@ Result<void> Fib::remove(const FibEntry& match) {
   const std::uint64_t k = key(match.prefix.network(), length);
   auto it = s.prefixes.find(k);
   if (it == s.prefixes.end()) return error(Errc::no_such_process);
+  const ViewRefresh refresh{*this};
   for (std::uint32_t prev = kNone, cur = it->second; cur != kNone; prev = cur, cur = s.next[cur]) {
     if (!matches(s.entries[cur], match)) continue;
     erase(k, prev, cur, true);
     if (s.count == 0) state_.reset();
-    refresh_view();
     return {};
   }
   return error(Errc::no_such_process);
@@ -175,6 +173,7 @@ std::size_t Fib::remove_if(const std::function<bool(const FibEntry&)>& doomed) {
 
   // Repainting costs up to a few thousand slots per prefix; past a fraction of
   // the table one rebuild is cheaper.
+  const ViewRefresh refresh{*this};
   const bool repaint = victims <= s.count / 8;
   for (std::uint64_t k : keys) {
     std::uint32_t prev = kNone;
@@ -194,7 +193,6 @@ std::size_t Fib::remove_if(const std::function<bool(const FibEntry&)>& doomed) {
   } else if (!repaint) {
     rebuild_lookup();
   }
-  refresh_view();
   return victims;
 }
 

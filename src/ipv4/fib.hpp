@@ -257,8 +257,13 @@ class Fib {
   void rebuild_lookup();
   void rebuild_small();
   // Points the lookup's view at the structures of state_ as they are now:
-  // every change ends here (a slab or pool that grew moved).
+  // every change ends here (a slab or pool that grew moved). Each mutator
+  // holds a ViewRefresh, so none of its returns can forget it.
   void refresh_view();
+  struct ViewRefresh {
+    Fib& fib;
+    ~ViewRefresh() { fib.refresh_view(); }
+  };
   void build_trie();
   void paint(std::uint32_t network, unsigned length, std::uint32_t leaf, Paint mode);
   // Paints a prefix longer than the parent's stride into the group under

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/hot_heap.hpp"
 #include "netns/device.hpp"
 #include "netns/host.hpp"
 

@@ -33,8 +33,6 @@ inline constexpr std::size_t kHotAlign = 64;
 
 void* hot_allocate(std::size_t bytes);              // throws std::bad_alloc
 void hot_deallocate(void* p, std::size_t bytes) noexcept;
-// Bytes of chunks the hot heap holds (for tests and memory figures).
-std::size_t hot_heap_reserved();
 
 // A base that sends a class's new and delete to the hot heap. Deleting
 // through a base pointer needs a virtual destructor, so the size is right.
