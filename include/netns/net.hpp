@@ -205,6 +205,13 @@ T* PernetSlot<T>::find(Net& net) const {
 }
 
 template <class T>
+template <std::size_t Id>
+T* PernetSlot<T>::find_fixed(Net& net) {
+  static_assert(Id < Net::kFastSlots, "a fixed slot is one of the first, held in Net itself");
+  return static_cast<T*>(net.fast_slots_[Id]);
+}
+
+template <class T>
 template <class... Args>
 T& PernetSlot<T>::emplace(Net& net, Args&&... args) {
   reset(net);

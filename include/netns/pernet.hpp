@@ -59,6 +59,10 @@ class PernetSlot {
   T& get(Net& net) const;
   // The state, or nullptr when this slot is empty in `net`.
   T* find(Net& net) const;
+  // The same for a slot whose id is known when compiling (a built-in's that
+  // checks its id): the namespace alone leads to it, no slot object first.
+  template <std::size_t Id>
+  static T* find_fixed(Net& net);
   // Constructs the state in `net`, replacing any previous one.
   template <class... Args>
   T& emplace(Net& net, Args&&... args);

@@ -62,7 +62,7 @@ std::uint64_t tail_of(const RouteCacheKey& key) {
 
 }  // namespace
 
-RouteCache::NetState::NetState(const SipKey& key, std::uint32_t net_id) : unbound(key) {
+RouteCache::NetState::NetState(RouteCache& c, const SipKey& key, std::uint32_t net_id) : cache(&c), unbound(key) {
   unbound.absorb<1>(first_word(net_id, Ipv4Address{}));
 }
 
@@ -83,7 +83,7 @@ std::uint64_t RouteCache::hash_in(Net& net, const RouteCacheKey& key) { return h
 // ---- pernet ----
 
 Result<void> RouteCache::init(Net& net) {
-  slot_.emplace(net, key_, net.id());
+  slot_.emplace(net, *this, key_, net.id());
   return {};
 }
 
@@ -116,6 +116,13 @@ template <class K>
   using R = std::remove_cvref_t<decltype(route_of(std::declval<const Entry&>(), key))>;
   NetState* ns = slot_.find(net);
   if (ns == nullptr) return static_cast<const R*>(nullptr);
+  return find(*ns, key);
+}
+
+template <class K>
+[[gnu::always_inline]] inline const auto* RouteCache::find(NetState& state, const K& key) {
+  using R = std::remove_cvref_t<decltype(route_of(std::declval<const Entry&>(), key))>;
+  NetState* ns = &state;
   const std::uint64_t h = hash(*ns, key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Entry** link = &buckets_[h & mask_];
@@ -201,6 +208,12 @@ void RouteCache::put(Net& net, const K& key, const R& route) {
 
 const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif) {
   return find(net, RouteCacheKey{net.id(), dst, src, tos, oif});
+}
+
+const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst) {
+  NetState* ns = PernetSlot<NetState>::find_fixed<kSlotId>(net);
+  if (ns == nullptr) return nullptr;
+  return ns->cache->find(*ns, RouteCacheKey{net.id(), dst, {}, 0, 0});
 }
 
 const CachedRoute6* RouteCache::lookup(Net& net, const Ipv6Address& dst, const Ipv6Address& src, int oif) {

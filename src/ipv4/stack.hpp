@@ -139,7 +139,10 @@ class Ipv4Stack final : public PernetOps,
   // which is still in the headroom), delivered with `meta`; nullopt when
   // Linux would send no reply at all.
   std::optional<SentOptions> echo_reply_options(Net& net, Packet& request, const InputMeta& meta);
+  // ipv4::route_output: the shared cache, then the FIB.
   Result<RouteResult> route_output(Net& net, Ipv4Address dst);
+  // Its miss (Linux's ip_route_output_slow): the FIB, then the answer cached.
+  Result<RouteResult> route_output_slow(Net& net, Ipv4Address dst);
   // route_output remembered by one socket for its last destination, checked
   // against the namespace's route generation (Linux's sk_dst_cache): no
   // hashing while nothing in the namespace's routing changed.

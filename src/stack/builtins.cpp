@@ -2,6 +2,8 @@
 // the one list the Host registers. See stack/builtins.hpp.
 #include "stack/builtins.hpp"
 
+#include <stdexcept>
+
 #include "conntrack/conntrack.hpp"
 #include "core/route_cache.hpp"
 #include "devices/macvlan_ops.hpp"
@@ -43,7 +45,13 @@ Builtins::Builtins(Host& host)
           // reverse) and finds every other device still there.
           {loopback_.get(), true},
           {default_devices_.get(), true},
-      }} {}
+      }} {
+  // RouteCache::lookup(net, dst) finds the cache's state at a fixed slot:
+  // made first of everything per namespace, it has the Host's first id.
+  if (route_cache_->slot_id() != RouteCache::kSlotId) {
+    throw std::logic_error("netns: the route cache must hold the Host's first pernet slot");
+  }
+}
 
 Builtins::~Builtins() = default;
 
