@@ -116,13 +116,12 @@ template <class K>
   using R = std::remove_cvref_t<decltype(route_of(std::declval<const Entry&>(), key))>;
   NetState* ns = slot_.find(net);
   if (ns == nullptr) return static_cast<const R*>(nullptr);
-  return find(*ns, key);
+  return find(ns, key);
 }
 
 template <class K>
-[[gnu::always_inline]] inline const auto* RouteCache::find(NetState& state, const K& key) {
+[[gnu::always_inline]] inline const auto* RouteCache::find(NetState* ns, const K& key) {
   using R = std::remove_cvref_t<decltype(route_of(std::declval<const Entry&>(), key))>;
-  NetState* ns = &state;
   const std::uint64_t h = hash(*ns, key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Entry** link = &buckets_[h & mask_];
@@ -210,10 +209,10 @@ const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst, Ipv4Address src
   return find(net, RouteCacheKey{net.id(), dst, src, tos, oif});
 }
 
-const CachedRoute* RouteCache::lookup(Net& net, Ipv4Address dst) {
+const CachedRoute* RouteCache::builtin_lookup(Net& net, Ipv4Address dst) {
   NetState* ns = PernetSlot<NetState>::find_fixed<kSlotId>(net);
   if (ns == nullptr) return nullptr;
-  return ns->cache->find(*ns, RouteCacheKey{net.id(), dst, {}, 0, 0});
+  return ns->cache->find(ns, RouteCacheKey{net.id(), dst, {}, 0, 0});
 }
 
 const CachedRoute6* RouteCache::lookup(Net& net, const Ipv6Address& dst, const Ipv6Address& src, int oif) {

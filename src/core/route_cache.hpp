@@ -121,13 +121,14 @@ class RouteCache final : public PernetOps {
   // The cached route, or nullptr (a miss). Counts a hit or a miss. Never
   // allocates. In a namespace where the cache has exited: nullptr, uncounted.
   const CachedRoute* lookup(Net& net, Ipv4Address dst, Ipv4Address src, std::uint8_t tos, int oif);
-  // The same in the Host's own cache (the built-in one) for route_output's
-  // usual key: no source, tos or output device. The built-in cache's state
-  // is the Host's first pernet slot (kSlotId; stack/builtins.cpp checks it)
-  // and points back at its cache, so the namespace alone leads to a hit:
-  // no chain of loads through the Host before the hash can start.
+  // lookup in the Host's own cache (the built-in one, whichever object this
+  // is called on) for route_output's usual key: no source, tos or output
+  // device. The built-in cache's state is the Host's first pernet slot
+  // (kSlotId; stack/builtins.cpp checks it) and points back at its cache,
+  // so the namespace alone leads to a hit: no chain of loads through the
+  // Host before the hash can start.
   static constexpr std::size_t kSlotId = 0;
-  static const CachedRoute* lookup(Net& net, Ipv4Address dst);
+  static const CachedRoute* builtin_lookup(Net& net, Ipv4Address dst);
   std::size_t slot_id() const { return slot_.id(); }
   // Caches `route`, replacing an entry with the same key. May evict (see
   // above). Allocates only when the slab or the bucket array grows.
@@ -206,13 +207,13 @@ class RouteCache final : public PernetOps {
   template <class K>
   const auto* find(Net& net, const K& key);
   template <class K>
-  const auto* find(NetState& ns, const K& key);
+  const auto* find(NetState* ns, const K& key);
   template <class K, class R>
   void put(Net& net, const K& key, const R& route);
 
   struct NetState {
     NetState(RouteCache& cache, const SipKey& key, std::uint32_t net_id);
-    RouteCache* cache;  // the static lookup's way to the table
+    RouteCache* cache;  // builtin_lookup's way to the table
     // SipHash's state after the first word of a key of this namespace with no
     // source address, which most lookups are (route_output without a bound
     // socket): their hash starts here, a round in.

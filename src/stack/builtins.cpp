@@ -46,7 +46,7 @@ Builtins::Builtins(Host& host)
           {loopback_.get(), true},
           {default_devices_.get(), true},
       }} {
-  // RouteCache::lookup(net, dst) finds the cache's state at a fixed slot:
+  // RouteCache::builtin_lookup(net, dst) finds the cache's state at a fixed slot:
   // made first of everything per namespace, it has the Host's first id.
   if (route_cache_->slot_id() != RouteCache::kSlotId) {
     throw std::logic_error("netns: the route cache must hold the Host's first pernet slot");

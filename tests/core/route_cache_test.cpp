@@ -93,24 +93,24 @@ TEST_F(RouteCacheTest, EveryKeyFieldDistinguishesEntries) {
   EXPECT_EQ(hit(*a_, dst(1), src, 0x10, 3), 6u);
 }
 
-// The static lookup reaches the Host's own cache from the namespace alone:
+// builtin_lookup reaches the Host's own cache from the namespace alone:
 // the same entries, counts and invalidation as the member one, for keys
 // without source, tos or output device.
 TEST_F(RouteCacheTest, TheNamespaceAloneLeadsToTheHostsCache) {
   ASSERT_EQ(cache_->slot_id(), RouteCache::kSlotId);
-  EXPECT_EQ(RouteCache::lookup(*a_, dst(1)), nullptr);
+  EXPECT_EQ(RouteCache::builtin_lookup(*a_, dst(1)), nullptr);
   cache_->insert(*a_, dst(1), {}, 0, 0, route(*a_, 7));
   cache_->insert(*a_, dst(2), Ipv4Address(10, 0, 0, 1), 0, 0, route(*a_, 8));  // a bound socket's key
-  const CachedRoute* r = RouteCache::lookup(*a_, dst(1));
+  const CachedRoute* r = RouteCache::builtin_lookup(*a_, dst(1));
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->next_hop, Ipv4Address(7));
-  EXPECT_EQ(RouteCache::lookup(*b_, dst(1)), nullptr) << "another namespace's entry";
-  EXPECT_EQ(RouteCache::lookup(*a_, dst(2)), nullptr) << "a key with a source is another key";
+  EXPECT_EQ(RouteCache::builtin_lookup(*b_, dst(1)), nullptr) << "another namespace's entry";
+  EXPECT_EQ(RouteCache::builtin_lookup(*a_, dst(2)), nullptr) << "a key with a source is another key";
   const RouteCacheStats s = cache_->stats(*a_);
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.misses, 2u);
   cache_->invalidate(*a_);
-  EXPECT_EQ(RouteCache::lookup(*a_, dst(1)), nullptr);
+  EXPECT_EQ(RouteCache::builtin_lookup(*a_, dst(1)), nullptr);
 }
 
 TEST_F(RouteCacheTest, InvalidateMakesOneNamespaceMissWithoutTouchingAnEntry) {
