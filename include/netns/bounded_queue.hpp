@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -20,17 +21,21 @@ template <class T>
 class BoundedQueue {
  public:
   explicit BoundedQueue(std::size_t capacity = 0) : capacity_(capacity) {}
+  BoundedQueue(const BoundedQueue&) = delete;
+  BoundedQueue& operator=(const BoundedQueue&) = delete;
+  ~BoundedQueue() { free_ring(); }
   // The moved-from queue is empty (and keeps its capacity): the defaulted
   // moves would leave its size behind with no ring under it.
   BoundedQueue(BoundedQueue&& other) noexcept
-      : ring_(std::move(other.ring_)),
+      : ring_(std::exchange(other.ring_, nullptr)),
         capacity_(other.capacity_),
         slots_(std::exchange(other.slots_, 0)),
         head_(std::exchange(other.head_, 0)),
         size_(std::exchange(other.size_, 0)) {}
   BoundedQueue& operator=(BoundedQueue&& other) noexcept {
     if (this != &other) {
-      ring_ = std::move(other.ring_);
+      free_ring();
+      ring_ = std::exchange(other.ring_, nullptr);
       capacity_ = other.capacity_;
       slots_ = std::exchange(other.slots_, 0);
       head_ = std::exchange(other.head_, 0);
@@ -85,8 +90,8 @@ class BoundedQueue {
 
   // Drops everything queued and gives the memory back.
   void clear() {
-    ring_.reset();
-    slots_ = head_ = size_ = 0;
+    free_ring();
+    head_ = size_ = 0;
   }
 
   template <class F>
@@ -95,16 +100,37 @@ class BoundedQueue {
   }
 
  private:
+  // The ring starts on a cache line: a slot never straddles two (new[]'s
+  // count before the array put every other Packet across two, a second
+  // miss for the frame that used it when many namespaces are busy).
+  static constexpr std::size_t kLine = 64;
+  static_assert(alignof(T) <= kLine);
+
   void grow() {
     std::size_t slots = slots_ == 0 ? 4 : slots_ * 2;  // a power of two: index by mask
-    auto ring = std::make_unique<T[]>(slots);
+    T* ring = static_cast<T*>(::operator new(slots * sizeof(T), std::align_val_t{kLine}));
+    try {
+      std::uninitialized_value_construct_n(ring, slots);
+    } catch (...) {
+      ::operator delete(ring, std::align_val_t{kLine});
+      throw;
+    }
     for (std::size_t i = 0; i < size_; ++i) ring[i] = std::move(ring_[(head_ + i) & (slots_ - 1)]);
-    ring_ = std::move(ring);
+    free_ring();
+    ring_ = ring;
     slots_ = slots;
     head_ = 0;
   }
 
-  std::unique_ptr<T[]> ring_;
+  void free_ring() noexcept {
+    if (ring_ == nullptr) return;
+    std::destroy_n(ring_, slots_);
+    ::operator delete(ring_, std::align_val_t{kLine});
+    ring_ = nullptr;
+    slots_ = 0;
+  }
+
+  T* ring_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t slots_ = 0;
   std::size_t head_ = 0;

@@ -1,6 +1,8 @@
 // BoundedQueue: the one FIFO every queue is made of.
 #include "netns/bounded_queue.hpp"
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -96,6 +98,41 @@ TEST(BoundedQueue, MovedFromQueueIsEmptyAndUsable) {
   EXPECT_TRUE(b.empty());
   EXPECT_FALSE(b.pop());
   // NOLINTEND(bugprone-use-after-move)
+}
+
+// A Packet is 32 bytes: each slot must lie in one cache line, or the frame
+// that uses it misses twice when many namespaces are busy.
+TEST(BoundedQueue, NoSlotStraddlesACacheLine) {
+  struct Item {
+    std::array<std::uint64_t, 4> words{};
+  };
+  static_assert(sizeof(Item) == 32);
+  BoundedQueue<Item> q(64);
+  for (std::size_t n = 0; n < 64; ++n) {
+    ASSERT_TRUE(q.push(Item{}));
+    for (std::size_t i = 0; i <= n; ++i) {
+      auto at = reinterpret_cast<std::uintptr_t>(q.peek(i));
+      EXPECT_LE(at % 64 + sizeof(Item), 64u) << "slot " << i << " of " << n + 1;
+    }
+  }
+}
+
+TEST(BoundedQueue, ClearReleasesWhatWaitsAndTheQueueServesAgain) {
+  auto shared = std::make_shared<int>(7);
+  BoundedQueue<std::shared_ptr<int>> q(8);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(q.push(std::shared_ptr<int>(shared)));
+  EXPECT_EQ(shared.use_count(), 7);
+  q.clear();
+  EXPECT_EQ(shared.use_count(), 1);
+  EXPECT_TRUE(q.empty());
+  ASSERT_TRUE(q.push(std::shared_ptr<int>(shared)));
+  EXPECT_EQ(*q.pop().value(), 7);
+  {
+    BoundedQueue<std::shared_ptr<int>> doomed(4);
+    ASSERT_TRUE(doomed.push(std::shared_ptr<int>(shared)));
+    EXPECT_EQ(shared.use_count(), 2);
+  }
+  EXPECT_EQ(shared.use_count(), 1);  // destroying a queue destroys what waits in it
 }
 
 }  // namespace
