@@ -314,9 +314,7 @@ inline constexpr std::array<CounterInfo, static_cast<std::size_t>(Counter::count
 #undef NETNS_COUNTER_INFO
 }};
 
-// Each MIB's counters must stay together, in Mib's order: a MIB is one
-// block indexed from its first counter, so a counter added at the end of
-// the list under another MIB would write past that MIB's block.
+// Each MIB's counters stay together, in Mib's order, as nstat lists them.
 inline constexpr bool kMibsContiguous = [] {
   for (std::size_t i = 1; i < kCounterTable.size(); ++i) {
     if (kCounterTable[i].mib < kCounterTable[i - 1].mib) return false;
@@ -325,40 +323,75 @@ inline constexpr bool kMibsContiguous = [] {
 }();
 static_assert(kMibsContiguous, "NETNS_COUNTERS: add a counter beside the others of its MIB");
 
-// Each MIB's first counter and size, derived from the table above.
-struct MibLayout {
-  std::array<std::uint16_t, static_cast<std::size_t>(Mib::count_)> first{};
-  std::array<std::uint16_t, static_cast<std::size_t>(Mib::count_)> size{};
+// The counters every IP datagram adds to, forwarded, delivered or sent, at
+// the front of their blocks in this order (see CounterLayout): a frame
+// writes one line of counters, not one per MIB and offset. Linux's
+// ipstats_mib keeps Ip's and IpExt's counters together, InPkts and
+// InOctets first, for the same reason.
+inline constexpr std::array kHotCounters{
+    Counter::IpInReceives,  Counter::IpExtInOctets,       Counter::IpExtInNoECTPkts, Counter::IpExtInECT0Pkts,
+    Counter::IpForwDatagrams, Counter::IpInDelivers,      Counter::IpOutRequests,    Counter::IpExtOutOctets,
+    Counter::Ip6InReceives, Counter::Ip6InOctets,         Counter::Ip6InNoECTPkts,   Counter::Ip6OutForwDatagrams,
+    Counter::Ip6InDelivers, Counter::Ip6OutRequests,      Counter::Ip6OutOctets,     Counter::Ip6OutTransmits,
 };
-inline constexpr MibLayout kMibLayout = [] {
-  MibLayout out{};
-  for (std::size_t i = kCounterTable.size(); i-- > 0;) {
-    auto m = static_cast<std::size_t>(kCounterTable[i].mib);
-    out.first[m] = static_cast<std::uint16_t>(i);
-    ++out.size[m];
+
+// Where each counter is kept. A namespace allocates a block on the first
+// increment of one of its counters, in whole cache lines. Each MIB is a
+// block, except that IpExt's counters are in Ip's. A block starts with its
+// hot counters (kHotCounters' order); the rest follow in table order.
+struct CounterLayout {
+  struct Slot {
+    std::uint8_t block;  // a Mib's number
+    std::uint16_t index;
+  };
+  std::array<Slot, static_cast<std::size_t>(Counter::count_)> slot{};
+  std::array<std::uint16_t, static_cast<std::size_t>(Mib::count_)> size{};  // counters per block
+
+  static constexpr std::size_t block_of(Mib mib) {
+    return static_cast<std::size_t>(mib == Mib::IpExt ? Mib::Ip : mib);
+  }
+  static constexpr bool hot(std::size_t counter) {
+    for (Counter c : kHotCounters) {
+      if (static_cast<std::size_t>(c) == counter) return true;
+    }
+    return false;
+  }
+};
+inline constexpr CounterLayout kCounterLayout = [] {
+  CounterLayout out{};
+  auto place = [&](std::size_t counter) {
+    const std::size_t block = CounterLayout::block_of(kCounterTable[counter].mib);
+    out.slot[counter] = {static_cast<std::uint8_t>(block), out.size[block]++};
+  };
+  for (Counter c : kHotCounters) place(static_cast<std::size_t>(c));
+  for (std::size_t i = 0; i < kCounterTable.size(); ++i) {
+    if (!CounterLayout::hot(i)) place(i);
   }
   return out;
 }();
+static_assert([] {
+  for (Counter c : kHotCounters) {
+    if (kCounterLayout.slot[static_cast<std::size_t>(c)].index >= 8) return false;
+  }
+  return true;
+}(), "kHotCounters: at most 8 a block, one cache line");
 
 class Counters {
  public:
   void add(Counter c, std::uint64_t n = 1) {
-    auto i = static_cast<std::size_t>(c);
-    auto m = static_cast<std::size_t>(kCounterTable[i].mib);
-    if (!blocks_[m]) [[unlikely]] allocate(m);
-    blocks_[m][i - kMibLayout.first[m]] += n;
+    const CounterLayout::Slot s = kCounterLayout.slot[static_cast<std::size_t>(c)];
+    if (!blocks_[s.block]) [[unlikely]] allocate(s.block);
+    blocks_[s.block][s.index] += n;
   }
   // For the one gauge among them (TcpCurrEstab, connections now in
   // ESTABLISHED or CLOSE_WAIT), which goes down as well as up.
   void sub(Counter c, std::uint64_t n = 1) {
-    auto i = static_cast<std::size_t>(c);
-    auto m = static_cast<std::size_t>(kCounterTable[i].mib);
-    if (blocks_[m]) blocks_[m][i - kMibLayout.first[m]] -= n;
+    const CounterLayout::Slot s = kCounterLayout.slot[static_cast<std::size_t>(c)];
+    if (blocks_[s.block]) blocks_[s.block][s.index] -= n;
   }
   std::uint64_t value(Counter c) const {
-    auto i = static_cast<std::size_t>(c);
-    auto m = static_cast<std::size_t>(kCounterTable[i].mib);
-    return blocks_[m] ? blocks_[m][i - kMibLayout.first[m]] : 0;
+    const CounterLayout::Slot s = kCounterLayout.slot[static_cast<std::size_t>(c)];
+    return blocks_[s.block] ? blocks_[s.block][s.index] : 0;
   }
   // By nstat name ("UdpNoPorts"); 0 for a name netns does not count.
   std::uint64_t get(std::string_view name) const;
@@ -367,8 +400,11 @@ class Counters {
   std::vector<std::pair<std::string_view, std::uint64_t>> nonzero() const;
 
  private:
-  void allocate(std::size_t mib);
-  std::array<std::unique_ptr<std::uint64_t[]>, static_cast<std::size_t>(Mib::count_)> blocks_;
+  struct FreeLines {
+    void operator()(std::uint64_t* block) const;
+  };
+  void allocate(std::size_t block);
+  std::array<std::unique_ptr<std::uint64_t[], FreeLines>, static_cast<std::size_t>(Mib::count_)> blocks_;
 };
 
 }  // namespace netns

@@ -1,11 +1,24 @@
 // Per-namespace counters: lazy MIB blocks and lookup by nstat name.
 #include "netns/counters.hpp"
 
+#include <cstring>
+#include <new>
+
 namespace netns {
 
-void Counters::allocate(std::size_t mib) {
-  blocks_[mib] = std::make_unique<std::uint64_t[]>(kMibLayout.size[mib]);  // zeroed
+namespace {
+constexpr std::size_t kLine = 64;
+}  // namespace
+
+// Line-aligned, so the hot counters at a block's front share one line.
+void Counters::allocate(std::size_t block) {
+  const std::size_t bytes = kCounterLayout.size[block] * sizeof(std::uint64_t);
+  void* p = ::operator new(bytes, std::align_val_t{kLine});
+  std::memset(p, 0, bytes);
+  blocks_[block].reset(static_cast<std::uint64_t*>(p));
 }
+
+void Counters::FreeLines::operator()(std::uint64_t* block) const { ::operator delete(block, std::align_val_t{kLine}); }
 
 static_assert(kCounterTable[0].name == "IpInReceives");
 

@@ -56,6 +56,24 @@ TEST(Counters, EveryCounterHasItsOwnSlot) {
   EXPECT_EQ(c.nonzero().size(), kCount);
 }
 
+// A forwarded IPv4 frame adds to InReceives, InOctets, an ECN counter and
+// ForwDatagrams: one block, its first line (the block is line-aligned), as
+// for IPv6's.
+TEST(Counters, TheCountersOfEveryDatagramAreInTheFirstLineOfOneBlock) {
+  auto slot = [](Counter c) { return kCounterLayout.slot[static_cast<std::size_t>(c)]; };
+  for (Counter c : {Counter::IpInReceives, Counter::IpExtInOctets, Counter::IpExtInNoECTPkts,
+                    Counter::IpForwDatagrams, Counter::IpOutRequests, Counter::IpExtOutOctets}) {
+    EXPECT_EQ(slot(c).block, slot(Counter::IpInReceives).block) << kCounterTable[static_cast<std::size_t>(c)].name;
+    EXPECT_LT(slot(c).index, 8u) << kCounterTable[static_cast<std::size_t>(c)].name;
+  }
+  for (Counter c : {Counter::Ip6InReceives, Counter::Ip6InOctets, Counter::Ip6InNoECTPkts,
+                    Counter::Ip6OutForwDatagrams, Counter::Ip6OutRequests, Counter::Ip6OutTransmits}) {
+    EXPECT_LT(slot(c).index, 8u) << kCounterTable[static_cast<std::size_t>(c)].name;
+  }
+  // A counter that is not hot comes after them: InHdrErrors is Ip's second.
+  EXPECT_EQ(slot(Counter::IpInHdrErrors).index, 8u);
+}
+
 TEST_F(HostTest, CountersArePerNamespace) {
   NetRef blue = host_.create_net("blue").value();
   NetRef red = host_.create_net("red").value();
