@@ -9,15 +9,29 @@
 //                                batch of 256 frames meets 256 different
 //                                routers (all of them, when N < 256).
 //                                Counters: ns_per_packet, Mpps.
+//   BM_MemoryFloor/<N>           what the machine's memory alone charges a
+//                                frame at N busy: kLinesPerFrame lines read
+//                                at random from as many lines as N
+//                                namespaces' frames touch, on huge pages,
+//                                every address known in advance, so the
+//                                CPU overlaps as many misses as it can.
 //
 // The ratios at the end are N / 1 (targets: at most 1.10 at 100 and 1.5 at
-// 100,000). The machine's cache-miss counters, where perf has them, say
-// where the rest goes; this VM exposes none.
+// 100,000), then the best ratio the floor leaves at each N: one busy
+// namespace's time plus the floor's extra cost at N, over one busy
+// namespace's time. No order of visiting the same lines (prefetch, bursts
+// of frames) beats that ratio; only fewer lines a frame do. The machine's
+// cache-miss counters, where perf has them, say where the rest goes; this
+// VM exposes none.
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "support/forward_rig.hpp"
@@ -124,6 +138,71 @@ BENCHMARK(BM_ForwardAcrossActiveNamespaces)
     ->Arg(100000)
     ->Unit(benchmark::kMicrosecond);
 
+// The lines a forwarded frame touches at 10,000 busy, warm-up excluded:
+// bench/lines_per_packet.sh's count. Recount it when the packet path changes.
+constexpr std::size_t kLinesPerFrame = 18;
+
+// Anonymous memory in 2 MiB huge pages where the kernel gives them (the hot
+// heap's, which holds most of those lines), every page touched.
+class LineArena {
+ public:
+  explicit LineArena(std::size_t lines) : bytes_(round_up(lines * 64)), lines_(lines) {
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    madvise(p, bytes_, MADV_HUGEPAGE);
+    base_ = static_cast<std::uint64_t*>(p);
+    for (std::size_t i = 0; i < lines_; ++i) base_[i * 8] = i;
+  }
+  ~LineArena() { munmap(base_, bytes_); }
+  LineArena(const LineArena&) = delete;
+  LineArena& operator=(const LineArena&) = delete;
+
+  // The first word of line `(x * lines) >> 32`: a random line for a random
+  // 32-bit x, without a division.
+  std::uint64_t read(std::uint32_t x) const { return base_[((std::uint64_t{x} * lines_) >> 32) * 8]; }
+
+ private:
+  static std::size_t round_up(std::size_t bytes) {
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    return (bytes + kHuge - 1) / kHuge * kHuge;
+  }
+  std::uint64_t* base_ = nullptr;
+  std::size_t bytes_;
+  std::size_t lines_;
+};
+
+void BM_MemoryFloor(benchmark::State& state) {
+  LineArena arena(static_cast<std::size_t>(state.range(0)) * kLinesPerFrame);
+  std::uint64_t rng = 0x9e3779b97f4a7c15;
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < ActiveRouters::kBatch * kLinesPerFrame; ++k) {
+      rng = rng * 6364136223846793005 + 1442695040888963407;  // Knuth's MMIX LCG
+      sum += arena.read(static_cast<std::uint32_t>(rng >> 32));
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  const auto frames = static_cast<double>(state.iterations() * ActiveRouters::kBatch);
+  state.SetItemsProcessed(static_cast<std::int64_t>(frames));
+  state.counters["ns_per_packet"] =
+      benchmark::Counter(frames * 1e-9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_line"] = benchmark::Counter(frames * kLinesPerFrame * 1e-9,
+                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_MemoryFloor)->Arg(1)->Arg(100)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+
+// (forwarding at 1 + floor at N - floor at 1) / forwarding at 1.
+void print_floor_ratios(const bench::RatioReporter& reporter) {
+  const double one = reporter.seconds("BM_ForwardAcrossActiveNamespaces/1");
+  const double floor_one = reporter.seconds("BM_MemoryFloor/1");
+  if (one <= 0 || floor_one < 0) return;
+  std::printf("\nBest N / 1 the memory floor leaves (%zu lines a frame):\n", kLinesPerFrame);
+  for (const char* n : {"100", "10000", "100000"}) {
+    const double floor_n = reporter.seconds(std::string("BM_MemoryFloor/") + n);
+    if (floor_n >= 0) std::printf("  %-34s %10.3f\n", (std::string(n) + " / 1").c_str(), (one + floor_n - floor_one) / one);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,6 +213,7 @@ int main(int argc, char** argv) {
                        "BM_ForwardAcrossActiveNamespaces/1");
   }
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_floor_ratios(reporter);
   benchmark::Shutdown();
   return 0;
 }
