@@ -12,10 +12,11 @@
 # frame's) that a real machine fetches from L3 or memory. The count is
 # deterministic, unlike the timings of a shared VM.
 #
-# It runs twice, one run three times as long as the other, and prints the
-# difference per frame of difference: the warm-up (every router's first
-# frame allocates its counters and finds its neighbour, about 3 lines a
-# frame of a short run) is in both and cancels. That is the figure
+# It runs twice, 200 and 600 iterations of 256 frames (each one call of
+# the benchmark: NETNS_BENCH_ITERATIONS), and prints the difference per
+# frame of difference: the warm-up (every router's first frame allocates
+# its counters and finds its neighbour, about 3 lines a frame of a short
+# run) is the same in both and cancels. That is the figure
 # BM_MemoryFloor's kLinesPerFrame follows.
 set -euo pipefail
 bin=${1:-build-bench/bench/active_namespaces_bench}
@@ -24,14 +25,14 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-# count SECONDS: callgrind's per-function misses of the run, as "frames" then
-# "misses<TAB>function" lines, in $dir/SECONDS.
+# count ITERATIONS: callgrind's per-function misses of the run, as "frames"
+# then "misses<TAB>function" lines, in $dir/ITERATIONS.
 count() {
   local out=$dir/cg.$1
-  valgrind --tool=callgrind --cache-sim=yes --D1=32768,8,64 --LL=2097152,16,64 \
+  NETNS_BENCH_ITERATIONS=$1 valgrind --tool=callgrind --cache-sim=yes --D1=32768,8,64 --LL=2097152,16,64 \
     --toggle-collect='netns::Host::poll*' --toggle-collect='netns::ChannelDevice::inject*' \
     --toggle-collect='netns::ChannelDevice::read_packet*' --callgrind-out-file="$out" \
-    "$bin" --benchmark_filter="BM_ForwardAcrossActiveNamespaces/$n\$" --benchmark_min_time="$1" >/dev/null 2>&1
+    "$bin" --benchmark_filter="BM_ForwardAcrossActiveNamespacesFixed/$n/" >/dev/null 2>&1
   # Frames: the calls into Device::receive (each injected frame makes one).
   callgrind_annotate --tree=calling --auto=no "$out" 2>/dev/null |
     grep "Device::receive(netns::Packet) (" | head -1 | grep -oP '\(\K[0-9,]+(?=x\))' | tr -d , >"$dir/$1"
@@ -55,9 +56,9 @@ for line in sys.stdin:
 " >>"$dir/$1"
 }
 
-count 1
-count 3
-python3 - "$dir/1" "$dir/3" <<'EOF'
+count 200
+count 600
+python3 - "$dir/200" "$dir/600" <<'EOF'
 import sys
 
 def read(path):
