@@ -404,6 +404,7 @@ class Counters {
     void operator()(std::uint64_t* block) const;
   };
   void allocate(std::size_t block);
+  // By block (a Mib's number; IpExt's stays null: its counters are in Ip's).
   std::array<std::unique_ptr<std::uint64_t[], FreeLines>, static_cast<std::size_t>(Mib::count_)> blocks_;
 };
 

@@ -70,7 +70,7 @@ TEST(Counters, TheCountersOfEveryDatagramAreInTheFirstLineOfOneBlock) {
                     Counter::Ip6OutForwDatagrams, Counter::Ip6OutRequests, Counter::Ip6OutTransmits}) {
     EXPECT_LT(slot(c).index, 8u) << kCounterTable[static_cast<std::size_t>(c)].name;
   }
-  // A counter that is not hot comes after them: InHdrErrors is Ip's second.
+  // The others follow them: InHdrErrors, Ip's first counter that is not hot, is the ninth.
   EXPECT_EQ(slot(Counter::IpInHdrErrors).index, 8u);
 }
 
