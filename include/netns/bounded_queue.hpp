@@ -9,7 +9,9 @@
 //   while (auto p = q.pop()) process(std::move(*p));
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <optional>
@@ -20,7 +22,7 @@ namespace netns {
 template <class T>
 class BoundedQueue {
  public:
-  explicit BoundedQueue(std::size_t capacity = 0) : capacity_(capacity) {}
+  explicit BoundedQueue(std::size_t capacity = 0) : capacity_(clamp(capacity)) {}
   BoundedQueue(const BoundedQueue&) = delete;
   BoundedQueue& operator=(const BoundedQueue&) = delete;
   ~BoundedQueue() { free_ring(); }
@@ -49,7 +51,7 @@ class BoundedQueue {
   bool full() const { return size_ >= capacity_; }
   std::size_t capacity() const { return capacity_; }
   // Shrinking below size() keeps what is queued; pushes fail until it drains.
-  void set_capacity(std::size_t capacity) { capacity_ = capacity; }
+  void set_capacity(std::size_t capacity) { capacity_ = clamp(capacity); }
 
   [[nodiscard]] bool push(T&& value) {
     return push_in_place([&](T& slot) { slot = std::move(value); });
@@ -107,7 +109,7 @@ class BoundedQueue {
   static_assert(alignof(T) <= kLine);
 
   void grow() {
-    std::size_t slots = slots_ == 0 ? 4 : slots_ * 2;  // a power of two: index by mask
+    const std::uint32_t slots = slots_ == 0 ? 4 : slots_ * 2;  // a power of two: index by mask
     T* ring = static_cast<T*>(::operator new(slots * sizeof(T), std::align_val_t{kLine}));
     try {
       std::uninitialized_value_construct_n(ring, slots);
@@ -130,11 +132,17 @@ class BoundedQueue {
     slots_ = 0;
   }
 
+  // Counts in 32 bits: a queue is 24 bytes, so a Device's line of receive
+  // state has room for its packet counters too. No queue holds 2^31 items.
+  static std::uint32_t clamp(std::size_t capacity) {
+    return static_cast<std::uint32_t>(std::min<std::size_t>(capacity, std::uint32_t{1} << 31));
+  }
+
   T* ring_ = nullptr;
-  std::size_t capacity_ = 0;
-  std::size_t slots_ = 0;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t slots_ = 0;
+  std::uint32_t head_ = 0;
+  std::uint32_t size_ = 0;
 };
 
 }  // namespace netns

@@ -123,8 +123,15 @@ class Device : public detail::HotAllocated {
   // Leaving for good (Linux's NETREG_UNREGISTERING): destroyed, not moved.
   // NetdevEvent::unregistering comes for both; this tells them apart.
   bool is_unregistering() const { return unregistering_; }
-  const DeviceStats& stats() const { return stats_; }
-  // For the stack's drop accounting on this device (malformed frames, full queues).
+  // A copy: rx_packets and rx_bytes are kept with the receive backlog.
+  DeviceStats stats() const {
+    DeviceStats s = stats_;
+    s.rx_packets = rx_hook_.rx_packets();
+    s.rx_bytes = rx_hook_.rx_bytes();
+    return s;
+  }
+  // For the stack's drop accounting on this device (malformed frames, full
+  // queues); rx_packets and rx_bytes here are not the device's (stats()).
   DeviceStats& mutable_stats() { return stats_; }
   // The device's own per-device sysctl values (netns/devconf.hpp), null
   // while every one is its table default; kept across rename and move.
@@ -299,8 +306,8 @@ class Device : public detail::HotAllocated {
   // The packet path's fields come first, in three lines: with thousands of
   // namespaces busy each is a miss a frame. Line 0: what receive,
   // deliver_frame and transmit read (the vtable pointer is before them);
-  // line 1: the backlog and the ready list; line 2: the counters that
-  // every frame adds to. The rest is control plane.
+  // line 1: the backlog, the ready list and the receive counters; line 2:
+  // the counters every transmitted frame adds to. The rest is control plane.
   Net* net_;
   DeviceKind kind_;
   bool up_ = false;

@@ -147,8 +147,7 @@ inline void RxScheduler::enqueue(Device& dev, Packet&& frame) {
     ++stats.rx_dropped;
     return;
   }
-  ++stats.rx_packets;
-  stats.rx_bytes += bytes;
+  hook.count_rx(bytes);
   if (!hook.ready_) add_ready(dev);
 }
 

@@ -226,8 +226,7 @@ void Device::deliver_now(Packet frame) {
     ++stats_.rx_dropped;
     return;
   }
-  ++stats_.rx_packets;
-  stats_.rx_bytes += frame.size();
+  rx_hook_.count_rx(frame.size());
   net_->host().rx().deliver_frame(*this, std::move(frame));
 }
 

@@ -117,6 +117,16 @@ TEST(BoundedQueue, NoSlotStraddlesACacheLine) {
   }
 }
 
+// The counts are 32-bit: a capacity past 2^31 is taken as 2^31.
+TEST(BoundedQueue, CapacityBeyondTwoToThe31IsClamped) {
+  BoundedQueue<int> q(std::size_t{1} << 40);
+  EXPECT_EQ(q.capacity(), std::size_t{1} << 31);
+  q.set_capacity(std::size_t{1} << 33);
+  EXPECT_EQ(q.capacity(), std::size_t{1} << 31);
+  q.set_capacity(5);
+  EXPECT_EQ(q.capacity(), 5u);
+}
+
 TEST(BoundedQueue, ClearReleasesWhatWaitsAndTheQueueServesAgain) {
   auto shared = std::make_shared<int>(7);
   BoundedQueue<std::shared_ptr<int>> q(8);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "netns/bounded_queue.hpp"
 #include "netns/packet.hpp"
@@ -22,6 +23,13 @@ namespace detail {
 class RxHook {
  public:
   std::size_t backlog_size() const { return backlog_.size(); }
+  std::uint64_t rx_packets() const { return rx_packets_; }
+  std::uint64_t rx_bytes() const { return rx_bytes_; }
+  // For Device::deliver_now, whose frames skip the backlog.
+  void count_rx(std::size_t bytes) {
+    ++rx_packets_;
+    rx_bytes_ += bytes;
+  }
 
  private:
   friend class netns::RxScheduler;
@@ -32,8 +40,14 @@ class RxHook {
   BoundedQueue<Packet> backlog_{1};
   Device* prev_ = nullptr;        // the ready list, while ready_
   Device* next_ = nullptr;
+  // DeviceStats' rx_packets and rx_bytes, kept here, in the line every
+  // received frame writes anyway, rather than in the counters' line
+  // (Device::stats() puts them together).
+  std::uint64_t rx_packets_ = 0;
+  std::uint64_t rx_bytes_ = 0;
   bool ready_ = false;
 };
+static_assert(sizeof(RxHook) <= 64, "RxHook: one cache line (Device's line 1)");
 
 }  // namespace detail
 }  // namespace netns
