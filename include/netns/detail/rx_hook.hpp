@@ -1,10 +1,11 @@
 // netns/detail/rx_hook.hpp — a device's place in its Host's receive scheduler.
 //
 // Every Device carries one (by value, so reaching it costs no pointer): the
-// backlog of frames it received and its links on the scheduler's intrusive
-// list of devices with frames waiting. The fields belong to the scheduler
-// alone (netns/rx_scheduler.hpp); the device itself only reads the
-// backlog's size.
+// backlog of frames it received, its links on the scheduler's intrusive
+// list of devices with frames waiting, and its receive counters, all in one
+// line. The fields belong to the scheduler (netns/rx_scheduler.hpp); the
+// device itself reads the backlog's size and the counters, and counts the
+// frames it delivers without the backlog (Device::deliver_now).
 #pragma once
 
 #include <cstddef>
