@@ -33,6 +33,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "support/forward_rig.hpp"
@@ -132,12 +134,19 @@ void BM_ForwardAcrossActiveNamespaces(benchmark::State& state) {
   state.counters["ns_per_packet"] = benchmark::Counter(static_cast<double>(forwarded) * 1e-9,
                                                        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_ForwardAcrossActiveNamespaces)
-    ->Arg(1)
-    ->Arg(100)
-    ->Arg(10000)
-    ->Arg(100000)
-    ->Unit(benchmark::kMicrosecond);
+// The numbers of busy namespaces every benchmark here runs at; ratios are against the first.
+constexpr std::array<std::int64_t, 4> kBusy{1, 100, 10000, 100000};
+void busy_args(benchmark::internal::Benchmark* b) {
+  for (std::int64_t n : kBusy) b->Arg(n);
+}
+// "prefix/N" (a benchmark's name at N) or "N / 1" (a ratio's label).
+std::string at_busy(const char* prefix, std::int64_t n, const char* suffix = "") {
+  char text[96];
+  std::snprintf(text, sizeof text, "%s%lld%s", prefix, static_cast<long long>(n), suffix);
+  return text;
+}
+
+BENCHMARK(BM_ForwardAcrossActiveNamespaces)->Apply(busy_args)->Unit(benchmark::kMicrosecond);
 
 // The lines a forwarded frame touches at 10,000 busy, warm-up excluded:
 // bench/lines_per_packet.sh's count. Recount it when the packet path changes.
@@ -190,7 +199,7 @@ void BM_MemoryFloor(benchmark::State& state) {
   state.counters["ns_per_line"] = benchmark::Counter(frames * kLinesPerFrame * 1e-9,
                                                      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_MemoryFloor)->Arg(1)->Arg(100)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MemoryFloor)->Apply(busy_args)->Unit(benchmark::kMicrosecond);
 
 // (forwarding at 1 + floor at N - floor at 1) / forwarding at 1.
 void print_floor_ratios(const bench::RatioReporter& reporter) {
@@ -198,9 +207,10 @@ void print_floor_ratios(const bench::RatioReporter& reporter) {
   const double floor_one = reporter.seconds("BM_MemoryFloor/1");
   if (one <= 0 || floor_one < 0) return;
   std::printf("\nBest N / 1 the memory floor leaves (%zu lines a frame):\n", kLinesPerFrame);
-  for (const char* n : {"100", "10000", "100000"}) {
-    const double floor_n = reporter.seconds(std::string("BM_MemoryFloor/") + n);
-    if (floor_n >= 0) std::printf("  %-34s %10.3f\n", (std::string(n) + " / 1").c_str(), (one + floor_n - floor_one) / one);
+  for (std::int64_t n : std::span(kBusy).subspan(1)) {
+    const double floor_n = reporter.seconds(at_busy("BM_MemoryFloor/", n));
+    if (floor_n < 0) continue;
+    std::printf("  %-34s %10.3f\n", at_busy("", n, " / 1").c_str(), (one + floor_n - floor_one) / one);
   }
 }
 
@@ -212,15 +222,13 @@ int main(int argc, char** argv) {
   // (Google Benchmark 1.7 has no flag for it), so that the warm-up of two
   // runs is the same and cancels in their difference.
   if (const char* fixed = std::getenv("NETNS_BENCH_ITERATIONS")) {
-    for (const auto& n : {1, 100, 10000, 100000}) {
-      benchmark::RegisterBenchmark("BM_ForwardAcrossActiveNamespacesFixed", BM_ForwardAcrossActiveNamespaces)
-          ->Arg(n)
-          ->Iterations(std::strtoll(fixed, nullptr, 10));
-    }
+    benchmark::RegisterBenchmark("BM_ForwardAcrossActiveNamespacesFixed", BM_ForwardAcrossActiveNamespaces)
+        ->Apply(busy_args)
+        ->Iterations(std::strtoll(fixed, nullptr, 10));
   }
   bench::RatioReporter reporter;
-  for (const char* n : {"100", "10000", "100000"}) {
-    reporter.add_ratio(std::string(n) + " / 1", std::string("BM_ForwardAcrossActiveNamespaces/") + n,
+  for (std::int64_t n : std::span(kBusy).subspan(1)) {
+    reporter.add_ratio(at_busy("", n, " / 1"), at_busy("BM_ForwardAcrossActiveNamespaces/", n),
                        "BM_ForwardAcrossActiveNamespaces/1");
   }
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -395,7 +395,9 @@ Result<void> del_route(Net& net, const RouteSpec& spec) {
 Result<RouteResult> route_output(Net& net, Ipv4Address dst) {
   // A hit is found from the namespace alone (RouteCache::builtin_lookup):
   // the Host is gone through only for a miss.
-  if (const CachedRoute* hit = RouteCache::builtin_lookup(net, dst)) return RouteResult{hit->dev, hit->next_hop, hit->source};
+  if (const CachedRoute* hit = RouteCache::builtin_lookup(net, dst)) {
+    return RouteResult{hit->dev, hit->next_hop, hit->source};
+  }
   return net.host().builtins().ipv4().route_output_slow(net, dst);
 }
 
