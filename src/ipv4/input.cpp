@@ -46,11 +46,12 @@ constexpr auto kUnusualOctet = [] {
 
 bool unusual(Ipv4Address a) { return kUnusualOctet[a.value >> 24]; }
 
-// The LAND check's first step, inline: false means the source is surely not
-// one of the namespace's addresses.
-bool may_be_local(const Ipv4Net& ns, Ipv4Address src) {
-  const std::uint64_t bits = Ipv4Net::address_filter_bits(src);
-  return (ns.local_address_filter & bits) == bits;
+// False when `a` is surely not one of the namespace's addresses nor in its
+// local table (Ipv4Net::local_filter): the LAND check's first step, and the
+// input route's.
+bool may_be_local(const Ipv4Net& ns, Ipv4Address a) {
+  const std::uint64_t bits = Ipv4Net::local_filter_bits(a);
+  return (ns.local_filter & bits) == bits;
 }
 
 // Whether the input device filters reverse paths (IN_DEV_RPFILTER): a bit
@@ -162,6 +163,10 @@ inline Ipv4Stack::InputRoute Ipv4Stack::route_input(Net& net, Ipv4Net& ns, const
   } else if (dst.is_broadcast()) {
     return InputRoute::broadcast;
   }
+  // The local filter holds every destination of the local table but the
+  // loopback's networks, which only the loopback's datagrams reach: a
+  // datagram to forward reads neither the local table nor its line.
+  if (!loopback && !may_be_local(ns, dst)) return InputRoute::forward;
   const FibEntry* local = ns.local.lookup(dst);
   if (local == nullptr) return InputRoute::forward;
   InputRoute verdict = InputRoute::forward;

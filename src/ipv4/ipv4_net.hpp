@@ -72,21 +72,26 @@ struct Ipv4Extras {
 };
 
 // 64-aligned, and its packet path's fields first, in three lines: with
-// thousands of namespaces busy each is a miss a frame. Line 0: the local
-// table (every datagram received looks there) and the filter of the
-// namespace's addresses; line 1: the main table; line 2: the hooks. It
+// thousands of namespaces busy each is a miss a frame. Line 0: the main
+// table and the filter of what the local table can hold, which is all a
+// datagram to forward reads of the two; line 1: the local table, which
+// only a datagram the filter lets through looks in; line 2: the hooks. It
 // lives in the hot heap, with the namespace's devices (netns/detail/hot_heap.hpp).
 struct alignas(64) Ipv4Net : detail::HotAllocated {
   Ipv4Net(Net& net, Ipv4Stack& stack);
 
-  Fib local;                             // local and broadcast routes (table local)
-  // A Bloom filter of the namespace's addresses, two bits each
-  // (address_filter_bits): when a source's bits are not both set it is
-  // surely not local, and the LAND check costs one load on the packet path
-  // (Linux hashes its addresses for that check). With a handful of
-  // addresses one source in a few hundred takes the slower look.
-  std::uint64_t local_address_filter = 0;
   Fib main;                              // `ip route` (table main)
+  // A Bloom filter, two bits each (local_filter_bits), of every destination
+  // the local table can hold: the namespace's addresses and their subnets'
+  // broadcasts; all ones while an address on the loopback covers a network
+  // outside 127/8 (Linux makes that whole network local). When a
+  // destination's bits are not both set the local table surely has no route
+  // for it, so a datagram to forward skips that lookup, as Linux's merged
+  // local and main tries take one. It serves the LAND check too: a source
+  // whose bits are not both set is surely not ours. With a handful of
+  // addresses one address in a few hundred takes the slower look.
+  std::uint64_t local_filter = 0;
+  Fib local;                             // local and broadcast routes (table local)
   Net& net;
   netfilter::HookTable hooks;  // null per hook until conntrack or a base chain registers there
   NeighbourTable neighbours;
@@ -101,8 +106,11 @@ struct alignas(64) Ipv4Net : detail::HotAllocated {
   // True when `address` is one of the namespace's addresses (on any device,
   // up or not: Linux's inet_lookup_ifaddr).
   bool has_address(Ipv4Address address) const;
-  void refresh_address_filter();
-  static std::uint64_t address_filter_bits(Ipv4Address a) {
+  // Builds local_filter again from the addresses (after one is removed).
+  void refresh_local_filter();
+  // What `a` adds to local_filter.
+  static std::uint64_t local_filter_bits(const InAddress& a);
+  static std::uint64_t local_filter_bits(Ipv4Address a) {
     return std::uint64_t{1} << ((a.value * 0x9e3779b1u) >> 26) | std::uint64_t{1} << ((a.value * 0x85ebca6bu) >> 26);
   }
   // The reassembler, created on first use.

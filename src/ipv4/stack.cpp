@@ -49,9 +49,20 @@ bool Ipv4Net::has_address(Ipv4Address address) const {
   return e != nullptr && e->type == RouteType::local && e->prefix.length() == 32;
 }
 
-void Ipv4Net::refresh_address_filter() {
-  local_address_filter = 0;
-  for (const InAddress& a : addresses) local_address_filter |= address_filter_bits(a.prefix.address());
+void Ipv4Net::refresh_local_filter() {
+  local_filter = 0;
+  for (const InAddress& a : addresses) local_filter |= local_filter_bits(a);
+}
+
+// The destinations add_kernel_routes puts in the local table for `a`, or
+// more: its broadcast is counted even on a /31, and while its device is down.
+std::uint64_t Ipv4Net::local_filter_bits(const InAddress& a) {
+  const Ipv4Prefix& p = a.prefix;
+  const bool covers_network = a.dev->kind() == DeviceKind::loopback && p.length() < 32;
+  // A datagram to 127/8 is a martian unless it came through the loopback,
+  // which always looks in the local table.
+  if (covers_network && (p.length() < 8 || p.address().value >> 24 != 127)) return ~std::uint64_t{0};
+  return local_filter_bits(p.address()) | local_filter_bits(p.broadcast());
 }
 
 Reassembler& Ipv4Net::fragments(Ipv4Stack& stack) {
@@ -110,7 +121,7 @@ void Ipv4Stack::on_netdev_event(NetdevEvent event, Device& dev) {
           std::none_of(ns->addresses.begin(), ns->addresses.end(),
                        [&](const InAddress& a) { return a.dev == &dev; })) {
         ns->addresses.push_back({&dev, Ipv4Prefix(Ipv4Address::loopback(), 8)});
-        ns->refresh_address_filter();
+        ns->refresh_local_filter();
       }
       for (const InAddress& a : ns->addresses) {
         if (a.dev == &dev) add_kernel_routes(*ns, a);
@@ -137,7 +148,7 @@ void Ipv4Stack::invalidate_routes(Net& net) { route_cache().invalidate(net); }
 
 void Ipv4Stack::remove_device(Net& net, Ipv4Net& ns, Device& dev) {
   std::erase_if(ns.addresses, [&](const InAddress& a) { return a.dev == &dev; });
-  ns.refresh_address_filter();
+  ns.refresh_local_filter();
   remove_routes_through(ns, dev);
   ns.neighbours.flush_device(dev);
   if (ns.extras) ns.extras->redirects.forget(dev);
@@ -213,7 +224,7 @@ Result<void> Ipv4Stack::add_address(Net& net, Device& dev, Ipv4Prefix prefix) {
   }
   if (ns.addresses.size() >= kMaxAddresses) return error(Errc::no_buffer_space);
   ns.addresses.push_back({&dev, prefix});
-  ns.local_address_filter |= Ipv4Net::address_filter_bits(a);
+  ns.local_filter |= Ipv4Net::local_filter_bits(ns.addresses.back());
   add_kernel_routes(ns, ns.addresses.back());
   invalidate_routes(net);
   return {};
@@ -226,7 +237,7 @@ Result<void> Ipv4Stack::del_address(Net& net, Device& dev, Ipv4Prefix prefix) {
                          [&](const InAddress& a) { return a.dev == &dev && a.prefix == prefix; });
   if (it == ns.addresses.end()) return error(Errc::address_not_available);
   ns.addresses.erase(it);
-  ns.refresh_address_filter();
+  ns.refresh_local_filter();
   remove_address_routes(ns, dev, prefix.address());
   invalidate_routes(net);
   host_.notify(NetdevEvent::inet_address_removed, dev);

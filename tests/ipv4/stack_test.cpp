@@ -527,6 +527,56 @@ TEST_F(Router, FragmentsWhenAllowed) {
   EXPECT_EQ(counter("IpFragCreates"), 3u);
 }
 
+// A datagram to forward skips the local table when the local filter rules
+// it out (Ipv4Net::local_filter). What the local table holds must still
+// win: a subnet's broadcast, and a whole network given to the loopback
+// (Linux's AnyIP), which the filter cannot list address by address.
+TEST_F(Router, TheSubnetBroadcastIsReceivedNotForwarded) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  inject(support::udp_frame(eth0_->mac(), kPeerMac, kPeer, Ipv4Address(198, 51, 100, 255), 4000, 5000, 40));
+  EXPECT_TRUE(sent(eth1_).empty());
+  EXPECT_EQ(counter("IpExtInBcastPkts"), 1u);
+  EXPECT_EQ(counter("IpForwDatagrams"), 0u);
+}
+
+TEST_F(Router, ANetworkOnTheLoopbackIsLocalToFramesFromAnyDevice) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  const Ipv4Address any(203, 0, 113, 77);
+  ASSERT_TRUE(ipv4::add_route(*net_, {.prefix = prefix("203.0.113.0/24"), .via = kFar}));
+  ASSERT_TRUE(ipv4::add_address(*net_, net_->loopback(), prefix("203.0.113.1/24")));
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, any, 9, 1, 8));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].icmp);
+  EXPECT_EQ(out[0].icmp->type, IcmpType::echo_reply);
+  EXPECT_EQ(out[0].ip->src, any);
+  EXPECT_TRUE(sent(eth1_).empty());
+
+  // Without the address the network is another's again: forwarded.
+  ASSERT_TRUE(ipv4::del_address(*net_, net_->loopback(), prefix("203.0.113.1/24")));
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, any, 9, 2, 8));
+  EXPECT_TRUE(sent().empty());
+  EXPECT_EQ(sent(eth1_).size(), 1u);
+  EXPECT_EQ(counter("IpForwDatagrams"), 1u);
+}
+
+// Enough addresses to fill the filter's 64 bits: each is still delivered,
+// and a destination that is none of them is still forwarded.
+TEST_F(Router, ManyAddressesAreEachLocalAndTheRestForwarded) {
+  ASSERT_TRUE(net_->sysctl().set("net.ipv4.ip_forward", "1"));
+  for (std::uint8_t i = 10; i < 110; ++i) {
+    ASSERT_TRUE(ipv4::add_address(*net_, *eth0_, Ipv4Prefix(Ipv4Address(192, 0, 2, i), 24)));
+  }
+  learn_peer();
+  for (std::uint8_t i = 10; i < 110; ++i) {
+    inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, Ipv4Address(192, 0, 2, i), 9, i, 8));
+  }
+  EXPECT_EQ(sent().size(), 100u);
+  EXPECT_EQ(counter("IcmpOutEchoReps"), 100u);
+  inject(packet_to_far());
+  EXPECT_EQ(sent(eth1_).size(), 1u);
+}
+
 // Identical addresses in a thousand namespaces: each answers only on its own wire.
 TEST(ManyNamespaces, IdenticalAddressesNeverMeet) {
   Host host(support::test_config());
