@@ -405,6 +405,7 @@ class Counters {
   };
   void allocate(std::size_t block);
   // By block (a Mib's number; IpExt's stays null: its counters are in Ip's).
+  // Ip's comes first: Net keeps it in its first line.
   std::array<std::unique_ptr<std::uint64_t[], FreeLines>, static_cast<std::size_t>(Mib::count_)> blocks_;
 };
 

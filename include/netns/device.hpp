@@ -314,13 +314,16 @@ class Device : public detail::HotAllocated {
   bool carrier_ = true;
   bool unregistering_ = false;
   bool observed_ = false;               // observers_ is not empty: one load tells the packet path
+  MacAddress mac_;                      // here, 1-aligned, it fills what the flags leave of 8 bytes
   std::uint32_t conf_on_ = 0;           // bit per DevconfId: conf_on()
   std::uint32_t mtu_;
   int ifindex_ = 0;
-  MacAddress mac_;
   RxHandler* rx_handler_ = nullptr;
   // netem on transmit, when set_link_faults gave any (else null: no cost).
   std::unique_ptr<LinkFaultState> faults_;
+  // net_'s Host, which a device never leaves: receive reads it here, not
+  // in a line of the Net.
+  Host* host_;
 
   // The receive backlog and the device's place on the scheduler's ready list.
   alignas(64) detail::RxHook rx_hook_;

@@ -166,14 +166,16 @@ class alignas(64) Net {
   int allocate_ifindex(int preferred) const;
   PernetSlotEntry& slot(std::size_t id);
 
-  // The packet path's fields first, in two lines: with thousands of
-  // namespaces busy each is a miss a frame. Line 0: the Host and the
-  // subsystems' state of the first slot ids (PernetSlot::find reads
-  // nothing else); line 1: the counters' blocks of Ip, Icmp, Tcp, Udp and IpExt.
+  // The packet path's fields first: with thousands of namespaces busy each
+  // line is a miss a frame. Line 0: the subsystems' state of the first slot
+  // ids (PernetSlot::find reads nothing else) and the pointer to the Ip
+  // counters' block (Counters begins with it), so a datagram's counters
+  // cost the block's line alone; line 1: the other blocks'. A device keeps
+  // its own pointer to the Host, which receive reads.
   static constexpr std::size_t kFastSlots = 7;
-  Host* host_;
   std::array<void*, kFastSlots> fast_slots_{};  // slots_[id].object for id < kFastSlots
   Counters counters_;
+  Host* host_;
   std::atomic<std::uint32_t> refs_{1};
   std::uint32_t id_;
   State state_ = State::creating;

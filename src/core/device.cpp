@@ -2,6 +2,7 @@
 #include "netns/device.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -35,7 +36,12 @@ bool is_valid_device_name(std::string_view name) {
 }
 
 Device::Device(Net& net, std::string_view name, DeviceKind kind, MacAddress mac, std::uint32_t mtu)
-    : net_(&net), kind_(kind), mtu_(mtu), mac_(mac), conf_(DevconfStore::for_new_device(net.sysctl())) {
+    : net_(&net), kind_(kind), mac_(mac), mtu_(mtu), host_(&net.host()),
+      conf_(DevconfStore::for_new_device(net.sysctl())) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // GCC lays a class with a vtable out as any other
+  static_assert(offsetof(Device, host_) + sizeof(host_) <= 64, "what a frame reads of a Device fits line 0");
+#pragma GCC diagnostic pop
   set_name(name);
   DevconfStore::refresh(*this, net.sysctl());
 }
@@ -219,7 +225,7 @@ void Device::remove_observer(FrameObserver& observer) {
   observed_ = !observers_.empty();
 }
 
-void Device::receive(Packet frame) { net_->host().rx().enqueue(*this, std::move(frame)); }
+void Device::receive(Packet frame) { host_->rx().enqueue(*this, std::move(frame)); }
 
 void Device::deliver_now(Packet frame) {
   if (!up_ || unregistering_ || !frame) {
@@ -227,13 +233,13 @@ void Device::deliver_now(Packet frame) {
     return;
   }
   rx_hook_.count_rx(frame.size());
-  net_->host().rx().deliver_frame(*this, std::move(frame));
+  host_->rx().deliver_frame(*this, std::move(frame));
 }
 
 void Device::drop_backlog() {
   // Frames held by link faults are in flight too: never seen after a move.
   if (faults_) faults_->drop_held();
-  net_->host().rx().drop_backlog(*this);
+  host_->rx().drop_backlog(*this);
 }
 
 Result<void> set_link_up(Device& dev, bool up) {

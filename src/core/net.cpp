@@ -2,6 +2,7 @@
 #include "netns/net.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <charconv>
 
 #include "netns/host.hpp"
@@ -107,6 +108,10 @@ NetRef NetHold::lock() const {
 
 Net::Net(Host& host, std::uint32_t id, std::string_view name)
     : host_(&host), id_(id), name_(name) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // GCC lays a non-standard-layout class out as any other
+  static_assert(offsetof(Net, counters_) + sizeof(void*) <= 64, "the Ip counters' block pointer is in line 0");
+#pragma GCC diagnostic pop
   sysctl_.net_ = this;
 }
 
