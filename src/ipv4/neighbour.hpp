@@ -38,7 +38,7 @@ struct ArpFamily {
     SipKey sip;
     std::size_t operator()(Key k) const { return siphash13_word(sip, k); }
   };
-  static std::size_t memo_slot(Key k) { return (k * 0x9e3779b97f4a7c15u) >> 60; }  // Fibonacci: top 4 bits
+  static std::uint64_t memo_hash(Key k) { return k * 0x9e3779b97f4a7c15u; }  // Fibonacci: the top bits
   static Ipv4Address canonical(Ipv4Address a) { return a; }
   static bool valid_neighbour(Ipv4Address a) { return !a.is_multicast() && !a.is_unspecified(); }
   template <class Entry>

@@ -72,7 +72,7 @@ struct NdpFamily {
     SipKey sip;
     std::size_t operator()(const Key& k) const;
   };
-  static std::size_t memo_slot(const Key& k) { return ((k.low ^ k.ifindex) * 0x9e3779b97f4a7c15u) >> 60; }
+  static std::uint64_t memo_hash(const Key& k) { return (k.low ^ k.ifindex) * 0x9e3779b97f4a7c15u; }
   static Ipv6Address canonical(const Ipv6Address& a) { return a.with_scope(0); }
   static bool valid_neighbour(const Ipv6Address& a) { return !a.is_multicast() && !a.is_unspecified(); }
   template <class Entry>

@@ -23,7 +23,8 @@
 // Family (a traits type) gives the address type, the table key and its
 // hash, the EtherType of the datagrams, and the sysctls the table reads:
 //   using Address; using Key; struct KeyHash (from a SipKey);
-//   static Key key(const Device&, const Address&); static std::size_t memo_slot(Key);
+//   static Key key(const Device&, const Address&);
+//   static std::uint64_t memo_hash(Key);  // the memo's slot is its top bits
 //   static Address canonical(const Address&);  // as the entry stores it
 //   static bool valid_neighbour(const Address&);   // add_permanent's check
 //   static constexpr wire::EtherType kEtherType; static constexpr Knobs kKnobs;
@@ -157,8 +158,8 @@ class Table {
     MacAddress mac;
     NeighbourState state = NeighbourState::incomplete;
     bool router = false;  // NDP's IsRouter (Linux's NTF_ROUTER); ARP leaves it clear
-    // The lookups that found this entry: counted in the line output reads
-    // anyway, so a hit costs the table no line of its own (stats() sums them).
+    // The lookups that found this entry while it was not in the memo, and
+    // those its memo slot counted before it left (stats() sums them).
     std::uint64_t hits = 0;
     // What waits for the resolution: at most unres_qlen packets and
     // unres_qlen_bytes of truesize, charged to the namespace's packet memory.
@@ -227,16 +228,33 @@ class Table {
   Clock::time_point last_flush_{};  // the last forced GC (Linux's tbl->last_flush)
   // Entries lookup found lately, direct-mapped by a hash of their key: the
   // map costs a hash and dependent loads per forwarded packet, where Linux
-  // finds the neighbour through the cached route. An entry that goes clears
-  // its slot, so the memo never points at a freed one.
+  // finds the neighbour through the cached route. A slot keeps a copy of
+  // its entry's MAC while the entry's state lets output send at once (not
+  // incomplete, not stale), and counts the entry's hits, so output to a
+  // known neighbour reads and writes that slot's line and not the entry's,
+  // as Linux's reads the neighbour's hh cache. An entry that changes state
+  // or MAC refreshes its slot (remember); one that goes clears it, so the
+  // memo never points at a freed one.
   struct Memo {
     Key key = Family::kNoKey;
     Entry* entry = nullptr;
+    std::uint64_t hits = 0;  // Entry::hits', since the entry took the slot
+    MacAddress mac{};
+    bool ready = false;  // mac is the entry's and its state sends at once
   };
-  std::array<Memo, 16> memo_{};
+  // Eight slots: the same four lines sixteen slots of key and entry took
+  // for IPv4, fewer than they took for IPv6.
+  static constexpr unsigned kMemoBits = 3;
+  std::array<Memo, std::size_t{1} << kMemoBits> memo_{};
+  Memo& memo_of(const Key& k) { return memo_[Family::memo_hash(k) >> (64 - kMemoBits)]; }
+  // Points k's slot at e (folding the hits of the entry it held into it).
+  void remember(Memo& memo, const Key& k, Entry& e);
+  // After e's state or MAC changed: its slot's copy follows.
+  void refresh_memo(Entry& e);
   // Linux's neigh_statistics, per namespace, and the two evictions it has no
   // name for (see NeighbourTableStats).
-  // Hits are the entries' own (Entry::hits) plus those of entries gone;
+  // Hits are the entries' own (Entry::hits), their memo slots' and those of
+  // entries gone;
   // lookups are the hits and the misses.
   std::uint64_t allocs_ = 0, destroys_ = 0, misses_ = 0, gone_hits_ = 0, unres_discards_ = 0, res_failed_ = 0,
                 forced_gc_runs_ = 0, table_fulls_ = 0, unresolved_evictions_ = 0, resolved_evictions_ = 0;

@@ -58,6 +58,7 @@ NeighbourTableStats Table<D, F>::stats() const {
   s.destroys = destroys_;
   s.hits = gone_hits_;
   for (const auto& [key, e] : entries_) s.hits += e->hits;
+  for (const Memo& memo : memo_) s.hits += memo.hits;
   s.lookups = s.hits + misses_;
   s.forced_gc_runs = forced_gc_runs_;
   s.unresolved = unresolved_.size();
@@ -70,19 +71,32 @@ NeighbourTableStats Table<D, F>::stats() const {
 template <class D, class F>
 typename Table<D, F>::Entry* Table<D, F>::lookup(const Device& dev, AddressArg address) {
   const Key k = F::key(dev, address);
-  Memo& memo = memo_[F::memo_slot(k)];
-  if (memo.entry != nullptr && memo.key == k) {
-    ++memo.entry->hits;
-    return memo.entry;
+  Memo& memo = memo_of(k);
+  if (memo.entry == nullptr || memo.key != k) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) {
+      ++misses_;
+      return nullptr;
+    }
+    remember(memo, k, *it->second);
   }
-  auto it = entries_.find(k);
-  if (it == entries_.end()) {
-    ++misses_;
-    return nullptr;
-  }
-  memo = {k, it->second.get()};
-  ++memo.entry->hits;
+  ++memo.hits;
   return memo.entry;
+}
+
+template <class D, class F>
+void Table<D, F>::remember(Memo& memo, const Key& k, Entry& e) {
+  if (memo.entry != nullptr) memo.entry->hits += memo.hits;
+  memo = {k, &e};
+  refresh_memo(e);
+}
+
+template <class D, class F>
+void Table<D, F>::refresh_memo(Entry& e) {
+  Memo& memo = memo_of(F::key(*e.dev, e.address));
+  if (memo.entry != &e) return;
+  memo.mac = e.mac;
+  memo.ready = e.state != NeighbourState::incomplete && e.state != NeighbourState::stale;
 }
 
 template <class D, class F>
@@ -186,8 +200,11 @@ template <class D, class F>
 void Table<D, F>::erase(Entry& e) {
   unlink(e);
   const Key k = F::key(*e.dev, e.address);
-  Memo& memo = memo_[F::memo_slot(k)];
-  if (memo.entry == &e) memo = {};
+  Memo& memo = memo_of(k);
+  if (memo.entry == &e) {
+    e.hits += memo.hits;
+    memo = {};
+  }
   gone_hits_ += e.hits;
   ++destroys_;
   entries_.erase(k);
@@ -201,6 +218,7 @@ void Table<D, F>::set_state(Entry& e, NeighbourState state) {
   e.state = state;
   e.updated = net_.host().now();
   link(e);
+  refresh_memo(e);
 }
 
 template <class D, class F>
@@ -215,6 +233,13 @@ template <class D, class F>
 void Table<D, F>::output(Device& dev, AddressArg next_hop, Packet&& datagram) {
   if (dev.kind() == DeviceKind::loopback) {
     transmit(dev, dev.mac(), std::move(datagram));
+    return;
+  }
+  // A known neighbour whose state sends at once: its memo slot alone.
+  const Key k = F::key(dev, next_hop);
+  if (Memo& memo = memo_of(k); memo.ready && memo.key == k) {
+    ++memo.hits;
+    transmit(dev, memo.mac, std::move(datagram));
     return;
   }
   // An unlisted next hop (a broadcast, a multicast group) never gets an
@@ -252,6 +277,7 @@ void Table<D, F>::update(Entry& e, MacAddress mac, NeighbourState state) {
   // what the entry says cannot keep it young for forced GC.
   if (state != e.state || mac != e.mac) set_state(e, state);
   e.mac = mac;
+  refresh_memo(e);
   e.probes = 0;
   auto now = net_.host().now();
   if (state == NeighbourState::reachable) e.timer.schedule(now + reachable_time(*e.dev));
@@ -371,6 +397,7 @@ Result<void> Table<D, F>::add_permanent(Device& dev, const Address& address, Mac
   if (e == nullptr) return error(Errc::no_buffer_space);
   e->timer.cancel();
   e->mac = mac;
+  refresh_memo(*e);
   flush_pending(*e);
   return {};
 }

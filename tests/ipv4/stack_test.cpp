@@ -125,6 +125,45 @@ TEST_F(ChannelStack, ResolvesTheSenderBeforeReplying) {
   EXPECT_EQ(ipv4::neighbours(*net_).at(0).state, ipv4::NeighbourState::reachable);
 }
 
+// Output to a known neighbour reads its memo slot, which keeps a copy of
+// the entry's MAC while its state sends at once: each change of state or
+// MAC must reach that copy. Reachable, then stale after base_reachable_time
+// (30 s, at most 1.5 times that): the next datagram is sent at once and
+// starts DELAY, which 5 s later probes by unicast.
+TEST_F(ChannelStack, ANeighbourGoneStaleIsUsedOnceThenProbedByUnicast) {
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 1, 16));
+  inject(support::arp_frame(wire::ArpOperation::reply, kPeerMac, kPeer, eth0_->mac(), kLocal, eth0_->mac()));
+  ASSERT_EQ(sent().size(), 2u);  // the request, then the reply that waited
+  clock_.advance(std::chrono::seconds(46));
+  host_.poll(clock_.now());
+  EXPECT_EQ(ipv4::neighbours(*net_).at(0).state, ipv4::NeighbourState::stale);
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 2, 16));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].icmp);
+  EXPECT_EQ(ipv4::neighbours(*net_).at(0).state, ipv4::NeighbourState::delay);
+  clock_.advance(std::chrono::seconds(5));
+  host_.poll(clock_.now());
+  out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].arp);
+  EXPECT_EQ(out[0].eth.dst, kPeerMac);
+  EXPECT_EQ(ipv4::neighbours(*net_).at(0).state, ipv4::NeighbourState::probe);
+}
+
+// ip neigh replace with another MAC: the next datagram goes there.
+TEST_F(ChannelStack, ANeighbourReplacedWithAnotherMacGetsTheNextDatagram) {
+  const MacAddress moved{0x02, 0, 0, 0, 0, 0x22};
+  learn_peer();
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 1, 16));
+  ASSERT_TRUE(ipv4::add_neighbour(*net_, *eth0_, kPeer, moved));
+  inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 2, 16));
+  auto out = sent();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].eth.dst, kPeerMac);
+  EXPECT_EQ(out[1].eth.dst, moved);
+}
+
 TEST_F(ChannelStack, ArpRetriesThenGivesUp) {
   inject(support::echo_request_frame(eth0_->mac(), kPeerMac, kPeer, kLocal, 5, 1, 16));
   for (int i = 0; i < 10; ++i) {
