@@ -63,7 +63,7 @@ void SmallTable::Free::operator()(SmallTable* table) const {
 
 // ---- Fib ----
 
-Fib::Fib(std::size_t max_routes) : max_routes_(std::min(max_routes, kMaxRoutesLimit)) {}
+Fib::Fib(std::size_t max_routes) : max_routes_(static_cast<std::uint32_t>(std::min(max_routes, kMaxRoutesLimit))) {}
 Fib::~Fib() = default;
 
 Fib::Fib(Fib&& other) noexcept : state_(std::move(other.state_)), max_routes_(other.max_routes_) {

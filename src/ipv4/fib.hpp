@@ -290,7 +290,9 @@ class Fib {
   const fib::Line* level3_ = nullptr;
   const FibEntry* entries_ = nullptr;
   std::unique_ptr<State> state_;
-  std::size_t max_routes_;
+  // 32 bits (kMaxRoutesLimit is 2^25): Ipv4Net puts a member in what that
+  // leaves of the Fib's last word.
+  std::uint32_t max_routes_;
 };
 
 inline const FibEntry* Fib::lookup(Ipv4Address dst) const {

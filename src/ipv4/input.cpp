@@ -107,7 +107,7 @@ void Ipv4Stack::process_ipv4(Net& net, Ipv4Net& ns, Device& dev, Packet&& packet
   }
   packet.trim(view->total_length());  // Ethernet padding is not ours
   c.add(Counter::IpExtInOctets, packet.size());
-  if (ns.hooks.active(netfilter::Hook::prerouting)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::prerouting)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::prerouting, packet, &dev, nullptr)) return;
     view = wire::Ipv4View::checked(packet.data());  // NAT may have rewritten it, defrag made it whole
     if (!view) return;
@@ -372,7 +372,7 @@ void Ipv4Stack::deliver_local(Net& net, Ipv4Net& ns, Device& dev, Packet packet,
       return;
     }
   }
-  if (ns.hooks.active(netfilter::Hook::input)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::input)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::input, packet, &dev, nullptr)) return;
     auto after = wire::Ipv4View::checked(packet.data());
     if (!after) return;
@@ -498,12 +498,12 @@ void Ipv4Stack::forward(Net& net, Ipv4Net& ns, Device& in, Packet&& packet, cons
   if (redirect && (options == nullptr || options->srr == 0)) [[unlikely]] {
     send_redirect(net, ns, packet, src, next_hop);
   }
-  if (ns.hooks.active(netfilter::Hook::forward)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::forward)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::forward, packet, &in, &out)) return;
   }
   c.add(Counter::IpForwDatagrams);  // ip_forward_finish: past the hook
   packet.device = nullptr;
-  if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::postrouting, packet, nullptr, &out)) return;
   }
   output_datagram(net, std::move(packet), out, next_hop);

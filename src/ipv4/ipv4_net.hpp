@@ -71,16 +71,20 @@ struct Ipv4Extras {
   std::uint32_t martian_log_count = 0;
 };
 
-// 64-aligned, and its packet path's fields first, in three lines: with
-// thousands of namespaces busy each is a miss a frame. Line 0: the main
-// table and the filter of what the local table can hold, which is all a
-// datagram to forward reads of the two; line 1: the local table, which
-// only a datagram the filter lets through looks in; line 2: the hooks. It
-// lives in the hot heap, with the namespace's devices (netns/detail/hot_heap.hpp).
+// 64-aligned, and its packet path's fields first: with thousands of
+// namespaces busy each line is a miss a frame. Line 0: the main table,
+// which hooks have entries and the filter of what the local table can
+// hold, all a datagram to forward reads of Ipv4Net; line 1: the local
+// table, which only a datagram the filter lets through looks in; then the
+// hooks themselves, which only a datagram meeting one reads. It lives in
+// the hot heap, with the namespace's devices (netns/detail/hot_heap.hpp).
 struct alignas(64) Ipv4Net : detail::HotAllocated {
   Ipv4Net(Net& net, Ipv4Stack& stack);
 
-  Fib main;                              // `ip route` (table main)
+  // `ip route` (table main). [[no_unique_address]] lets the next member
+  // take the bytes its alignment leaves at its end: line 0 holds all three.
+  [[no_unique_address]] Fib main;
+  netfilter::HookMask active_hooks;      // kept by `hooks`
   // A Bloom filter, two bits each (local_filter_bits), of every destination
   // the local table can hold: the namespace's addresses and their subnets'
   // broadcasts; all ones while an address on the loopback covers a network

@@ -50,7 +50,7 @@ Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params,
   Ipv4Net& ns = state(net);
   RouteResult out = route;
   Ipv4Address dst = header_dst;
-  if (ns.hooks.active(netfilter::Hook::output)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::output)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::output, payload, nullptr, out.dev)) {
       return error(Errc::operation_not_permitted);
     }
@@ -62,7 +62,7 @@ Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params,
       dst = now;
     }
   }
-  if (ns.hooks.active(netfilter::Hook::postrouting) &&
+  if (ns.active_hooks.active(netfilter::Hook::postrouting) &&
       !run_hook(net, ns, netfilter::Hook::postrouting, payload, nullptr, out.dev)) [[unlikely]] {
     return error(Errc::operation_not_permitted);
   }

@@ -3,6 +3,7 @@
 #include "ipv4/stack.hpp"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "core/route_cache.hpp"
 #include "ipv4/ipv4_net.hpp"
@@ -33,7 +34,14 @@ class Ipv4Stack::ArpReceiver final : public PacketHandler {
 // ---- per-namespace state ----
 
 // ARP asks IPv4 these, and only these (neighbour.hpp).
-Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), hooks(&n.host().rx()), neighbours(n, stack) {}
+Ipv4Net::Ipv4Net(Net& n, Ipv4Stack& stack) : net(n), hooks(&n.host().rx(), &active_hooks), neighbours(n, stack) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // GCC lays a non-standard-layout class out as any other
+  static_assert(offsetof(Ipv4Net, local_filter) + sizeof(local_filter) == 64 &&
+                    offsetof(Ipv4Net, active_hooks) < offsetof(Ipv4Net, local_filter),
+                "the main table, the hooks' mask and the local filter share line 0");
+#pragma GCC diagnostic pop
+}
 
 const InAddress* Ipv4Net::find_address(const Device& dev, Ipv4Address address) const {
   for (const InAddress& a : addresses) {

@@ -65,7 +65,7 @@ Ipv6Address Fib6::address_of(const Key& k) {
   return Ipv6Address{b};
 }
 
-Fib6::Fib6(std::size_t max_routes) : max_routes_(std::min(max_routes, kMaxRoutesLimit)) {}
+Fib6::Fib6(std::size_t max_routes) : max_routes_(static_cast<std::uint32_t>(std::min(max_routes, kMaxRoutesLimit))) {}
 Fib6::~Fib6() = default;
 Fib6::Fib6(Fib6&&) noexcept = default;
 Fib6& Fib6::operator=(Fib6&&) noexcept = default;

@@ -274,7 +274,9 @@ class Fib6 {
   }
 
   std::unique_ptr<State> state_;
-  std::size_t max_routes_;
+  // 32 bits (kMaxRoutesLimit is 2^31): Ipv6Net puts a member in what that
+  // leaves of the Fib6's last word.
+  std::uint32_t max_routes_;
 };
 
 inline const Fib6Entry* Fib6::lookup(const Ipv6Address& dst) const {

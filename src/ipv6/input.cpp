@@ -98,7 +98,7 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
     }
     from = hbh.next();
   }
-  if (ns.hooks.active(netfilter::Hook::prerouting)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::prerouting)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::prerouting, packet, &dev, nullptr)) return;
     auto after = wire::Ipv6View::checked(packet.data());  // NAT may have rewritten it, defrag made it whole
     if (!after) return;
@@ -165,7 +165,7 @@ void Ipv6Stack::drop_extension(Net& net, const Packet& packet, const wire::Ipv6E
 
 void Ipv6Stack::deliver_local(Net& net, Ipv6Net& ns, Device& dev, Packet packet, const wire::Ipv6View& arrived,
                               wire::Ipv6ExtPosition from, const wire::Ipv6ExtContext& context, bool multicast) {
-  if (ns.hooks.active(netfilter::Hook::input)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::input)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::input, packet, &dev, nullptr)) return;
     auto after = wire::Ipv6View::checked(packet.data());
     if (!after) return;

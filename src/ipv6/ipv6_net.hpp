@@ -81,7 +81,10 @@ struct Ipv6Net {
   Net& net;
   // In the order they were added, stable (timers point into them).
   std::vector<std::unique_ptr<Inet6Address>> addresses;
-  Fib6 routes;  // `ip -6 route` (table main)
+  [[no_unique_address]] Fib6 routes;  // `ip -6 route` (table main)
+  // Kept by `hooks`: what the packet path asks. In what routes' alignment
+  // leaves of its last word ([[no_unique_address]]), where it costs nothing.
+  netfilter::HookMask active_hooks;
   netfilter::HookTable hooks;  // null per hook until conntrack or a base chain registers there
   // NDP, made when the namespace first sends or hears NDP (a DAD probe is
   // the first): a namespace whose devices never carry IPv6 pays a pointer.

@@ -13,7 +13,7 @@ bool Ipv6Stack::run_hook(Net& net, Ipv6Net& ns, netfilter::Hook h, Packet& packe
 bool Ipv6Stack::local_out(Net& net, Device& dev, Packet& message) {
   Ipv6Net& ns = state(net);
   for (const netfilter::Hook h : {netfilter::Hook::output, netfilter::Hook::postrouting}) {
-    if (ns.hooks.active(h) && !run_hook(net, ns, h, message, nullptr, &dev)) return false;
+    if (ns.active_hooks.active(h) && !run_hook(net, ns, h, message, nullptr, &dev)) return false;
   }
   return true;
 }

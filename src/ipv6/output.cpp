@@ -37,7 +37,7 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
   Ipv6Net& ns = state(net);
   RouteResult out = route;
   std::uint32_t out_mtu = mtu;
-  if (ns.hooks.active(netfilter::Hook::output)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::output)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::output, payload, nullptr, out.dev)) {
       return error(Errc::operation_not_permitted);
     }
@@ -50,7 +50,7 @@ Result<void> Ipv6Stack::send(Net& net, Packet payload, const SendParams& params,
       if (total > out_mtu && params.dont_fragment) return error(Errc::message_size);
     }
   }
-  if (ns.hooks.active(netfilter::Hook::postrouting) &&
+  if (ns.active_hooks.active(netfilter::Hook::postrouting) &&
       !run_hook(net, ns, netfilter::Hook::postrouting, payload, nullptr, out.dev)) [[unlikely]] {
     return error(Errc::operation_not_permitted);
   }
@@ -125,12 +125,12 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
   if (!writable) return;
   writable->decrement_hop_limit();
   const Ipv6Address next_hop = route->via ? *route->via : dst;  // read before the hooks may move the route table
-  if (ns.hooks.active(netfilter::Hook::forward)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::forward)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::forward, packet, &in, &out)) return;
   }
   c.add(Counter::Ip6OutForwDatagrams);  // ip6_forward_finish: past the hook
   c.add(Counter::Ip6OutOctets, packet.size());
-  if (ns.hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
+  if (ns.active_hooks.active(netfilter::Hook::postrouting)) [[unlikely]] {
     if (!run_hook(net, ns, netfilter::Hook::postrouting, packet, nullptr, &out)) return;
   }
   if (packet.frag_max_size() != 0) [[unlikely]] {

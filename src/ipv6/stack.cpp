@@ -29,7 +29,8 @@ Ipv6Stack::Ipv6Stack(Host& host, RouteCache& route_cache, ipv4::Ipv4Stack& ipv4)
   host.set_devconf_listener(DevconfFamily::ipv6, this);
 }
 
-Ipv6Net::Ipv6Net(Net& n, Ipv6NeighbourLayer& layer) : net(n), hooks(&n.host().rx()), layer_(&layer) {}
+Ipv6Net::Ipv6Net(Net& n, Ipv6NeighbourLayer& layer)
+    : net(n), hooks(&n.host().rx(), &active_hooks), layer_(&layer) {}
 
 Ipv6Stack::~Ipv6Stack() {
   host_.set_devconf_listener(DevconfFamily::ipv6, nullptr);

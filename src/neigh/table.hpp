@@ -193,6 +193,37 @@ class Table {
   std::int32_t base_reachable_time_ms(const Device&) const { return knob(Family::kKnobs.base_reachable_time_ms); }
   std::int32_t retrans_time_ms(const Device&) const { return knob(Family::kKnobs.retrans_time_ms); }
 
+ private:
+  // Entries lookup found lately, direct-mapped by a hash of their key: the
+  // map costs a hash and dependent loads per forwarded packet, where Linux
+  // finds the neighbour through the cached route. A slot keeps a copy of
+  // its entry's MAC while the entry's state lets output send at once (not
+  // incomplete, not stale), and counts the entry's hits, so output to a
+  // known neighbour reads and writes that slot's line and not the entry's,
+  // as Linux's reads the neighbour's hh cache. An entry that changes state
+  // or MAC refreshes its slot (remember); one that goes clears it, so the
+  // memo never points at a freed one.
+  // A slot never straddles two lines: 32 bytes for IPv4's one-word key,
+  // a line for IPv6's. The memo is the table's first member, so its
+  // alignment costs no padding.
+  struct alignas(sizeof(Key) <= 8 ? 32 : 64) Memo {
+    Key key = Family::kNoKey;
+    Entry* entry = nullptr;
+    std::uint64_t hits = 0;  // Entry::hits', since the entry took the slot
+    MacAddress mac{};
+    bool ready = false;  // mac is the entry's and its state sends at once
+  };
+  // Eight slots: the four lines sixteen slots of key and entry took for
+  // IPv4, and the eight they took for IPv6.
+  static constexpr unsigned kMemoBits = 3;
+  std::array<Memo, std::size_t{1} << kMemoBits> memo_{};
+  Memo& memo_of(const Key& k) { return memo_[Family::memo_hash(k) >> (64 - kMemoBits)]; }
+  // Points k's slot at e (folding the hits of the entry it held into it).
+  void remember(Memo& memo, const Key& k, Entry& e);
+  // After e's state or MAC changed: its slot's copy follows.
+  void refresh_memo(Entry& e);
+
+ protected:
   Net& net_;
 
  private:
@@ -226,36 +257,10 @@ class Table {
   EntryList gc_list_;
   std::size_t permanent_ = 0;
   Clock::time_point last_flush_{};  // the last forced GC (Linux's tbl->last_flush)
-  // Entries lookup found lately, direct-mapped by a hash of their key: the
-  // map costs a hash and dependent loads per forwarded packet, where Linux
-  // finds the neighbour through the cached route. A slot keeps a copy of
-  // its entry's MAC while the entry's state lets output send at once (not
-  // incomplete, not stale), and counts the entry's hits, so output to a
-  // known neighbour reads and writes that slot's line and not the entry's,
-  // as Linux's reads the neighbour's hh cache. An entry that changes state
-  // or MAC refreshes its slot (remember); one that goes clears it, so the
-  // memo never points at a freed one.
-  struct Memo {
-    Key key = Family::kNoKey;
-    Entry* entry = nullptr;
-    std::uint64_t hits = 0;  // Entry::hits', since the entry took the slot
-    MacAddress mac{};
-    bool ready = false;  // mac is the entry's and its state sends at once
-  };
-  // Eight slots: the same four lines sixteen slots of key and entry took
-  // for IPv4, fewer than they took for IPv6.
-  static constexpr unsigned kMemoBits = 3;
-  std::array<Memo, std::size_t{1} << kMemoBits> memo_{};
-  Memo& memo_of(const Key& k) { return memo_[Family::memo_hash(k) >> (64 - kMemoBits)]; }
-  // Points k's slot at e (folding the hits of the entry it held into it).
-  void remember(Memo& memo, const Key& k, Entry& e);
-  // After e's state or MAC changed: its slot's copy follows.
-  void refresh_memo(Entry& e);
   // Linux's neigh_statistics, per namespace, and the two evictions it has no
   // name for (see NeighbourTableStats).
   // Hits are the entries' own (Entry::hits), their memo slots' and those of
-  // entries gone;
-  // lookups are the hits and the misses.
+  // entries gone; lookups are the hits and the misses.
   std::uint64_t allocs_ = 0, destroys_ = 0, misses_ = 0, gone_hits_ = 0, unres_discards_ = 0, res_failed_ = 0,
                 forced_gc_runs_ = 0, table_fulls_ = 0, unresolved_evictions_ = 0, resolved_evictions_ = 0;
 };

@@ -7,7 +7,14 @@
 
 namespace netns::netfilter {
 
-HookTable::HookTable(RxScheduler* rx) : rx_(rx) {}
+namespace {
+std::uint8_t with_bit(std::uint8_t bits, Hook h, bool on) {
+  const auto bit = static_cast<std::uint8_t>(1u << static_cast<unsigned>(h));
+  return static_cast<std::uint8_t>(on ? bits | bit : bits & ~bit);
+}
+}  // namespace
+
+HookTable::HookTable(RxScheduler* rx, HookMask* mask) : rx_(rx), mask_(mask) {}
 
 HookTable::~HookTable() {
   if (rx_ != nullptr && prefetches(Hook::prerouting)) rx_->count_lookahead(-1);
@@ -75,12 +82,12 @@ std::size_t HookTable::size(Hook h) const {
 void HookTable::replace(Hook h, std::unique_ptr<const Entries> next) {
   std::unique_ptr<const Entries>& slot = hooks_[index(h)];
   if (running_ > 0) retired_.push_back(std::move(slot));
-  const bool was = prefetching_[index(h)];
-  prefetching_[index(h)] =
+  const bool was = prefetches(h);
+  const bool now =
       next != nullptr && std::any_of(next->begin(), next->end(), [](const HookOps& e) { return e.prefetch != nullptr; });
-  if (rx_ != nullptr && h == Hook::prerouting && was != prefetching_[index(h)]) {
-    rx_->count_lookahead(was ? -1 : 1);
-  }
+  prefetching_ = with_bit(prefetching_, h, now);
+  if (rx_ != nullptr && h == Hook::prerouting && was != now) rx_->count_lookahead(was ? -1 : 1);
+  if (mask_ != nullptr) mask_->bits_ = with_bit(mask_->bits_, h, next != nullptr);
   slot = std::move(next);
 }
 

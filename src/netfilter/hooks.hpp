@@ -89,12 +89,28 @@ struct HookOps {
 // Linux's MAX_HOOK_COUNT: registrations past it fail with E2BIG.
 inline constexpr std::size_t kMaxHookEntries = 1024;
 
+// Which hooks have an entry, a bit each: what the packet path asks of
+// every datagram. A HookTable keeps one up to date wherever its owner puts
+// it, so that the question costs no line the datagram does not read
+// anyway (Ipv4Net keeps IPv4's beside its main table, in its first line).
+class HookMask {
+ public:
+  bool active(Hook h) const { return (bits_ >> static_cast<unsigned>(h) & 1u) != 0; }
+
+ private:
+  friend class HookTable;
+  std::uint8_t bits_ = 0;
+};
+static_assert(kHookCount <= 8, "HookMask: a bit per hook");
+
 // One namespace's hooks for one family.
 class HookTable {
  public:
   // `rx`, when given, counts this table's namespace in while its prerouting
   // hook has an entry that looks ahead (RxScheduler::count_lookahead).
-  explicit HookTable(RxScheduler* rx = nullptr);
+  // `mask`, when given, is kept telling which hooks have an entry (it
+  // must outlive the table); the packet path asks it rather than active().
+  explicit HookTable(RxScheduler* rx = nullptr, HookMask* mask = nullptr);
   ~HookTable();
   HookTable(const HookTable&) = delete;
   HookTable& operator=(const HookTable&) = delete;
@@ -106,7 +122,7 @@ class HookTable {
   // started with, and those are freed once no run uses them.
   Verdict run(Hook h, Packet& packet, const HookState& state);
   // Whether an entry of hook `h` prefetches, and the look-ahead for them.
-  bool prefetches(Hook h) const { return prefetching_[index(h)]; }
+  bool prefetches(Hook h) const { return (prefetching_ >> index(h) & 1u) != 0; }
   void prefetch(Hook h, Net& net, std::span<const std::byte> datagram) const;
 
   // nf_register_net_hook: argument_list_too_long past kMaxHookEntries,
@@ -127,11 +143,12 @@ class HookTable {
   void replace(Hook h, std::unique_ptr<const Entries> next);
 
   std::array<std::unique_ptr<const Entries>, kHookCount> hooks_;
-  std::array<bool, kHookCount> prefetching_{};
   RxScheduler* rx_;
+  HookMask* mask_;
   // Entries replaced while a run used them: freed when the last run ends.
   std::vector<std::unique_ptr<const Entries>> retired_;
   std::uint32_t running_ = 0;
+  std::uint8_t prefetching_ = 0;  // a bit per hook with an entry that prefetches
 };
 
 // The namespace's table for `family`: the one its IP layer asks

@@ -49,7 +49,8 @@ class HookTableTest : public support::HostTest {
     return table_.run(h, p, {.net = host_.init_net(), .hook = h, .family = Family::ipv4});
   }
   Trace trace_;
-  HookTable table_;
+  netfilter::HookMask mask_;
+  HookTable table_{nullptr, &mask_};
 };
 
 TEST_F(HookTableTest, RunsByPriorityThenRegistrationOrder) {
@@ -85,6 +86,34 @@ TEST_F(HookTableTest, RemovingTheLastEntryMakesTheHookInactive) {
   EXPECT_EQ(trace_.calls, (std::vector<int>{2}));
   table_.remove(Hook::output, b);
   EXPECT_FALSE(table_.active(Hook::output));
+}
+
+// The packet path asks the mask (Ipv4Net keeps it in its first line): it
+// must say what active() says through every change, and nothing of the
+// hooks left alone.
+TEST_F(HookTableTest, TheMaskFollowsWhichHooksHaveEntries) {
+  const HookOps a{&traced<1>, &trace_, 0}, b{&traced<2>, &trace_, 0};
+  auto agrees = [&] {
+    for (Hook h : {Hook::prerouting, Hook::input, Hook::forward, Hook::output, Hook::postrouting}) {
+      if (mask_.active(h) != table_.active(h)) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(table_.add(Hook::forward, a));
+  ASSERT_TRUE(table_.add(Hook::postrouting, a));
+  EXPECT_TRUE(mask_.active(Hook::forward));
+  EXPECT_TRUE(mask_.active(Hook::postrouting));
+  EXPECT_FALSE(mask_.active(Hook::prerouting));
+  EXPECT_TRUE(agrees());
+  table_.exchange(Hook::forward, a, b);
+  EXPECT_TRUE(mask_.active(Hook::forward));
+  table_.remove(Hook::forward, b);
+  EXPECT_FALSE(mask_.active(Hook::forward));
+  EXPECT_TRUE(mask_.active(Hook::postrouting));
+  EXPECT_TRUE(agrees());
+  table_.remove(Hook::postrouting, a);
+  EXPECT_FALSE(mask_.active(Hook::postrouting));
+  EXPECT_TRUE(agrees());
 }
 
 TEST_F(HookTableTest, RefusesANullFunctionAndMoreThanLinuxsMaximum) {
