@@ -86,14 +86,14 @@ struct alignas(64) Ipv4Net : detail::HotAllocated {
   [[no_unique_address]] Fib main;
   netfilter::HookMask active_hooks;      // kept by `hooks`
   // A Bloom filter, two bits each (local_filter_bits), of every destination
-  // the local table can hold: the namespace's addresses and their subnets'
-  // broadcasts; all ones while an address on the loopback covers a network
-  // outside 127/8 (Linux makes that whole network local). When a
-  // destination's bits are not both set the local table surely has no route
-  // for it, so a datagram to forward skips that lookup, as Linux's merged
-  // local and main tries take one. It serves the LAND check too: a source
-  // whose bits are not both set is surely not ours. With a handful of
-  // addresses one address in a few hundred takes the slower look.
+  // outside 127/8 the local table can hold: the namespace's addresses and
+  // their subnets' broadcasts; all ones while an address on the loopback
+  // covers a network outside 127/8 (Linux makes that whole network local).
+  // When a destination's bits are not both set the local table surely has
+  // no route for it, so a datagram to forward skips that lookup, as Linux's
+  // merged local and main tries take one. It serves the LAND check too: a
+  // source whose bits are not both set is surely not ours. With two
+  // addresses (four keys) about one address in seventy takes the slower look.
   std::uint64_t local_filter = 0;
   Fib local;                             // local and broadcast routes (table local)
   Net& net;

@@ -64,12 +64,14 @@ void Ipv4Net::refresh_local_filter() {
 
 // The destinations add_kernel_routes puts in the local table for `a`, or
 // more: its broadcast is counted even on a /31, and while its device is down.
+// Nothing inside 127/8: a datagram from or to there is a martian unless it
+// came through the loopback, whose datagrams always look in the local table.
 std::uint64_t Ipv4Net::local_filter_bits(const InAddress& a) {
   const Ipv4Prefix& p = a.prefix;
+  const bool in_loopback_net = p.length() >= 8 && p.address().value >> 24 == 127;
+  if (in_loopback_net) return 0;
   const bool covers_network = a.dev->kind() == DeviceKind::loopback && p.length() < 32;
-  // A datagram to 127/8 is a martian unless it came through the loopback,
-  // which always looks in the local table.
-  if (covers_network && (p.length() < 8 || p.address().value >> 24 != 127)) return ~std::uint64_t{0};
+  if (covers_network) return ~std::uint64_t{0};
   return local_filter_bits(p.address()) | local_filter_bits(p.broadcast());
 }
 

@@ -158,8 +158,8 @@ class Table {
     MacAddress mac;
     NeighbourState state = NeighbourState::incomplete;
     bool router = false;  // NDP's IsRouter (Linux's NTF_ROUTER); ARP leaves it clear
-    // The lookups that found this entry while it was not in the memo, and
-    // those its memo slot counted before it left (stats() sums them).
+    // The lookups its memo slots counted for it, folded in as it left each
+    // (stats() sums these, the slots' own and those of entries gone).
     std::uint64_t hits = 0;
     // What waits for the resolution: at most unres_qlen packets and
     // unres_qlen_bytes of truesize, charged to the namespace's packet memory.
@@ -196,15 +196,15 @@ class Table {
  private:
   // Entries lookup found lately, direct-mapped by a hash of their key: the
   // map costs a hash and dependent loads per forwarded packet, where Linux
-  // finds the neighbour through the cached route. A slot keeps a copy of
-  // its entry's MAC while the entry's state lets output send at once (not
-  // incomplete, not stale), and counts the entry's hits, so output to a
-  // known neighbour reads and writes that slot's line and not the entry's,
-  // as Linux's reads the neighbour's hh cache. An entry that changes state
-  // or MAC refreshes its slot (remember); one that goes clears it, so the
-  // memo never points at a freed one.
-  // A slot never straddles two lines: 32 bytes for IPv4's one-word key,
-  // a line for IPv6's. The memo is the table's first member, so its
+  // finds the neighbour through the cached route. A slot counts its entry's
+  // hits and keeps a copy of its MAC while the entry's state lets output
+  // send at once (not incomplete, not stale), so output to a known
+  // neighbour reads and writes that slot's line and not the entry's, as
+  // Linux's output reads the neighbour's hh cache. An entry that changes
+  // state or MAC refreshes its slot (refresh_memo); one that goes clears
+  // it, so the memo never points at a freed one.
+  // A slot never straddles two lines: 32 bytes for IPv4's one-word key, a
+  // line for IPv6's. The memo is the table's first member, so its
   // alignment costs no padding.
   struct alignas(sizeof(Key) <= 8 ? 32 : 64) Memo {
     Key key = Family::kNoKey;
