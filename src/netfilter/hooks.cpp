@@ -7,13 +7,6 @@
 
 namespace netns::netfilter {
 
-namespace {
-std::uint8_t with_bit(std::uint8_t bits, Hook h, bool on) {
-  const auto bit = static_cast<std::uint8_t>(1u << static_cast<unsigned>(h));
-  return static_cast<std::uint8_t>(on ? bits | bit : bits & ~bit);
-}
-}  // namespace
-
 HookTable::HookTable(RxScheduler* rx, HookMask* mask) : rx_(rx), mask_(mask) {}
 
 HookTable::~HookTable() {
@@ -85,9 +78,9 @@ void HookTable::replace(Hook h, std::unique_ptr<const Entries> next) {
   const bool was = prefetches(h);
   const bool now =
       next != nullptr && std::any_of(next->begin(), next->end(), [](const HookOps& e) { return e.prefetch != nullptr; });
-  prefetching_ = with_bit(prefetching_, h, now);
+  prefetching_.set(h, now);
   if (rx_ != nullptr && h == Hook::prerouting && was != now) rx_->count_lookahead(was ? -1 : 1);
-  if (mask_ != nullptr) mask_->bits_ = with_bit(mask_->bits_, h, next != nullptr);
+  if (mask_ != nullptr) mask_->set(h, next != nullptr);
   slot = std::move(next);
 }
 

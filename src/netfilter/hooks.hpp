@@ -99,6 +99,10 @@ class HookMask {
 
  private:
   friend class HookTable;
+  void set(Hook h, bool on) {
+    const auto bit = static_cast<std::uint8_t>(1u << static_cast<unsigned>(h));
+    bits_ = static_cast<std::uint8_t>(on ? bits_ | bit : bits_ & ~bit);
+  }
   std::uint8_t bits_ = 0;
 };
 static_assert(kHookCount <= 8, "HookMask: a bit per hook");
@@ -122,7 +126,7 @@ class HookTable {
   // started with, and those are freed once no run uses them.
   Verdict run(Hook h, Packet& packet, const HookState& state);
   // Whether an entry of hook `h` prefetches, and the look-ahead for them.
-  bool prefetches(Hook h) const { return (prefetching_ >> index(h) & 1u) != 0; }
+  bool prefetches(Hook h) const { return prefetching_.active(h); }
   void prefetch(Hook h, Net& net, std::span<const std::byte> datagram) const;
 
   // nf_register_net_hook: argument_list_too_long past kMaxHookEntries,
@@ -148,7 +152,7 @@ class HookTable {
   // Entries replaced while a run used them: freed when the last run ends.
   std::vector<std::unique_ptr<const Entries>> retired_;
   std::uint32_t running_ = 0;
-  std::uint8_t prefetching_ = 0;  // a bit per hook with an entry that prefetches
+  HookMask prefetching_;  // the hooks with an entry that prefetches
 };
 
 // The namespace's table for `family`: the one its IP layer asks
