@@ -33,19 +33,35 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1
   -DNETNS_BUILD_TESTS=OFF -DNETNS_BUILD_BENCH=OFF -DNETNS_BUILD_EXAMPLES=OFF -DNETNS_WITH_DPDK=OFF
 cmake --build build-fuzz --target "${targets[@]/%/_fuzz}"
 
-failed=()
-for t in "${targets[@]}"; do
-  mkdir -p "$out/corpus/$t" "$out/findings/$t"
+# One target runs on each CPU at a time (one in all with FUZZ_JOBS, whose
+# -fork takes the CPUs itself); each target's log follows its turn.
+parallel=$(nproc)
+[ "$jobs" -le 1 ] || parallel=1
+fuzz_one() {
+  local t=$1
   echo "fuzz.sh: $t for ${seconds}s"
   # The scratch corpus first: libFuzzer writes new inputs to the first
   # directory and only reads the committed one.
-  args=(-max_total_time="$seconds" -max_len=4096 -timeout=25 -rss_limit_mb=2048
-        -artifact_prefix="$out/findings/$t/" -print_final_stats=1)
+  local args=(-max_total_time="$seconds" -max_len=4096 -timeout=25 -rss_limit_mb=2048
+              -artifact_prefix="$out/findings/$t/" -print_final_stats=1)
   [ "$jobs" -le 1 ] || args+=(-fork="$jobs" -ignore_crashes=1)
-  if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-       "build-fuzz/tests/fuzz/${t}_fuzz" "${args[@]}" "$out/corpus/$t" "tests/fuzz/corpus/$t"; then
-    failed+=("$t")
-  fi
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "build-fuzz/tests/fuzz/${t}_fuzz" "${args[@]}" "$out/corpus/$t" "tests/fuzz/corpus/$t"
+}
+
+failed=()
+for ((first = 0; first < ${#targets[@]}; first += parallel)); do
+  turn=("${targets[@]:first:parallel}")
+  pids=()
+  for t in "${turn[@]}"; do
+    mkdir -p "$out/corpus/$t" "$out/findings/$t"
+    fuzz_one "$t" > "$out/$t.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!turn[@]}"; do
+    wait "${pids[$i]}" || failed+=("${turn[$i]}")
+    cat "$out/${turn[$i]}.log"
+  done
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
