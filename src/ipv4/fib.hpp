@@ -137,7 +137,7 @@ class SmallTable {
   const FibEntry* routes() const { return reinterpret_cast<const FibEntry*>(keys() + count_); }
 
   std::uint32_t count_;
-  std::uint32_t unused_ = 0;  // keeps the keys, and the routes after them, 8-aligned
+  [[maybe_unused]] std::uint32_t unused_ = 0;  // keeps the keys, and the routes after them, 8-aligned
 };
 
 }  // namespace fib
