@@ -35,6 +35,7 @@
 
 namespace netns {
 namespace {
+namespace asio_asio_test {
 
 using namespace std::chrono_literals;
 namespace ba = boost::asio;
@@ -573,5 +574,6 @@ TEST_F(AsioUdp, EchoSocketReceivesRepliesAsynchronously) {
   EXPECT_EQ(*aborted, ba::error::operation_aborted);
 }
 
+}  // namespace asio_asio_test
 }  // namespace
 }  // namespace netns

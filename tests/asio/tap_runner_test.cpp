@@ -26,6 +26,7 @@
 
 namespace netns {
 namespace {
+namespace asio_tap_runner_test {
 
 using namespace std::chrono_literals;
 using support::kTestEthertype;
@@ -205,5 +206,6 @@ TEST_F(AsioTapKernel, LinuxPingsTheNetnsSideWhileOnlyTheIoContextRuns) {
   EXPECT_GE(red_->counters().get("IcmpInEchos"), 3u);
 }
 
+}  // namespace asio_tap_runner_test
 }  // namespace
 }  // namespace netns

@@ -44,6 +44,7 @@
 
 namespace netns {
 namespace {
+namespace asio_tcp_test {
 
 using namespace std::chrono_literals;
 namespace ba = boost::asio;
@@ -756,5 +757,6 @@ TEST_F(AsioTcp, WriteAfterShutdownIsBrokenPipeAfterTheCloseToo) {
   EXPECT_EQ(*wrote, boost::system::errc::broken_pipe);
 }
 
+}  // namespace asio_tcp_test
 }  // namespace
 }  // namespace netns

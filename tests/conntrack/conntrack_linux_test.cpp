@@ -27,6 +27,7 @@
 
 namespace netns {
 namespace {
+namespace conntrack_conntrack_linux_test {
 
 using namespace std::chrono_literals;
 using support::run_command;
@@ -215,5 +216,6 @@ TEST(ConntrackLinux, SameStatesAndTuplesAsLinuxConntrackOverIpv6) {
   judge({Family::ipv6, "ip6", "ipv6", "2001:db8::1", "2001:db8::2", 64});
 }
 
+}  // namespace conntrack_conntrack_linux_test
 }  // namespace
 }  // namespace netns

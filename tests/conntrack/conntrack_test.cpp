@@ -19,6 +19,7 @@
 
 namespace netns {
 namespace {
+namespace conntrack_conntrack_test {
 
 using namespace std::chrono_literals;
 using conntrack::CtInfo;
@@ -574,5 +575,6 @@ TEST_F(ConntrackTest, Ipv6TcpHandshake) {
             "src=2001:db8::2 dst=2001:db8::1 sport=80 dport=40000 [ASSURED] mark=0 use=1\n");
 }
 
+}  // namespace conntrack_conntrack_test
 }  // namespace
 }  // namespace netns

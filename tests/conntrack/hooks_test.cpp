@@ -30,6 +30,7 @@
 
 namespace netns {
 namespace {
+namespace conntrack_hooks_test {
 
 using namespace std::chrono_literals;
 using netfilter::Hook;
@@ -416,5 +417,6 @@ TEST_P(CtHooksTest, APacketKeepsItsEntryPastItsNamespace) {
   keeper.kept.clear();
 }
 
+}  // namespace conntrack_hooks_test
 }  // namespace
 }  // namespace netns

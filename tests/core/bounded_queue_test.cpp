@@ -10,6 +10,7 @@
 
 namespace netns {
 namespace {
+namespace core_bounded_queue_test {
 
 TEST(BoundedQueue, IsFifoAcrossGrowthAndWrapAround) {
   BoundedQueue<int> q(100);
@@ -145,5 +146,6 @@ TEST(BoundedQueue, ClearReleasesWhatWaitsAndTheQueueServesAgain) {
   EXPECT_EQ(shared.use_count(), 1);  // destroying a queue destroys what waits in it
 }
 
+}  // namespace core_bounded_queue_test
 }  // namespace
 }  // namespace netns

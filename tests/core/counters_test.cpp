@@ -8,6 +8,7 @@
 
 namespace netns {
 namespace {
+namespace core_counters_test {
 
 using support::HostTest;
 
@@ -83,5 +84,6 @@ TEST_F(HostTest, CountersArePerNamespace) {
   EXPECT_EQ(host_.init_net().counters().get("IpInReceives"), 0u);
 }
 
+}  // namespace core_counters_test
 }  // namespace
 }  // namespace netns

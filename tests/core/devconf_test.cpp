@@ -16,6 +16,7 @@
 
 namespace netns {
 namespace {
+namespace core_devconf_test {
 
 using support::HostTest;
 
@@ -326,5 +327,6 @@ TEST_F(DeviceConf, TheFamilysListenerHearsEachChange) {
   EXPECT_EQ(listener.seen, expected);
 }
 
+}  // namespace core_devconf_test
 }  // namespace
 }  // namespace netns

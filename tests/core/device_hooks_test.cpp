@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace core_device_hooks_test {
 
 using support::kEthHeader;
 using support::kTestEthertype;
@@ -292,5 +293,6 @@ TEST_F(DeviceHooks, AListenerLeavingDuringANotificationHidesNoOther) {
   EXPECT_EQ(third.heard, 1);
 }
 
+}  // namespace core_device_hooks_test
 }  // namespace
 }  // namespace netns

@@ -15,6 +15,7 @@
 
 namespace netns {
 namespace {
+namespace core_device_registration_test {
 
 using support::TwoNets;
 
@@ -152,5 +153,6 @@ TEST_F(DeviceRegistration, TheReceiveSchedulerIsTheHostsOwn) {
   EXPECT_EQ(seen.count(), 1u);
 }
 
+}  // namespace core_device_registration_test
 }  // namespace
 }  // namespace netns

@@ -37,6 +37,7 @@
 
 namespace netns {
 namespace {
+namespace core_errors_test {
 
 using namespace std::chrono_literals;
 using boost::system::error_code;
@@ -376,5 +377,6 @@ TEST(ErrorHelpers, ErrnoAndErrcMakeTheSameCode) {
   EXPECT_EQ(errno_error(0).message(), std::strerror(EIO));
 }
 
+}  // namespace core_errors_test
 }  // namespace
 }  // namespace netns

@@ -18,6 +18,7 @@
 
 namespace netns {
 namespace {
+namespace core_host_group_test {
 
 using namespace std::chrono_literals;
 
@@ -198,5 +199,6 @@ TEST_F(HostGroupTraffic, StoppingWithTrafficInFlightLosesAndLeaksNothing) {
   // The group's destructor (TearDown, then the fixture) frees the rest: ASan watches.
 }
 
+}  // namespace core_host_group_test
 }  // namespace
 }  // namespace netns

@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace core_host_test {
 
 using support::HostTest;
 
@@ -257,5 +258,6 @@ TEST_F(HostTest, ManyNamespacesCreatedAndDroppedLeaveNothingBehind) {
   EXPECT_EQ(after.packets_in_use, 0u);
 }
 
+}  // namespace core_host_test
 }  // namespace
 }  // namespace netns

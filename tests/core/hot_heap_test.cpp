@@ -12,6 +12,7 @@
 
 namespace netns::detail {
 namespace {
+namespace core_hot_heap_test {
 
 bool line_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kHotAlign == 0; }
 
@@ -58,5 +59,6 @@ TEST(HotHeap, NamespacesAndDevicesLiveThere) {
 }
 #endif
 
+}  // namespace core_hot_heap_test
 }  // namespace
 }  // namespace netns::detail

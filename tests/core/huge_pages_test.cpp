@@ -7,6 +7,7 @@
 
 namespace netns {
 namespace {
+namespace core_huge_pages_test {
 
 // Below 2 MiB the allocator is operator new; from 2 MiB a mapping aligned on
 // a huge page (the kernel may or may not back it with one: THP is advice).
@@ -27,5 +28,6 @@ TEST(HugePageAllocator, LargeBlocksAreAlignedOnAHugePage) {
   EXPECT_EQ(large.back(), 5u);
 }
 
+}  // namespace core_huge_pages_test
 }  // namespace
 }  // namespace netns

@@ -10,6 +10,7 @@
 
 namespace netns {
 namespace {
+namespace core_net_ref_test {
 
 using support::exit_entry;
 using support::HostTest;
@@ -181,5 +182,6 @@ TEST_F(HostTest, NetRefFromNetRefIsEmptyOnceDying) {
   poll();
 }
 
+}  // namespace core_net_ref_test
 }  // namespace
 }  // namespace netns

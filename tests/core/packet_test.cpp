@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace core_packet_test {
 
 using support::HostTest;
 
@@ -300,5 +301,6 @@ TEST_F(PacketTest, PacketsInUseReturnsToZero) {
   EXPECT_EQ(host_.stats().packets_in_use, 0u);
 }
 
+}  // namespace core_packet_test
 }  // namespace
 }  // namespace netns

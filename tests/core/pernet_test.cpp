@@ -8,6 +8,7 @@
 
 namespace netns {
 namespace {
+namespace core_pernet_test {
 
 using support::exit_entry;
 using support::HostTest;
@@ -225,5 +226,6 @@ TEST_F(HostTest, PernetSlotsOfOneHostHaveDistinctIdsAndAnotherHostNumbersItsOwn)
   EXPECT_EQ(c.find(other.init_net()), nullptr);
 }
 
+}  // namespace core_pernet_test
 }  // namespace
 }  // namespace netns

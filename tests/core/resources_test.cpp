@@ -21,6 +21,7 @@
 
 namespace netns {
 namespace {
+namespace core_resources_test {
 
 using namespace std::chrono_literals;
 
@@ -307,5 +308,6 @@ TEST_F(NetCaps, ANamespaceAtItsCapDoesNotStopAnother) {
   client.close();
 }
 
+}  // namespace core_resources_test
 }  // namespace
 }  // namespace netns

@@ -13,6 +13,7 @@
 
 namespace netns {
 namespace {
+namespace core_route_cache_test {
 
 using support::HostTest;
 
@@ -334,11 +335,13 @@ TEST(RouteCacheHash, EveryKeyFieldChangesTheHash) {
   EXPECT_EQ(c.hash(base), h);
 }
 
+}  // namespace core_route_cache_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace core_route_cache_test {
 
 // Lookups without a source start from the namespace's precomputed state; the
 // value must be the hash of the key's bytes all the same.
@@ -355,5 +358,6 @@ TEST(RouteCacheHash, ANamespacesShortcutGivesTheSameHash) {
   }
 }
 
+}  // namespace core_route_cache_test
 }  // namespace
 }  // namespace netns

@@ -9,6 +9,7 @@
 
 namespace netns {
 namespace {
+namespace core_rss_test {
 
 // The key of Microsoft's RSS verification suite ("Verifying the RSS Hash
 // Calculation"), whose expected hashes every NIC vendor tests against.
@@ -155,5 +156,6 @@ TEST(RssTest, AnythingElseHashesToZero) {
   EXPECT_EQ(rss::frame_hash(bad_version), 0u);
 }
 
+}  // namespace core_rss_test
 }  // namespace
 }  // namespace netns

@@ -14,6 +14,7 @@
 
 namespace netns {
 namespace {
+namespace core_rx_lookahead_test {
 
 // Records "p<size>" for a frame shown to prefetch and "d<size>" for one
 // delivered, the size being the payload's (Ethernet header off), and
@@ -94,5 +95,6 @@ TEST_F(RxLookAhead, FramesAnRxHandlerTakesAreShownOnlyWhereTheyGoNext) {
   for (const std::string& e : handler.events) EXPECT_TRUE(e.ends_with("@br0")) << e;
 }
 
+}  // namespace core_rx_lookahead_test
 }  // namespace
 }  // namespace netns

@@ -8,6 +8,7 @@
 
 namespace netns {
 namespace {
+namespace core_siphash_test {
 
 // Key 00 01 .. 0f and messages 00 01 .. (len-1), as in the reference's vectors.h.
 SipKey reference_key() {
@@ -121,5 +122,6 @@ TEST(SipHash, DerivedKeysDependOnSecretAndPurpose) {
   EXPECT_NE(SipKey::derive(1, kSipPurposeTcpIsn), SipKey::derive(1, kSipPurposeEphemeralPort));
 }
 
+}  // namespace core_siphash_test
 }  // namespace
 }  // namespace netns

@@ -9,6 +9,7 @@
 
 namespace netns::soak {
 namespace {
+namespace core_soak_test {
 
 TEST(Soak, FiftyNamespacesWithChurnLeakNothing) {
   Config config{.nets = 50,
@@ -48,5 +49,6 @@ TEST(Soak, FiftyNamespacesWithChurnLeakNothing) {
   for (const Sample& s : r.samples) EXPECT_EQ(s.leaked_holds, 0u);
 }
 
+}  // namespace core_soak_test
 }  // namespace
 }  // namespace netns::soak

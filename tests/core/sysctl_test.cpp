@@ -12,6 +12,7 @@
 
 namespace netns {
 namespace {
+namespace core_sysctl_test {
 
 using support::HostTest;
 
@@ -293,5 +294,6 @@ TEST_F(HostTest, EachNamespaceHasItsOwnSysctls) {
   EXPECT_EQ(green->sysctl().value(SysctlId::ip_default_ttl), 64);
 }
 
+}  // namespace core_sysctl_test
 }  // namespace
 }  // namespace netns

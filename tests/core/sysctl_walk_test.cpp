@@ -41,6 +41,7 @@
 
 namespace netns {
 namespace {
+namespace core_sysctl_walk_test {
 
 using namespace std::chrono_literals;
 using support::Bytes;
@@ -1435,5 +1436,6 @@ TEST(SysctlWalkTable, EveryScenarioNamesAKnob) {
   }
 }
 
+}  // namespace core_sysctl_walk_test
 }  // namespace
 }  // namespace netns

@@ -10,6 +10,7 @@
 
 namespace netns {
 namespace {
+namespace core_timer_test {
 
 using namespace std::chrono_literals;
 
@@ -180,5 +181,6 @@ TEST_F(TimerTest, ManyTimersWithMixedCancelsFireInOrder) {
   EXPECT_TRUE(std::is_sorted(deadlines.begin(), deadlines.end()));
 }
 
+}  // namespace core_timer_test
 }  // namespace
 }  // namespace netns

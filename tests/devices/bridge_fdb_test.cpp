@@ -9,6 +9,7 @@
 
 namespace netns {
 namespace {
+namespace devices_bridge_fdb_test {
 
 BridgePort* port(std::uintptr_t n) { return reinterpret_cast<BridgePort*>(n * 64); }
 
@@ -62,5 +63,6 @@ TEST(BridgeFdb, LearningRefreshesMovesAndStopsAtTheBound) {
   EXPECT_NE(fdb.find(8), nullptr);
 }
 
+}  // namespace devices_bridge_fdb_test
 }  // namespace
 }  // namespace netns

@@ -20,6 +20,7 @@
 
 namespace netns {
 namespace {
+namespace devices_bridge_test {
 
 using namespace std::chrono_literals;
 using support::kTestEthertype;
@@ -538,5 +539,6 @@ TEST_F(Bridged, AFrameTooLargeForTheEgressPortIsDropped) {
   EXPECT_EQ(stats().dropped_too_big, 1u);
 }
 
+}  // namespace devices_bridge_test
 }  // namespace
 }  // namespace netns

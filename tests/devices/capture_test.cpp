@@ -33,6 +33,7 @@
 
 namespace netns {
 namespace {
+namespace devices_capture_test {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -561,5 +562,6 @@ TEST(CaptureLifetime, CaptureOutlivesItsHost) {
   fs::remove_all(dir);
 }
 
+}  // namespace devices_capture_test
 }  // namespace
 }  // namespace netns

@@ -8,6 +8,7 @@
 
 namespace netns {
 namespace {
+namespace devices_channel_test {
 
 using support::HostTest;
 using support::kEthHeader;
@@ -180,5 +181,6 @@ TEST_F(ChannelTest, DestroyingAChannelDropsItsBacklog) {
   EXPECT_EQ(host_.stats().packets_in_use, 0u);
 }
 
+}  // namespace devices_channel_test
 }  // namespace
 }  // namespace netns

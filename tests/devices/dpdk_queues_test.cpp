@@ -31,6 +31,7 @@
 
 namespace netns {
 namespace {
+namespace devices_dpdk_queues_test {
 
 using namespace std::chrono_literals;
 using support::drain;
@@ -472,5 +473,6 @@ TEST_P(DpdkQueuesOnTwoCores, StoppingWithFramesInFlightLosesNoMbuf) {
 INSTANTIATE_TEST_SUITE_P(Rss, DpdkQueuesOnTwoCores, ::testing::Values(Rss::none, Rss::software),
                          [](const auto& info) { return info.param == Rss::none ? "ByTheNic" : "InSoftware"; });
 
+}  // namespace devices_dpdk_queues_test
 }  // namespace
 }  // namespace netns

@@ -33,6 +33,7 @@
 
 namespace netns {
 namespace {
+namespace devices_dpdk_test {
 
 using namespace std::chrono_literals;
 using support::drain;
@@ -626,5 +627,6 @@ TEST_F(DpdkKernelTest, AfPacketOnAVethPingsTheKernelBothWays) {
   EXPECT_EQ(host().stats().packet_copies, 0u);
 }
 
+}  // namespace devices_dpdk_test
 }  // namespace
 }  // namespace netns

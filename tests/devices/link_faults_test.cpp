@@ -10,6 +10,7 @@
 
 namespace netns {
 namespace {
+namespace devices_link_faults_test {
 
 using namespace std::chrono_literals;
 using support::RecordingHandler;
@@ -177,5 +178,6 @@ TEST_F(LinkFaultsTest, DestroyingADeviceWithHeldFramesIsClean) {
   EXPECT_EQ(host_.stats().timers_pending, 0u);
 }
 
+}  // namespace devices_link_faults_test
 }  // namespace
 }  // namespace netns

@@ -6,6 +6,7 @@
 
 namespace netns {
 namespace {
+namespace devices_loopback_test {
 
 using support::HostTest;
 using support::kTestEthertype;
@@ -70,5 +71,6 @@ TEST_F(HostTest, LoopbackDeliversToItsOwnNamespaceOnlyWhenUp) {
   EXPECT_EQ(host_.stats().packet_copies, 0u);
 }
 
+}  // namespace devices_loopback_test
 }  // namespace
 }  // namespace netns

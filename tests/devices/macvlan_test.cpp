@@ -17,6 +17,7 @@
 
 namespace netns {
 namespace {
+namespace devices_macvlan_test {
 
 using namespace std::chrono_literals;
 using support::HostTest;
@@ -718,5 +719,6 @@ TEST_F(Macvlan, DestroyingAChildLeavesItsSiblingsAlone) {
   EXPECT_EQ(seen.count(), 2u);
 }
 
+}  // namespace devices_macvlan_test
 }  // namespace
 }  // namespace netns

@@ -6,6 +6,7 @@
 
 namespace netns {
 namespace {
+namespace devices_move_device_test {
 
 using support::RecordingHandler;
 using support::TwoNets;
@@ -114,5 +115,6 @@ TEST_F(MoveDevice, AMovedVethDiesWithItsNewNamespace) {
   EXPECT_EQ(blue_->device_count(), 1u);
 }
 
+}  // namespace devices_move_device_test
 }  // namespace
 }  // namespace netns

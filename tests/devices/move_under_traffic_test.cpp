@@ -15,6 +15,7 @@
 
 namespace netns {
 namespace {
+namespace devices_move_under_traffic_test {
 
 using support::AddressedTwoNets;
 using support::RecordingHandler;
@@ -168,5 +169,6 @@ TEST_F(MoveUnderTraffic, ATcpTransferSurvivesItsDeviceVisitingAnotherNamespace) 
   EXPECT_EQ(green_->counters().get("TcpOutRsts"), 0u);
 }
 
+}  // namespace devices_move_under_traffic_test
 }  // namespace
 }  // namespace netns

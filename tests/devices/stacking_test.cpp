@@ -20,6 +20,7 @@
 
 namespace netns {
 namespace {
+namespace devices_stacking_test {
 
 using namespace std::chrono_literals;
 using support::kTestEthertype;
@@ -521,5 +522,6 @@ TEST_F(Stacking, NamespacesDieWithStacksAcrossThem) {
   EXPECT_EQ(host_.stats().packets_in_use, 0u);
 }
 
+}  // namespace devices_stacking_test
 }  // namespace
 }  // namespace netns

@@ -34,6 +34,7 @@
 
 namespace netns {
 namespace {
+namespace devices_tap_test {
 
 using support::HostTest;
 using support::kEthHeader;
@@ -762,5 +763,6 @@ TEST_F(TapKernel6, NetnsFetchesFromALinuxPythonHttpServer) {
   EXPECT_GT(reply.size(), 35000u);
 }
 
+}  // namespace devices_tap_test
 }  // namespace
 }  // namespace netns

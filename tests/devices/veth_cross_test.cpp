@@ -22,6 +22,7 @@
 
 namespace netns {
 namespace {
+namespace devices_veth_cross_test {
 
 using namespace std::chrono_literals;
 
@@ -296,5 +297,6 @@ TEST_F(CrossHostVeth, TwoThreadsEachDrivingItsHost) {
   EXPECT_EQ(b_->packets().lent(), 0u);
 }
 
+}  // namespace devices_veth_cross_test
 }  // namespace
 }  // namespace netns

@@ -8,6 +8,7 @@
 
 namespace netns {
 namespace {
+namespace devices_veth_test {
 
 using support::HostTest;
 using support::kEthHeader;
@@ -349,5 +350,6 @@ TEST_P(DestroyInHandler, DestroyingTheReceivingDeviceOrItsNamespaceFromAHandlerI
 INSTANTIATE_TEST_SUITE_P(TwoNets, DestroyInHandler, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Namespace" : "Device"; });
 
+}  // namespace devices_veth_test
 }  // namespace
 }  // namespace netns

@@ -17,6 +17,7 @@
 
 namespace netns::inet {
 namespace {
+namespace inet_transport_test {
 
 // RFC 3692: IP protocol 253 is for experimentation; netns gives it no transport.
 constexpr auto kExperimental = wire::IpProtocol{253};
@@ -117,5 +118,6 @@ TEST_F(TransportSeam, OpenNeedsALiveNamespaceWhereTheTransportRuns) {
   host_.unregister_pernet_subsys(probe);
 }
 
+}  // namespace inet_transport_test
 }  // namespace
 }  // namespace netns::inet

@@ -16,6 +16,7 @@
 
 namespace netns::ipv4 {
 namespace {
+namespace ipv4_fib_test {
 
 Ipv4Prefix prefix(const char* text) { return Ipv4Prefix::parse(text).value(); }
 Ipv4Address addr(const char* text) { return Ipv4Address::parse(text).value(); }
@@ -532,5 +533,6 @@ TEST_F(FibTest, RandomizedAgainstReference) {
   EXPECT_EQ(fib.memory_bytes(), sizeof(Fib));
 }
 
+}  // namespace ipv4_fib_test
 }  // namespace
 }  // namespace netns::ipv4

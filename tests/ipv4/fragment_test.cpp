@@ -20,6 +20,7 @@
 
 namespace netns::ipv4 {
 namespace {
+namespace ipv4_fragment_test {
 
 using namespace std::chrono_literals;
 using wire::Ipv4Repr;
@@ -662,5 +663,6 @@ TEST(ReassemblerTeardown, PendingQueuesAreFreedWithTheNamespace) {
   EXPECT_FALSE(ops->slot.get(*b).add(std::move(p)));
 }
 
+}  // namespace ipv4_fragment_test
 }  // namespace
 }  // namespace netns::ipv4

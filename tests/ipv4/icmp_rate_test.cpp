@@ -19,6 +19,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_icmp_rate_test {
 
 using namespace std::chrono_literals;
 using support::kChannelLocal;
@@ -178,5 +179,6 @@ TEST(IcmpPeers, ZeroIntervalAllowsEverything) {
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(peers.allow(Ipv4Address(10, 0, 0, 1), 0s, Clock::time_point{}));
 }
 
+}  // namespace ipv4_icmp_rate_test
 }  // namespace
 }  // namespace netns

@@ -18,6 +18,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_ip_id_test {
 
 using support::kChannelLocal;
 using support::kChannelPeer;
@@ -204,5 +205,6 @@ TEST(IpIdentsTable, SegmentsReserveThatManyIds) {
   EXPECT_EQ(ids.select(1, kChannelPeer, kChannelLocal, 6, t), static_cast<std::uint16_t>(first + 10));
 }
 
+}  // namespace ipv4_ip_id_test
 }  // namespace
 }  // namespace netns

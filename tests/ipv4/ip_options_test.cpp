@@ -14,6 +14,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_ip_options_test {
 
 using support::Bytes;
 using support::kChannelLocal;
@@ -293,5 +294,6 @@ TEST(IcmpTimestamps, WithoutUtcTheHighBitIsSet) {
   EXPECT_EQ(be32(out.l4_payload, 4), 0x8000'0000u | 42'000u);
 }
 
+}  // namespace ipv4_ip_options_test
 }  // namespace
 }  // namespace netns

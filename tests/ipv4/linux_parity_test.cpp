@@ -19,6 +19,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_linux_parity_test {
 
 // One line per probe and target: "<probe> <target> <answer>", the answer
 // normalised (T: the target's address, P: the prober's; IDs as 0 or x;
@@ -215,5 +216,6 @@ TEST_F(LinuxParity, NmapReadsLinuxsIpIdBehaviour) {
   }
 }
 
+}  // namespace ipv4_linux_parity_test
 }  // namespace
 }  // namespace netns

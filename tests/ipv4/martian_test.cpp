@@ -17,6 +17,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_martian_test {
 
 using support::kChannelLocal;
 using support::kChannelPeer;
@@ -227,5 +228,6 @@ TEST_F(RouterMartians, WithoutForwardingNothingIsSaid) {
   EXPECT_EQ(counter("IcmpOutDestUnreachs"), 0u);
 }
 
+}  // namespace ipv4_martian_test
 }  // namespace
 }  // namespace netns

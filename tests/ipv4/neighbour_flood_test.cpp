@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_neighbour_flood_test {
 
 using support::kChannelLocal;
 using support::kChannelPeer;
@@ -254,5 +255,6 @@ TEST_F(NeighbourFlood, FlushingADeviceEmptiesEveryList) {
   EXPECT_EQ(s.destroys, s.allocs);
 }
 
+}  // namespace ipv4_neighbour_flood_test
 }  // namespace
 }  // namespace netns

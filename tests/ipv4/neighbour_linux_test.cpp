@@ -35,6 +35,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_neighbour_linux_test {
 
 constexpr std::size_t kThresh3 = 128;  // an unresolved cap of 32
 constexpr int kLinuxPings = 20;
@@ -158,5 +159,6 @@ TEST(NeighbourLinux, ALinuxHostIsServedInTheMiddleOfASpoofedSourceFlood) {
   EXPECT_EQ(stats.table_fulls, 0u);
 }
 
+}  // namespace ipv4_neighbour_linux_test
 }  // namespace
 }  // namespace netns

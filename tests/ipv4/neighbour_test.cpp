@@ -12,6 +12,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_neighbour_test {
 
 using support::kChannelLocal;
 using support::kChannelPeer;
@@ -148,5 +149,6 @@ TEST_F(NeighbourStats, ANewResolutionTakesThePlaceOfTheOldestUnresolvedOne) {
   EXPECT_EQ(out[2].arp->target_ip, Ipv4Address(192, 0, 2, 12));
 }
 
+}  // namespace ipv4_neighbour_test
 }  // namespace
 }  // namespace netns

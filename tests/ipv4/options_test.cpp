@@ -16,6 +16,7 @@
 
 namespace netns::ipv4 {
 namespace {
+namespace ipv4_options_test {
 
 using Bytes = std::vector<std::byte>;
 
@@ -305,5 +306,6 @@ TEST(IpOptions, FollowingASourceRouteRecordsUsAndMovesTheDestination) {
   EXPECT_FALSE(forward_options(h, compiled.options, kOurOther));
 }
 
+}  // namespace ipv4_options_test
 }  // namespace
 }  // namespace netns::ipv4

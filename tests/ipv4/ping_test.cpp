@@ -15,6 +15,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_ping_test {
 
 using namespace std::chrono_literals;
 
@@ -163,5 +164,6 @@ TEST_F(Ping, SocketKeepsItsNamespaceAlive) {
   EXPECT_EQ(host_.stats().leaked_holds, 0u);
 }
 
+}  // namespace ipv4_ping_test
 }  // namespace
 }  // namespace netns

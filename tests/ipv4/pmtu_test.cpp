@@ -17,6 +17,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_pmtu_test {
 
 using support::Bytes;
 using support::kChannelLocal;
@@ -209,5 +210,6 @@ TEST_F(PathMtu, PingSocketsSetDontFragmentOnWhatFits) {
   EXPECT_FALSE(out[2].ip->dont_fragment);
 }
 
+}  // namespace ipv4_pmtu_test
 }  // namespace
 }  // namespace netns

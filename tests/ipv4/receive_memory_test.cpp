@@ -17,6 +17,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_receive_memory_test {
 
 constexpr std::size_t kFlood = 2000;
 constexpr std::size_t kBatch = 128;  // datagrams between polls: the veth's backlog is bounded too
@@ -138,5 +139,6 @@ TEST_F(ReceiveMemory, ClosingASocketGivesItsMemoryBack) {
   EXPECT_EQ(red_->resources().packet_memory(), 0u);
 }
 
+}  // namespace ipv4_receive_memory_test
 }  // namespace
 }  // namespace netns

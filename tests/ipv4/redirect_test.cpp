@@ -13,6 +13,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_redirect_test {
 
 using namespace std::chrono_literals;
 using support::kChannelLocal;
@@ -191,5 +192,6 @@ TEST_F(AcceptedRedirects, AcceptRedirectsGovernsThem) {
   EXPECT_EQ(next_hop(), kChannelPeer);  // a router: all 0 AND eth0 1
 }
 
+}  // namespace ipv4_redirect_test
 }  // namespace
 }  // namespace netns

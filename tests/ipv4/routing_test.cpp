@@ -9,6 +9,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_routing_test {
 
 Ipv4Prefix prefix(std::string_view text) { return Ipv4Prefix::parse(text).value(); }
 
@@ -94,5 +95,6 @@ TEST_F(ThreeRouters, ForwardingOffInTheMiddleDropsSilently) {
   EXPECT_EQ(nets_[1]->counters().get("IcmpOutDestUnreachs"), 0u);
 }
 
+}  // namespace ipv4_routing_test
 }  // namespace
 }  // namespace netns

@@ -20,6 +20,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_rp_filter_test {
 
 Ipv4Prefix prefix(std::string_view text) { return Ipv4Prefix::parse(text).value(); }
 Ipv4Address address(std::string_view text) { return Ipv4Address::parse(text).value(); }
@@ -180,5 +181,6 @@ TEST_F(ReversePath, ForwardingIsTheInputDevicesOwn) {
   EXPECT_TRUE(to_server(kClient));
 }
 
+}  // namespace ipv4_rp_filter_test
 }  // namespace
 }  // namespace netns

@@ -13,6 +13,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_stack_test {
 
 using support::Parsed;
 using wire::IcmpType;
@@ -652,11 +653,13 @@ TEST(ManyNamespaces, IdenticalAddressesNeverMeet) {
   }
 }
 
+}  // namespace ipv4_stack_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace ipv4_stack_test {
 
 // DESIGN.md section 5: a flood of destinations in one namespace evicts only
 // its own entries from the shared cache.
@@ -688,5 +691,6 @@ TEST(RouteCacheIsolation, FloodInOneNamespaceLeavesTheOtherIntact) {
   EXPECT_EQ(after.misses, before.misses);
 }
 
+}  // namespace ipv4_stack_test
 }  // namespace
 }  // namespace netns

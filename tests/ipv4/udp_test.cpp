@@ -20,6 +20,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_udp_test {
 
 const Ipv4Address kBlue(192, 0, 2, 1);
 const Ipv4Address kRed(192, 0, 2, 2);
@@ -459,5 +460,6 @@ TEST_F(UdpWire, PortUnreachableQuotesTheDatagram) {
   EXPECT_EQ(wire::load_be16(quoted->payload(), 2), 9);
 }
 
+}  // namespace ipv4_udp_test
 }  // namespace
 }  // namespace netns

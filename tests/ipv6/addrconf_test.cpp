@@ -12,6 +12,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_addrconf_test {
 
 using support::p6;
 using support::v6;
@@ -179,11 +180,13 @@ TEST_F(Ipv6AddrconfTest, ManyNamespacesWithTheSameAddresses) {
   }
 }
 
+}  // namespace ipv6_addrconf_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace ipv6_addrconf_test {
 
 TEST_F(Ipv6AddrconfTest, OutputRoutesGoThroughTheSharedRouteCache) {
   bring_up();
@@ -207,5 +210,6 @@ TEST_F(Ipv6AddrconfTest, OutputRoutesGoThroughTheSharedRouteCache) {
   EXPECT_EQ(ipv6::route_output(*net_, v6("fe80::9").with_scope(eth1->ifindex()))->dev, eth1);
 }
 
+}  // namespace ipv6_addrconf_test
 }  // namespace
 }  // namespace netns

@@ -24,6 +24,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_devconf6_test {
 
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
@@ -388,5 +389,6 @@ TEST_F(Ipv6DevconfTest, RenamedMovedAndDestroyedDevices) {
   EXPECT_EQ(other->sysctl().get("net.ipv6.conf.wan0.hop_limit").error(), Errc::no_such_file_or_directory);
 }
 
+}  // namespace ipv6_devconf6_test
 }  // namespace
 }  // namespace netns

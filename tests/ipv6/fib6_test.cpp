@@ -14,6 +14,7 @@
 
 namespace netns::ipv6 {
 namespace {
+namespace ipv6_fib6_test {
 
 Ipv6Prefix prefix(const char* text) { return Ipv6Prefix::parse(text).value(); }
 Ipv6Address addr(const char* text) { return Ipv6Address::parse(text).value(); }
@@ -452,5 +453,6 @@ TEST_F(Fib6ReferenceTest, RemoveIfInBulkAndFewAtATime) {
   check(fib, ref, rng, 500);
 }
 
+}  // namespace ipv6_fib6_test
 }  // namespace
 }  // namespace netns::ipv6

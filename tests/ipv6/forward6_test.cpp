@@ -21,6 +21,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_forward6_test {
 
 using namespace std::chrono_literals;
 
@@ -148,5 +149,6 @@ TEST_F(Ipv6ForwardTest, ForwardingHonoursTheOutputDevicesIpv6Mtu) {
   EXPECT_EQ(count(b(), "Icmp6InEchos"), 1u);
 }
 
+}  // namespace ipv6_forward6_test
 }  // namespace
 }  // namespace netns

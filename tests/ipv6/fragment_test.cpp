@@ -26,6 +26,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_fragment_test {
 
 using Bytes = std::vector<std::byte>;
 using namespace std::chrono_literals;
@@ -475,5 +476,6 @@ TEST_F(Ipv6FragmentInputTest, RandomFragmentStreamsAreSurvived) {
   EXPECT_GT(counter("Ip6ReasmReqds"), 10'000u);
 }
 
+}  // namespace ipv6_fragment_test
 }  // namespace
 }  // namespace netns

@@ -15,6 +15,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_input_test {
 
 using Bytes = std::vector<std::byte>;
 using support::v6;
@@ -118,11 +119,13 @@ TEST_F(Ipv6InputTest, EcnAndOctetsAreCounted) {
   EXPECT_EQ(counter("Ip6InOctets"), 40u + 50u);
 }
 
+}  // namespace ipv6_input_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace ipv6_input_test {
 
 TEST_F(Ipv6InputTest, PacketTooBigLowersThePathMtuForAWhile) {
   const Ipv6Address far = v6("2001:db8:77::9");
@@ -151,11 +154,13 @@ TEST_F(Ipv6InputTest, PacketTooBigLowersThePathMtuForAWhile) {
   EXPECT_EQ(*ipv6::path_mtu(*net_, far), 1500u);
 }
 
+}  // namespace ipv6_input_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace ipv6_input_test {
 
 // ICMPv6 errors take from the namespace's icmp_msgs_per_sec/burst bucket,
 // and the global limit is counted in the ICMP MIB, as Linux counts it.
@@ -189,5 +194,6 @@ TEST_F(Ipv6InputTest, RatemaskChoosesTheTypesLimited) {
   EXPECT_EQ(counter("IcmpOutRateLimitGlobal"), 7u);
 }
 
+}  // namespace ipv6_input_test
 }  // namespace
 }  // namespace netns

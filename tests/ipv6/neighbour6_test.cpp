@@ -19,6 +19,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_neighbour6_test {
 
 using wire::NeighbourAdvertRepr;
 using wire::NeighbourSolicitRepr;
@@ -458,5 +459,6 @@ TEST_F(Neighbour6, SysctlsHaveLinuxDefaults) {
   EXPECT_EQ(*net_->sysctl().get("net.ipv6.neigh.default.unres_qlen_bytes"), "212992");
 }
 
+}  // namespace ipv6_neighbour6_test
 }  // namespace
 }  // namespace netns

@@ -20,6 +20,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_router_discovery_test {
 
 using Bytes = std::vector<std::byte>;
 using std::chrono::seconds;
@@ -509,5 +510,6 @@ TEST_F(RouterDiscoveryTest, AdvertisedNdpTimesPaceSolicitationsAndReachability) 
       << ipv6::dump_neighbours(*net_);
 }
 
+}  // namespace ipv6_router_discovery_test
 }  // namespace
 }  // namespace netns

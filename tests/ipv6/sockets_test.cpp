@@ -22,6 +22,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_sockets_test {
 
 using namespace std::chrono_literals;
 
@@ -375,5 +376,6 @@ TEST(Ipv6Namespaces, AHundredPairsWithIdenticalAddressesPingTheirOwnPeer) {
   for (auto& p : pairs) p.ping.close();
 }
 
+}  // namespace ipv6_sockets_test
 }  // namespace
 }  // namespace netns

@@ -24,6 +24,7 @@
 
 namespace netns {
 namespace {
+namespace ipv6_stable_privacy_test {
 
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
@@ -331,5 +332,6 @@ TEST_F(StablePrivacyTest, SlaacConflictMovesToTheNextCounter) {
   EXPECT_EQ(global, 2u);  // no counter-0 address made again
 }
 
+}  // namespace ipv6_stable_privacy_test
 }  // namespace
 }  // namespace netns

@@ -36,6 +36,7 @@
 
 namespace netns {
 namespace {
+namespace nat_nat_linux_test {
 
 using namespace std::chrono_literals;
 using support::ChildProcess;
@@ -280,5 +281,6 @@ TEST_P(NatLinuxTest, TheOutsideCannotReachTheInsideExceptThroughTheForwardedPort
   EXPECT_EQ(closed.output.find("peer"), std::string::npos) << closed.output;
 }
 
+}  // namespace nat_nat_linux_test
 }  // namespace
 }  // namespace netns

@@ -25,6 +25,7 @@
 
 namespace netns {
 namespace {
+namespace nat_nat_test {
 
 using conntrack::CtInfo;
 using conntrack::Dir;
@@ -686,5 +687,6 @@ TEST_F(NatDeviceTest, RedirectGoesToTheInputDeviceOrLoopback) {
   expect_checksums(d6);
 }
 
+}  // namespace nat_nat_test
 }  // namespace
 }  // namespace netns

@@ -29,6 +29,7 @@
 
 namespace netns {
 namespace {
+namespace nat_nat_traffic_test {
 
 using namespace std::chrono_literals;
 namespace errc = boost::system::errc;
@@ -585,5 +586,6 @@ TEST_P(NatTrafficTest, AnAddressGoingForgetsWhatWasMasqueradedToIt) {
   EXPECT_EQ(source_seen(), renumbered) << table();
 }
 
+}  // namespace nat_nat_traffic_test
 }  // namespace
 }  // namespace netns

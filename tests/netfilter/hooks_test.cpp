@@ -23,6 +23,7 @@
 
 namespace netns {
 namespace {
+namespace netfilter_hooks_test {
 
 using namespace std::chrono_literals;
 using netfilter::Hook;
@@ -393,5 +394,6 @@ TEST(PacketMetadata, TheConnectionIsTheBuffersAndACopyHoldsItsOwn) {
   EXPECT_EQ(fake.ct.use, 0xdeadu);
 }
 
+}  // namespace netfilter_hooks_test
 }  // namespace
 }  // namespace netns

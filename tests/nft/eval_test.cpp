@@ -20,6 +20,7 @@
 
 namespace netns {
 namespace {
+namespace nft_eval_test {
 
 using netfilter::Hook;
 using netfilter::Verdict;
@@ -176,5 +177,6 @@ TEST(NftEvalReentry, ARulesetReplacedFromInsideAHookRun) {
   EXPECT_EQ(lines, 1);
 }
 
+}  // namespace nft_eval_test
 }  // namespace
 }  // namespace netns

@@ -27,6 +27,7 @@
 
 namespace netns {
 namespace {
+namespace nft_filter_test {
 
 using namespace std::chrono_literals;
 using netfilter::Hook;
@@ -352,11 +353,13 @@ TEST_P(NftFilterTest, AFlushedRulesetLeavesTheHooksNull) {
   EXPECT_EQ(udp_through(1), 1);
 }
 
+}  // namespace nft_filter_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace nft_filter_test {
 
 // Issue 14: a 10,000-element named set decides on real traffic, in
 // constant-time lookups (set_lookup.hpp), and its listing rebuilds it.
@@ -387,11 +390,13 @@ TEST_P(NftFilterTest, ATenThousandElementSetDecidesAndItsListingRebuildsIt) {
   EXPECT_EQ(nft::list_ruleset(*copy), listing);
 }
 
+}  // namespace nft_filter_test
 }  // namespace
 }  // namespace netns
 
 namespace netns {
 namespace {
+namespace nft_filter_test {
 
 // The issue's stateful forwarding: a ruleset that lets replies pass and
 // new connections in only from inside; `ct` in it brings conntrack onto the
@@ -437,5 +442,6 @@ TEST_P(NftFilterTest, StatefulForwardingPassesRepliesAndRefusesNewConnectionsFro
   EXPECT_FALSE(hooks(*r_).active(Hook::prerouting));
 }
 
+}  // namespace nft_filter_test
 }  // namespace
 }  // namespace netns

@@ -18,6 +18,7 @@
 
 namespace netns::nft {
 namespace {
+namespace nft_listing_test {
 
 constexpr const char* kFilter = "type filter hook forward priority filter; policy accept;";
 constexpr const char* kPre = "type nat hook prerouting priority dstnat; policy accept;";
@@ -285,5 +286,6 @@ TEST_F(NftListingTest, FormsNftRefusesAreRefused) {
   expect_refused("inet", kPre, "tcp dport 1 dnat to [2001:db8::1]:80");  // which family?
 }
 
+}  // namespace nft_listing_test
 }  // namespace
 }  // namespace netns::nft

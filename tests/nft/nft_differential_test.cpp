@@ -35,6 +35,7 @@
 
 namespace netns::support {
 namespace {
+namespace nft_nft_differential_test {
 
 struct Ruleset {
   const char* name;
@@ -554,5 +555,6 @@ TEST(NftDifferentialRulesets, AtLeastTwentyWithoutConntrack) {
   EXPECT_GE(std::size(kForward) + std::size(kMatches) + std::size(kFlow) + std::size(kLocal), 20u);
 }
 
+}  // namespace nft_nft_differential_test
 }  // namespace
 }  // namespace netns::support

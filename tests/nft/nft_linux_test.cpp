@@ -24,6 +24,7 @@
 
 namespace netns::nft {
 namespace {
+namespace nft_nft_linux_test {
 
 struct Script {
   const char* name;
@@ -600,5 +601,6 @@ TEST_F(NftLinuxTest, FailingScriptsFailOnBothSides) {
   }
 }
 
+}  // namespace nft_nft_linux_test
 }  // namespace
 }  // namespace netns::nft

@@ -20,6 +20,7 @@
 
 namespace netns::nft {
 namespace {
+namespace nft_nft_test {
 
 class NftTest : public support::HostTest {
  protected:
@@ -599,5 +600,6 @@ TEST(NftPrinter, IntervalsPrintAsPrefixesWhenAligned) {
   EXPECT_EQ(print_interval(DataType::inet_service, {Key::of_uint(1024, 2), Key::of_uint(2047, 2)}), "1024-2047");
 }
 
+}  // namespace nft_nft_test
 }  // namespace
 }  // namespace netns::nft

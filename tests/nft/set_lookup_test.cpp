@@ -10,6 +10,7 @@
 
 namespace netns::nft {
 namespace {
+namespace nft_set_lookup_test {
 
 using set_detail::U128;
 
@@ -370,5 +371,6 @@ TEST(SetLookup, AnswersDoNotDependOnTheHashKey) {
   for (const Key& k : probes(rng, set, 4, 5000)) EXPECT_EQ(a->contains(k.bytes.data()), b->contains(k.bytes.data()));
 }
 
+}  // namespace nft_set_lookup_test
 }  // namespace
 }  // namespace netns::nft

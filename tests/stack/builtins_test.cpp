@@ -25,6 +25,7 @@
 
 namespace netns {
 namespace {
+namespace stack_builtins_test {
 
 using support::HostTest;
 
@@ -91,5 +92,6 @@ TEST_F(HostTest, UserOpsStillUnregister) {
   EXPECT_TRUE(messages_.empty());
 }
 
+}  // namespace stack_builtins_test
 }  // namespace
 }  // namespace netns

@@ -8,6 +8,7 @@
 
 namespace netns {
 namespace {
+namespace wire_address6_test {
 
 Ipv6Address v6(std::string_view text) {
   auto a = Ipv6Address::parse(text);
@@ -138,5 +139,6 @@ TEST(Address6, EndpointsOfBothFamilies) {
   EXPECT_EQ(addresses.size(), 2u);
 }
 
+}  // namespace wire_address6_test
 }  // namespace
 }  // namespace netns

@@ -6,6 +6,7 @@
 
 namespace netns {
 namespace {
+namespace wire_address_test {
 
 bool is_invalid_argument(const boost::system::error_code& ec) {
   return ec == boost::system::errc::invalid_argument;
@@ -135,5 +136,6 @@ TEST(Address, ValuesAreHashableAndOrdered) {
   EXPECT_EQ(fmt::format("{}", MacAddress::broadcast()), "ff:ff:ff:ff:ff:ff");
 }
 
+}  // namespace wire_address_test
 }  // namespace
 }  // namespace netns

@@ -8,6 +8,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_arp_test {
 
 // 192.168.1.10 (a Linux host) asks who has 192.168.1.1; received padded to 60 bytes.
 constexpr auto kRequestFrame = byte_array({
@@ -132,5 +133,6 @@ TEST(WireArp, MutableViewTurnsRequestIntoReply) {
   EXPECT_TRUE(std::equal(bytes.begin() + 14, bytes.begin() + 42, kReplyFrame.begin() + 14));
 }
 
+}  // namespace wire_arp_test
 }  // namespace
 }  // namespace netns::wire

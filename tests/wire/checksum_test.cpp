@@ -9,6 +9,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_checksum_test {
 
 // A deliberately naive reference: pad to even length, add 32-bit words,
 // fold once at the end.
@@ -176,5 +177,6 @@ TEST(WireChecksum, HeaderFastPathAgreesWithTheReference) {
   }
 }
 
+}  // namespace wire_checksum_test
 }  // namespace
 }  // namespace netns::wire

@@ -6,6 +6,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_ethernet_test {
 
 // An ARP who-has from a Linux host as the peer receives it: broadcast, padded
 // with zeros to the 60-byte minimum frame.
@@ -92,5 +93,6 @@ TEST(WireEthernet, MutableViewRewritesInPlace) {
   EXPECT_TRUE(std::equal(bytes.begin() + 14, bytes.end(), kArpRequestFrame.begin() + 14));
 }
 
+}  // namespace wire_ethernet_test
 }  // namespace
 }  // namespace netns::wire

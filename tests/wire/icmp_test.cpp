@@ -12,6 +12,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_icmp_test {
 
 using golden::kEchoRequestFrame;
 
@@ -234,5 +235,6 @@ TEST(WireIcmp, UnknownTypeIsCarriedAsIs) {
   EXPECT_EQ(*back, timestamp);
 }
 
+}  // namespace wire_icmp_test
 }  // namespace
 }  // namespace netns::wire

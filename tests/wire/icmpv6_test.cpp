@@ -10,6 +10,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_icmpv6_test {
 
 const Ipv6Address kSrc(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const Ipv6Address kDst(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
@@ -158,5 +159,6 @@ TEST(Icmpv6Error, WhenAnErrorMayBeSent) {
   EXPECT_FALSE(icmpv6_error_allowed(std::span(udp).first(39), Icmpv6Type::dest_unreachable, port, 0, false));
 }
 
+}  // namespace wire_icmpv6_test
 }  // namespace
 }  // namespace netns::wire

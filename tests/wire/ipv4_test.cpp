@@ -11,6 +11,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_ipv4_test {
 
 using golden::kEchoRequestFrame;
 
@@ -382,5 +383,6 @@ TEST(WireIpv4, ReprRoundTripsEveryField) {
   EXPECT_EQ(*back, repr);
 }
 
+}  // namespace wire_ipv4_test
 }  // namespace
 }  // namespace netns::wire

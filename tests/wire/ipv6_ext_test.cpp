@@ -10,6 +10,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_ipv6_ext_test {
 
 const Ipv6Address kSrc(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const Ipv6Address kDst(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
@@ -381,5 +382,6 @@ TEST(Ipv6ExtEmit, OptionsHeadersArePaddedAsLinuxPadsThem) {
   EXPECT_EQ(emit_ipv6_options_header(std::span(out).first(7), kUdp, ra).error(), error(Errc::message_size));
 }
 
+}  // namespace wire_ipv6_ext_test
 }  // namespace
 }  // namespace netns::wire

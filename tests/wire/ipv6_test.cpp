@@ -10,6 +10,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_ipv6_test {
 
 const Ipv6Address kSrc(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const Ipv6Address kDst(0xfe80, 0, 0, 0, 0x200, 0x5eff, 0xfe10, 0x1);
@@ -88,5 +89,6 @@ TEST(Ipv6Wire, PseudoHeaderChecksumMatchesAHandSum) {
   EXPECT_EQ(sum, static_cast<std::uint16_t>(~s));
 }
 
+}  // namespace wire_ipv6_test
 }  // namespace
 }  // namespace netns::wire

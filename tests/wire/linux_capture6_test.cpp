@@ -18,6 +18,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_linux_capture6_test {
 
 using namespace golden6;
 
@@ -222,5 +223,6 @@ TEST(WireLinuxCapture6, EveryPrefixOfEveryFrameIsSafe) {
   }
 }
 
+}  // namespace wire_linux_capture6_test
 }  // namespace
 }  // namespace netns::wire

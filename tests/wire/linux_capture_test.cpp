@@ -16,6 +16,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_linux_capture_test {
 
 const MacAddress kMacA{0xae, 0xb3, 0xfc, 0x3c, 0x2a, 0x49};
 const MacAddress kMacB{0xe2, 0x28, 0x2a, 0x92, 0x11, 0x32};
@@ -191,5 +192,6 @@ TEST(WireLinuxCapture, EveryPrefixOfEveryFrameIsSafe) {
   }
 }
 
+}  // namespace wire_linux_capture_test
 }  // namespace
 }  // namespace netns::wire

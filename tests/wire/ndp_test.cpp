@@ -12,6 +12,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_ndp_test {
 
 using namespace golden_ndp;
 
@@ -263,5 +264,6 @@ TEST(NdpOptions, MulticastMacAndSolicitedNodeGroup) {
   EXPECT_FALSE(is_solicited_node(kA));
 }
 
+}  // namespace wire_ndp_test
 }  // namespace
 }  // namespace netns::wire

@@ -12,6 +12,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_tcp_test {
 
 // `curl http://93.184.216.34/` from Linux: the SYN with MSS 1460, SACK
 // permitted, timestamps, NOP, window scale 7, window 64240.
@@ -463,5 +464,6 @@ TEST(WireTcp, MutableViewRewritesFields) {
   EXPECT_EQ(view.header_len(), 40u);
 }
 
+}  // namespace wire_tcp_test
 }  // namespace
 }  // namespace netns::wire

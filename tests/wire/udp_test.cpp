@@ -11,6 +11,7 @@
 
 namespace netns::wire {
 namespace {
+namespace wire_udp_test {
 
 // A glibc stub-resolver query for example.com A from 192.168.1.10:48563 to
 // 192.168.1.1:53 (DF set, as Linux sends UDP). 29 bytes of DNS: odd length.
@@ -160,5 +161,6 @@ TEST(WireUdp, EmptyDatagramRoundTrips) {
   EXPECT_EQ(*back, repr);
 }
 
+}  // namespace wire_udp_test
 }  // namespace
 }  // namespace netns::wire

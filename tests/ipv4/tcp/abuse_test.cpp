@@ -11,6 +11,7 @@
 
 namespace netns::support {
 namespace {
+namespace ipv4_tcp_abuse_test {
 
 using namespace std::chrono_literals;
 
@@ -115,5 +116,6 @@ TEST_F(TcpAbuse, PathologicalSackBlocksAreBoundedAndTheDataStillGoes) {
   EXPECT_EQ(conn.info().bytes_acked, 20u * kMss);
 }
 
+}  // namespace ipv4_tcp_abuse_test
 }  // namespace
 }  // namespace netns::support

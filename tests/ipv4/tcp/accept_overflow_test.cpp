@@ -10,6 +10,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_accept_overflow_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -80,5 +81,6 @@ TEST_F(TcpAcceptOverflow, AbortOnOverflowResetsThePeer) {
   EXPECT_EQ(tcp::dump_sockets(*net_).find(":40003"), std::string::npos);
 }
 
+}  // namespace ipv4_tcp_accept_overflow_test
 }  // namespace
 }  // namespace netns

@@ -16,6 +16,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_checksum_offload_test {
 
 using namespace std::chrono_literals;
 
@@ -84,5 +85,6 @@ TEST_F(TcpChecksumOffload, NetemCorruptionIsStillCaught) {
   EXPECT_GT(red_->counters().get("TcpInCsumErrors"), 0u);
 }
 
+}  // namespace ipv4_tcp_checksum_offload_test
 }  // namespace
 }  // namespace netns

@@ -12,6 +12,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_close_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -294,5 +295,6 @@ TEST_F(TcpClose, NewSynReplacesTimeWait) {
   EXPECT_FALSE(dump_has("TIME-WAIT"));
 }
 
+}  // namespace ipv4_tcp_close_test
 }  // namespace
 }  // namespace netns

@@ -10,6 +10,7 @@
 
 namespace netns::tcp {
 namespace {
+namespace ipv4_tcp_congestion_test {
 
 using namespace std::chrono_literals;
 
@@ -669,5 +670,6 @@ TEST_P(CongestionControlTest, HyStartNeedsEightSamplesARound) {
   EXPECT_FALSE(cc->in_css());
 }
 
+}  // namespace ipv4_tcp_congestion_test
 }  // namespace
 }  // namespace netns::tcp

@@ -13,6 +13,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_data_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -450,5 +451,6 @@ TEST_F(TcpPersist, UnansweredProbesTimeOutAfterRetries2) {
   while (peer_.pending() != 0) peer_.expect(kTcpRst | kTcpAck);
 }
 
+}  // namespace ipv4_tcp_data_test
 }  // namespace
 }  // namespace netns

@@ -10,6 +10,7 @@
 
 namespace netns::support {
 namespace {
+namespace ipv4_tcp_dsack_test {
 
 using namespace std::chrono_literals;
 
@@ -164,5 +165,6 @@ TEST_F(TcpDsack, PawsRejectedDuplicateIsReported) {
   EXPECT_EQ(counter("TcpExtTCPDSACKOldSent"), 1u);
 }
 
+}  // namespace ipv4_tcp_dsack_test
 }  // namespace
 }  // namespace netns::support

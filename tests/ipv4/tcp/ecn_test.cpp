@@ -9,6 +9,7 @@
 
 namespace netns::support {
 namespace {
+namespace ipv4_tcp_ecn_test {
 
 using namespace std::chrono_literals;
 using wire::Ecn;
@@ -295,5 +296,6 @@ TEST_F(TcpEcnSender, EceReductionIsNotUndone) {
   EXPECT_EQ(counter("TcpExtTCPDSACKUndo"), 0u);
 }
 
+}  // namespace ipv4_tcp_ecn_test
 }  // namespace
 }  // namespace netns::support

@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_handshake_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -472,5 +473,6 @@ TEST_F(TcpActiveOpen, SimultaneousOpenGoesThroughSynReceived) {
   EXPECT_EQ(peer_.expect(kTcpAck | kTcpPsh).seq(), syn.seq() + 1);
 }
 
+}  // namespace ipv4_tcp_handshake_test
 }  // namespace
 }  // namespace netns

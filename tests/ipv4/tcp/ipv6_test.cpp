@@ -23,6 +23,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_ipv6_test {
 
 using namespace std::chrono_literals;
 
@@ -412,5 +413,6 @@ TEST_F(Tcp6Test, WithBindv6onlyAnIpv4ListenerTakesIpv4AndAnIpv6OneIpv6) {
   EXPECT_EQ(only4.pending() + only6.pending(), 0u);
 }
 
+}  // namespace ipv4_tcp_ipv6_test
 }  // namespace
 }  // namespace netns

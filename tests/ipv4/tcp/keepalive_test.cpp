@@ -12,6 +12,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_keepalive_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -162,5 +163,6 @@ TEST_F(TcpDumpSockets, ListenShowsPendingAndBacklog) {
   EXPECT_TRUE(has_line(dump, ss_line("LISTEN", "1", "128", "0.0.0.0:80", "0.0.0.0:*"))) << dump;
 }
 
+}  // namespace ipv4_tcp_keepalive_test
 }  // namespace
 }  // namespace netns

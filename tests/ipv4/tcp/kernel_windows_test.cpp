@@ -24,6 +24,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_kernel_windows_test {
 
 constexpr const char* kPython = "/usr/bin/python3";
 constexpr const char* kRmem = "4096 131072 6291456";
@@ -173,5 +174,6 @@ TEST_F(KernelWindows, SynIsLinuxs) {
   EXPECT_EQ(linux_syn, "64240 7 1460\n");
 }
 
+}  // namespace ipv4_tcp_kernel_windows_test
 }  // namespace
 }  // namespace netns

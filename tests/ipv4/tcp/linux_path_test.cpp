@@ -29,6 +29,7 @@ void PrintTo(PathDirection direction, std::ostream* os) { *os << to_string(direc
 }  // namespace support
 
 namespace {
+namespace ipv4_tcp_linux_path_test {
 
 using support::counter;
 using support::PathDirection;
@@ -144,5 +145,6 @@ TEST(LinuxPathPattern, TellsBytesAtTheWrongOffsetFromTheRightOnes) {
   }
 }
 
+}  // namespace ipv4_tcp_linux_path_test
 }  // namespace
 }  // namespace netns

@@ -16,6 +16,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_lossy_transfer_test {
 
 using namespace std::chrono_literals;
 
@@ -110,5 +111,6 @@ INSTANTIATE_TEST_SUITE_P(Loss, TcpLossyTransfer,
                            return std::to_string(static_cast<int>(info.param.loss * 100)) + "percent";
                          });
 
+}  // namespace ipv4_tcp_lossy_transfer_test
 }  // namespace
 }  // namespace netns

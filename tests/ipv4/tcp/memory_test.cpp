@@ -9,6 +9,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_memory_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -132,5 +133,6 @@ TEST_F(TcpMemory, ClosedConnectionsGiveEverythingBack) {
   EXPECT_EQ(counter("TcpExtTCPMemoryPressures"), 1u);
 }
 
+}  // namespace ipv4_tcp_memory_test
 }  // namespace
 }  // namespace netns

@@ -29,6 +29,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_nmap_os_test {
 
 // test name ("OPS") -> attribute ("O1") -> value ("M5B4ST11NWA")
 using Fingerprint = std::map<std::string, std::map<std::string, std::string>>;
@@ -200,5 +201,6 @@ TEST_F(NmapOs, TakesNetnsForLinux) {
   }
 }
 
+}  // namespace ipv4_tcp_nmap_os_test
 }  // namespace
 }  // namespace netns

@@ -13,6 +13,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_no_socket_test {
 
 using namespace support;
 
@@ -248,5 +249,6 @@ TEST_F(TcpFuzz, RandomSegmentsAtAnEstablishedConnectionNeverCrash) {
   SUCCEED() << "survived in state " << tcp::to_string(conn.state());
 }
 
+}  // namespace ipv4_tcp_no_socket_test
 }  // namespace
 }  // namespace netns

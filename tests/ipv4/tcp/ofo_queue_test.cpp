@@ -16,6 +16,7 @@
 
 namespace netns::tcp {
 namespace {
+namespace ipv4_tcp_ofo_queue_test {
 
 using Insert = OutOfOrderQueue::Insert;
 using wire::TcpSackBlock;
@@ -573,5 +574,6 @@ TEST_F(OutOfOrderQueueTest, ClearForgetsEverything) {
   EXPECT_EQ(q_.end_seq(), 0x9000'000au);
 }
 
+}  // namespace ipv4_tcp_ofo_queue_test
 }  // namespace
 }  // namespace netns::tcp

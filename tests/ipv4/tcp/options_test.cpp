@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_options_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -199,5 +200,6 @@ TEST_F(TcpTimestampEcho, TsvalAdvancesWithTheClockInMilliseconds) {
   EXPECT_EQ(b.tcp.timestamps->value - a.tcp.timestamps->value, 1234u);
 }
 
+}  // namespace ipv4_tcp_options_test
 }  // namespace
 }  // namespace netns

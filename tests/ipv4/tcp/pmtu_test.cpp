@@ -13,6 +13,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_pmtu_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -76,5 +77,6 @@ TEST_F(TcpPmtu, ANewConnectionStartsFromTheLearnedPathMtu) {
   EXPECT_EQ(second.info().mss, 1200u - 40 - 12);
 }
 
+}  // namespace ipv4_tcp_pmtu_test
 }  // namespace
 }  // namespace netns

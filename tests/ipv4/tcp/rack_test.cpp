@@ -21,6 +21,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_rack_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -350,5 +351,6 @@ TEST_F(TcpRack, ADsackForDataNeverRetransmittedIsIgnored) {
   EXPECT_EQ(counter("TcpExtTCPDSACKUndo"), 0u);
 }
 
+}  // namespace ipv4_tcp_rack_test
 }  // namespace
 }  // namespace netns

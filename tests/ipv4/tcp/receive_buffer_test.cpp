@@ -17,6 +17,7 @@
 
 namespace netns::tcp {
 namespace {
+namespace ipv4_tcp_receive_buffer_test {
 
 using namespace std::chrono_literals;
 using support::kTcpPeerIss;
@@ -364,5 +365,6 @@ TEST_F(TcpAutotuning, StopsAtTcpRmem2) {
   EXPECT_EQ(run(400'000, 30).back(), 262144u);
 }
 
+}  // namespace ipv4_tcp_receive_buffer_test
 }  // namespace
 }  // namespace netns::tcp

@@ -14,6 +14,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_retransmit_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -248,5 +249,6 @@ TEST_F(TcpRetransmit, GivingUpSendsNoRst) {
   peer_.expect_none();
 }
 
+}  // namespace ipv4_tcp_retransmit_test
 }  // namespace
 }  // namespace netns

@@ -11,6 +11,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_rfc5961_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -270,5 +271,6 @@ TEST_F(TcpPaws, RstIsAcceptedWhateverItsTimestamp) {
   EXPECT_EQ(counter("TcpExtPAWSEstab"), 0u);
 }
 
+}  // namespace ipv4_tcp_rfc5961_test
 }  // namespace
 }  // namespace netns

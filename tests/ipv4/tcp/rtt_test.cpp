@@ -6,6 +6,7 @@
 
 namespace netns::tcp {
 namespace {
+namespace ipv4_tcp_rtt_test {
 
 using namespace std::chrono_literals;
 using Duration = RttEstimator::Duration;
@@ -161,5 +162,6 @@ TEST(RttEstimatorTest, LongRttsAreClampedTo120Seconds) {
   EXPECT_EQ(rtt.srtt(), 100s);
 }
 
+}  // namespace ipv4_tcp_rtt_test
 }  // namespace
 }  // namespace netns::tcp

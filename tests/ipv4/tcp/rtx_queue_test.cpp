@@ -13,6 +13,7 @@
 
 namespace netns::tcp {
 namespace {
+namespace ipv4_tcp_rtx_queue_test {
 
 using namespace std::chrono_literals;
 using Mark = SentSegment::Mark;
@@ -187,5 +188,6 @@ TEST(WindowedMin, KeepsTheLeastSampleOfTheWindowAndForgetsOlderOnes) {
   EXPECT_EQ(m.get(), 30ms);
 }
 
+}  // namespace ipv4_tcp_rtx_queue_test
 }  // namespace
 }  // namespace netns::tcp

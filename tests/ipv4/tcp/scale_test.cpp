@@ -17,6 +17,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_scale_test {
 
 const Ipv4Address kServer(192, 0, 2, 2);
 
@@ -133,5 +134,6 @@ TEST_F(TcpScale, ThousandConnectionsToOneListener) {
   EXPECT_EQ(p.server->counters().get("TcpPassiveOpens"), kCount);
 }
 
+}  // namespace ipv4_tcp_scale_test
 }  // namespace
 }  // namespace netns

@@ -12,6 +12,7 @@
 
 namespace netns::tcp {
 namespace {
+namespace ipv4_tcp_send_buffer_test {
 
 // Byte i of the application's stream: tells any two nearby offsets apart.
 std::byte stream_byte(std::size_t i) { return std::byte(static_cast<std::uint8_t>(i * 7 + i / 251)); }
@@ -212,5 +213,6 @@ TEST(SendBuffer, MatchesAModelUnderRandomUse) {
   }
 }
 
+}  // namespace ipv4_tcp_send_buffer_test
 }  // namespace
 }  // namespace netns::tcp

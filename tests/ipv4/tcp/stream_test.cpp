@@ -14,6 +14,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_stream_test {
 
 using namespace std::chrono_literals;
 
@@ -183,5 +184,6 @@ TEST_F(TcpStream, InProcessBulkKeepsTheInitialReceiveBuffer) {
   EXPECT_EQ(red_->counters().get("TcpExtPruneCalled"), 0u);
 }
 
+}  // namespace ipv4_tcp_stream_test
 }  // namespace
 }  // namespace netns

@@ -10,6 +10,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_syncookies_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -237,5 +238,6 @@ TEST_F(TcpSynCookies, FullAcceptQueueDropsSynsAtBacklogPlusOne) {
   EXPECT_EQ(counter("TcpExtListenDrops"), 1u);
 }
 
+}  // namespace ipv4_tcp_syncookies_test
 }  // namespace
 }  // namespace netns

@@ -15,6 +15,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_teardown_test {
 
 using namespace std::chrono_literals;
 
@@ -134,5 +135,6 @@ TEST_F(TcpTeardown, HostDiesWithOrphansPending) {
   // orphans' timers pending.
 }
 
+}  // namespace ipv4_tcp_teardown_test
 }  // namespace
 }  // namespace netns

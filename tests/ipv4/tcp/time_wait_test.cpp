@@ -15,6 +15,7 @@
 
 namespace netns {
 namespace {
+namespace ipv4_tcp_time_wait_test {
 
 using namespace std::chrono_literals;
 using namespace support;
@@ -410,5 +411,6 @@ TEST_F(TcpTimeWait, GoneWithTheNamespace) {
   run_for(2min);
 }
 
+}  // namespace ipv4_tcp_time_wait_test
 }  // namespace
 }  // namespace netns
