@@ -9,6 +9,7 @@
 #include "core/sha1.hpp"
 #include "core/siphash.hpp"
 #include "ipv6/devconf6.hpp"
+#include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
@@ -18,9 +19,6 @@ namespace netns::ipv6 {
 namespace {
 // Bounds `ip -6 addr` like IPv4's table: addresses per namespace.
 constexpr std::size_t kMaxAddresses = 65536;
-// Routes the kernel adds for addresses are metric 256 (IP6_RT_PRIO_ADDRCONF), proto kernel.
-constexpr std::uint32_t kAddrconfMetric = 256;
-constexpr std::uint8_t kProtoKernel = 2;
 // DAD waits up to this before its first solicitation (rtr_solicit_delay, RFC 4862 5.4.2).
 constexpr auto kMaxDadDelay = std::chrono::milliseconds(1000);
 
@@ -396,7 +394,6 @@ bool Ipv6Stack::is_router(Net&, const Device& dev) { return acts_as_router(dev);
 void Ipv6Stack::router_lost(Net& net, Device& dev, const Ipv6Address& router) {
   Ipv6Net* ns = slot_.find(net);
   if (ns == nullptr) return;
-  constexpr std::uint8_t kProtoRa = 9;
   const Ipv6Address gw = router.with_scope(0);
   if (ns->routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev && e.via == gw && e.protocol == kProtoRa; }) > 0) {
     route_cache_invalidate(net);

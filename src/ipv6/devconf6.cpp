@@ -5,14 +5,11 @@
 // autoconf) need nothing here.
 #include "ipv6/devconf6.hpp"
 
+#include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 
 namespace netns::ipv6 {
-
-namespace {
-constexpr std::uint8_t kProtoRa = 9;
-}  // namespace
 
 void Ipv6Stack::on_devconf_change(Net& net, DevconfScope scope, Device* dev, DevconfId id, std::int32_t value) {
   Ipv6Net* ns = slot_.find(net);

@@ -7,6 +7,7 @@
 
 #include "core/route_cache.hpp"
 #include "ipv6/devconf6.hpp"
+#include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
@@ -15,7 +16,6 @@
 namespace netns::ipv6 {
 
 namespace {
-constexpr std::uint8_t kProtoRa = 9;           // RTPROT_RA
 constexpr std::uint32_t kDefaultRouterMetric = 1024;  // IP6_RT_PRIO_USER, as rt6_add_dflt_router
 // Default routers one device keeps from RAs; a further router is ignored
 // until one of them goes (Linux bounds them only by memory).

@@ -6,6 +6,7 @@
 
 #include "core/route_cache.hpp"
 #include "ipv6/devconf6.hpp"
+#include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
@@ -13,7 +14,6 @@
 namespace netns::ipv6 {
 
 namespace {
-constexpr std::uint8_t kProtoStatic = 4;  // RTPROT_STATIC, as the IPv4 layer marks routes added by hand
 
 // RFC 4291 2.7 and RFC 6724 3.1: link-local 2, site-local 5, global 14;
 // a multicast address carries its scope in its fourth nibble.

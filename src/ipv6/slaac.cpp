@@ -8,6 +8,7 @@
 
 #include "core/route_cache.hpp"
 #include "ipv6/devconf6.hpp"
+#include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/net.hpp"
@@ -15,8 +16,6 @@
 namespace netns::ipv6 {
 
 namespace {
-constexpr std::uint32_t kAddrconfMetric = 256;  // IP6_RT_PRIO_ADDRCONF, as addrconf_prefix_route
-constexpr std::uint8_t kProtoKernel = 2;
 // RFC 4862 5.5.3 e: a received valid lifetime may shorten a longer one to
 // no less than this (MIN_VALID_LIFETIME), so a forged RA cannot take an
 // address away at once.

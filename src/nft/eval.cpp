@@ -27,7 +27,6 @@ namespace {
 using netfilter::HookState;
 using NfVerdict = netfilter::Verdict;
 
-constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58;
 constexpr std::uint8_t kUntracked = 7;  // IP_CT_UNTRACKED
 constexpr int kJumpStack = 16;          // NFT_JUMP_STACK_SIZE
 

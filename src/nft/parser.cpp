@@ -14,8 +14,6 @@ namespace netns::nft {
 
 namespace {
 
-constexpr std::uint8_t kTcp = 6, kUdp = 17;
-
 // Thrown inside the parser only; apply_script turns it into its result.
 struct Failure {
   ScriptError error;

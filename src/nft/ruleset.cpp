@@ -63,8 +63,6 @@ Interval Prefix::interval() const {
 
 namespace {
 
-constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58;
-
 constexpr FieldInfo kFields[] = {
     {"iifname", DataType::ifname, 16, false, Family::inet, 0},
     {"oifname", DataType::ifname, 16, false, Family::inet, 0},

@@ -32,6 +32,9 @@
 
 namespace netns::nft {
 
+// The IP protocol numbers the rules name (`tcp dport`, `meta l4proto icmpv6`).
+inline constexpr std::uint8_t kTcp = 6, kUdp = 17, kIcmp = 1, kIcmpv6 = 58;
+
 // Bounds per namespace. Linux has none but memory accounting (kmemcg); ours
 // are fixed so one namespace cannot take the Host's memory.
 inline constexpr std::size_t kMaxRules = 65'536;
