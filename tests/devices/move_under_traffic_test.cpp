@@ -55,7 +55,9 @@ TEST_F(MoveUnderTraffic, AHandlerMovingTheDeviceMidBurstLeavesTheRestUndelivered
   for (int i = 0; i < 10; ++i) blue_eth0_->transmit(frame_to_red());
   ASSERT_EQ(red_eth0_->backlog_size(), 10u);
   seen.on_frame = [&](Net&, Device&, Packet) {
-    if (seen.count() == 3) ASSERT_TRUE(host_.move_device(*red_eth0_, *green_));
+    if (seen.count() == 3) {
+      ASSERT_TRUE(host_.move_device(*red_eth0_, *green_));
+    }
   };
   poll();
   ASSERT_EQ(seen.count(), 3u);

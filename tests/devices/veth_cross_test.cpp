@@ -41,7 +41,9 @@ class CrossHostVeth : public ::testing::Test {
   void build(int b_backlog = 0) {
     a_net_ = a_->create_net("a").value();
     b_net_ = b_->create_net("b").value();
-    if (b_backlog > 0) ASSERT_TRUE(b_net_->sysctl().set("net.core.netdev_max_backlog", std::to_string(b_backlog)));
+    if (b_backlog > 0) {
+      ASSERT_TRUE(b_net_->sysctl().set("net.core.netdev_max_backlog", std::to_string(b_backlog)));
+    }
     auto pair = make_veth(*a_net_, "eth0", *b_net_, "eth0");
     ASSERT_TRUE(pair);
     a_eth0_ = pair->a;

@@ -405,7 +405,9 @@ TEST_F(Fib6ReferenceTest, RandomTablesCrossBetweenSmallAndTrieBothWays) {
     // Grow well past kSmallMax, checking on the way.
     for (int i = 0; i < 600; ++i) {
       ASSERT_NO_FATAL_FAILURE(insert_both(fib, ref, random_route(rng)));
-      if (i % 15 == 0) ASSERT_NO_FATAL_FAILURE(check(fib, ref, rng, 40));
+      if (i % 15 == 0) {
+        ASSERT_NO_FATAL_FAILURE(check(fib, ref, rng, 40));
+      }
       saw_trie |= fib.uses_trie();
     }
     ASSERT_TRUE(saw_trie);
@@ -421,7 +423,9 @@ TEST_F(Fib6ReferenceTest, RandomTablesCrossBetweenSmallAndTrieBothWays) {
     check(fib, ref, rng, 1000);
     while (!ref.routes.empty()) {
       ASSERT_NO_FATAL_FAILURE(erase_both(fib, ref, rng() % ref.routes.size()));
-      if (ref.routes.size() % 7 == 0) ASSERT_NO_FATAL_FAILURE(check(fib, ref, rng, 30));
+      if (ref.routes.size() % 7 == 0) {
+        ASSERT_NO_FATAL_FAILURE(check(fib, ref, rng, 30));
+      }
     }
     EXPECT_FALSE(fib.uses_trie());
     EXPECT_EQ(fib.memory_bytes(), sizeof(Fib6));
