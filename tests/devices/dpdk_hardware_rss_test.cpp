@@ -125,7 +125,6 @@ namespace devices_dpdk_hardware_rss_test {
 
 using support::drain;
 using support::mbuf_from;
-using dpdk::QueueSpec;
 using dpdk::Rss;
 
 const MacAddress kPeerMac{2, 0, 0, 0, 0, 2};
@@ -156,8 +155,8 @@ struct NicSizes {
   std::uint8_t key_size;
   std::uint16_t reta_size;
 };
-void PrintTo(const NicSizes& nic, std::ostream* os) {
-  *os << int{nic.key_size} << "-byte key, " << nic.reta_size << "-entry table";
+void PrintTo(const NicSizes& sizes, std::ostream* os) {
+  *os << int{sizes.key_size} << "-byte key, " << sizes.reta_size << "-entry table";
 }
 
 class DpdkHardwareRss : public ::testing::TestWithParam<NicSizes> {
