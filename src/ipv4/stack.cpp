@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "core/route_cache.hpp"
+#include "inet/route_protocol.hpp"
 #include "ipv4/ipv4_net.hpp"
 #include "stack/builtins.hpp"
 
@@ -16,7 +17,6 @@ constexpr auto kEtherTypeIpv4 = static_cast<std::uint16_t>(wire::EtherType::ipv4
 constexpr auto kEtherTypeArp = static_cast<std::uint16_t>(wire::EtherType::arp);
 constexpr std::size_t kMaxAddresses = 65536;  // per namespace: `ip addr` tables are bounded too
 constexpr std::uint8_t kScopeHost = 254, kScopeLink = 253, kScopeUniverse = 0;
-constexpr std::uint8_t kProtoKernel = 2, kProtoStatic = 4;
 constexpr std::uint64_t kSipPurposePmtu = 0x706d74752d657863;  // "pmtu-exc"
 }  // namespace
 
@@ -182,18 +182,18 @@ void Ipv4Stack::add_kernel_routes(Ipv4Net& ns, const InAddress& a) {
   Ipv4Prefix network(a.prefix.network(), a.prefix.length());
   bool loopback = dev.kind() == DeviceKind::loopback;
   (void)ns.local.insert({.prefix = Ipv4Prefix(local, 32), .type = RouteType::local, .dev = &dev,
-                         .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
+                         .prefsrc = local, .scope = kScopeHost, .protocol = inet::kProtoKernel});
   if (loopback) {
     (void)ns.local.insert({.prefix = network, .type = RouteType::local, .dev = &dev,
-                           .prefsrc = local, .scope = kScopeHost, .protocol = kProtoKernel});
+                           .prefsrc = local, .scope = kScopeHost, .protocol = inet::kProtoKernel});
   }
   if (a.prefix.length() < 31) {
     (void)ns.local.insert({.prefix = Ipv4Prefix(a.prefix.broadcast(), 32), .type = RouteType::broadcast,
-                           .dev = &dev, .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
+                           .dev = &dev, .prefsrc = local, .scope = kScopeLink, .protocol = inet::kProtoKernel});
   }
   if (!loopback && a.prefix.length() < 32) {
     (void)ns.main.insert({.prefix = network, .type = RouteType::unicast, .dev = &dev,
-                          .prefsrc = local, .scope = kScopeLink, .protocol = kProtoKernel});
+                          .prefsrc = local, .scope = kScopeLink, .protocol = inet::kProtoKernel});
   }
 }
 
@@ -207,7 +207,7 @@ void Ipv4Stack::remove_address_routes(Ipv4Net& ns, Device& dev, Ipv4Address gone
                                        [&](const InAddress& a) { return a.prefix.address() == gone; });
   auto doomed = [&](const FibEntry& e) {
     if (e.prefsrc != gone) return false;
-    return !still_local || (e.dev == &dev && e.protocol == kProtoKernel);
+    return !still_local || (e.dev == &dev && e.protocol == inet::kProtoKernel);
   };
   ns.main.remove_if(doomed);
   ns.local.remove_if(doomed);
@@ -309,7 +309,7 @@ Result<void> Ipv4Stack::add_route(Net& net, const RouteSpec& spec) {
   Ipv4Net& ns = state(net);
   FibEntry e{.prefix = Ipv4Prefix(spec.prefix.network(), spec.prefix.length()),
              .type = spec.type, .dev = spec.dev, .metric = spec.metric,
-             .scope = kScopeUniverse, .protocol = kProtoStatic};
+             .scope = kScopeUniverse, .protocol = inet::kProtoStatic};
   switch (spec.type) {
     case RouteType::unicast:
       if (!spec.via && spec.dev == nullptr) return error(Errc::invalid_argument);

@@ -8,6 +8,7 @@
 #include "core/route_cache.hpp"
 #include "core/sha1.hpp"
 #include "core/siphash.hpp"
+#include "inet/route_protocol.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
@@ -167,7 +168,7 @@ void Ipv6Stack::add_prefix_route(Ipv6Net& ns, const Inet6Address& a) {
   if (a.prefix.length() == 128 && !a.prefix.address().is_loopback()) return;
   // file_exists when another address of the prefix brought it already: fine.
   (void)ns.routes.insert({.prefix = Ipv6Prefix(a.prefix.network(), a.prefix.length()), .dev = a.dev,
-                          .metric = kAddrconfMetric, .protocol = kProtoKernel});
+                          .metric = kAddrconfMetric, .protocol = inet::kProtoKernel});
 }
 
 // ---- duplicate address detection ----
@@ -395,7 +396,8 @@ void Ipv6Stack::router_lost(Net& net, Device& dev, const Ipv6Address& router) {
   Ipv6Net* ns = slot_.find(net);
   if (ns == nullptr) return;
   const Ipv6Address gw = router.with_scope(0);
-  if (ns->routes.remove_if([&](const Fib6Entry& e) { return e.dev == &dev && e.via == gw && e.protocol == kProtoRa; }) > 0) {
+  const auto learned = [&](const Fib6Entry& e) { return e.dev == &dev && e.via == gw && e.protocol == inet::kProtoRa; };
+  if (ns->routes.remove_if(learned) > 0) {
     route_cache_invalidate(net);
   }
 }

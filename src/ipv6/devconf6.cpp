@@ -5,6 +5,7 @@
 // autoconf) need nothing here.
 #include "ipv6/devconf6.hpp"
 
+#include "inet/route_protocol.hpp"
 #include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
@@ -53,7 +54,7 @@ void Ipv6Stack::on_devconf_change(Net& net, DevconfScope scope, Device* dev, Dev
 // advertisement made, but on devices that take RAs even when forwarding.
 void Ipv6Stack::purge_ra_default_routes(Ipv6Net& ns) {
   ns.routes.remove_if([&](const Fib6Entry& e) {
-    return e.protocol == kProtoRa && e.prefix.length() == 0 &&
+    return e.protocol == inet::kProtoRa && e.prefix.length() == 0 &&
            (e.dev == nullptr || device_conf(ns.net.sysctl(), *e.dev, DevconfId::ipv6_accept_ra) != 2);
   });
 }

@@ -89,9 +89,7 @@ namespace netns::ipv6 {
 
 using RouteType = ipv4::RouteType;
 
-// Who added a route (Linux's RTPROT_*, `ip -6 route`'s "proto"), and the
-// metric of the prefix routes addrconf adds (IP6_RT_PRIO_ADDRCONF).
-inline constexpr std::uint8_t kProtoKernel = 2, kProtoStatic = 4, kProtoRa = 9;
+// The metric of the prefix routes addrconf adds (IP6_RT_PRIO_ADDRCONF).
 inline constexpr std::uint32_t kAddrconfMetric = 256;
 
 // One route, as `ip -6 route` shows it.

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/route_cache.hpp"
+#include "inet/route_protocol.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
@@ -27,7 +28,7 @@ constexpr std::uint32_t kMinNdpTimeMs = 100;
 
 Fib6Entry default_route(Device& dev, const Ipv6Address& router) {
   return {.prefix = Ipv6Prefix(Ipv6Address::any(), 0), .via = router.with_scope(0), .dev = &dev,
-          .metric = kDefaultRouterMetric, .protocol = kProtoRa};
+          .metric = kDefaultRouterMetric, .protocol = inet::kProtoRa};
 }
 }  // namespace
 
@@ -163,7 +164,7 @@ void Ipv6Stack::update_default_router(Ipv6Net& ns, Device& dev, const Ipv6Addres
   } else {
     std::size_t routers = 0;
     ns.routes.for_each([&](const Fib6Entry& e) {
-      routers += e.dev == &dev && e.protocol == kProtoRa && e.prefix.length() == 0 ? 1 : 0;
+      routers += e.dev == &dev && e.protocol == inet::kProtoRa && e.prefix.length() == 0 ? 1 : 0;
     });
     if (routers >= kMaxDefaultRouters) return;
     Fib6Entry added = route;

@@ -5,6 +5,7 @@
 #include <bit>
 
 #include "core/route_cache.hpp"
+#include "inet/route_protocol.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
@@ -89,7 +90,7 @@ Result<void> Ipv6Stack::add_route(Net& net, const RouteSpec& spec) {
   if (spec.dev != nullptr && &spec.dev->net() != &net) return error(Errc::no_such_device);
   Fib6Entry entry{.prefix = Ipv6Prefix(spec.prefix.network().with_scope(0), spec.prefix.length()),
                   .dev = spec.dev, .metric = spec.metric == 0 ? 1024u : spec.metric, .type = spec.type,
-                  .protocol = kProtoStatic};
+                  .protocol = inet::kProtoStatic};
   if (spec.type == RouteType::unicast) {
     if (spec.via) {
       const Ipv6Address gw = spec.via->with_scope(0);

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/route_cache.hpp"
+#include "inet/route_protocol.hpp"
 #include "ipv6/devconf6.hpp"
 #include "ipv6/fib6.hpp"
 #include "ipv6/ipv6_net.hpp"
@@ -44,7 +45,7 @@ void Ipv6Stack::process_prefix_info(Ipv6Net& ns, NdiscDevice& nd, const wire::Nd
 // refreshed; lifetime 0 removes it. A route the device's own addresses
 // brought is not the RA's to change.
 void Ipv6Stack::update_onlink_prefix(Ipv6Net& ns, NdiscDevice& nd, const Ipv6Prefix& prefix, std::uint32_t valid) {
-  const Fib6Entry route{.prefix = prefix, .dev = nd.dev, .metric = kAddrconfMetric, .protocol = kProtoKernel};
+  const Fib6Entry route{.prefix = prefix, .dev = nd.dev, .metric = kAddrconfMetric, .protocol = inet::kProtoKernel};
   const auto expires = lifetime_end(valid, host_.now());
   auto known = std::find(nd.onlink.begin(), nd.onlink.end(), prefix);
   if (known != nd.onlink.end()) {
