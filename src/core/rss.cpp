@@ -5,36 +5,36 @@
 #include <cassert>
 #include <optional>
 
+#include "netns/wire/bytes.hpp"
+#include "netns/wire/ethernet.hpp"
+#include "netns/wire/ipv4.hpp"
+
 namespace netns::rss {
 
 namespace {
 
-constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
-constexpr std::uint16_t kEtherTypeIpv6 = 0x86dd;
-constexpr std::uint16_t kEtherTypeVlan = 0x8100;
-constexpr std::uint8_t kProtoTcp = 6;
-constexpr std::uint8_t kProtoUdp = 17;
+using wire::EtherType;
+using wire::IpProtocol;
+using wire::load_be16;
 
-std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>(std::to_integer<unsigned>(b[at]) << 8 | std::to_integer<unsigned>(b[at + 1]));
+bool has_ports(std::uint8_t protocol) {
+  return protocol == static_cast<std::uint8_t>(IpProtocol::tcp) || protocol == static_cast<std::uint8_t>(IpProtocol::udp);
 }
-
-bool has_ports(std::uint8_t protocol) { return protocol == kProtoTcp || protocol == kProtoUdp; }
 
 // Where an Ethernet frame's network header starts and its ethertype, one
 // 802.1Q tag looked through; empty for a truncated link header.
 struct NetworkHeader {
-  std::uint16_t type;
+  EtherType type;
   std::size_t at;
 };
 
 std::optional<NetworkHeader> network_header(std::span<const std::byte> frame) {
   constexpr std::size_t kEthernetHeader = 14;
   if (frame.size() < kEthernetHeader) return std::nullopt;
-  const std::uint16_t type = load16(frame, 12);
-  if (type != kEtherTypeVlan) return NetworkHeader{type, kEthernetHeader};
+  const auto type = static_cast<EtherType>(load_be16(frame, 12));
+  if (type != EtherType::vlan) return NetworkHeader{type, kEthernetHeader};
   if (frame.size() < kEthernetHeader + 4) return std::nullopt;
-  return NetworkHeader{load16(frame, 16), kEthernetHeader + 4};
+  return NetworkHeader{static_cast<EtherType>(load_be16(frame, 16)), kEthernetHeader + 4};
 }
 
 // The fields a NIC hashes, copied in order: addresses, then the ports when
@@ -57,7 +57,7 @@ std::uint32_t ipv4_hash(std::span<const std::byte> frame, std::size_t l3, const 
   const auto first = std::to_integer<unsigned>(frame[l3]);
   const std::size_t header = (first & 0x0f) * 4u;
   if (first >> 4 != 4 || header < kMinHeader) return 0;
-  const bool fragment = (load16(frame, l3 + 6) & 0x3fff) != 0;  // MF or an offset
+  const bool fragment = (load_be16(frame, l3 + 6) & 0x3fff) != 0;  // MF or an offset
   const auto protocol = std::to_integer<std::uint8_t>(frame[l3 + 9]);
   const std::size_t ports_at = !fragment && has_ports(protocol) ? l3 + header : frame.size();
   return hash_fields(frame, l3 + 12, 4, ports_at, key);
@@ -154,21 +154,20 @@ std::uint32_t flow_hash(const IpAddress& source, const IpAddress& destination, s
 }
 
 bool is_neighbour_discovery(std::span<const std::byte> frame) {
-  constexpr std::uint16_t kEtherTypeArp = 0x0806;
-  constexpr std::uint8_t kProtoIcmpv6 = 58;
   const auto l3 = network_header(frame);
   if (!l3) return false;
-  if (l3->type == kEtherTypeArp) return true;
-  if (l3->type != kEtherTypeIpv6 || frame.size() < l3->at + 41) return false;
+  if (l3->type == EtherType::arp) return true;
+  if (l3->type != EtherType::ipv6 || frame.size() < l3->at + 41) return false;
   const auto icmp_type = std::to_integer<unsigned>(frame[l3->at + 40]);
-  return std::to_integer<std::uint8_t>(frame[l3->at + 6]) == kProtoIcmpv6 && icmp_type >= 133 && icmp_type <= 137;
+  const auto next_header = std::to_integer<std::uint8_t>(frame[l3->at + 6]);
+  return next_header == static_cast<std::uint8_t>(IpProtocol::icmpv6) && icmp_type >= 133 && icmp_type <= 137;
 }
 
 std::uint32_t frame_hash(std::span<const std::byte> frame, const Key& key) {
   const auto l3 = network_header(frame);
   if (!l3) return 0;
-  if (l3->type == kEtherTypeIpv4) return ipv4_hash(frame, l3->at, key);
-  if (l3->type == kEtherTypeIpv6) return ipv6_hash(frame, l3->at, key);
+  if (l3->type == EtherType::ipv4) return ipv4_hash(frame, l3->at, key);
+  if (l3->type == EtherType::ipv6) return ipv6_hash(frame, l3->at, key);
   return 0;
 }
 

@@ -1,21 +1,17 @@
 // IPv4 fragmentation and reassembly: Linux's ip_do_fragment (slow path) and
-// ip_defrag / inet_frag_queue_insert, without the shared hash table — each
-// namespace's Reassembler is its own bounded table.
+// ip_defrag, without the shared hash table — each namespace's Reassembler
+// is its own bounded table (inet/reassembly.hpp, shared with IPv6).
 #include "ipv4/fragment.hpp"
 
 #include <algorithm>
 #include <array>
-#include <chrono>
-#include <iterator>
-#include <map>
 #include <utility>
 #include <vector>
 
+#include "inet/reassembly_impl.hpp"
 #include "netns/host.hpp"
 #include "netns/net.hpp"
 #include "netns/packet_pool.hpp"
-#include "netns/sysctl.hpp"
-#include "netns/timer.hpp"
 #include "netns/wire/bytes.hpp"
 #include "netns/wire/ipv4.hpp"
 
@@ -25,13 +21,6 @@ namespace {
 
 constexpr std::size_t kFixedHeaderLen = wire::Ipv4Repr::kHeaderLen;
 constexpr std::size_t kMaxDatagram = 0xffff;
-
-// Memory charged besides the buffers, so that queues of tiny fragments are
-// not free: roughly a map node per fragment and the queue with its timer.
-constexpr std::size_t kFragmentOverhead = 64;
-
-// The bytes a held fragment keeps alive: its truesize, and its place in the queue.
-std::size_t fragment_cost(const Packet& p) { return p.truesize() + kFragmentOverhead; }
 
 // Writes the fixed 20-byte header of `repr` in front of options already in
 // place in datagram[20, header_len); repr.payload_len counts what follows the
@@ -67,19 +56,6 @@ std::size_t copied_options(std::span<const std::byte> options, std::array<std::b
   return padded;
 }
 
-// ECN codepoints seen among a datagram's fragments, one bit each (Linux's
-// IPFRAG_ECN_*: Not-ECT 1, ECT(1) 2, ECT(0) 4, CE 8).
-std::uint8_t ecn_bit(std::uint8_t tos) { return static_cast<std::uint8_t>(1u << (tos & 0x03)); }
-
-// RFC 3168 5.3 as Linux's ip_frag_ecn_table: the ECN bits to OR into the
-// reassembled TOS, or nullopt when Not-ECT mixes with ECT or CE (drop).
-std::optional<std::uint8_t> combined_ecn(std::uint8_t seen) {
-  constexpr std::uint8_t kNotEct = 1, kCe = 8;
-  if ((seen & kNotEct) != 0 && seen != kNotEct) return std::nullopt;
-  if ((seen & kCe) != 0) return std::uint8_t{0x03};
-  return std::uint8_t{0};
-}
-
 // A 64-bit mix (splitmix64's finaliser).
 std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 30;
@@ -94,26 +70,6 @@ std::uint64_t mix(std::uint64_t x) {
 
 // ---- Reassembler ----
 
-struct Reassembler::Queue {
-  struct Fragment {
-    std::uint32_t end;          // payload offset one past this fragment's bytes
-    std::uint16_t header_len;   // the payload starts there in packet.data()
-    Packet packet;              // data() at the IPv4 header, trimmed to total_length
-  };
-
-  Queue(Host& host, std::function<void()> on_expiry) : timer(host, std::move(on_expiry)) {}
-
-  std::map<std::uint32_t, Fragment> fragments;  // by payload offset; never overlapping
-  std::uint32_t len = 0;    // the payload's length once last_in, else the furthest end seen
-  std::uint32_t meat = 0;   // payload bytes held
-  std::size_t memory = 0;   // charged to the Reassembler's memory_
-  bool first_in = false;    // offset 0 is held
-  bool last_in = false;     // the fragment without MF is held: len is final
-  bool dont_fragment = false;
-  std::uint8_t ecn = 0;     // ecn_bit() of every held fragment
-  Timer timer;              // last member: cancelled before the fragments go
-};
-
 std::size_t Reassembler::KeyHash::operator()(const Key& key) const {
   // Keyed with the Host's secret so a sender cannot aim fragments at one bucket.
   const std::uint64_t a = std::uint64_t{key.src.value} << 32 | key.dst.value;
@@ -123,10 +79,14 @@ std::size_t Reassembler::KeyHash::operator()(const Key& key) const {
 
 Reassembler::Reassembler(Net& net, std::function<void(Packet)> on_timeout)
     : net_(&net),
-      host_(&net.host()),
-      on_timeout_(std::move(on_timeout)),
-      queues_(16, KeyHash{net.host().secret()}),
-      memory_(net.resources()) {}
+      table_(net, KeyHash{net.host().secret()},
+             inet::ReassemblyNames{.fails = Counter::IpReasmFails,
+                                   .oks = Counter::IpReasmOKs,
+                                   .timeout = Counter::IpReasmTimeout,
+                                   .overlaps = Counter::IpExtReasmOverlaps,
+                                   .high_thresh = SysctlId::ipfrag_high_thresh,
+                                   .time = SysctlId::ipfrag_time},
+             std::move(on_timeout)) {}
 
 Reassembler::~Reassembler() = default;
 
@@ -141,160 +101,59 @@ std::optional<Packet> Reassembler::add(Packet fragment) {
 }
 
 std::optional<Packet> Reassembler::add(Packet fragment, const wire::Ipv4View& ip) {
-  Counters& counters = net_->counters();
   if (!ip.is_fragment()) return fragment;
-  counters.add(Counter::IpReasmReqds);
+  net_->counters().add(Counter::IpReasmReqds);
 
-  const std::uint32_t offset = ip.fragment_offset();
-  const std::uint32_t end = offset + static_cast<std::uint32_t>(ip.payload().size());
-  const auto header_len = static_cast<std::uint16_t>(ip.header_len());
-  const bool more = ip.more_fragments();
-  const Key key{ip.src(), ip.dst(), ip.identification(),
-                static_cast<std::uint8_t>(ip.protocol())};
-  const std::uint8_t ecn = ecn_bit(ip.tos());
+  const auto offset = static_cast<std::uint32_t>(ip.fragment_offset());
+  const inet::FragmentInfo f{.offset = offset,
+                             .end = offset + static_cast<std::uint32_t>(ip.payload().size()),
+                             .data_at = static_cast<std::uint32_t>(ip.header_len()),
+                             .more = ip.more_fragments(),
+                             .ecn = static_cast<std::uint8_t>(ip.tos() & 0x03)};
+  const Key key{ip.src(), ip.dst(), ip.identification(), static_cast<std::uint8_t>(ip.protocol())};
   const bool dont_fragment = ip.dont_fragment();
   fragment.trim(ip.total_length());
 
-  auto it = queues_.find(key);
-  Queue* q = it == queues_.end() ? nullptr : it->second.get();
-  auto fail = [&] {
-    if (q != nullptr) erase(it);
-    counters.add(Counter::IpReasmFails);
-    return std::nullopt;
-  };
-
-  // The checks of Linux's ip_frag_queue, except that a non-final fragment
-  // whose length is not a multiple of 8 is refused (RFC 791 requires it)
-  // instead of trimmed.
-  if (header_len + end > kMaxDatagram) return fail();  // the ping of death
-  if (end == offset) return fail();
-  if (!more) {
-    if (q != nullptr && (end < q->len || (q->last_in && end != q->len))) return fail();
-  } else {
-    if (end % 8 != 0) return fail();
-    if (q != nullptr && q->last_in && end > q->len) return fail();
-  }
-
-  // Where the fragment goes: inet_frag_queue_insert's policy. Data already
-  // held (contiguously) over the whole range is a duplicate; anything else
-  // touching held data is an overlap, which could be read two ways (RFC 5722)
-  // and so poisons the datagram.
-  if (q != nullptr) {
-    auto& frags = q->fragments;
-    auto at = frags.upper_bound(offset);
-    if (at != frags.begin() && std::prev(at)->second.end > offset) --at;
-    if (at != frags.end() && at->first < end) {
-      std::uint32_t covered = offset;
-      for (; at != frags.end() && at->first <= covered && covered < end; ++at) {
-        covered = std::max(covered, at->second.end);
-      }
-      if (covered >= end) return std::nullopt;  // duplicate: dropped alone, uncounted as Linux
-      counters.add(Counter::IpExtReasmOverlaps);
-      return fail();
-    }
-  }
-
-  // Bounds: the namespace's fragment memory, the number of datagrams, and
-  // the namespace's packet memory.
-  const std::size_t cost = fragment_cost(fragment) + (q == nullptr ? sizeof(Queue) : 0);
-  const auto high_thresh = static_cast<std::size_t>(
-      std::max<std::int32_t>(0, net_->sysctl().value(SysctlId::ipfrag_high_thresh)));
-  if (memory_ + cost > high_thresh || (q == nullptr && queues_.size() >= kMaxQueues)) {
-    counters.add(Counter::IpReasmFails);
+  // What the header alone decides, beyond the checks the table makes: a
+  // datagram past 65535 (the ping of death), and a non-final fragment whose
+  // length is not a multiple of 8, which RFC 791 forbids (Linux trims it).
+  if (f.data_at + f.end > kMaxDatagram || (f.more && f.end % 8 != 0)) {
+    table_.drop(key);
     return std::nullopt;
   }
-  if (!memory_.account().admits(cost)) {
-    counters.add(Counter::IpExtPacketMemDrops);
-    counters.add(Counter::IpReasmFails);
-    return std::nullopt;
-  }
-
-  if (q == nullptr) {
-    auto queue = std::make_unique<Queue>(*host_, [this, key] { expire(key); });
-    queue->timer.schedule(host_->now() +
-                          std::chrono::seconds(net_->sysctl().value(SysctlId::ipfrag_time)));
-    it = queues_.emplace(key, std::move(queue)).first;
-    q = it->second.get();
-  }
-  q->fragments.emplace(offset, Queue::Fragment{end, header_len, std::move(fragment)});
-  q->meat += end - offset;
-  q->memory += cost;
-  memory_ += cost;
-  q->ecn |= ecn;
-  q->dont_fragment = q->dont_fragment || dont_fragment;
-  if (offset == 0) q->first_in = true;
-  if (!more) {
-    q->last_in = true;
-    q->len = end;
-  } else {
-    q->len = std::max(q->len, end);
-  }
-
-  if (q->first_in && q->last_in && q->meat == q->len) return reassemble(it);
-  return std::nullopt;
+  Table::Queue* q = table_.add(key, std::move(fragment), f);
+  if (q == nullptr) return std::nullopt;
+  q->extra.dont_fragment = q->extra.dont_fragment || dont_fragment;
+  if (!q->complete()) return std::nullopt;
+  return reassemble(*q);
 }
 
-std::optional<Packet> Reassembler::reassemble(QueueMap::iterator it) {
-  Counters& counters = net_->counters();
-  Queue& q = *it->second;
+// The first fragment's header, options included, with total_length, MF,
+// offset, ECN and checksum rewritten, then the data.
+std::optional<Packet> Reassembler::reassemble(Table::Queue& q) {
   auto fail = [&] {
-    erase(it);
-    counters.add(Counter::IpReasmFails);
+    table_.drop(q.key);
     return std::nullopt;
   };
-
-  const Queue::Fragment& first = q.fragments.begin()->second;
-  auto first_ip = wire::Ipv4View::checked(first.packet.data());
+  const std::size_t header_len = q.first().data_at;
+  auto first_ip = wire::Ipv4View::checked(q.first().packet.data());
   if (!first_ip) return fail();
   auto repr = wire::Ipv4Repr::parse(*first_ip);
-  const auto ecn = combined_ecn(q.ecn);
-  const std::size_t header_len = first.header_len;
+  const auto ecn = q.combined_ecn();
   // The first fragment's header may be longer than those that fixed the end.
-  if (!repr || !ecn || header_len + q.len > kMaxDatagram) return fail();
-
-  Packet whole = host_->packets().allocate(header_len + q.len);
+  if (!repr || !ecn || header_len + q.length() > kMaxDatagram) return fail();
+  Packet whole = q.assemble(net_->host().packets(), header_len);
   if (!whole) return fail();
   auto out = whole.mutable_data();
   std::ranges::copy(first_ip->options(), out.begin() + kFixedHeaderLen);
-  repr->payload_len = q.len;
+  repr->payload_len = q.length();
   repr->more_fragments = false;
   repr->fragment_offset = 0;
-  repr->dont_fragment = q.dont_fragment;
+  repr->dont_fragment = q.extra.dont_fragment;
   repr->tos = static_cast<std::uint8_t>(repr->tos | *ecn);
   emit_header(out, *repr, header_len);
-  std::size_t max_size = 0;
-  for (const auto& [offset, frag] : q.fragments) {
-    host_->packets().copy_bytes(out.subspan(header_len + offset, frag.end - offset),
-                                frag.packet.data().subspan(frag.header_len, frag.end - offset));
-    max_size = std::max(max_size, frag.packet.size());
-  }
-  whole.set_frag_max_size(static_cast<std::uint16_t>(max_size));
-  whole.device = first.packet.device;
-  whole.type = first.packet.type;
-  whole.protocol = first.packet.protocol;
-
-  erase(it);
-  counters.add(Counter::IpReasmOKs);
+  table_.done(q);
   return whole;
-}
-
-void Reassembler::erase(QueueMap::iterator it) {
-  memory_ -= it->second->memory;
-  queues_.erase(it);
-}
-
-// Linux's ip_expire. `key` is a copy: the lambda holding the original is
-// destroyed with the queue.
-void Reassembler::expire(Key key) {
-  auto it = queues_.find(key);
-  if (it == queues_.end()) return;
-  Counters& counters = net_->counters();
-  counters.add(Counter::IpReasmFails);
-  counters.add(Counter::IpReasmTimeout);
-  Packet first;
-  if (it->second->first_in) first = std::move(it->second->fragments.begin()->second.packet);
-  erase(it);  // destroys the timer running this call; timer.cpp allows that
-  if (first && on_timeout_) on_timeout_(std::move(first));
 }
 
 // ---- fragment ----

@@ -27,8 +27,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 
+#include "inet/reassembly.hpp"
 #include "netns/address.hpp"
 #include "netns/packet.hpp"
 #include "netns/resources.hpp"
@@ -68,7 +68,7 @@ namespace netns::ipv4 {
 // cancels its timer; nothing fires afterwards.
 class Reassembler {
  public:
-  static constexpr std::size_t kMaxQueues = 16384;
+  static constexpr std::size_t kMaxQueues = inet::kMaxFragmentQueues;
 
   // on_timeout(first_fragment) runs when a datagram times out after its first
   // fragment (offset 0) arrived, so the caller can send ICMP time exceeded,
@@ -95,9 +95,9 @@ class Reassembler {
   std::optional<Packet> add(Packet fragment, const wire::Ipv4View& ip);
 
   // Bytes held, as counted against net.ipv4.ipfrag_high_thresh.
-  std::size_t memory() const { return memory_; }
+  std::size_t memory() const { return table_.memory(); }
   // Datagrams being reassembled.
-  std::size_t queues() const { return queues_.size(); }
+  std::size_t queues() const { return table_.queues(); }
 
  private:
   struct Key {
@@ -111,18 +111,15 @@ class Reassembler {
     std::uint64_t secret;
     std::size_t operator()(const Key& key) const;
   };
-  struct Queue;
-  using QueueMap = std::unordered_map<Key, std::unique_ptr<Queue>, KeyHash>;
+  struct Extra {
+    bool dont_fragment = false;  // any fragment had DF
+  };
+  using Table = inet::FragmentTable<Key, KeyHash, Extra>;
 
-  std::optional<Packet> reassemble(QueueMap::iterator it);
-  void erase(QueueMap::iterator it);
-  void expire(Key key);
+  std::optional<Packet> reassemble(Table::Queue& q);
 
   Net* net_;
-  Host* host_;
-  std::function<void(Packet)> on_timeout_;
-  QueueMap queues_;
-  PacketCharge memory_;  // to the namespace too (net.core.packet_mem_max)
+  Table table_;
 };
 
 // Splits `datagram` (data() at its IPv4 header, checksum valid) into

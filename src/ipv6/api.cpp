@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "inet/dump.hpp"
+#include "inet/route_protocol.hpp"
 #include "ipv6/ipv6_net.hpp"
 #include "ipv6/stack.hpp"
 #include "netns/ipv6.hpp"
@@ -21,33 +23,11 @@ std::optional<std::uint32_t> seconds_left(const std::optional<Clock::time_point>
   return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(*until - now).count());
 }
 
-std::string prefix_text(const Ipv6Prefix& p) {
-  if (p.length() == 0) return "default";
-  if (p.length() == 128) return p.address().to_string();
-  return p.to_string();
-}
-
-std::string_view type_text(RouteType type) {
-  switch (type) {
-    case RouteType::blackhole: return "blackhole ";
-    case RouteType::unreachable: return "unreachable ";
-    case RouteType::prohibit: return "prohibit ";
-    default: return "";
-  }
-}
-
-std::string link_flags(const Device& dev) {
-  std::string flags = dev.kind() == DeviceKind::loopback ? "LOOPBACK" : "BROADCAST,MULTICAST";
-  if (dev.is_up()) flags += ",UP";
-  if (dev.is_running()) flags += ",LOWER_UP";
-  return flags;
-}
-
 std::string_view protocol_text(std::uint8_t protocol) {
   switch (protocol) {
-    case 2: return " proto kernel";
-    case 4: return " proto static";
-    case 9: return " proto ra";
+    case inet::kProtoKernel: return " proto kernel";
+    case inet::kProtoStatic: return " proto static";
+    case inet::kProtoRa: return " proto ra";
     default: return "";
   }
 }
@@ -89,8 +69,7 @@ std::string dump_addresses(Net& net) {
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (it->dev != &dev) continue;
       if (!any) {
-        out += fmt::format("{}: {}: <{}> mtu {} state {}\n", dev.ifindex(), dev.name(), link_flags(dev), dev.mtu(),
-                           dev.kind() == DeviceKind::loopback ? "UNKNOWN" : (dev.is_running() ? "UP" : "DOWN"));
+        out += inet::link_line(dev);
         any = true;
       }
       const Ipv6Address a = it->prefix.address();
@@ -120,8 +99,8 @@ std::string dump_routes(Net& net) {
   // Fib6 walks in Linux's order: a prefix after those it contains, so ::1
   // first and the default route last.
   ns->routes.for_each([&](const Fib6Entry& e) {
-    out += type_text(e.type);
-    out += prefix_text(e.prefix);
+    out += inet::route_type_text(e.type);
+    out += inet::destination_text(e.prefix, 128);
     if (e.via) out += fmt::format(" via {}", *e.via);
     if (e.dev != nullptr) out += fmt::format(" dev {}", e.dev->name());
     out += protocol_text(e.protocol);

@@ -20,13 +20,10 @@
 // counters (Ip6Reasm*, Ip6Frag*), never reported upward, except that
 // fragment() tells its caller why nothing was sent.
 //
-// Why not IPv4's Reassembler made generic: the queue core (offset map,
-// overlap rule, memory) is the same, but the keys, the checks and their
-// counters, and what a reassembled datagram is (IPv4 rewrites its header,
-// IPv6 removes the fragment header from the middle of the chain) differ in
-// every other line, and a template over them would put IPv4's reassembly
-// (benchmarked, fuzzed) at risk for little shared code. The two follow the
-// same policy and are tested against the same cases.
+// The queue core (offset map, overlap rule, bounds, timers) is IPv4's too:
+// inet/reassembly.hpp. What is IPv6's own is the key, the counters, and
+// what a reassembled datagram is: the fragment header removed from the
+// middle of the chain, where IPv4 rewrites its header.
 #pragma once
 
 #include <cstddef>
@@ -34,9 +31,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 
 #include "core/siphash.hpp"
+#include "inet/reassembly.hpp"
 #include "netns/address.hpp"
 #include "netns/packet.hpp"
 #include "netns/resources.hpp"
@@ -79,7 +76,7 @@ namespace netns::ipv6 {
 // cancels its timer; nothing fires afterwards.
 class Reassembler {
  public:
-  static constexpr std::size_t kMaxQueues = 16384;
+  static constexpr std::size_t kMaxQueues = inet::kMaxFragmentQueues;
 
   // on_timeout(first_fragment) runs when a datagram times out after its
   // first fragment (offset 0) arrived, so the caller can send time exceeded
@@ -108,9 +105,9 @@ class Reassembler {
                                  int iif);
 
   // Bytes held, as counted against net.ipv6.ip6frag_high_thresh.
-  std::size_t memory() const { return memory_; }
+  std::size_t memory() const { return table_.memory(); }
   // Datagrams being reassembled.
-  std::size_t queues() const { return queues_.size(); }
+  std::size_t queues() const { return table_.queues(); }
 
  private:
   struct Key {
@@ -124,18 +121,19 @@ class Reassembler {
     SipKey key;
     std::size_t operator()(const Key& k) const;
   };
-  struct Queue;
-  using QueueMap = std::unordered_map<Key, std::unique_ptr<Queue>, KeyHash>;
+  // From the first fragment (Linux's fq->nhoffset): where its fragment
+  // header sits, the field that named it, and what it named.
+  struct Extra {
+    std::uint32_t unfragmentable = 0;
+    std::uint32_t nhoff = 0;
+    std::uint8_t next_header = 0;
+  };
+  using Table = inet::FragmentTable<Key, KeyHash, Extra>;
 
-  std::optional<Reassembled> reassemble(QueueMap::iterator it);
-  void erase(QueueMap::iterator it);
-  void expire(Key key);
+  std::optional<Reassembled> reassemble(Table::Queue& q);
 
   Net* net_;
-  Host* host_;
-  std::function<void(Packet)> on_timeout_;
-  QueueMap queues_;
-  PacketCharge memory_;  // to the namespace too (net.core.packet_mem_max)
+  Table table_;
 };
 
 // ip6_fragment: splits `datagram` (data() at its IPv6 header, payload
