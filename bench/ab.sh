@@ -7,8 +7,10 @@
 # On a shared or virtual machine one binary's figure moves by tens of
 # percent between runs. Run after run, the binaries alternate (A B A B ...),
 # so a slow spell of the machine falls on all of them. The script prints,
-# per benchmark and binary, the median of the rounds and their range. Only a
-# difference larger than both ranges is worth reporting.
+# per benchmark and binary, the median of the rounds and their range, then
+# each binary's ratio to the first, round by round (median and range). Only a
+# difference larger than both ranges, or a ratio whose range excludes 1, is
+# worth reporting.
 # The metric is real_time (in the benchmark's unit, lower is better) by default, or a counter
 # such as Mpps (higher is better).
 set -euo pipefail
@@ -63,4 +65,13 @@ for name in sorted({n for n, _ in runs}):
         if v:
             cells.append(f"{label}={statistics.median(v):.3f} [{min(v):.3f}..{max(v):.3f}]")
     print(f"{name:50s} " + "  ".join(cells))
+# Each later binary against the first, round by round: a run and the one
+# beside it share the machine's spell, so their ratio moves less than either.
+for name in sorted({n for n, _ in runs}):
+    first = runs.get((name, 0), [])
+    for i, label in enumerate(labels[1:], start=1):
+        ratios = [b / a for a, b in zip(first, runs.get((name, i), [])) if a > 0]
+        if ratios:
+            print(f"{name:50s} {label} / {labels[0]} by round: {statistics.median(ratios):.3f} "
+                  f"[{min(ratios):.3f}..{max(ratios):.3f}]")
 PY

@@ -329,8 +329,8 @@ static_assert(kMibsContiguous, "NETNS_COUNTERS: add a counter beside the others 
 // ipstats_mib keeps Ip's and IpExt's counters together, InPkts and
 // InOctets first, for the same reason.
 inline constexpr std::array kHotCounters{
-    Counter::IpInReceives,  Counter::IpExtInOctets,       Counter::IpExtInNoECTPkts, Counter::IpExtInECT0Pkts,
-    Counter::IpForwDatagrams, Counter::IpInDelivers,      Counter::IpOutRequests,    Counter::IpExtOutOctets,
+    Counter::IpInReceives,  Counter::IpExtInOctets,       Counter::IpExtInNoECTPkts, Counter::IpForwDatagrams,
+    Counter::IpInDelivers,  Counter::IpOutRequests,       Counter::IpExtOutOctets,   Counter::IpOutTransmits,
     Counter::Ip6InReceives, Counter::Ip6InOctets,         Counter::Ip6InNoECTPkts,   Counter::Ip6OutForwDatagrams,
     Counter::Ip6InDelivers, Counter::Ip6OutRequests,      Counter::Ip6OutOctets,     Counter::Ip6OutTransmits,
 };

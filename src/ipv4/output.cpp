@@ -42,8 +42,7 @@ Result<void> Ipv4Stack::send(Net& net, Packet payload, const SendParams& params,
     build_options(header, *params.options, params.dst, params.src, timestamp_now());
     wire::Ipv4MutView::checked(payload.mutable_data())->fill_checksum();
   }
-  net.counters().add(Counter::IpOutRequests);
-  net.counters().add(Counter::IpExtOutOctets, total);
+  net.counters().add(Counter::IpOutRequests);  // __ip_local_out: before the hooks
   // __ip_local_out: a datagram the output hook drops is the sender's EPERM,
   // as is one postrouting drops. ip_output: postrouting sees the whole
   // datagram, before fragmentation.
@@ -78,7 +77,7 @@ void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Ad
   Ipv4Net& ns = state(net);
   if (mtu == 0) mtu = dev.mtu();
   if (datagram.size() <= mtu && datagram.frag_max_size() == 0) {
-    ns.neighbours.output(dev, next_hop, std::move(datagram));
+    transmit(net, ns, dev, next_hop, std::move(datagram));
     return;
   }
   // ip_do_fragment: a datagram reassembled on its way through goes on in
@@ -88,7 +87,16 @@ void Ipv4Stack::output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Ad
   }
   // Too big for the path: fragment (fragment() counts IpFragOKs/Creates/Fails).
   (void)fragment(net, std::move(datagram), mtu,
-                 [&](Packet piece) { ns.neighbours.output(dev, next_hop, std::move(piece)); });
+                 [&](Packet piece) { transmit(net, ns, dev, next_hop, std::move(piece)); });
+}
+
+// ip_finish_output2: every datagram and fragment that leaves, sent or
+// forwarded, counts in OutTransmits and OutOctets.
+void Ipv4Stack::transmit(Net& net, Ipv4Net& ns, Device& dev, Ipv4Address next_hop, Packet&& datagram) {
+  Counters& c = net.counters();
+  c.add(Counter::IpOutTransmits);
+  c.add(Counter::IpExtOutOctets, datagram.size());
+  ns.neighbours.output(dev, next_hop, std::move(datagram));
 }
 
 // ---- path MTU ----

@@ -182,6 +182,8 @@ class Ipv4Stack final : public PernetOps,
   // the neighbour table: the one exit of the layer. Fragments it when larger
   // than `mtu` (0: the device's). The caller ran the postrouting hook.
   void output_datagram(Net& net, Packet&& datagram, Device& dev, Ipv4Address next_hop, std::uint32_t mtu = 0);
+  // Counts a datagram or fragment leaving and hands it to the neighbour table.
+  void transmit(Net& net, Ipv4Net& ns, Device& dev, Ipv4Address next_hop, Packet&& datagram);
 
   // PernetOps
   Result<void> init(Net& net) override;

@@ -57,13 +57,14 @@ TEST(Counters, EveryCounterHasItsOwnSlot) {
   EXPECT_EQ(c.nonzero().size(), kCount);
 }
 
-// A forwarded IPv4 frame adds to InReceives, InOctets, an ECN counter and
-// ForwDatagrams: one block, its first line (the block is line-aligned), as
-// for IPv6's.
+// A forwarded IPv4 frame adds to InReceives, InOctets, an ECN counter,
+// ForwDatagrams, OutTransmits and OutOctets: one block, its first line (the
+// block is line-aligned), as for IPv6's.
 TEST(Counters, TheCountersOfEveryDatagramAreInTheFirstLineOfOneBlock) {
   auto slot = [](Counter c) { return kCounterLayout.slot[static_cast<std::size_t>(c)]; };
   for (Counter c : {Counter::IpInReceives, Counter::IpExtInOctets, Counter::IpExtInNoECTPkts,
-                    Counter::IpForwDatagrams, Counter::IpOutRequests, Counter::IpExtOutOctets}) {
+                    Counter::IpForwDatagrams, Counter::IpOutRequests, Counter::IpExtOutOctets,
+                    Counter::IpOutTransmits}) {
     EXPECT_EQ(slot(c).block, slot(Counter::IpInReceives).block) << kCounterTable[static_cast<std::size_t>(c)].name;
     EXPECT_LT(slot(c).index, 8u) << kCounterTable[static_cast<std::size_t>(c)].name;
   }

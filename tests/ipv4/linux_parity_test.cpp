@@ -15,6 +15,7 @@
 #include <string>
 
 #include "netns/ipv4.hpp"
+#include "support/linux_path.hpp"
 #include "support/linux_targets.hpp"
 
 namespace netns {
@@ -174,6 +175,36 @@ TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {
   }
   EXPECT_GE(ipv4::route_cache_stats(*dut_).in_martian_src, 3u);  // LAND, loopback and this-network sources
   EXPECT_EQ(dut_->counters().get("TcpPassiveOpens"), 1u);        // syn-open only
+}
+
+// nstat's view of a target that reassembles fragmented echo requests and
+// answers in fragments: what it received, reassembled, delivered, sent, cut
+// and transmitted, and the octets each way, move as Linux's do.
+TEST_F(LinuxParity, IpCountersMoveAsLinuxsForFragmentedEchoes) {
+  if (!support::tool_available("ping")) GTEST_SKIP() << "ping (iputils-ping) is not installed";
+  auto ping = [&](std::string_view target) {
+    return prober({"ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "2", "-s", "3000", std::string(target)});
+  };
+  const support::CounterMap linux_before = support::kernel_counters(linux_target_name());
+  const support::CounterMap netns_before = support::netns_counters(*dut_);
+  ASSERT_FALSE(linux_before.empty()) << "cannot read the Linux target's counters";
+  auto on_linux = support::run_while_polling(host_, ping(kLinuxTarget), kLimit);
+  ASSERT_TRUE(on_linux.ok()) << on_linux.output;
+  auto on_netns = support::run_while_polling(host_, ping(kNetnsTarget), kLimit);
+  ASSERT_TRUE(on_netns.ok()) << on_netns.output;
+  const auto linux_moved =
+      support::counter_changes(linux_before, support::kernel_counters(linux_target_name()));
+  const auto netns_moved = support::counter_changes(netns_before, support::netns_counters(*dut_));
+  for (const char* name :
+       {"IpInReceives", "IpExtInOctets", "IpExtInNoECTPkts", "IpReasmReqds", "IpReasmOKs", "IpInDelivers",
+        "IpOutRequests", "IpFragOKs", "IpFragCreates", "IpOutTransmits", "IpExtOutOctets", "IcmpInEchos",
+        "IcmpOutEchoReps"}) {
+    EXPECT_EQ(support::counter(netns_moved, name), support::counter(linux_moved, name)) << name;
+  }
+  // What Linux counted: 3,028-byte datagrams in three fragments (1,500,
+  // 1,500 and 68 bytes) each way, so that a silent target cannot pass.
+  EXPECT_EQ(support::counter(linux_moved, "IpOutTransmits"), 9u);
+  EXPECT_EQ(support::counter(linux_moved, "IpExtOutOctets"), 3u * (1500 + 1500 + 68));
 }
 
 std::string unwrapped_fingerprint(std::string output) {

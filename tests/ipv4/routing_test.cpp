@@ -75,6 +75,34 @@ TEST_F(ThreeRouters, EchoCrossesThreeHopsAndComesBack) {
   EXPECT_EQ(host_.stats().packet_copies, 0u);
 }
 
+// Linux's ip_finish_output2: every datagram or fragment that leaves, sent
+// or forwarded, is one OutTransmits and its bytes OutOctets; OutRequests
+// counts only what the namespace itself sends, before it is cut.
+TEST_F(ThreeRouters, EveryDatagramThatLeavesCountsInOutTransmitsAndOutOctets) {
+  auto r3_side = nets_[2]->device("totarget");
+  auto target_side = nets_[3]->device("tor3");
+  ASSERT_TRUE(r3_side && target_side);
+  ASSERT_TRUE(r3_side->set_mtu(576));
+  ASSERT_TRUE(target_side->set_mtu(576));
+  // 1,028 bytes of IP: cut into 572 (552 of data) and 476 on the last link.
+  auto out = send(support::echo_request_frame(wire_->mac(), kHostMac, kHost, kTarget, 9, 1, 1000));
+  ASSERT_EQ(out.size(), 2u);  // the reply, in the two fragments the target sent
+  auto count = [&](int n, std::string_view name) { return nets_[n]->counters().get(name); };
+  // The target: one reply sent as two fragments.
+  EXPECT_EQ(count(3, "IpOutRequests"), 1u);
+  EXPECT_EQ(count(3, "IpFragCreates"), 2u);
+  EXPECT_EQ(count(3, "IpOutTransmits"), 2u);
+  EXPECT_EQ(count(3, "IpExtOutOctets"), 572u + 476u);
+  // r3: the request out in two fragments, and the reply's two fragments forwarded.
+  EXPECT_EQ(count(2, "IpOutRequests"), 0u);
+  EXPECT_EQ(count(2, "IpForwDatagrams"), 3u);
+  EXPECT_EQ(count(2, "IpOutTransmits"), 4u);
+  EXPECT_EQ(count(2, "IpExtOutOctets"), 4u * 524u);  // 572 + 476 = 2 x 524, each way
+  // r1: the whole request and the two reply fragments.
+  EXPECT_EQ(count(0, "IpOutTransmits"), 3u);
+  EXPECT_EQ(count(0, "IpExtOutOctets"), 1028u + 572u + 476u);
+}
+
 TEST_F(ThreeRouters, TtlExpiresAtTheThirdRouter) {
   auto out = send(support::echo_request_frame(wire_->mac(), kHostMac, kHost, kTarget, 9, 1, 32, 3));
   ASSERT_EQ(out.size(), 1u);

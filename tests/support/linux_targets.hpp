@@ -45,6 +45,8 @@ class LinuxTargetsTest : public ::testing::Test {
 
   // argv run inside the prober's namespace.
   std::vector<std::string> prober(const std::vector<std::string>& argv) const { return prober_->exec_argv(argv); }
+  // The Linux target's namespace, for kernel_counters().
+  const std::string& linux_target_name() const { return ref_->name(); }
   // argv run inside the Linux target's namespace.
   std::vector<std::string> in_linux_target(const std::vector<std::string>& argv) const {
     return ref_->exec_argv(argv);
