@@ -6,7 +6,8 @@
 // The MIBs are those of /proc/net/snmp and /proc/net/netstat (Ip, Icmp, Tcp,
 // Udp, IpExt, TcpExt) and /proc/net/snmp6 (Ip6, Icmp6, Udp6). A namespace
 // allocates a MIB's block on its first increment, so an idle namespace pays
-// a few pointers, not a kilobyte.
+// a few pointers, not a kilobyte. The counters of each ICMP type (IcmpMsg,
+// and snmp6's Icmp6InType/OutType lines) are kept apart, for the types seen.
 #pragma once
 
 #include <array>
@@ -376,6 +377,13 @@ static_assert([] {
   return true;
 }(), "kHotCounters: at most 8 a block, one cache line");
 
+// Linux's per-type ICMP counters (ICMPMSGIN/OUT_INC_STATS and their ICMPv6
+// twins): /proc/net/snmp's IcmpMsg line, which nstat names
+// "IcmpMsgInType8", and /proc/net/snmp6's "Icmp6OutType129". Listed, as
+// Linux prints them, only when not zero.
+enum class IcmpFamily : std::uint8_t { v4, v6 };
+enum class IcmpDirection : std::uint8_t { in, out };
+
 class Counters {
  public:
   void add(Counter c, std::uint64_t n = 1) {
@@ -393,13 +401,26 @@ class Counters {
     const CounterLayout::Slot s = kCounterLayout.slot[static_cast<std::size_t>(c)];
     return blocks_[s.block] ? blocks_[s.block][s.index] : 0;
   }
-  // By nstat name ("UdpNoPorts"); 0 for a name netns does not count.
+  // One ICMP message of `type` received (past its checksum) or sent.
+  void add_icmp_type(IcmpFamily family, IcmpDirection dir, std::uint8_t type);
+  std::uint64_t icmp_type(IcmpFamily family, IcmpDirection dir, std::uint8_t type) const;
+  // By nstat name ("UdpNoPorts", "IcmpMsgInType8"); 0 for a name netns does not count.
   std::uint64_t get(std::string_view name) const;
   static bool known(std::string_view name);
-  // Every non-zero counter, in table order, as nstat lists them.
+  // Every non-zero counter, in table order, as nstat lists them; a
+  // family's per-type counters follow its Icmp or Icmp6 block, in types
+  // then out types.
   std::vector<std::pair<std::string_view, std::uint64_t>> nonzero() const;
 
  private:
+  // The (family, direction, type) keys seen, in key order, each with its
+  // count: most namespaces see a few of the 1,024.
+  struct IcmpTypes {
+    std::vector<std::uint16_t> keys;
+    std::vector<std::uint64_t> counts;
+  };
+  std::uint64_t icmp_count(std::uint16_t key) const;
+
   struct FreeLines {
     void operator()(std::uint64_t* block) const;
   };
@@ -407,6 +428,7 @@ class Counters {
   // By block (a Mib's number; IpExt's stays null: its counters are in Ip's).
   // Ip's comes first: Net keeps it in its first line.
   std::array<std::unique_ptr<std::uint64_t[], FreeLines>, static_cast<std::size_t>(Mib::count_)> blocks_;
+  std::unique_ptr<IcmpTypes> icmp_types_;  // made by the first ICMP message
 };
 
 }  // namespace netns

@@ -176,6 +176,7 @@ void Ipv4Stack::send_icmp(Net& net, Packet message, const SendParams& params, co
   if (send(net, std::move(message), params, route)) {
     net.counters().add(Counter::IcmpOutMsgs);
     net.counters().add(out_counter(type));
+    net.counters().add_icmp_type(IcmpFamily::v4, IcmpDirection::out, static_cast<std::uint8_t>(type));
   } else {
     net.counters().add(Counter::IcmpOutErrors);
   }
@@ -195,6 +196,7 @@ void Ipv4Stack::process_icmp(Net& net, Ipv4Net& /*ns*/, Packet packet, const Inp
     return;
   }
   const IcmpType type = view->type();
+  c.add_icmp_type(IcmpFamily::v4, IcmpDirection::in, static_cast<std::uint8_t>(type));  // icmp_rcv: past the checksum
   const bool ignore_broadcast = meta.broadcast && net.sysctl().value(SysctlId::icmp_echo_ignore_broadcasts) != 0;
   switch (type) {
     case IcmpType::echo_request:

@@ -72,6 +72,7 @@ void count_icmp6_out(Net& net, std::uint8_t type) {
   c.add(Counter::Icmp6OutMsgs);
   if (wire::is_error(type)) c.add(Counter::Icmp6OutErrors);
   if (auto counter = out_counter(type)) c.add(*counter);
+  c.add_icmp_type(IcmpFamily::v6, IcmpDirection::out, type);
 }
 
 void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const InputMeta& meta,
@@ -90,6 +91,7 @@ void Ipv6Stack::process_icmp6(Net& net, Ipv6Net& ns, Packet message, const Input
     return;
   }
   const std::uint8_t type = wire::load_u8(bytes, 0);
+  c.add_icmp_type(IcmpFamily::v6, IcmpDirection::in, type);  // icmpv6_rcv: past the checksum
   if (type == kNeighborSolicit || type == kNeighborAdvert) {
     // The table counts these by type, and drops the malformed ones.
     ns.neighbours().process_ndp(*meta.dev, ip, std::move(message));

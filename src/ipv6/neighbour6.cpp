@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ipv6/stack.hpp"  // count_icmp6_out
 #include "neigh/table_impl.hpp"
 #include "netns/host.hpp"
 
@@ -14,11 +15,6 @@ template class Table<ipv6::NeighbourTable, ipv6::NdpFamily>;
 namespace netns::ipv6 {
 
 namespace {
-void count_out(Net& net, Counter type) {
-  net.counters().add(Counter::Icmp6OutMsgs);
-  net.counters().add(type);
-}
-
 // A time a router advertised (ms, 0 for none) as the table reads it, else the sysctl's.
 std::int32_t advertised_or(std::uint32_t advertised, std::int32_t sysctl) {
   if (advertised == 0) return sysctl;
@@ -76,7 +72,7 @@ void NeighbourTable::solicit(Entry& e, bool unicast) {
   const Ipv6Address dst = unicast ? e.address : e.address.solicited_node();
   Packet p = build(src, dst, ns);
   if (!p || !layer_.local_out(net_, *e.dev, p)) return;
-  count_out(net_, Counter::Icmp6OutNeighborSolicits);
+  count_icmp6_out(net_, static_cast<std::uint8_t>(wire::NdpType::neighbour_solicit));
   transmit(*e.dev, unicast ? e.mac : wire::ipv6_multicast_mac(dst), std::move(p));
 }
 
@@ -84,7 +80,7 @@ void NeighbourTable::send_dad_probe(Device& dev, const Ipv6Address& tentative) {
   const Ipv6Address dst = tentative.solicited_node();
   Packet p = build(Ipv6Address::any(), dst, wire::NeighbourSolicitRepr{.target = tentative});
   if (!p || !layer_.local_out(net_, dev, p)) return;
-  count_out(net_, Counter::Icmp6OutNeighborSolicits);
+  count_icmp6_out(net_, static_cast<std::uint8_t>(wire::NdpType::neighbour_solicit));
   transmit(dev, wire::ipv6_multicast_mac(dst), std::move(p));
 }
 
@@ -99,7 +95,7 @@ void NeighbourTable::send_unsolicited_na(Device& dev, const Ipv6Address& address
 void NeighbourTable::send_advert(Device& dev, const Ipv6Address& dst, const wire::NeighbourAdvertRepr& na) {
   Packet p = build(na.target, dst, na);
   if (!p || !layer_.local_out(net_, dev, p)) return;
-  count_out(net_, Counter::Icmp6OutNeighborAdvertisements);
+  count_icmp6_out(net_, static_cast<std::uint8_t>(wire::NdpType::neighbour_advert));
   output(dev, dst, std::move(p));
 }
 

@@ -29,8 +29,9 @@
 // Counters: Icmp6InNeighborSolicits/Advertisements for every message whose
 // checksum is right, Icmp6InCsumErrors and Icmp6InErrors for a wrong one,
 // Icmp6InErrors for a malformed message (dropped, nothing learned);
-// Icmp6OutMsgs and Icmp6OutNeighborSolicits/Advertisements for what the
-// table sends. Icmp6InMsgs is the ICMPv6 dispatcher's, not counted here.
+// Icmp6OutMsgs, Icmp6OutNeighborSolicits/Advertisements and the type's
+// Icmp6OutType for what the table sends (count_icmp6_out). Icmp6InMsgs and
+// Icmp6InType are the ICMPv6 dispatcher's, not counted here.
 #pragma once
 
 #include <array>

@@ -79,7 +79,8 @@ struct IcmpError {
   bool is_hard() const;
 };
 
-// Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's).
+// Counts an ICMPv6 message leaving (Icmp6OutMsgs, OutErrors, the type's
+// named counter and its Icmp6OutType).
 void count_icmp6_out(Net& net, std::uint8_t type);
 
 struct SendParams {

@@ -45,6 +45,38 @@ TEST(Counters, NonzeroListsOnlyTouchedCountersInTableOrder) {
   EXPECT_EQ(nz[1], (std::pair<std::string_view, std::uint64_t>{"TcpExtTW", 2}));
 }
 
+// Linux's IcmpMsg line and snmp6's Icmp6InType/OutType lines: a counter
+// per type and direction, by nstat's names, listed after their family's
+// ICMP counters (in types, then out types) and only when not zero.
+TEST(Counters, IcmpTypesAreCountedByNameAfterTheirFamily) {
+  Counters c;
+  c.add(Counter::IcmpInMsgs);
+  c.add(Counter::Icmp6OutMsgs);
+  c.add(Counter::UdpInDatagrams);
+  c.add_icmp_type(IcmpFamily::v4, IcmpDirection::out, 0);
+  c.add_icmp_type(IcmpFamily::v4, IcmpDirection::in, 8);
+  c.add_icmp_type(IcmpFamily::v4, IcmpDirection::in, 8);
+  c.add_icmp_type(IcmpFamily::v6, IcmpDirection::out, 135);
+  c.add_icmp_type(IcmpFamily::v6, IcmpDirection::in, 255);
+  EXPECT_EQ(c.get("IcmpMsgInType8"), 2u);
+  EXPECT_EQ(c.icmp_type(IcmpFamily::v4, IcmpDirection::in, 8), 2u);
+  EXPECT_EQ(c.get("IcmpMsgOutType0"), 1u);
+  EXPECT_EQ(c.get("Icmp6OutType135"), 1u);
+  EXPECT_EQ(c.get("Icmp6InType255"), 1u);
+  EXPECT_EQ(c.get("IcmpMsgInType0"), 0u);  // the other direction
+  EXPECT_EQ(c.get("Icmp6InType8"), 0u);    // the other family
+  EXPECT_TRUE(Counters::known("Icmp6InType0"));
+  EXPECT_FALSE(Counters::known("IcmpMsgInType256"));
+  using Row = std::pair<std::string_view, std::uint64_t>;
+  EXPECT_EQ(c.nonzero(), (std::vector<Row>{{"IcmpInMsgs", 1},
+                                           {"IcmpMsgInType8", 2},
+                                           {"IcmpMsgOutType0", 1},
+                                           {"UdpInDatagrams", 1},
+                                           {"Icmp6OutMsgs", 1},
+                                           {"Icmp6InType255", 1},
+                                           {"Icmp6OutType135", 1}}));
+}
+
 // Each counter of every MIB lands in its own slot: adding i+1 to the i-th and
 // reading all back detects an overlap between MIB blocks.
 TEST(Counters, EveryCounterHasItsOwnSlot) {
