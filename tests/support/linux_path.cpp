@@ -300,6 +300,13 @@ void parse_mib_pairs(const std::string& text, CounterMap& out) {
   }
 }
 
+// /proc/net/snmp6's "Name value" lines ("Ip6InReceives 12", "Icmp6InType128 3").
+void parse_name_values(const std::string& text, CounterMap& out) {
+  std::istringstream lines(text);
+  std::string name, value;
+  while (lines >> name >> value) out[name] = std::strtoull(value.c_str(), nullptr, 10);
+}
+
 // rx_drop + tx_drop of `interface` in /proc/net/dev of the calling thread's namespace.
 std::uint64_t interface_drops(const std::string& interface) {
   std::string text;
@@ -404,6 +411,7 @@ CounterMap kernel_counters(const std::string& name) {
   std::string text;
   if (read_file("/proc/thread-self/net/snmp", text)) parse_mib_pairs(text, out);
   if (read_file("/proc/thread-self/net/netstat", text)) parse_mib_pairs(text, out);
+  if (read_file("/proc/thread-self/net/snmp6", text)) parse_name_values(text, out);
   return out;
 }
 

@@ -93,7 +93,7 @@ std::uint64_t counter(const CounterMap& counters, std::string_view name);
 // went down gives 0).
 CounterMap counter_changes(const CounterMap& before, const CounterMap& after);
 
-// /proc/net/snmp and /proc/net/netstat of the Linux namespace `name` (made
+// /proc/net/snmp, /proc/net/netstat and /proc/net/snmp6 of the Linux namespace `name` (made
 // by `ip netns add`), read by switching the calling thread there and back.
 // Empty when the namespace cannot be entered.
 CounterMap kernel_counters(const std::string& name);
