@@ -415,10 +415,7 @@ class Counters {
  private:
   // The (family, direction, type) keys seen, in key order, each with its
   // count: most namespaces see a few of the 1,024.
-  struct IcmpTypes {
-    std::vector<std::uint16_t> keys;
-    std::vector<std::uint64_t> counts;
-  };
+  using IcmpTypes = std::vector<std::pair<std::uint16_t, std::uint64_t>>;
   std::uint64_t icmp_count(std::uint16_t key) const;
 
   struct FreeLines {

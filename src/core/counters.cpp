@@ -5,7 +5,6 @@
 #include <cstring>
 #include <new>
 #include <optional>
-#include <string>
 
 namespace netns {
 
@@ -20,26 +19,44 @@ std::uint16_t icmp_key(IcmpFamily family, IcmpDirection dir, std::uint8_t type) 
 }
 IcmpFamily family_of(std::uint16_t key) { return static_cast<IcmpFamily>(key >> 9); }
 
-// "IcmpMsgInType8", "Icmp6OutType129"..., by key: built once, read by
-// nonzero()'s string_views for the life of the program.
-const std::array<std::string, kIcmpTypeKeys>& icmp_type_names() {
-  static const auto names = [] {
-    std::array<std::string, kIcmpTypeKeys> out;
-    for (std::size_t key = 0; key < kIcmpTypeKeys; ++key) {
-      const bool v6 = (key >> 9) != 0, out_dir = ((key >> 8) & 1) != 0;
-      out[key] = std::string(v6 ? "Icmp6" : "IcmpMsg") + (out_dir ? "OutType" : "InType") + std::to_string(key & 0xff);
-    }
-    return out;
-  }();
-  return names;
+// "IcmpMsgInType8", "Icmp6OutType129"..., by key, built by the compiler:
+// read-only data, which nonzero()'s string_views point into.
+struct IcmpTypeName {
+  std::array<char, 20> text{};  // "IcmpMsgOutType255", the longest, is 17
+  std::uint8_t size = 0;
+  constexpr void append(std::string_view s) {
+    for (char ch : s) text[size++] = ch;
+  }
+  constexpr void append_digit(std::size_t d) { text[size++] = static_cast<char>('0' + d); }
+};
+constexpr std::array<IcmpTypeName, kIcmpTypeKeys> kIcmpTypeNames = [] {
+  std::array<IcmpTypeName, kIcmpTypeKeys> out{};
+  for (std::size_t key = 0; key < kIcmpTypeKeys; ++key) {
+    IcmpTypeName& name = out[key];
+    name.append((key >> 9) != 0 ? "Icmp6" : "IcmpMsg");
+    name.append(((key >> 8) & 1) != 0 ? "OutType" : "InType");
+    const std::size_t type = key & 0xff;
+    if (type >= 100) name.append_digit(type / 100);
+    if (type >= 10) name.append_digit(type / 10 % 10);
+    name.append_digit(type % 10);
+  }
+  return out;
+}();
+std::string_view icmp_type_name(std::uint16_t key) {
+  return {kIcmpTypeNames[key].text.data(), kIcmpTypeNames[key].size};
 }
 
 std::optional<std::uint16_t> icmp_key_named(std::string_view name) {
-  const auto& names = icmp_type_names();
-  for (std::size_t key = 0; key < names.size(); ++key) {
-    if (names[key] == name) return static_cast<std::uint16_t>(key);
+  for (std::size_t key = 0; key < kIcmpTypeKeys; ++key) {
+    if (icmp_type_name(static_cast<std::uint16_t>(key)) == name) return static_cast<std::uint16_t>(key);
   }
   return std::nullopt;
+}
+
+// The first (key, count) not below `key` in a sorted vector.
+template <class Types>
+auto icmp_slot(Types& types, std::uint16_t key) {
+  return std::lower_bound(types.begin(), types.end(), key, [](const auto& e, std::uint16_t k) { return e.first < k; });
 }
 }  // namespace
 
@@ -58,14 +75,9 @@ static_assert(kCounterTable[0].name == "IpInReceives");
 void Counters::add_icmp_type(IcmpFamily family, IcmpDirection dir, std::uint8_t type) {
   if (!icmp_types_) icmp_types_ = std::make_unique<IcmpTypes>();
   const std::uint16_t key = icmp_key(family, dir, type);
-  auto& keys = icmp_types_->keys;
-  const auto at = std::lower_bound(keys.begin(), keys.end(), key);
-  const auto i = static_cast<std::size_t>(at - keys.begin());
-  if (at == keys.end() || *at != key) {
-    keys.insert(at, key);
-    icmp_types_->counts.insert(icmp_types_->counts.begin() + static_cast<std::ptrdiff_t>(i), 0);
-  }
-  ++icmp_types_->counts[i];
+  auto at = icmp_slot(*icmp_types_, key);
+  if (at == icmp_types_->end() || at->first != key) at = icmp_types_->insert(at, {key, 0});
+  ++at->second;
 }
 
 std::uint64_t Counters::icmp_type(IcmpFamily family, IcmpDirection dir, std::uint8_t type) const {
@@ -74,10 +86,8 @@ std::uint64_t Counters::icmp_type(IcmpFamily family, IcmpDirection dir, std::uin
 
 std::uint64_t Counters::icmp_count(std::uint16_t key) const {
   if (!icmp_types_) return 0;
-  const auto& keys = icmp_types_->keys;
-  const auto at = std::lower_bound(keys.begin(), keys.end(), key);
-  if (at == keys.end() || *at != key) return 0;
-  return icmp_types_->counts[static_cast<std::size_t>(at - keys.begin())];
+  const auto at = icmp_slot(*icmp_types_, key);
+  return at != icmp_types_->end() && at->first == key ? at->second : 0;
 }
 
 std::uint64_t Counters::get(std::string_view name) const {
@@ -99,9 +109,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> Counters::nonzero() cons
   std::vector<std::pair<std::string_view, std::uint64_t>> out;
   auto add_types = [&](IcmpFamily family) {
     if (!icmp_types_) return;
-    for (std::size_t i = 0; i < icmp_types_->keys.size(); ++i) {
-      const std::uint16_t key = icmp_types_->keys[i];
-      if (family_of(key) == family) out.emplace_back(icmp_type_names()[key], icmp_types_->counts[i]);
+    for (const auto& [key, count] : *icmp_types_) {
+      if (family_of(key) == family) out.emplace_back(icmp_type_name(key), count);
     }
   };
   for (std::size_t i = 0; i < kCounterTable.size(); ++i) {
