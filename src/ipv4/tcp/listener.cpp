@@ -90,7 +90,6 @@ void ListenSocket::process_syn(Segment& seg, const FourTuple& tuple) {
   auto child = std::make_shared<Connection>(tn_, tuple.local.address.family());
   children_.push_back(child.get());
   ++syn_queue_;
-  counters.add(Counter::TcpPassiveOpens);
   child->open_passive(*this, seg, tuple);
 }
 
@@ -169,7 +168,6 @@ void ListenSocket::process_cookie_ack(Segment& seg, const FourTuple& tuple) {
     return;
   }
   counters.add(Counter::TcpExtSyncookiesRecv);
-  counters.add(Counter::TcpPassiveOpens);
   auto child = std::make_shared<Connection>(tn_, tuple.local.address.family());
   children_.push_back(child.get());
   ++syn_queue_;  // child_established takes it off again
@@ -178,6 +176,10 @@ void ListenSocket::process_cookie_ack(Segment& seg, const FourTuple& tuple) {
 }
 
 void ListenSocket::child_established(Connection& child) {
+  // A passive open is counted when the handshake completes, where Linux's
+  // tcp_create_openreq_child makes the socket: a SYN that is answered and
+  // then reset, or never acknowledged, opened nothing.
+  tn_.net.counters().add(Counter::TcpPassiveOpens);
   --syn_queue_;
   accept_queue_.push_back(child.shared_from_this());
   notify_readable();
