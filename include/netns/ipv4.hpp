@@ -70,9 +70,11 @@ struct RouteCacheStats {
   std::uint64_t entries = 0, hits = 0, misses = 0, evictions = 0;
   // Received datagrams the input route refused as martians, as Linux counts
   // them in /proc/net/stat/rt_cache (and nowhere in nstat's MIBs): a source
-  // that is multicast, limited broadcast, in 0.0.0.0/8, in 127.0.0.0/8 off
-  // the loopback, or one of the namespace's own addresses (LAND); a
-  // destination in 0.0.0.0/8 or 127.0.0.0/8 off the loopback. Per namespace.
+  // that is multicast, limited broadcast, 0.0.0.0 (but to a broadcast), in
+  // 127.0.0.0/8 off the loopback, or one of the namespace's own addresses
+  // (LAND); a destination that is 0.0.0.0 or in 127.0.0.0/8 off the
+  // loopback. The rest of 0.0.0.0/8 is unicast, as in Linux since 5.3.
+  // Per namespace.
   std::uint64_t in_martian_src = 0, in_martian_dst = 0;
 };
 // This namespace's share of the shared cache, and its input route's martians.

@@ -31,8 +31,10 @@ bool is_truncated(std::span<const std::byte> bytes) {
          header_len <= bytes.size() && total >= header_len && total > bytes.size();
 }
 
-// 0.0.0.0/8 ("this network", RFC 1122): Linux's ipv4_is_zeronet.
-bool is_zeronet(Ipv4Address a) { return (a.value >> 24) == 0; }
+// Linux's ipv4_is_zeronet, which since 5.3 ("Allow 0.0.0.0/8 as a valid
+// address range") is 0.0.0.0 alone: the rest of RFC 1122's "this network"
+// is unicast, as a source and as a destination.
+bool is_zeronet(Ipv4Address a) { return a.is_unspecified(); }
 
 // First octets that make an address worth the martian checks: 0 (this
 // network), 127 (loopback) and 224..255 (multicast, reserved, the limited
@@ -293,9 +295,8 @@ bool Ipv4Stack::process_options(Net& net, Ipv4Net& ns, const Device& dev, Packet
   view.fill_checksum();
   if (options.srr == 0) return true;
   if (device_conf(net.sysctl(), dev, DevconfId::ipv4_accept_source_route) == 0) {
-    // Linux drops these without a counter; IpInDiscards is the MIB's place
-    // for a sound datagram discarded by choice.
-    net.counters().add(Counter::IpInDiscards);
+    // Refused by policy, not broken: Linux's ip_rcv_options drops these
+    // without a counter in any MIB, and says so only under log_martians.
     if (device_conf(net.sysctl(), dev, DevconfId::ipv4_log_martians) != 0) {
       host_.log(fmt::format("source route option {} -> {}", view.src(), view.dst()));
     }

@@ -52,7 +52,7 @@ struct OptionContext {
   // does not know UTC (Ipv4Stack::timestamp_now).
   std::uint32_t timestamp = 0;
   // inet_addr_type(addr) == RTN_UNICAST: not one of this namespace's local or
-  // broadcast addresses, nor multicast, limited broadcast or in 0.0.0.0/8.
+  // broadcast addresses, nor multicast, limited broadcast or 0.0.0.0.
   std::function<bool(Ipv4Address)> is_unicast;
 };
 

@@ -103,11 +103,10 @@ INSTANTIATE_TEST_SUITE_P(
         Martian{"multicast source", Ipv4Address(224, 0, 0, 5), kChannelLocal, true},
         Martian{"limited broadcast source", Ipv4Address::broadcast(), kChannelLocal, true},
         Martian{"unspecified source to a unicast", Ipv4Address::any(), kChannelLocal, true},
-        Martian{"this-network source", Ipv4Address(0, 1, 2, 3), kChannelLocal, true},
         Martian{"loopback source off the loopback", Ipv4Address(127, 0, 0, 1), kChannelLocal, true},
         Martian{"our own address to our broadcast", kChannelLocal, Ipv4Address(192, 0, 2, 255), true},
         Martian{"our own address to the limited broadcast", kChannelLocal, Ipv4Address::broadcast(), true},
-        Martian{"this-network destination", kChannelPeer, Ipv4Address(0, 0, 0, 7), false},
+        Martian{"unspecified destination", kChannelPeer, Ipv4Address::any(), false},
         Martian{"loopback destination off the loopback", kChannelPeer, Ipv4Address(127, 0, 0, 1), false}),
     [](const ::testing::TestParamInfo<Martian>& info) {
       std::string name = info.param.name;
@@ -127,6 +126,25 @@ TEST_F(MartianInput, AnUnspecifiedSourceMayBroadcast) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->from.address, Ipv4Address::any());
   EXPECT_EQ(ipv4::route_cache_stats(*net_).in_martian_src, 0u);
+}
+
+// Since Linux 5.3 ("Allow 0.0.0.0/8 as a valid address range") only
+// 0.0.0.0 itself is refused: 0.1.2.3 is an ordinary source, and 0.0.0.7 an
+// ordinary destination that is not ours (IpInAddrErrors without forwarding).
+TEST_F(MartianInput, TheRestOfThisNetworkIsUnicast) {
+  learn_peer();
+  auto server = udp::open(*net_).value();
+  ASSERT_TRUE(server.bind({Ipv4Address::any(), 7}));
+  inject(support::udp_frame(eth0_->mac(), kChannelPeerMac, Ipv4Address(0, 1, 2, 3), kChannelLocal, 1000, 7, 8));
+  std::byte buf[16];
+  auto got = server.receive_from(buf);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->from.address, Ipv4Address(0, 1, 2, 3));
+  inject(support::udp_frame(eth0_->mac(), kChannelPeerMac, kChannelPeer, Ipv4Address(0, 0, 0, 7), 1000, 7, 8));
+  EXPECT_EQ(counter("IpInAddrErrors"), 1u);
+  auto stats = ipv4::route_cache_stats(*net_);
+  EXPECT_EQ(stats.in_martian_src, 0u);
+  EXPECT_EQ(stats.in_martian_dst, 0u);
 }
 
 // The loopback's datagrams were routed on output: a namespace talks to
