@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -400,6 +401,28 @@ CounterMap counter_changes(const CounterMap& before, const CounterMap& after) {
     out[name] = value > old ? value - old : 0;
   }
   return out;
+}
+
+std::string_view mib_of(std::string_view name) {
+  // Longest first: "IpExt" and "Ip6" before "Ip", "UdpLite6" before "Udp".
+  static constexpr std::string_view kMibs[] = {"IcmpMsg", "UdpLite6", "UdpLite", "TcpExt", "IpExt", "Icmp6",
+                                                "Icmp",    "Udp6",     "Ip6",     "Tcp",    "Udp",   "Ip"};
+  for (std::string_view mib : kMibs) {
+    if (name.size() > mib.size() && name.starts_with(mib) && std::isupper(static_cast<unsigned char>(name[mib.size()]))) {
+      return mib;
+    }
+  }
+  return {};
+}
+
+std::set<std::string> moved_in(const CounterMap& a, const CounterMap& b, std::initializer_list<std::string_view> mibs) {
+  std::set<std::string> names;
+  for (const CounterMap* moved : {&a, &b}) {
+    for (const auto& [name, value] : *moved) {
+      if (value != 0 && std::find(mibs.begin(), mibs.end(), mib_of(name)) != mibs.end()) names.insert(name);
+    }
+  }
+  return names;
 }
 
 CounterMap kernel_counters(const std::string& name) {

@@ -46,9 +46,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,6 +94,13 @@ std::uint64_t counter(const CounterMap& counters, std::string_view name);
 // after - before for every name in `after` (counters only grow; a gauge that
 // went down gives 0).
 CounterMap counter_changes(const CounterMap& before, const CounterMap& after);
+// The MIB a counter belongs to, as nstat prefixes it: "IpExt" for
+// "IpExtInOctets", "Ip" for "IpInReceives", "Icmp6" for "Icmp6InEchos",
+// "TcpExt", "UdpLite"...; empty for a name of no MIB Linux prints.
+std::string_view mib_of(std::string_view name);
+// The names that moved (non-zero) in either of two change maps, of the
+// given MIBs only: what a comparison of two stacks must look at.
+std::set<std::string> moved_in(const CounterMap& a, const CounterMap& b, std::initializer_list<std::string_view> mibs);
 
 // /proc/net/snmp, /proc/net/netstat and /proc/net/snmp6 of the Linux namespace `name` (made
 // by `ip netns add`), read by switching the calling thread there and back.
