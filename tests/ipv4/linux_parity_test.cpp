@@ -3,8 +3,11 @@
 // Linux namespace, and both must answer alike: IP options echoed in replies,
 // ICMP timestamps, source routes and martians refused, IP IDs (0 on
 // SYN-ACKs and RSTs, per-destination counters for ICMP), silence for what is
-// not ours. nmap's OS detection must read the same IP ID behaviour from both
-// (TI=Z, CI=Z, II=I: "IP ID Sequence Generation: All zeros"). The targets
+// not ours; as routers, the same ICMP errors (time exceeded, redirect, no
+// route). Every nstat counter of IP, ICMP, UDP and TCP that the probes move
+// must move alike on both. nmap's OS detection must read the same IP ID
+// behaviour from both (TI=Z, CI=Z, II=I: "IP ID Sequence Generation: All
+// zeros"). The targets
 // are support/linux_targets.hpp's. Skipped without root, /dev/net/tun, ip,
 // python3-scapy or nmap.
 #include <gtest/gtest.h>
@@ -13,7 +16,9 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "netns/ipv4.hpp"
 #include "support/linux_path.hpp"
@@ -23,10 +28,12 @@ namespace netns {
 namespace {
 namespace ipv4_linux_parity_test {
 
-// One line per probe and target: "<probe> <target> <answer>", the answer
-// normalised (T: the target's address, P: the prober's; IDs as 0 or x;
-// times checked against the prober's own clock).
-constexpr std::string_view kProbeScript = R"PY(
+// What both probe scripts share: each_target(probes) runs probes(say, ...)
+// against each target named on the command line, and say() prints one line
+// per probe and target: "<probe> <target> <answer>", the answer normalised
+// (T: the target's address, P: the prober's; IDs as 0 or x; times checked
+// against the prober's own clock; an ICMP error's quote by its length).
+constexpr std::string_view kProbeHelpers = R"PY(
 import sys, datetime
 from scapy.all import Ether, IP, ICMP, TCP, UDP, IPOption, IPOption_RR, IPOption_LSRR, Raw
 from scapy.all import srp1, srp, getmacbyip, conf, get_if_hwaddr
@@ -79,6 +86,10 @@ def answer(pkt, t, src):
         s = "icmp(%d,%d) %s src=%s" % (i.type, i.code, head, norm(ip.src, t, src))
         if i.type == 12:
             s += " ptr=%d" % i.ptr
+        if i.type == 5:
+            s += " gw=%s" % norm(i.gw, t, src)
+        if i.type in (3, 5, 11, 12):
+            s += " quote=%d" % len(bytes(i.payload))
         if i.type == 14:
             ok = abs(i.ts_rx - ms_since_midnight()) < 5000 and i.ts_rx == i.ts_tx and i.ts_ori == 4242
             s += " len=%d times=%s" % (len(bytes(i)), "ok" if ok else "bad(%d,%d,%d)" % (i.ts_ori, i.ts_rx, i.ts_tx))
@@ -89,14 +100,19 @@ def answer(pkt, t, src):
         return "tcp(%s) %s" % (pkt[TCP].flags, head)
     return "other " + pkt.summary()
 
-for arg in sys.argv[1:]:
-    name, rest = arg.split("=")
-    t, iface, src = rest.split(":")
-    eth = Ether(dst=getmacbyip(t), src=get_if_hwaddr(iface))
-    def ask(p):
-        return srp1(eth / p, iface=iface, timeout=0.6)
-    def say(probe, p):
-        print("%s %s %s" % (probe, name, answer(ask(p), t, src)), flush=True)
+def each_target(probes):
+    for arg in sys.argv[1:]:
+        name, rest = arg.split("=")
+        t, iface, src = rest.split(":")
+        eth = Ether(dst=getmacbyip(t), src=get_if_hwaddr(iface))
+        def say(probe, p):
+            print("%s %s %s" % (probe, name, answer(srp1(eth / p, iface=iface, timeout=0.6), t, src)), flush=True)
+        probes(say, name, t, iface, src, eth)
+)PY";
+
+// A host's probes: options, timestamps, source routes, martians, ports.
+constexpr std::string_view kHostProbes = R"PY(
+def host_probes(say, name, t, iface, src, eth):
     say("echo-rr", IP(src=src, dst=t, options=[IPOption_RR(routers=["0.0.0.0"] * 9)]) / ICMP(id=7, seq=1))
     say("echo-ts", IP(src=src, dst=t, options=[IPOption(bytes([68, 40, 5, 0]) + bytes(36))]) / ICMP(id=7, seq=2))
     say("echo-tsaddr", IP(src=src, dst=t, options=[IPOption(bytes([68, 36, 5, 1]) + bytes(32))]) / ICMP(id=7, seq=3))
@@ -115,6 +131,22 @@ for arg in sys.argv[1:]:
     diffs = [(b - a) % 65536 for a, b in zip(ids, ids[1:])]
     print("echo-ids %s n=%d df=%s seq=%s" % (name, len(ids), "".join(str(int(r[IP].flags.DF)) for _, r in ans),
                                            "I" if diffs and all(d < 10 for d in diffs) else "diffs%s" % diffs), flush=True)
+
+each_target(host_probes)
+)PY";
+
+// A router's probes, through 203.0.113.0/25, which each target routes back
+// by the prober (203.0.113.128/25 is routed nowhere): a hop limit that runs
+// out, a redirect to the better next hop, no route, and a TTL of 1 that is
+// ours to take.
+constexpr std::string_view kRouterProbes = R"PY(
+def router_probes(say, name, t, iface, src, eth):
+    say("ttl-expired", IP(src=src, dst="203.0.113.5", ttl=1) / UDP(sport=40010, dport=9) / Raw(b"x" * 600))
+    say("redirect", IP(src=src, dst="203.0.113.6") / UDP(sport=40011, dport=9) / Raw(b"x" * 8))
+    say("no-route", IP(src=src, dst="203.0.113.200") / UDP(sport=40012, dport=9) / Raw(b"x" * 8))
+    say("ttl-1-to-us", IP(src=src, dst=t, ttl=1) / ICMP(id=8, seq=1))
+
+each_target(router_probes)
 )PY";
 
 // probe -> target -> answer
@@ -133,6 +165,14 @@ Answers parse_answers(const std::string& output) {
   return out;
 }
 
+// What a probe script made each target say and count.
+struct ProbeRun {
+  Answers answers;
+  support::CounterMap linux_moved, netns_moved;
+  // What Linux said to `probe`.
+  const std::string& linux_said(const std::string& probe) const { return answers.at(probe).at("linux"); }
+};
+
 class LinuxParity : public support::LinuxTargetsTest {
  protected:
   static constexpr auto kLimit = std::chrono::seconds(90);  // only reached on failure
@@ -145,60 +185,94 @@ class LinuxParity : public support::LinuxTargetsTest {
     }
     LinuxTargetsTest::SetUp();
   }
+
+  // Runs kProbeHelpers + `probes` against both targets: each must give
+  // `expected` probes the same answer.
+  ProbeRun probe_both(std::string_view probes, std::size_t expected) {
+    ProbeRun out;
+    const support::CounterMap linux_before = support::kernel_counters(linux_target_name());
+    const support::CounterMap netns_before = support::netns_counters(*dut_);
+    EXPECT_FALSE(linux_before.empty()) << "cannot read the Linux target's counters";
+    auto run = support::run_while_polling(
+        host_,
+        prober({"/usr/bin/python3", "-", "netns=192.0.2.2:" + tap_name_ + ":192.0.2.1",
+                "linux=198.51.100.2:" + veth_ + ":198.51.100.1"}),
+        kLimit, {}, std::string(kProbeHelpers) + std::string(probes));
+    EXPECT_TRUE(run.ok()) << run.output;
+    out.answers = parse_answers(run.output);
+    EXPECT_EQ(out.answers.size(), expected) << run.output;
+    for (const auto& [probe, by_target] : out.answers) {
+      EXPECT_EQ(by_target.count("linux"), 1u) << probe;
+      EXPECT_EQ(by_target.count("netns"), 1u) << probe;
+      if (by_target.size() == 2) EXPECT_EQ(by_target.at("netns"), by_target.at("linux")) << probe;
+    }
+    out.linux_moved = support::counter_changes(linux_before, support::kernel_counters(linux_target_name()));
+    out.netns_moved = support::counter_changes(netns_before, support::netns_counters(*dut_));
+    return out;
+  }
 };
 
-TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {
-  const support::CounterMap linux_before = support::kernel_counters(linux_target_name());
-  const support::CounterMap netns_before = support::netns_counters(*dut_);
-  ASSERT_FALSE(linux_before.empty()) << "cannot read the Linux target's counters";
-  auto run = support::run_while_polling(
-      host_,
-      prober({"/usr/bin/python3", "-", "netns=192.0.2.2:" + tap_name_ + ":192.0.2.1",
-              "linux=198.51.100.2:" + veth_ + ":198.51.100.1"}),
-      kLimit, {}, kProbeScript);
-  ASSERT_TRUE(run.ok()) << run.output;
-  const Answers answers = parse_answers(run.output);
-  ASSERT_EQ(answers.size(), 14u) << run.output;
-  for (const auto& [probe, by_target] : answers) {
-    ASSERT_EQ(by_target.count("linux"), 1u) << probe;
-    ASSERT_EQ(by_target.count("netns"), 1u) << probe;
-    EXPECT_EQ(by_target.at("netns"), by_target.at("linux")) << probe;
+// Every counter of the IP, ICMP, UDP and TCP MIBs that moved on either
+// target moved alike.
+void expect_counted_alike(const ProbeRun& run) {
+  for (const std::string& name : support::moved_in(run.linux_moved, run.netns_moved,
+                                                   {"Ip", "IpExt", "Icmp", "IcmpMsg", "Udp", "Tcp", "TcpExt"})) {
+    EXPECT_EQ(support::counter(run.netns_moved, name), support::counter(run.linux_moved, name)) << name;
   }
+}
+
+TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {
+  ProbeRun run = probe_both(kHostProbes, 14);
+  if (HasFailure()) return;
   // What Linux said, so that a broken set-up cannot pass by silence.
-  const auto linux_said = [&](const std::string& probe) { return answers.at(probe).at("linux"); };
-  EXPECT_EQ(linux_said("echo-rr"), "icmp(0,0) df=0 id=x src=T [rr(ptr=12,T,T)]");
-  EXPECT_EQ(linux_said("echo-ts"), "icmp(0,0) df=0 id=x src=T [ts(ptr=13,flag=0,n=2,,now)]");
-  EXPECT_EQ(linux_said("echo-tsaddr"), "icmp(0,0) df=0 id=x src=T [ts(ptr=21,flag=1,n=2,T,T,now)]");
-  EXPECT_EQ(linux_said("timestamp"), "icmp(14,0) df=0 id=x src=T len=20 times=ok");
-  EXPECT_EQ(linux_said("echo-bad-option"), "icmp(12,0) df=0 id=x src=T ptr=23");
-  EXPECT_EQ(linux_said("syn-open"), "tcp(SA) df=1 id=0");
-  EXPECT_EQ(linux_said("syn-closed"), "tcp(RA) df=1 id=0");
-  EXPECT_EQ(linux_said("echo-ids"), "n=3 df=000 seq=I");
+  EXPECT_EQ(run.linux_said("echo-rr"), "icmp(0,0) df=0 id=x src=T [rr(ptr=12,T,T)]");
+  EXPECT_EQ(run.linux_said("echo-ts"), "icmp(0,0) df=0 id=x src=T [ts(ptr=13,flag=0,n=2,,now)]");
+  EXPECT_EQ(run.linux_said("echo-tsaddr"), "icmp(0,0) df=0 id=x src=T [ts(ptr=21,flag=1,n=2,T,T,now)]");
+  EXPECT_EQ(run.linux_said("timestamp"), "icmp(14,0) df=0 id=x src=T len=20 times=ok");
+  EXPECT_EQ(run.linux_said("echo-bad-option"), "icmp(12,0) df=0 id=x src=T ptr=23 quote=36");
+  EXPECT_EQ(run.linux_said("syn-open"), "tcp(SA) df=1 id=0");
+  EXPECT_EQ(run.linux_said("syn-closed"), "tcp(RA) df=1 id=0");
+  EXPECT_EQ(run.linux_said("echo-ids"), "n=3 df=000 seq=I");
   for (const char* silent : {"echo-lsrr", "land-syn", "loopback-src", "zeronet-src", "not-for-us"}) {
-    EXPECT_EQ(linux_said(silent), "none") << silent;
+    EXPECT_EQ(run.linux_said(silent), "none") << silent;
   }
   EXPECT_GE(ipv4::route_cache_stats(*dut_).in_martian_src, 2u);  // LAND and loopback sources
 
-  // And both counted what they saw alike: every probe, answered or not,
-  // moves the same IP, ICMP, UDP and TCP counters on both targets.
-  const auto linux_moved = support::counter_changes(linux_before, support::kernel_counters(linux_target_name()));
-  auto netns_moved = support::counter_changes(netns_before, support::netns_counters(*dut_));
-  // Except one count Linux gets wrong: __ip_make_skb counts an ICMP kernel
-  // socket's message by flowi4's fl4_icmp_type, which icmp_reply leaves 0,
-  // so Linux counts its timestamp reply as an echo reply. netns counts it as
-  // what it is; fold it back for the comparison.
+  // And both counted what they saw alike. Except one count Linux gets
+  // wrong: __ip_make_skb counts an ICMP kernel socket's message by flowi4's
+  // fl4_icmp_type, which icmp_reply leaves 0, so Linux counts its timestamp
+  // reply as an echo reply. netns counts it as what it is; fold it back.
   for (auto [timestamp_reply, echo_reply] : {std::pair{"IcmpMsgOutType14", "IcmpMsgOutType0"},
                                              std::pair{"IcmpOutTimestampReps", "IcmpOutEchoReps"}}) {
-    EXPECT_EQ(support::counter(netns_moved, timestamp_reply), 1u) << timestamp_reply;
-    netns_moved[echo_reply] += std::exchange(netns_moved[timestamp_reply], 0);
+    EXPECT_EQ(support::counter(run.netns_moved, timestamp_reply), 1u) << timestamp_reply;
+    run.netns_moved[echo_reply] += std::exchange(run.netns_moved[timestamp_reply], 0);
   }
-  for (const std::string& name :
-       support::moved_in(linux_moved, netns_moved, {"Ip", "IpExt", "Icmp", "IcmpMsg", "Udp", "Tcp", "TcpExt"})) {
-    EXPECT_EQ(support::counter(netns_moved, name), support::counter(linux_moved, name)) << name;
-  }
+  expect_counted_alike(run);
   // What Linux counted, so that a silent target cannot pass.
-  EXPECT_EQ(support::counter(linux_moved, "IpInReceives"), 17u);  // 16 probes, and the RST to syn-open's SYN-ACK
-  EXPECT_EQ(support::counter(linux_moved, "TcpPassiveOpens"), 0u);  // syn-open's handshake never completes
+  EXPECT_EQ(support::counter(run.linux_moved, "IpInReceives"), 17u);  // 16 probes, and the RST to syn-open's SYN-ACK
+  EXPECT_EQ(support::counter(run.linux_moved, "TcpPassiveOpens"), 0u);  // syn-open's handshake never completes
+}
+
+// Both targets as routers: forwarding on, 203.0.113.0/25 back by the
+// prober. The ICMP errors a router sends, and what it counts for them.
+TEST_F(LinuxParity, NetnsRoutesAndCountsAsLinuxDoes) {
+  ASSERT_TRUE(dut_->sysctl().set("net.ipv4.ip_forward", "1"));
+  ASSERT_TRUE(ipv4::add_route(*dut_, {.prefix = Ipv4Prefix::parse("203.0.113.0/25").value(),
+                                      .via = Ipv4Address::parse(kProberToNetns).value()}));
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"},
+        std::vector<std::string>{"ip", "route", "add", "203.0.113.0/25", "via", std::string(kProberToLinux)}}) {
+    auto done = support::run_command(in_linux_target(argv));
+    ASSERT_TRUE(done.ok()) << done.output;
+  }
+  const ProbeRun run = probe_both(kRouterProbes, 4);
+  if (HasFailure()) return;
+  EXPECT_EQ(run.linux_said("ttl-expired"), "icmp(11,0) df=0 id=x src=T quote=548");
+  EXPECT_EQ(run.linux_said("redirect"), "icmp(5,1) df=0 id=x src=T gw=P quote=36");
+  EXPECT_EQ(run.linux_said("no-route"), "icmp(3,0) df=0 id=x src=T quote=36");
+  EXPECT_EQ(run.linux_said("ttl-1-to-us"), "icmp(0,0) df=0 id=x src=T");
+  expect_counted_alike(run);
+  EXPECT_EQ(support::counter(run.linux_moved, "IpForwDatagrams"), 1u);  // the redirected one
 }
 
 // nstat's view of a target that reassembles fragmented echo requests and
