@@ -206,7 +206,7 @@ Result<void> EchoSocket::Impl::send_ipv4(Ipv4Address dst, std::uint16_t seq, std
   Ipv4Stack& stack = ops->stack();
   if (ipv4::is_broadcast_destination(net, stack, dst)) return error(Errc::permission_denied);
   auto route = stack.route_output(net, dst);
-  if (!route) return route.error();
+  if (!route) return Ipv4Stack::no_route(net, route.error());
   const Ipv4Address bound = local().address.to_v4();
   const Ipv4Address src = bound.is_unspecified() ? route->source : bound;
 
@@ -235,7 +235,7 @@ Result<void> EchoSocket::Impl::send_ipv6(const Ipv6Address& dst, std::uint16_t s
   Net& net = *this->net;
   ipv6::Ipv6Stack& stack = ops->stack6();
   auto route = stack.route_output(net, dst);
-  if (!route) return route.error();
+  if (!route) return ipv6::Ipv6Stack::no_route(net, route.error());
   const Ipv6Address bound = local().address.to_v6();
   const Ipv6Address src = bound.is_unspecified() ? route->source : bound.with_scope(0);
 

@@ -389,6 +389,11 @@ Result<RouteResult> Ipv4Stack::route_output_slow(Net& net, Ipv4Address dst) {
   return resolved;
 }
 
+boost::system::error_code Ipv4Stack::no_route(Net& net, boost::system::error_code why) {
+  if (why == error(Errc::network_unreachable)) net.counters().add(Counter::IpOutNoRoutes);
+  return why;
+}
+
 Result<RouteResult> Ipv4Stack::route_output(Net& net, Ipv4Address dst, RouteMemo& memo) {
   std::uint64_t generation = route_cache().generation(net);
   if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {

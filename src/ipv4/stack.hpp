@@ -152,6 +152,12 @@ class Ipv4Stack final : public PernetOps,
     RouteResult route{};
   };
   Result<RouteResult> route_output(Net& net, Ipv4Address dst, RouteMemo& memo);
+  // A sender whose route_output failed: IpOutNoRoutes when there is no
+  // route at all (not for an unreachable, blackhole or prohibit route), as
+  // Linux's UDP, ping and TCP senders count it; the error, handed on.
+  // ICMP's replies and TCP's resets count nothing (icmp_reply,
+  // ip_send_unicast_reply), and do not call it.
+  static boost::system::error_code no_route(Net& net, boost::system::error_code why);
   bool is_local(Net& net, Ipv4Address address) override;
   // A subnet broadcast address of any of the namespace's addresses.
   bool is_broadcast(Net& net, Ipv4Address address);

@@ -326,14 +326,14 @@ Result<void> Socket::connect(Endpoint remote) {
   Device* dev = nullptr;
   if (peer->address.is_v6() && !is_mapped(peer->address)) {
     auto route = impl_->ops->stack6().route_output(net, peer->address.to_v6());
-    if (!route) return route.error();
+    if (!route) return ipv6::Ipv6Stack::no_route(net, route.error());
     source = route->source;
     dev = route->dev;
   } else {
     Ipv4Stack& stack = impl_->ops->stack();
     const Ipv4Address dst = ipv4_of(peer->address);
     auto route = stack.route_output(net, dst);
-    if (!route) return route.error();
+    if (!route) return Ipv4Stack::no_route(net, route.error());
     if (!impl_->broadcast && ipv4::is_broadcast_destination(net, stack, dst)) {
       return error(Errc::permission_denied);
     }
@@ -399,7 +399,7 @@ Result<void> Socket::Impl::send_ipv4(std::span<const std::byte> data, const Endp
   if (bound.is_v6() && !bound.is_unspecified() && !is_mapped(bound)) return error(Errc::network_unreachable);
   if (!broadcast && ipv4::is_broadcast_destination(net, stack, dst)) return error(Errc::permission_denied);
   auto route = stack.route_output(net, dst, route_memo);
-  if (!route) return route.error();
+  if (!route) return Ipv4Stack::no_route(net, route.error());
   const Ipv4Address src = bound.is_unspecified() ? route->source : ipv4_of(bound);
 
   const wire::UdpRepr repr{.src_port = local().port, .dst_port = to.port, .payload_len = data.size()};
@@ -427,7 +427,7 @@ Result<void> Socket::Impl::send_ipv6(std::span<const std::byte> data, const Endp
   ipv6::Ipv6Stack& stack = ops->stack6();
   const Ipv6Address dst = to.address.to_v6();
   auto route = stack.route_output(net, dst, route_memo6);
-  if (!route) return route.error();
+  if (!route) return ipv6::Ipv6Stack::no_route(net, route.error());
   const Ipv6Address bound = local().address.to_v6();
   const Ipv6Address src = bound.is_unspecified() ? route->source : bound.with_scope(0);
 

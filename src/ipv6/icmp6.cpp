@@ -70,7 +70,6 @@ std::optional<Counter> out_counter(std::uint8_t type) {
 void count_icmp6_out(Net& net, std::uint8_t type) {
   Counters& c = net.counters();
   c.add(Counter::Icmp6OutMsgs);
-  if (wire::is_error(type)) c.add(Counter::Icmp6OutErrors);
   if (auto counter = out_counter(type)) c.add(*counter);
   c.add_icmp_type(IcmpFamily::v6, IcmpDirection::out, type);
 }
@@ -209,13 +208,19 @@ void Ipv6Stack::reply_echo(Net& net, Packet request, const InputMeta& meta) {
   const bool limited = rate_limited_type(net, kEchoReply);
   if (limited && !icmp6_global_allow(net)) return;
   auto route = route_output(net, meta.src);
-  if (!route) return;
+  if (!route) {
+    no_route(net, route.error());
+    return;
+  }
   Ipv6Net* ns = slot_.find(net);
   if (limited && (ns == nullptr || !icmp6_xrlim_allow(net, *ns, meta.src, *route))) return;
   Ipv6Address src = meta.dst;
   if (meta.multicast) src = route->source;
   Packet reply = net.host().packets().allocate(request.size());
-  if (!reply) return;
+  if (!reply) {
+    net.counters().add(Counter::Icmp6OutErrors);  // what ip6_append_data's failure counts
+    return;
+  }
   auto out = reply.mutable_data();
   std::memcpy(out.data(), request.data().data(), request.size());
   wire::store_u8(out, 0, kEchoReply);
@@ -246,7 +251,10 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
   const bool limited = rate_limited_type(net, type);
   if (limited && !icmp6_global_allow(net)) return;
   auto route = route_output(net, src);
-  if (!route) return;
+  if (!route) {
+    no_route(net, route.error());
+    return;
+  }
   if (limited && !icmp6_xrlim_allow(net, *ns, src, *route)) return;
   // From the address the offending datagram was sent to when it is ours,
   // else the source the route chooses.
@@ -254,7 +262,10 @@ void Ipv6Stack::send_icmp_error(Net& net, const Packet& offending, std::uint8_t 
   if (!dst.is_multicast() && ns->local_address(dst) != nullptr) from = dst;
   const std::size_t quoted = wire::icmpv6_error_quote_len(ip->bytes().size());
   Packet message = net.host().packets().allocate(kIcmpHeaderLen + quoted);
-  if (!message) return;
+  if (!message) {
+    net.counters().add(Counter::Icmp6OutErrors);  // what ip6_append_data's failure counts
+    return;
+  }
   auto out = message.mutable_data();
   wire::store_u8(out, 0, type);
   wire::store_u8(out, 1, code);

@@ -77,12 +77,12 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
   const bool loopback = dev.kind() == DeviceKind::loopback;
   // ip6_rcv_core's refusals: a multicast source (RFC 4291 2.7), the loopback
   // address off the loopback (RFC 4291 2.5.3), interface-local multicast
-  // off it, multicast of scope 0, and v4-mapped addresses on the wire
-  // (RFC 4291 2.5.5.2).
+  // off it, and multicast of scope 0. A v4-mapped source passes: Linux
+  // refused it here for a while and in 2023 kept the refusal for TCP's
+  // SYNs alone (tcp_v6_conn_request, ListenSocket::process_syn).
   if (src.is_multicast() || (!loopback && (src.is_loopback() || dst.is_loopback())) ||
       (dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 0) ||
-      (!loopback && dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 1) || src.is_v4_mapped() ||
-      dst.is_v4_mapped()) {
+      (!loopback && dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 1)) {
     c.add(Counter::Ip6InHdrErrors);
     return;
   }
@@ -116,10 +116,9 @@ void Ipv6Stack::receive_finish(Net& net, Ipv6Net& ns, Device& dev, Packet&& pack
   if (dst.is_multicast()) {
     c.add(Counter::Ip6InMcastPkts);
     c.add(Counter::Ip6InMcastOctets, packet.size());
-    if (!accepts_multicast(ns, dev, dst)) {
-      c.add(Counter::Ip6InDiscards);
-      return;
-    }
+    // A group no socket of ours joined (another node's MLD report, say):
+    // ip6_mc_input frees it without a counter.
+    if (!accepts_multicast(ns, dev, dst)) return;
     deliver_local(net, ns, dev, std::move(packet), ip, from, context, true);
     return;
   }

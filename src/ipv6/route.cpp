@@ -151,6 +151,11 @@ Result<RouteResult> Ipv6Stack::route_output(Net& net, const Ipv6Address& dst) {
   return resolved;
 }
 
+boost::system::error_code Ipv6Stack::no_route(Net& net, boost::system::error_code why) {
+  if (why == error(Errc::network_unreachable)) net.counters().add(Counter::Ip6OutNoRoutes);
+  return why;
+}
+
 Result<RouteResult> Ipv6Stack::route_output(Net& net, const Ipv6Address& dst, RouteMemo& memo) {
   const std::uint64_t generation = route_cache_.generation(net);
   if (generation != RouteCache::kNoGeneration && memo.generation == generation && memo.dst == dst) {
@@ -183,7 +188,7 @@ Result<RouteResult> Ipv6Stack::resolve_route(Net& net, const Ipv6Address& dst) {
     if (e == nullptr) return error(Errc::network_unreachable);
     switch (e->type) {
       case RouteType::unreachable:
-        return error(Errc::network_unreachable);
+        return error(Errc::host_unreachable);  // ip6_rt_type_to_error
       case RouteType::prohibit:
         return error(Errc::permission_denied);
       case RouteType::blackhole:

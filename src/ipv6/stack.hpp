@@ -136,6 +136,11 @@ class Ipv6Stack final : public PernetOps,
     RouteResult route{};
   };
   Result<RouteResult> route_output(Net& net, const Ipv6Address& dst, RouteMemo& memo);
+  // A sender whose route_output failed: Ip6OutNoRoutes when there is no
+  // route at all (not for an unreachable, blackhole or prohibit route), as
+  // Linux's ip6_dst_lookup_tail counts for every local sender (ICMPv6's
+  // replies and TCP's resets too); the error, handed on.
+  static boost::system::error_code no_route(Net& net, boost::system::error_code why);
   // What datagrams to dst through dev may carry: the device's IPv6 MTU
   // (net.ipv6.conf.DEV.mtu), lowered by Packet Too Big for
   // net.ipv6.route.mtu_expires seconds.

@@ -135,6 +135,7 @@ TEST_F(Ping, ErrorsAndLimits) {
   auto ping = icmp::open(*blue_).value();
   EXPECT_EQ(ping.send_echo(Ipv4Address(198, 51, 100, 1), 1).error(),
             boost::system::errc::network_unreachable);
+  EXPECT_EQ(blue_->counters().get("IpOutNoRoutes"), 1u);  // ping_v4_sendmsg's
   std::vector<std::byte> huge(icmp::kMaxEchoPayload + 1);
   EXPECT_EQ(ping.send_echo(kRed, 1, huge).error(), boost::system::errc::message_size);
   EXPECT_EQ(ping.send_echo(Ipv4Address(192, 0, 2, 255), 1).error(),

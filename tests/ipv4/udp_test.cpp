@@ -185,6 +185,18 @@ TEST_F(Udp, BindConflictsAndAddresses) {
   EXPECT_EQ(e.local_endpoint().port, 7000);
 }
 
+// udp_sendmsg: no route at all is ENETUNREACH and counts IpOutNoRoutes;
+// an unreachable route is EHOSTUNREACH and counts nothing (as on Linux).
+TEST_F(Udp, NoRouteIsNetworkUnreachableAndCounted) {
+  auto client = udp::open(*blue_).value();
+  EXPECT_EQ(client.send_to(text("x"), {Ipv4Address(198, 51, 100, 1), 9}).error(), error(Errc::network_unreachable));
+  EXPECT_EQ(client.connect({Ipv4Address(198, 51, 100, 1), 9}).error(), error(Errc::network_unreachable));
+  EXPECT_EQ(blue_->counters().get("IpOutNoRoutes"), 2u);
+  ASSERT_TRUE(ipv4::add_route(*blue_, {.prefix = prefix("203.0.113.0/24"), .type = ipv4::RouteType::unreachable}));
+  EXPECT_EQ(client.send_to(text("x"), {Ipv4Address(203, 0, 113, 1), 9}).error(), error(Errc::host_unreachable));
+  EXPECT_EQ(blue_->counters().get("IpOutNoRoutes"), 2u);
+}
+
 TEST_F(Udp, NoListenerCountsNoPortsAndAnswersPortUnreachable) {
   auto client = udp::open(*blue_).value();
   ASSERT_TRUE(client.send_to(text("anyone?"), {kRed, 9}));

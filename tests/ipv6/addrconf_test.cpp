@@ -116,7 +116,8 @@ TEST_F(Ipv6AddrconfTest, RoutesWithMetricsGatewaysAndRejectTypes) {
   ASSERT_TRUE(ipv6::add_route(*net_, {.prefix = p6("2001:db8:20::/48"), .type = ipv6::RouteType::unreachable}));
   ASSERT_TRUE(ipv6::add_route(*net_, {.prefix = p6("2001:db8:30::/48"), .type = ipv6::RouteType::prohibit}));
   ASSERT_TRUE(ipv6::add_route(*net_, {.prefix = p6("2001:db8:40::/48"), .type = ipv6::RouteType::blackhole}));
-  EXPECT_EQ(ipv6::route_output(*net_, v6("2001:db8:20::1")).error(), boost::system::errc::network_unreachable);
+  // ip6_rt_type_to_error: an unreachable route is EHOSTUNREACH, no route ENETUNREACH.
+  EXPECT_EQ(ipv6::route_output(*net_, v6("2001:db8:20::1")).error(), boost::system::errc::host_unreachable);
   EXPECT_EQ(ipv6::route_output(*net_, v6("2001:db8:30::1")).error(), boost::system::errc::permission_denied);
   EXPECT_EQ(ipv6::route_output(*net_, v6("2001:db8:40::1")).error(), boost::system::errc::invalid_argument);
   ASSERT_TRUE(ipv6::del_route(*net_, {.prefix = p6("2001:db8:10::/48"), .metric = 5}));

@@ -239,6 +239,7 @@ TEST_F(Ipv6Sockets, BadAddressesAreRefusedAndChangeNothing) {
   EXPECT_EQ(v4.bind({kRed6, 1}).error(), error(Errc::address_family_not_supported));
   EXPECT_EQ(v4.send_to(bytes_of("x"), {kBlue6, 1}).error(), error(Errc::address_family_not_supported));
   EXPECT_EQ(v6.send_to(bytes_of("x"), {addr6("2001:db8:ffff::1"), 1}).error(), error(Errc::network_unreachable));
+  EXPECT_EQ(counter(*red_, "Ip6OutNoRoutes"), 1u);  // ip6_dst_lookup_tail's
   EXPECT_EQ(v6.send_to(std::span<const std::byte>(std::vector<std::byte>(udp::kMaxPayload6 + 1)), {kBlue6, 1})
                 .error(),
             error(Errc::message_size));
@@ -313,6 +314,7 @@ TEST_F(Ipv6Sockets, PingOverIpv6ToGlobalAndLinkLocalAddresses) {
   auto v4_ping = icmp::open(*blue_).value();
   EXPECT_EQ(v4_ping.send_echo(kRed6, 1).error(), error(Errc::address_family_not_supported));
   EXPECT_EQ(ping.send_echo(addr6("2001:db8:ffff::1"), 4).error(), error(Errc::network_unreachable));
+  EXPECT_EQ(counter(*blue_, "Ip6OutNoRoutes"), 1u);
 }
 
 TEST_F(Ipv6Sockets, PingSocketsOfBothFamiliesShareNoReplies) {

@@ -85,7 +85,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
   Device* dev = nullptr;
   if (remote.address.is_v6()) {
     auto route = tn_.ops.route_output6(net, remote.address.to_v6(), route_memo6());
-    if (!route) return route.error();
+    if (!route) return ipv6::Ipv6Stack::no_route(net, route.error());
     dev = route->dev;
     if (local.address.is_unspecified()) {
       // A link-local source is known by its link, as input scopes it.
@@ -95,7 +95,7 @@ Result<void> Connection::open_active(Endpoint local, Endpoint remote) {
     }
   } else {
     auto route = tn_.ops.stack().route_output(net, remote.address.to_v4(), route_memo_);
-    if (!route) return route.error();
+    if (!route) return ipv4::Ipv4Stack::no_route(net, route.error());
     dev = route->dev;
     if (local.address.is_unspecified()) local.address = route->source;
   }

@@ -69,6 +69,12 @@ bool ListenSocket::recent_cookies() const {
 
 void ListenSocket::process_syn(Segment& seg, const FourTuple& tuple) {
   Counters& counters = tn_.net.counters();
+  // An IPv6 datagram from a v4-mapped address opens nothing: it could pose
+  // as the IPv4 host to a dual-stack listener (tcp_v6_conn_request).
+  if (tuple.remote.address.is_v6() && tuple.remote.address.to_v6().is_v4_mapped()) {
+    counters.add(Counter::Ip6InHdrErrors);
+    return;
+  }
   if (accept_queue_full()) {
     counters.add(Counter::TcpExtListenOverflows);
     counters.add(Counter::TcpExtListenDrops);
@@ -109,11 +115,17 @@ void ListenSocket::send_cookie_synack(Segment& seg, const FourTuple& tuple) {
   Device* dev = nullptr;
   if (family == Family::ipv6) {
     auto route = tn_.ops.stack6().route_output(net, tuple.remote.address.to_v6());
-    if (!route) return;
+    if (!route) {
+      ipv6::Ipv6Stack::no_route(net, route.error());
+      return;
+    }
     dev = route->dev;
   } else {
     auto route = tn_.ops.stack().route_output(net, tuple.remote.address.to_v4());
-    if (!route) return;
+    if (!route) {
+      net.counters().add(Counter::IpOutNoRoutes);  // inet_csk_route_req: whatever failed
+      return;
+    }
     dev = route->dev;
   }
   synack.mss = advertised_mss(*dev, family);

@@ -181,11 +181,16 @@ void Connection::transmit(Seq seq, std::uint32_t len, std::uint8_t flags) {
   repr.payload_len = len;
   const wire::Ecn ecn = ecn_mark(repr, len);
   Packet packet = n.host().packets().allocate(repr.buffer_len());
-  // The segment counts as sent even when it cannot leave (no route, no
-  // buffer: counted by the IPv4 layer or the pool): the retransmission
-  // timer sends it again, and the send loop moves on.
+  // The segment counts as sent even when it cannot leave (no route:
+  // IpOutNoRoutes, whatever failed, as ip_queue_xmit; no buffer: the
+  // pool's count): the retransmission timer sends it again, and the send
+  // loop moves on.
   note_sent(seq, len, flags);
-  if (!route || !packet) return;
+  if (!route) {
+    n.counters().add(Counter::IpOutNoRoutes);
+    return;
+  }
+  if (!packet) return;
   fill_segment(repr, packet, seq, len, *route->dev);
   // A connection numbers its own datagrams. Linux sends a passive open's
   // SYN-ACKs from the request (ip_build_and_send_pkt): under DF, their ID
@@ -229,7 +234,11 @@ void Connection::transmit6(Seq seq, std::uint32_t len, std::uint8_t flags) {
   const wire::Ecn ecn = ecn_mark(repr, len);
   Packet packet = n.host().packets().allocate(repr.buffer_len());
   note_sent(seq, len, flags);  // as transmit(): counted as sent even when it cannot leave
-  if (!route || !packet) return;
+  if (!route) {
+    ipv6::Ipv6Stack::no_route(n, route.error());
+    return;
+  }
+  if (!packet) return;
   fill_segment(repr, packet, seq, len, *route->dev);
   (void)tn_.ops.stack6().send(n, std::move(packet),
                               {.src = src.with_scope(0), .dst = dst, .next_header = wire::IpProtocol::tcp,

@@ -181,7 +181,10 @@ void TcpOps::send_control(Net& net, const FourTuple& tuple, const wire::TcpRepr&
     const Ipv6Address src = tuple.local.address.to_v6(), dst = tuple.remote.address.to_v6();
     emit6(repr, packet.mutable_data(), src, dst);
     auto route = stack6().route_output(net, dst);
-    if (!route) return;
+    if (!route) {
+      ipv6::Ipv6Stack::no_route(net, route.error());  // tcp_v6_send_response counts; IPv4's reset does not
+      return;
+    }
     net.counters().add(Counter::TcpOutSegs);
     (void)stack6().send(net, std::move(packet),
                      {.src = src, .dst = dst, .next_header = wire::IpProtocol::tcp, .dont_fragment = true}, *route);
@@ -306,9 +309,9 @@ void TcpOps::deliver(Net& net, Packet datagram, const ipv6::InputMeta& meta) {
     return;
   }
   const wire::TcpRepr repr = wire::TcpRepr::parse_verified(*view);
-  // Unicast only; and never a v4-mapped address on the wire (RFC 4942 2.1.2,
-  // as tcp_v6_rcv's caller drops them).
-  if (meta.multicast || meta.dst.is_multicast() || meta.src.is_v4_mapped() || meta.dst.is_v4_mapped()) return;
+  // Unicast only. A v4-mapped source goes on, as in Linux: no connection
+  // has one on the IPv6 wire, and a listener refuses its SYN.
+  if (meta.multicast || meta.dst.is_multicast() || meta.dst.is_v4_mapped()) return;
   TcpNet* tn = state(net);
   if (tn == nullptr) return;
   Segment seg{.tcp = repr, .payload = std::move(datagram), .src = meta.src, .dst = meta.dst,
