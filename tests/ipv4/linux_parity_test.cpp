@@ -12,9 +12,7 @@
 // python3-scapy or nmap.
 #include <gtest/gtest.h>
 
-#include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -149,30 +147,6 @@ def router_probes(say, name, t, iface, src, eth):
 each_target(router_probes)
 )PY";
 
-// probe -> target -> answer
-using Answers = std::map<std::string, std::map<std::string, std::string>>;
-
-Answers parse_answers(const std::string& output) {
-  Answers out;
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const auto a = line.find(' ');
-    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
-    if (b == std::string::npos) continue;
-    out[line.substr(0, a)][line.substr(a + 1, b - a - 1)] = line.substr(b + 1);
-  }
-  return out;
-}
-
-// What a probe script made each target say and count.
-struct ProbeRun {
-  Answers answers;
-  support::CounterMap linux_moved, netns_moved;
-  // What Linux said to `probe`.
-  const std::string& linux_said(const std::string& probe) const { return answers.at(probe).at("linux"); }
-};
-
 class LinuxParity : public support::LinuxTargetsTest {
  protected:
   static constexpr auto kLimit = std::chrono::seconds(90);  // only reached on failure
@@ -186,35 +160,17 @@ class LinuxParity : public support::LinuxTargetsTest {
     LinuxTargetsTest::SetUp();
   }
 
-  // Runs kProbeHelpers + `probes` against both targets: each must give
-  // `expected` probes the same answer.
-  ProbeRun probe_both(std::string_view probes, std::size_t expected) {
-    ProbeRun out;
-    const support::CounterMap linux_before = support::kernel_counters(linux_target_name());
-    const support::CounterMap netns_before = support::netns_counters(*dut_);
-    EXPECT_FALSE(linux_before.empty()) << "cannot read the Linux target's counters";
-    auto run = support::run_while_polling(
-        host_,
-        prober({"/usr/bin/python3", "-", "netns=192.0.2.2:" + tap_name_ + ":192.0.2.1",
-                "linux=198.51.100.2:" + veth_ + ":198.51.100.1"}),
-        kLimit, {}, std::string(kProbeHelpers) + std::string(probes));
-    EXPECT_TRUE(run.ok()) << run.output;
-    out.answers = parse_answers(run.output);
-    EXPECT_EQ(out.answers.size(), expected) << run.output;
-    for (const auto& [probe, by_target] : out.answers) {
-      EXPECT_EQ(by_target.count("linux"), 1u) << probe;
-      EXPECT_EQ(by_target.count("netns"), 1u) << probe;
-      if (by_target.size() == 2) EXPECT_EQ(by_target.at("netns"), by_target.at("linux")) << probe;
-    }
-    out.linux_moved = support::counter_changes(linux_before, support::kernel_counters(linux_target_name()));
-    out.netns_moved = support::counter_changes(netns_before, support::netns_counters(*dut_));
-    return out;
+  // Runs kProbeHelpers + `probes` against both targets.
+  support::ProbeRun probe_both(std::string_view probes, std::size_t expected) {
+    return run_probes(std::string(kProbeHelpers) + std::string(probes),
+                      {"netns=192.0.2.2:" + tap_name_ + ":192.0.2.1", "linux=198.51.100.2:" + veth_ + ":198.51.100.1"},
+                      expected);
   }
 };
 
 // Every counter of the IP, ICMP, UDP and TCP MIBs that moved on either
 // target moved alike.
-void expect_counted_alike(const ProbeRun& run) {
+void expect_counted_alike(const support::ProbeRun& run) {
   for (const std::string& name : support::moved_in(run.linux_moved, run.netns_moved,
                                                    {"Ip", "IpExt", "Icmp", "IcmpMsg", "Udp", "Tcp", "TcpExt"})) {
     EXPECT_EQ(support::counter(run.netns_moved, name), support::counter(run.linux_moved, name)) << name;
@@ -222,7 +178,7 @@ void expect_counted_alike(const ProbeRun& run) {
 }
 
 TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {
-  ProbeRun run = probe_both(kHostProbes, 14);
+  support::ProbeRun run = probe_both(kHostProbes, 14);
   if (HasFailure()) return;
   // What Linux said, so that a broken set-up cannot pass by silence.
   EXPECT_EQ(run.linux_said("echo-rr"), "icmp(0,0) df=0 id=x src=T [rr(ptr=12,T,T)]");
@@ -265,7 +221,7 @@ TEST_F(LinuxParity, NetnsRoutesAndCountsAsLinuxDoes) {
     auto done = support::run_command(in_linux_target(argv));
     ASSERT_TRUE(done.ok()) << done.output;
   }
-  const ProbeRun run = probe_both(kRouterProbes, 4);
+  const support::ProbeRun run = probe_both(kRouterProbes, 4);
   if (HasFailure()) return;
   EXPECT_EQ(run.linux_said("ttl-expired"), "icmp(11,0) df=0 id=x src=T quote=548");
   EXPECT_EQ(run.linux_said("redirect"), "icmp(5,1) df=0 id=x src=T gw=P quote=36");

@@ -2,12 +2,54 @@
 
 #include <fmt/format.h>
 
+#include <sstream>
+
 #include "netns/clock.hpp"
 #include "netns/ipv4.hpp"
 #include "netns/tap.hpp"
 #include "support/fixtures.hpp"
 
 namespace netns::support {
+namespace {
+
+std::map<std::string, std::map<std::string, std::string>> parse_answers(const std::string& output) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto a = line.find(' ');
+    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (b == std::string::npos) continue;
+    std::string target = line.substr(a + 1, b - a - 1);
+    if (target == "netns" || target == "linux") out[line.substr(0, a)][target] = line.substr(b + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+ProbeRun LinuxTargetsTest::run_probes(const std::string& script, const std::vector<std::string>& args,
+                                      std::size_t expected) {
+  static constexpr auto kLimit = std::chrono::seconds(90);  // only reached on failure
+  ProbeRun out;
+  const CounterMap linux_before = kernel_counters(linux_target_name());
+  const CounterMap netns_before = netns_counters(*dut_);
+  EXPECT_FALSE(linux_before.empty()) << "cannot read the Linux target's counters";
+  std::vector<std::string> argv{"/usr/bin/python3", "-"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto run = run_while_polling(host_, prober(argv), kLimit, {}, script);
+  EXPECT_TRUE(run.ok()) << run.output;
+  out.answers = parse_answers(run.output);
+  EXPECT_EQ(out.answers.size(), expected) << run.output;
+  for (const auto& [probe, by_target] : out.answers) {
+    EXPECT_EQ(by_target.count("linux"), 1u) << probe;
+    EXPECT_EQ(by_target.count("netns"), 1u) << probe;
+    if (by_target.size() == 2) EXPECT_EQ(by_target.at("netns"), by_target.at("linux")) << probe;
+  }
+  out.linux_moved = counter_changes(linux_before, kernel_counters(linux_target_name()));
+  out.netns_moved = counter_changes(netns_before, netns_counters(*dut_));
+  return out;
+}
 
 HostConfig LinuxTargetsTest::real_time_config() {
   HostConfig config = test_config();
@@ -30,7 +72,8 @@ void LinuxTargetsTest::SetUp() {
   ASSERT_TRUE(ref_->ip({"link", "set", "lo", "up"}).ok());
 
   veth_ = unique_linux_name("npv");
-  const std::string peer = unique_linux_name("npw");
+  ref_interface_ = unique_linux_name("npw");
+  const std::string& peer = ref_interface_;
   auto made = ip({"link", "add", veth_, "type", "veth", "peer", "name", peer});
   ASSERT_TRUE(made.ok()) << made.output;
   auto taken = prober_->take_interface(veth_, fmt::format("{}/24", kProberToLinux));

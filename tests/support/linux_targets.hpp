@@ -17,7 +17,9 @@
 // Everything it made in the kernel goes away with the fixture.
 #pragma once
 
+#include <chrono>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,8 +30,17 @@
 #include "netns/host.hpp"
 #include "netns/tcp.hpp"
 #include "support/linux_net.hpp"
+#include "support/linux_path.hpp"
 
 namespace netns::support {
+
+// What a probe script made both targets say and count: its lines
+// "<probe> <target> <answer>", the target "netns" or "linux".
+struct ProbeRun {
+  std::map<std::string, std::map<std::string, std::string>> answers;  // probe -> target -> answer
+  CounterMap linux_moved, netns_moved;  // every counter's change over the run
+  const std::string& linux_said(const std::string& probe) const { return answers.at(probe).at("linux"); }
+};
 
 class LinuxTargetsTest : public ::testing::Test {
  protected:
@@ -47,6 +58,11 @@ class LinuxTargetsTest : public ::testing::Test {
   std::vector<std::string> prober(const std::vector<std::string>& argv) const { return prober_->exec_argv(argv); }
   // The Linux target's namespace, for kernel_counters().
   const std::string& linux_target_name() const { return ref_->name(); }
+  // The Linux target's side of its veth.
+  const std::string& linux_target_interface() const { return ref_interface_; }
+  // Runs the python3 `script` in the prober with `args`: both targets must
+  // give each of `expected` probes the same answer (checked here).
+  ProbeRun run_probes(const std::string& script, const std::vector<std::string>& args, std::size_t expected);
   // argv run inside the Linux target's namespace.
   std::vector<std::string> in_linux_target(const std::vector<std::string>& argv) const {
     return ref_->exec_argv(argv);
@@ -65,6 +81,7 @@ class LinuxTargetsTest : public ::testing::Test {
 
   std::vector<std::string_view> tools_;
   std::optional<LinuxNetns> prober_, ref_;
+  std::string ref_interface_;
   std::optional<ChildProcess> ref_server_;  // Linux's port 80
 };
 
