@@ -289,14 +289,18 @@ bool Ipv6Stack::icmp6_xrlim_allow(Net& net, Ipv6Net& ns, const Ipv6Address& dst,
     const Fib6Entry* entry = ns.routes.lookup(dst.with_scope(0));
     const unsigned length = entry != nullptr ? entry->prefix.length() : 128;
     interval /= 1 << ((128 - length) >> 5);
-    if (!ns.icmp_peers) ns.icmp_peers = std::make_unique<ipv4::IcmpPeers6>(pmtu_key_);
-    if (!ns.icmp_peers->allow(dst.with_scope(0), interval, host_.now())) {
+    if (!icmp_peers(ns).allow(dst.with_scope(0), interval, host_.now())) {
       net.counters().add(Counter::Icmp6OutRateLimitHost);
       return false;
     }
   }
   ipv4_.icmp_global_consume(net);
   return true;
+}
+
+ipv4::IcmpPeers6& Ipv6Stack::icmp_peers(Ipv6Net& ns) {
+  if (!ns.icmp_peers) ns.icmp_peers = std::make_unique<ipv4::IcmpPeers6>(pmtu_key_);
+  return *ns.icmp_peers;
 }
 
 // icmpv6_global_allow: the namespace's ICMP credit, which ICMP and ICMPv6

@@ -90,6 +90,25 @@ void NeighbourTable::send_unsolicited_na(Device& dev, const Ipv6Address& address
                .override = !layer_.is_anycast(net_, dev, address), .target_link = dev.mac()});
 }
 
+void NeighbourTable::send_redirect(Device& dev, const Ipv6Address& own, const Ipv6Address& to,
+                                   const Ipv6Address& target, const Ipv6Address& destination,
+                                   std::span<const std::byte> datagram) {
+  wire::RedirectRepr redirect{.target = target, .destination = destination};
+  const Entry* e = lookup(dev, target);
+  if (e != nullptr && e->state != NeighbourState::incomplete && e->state != NeighbourState::failed) {
+    redirect.target_link = e->mac;  // NUD_VALID
+  }
+  // IPV6_MIN_MTU less the IPv6 header, the fixed part and the options
+  // before; the option's own 8 bytes come out of the rest.
+  const std::size_t room = wire::kIpv6MinMtu - wire::Ipv6Repr::kHeaderLen - 40 - (redirect.target_link ? 8 : 0);
+  const std::size_t option_len = std::min(room, datagram.size() + 8) & ~std::size_t{7};
+  redirect.redirected_header = datagram.first(option_len - 8);
+  Packet p = build(own, to, redirect);
+  if (!p || !layer_.local_out(net_, dev, p)) return;
+  count_icmp6_out(net_, static_cast<std::uint8_t>(wire::NdpType::redirect));
+  output(dev, to, std::move(p));
+}
+
 // The advertisement's source is its target, an address of ours; a unicast
 // destination is resolved as any datagram's next hop.
 void NeighbourTable::send_advert(Device& dev, const Ipv6Address& dst, const wire::NeighbourAdvertRepr& na) {

@@ -102,6 +102,13 @@ class NeighbourTable : public neigh::Table<NeighbourTable, NdpFamily> {
   // An unsolicited NA for `address` to ff02::1 (RFC 4861 7.2.6): O set
   // unless anycast, R when forwarding on dev, the target link-layer option.
   void send_unsolicited_na(Device& dev, const Ipv6Address& address);
+  // ndisc_send_redirect's message, from `own` (our link-local address on
+  // dev) to `to`: `target` is the better first hop for `destination`. It
+  // carries the target's link-layer address when the table holds a valid
+  // one, and as much of `datagram` as keeps the message within 1,280 bytes,
+  // in whole 8-byte units.
+  void send_redirect(Device& dev, const Ipv6Address& own, const Ipv6Address& to, const Ipv6Address& target,
+                     const Ipv6Address& destination, std::span<const std::byte> datagram);
   // `ip -6 neigh`: "fe80::1 dev veth0 lladdr 02:00:00:00:00:01 router REACHABLE".
   std::string dump() const;
 

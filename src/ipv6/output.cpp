@@ -112,6 +112,9 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
     return;
   }
   Device& out = *route->dev;
+  // Back out of the link it came in by (and never source routed: netns
+  // forwards no routing header): its sender hears of the better first hop.
+  if (&out == &in) send_redirect(net, ns, in, ip, route->via ? *route->via : dst);
   const std::uint32_t mtu = ipv6_mtu(net, out);
   // ip6_pkt_too_big: a datagram conntrack reassembled passes when its
   // fragments would have, and is cut again below.

@@ -19,6 +19,7 @@
 
 #include "core/siphash.hpp"
 #include "inet/transport.hpp"
+#include "ipv4/icmp_peers.hpp"
 #include "ipv6/fragment.hpp"
 #include "ipv6/neighbour_layer6.hpp"
 #include "netfilter/hooks.hpp"
@@ -169,6 +170,10 @@ class Ipv6Stack final : public PernetOps,
   // code 2) about a datagram sent to a multicast address.
   void send_icmp_error(Net& net, const Packet& offending, std::uint8_t type, std::uint8_t code,
                        std::uint32_t info = 0);
+  // ip6_forward's redirect (RFC 4861 8.2): the datagram `ip` leaves by
+  // `dev`, the link it came in by, for `target` (its gateway, or itself
+  // when on-link); its sender, a neighbour there, hears of the better hop.
+  void send_redirect(Net& net, Ipv6Net& ns, Device& dev, const wire::Ipv6View& ip, const Ipv6Address& target);
 
   // Control plane (ipv6.hpp's free functions land here).
   Result<void> add_address(Net& net, Device& dev, Ipv6Prefix prefix);
@@ -227,6 +232,8 @@ class Ipv6Stack final : public PernetOps,
   // counts what it refuses.
   bool icmp6_global_allow(Net& net);
   bool icmp6_xrlim_allow(Net& net, Ipv6Net& ns, const Ipv6Address& dst, const RouteResult& route);
+  // The namespace's inet_peer base: ICMPv6 errors' and redirects' limits.
+  ipv4::IcmpPeers6& icmp_peers(Ipv6Net& ns);
   // route_output's FIB lookup and source selection, behind the cache.
   Result<RouteResult> resolve_route(Net& net, const Ipv6Address& dst);
   void reply_echo(Net& net, Packet request, const InputMeta& meta);

@@ -7,9 +7,9 @@
 // - the prober sends both targets the same crafted probes (python3-scapy):
 //   extension headers and their options' action bits, routing header 0,
 //   atomic fragments, impossible sources, closed ports, a truncated
-//   datagram, and, to both as routers, a hop limit that runs out and no
-//   route. Both must answer alike, and the counters the probes move must
-//   move alike.
+//   datagram, and, to both as routers, a redirect, a hop limit that runs
+//   out and no route. Both must answer alike, and the counters the probes
+//   move must move alike.
 // Skipped without root, /dev/net/tun, ip, ping or python3-scapy.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -115,6 +115,13 @@ def background(pkt):
     l = pkt[IPv6].payload
     return getattr(l, "type", None) in (130, 131, 132, 133, 134, 135, 136, 143)
 
+def options(raw):  # NDP options as type:bytes
+    out, i = [], 0
+    while i + 2 <= len(raw) and raw[i + 1] > 0:
+        out.append("%d:%d" % (raw[i], raw[i + 1] * 8))
+        i += raw[i + 1] * 8
+    return ",".join(out)
+
 def name_of(addr, names):
     return names.get(addr, "TL" if addr.startswith("fe80:") else addr)
 
@@ -129,7 +136,7 @@ def answer(pkt, names):
     if l.type == 4:
         s += " ptr=%d" % l.ptr
     if l.type == 137:
-        s += " tgt=%s dst=%s" % (name_of(l.tgt, names), l.dst)
+        s += " tgt=%s dst=%s opts=%s" % (name_of(l.tgt, names), l.dst, options(bytes(l)[40:]))
     if l.type in (1, 2, 3, 4):
         s += " quote=%d" % len(bytes(l.payload))
     return s
@@ -185,10 +192,13 @@ each_target(host_probes)
 
 // A router's probes, through 2001:db8:99::/64, which each target routes
 // back by the prober's link-local address (2001:db8:98::/64 is routed
-// nowhere): a hop limit that runs out, no route, and a hop limit of 1 that
-// is ours to take.
+// nowhere): a datagram whose better first hop is that address (a
+// redirect, first: an ICMPv6 error just before spends the credit both
+// share for the prober), a hop limit that runs out, no route, and a hop
+// limit of 1 that is ours to take.
 constexpr std::string_view kRouter6Probes = R"PY(
 def router_probes(say, t, src, gw):
+    say("redirect", IPv6(src=src, dst="2001:db8:99::6") / UDP(sport=40011, dport=9) / Raw(b"x" * 8))
     say("hlim-expired", IPv6(src=src, dst="2001:db8:99::5", hlim=1) / UDP(sport=40010, dport=9) / Raw(b"x" * 1400))
     say("no-route", IPv6(src=src, dst="2001:db8:98::1") / UDP(sport=40012, dport=9) / Raw(b"x" * 8))
     say("hlim-1-to-us", IPv6(src=src, dst=t, hlim=1) / ICMPv6EchoRequest(id=7, seq=20))
@@ -296,8 +306,12 @@ TEST_F(LinuxProbes6, NetnsRoutesAndCountsAsLinuxDoes) {
     auto done = support::run_command(in_linux_target(argv));
     ASSERT_TRUE(done.ok()) << done.output;
   }
-  const support::ProbeRun run = probe_both(kRouter6Probes, 3);
+  const support::ProbeRun run = probe_both(kRouter6Probes, 4);
   if (HasFailure()) return;
+  // The redirected header (the datagram's 56 bytes), but no target
+  // link-layer address: the target's entry is still being resolved for
+  // the very datagram that is redirected.
+  EXPECT_EQ(run.linux_said("redirect"), "icmp6(137,0) hlim=255 src=TL tgt=G dst=2001:db8:99::6 opts=4:64");
   EXPECT_EQ(run.linux_said("hlim-1-to-us"), "icmp6(129,0) hlim=64 src=T");
   expect_counted_alike(run);
 }
