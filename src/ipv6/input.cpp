@@ -78,8 +78,9 @@ void Ipv6Stack::process_ipv6(Net& net, Ipv6Net& ns, Device& dev, Packet&& packet
   // ip6_rcv_core's refusals: a multicast source (RFC 4291 2.7), the loopback
   // address off the loopback (RFC 4291 2.5.3), interface-local multicast
   // off it, and multicast of scope 0. A v4-mapped source passes: Linux
-  // refused it here for a while and in 2023 kept the refusal for TCP's
-  // SYNs alone (tcp_v6_conn_request, ListenSocket::process_syn).
+  // refused it here for a while, then kept the refusal for TCP's SYNs
+  // alone (tcp_v6_conn_request, ListenSocket::process_syn); 6.18 delivers
+  // an echo from one (LinuxProbes6).
   if (src.is_multicast() || (!loopback && (src.is_loopback() || dst.is_loopback())) ||
       (dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 0) ||
       (!loopback && dst.is_multicast() && (dst.bytes()[1] & 0x0f) == 1)) {

@@ -95,7 +95,7 @@ TEST_F(Ipv6InputTest, ForbiddenAddressesAreHeaderErrors) {
   EXPECT_EQ(eth0_->pending(), 0u);
 }
 
-// Linux took back ip6_rcv_core's refusal of v4-mapped sources (2023): only
+// Linux took back ip6_rcv_core's refusal of v4-mapped sources: only
 // a TCP SYN from one is refused (tcp_test's), the rest is delivered.
 TEST_F(Ipv6InputTest, AV4MappedSourceIsDelivered) {
   inject(frame({.src = v6("::ffff:192.0.2.1"), .dst = kLocal, .next_header = wire::IpProtocol::ipv6_none}, {}));
