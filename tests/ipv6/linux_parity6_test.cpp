@@ -192,12 +192,16 @@ each_target(host_probes)
 
 // A router's probes, through 2001:db8:99::/64, which each target routes
 // back by the prober's link-local address (2001:db8:98::/64 is routed
-// nowhere): a datagram whose better first hop is that address (a
-// redirect, first: an ICMPv6 error just before spends the credit both
-// share for the prober), a hop limit that runs out, no route, and a hop
-// limit of 1 that is ours to take.
+// nowhere): an echo from that address first, so that each target has it
+// resolved (whether a redirect carries the target's link-layer address
+// must not hang on background neighbour discovery); a datagram whose
+// better first hop is that address (a redirect, before any error: an
+// ICMPv6 error just before spends the credit both share for the prober);
+// a hop limit that runs out; no route; and a hop limit of 1 that is ours
+// to take.
 constexpr std::string_view kRouter6Probes = R"PY(
 def router_probes(say, t, src, gw):
+    say("echo-from-gateway", IPv6(src=gw, dst=t) / ICMPv6EchoRequest(id=7, seq=19))
     say("redirect", IPv6(src=src, dst="2001:db8:99::6") / UDP(sport=40011, dport=9) / Raw(b"x" * 8))
     say("hlim-expired", IPv6(src=src, dst="2001:db8:99::5", hlim=1) / UDP(sport=40010, dport=9) / Raw(b"x" * 1400))
     say("no-route", IPv6(src=src, dst="2001:db8:98::1") / UDP(sport=40012, dport=9) / Raw(b"x" * 8))
@@ -306,12 +310,11 @@ TEST_F(LinuxProbes6, NetnsRoutesAndCountsAsLinuxDoes) {
     auto done = support::run_command(in_linux_target(argv));
     ASSERT_TRUE(done.ok()) << done.output;
   }
-  const support::ProbeRun run = probe_both(kRouter6Probes, 4);
+  const support::ProbeRun run = probe_both(kRouter6Probes, 5);
   if (HasFailure()) return;
-  // The redirected header (the datagram's 56 bytes), but no target
-  // link-layer address: the target's entry is still being resolved for
-  // the very datagram that is redirected.
-  EXPECT_EQ(run.linux_said("redirect"), "icmp6(137,0) hlim=255 src=TL tgt=G dst=2001:db8:99::6 opts=4:64");
+  // The target's link-layer address (resolved by the echo's reply) and the
+  // redirected header (the datagram's 56 bytes).
+  EXPECT_EQ(run.linux_said("redirect"), "icmp6(137,0) hlim=255 src=TL tgt=G dst=2001:db8:99::6 opts=2:8,4:64");
   EXPECT_EQ(run.linux_said("hlim-1-to-us"), "icmp6(129,0) hlim=64 src=T");
   expect_counted_alike(run);
 }
