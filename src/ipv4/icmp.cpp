@@ -104,10 +104,7 @@ void Ipv4Stack::send_icmp_error(Net& net, const Packet& offending, IcmpType type
     return;
   }
   auto route = route_output(net, src);
-  if (!route) {
-    net.counters().add(Counter::IcmpOutErrors);
-    return;
-  }
+  if (!route) return;  // icmp_send counts nothing when icmp_route_lookup fails
   if (limited) {
     const auto interval = std::chrono::milliseconds(net.sysctl().value(SysctlId::icmp_ratelimit));
     if (route->dev->kind() != DeviceKind::loopback && !extras(*ns).icmp_peers.allow(src, interval, host_.now())) {

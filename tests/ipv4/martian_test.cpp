@@ -140,6 +140,11 @@ TEST_F(MartianInput, TheRestOfThisNetworkIsUnicast) {
   auto got = server.receive_from(buf);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->from.address, Ipv4Address(0, 1, 2, 3));
+  // To a closed port: no route back for the port unreachable, which
+  // icmp_send gives up on without a counter.
+  inject(support::udp_frame(eth0_->mac(), kChannelPeerMac, Ipv4Address(0, 1, 2, 3), kChannelLocal, 1000, 9, 8));
+  EXPECT_EQ(counter("UdpNoPorts"), 1u);
+  EXPECT_EQ(counter("IcmpOutErrors") + counter("IcmpOutMsgs"), 0u);
   inject(support::udp_frame(eth0_->mac(), kChannelPeerMac, kChannelPeer, Ipv4Address(0, 0, 0, 7), 1000, 7, 8));
   EXPECT_EQ(counter("IpInAddrErrors"), 1u);
   auto stats = ipv4::route_cache_stats(*net_);
