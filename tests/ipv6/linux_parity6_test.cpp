@@ -293,7 +293,16 @@ class LinuxProbes6 : public LinuxParity6 {
 TEST_F(LinuxProbes6, NetnsAnswersEveryProbeAsLinuxDoes) {
   const support::ProbeRun run = probe_both(kHost6Probes, 17);
   if (HasFailure()) return;
+  // What Linux said, so that a broken set-up cannot pass by silence.
   EXPECT_EQ(run.linux_said("echo"), "icmp6(129,0) hlim=64 src=T");
+  EXPECT_EQ(run.linux_said("hbh-icmp"), "icmp6(4,2) hlim=64 src=T ptr=42 quote=56");
+  EXPECT_EQ(run.linux_said("unknown-next-header"), "icmp6(4,1) hlim=64 src=T ptr=6 quote=48");
+  EXPECT_EQ(run.linux_said("rh0"), "icmp6(4,0) hlim=64 src=T ptr=42 quote=72");
+  EXPECT_EQ(run.linux_said("udp-closed"), "icmp6(1,4) hlim=64 src=T quote=56");
+  EXPECT_EQ(run.linux_said("syn-closed"), "tcp(RA) hlim=64");
+  for (const char* silent : {"hbh-discard", "multicast-src", "loopback-src", "v4mapped-src", "not-for-us", "truncated"}) {
+    EXPECT_EQ(run.linux_said(silent), "none") << silent;
+  }
   expect_counted_alike(run);
 }
 
@@ -315,6 +324,8 @@ TEST_F(LinuxProbes6, NetnsRoutesAndCountsAsLinuxDoes) {
   // The target's link-layer address (resolved by the echo's reply) and the
   // redirected header (the datagram's 56 bytes).
   EXPECT_EQ(run.linux_said("redirect"), "icmp6(137,0) hlim=255 src=TL tgt=G dst=2001:db8:99::6 opts=2:8,4:64");
+  EXPECT_EQ(run.linux_said("hlim-expired"), "icmp6(3,0) hlim=64 src=T quote=1232");
+  EXPECT_EQ(run.linux_said("no-route"), "icmp6(1,0) hlim=64 src=T quote=56");
   EXPECT_EQ(run.linux_said("hlim-1-to-us"), "icmp6(129,0) hlim=64 src=T");
   expect_counted_alike(run);
 }
