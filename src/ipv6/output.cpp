@@ -93,9 +93,8 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
   }
   const Ipv6Address src = ip.src(), dst = ip.dst();
   // Link-local addresses never leave their link (RFC 4291 2.5.6).
-  if (dst.is_link_local() || src.is_link_local() || src.is_unspecified()) {
+  if (dst.is_link_local()) {
     c.add(Counter::Ip6InAddrErrors);
-    if (src.is_link_local() && !dst.is_link_local()) send_icmp_error(net, packet, kIcmp6DestUnreachable, 2);
     return;
   }
   if (ip.hop_limit() <= 1) {
@@ -112,9 +111,18 @@ void Ipv6Stack::forward(Net& net, Ipv6Net& ns, Device& in, Packet&& packet, cons
     return;
   }
   Device& out = *route->dev;
-  // Back out of the link it came in by (and never source routed: netns
-  // forwards no routing header): its sender hears of the better first hop.
-  if (&out == &in) send_redirect(net, ns, in, ip, route->via ? *route->via : dst);
+  if (&out == &in) {
+    // Back out of the link it came in by (and never source routed: netns
+    // forwards no routing header): its sender hears of the better first
+    // hop, and the datagram goes on, whatever its source.
+    send_redirect(net, ns, in, ip, route->via ? *route->via : dst);
+  } else if (src.is_unspecified() || src.is_link_local()) {
+    // ip6_forward's security check: a source that means nothing beyond its
+    // link does not leave it (RFC 4291 2.5.6).
+    c.add(Counter::Ip6InAddrErrors);
+    if (src.is_link_local()) send_icmp_error(net, packet, kIcmp6DestUnreachable, 2);
+    return;
+  }
   const std::uint32_t mtu = ipv6_mtu(net, out);
   // ip6_pkt_too_big: a datagram conntrack reassembled passes when its
   // fragments would have, and is cut again below.

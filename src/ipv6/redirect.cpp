@@ -27,8 +27,8 @@ void Ipv6Stack::send_redirect(Net& net, Ipv6Net& ns, Device& dev, const wire::Ip
   // its own target.
   if (target != dst && !target.is_link_local()) return;
   // Only a neighbour is told: the way back to the sender is this link, no
-  // gateway on it.
-  auto back = route_output(net, src);
+  // gateway on it (a link-local sender is looked up on this link).
+  auto back = route_output(net, src.is_link_local() ? src.with_scope(static_cast<std::uint32_t>(dev.ifindex())) : src);
   if (!back || back->dev != &dev || back->next_hop != src) return;
   if (!peers.allow(src, kRedirectInterval, now)) return;
   ns.neighbours().send_redirect(dev, own->prefix.address(), src, target.with_scope(0), dst, ip.bytes());

@@ -196,13 +196,15 @@ each_target(host_probes)
 // resolved (whether a redirect carries the target's link-layer address
 // must not hang on background neighbour discovery); a datagram whose
 // better first hop is that address (a redirect, before any error: an
-// ICMPv6 error just before spends the credit both share for the prober);
+// ICMPv6 error just before spends the credit both share for the prober),
+// and the same from that link-local address itself;
 // a hop limit that runs out; no route; and a hop limit of 1 that is ours
 // to take.
 constexpr std::string_view kRouter6Probes = R"PY(
 def router_probes(say, t, src, gw):
     say("echo-from-gateway", IPv6(src=gw, dst=t) / ICMPv6EchoRequest(id=7, seq=19))
     say("redirect", IPv6(src=src, dst="2001:db8:99::6") / UDP(sport=40011, dport=9) / Raw(b"x" * 8))
+    say("redirect-link-local-src", IPv6(src=gw, dst="2001:db8:99::7") / UDP(sport=40013, dport=9) / Raw(b"x" * 8))
     say("hlim-expired", IPv6(src=src, dst="2001:db8:99::5", hlim=1) / UDP(sport=40010, dport=9) / Raw(b"x" * 1400))
     say("no-route", IPv6(src=src, dst="2001:db8:98::1") / UDP(sport=40012, dport=9) / Raw(b"x" * 8))
     say("hlim-1-to-us", IPv6(src=src, dst=t, hlim=1) / ICMPv6EchoRequest(id=7, seq=20))
@@ -319,11 +321,14 @@ TEST_F(LinuxProbes6, NetnsRoutesAndCountsAsLinuxDoes) {
     auto done = support::run_command(in_linux_target(argv));
     ASSERT_TRUE(done.ok()) << done.output;
   }
-  const support::ProbeRun run = probe_both(kRouter6Probes, 5);
+  const support::ProbeRun run = probe_both(kRouter6Probes, 6);
   if (HasFailure()) return;
   // The target's link-layer address (resolved by the echo's reply) and the
   // redirected header (the datagram's 56 bytes).
   EXPECT_EQ(run.linux_said("redirect"), "icmp6(137,0) hlim=255 src=TL tgt=G dst=2001:db8:99::6 opts=2:8,4:64");
+  // A link-local source goes back out of its own link, redirected too.
+  EXPECT_EQ(run.linux_said("redirect-link-local-src"),
+            "icmp6(137,0) hlim=255 src=TL tgt=G dst=2001:db8:99::7 opts=2:8,4:64");
   EXPECT_EQ(run.linux_said("hlim-expired"), "icmp6(3,0) hlim=64 src=T quote=1232");
   EXPECT_EQ(run.linux_said("no-route"), "icmp6(1,0) hlim=64 src=T quote=56");
   EXPECT_EQ(run.linux_said("hlim-1-to-us"), "icmp6(129,0) hlim=64 src=T");

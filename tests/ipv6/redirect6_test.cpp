@@ -135,6 +135,29 @@ TEST_F(Ipv6Redirect, NoneToASenderBeyondAGatewayNorForAGlobalGateway) {
   EXPECT_EQ(counter("Ip6OutForwDatagrams"), 2u);
 }
 
+// ip6_forward checks the source only for what leaves by another link: a
+// datagram from a link-local address goes back out of its own link, with a
+// redirect (Linux 6.18 does both), and to another link it is refused with
+// "beyond scope of source address".
+TEST_F(Ipv6Redirect, ALinkLocalSourceMayOnlyGoBackOutOfItsLink) {
+  const Ipv6Address peer_link_local = v6("fe80::2");
+  ASSERT_TRUE(ipv6::add_neighbour(*net_, *eth0_, peer_link_local, kPeerMac));
+  send(peer_link_local, kFar);
+  const auto got = redirects();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].dst, peer_link_local);
+  EXPECT_EQ(counter("Ip6OutForwDatagrams"), 1u);
+
+  ChannelDevice* eth1 = make_channel(*net_, "eth1").value();
+  ASSERT_TRUE(set_link_up(*eth1));
+  ASSERT_TRUE(ipv6::add_route(*net_, {.prefix = p6("2001:db8:98::/64"), .dev = eth1}));
+  send(peer_link_local, v6("2001:db8:98::5"));
+  EXPECT_EQ(counter("Ip6InAddrErrors"), 1u);
+  EXPECT_EQ(counter("Icmp6OutDestUnreachs"), 1u);
+  EXPECT_EQ(counter("Ip6OutForwDatagrams"), 1u);
+  EXPECT_FALSE(eth1->read());
+}
+
 TEST_F(Ipv6Redirect, AnOnLinkDestinationIsItsOwnTarget) {
   send(kPeer, v6("2001:db8::7"));
   const auto got = redirects();
