@@ -171,27 +171,26 @@ class LinuxParity : public support::LinuxTargetsTest {
 // Every counter of the IP, ICMP, UDP and TCP MIBs that moved on either
 // target moved alike.
 void expect_counted_alike(const support::ProbeRun& run) {
-  for (const std::string& name : support::moved_in(run.linux_moved, run.netns_moved,
-                                                   {"Ip", "IpExt", "Icmp", "IcmpMsg", "Udp", "Tcp", "TcpExt"})) {
-    EXPECT_EQ(support::counter(run.netns_moved, name), support::counter(run.linux_moved, name)) << name;
-  }
+  support::expect_counted_alike(run.linux_moved, run.netns_moved,
+                                {"Ip", "IpExt", "Icmp", "IcmpMsg", "Udp", "Tcp", "TcpExt"});
 }
 
 TEST_F(LinuxParity, NetnsAnswersEveryProbeAsLinuxDoes) {
   support::ProbeRun run = probe_both(kHostProbes, 14);
   if (HasFailure()) return;
-  // What Linux said, so that a broken set-up cannot pass by silence.
-  EXPECT_EQ(run.linux_said("echo-rr"), "icmp(0,0) df=0 id=x src=T [rr(ptr=12,T,T)]");
-  EXPECT_EQ(run.linux_said("echo-ts"), "icmp(0,0) df=0 id=x src=T [ts(ptr=13,flag=0,n=2,,now)]");
-  EXPECT_EQ(run.linux_said("echo-tsaddr"), "icmp(0,0) df=0 id=x src=T [ts(ptr=21,flag=1,n=2,T,T,now)]");
-  EXPECT_EQ(run.linux_said("timestamp"), "icmp(14,0) df=0 id=x src=T len=20 times=ok");
-  EXPECT_EQ(run.linux_said("echo-bad-option"), "icmp(12,0) df=0 id=x src=T ptr=23 quote=36");
-  EXPECT_EQ(run.linux_said("syn-open"), "tcp(SA) df=1 id=0");
-  EXPECT_EQ(run.linux_said("syn-closed"), "tcp(RA) df=1 id=0");
-  EXPECT_EQ(run.linux_said("echo-ids"), "n=3 df=000 seq=I");
-  for (const char* silent : {"echo-lsrr", "land-syn", "loopback-src", "zeronet-src", "not-for-us"}) {
-    EXPECT_EQ(run.linux_said(silent), "none") << silent;
-  }
+  support::expect_linux_said(run, {{"echo-rr", "icmp(0,0) df=0 id=x src=T [rr(ptr=12,T,T)]"},
+                                   {"echo-ts", "icmp(0,0) df=0 id=x src=T [ts(ptr=13,flag=0,n=2,,now)]"},
+                                   {"echo-tsaddr", "icmp(0,0) df=0 id=x src=T [ts(ptr=21,flag=1,n=2,T,T,now)]"},
+                                   {"timestamp", "icmp(14,0) df=0 id=x src=T len=20 times=ok"},
+                                   {"echo-bad-option", "icmp(12,0) df=0 id=x src=T ptr=23 quote=36"},
+                                   {"syn-open", "tcp(SA) df=1 id=0"},
+                                   {"syn-closed", "tcp(RA) df=1 id=0"},
+                                   {"echo-ids", "n=3 df=000 seq=I"},
+                                   {"echo-lsrr", "none"},
+                                   {"land-syn", "none"},
+                                   {"loopback-src", "none"},
+                                   {"zeronet-src", "none"},
+                                   {"not-for-us", "none"}});
   EXPECT_GE(ipv4::route_cache_stats(*dut_).in_martian_src, 2u);  // LAND and loopback sources
 
   // And both counted what they saw alike. Except one count Linux gets
@@ -223,10 +222,10 @@ TEST_F(LinuxParity, NetnsRoutesAndCountsAsLinuxDoes) {
   }
   const support::ProbeRun run = probe_both(kRouterProbes, 4);
   if (HasFailure()) return;
-  EXPECT_EQ(run.linux_said("ttl-expired"), "icmp(11,0) df=0 id=x src=T quote=548");
-  EXPECT_EQ(run.linux_said("redirect"), "icmp(5,1) df=0 id=x src=T gw=P quote=36");
-  EXPECT_EQ(run.linux_said("no-route"), "icmp(3,0) df=0 id=x src=T quote=36");
-  EXPECT_EQ(run.linux_said("ttl-1-to-us"), "icmp(0,0) df=0 id=x src=T");
+  support::expect_linux_said(run, {{"ttl-expired", "icmp(11,0) df=0 id=x src=T quote=548"},
+                                   {"redirect", "icmp(5,1) df=0 id=x src=T gw=P quote=36"},
+                                   {"no-route", "icmp(3,0) df=0 id=x src=T quote=36"},
+                                   {"ttl-1-to-us", "icmp(0,0) df=0 id=x src=T"}});
   expect_counted_alike(run);
   EXPECT_EQ(support::counter(run.linux_moved, "IpForwDatagrams"), 1u);  // the redirected one
 }
@@ -250,9 +249,7 @@ TEST_F(LinuxParity, IpCountersMoveAsLinuxsForFragmentedEchoes) {
   const auto linux_moved =
       support::counter_changes(linux_before, support::kernel_counters(linux_target_name()));
   const auto netns_moved = support::counter_changes(netns_before, support::netns_counters(*dut_));
-  for (const std::string& name : support::moved_in(linux_moved, netns_moved, {"Ip", "IpExt", "Icmp", "IcmpMsg"})) {
-    EXPECT_EQ(support::counter(netns_moved, name), support::counter(linux_moved, name)) << name;
-  }
+  support::expect_counted_alike(linux_moved, netns_moved, {"Ip", "IpExt", "Icmp", "IcmpMsg"});
   // What Linux counted: 3,028-byte datagrams in three fragments (1,500,
   // 1,500 and 68 bytes) each way, so that a silent target cannot pass.
   EXPECT_EQ(support::counter(linux_moved, "IpOutTransmits"), 9u);

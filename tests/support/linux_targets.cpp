@@ -28,6 +28,18 @@ std::map<std::string, std::map<std::string, std::string>> parse_answers(const st
 
 }  // namespace
 
+void expect_linux_said(const ProbeRun& run, std::initializer_list<std::pair<std::string, std::string>> said) {
+  for (const auto& [probe, answer] : said) EXPECT_EQ(run.linux_said(probe), answer) << probe;
+}
+
+void expect_counted_alike(const CounterMap& linux_moved, const CounterMap& netns_moved,
+                          std::initializer_list<std::string_view> mibs, bool (*ignored)(std::string_view)) {
+  for (const std::string& name : moved_in(linux_moved, netns_moved, mibs)) {
+    if (ignored != nullptr && ignored(name)) continue;
+    EXPECT_EQ(counter(netns_moved, name), counter(linux_moved, name)) << name;
+  }
+}
+
 ProbeRun LinuxTargetsTest::run_probes(const std::string& script, const std::vector<std::string>& args,
                                       std::size_t expected) {
   static constexpr auto kLimit = std::chrono::seconds(90);  // only reached on failure

@@ -42,6 +42,15 @@ struct ProbeRun {
   const std::string& linux_said(const std::string& probe) const { return answers.at(probe).at("linux"); }
 };
 
+// Linux's answers, probe by probe ("none" for silence), so that a broken
+// set-up cannot pass by silence; netns's are held to Linux's by run_probes.
+void expect_linux_said(const ProbeRun& run, std::initializer_list<std::pair<std::string, std::string>> said);
+// Every counter of `mibs` (mib_of's names) that moved in either Linux's or
+// netns's changes moved alike in both, but those `ignored` names (another
+// timer moves them, say).
+void expect_counted_alike(const CounterMap& linux_moved, const CounterMap& netns_moved,
+                          std::initializer_list<std::string_view> mibs, bool (*ignored)(std::string_view) = nullptr);
+
 class LinuxTargetsTest : public ::testing::Test {
  protected:
   static constexpr std::string_view kNetnsTarget = "192.0.2.2";
